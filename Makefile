@@ -1,0 +1,46 @@
+# mlplane top-level Makefile: thin wrapper over CMake + ctest.
+#   make deps   install the Debian packages the build needs (idempotent)
+#   make        release build in build/
+#   make test   deps + build + every test through ctest
+#   make demo   deps + build + the breast-cancer pipeline end to end
+#   make asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench  every benchmark; make bench-NAME one of them (bench-steps)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CC         ?= cc
+
+DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
+           libxgboost-dev libsodium-dev libcmocka-dev
+
+.PHONY: all build deps test demo asan bench bench-steps clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh $(DEB_PKGS)
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: deps build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: deps build
+	@./examples/breast-cancer/demo.sh $(BUILD)/mlplane
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMLPLANE_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+bench: bench-steps
+
+bench-steps: deps build
+	@./bench/steps/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
