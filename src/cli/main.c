@@ -1,3 +1,128 @@
-/* main.c — placeholder entry point, replaced by the real CLI. */
-#include <stdio.h>
-int main(void) { puts("mlplane"); return 0; }
+/* main.c — the mlplane command: global flags, then one entry of the command
+ * table below (Redis-style: a table you can read at a glance, not a chain of
+ * strcmp). Single-threaded. */
+#include "cli/cli.h"
+#include "ml/ml.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"run", cmd_run, "FILE [-p name=value]... [--detach] [--parallel N]", "run a pipeline and follow it"},
+    {"get", cmd_get, "runs|steps RUN|metrics RUN [-o table|json|yaml]", "list runs, a run's steps or metrics"},
+    {"describe", cmd_describe, "run RUN", "show everything about a run: steps, metrics, events"},
+    {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
+    {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},
+    {"resume", cmd_resume, "RUN", "finish a run whose mlplane process died"},
+    {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
+    {"version", cmd_version, "", "print the version"},
+    {"data", cmd_data, "check|split ...", "built-in data tools (check a CSV, split train/test)"},
+    {"xgb", cmd_xgb, "train|eval|predict ...", "built-in XGBoost tools"},
+};
+
+int cli_fail(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mlplane: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return status;
+}
+
+int cli_fail_err(const mp_err *e) {
+    int status = (e->code == MP_EINVAL || e->code == MP_ENOENT) ? CLI_USAGE : CLI_FAILED;
+    if (e->code == MP_ENOENT || e->code == MP_ESTATE || e->code == MP_EBUSY) status = CLI_FAILED;
+    if (e->code == MP_EINVAL) status = CLI_USAGE;
+    return cli_fail(status, "%s", e->msg[0] ? e->msg : mp_code_name(e->code));
+}
+
+bool cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return true;
+    }
+    return false;
+}
+
+int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st) {
+    mp_err e;
+    int rc = store_home_resolve(home_flag ? home_flag : env->home_flag, home, &e);
+    if (rc == 0) rc = store_open_home(*home, st, &e);
+    if (rc != 0) {
+        cli_fail_err(&e);
+        return rc;
+    }
+    return 0;
+}
+
+int cmd_data(cli_env *env, int argc, char **argv) {
+    (void)env;
+    return ml_data_main(argc - 1, argv + 1);
+}
+
+int cmd_xgb(cli_env *env, int argc, char **argv) {
+    (void)env;
+    return ml_xgb_main(argc - 1, argv + 1);
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "mlplane — pipelines, tracking and serving for machine learning\n\n"
+            "Usage: mlplane [--home DIR] COMMAND [ARGS]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %-52s %s\n", commands[i].name, commands[i].usage, commands[i].help);
+    fprintf(f,
+            "\nGlobal flags:\n"
+            "  --home DIR   where mlplane keeps its store, logs and outputs\n"
+            "               (default: $MLPLANE_HOME, else ~/.mlplane)\n"
+            "  -h, --help   help; `mlplane COMMAND --help` for a command\n");
+}
+
+int main(int argc, char **argv) {
+    /* A closed stdout (`mlplane run x | head -1`) must not kill a run half-way. */
+    signal(SIGPIPE, SIG_IGN);
+    if (mp_init() != 0) return cli_fail(CLI_FAILED, "cannot initialise libsodium");
+    cli_env env = {.prog = "mlplane"};
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+            env.home_flag = argv[i + 1];
+            i += 2;
+        } else if (mp_str_starts(argv[i], "--home=")) {
+            env.home_flag = argv[i] + 7;
+            i++;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return CLI_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            return cmd_version(&env, 1, argv);
+        } else {
+            return cli_fail(CLI_USAGE, "unknown flag %s (see mlplane --help)", argv[i]);
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[i];
+    if (strcmp(name, "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+        if (strcmp(commands[c].name, name) == 0) return commands[c].fn(&env, argc - i, argv + i);
+    const char *best = NULL;
+    int bd = 3;
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        int d = mp_edit_distance(name, commands[c].name);
+        if (d < bd) {
+            bd = d;
+            best = commands[c].name;
+        }
+    }
+    if (best) return cli_fail(CLI_USAGE, "unknown command \"%s\" (did you mean \"%s\"?)", name, best);
+    return cli_fail(CLI_USAGE, "unknown command \"%s\" (see mlplane --help)", name);
+}

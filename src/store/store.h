@@ -3,7 +3,7 @@
  *
  * The store is an interface (a struct of function pointers, like SQLite's VFS) so
  * that callers never see SQL and a PostgreSQL implementation can be added beside
- * the SQLite one (store_sqlite.c) without touching them. Every state change is
+ * the SQLite one (sqlite.c) without touching them. Every state change is
  * committed before the caller acts on it or reports it: each method that writes
  * runs in its own transaction unless the caller opened one with begin(), in which
  * case it joins that transaction and commit() makes the whole group durable.

@@ -24,13 +24,16 @@ int mp_err_set(mp_err *e, int code, const char *fmt, ...) {
 
 int mp_err_prefix(mp_err *e, const char *fmt, ...) {
     if (!e) return MP_EINTERNAL;
-    char pre[MP_ERR_MSG], old[MP_ERR_MSG];
+    mp_buf b;
+    mp_buf_init(&b);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
+    mp_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    mp_buf_puts(&b, ": ");
+    mp_buf_puts(&b, e->msg);
+    mp_strlcpy(e->msg, b.data, sizeof e->msg);
+    mp_buf_free(&b);
     return e->code;
 }
 

@@ -1,0 +1,82 @@
+/* cli.h — internals of the mlplane command (not a public API).
+ * main.c holds the command table and global flags; cmd_run.c run, resume and
+ * cancel (with the live view); cmd_get.c get, describe and logs; cmd_misc.c
+ * validate and version; output.c table/json/yaml printing. */
+#ifndef MLPLANE_CLI_H
+#define MLPLANE_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "exec/exec.h"
+#include "sched/sched.h"
+#include "spec/spec.h"
+#include "store/store.h"
+#include "util/util.h"
+
+/* Exit statuses. */
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+typedef struct cli_env {
+    const char *home_flag; /* --home given before the command, or NULL */
+    const char *prog;      /* "mlplane" */
+} cli_env;
+
+typedef int (*cli_fn)(cli_env *env, int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;
+    cli_fn fn;
+    const char *usage; /* one line: arguments */
+    const char *help;  /* one line: what it does */
+} cli_command;
+
+/* Prints "mlplane: message" to stderr. Returns status. */
+int cli_fail(int status, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Maps an mp_err code to an exit status and prints its message. */
+int cli_fail_err(const mp_err *e);
+
+/* Opens the home's store (honours --home, MLPLANE_HOME). *home is a heap string. */
+int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st);
+
+/* Output formats for get commands. */
+typedef enum { OUT_TABLE, OUT_JSON, OUT_YAML } cli_out;
+int cli_parse_out(const char *s, cli_out *out);
+/* Prints a JSON value as indented JSON or as block YAML. */
+int cli_print_json(json_t *v, cli_out fmt);
+
+/* A simple left-aligned table. */
+typedef struct cli_table {
+    size_t ncols;
+    size_t nrows;
+    char **cells; /* nrows * ncols, row-major; row 0 is the header */
+    size_t cap;
+} cli_table;
+void cli_table_init(cli_table *t, size_t ncols, const char *const *header);
+void cli_table_add(cli_table *t, const char *const *row);
+void cli_table_print(const cli_table *t, FILE *f);
+void cli_table_free(cli_table *t);
+
+/* JSON views of store records (new references). */
+json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n);
+json_t *cli_step_json(const store_step *s, const store_metric *m, size_t nm);
+/* A run's state as shown to users: its stored state, or "Interrupted" for a
+ * run no live process drives. */
+const char *cli_run_state_shown(const store_run *r);
+
+int cmd_run(cli_env *env, int argc, char **argv);
+int cmd_resume(cli_env *env, int argc, char **argv);
+int cmd_cancel(cli_env *env, int argc, char **argv);
+int cmd_get(cli_env *env, int argc, char **argv);
+int cmd_describe(cli_env *env, int argc, char **argv);
+int cmd_logs(cli_env *env, int argc, char **argv);
+int cmd_validate(cli_env *env, int argc, char **argv);
+int cmd_version(cli_env *env, int argc, char **argv);
+int cmd_data(cli_env *env, int argc, char **argv);
+int cmd_xgb(cli_env *env, int argc, char **argv);
+
+/* True when argv holds -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,375 @@
+/* cmd_get.c — read-only commands: get runs|steps|metrics, describe run, logs.
+ * They only read the store and log files, so they are safe beside running runs. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct get_opts {
+    const char *home;
+    cli_out out;
+    bool follow;
+    int npos;
+    char *pos[4];
+} get_opts;
+
+/* Parses [-o FMT] [--home DIR] [-f] and up to 4 positional arguments. */
+static int parse_common(int argc, char **argv, get_opts *g, bool allow_follow) {
+    static const struct option longs[] = {{"output", required_argument, 0, 'o'},
+                                          {"home", required_argument, 0, 'H'},
+                                          {"follow", no_argument, 0, 'f'},
+                                          {0, 0, 0, 0}};
+    memset(g, 0, sizeof *g);
+    optind = 0; /* full re-initialisation of GNU getopt, which permutes positionals last */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:f", longs, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (cli_parse_out(optarg, &g->out)) return CLI_USAGE;
+            break;
+        case 'H': g->home = optarg; break;
+        case 'f':
+            if (!allow_follow) return cli_fail(CLI_USAGE, "-f is only for mlplane logs");
+            g->follow = true;
+            break;
+        default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s", argv[optind - 1]);
+        }
+    }
+    while (optind < argc) {
+        if (g->npos >= 4) return cli_fail(CLI_USAGE, "too many arguments");
+        g->pos[g->npos++] = argv[optind++];
+    }
+    return 0;
+}
+
+static int get_runs(cli_env *env, get_opts *g) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, g->home, &home, &st)) {
+        free(home);
+        return CLI_FAILED;
+    }
+    store_run *runs = NULL;
+    size_t n = 0;
+    mp_err e;
+    int rc = st->m->run_list(st, 0, &runs, &n, &e);
+    int status = CLI_OK;
+    if (rc) {
+        status = cli_fail_err(&e);
+    } else if (g->out == OUT_TABLE) {
+        static const char *const hdr[] = {"RUN", "PIPELINE", "STATE", "STEPS", "CREATED", "DURATION"};
+        cli_table t;
+        cli_table_init(&t, 6, hdr);
+        for (size_t i = 0; i < n; i++) {
+            store_step *steps = NULL;
+            size_t ns = 0;
+            st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
+            size_t done = 0;
+            for (size_t j = 0; j < ns; j++) done += steps[j].state == STEP_SUCCEEDED || steps[j].state == STEP_SKIPPED;
+            char stepc[32], created[40], dur[32];
+            snprintf(stepc, sizeof stepc, "%zu/%zu", done, ns);
+            mp_format_time(runs[i].created_ms, created, sizeof created);
+            int64_t end = runs[i].ended_ms ? runs[i].ended_ms : mp_now_ms();
+            if (runs[i].started_ms) mp_format_duration(end - runs[i].started_ms, dur, sizeof dur);
+            else mp_strlcpy(dur, "-", sizeof dur);
+            const char *row[] = {runs[i].id, runs[i].pipeline, cli_run_state_shown(&runs[i]), stepc, created, dur};
+            cli_table_add(&t, row);
+            store_step_array_free(steps, ns);
+        }
+        cli_table_print(&t, stdout);
+        cli_table_free(&t);
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            store_step *steps = NULL;
+            size_t ns = 0;
+            st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
+            json_array_append_new(arr, cli_run_json(&runs[i], steps, ns));
+            store_step_array_free(steps, ns);
+        }
+        status = cli_print_json(arr, g->out);
+        json_decref(arr);
+    }
+    store_run_array_free(runs, n);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
+/* Loads a run, its steps and metrics; prints the error and returns non-zero when it cannot. */
+typedef struct run_bundle {
+    char *home;
+    store *st;
+    store_run run;
+    store_step *steps;
+    size_t nsteps;
+    store_metric *metrics;
+    size_t nmetrics;
+} run_bundle;
+
+static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_bundle *b) {
+    memset(b, 0, sizeof *b);
+    if (cli_open_store(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
+    mp_err e;
+    int rc = b->st->m->run_get(b->st, id, &b->run, &e);
+    if (rc == 0) rc = b->st->m->step_list(b->st, b->run.id, &b->steps, &b->nsteps, &e);
+    if (rc == 0) rc = b->st->m->metric_list(b->st, b->run.id, &b->metrics, &b->nmetrics, &e);
+    if (rc) return cli_fail(CLI_FAILED, "%s", e.msg);
+    return 0;
+}
+
+static void free_bundle(run_bundle *b) {
+    store_step_array_free(b->steps, b->nsteps);
+    store_metric_array_free(b->metrics, b->nmetrics);
+    store_run_free(&b->run);
+    if (b->st) b->st->m->close(b->st);
+    free(b->home);
+}
+
+static int get_steps(cli_env *env, get_opts *g, const char *id) {
+    run_bundle b;
+    int status = load_bundle(env, g->home, id, &b);
+    if (status == 0 && g->out == OUT_TABLE) {
+        static const char *const hdr[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "MESSAGE"};
+        cli_table t;
+        cli_table_init(&t, 6, hdr);
+        for (size_t i = 0; i < b.nsteps; i++) {
+            store_step *s = &b.steps[i];
+            char att[16], ex[16], dur[32];
+            snprintf(att, sizeof att, "%d", s->attempts);
+            if (s->exit_code >= 0) snprintf(ex, sizeof ex, "%d", s->exit_code);
+            else mp_strlcpy(ex, "-", sizeof ex);
+            int64_t end = s->ended_ms ? s->ended_ms : mp_now_ms();
+            if (s->started_ms) mp_format_duration(end - s->started_ms, dur, sizeof dur);
+            else mp_strlcpy(dur, "-", sizeof dur);
+            const char *row[] = {s->name, store_step_state_name(s->state), att, ex, dur, s->message ? s->message : ""};
+            cli_table_add(&t, row);
+        }
+        cli_table_print(&t, stdout);
+        cli_table_free(&t);
+    } else if (status == 0) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, cli_step_json(&b.steps[i], b.metrics, b.nmetrics));
+        status = cli_print_json(arr, g->out);
+        json_decref(arr);
+    }
+    free_bundle(&b);
+    return status;
+}
+
+static int get_metrics(cli_env *env, get_opts *g, const char *id) {
+    run_bundle b;
+    int status = load_bundle(env, g->home, id, &b);
+    if (status == 0 && g->out == OUT_TABLE) {
+        static const char *const hdr[] = {"STEP", "METRIC", "VALUE"};
+        cli_table t;
+        cli_table_init(&t, 3, hdr);
+        for (size_t i = 0; i < b.nmetrics; i++) {
+            char v[64];
+            snprintf(v, sizeof v, "%.6g", b.metrics[i].value);
+            const char *row[] = {b.metrics[i].step, b.metrics[i].key, v};
+            cli_table_add(&t, row);
+        }
+        cli_table_print(&t, stdout);
+        cli_table_free(&t);
+    } else if (status == 0) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < b.nmetrics; i++)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:f}", "step", b.metrics[i].step, "key", b.metrics[i].key,
+                                                 "value", b.metrics[i].value));
+        status = cli_print_json(arr, g->out);
+        json_decref(arr);
+    }
+    free_bundle(&b);
+    return status;
+}
+
+static const char get_help[] =
+    "Usage: mlplane get runs [-o table|json|yaml]\n"
+    "       mlplane get steps RUN [-o table|json|yaml]\n"
+    "       mlplane get metrics RUN [-o table|json|yaml]\n\n"
+    "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
+
+int cmd_get(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(get_help, stdout);
+        return CLI_OK;
+    }
+    get_opts g;
+    if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
+    if (g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN or metrics RUN");
+    const char *what = g.pos[0];
+    if (strcmp(what, "runs") == 0 || strcmp(what, "run") == 0) {
+        if (g.npos > 1) return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
+        return get_runs(env, &g);
+    }
+    if (strcmp(what, "steps") == 0 || strcmp(what, "step") == 0 || strcmp(what, "metrics") == 0) {
+        if (g.npos != 2) return cli_fail(CLI_USAGE, "get %s needs a run id: mlplane get %s RUN", what, what);
+        return what[0] == 's' ? get_steps(env, &g, g.pos[1]) : get_metrics(env, &g, g.pos[1]);
+    }
+    return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps or metrics", what);
+}
+
+int cmd_describe(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n\n"
+              "Shows a run: its params, each step (state, attempts, exit code, duration, cache,\n"
+              "outputs, log), the metrics steps reported, and its events.\n",
+              stdout);
+        return CLI_OK;
+    }
+    get_opts g;
+    if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
+    if (g.npos != 2 || strcmp(g.pos[0], "run") != 0) return cli_fail(CLI_USAGE, "usage: mlplane describe run RUN");
+    run_bundle b;
+    int status = load_bundle(env, g.home, g.pos[1], &b);
+    if (status) {
+        free_bundle(&b);
+        return status;
+    }
+    store_event *evs = NULL;
+    size_t nev = 0;
+    b.st->m->event_list(b.st, b.run.id, 0, &evs, &nev, NULL);
+    if (g.out != OUT_TABLE) {
+        json_t *o = cli_run_json(&b.run, b.steps, b.nsteps);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, cli_step_json(&b.steps[i], b.metrics, b.nmetrics));
+        json_object_set_new(o, "steps", arr);
+        json_t *ea = json_array();
+        for (size_t i = 0; i < nev; i++) {
+            char t[40];
+            mp_format_time(evs[i].time_ms, t, sizeof t);
+            json_array_append_new(ea, json_pack("{s:s,s:o,s:s,s:o}", "time", t, "step",
+                                                evs[i].step ? json_string(evs[i].step) : json_null(), "type", evs[i].type,
+                                                "message", evs[i].message ? json_string(evs[i].message) : json_null()));
+        }
+        json_object_set_new(o, "events", ea);
+        status = cli_print_json(o, g.out);
+        json_decref(o);
+    } else {
+        store_run *r = &b.run;
+        char created[40], dur[32];
+        mp_format_time(r->created_ms, created, sizeof created);
+        int64_t end = r->ended_ms ? r->ended_ms : mp_now_ms();
+        if (r->started_ms) mp_format_duration(end - r->started_ms, dur, sizeof dur);
+        else mp_strlcpy(dur, "-", sizeof dur);
+        printf("Run:        %s\nPipeline:   %s (namespace %s)\nState:      %s\nCreated:    %s\nDuration:   %s\n", r->id,
+               r->pipeline, r->namespace_, cli_run_state_shown(r), created, dur);
+        if (r->message) printf("Message:    %s\n", r->message);
+        if (!store_run_state_final(r->state) && !sched_owner_alive(r))
+            printf("Hint:       no mlplane process drives this run; finish it with `mlplane resume %s`\n", r->id);
+        printf("Spec:       %s\nParams:     %s\n\nSteps:\n", r->spec_path ? r->spec_path : "-", r->params_json);
+        for (size_t i = 0; i < b.nsteps; i++) {
+            store_step *s = &b.steps[i];
+            int64_t se = s->ended_ms ? s->ended_ms : mp_now_ms();
+            if (s->started_ms) mp_format_duration(se - s->started_ms, dur, sizeof dur);
+            else mp_strlcpy(dur, "-", sizeof dur);
+            printf("  %-20s %-10s attempts %d  exit %d  %s\n", s->name, store_step_state_name(s->state), s->attempts,
+                   s->exit_code, dur);
+            if (s->message) printf("      message:  %s\n", s->message);
+            if (s->cached_from) printf("      cache:    hit, outputs of run %s\n", s->cached_from);
+            printf("      outputs:  %s\n      log:      %s\n", s->outputs_dir ? s->outputs_dir : "-",
+                   s->log_path ? s->log_path : "-");
+        }
+        if (b.nmetrics) {
+            printf("\nMetrics:\n");
+            for (size_t i = 0; i < b.nmetrics; i++)
+                printf("  %-20s %-16s %.6g\n", b.metrics[i].step, b.metrics[i].key, b.metrics[i].value);
+        }
+        printf("\nEvents:\n");
+        for (size_t i = 0; i < nev; i++) {
+            char t[40];
+            mp_format_time(evs[i].time_ms, t, sizeof t);
+            printf("  %s  %-16s %-20s %s\n", t, evs[i].type, evs[i].step ? evs[i].step : "-",
+                   evs[i].message ? evs[i].message : "");
+        }
+    }
+    store_event_array_free(evs, nev);
+    free_bundle(&b);
+    return status;
+}
+
+/* Copies bytes of path from *off on to stdout; returns true when something was printed. */
+static bool cat_from(const char *path, long *off) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    if (fseek(f, *off, SEEK_SET) != 0) {
+        fclose(f);
+        return false;
+    }
+    char buf[8192];
+    size_t n;
+    bool any = false;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        fwrite(buf, 1, n, stdout);
+        *off += (long)n;
+        any = true;
+    }
+    fclose(f);
+    fflush(stdout);
+    return any;
+}
+
+int cmd_logs(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs("Usage: mlplane logs RUN [STEP] [-f]\n\n"
+              "Prints the stdout and stderr of a run's steps (all steps, each under a header,\n"
+              "or only STEP). -f follows: keeps printing new output until the run ends.\n",
+              stdout);
+        return CLI_OK;
+    }
+    get_opts g;
+    if (parse_common(argc, argv, &g, true)) return CLI_USAGE;
+    if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f]");
+    run_bundle b;
+    int status = load_bundle(env, g.home, g.pos[0], &b);
+    if (status) {
+        free_bundle(&b);
+        return status;
+    }
+    const char *only = g.npos == 2 ? g.pos[1] : NULL;
+    if (only) {
+        bool found = false;
+        for (size_t i = 0; i < b.nsteps; i++) found |= strcmp(b.steps[i].name, only) == 0;
+        if (!found) {
+            mp_buf names;
+            mp_buf_init(&names);
+            for (size_t i = 0; i < b.nsteps; i++) mp_buf_printf(&names, "%s%s", i ? ", " : "", b.steps[i].name);
+            status = cli_fail(CLI_USAGE, "run %s has no step \"%s\" (steps: %s)", b.run.id, only, names.data);
+            mp_buf_free(&names);
+            free_bundle(&b);
+            return status;
+        }
+    }
+    long *offs = mp_xcalloc(b.nsteps + 1, sizeof *offs);
+    bool *headed = mp_xcalloc(b.nsteps + 1, sizeof *headed);
+    for (;;) {
+        for (size_t i = 0; i < b.nsteps; i++) {
+            store_step *s = &b.steps[i];
+            if (only && strcmp(s->name, only) != 0) continue;
+            if (!only && !headed[i] && mp_path_exists(s->log_path)) {
+                printf("==> %s <==\n", s->name);
+                headed[i] = true;
+            }
+            cat_from(s->log_path, &offs[i]);
+        }
+        if (!g.follow) break;
+        store_run cur = {0};
+        bool ended = b.st->m->run_get(b.st, b.run.id, &cur, NULL) != 0 || store_run_state_final(cur.state) ||
+                     !sched_owner_alive(&cur);
+        store_run_free(&cur);
+        if (ended) {
+            for (size_t i = 0; i < b.nsteps; i++)
+                if (!only || strcmp(b.steps[i].name, only) == 0) cat_from(b.steps[i].log_path, &offs[i]);
+            break;
+        }
+        mp_sleep_ms(200);
+    }
+    free(offs);
+    free(headed);
+    free_bundle(&b);
+    return CLI_OK;
+}

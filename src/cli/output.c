@@ -1,0 +1,197 @@
+/* output.c — how the CLI prints: aligned tables, indented JSON (jansson), and
+ * block YAML (the JSON re-emitted by libfyaml), plus JSON views of runs and
+ * steps shared by `get` and `describe`. */
+#include "cli/cli.h"
+
+#include <libfyaml.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int cli_parse_out(const char *s, cli_out *out) {
+    if (strcmp(s, "table") == 0 || strcmp(s, "wide") == 0) *out = OUT_TABLE;
+    else if (strcmp(s, "json") == 0) *out = OUT_JSON;
+    else if (strcmp(s, "yaml") == 0) *out = OUT_YAML;
+    else return cli_fail(CLI_USAGE, "-o expects table, json or yaml, got \"%s\"", s);
+    return 0;
+}
+
+/* Whether s can be written as a plain YAML scalar and still read back as this
+ * same string (not a number, bool or null, nothing YAML would interpret). */
+static bool yaml_plain_ok(const char *s) {
+    if (!s[0] || s[0] == ' ' || s[strlen(s) - 1] == ' ') return false;
+    static const char *const reserved[] = {"true", "false", "null", "yes", "no", "on", "off", "~", "y", "n"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcasecmp(s, reserved[i]) == 0) return false;
+    char *end;
+    strtod(s, &end);
+    if (*end == '\0') return false;
+    if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0])) return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == '#' || c == '"' || c == '\'' || c == '{' || c == '}' || c == '[' || c == ']' || c == ',')
+            return false;
+        if (c == ':' && (p[1] == ' ' || p[1] == '\0')) return false;
+    }
+    return true;
+}
+
+static struct fy_node *yaml_node(struct fy_document *d, json_t *v) {
+    char num[64];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        struct fy_node *m = fy_node_create_mapping(d);
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            json_t *ks = json_string(k);
+            fy_node_mapping_append(m, yaml_node(d, ks), yaml_node(d, x));
+            json_decref(ks);
+        }
+        return m;
+    }
+    case JSON_ARRAY: {
+        struct fy_node *q = fy_node_create_sequence(d);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) fy_node_sequence_append(q, yaml_node(d, x));
+        return q;
+    }
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        if (yaml_plain_ok(s)) return fy_node_create_scalar_copy(d, s, strlen(s));
+        char *quoted = json_dumps(v, JSON_ENCODE_ANY); /* a JSON string is a valid double-quoted YAML scalar */
+        /* libfyaml parses in place: hand it the buffer, it frees it with the document */
+        return fy_node_build_from_malloc_string(d, quoted, strlen(quoted));
+    }
+    case JSON_INTEGER: snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL: snprintf(num, sizeof num, "%.17g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(num, sizeof num, "true"); break;
+    case JSON_FALSE: snprintf(num, sizeof num, "false"); break;
+    default: snprintf(num, sizeof num, "null"); break;
+    }
+    return fy_node_create_scalar_copy(d, num, strlen(num));
+}
+
+int cli_print_json(json_t *v, cli_out fmt) {
+    if (fmt == OUT_JSON) {
+        char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        if (!text) return cli_fail(CLI_FAILED, "cannot encode output as JSON");
+        fputs(text, stdout);
+        fputc('\n', stdout);
+        free(text);
+        return CLI_OK;
+    }
+    struct fy_document *fyd = fy_document_create(NULL);
+    if (!fyd) return cli_fail(CLI_FAILED, "cannot convert output to YAML");
+    fy_document_set_root(fyd, yaml_node(fyd, v));
+    char *y = fy_emit_document_to_string(fyd, FYECF_MODE_BLOCK | FYECF_INDENT_2 | FYECF_WIDTH_INF);
+    if (y) fputs(strncmp(y, "---\n", 4) == 0 ? y + 4 : y, stdout);
+    free(y);
+    fy_document_destroy(fyd);
+    return CLI_OK;
+}
+
+void cli_table_init(cli_table *t, size_t ncols, const char *const *header) {
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    cli_table_add(t, header);
+}
+
+void cli_table_add(cli_table *t, const char *const *row) {
+    if ((t->nrows + 1) * t->ncols > t->cap) {
+        t->cap = t->cap ? t->cap * 2 : t->ncols * 16;
+        while (t->cap < (t->nrows + 1) * t->ncols) t->cap *= 2;
+        t->cells = mp_xrealloc(t->cells, t->cap * sizeof *t->cells);
+    }
+    for (size_t c = 0; c < t->ncols; c++) t->cells[t->nrows * t->ncols + c] = mp_xstrdup(row[c] ? row[c] : "");
+    t->nrows++;
+}
+
+void cli_table_print(const cli_table *t, FILE *f) {
+    size_t w[32] = {0};
+    size_t nc = t->ncols < 32 ? t->ncols : 32;
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < nc; c++) {
+            size_t l = strlen(t->cells[r * t->ncols + c]);
+            if (l > w[c]) w[c] = l;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < nc; c++) {
+            const char *cell = t->cells[r * t->ncols + c];
+            if (c + 1 == nc) fprintf(f, "%s", cell);
+            else fprintf(f, "%-*s   ", (int)w[c], cell);
+        }
+        fputc('\n', f);
+    }
+}
+
+void cli_table_free(cli_table *t) {
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+static json_t *time_json(int64_t ms) {
+    if (ms <= 0) return json_null();
+    char buf[40];
+    mp_format_time(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *str_json(const char *s) {
+    return s ? json_string(s) : json_null();
+}
+
+const char *cli_run_state_shown(const store_run *r) {
+    if (!store_run_state_final(r->state) && r->state == RUN_RUNNING && !sched_owner_alive(r)) return "Interrupted";
+    return store_run_state_name(r->state);
+}
+
+json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n) {
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "pipeline", json_string(r->pipeline));
+    json_object_set_new(o, "namespace", json_string(r->namespace_));
+    json_object_set_new(o, "state", json_string(cli_run_state_shown(r)));
+    json_error_t je;
+    json_t *params = r->params_json ? json_loads(r->params_json, 0, &je) : NULL;
+    json_object_set_new(o, "params", params ? params : json_object());
+    json_object_set_new(o, "created", time_json(r->created_ms));
+    json_object_set_new(o, "started", time_json(r->started_ms));
+    json_object_set_new(o, "ended", time_json(r->ended_ms));
+    int64_t end = r->ended_ms ? r->ended_ms : mp_now_ms();
+    json_object_set_new(o, "duration_ms", r->started_ms ? json_integer(end - r->started_ms) : json_null());
+    json_object_set_new(o, "message", str_json(r->message));
+    json_object_set_new(o, "spec_path", str_json(r->spec_path));
+    json_object_set_new(o, "parallel", json_integer(r->parallel));
+    if (steps) {
+        int ok = 0;
+        for (size_t i = 0; i < n; i++) ok += steps[i].state == STEP_SUCCEEDED || steps[i].state == STEP_SKIPPED;
+        json_object_set_new(o, "steps_total", json_integer((json_int_t)n));
+        json_object_set_new(o, "steps_done", json_integer(ok));
+    }
+    return o;
+}
+
+json_t *cli_step_json(const store_step *s, const store_metric *m, size_t nm) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(s->name));
+    json_object_set_new(o, "state", json_string(store_step_state_name(s->state)));
+    json_object_set_new(o, "attempts", json_integer(s->attempts));
+    json_object_set_new(o, "exit_code", s->exit_code >= 0 ? json_integer(s->exit_code) : json_null());
+    json_object_set_new(o, "started", time_json(s->started_ms));
+    json_object_set_new(o, "ended", time_json(s->ended_ms));
+    int64_t end = s->ended_ms ? s->ended_ms : mp_now_ms();
+    json_object_set_new(o, "duration_ms", s->started_ms ? json_integer(end - s->started_ms) : json_null());
+    json_object_set_new(o, "cached_from", str_json(s->cached_from));
+    json_object_set_new(o, "cache_key", str_json(s->cache_key));
+    json_object_set_new(o, "outputs_dir", str_json(s->outputs_dir));
+    json_object_set_new(o, "log", str_json(s->log_path));
+    json_object_set_new(o, "message", str_json(s->message));
+    json_t *mj = json_object();
+    for (size_t i = 0; i < nm; i++)
+        if (strcmp(m[i].step, s->name) == 0) json_object_set_new(mj, m[i].key, json_real(m[i].value));
+    json_object_set_new(o, "metrics", mj);
+    return o;
+}

@@ -1,0 +1,587 @@
+/* engine.c — drives one run to its end.
+ *
+ * The loop, on the calling thread:
+ *   1. wait (bounded) for steps to end;
+ *   2. prepare the steps that can start (templates, env, cache key: file reads,
+ *      outside any transaction);
+ *   3. in ONE transaction: record ended steps, retries, timeouts, cancellation,
+ *      cache hits, upstream skips, steps about to start, and the run's end;
+ *   4. after the commit: tell observers, then act (spawn, signal).
+ * So a state is always committed before it is acted on or reported, and one
+ * commit covers every change of an iteration (which keeps the store fast when
+ * many short steps run).
+ * Capacity: at most `parallel` steps run at once, and running steps' cpu, memory
+ * and gpu requests never exceed the machine's. */
+#include "sched/sched_int.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct pending_ev {
+    char *step;
+    char *type;
+    char *msg;
+} pending_ev;
+
+typedef struct engine {
+    store *st;
+    executor *x;
+    const sched_opts *o;
+    sched__ctx c;
+    store_run run;
+    sched__step *steps;
+    size_t n;
+    sched_step_view *views;
+    int parallel;
+    sched_capacity cap;
+    int grace_ms;
+    bool cancel;
+    int64_t last_cancel_poll;
+    pending_ev *evs;
+    size_t nevs, capevs;
+    mp_err *e;
+} engine;
+
+/* ---- recording ----------------------------------------------------------------- */
+
+static void queue_ev(engine *g, const char *step, const char *type, const char *msg) {
+    if (g->nevs == g->capevs) {
+        g->capevs = g->capevs ? g->capevs * 2 : 16;
+        g->evs = mp_xrealloc(g->evs, g->capevs * sizeof *g->evs);
+    }
+    g->evs[g->nevs++] = (pending_ev){mp_xstrdup(step), mp_xstrdup(type), mp_xstrdup(msg)};
+}
+
+static int record_event(engine *g, const char *step, const char *type, const char *msg) {
+    store_event ev = {.run_id = g->run.id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
+    int rc = g->st->m->event_append(g->st, &ev, g->e);
+    if (rc == 0) queue_ev(g, step, type, msg);
+    return rc;
+}
+
+/* Moves step s to state (in the open transaction) with an event of type. */
+static int set_step(engine *g, sched__step *s, int state, const char *type, const char *msg) {
+    if (s->rec.state != state && !store_step_transition_ok(s->rec.state, state))
+        return mp_err_set(g->e, MP_EINTERNAL, "step \"%s\": illegal transition %s -> %s", s->rec.name,
+                          store_step_state_name(s->rec.state), store_step_state_name(state));
+    s->rec.state = state;
+    free(s->rec.message);
+    s->rec.message = mp_xstrdup(msg);
+    int rc = g->st->m->step_update(g->st, &s->rec, g->e);
+    if (rc == 0) rc = record_event(g, s->rec.name, type, msg);
+    return rc;
+}
+
+static int set_run(engine *g, int state, const char *type, const char *msg) {
+    g->run.state = state;
+    if (store_run_state_final(state)) g->run.ended_ms = mp_now_ms();
+    free(g->run.message);
+    g->run.message = mp_xstrdup(msg);
+    int rc = g->st->m->run_update(g->st, &g->run, g->e);
+    if (rc == 0) rc = record_event(g, NULL, type, msg);
+    return rc;
+}
+
+static void refresh_views(engine *g) {
+    for (size_t i = 0; i < g->n; i++) {
+        store_step *r = &g->steps[i].rec;
+        g->views[i] = (sched_step_view){.name = r->name,
+                                        .state = r->state,
+                                        .attempts = r->attempts,
+                                        .exit_code = r->exit_code,
+                                        .started_ms = r->started_ms,
+                                        .ended_ms = r->ended_ms,
+                                        .cached = r->cached_from != NULL,
+                                        .message = r->message};
+    }
+}
+
+static void flush_events(engine *g) {
+    const sched_observer *obs = g->o->obs;
+    if (obs && obs->on_event && g->nevs) {
+        refresh_views(g);
+        sched_view v = {.run_id = g->run.id, .run_state = g->run.state, .steps = g->views, .nsteps = g->n};
+        for (size_t i = 0; i < g->nevs; i++) obs->on_event(obs->ud, &v, g->evs[i].step, g->evs[i].type, g->evs[i].msg);
+    }
+    for (size_t i = 0; i < g->nevs; i++) {
+        free(g->evs[i].step);
+        free(g->evs[i].type);
+        free(g->evs[i].msg);
+    }
+    g->nevs = 0;
+}
+
+/* ---- step outcomes --------------------------------------------------------------- */
+
+/* Records $MLPLANE_OUTPUTS/metrics.json (a flat object of numbers) as the step's metrics. */
+static int record_metrics(engine *g, sched__step *s) {
+    char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
+    json_error_t je;
+    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
+    free(path);
+    if (!root) return 0;
+    int rc = 0;
+    if (json_is_object(root)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(root, key, val) {
+            if (!json_is_number(val)) continue;
+            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(val)};
+            if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+static char *missing_output(const sched__step *s) {
+    for (size_t i = 0; i < s->spec->noutputs; i++) {
+        char *p = mp_xasprintf("%s/%s", s->rec.outputs_dir, s->spec->outputs[i].path);
+        bool ok = mp_path_exists(p);
+        free(p);
+        if (!ok)
+            return mp_xasprintf("declared output \"%s\" (%s) was not produced in $MLPLANE_OUTPUTS", s->spec->outputs[i].name,
+                                s->spec->outputs[i].path);
+    }
+    return NULL;
+}
+
+static int step_failed(engine *g, sched__step *s, const char *why) {
+    if (g->cancel || s->cancelling) return set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
+    if (s->rec.attempts <= s->spec->retry_limit) {
+        double delay = s->spec->backoff_seconds;
+        for (int i = 1; i < s->rec.attempts; i++) delay *= 2;
+        s->rec.next_attempt_ms = mp_now_ms() + (int64_t)(delay * 1000.0);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s; retry %d of %d in %.1fs", why, s->rec.attempts, s->spec->retry_limit, delay);
+        return set_step(g, s, STEP_RETRYING, "StepRetrying", msg);
+    }
+    return set_step(g, s, STEP_FAILED, "StepFailed", why);
+}
+
+static int step_exited(engine *g, sched__step *s, const exec_exit *x) {
+    s->running = false;
+    s->rec.ended_ms = mp_now_ms();
+    s->rec.exit_code = x->exit_code;
+    s->rec.pid = 0;
+    char why[400];
+    if (s->timed_out) {
+        snprintf(why, sizeof why, "timed out after %ds", s->spec->timeout_seconds);
+        return step_failed(g, s, why);
+    }
+    if (x->signal) {
+        snprintf(why, sizeof why, "killed by signal %d (%s)", x->signal, strsignal(x->signal));
+        return step_failed(g, s, why);
+    }
+    if (x->exit_code != 0) {
+        snprintf(why, sizeof why, "exited with code %d", x->exit_code);
+        return step_failed(g, s, why);
+    }
+    if (s->cancelling) return set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
+    char *miss = missing_output(s);
+    if (miss) {
+        int rc = step_failed(g, s, miss);
+        free(miss);
+        return rc;
+    }
+    int rc = record_metrics(g, s);
+    if (rc == 0 && s->spec->cache && s->rec.cache_key) {
+        store_cache_entry ce = {.key = s->rec.cache_key, .run_id = g->run.id, .step = s->rec.name,
+                                .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
+        rc = g->st->m->cache_put(g->st, &ce, g->e);
+    }
+    char dur[32], msg[64];
+    mp_format_duration(s->rec.ended_ms - s->rec.started_ms, dur, sizeof dur);
+    snprintf(msg, sizeof msg, "completed in %s", dur);
+    return rc ? rc : set_step(g, s, STEP_SUCCEEDED, "StepSucceeded", msg);
+}
+
+/* ---- readiness -------------------------------------------------------------------- */
+
+static sched__step *step_by_name(engine *g, const char *name) {
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->steps[i].rec.name, name) == 0) return &g->steps[i];
+    return NULL;
+}
+
+static bool dep_ok(const sched__step *d) {
+    return d->rec.state == STEP_SUCCEEDED || (d->rec.state == STEP_SKIPPED && d->rec.cached_from);
+}
+
+static bool dep_blocks(const sched__step *d) {
+    return d->rec.state == STEP_FAILED || d->rec.state == STEP_CANCELLED ||
+           (d->rec.state == STEP_SKIPPED && !d->rec.cached_from);
+}
+
+/* 1: ready; 0: waiting; -1: can never run (the blocking dependency in *blocker). */
+static int readiness(engine *g, sched__step *s, const char **blocker) {
+    if (s->rec.state != STEP_PENDING && s->rec.state != STEP_RETRYING) return 0;
+    int ready = 1;
+    for (size_t i = 0; i < s->spec->ndepends; i++) {
+        sched__step *d = step_by_name(g, s->spec->depends_on[i]);
+        if (!d) continue;
+        if (dep_blocks(d)) {
+            *blocker = d->rec.name;
+            return -1;
+        }
+        if (!dep_ok(d)) ready = 0;
+    }
+    if (ready && s->rec.state == STEP_RETRYING && s->rec.next_attempt_ms > mp_now_ms()) return 0;
+    return ready;
+}
+
+static bool fits(engine *g, const sched__step *s, int running) {
+    if (running >= g->parallel) return false;
+    int64_t cpu = 0, mem = 0, gpu = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (!g->steps[i].running) continue;
+        cpu += g->steps[i].spec->resources.cpu_milli;
+        mem += g->steps[i].spec->resources.memory_bytes;
+        gpu += g->steps[i].spec->resources.gpu;
+    }
+    const spec_resources *r = &s->spec->resources;
+    if (running == 0) return true; /* it fits alone: sched_check_capacity said so */
+    return cpu + r->cpu_milli <= g->cap.cpu_milli && mem + r->memory_bytes <= g->cap.memory_bytes &&
+           gpu + r->gpu <= g->cap.gpu;
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+typedef struct start_item {
+    sched__step *s;
+    sched__prep prep;
+    int kind; /* 0 start, 1 cache hit, 2 cannot start */
+    store_cache_entry hit;
+} start_item;
+
+static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) {
+    if (!ce->outputs_dir || !mp_is_dir(ce->outputs_dir)) return false;
+    for (size_t i = 0; i < s->spec->noutputs; i++) {
+        char *p = mp_xasprintf("%s/%s", ce->outputs_dir, s->spec->outputs[i].path);
+        bool ok = mp_path_exists(p);
+        free(p);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/* Copies the metrics of the run whose outputs a cache hit reuses. */
+static int copy_metrics_for_hit(engine *g, sched__step *s) {
+    return record_metrics(g, s);
+}
+
+static int apply_start(engine *g, start_item *it) {
+    sched__step *s = it->s;
+    if (it->kind == 2) {
+        s->rec.attempts++;
+        s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
+        s->rec.exit_code = -1;
+        return set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
+    }
+    if (it->kind == 1) {
+        free(s->rec.cache_key);
+        s->rec.cache_key = mp_xstrdup(it->hit.key);
+        free(s->rec.cached_from);
+        s->rec.cached_from = mp_xstrdup(it->hit.run_id);
+        free(s->rec.outputs_dir);
+        s->rec.outputs_dir = mp_xstrdup(it->hit.outputs_dir);
+        s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
+        char msg[300];
+        snprintf(msg, sizeof msg, "cache hit: reusing the outputs of run %s", it->hit.run_id);
+        int rc = copy_metrics_for_hit(g, s);
+        return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
+    }
+    s->rec.attempts++;
+    s->rec.started_ms = mp_now_ms();
+    s->rec.ended_ms = 0;
+    s->rec.exit_code = -1;
+    free(s->rec.cache_key);
+    s->rec.cache_key = mp_xstrdup(it->prep.cache_key);
+    char msg[64];
+    snprintf(msg, sizeof msg, "attempt %d", s->rec.attempts);
+    return set_step(g, s, STEP_RUNNING, "StepRunning", msg);
+}
+
+/* Spawns a step whose Running state is committed. On failure the exit is faked so
+ * the next iteration records it like any other failed attempt. */
+static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails) {
+    char *dir = mp_path_dir(s->rec.log_path);
+    mp_err e;
+    mp_rm_rf(s->rec.outputs_dir, NULL); /* partial outputs of an earlier attempt */
+    int rc = mp_mkdir_p(s->rec.outputs_dir, &e);
+    if (rc == 0) rc = mp_mkdir_p(dir, &e);
+    free(dir);
+    if (rc == 0 && s->rec.attempts > 1) {
+        FILE *f = fopen(s->rec.log_path, "a");
+        if (f) {
+            char t[40];
+            mp_format_time(mp_now_ms(), t, sizeof t);
+            fprintf(f, "==> mlplane: attempt %d at %s\n", s->rec.attempts, t);
+            fclose(f);
+        }
+    }
+    exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
+                   .envp = mp_strv_terminated(&pr->env), .cwd = pr->cwd, .log_path = s->rec.log_path,
+                   .image = s->spec->image};
+    if (rc == 0) rc = g->x->m->start(g->x, &t, &s->proc, &e);
+    if (rc != 0) {
+        s->running = false;
+        fails[*nfails] = (exec_exit){.pid = -1 - (int)(s - g->steps), .exit_code = rc == MP_ENOENT ? 127 : 126};
+        (*nfails)++;
+        return;
+    }
+    s->running = true;
+    s->rec.pid = s->proc.pid;
+    s->timed_out = s->cancelling = false;
+    s->kill_at = 0;
+    s->started_mono = mp_mono_ms();
+    s->deadline = s->spec->timeout_seconds > 0 ? s->started_mono + (int64_t)s->spec->timeout_seconds * 1000 : 0;
+}
+
+static sched__step *step_by_pid(engine *g, int pid) {
+    if (pid < 0) return &g->steps[-1 - pid];
+    for (size_t i = 0; i < g->n; i++)
+        if (g->steps[i].running && g->steps[i].proc.pid == pid) return &g->steps[i];
+    return NULL;
+}
+
+static void poll_cancel(engine *g) {
+    if (g->o->interrupted && *g->o->interrupted) g->cancel = true;
+    int64_t now = mp_mono_ms();
+    if (g->cancel || now - g->last_cancel_poll < 250) return;
+    g->last_cancel_poll = now;
+    store_run r = {0};
+    if (g->st->m->run_get(g->st, g->run.id, &r, NULL) == 0 && r.cancel_requested) g->cancel = true;
+    store_run_free(&r);
+}
+
+static int running_count(engine *g) {
+    int n = 0;
+    for (size_t i = 0; i < g->n; i++) n += g->steps[i].running;
+    return n;
+}
+
+/* One transaction's worth of decisions. Fills starts[] with steps to spawn after
+ * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
+static int decide(engine *g, exec_exit *exits, size_t nexits, start_item *items, size_t nitems, int *rc) {
+    for (size_t i = 0; i < nexits && *rc == 0; i++) {
+        sched__step *s = step_by_pid(g, exits[i].pid);
+        if (s) *rc = step_exited(g, s, &exits[i]);
+    }
+    for (size_t i = 0; i < nitems && *rc == 0; i++) *rc = apply_start(g, &items[i]);
+    /* Upstream failures and cancellation of waiting steps. */
+    bool changed = true;
+    while (changed && *rc == 0) {
+        changed = false;
+        for (size_t i = 0; i < g->n && *rc == 0; i++) {
+            sched__step *s = &g->steps[i];
+            if (s->rec.state != STEP_PENDING && s->rec.state != STEP_RETRYING) continue;
+            const char *blocker = NULL;
+            if (g->cancel) {
+                *rc = set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
+                changed = true;
+            } else if (readiness(g, s, &blocker) < 0) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "upstream step \"%s\" did not succeed", blocker);
+                *rc = set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
+                changed = true;
+            }
+        }
+    }
+    if (*rc) return 0;
+    bool all_final = true, all_ok = true;
+    const char *first_bad = NULL;
+    for (size_t i = 0; i < g->n; i++) {
+        store_step *r = &g->steps[i].rec;
+        if (!store_step_state_final(r->state) || g->steps[i].running) all_final = false;
+        if (!(r->state == STEP_SUCCEEDED || (r->state == STEP_SKIPPED && r->cached_from))) {
+            all_ok = false;
+            if (!first_bad && (r->state == STEP_FAILED || r->state == STEP_CANCELLED)) first_bad = r->name;
+        }
+    }
+    if (!all_final) return 0;
+    char msg[400];
+    if (g->cancel) {
+        *rc = set_run(g, RUN_CANCELLED, "RunCancelled", "cancelled");
+    } else if (all_ok) {
+        *rc = set_run(g, RUN_SUCCEEDED, "RunSucceeded", "all steps succeeded");
+    } else {
+        sched__step *b = first_bad ? step_by_name(g, first_bad) : NULL;
+        snprintf(msg, sizeof msg, "step \"%s\" failed: %s", first_bad ? first_bad : "?",
+                 b && b->rec.message ? b->rec.message : "see its log");
+        *rc = set_run(g, RUN_FAILED, "RunFailed", msg);
+    }
+    return 1;
+}
+
+/* Sends due signals: timeouts, cancellation, SIGKILL after the grace period. */
+static int signal_due(engine *g) {
+    int64_t now = mp_mono_ms(), next = now + 200;
+    for (size_t i = 0; i < g->n; i++) {
+        sched__step *s = &g->steps[i];
+        if (!s->running) continue;
+        if (!s->timed_out && !s->cancelling && s->deadline && now >= s->deadline) {
+            s->timed_out = true;
+            s->kill_at = now + g->grace_ms;
+            g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
+            char msg[128];
+            snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
+            sched_event(g->st, g->run.id, s->rec.name, "StepTimedOut", msg, NULL);
+        }
+        if (g->cancel && !s->cancelling && !s->timed_out) {
+            s->cancelling = true;
+            s->kill_at = now + g->grace_ms;
+            g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
+        }
+        if (s->kill_at && now >= s->kill_at) {
+            g->x->m->signal(g->x, &s->proc, SIGKILL, NULL);
+            s->kill_at = now + 1000;
+        }
+        if (s->deadline && !s->timed_out && s->deadline < next) next = s->deadline;
+        if (s->kill_at && s->kill_at < next) next = s->kill_at;
+    }
+    int64_t wall = mp_now_ms();
+    for (size_t i = 0; i < g->n; i++) {
+        sched__step *s = &g->steps[i];
+        if (s->rec.state == STEP_RETRYING && s->rec.next_attempt_ms > wall && now + (s->rec.next_attempt_ms - wall) < next)
+            next = now + (s->rec.next_attempt_ms - wall);
+    }
+    return (int)(next > now ? next - now : 1);
+}
+
+static void tick(engine *g) {
+    const sched_observer *obs = g->o->obs;
+    if (!obs || !obs->on_tick) return;
+    refresh_views(g);
+    sched_view v = {.run_id = g->run.id, .run_state = g->run.state, .steps = g->views, .nsteps = g->n};
+    obs->on_tick(obs->ud, &v);
+}
+
+static int loop(engine *g, int *final_state) {
+    size_t maxn = g->n + 1;
+    exec_exit *exits = mp_xcalloc(maxn, sizeof *exits);
+    start_item *items = mp_xcalloc(maxn, sizeof *items);
+    size_t nexits = 0;
+    int rc = 0, done = 0;
+    while (!done && rc == 0) {
+        poll_cancel(g);
+        /* Prepare what can start now (outside the transaction). */
+        size_t nitems = 0;
+        int running = running_count(g);
+        for (size_t i = 0; i < g->n && !g->cancel; i++) {
+            sched__step *s = &g->steps[i];
+            const char *blocker = NULL;
+            if (readiness(g, s, &blocker) != 1 || !fits(g, s, running)) continue;
+            start_item *it = &items[nitems++];
+            memset(it, 0, sizeof *it);
+            it->s = s;
+            sched__prepare(&g->c, s, &it->prep);
+            if (it->prep.error) {
+                it->kind = 2;
+                continue;
+            }
+            if (it->prep.cache_key && g->st->m->cache_get(g->st, it->prep.cache_key, &it->hit, NULL) == 0) {
+                if (cache_hit_usable(s, &it->hit)) {
+                    it->kind = 1;
+                    continue;
+                }
+                store_cache_entry_free(&it->hit);
+                memset(&it->hit, 0, sizeof it->hit);
+            }
+            s->running = true; /* reserve its capacity while deciding the others */
+            running++;
+        }
+        for (size_t i = 0; i < nitems; i++)
+            if (items[i].kind == 0) items[i].s->running = false;
+
+        rc = g->st->m->begin(g->st, g->e);
+        if (rc == 0) {
+            done = decide(g, exits, nexits, items, nitems, &rc);
+            if (rc == 0) rc = g->st->m->commit(g->st, g->e);
+            else g->st->m->rollback(g->st);
+        }
+        nexits = 0;
+        if (rc == 0) flush_events(g);
+        for (size_t i = 0; i < nitems; i++) {
+            if (rc == 0 && items[i].kind == 0 && items[i].s->rec.state == STEP_RUNNING)
+                spawn_step(g, items[i].s, &items[i].prep, exits, &nexits);
+            sched__prep_free(&items[i].prep);
+            store_cache_entry_free(&items[i].hit);
+        }
+        if (rc != 0 || done) break;
+        int timeout = signal_due(g);
+        tick(g);
+        if (nexits == 0) {
+            int n = g->x->m->wait(g->x, timeout, exits, maxn, g->e);
+            if (n < 0) rc = n;
+            else nexits = (size_t)n;
+        }
+    }
+    free(exits);
+    free(items);
+    tick(g);
+    *final_state = g->run.state;
+    return rc;
+}
+
+int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *run_id, const sched_opts *o,
+                  int *final_state, mp_err *e) {
+    engine g = {.st = st, .x = x, .o = o, .e = e};
+    int rc = st->m->run_get(st, run_id, &g.run, e);
+    if (rc) return rc;
+    if (store_run_state_final(g.run.state)) {
+        *final_state = g.run.state;
+        store_run_free(&g.run);
+        return mp_err_set(e, MP_ESTATE, "run %s has already ended (%s)", run_id, store_run_state_name(*final_state));
+    }
+    store_step *recs = NULL;
+    size_t nrecs = 0;
+    if ((rc = st->m->step_list(st, g.run.id, &recs, &nrecs, e)) != 0) {
+        store_run_free(&g.run);
+        return rc;
+    }
+    g.n = nrecs;
+    g.steps = mp_xcalloc(nrecs + 1, sizeof *g.steps);
+    g.views = mp_xcalloc(nrecs + 1, sizeof *g.views);
+    for (size_t i = 0; i < nrecs; i++) {
+        g.steps[i].rec = recs[i];
+        g.steps[i].spec = spec_pipeline_step(p, recs[i].name);
+        if (!g.steps[i].spec && rc == 0)
+            rc = mp_err_set(e, MP_EINTERNAL, "run %s has step \"%s\" that its pipeline does not define", run_id,
+                            recs[i].name);
+    }
+    free(recs);
+    char *spec_dir = mp_path_dir(g.run.spec_path ? g.run.spec_path : "./x");
+    g.c = (sched__ctx){.p = p, .run = &g.run, .spec_dir = spec_dir, .steps = g.steps, .nsteps = g.n,
+                       .self_exe = o->self_exe};
+    if (rc == 0) rc = sched__params_from_json(g.run.params_json, &g.c.params, &g.c.nparams, e);
+    g.parallel = g.run.parallel > 0 ? g.run.parallel : mp_cpu_count();
+    sched_local_capacity(&g.cap);
+    g.grace_ms = o->kill_grace_ms;
+    if (g.grace_ms <= 0) {
+        const char *env = getenv("MLPLANE_KILL_GRACE_MS");
+        g.grace_ms = env && atoi(env) > 0 ? atoi(env) : 10000;
+    }
+    if (rc == 0) {
+        g.run.owner_pid = (int)getpid();
+        g.run.owner_start = mp_proc_start_time(g.run.owner_pid);
+        if (!g.run.started_ms) g.run.started_ms = mp_now_ms();
+        const char *type = g.run.state == RUN_PENDING ? "RunStarted" : "RunResumed";
+        rc = set_run(&g, RUN_RUNNING, type, NULL);
+        if (rc == 0) flush_events(&g);
+    }
+    if (rc == 0) rc = loop(&g, final_state);
+    for (size_t i = 0; i < g.n; i++) store_step_free(&g.steps[i].rec);
+    flush_events(&g);
+    free(g.evs);
+    free(g.steps);
+    free(g.views);
+    free(spec_dir);
+    spec_kv_array_free(g.c.params, g.c.nparams);
+    store_run_free(&g.run);
+    return rc;
+}

@@ -1,0 +1,300 @@
+/* prepare.c — turns a step of a pipeline into a concrete attempt: templates
+ * resolved, environment built, working directory chosen, cache key computed.
+ *
+ * The cache key must be equal across runs for equal work, so it is computed over
+ * the step's templates as written (not as rendered, since rendered paths hold the
+ * run id) plus the values the templates refer to: params by value, files and
+ * directories (inputs, upstream outputs) by content.
+ * Pure apart from reading input files; called on the engine's thread. */
+#include "sched/sched_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+typedef struct lookup_ud {
+    const sched__ctx *c;
+    const sched__step *s;
+    mp_strv *inputs; /* resolved absolute input paths, parallel to spec->inputs */
+    mp_buf scratch[8];
+    int nscratch;
+} lookup_ud;
+
+static const char *param_value(const sched__ctx *c, const char *name) {
+    for (size_t i = 0; i < c->nparams; i++)
+        if (strcmp(c->params[i].key, name) == 0) return c->params[i].value;
+    return NULL;
+}
+
+static const sched__step *find_step(const sched__ctx *c, const char *name) {
+    for (size_t i = 0; i < c->nsteps; i++)
+        if (strcmp(c->steps[i].rec.name, name) == 0) return &c->steps[i];
+    return NULL;
+}
+
+/* "steps.S.outputs.A" -> absolute path of that artifact, into buf. */
+static const char *artifact_path(const sched__ctx *c, const char *ref, mp_buf *buf) {
+    char tmp[512];
+    if (!mp_strlcpy(tmp, ref + 6, sizeof tmp)) return NULL;
+    char *dot = strstr(tmp, ".outputs.");
+    if (!dot) return NULL;
+    *dot = '\0';
+    const char *art = dot + 9;
+    const sched__step *dep = find_step(c, tmp);
+    if (!dep || !dep->rec.outputs_dir) return NULL;
+    for (size_t i = 0; i < dep->spec->noutputs; i++) {
+        if (strcmp(dep->spec->outputs[i].name, art) == 0) {
+            mp_buf_reset(buf);
+            mp_buf_printf(buf, "%s/%s", dep->rec.outputs_dir, dep->spec->outputs[i].path);
+            return buf->data;
+        }
+    }
+    return NULL;
+}
+
+static const char *lookup(void *vud, const char *ref) {
+    lookup_ud *ud = vud;
+    const sched__ctx *c = ud->c;
+    if (mp_str_starts(ref, "params.")) return param_value(c, ref + 7);
+    if (strcmp(ref, "run.id") == 0) return c->run->id;
+    if (strcmp(ref, "run.name") == 0) return c->run->pipeline;
+    if (mp_str_starts(ref, "inputs.") && ud->inputs) {
+        for (size_t i = 0; i < ud->s->spec->ninputs && i < ud->inputs->n; i++)
+            if (strcmp(ud->s->spec->inputs[i].name, ref + 7) == 0) return ud->inputs->v[i];
+        return NULL;
+    }
+    if (mp_str_starts(ref, "steps.")) {
+        if (ud->nscratch >= 8) ud->nscratch = 0;
+        return artifact_path(c, ref, &ud->scratch[ud->nscratch++]);
+    }
+    return NULL;
+}
+
+/* For the cache key: keep each reference as written, and hash what it stands for. */
+typedef struct key_ud {
+    lookup_ud *real;
+    mp_hash *h;
+    mp_err *e;
+    int failed;
+    mp_buf echo;
+} key_ud;
+
+static const char *key_lookup(void *vud, const char *ref) {
+    key_ud *k = vud;
+    const char *v = lookup(k->real, ref);
+    mp_hash_str(k->h, ref);
+    if (v && (mp_str_starts(ref, "steps.") || mp_str_starts(ref, "inputs."))) {
+        if (mp_hash_path(k->h, v, k->e) != 0) k->failed = 1;
+    } else {
+        mp_hash_str(k->h, v ? v : "");
+    }
+    mp_buf_reset(&k->echo);
+    mp_buf_printf(&k->echo, "{{%s}}", ref);
+    return k->echo.data;
+}
+
+static void key_text(key_ud *k, const char *tmpl) {
+    char *out = NULL;
+    if (!tmpl) {
+        mp_hash_str(k->h, "<none>");
+        return;
+    }
+    if (spec_render(tmpl, key_lookup, k, &out, k->e) != 0) {
+        k->failed = 1;
+        return;
+    }
+    mp_hash_str(k->h, out);
+    free(out);
+}
+
+static char *cache_key(const sched__ctx *c, const sched__step *s, lookup_ud *lud, char **error) {
+    mp_hash h;
+    mp_err e;
+    mp_err_clear(&e);
+    key_ud k = {.real = lud, .h = &h, .e = &e};
+    mp_buf_init(&k.echo);
+    const spec_step *sp = s->spec;
+    mp_hash_init(&h);
+    mp_hash_str(&h, "mlplane-step-cache-v1");
+    mp_hash_str(&h, c->p->meta.namespace_);
+    mp_hash_str(&h, c->p->meta.name);
+    mp_hash_str(&h, sp->name);
+    mp_hash_str(&h, sp->image);
+    for (size_t i = 0; i < sp->ncommand; i++) key_text(&k, sp->command[i]);
+    key_text(&k, sp->script);
+    for (size_t i = 0; i < sp->nenv; i++) {
+        mp_hash_str(&h, sp->env[i].key);
+        key_text(&k, sp->env[i].value);
+    }
+    key_text(&k, sp->working_dir);
+    for (size_t i = 0; i < c->nparams; i++) {
+        mp_hash_str(&h, c->params[i].key);
+        mp_hash_str(&h, c->params[i].value);
+    }
+    for (size_t i = 0; i < sp->ninputs && i < lud->inputs->n; i++) {
+        mp_hash_str(&h, sp->inputs[i].name);
+        if (mp_hash_path(&h, lud->inputs->v[i], &e) != 0) k.failed = 1;
+    }
+    for (size_t i = 0; i < sp->noutputs; i++) {
+        mp_hash_str(&h, sp->outputs[i].name);
+        mp_hash_str(&h, sp->outputs[i].path);
+    }
+    mp_buf_free(&k.echo);
+    if (k.failed) {
+        *error = mp_xasprintf("cannot compute the cache key: %s", e.msg);
+        return NULL;
+    }
+    char hex[65];
+    mp_hash_final_hex(&h, hex);
+    return mp_xstrdup(hex);
+}
+
+static void env_put(mp_strv *env, const char *key, const char *value) {
+    mp_strv_push_owned(env, mp_xasprintf("%s=%s", key, value));
+}
+
+static bool env_has(const spec_step *sp, const char *key, size_t klen) {
+    for (size_t i = 0; i < sp->nenv; i++)
+        if (strlen(sp->env[i].key) == klen && strncmp(sp->env[i].key, key, klen) == 0) return true;
+    return false;
+}
+
+static char *render_or_fail(const char *tmpl, lookup_ud *lud, const char *what, sched__prep *pr) {
+    char *out = NULL;
+    mp_err e;
+    if (spec_render(tmpl, lookup, lud, &out, &e) != 0) {
+        if (!pr->error) pr->error = mp_xasprintf("%s: %s", what, e.msg);
+        return NULL;
+    }
+    return out;
+}
+
+void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) {
+    memset(pr, 0, sizeof *pr);
+    const spec_step *sp = s->spec;
+    mp_strv inputs = {0};
+    lookup_ud lud = {.c = c, .s = s, .inputs = &inputs};
+    for (int i = 0; i < 8; i++) mp_buf_init(&lud.scratch[i]);
+
+    /* Inputs first: other templates may refer to them. */
+    for (size_t i = 0; i < sp->ninputs; i++) {
+        char *r = render_or_fail(sp->inputs[i].path, &lud, "inputs", pr);
+        if (!r) r = mp_xstrdup("");
+        char *abs = mp_path_abs(c->spec_dir, r);
+        free(r);
+        if (!pr->error && !mp_path_exists(abs))
+            pr->error = mp_xasprintf("input \"%s\" not found: %s", sp->inputs[i].name, abs);
+        mp_strv_push_owned(&inputs, abs);
+    }
+    if (sp->script) {
+        mp_strv_push(&pr->argv, "/bin/sh");
+        mp_strv_push(&pr->argv, "-e");
+        mp_strv_push(&pr->argv, "-c");
+        char *r = render_or_fail(sp->script, &lud, "script", pr);
+        mp_strv_push_owned(&pr->argv, r ? r : mp_xstrdup(""));
+        mp_strv_push(&pr->argv, sp->name); /* $0 */
+    } else {
+        for (size_t i = 0; i < sp->ncommand; i++) {
+            char *r = render_or_fail(sp->command[i], &lud, "command", pr);
+            mp_strv_push_owned(&pr->argv, r ? r : mp_xstrdup(""));
+        }
+    }
+    if (sp->working_dir) {
+        char *r = render_or_fail(sp->working_dir, &lud, "workingDir", pr);
+        pr->cwd = r ? mp_path_abs(c->spec_dir, r) : mp_xstrdup(s->rec.outputs_dir);
+        free(r);
+    } else {
+        pr->cwd = mp_xstrdup(s->rec.outputs_dir);
+    }
+
+    /* Environment: mlplane's own variables first (orphan discovery reads them), then
+     * params, then the step's env, then what mlplane was started with. */
+    char attempt[32];
+    snprintf(attempt, sizeof attempt, "%d", s->rec.attempts + 1);
+    env_put(&pr->env, "MLPLANE_RUN_ID", c->run->id);
+    env_put(&pr->env, "MLPLANE_STEP", sp->name);
+    env_put(&pr->env, "MLPLANE_OUTPUTS", s->rec.outputs_dir);
+    env_put(&pr->env, "MLPLANE_ATTEMPT", attempt);
+    env_put(&pr->env, "MLPLANE_PIPELINE", c->p->meta.name);
+    for (size_t i = 0; i < c->nparams; i++) {
+        char name[300];
+        size_t j = 0;
+        j += (size_t)snprintf(name, sizeof name, "MLPLANE_PARAM_");
+        for (const char *q = c->params[i].key; *q && j + 1 < sizeof name; q++)
+            name[j++] = (char)((*q >= 'a' && *q <= 'z') ? *q - 32 : ((*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')) ? *q : '_');
+        name[j] = '\0';
+        env_put(&pr->env, name, c->params[i].value);
+    }
+    for (size_t i = 0; i < sp->nenv; i++) {
+        char *r = render_or_fail(sp->env[i].value, &lud, "env", pr);
+        env_put(&pr->env, sp->env[i].key, r ? r : "");
+        free(r);
+    }
+    char *self_dir = c->self_exe ? mp_path_dir(c->self_exe) : NULL;
+    for (char **ep = environ; ep && *ep; ep++) {
+        const char *eq = strchr(*ep, '=');
+        if (!eq || mp_str_starts(*ep, "MLPLANE_RUN_ID=") || mp_str_starts(*ep, "MLPLANE_STEP=") ||
+            mp_str_starts(*ep, "MLPLANE_OUTPUTS=") || mp_str_starts(*ep, "MLPLANE_ATTEMPT=") ||
+            mp_str_starts(*ep, "MLPLANE_PARAM_"))
+            continue;
+        if (env_has(sp, *ep, (size_t)(eq - *ep))) continue;
+        if (self_dir && mp_str_starts(*ep, "PATH=")) {
+            mp_strv_push_owned(&pr->env, mp_xasprintf("PATH=%s:%s", self_dir, eq + 1));
+            continue;
+        }
+        mp_strv_push(&pr->env, *ep);
+    }
+    free(self_dir);
+
+    if (sp->cache && !pr->error) pr->cache_key = cache_key(c, s, &lud, &pr->error);
+    for (int i = 0; i < 8; i++) mp_buf_free(&lud.scratch[i]);
+    mp_strv_free(&inputs);
+}
+
+void sched__prep_free(sched__prep *pr) {
+    mp_strv_free(&pr->argv);
+    mp_strv_free(&pr->env);
+    free(pr->cwd);
+    free(pr->cache_key);
+    free(pr->error);
+    memset(pr, 0, sizeof *pr);
+}
+
+int sched__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    json_error_t je;
+    json_t *root = json_loads(json ? json : "{}", 0, &je);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return mp_err_set(e, MP_ESTORE, "run params are not a JSON object: %s", je.text);
+    }
+    size_t cnt = json_object_size(root), i = 0;
+    spec_kv *kv = mp_xcalloc(cnt ? cnt : 1, sizeof *kv);
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        kv[i].key = mp_xstrdup(key);
+        kv[i].value = mp_xstrdup(json_is_string(val) ? json_string_value(val) : "");
+        i++;
+    }
+    json_decref(root);
+    *out = kv;
+    *n = i;
+    return 0;
+}
+
+char *sched__params_to_json(const spec_kv *kv, size_t n) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) json_object_set_new(o, kv[i].key, json_string(kv[i].value ? kv[i].value : ""));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+char *sched__step_dir(const char *home, const char *run_id, const char *step) {
+    return mp_xasprintf("%s/runs/%s/%s", home, run_id, step);
+}

@@ -1,0 +1,241 @@
+/* run.c — the life of a run around its execution: submit (validate params and
+ * capacity, write the run and its steps in one transaction), resume after the
+ * owner died, cancel, and the machine's capacity. Runs on the caller's thread. */
+#include "sched/sched_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void sched_local_capacity(sched_capacity *c) {
+    c->cpu_milli = (int64_t)mp_cpu_count() * 1000;
+    c->memory_bytes = mp_mem_total();
+    c->gpu = 0; /* GPU discovery (NVML) comes with the scheduler */
+}
+
+static void fmt_bytes(int64_t b, char *out, size_t n) {
+    if (b >= (1LL << 30)) snprintf(out, n, "%.1fGi", (double)b / (double)(1LL << 30));
+    else if (b >= (1LL << 20)) snprintf(out, n, "%.1fMi", (double)b / (double)(1LL << 20));
+    else snprintf(out, n, "%lld", (long long)b);
+}
+
+int sched_check_capacity(const spec_pipeline *p, const sched_capacity *c, mp_err *e) {
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const spec_step *s = &p->steps[i];
+        const spec_resources *r = &s->resources;
+        if (r->cpu_milli > c->cpu_milli)
+            return mp_err_set(e, MP_EINVAL, "step \"%s\" requests cpu %lldm but this machine has %lldm; lower resources.cpu",
+                              s->name, (long long)r->cpu_milli, (long long)c->cpu_milli);
+        if (r->memory_bytes > c->memory_bytes) {
+            char a[32], b[32];
+            fmt_bytes(r->memory_bytes, a, sizeof a);
+            fmt_bytes(c->memory_bytes, b, sizeof b);
+            return mp_err_set(e, MP_EINVAL, "step \"%s\" requests memory %s but this machine has %s; lower resources.memory",
+                              s->name, a, b);
+        }
+        if (r->gpu > c->gpu)
+            return mp_err_set(e, MP_EINVAL, "step \"%s\" requests %lld nvidia.com/gpu but this machine has %lld", s->name,
+                              (long long)r->gpu, (long long)c->gpu);
+    }
+    return 0;
+}
+
+static char *sched__new_run_id(const char *pipeline) {
+    char rnd[6];
+    mp_random_alnum(rnd, sizeof rnd);
+    return mp_xasprintf("%.*s-%s", 56, pipeline, rnd);
+}
+
+int sched_submit(store *st, const char *home, const sched_submit_req *req, char **run_id, mp_err *e) {
+    const spec_pipeline *p = req->pipeline;
+    sched_capacity cap;
+    sched_local_capacity(&cap);
+    int rc = sched_check_capacity(p, &cap, e);
+    if (rc) return rc;
+    spec_kv *params = NULL;
+    if ((rc = spec_resolve_params(p, req->overrides, req->noverrides, &params, e)) != 0) return rc;
+    size_t *order = mp_xcalloc(p->nsteps + 1, sizeof *order);
+    if ((rc = spec_pipeline_topo_order(p, order, e)) != 0) {
+        free(order);
+        spec_kv_array_free(params, p->nparams);
+        return rc;
+    }
+    store_run r = {.pipeline = p->meta.name, .namespace_ = p->meta.namespace_, .state = RUN_PENDING,
+                   .spec_path = (char *)req->spec_path, .spec_yaml = (char *)req->spec_text,
+                   .params_json = sched__params_to_json(params, p->nparams), .created_ms = mp_now_ms(),
+                   .owner_pid = (int)getpid(), .owner_start = mp_proc_start_time((int)getpid()),
+                   .parallel = req->parallel > 0 ? req->parallel : mp_cpu_count()};
+    for (int tries = 0; tries < 5; tries++) {
+        r.id = sched__new_run_id(p->meta.name);
+        store_run existing = {0};
+        if (st->m->run_get(st, r.id, &existing, NULL) == MP_ENOENT) break;
+        store_run_free(&existing);
+        free(r.id);
+        r.id = NULL;
+    }
+    if (!r.id) rc = mp_err_set(e, MP_EINTERNAL, "could not pick a unique run id");
+    if (rc == 0) rc = st->m->begin(st, e);
+    if (rc == 0) {
+        rc = st->m->run_insert(st, &r, e);
+        for (size_t i = 0; i < p->nsteps && rc == 0; i++) {
+            const spec_step *s = &p->steps[order[i]];
+            char *dir = sched__step_dir(home, r.id, s->name);
+            store_step ss = {.run_id = r.id, .name = s->name, .idx = (int)i, .state = STEP_PENDING, .exit_code = -1,
+                             .outputs_dir = mp_xasprintf("%s/outputs", dir), .log_path = mp_xasprintf("%s/log", dir)};
+            rc = st->m->step_insert(st, &ss, e);
+            free(ss.outputs_dir);
+            free(ss.log_path);
+            free(dir);
+        }
+        if (rc == 0) {
+            store_event ev = {.run_id = r.id, .type = "RunCreated", .message = r.params_json};
+            rc = st->m->event_append(st, &ev, e);
+        }
+        if (rc == 0) rc = st->m->commit(st, e);
+        else st->m->rollback(st);
+    }
+    free(order);
+    free(r.params_json);
+    spec_kv_array_free(params, p->nparams);
+    if (rc) {
+        free(r.id);
+        return rc;
+    }
+    *run_id = r.id;
+    return 0;
+}
+
+bool sched_owner_alive(const store_run *r) {
+    if (r->owner_pid <= 0) return false;
+    int64_t st = mp_proc_start_time(r->owner_pid);
+    return st >= 0 && st == r->owner_start;
+}
+
+int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e) {
+    store_event ev = {.run_id = (char *)run_id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
+    return st->m->event_append(st, &ev, e);
+}
+
+static int grace_of(const sched_opts *o) {
+    if (o && o->kill_grace_ms > 0) return o->kill_grace_ms;
+    const char *env = getenv("MLPLANE_KILL_GRACE_MS");
+    return env && atoi(env) > 0 ? atoi(env) : 10000;
+}
+
+/* Loads r and refuses runs that ended or that a live process still drives. */
+static int load_orphaned(store *st, const char *run_id, store_run *r, mp_err *e) {
+    int rc = st->m->run_get(st, run_id, r, e);
+    if (rc) return rc;
+    if (store_run_state_final(r->state))
+        return mp_err_set(e, MP_ESTATE, "run %s has already ended (%s); nothing to do", r->id,
+                          store_run_state_name(r->state));
+    if (sched_owner_alive(r) && r->owner_pid != (int)getpid())
+        return mp_err_set(e, MP_EBUSY, "run %s is still being executed by process %d", r->id, r->owner_pid);
+    return 0;
+}
+
+int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched_opts *o, mp_err *e) {
+    store_run r = {0};
+    int rc = load_orphaned(st, run_id, &r, e);
+    if (rc) {
+        store_run_free(&r);
+        return rc;
+    }
+    int found = x->m->stop_orphans(x, r.id, grace_of(o), e);
+    store_step *steps = NULL;
+    size_t n = 0;
+    if (found >= 0) rc = st->m->step_list(st, r.id, &steps, &n, e);
+    else rc = found;
+    if (rc == 0) rc = st->m->begin(st, e);
+    if (rc == 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "owner process %d is gone; %d orphaned process%s stopped", r.owner_pid, found,
+                 found == 1 ? "" : "es");
+        rc = sched_event(st, r.id, NULL, "RunInterrupted", msg, e);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (steps[i].state != STEP_RUNNING) continue;
+            mp_rm_rf(steps[i].outputs_dir, NULL);
+            steps[i].state = STEP_PENDING;
+            steps[i].attempts = steps[i].attempts > 0 ? steps[i].attempts - 1 : 0; /* not charged */
+            steps[i].pid = 0;
+            free(steps[i].message);
+            steps[i].message = mp_xstrdup("interrupted; partial outputs discarded, will run again");
+            rc = st->m->step_update(st, &steps[i], e);
+            if (rc == 0) rc = sched_event(st, r.id, steps[i].name, "StepInterrupted", steps[i].message, e);
+        }
+        r.owner_pid = 0;
+        r.owner_start = 0;
+        r.cancel_requested = false;
+        if (rc == 0) rc = st->m->run_update(st, &r, e);
+        if (rc == 0) rc = st->m->commit(st, e);
+        else st->m->rollback(st);
+    }
+    store_step_array_free(steps, n);
+    store_run_free(&r);
+    return rc;
+}
+
+int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o, int wait_ms, mp_err *e) {
+    store_run r = {0};
+    int rc = st->m->run_get(st, run_id, &r, e);
+    if (rc == 0 && store_run_state_final(r.state))
+        rc = mp_err_set(e, MP_ESTATE, "run %s has already ended (%s)", r.id, store_run_state_name(r.state));
+    if (rc) {
+        store_run_free(&r);
+        return rc;
+    }
+    if (sched_owner_alive(&r)) {
+        /* Ask the owner; it signals its steps and records the outcome. */
+        r.cancel_requested = true;
+        rc = st->m->run_update(st, &r, e);
+        if (rc == 0) rc = sched_event(st, r.id, NULL, "CancelRequested", NULL, e);
+        int64_t until = mp_mono_ms() + wait_ms;
+        while (rc == 0 && mp_mono_ms() < until) {
+            store_run cur = {0};
+            if (st->m->run_get(st, r.id, &cur, NULL) == 0 && store_run_state_final(cur.state)) {
+                store_run_free(&cur);
+                break;
+            }
+            store_run_free(&cur);
+            mp_sleep_ms(50);
+        }
+        store_run_free(&r);
+        return rc;
+    }
+    /* Nobody drives the run: stop what it left and end it here. */
+    int found = x->m->stop_orphans(x, r.id, grace_of(o), e);
+    if (found < 0) {
+        store_run_free(&r);
+        return found;
+    }
+    store_step *steps = NULL;
+    size_t n = 0;
+    rc = st->m->step_list(st, r.id, &steps, &n, e);
+    if (rc == 0) rc = st->m->begin(st, e);
+    if (rc == 0) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (store_step_state_final(steps[i].state)) continue;
+            steps[i].state = STEP_CANCELLED;
+            steps[i].pid = 0;
+            if (!steps[i].ended_ms) steps[i].ended_ms = mp_now_ms();
+            free(steps[i].message);
+            steps[i].message = mp_xstrdup("cancelled");
+            rc = st->m->step_update(st, &steps[i], e);
+            if (rc == 0) rc = sched_event(st, r.id, steps[i].name, "StepCancelled", "cancelled", e);
+        }
+        r.state = RUN_CANCELLED;
+        r.ended_ms = mp_now_ms();
+        r.owner_pid = 0;
+        free(r.message);
+        r.message = mp_xstrdup("cancelled");
+        if (rc == 0) rc = st->m->run_update(st, &r, e);
+        if (rc == 0) rc = sched_event(st, r.id, NULL, "RunCancelled", "cancelled", e);
+        if (rc == 0) rc = st->m->commit(st, e);
+        else st->m->rollback(st);
+    }
+    store_step_array_free(steps, n);
+    store_run_free(&r);
+    return rc;
+}

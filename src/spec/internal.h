@@ -1,0 +1,120 @@
+/* internal.h — what the files of src/spec share and nobody else should use.
+ *
+ * Loading runs in three stages, one file each:
+ *   load.c      YAML text -> libfyaml documents (syntax errors become diagnostics),
+ *               the document envelope (apiVersion, kind, metadata) and the libfyaml
+ *               node helpers (positions, typed scalars, unknown-field checks);
+ *   pipeline.c  a Pipeline's `spec` -> spec_pipeline, checking every field's type;
+ *   validate.c  cross-field rules (unique names, dependencies, templates, cycles).
+ * Decoding notes where strings and list items came from in a spec__step_aux so
+ * that validate.c can point at the right line after the YAML is gone.
+ * Every function adds to the context's diagnostics and carries on; the loader
+ * decides at the end whether anything went wrong by counting them. */
+#ifndef MLPLANE_SPEC_INTERNAL_H
+#define MLPLANE_SPEC_INTERNAL_H
+
+#include <libfyaml.h>
+
+#include "spec/spec.h"
+
+/* ---- decoding context ------------------------------------------------------------ */
+typedef struct spec__ctx {
+    const char *file; /* name used in diagnostics */
+    spec_diags *diags;
+} spec__ctx;
+
+void spec__err(spec__ctx *c, spec_pos pos, const char *fmt, ...) MP_PRINTF(3, 4);
+
+/* A string of a step that may hold templates, and where it came from. */
+typedef struct spec__site {
+    const char *text; /* borrowed from the step */
+    char *field;      /* "spec.steps[1].command[2]" */
+    spec_pos pos;
+    bool in_input; /* an inputs[].path: {{inputs.X}} is not allowed there */
+} spec__site;
+
+/* Positions the decoder saw for one step, kept until validation is done. */
+typedef struct spec__step_aux {
+    spec_pos name_pos;
+    bool bad_name; /* the name was missing or invalid: don't look it up */
+    spec_pos *dep_pos; /* of each explicit dependsOn item (ndepends of them) */
+    spec__site *sites;
+    size_t nsites, capsites;
+} spec__step_aux;
+
+void spec__aux_free(spec__step_aux *aux, size_t n);
+
+/* ---- libfyaml node helpers (load.c) -------------------------------------------- */
+/* The 1-based position of node n; fallback when libfyaml keeps none for it
+ * (empty values, empty collections). */
+spec_pos spec__pos(struct fy_node *n, spec_pos fallback);
+/* Heap copy of a scalar's text. */
+char *spec__scalar_dup(struct fy_node *n);
+/* "string \"x\"", "integer 3", "mapping", "list", "null" — for type errors. */
+char *spec__describe(struct fy_node *n);
+bool spec__is_null(struct fy_node *n);
+/* Scalar that is neither null nor a collection. */
+bool spec__is_scalar(struct fy_node *n);
+
+/* Typed getters: on a wrong type they add "field "PATH" must be ..., got ..." at
+ * the node and return false. */
+bool spec__get_str(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, char **out);
+bool spec__get_int(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, long long min, long long max,
+                   long long *out);
+bool spec__get_number(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, double min, double *out);
+bool spec__get_bool(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, bool *out);
+bool spec__expect(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, enum fy_node_type type);
+
+/* Checks the keys of mapping m against known[] (NULL-terminated): each key that is
+ * not a string or not known is one diagnostic, with a did-you-mean when one is
+ * close; where names the mapping in the message ("in step \"train\""). */
+void spec__check_keys(spec__ctx *c, struct fy_node *m, const char *const *known, const char *where);
+/* The same with another noun than "field" ("unknown resource \"mem\" ..."). */
+void spec__check_keys_as(spec__ctx *c, struct fy_node *m, const char *const *known, const char *noun,
+                         const char *where);
+/* Finds key in mapping m: returns true with its value (NULL for an empty value)
+ * in *val and the key's position in *keypos. */
+bool spec__lookup(struct fy_node *m, const char *key, struct fy_node **val, spec_pos *keypos);
+/* The candidate closest to word when within edit distance 2, else NULL. */
+const char *spec__closest(const char *word, const char *const *cands, size_t n);
+/* "a, b, c" of a list of names, or "none". Heap string. */
+char *spec__join(const char *const *names, size_t n);
+
+/* DNS-label rule for names: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. */
+bool spec__is_dns_label(const char *s);
+
+/* ---- stages --------------------------------------------------------------------- */
+/* Decodes a Pipeline's spec node into p (meta already filled); aux gets one entry
+ * per step (p->nsteps of them). */
+void spec__decode_pipeline(spec__ctx *c, struct fy_node *spec, spec_pos at, spec_pipeline *p,
+                           spec__step_aux **aux);
+/* Cross-field checks; completes each step's depends_on with implied dependencies. */
+void spec__validate_pipeline(spec__ctx *c, spec_pipeline *p, spec__step_aux *aux);
+/* The dependency graph of a pipeline by step index: deps of step i are
+ * dep[dep_off[i] .. dep_off[i+1]), dependents likewise in rev. Self edges and
+ * duplicates are dropped; names that match no step are counted in nunknown
+ * (the first one is named in unknown). */
+typedef struct spec__graph {
+    size_t n;
+    size_t *dep_off, *dep;
+    size_t *rev_off, *rev;
+    size_t nunknown;
+    const char *unknown, *unknown_in; /* borrowed: the name and the step naming it */
+    bool self; /* some step lists itself */
+} spec__graph;
+void spec__graph_build(const spec_pipeline *p, spec__graph *g);
+void spec__graph_free(spec__graph *g);
+/* Kahn's algorithm from the current done[] state: appends to order (at *placed)
+ * every step whose dependencies all get done, lowest index first among the ready
+ * ones, marking them done. */
+void spec__graph_order(const spec__graph *g, bool *done, size_t *order, size_t *placed);
+/* With some steps not done and none ready, finds a cycle among them: writes its
+ * step indexes to cyc (each depends on the next, the last on the first), rotated
+ * to start at the lowest index; returns its length. */
+size_t spec__graph_cycle(const spec__graph *g, const bool *done, size_t *cyc);
+/* "a -> b -> c -> a" for a cycle found above. */
+void spec__cycle_text(const spec_pipeline *p, const size_t *cyc, size_t n, mp_buf *out);
+
+void spec__pipeline_free(spec_pipeline *p);
+
+#endif

@@ -1,0 +1,505 @@
+/* pipeline.c — decodes a Pipeline's `spec` (params and steps) into spec_pipeline.
+ *
+ * Each step field has one decoder in STEP_FIELDS, a table read in order; a field
+ * with the wrong type, a bad quantity or a bad name is one diagnostic and the
+ * decoder moves on, so one pass reports every problem of the document. Strings
+ * that may hold templates are recorded with their field path and position in the
+ * step's spec__step_aux for validate.c, which runs after all steps are known. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/internal.h"
+
+typedef struct step_dec {
+    spec__ctx *c;
+    spec_step *s;
+    spec__step_aux *aux;
+    char *path;  /* "spec.steps[2]" */
+    char *who;   /* "step \"train\"" or "spec.steps[2]" when it has no name */
+    char *where; /* "in " who */
+    spec_pos at; /* of the step's mapping */
+    spec_pos script_at;
+} step_dec;
+
+typedef void (*field_fn)(step_dec *d, struct fy_node *v, spec_pos kp, const char *path);
+
+static void add_site(step_dec *d, const char *text, const char *path, spec_pos pos, bool in_input) {
+    spec__step_aux *a = d->aux;
+    if (a->nsites == a->capsites) {
+        a->capsites = a->capsites ? a->capsites * 2 : 8;
+        a->sites = mp_xrealloc(a->sites, a->capsites * sizeof *a->sites);
+    }
+    a->sites[a->nsites++] = (spec__site){text, mp_xstrdup(path), pos, in_input};
+}
+
+/* Names usable in {{...}} references: [A-Za-z0-9_][A-Za-z0-9_-]*. */
+static bool is_ref_name(const char *s) {
+    if (!*s || *s == '-') return false;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool is_env_name(const char *s) {
+    if (!*s || (*s >= '0' && *s <= '9')) return false;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* A relative path that stays inside its directory. */
+static bool is_inner_path(const char *p) {
+    if (!*p || *p == '/') return false;
+    for (const char *seg = p; seg;) {
+        const char *slash = strchr(seg, '/');
+        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (n == 2 && seg[0] == '.' && seg[1] == '.') return false;
+        seg = slash ? slash + 1 : NULL;
+    }
+    return true;
+}
+
+/* ---- step fields -------------------------------------------------------------- */
+
+static void f_name(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    d->aux->name_pos = spec__pos(v, kp);
+    if (!spec__get_str(d->c, v, kp, path, &d->s->name)) {
+        d->aux->bad_name = true;
+        return;
+    }
+    if (!spec__is_dns_label(d->s->name)) {
+        spec__err(d->c, d->aux->name_pos,
+                  "step name \"%s\" is not valid: use lowercase letters, digits and '-', starting and ending with a "
+                  "letter or digit, at most 63 characters",
+                  d->s->name);
+        d->aux->bad_name = true;
+    }
+}
+
+static void f_command(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (!spec__expect(d->c, v, kp, path, FYNT_SEQUENCE)) return;
+    int n = fy_node_sequence_item_count(v);
+    if (n <= 0) {
+        spec__err(d->c, spec__pos(v, kp), "field \"%s\" must not be empty (it is the program and its arguments)", path);
+        return;
+    }
+    d->s->command = mp_xcalloc((size_t)n + 1, sizeof *d->s->command);
+    void *it = NULL;
+    struct fy_node *item;
+    for (int i = 0; (item = fy_node_sequence_iterate(v, &it)); i++) {
+        char *sub = mp_xasprintf("%s[%d]", path, i);
+        char *arg = NULL;
+        if (spec__get_str(d->c, item, kp, sub, &arg)) {
+            d->s->command[d->s->ncommand++] = arg;
+            add_site(d, arg, sub, spec__pos(item, kp), false);
+        }
+        free(sub);
+    }
+}
+
+static void f_script(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    d->script_at = kp;
+    if (spec__get_str(d->c, v, kp, path, &d->s->script)) add_site(d, d->s->script, path, spec__pos(v, kp), false);
+}
+
+static void f_image(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (!spec__is_null(v)) spec__get_str(d->c, v, kp, path, &d->s->image);
+}
+
+static void f_working_dir(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (spec__get_str(d->c, v, kp, path, &d->s->working_dir))
+        add_site(d, d->s->working_dir, path, spec__pos(v, kp), false);
+}
+
+/* One env entry; value may be a null node (empty value). */
+static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, spec_pos at, const char *path) {
+    spec_step *s = d->s;
+    char *name = spec__scalar_dup(kn);
+    spec_pos np = spec__pos(kn, at);
+    if (!is_env_name(name)) {
+        spec__err(d->c, np, "env var name \"%s\" in %s is not valid: use letters, digits and '_', not starting with a digit",
+                  name, path);
+        free(name);
+        return;
+    }
+    for (size_t i = 0; i < s->nenv; i++) {
+        if (strcmp(s->env[i].key, name) == 0) {
+            spec__err(d->c, np, "env var \"%s\" is set twice %s (first at line %d)", name, d->where, s->env[i].pos.line);
+            free(name);
+            return;
+        }
+    }
+    char *sub = mp_xasprintf("%s.%s", path, name);
+    char *val = NULL;
+    if (spec__is_null(vn))
+        val = mp_xstrdup("");
+    else if (!spec__get_str(d->c, vn, np, sub, &val))
+        val = NULL;
+    if (val) {
+        s->env[s->nenv++] = (spec_kv){name, val, spec__pos(vn, np)};
+        add_site(d, val, sub, spec__pos(vn, np), false);
+    } else {
+        free(name);
+    }
+    free(sub);
+}
+
+static const char *const ENV_ITEM_FIELDS[] = {"name", "value", NULL};
+
+static void f_env(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (spec__is_null(v)) return;
+    enum fy_node_type t = fy_node_get_type(v);
+    if (t == FYNT_MAPPING) { /* env: {NAME: value} */
+        d->s->env = mp_xcalloc((size_t)fy_node_mapping_item_count(v) + 1, sizeof *d->s->env);
+        void *it = NULL;
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(v, &it))) {
+            struct fy_node *k = fy_node_pair_key(p);
+            if (!spec__is_scalar(k)) {
+                spec__err(d->c, spec__pos(k, kp), "keys in %s must be strings", path);
+                continue;
+            }
+            env_add(d, k, fy_node_pair_value(p), kp, path);
+        }
+        return;
+    }
+    if (t != FYNT_SEQUENCE) { /* env: [{name: N, value: V}] is the other form */
+        char *got = spec__describe(v);
+        spec__err(d->c, spec__pos(v, kp), "field \"%s\" must be a mapping of NAME: value or a list of {name, value}, got %s",
+                  path, got);
+        free(got);
+        return;
+    }
+    d->s->env = mp_xcalloc((size_t)fy_node_sequence_item_count(v) + 1, sizeof *d->s->env);
+    void *it = NULL;
+    struct fy_node *item;
+    for (int i = 0; (item = fy_node_sequence_iterate(v, &it)); i++) {
+        char *sub = mp_xasprintf("%s[%d]", path, i);
+        if (spec__expect(d->c, item, kp, sub, FYNT_MAPPING)) {
+            spec_pos ip = spec__pos(item, kp);
+            char *where = mp_xasprintf("in %s", sub);
+            spec__check_keys(d->c, item, ENV_ITEM_FIELDS, where);
+            free(where);
+            struct fy_node *nn, *vn = NULL;
+            spec_pos np, vp;
+            if (!spec__lookup(item, "name", &nn, &np))
+                spec__err(d->c, ip, "missing required field \"name\" in %s", sub);
+            else if (!spec__is_scalar(nn)) {
+                char *f = mp_xasprintf("%s.name", sub);
+                spec__expect(d->c, nn, np, f, FYNT_SCALAR);
+                free(f);
+            } else {
+                spec__lookup(item, "value", &vn, &vp);
+                env_add(d, nn, vn, ip, path);
+            }
+        }
+        free(sub);
+    }
+}
+
+static void f_depends_on(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (spec__is_null(v)) return;
+    if (!spec__expect(d->c, v, kp, path, FYNT_SEQUENCE)) return;
+    size_t n = (size_t)fy_node_sequence_item_count(v);
+    d->s->depends_on = mp_xcalloc(n + 1, sizeof *d->s->depends_on);
+    d->aux->dep_pos = mp_xcalloc(n + 1, sizeof *d->aux->dep_pos);
+    void *it = NULL;
+    struct fy_node *item;
+    for (int i = 0; (item = fy_node_sequence_iterate(v, &it)); i++) {
+        char *sub = mp_xasprintf("%s[%d]", path, i);
+        char *dep = NULL;
+        if (spec__get_str(d->c, item, kp, sub, &dep)) {
+            d->aux->dep_pos[d->s->ndepends] = spec__pos(item, kp);
+            d->s->depends_on[d->s->ndepends++] = dep;
+        }
+        free(sub);
+    }
+}
+
+static const char *const INPUT_FIELDS[] = {"name", "path", NULL};
+
+/* inputs and outputs: lists of {name, path}; outputs may be plain names too. */
+static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *path, bool output) {
+    if (spec__is_null(v)) return;
+    if (!spec__expect(d->c, v, kp, path, FYNT_SEQUENCE)) return;
+    size_t n = (size_t)fy_node_sequence_item_count(v);
+    spec_artifact *arr = mp_xcalloc(n + 1, sizeof *arr);
+    size_t *cnt = output ? &d->s->noutputs : &d->s->ninputs;
+    if (output)
+        d->s->outputs = arr;
+    else
+        d->s->inputs = arr;
+    const char *what = output ? "output" : "input";
+    void *it = NULL;
+    struct fy_node *item;
+    for (int i = 0; (item = fy_node_sequence_iterate(v, &it)); i++) {
+        char *sub = mp_xasprintf("%s[%d]", path, i);
+        spec_pos ip = spec__pos(item, kp);
+        spec_artifact a = {NULL, NULL, ip};
+        struct fy_node *nn = NULL, *pn = NULL;
+        spec_pos np = ip, pp = ip;
+        bool ok = true;
+        if (output && spec__is_scalar(item)) {
+            nn = item;
+        } else if (spec__expect(d->c, item, kp, sub, FYNT_MAPPING)) {
+            char *where = mp_xasprintf("in %s", sub);
+            spec__check_keys(d->c, item, INPUT_FIELDS, where);
+            free(where);
+            if (!spec__lookup(item, "name", &nn, &np)) {
+                spec__err(d->c, ip, "missing required field \"name\" in %s", sub);
+                ok = false;
+            }
+            if (!spec__lookup(item, "path", &pn, &pp) && !output) {
+                spec__err(d->c, ip, "missing required field \"path\" in %s (%s \"%s\")", sub, what,
+                          nn && spec__is_scalar(nn) ? fy_node_get_scalar0(nn) : "?");
+                ok = false;
+            }
+        } else {
+            ok = false;
+        }
+        char *f = mp_xasprintf("%s.name", sub);
+        if (nn && spec__get_str(d->c, nn, np, f, &a.name)) {
+            if (!is_ref_name(a.name)) {
+                spec__err(d->c, spec__pos(nn, np), "%s name \"%s\" is not valid: use letters, digits, '_' and '-'",
+                          what, a.name);
+                ok = false;
+            }
+            for (size_t j = 0; j < *cnt && ok; j++) {
+                if (strcmp(arr[j].name, a.name) == 0) {
+                    spec__err(d->c, spec__pos(nn, np), "duplicate %s \"%s\" %s (first at line %d)", what, a.name,
+                              d->where, arr[j].pos.line);
+                    ok = false;
+                }
+            }
+        } else {
+            ok = false;
+        }
+        free(f);
+        f = mp_xasprintf("%s.path", sub);
+        if (pn && !spec__get_str(d->c, pn, pp, f, &a.path)) ok = false;
+        if (ok && output && !a.path) a.path = mp_xstrdup(a.name);
+        if (ok && output && !is_inner_path(a.path)) {
+            spec__err(d->c, spec__pos(pn, pp), "output path \"%s\" in %s must be relative and stay inside the outputs "
+                                               "directory (no leading '/', no '..')",
+                      a.path, f);
+            ok = false;
+        }
+        if (ok && !output && !*a.path) {
+            spec__err(d->c, spec__pos(pn, pp), "field \"%s\" must not be empty", f);
+            ok = false;
+        }
+        if (ok) {
+            arr[*cnt] = a;
+            if (!output) add_site(d, arr[*cnt].path, f, spec__pos(pn, pp), true);
+            (*cnt)++;
+        } else {
+            free(a.name);
+            free(a.path);
+        }
+        free(f);
+        free(sub);
+    }
+}
+
+static void f_inputs(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    artifacts(d, v, kp, path, false);
+}
+
+static void f_outputs(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    artifacts(d, v, kp, path, true);
+}
+
+static const char *const RESOURCE_NAMES[] = {"cpu", "memory", "gpu", "nvidia.com/gpu", NULL};
+
+static void f_resources(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (spec__is_null(v)) return;
+    if (!spec__expect(d->c, v, kp, path, FYNT_MAPPING)) return;
+    char *where = mp_xasprintf("in resources of %s", d->who);
+    spec__check_keys_as(d->c, v, RESOURCE_NAMES, "resource", where);
+    free(where);
+    static const struct {
+        const char *name;
+        spec_qty_kind kind;
+    } RES[] = {{"cpu", SPEC_QTY_CPU}, {"memory", SPEC_QTY_MEMORY}, {"gpu", SPEC_QTY_COUNT}, {"nvidia.com/gpu", SPEC_QTY_COUNT}};
+    int64_t *dst[] = {&d->s->resources.cpu_milli, &d->s->resources.memory_bytes, &d->s->resources.gpu,
+                      &d->s->resources.gpu};
+    spec_pos gpu_at = {0, 0};
+    for (size_t i = 0; i < sizeof RES / sizeof *RES; i++) {
+        struct fy_node *q;
+        spec_pos qp;
+        if (!spec__lookup(v, RES[i].name, &q, &qp)) continue;
+        char *sub = mp_xasprintf("%s.%s", path, RES[i].name);
+        if (dst[i] == &d->s->resources.gpu) {
+            if (gpu_at.line)
+                spec__err(d->c, qp, "gpu is given twice %s (as gpu at line %d and as nvidia.com/gpu); keep one", d->where,
+                          gpu_at.line);
+            gpu_at = qp;
+        }
+        char *text = NULL;
+        if (spec__get_str(d->c, q, qp, sub, &text)) {
+            mp_err e;
+            if (spec_parse_quantity(text, RES[i].kind, dst[i], &e) != 0)
+                spec__err(d->c, spec__pos(q, qp), "field \"%s\": %s", sub, e.msg);
+        }
+        free(text);
+        free(sub);
+    }
+}
+
+static const char *const RETRY_FIELDS[] = {"limit", "backoffSeconds", NULL};
+
+static void f_retries(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (spec__is_null(v)) return;
+    if (!spec__expect(d->c, v, kp, path, FYNT_MAPPING)) return;
+    char *where = mp_xasprintf("in %s", path);
+    spec__check_keys(d->c, v, RETRY_FIELDS, where);
+    free(where);
+    struct fy_node *q;
+    spec_pos qp;
+    char *sub = mp_xasprintf("%s.limit", path);
+    long long n;
+    if (spec__lookup(v, "limit", &q, &qp) && spec__get_int(d->c, q, qp, sub, 0, 1000, &n)) d->s->retry_limit = (int)n;
+    free(sub);
+    sub = mp_xasprintf("%s.backoffSeconds", path);
+    double b;
+    if (spec__lookup(v, "backoffSeconds", &q, &qp) && spec__get_number(d->c, q, qp, sub, 0, &b)) d->s->backoff_seconds = b;
+    free(sub);
+}
+
+static void f_timeout(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    long long n;
+    if (spec__get_int(d->c, v, kp, path, 0, INT_MAX, &n)) d->s->timeout_seconds = (int)n;
+}
+
+static void f_cache(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    spec__get_bool(d->c, v, kp, path, &d->s->cache);
+}
+
+static const struct {
+    const char *name;
+    field_fn fn;
+} STEP_FIELDS[] = {
+    {"name", f_name},       {"command", f_command},     {"script", f_script},       {"image", f_image},
+    {"env", f_env},         {"workingDir", f_working_dir}, {"dependsOn", f_depends_on}, {"inputs", f_inputs},
+    {"outputs", f_outputs}, {"resources", f_resources}, {"retries", f_retries},     {"timeoutSeconds", f_timeout},
+    {"cache", f_cache},
+};
+#define NSTEP_FIELDS (sizeof STEP_FIELDS / sizeof *STEP_FIELDS)
+
+static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx, spec_step *s, spec__step_aux *aux) {
+    step_dec d = {c, s, aux, mp_xasprintf("spec.steps[%zu]", idx), NULL, NULL, at, {0, 0}};
+    s->backoff_seconds = 1;
+    aux->name_pos = at;
+    if (!spec__expect(c, m, at, d.path, FYNT_MAPPING)) {
+        aux->bad_name = true;
+        free(d.path);
+        return;
+    }
+    d.at = s->pos = spec__pos(m, at);
+    const char *known[NSTEP_FIELDS + 1];
+    for (size_t i = 0; i < NSTEP_FIELDS; i++) known[i] = STEP_FIELDS[i].name;
+    known[NSTEP_FIELDS] = NULL;
+
+    /* The name first, so that every later message can say which step. */
+    struct fy_node *v;
+    spec_pos kp;
+    if (spec__lookup(m, "name", &v, &kp)) {
+        char *sub = mp_xasprintf("%s.name", d.path);
+        f_name(&d, v, kp, sub);
+        free(sub);
+    } else {
+        spec__err(c, d.at, "missing required field \"name\" in %s", d.path);
+        aux->bad_name = true;
+    }
+    d.who = s->name ? mp_xasprintf("step \"%s\"", s->name) : mp_xstrdup(d.path);
+    d.where = mp_xasprintf("in %s", d.who);
+    spec__check_keys(c, m, known, d.where);
+    for (size_t i = 1; i < NSTEP_FIELDS; i++) {
+        if (!spec__lookup(m, STEP_FIELDS[i].name, &v, &kp)) continue;
+        char *sub = mp_xasprintf("%s.%s", d.path, STEP_FIELDS[i].name);
+        STEP_FIELDS[i].fn(&d, v, kp, sub);
+        free(sub);
+    }
+    bool has_cmd = spec__lookup(m, "command", &v, &kp), has_script = spec__lookup(m, "script", &v, &kp);
+    if (has_cmd && has_script)
+        spec__err(c, d.script_at, "%s has both command and script; use one of them", d.who);
+    else if (!has_cmd && !has_script)
+        spec__err(c, d.at, "missing required field \"command\" or \"script\" %s (exactly one of them)", d.where);
+    free(d.who);
+    free(d.where);
+    free(d.path);
+}
+
+/* ---- the pipeline spec ------------------------------------------------------------ */
+
+static const char *const PIPELINE_FIELDS[] = {"params", "steps", NULL};
+
+static void decode_params(spec__ctx *c, struct fy_node *m, spec_pos at, spec_pipeline *p) {
+    if (spec__is_null(m)) return;
+    if (!spec__expect(c, m, at, "spec.params", FYNT_MAPPING)) return;
+    p->params = mp_xcalloc((size_t)fy_node_mapping_item_count(m) + 1, sizeof *p->params);
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(m, &it))) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        spec_pos kp = spec__pos(k, at);
+        if (!spec__is_scalar(k)) {
+            spec__err(c, kp, "keys in spec.params must be strings");
+            continue;
+        }
+        char *name = spec__scalar_dup(k);
+        char *path = mp_xasprintf("spec.params.%s", name);
+        char *val = NULL;
+        if (!is_ref_name(name))
+            spec__err(c, kp, "param name \"%s\" is not valid: use letters, digits, '_' and '-'", name);
+        else if (spec__is_null(v))
+            val = mp_xstrdup("");
+        else if (fy_node_get_type(v) != FYNT_SCALAR)
+            spec__expect(c, v, kp, path, FYNT_SCALAR);
+        else
+            val = spec__scalar_dup(v);
+        free(path);
+        if (!val) {
+            free(name);
+            continue;
+        }
+        p->params[p->nparams++] = (spec_kv){name, val, spec__pos(v, kp)};
+    }
+}
+
+void spec__decode_pipeline(spec__ctx *c, struct fy_node *spec, spec_pos at, spec_pipeline *p,
+                           spec__step_aux **aux) {
+    *aux = NULL;
+    if (!spec__expect(c, spec, at, "spec", FYNT_MAPPING)) return;
+    spec_pos sp = spec__pos(spec, at);
+    spec__check_keys(c, spec, PIPELINE_FIELDS, "in spec");
+    struct fy_node *v;
+    spec_pos kp;
+    if (spec__lookup(spec, "params", &v, &kp)) decode_params(c, v, kp, p);
+    if (!spec__lookup(spec, "steps", &v, &kp)) {
+        spec__err(c, sp, "missing required field \"spec.steps\" (a pipeline needs at least one step)");
+        return;
+    }
+    if (!spec__expect(c, v, kp, "spec.steps", FYNT_SEQUENCE)) return;
+    size_t n = (size_t)fy_node_sequence_item_count(v);
+    if (!n) {
+        spec__err(c, kp, "field \"spec.steps\" must not be empty (a pipeline needs at least one step)");
+        return;
+    }
+    p->steps = mp_xcalloc(n, sizeof *p->steps);
+    *aux = mp_xcalloc(n, sizeof **aux);
+    void *it = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(v, &it)) && p->nsteps < n) {
+        decode_step(c, item, spec__pos(item, kp), p->nsteps, &p->steps[p->nsteps], &(*aux)[p->nsteps]);
+        p->nsteps++;
+    }
+}

@@ -1,0 +1,165 @@
+/* migrate.c — the schema of the SQLite store and how a file is brought up to it.
+ *
+ * The schema is an ordered table of SQL scripts: migrations[i] takes a database
+ * from user_version i to i+1. Opening a store applies the missing ones, each in its
+ * own BEGIN IMMEDIATE transaction that also bumps PRAGMA user_version, so a crash
+ * leaves the file at a whole version and several processes opening an old file at
+ * once apply each script exactly once (the version is re-read under the write
+ * lock). A file whose version is newer than the table is refused: an old binary
+ * must not write into a schema it does not know.
+ *
+ * To change the schema, append a script; never edit one that has shipped.
+ * States are stored as INTEGER values of store_run_state / store_step_state.
+ * Thread-safety: functions work on the connection they are given and keep no
+ * state; the connection belongs to the calling thread. */
+#include "store/sqlite_int.h"
+#include "store/store.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+    /* v1: runs, steps, events, metrics, step cache. */
+    "CREATE TABLE runs ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  pipeline TEXT,"
+    "  namespace TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  spec_path TEXT,"
+    "  spec_yaml TEXT,"
+    "  params_json TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0,"
+    "  started_ms INTEGER NOT NULL DEFAULT 0,"
+    "  ended_ms INTEGER NOT NULL DEFAULT 0,"
+    "  owner_pid INTEGER NOT NULL DEFAULT 0,"
+    "  owner_start INTEGER NOT NULL DEFAULT 0,"
+    "  parallel INTEGER NOT NULL DEFAULT 1,"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    "  message TEXT);"
+    "CREATE INDEX runs_created ON runs(created_ms);"
+    "CREATE TABLE steps ("
+    "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  idx INTEGER NOT NULL DEFAULT 0,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  exit_code INTEGER NOT NULL DEFAULT -1,"
+    "  started_ms INTEGER NOT NULL DEFAULT 0,"
+    "  ended_ms INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+    "  pid INTEGER NOT NULL DEFAULT 0,"
+    "  cache_key TEXT,"
+    "  cached_from TEXT,"
+    "  outputs_dir TEXT,"
+    "  log_path TEXT,"
+    "  message TEXT,"
+    "  PRIMARY KEY (run_id, name));"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step TEXT,"
+    "  time_ms INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  message TEXT);"
+    "CREATE INDEX events_run ON events(run_id, id);"
+    "CREATE TABLE metrics ("
+    "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step TEXT NOT NULL DEFAULT '',"
+    "  key TEXT NOT NULL,"
+    "  value REAL NOT NULL,"
+    "  PRIMARY KEY (run_id, step, key));"
+    "CREATE TABLE cache ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  outputs_dir TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0);",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int store_schema_version(void) { return N_MIGRATIONS; }
+
+int store__step_busy(sqlite3_stmt *q) {
+    int64_t deadline = mp_mono_ms() + STORE__BUSY_MS;
+    int64_t nap = 1;
+    for (;;) {
+        int rc = sqlite3_step(q);
+        if ((rc & 0xff) != SQLITE_BUSY || mp_mono_ms() >= deadline) return rc;
+        sqlite3_reset(q);
+        mp_sleep_ms(nap);
+        if (nap < 20) nap *= 2;
+    }
+}
+
+int store__user_version(sqlite3 *db) {
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+static int too_new(const char *path, int v, mp_err *e) {
+    return mp_err_set(e, MP_ESTORE,
+                      "store: %s has schema version %d but this mlplane (%s) knows only up to version %d; "
+                      "upgrade mlplane to use it",
+                      path, v, MLPLANE_VERSION, N_MIGRATIONS);
+}
+
+/* Applies the migration after version `from` inside the transaction the caller
+ * holds. */
+static int apply_one(sqlite3 *db, int from, mp_err *e, const char *path) {
+    char *msg = NULL;
+    if (sqlite3_exec(db, migrations[from], NULL, NULL, &msg) != SQLITE_OK) {
+        mp_err_set(e, MP_ESTORE, "store: cannot migrate %s to schema version %d: %s", path, from + 1,
+                   msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return MP_ESTORE;
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", from + 1);
+    if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+        return mp_err_set(e, MP_ESTORE, "store: cannot set the schema version of %s: %s", path, sqlite3_errmsg(db));
+    return 0;
+}
+
+int store__migrate(sqlite3 *db, const char *path, mp_err *e) {
+    for (;;) {
+        int v = store__user_version(db);
+        if (v < 0) return mp_err_set(e, MP_ESTORE, "store: cannot read the schema version of %s: %s", path, sqlite3_errmsg(db));
+        if (v > N_MIGRATIONS) return too_new(path, v, e);
+        if (v == N_MIGRATIONS) return 0;
+
+        sqlite3_stmt *begin = NULL;
+        int rc = sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL);
+        if (rc == SQLITE_OK) rc = store__step_busy(begin);
+        sqlite3_finalize(begin);
+        if (rc != SQLITE_DONE)
+            return mp_err_set(e, MP_ESTORE, "store: cannot lock %s to migrate it: %s", path, sqlite3_errmsg(db));
+
+        /* Re-read under the write lock: another process may have migrated meanwhile. */
+        v = store__user_version(db);
+        if (v < 0) {
+            rc = mp_err_set(e, MP_ESTORE, "store: cannot read the schema version of %s: %s", path, sqlite3_errmsg(db));
+        } else if (v > N_MIGRATIONS) {
+            rc = too_new(path, v, e);
+        } else if (v < N_MIGRATIONS) {
+            rc = apply_one(db, v, e, path);
+        } else {
+            rc = 0;
+        }
+        if (rc != 0) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        sqlite3_stmt *commit = NULL;
+        int crc = sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL);
+        if (crc == SQLITE_OK) crc = store__step_busy(commit);
+        sqlite3_finalize(commit);
+        if (crc != SQLITE_DONE) {
+            mp_err_set(e, MP_ESTORE, "store: cannot commit the migration of %s: %s", path, sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return MP_ESTORE;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/bin/bash
+# The breast-cancer demo end to end: real data, real XGBoost model, AUC >= 0.95,
+# and the second run is served from the cache.
+. "$(dirname "$0")/lib.sh"
+
+export PATH="$(dirname "$MLPLANE"):$PATH"
+out=$("$MLPLANE_SRC/examples/breast-cancer/demo.sh" "$MLPLANE" 2>&1) || fail "demo failed: $out"
+assert_contains "$out" "AUC" "demo prints metrics"
+run=$(mlp get runs -o json | jq -r '.[0].id')
+auc=$(mlp get metrics "$run" -o json | jq -r '.[] | select(.key=="auc") | .value')
+awk -v a="$auc" 'BEGIN { exit !(a >= 0.95) }' || fail "test AUC $auc < 0.95"
+ok "demo trains a model with test AUC $auc"
+
+out=$("$MLPLANE_SRC/examples/breast-cancer/demo.sh" "$MLPLANE" 2>&1) || fail "second demo failed: $out"
+run2=$(mlp get runs -o json | jq -r '.[0].id')
+[ "$run2" != "$run" ] || fail "no second run"
+skipped=$(mlp get steps "$run2" -o json | jq '[.[] | select(.state=="Skipped")] | length')
+total=$(mlp get steps "$run2" -o json | jq 'length')
+assert_eq "$skipped" "$total" "every unchanged step is a cache hit"
+ok "second run: all $total steps Skipped from the cache"
+finish

@@ -1,0 +1,50 @@
+# lib.sh — shared helpers for the integration tests: each test runs the real
+# mlplane binary ($MLPLANE) against a fresh home in a scratch directory.
+set -euo pipefail
+
+: "${MLPLANE:?set MLPLANE to the mlplane binary}"
+: "${MLPLANE_SRC:?set MLPLANE_SRC to the source tree}"
+T_NAME=$(basename "$0" .sh)
+mkdir -p "${MLPLANE_TEST_TMP:-/tmp}"
+T_DIR=$(mktemp -d "${MLPLANE_TEST_TMP:-/tmp}/it-$T_NAME.XXXXXX")
+export MLPLANE_HOME="$T_DIR/home"
+export MLPLANE_KILL_GRACE_MS=${MLPLANE_KILL_GRACE_MS:-1000}
+mkdir -p "$MLPLANE_HOME" "$T_DIR/bin"
+# A copy of sleep under the test's own name, so `pgrep -f "$NAP"` finds exactly this test's sleepers.
+NAP="$T_DIR/bin/nap"
+cp "$(command -v sleep)" "$NAP"
+nap_running() { pgrep -f "$T_DIR/bin/[n]ap" >/dev/null; }
+T_PASSED=0
+
+cleanup() {
+  local rc=$?
+  # never leave a process of this test behind
+  pkill -KILL -f "$T_DIR" 2>/dev/null || true
+  if [ $rc -eq 0 ]; then rm -rf "$T_DIR"; else echo "  (kept $T_DIR for inspection)"; fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL [$T_NAME]: $*" >&2; exit 1; }
+ok() { T_PASSED=$((T_PASSED + 1)); echo "ok - $*"; }
+mlp() { "$MLPLANE" "$@"; }
+
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+assert_contains() { case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in: $1";; esac; }
+assert_not_contains() { case "$1" in *"$2"*) fail "$3: '$2' unexpectedly in: $1";; esac; }
+
+# run_state RUN -> state of the run
+run_state() { mlp get runs -o json | jq -r --arg id "$1" '.[] | select(.id==$id) | .state'; }
+# step_field RUN STEP FIELD
+step_field() { mlp get steps "$1" -o json | jq -r --arg s "$2" --arg f "$3" '.[] | select(.name==$s) | .[$f]'; }
+
+# wait_for "description" SECONDS command...: polls until the command succeeds
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local end=$(( $(date +%s) + secs ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $what"
+    sleep 0.1
+  done
+}
+
+finish() { echo "$T_PASSED passed, 0 failed"; }
