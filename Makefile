@@ -8,6 +8,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+MAKEFLAGS  += --no-print-directory
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CC         ?= cc
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct pending_ev {
@@ -40,6 +41,7 @@ typedef struct engine {
     sched_capacity cap;
     int grace_ms;
     bool cancel;
+    bool logs_ready; /* HOME/runs/RUN/logs exists */
     int64_t last_cancel_poll;
     pending_ev *evs;
     size_t nevs, capevs;
@@ -309,12 +311,16 @@ static int apply_start(engine *g, start_item *it) {
 /* Spawns a step whose Running state is committed. On failure the exit is faked so
  * the next iteration records it like any other failed attempt. */
 static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails) {
-    char *dir = mp_path_dir(s->rec.log_path);
     mp_err e;
+    int rc = 0;
+    if (!g->logs_ready) {
+        char *dir = mp_path_dir(s->rec.log_path);
+        rc = mp_mkdir_p(dir, &e);
+        free(dir);
+        g->logs_ready = rc == 0;
+    }
     mp_rm_rf(s->rec.outputs_dir, NULL); /* partial outputs of an earlier attempt */
-    int rc = mp_mkdir_p(s->rec.outputs_dir, &e);
-    if (rc == 0) rc = mp_mkdir_p(dir, &e);
-    free(dir);
+    if (rc == 0 && mkdir(s->rec.outputs_dir, 0755) != 0) rc = mp_mkdir_p(s->rec.outputs_dir, &e);
     if (rc == 0 && s->rec.attempts > 1) {
         FILE *f = fopen(s->rec.log_path, "a");
         if (f) {
@@ -367,9 +373,10 @@ static int running_count(engine *g) {
 
 /* One transaction's worth of decisions. Fills starts[] with steps to spawn after
  * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
-static int decide(engine *g, exec_exit *exits, size_t nexits, start_item *items, size_t nitems, int *rc) {
+static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
+                  int *rc) {
     for (size_t i = 0; i < nexits && *rc == 0; i++) {
-        sched__step *s = step_by_pid(g, exits[i].pid);
+        sched__step *s = ended[i];
         if (s) *rc = step_exited(g, s, &exits[i]);
     }
     for (size_t i = 0; i < nitems && *rc == 0; i++) *rc = apply_start(g, &items[i]);
@@ -467,8 +474,15 @@ static int loop(engine *g, int *final_state) {
     start_item *items = mp_xcalloc(maxn, sizeof *items);
     size_t nexits = 0;
     int rc = 0, done = 0;
+    sched__step **ended = mp_xcalloc(maxn, sizeof *ended);
     while (!done && rc == 0) {
         poll_cancel(g);
+        /* Steps that ended free their capacity now, so their successors (or the
+         * next independent steps) start in this same iteration. */
+        for (size_t i = 0; i < nexits; i++) {
+            ended[i] = step_by_pid(g, exits[i].pid);
+            if (ended[i]) ended[i]->running = false;
+        }
         /* Prepare what can start now (outside the transaction). */
         size_t nitems = 0;
         int running = running_count(g);
@@ -500,7 +514,7 @@ static int loop(engine *g, int *final_state) {
 
         rc = g->st->m->begin(g->st, g->e);
         if (rc == 0) {
-            done = decide(g, exits, nexits, items, nitems, &rc);
+            done = decide(g, exits, ended, nexits, items, nitems, &rc);
             if (rc == 0) rc = g->st->m->commit(g->st, g->e);
             else g->st->m->rollback(g->st);
         }
@@ -522,6 +536,7 @@ static int loop(engine *g, int *final_state) {
         }
     }
     free(exits);
+    free(ended);
     free(items);
     tick(g);
     *final_state = g->run.state;

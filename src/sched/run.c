@@ -81,13 +81,14 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
         rc = st->m->run_insert(st, &r, e);
         for (size_t i = 0; i < p->nsteps && rc == 0; i++) {
             const spec_step *s = &p->steps[order[i]];
-            char *dir = sched__step_dir(home, r.id, s->name);
+            /* One directory per step (its outputs, and its working directory), logs
+             * beside them: one mkdir per step start keeps many short steps cheap. */
             store_step ss = {.run_id = r.id, .name = s->name, .idx = (int)i, .state = STEP_PENDING, .exit_code = -1,
-                             .outputs_dir = mp_xasprintf("%s/outputs", dir), .log_path = mp_xasprintf("%s/log", dir)};
+                             .outputs_dir = sched__step_dir(home, r.id, s->name),
+                             .log_path = mp_xasprintf("%s/runs/%s/logs/%s.log", home, r.id, s->name)};
             rc = st->m->step_insert(st, &ss, e);
             free(ss.outputs_dir);
             free(ss.log_path);
-            free(dir);
         }
         if (rc == 0) {
             store_event ev = {.run_id = r.id, .type = "RunCreated", .message = r.params_json};

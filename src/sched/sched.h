@@ -7,7 +7,8 @@
  * reported to an observer. So a run whose owner is killed can always be resumed
  * from what the store says.
  *
- * Files of a run live under HOME/runs/RUN/STEP/{outputs/,log}.
+ * Files of a run: HOME/runs/RUN/STEP/ holds a step's outputs (and is its working
+ * directory unless workingDir says otherwise); HOME/runs/RUN/logs/STEP.log its output.
  * Thread: sched_execute runs in the calling thread; it owns the store handle and
  * executor given to it for its duration. Observers are called on that thread. */
 #ifndef MLPLANE_SCHED_H

@@ -48,7 +48,7 @@ void sched__prep_free(sched__prep *pr);
 int sched__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e);
 char *sched__params_to_json(const spec_kv *kv, size_t n);
 
-/* HOME/runs/RUN/STEP (heap). */
+/* HOME/runs/RUN/STEP (heap): a step's outputs directory. */
 char *sched__step_dir(const char *home, const char *run_id, const char *step);
 
 #endif

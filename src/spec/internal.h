@@ -36,7 +36,7 @@ typedef struct spec__site {
 /* Positions the decoder saw for one step, kept until validation is done. */
 typedef struct spec__step_aux {
     spec_pos name_pos;
-    bool bad_name; /* the name was missing or invalid: don't look it up */
+    bool bad_name;     /* the name was missing or invalid: don't look it up */
     spec_pos *dep_pos; /* of each explicit dependsOn item (ndepends of them) */
     spec__site *sites;
     size_t nsites, capsites;
@@ -86,8 +86,7 @@ bool spec__is_dns_label(const char *s);
 /* ---- stages --------------------------------------------------------------------- */
 /* Decodes a Pipeline's spec node into p (meta already filled); aux gets one entry
  * per step (p->nsteps of them). */
-void spec__decode_pipeline(spec__ctx *c, struct fy_node *spec, spec_pos at, spec_pipeline *p,
-                           spec__step_aux **aux);
+void spec__decode_pipeline(spec__ctx *c, struct fy_node *spec, spec_pos at, spec_pipeline *p, spec__step_aux **aux);
 /* Cross-field checks; completes each step's depends_on with implied dependencies. */
 void spec__validate_pipeline(spec__ctx *c, spec_pipeline *p, spec__step_aux *aux);
 /* The dependency graph of a pipeline by step index: deps of step i are
@@ -100,7 +99,7 @@ typedef struct spec__graph {
     size_t *rev_off, *rev;
     size_t nunknown;
     const char *unknown, *unknown_in; /* borrowed: the name and the step naming it */
-    bool self; /* some step lists itself */
+    bool self;                        /* some step lists itself */
 } spec__graph;
 void spec__graph_build(const spec_pipeline *p, spec__graph *g);
 void spec__graph_free(spec__graph *g);

@@ -293,7 +293,8 @@ static const kind_def KINDS[] = {
 static const char *const DOC_FIELDS[] = {"apiVersion", "kind", "metadata", "spec", NULL};
 static const char *const META_FIELDS[] = {"name", "namespace", "labels", NULL};
 
-#define DNS_RULE "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+#define DNS_RULE                                                                                                       \
+    "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
 
 /* Reads a string -> scalar mapping into a heap spec_kv array. */
 static void decode_string_map(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, spec_kv **out,
@@ -505,7 +506,8 @@ int spec_load_string(const char *name, const char *dir, const char *text, size_t
             spec__err(&c, (spec_pos){0, 0}, "YAML syntax error");
         }
         if (!ndocs && !yaml_err)
-            spec__err(&c, (spec_pos){0, 0}, "no documents: expected at least one with apiVersion, kind, metadata and spec");
+            spec__err(&c, (spec_pos){0, 0},
+                      "no documents: expected at least one with apiVersion, kind, metadata and spec");
     }
     if (fyp) fy_parser_destroy(fyp);
     if (fyd) fy_diag_destroy(fyd);

@@ -125,14 +125,16 @@ static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, spec_po
     char *name = spec__scalar_dup(kn);
     spec_pos np = spec__pos(kn, at);
     if (!is_env_name(name)) {
-        spec__err(d->c, np, "env var name \"%s\" in %s is not valid: use letters, digits and '_', not starting with a digit",
+        spec__err(d->c, np,
+                  "env var name \"%s\" in %s is not valid: use letters, digits and '_', not starting with a digit",
                   name, path);
         free(name);
         return;
     }
     for (size_t i = 0; i < s->nenv; i++) {
         if (strcmp(s->env[i].key, name) == 0) {
-            spec__err(d->c, np, "env var \"%s\" is set twice %s (first at line %d)", name, d->where, s->env[i].pos.line);
+            spec__err(d->c, np, "env var \"%s\" is set twice %s (first at line %d)", name, d->where,
+                      s->env[i].pos.line);
             free(name);
             return;
         }
@@ -173,8 +175,8 @@ static void f_env(step_dec *d, struct fy_node *v, spec_pos kp, const char *path)
     }
     if (t != FYNT_SEQUENCE) { /* env: [{name: N, value: V}] is the other form */
         char *got = spec__describe(v);
-        spec__err(d->c, spec__pos(v, kp), "field \"%s\" must be a mapping of NAME: value or a list of {name, value}, got %s",
-                  path, got);
+        spec__err(d->c, spec__pos(v, kp),
+                  "field \"%s\" must be a mapping of NAME: value or a list of {name, value}, got %s", path, got);
         free(got);
         return;
     }
@@ -284,11 +286,13 @@ static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
         }
         free(f);
         f = mp_xasprintf("%s.path", sub);
+        if (output && pn && spec__is_null(pn)) pn = NULL; /* path: ~ is the default path */
         if (pn && !spec__get_str(d->c, pn, pp, f, &a.path)) ok = false;
         if (ok && output && !a.path) a.path = mp_xstrdup(a.name);
         if (ok && output && !is_inner_path(a.path)) {
-            spec__err(d->c, spec__pos(pn, pp), "output path \"%s\" in %s must be relative and stay inside the outputs "
-                                               "directory (no leading '/', no '..')",
+            spec__err(d->c, spec__pos(pn, pp),
+                      "output path \"%s\" in %s must be relative and stay inside the outputs "
+                      "directory (no leading '/', no '..')",
                       a.path, f);
             ok = false;
         }
@@ -328,7 +332,10 @@ static void f_resources(step_dec *d, struct fy_node *v, spec_pos kp, const char 
     static const struct {
         const char *name;
         spec_qty_kind kind;
-    } RES[] = {{"cpu", SPEC_QTY_CPU}, {"memory", SPEC_QTY_MEMORY}, {"gpu", SPEC_QTY_COUNT}, {"nvidia.com/gpu", SPEC_QTY_COUNT}};
+    } RES[] = {{"cpu", SPEC_QTY_CPU},
+               {"memory", SPEC_QTY_MEMORY},
+               {"gpu", SPEC_QTY_COUNT},
+               {"nvidia.com/gpu", SPEC_QTY_COUNT}};
     int64_t *dst[] = {&d->s->resources.cpu_milli, &d->s->resources.memory_bytes, &d->s->resources.gpu,
                       &d->s->resources.gpu};
     spec_pos gpu_at = {0, 0};
@@ -339,8 +346,8 @@ static void f_resources(step_dec *d, struct fy_node *v, spec_pos kp, const char 
         char *sub = mp_xasprintf("%s.%s", path, RES[i].name);
         if (dst[i] == &d->s->resources.gpu) {
             if (gpu_at.line)
-                spec__err(d->c, qp, "gpu is given twice %s (as gpu at line %d and as nvidia.com/gpu); keep one", d->where,
-                          gpu_at.line);
+                spec__err(d->c, qp, "gpu is given twice %s (as gpu at line %d and as nvidia.com/gpu); keep one",
+                          d->where, gpu_at.line);
             gpu_at = qp;
         }
         char *text = NULL;
@@ -370,7 +377,8 @@ static void f_retries(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
     free(sub);
     sub = mp_xasprintf("%s.backoffSeconds", path);
     double b;
-    if (spec__lookup(v, "backoffSeconds", &q, &qp) && spec__get_number(d->c, q, qp, sub, 0, &b)) d->s->backoff_seconds = b;
+    if (spec__lookup(v, "backoffSeconds", &q, &qp) && spec__get_number(d->c, q, qp, sub, 0, &b))
+        d->s->backoff_seconds = b;
     free(sub);
 }
 
@@ -387,9 +395,9 @@ static const struct {
     const char *name;
     field_fn fn;
 } STEP_FIELDS[] = {
-    {"name", f_name},       {"command", f_command},     {"script", f_script},       {"image", f_image},
+    {"name", f_name},       {"command", f_command},        {"script", f_script},        {"image", f_image},
     {"env", f_env},         {"workingDir", f_working_dir}, {"dependsOn", f_depends_on}, {"inputs", f_inputs},
-    {"outputs", f_outputs}, {"resources", f_resources}, {"retries", f_retries},     {"timeoutSeconds", f_timeout},
+    {"outputs", f_outputs}, {"resources", f_resources},    {"retries", f_retries},      {"timeoutSeconds", f_timeout},
     {"cache", f_cache},
 };
 #define NSTEP_FIELDS (sizeof STEP_FIELDS / sizeof *STEP_FIELDS)
@@ -422,13 +430,14 @@ static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx
     d.who = s->name ? mp_xasprintf("step \"%s\"", s->name) : mp_xstrdup(d.path);
     d.where = mp_xasprintf("in %s", d.who);
     spec__check_keys(c, m, known, d.where);
-    for (size_t i = 1; i < NSTEP_FIELDS; i++) {
-        if (!spec__lookup(m, STEP_FIELDS[i].name, &v, &kp)) continue;
+    for (size_t i = 1; i < NSTEP_FIELDS; i++) { /* an explicit null is the same as leaving a field out */
+        if (!spec__lookup(m, STEP_FIELDS[i].name, &v, &kp) || spec__is_null(v)) continue;
         char *sub = mp_xasprintf("%s.%s", d.path, STEP_FIELDS[i].name);
         STEP_FIELDS[i].fn(&d, v, kp, sub);
         free(sub);
     }
-    bool has_cmd = spec__lookup(m, "command", &v, &kp), has_script = spec__lookup(m, "script", &v, &kp);
+    bool has_cmd = spec__lookup(m, "command", &v, &kp) && !spec__is_null(v);
+    bool has_script = spec__lookup(m, "script", &v, &kp) && !spec__is_null(v);
     if (has_cmd && has_script)
         spec__err(c, d.script_at, "%s has both command and script; use one of them", d.who);
     else if (!has_cmd && !has_script)
@@ -475,8 +484,7 @@ static void decode_params(spec__ctx *c, struct fy_node *m, spec_pos at, spec_pip
     }
 }
 
-void spec__decode_pipeline(spec__ctx *c, struct fy_node *spec, spec_pos at, spec_pipeline *p,
-                           spec__step_aux **aux) {
+void spec__decode_pipeline(spec__ctx *c, struct fy_node *spec, spec_pos at, spec_pipeline *p, spec__step_aux **aux) {
     *aux = NULL;
     if (!spec__expect(c, spec, at, "spec", FYNT_MAPPING)) return;
     spec_pos sp = spec__pos(spec, at);

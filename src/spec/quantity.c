@@ -55,7 +55,8 @@ static bool parse_exponent(const char *p, int *out) {
 }
 
 int spec_parse_quantity(const char *s, spec_qty_kind kind, int64_t *out, mp_err *e) {
-    if (!s || !*s) return mp_err_set(e, MP_EINVAL, "invalid quantity \"\": empty (expected e.g. \"500m\", \"2\", \"512Mi\")");
+    if (!s || !*s)
+        return mp_err_set(e, MP_EINVAL, "invalid quantity \"\": empty (expected e.g. \"500m\", \"2\", \"512Mi\")");
     if (strlen(s) > QTY_MAX_LEN) return bad(e, s, "too long");
     const char *p = s;
     if (*p == '-') {
@@ -92,7 +93,10 @@ int spec_parse_quantity(const char *s, spec_qty_kind kind, int64_t *out, mp_err 
     if ((*p == 'e' || *p == 'E') && p[1] && p[1] != 'i') {
         int x;
         if (!parse_exponent(p + 1, &x)) {
-            if (*p == 'E') return bad(e, s, "unknown suffix (expected n, u, m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei or an exponent such as e3)");
+            if (*p == 'E')
+                return bad(e, s,
+                           "unknown suffix (expected n, u, m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei or an exponent "
+                           "such as e3)");
             return bad(e, s, "bad exponent after \"e\"");
         }
         exp10 += x;
@@ -101,10 +105,11 @@ int spec_parse_quantity(const char *s, spec_qty_kind kind, int64_t *out, mp_err 
         for (size_t i = 0; i < sizeof SUFFIXES / sizeof *SUFFIXES && !sf; i++)
             if (strcmp(p, SUFFIXES[i].text) == 0) sf = &SUFFIXES[i];
         if (!sf) {
-            mp_err_set(e, MP_EINVAL,
-                       "invalid quantity \"%s\": unknown suffix \"%s\" (expected n, u, m, k, M, G, T, P, E, Ki, Mi, Gi, "
-                       "Ti, Pi, Ei or an exponent such as e3)",
-                       s, p);
+            mp_err_set(
+                e, MP_EINVAL,
+                "invalid quantity \"%s\": unknown suffix \"%s\" (expected n, u, m, k, M, G, T, P, E, Ki, Mi, Gi, "
+                "Ti, Pi, Ei or an exponent such as e3)",
+                s, p);
             return MP_EINVAL;
         }
         exp10 += sf->exp10;

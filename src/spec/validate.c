@@ -123,22 +123,26 @@ static void check_ref(spec__ctx *c, spec_pipeline *p, size_t si, const spec__sit
             const spec_step *t = &p->steps[ti];
             if (!has_artifact(t->outputs, t->noutputs, parts[3])) {
                 char *outs = artifact_names(t->outputs, t->noutputs);
-                spec__err(c, site->pos, "%s: step \"%s\" has no output \"%s\" (outputs: %s)", f, t->name, parts[3], outs);
+                spec__err(c, site->pos, "%s: step \"%s\" has no output \"%s\" (outputs: %s)", f, t->name, parts[3],
+                          outs);
                 free(outs);
             }
             add_dep(s, t->name);
         }
     } else if (n == 2 && strcmp(parts[0], "inputs") == 0) {
         if (site->in_input) {
-            spec__err(c, site->pos, "%s: an input path cannot use {{%s}}; inputs can only refer to params, run and "
-                                    "other steps' outputs", f, ref);
+            spec__err(c, site->pos,
+                      "%s: an input path cannot use {{%s}}; inputs can only refer to params, run and "
+                      "other steps' outputs",
+                      f, ref);
         } else if (!has_artifact(s->inputs, s->ninputs, parts[1])) {
             char *ins = artifact_names(s->inputs, s->ninputs);
             spec__err(c, site->pos, "%s: step \"%s\" has no input \"%s\" (inputs: %s)", f, s->name ? s->name : "?",
                       parts[1], ins);
             free(ins);
         }
-    } else if (n == 2 && strcmp(parts[0], "run") == 0 && (strcmp(parts[1], "id") == 0 || strcmp(parts[1], "name") == 0)) {
+    } else if (n == 2 && strcmp(parts[0], "run") == 0 &&
+               (strcmp(parts[1], "id") == 0 || strcmp(parts[1], "name") == 0)) {
         return;
     } else {
         spec__err(c, site->pos,

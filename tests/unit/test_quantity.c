@@ -53,12 +53,12 @@ static void check_bad(const bad_case *cases, size_t n) {
 static void test_cpu_quantities_in_millicores(void **state) {
     (void)state;
     static const good_case cases[] = {
-        {"500m", SPEC_QTY_CPU, 500},  {"2", SPEC_QTY_CPU, 2000},       {"0.1", SPEC_QTY_CPU, 100},
-        {"1", SPEC_QTY_CPU, 1000},    {"1.5", SPEC_QTY_CPU, 1500},     {"250m", SPEC_QTY_CPU, 250},
-        {"+1", SPEC_QTY_CPU, 1000},   {".5", SPEC_QTY_CPU, 500},       {"5.", SPEC_QTY_CPU, 5000},
-        {"0", SPEC_QTY_CPU, 0},       {"0m", SPEC_QTY_CPU, 0},         {"0.000", SPEC_QTY_CPU, 0},
-        {"1e3", SPEC_QTY_CPU, 1000000}, {"1E3", SPEC_QTY_CPU, 1000000}, {"2e-3", SPEC_QTY_CPU, 2},
-        {"1k", SPEC_QTY_CPU, 1000000}, {"1000000u", SPEC_QTY_CPU, 1000}, {"007", SPEC_QTY_CPU, 7000},
+        {"500m", SPEC_QTY_CPU, 500},    {"2", SPEC_QTY_CPU, 2000},        {"0.1", SPEC_QTY_CPU, 100},
+        {"1", SPEC_QTY_CPU, 1000},      {"1.5", SPEC_QTY_CPU, 1500},      {"250m", SPEC_QTY_CPU, 250},
+        {"+1", SPEC_QTY_CPU, 1000},     {".5", SPEC_QTY_CPU, 500},        {"5.", SPEC_QTY_CPU, 5000},
+        {"0", SPEC_QTY_CPU, 0},         {"0m", SPEC_QTY_CPU, 0},          {"0.000", SPEC_QTY_CPU, 0},
+        {"1e3", SPEC_QTY_CPU, 1000000}, {"1E3", SPEC_QTY_CPU, 1000000},   {"2e-3", SPEC_QTY_CPU, 2},
+        {"1k", SPEC_QTY_CPU, 1000000},  {"1000000u", SPEC_QTY_CPU, 1000}, {"007", SPEC_QTY_CPU, 7000},
     };
     check_good(cases, sizeof cases / sizeof *cases);
 }
@@ -66,9 +66,9 @@ static void test_cpu_quantities_in_millicores(void **state) {
 static void test_cpu_fractions_of_a_millicore_round_up(void **state) {
     (void)state;
     static const good_case cases[] = {
-        {"100n", SPEC_QTY_CPU, 1},      {"1n", SPEC_QTY_CPU, 1},         {"0.0001", SPEC_QTY_CPU, 1},
-        {"1.0001", SPEC_QTY_CPU, 1001}, {"1500001n", SPEC_QTY_CPU, 2},   {"1500000n", SPEC_QTY_CPU, 2},
-        {"1e-3", SPEC_QTY_CPU, 1},      {"1e-99999", SPEC_QTY_CPU, 1},   {"0e99999", SPEC_QTY_CPU, 0},
+        {"100n", SPEC_QTY_CPU, 1},      {"1n", SPEC_QTY_CPU, 1},       {"0.0001", SPEC_QTY_CPU, 1},
+        {"1.0001", SPEC_QTY_CPU, 1001}, {"1500001n", SPEC_QTY_CPU, 2}, {"1500000n", SPEC_QTY_CPU, 2},
+        {"1e-3", SPEC_QTY_CPU, 1},      {"1e-99999", SPEC_QTY_CPU, 1}, {"0e99999", SPEC_QTY_CPU, 0},
         {"2.5m", SPEC_QTY_CPU, 3},
     };
     check_good(cases, sizeof cases / sizeof *cases);
@@ -92,7 +92,7 @@ static void test_memory_quantities_in_bytes(void **state) {
         {"7.5Ei", SPEC_QTY_MEMORY, 8646911284551352320LL},
         {"9E", SPEC_QTY_MEMORY, 9000000000000000000LL},
         {"9223372036854775807", SPEC_QTY_MEMORY, INT64_MAX},
-        {"0.5", SPEC_QTY_MEMORY, 1},   /* bytes round up */
+        {"0.5", SPEC_QTY_MEMORY, 1}, /* bytes round up */
         {"100m", SPEC_QTY_MEMORY, 1},
         {"0.1Ki", SPEC_QTY_MEMORY, 103}, /* 102.4 */
         {"12345678901234567890123n", SPEC_QTY_MEMORY, 12345678901235LL},

@@ -226,7 +226,7 @@ static void test_multiple_documents_and_defaults(void **state) {
                            "kind: Pipeline\n"
                            "metadata: {name: one}\n"
                            "spec:\n"
-                           "  steps: [{name: s, script: 'true'}]\n"
+                           "  steps: [{name: s, script: 'true', command: null, image: ~, retries: null}]\n"
                            "---\n"
                            "apiVersion: mlplane.dev/v1\n"
                            "kind: Pipeline\n"
@@ -244,7 +244,10 @@ static void test_multiple_documents_and_defaults(void **state) {
     assert_string_equal(one->meta.namespace_, "default");
     assert_int_equal(one->meta.nlabels, 0);
     assert_int_equal(one->nparams, 0);
-    assert_string_equal(one->steps[0].script, "true");
+    assert_string_equal(one->steps[0].script, "true"); /* explicit nulls are left-out fields */
+    assert_null(one->steps[0].command);
+    assert_null(one->steps[0].image);
+    assert_true(one->steps[0].backoff_seconds == 1.0);
     assert_string_equal(two->meta.name, "two");
     assert_int_equal(f->objs[1].pos.line, 8);
     assert_int_equal(two->steps[0].pos.line, 13);
