@@ -165,9 +165,20 @@ static int load_run_spec(const store_run *r, spec_file **f) {
 /* Detached: the child runs the engine in its own session, output to engine.log. */
 static int detach(const char *home, const char *run_id) {
     fflush(stdout);
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return cli_fail(CLI_FAILED, "cannot create a pipe to detach: %s", strerror(errno));
     pid_t pid = fork();
     if (pid < 0) return cli_fail(CLI_FAILED, "cannot fork to detach: %s", strerror(errno));
-    if (pid > 0) return CLI_OK;
+    if (pid > 0) {
+        /* Return only once the child owns the run, so that nobody ever sees it
+         * owned by a process that has exited. */
+        close(ready[1]);
+        char c;
+        ssize_t n = read(ready[0], &c, 1);
+        close(ready[0]);
+        return n == 1 ? CLI_OK : cli_fail(CLI_FAILED, "the background process for run %s did not start", run_id);
+    }
+    close(ready[0]);
     setsid();
     char *dir = mp_xasprintf("%s/runs/%s", home, run_id);
     mp_mkdir_p(dir, NULL);
@@ -188,6 +199,16 @@ static int detach(const char *home, const char *run_id) {
     store_run r = {0};
     spec_file *f = NULL;
     rc = st->m->run_get(st, run_id, &r, &e);
+    if (rc == 0) {
+        r.owner_pid = (int)getpid();
+        r.owner_start = mp_proc_start_time(r.owner_pid);
+        rc = st->m->run_update(st, &r, &e);
+    }
+    if (rc == 0) {
+        ssize_t w = write(ready[1], "1", 1);
+        (void)w;
+    }
+    close(ready[1]);
     if (rc == 0) rc = load_run_spec(&r, &f);
     int status = rc ? CLI_FAILED : drive(st, home, spec_file_pipeline(f), run_id, false);
     spec_file_free(f);
