@@ -341,6 +341,19 @@ static int parse_run_arg(int argc, char **argv, const char **home_flag, const ch
     return 0;
 }
 
+/* Parses "RUN [--home DIR]" and opens the store; returns 0 or an exit status
+ * (the error already printed). On success the caller frees *home and closes *st. */
+static int open_run_command(cli_env *env, int argc, char **argv, const char *usage, const char **run, char **home,
+                            store **st) {
+    const char *home_flag = NULL;
+    if (parse_run_arg(argc, argv, &home_flag, run, usage)) return CLI_USAGE;
+    if (cli_open_store(env, home_flag, home, st)) {
+        free(*home);
+        return CLI_FAILED;
+    }
+    return 0;
+}
+
 int cmd_resume(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("Usage: mlplane resume RUN\n\n"
@@ -350,14 +363,11 @@ int cmd_resume(cli_env *env, int argc, char **argv) {
               stdout);
         return CLI_OK;
     }
-    const char *home_flag = NULL, *run = NULL;
-    if (parse_run_arg(argc, argv, &home_flag, &run, "mlplane resume RUN")) return CLI_USAGE;
+    const char *run = NULL;
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    int opened = open_run_command(env, argc, argv, "mlplane resume RUN", &run, &home, &st);
+    if (opened) return opened;
     mp_err e;
     store_run r = {0};
     spec_file *f = NULL;
@@ -391,14 +401,11 @@ int cmd_cancel(cli_env *env, int argc, char **argv) {
               stdout);
         return CLI_OK;
     }
-    const char *home_flag = NULL, *run = NULL;
-    if (parse_run_arg(argc, argv, &home_flag, &run, "mlplane cancel RUN")) return CLI_USAGE;
+    const char *run = NULL;
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    int opened = open_run_command(env, argc, argv, "mlplane cancel RUN", &run, &home, &st);
+    if (opened) return opened;
     mp_err e;
     executor *x = NULL;
     int status = CLI_OK;
