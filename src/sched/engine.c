@@ -356,7 +356,13 @@ static sched__step *step_by_pid(engine *g, int pid) {
 }
 
 static void poll_cancel(engine *g) {
-    if (g->o->interrupted && *g->o->interrupted) g->cancel = true;
+    if (g->o->interrupted && *g->o->interrupted && !g->cancel) {
+        /* Record the request before any step is signalled because of it. */
+        g->cancel = true;
+        g->run.cancel_requested = true;
+        if (g->st->m->run_update(g->st, &g->run, NULL) == 0)
+            sched_event(g->st, g->run.id, NULL, "CancelRequested", "interrupted by a signal", NULL);
+    }
     int64_t now = mp_mono_ms();
     if (g->cancel || now - g->last_cancel_poll < 250) return;
     g->last_cancel_poll = now;
@@ -434,10 +440,10 @@ static int signal_due(engine *g) {
         if (!s->timed_out && !s->cancelling && s->deadline && now >= s->deadline) {
             s->timed_out = true;
             s->kill_at = now + g->grace_ms;
-            g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
             char msg[128];
             snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
-            sched_event(g->st, g->run.id, s->rec.name, "StepTimedOut", msg, NULL);
+            sched_event(g->st, g->run.id, s->rec.name, "StepTimedOut", msg, NULL); /* recorded, then acted on */
+            g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
         }
         if (g->cancel && !s->cancelling && !s->timed_out) {
             s->cancelling = true;
