@@ -13,7 +13,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CC         ?= cc
 
 DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
-           libxgboost-dev libsodium-dev libcmocka-dev jq
+           libxgboost-dev libsodium-dev libcmocka-dev \
+           libmicrohttpd-dev libcurl4-openssl-dev jq curl
 
 .PHONY: all build deps test demo asan bench bench-steps clean
 

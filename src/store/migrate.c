@@ -73,6 +73,10 @@ static const char *const migrations[] = {
     "  step TEXT NOT NULL,"
     "  outputs_dir TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL DEFAULT 0);",
+    /* v2: MLflow tracking (track_sqlite.c). */
+    store__schema_track,
+    /* v3: model registry (registry_sqlite.c). */
+    store__schema_registry,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

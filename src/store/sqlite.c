@@ -108,6 +108,7 @@ typedef struct sq {
     int64_t rowid;      /* rowid inserted by it */
     char errmsg[512];   /* sqlite3_errmsg of the last failure, saved before a
                          * ROLLBACK overwrites it */
+    store__ext ext[STORE__EXT_COUNT]; /* per-connection state of track/registry files */
 } sq;
 
 static const store_methods sqlite_methods;
@@ -631,6 +632,8 @@ static void sq_close(store *st) {
     if (!st) return;
     sq *s = SQ(st);
     if (s->in_tx) sq_rollback(st);
+    for (int i = 0; i < STORE__EXT_COUNT; i++)
+        if (s->ext[i].free) s->ext[i].free(s->ext[i].data);
     for (int i = 0; i < Q__COUNT; i++) sqlite3_finalize(s->q[i]);
     sqlite3_close(s->db);
     free(s->path);
@@ -705,6 +708,8 @@ int store_sqlite_open(const char *path, store **out, mp_err *e) {
     }
     sq *s = mp_xcalloc(1, sizeof *s);
     s->base.m = &sqlite_methods;
+    s->base.t = &store__sqlite_track;
+    s->base.r = &store__sqlite_registry;
     s->db = db;
     s->path = mp_xstrdup(path);
     for (int i = 0; i < Q__COUNT; i++) {
@@ -722,3 +727,26 @@ int store_sqlite_user_version(store *st) {
     if (!st || st->m != &sqlite_methods) return -1;
     return store__user_version(SQ(st)->db);
 }
+
+/* ---- for the other files of the SQLite store (sqlite_int.h) ----------------------- */
+
+sqlite3 *store__db(store *st) { return SQ(st)->db; }
+
+store__ext *store__ext_slot(store *st, int slot) { return &SQ(st)->ext[slot]; }
+
+int store__write(store *st, sqlite3_stmt *q) { return run_write(SQ(st), q); }
+
+void store__save_err(store *st) { save_err(SQ(st)); }
+
+int store__fail(store *st, mp_err *e, int rc, const char *fmt, ...) {
+    char op[MP_ERR_MSG / 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op, sizeof op, fmt, ap);
+    va_end(ap);
+    return mp_err_set(e, code_of(rc), "store: %s: %s", op, SQ(st)->errmsg);
+}
+
+bool store__in_tx(store *st) { return SQ(st)->in_tx; }
+
+int64_t store__changes(store *st) { return SQ(st)->changes; }

@@ -24,4 +24,37 @@ int store__migrate(sqlite3 *db, const char *path, mp_err *e);
 /* PRAGMA user_version of db, or -1 on error. */
 int store__user_version(sqlite3 *db);
 
+/* ---- what sqlite.c offers the other files of the SQLite store ----------------------
+ * track_sqlite.c (MLflow tracking) and registry_sqlite.c (model registry) implement
+ * their method tables over the same connection. Each keeps its own prepared
+ * statements in an extension slot of the connection, freed when it closes. */
+#include "store/store.h"
+
+enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_COUNT };
+typedef struct store__ext {
+    void *data;
+    void (*free)(void *data);
+} store__ext;
+
+extern const store_track_methods store__sqlite_track;
+extern const store_registry_methods store__sqlite_registry;
+/* Schema scripts of the tracking and registry tables (migrations v2 and v3). */
+extern const char store__schema_track[];
+extern const char store__schema_registry[];
+
+sqlite3 *store__db(store *st);
+store__ext *store__ext_slot(store *st, int slot);
+/* Runs the bound write statement q inside the caller's transaction when begin() is
+ * open, else in its own BEGIN IMMEDIATE ... COMMIT. Returns SQLITE_DONE, or an
+ * error code with the message saved. Resets q. */
+int store__write(store *st, sqlite3_stmt *q);
+/* Saves sqlite3_errmsg for the next store__fail. */
+void store__save_err(store *st);
+/* Sets e to "store: <op>: <saved message>" with a code from rc (MP_EEXIST for
+ * unique violations, MP_ENOENT for foreign keys, else MP_ESTORE); returns it. */
+int store__fail(store *st, mp_err *e, int rc, const char *fmt, ...) MP_PRINTF(4, 5);
+bool store__in_tx(store *st);
+/* Rows changed by the last successful store__write. */
+int64_t store__changes(store *st);
+
 #endif

@@ -122,6 +122,8 @@ void store_metric_array_free(store_metric *v, size_t n);
 
 /* ---- the interface ---------------------------------------------------------------- */
 typedef struct store store;
+typedef struct store_track_methods store_track_methods;
+typedef struct store_registry_methods store_registry_methods;
 
 typedef struct store_methods {
     const char *name; /* "sqlite" */
@@ -165,7 +167,19 @@ typedef struct store_methods {
 } store_methods;
 
 struct store {
-    const store_methods *m;
+    const store_methods *m;            /* runs, steps, events, metrics, cache */
+    const store_track_methods *t;      /* MLflow tracking: experiments, runs, metrics, params, tags */
+    const store_registry_methods *r;   /* model registry */
+};
+
+/* ---- MLflow tracking (implemented by track_sqlite.c) ------------------------------ */
+struct store_track_methods {
+    int unused; /* filled in with the tracking methods */
+};
+
+/* ---- model registry (implemented by registry_sqlite.c) ---------------------------- */
+struct store_registry_methods {
+    int unused; /* filled in with the registry methods */
 };
 
 /* The current schema version that migrations bring a store to. */

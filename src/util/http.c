@@ -1,0 +1,112 @@
+/* http.c — helpers over mp_http_req/mp_http_resp (see http.h): JSON bodies,
+ * MLflow-shaped errors, query lookup and route matching. Reentrant. */
+#include "util/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *mp_http_query(const mp_http_req *req, const char *key) {
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, key) == 0) return req->query[i].value ? req->query[i].value : "";
+    return NULL;
+}
+
+void mp_http_resp_init(mp_http_resp *resp) {
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    mp_buf_init(&resp->body);
+    mp_strlcpy(resp->content_type, "application/json", sizeof resp->content_type);
+}
+
+void mp_http_resp_free(mp_http_resp *resp) {
+    mp_buf_free(&resp->body);
+    free(resp->file_path);
+    resp->file_path = NULL;
+}
+
+void mp_http_json(mp_http_resp *resp, int status, json_t *v) {
+    resp->status = status;
+    mp_buf_reset(&resp->body);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s) {
+        mp_buf_puts(&resp->body, s);
+        free(s);
+    }
+    mp_strlcpy(resp->content_type, "application/json", sizeof resp->content_type);
+    json_decref(v);
+}
+
+void mp_http_text(mp_http_resp *resp, int status, const char *fmt, ...) {
+    resp->status = status;
+    mp_buf_reset(&resp->body);
+    va_list ap;
+    va_start(ap, fmt);
+    mp_buf_vprintf(&resp->body, fmt, ap);
+    va_end(ap);
+    mp_strlcpy(resp->content_type, "text/plain; charset=utf-8", sizeof resp->content_type);
+}
+
+void mp_http_header_add(mp_http_resp *resp, const char *name, const char *value) {
+    if (resp->nheaders >= (int)(sizeof resp->headers / sizeof resp->headers[0])) return;
+    mp_strlcpy(resp->headers[resp->nheaders].name, name, sizeof resp->headers[0].name);
+    mp_strlcpy(resp->headers[resp->nheaders].value, value, sizeof resp->headers[0].value);
+    resp->nheaders++;
+}
+
+void mp_http_mlflow_error(mp_http_resp *resp, int status, const char *code, const char *fmt, ...) {
+    mp_buf b;
+    mp_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    mp_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    mp_http_json(resp, status, json_pack("{s:s,s:s}", "error_code", code, "message", b.data));
+    mp_buf_free(&b);
+}
+
+json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp) {
+    if (!req->body || req->body_len == 0) return json_object();
+    json_error_t je;
+    json_t *v = json_loadb(req->body, req->body_len, 0, &je);
+    if (!v) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "malformed JSON at line %d column %d: %s", je.line,
+                             je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+const mp_http_route *mp_http_route_find(const mp_http_route *routes, size_t n, const char *method, const char *path,
+                                        const char **tail, bool *path_known) {
+    *tail = "";
+    if (path_known) *path_known = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *rp = routes[i].path;
+        size_t l = strlen(rp);
+        bool match = false;
+        const char *t = "";
+        if (l >= 2 && rp[l - 1] == '*' && rp[l - 2] == '/') {
+            if (strncmp(path, rp, l - 1) == 0) {
+                match = true;
+                t = path + l - 1;
+            } else if (strlen(path) == l - 2 && strncmp(path, rp, l - 2) == 0) {
+                match = true; /* the prefix itself, without a tail */
+            }
+        } else {
+            match = strcmp(path, rp) == 0;
+        }
+        if (!match) continue;
+        if (path_known) *path_known = true;
+        if (strcmp(routes[i].method, "*") == 0 || strcmp(routes[i].method, method) == 0) {
+            *tail = t;
+            return &routes[i];
+        }
+    }
+    return NULL;
+}
