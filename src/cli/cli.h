@@ -61,6 +61,8 @@ void cli_table_free(cli_table *t);
 /* JSON views of store records (new references). */
 json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n);
 json_t *cli_step_json(const store_step *s, const store_metric *m, size_t nm);
+/* Whether a step's work is done: it succeeded, or a cache hit supplied its outputs. */
+bool cli_step_done(const store_step *s);
 /* A run's state as shown to users: its stored state, or "Interrupted" for a
  * run no live process drives. */
 const char *cli_run_state_shown(const store_run *r);

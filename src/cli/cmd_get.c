@@ -68,7 +68,7 @@ static int get_runs(cli_env *env, get_opts *g) {
             size_t ns = 0;
             st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
             size_t done = 0;
-            for (size_t j = 0; j < ns; j++) done += steps[j].state == STEP_SUCCEEDED || steps[j].state == STEP_SKIPPED;
+            for (size_t j = 0; j < ns; j++) done += cli_step_done(&steps[j]);
             char stepc[32], created[40], dur[32];
             snprintf(stepc, sizeof stepc, "%zu/%zu", done, ns);
             mp_format_time(runs[i].created_ms, created, sizeof created);
@@ -117,7 +117,7 @@ static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_
     int rc = b->st->m->run_get(b->st, id, &b->run, &e);
     if (rc == 0) rc = b->st->m->step_list(b->st, b->run.id, &b->steps, &b->nsteps, &e);
     if (rc == 0) rc = b->st->m->metric_list(b->st, b->run.id, &b->metrics, &b->nmetrics, &e);
-    if (rc) return cli_fail(CLI_FAILED, "%s", e.msg);
+    if (rc) return cli_fail_err(&e);
     return 0;
 }
 
@@ -267,8 +267,10 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
             int64_t se = s->ended_ms ? s->ended_ms : mp_now_ms();
             if (s->started_ms) mp_format_duration(se - s->started_ms, dur, sizeof dur);
             else mp_strlcpy(dur, "-", sizeof dur);
-            printf("  %-20s %-10s attempts %d  exit %d  %s\n", s->name, store_step_state_name(s->state), s->attempts,
-                   s->exit_code, dur);
+            char ex[16] = "-";
+            if (s->exit_code >= 0) snprintf(ex, sizeof ex, "%d", s->exit_code);
+            printf("  %-20s %-10s attempts %d  exit %s  %s\n", s->name, store_step_state_name(s->state), s->attempts, ex,
+                   dur);
             if (s->message) printf("      message:  %s\n", s->message);
             if (s->cached_from) printf("      cache:    hit, outputs of run %s\n", s->cached_from);
             printf("      outputs:  %s\n      log:      %s\n", s->outputs_dir ? s->outputs_dir : "-",

@@ -33,9 +33,8 @@ int cli_fail(int status, const char *fmt, ...) {
 }
 
 int cli_fail_err(const mp_err *e) {
-    int status = (e->code == MP_EINVAL || e->code == MP_ENOENT) ? CLI_USAGE : CLI_FAILED;
-    if (e->code == MP_ENOENT || e->code == MP_ESTATE || e->code == MP_EBUSY) status = CLI_FAILED;
-    if (e->code == MP_EINVAL) status = CLI_USAGE;
+    /* Invalid input is a usage error (2); everything else, a missing run included, fails (1). */
+    int status = e->code == MP_EINVAL ? CLI_USAGE : CLI_FAILED;
     return cli_fail(status, "%s", e->msg[0] ? e->msg : mp_code_name(e->code));
 }
 

@@ -143,6 +143,10 @@ static json_t *str_json(const char *s) {
     return s ? json_string(s) : json_null();
 }
 
+bool cli_step_done(const store_step *s) {
+    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from);
+}
+
 const char *cli_run_state_shown(const store_run *r) {
     if (!store_run_state_final(r->state) && r->state == RUN_RUNNING && !sched_owner_alive(r)) return "Interrupted";
     return store_run_state_name(r->state);
@@ -167,7 +171,7 @@ json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n) {
     json_object_set_new(o, "parallel", json_integer(r->parallel));
     if (steps) {
         int ok = 0;
-        for (size_t i = 0; i < n; i++) ok += steps[i].state == STEP_SUCCEEDED || steps[i].state == STEP_SKIPPED;
+        for (size_t i = 0; i < n; i++) ok += cli_step_done(&steps[i]);
         json_object_set_new(o, "steps_total", json_integer((json_int_t)n));
         json_object_set_new(o, "steps_done", json_integer(ok));
     }

@@ -79,6 +79,9 @@ static int set_step(engine *g, sched__step *s, int state, const char *type, cons
 }
 
 static int set_run(engine *g, int state, const char *type, const char *msg) {
+    if (g->run.state != state && !store_run_transition_ok(g->run.state, state))
+        return mp_err_set(g->e, MP_EINTERNAL, "run %s: illegal transition %s -> %s", g->run.id,
+                          store_run_state_name(g->run.state), store_run_state_name(state));
     g->run.state = state;
     if (store_run_state_final(state)) g->run.ended_ms = mp_now_ms();
     free(g->run.message);
@@ -442,7 +445,8 @@ static int signal_due(engine *g) {
             s->kill_at = now + g->grace_ms;
             char msg[128];
             snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
-            sched_event(g->st, g->run.id, s->rec.name, "StepTimedOut", msg, NULL); /* recorded, then acted on */
+            record_event(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
+            flush_events(g);
             g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
         }
         if (g->cancel && !s->cancelling && !s->timed_out) {

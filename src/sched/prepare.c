@@ -238,7 +238,7 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
         const char *eq = strchr(*ep, '=');
         if (!eq || mp_str_starts(*ep, "MLPLANE_RUN_ID=") || mp_str_starts(*ep, "MLPLANE_STEP=") ||
             mp_str_starts(*ep, "MLPLANE_OUTPUTS=") || mp_str_starts(*ep, "MLPLANE_ATTEMPT=") ||
-            mp_str_starts(*ep, "MLPLANE_PARAM_"))
+            mp_str_starts(*ep, "MLPLANE_PIPELINE=") || mp_str_starts(*ep, "MLPLANE_PARAM_"))
             continue;
         if (env_has(sp, *ep, (size_t)(eq - *ep))) continue;
         if (self_dir && mp_str_starts(*ep, "PATH=")) {

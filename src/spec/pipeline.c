@@ -20,6 +20,7 @@ typedef struct step_dec {
     char *where; /* "in " who */
     spec_pos at; /* of the step's mapping */
     spec_pos script_at;
+    spec_pos register_at;
 } step_dec;
 
 typedef void (*field_fn)(step_dec *d, struct fy_node *v, spec_pos kp, const char *path);
@@ -128,6 +129,12 @@ static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, spec_po
         spec__err(d->c, np,
                   "env var name \"%s\" in %s is not valid: use letters, digits and '_', not starting with a digit",
                   name, path);
+        free(name);
+        return;
+    }
+    if (mp_str_starts(name, "MLPLANE_")) {
+        spec__err(d->c, np, "env var name \"%s\" in %s is reserved: mlplane sets the MLPLANE_ variables itself", name,
+                  path);
         free(name);
         return;
     }
@@ -391,6 +398,42 @@ static void f_cache(step_dec *d, struct fy_node *v, spec_pos kp, const char *pat
     spec__get_bool(d->c, v, kp, path, &d->s->cache);
 }
 
+static const char *const REGISTER_FIELDS[] = {"model", "artifact", NULL};
+
+static void f_register(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    if (!spec__expect(d->c, v, kp, path, FYNT_MAPPING)) return;
+    char *where = mp_xasprintf("in %s", path);
+    spec__check_keys(d->c, v, REGISTER_FIELDS, where);
+    free(where);
+    d->register_at = spec__pos(v, kp);
+    for (int i = 0; REGISTER_FIELDS[i]; i++) {
+        struct fy_node *q;
+        spec_pos qp;
+        char *sub = mp_xasprintf("%s.%s", path, REGISTER_FIELDS[i]);
+        char **dst = i == 0 ? &d->s->register_model : &d->s->register_artifact;
+        if (!spec__lookup(v, REGISTER_FIELDS[i], &q, &qp) || spec__is_null(q))
+            spec__err(d->c, d->register_at, "missing required field \"%s\"", sub);
+        else if (spec__get_str(d->c, q, qp, sub, dst) && !**dst)
+            spec__err(d->c, qp, "field \"%s\" must not be empty", sub);
+        free(sub);
+    }
+}
+
+/* A registered artifact must be one of the step's outputs (checked once all
+ * fields are decoded, whatever their order). */
+static void check_register(step_dec *d) {
+    spec_step *s = d->s;
+    if (!s->register_artifact || !*s->register_artifact) return;
+    for (size_t i = 0; i < s->noutputs; i++)
+        if (s->outputs[i].name && strcmp(s->outputs[i].name, s->register_artifact) == 0) return;
+    mp_buf names;
+    mp_buf_init(&names);
+    for (size_t i = 0; i < s->noutputs; i++) mp_buf_printf(&names, "%s%s", i ? ", " : "", s->outputs[i].name);
+    spec__err(d->c, d->register_at, "register.artifact \"%s\" is not an output of %s (outputs: %s)",
+              s->register_artifact, d->who, s->noutputs ? names.data : "none");
+    mp_buf_free(&names);
+}
+
 static const struct {
     const char *name;
     field_fn fn;
@@ -398,12 +441,12 @@ static const struct {
     {"name", f_name},       {"command", f_command},        {"script", f_script},        {"image", f_image},
     {"env", f_env},         {"workingDir", f_working_dir}, {"dependsOn", f_depends_on}, {"inputs", f_inputs},
     {"outputs", f_outputs}, {"resources", f_resources},    {"retries", f_retries},      {"timeoutSeconds", f_timeout},
-    {"cache", f_cache},
+    {"cache", f_cache},     {"register", f_register},
 };
 #define NSTEP_FIELDS (sizeof STEP_FIELDS / sizeof *STEP_FIELDS)
 
 static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx, spec_step *s, spec__step_aux *aux) {
-    step_dec d = {c, s, aux, mp_xasprintf("spec.steps[%zu]", idx), NULL, NULL, at, {0, 0}};
+    step_dec d = {c, s, aux, mp_xasprintf("spec.steps[%zu]", idx), NULL, NULL, at, {0, 0}, {0, 0}};
     s->backoff_seconds = 1;
     aux->name_pos = at;
     if (!spec__expect(c, m, at, d.path, FYNT_MAPPING)) {
@@ -436,6 +479,7 @@ static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx
         STEP_FIELDS[i].fn(&d, v, kp, sub);
         free(sub);
     }
+    check_register(&d);
     bool has_cmd = spec__lookup(m, "command", &v, &kp) && !spec__is_null(v);
     bool has_script = spec__lookup(m, "script", &v, &kp) && !spec__is_null(v);
     if (has_cmd && has_script)

@@ -93,6 +93,8 @@ static void step_free(spec_step *s) {
     free(s->image);
     spec_kv_array_free(s->env, s->nenv);
     free(s->working_dir);
+    free(s->register_model);
+    free(s->register_artifact);
     strs_free(s->depends_on, s->ndepends);
     artifacts_free(s->inputs, s->ninputs);
     artifacts_free(s->outputs, s->noutputs);

@@ -104,6 +104,10 @@ typedef struct spec_step {
     double backoff_seconds;   /* first retry delay; doubles each retry; default 1 */
     int timeout_seconds;      /* 0 = no timeout */
     bool cache;
+    /* register: {model: NAME, artifact: OUTPUT}: after success, the output becomes a
+     * new version of registered model NAME (NULL when absent). */
+    char *register_model;
+    char *register_artifact;
     spec_pos pos; /* of the step's mapping */
 } spec_step;
 

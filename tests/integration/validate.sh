@@ -91,4 +91,24 @@ out=$(mlp validate "$T_DIR/missing.yaml" 2>&1); rc=$?
 set -e
 assert_eq "$rc" "2" "missing file"
 ok "bad -p and missing files are input errors"
+cat > "$T_DIR/reg.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: reg}
+spec:
+  steps:
+    - name: train
+      command: ["true"]
+      env: {MLPLANE_RUN_ID: "mine"}
+      outputs: [{name: model, path: model.json}]
+      register: {model: demo, artifact: modle}
+YAML
+set +e
+out=$(mlp validate "$T_DIR/reg.yaml" 2>&1); rc=$?
+set -e
+assert_eq "$rc" "2" "exit status"
+assert_contains "$out" "reg.yaml:8:" "reserved env position"
+assert_contains "$out" "reserved" "reserved env name"
+assert_contains "$out" 'register.artifact "modle" is not an output of step "train" (outputs: model)' "register artifact"
+ok "register must name an output; MLPLANE_ env names are reserved"
 finish
