@@ -122,7 +122,9 @@ static void flush_events(engine *g) {
 
 /* ---- step outcomes --------------------------------------------------------------- */
 
-/* Records $MLPLANE_OUTPUTS/metrics.json (a flat object of numbers) as the step's metrics. */
+/* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
+ * values are numbers, or arrays of numbers (a history, one value per step/round,
+ * of which the last is the metric's value). */
 static int record_metrics(engine *g, sched__step *s) {
     char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
     json_error_t je;
@@ -134,8 +136,9 @@ static int record_metrics(engine *g, sched__step *s) {
         const char *key;
         json_t *val;
         json_object_foreach(root, key, val) {
-            if (!json_is_number(val)) continue;
-            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(val)};
+            json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+            if (!json_is_number(last)) continue;
+            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(last)};
             if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
         }
     }
