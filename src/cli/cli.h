@@ -1,7 +1,8 @@
 /* cli.h — internals of the mlplane command (not a public API).
  * main.c holds the command table and global flags; cmd_run.c run, resume and
  * cancel (with the live view); cmd_get.c get, describe and logs; cmd_misc.c
- * validate and version; output.c table/json/yaml printing. */
+ * validate and version; output.c table/json/yaml printing; cmd_server.c the
+ * HTTP server command; remote.c the same commands against a server (--server). */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
 
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "api/api.h"
 #include "exec/exec.h"
 #include "sched/sched.h"
 #include "spec/spec.h"
@@ -21,6 +23,7 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 typedef struct cli_env {
     const char *home_flag; /* --home given before the command, or NULL */
     const char *prog;      /* "mlplane" */
+    const char *server;    /* --server URL or $MLPLANE_SERVER: talk to that server, else NULL (embedded) */
 } cli_env;
 
 typedef int (*cli_fn)(cli_env *env, int argc, char **argv);
@@ -61,8 +64,6 @@ void cli_table_free(cli_table *t);
 /* JSON views of store records (new references). */
 json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n);
 json_t *cli_step_json(const store_step *s, const store_metric *m, size_t nm);
-/* Whether a step's work is done: it succeeded, or a cache hit supplied its outputs. */
-bool cli_step_done(const store_step *s);
 /* A run's state as shown to users: its stored state, or "Interrupted" for a
  * run no live process drives. */
 const char *cli_run_state_shown(const store_run *r);
@@ -77,6 +78,19 @@ int cmd_validate(cli_env *env, int argc, char **argv);
 int cmd_version(cli_env *env, int argc, char **argv);
 int cmd_data(cli_env *env, int argc, char **argv);
 int cmd_xgb(cli_env *env, int argc, char **argv);
+
+int cmd_server(cli_env *env, int argc, char **argv);
+
+/* ---- the client side of `--server URL` (remote.c) -------------------------------
+ * Each returns an exit status, its errors already printed; an unreachable server
+ * is one sentence and status 1. */
+int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
+int remote_get_runs(cli_env *env, cli_out out);
+/* what: "steps" or "metrics". */
+int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_out out);
+int remote_describe(cli_env *env, const char *run, cli_out out);
+int remote_logs(cli_env *env, const char *run, const char *step, bool follow);
+int remote_cancel(cli_env *env, const char *run);
 
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

@@ -68,14 +68,14 @@ static int get_runs(cli_env *env, get_opts *g) {
             size_t ns = 0;
             st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
             size_t done = 0;
-            for (size_t j = 0; j < ns; j++) done += cli_step_done(&steps[j]);
+            for (size_t j = 0; j < ns; j++) done += api_step_done(&steps[j]);
             char stepc[32], created[40], dur[32];
             snprintf(stepc, sizeof stepc, "%zu/%zu", done, ns);
             mp_format_time(runs[i].created_ms, created, sizeof created);
             int64_t end = runs[i].ended_ms ? runs[i].ended_ms : mp_now_ms();
             if (runs[i].started_ms) mp_format_duration(end - runs[i].started_ms, dur, sizeof dur);
             else mp_strlcpy(dur, "-", sizeof dur);
-            const char *row[] = {runs[i].id, runs[i].pipeline, cli_run_state_shown(&runs[i]), stepc, created, dur};
+            const char *row[] = {runs[i].id, runs[i].pipeline, api_run_state_shown(&runs[i]), stepc, created, dur};
             cli_table_add(&t, row);
             store_step_array_free(steps, ns);
         }
@@ -87,7 +87,7 @@ static int get_runs(cli_env *env, get_opts *g) {
             store_step *steps = NULL;
             size_t ns = 0;
             st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
-            json_array_append_new(arr, cli_run_json(&runs[i], steps, ns));
+            json_array_append_new(arr, api_run_json(&runs[i], steps, ns));
             store_step_array_free(steps, ns);
         }
         status = cli_print_json(arr, g->out);
@@ -152,7 +152,7 @@ static int get_steps(cli_env *env, get_opts *g, const char *id) {
         cli_table_free(&t);
     } else if (status == 0) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, cli_step_json(&b.steps[i], b.metrics, b.nmetrics));
+        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
         status = cli_print_json(arr, g->out);
         json_decref(arr);
     }
@@ -204,10 +204,11 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     const char *what = g.pos[0];
     if (strcmp(what, "runs") == 0 || strcmp(what, "run") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
-        return get_runs(env, &g);
+        return env->server ? remote_get_runs(env, g.out) : get_runs(env, &g);
     }
     if (strcmp(what, "steps") == 0 || strcmp(what, "step") == 0 || strcmp(what, "metrics") == 0) {
         if (g.npos != 2) return cli_fail(CLI_USAGE, "get %s needs a run id: mlplane get %s RUN", what, what);
+        if (env->server) return remote_get_run_items(env, what[0] == 's' ? "steps" : "metrics", g.pos[1], g.out);
         return what[0] == 's' ? get_steps(env, &g, g.pos[1]) : get_metrics(env, &g, g.pos[1]);
     }
     return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps or metrics", what);
@@ -224,6 +225,7 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     get_opts g;
     if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
     if (g.npos != 2 || strcmp(g.pos[0], "run") != 0) return cli_fail(CLI_USAGE, "usage: mlplane describe run RUN");
+    if (env->server) return remote_describe(env, g.pos[1], g.out);
     run_bundle b;
     int status = load_bundle(env, g.home, g.pos[1], &b);
     if (status) {
@@ -234,18 +236,12 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     size_t nev = 0;
     b.st->m->event_list(b.st, b.run.id, 0, &evs, &nev, NULL);
     if (g.out != OUT_TABLE) {
-        json_t *o = cli_run_json(&b.run, b.steps, b.nsteps);
+        json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
         json_t *arr = json_array();
-        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, cli_step_json(&b.steps[i], b.metrics, b.nmetrics));
+        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
         json_object_set_new(o, "steps", arr);
         json_t *ea = json_array();
-        for (size_t i = 0; i < nev; i++) {
-            char t[40];
-            mp_format_time(evs[i].time_ms, t, sizeof t);
-            json_array_append_new(ea, json_pack("{s:s,s:o,s:s,s:o}", "time", t, "step",
-                                                evs[i].step ? json_string(evs[i].step) : json_null(), "type", evs[i].type,
-                                                "message", evs[i].message ? json_string(evs[i].message) : json_null()));
-        }
+        for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
         json_object_set_new(o, "events", ea);
         status = cli_print_json(o, g.out);
         json_decref(o);
@@ -257,7 +253,7 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         if (r->started_ms) mp_format_duration(end - r->started_ms, dur, sizeof dur);
         else mp_strlcpy(dur, "-", sizeof dur);
         printf("Run:        %s\nPipeline:   %s (namespace %s)\nState:      %s\nCreated:    %s\nDuration:   %s\n", r->id,
-               r->pipeline, r->namespace_, cli_run_state_shown(r), created, dur);
+               r->pipeline, r->namespace_, api_run_state_shown(r), created, dur);
         if (r->message) printf("Message:    %s\n", r->message);
         if (!store_run_state_final(r->state) && !sched_owner_alive(r))
             printf("Hint:       no mlplane process drives this run; finish it with `mlplane resume %s`\n", r->id);
@@ -326,6 +322,7 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     get_opts g;
     if (parse_common(argc, argv, &g, true)) return CLI_USAGE;
     if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f]");
+    if (env->server) return remote_logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow);
     run_bundle b;
     int status = load_bundle(env, g.home, g.pos[0], &b);
     if (status) {

@@ -271,6 +271,11 @@ int cmd_run(cli_env *env, int argc, char **argv) {
         return cli_fail(CLI_USAGE, "run needs exactly one spec file: mlplane run FILE [-p name=value]...");
     }
     const char *path = argv[optind];
+    if (env->server) {
+        status = remote_run(env, path, &params, detached, parallel);
+        mp_strv_free(&params);
+        return status;
+    }
     char *text = NULL;
     size_t len = 0;
     mp_err e;
@@ -363,6 +368,9 @@ int cmd_resume(cli_env *env, int argc, char **argv) {
               stdout);
         return CLI_OK;
     }
+    if (env->server)
+        return cli_fail(CLI_USAGE, "resume works on the machine of the run, not through a server: run it there without "
+                                   "--server or MLPLANE_SERVER");
     const char *run = NULL;
     char *home = NULL;
     store *st = NULL;
@@ -404,6 +412,11 @@ int cmd_cancel(cli_env *env, int argc, char **argv) {
     const char *run = NULL;
     char *home = NULL;
     store *st = NULL;
+    if (env->server) {
+        const char *ignored_home = NULL;
+        if (parse_run_arg(argc, argv, &ignored_home, &run, "mlplane cancel RUN")) return CLI_USAGE;
+        return remote_cancel(env, run);
+    }
     int opened = open_run_command(env, argc, argv, "mlplane cancel RUN", &run, &home, &st);
     if (opened) return opened;
     mp_err e;

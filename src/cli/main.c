@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
     {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},
     {"resume", cmd_resume, "RUN", "finish a run whose mlplane process died"},
+    {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow)"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},
     {"data", cmd_data, "check|split ...", "built-in data tools (check a CSV, split train/test)"},
@@ -70,14 +71,37 @@ int cmd_xgb(cli_env *env, int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f,
             "mlplane — pipelines, tracking and serving for machine learning\n\n"
-            "Usage: mlplane [--home DIR] COMMAND [ARGS]\n\nCommands:\n");
+            "Usage: mlplane [--home DIR] [--server URL] COMMAND [ARGS]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %-52s %s\n", commands[i].name, commands[i].usage, commands[i].help);
     fprintf(f,
             "\nGlobal flags:\n"
             "  --home DIR   where mlplane keeps its store, logs and outputs\n"
             "               (default: $MLPLANE_HOME, else ~/.mlplane)\n"
+            "  --server URL run, get, describe, logs and cancel through the mlplane server at URL\n"
+            "               (default: $MLPLANE_SERVER, else none: work on the home directly)\n"
             "  -h, --help   help; `mlplane COMMAND --help` for a command\n");
+}
+
+/* Takes --server URL / --server=URL out of the command's arguments (up to "--"),
+ * so that it works after the command too; returns the new argc. */
+static int take_server_flag(int argc, char **argv, cli_env *env) {
+    int w = 0;
+    for (int r = 0; r < argc; r++) {
+        if (strcmp(argv[r], "--") == 0) {
+            while (r < argc) argv[w++] = argv[r++];
+            break;
+        }
+        if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
+            env->server = argv[++r];
+        } else if (mp_str_starts(argv[r], "--server=")) {
+            env->server = argv[r] + 9;
+        } else {
+            argv[w++] = argv[r];
+        }
+    }
+    argv[w] = NULL;
+    return w;
 }
 
 int main(int argc, char **argv) {
@@ -93,6 +117,12 @@ int main(int argc, char **argv) {
         } else if (mp_str_starts(argv[i], "--home=")) {
             env.home_flag = argv[i] + 7;
             i++;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            env.server = argv[i + 1];
+            i += 2;
+        } else if (mp_str_starts(argv[i], "--server=")) {
+            env.server = argv[i] + 9;
+            i++;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return CLI_OK;
@@ -107,6 +137,9 @@ int main(int argc, char **argv) {
         return CLI_USAGE;
     }
     const char *name = argv[i];
+    argc = i + take_server_flag(argc - i, argv + i, &env);
+    if (!env.server) env.server = getenv("MLPLANE_SERVER");
+    if (env.server && !*env.server) env.server = NULL;
     if (strcmp(name, "help") == 0) {
         usage(stdout);
         return CLI_OK;

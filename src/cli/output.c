@@ -1,6 +1,6 @@
 /* output.c — how the CLI prints: aligned tables, indented JSON (jansson), and
- * block YAML (the JSON re-emitted by libfyaml), plus JSON views of runs and
- * steps shared by `get` and `describe`. */
+ * block YAML (the JSON re-emitted by libfyaml). The JSON views of runs, steps
+ * and events live in src/api/json.c, shared with the HTTP API. */
 #include "cli/cli.h"
 
 #include <libfyaml.h>
@@ -130,72 +130,4 @@ void cli_table_free(cli_table *t) {
     for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
     free(t->cells);
     memset(t, 0, sizeof *t);
-}
-
-static json_t *time_json(int64_t ms) {
-    if (ms <= 0) return json_null();
-    char buf[40];
-    mp_format_time(ms, buf, sizeof buf);
-    return json_string(buf);
-}
-
-static json_t *str_json(const char *s) {
-    return s ? json_string(s) : json_null();
-}
-
-bool cli_step_done(const store_step *s) {
-    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from);
-}
-
-const char *cli_run_state_shown(const store_run *r) {
-    if (!store_run_state_final(r->state) && r->state == RUN_RUNNING && !sched_owner_alive(r)) return "Interrupted";
-    return store_run_state_name(r->state);
-}
-
-json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n) {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "pipeline", json_string(r->pipeline));
-    json_object_set_new(o, "namespace", json_string(r->namespace_));
-    json_object_set_new(o, "state", json_string(cli_run_state_shown(r)));
-    json_error_t je;
-    json_t *params = r->params_json ? json_loads(r->params_json, 0, &je) : NULL;
-    json_object_set_new(o, "params", params ? params : json_object());
-    json_object_set_new(o, "created", time_json(r->created_ms));
-    json_object_set_new(o, "started", time_json(r->started_ms));
-    json_object_set_new(o, "ended", time_json(r->ended_ms));
-    int64_t end = r->ended_ms ? r->ended_ms : mp_now_ms();
-    json_object_set_new(o, "duration_ms", r->started_ms ? json_integer(end - r->started_ms) : json_null());
-    json_object_set_new(o, "message", str_json(r->message));
-    json_object_set_new(o, "spec_path", str_json(r->spec_path));
-    json_object_set_new(o, "parallel", json_integer(r->parallel));
-    if (steps) {
-        int ok = 0;
-        for (size_t i = 0; i < n; i++) ok += cli_step_done(&steps[i]);
-        json_object_set_new(o, "steps_total", json_integer((json_int_t)n));
-        json_object_set_new(o, "steps_done", json_integer(ok));
-    }
-    return o;
-}
-
-json_t *cli_step_json(const store_step *s, const store_metric *m, size_t nm) {
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(s->name));
-    json_object_set_new(o, "state", json_string(store_step_state_name(s->state)));
-    json_object_set_new(o, "attempts", json_integer(s->attempts));
-    json_object_set_new(o, "exit_code", s->exit_code >= 0 ? json_integer(s->exit_code) : json_null());
-    json_object_set_new(o, "started", time_json(s->started_ms));
-    json_object_set_new(o, "ended", time_json(s->ended_ms));
-    int64_t end = s->ended_ms ? s->ended_ms : mp_now_ms();
-    json_object_set_new(o, "duration_ms", s->started_ms ? json_integer(end - s->started_ms) : json_null());
-    json_object_set_new(o, "cached_from", str_json(s->cached_from));
-    json_object_set_new(o, "cache_key", str_json(s->cache_key));
-    json_object_set_new(o, "outputs_dir", str_json(s->outputs_dir));
-    json_object_set_new(o, "log", str_json(s->log_path));
-    json_object_set_new(o, "message", str_json(s->message));
-    json_t *mj = json_object();
-    for (size_t i = 0; i < nm; i++)
-        if (strcmp(m[i].step, s->name) == 0) json_object_set_new(mj, m[i].key, json_real(m[i].value));
-    json_object_set_new(o, "metrics", mj);
-    return o;
 }

@@ -57,4 +57,22 @@ bool store__in_tx(store *st);
 /* Rows changed by the last successful store__write. */
 int64_t store__changes(store *st);
 
+/* ---- shared by track_sqlite.c and track_search.c (MLflow tracking) ---------------- */
+/* Columns read by store__track_read_run / store__track_read_experiment, with the
+ * table aliases r (mlflow_runs) and x (mlflow_experiments). */
+#define STORE__TRACK_RUN_COLS \
+    "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage"
+#define STORE__TRACK_EXP_COLS \
+    "x.experiment_id, x.name, x.artifact_location, x.lifecycle_stage, x.creation_time, x.last_update_time"
+/* Read the info of the current row of q (columns as above) into a zeroed out. */
+void store__track_read_run(sqlite3_stmt *q, store_track_run *out);
+void store__track_read_experiment(sqlite3_stmt *q, store_experiment *out);
+/* Load a run's data (latest metrics, params, tags) and inputs / an experiment's tags. */
+int store__track_load_run_data(store *st, store_track_run *r, mp_err *e);
+int store__track_load_experiment_tags(store *st, store_experiment *x, mp_err *e);
+/* Search methods (track_search.c). */
+int store__track_run_search(store *st, const store_track_query *q, store_track_run **out, size_t *n, mp_err *e);
+int store__track_experiment_search(store *st, const store_track_query *q, store_experiment **out, size_t *n,
+                                   mp_err *e);
+
 #endif

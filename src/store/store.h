@@ -172,14 +172,309 @@ struct store {
     const store_registry_methods *r;   /* model registry */
 };
 
-/* ---- MLflow tracking (implemented by track_sqlite.c) ------------------------------ */
+/* ---- MLflow tracking (implemented by track_sqlite.c, track_search.c) -------------
+ * Experiments, runs, metrics, params and tags as MLflow models them. Ids are
+ * strings: experiment ids are decimal integers ("0" is the Default experiment,
+ * created by the migration), run ids 32 lowercase hex digits. Times are ms since
+ * the epoch. Errors: MP_ENOENT (no such experiment/run/tag), MP_EEXIST (name
+ * taken), MP_ESTATE (the run or experiment is deleted), MP_EINVAL (e.g. a param
+ * logged again with another value); their messages are MLflow's, fit for a client.
+ *
+ * What the pipeline engine calls to make a pipeline run an MLflow run:
+ *   experiment_get_or_create(name)      -> experiment id
+ *   run_create(run with run_id, run_name, experiment_id, start_time, status)
+ *   log_batch(run_id, params...)        params set (immutable once logged)
+ *   log_batch(run_id, metrics...)       metric log (history + latest value)
+ *   run_update(run_id, "FINISHED"/"FAILED"/"KILLED", end_time, NULL)
+ * Each is one transaction (or joins the caller's begin()). */
+typedef struct store_kv {
+    char *key;
+    char *value;
+} store_kv;
+
+typedef struct store_track_metric {
+    char *key;
+    double value; /* may be NaN or +-Inf */
+    int64_t timestamp;
+    int64_t step;
+} store_track_metric;
+
+typedef struct store_experiment {
+    char *experiment_id;
+    char *name;
+    char *artifact_location;
+    char *lifecycle_stage; /* "active" or "deleted" */
+    int64_t creation_time, last_update_time;
+    store_kv *tags;
+    size_t ntags;
+} store_experiment;
+
+/* One input of a run: a dataset and the tags of its use (e.g. mlflow.data.context). */
+typedef struct store_dataset_input {
+    char *name, *digest, *source_type, *source; /* required */
+    char *schema, *profile;                     /* may be NULL */
+    store_kv *tags;
+    size_t ntags;
+} store_dataset_input;
+
+typedef struct store_track_run {
+    char *run_id;
+    char *run_name;
+    char *experiment_id;
+    char *user_id;         /* may be NULL */
+    char *status;          /* "RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED" */
+    int64_t start_time;    /* 0 when unknown */
+    int64_t end_time;      /* -1 while not ended */
+    char *artifact_uri;    /* run_create: NULL = <experiment artifact_location>/<run_id>/artifacts */
+    char *lifecycle_stage; /* "active" or "deleted" */
+    /* data: latest value of each metric, params, tags (run_create inserts tags) */
+    store_track_metric *metrics;
+    size_t nmetrics;
+    store_kv *params;
+    size_t nparams;
+    store_kv *tags;
+    size_t ntags;
+    store_dataset_input *inputs;
+    size_t ninputs;
+} store_track_run;
+
+/* A parsed search filter: conditions ANDed together (built by track_filter_parse). */
+typedef enum store_track_entity {
+    STORE_TRACK_METRIC,
+    STORE_TRACK_PARAM,
+    STORE_TRACK_TAG,
+    STORE_TRACK_ATTR, /* key is the attribute's column: run_uuid, name, status, start_time, end_time,
+                       * artifact_uri, user_id (runs); name, experiment_id, creation_time,
+                       * last_update_time (experiments) */
+} store_track_entity;
+
+typedef enum store_track_op {
+    STORE_OP_EQ, STORE_OP_NE, STORE_OP_LT, STORE_OP_LE, STORE_OP_GT, STORE_OP_GE,
+    STORE_OP_LIKE, STORE_OP_ILIKE, STORE_OP_IN, STORE_OP_NOT_IN,
+} store_track_op;
+
+typedef struct store_track_cond {
+    store_track_entity entity;
+    char *key;
+    store_track_op op;
+    bool is_num;  /* the value is num (metrics, numeric attributes) else str / list */
+    double num;
+    char *str;    /* for all ops but IN / NOT IN */
+    char **list;  /* IN / NOT IN */
+    size_t nlist;
+} store_track_cond;
+
+typedef struct store_track_filter {
+    store_track_cond *conds;
+    size_t n;
+} store_track_filter;
+
+typedef struct store_track_order {
+    store_track_entity entity;
+    char *key; /* as in store_track_cond */
+    bool asc;
+} store_track_order;
+
+enum { STORE_VIEW_ACTIVE_ONLY = 1, STORE_VIEW_DELETED_ONLY = 2, STORE_VIEW_ALL = 3 };
+
+/* What runs/search and experiments/search ask for. */
+typedef struct store_track_query {
+    const char *const *experiment_ids; /* runs only */
+    size_t nexperiment_ids;
+    int view; /* STORE_VIEW_* */
+    const store_track_filter *filter; /* may be NULL */
+    const store_track_order *order;
+    size_t norder;
+    int64_t offset, limit;
+} store_track_query;
+
+void store_kv_array_free(store_kv *v, size_t n);
+void store_experiment_free(store_experiment *x);
+void store_experiment_array_free(store_experiment *v, size_t n);
+void store_dataset_input_free(store_dataset_input *d);
+void store_track_run_free(store_track_run *r);
+void store_track_run_array_free(store_track_run *v, size_t n);
+void store_track_metric_array_free(store_track_metric *v, size_t n);
+void store_track_filter_free(store_track_filter *f);
+void store_track_order_array_free(store_track_order *v, size_t n);
+
 struct store_track_methods {
-    int unused; /* filled in with the tracking methods */
+    /* artifact_location NULL means mlflow-artifacts:/<id>. Sets *id (heap). MP_EEXIST
+     * when the name is taken (also by a deleted experiment). */
+    int (*experiment_create)(store *s, const char *name, const char *artifact_location, const store_kv *tags,
+                             size_t ntags, char **id, mp_err *e);
+    /* Returns the id of the experiment named name, creating it when missing. */
+    int (*experiment_get_or_create)(store *s, const char *name, char **id, mp_err *e);
+    int (*experiment_get)(store *s, const char *id, store_experiment *out, mp_err *e);
+    int (*experiment_get_by_name)(store *s, const char *name, store_experiment *out, mp_err *e);
+    int (*experiment_search)(store *s, const store_track_query *q, store_experiment **out, size_t *n, mp_err *e);
+    /* MP_ESTATE when the experiment is deleted. */
+    int (*experiment_rename)(store *s, const char *id, const char *new_name, mp_err *e);
+    /* stage "deleted" or "active"; the experiment's runs follow it. */
+    int (*experiment_set_lifecycle)(store *s, const char *id, const char *stage, mp_err *e);
+    int (*experiment_set_tag)(store *s, const char *id, const char *key, const char *value, mp_err *e);
+
+    /* Inserts r (run_id, run_name, experiment_id required; status NULL = RUNNING) and
+     * its tags. MP_ENOENT for an unknown experiment, MP_ESTATE for a deleted one. */
+    int (*run_create)(store *s, const store_track_run *r, mp_err *e);
+    /* The run with its data and inputs. */
+    int (*run_get)(store *s, const char *run_id, store_track_run *out, mp_err *e);
+    /* Updates what is given: status (NULL keeps), end_time (< 0 keeps), run_name
+     * (NULL keeps; also sets the mlflow.runName tag). */
+    int (*run_update)(store *s, const char *run_id, const char *status, int64_t end_time, const char *run_name,
+                      mp_err *e);
+    int (*run_set_lifecycle)(store *s, const char *run_id, const char *stage, mp_err *e);
+    int (*run_search)(store *s, const store_track_query *q, store_track_run **out, size_t *n, mp_err *e);
+
+    /* Logs metrics, params and tags of an active run in one transaction; nothing
+     * is written when any of them fails (e.g. a param already logged with another
+     * value: MP_EINVAL). Metrics append to the history and keep the latest value
+     * per key; an identical metric point is ignored. A tag mlflow.runName renames the run. */
+    int (*log_batch)(store *s, const char *run_id, const store_track_metric *metrics, size_t nmetrics,
+                     const store_kv *params, size_t nparams, const store_kv *tags, size_t ntags, mp_err *e);
+    /* MP_ENOENT when the run has no such tag. */
+    int (*tag_delete)(store *s, const char *run_id, const char *key, mp_err *e);
+    /* The history of one metric ordered by timestamp, step, value; limit < 0 = all. */
+    int (*metric_history)(store *s, const char *run_id, const char *key, int64_t offset, int64_t limit,
+                          store_track_metric **out, size_t *n, mp_err *e);
+    /* Records dataset inputs of an active run (a dataset is keyed by experiment,
+     * name and digest; logging one again adds nothing). */
+    int (*log_inputs)(store *s, const char *run_id, const store_dataset_input *in, size_t n, mp_err *e);
 };
 
-/* ---- model registry (implemented by registry_sqlite.c) ---------------------------- */
+/* ---- model registry (implemented by registry_sqlite.c, registry_search.c) ---------
+ * Registered models and their numbered versions, as MLflow's model registry models
+ * them. Version numbers are allocated per model from a counter kept on the model
+ * row (1, 2, 3, ...), under the write lock, so concurrent creates never share a
+ * number and a deleted version's number is never reused while the model exists.
+ * Stages are MLflow's canonical names: "None", "Staging", "Production", "Archived".
+ * Times are ms since the epoch.
+ * Errors: MP_ENOENT (no such model/version), MP_EEXIST (name taken), MP_EINVAL;
+ * their messages are MLflow's, fit for a client. Each write method is one
+ * transaction (or a savepoint in the caller's begin()): it fails whole.
+ *
+ * What the pipeline engine calls to register a step's output:
+ *   r->version_register(name, source, run_id) -> version number
+ * which creates the registered model when missing. */
+typedef struct store_model_version {
+    char *name;
+    int64_t version;
+    int64_t creation_time, last_updated_time;
+    char *description;    /* may be NULL (not shown) */
+    char *user_id;        /* may be NULL */
+    char *current_stage;  /* "None", "Staging", "Production", "Archived" */
+    char *source;
+    char *run_id;         /* may be NULL */
+    char *run_link;       /* may be NULL */
+    char *status;         /* "READY" */
+    char *status_message; /* may be NULL */
+    store_kv *tags;       /* sorted by key */
+    size_t ntags;
+    char **aliases; /* aliases pointing at this version, sorted; filled where MLflow shows them */
+    size_t naliases;
+} store_model_version;
+
+typedef struct store_registered_model {
+    char *name;
+    int64_t creation_time, last_updated_time;
+    char *description; /* may be NULL */
+    store_model_version *latest; /* latest version of each stage (without aliases) */
+    size_t nlatest;
+    store_kv *tags;    /* sorted by key */
+    size_t ntags;
+    store_kv *aliases; /* key: alias, value: version number (decimal); sorted by alias */
+    size_t naliases;
+} store_registered_model;
+
+/* What a registry search asks for: conditions ANDed, then order, then a page. */
+typedef enum store_reg_field {
+    STORE_REG_NAME,
+    STORE_REG_VERSION, /* model versions: numeric */
+    STORE_REG_RUN_ID,  /* model versions */
+    STORE_REG_SOURCE,  /* model versions */
+    STORE_REG_TAG,
+    STORE_REG_CREATED, /* order only */
+    STORE_REG_UPDATED, /* order only */
+} store_reg_field;
+
+typedef struct store_reg_cond {
+    store_reg_field field;
+    const char *tag_key;       /* STORE_REG_TAG */
+    store_track_op op;         /* EQ NE LIKE ILIKE on text; EQ NE LT LE GT GE on VERSION; IN on RUN_ID */
+    const char *str;           /* text value */
+    int64_t num;               /* STORE_REG_VERSION */
+    const char *const *list;   /* STORE_OP_IN */
+    size_t nlist;
+} store_reg_cond;
+
+typedef struct store_reg_order {
+    store_reg_field field; /* NAME, VERSION, CREATED, UPDATED */
+    bool asc;
+} store_reg_order;
+
+typedef struct store_reg_query {
+    const store_reg_cond *conds;
+    size_t nconds;
+    const store_reg_order *order; /* ties: name ASC, then version DESC */
+    size_t norder;
+    int64_t offset, limit;        /* limit < 0: all */
+} store_reg_query;
+
+void store_model_version_free(store_model_version *v);
+void store_model_version_array_free(store_model_version *v, size_t n);
+void store_registered_model_free(store_registered_model *m);
+void store_registered_model_array_free(store_registered_model *v, size_t n);
+
 struct store_registry_methods {
-    int unused; /* filled in with the registry methods */
+    /* description may be NULL. MP_EEXIST when the name is taken. out may be NULL. */
+    int (*model_create)(store *s, const char *name, const char *description, const store_kv *tags, size_t ntags,
+                        store_registered_model *out, mp_err *e);
+    /* The model with its latest versions, tags and aliases. */
+    int (*model_get)(store *s, const char *name, store_registered_model *out, mp_err *e);
+    /* Renames the model and its versions. MP_EEXIST when new_name is taken. */
+    int (*model_rename)(store *s, const char *name, const char *new_name, store_registered_model *out, mp_err *e);
+    int (*model_update)(store *s, const char *name, const char *description, store_registered_model *out,
+                        mp_err *e);
+    /* Deletes the model with its versions, tags and aliases. */
+    int (*model_delete)(store *s, const char *name, mp_err *e);
+    int (*model_search)(store *s, const store_reg_query *q, store_registered_model **out, size_t *n, mp_err *e);
+    int (*model_set_tag)(store *s, const char *name, const char *key, const char *value, mp_err *e);
+    /* Deleting a tag the model does not have is not an error. */
+    int (*model_delete_tag)(store *s, const char *name, const char *key, mp_err *e);
+
+    /* Points alias at an existing version (replacing its previous target). */
+    int (*alias_set)(store *s, const char *name, const char *alias, int64_t version, mp_err *e);
+    /* MP_ENOENT for an unknown model; an unknown alias is not an error. */
+    int (*alias_delete)(store *s, const char *name, const char *alias, mp_err *e);
+    /* MP_EINVAL (MLflow's choice) when the alias is not set. */
+    int (*alias_get)(store *s, const char *name, const char *alias, store_model_version *out, mp_err *e);
+
+    /* Creates the next version of an existing model from in's source, run_id,
+     * run_link, description and tags; stage "None", status "READY". */
+    int (*version_create)(store *s, const store_model_version *in, store_model_version *out, mp_err *e);
+    /* For the pipeline engine: registers source (run_id may be NULL) as the next
+     * version of model name, creating the model when missing; sets *version. */
+    int (*version_register)(store *s, const char *name, const char *source, const char *run_id, int64_t *version,
+                            mp_err *e);
+    int (*version_get)(store *s, const char *name, int64_t version, store_model_version *out, mp_err *e);
+    /* description NULL clears it (MLflow's update without a description). */
+    int (*version_update)(store *s, const char *name, int64_t version, const char *description,
+                          store_model_version *out, mp_err *e);
+    /* Deletes the version, its tags and the aliases pointing at it. */
+    int (*version_delete)(store *s, const char *name, int64_t version, mp_err *e);
+    /* stage is canonical; with archive_existing, the model's other versions in
+     * that stage move to "Archived" in the same transaction. */
+    int (*version_transition)(store *s, const char *name, int64_t version, const char *stage, bool archive_existing,
+                              store_model_version *out, mp_err *e);
+    /* The latest version of each of the nstages canonical stages (all stages when
+     * nstages is 0), with aliases; ordered as MLflow orders them. */
+    int (*version_latest)(store *s, const char *name, const char *const *stages, size_t nstages,
+                          store_model_version **out, size_t *n, mp_err *e);
+    /* Model versions without aliases, as MLflow's search returns them. */
+    int (*version_search)(store *s, const store_reg_query *q, store_model_version **out, size_t *n, mp_err *e);
+    int (*version_set_tag)(store *s, const char *name, int64_t version, const char *key, const char *value,
+                           mp_err *e);
+    int (*version_delete_tag)(store *s, const char *name, int64_t version, const char *key, mp_err *e);
 };
 
 /* The current schema version that migrations bring a store to. */

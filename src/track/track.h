@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "store/store.h"
 #include "util/http.h"
 
 /* Tracking: experiments, runs, metrics, params, tags, log-batch, log-inputs,
@@ -26,5 +27,18 @@ const mp_http_route *track_registry_routes(size_t *n);
 /* Artifact proxy: /api/2.0/mlflow-artifacts/artifacts[/PATH] (upload, download,
  * list, delete) over a file-system artifact store under HOME/artifacts. */
 const mp_http_route *track_artifact_routes(size_t *n);
+
+/* ---- search filters (filter.c) ------------------------------------------------------
+ * MLflow's filter language for runs/search and experiments/search, parsed into the
+ * store's filter AST. Errors are MP_EINVAL with a message naming the 1-based
+ * position and what was expected there. */
+typedef enum track_filter_target { TRACK_FILTER_RUNS, TRACK_FILTER_EXPERIMENTS } track_filter_target;
+
+/* Parses filter s (NULL or blank: no condition). *out is freed with
+ * store_track_filter_free (also on failure it is left empty). */
+int track_filter_parse(const char *s, track_filter_target target, store_track_filter *out, mp_err *e);
+/* Parses one order_by clause, e.g. "metrics.rmse DESC" (default ASC); out->key is
+ * heap (free it, or store_track_order_array_free). */
+int track_order_parse(const char *s, track_filter_target target, store_track_order *out, mp_err *e);
 
 #endif

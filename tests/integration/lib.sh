@@ -48,3 +48,23 @@ wait_for() {
 }
 
 finish() { echo "$T_PASSED passed, 0 failed"; }
+
+# start_server [ARGS...]: starts `mlplane server --listen 127.0.0.1:0 ARGS` in the background
+# (home: $MLPLANE_HOME), sets SERVER_PID and SERVER_URL (from its first line), waits for /readyz.
+start_server() {
+  local out="$T_DIR/server.$RANDOM"
+  "$MLPLANE" server --listen 127.0.0.1:0 "$@" >"$out.out" 2>"$out.err" &
+  SERVER_PID=$!
+  SERVER_OUT="$out.out"
+  wait_for "the server's first line" 10 grep -q "listening on" "$out.out"
+  SERVER_URL=$(sed -n 's/^mlplane server listening on \(http:[^ ]*\) .*/\1/p' "$out.out" | head -1)
+  [ -n "$SERVER_URL" ] || fail "no URL in the server's first line: $(cat "$out.out")"
+  wait_for "the server to be ready" 10 curl -sf "$SERVER_URL/readyz"
+}
+# stop_server PID: SIGTERM, then waits for it; returns its exit status.
+stop_server() {
+  kill -TERM "$1" 2>/dev/null || true
+  local rc=0
+  wait "$1" || rc=$?
+  return $rc
+}

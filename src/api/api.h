@@ -1,0 +1,91 @@
+/* api.h — mlplane's HTTP server and its own JSON API.
+ *
+ * server.c runs libmicrohttpd (epoll, a pool of worker threads), turns each
+ * request into an mp_http_req (util/http.h) and routes it through the tables of
+ * api (/healthz, /readyz, /api/v1/...) and of track (the MLflow REST API under
+ * /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/). v1.c holds the /api/v1 handlers
+ * (runs: list, describe, steps, metrics, logs, submit, cancel); json.c the JSON
+ * views of store records, shared with the CLI (cli -> api, never api -> cli).
+ *
+ * Threads: api_server_start/stop are called from one controlling thread; the
+ * handlers run on the worker threads, each with its own store handle. */
+#ifndef MLPLANE_API_H
+#define MLPLANE_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/http.h"
+#include "util/util.h"
+
+/* ---- JSON views of store records (json.c) ---------------------------------------- */
+
+/* A run's state as shown to users: its stored state, or "Interrupted" for a
+ * running run that no live process drives. */
+const char *api_run_state_shown(const store_run *r);
+/* Whether a step's work is done: it succeeded, or a cache hit supplied its outputs. */
+bool api_step_done(const store_step *s);
+/* A run as `mlplane get runs -o json` prints it (new reference); steps may be NULL. */
+json_t *api_run_json(const store_run *r, const store_step *steps, size_t n);
+/* A step with the metrics (of the whole run, filtered to this step) it reported. */
+json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm);
+/* An event: {"time","step","type","message","id"} (new reference). */
+json_t *api_event_json(const store_event *ev);
+
+/* ---- listen addresses (server.c) ----------------------------------------------------- */
+
+/* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host defaults to 127.0.0.1)
+ * into host (without brackets) and port (0..65535; 0 = any free port).
+ * Returns 0 or MP_EINVAL with a message. Pure. */
+int api_parse_listen(const char *s, char *host, size_t hostn, int *port, mp_err *e);
+
+/* Parses a byte size "N", "NK", "NKi", "NM", "NMi", "NG", "NGi" (K = 1000,
+ * Ki = 1024) into *out (at least 1). Returns 0 or MP_EINVAL. Pure. */
+int api_parse_size(const char *s, size_t *out, mp_err *e);
+
+/* ---- the server (server.c) ---------------------------------------------------------- */
+
+typedef struct api_server_opts {
+    const char *listen;    /* see api_parse_listen; NULL = 127.0.0.1:5000 */
+    const char *home;      /* the mlplane home (resolved, exists) */
+    int threads;           /* worker threads; 0 = 4 */
+    size_t max_body;       /* request body limit in bytes; 0 = 64 MiB */
+    int timeout_s;         /* idle connection timeout; 0 = 30 */
+    int drain_s;           /* on stop, how long in-flight requests may take; 0 = 10 */
+    bool verbose;          /* one line per request on stderr */
+} api_server_opts;
+
+typedef struct api_server api_server;
+
+/* Opens the store once (running migrations), binds and starts the workers.
+ * Signals the caller wants to handle itself must be blocked before this call
+ * (the worker threads inherit the mask). *out is freed by api_server_stop. */
+int api_server_start(const api_server_opts *o, api_server **out, mp_err *e);
+/* "http://HOST:PORT" with the port actually bound (valid until stop). */
+const char *api_server_url(const api_server *s);
+/* Stops accepting, waits up to drain_s for requests in flight, stops the
+ * workers, closes their stores and frees s. */
+void api_server_stop(api_server *s);
+
+/* ---- routes (v1.c) ---------------------------------------------------------------- */
+
+/* The server's own routes: /healthz, /readyz and /api/v1/... */
+const mp_http_route *api_routes(size_t *n);
+
+/* Fills resp with MLflow's error shape for an mp_err: ENOENT -> 404
+ * RESOURCE_DOES_NOT_EXIST, EINVAL -> 400 INVALID_PARAMETER_VALUE, ESTATE/EBUSY ->
+ * 409 INVALID_STATE, others -> 500 INTERNAL_ERROR. */
+void api_error(mp_http_resp *resp, const mp_err *e);
+
+/* ---- logs (v1.c) ---------------------------------------------------------------------- */
+
+/* Appends the n bytes of p to b as valid UTF-8: invalid bytes become U+FFFD.
+ * When partial_ok, an incomplete sequence at the very end is left out and its
+ * length returned (so that the caller re-reads it later); else it becomes U+FFFD
+ * and 0 is returned. Pure. */
+size_t api_utf8_clean(mp_buf *b, const char *p, size_t n, bool partial_ok);
+
+#endif

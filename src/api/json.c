@@ -1,0 +1,88 @@
+/* json.c — JSON views of store records: runs, steps, events. One definition
+ * shared by the HTTP API (/api/v1) and the CLI's -o json|yaml, so that both
+ * print the same field names. Pure functions over records; reentrant. */
+#include "api/api.h"
+
+#include <string.h>
+
+#include "sched/sched.h"
+
+static json_t *time_json(int64_t ms) {
+    if (ms <= 0) return json_null();
+    char buf[40];
+    mp_format_time(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *str_json(const char *s) {
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_null(); /* NULL also for text that is not UTF-8 */
+}
+
+bool api_step_done(const store_step *s) {
+    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from);
+}
+
+const char *api_run_state_shown(const store_run *r) {
+    if (!store_run_state_final(r->state) && r->state == RUN_RUNNING && !sched_owner_alive(r)) return "Interrupted";
+    return store_run_state_name(r->state);
+}
+
+json_t *api_run_json(const store_run *r, const store_step *steps, size_t n) {
+    json_t *o = json_object();
+    json_object_set_new(o, "id", str_json(r->id));
+    json_object_set_new(o, "pipeline", str_json(r->pipeline));
+    json_object_set_new(o, "namespace", str_json(r->namespace_));
+    json_object_set_new(o, "state", json_string(api_run_state_shown(r)));
+    json_error_t je;
+    json_t *params = r->params_json ? json_loads(r->params_json, 0, &je) : NULL;
+    json_object_set_new(o, "params", params ? params : json_object());
+    json_object_set_new(o, "created", time_json(r->created_ms));
+    json_object_set_new(o, "started", time_json(r->started_ms));
+    json_object_set_new(o, "ended", time_json(r->ended_ms));
+    int64_t end = r->ended_ms ? r->ended_ms : mp_now_ms();
+    json_object_set_new(o, "duration_ms", r->started_ms ? json_integer(end - r->started_ms) : json_null());
+    json_object_set_new(o, "message", str_json(r->message));
+    json_object_set_new(o, "spec_path", str_json(r->spec_path));
+    json_object_set_new(o, "parallel", json_integer(r->parallel));
+    if (steps) {
+        int ok = 0;
+        for (size_t i = 0; i < n; i++) ok += api_step_done(&steps[i]);
+        json_object_set_new(o, "steps_total", json_integer((json_int_t)n));
+        json_object_set_new(o, "steps_done", json_integer(ok));
+    }
+    return o;
+}
+
+json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", str_json(s->name));
+    json_object_set_new(o, "state", json_string(store_step_state_name(s->state)));
+    json_object_set_new(o, "attempts", json_integer(s->attempts));
+    json_object_set_new(o, "exit_code", s->exit_code >= 0 ? json_integer(s->exit_code) : json_null());
+    json_object_set_new(o, "started", time_json(s->started_ms));
+    json_object_set_new(o, "ended", time_json(s->ended_ms));
+    int64_t end = s->ended_ms ? s->ended_ms : mp_now_ms();
+    json_object_set_new(o, "duration_ms", s->started_ms ? json_integer(end - s->started_ms) : json_null());
+    json_object_set_new(o, "cached_from", str_json(s->cached_from));
+    json_object_set_new(o, "cache_key", str_json(s->cache_key));
+    json_object_set_new(o, "outputs_dir", str_json(s->outputs_dir));
+    json_object_set_new(o, "log", str_json(s->log_path));
+    json_object_set_new(o, "message", str_json(s->message));
+    json_t *mj = json_object();
+    for (size_t i = 0; i < nm; i++)
+        if (m[i].step && m[i].key && s->name && strcmp(m[i].step, s->name) == 0)
+            json_object_set_new(mj, m[i].key, json_real(m[i].value));
+    json_object_set_new(o, "metrics", mj);
+    return o;
+}
+
+json_t *api_event_json(const store_event *ev) {
+    json_t *o = json_object();
+    json_object_set_new(o, "time", time_json(ev->time_ms));
+    json_object_set_new(o, "step", str_json(ev->step));
+    json_object_set_new(o, "type", str_json(ev->type));
+    json_object_set_new(o, "message", str_json(ev->message));
+    json_object_set_new(o, "id", json_integer(ev->id));
+    return o;
+}

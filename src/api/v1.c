@@ -1,0 +1,613 @@
+/* v1.c — mlplane's own JSON API, /api/v1, and the probes /healthz and /readyz.
+ *
+ *   GET  /api/v1/runs                      runs, newest first (as `get runs -o json`)
+ *   POST /api/v1/runs                      submit: {"spec": YAML, "params": {}, "parallel": N, "spec_name": "x.yaml"}
+ *   GET  /api/v1/runs/{id}                 describe: run + steps + events (?events_after=EVENT_ID)
+ *   GET  /api/v1/runs/{id}/steps           steps (as `get steps RUN -o json`)
+ *   GET  /api/v1/runs/{id}/metrics         metrics (as `get metrics RUN -o json`)
+ *   GET  /api/v1/runs/{id}/logs?step=S&offset=N   a chunk of a step's log, to follow it
+ *   POST /api/v1/runs/{id}/cancel          cancel, wait for the run to stop
+ *
+ * A submitted run is executed the way the CLI executes one: the spec is written
+ * to HOME/submitted/RANDOM.yaml and this very binary is spawned as
+ * `mlplane --home HOME run --detach FILE`, which records the run, hands it to a
+ * background engine process and prints its id. The server itself never drives
+ * runs, so it can be restarted while they go on.
+ *
+ * Threads: handlers run on the server's worker threads, concurrently; each uses
+ * req->st (its thread's store) and keeps no state of its own. Errors use MLflow's
+ * shape {"error_code", "message"} like the rest of the server. */
+#include "api/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/exec.h"
+#include "sched/sched.h"
+#include "spec/spec.h"
+
+extern char **environ;
+
+enum { LOG_CHUNK_DEFAULT = 1 << 20, LOG_CHUNK_MAX = 8 << 20, SPAWN_TIMEOUT_MS = 60000 };
+
+void api_error(mp_http_resp *resp, const mp_err *e) {
+    static const struct {
+        int code;
+        int status;
+        const char *name;
+    } map[] = {
+        {MP_ENOENT, 404, "RESOURCE_DOES_NOT_EXIST"}, {MP_EINVAL, 400, "INVALID_PARAMETER_VALUE"},
+        {MP_ESTATE, 409, "INVALID_STATE"},           {MP_EBUSY, 409, "INVALID_STATE"},
+        {MP_EEXIST, 409, "RESOURCE_ALREADY_EXISTS"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].code == e->code) {
+            mp_http_mlflow_error(resp, map[i].status, map[i].name, "%s", e->msg[0] ? e->msg : mp_code_name(e->code));
+            return;
+        }
+    mp_http_mlflow_error(resp, 500, "INTERNAL_ERROR", "%s", e->msg[0] ? e->msg : mp_code_name(e->code));
+}
+
+/* ---- a run and what belongs to it -------------------------------------------------- */
+
+typedef struct bundle {
+    store_run run;
+    store_step *steps;
+    size_t nsteps;
+    store_metric *metrics;
+    size_t nmetrics;
+} bundle;
+
+static void bundle_free(bundle *b) {
+    store_step_array_free(b->steps, b->nsteps);
+    store_metric_array_free(b->metrics, b->nmetrics);
+    store_run_free(&b->run);
+    memset(b, 0, sizeof *b);
+}
+
+/* Loads run id (a unique prefix will do) with its steps and metrics; on failure
+ * fills resp and returns non-zero. */
+static int bundle_load(const mp_http_req *req, mp_http_resp *resp, const char *id, bundle *b) {
+    memset(b, 0, sizeof *b);
+    mp_err e;
+    store *st = req->st;
+    int rc = st->m->run_get(st, id, &b->run, &e);
+    if (rc == 0) rc = st->m->step_list(st, b->run.id, &b->steps, &b->nsteps, &e);
+    if (rc == 0) rc = st->m->metric_list(st, b->run.id, &b->metrics, &b->nmetrics, &e);
+    if (rc) {
+        api_error(resp, &e);
+        bundle_free(b);
+    }
+    return rc;
+}
+
+/* Parses a query parameter as a non-negative integer (def when absent). */
+static int query_int(const mp_http_req *req, mp_http_resp *resp, const char *key, long long def, long long *out) {
+    const char *v = mp_http_query(req, key);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < 0) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s must be a whole number >= 0, got \"%s\"", key, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* ---- probes ------------------------------------------------------------------------ */
+
+static void h_healthz(const mp_http_req *req, mp_http_resp *resp) {
+    (void)req;
+    mp_http_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(const mp_http_req *req, mp_http_resp *resp) {
+    store_run *runs = NULL;
+    size_t n = 0;
+    mp_err e;
+    if (req->st->m->run_list(req->st, 1, &runs, &n, &e) != 0) {
+        mp_http_json(resp, 503, json_pack("{s:s,s:s}", "status", "unavailable", "message", e.msg));
+        return;
+    }
+    store_run_array_free(runs, n);
+    mp_http_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* ---- reading runs ---------------------------------------------------------------------- */
+
+static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
+    long long limit;
+    if (query_int(req, resp, "limit", 0, &limit)) return;
+    store_run *runs = NULL;
+    size_t n = 0;
+    mp_err e;
+    if (req->st->m->run_list(req->st, (size_t)limit, &runs, &n, &e) != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        store_step *steps = NULL;
+        size_t ns = 0;
+        req->st->m->step_list(req->st, runs[i].id, &steps, &ns, NULL);
+        json_array_append_new(arr, api_run_json(&runs[i], steps, ns));
+        store_step_array_free(steps, ns);
+    }
+    store_run_array_free(runs, n);
+    mp_http_json(resp, 200, arr);
+}
+
+static void h_run_describe(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+    long long after;
+    if (query_int(req, resp, "events_after", 0, &after)) return;
+    bundle b;
+    if (bundle_load(req, resp, id, &b)) return;
+    /* Events are read after the run: a final state read above comes with all its events. */
+    store_event *evs = NULL;
+    size_t nev = 0;
+    req->st->m->event_list(req->st, b.run.id, (int64_t)after, &evs, &nev, NULL);
+    json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
+    json_object_set_new(o, "steps", arr);
+    json_t *ea = json_array();
+    for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
+    json_object_set_new(o, "events", ea);
+    store_event_array_free(evs, nev);
+    bundle_free(&b);
+    mp_http_json(resp, 200, o);
+}
+
+static void h_run_steps(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+    bundle b;
+    if (bundle_load(req, resp, id, &b)) return;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
+    bundle_free(&b);
+    mp_http_json(resp, 200, arr);
+}
+
+static void h_run_metrics(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+    bundle b;
+    if (bundle_load(req, resp, id, &b)) return;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < b.nmetrics; i++)
+        json_array_append_new(arr, json_pack("{s:s?,s:s?,s:f}", "step", b.metrics[i].step, "key", b.metrics[i].key,
+                                             "value", b.metrics[i].value));
+    bundle_free(&b);
+    mp_http_json(resp, 200, arr);
+}
+
+/* ---- logs ------------------------------------------------------------------------------- */
+
+size_t api_utf8_clean(mp_buf *b, const char *p, size_t n, bool partial_ok) {
+    static const char repl[] = "\xEF\xBF\xBD";
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            mp_buf_putc(b, (char)c);
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        size_t have = len && i + len > n ? n - i : len;
+        bool cont = len > 0;
+        for (size_t j = 1; cont && j < have; j++) cont = (s[i + j] & 0xC0) == 0x80;
+        if (cont && have < len) { /* a sequence cut by the end of the buffer */
+            if (partial_ok) return n - i;
+            mp_buf_puts(b, repl); /* one replacement for the whole cut sequence */
+            break;
+        }
+        uint32_t cp = 0;
+        if (cont) {
+            cp = c & (0xFF >> (len + 1));
+            for (size_t j = 1; j < len; j++) cp = (cp << 6) | (s[i + j] & 0x3F);
+            static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+            cont = cp >= min[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        }
+        if (!cont) {
+            mp_buf_puts(b, repl);
+            i++;
+            continue;
+        }
+        mp_buf_append(b, s + i, len);
+        i += len;
+    }
+    return 0;
+}
+
+static void step_names(const bundle *b, mp_buf *out) {
+    for (size_t i = 0; i < b->nsteps; i++) mp_buf_printf(out, "%s%s", i ? ", " : "", b->steps[i].name);
+}
+
+static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+    long long offset, max;
+    if (query_int(req, resp, "offset", 0, &offset) || query_int(req, resp, "max", LOG_CHUNK_DEFAULT, &max)) return;
+    if (max < 1) max = 1;
+    if (max > LOG_CHUNK_MAX) max = LOG_CHUNK_MAX;
+    const char *name = mp_http_query(req, "step");
+    bundle b;
+    if (bundle_load(req, resp, id, &b)) return;
+    const store_step *s = NULL;
+    for (size_t i = 0; name && i < b.nsteps; i++)
+        if (strcmp(b.steps[i].name, name) == 0) s = &b.steps[i];
+    if (!s) {
+        mp_buf names;
+        mp_buf_init(&names);
+        step_names(&b, &names);
+        if (name)
+            mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "run %s has no step \"%s\" (steps: %s)", b.run.id,
+                                 name, names.data);
+        else
+            mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "logs needs ?step=NAME (steps of run %s: %s)",
+                                 b.run.id, names.data);
+        mp_buf_free(&names);
+        bundle_free(&b);
+        return;
+    }
+    /* Whether more output may come is decided before reading: if it is done now,
+     * what is read below is everything. */
+    bool done = store_run_state_final(b.run.state) || !sched_owner_alive(&b.run);
+    bool exists = false;
+    mp_buf data;
+    mp_buf_init(&data);
+    int fd = s->log_path ? open(s->log_path, O_RDONLY | O_CLOEXEC) : -1;
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        exists = true;
+        if (offset > (long long)sb.st_size) offset = (long long)sb.st_size; /* the log was truncated */
+        size_t want = (size_t)((long long)sb.st_size - offset < max ? (long long)sb.st_size - offset : max);
+        char *raw = mp_xmalloc(want + 1);
+        ssize_t got = want ? pread(fd, raw, want, (off_t)offset) : 0;
+        if (got > 0) {
+            bool at_end = offset + got >= (long long)sb.st_size;
+            size_t held = api_utf8_clean(&data, raw, (size_t)got, !(done && at_end));
+            offset += got - (long long)held;
+        }
+        free(raw);
+    }
+    if (fd >= 0) close(fd);
+    json_t *o = json_object();
+    json_object_set_new(o, "step", json_string(s->name));
+    json_t *dj = json_stringn(data.data, data.len);
+    json_object_set_new(o, "data", dj ? dj : json_string(""));
+    json_object_set_new(o, "offset", json_integer(offset));
+    json_object_set_new(o, "done", json_boolean(done));
+    json_object_set_new(o, "exists", json_boolean(exists));
+    mp_buf_free(&data);
+    bundle_free(&b);
+    mp_http_json(resp, 200, o);
+}
+
+/* ---- cancel ------------------------------------------------------------------------------- */
+
+static void h_run_cancel(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+    mp_err e;
+    executor *x = NULL;
+    if (exec_local_open(&x, &e) != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    sched_opts o = {.home = req->home};
+    const char *g = getenv("MLPLANE_KILL_GRACE_MS");
+    int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
+    int rc = sched_cancel(req->st, x, id, &o, wait_ms, &e);
+    x->m->close(x);
+    if (rc != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    store_run r = {0};
+    if (req->st->m->run_get(req->st, id, &r, &e) != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    json_t *out = api_run_json(&r, NULL, 0);
+    store_run_free(&r);
+    mp_http_json(resp, 200, out);
+}
+
+/* ---- submit ------------------------------------------------------------------------------- */
+
+/* Reads the child's stdout and stderr to their end (each capped at 64 KiB) or the deadline. */
+static bool read_both(int out_fd, int err_fd, mp_buf *out, mp_buf *err) {
+    struct pollfd p[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+    mp_buf *dst[2] = {out, err};
+    int64_t until = mp_mono_ms() + SPAWN_TIMEOUT_MS;
+    int open_fds = 2;
+    while (open_fds > 0) {
+        int64_t left = until - mp_mono_ms();
+        if (left <= 0) return false;
+        int r = poll(p, 2, (int)left);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return false;
+        for (int i = 0; i < 2; i++) {
+            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[4096];
+            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            if (n > 0 && dst[i]->len < 65536) mp_buf_append(dst[i], buf, (size_t)n);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                p[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    return true;
+}
+
+/* Spawns `mlplane --home HOME run --detach [--parallel=N] [--param=k=v]... -- FILE`
+ * with a clean signal state and without MLPLANE_SERVER (which would loop back
+ * here). *status: its exit status, -1 when unknown. */
+static int spawn_run(const char *home, const char *file, const mp_strv *params, int parallel, mp_buf *out,
+                     mp_buf *err, int *status, mp_err *e) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return mp_err_set(e, MP_EIO, "cannot find the mlplane binary: %s", strerror(errno));
+    exe[n] = '\0';
+    mp_strv argv = {0}, envv = {0};
+    mp_strv_push(&argv, exe);
+    mp_strv_push(&argv, "--home");
+    mp_strv_push(&argv, home);
+    mp_strv_push(&argv, "run");
+    mp_strv_push(&argv, "--detach");
+    if (parallel > 0) mp_strv_push_owned(&argv, mp_xasprintf("--parallel=%d", parallel));
+    for (size_t i = 0; i < params->n; i++) mp_strv_push_owned(&argv, mp_xasprintf("--param=%s", params->v[i]));
+    mp_strv_push(&argv, "--");
+    mp_strv_push(&argv, file);
+    for (char **ep = environ; ep && *ep; ep++)
+        if (!mp_str_starts(*ep, "MLPLANE_SERVER=")) mp_strv_push(&envv, *ep);
+
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
+    int rc = 0;
+    if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0)
+        rc = mp_err_set(e, MP_EIO, "cannot create pipes: %s", strerror(errno));
+    pid_t pid = -1;
+    if (rc == 0) {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        posix_spawnattr_init(&at);
+        sigset_t none, dfl;
+        sigemptyset(&none);
+        sigemptyset(&dfl);
+        int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&dfl, sigs[i]);
+        posix_spawnattr_setsigmask(&at, &none); /* the server's workers block SIGTERM/SIGINT */
+        posix_spawnattr_setsigdefault(&at, &dfl);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        int sr = posix_spawn(&pid, exe, &fa, &at, mp_strv_terminated(&argv), mp_strv_terminated(&envv));
+        if (sr != 0) rc = mp_err_set(e, MP_EIO, "cannot start %s: %s", exe, strerror(sr));
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+    }
+    if (po[1] >= 0) close(po[1]);
+    if (pe[1] >= 0) close(pe[1]);
+    *status = -1;
+    if (rc == 0) {
+        bool finished = read_both(po[0], pe[0], out, err);
+        if (!finished) kill(pid, SIGKILL);
+        int ws;
+        pid_t w;
+        while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {
+        }
+        /* ECHILD: another thread's executor reaped it (stop_orphans reaps any child); its output decides. */
+        if (w == pid) *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+        if (!finished) rc = mp_err_set(e, MP_EIO, "mlplane run did not answer within %d s", SPAWN_TIMEOUT_MS / 1000);
+    }
+    if (po[0] >= 0) close(po[0]);
+    if (pe[0] >= 0) close(pe[0]);
+    mp_strv_free(&argv);
+    mp_strv_free(&envv);
+    return rc;
+}
+
+/* The run id on the first line of out, or NULL when it does not look like one. */
+static char *first_line_id(const mp_buf *out) {
+    size_t l = strcspn(out->data, "\n");
+    if (l == 0 || l > 200) return NULL;
+    for (size_t i = 0; i < l; i++) {
+        char c = out->data[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.'))
+            return NULL;
+    }
+    return mp_xstrndup(out->data, l);
+}
+
+/* Reads params {"k": "v"|number|bool} into "k=v" strings; 400 on anything else. */
+static int read_params(json_t *pj, mp_strv *out, mp_http_resp *resp) {
+    if (!pj || json_is_null(pj)) return 0;
+    if (!json_is_object(pj)) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "params must be an object of name: value");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(pj, k, v) {
+        if (!*k || strchr(k, '=') || strpbrk(k, "\n\r\t ")) {
+            mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "params: \"%s\" is not a param name", k);
+            return -1;
+        }
+        char *s = NULL;
+        if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v))
+            s = mp_xasprintf("%s=%s", k, json_string_value(v));
+        else if (json_is_integer(v)) s = mp_xasprintf("%s=%" JSON_INTEGER_FORMAT, k, json_integer_value(v));
+        else if (json_is_real(v)) s = mp_xasprintf("%s=%.17g", k, json_real_value(v));
+        else if (json_is_boolean(v)) s = mp_xasprintf("%s=%s", k, json_is_true(v) ? "true" : "false");
+        if (!s) {
+            mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                                 "params: the value of \"%s\" must be a string, number or boolean (without NUL)", k);
+            return -1;
+        }
+        mp_strv_push_owned(out, s);
+    }
+    return 0;
+}
+
+/* The name a spec goes by in diagnostics (never used as a path): printable, bounded. */
+static void clean_name(const char *in, char *out, size_t n) {
+    const char *base = in && *in ? in : "spec.yaml";
+    size_t j = 0;
+    for (size_t i = 0; base[i] && j + 1 < n; i++)
+        out[j++] = (unsigned char)base[i] < 0x20 || base[i] == 0x7f ? '_' : base[i];
+    out[j] = '\0';
+}
+
+static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
+    json_t *body = mp_http_body_json(req, resp);
+    if (!body) return;
+    json_t *spec = json_object_get(body, "spec");
+    json_t *par = json_object_get(body, "parallel");
+    json_t *sn = json_object_get(body, "spec_name");
+    mp_strv params = {0};
+    spec_diags d = {0};
+    spec_file *f = NULL;
+    char *dir = mp_xasprintf("%s/submitted", req->home), *file = NULL;
+    char name[128];
+    clean_name(json_is_string(sn) ? json_string_value(sn) : NULL, name, sizeof name);
+    int bad = 0;
+    if (!json_is_string(spec) || json_string_length(spec) == 0 || strlen(json_string_value(spec)) != json_string_length(spec))
+        bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "spec must be the YAML text of a spec file"), 1);
+    else if (par && !json_is_null(par) && (!json_is_integer(par) || json_integer_value(par) < 0 || json_integer_value(par) > 4096))
+        bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "parallel must be a whole number from 1 to 4096"), 1);
+    else if (read_params(json_object_get(body, "params"), &params, resp) != 0)
+        bad = 1;
+    if (!bad && spec_load_string(name, dir, json_string_value(spec), json_string_length(spec), &f, &d) != 0) {
+        mp_buf b;
+        mp_buf_init(&b);
+        spec_diags_format(&d, &b);
+        json_t *lines = json_array();
+        for (char *p = b.data; *p;) {
+            size_t l = strcspn(p, "\n");
+            json_array_append_new(lines, json_stringn(p, l));
+            p += l + (p[l] == '\n');
+        }
+        char *msg = mp_xasprintf("%s is not valid; nothing was run:\n%s", name, b.data);
+        json_t *o = json_pack("{s:s,s:s,s:o}", "error_code", "INVALID_PARAMETER_VALUE", "message", msg, "diagnostics", lines);
+        free(msg);
+        if (o) mp_http_json(resp, 400, o);
+        else mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s is not valid; nothing was run", name);
+        mp_buf_free(&b);
+        bad = 1;
+    }
+    if (!bad && !spec_file_pipeline(f))
+        bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s holds no Pipeline to run", name), 1);
+    mp_err e;
+    if (!bad) {
+        char rnd[13];
+        mp_random_alnum(rnd, sizeof rnd);
+        file = mp_xasprintf("%s/%s.yaml", dir, rnd);
+        if (mp_mkdir_p(dir, &e) != 0 ||
+            mp_write_file_atomic(file, json_string_value(spec), json_string_length(spec), &e) != 0) {
+            api_error(resp, &e);
+            bad = 1;
+        }
+    }
+    if (!bad) {
+        mp_buf out, err;
+        mp_buf_init(&out);
+        mp_buf_init(&err);
+        int status = -1;
+        int p = par && json_is_integer(par) ? (int)json_integer_value(par) : 0;
+        int rc = spawn_run(req->home, file, &params, p, &out, &err, &status, &e);
+        char *id = rc == 0 ? first_line_id(&out) : NULL;
+        if (rc != 0) api_error(resp, &e);
+        else if (id && (status == 0 || (status == -1 && err.len == 0)))
+            mp_http_json(resp, 200, json_pack("{s:s}", "run_id", id));
+        else
+            mp_http_mlflow_error(resp, status == 2 ? 400 : 500, status == 2 ? "INVALID_PARAMETER_VALUE" : "INTERNAL_ERROR",
+                                 "%s", err.len ? err.data : "mlplane run failed without a message");
+        if (!id || resp->status != 200) unlink(file);
+        free(id);
+        mp_buf_free(&out);
+        mp_buf_free(&err);
+    }
+    json_decref(body);
+    mp_strv_free(&params);
+    spec_diags_free(&d);
+    spec_file_free(f);
+    free(dir);
+    free(file);
+}
+
+/* ---- routes ------------------------------------------------------------------------------ */
+
+typedef void (*run_handler)(const mp_http_req *req, mp_http_resp *resp, const char *run_id);
+
+/* What follows /api/v1/runs/{id}: "" (the run itself), "steps", ... */
+static const struct {
+    const char *method;
+    const char *suffix;
+    run_handler fn;
+} run_routes[] = {
+    {"GET", "", h_run_describe},           {"GET", "steps", h_run_steps}, {"GET", "metrics", h_run_metrics},
+    {"GET", "logs", h_run_logs},           {"POST", "cancel", h_run_cancel},
+};
+
+static void h_run_sub(const mp_http_req *req, mp_http_resp *resp) {
+    const char *tail = req->tail;
+    size_t idl = strcspn(tail, "/");
+    if (idl == 0 || idl > 255) {
+        if (idl == 0 && strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) {
+            mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on /api/v1/runs (allowed: GET, POST)",
+                                 req->method);
+            mp_http_header_add(resp, "Allow", "GET, POST");
+        } else
+            mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
+        return;
+    }
+    char id[256];
+    memcpy(id, tail, idl);
+    id[idl] = '\0';
+    const char *suffix = tail[idl] == '/' ? tail + idl + 1 : "";
+    bool known = false;
+    for (size_t i = 0; i < sizeof run_routes / sizeof run_routes[0]; i++) {
+        if (strcmp(run_routes[i].suffix, suffix) != 0) continue;
+        known = true;
+        if (strcmp(run_routes[i].method, req->method) == 0) {
+            run_routes[i].fn(req, resp, id);
+            return;
+        }
+    }
+    if (known) {
+        mp_buf allow;
+        mp_buf_init(&allow);
+        for (size_t i = 0; i < sizeof run_routes / sizeof run_routes[0]; i++)
+            if (strcmp(run_routes[i].suffix, suffix) == 0) mp_buf_printf(&allow, "%s%s", allow.len ? ", " : "", run_routes[i].method);
+        mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", req->method,
+                             req->path, allow.data);
+        mp_http_header_add(resp, "Allow", allow.data);
+        mp_buf_free(&allow);
+    } else mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
+}
+
+static const mp_http_route routes[] = {
+    {"GET", "/healthz", h_healthz},
+    {"GET", "/readyz", h_readyz},
+    {"GET", "/api/v1/runs", h_runs_list},
+    {"POST", "/api/v1/runs", h_runs_submit},
+    {"*", "/api/v1/runs/*", h_run_sub},
+};
+
+const mp_http_route *api_routes(size_t *n) {
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}

@@ -1,0 +1,392 @@
+/* registry_search.c — reading the model registry's records over the SQLite store
+ * (a version with its tags and aliases, a model with its latest versions, tags and
+ * aliases), and its searches (store_registry_methods.model_search / version_search).
+ *
+ * A store_reg_query (conditions already parsed from MLflow's filter language by
+ * src/track) becomes one SELECT built for the request: every value is a bound
+ * parameter, never text spliced into the SQL; column names come from fixed
+ * tables. LIKE is case-sensitive as in MLflow (done with GLOB, the pattern
+ * translated), ILIKE compares lower-cased text. Tag conditions are EXISTS
+ * subqueries on the tag table. Ties are broken by name ascending, then (model
+ * versions) version descending, as MLflow does.
+ *
+ * Thread-safety: as the store: the connection belongs to the calling thread. */
+#include "store/registry_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *col_str(sqlite3_stmt *q, int i) { return mp_xstrdup((const char *)sqlite3_column_text(q, i)); }
+static void done(sqlite3_stmt *q) {
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+}
+static void bind_str(sqlite3_stmt *q, int i, const char *v) { sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC); }
+
+/* ---- reading records ---------------------------------------------------------------- */
+
+void reg__read_version(sqlite3_stmt *q, store_model_version *v) {
+    memset(v, 0, sizeof *v);
+    v->name = col_str(q, 0);
+    v->version = sqlite3_column_int64(q, 1);
+    v->creation_time = sqlite3_column_int64(q, 2);
+    v->last_updated_time = sqlite3_column_int64(q, 3);
+    v->description = col_str(q, 4);
+    v->user_id = col_str(q, 5);
+    v->current_stage = col_str(q, 6);
+    v->source = col_str(q, 7);
+    v->run_id = col_str(q, 8);
+    v->run_link = col_str(q, 9);
+    v->status = col_str(q, 10);
+    v->status_message = col_str(q, 11);
+}
+
+void reg__read_model(sqlite3_stmt *q, store_registered_model *m) {
+    memset(m, 0, sizeof *m);
+    m->name = col_str(q, 0);
+    m->creation_time = sqlite3_column_int64(q, 1);
+    m->last_updated_time = sqlite3_column_int64(q, 2);
+    m->description = col_str(q, 3);
+}
+
+/* Reads the (key, value) rows of the bound q. */
+static int read_kv(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, mp_err *e) {
+    store_kv *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 4;
+            v = mp_xrealloc(v, cap * sizeof *v);
+        }
+        v[len].key = col_str(q, 0);
+        v[len].value = col_str(q, 1);
+        len++;
+    }
+    if (rc != SQLITE_DONE) store__save_err(st);
+    done(q);
+    *out = v;
+    *n = len;
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read registry tags");
+}
+
+int reg__fill_version(store *st, store_model_version *v, bool with_aliases, mp_err *e) {
+    sqlite3_stmt *q = reg__q(st, RQ_VTAG_LIST, e);
+    if (!q) return MP_ESTORE;
+    bind_str(q, 1, v->name);
+    sqlite3_bind_int64(q, 2, v->version);
+    if (read_kv(st, q, &v->tags, &v->ntags, e) != 0) return MP_ESTORE;
+    if (!with_aliases) return 0;
+    if (!(q = reg__q(st, RQ_ALIAS_VERSION, e))) return MP_ESTORE;
+    bind_str(q, 1, v->name);
+    sqlite3_bind_int64(q, 2, v->version);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (v->naliases == cap) {
+            cap = cap ? cap * 2 : 4;
+            v->aliases = mp_xrealloc(v->aliases, cap * sizeof *v->aliases);
+        }
+        v->aliases[v->naliases++] = col_str(q, 0);
+    }
+    if (rc != SQLITE_DONE) store__save_err(st);
+    done(q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the aliases of %s", v->name);
+}
+
+int reg__read_latest(store *st, const char *name, bool with_aliases, store_model_version **out, size_t *n,
+                       mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = reg__q(st, RQ_VER_LATEST, e);
+    if (!q) return MP_ESTORE;
+    bind_str(q, 1, name);
+    store_model_version *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 4;
+            v = mp_xrealloc(v, cap * sizeof *v);
+        }
+        reg__read_version(q, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) store__save_err(st);
+    done(q);
+    int ret = rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the latest versions of %s", name);
+    for (size_t i = 0; ret == 0 && i < len; i++) ret = reg__fill_version(st, &v[i], with_aliases, e);
+    if (ret != 0) {
+        store_model_version_array_free(v, len);
+        return ret;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int reg__fill_model(store *st, store_registered_model *m, mp_err *e) {
+    if (reg__read_latest(st, m->name, false, &m->latest, &m->nlatest, e) != 0) return MP_ESTORE;
+    sqlite3_stmt *q = reg__q(st, RQ_MTAG_LIST, e);
+    if (!q) return MP_ESTORE;
+    bind_str(q, 1, m->name);
+    if (read_kv(st, q, &m->tags, &m->ntags, e) != 0) return MP_ESTORE;
+    if (!(q = reg__q(st, RQ_ALIAS_MODEL, e))) return MP_ESTORE;
+    bind_str(q, 1, m->name);
+    return read_kv(st, q, &m->aliases, &m->naliases, e);
+}
+
+/* ---- searches ------------------------------------------------------------------------- */
+
+typedef struct bind {
+    bool is_num;
+    int64_t num;
+    char *str; /* owned */
+} bind;
+
+typedef struct sqlb {
+    mp_buf sql;
+    bind *b;
+    size_t n, cap;
+} sqlb;
+
+static void add_str(sqlb *s, const char *v) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->b = mp_xrealloc(s->b, s->cap * sizeof *s->b);
+    }
+    s->b[s->n++] = (bind){.str = mp_xstrdup(v ? v : "")};
+    mp_buf_puts(&s->sql, "?");
+}
+
+static void add_num(sqlb *s, int64_t v) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->b = mp_xrealloc(s->b, s->cap * sizeof *s->b);
+    }
+    s->b[s->n++] = (bind){.is_num = true, .num = v};
+    mp_buf_puts(&s->sql, "?");
+}
+
+static void sqlb_free(sqlb *s) {
+    mp_buf_free(&s->sql);
+    for (size_t i = 0; i < s->n; i++) free(s->b[i].str);
+    free(s->b);
+}
+
+/* A LIKE pattern (% and _ wildcards, no escape) as the GLOB pattern that matches
+ * the same strings, case-sensitively. Heap; caller frees. */
+static char *like_to_glob(const char *p) {
+    mp_buf b;
+    mp_buf_init(&b);
+    for (; *p; p++) {
+        switch (*p) {
+        case '%': mp_buf_putc(&b, '*'); break;
+        case '_': mp_buf_putc(&b, '?'); break;
+        case '*': mp_buf_puts(&b, "[*]"); break;
+        case '?': mp_buf_puts(&b, "[?]"); break;
+        case '[': mp_buf_puts(&b, "[[]"); break;
+        default: mp_buf_putc(&b, *p);
+        }
+    }
+    return mp_buf_steal(&b);
+}
+
+static const char *const op_sql[] = {
+    [STORE_OP_EQ] = " = ", [STORE_OP_NE] = " <> ", [STORE_OP_LT] = " < ",
+    [STORE_OP_LE] = " <= ", [STORE_OP_GT] = " > ", [STORE_OP_GE] = " >= ",
+};
+
+/* Appends "<col> <op> <value>" for condition c. */
+static int add_compare(sqlb *s, const char *col, const store_reg_cond *c, mp_err *e) {
+    switch (c->op) {
+    case STORE_OP_EQ:
+    case STORE_OP_NE:
+    case STORE_OP_LT:
+    case STORE_OP_LE:
+    case STORE_OP_GT:
+    case STORE_OP_GE:
+        mp_buf_printf(&s->sql, "%s%s", col, op_sql[c->op]);
+        if (c->field == STORE_REG_VERSION) add_num(s, c->num);
+        else add_str(s, c->str);
+        return 0;
+    case STORE_OP_LIKE: {
+        mp_buf_printf(&s->sql, "%s GLOB ", col);
+        char *g = like_to_glob(c->str ? c->str : "");
+        add_str(s, g);
+        free(g);
+        return 0;
+    }
+    case STORE_OP_ILIKE:
+        mp_buf_printf(&s->sql, "lower(%s) LIKE lower(", col);
+        add_str(s, c->str);
+        mp_buf_puts(&s->sql, ")");
+        return 0;
+    case STORE_OP_IN:
+        if (c->nlist == 0) {
+            mp_buf_puts(&s->sql, "0");
+            return 0;
+        }
+        mp_buf_printf(&s->sql, "%s IN (", col);
+        for (size_t i = 0; i < c->nlist; i++) {
+            if (i) mp_buf_puts(&s->sql, ", ");
+            add_str(s, c->list[i]);
+        }
+        mp_buf_puts(&s->sql, ")");
+        return 0;
+    default: return mp_err_set(e, MP_EINVAL, "store: unsupported comparison in a registry search");
+    }
+}
+
+/* Appends " AND <cond>" for each condition; versions says which table. */
+static int add_where(sqlb *s, const store_reg_query *q, bool versions, mp_err *e) {
+    const char *t = versions ? "v" : "m";
+    for (size_t i = 0; i < q->nconds; i++) {
+        const store_reg_cond *c = &q->conds[i];
+        mp_buf_puts(&s->sql, " AND ");
+        char col[64];
+        int rc = 0;
+        switch (c->field) {
+        case STORE_REG_NAME: snprintf(col, sizeof col, "%s.name", t); break;
+        case STORE_REG_VERSION: snprintf(col, sizeof col, "v.version"); break;
+        case STORE_REG_RUN_ID: snprintf(col, sizeof col, "v.run_id"); break;
+        case STORE_REG_SOURCE: snprintf(col, sizeof col, "v.source"); break;
+        case STORE_REG_TAG:
+            if (versions)
+                mp_buf_puts(&s->sql, "EXISTS (SELECT 1 FROM reg_version_tags t WHERE t.name = v.name AND "
+                                     "t.version = v.version AND t.key = ");
+            else
+                mp_buf_puts(&s->sql, "EXISTS (SELECT 1 FROM reg_model_tags t WHERE t.name = m.name AND t.key = ");
+            add_str(s, c->tag_key);
+            mp_buf_puts(&s->sql, " AND ");
+            rc = add_compare(s, "t.value", c, e);
+            mp_buf_puts(&s->sql, ")");
+            if (rc != 0) return rc;
+            continue;
+        default: return mp_err_set(e, MP_EINVAL, "store: unsupported field in a registry search");
+        }
+        if (!versions && c->field != STORE_REG_NAME)
+            return mp_err_set(e, MP_EINVAL, "store: registered models are searched by name and tags only");
+        if ((rc = add_compare(s, col, c, e)) != 0) return rc;
+    }
+    return 0;
+}
+
+static int add_order(sqlb *s, const store_reg_query *q, bool versions, mp_err *e) {
+    const char *t = versions ? "v" : "m";
+    bool by_name = false, by_version = false;
+    mp_buf_puts(&s->sql, " ORDER BY ");
+    for (size_t i = 0; i < q->norder; i++) {
+        const store_reg_order *o = &q->order[i];
+        const char *col;
+        switch (o->field) {
+        case STORE_REG_NAME: col = "name"; by_name = true; break;
+        case STORE_REG_CREATED: col = "creation_time"; break;
+        case STORE_REG_UPDATED: col = "last_updated_time"; break;
+        case STORE_REG_VERSION:
+            if (!versions) return mp_err_set(e, MP_EINVAL, "store: registered models have no version to order by");
+            col = "version";
+            by_version = true;
+            break;
+        default: return mp_err_set(e, MP_EINVAL, "store: unsupported order in a registry search");
+        }
+        mp_buf_printf(&s->sql, "%s.%s %s, ", t, col, o->asc ? "ASC" : "DESC");
+    }
+    if (!by_name) mp_buf_printf(&s->sql, "%s.name ASC, ", t);
+    if (versions && !by_version) mp_buf_puts(&s->sql, "v.version DESC, ");
+    s->sql.len -= 2; /* the last ", " */
+    s->sql.data[s->sql.len] = '\0';
+    return 0;
+}
+
+/* Builds the query's SELECT and prepares it with its values bound. */
+static int prepare(store *st, const store_reg_query *q, bool versions, sqlite3_stmt **out, mp_err *e) {
+    *out = NULL;
+    sqlb s = {0};
+    mp_buf_init(&s.sql);
+    if (versions) mp_buf_puts(&s.sql, "SELECT " REG__VERSION_COLS " FROM reg_versions v WHERE 1");
+    else mp_buf_puts(&s.sql, "SELECT " REG__MODEL_COLS " FROM reg_models m WHERE 1");
+    int rc = add_where(&s, q, versions, e);
+    if (rc == 0) rc = add_order(&s, q, versions, e);
+    if (rc == 0) {
+        mp_buf_puts(&s.sql, " LIMIT ");
+        add_num(&s, q->limit < 0 ? -1 : q->limit);
+        mp_buf_puts(&s.sql, " OFFSET ");
+        add_num(&s, q->offset < 0 ? 0 : q->offset);
+        sqlite3 *db = store__db(st);
+        if (sqlite3_prepare_v2(db, s.sql.data, -1, out, NULL) != SQLITE_OK) {
+            store__save_err(st);
+            rc = store__fail(st, e, SQLITE_ERROR, "cannot prepare a registry search");
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < s.n; i++) {
+        if (s.b[i].is_num) sqlite3_bind_int64(*out, (int)i + 1, s.b[i].num);
+        else sqlite3_bind_text(*out, (int)i + 1, s.b[i].str, -1, SQLITE_TRANSIENT);
+    }
+    sqlb_free(&s);
+    return rc;
+}
+
+int store__reg_model_search(store *st, const store_reg_query *q, store_registered_model **out, size_t *n,
+                            mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, q, false, &stmt, e);
+    if (rc != 0) return rc;
+    store_registered_model *v = NULL;
+    size_t len = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = mp_xrealloc(v, cap * sizeof *v);
+        }
+        reg__read_model(stmt, &v[len++]);
+    }
+    if (src != SQLITE_DONE) {
+        store__save_err(st);
+        rc = store__fail(st, e, src, "cannot search registered models");
+    }
+    sqlite3_finalize(stmt);
+    for (size_t i = 0; rc == 0 && i < len; i++) rc = reg__fill_model(st, &v[i], e);
+    if (rc != 0) {
+        store_registered_model_array_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int store__reg_version_search(store *st, const store_reg_query *q, store_model_version **out, size_t *n,
+                              mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, q, true, &stmt, e);
+    if (rc != 0) return rc;
+    store_model_version *v = NULL;
+    size_t len = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = mp_xrealloc(v, cap * sizeof *v);
+        }
+        reg__read_version(stmt, &v[len++]);
+    }
+    if (src != SQLITE_DONE) {
+        store__save_err(st);
+        rc = store__fail(st, e, src, "cannot search model versions");
+    }
+    sqlite3_finalize(stmt);
+    for (size_t i = 0; rc == 0 && i < len; i++) rc = reg__fill_version(st, &v[i], false, e);
+    if (rc != 0) {
+        store_model_version_array_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
