@@ -84,6 +84,11 @@ static int set_run(engine *g, int state, const char *type, const char *msg) {
                           store_run_state_name(g->run.state), store_run_state_name(state));
     g->run.state = state;
     if (store_run_state_final(state)) g->run.ended_ms = mp_now_ms();
+    if (g->st->t->run_update) {
+        int trc = sched__track_finish(g->st, g->run.id, state, g->run.ended_ms, g->e);
+        if (trc == MP_ENOENT) trc = 0; /* a run recorded before tracking existed */
+        if (trc) return trc;
+    }
     free(g->run.message);
     g->run.message = mp_xstrdup(msg);
     int rc = g->st->m->run_update(g->st, &g->run, g->e);
@@ -131,8 +136,8 @@ static int record_metrics(engine *g, sched__step *s) {
     json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
     free(path);
     if (!root) return 0;
-    int rc = 0;
-    if (json_is_object(root)) {
+    int rc = sched__track_metrics(g->st, g->run.id, root, g->e);
+    if (rc == 0 && json_is_object(root)) {
         const char *key;
         json_t *val;
         json_object_foreach(root, key, val) {
@@ -156,6 +161,26 @@ static char *missing_output(const sched__step *s) {
                                 s->spec->outputs[i].path);
     }
     return NULL;
+}
+
+/* register: {model, artifact}: the artifact becomes the next version of the model. */
+static int register_model(engine *g, sched__step *s) {
+    const spec_step *sp = s->spec;
+    if (!sp->register_model || !sp->register_artifact) return 0;
+    const char *rel = NULL;
+    for (size_t i = 0; i < sp->noutputs; i++)
+        if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
+    if (!rel) return 0;
+    char *source = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel);
+    int64_t version = 0;
+    int rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    if (rc == 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);
+        rc = record_event(g, s->rec.name, "ModelRegistered", msg);
+    }
+    free(source);
+    return rc;
 }
 
 static int step_failed(engine *g, sched__step *s, const char *why) {
@@ -202,6 +227,7 @@ static int step_exited(engine *g, sched__step *s, const exec_exit *x) {
                                 .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
         rc = g->st->m->cache_put(g->st, &ce, g->e);
     }
+    if (rc == 0) rc = register_model(g, s);
     char dur[32], msg[64];
     mp_format_duration(s->rec.ended_ms - s->rec.started_ms, dur, sizeof dur);
     snprintf(msg, sizeof msg, "completed in %s", dur);
@@ -301,6 +327,7 @@ static int apply_start(engine *g, start_item *it) {
         char msg[300];
         snprintf(msg, sizeof msg, "cache hit: reusing the outputs of run %s", it->hit.run_id);
         int rc = copy_metrics_for_hit(g, s);
+        if (rc == 0) rc = register_model(g, s);
         return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
     }
     s->rec.attempts++;
@@ -587,6 +614,8 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
     g.c = (sched__ctx){.p = p, .run = &g.run, .spec_dir = spec_dir, .steps = g.steps, .nsteps = g.n,
                        .self_exe = o->self_exe};
     if (rc == 0) rc = sched__params_from_json(g.run.params_json, &g.c.params, &g.c.nparams, e);
+    store_track_run tr = {0};
+    if (rc == 0 && st->t->run_get && st->t->run_get(st, g.run.id, &tr, NULL) == 0) g.c.experiment_id = tr.experiment_id;
     g.parallel = g.run.parallel > 0 ? g.run.parallel : mp_cpu_count();
     sched_local_capacity(&g.cap);
     g.grace_ms = o->kill_grace_ms;
@@ -610,6 +639,7 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
     free(g.views);
     free(spec_dir);
     spec_kv_array_free(g.c.params, g.c.nparams);
+    store_track_run_free(&tr);
     store_run_free(&g.run);
     return rc;
 }

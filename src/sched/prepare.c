@@ -219,6 +219,13 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
     env_put(&pr->env, "MLPLANE_OUTPUTS", s->rec.outputs_dir);
     env_put(&pr->env, "MLPLANE_ATTEMPT", attempt);
     env_put(&pr->env, "MLPLANE_PIPELINE", c->p->meta.name);
+    /* The step's MLflow run: the pipeline run itself. A client logs to it when a
+     * tracking server is known (MLFLOW_TRACKING_URI, or the mlplane server). */
+    env_put(&pr->env, "MLFLOW_RUN_ID", c->run->id);
+    if (c->experiment_id) env_put(&pr->env, "MLFLOW_EXPERIMENT_ID", c->experiment_id);
+    const char *uri = getenv("MLFLOW_TRACKING_URI");
+    if (!uri || !*uri) uri = getenv("MLPLANE_SERVER");
+    if (uri && *uri) env_put(&pr->env, "MLFLOW_TRACKING_URI", uri);
     for (size_t i = 0; i < c->nparams; i++) {
         char name[300];
         size_t j = 0;
@@ -238,7 +245,9 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
         const char *eq = strchr(*ep, '=');
         if (!eq || mp_str_starts(*ep, "MLPLANE_RUN_ID=") || mp_str_starts(*ep, "MLPLANE_STEP=") ||
             mp_str_starts(*ep, "MLPLANE_OUTPUTS=") || mp_str_starts(*ep, "MLPLANE_ATTEMPT=") ||
-            mp_str_starts(*ep, "MLPLANE_PIPELINE=") || mp_str_starts(*ep, "MLPLANE_PARAM_"))
+            mp_str_starts(*ep, "MLPLANE_PIPELINE=") || mp_str_starts(*ep, "MLPLANE_PARAM_") ||
+            mp_str_starts(*ep, "MLFLOW_RUN_ID=") || mp_str_starts(*ep, "MLFLOW_EXPERIMENT_ID=") ||
+            mp_str_starts(*ep, "MLFLOW_TRACKING_URI="))
             continue;
         if (env_has(sp, *ep, (size_t)(eq - *ep))) continue;
         if (self_dir && mp_str_starts(*ep, "PATH=")) {

@@ -90,6 +90,7 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
             free(ss.outputs_dir);
             free(ss.log_path);
         }
+        if (rc == 0) rc = sched__track_create(st, &r, params, p->nparams, e);
         if (rc == 0) {
             store_event ev = {.run_id = r.id, .type = "RunCreated", .message = r.params_json};
             rc = st->m->event_append(st, &ev, e);

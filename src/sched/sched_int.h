@@ -4,6 +4,8 @@
 #ifndef MLPLANE_SCHED_INT_H
 #define MLPLANE_SCHED_INT_H
 
+#include <jansson.h>
+
 #include "sched/sched.h"
 
 /* One step of a run being executed. */
@@ -37,7 +39,19 @@ typedef struct sched__ctx {
     sched__step *steps;
     size_t nsteps;
     const char *self_exe;
+    const char *experiment_id; /* of the run's MLflow run, NULL when unknown */
 } sched__ctx;
+
+/* ---- the run as an MLflow run (track.c) ------------------------------------------
+ * Every pipeline run is also an MLflow run with the same id, in the experiment
+ * named after the pipeline, so MLflow clients see pipelines and notebooks alike. */
+
+/* In the caller's transaction: creates the MLflow run of run r with its params. */
+int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, mp_err *e);
+/* Logs a step's metrics.json values (numbers, or arrays as histories) to the run. */
+int sched__track_metrics(store *st, const char *run_id, json_t *metrics, mp_err *e);
+/* Sets the MLflow run's status from the pipeline run's final state. */
+int sched__track_finish(store *st, const char *run_id, int run_state, int64_t end_ms, mp_err *e);
 
 /* Fills pr for step s (whose dependencies have all succeeded). Never fails hard:
  * a problem the user must fix is put in pr->error. */

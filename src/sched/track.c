@@ -1,0 +1,76 @@
+/* track.c — a pipeline run is also an MLflow run (same id), in the experiment
+ * named after its pipeline: params at submit, each step's metrics.json as metrics
+ * (arrays become a metric's history, one point per step), the status at the end.
+ * Everything goes through the store's tracking methods inside the engine's
+ * transactions, so the MLflow view never disagrees with the run's state.
+ * Runs on the engine's thread. */
+#include "sched/sched_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, mp_err *e) {
+    char *exp_id = NULL;
+    int rc = st->t->experiment_get_or_create(st, r->pipeline, &exp_id, e);
+    if (rc) return rc;
+    store_kv tags[] = {
+        {"mlflow.source.name", r->spec_path ? r->spec_path : ""},
+        {"mlflow.source.type", "JOB"},
+        {"mlplane.pipeline", r->pipeline},
+        {"mlplane.namespace", r->namespace_},
+    };
+    store_track_run tr = {.run_id = r->id, .run_name = r->id, .experiment_id = exp_id, .status = "SCHEDULED",
+                          .start_time = r->created_ms, .end_time = -1, .tags = tags,
+                          .ntags = sizeof tags / sizeof tags[0]};
+    rc = st->t->run_create(st, &tr, e);
+    if (rc == 0 && nparams > 0) {
+        store_kv *kv = mp_xcalloc(nparams, sizeof *kv);
+        for (size_t i = 0; i < nparams; i++) kv[i] = (store_kv){params[i].key, params[i].value};
+        rc = st->t->log_batch(st, r->id, NULL, 0, kv, nparams, NULL, 0, e);
+        free(kv);
+    }
+    free(exp_id);
+    return rc;
+}
+
+static void add_point(store_track_metric **v, size_t *n, size_t *cap, const char *key, json_t *val, int64_t step,
+                      int64_t now) {
+    if (!json_is_number(val)) return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = mp_xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = (store_track_metric){(char *)key, json_number_value(val), now, step};
+}
+
+int sched__track_metrics(store *st, const char *run_id, json_t *metrics, mp_err *e) {
+    if (!json_is_object(metrics)) return 0;
+    store_track_metric *v = NULL;
+    size_t n = 0, cap = 0;
+    int64_t now = mp_now_ms();
+    const char *key;
+    json_t *val;
+    json_object_foreach(metrics, key, val) {
+        if (json_is_array(val)) {
+            size_t i;
+            json_t *x;
+            json_array_foreach(val, i, x) add_point(&v, &n, &cap, key, x, (int64_t)i, now);
+        } else {
+            add_point(&v, &n, &cap, key, val, 0, now);
+        }
+    }
+    int rc = 0;
+    /* log_batch takes at most 1000 metrics a call, as MLflow's API does. */
+    for (size_t off = 0; off < n && rc == 0; off += 1000)
+        rc = st->t->log_batch(st, run_id, v + off, n - off < 1000 ? n - off : 1000, NULL, 0, NULL, 0, e);
+    free(v);
+    return rc;
+}
+
+int sched__track_finish(store *st, const char *run_id, int run_state, int64_t end_ms, mp_err *e) {
+    const char *status = run_state == RUN_SUCCEEDED ? "FINISHED" : run_state == RUN_CANCELLED ? "KILLED"
+                       : run_state == RUN_FAILED    ? "FAILED"
+                                                    : "RUNNING";
+    return st->t->run_update(st, run_id, status, store_run_state_final(run_state) ? end_ms : -1, NULL, e);
+}
