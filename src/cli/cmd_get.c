@@ -190,7 +190,8 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
 static const char get_help[] =
     "Usage: mlplane get runs [-o table|json|yaml]\n"
     "       mlplane get steps RUN [-o table|json|yaml]\n"
-    "       mlplane get metrics RUN [-o table|json|yaml]\n\n"
+    "       mlplane get metrics RUN [-o table|json|yaml]\n"
+    "       mlplane get experiments [-o table|json|yaml]\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
 
 int cmd_get(cli_env *env, int argc, char **argv) {
@@ -200,7 +201,7 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     }
     get_opts g;
     if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
-    if (g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN or metrics RUN");
+    if (g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN, metrics RUN or experiments");
     const char *what = g.pos[0];
     if (strcmp(what, "runs") == 0 || strcmp(what, "run") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
@@ -211,7 +212,12 @@ int cmd_get(cli_env *env, int argc, char **argv) {
         if (env->server) return remote_get_run_items(env, what[0] == 's' ? "steps" : "metrics", g.pos[1], g.out);
         return what[0] == 's' ? get_steps(env, &g, g.pos[1]) : get_metrics(env, &g, g.pos[1]);
     }
-    return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps or metrics", what);
+    if (strcmp(what, "experiments") == 0 || strcmp(what, "experiment") == 0) {
+        if (g.npos > 1) return cli_fail(CLI_USAGE, "get experiments takes no argument");
+        if (env->server) return cli_fail(CLI_USAGE, "get experiments reads the embedded store; with a server use its MLflow API");
+        return cli_get_experiments(env, g.home, g.out);
+    }
+    return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps, metrics or experiments", what);
 }
 
 int cmd_describe(cli_env *env, int argc, char **argv) {

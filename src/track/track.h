@@ -41,4 +41,11 @@ int track_filter_parse(const char *s, track_filter_target target, store_track_fi
  * heap (free it, or store_track_order_array_free). */
 int track_order_parse(const char *s, track_filter_target target, store_track_order *out, mp_err *e);
 
+/* MLflow JSON views of store records (new references), as the REST API shows
+ * them; for the CLI's -o json|yaml. */
+json_t *track_experiment_json(const store_experiment *x);
+json_t *track_run_json(const store_track_run *r);
+json_t *track_model_json(const store_registered_model *m);
+json_t *track_version_json(const store_model_version *v);
+
 #endif
