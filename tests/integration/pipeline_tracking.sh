@@ -1,0 +1,77 @@
+#!/bin/bash
+# A pipeline run is an MLflow run: its experiment is named after the pipeline,
+# params are logged, metrics.json values become metrics (arrays: histories), the
+# status follows the run, steps see MLFLOW_* variables, and `register:` creates
+# model versions (v1, then v2 on the next run) visible to the CLI and MLflow clients.
+. "$(dirname "$0")/lib.sh"
+
+cat > "$T_DIR/p.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: tracked}
+spec:
+  params: {lr: "0.3", depth: "5"}
+  steps:
+    - name: train
+      script: |
+        env | grep '^MLFLOW_' | sort > mlflow-env.txt
+        echo '{"loss": [0.9, 0.5, 0.25], "acc": 0.875}' > metrics.json
+        echo model > model.bin
+      outputs:
+        - {name: model, path: model.bin}
+        - {name: env, path: mlflow-env.txt}
+      register: {model: tracked-model, artifact: model}
+YAML
+r1=$(mlp run "$T_DIR/p.yaml" | head -1)
+assert_eq "$(run_state "$r1")" "Succeeded" "run"
+envf="$(step_field "$r1" train outputs_dir)/mlflow-env.txt"
+grep -q "^MLFLOW_RUN_ID=$r1$" "$envf" || fail "MLFLOW_RUN_ID: $(cat "$envf")"
+grep -q "^MLFLOW_EXPERIMENT_ID=[0-9]*$" "$envf" || fail "MLFLOW_EXPERIMENT_ID: $(cat "$envf")"
+ok "steps see MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID"
+
+mlp get experiments | grep -q " tracked " || fail "experiment named after the pipeline: $(mlp get experiments)"
+ok "experiment named after the pipeline"
+
+r2=$(mlp run "$T_DIR/p.yaml" -p lr=0.1 | head -1)
+mlp models list | grep -q "^tracked-model  *2 " || fail "models list: $(mlp models list)"
+v=$(mlp models get tracked-model -o json)
+assert_eq "$(echo "$v" | jq -r '.model_versions | length')" "2" "two versions"
+assert_eq "$(echo "$v" | jq -r '.model_versions[] | select(.version=="1") | .run_id')" "$r1" "v1 from the first run"
+assert_eq "$(echo "$v" | jq -r '.model_versions[] | select(.version=="2") | .run_id')" "$r2" "v2 from the second run"
+src=$(echo "$v" | jq -r '.model_versions[] | select(.version=="1") | .source')
+[ -f "$src" ] || fail "version source is the artifact file: $src"
+mlp describe run "$r2" | grep -q 'ModelRegistered .*version 2' || fail "registration event"
+ok "register: creates v1 then v2, with run ids and the artifact as source"
+
+start_server
+api="$SERVER_URL/api/2.0/mlflow"
+run=$(curl -sf "$api/runs/get?run_id=$r1")
+assert_eq "$(echo "$run" | jq -r .run.info.status)" "FINISHED" "MLflow status"
+assert_eq "$(echo "$run" | jq -r '.run.data.params[] | select(.key=="lr") | .value')" "0.3" "param lr"
+assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="acc") | .value')" "0.875" "metric acc"
+assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="loss") | .value')" "0.25" "latest loss"
+h=$(curl -sf "$api/metrics/get-history?run_id=$r1&metric_key=loss")
+assert_eq "$(echo "$h" | jq -r '[.metrics[] | .step] | join(",")')" "0,1,2" "history steps"
+assert_eq "$(echo "$h" | jq -r '[.metrics[] | .value] | join(",")')" "0.9,0.5,0.25" "history values"
+ok "MLflow sees the run's params, metrics and metric history"
+
+found=$(curl -sf -X POST "$api/runs/search" -H 'Content-Type: application/json' \
+  -d "{\"experiment_ids\":[\"$(echo "$run" | jq -r .run.info.experiment_id)\"],\"filter\":\"params.lr = '0.1'\"}")
+assert_eq "$(echo "$found" | jq -r '.runs[0].info.run_id')" "$r2" "runs/search by param finds the second run"
+mv=$(curl -sf "$api/model-versions/get?name=tracked-model&version=2")
+assert_eq "$(echo "$mv" | jq -r .model_version.run_id)" "$r2" "registry over HTTP"
+ok "runs/search and the registry over HTTP"
+
+# a failed run is FAILED in MLflow
+cat > "$T_DIR/f.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: tracked}
+spec:
+  steps: [{name: boom, command: ["false"]}]
+YAML
+r3=$( (mlp run "$T_DIR/f.yaml" || true) | head -1)
+assert_eq "$(curl -sf "$api/runs/get?run_id=$r3" | jq -r .run.info.status)" "FAILED" "failed run"
+ok "a failed pipeline run is FAILED in MLflow"
+stop_server "$SERVER_PID" || true
+finish
