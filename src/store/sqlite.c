@@ -684,7 +684,7 @@ static int configure(sqlite3 *db, const char *path, mp_err *e) {
     sqlite3_finalize(q);
     if (!ok) return MP_ESTORE;
     char *msg = NULL;
-    if (sqlite3_exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536", NULL, NULL, &msg) != SQLITE_OK) {
         mp_err_set(e, MP_ESTORE, "store: cannot configure %s: %s", path, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return MP_ESTORE;

@@ -75,4 +75,8 @@ int store__track_run_search(store *st, const store_track_query *q, store_track_r
 int store__track_experiment_search(store *st, const store_track_query *q, store_experiment **out, size_t *n,
                                    mp_err *e);
 
+/* The SQL that log-batch uses to append one metric point to the history (for the
+ * tracking benchmark's raw-insert limit, which must use the same statement). */
+const char *store__track_metric_insert_sql(void);
+
 #endif

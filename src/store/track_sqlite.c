@@ -787,6 +787,8 @@ static int tr_log_inputs(store *st, const char *run_id, const store_dataset_inpu
     return tx_end(st, own, rc, e);
 }
 
+const char *store__track_metric_insert_sql(void) { return sql_text[T_METRIC_INSERT]; }
+
 const store_track_methods store__sqlite_track = {
     .experiment_create = tr_experiment_create,
     .experiment_get_or_create = tr_experiment_get_or_create,
