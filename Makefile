@@ -14,7 +14,7 @@ CC         ?= cc
 
 DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
            libxgboost-dev libsodium-dev libcmocka-dev \
-           libmicrohttpd-dev libcurl4-openssl-dev jq curl
+           libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3
 
 .PHONY: all build deps test demo asan bench bench-steps bench-tracking clean
 
