@@ -48,6 +48,8 @@ struct api_server {
 };
 
 typedef struct conn_ctx {
+    bool started;     /* on_access has seen this request */
+    bool nul_in_uri;  /* the raw URI holds %00: decoding would cut it short */
     mp_buf body;
     size_t received;  /* body bytes seen, kept or not */
     bool too_big;     /* the body went over max_body: answer 413 */
@@ -358,17 +360,36 @@ static enum MHD_Result dispatch(api_server *s, struct MHD_Connection *c, conn_ct
     return res;
 }
 
+/* A request's context, made when its URI arrives (before libmicrohttpd decodes
+ * it, so that a %00, which decoding would turn into an early end, is seen). */
+static conn_ctx *new_conn(api_server *s, const char *raw_uri) {
+    conn_ctx *cx = mp_xcalloc(1, sizeof *cx);
+    mp_buf_init(&cx->body);
+    cx->start_ms = mp_mono_ms();
+    cx->nul_in_uri = raw_uri && strstr(raw_uri, "%00") != NULL;
+    atomic_fetch_add(&s->inflight, 1);
+    return cx;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)c;
+    return new_conn(cls, uri);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     (void)version;
     api_server *s = cls;
     conn_ctx *cx = *con_cls;
-    if (!cx) { /* headers only: set up, refuse a declared body over the limit at once */
-        cx = mp_xcalloc(1, sizeof *cx);
-        mp_buf_init(&cx->body);
-        cx->start_ms = mp_mono_ms();
+    if (!cx) { /* no URI callback ran (not expected): set up here */
+        cx = new_conn(s, NULL);
         *con_cls = cx;
-        atomic_fetch_add(&s->inflight, 1);
+    }
+    if (!cx->started) { /* headers only: refuse bad URIs and declared bodies over the limit at once */
+        cx->started = true;
+        if (cx->nul_in_uri)
+            return send_error(s, c, cx, 400, "INVALID_PARAMETER_VALUE", method, url, NULL,
+                              "the request URL holds an encoded NUL byte (%%00), which no path or parameter may hold");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
@@ -486,6 +507,7 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                 MHD_OPTION_END);
         if (!s->d) rc = mp_err_set(e, MP_EIO, "cannot start the HTTP server on %s (libmicrohttpd refused)", s->url);

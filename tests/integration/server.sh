@@ -209,13 +209,19 @@ raw() { # raw BYTES: sends them on a fresh connection, prints the status line
   exec 3<&- 3>&-
 }
 assert_contains "$(raw 'GARBAGE\r\n\r\n')" "" "garbage"
-assert_contains "$(raw 'GET /api/v1/runs/%ff%fe?step=%00 HTTP/1.1\r\nHost: x\r\n\r\n')" "404" "bad bytes in the path"
+assert_contains "$(raw 'GET /api/v1/runs/%ff%fe?step=%01 HTTP/1.1\r\nHost: x\r\n\r\n')" "404" "bad bytes in the path"
+assert_contains "$(raw 'GET /api/v1/runs/%ff%fe?step=%00 HTTP/1.1\r\nHost: x\r\n\r\n')" "400" "an encoded NUL"
 # a header over the connection's memory: 431, or a reset when the server closes before reading it all
 case "$(raw "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $(head -c 300000 /dev/zero | tr '\0' a)\r\n\r\n" 2>/dev/null)" in
   "" | *431*) ;;
   *) fail "huge header not refused";;
 esac
 assert_contains "$(raw 'POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n\xff\xfe\x00\x01{')" "400" "binary body"
+# an encoded NUL would cut a decoded path short (a%00b -> a): refused, nothing written
+assert_eq "$(http PUT '/api/2.0/mlflow-artifacts/artifacts/a%00b.txt' --data-binary hi)" "400" "%00 in a path"
+assert_contains "$(body)" "NUL" "%00 message"
+[ ! -e "$MLPLANE_HOME/artifacts/a" ] || fail "%00 path was written as a truncated name"
+assert_eq "$(http GET '/api/2.0/mlflow/experiments/get-by-name?experiment_name=x%00y')" "400" "%00 in a query"
 assert_eq "$(http GET /healthz)" "200" "alive after hostile input"
 ok "malformed requests do not hurt the server"
 
