@@ -212,8 +212,9 @@ static int follow_run(remote *r, const char *run_id) {
             reply_free(&y);
             break;
         }
+        bool interrupted = strcmp(state, "Interrupted") == 0; /* state lives in y */
         reply_free(&y);
-        if (strcmp(state, "Interrupted") == 0) {
+        if (interrupted) {
             status = cli_fail(CLI_FAILED,
                               "run %s is interrupted: no mlplane process drives it; finish it with `mlplane resume %s` "
                               "on the server's machine",
