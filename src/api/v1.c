@@ -351,9 +351,10 @@ static bool read_both(int out_fd, int err_fd, mp_buf *out, mp_buf *err) {
 
 /* Spawns `mlplane --home HOME run --detach [--parallel=N] [--param=k=v]... -- FILE`
  * with a clean signal state and without MLPLANE_SERVER (which would loop back
- * here). *status: its exit status, -1 when unknown. */
-static int spawn_run(const char *home, const char *file, const mp_strv *params, int parallel, mp_buf *out,
-                     mp_buf *err, int *status, mp_err *e) {
+ * here); MLFLOW_TRACKING_URI is this server, so steps log to it. *status: its
+ * exit status, -1 when unknown. */
+static int spawn_run(const char *home, const char *base_url, const char *file, const mp_strv *params, int parallel,
+                     mp_buf *out, mp_buf *err, int *status, mp_err *e) {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return mp_err_set(e, MP_EIO, "cannot find the mlplane binary: %s", strerror(errno));
@@ -369,7 +370,9 @@ static int spawn_run(const char *home, const char *file, const mp_strv *params, 
     mp_strv_push(&argv, "--");
     mp_strv_push(&argv, file);
     for (char **ep = environ; ep && *ep; ep++)
-        if (!mp_str_starts(*ep, "MLPLANE_SERVER=")) mp_strv_push(&envv, *ep);
+        if (!mp_str_starts(*ep, "MLPLANE_SERVER=") && !mp_str_starts(*ep, "MLFLOW_TRACKING_URI="))
+            mp_strv_push(&envv, *ep);
+    if (base_url && *base_url) mp_strv_push_owned(&envv, mp_xasprintf("MLFLOW_TRACKING_URI=%s", base_url));
 
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     int rc = 0;
@@ -527,7 +530,7 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
         mp_buf_init(&err);
         int status = -1;
         int p = par && json_is_integer(par) ? (int)json_integer_value(par) : 0;
-        int rc = spawn_run(req->home, file, &params, p, &out, &err, &status, &e);
+        int rc = spawn_run(req->home, req->base_url, file, &params, p, &out, &err, &status, &e);
         char *id = rc == 0 ? first_line_id(&out) : NULL;
         if (rc != 0) api_error(resp, &e);
         else if (id && (status == 0 || (status == -1 && err.len == 0)))
