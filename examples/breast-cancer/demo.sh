@@ -68,4 +68,8 @@ if ! awk -v a="$AUC" -v m="$MIN_AUC" 'BEGIN { exit !(a + 0 >= m + 0) }'; then
     echo "demo: FAILED: test AUC $AUC2 < $MIN_AUC (accuracy $ACC2; from $SOURCE)" >&2
     exit 1
 fi
-echo "demo: test AUC $AUC2 (≥ $MIN_AUC), accuracy $ACC2; model at ${MODEL:-?} (run $RUN)"
+VERSION="$(mp models get breast-cancer -o json | jq -r --arg r "$RUN" '.model_versions[] | select(.run_id==$r) | .version')"
+echo
+mp models get breast-cancer
+echo
+echo "demo: test AUC $AUC2 (≥ $MIN_AUC), accuracy $ACC2; registered as breast-cancer version ${VERSION:-?}; model at ${MODEL:-?} (run $RUN)"

@@ -10,6 +10,9 @@ run=$(mlp get runs -o json | jq -r '.[0].id')
 auc=$(mlp get metrics "$run" -o json | jq -r '.[] | select(.key=="auc") | .value')
 awk -v a="$auc" 'BEGIN { exit !(a >= 0.95) }' || fail "test AUC $auc < 0.95"
 ok "demo trains a model with test AUC $auc"
+assert_contains "$out" "registered as breast-cancer version 1" "first run registers v1"
+hist=$(mlp get metrics "$run" -o json | jq -r '[.[] | select(.step=="train")] | length')
+[ "$hist" -ge 2 ] || fail "train step metrics (logloss history) missing"
 
 out=$("$MLPLANE_SRC/examples/breast-cancer/demo.sh" "$MLPLANE" 2>&1) || fail "second demo failed: $out"
 run2=$(mlp get runs -o json | jq -r '.[0].id')
@@ -18,4 +21,6 @@ skipped=$(mlp get steps "$run2" -o json | jq '[.[] | select(.state=="Skipped")] 
 total=$(mlp get steps "$run2" -o json | jq 'length')
 assert_eq "$skipped" "$total" "every unchanged step is a cache hit"
 ok "second run: all $total steps Skipped from the cache"
+assert_contains "$out" "registered as breast-cancer version 2" "second run registers v2"
+ok "the model is registered as breast-cancer v1, then v2"
 finish
