@@ -29,7 +29,9 @@
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,7 @@ typedef struct sq {
     char errmsg[512];   /* sqlite3_errmsg of the last failure, saved before a
                          * ROLLBACK overwrites it */
     store__ext ext[STORE__EXT_COUNT]; /* per-connection state of track/registry files */
+    bool holds_writer;  /* this handle holds the process' writer mutex */
 } sq;
 
 static const store_methods sqlite_methods;
@@ -312,6 +315,29 @@ static int read_all(sq *s, sqlite3_stmt *q, const row_kind *k, void **out, size_
 
 /* ---- transactions ------------------------------------------------------------------- */
 
+/* Writers of one process queue on this mutex before BEGIN IMMEDIATE: a thread
+ * waiting for SQLite's write lock would sleep in the busy handler in steps of
+ * up to 100 ms, while one waiting here wakes as soon as the lock is free. Other
+ * processes still meet at SQLite's lock (busy_timeout). A timed lock keeps one
+ * thread holding two handles on the same file from deadlocking with itself. */
+static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void writer_enter(sq *s) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    s->holds_writer = pthread_mutex_timedlock(&writer_mutex, &ts) == 0;
+}
+
+static void writer_leave(sq *s) {
+    if (s->holds_writer) pthread_mutex_unlock(&writer_mutex);
+    s->holds_writer = false;
+}
+
 static void rollback_now(sq *s) {
     if (!sqlite3_get_autocommit(s->db)) {
         sqlite3_step(s->q[Q_ROLLBACK]);
@@ -334,10 +360,12 @@ static int run_write(sq *s, sqlite3_stmt *q) {
         return SQLITE_ABORT;
     }
     if (own) {
+        writer_enter(s);
         rc = store__step_busy(s->q[Q_BEGIN]);
         if (rc != SQLITE_DONE) save_err(s);
         sqlite3_reset(s->q[Q_BEGIN]);
         if (rc != SQLITE_DONE) {
+            writer_leave(s);
             done(q);
             return rc;
         }
@@ -357,16 +385,21 @@ static int run_write(sq *s, sqlite3_stmt *q) {
         sqlite3_reset(s->q[Q_COMMIT]);
     }
     if (rc != SQLITE_DONE) rollback_now(s);
+    writer_leave(s);
     return rc;
 }
 
 static int sq_begin(store *st, mp_err *e) {
     sq *s = SQ(st);
     if (s->in_tx) return mp_err_set(e, MP_EINTERNAL, "store: begin: a transaction is already open");
+    writer_enter(s);
     int rc = store__step_busy(s->q[Q_BEGIN]);
     if (rc != SQLITE_DONE) save_err(s);
     sqlite3_reset(s->q[Q_BEGIN]);
-    if (rc != SQLITE_DONE) return fail(s, e, rc, "cannot begin a transaction on %s", s->path);
+    if (rc != SQLITE_DONE) {
+        writer_leave(s);
+        return fail(s, e, rc, "cannot begin a transaction on %s", s->path);
+    }
     s->in_tx = true;
     return 0;
 }
@@ -377,15 +410,19 @@ static int sq_commit(store *st, mp_err *e) {
     sq *s = SQ(st);
     if (!s->in_tx) return mp_err_set(e, MP_EINTERNAL, "store: commit without begin");
     s->in_tx = false;
-    if (sqlite3_get_autocommit(s->db))
+    if (sqlite3_get_autocommit(s->db)) {
+        writer_leave(s);
         return mp_err_set(e, MP_ESTORE, "store: cannot commit: the transaction was rolled back after an earlier error");
+    }
     int rc = store__step_busy(s->q[Q_COMMIT]);
     if (rc != SQLITE_DONE) save_err(s);
     sqlite3_reset(s->q[Q_COMMIT]);
     if (rc != SQLITE_DONE) {
         rollback_now(s);
+        writer_leave(s);
         return fail(s, e, rc, "cannot commit a transaction on %s", s->path);
     }
+    writer_leave(s);
     return 0;
 }
 
@@ -394,6 +431,7 @@ static void sq_rollback(store *st) {
     if (!s->in_tx) return;
     s->in_tx = false;
     rollback_now(s);
+    writer_leave(s);
 }
 
 /* ---- runs ------------------------------------------------------------------------------ */
