@@ -149,6 +149,38 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
     mp_http_json(resp, 200, arr);
 }
 
+/* GET /api/v1/pipelines: every pipeline that has runs, newest run first, with its
+ * run count and its latest run's id, state and creation time. */
+static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
+    store_run *runs = NULL;
+    size_t n = 0;
+    mp_err e;
+    if (req->st->m->run_list(req->st, 0, &runs, &n, &e) != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    json_t *arr = json_array(), *seen = json_object();
+    for (size_t i = 0; i < n; i++) { /* runs come newest first: the first of a pipeline is its latest */
+        char *key = mp_xasprintf("%s/%s", runs[i].namespace_ ? runs[i].namespace_ : "", runs[i].pipeline);
+        json_t *p = json_object_get(seen, key);
+        if (p) {
+            json_object_set_new(p, "runs", json_integer(json_integer_value(json_object_get(p, "runs")) + 1));
+        } else {
+            char created[40];
+            mp_format_time(runs[i].created_ms, created, sizeof created);
+            p = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "name", runs[i].pipeline, "namespace",
+                          runs[i].namespace_ ? runs[i].namespace_ : "default", "runs", 1, "latest_run", runs[i].id,
+                          "latest_state", api_run_state_shown(&runs[i]), "latest_created", created);
+            json_object_set(seen, key, p);
+            json_array_append_new(arr, p);
+        }
+        free(key);
+    }
+    json_decref(seen);
+    store_run_array_free(runs, n);
+    mp_http_json(resp, 200, arr);
+}
+
 static void h_run_describe(const mp_http_req *req, mp_http_resp *resp, const char *id) {
     long long after;
     if (query_int(req, resp, "events_after", 0, &after)) return;
@@ -606,6 +638,7 @@ static const mp_http_route routes[] = {
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
     {"GET", "/api/v1/runs", h_runs_list},
+    {"GET", "/api/v1/pipelines", h_pipelines_list},
     {"POST", "/api/v1/runs", h_runs_submit},
     {"*", "/api/v1/runs/*", h_run_sub},
 };

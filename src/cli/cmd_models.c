@@ -176,6 +176,9 @@ int cmd_models(cli_env *env, int argc, char **argv) {
             return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane models --help)", argv[optind - 1]);
         }
     }
+    if (env->server)
+        return cli_fail(CLI_USAGE, "models reads the embedded store; with a server use its MLflow API "
+                                   "(%s/api/2.0/mlflow/registered-models/search)", env->server);
     int npos = argc - optind;
     const char *sub = npos > 0 ? argv[optind] : NULL;
     if (!sub || (strcmp(sub, "list") == 0 && npos != 1) || (strcmp(sub, "get") == 0 && npos != 2) ||

@@ -42,6 +42,7 @@ typedef struct engine {
     int grace_ms;
     bool cancel;
     bool logs_ready; /* HOME/runs/RUN/logs exists */
+    bool tracked;    /* the run has its MLflow run (runs recorded before tracking existed have not) */
     int64_t last_cancel_poll;
     pending_ev *evs;
     size_t nevs, capevs;
@@ -84,9 +85,8 @@ static int set_run(engine *g, int state, const char *type, const char *msg) {
                           store_run_state_name(g->run.state), store_run_state_name(state));
     g->run.state = state;
     if (store_run_state_final(state)) g->run.ended_ms = mp_now_ms();
-    if (g->st->t->run_update) {
+    if (g->tracked) {
         int trc = sched__track_finish(g->st, g->run.id, state, g->run.ended_ms, g->e);
-        if (trc == MP_ENOENT) trc = 0; /* a run recorded before tracking existed */
         if (trc) return trc;
     }
     free(g->run.message);
@@ -136,7 +136,7 @@ static int record_metrics(engine *g, sched__step *s) {
     json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
     free(path);
     if (!root) return 0;
-    int rc = sched__track_metrics(g->st, g->run.id, root, g->e);
+    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, root, g->e) : 0;
     if (rc == 0 && json_is_object(root)) {
         const char *key;
         json_t *val;
@@ -615,7 +615,10 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
                        .self_exe = o->self_exe};
     if (rc == 0) rc = sched__params_from_json(g.run.params_json, &g.c.params, &g.c.nparams, e);
     store_track_run tr = {0};
-    if (rc == 0 && st->t->run_get && st->t->run_get(st, g.run.id, &tr, NULL) == 0) g.c.experiment_id = tr.experiment_id;
+    if (rc == 0 && st->t->run_get(st, g.run.id, &tr, NULL) == 0) {
+        g.c.experiment_id = tr.experiment_id;
+        g.tracked = true;
+    }
     g.parallel = g.run.parallel > 0 ? g.run.parallel : mp_cpu_count();
     sched_local_capacity(&g.cap);
     g.grace_ms = o->kill_grace_ms;

@@ -1,6 +1,7 @@
 /* track.c — a pipeline run is also an MLflow run (same id), in the experiment
  * named after its pipeline: params at submit, each step's metrics.json as metrics
- * (arrays become a metric's history, one point per step), the status at the end.
+ * (arrays become a metric's history, one point per step; names MLflow would
+ * refuse are left out), the status at the end.
  * Everything goes through the store's tracking methods inside the engine's
  * transactions, so the MLflow view never disagrees with the run's state.
  * Runs on the engine's thread. */
@@ -34,9 +35,20 @@ int sched__track_create(store *st, const store_run *r, const spec_kv *params, si
     return rc;
 }
 
+/* MLflow's rule for metric names: letters, digits, '_', '-', '.', ' ', '/', at
+ * most 250 characters, and no path that climbs ("..") or starts at the root. */
+static bool metric_key_ok(const char *k) {
+    size_t n = strlen(k);
+    if (n == 0 || n > 250 || k[0] == '/' || strstr(k, "..")) return false;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-. /", *p)))
+            return false;
+    return true;
+}
+
 static void add_point(store_track_metric **v, size_t *n, size_t *cap, const char *key, json_t *val, int64_t step,
                       int64_t now) {
-    if (!json_is_number(val)) return;
+    if (!json_is_number(val) || !metric_key_ok(key)) return;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
         *v = mp_xrealloc(*v, *cap * sizeof **v);

@@ -175,7 +175,8 @@ struct store {
 /* ---- MLflow tracking (implemented by track_sqlite.c, track_search.c) -------------
  * Experiments, runs, metrics, params and tags as MLflow models them. Ids are
  * strings: experiment ids are decimal integers ("0" is the Default experiment,
- * created by the migration), run ids 32 lowercase hex digits. Times are ms since
+ * created by the migration), run ids 32 lowercase hex digits for runs created through
+ * the API, the pipeline run's id for pipeline runs. Times are ms since
  * the epoch. Errors: MP_ENOENT (no such experiment/run/tag), MP_EEXIST (name
  * taken), MP_ESTATE (the run or experiment is deleted), MP_EINVAL (e.g. a param
  * logged again with another value); their messages are MLflow's, fit for a client.

@@ -15,7 +15,7 @@ spec:
     - name: train
       script: |
         env | grep '^MLFLOW_' | sort > mlflow-env.txt
-        echo '{"loss": [0.9, 0.5, 0.25], "acc": 0.875}' > metrics.json
+        echo '{"loss": [0.9, 0.5, 0.25], "acc": 0.875, "a/../b": 1}' > metrics.json
         echo model > model.bin
       outputs:
         - {name: model, path: model.bin}
@@ -53,7 +53,14 @@ assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="loss") | .
 h=$(curl -sf "$api/metrics/get-history?run_id=$r1&metric_key=loss")
 assert_eq "$(echo "$h" | jq -r '[.metrics[] | .step] | join(",")')" "0,1,2" "history steps"
 assert_eq "$(echo "$h" | jq -r '[.metrics[] | .value] | join(",")')" "0.9,0.5,0.25" "history values"
-ok "MLflow sees the run's params, metrics and metric history"
+echo "$run" | jq -e '[.run.data.metrics[] | select(.key=="a/../b")] | length == 0' >/dev/null ||
+  fail "a metric name MLflow refuses was logged"
+ok "MLflow sees the run's params, metrics and metric history (names it refuses left out)"
+
+p=$(curl -sf "$SERVER_URL/api/v1/pipelines")
+assert_eq "$(echo "$p" | jq -r '.[] | select(.name=="tracked") | .runs')" "2" "pipelines list counts runs"
+assert_eq "$(echo "$p" | jq -r '.[] | select(.name=="tracked") | .latest_run')" "$r2" "latest run"
+ok "GET /api/v1/pipelines"
 
 found=$(curl -sf -X POST "$api/runs/search" -H 'Content-Type: application/json' \
   -d "{\"experiment_ids\":[\"$(echo "$run" | jq -r .run.info.experiment_id)\"],\"filter\":\"params.lr = '0.1'\"}")
