@@ -341,6 +341,40 @@ static int apply_start(engine *g, start_item *it) {
     return set_step(g, s, STEP_RUNNING, "StepRunning", msg);
 }
 
+/* Gives a starting step the GPUs it asked for: the lowest-numbered devices no
+ * running step holds (fits() made sure enough are free), named to the process by
+ * CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES. On a machine with GPUs a step
+ * that asked for none sees none, as in Kubernetes. */
+static void assign_gpus(engine *g, sched__step *s, mp_strv *env) {
+    s->gpus = 0;
+    if (g->cap.gpu <= 0) return;
+    uint64_t used = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->steps[i].running && &g->steps[i] != s) used |= g->steps[i].gpus;
+    mp_buf ids;
+    mp_buf_init(&ids);
+    int64_t want = s->spec->resources.gpu;
+    for (int d = 0; d < 64 && d < g->cap.gpu && want > 0; d++) {
+        if (used & ((uint64_t)1 << d)) continue;
+        s->gpus |= (uint64_t)1 << d;
+        mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", d);
+        want--;
+    }
+    /* ours replace any inherited from mlplane's own environment */
+    size_t k = 0;
+    for (size_t i = 0; i < env->n; i++) {
+        if (mp_str_starts(env->v[i], "CUDA_VISIBLE_DEVICES=") || mp_str_starts(env->v[i], "NVIDIA_VISIBLE_DEVICES="))
+            free(env->v[i]);
+        else
+            env->v[k++] = env->v[i];
+    }
+    env->n = k;
+    env->v[k] = NULL;
+    mp_strv_push_owned(env, mp_xasprintf("CUDA_VISIBLE_DEVICES=%s", ids.data));
+    mp_strv_push_owned(env, mp_xasprintf("NVIDIA_VISIBLE_DEVICES=%s", ids.len ? ids.data : "void"));
+    mp_buf_free(&ids);
+}
+
 /* Spawns a step whose Running state is committed. On failure the exit is faked so
  * the next iteration records it like any other failed attempt. */
 static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails) {
@@ -363,6 +397,7 @@ static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fa
             fclose(f);
         }
     }
+    assign_gpus(g, s, &pr->env);
     exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
                    .envp = mp_strv_terminated(&pr->env), .cwd = pr->cwd, .log_path = s->rec.log_path,
                    .image = s->spec->image};
