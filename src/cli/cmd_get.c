@@ -191,7 +191,8 @@ static const char get_help[] =
     "Usage: mlplane get runs [-o table|json|yaml]\n"
     "       mlplane get steps RUN [-o table|json|yaml]\n"
     "       mlplane get metrics RUN [-o table|json|yaml]\n"
-    "       mlplane get experiments [-o table|json|yaml]\n\n"
+    "       mlplane get experiments [-o table|json|yaml]\n"
+    "       mlplane get nodes [-o table|json|yaml]\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
 
 int cmd_get(cli_env *env, int argc, char **argv) {
@@ -201,7 +202,7 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     }
     get_opts g;
     if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
-    if (g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN, metrics RUN or experiments");
+    if (g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN, metrics RUN, experiments or nodes");
     const char *what = g.pos[0];
     if (strcmp(what, "runs") == 0 || strcmp(what, "run") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
@@ -217,7 +218,12 @@ int cmd_get(cli_env *env, int argc, char **argv) {
         if (env->server) return cli_fail(CLI_USAGE, "get experiments reads the embedded store; with a server use its MLflow API");
         return cli_get_experiments(env, g.home, g.out);
     }
-    return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps, metrics or experiments", what);
+    if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0) {
+        if (g.npos > 1) return cli_fail(CLI_USAGE, "get nodes takes no argument");
+        if (env->server) return cli_fail(CLI_USAGE, "get nodes shows this machine; it does not work through --server");
+        return cli_get_nodes(env, g.home, g.out);
+    }
+    return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps, metrics, experiments or nodes", what);
 }
 
 int cmd_describe(cli_env *env, int argc, char **argv) {

@@ -343,8 +343,9 @@ static int apply_start(engine *g, start_item *it) {
 
 /* Gives a starting step the GPUs it asked for: the lowest-numbered devices no
  * running step holds (fits() made sure enough are free), named to the process by
- * CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES. On a machine with GPUs a step
- * that asked for none sees none, as in Kubernetes. */
+ * CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES (NVML's indexes, with
+ * CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA counts as NVML does). On a machine with
+ * GPUs a step that asked for none sees none, as in Kubernetes. */
 static void assign_gpus(engine *g, sched__step *s, mp_strv *env) {
     s->gpus = 0;
     if (g->cap.gpu <= 0) return;
@@ -354,22 +355,28 @@ static void assign_gpus(engine *g, sched__step *s, mp_strv *env) {
     mp_buf ids;
     mp_buf_init(&ids);
     int64_t want = s->spec->resources.gpu;
-    for (int d = 0; d < 64 && d < g->cap.gpu && want > 0; d++) {
+    size_t ngpu = 0;
+    const char *why = NULL;
+    const sched_gpu *gpu = sched_gpu_local(&ngpu, &why);
+    for (size_t d = 0; d < 64 && d < ngpu && want > 0; d++) { /* bit d: the d-th GPU found, NVML index gpu[d].index */
         if (used & ((uint64_t)1 << d)) continue;
         s->gpus |= (uint64_t)1 << d;
-        mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", d);
+        mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", gpu[d].index);
         want--;
     }
     /* ours replace any inherited from mlplane's own environment */
     size_t k = 0;
     for (size_t i = 0; i < env->n; i++) {
-        if (mp_str_starts(env->v[i], "CUDA_VISIBLE_DEVICES=") || mp_str_starts(env->v[i], "NVIDIA_VISIBLE_DEVICES="))
+        if (mp_str_starts(env->v[i], "CUDA_VISIBLE_DEVICES=") || mp_str_starts(env->v[i], "NVIDIA_VISIBLE_DEVICES=") ||
+            mp_str_starts(env->v[i], "CUDA_DEVICE_ORDER="))
             free(env->v[i]);
         else
             env->v[k++] = env->v[i];
     }
     env->n = k;
     env->v[k] = NULL;
+    /* NVML numbers devices in PCI bus order; CUDA must count them the same way */
+    mp_strv_push(env, "CUDA_DEVICE_ORDER=PCI_BUS_ID");
     mp_strv_push_owned(env, mp_xasprintf("CUDA_VISIBLE_DEVICES=%s", ids.data));
     mp_strv_push_owned(env, mp_xasprintf("NVIDIA_VISIBLE_DEVICES=%s", ids.len ? ids.data : "void"));
     mp_buf_free(&ids);

@@ -12,7 +12,9 @@
 void sched_local_capacity(sched_capacity *c) {
     c->cpu_milli = (int64_t)mp_cpu_count() * 1000;
     c->memory_bytes = mp_mem_total();
-    c->gpu = 0; /* GPU discovery (NVML) comes with the scheduler */
+    size_t ngpu = 0;
+    sched_gpu_local(&ngpu, NULL);
+    c->gpu = (int64_t)ngpu;
 }
 
 static void fmt_bytes(int64_t b, char *out, size_t n) {

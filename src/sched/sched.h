@@ -30,7 +30,7 @@ typedef struct sched_capacity {
     int64_t gpu;
 } sched_capacity;
 
-/* Detects this machine's capacity (CPUs, memory; GPUs: 0 until NVML discovery). */
+/* Detects this machine's capacity: CPUs, memory, and NVIDIA GPUs (sched_gpu_local). */
 void sched_local_capacity(sched_capacity *c);
 
 /* Checks every step's resource requests against c. Returns 0, or MP_EINVAL naming
@@ -109,5 +109,25 @@ bool sched_owner_alive(const store_run *r);
 
 /* Appends an event to the store (its own transaction unless one is open). */
 int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e);
+
+/* ---- GPUs (gpu.c) ------------------------------------------------------------
+ * NVIDIA GPUs are found through NVML, loaded at run time: $MLPLANE_NVML_LIBRARY
+ * when set, else libnvidia-ml.so.1. No library, or NVML failing, means 0 GPUs,
+ * with the reason kept for display. */
+typedef struct sched_gpu {
+    int index;            /* NVML device index */
+    char name[96];        /* "NVIDIA H100 80GB HBM3" */
+    char uuid[96];        /* "GPU-xxxxxxxx-...", "" when unknown */
+    int64_t memory_bytes; /* total device memory, 0 when unknown */
+} sched_gpu;
+
+/* Asks NVML now: returns 0 (finding none is not an error), a heap array in *out
+ * (caller frees; NULL when none) of *n GPUs, and in why (may be NULL) why none or
+ * some were left out ("libnvidia-ml.so.1 not found"), "" when all were found. */
+int sched_gpu_discover(sched_gpu **out, size_t *n, char *why, size_t whyn);
+
+/* This process' GPUs, discovered on first call and cached (thread-safe): the
+ * array (owned here, valid until exit), *n, and *why as for sched_gpu_discover. */
+const sched_gpu *sched_gpu_local(size_t *n, const char **why);
 
 #endif

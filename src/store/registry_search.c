@@ -50,25 +50,11 @@ void reg__read_model(sqlite3_stmt *q, store_registered_model *m) {
     m->description = col_str(q, 3);
 }
 
-/* Reads the (key, value) rows of the bound q. */
+/* Adapter for store__collect. */
+static void read_version(sqlite3_stmt *q, void *v) { reg__read_version(q, v); }
+
 static int read_kv(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, mp_err *e) {
-    store_kv *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        v[len].key = col_str(q, 0);
-        v[len].value = col_str(q, 1);
-        len++;
-    }
-    if (rc != SQLITE_DONE) store__save_err(st);
-    done(q);
-    *out = v;
-    *n = len;
-    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read registry tags");
+    return store__read_kvs(st, q, out, n, "registry tags", e);
 }
 
 int reg__fill_version(store *st, store_model_version *v, bool with_aliases, mp_err *e) {
@@ -102,16 +88,10 @@ int reg__read_latest(store *st, const char *name, bool with_aliases, store_model
     sqlite3_stmt *q = reg__q(st, RQ_VER_LATEST, e);
     if (!q) return MP_ESTORE;
     bind_str(q, 1, name);
-    store_model_version *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        reg__read_version(q, &v[len++]);
-    }
+    void *rows = NULL;
+    size_t len = 0;
+    int rc = store__collect(q, sizeof(store_model_version), read_version, &rows, &len);
+    store_model_version *v = rows;
     if (rc != SQLITE_DONE) store__save_err(st);
     done(q);
     int ret = rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the latest versions of %s", name);
@@ -138,58 +118,19 @@ int reg__fill_model(store *st, store_registered_model *m, mp_err *e) {
 
 /* ---- searches ------------------------------------------------------------------------- */
 
-typedef struct bind {
-    bool is_num;
-    int64_t num;
-    char *str; /* owned */
-} bind;
-
 typedef struct sqlb {
     mp_buf sql;
-    bind *b;
-    size_t n, cap;
+    store__binds b;
 } sqlb;
 
 static void add_str(sqlb *s, const char *v) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 8;
-        s->b = mp_xrealloc(s->b, s->cap * sizeof *s->b);
-    }
-    s->b[s->n++] = (bind){.str = mp_xstrdup(v ? v : "")};
+    store__bind_owned(&s->b, mp_xstrdup(v ? v : ""));
     mp_buf_puts(&s->sql, "?");
 }
 
 static void add_num(sqlb *s, int64_t v) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 8;
-        s->b = mp_xrealloc(s->b, s->cap * sizeof *s->b);
-    }
-    s->b[s->n++] = (bind){.is_num = true, .num = v};
+    store__bind_int(&s->b, v);
     mp_buf_puts(&s->sql, "?");
-}
-
-static void sqlb_free(sqlb *s) {
-    mp_buf_free(&s->sql);
-    for (size_t i = 0; i < s->n; i++) free(s->b[i].str);
-    free(s->b);
-}
-
-/* A LIKE pattern (% and _ wildcards, no escape) as the GLOB pattern that matches
- * the same strings, case-sensitively. Heap; caller frees. */
-static char *like_to_glob(const char *p) {
-    mp_buf b;
-    mp_buf_init(&b);
-    for (; *p; p++) {
-        switch (*p) {
-        case '%': mp_buf_putc(&b, '*'); break;
-        case '_': mp_buf_putc(&b, '?'); break;
-        case '*': mp_buf_puts(&b, "[*]"); break;
-        case '?': mp_buf_puts(&b, "[?]"); break;
-        case '[': mp_buf_puts(&b, "[[]"); break;
-        default: mp_buf_putc(&b, *p);
-        }
-    }
-    return mp_buf_steal(&b);
 }
 
 static const char *const op_sql[] = {
@@ -212,9 +153,8 @@ static int add_compare(sqlb *s, const char *col, const store_reg_cond *c, mp_err
         return 0;
     case STORE_OP_LIKE: {
         mp_buf_printf(&s->sql, "%s GLOB ", col);
-        char *g = like_to_glob(c->str ? c->str : "");
-        add_str(s, g);
-        free(g);
+        store__bind_owned(&s->b, store__like_to_glob(c->str ? c->str : ""));
+        mp_buf_puts(&s->sql, "?");
         return 0;
     }
     case STORE_OP_ILIKE:
@@ -319,74 +259,45 @@ static int prepare(store *st, const store_reg_query *q, bool versions, sqlite3_s
             rc = store__fail(st, e, SQLITE_ERROR, "cannot prepare a registry search");
         }
     }
-    for (size_t i = 0; rc == 0 && i < s.n; i++) {
-        if (s.b[i].is_num) sqlite3_bind_int64(*out, (int)i + 1, s.b[i].num);
-        else sqlite3_bind_text(*out, (int)i + 1, s.b[i].str, -1, SQLITE_TRANSIENT);
-    }
-    sqlb_free(&s);
+    if (rc == 0) store__binds_apply(*out, &s.b);
+    mp_buf_free(&s.sql);
+    store__binds_free(&s.b);
     return rc;
+}
+
+static void read_model(sqlite3_stmt *q, void *m) { reg__read_model(q, m); }
+static int fill_version(store *st, void *v, mp_err *e) { return reg__fill_version(st, v, false, e); }
+static int fill_model(store *st, void *m, mp_err *e) { return reg__fill_model(st, m, e); }
+static void free_versions(void *v, size_t n) { store_model_version_array_free(v, n); }
+static void free_models(void *v, size_t n) { store_registered_model_array_free(v, n); }
+
+/* Runs the search q over models or versions (rows as how reads them). */
+static int search(store *st, const store_reg_query *q, bool versions, const store__rows *how, void **out, size_t *n,
+                  mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, q, versions, &stmt, e);
+    if (rc != 0) return rc;
+    return store__collect_rows(st, stmt, how, out, n, e);
 }
 
 int store__reg_model_search(store *st, const store_reg_query *q, store_registered_model **out, size_t *n,
                             mp_err *e) {
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *stmt;
-    int rc = prepare(st, q, false, &stmt, e);
-    if (rc != 0) return rc;
-    store_registered_model *v = NULL;
-    size_t len = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        reg__read_model(stmt, &v[len++]);
-    }
-    if (src != SQLITE_DONE) {
-        store__save_err(st);
-        rc = store__fail(st, e, src, "cannot search registered models");
-    }
-    sqlite3_finalize(stmt);
-    for (size_t i = 0; rc == 0 && i < len; i++) rc = reg__fill_model(st, &v[i], e);
-    if (rc != 0) {
-        store_registered_model_array_free(v, len);
-        return rc;
-    }
+    static const store__rows how = {sizeof(store_registered_model), read_model, fill_model, free_models,
+                                    "registered models"};
+    void *v;
+    int rc = search(st, q, false, &how, &v, n, e);
     *out = v;
-    *n = len;
-    return 0;
+    return rc;
 }
 
 int store__reg_version_search(store *st, const store_reg_query *q, store_model_version **out, size_t *n,
                               mp_err *e) {
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *stmt;
-    int rc = prepare(st, q, true, &stmt, e);
-    if (rc != 0) return rc;
-    store_model_version *v = NULL;
-    size_t len = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        reg__read_version(stmt, &v[len++]);
-    }
-    if (src != SQLITE_DONE) {
-        store__save_err(st);
-        rc = store__fail(st, e, src, "cannot search model versions");
-    }
-    sqlite3_finalize(stmt);
-    for (size_t i = 0; rc == 0 && i < len; i++) rc = reg__fill_version(st, &v[i], false, e);
-    if (rc != 0) {
-        store_model_version_array_free(v, len);
-        return rc;
-    }
+    static const store__rows how = {sizeof(store_model_version), read_version, fill_version, free_versions,
+                                    "model versions"};
+    void *v;
+    int rc = search(st, q, true, &how, &v, n, e);
     *out = v;
-    *n = len;
-    return 0;
+    return rc;
 }

@@ -371,19 +371,24 @@ static int reg_model_set_tag(store *st, const char *name, const char *key, const
     return tx_close(st, own, rc, e);
 }
 
-static int reg_model_delete_tag(store *st, const char *name, const char *key, mp_err *e) {
+/* Runs statement stmt on (name, key) of existing model name, in one transaction. */
+static int model_key_delete(store *st, int stmt, const char *name, const char *key, const char *what, mp_err *e) {
     bool own;
     int rc = tx_open(st, &own, e);
     if (rc != 0) return rc;
     rc = model_exists(st, name, e);
-    sqlite3_stmt *q = rc == 0 ? reg__q(st, RQ_MTAG_DEL, e) : NULL;
+    sqlite3_stmt *q = rc == 0 ? reg__q(st, stmt, e) : NULL;
     if (rc == 0 && !q) rc = MP_ESTORE;
     if (rc == 0) {
         bind_str(q, 1, name);
         bind_str(q, 2, key);
-        rc = write1(st, q, e, "cannot delete a registered model tag");
+        rc = write1(st, q, e, what);
     }
     return tx_close(st, own, rc, e);
+}
+
+static int reg_model_delete_tag(store *st, const char *name, const char *key, mp_err *e) {
+    return model_key_delete(st, RQ_MTAG_DEL, name, key, "cannot delete a registered model tag", e);
 }
 
 /* ---- aliases ---------------------------------------------------------------------------- */
@@ -407,18 +412,7 @@ static int reg_alias_set(store *st, const char *name, const char *alias, int64_t
 }
 
 static int reg_alias_delete(store *st, const char *name, const char *alias, mp_err *e) {
-    bool own;
-    int rc = tx_open(st, &own, e);
-    if (rc != 0) return rc;
-    rc = model_exists(st, name, e);
-    sqlite3_stmt *q = rc == 0 ? reg__q(st, RQ_ALIAS_DEL, e) : NULL;
-    if (rc == 0 && !q) rc = MP_ESTORE;
-    if (rc == 0) {
-        bind_str(q, 1, name);
-        bind_str(q, 2, alias);
-        rc = write1(st, q, e, "cannot delete an alias");
-    }
-    return tx_close(st, own, rc, e);
+    return model_key_delete(st, RQ_ALIAS_DEL, name, alias, "cannot delete an alias", e);
 }
 
 static int reg_alias_get(store *st, const char *name, const char *alias, store_model_version *out, mp_err *e) {

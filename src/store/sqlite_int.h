@@ -1,4 +1,5 @@
-/* sqlite_int.h — private to src/store: what sqlite.c and migrate.c share.
+/* sqlite_int.h — private to src/store: what sqlite.c and migrate.c share, and
+ * (below) what the other files of the SQLite store share.
  * Not part of the store interface; nothing outside src/store includes it.
  * Thread-safety: as the store, one connection per thread. */
 #ifndef MLPLANE_STORE_SQLITE_INT_H
@@ -56,6 +57,52 @@ int store__fail(store *st, mp_err *e, int rc, const char *fmt, ...) MP_PRINTF(4,
 bool store__in_tx(store *st);
 /* Rows changed by the last successful store__write. */
 int64_t store__changes(store *st);
+
+/* ---- shared by the searches and readers of the SQLite store (sql_build.c) -------- */
+/* A value to bind to ?N of a statement whose text is built per request. */
+typedef struct store__bindv {
+    int type; /* SQLITE_TEXT, SQLITE_FLOAT or SQLITE_INTEGER */
+    const char *s;
+    char *owned; /* s when heap (freed with the list) */
+    double d;
+    int64_t i;
+} store__bindv;
+typedef struct store__binds {
+    store__bindv *v;
+    int n, cap;
+} store__binds; /* zero-initialised = empty */
+/* Each appends a value and returns its 1-based number N (for "?N"). _str borrows s
+ * (it must outlive store__binds_apply), _owned takes heap s. */
+int store__bind_push(store__binds *b, store__bindv v);
+int store__bind_str(store__binds *b, const char *s);
+int store__bind_owned(store__binds *b, char *s);
+int store__bind_num(store__binds *b, double d);
+int store__bind_int(store__binds *b, int64_t i);
+void store__binds_free(store__binds *b);
+/* Binds value i to parameter i + 1 of q (text copied). SQLITE_OK or the bind error. */
+int store__binds_apply(sqlite3_stmt *q, const store__binds *b);
+/* MLflow's LIKE is case-sensitive: the GLOB pattern matching the same strings
+ * (% -> *, _ -> ?, GLOB's own specials bracketed). Heap; caller frees. */
+char *store__like_to_glob(const char *p);
+
+/* Steps the bound q to its end, appending each row to the array *v of *len
+ * elements of size bytes (each zeroed, then read by read). Returns the last
+ * sqlite3_step result: SQLITE_DONE when every row was read. q is not reset. */
+int store__collect(sqlite3_stmt *q, size_t size, void (*read)(sqlite3_stmt *q, void *elem), void **v, size_t *len);
+/* How a search reads its rows with store__collect_rows. */
+typedef struct store__rows {
+    size_t size;                                   /* of an element */
+    void (*read)(sqlite3_stmt *q, void *elem);     /* a row into a zeroed element */
+    int (*fill)(store *st, void *elem, mp_err *e); /* then each element's data; may be NULL */
+    void (*free)(void *v, size_t n);               /* the array, on failure */
+    const char *what;                              /* "runs": "cannot search runs" */
+} store__rows;
+/* Reads every row of the prepared search q, finalizes q, then fills each element.
+ * On failure frees what was read, sets e and returns its code. */
+int store__collect_rows(store *st, sqlite3_stmt *q, const store__rows *how, void **out, size_t *n, mp_err *e);
+/* Reads the (key, value) rows of the bound q into a new array, then resets q and
+ * clears its bindings. On failure "cannot read <what>", nothing kept. */
+int store__read_kvs(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, const char *what, mp_err *e);
 
 /* ---- shared by track_sqlite.c and track_search.c (MLflow tracking) ---------------- */
 /* Columns read by store__track_read_run / store__track_read_experiment, with the

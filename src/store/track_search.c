@@ -20,34 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- bound values ------------------------------------------------------------------ */
-
-typedef struct bindv {
-    int type; /* SQLITE_TEXT, SQLITE_FLOAT or SQLITE_INTEGER */
-    const char *s;
-    char *owned; /* s when heap */
-    double d;
-    int64_t i;
-} bindv;
+/* ---- the query being built ------------------------------------------------------- */
 
 typedef struct qbuild {
     mp_buf from, where, order;
-    bindv *b;
-    int nb, capb;
+    store__binds b;
 } qbuild;
 
-static int push(qbuild *qb, bindv v) {
-    if (qb->nb == qb->capb) {
-        qb->capb = qb->capb ? qb->capb * 2 : 16;
-        qb->b = mp_xrealloc(qb->b, (size_t)qb->capb * sizeof *qb->b);
-    }
-    qb->b[qb->nb] = v;
-    return ++qb->nb; /* ?N is 1-based */
-}
-static int push_str(qbuild *qb, const char *s) { return push(qb, (bindv){.type = SQLITE_TEXT, .s = s}); }
-static int push_owned(qbuild *qb, char *s) { return push(qb, (bindv){.type = SQLITE_TEXT, .s = s, .owned = s}); }
-static int push_num(qbuild *qb, double d) { return push(qb, (bindv){.type = SQLITE_FLOAT, .d = d}); }
-static int push_int(qbuild *qb, int64_t i) { return push(qb, (bindv){.type = SQLITE_INTEGER, .i = i}); }
+static int push_str(qbuild *qb, const char *s) { return store__bind_str(&qb->b, s); }
+static int push_int(qbuild *qb, int64_t i) { return store__bind_int(&qb->b, i); }
 
 static void qb_init(qbuild *qb) {
     memset(qb, 0, sizeof *qb);
@@ -57,8 +38,7 @@ static void qb_init(qbuild *qb) {
 }
 
 static void qb_free(qbuild *qb) {
-    for (int i = 0; i < qb->nb; i++) free(qb->b[i].owned);
-    free(qb->b);
+    store__binds_free(&qb->b);
     mp_buf_free(&qb->from);
     mp_buf_free(&qb->where);
     mp_buf_free(&qb->order);
@@ -66,24 +46,8 @@ static void qb_free(qbuild *qb) {
 
 static void and_(qbuild *qb) { mp_buf_puts(&qb->where, qb->where.len ? " AND " : " WHERE "); }
 
-/* MLflow's LIKE is case-sensitive: it becomes a GLOB (% -> *, _ -> ?, GLOB's own
- * specials bracketed). ILIKE stays a LIKE, which SQLite compares without case. */
-static char *like_to_glob(const char *p) {
-    mp_buf b;
-    mp_buf_init(&b);
-    for (; *p; p++) {
-        switch (*p) {
-        case '%': mp_buf_putc(&b, '*'); break;
-        case '_': mp_buf_putc(&b, '?'); break;
-        case '*': mp_buf_puts(&b, "[*]"); break;
-        case '?': mp_buf_puts(&b, "[?]"); break;
-        case '[': mp_buf_puts(&b, "[[]"); break;
-        default: mp_buf_putc(&b, *p);
-        }
-    }
-    return mp_buf_steal(&b);
-}
-
+/* MLflow's LIKE is case-sensitive: it becomes a GLOB (store__like_to_glob). ILIKE
+ * stays a LIKE, which SQLite compares without case. */
 static const char *const op_sql[] = {
     [STORE_OP_EQ] = "=", [STORE_OP_NE] = "!=", [STORE_OP_LT] = "<",        [STORE_OP_LE] = "<=",
     [STORE_OP_GT] = ">", [STORE_OP_GE] = ">=", [STORE_OP_LIKE] = "GLOB",   [STORE_OP_ILIKE] = "LIKE",
@@ -100,8 +64,8 @@ static void cond_sql(qbuild *qb, const char *col, const store_track_cond *c) {
         return;
     }
     int k;
-    if (c->is_num) k = push_num(qb, c->num);
-    else if (c->op == STORE_OP_LIKE) k = push_owned(qb, like_to_glob(c->str ? c->str : ""));
+    if (c->is_num) k = store__bind_num(&qb->b, c->num);
+    else if (c->op == STORE_OP_LIKE) k = store__bind_owned(&qb->b, store__like_to_glob(c->str ? c->str : ""));
     else k = push_str(qb, c->str ? c->str : "");
     mp_buf_printf(&qb->where, "%s %s ?%d", col, op_sql[c->op], k);
 }
@@ -188,17 +152,6 @@ static int order_sql(qbuild *qb, const target *t, const store_track_order *o, si
     return 0;
 }
 
-static int bind_all(sqlite3_stmt *q, const qbuild *qb) {
-    for (int i = 0; i < qb->nb; i++) {
-        const bindv *v = &qb->b[i];
-        int rc = v->type == SQLITE_TEXT    ? sqlite3_bind_text(q, i + 1, v->s, -1, SQLITE_STATIC)
-                 : v->type == SQLITE_FLOAT ? sqlite3_bind_double(q, i + 1, v->d)
-                                           : sqlite3_bind_int64(q, i + 1, v->i);
-        if (rc != SQLITE_OK) return rc;
-    }
-    return SQLITE_OK;
-}
-
 /* Prepares "SELECT cols FROM ... WHERE ... ORDER BY ... LIMIT ? OFFSET ?". */
 static int prepare(store *st, qbuild *qb, const char *cols, const store_track_query *q, sqlite3_stmt **out, mp_err *e) {
     int kl = push_int(qb, q->limit < 0 ? -1 : q->limit);
@@ -207,7 +160,7 @@ static int prepare(store *st, qbuild *qb, const char *cols, const store_track_qu
                              qb->order.data, kl, ko);
     sqlite3 *db = store__db(st);
     int rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
-    if (rc == SQLITE_OK) rc = bind_all(*out, qb);
+    if (rc == SQLITE_OK) rc = store__binds_apply(*out, &qb->b);
     free(sql);
     if (rc != SQLITE_OK) {
         store__save_err(st);
@@ -232,6 +185,31 @@ static void read_end(store *st, bool own) {
 
 static const char *view_stage(int view) {
     return view == STORE_VIEW_DELETED_ONLY ? "deleted" : view == STORE_VIEW_ALL ? NULL : "active";
+}
+
+/* Reads the rows of the prepared search s (and each row's data) inside one read
+ * transaction, then frees qb. */
+static int collect(store *st, sqlite3_stmt *s, qbuild *qb, const store__rows *rows, void **out, size_t *n,
+                   mp_err *e) {
+    bool own = read_begin(st);
+    int rc = store__collect_rows(st, s, rows, out, n, e);
+    read_end(st, own);
+    qb_free(qb);
+    return rc;
+}
+
+static void read_run(sqlite3_stmt *q, void *r) { store__track_read_run(q, r); }
+static int load_run(store *st, void *r, mp_err *e) { return store__track_load_run_data(st, r, e); }
+static void free_runs(void *v, size_t n) { store_track_run_array_free(v, n); }
+static void read_experiment(sqlite3_stmt *q, void *x) { store__track_read_experiment(q, x); }
+static int load_experiment(store *st, void *x, mp_err *e) { return store__track_load_experiment_tags(st, x, e); }
+static void free_experiments(void *v, size_t n) { store_experiment_array_free(v, n); }
+
+/* Whether an order_by term of q sorts by attribute col. */
+static bool ordered_by(const store_track_query *q, const char *col) {
+    for (size_t j = 0; j < q->norder; j++)
+        if (q->order[j].entity == STORE_TRACK_ATTR && q->order[j].key && strcmp(q->order[j].key, col) == 0) return true;
+    return false;
 }
 
 /* ---- runs ---------------------------------------------------------------------------- */
@@ -282,15 +260,10 @@ int store__track_run_search(store *st, const store_track_query *q, store_track_r
     int rc = filter_sql(&qb, &T_RUNS, q->filter, drive, e);
     if (rc == 0) {
         /* tiebreaks: start_time DESC then run_uuid, unless already ordered by them */
-        bool has[2] = {false, false};
-        for (size_t j = 0; j < q->norder; j++)
-            for (int k = 0; k < 2; k++)
-                if (q->order[j].entity == STORE_TRACK_ATTR && q->order[j].key && strcmp(q->order[j].key, tie_cols[k]) == 0)
-                    has[k] = true;
         const char *ties[2];
         size_t nt = 0;
         for (int k = 0; k < 2; k++)
-            if (!has[k]) ties[nt++] = tie[k];
+            if (!ordered_by(q, tie_cols[k])) ties[nt++] = tie[k];
         rc = order_sql(&qb, &T_RUNS, q->order, q->norder, drive, ties, nt, e);
     }
     sqlite3_stmt *s = NULL;
@@ -299,33 +272,11 @@ int store__track_run_search(store *st, const store_track_query *q, store_track_r
         qb_free(&qb);
         return rc;
     }
-    bool own = read_begin(st);
-    store_track_run *v = NULL;
-    size_t len = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        memset(&v[len], 0, sizeof v[len]);
-        store__track_read_run(s, &v[len++]);
-    }
-    if (src != SQLITE_DONE) {
-        store__save_err(st);
-        rc = store__fail(st, e, src, "cannot search runs");
-    }
-    sqlite3_finalize(s);
-    qb_free(&qb);
-    for (size_t i = 0; i < len && rc == 0; i++) rc = store__track_load_run_data(st, &v[i], e);
-    read_end(st, own);
-    if (rc != 0) {
-        store_track_run_array_free(v, len);
-        return rc;
-    }
+    static const store__rows rows = {sizeof(store_track_run), read_run, load_run, free_runs, "runs"};
+    void *v = NULL;
+    rc = collect(st, s, &qb, &rows, &v, n, e);
     *out = v;
-    *n = len;
-    return 0;
+    return rc;
 }
 
 /* ---- experiments --------------------------------------------------------------------- */
@@ -345,10 +296,7 @@ int store__track_experiment_search(store *st, const store_track_query *q, store_
     int rc = filter_sql(&qb, &T_EXPS, q->filter, -1, e);
     if (rc == 0) {
         static const store_track_order dflt = {STORE_TRACK_ATTR, "creation_time", false};
-        bool has_id = false;
-        for (size_t j = 0; j < q->norder; j++)
-            if (q->order[j].entity == STORE_TRACK_ATTR && q->order[j].key && strcmp(q->order[j].key, "experiment_id") == 0)
-                has_id = true;
+        bool has_id = ordered_by(q, "experiment_id");
         static const char *const tie[] = {"experiment_id ASC"};
         rc = order_sql(&qb, &T_EXPS, q->norder ? q->order : &dflt, q->norder ? q->norder : 1, -1, tie, has_id ? 0 : 1,
                        e);
@@ -359,31 +307,10 @@ int store__track_experiment_search(store *st, const store_track_query *q, store_
         qb_free(&qb);
         return rc;
     }
-    bool own = read_begin(st);
-    store_experiment *v = NULL;
-    size_t len = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        memset(&v[len], 0, sizeof v[len]);
-        store__track_read_experiment(s, &v[len++]);
-    }
-    if (src != SQLITE_DONE) {
-        store__save_err(st);
-        rc = store__fail(st, e, src, "cannot search experiments");
-    }
-    sqlite3_finalize(s);
-    qb_free(&qb);
-    for (size_t i = 0; i < len && rc == 0; i++) rc = store__track_load_experiment_tags(st, &v[i], e);
-    read_end(st, own);
-    if (rc != 0) {
-        store_experiment_array_free(v, len);
-        return rc;
-    }
+    static const store__rows rows = {sizeof(store_experiment), read_experiment, load_experiment, free_experiments,
+                                      "experiments"};
+    void *v = NULL;
+    rc = collect(st, s, &qb, &rows, &v, n, e);
     *out = v;
-    *n = len;
-    return 0;
+    return rc;
 }

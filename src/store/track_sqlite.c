@@ -203,48 +203,24 @@ static int tx_end(store *st, bool own, int rc, mp_err *e) {
     return st->m->commit(st, e);
 }
 
-/* Reads rows of (key, value) of the bound q into a new array. */
 static int read_kvs(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, mp_err *e) {
-    store_kv *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        v[len].key = col_str(q, 0);
-        v[len].value = col_str(q, 1);
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        store__save_err(st);
-        store_kv_array_free(v, len);
-        done(q);
-        return store__fail(st, e, rc, "cannot read tags or params");
-    }
-    done(q);
-    *out = v;
-    *n = len;
-    return 0;
+    return store__read_kvs(st, q, out, n, "tags or params", e);
+}
+
+static void read_metric(sqlite3_stmt *q, void *elem) {
+    store_track_metric *m = elem;
+    m->key = col_str(q, 0);
+    m->value = sqlite3_column_int(q, 4) ? NAN : sqlite3_column_double(q, 1);
+    m->timestamp = sqlite3_column_int64(q, 2);
+    m->step = sqlite3_column_int64(q, 3);
 }
 
 /* Reads rows of (key, value, timestamp, step, is_nan). */
 static int read_metrics(store *st, sqlite3_stmt *q, store_track_metric **out, size_t *n, mp_err *e) {
-    store_track_metric *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        v[len].key = col_str(q, 0);
-        v[len].value = sqlite3_column_int(q, 4) ? NAN : sqlite3_column_double(q, 1);
-        v[len].timestamp = sqlite3_column_int64(q, 2);
-        v[len].step = sqlite3_column_int64(q, 3);
-        len++;
-    }
+    void *rows = NULL;
+    size_t len = 0;
+    int rc = store__collect(q, sizeof(store_track_metric), read_metric, &rows, &len);
+    store_track_metric *v = rows;
     if (rc != SQLITE_DONE) {
         store__save_err(st);
         store_track_metric_array_free(v, len);

@@ -14,6 +14,10 @@
 json_t *track__args(const mp_http_req *req, mp_http_resp *resp) {
     bool get = req->method && strcmp(req->method, "GET") == 0;
     if (!get || (req->body && req->body_len > 0)) return mp_http_body_json(req, resp);
+    return track__query_json(req);
+}
+
+json_t *track__query_json(const mp_http_req *req) {
     json_t *o = json_object();
     for (size_t i = 0; i < req->nquery; i++) {
         const char *k = req->query[i].key;
@@ -47,7 +51,7 @@ static const char *type_name(const json_t *v) {
     }
 }
 
-static int bad_value(mp_http_resp *resp, const char *name, const json_t *v) {
+int track__bad_value(mp_http_resp *resp, const char *name, const json_t *v) {
     char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
     track__invalid(resp,
                    "Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. See the API docs for "
@@ -57,7 +61,7 @@ static int bad_value(mp_http_resp *resp, const char *name, const json_t *v) {
     return -1;
 }
 
-static int missing(mp_http_resp *resp, const char *name) {
+int track__missing(mp_http_resp *resp, const char *name) {
     track__invalid(resp,
                    "Missing value for required parameter '%s'. See the API docs for more information about request "
                    "parameters.",
@@ -68,10 +72,10 @@ static int missing(mp_http_resp *resp, const char *name) {
 int track__str(json_t *a, const char *name, bool required, const char **out, mp_http_resp *resp) {
     json_t *v = json_object_get(a, name);
     *out = NULL;
-    if (!v || json_is_null(v)) return required ? missing(resp, name) : 0;
-    if (!json_is_string(v)) return bad_value(resp, name, v);
+    if (!v || json_is_null(v)) return required ? track__missing(resp, name) : 0;
+    if (!json_is_string(v)) return track__bad_value(resp, name, v);
     *out = json_string_value(v);
-    if (required && !**out) return missing(resp, name);
+    if (required && !**out) return track__missing(resp, name);
     return 0;
 }
 
@@ -87,7 +91,7 @@ static bool parse_i64(const char *s, int64_t *out) {
 int track__int(json_t *a, const char *name, bool required, int64_t dflt, int64_t *out, mp_http_resp *resp) {
     json_t *v = json_object_get(a, name);
     *out = dflt;
-    if (!v || json_is_null(v)) return required ? missing(resp, name) : 0;
+    if (!v || json_is_null(v)) return required ? track__missing(resp, name) : 0;
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
         return 0;
@@ -97,7 +101,7 @@ int track__int(json_t *a, const char *name, bool required, int64_t dflt, int64_t
         return 0;
     }
     if (json_is_string(v) && parse_i64(json_string_value(v), out)) return 0;
-    return bad_value(resp, name, v);
+    return track__bad_value(resp, name, v);
 }
 
 int track__run_id(json_t *a, const char **out, mp_http_resp *resp) {
@@ -105,7 +109,7 @@ int track__run_id(json_t *a, const char **out, mp_http_resp *resp) {
     if (*out && **out) return 0;
     if (track__str(a, "run_uuid", false, out, resp) != 0) return -1;
     if (*out && **out) return 0;
-    return missing(resp, "run_id");
+    return track__missing(resp, "run_id");
 }
 
 int track__strs(json_t *a, const char *name, const char ***out, size_t *n, mp_http_resp *resp) {
@@ -118,7 +122,7 @@ int track__strs(json_t *a, const char *name, const char ***out, size_t *n, mp_ht
         (*out)[(*n)++] = json_string_value(v);
         return 0;
     }
-    if (!json_is_array(v)) return bad_value(resp, name, v);
+    if (!json_is_array(v)) return track__bad_value(resp, name, v);
     *out = mp_xmalloc((json_array_size(v) + 1) * sizeof **out);
     size_t i;
     json_t *x;
@@ -127,7 +131,7 @@ int track__strs(json_t *a, const char *name, const char ***out, size_t *n, mp_ht
             free(*out);
             *out = NULL;
             *n = 0;
-            return bad_value(resp, name, v);
+            return track__bad_value(resp, name, v);
         }
         (*out)[(*n)++] = json_string_value(x);
     }
@@ -139,7 +143,7 @@ int track__kvs(json_t *a, const char *name, store_kv **out, size_t *n, mp_http_r
     *n = 0;
     json_t *v = json_object_get(a, name);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_array(v)) return bad_value(resp, name, v);
+    if (!json_is_array(v)) return track__bad_value(resp, name, v);
     *out = mp_xcalloc(json_array_size(v) + 1, sizeof **out);
     size_t i;
     json_t *x;
@@ -148,7 +152,7 @@ int track__kvs(json_t *a, const char *name, store_kv **out, size_t *n, mp_http_r
         char field[64];
         snprintf(field, sizeof field, "%s[%zu]", name, i);
         if (!json_is_object(x)) {
-            bad_value(resp, field, x);
+            track__bad_value(resp, field, x);
             goto fail;
         }
         if (track__str(x, "key", false, &k, resp) != 0 || track__str(x, "value", false, &val, resp) != 0) goto fail;
@@ -180,7 +184,7 @@ int track__view(json_t *a, const char *name, int *out, mp_http_resp *resp) {
             return 0;
         }
     }
-    return bad_value(resp, name, v);
+    return track__bad_value(resp, name, v);
 }
 
 int track__max_results(json_t *a, int64_t dflt, int64_t max, int64_t *out, mp_http_resp *resp) {
@@ -234,15 +238,19 @@ int track__page_offset(json_t *a, int64_t *out, mp_http_resp *resp) {
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
-void track__invalid(mp_http_resp *resp, const char *fmt, ...) {
+void track__invalidv(mp_http_resp *resp, const char *fmt, va_list ap) {
     mp_buf b;
     mp_buf_init(&b);
-    va_list ap;
-    va_start(ap, fmt);
     mp_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
     mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s", b.data);
     mp_buf_free(&b);
+}
+
+void track__invalid(mp_http_resp *resp, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    track__invalidv(resp, fmt, ap);
+    va_end(ap);
 }
 
 void track__store_error(mp_http_resp *resp, const mp_err *e) {

@@ -99,55 +99,21 @@ static void rm_delete(const mp_http_req *req, mp_http_resp *resp) {
 static void rm_search(const mp_http_req *req, mp_http_resp *resp) {
     json_t *p = reg__params(req, resp);
     if (!p) return;
-    const char *filter, *token;
-    const char **order_by = NULL;
-    size_t norder_by = 0, norder = 0;
-    int64_t max, offset;
-    store_reg_order *order = NULL;
-    reg_filter f = {0};
-    if (reg__str(p, "filter", false, &filter, resp) != 0 || reg__int(p, "max_results", 100, &max, resp) != 0 ||
-        reg__str_array(p, "order_by", &order_by, &norder_by, resp) != 0 ||
-        reg__str(p, "page_token", false, &token, resp) != 0)
-        goto out;
-    if (max > MAX_RESULTS_MODELS) {
-        reg__invalid(resp, "Invalid value for request parameter max_results. It must be at most %d, but got value %lld",
-                     MAX_RESULTS_MODELS, (long long)max);
-        goto out;
-    }
-    if (max < 1) {
-        reg__invalid(resp, "Invalid value for max_results. It must be a positive integer, but got %lld",
-                     (long long)max);
-        goto out;
-    }
-    if (reg__filter_parse(filter, false, &f, resp) != 0 ||
-        reg__order_parse(order_by, norder_by, false, &order, &norder, resp) != 0 ||
-        reg__page_token_parse(token, &offset, resp) != 0)
-        goto out;
-    store_reg_query q = {f.conds, f.n, order, norder, offset, max + 1};
+    reg_search s;
     store_registered_model *v;
     size_t n;
     mp_err e = {0};
-    if (req->st->r->model_search(req->st, &q, &v, &n, &e) != 0) {
+    if (reg__search_args(p, false, 100, MAX_RESULTS_MODELS, NULL, 0, &s, resp) != 0) goto out;
+    if (req->st->r->model_search(req->st, &s.q, &v, &n, &e) != 0) {
         reg__store_error(resp, &e);
         goto out;
     }
-    json_t *o = json_object();
-    if (n > 0) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < n && i < (size_t)max; i++) json_array_append_new(a, reg__model_json(&v[i]));
-        json_object_set_new(o, "registered_models", a);
-    }
-    if (n > (size_t)max) {
-        char *t = reg__page_token(offset + max);
-        json_object_set_new(o, "next_page_token", json_string(t));
-        free(t);
-    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && i < (size_t)s.max; i++) json_array_append_new(a, reg__model_json(&v[i]));
+    reg__search_reply(resp, &s, "registered_models", a, n);
     store_registered_model_array_free(v, n);
-    mp_http_json(resp, 200, o);
 out:
-    free(order_by);
-    free(order);
-    reg__filter_free(&f);
+    reg__search_free(&s);
     json_decref(p);
 }
 

@@ -411,3 +411,54 @@ int reg__page_token_parse(const char *tok, int64_t *offset, mp_http_resp *resp) 
     json_decref(v);
     return rc;
 }
+
+/* ---- search requests ----------------------------------------------------------------- */
+
+int reg__search_args(json_t *p, bool versions, int64_t dflt, int64_t limit, const char *const *dflt_order,
+                     size_t ndflt_order, reg_search *out, mp_http_resp *resp) {
+    memset(out, 0, sizeof *out);
+    const char *filter, *token;
+    size_t norder_by = 0, norder = 0;
+    int64_t offset;
+    if (reg__str(p, "filter", false, &filter, resp) != 0 || reg__int(p, "max_results", dflt, &out->max, resp) != 0 ||
+        reg__str_array(p, "order_by", &out->order_by, &norder_by, resp) != 0 ||
+        reg__str(p, "page_token", false, &token, resp) != 0)
+        return -1;
+    if (out->max > limit) {
+        reg__invalid(resp, "Invalid value for request parameter max_results. It must be at most %lld, but got value %lld",
+                     (long long)limit, (long long)out->max);
+        return -1;
+    }
+    if (out->max < 1) {
+        reg__invalid(resp, "Invalid value for max_results. It must be a positive integer, but got %lld",
+                     (long long)out->max);
+        return -1;
+    }
+    if (reg__filter_parse(filter, versions, &out->f, resp) != 0) return -1;
+    if (norder_by == 0 && ndflt_order > 0) {
+        if (reg__order_parse(dflt_order, ndflt_order, versions, &out->order, &norder, resp) != 0) return -1;
+    } else if (reg__order_parse(out->order_by, norder_by, versions, &out->order, &norder, resp) != 0) {
+        return -1;
+    }
+    if (reg__page_token_parse(token, &offset, resp) != 0) return -1;
+    out->q = (store_reg_query){out->f.conds, out->f.n, out->order, norder, offset, out->max + 1};
+    return 0;
+}
+
+void reg__search_free(reg_search *s) {
+    free(s->order_by);
+    free(s->order);
+    reg__filter_free(&s->f);
+}
+
+void reg__search_reply(mp_http_resp *resp, const reg_search *s, const char *key, json_t *items, size_t n) {
+    json_t *o = json_object();
+    if (n > 0) json_object_set_new(o, key, items);
+    else json_decref(items);
+    if (n > (size_t)s->max) {
+        char *t = reg__page_token(s->q.offset + s->max);
+        json_object_set_new(o, "next_page_token", json_string(t));
+        free(t);
+    }
+    mp_http_json(resp, 200, o);
+}

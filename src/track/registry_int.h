@@ -75,6 +75,24 @@ void reg__filter_free(reg_filter *f);
 /* Parses order_by clauses ("name", "last_updated_timestamp DESC", ...); *out heap. */
 int reg__order_parse(const char *const *items, size_t n, bool versions, store_reg_order **out, size_t *nout,
                      mp_http_resp *resp);
+/* The arguments of a search request, parsed (reg__search_args). */
+typedef struct reg_search {
+    store_reg_query q; /* for the store: one row more than max, to tell a next page */
+    int64_t max;
+    const char **order_by;
+    store_reg_order *order;
+    reg_filter f;
+} reg_search;
+/* Reads filter, max_results (absent = dflt; 1..limit), order_by (absent = the
+ * ndflt_order terms of dflt_order, when any) and page_token of a search over
+ * registered models (versions false) or model versions. -1 with resp filled when
+ * invalid. Free out with reg__search_free either way. */
+int reg__search_args(json_t *p, bool versions, int64_t dflt, int64_t limit, const char *const *dflt_order,
+                     size_t ndflt_order, reg_search *out, mp_http_resp *resp);
+void reg__search_free(reg_search *s);
+/* 200 with {key: items} (left out when the store returned n = 0 rows; items is
+ * taken) and next_page_token when the store returned more than s->max rows. */
+void reg__search_reply(mp_http_resp *resp, const reg_search *s, const char *key, json_t *items, size_t n);
 /* page_token: base64 of {"offset": N}; NULL or "" is offset 0. */
 int reg__page_token_parse(const char *tok, int64_t *offset, mp_http_resp *resp);
 /* The page token of offset (heap). */

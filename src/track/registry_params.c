@@ -6,6 +6,7 @@
  * leaves them unset; int64 times as JSON numbers; version numbers as strings).
  * Reentrant; no global state. */
 #include "track/registry_int.h"
+#include "track/track_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,87 +14,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_DOCS " See the API docs for more information about request parameters."
-
 void reg__invalid(mp_http_resp *resp, const char *fmt, ...) {
-    mp_buf b;
-    mp_buf_init(&b);
     va_list ap;
     va_start(ap, fmt);
-    mp_buf_vprintf(&b, fmt, ap);
+    track__invalidv(resp, fmt, ap);
     va_end(ap);
-    mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s", b.data);
-    mp_buf_free(&b);
 }
 
+/* As the tracking API's, except that MP_ESTATE is an internal error here. */
 void reg__store_error(mp_http_resp *resp, const mp_err *e) {
-    switch (e->code) {
-    case MP_ENOENT: mp_http_mlflow_error(resp, 404, "RESOURCE_DOES_NOT_EXIST", "%s", e->msg); break;
-    case MP_EEXIST: mp_http_mlflow_error(resp, 400, "RESOURCE_ALREADY_EXISTS", "%s", e->msg); break;
-    case MP_EINVAL: mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s", e->msg); break;
-    default: mp_http_mlflow_error(resp, 500, "INTERNAL_ERROR", "%s", e->msg); break;
-    }
+    if (e->code == MP_ESTATE) mp_http_mlflow_error(resp, 500, "INTERNAL_ERROR", "%s", e->msg);
+    else track__store_error(resp, e);
 }
 
 /* ---- parameters --------------------------------------------------------------------- */
 
 json_t *reg__params(const mp_http_req *req, mp_http_resp *resp) {
     if (req->body && req->body_len > 0) return mp_http_body_json(req, resp);
-    json_t *o = json_object();
-    for (size_t i = 0; i < req->nquery; i++) {
-        const char *k = req->query[i].key;
-        json_t *v = json_string(req->query[i].value ? req->query[i].value : "");
-        if (!v) continue; /* not UTF-8: treated as absent */
-        json_t *prev = json_object_get(o, k);
-        if (!prev) {
-            json_object_set_new(o, k, v);
-        } else if (json_is_array(prev)) {
-            json_array_append_new(prev, v);
-        } else {
-            json_t *a = json_array();
-            json_array_append(a, prev);
-            json_array_append_new(a, v);
-            json_object_set_new(o, k, a);
-        }
-    }
-    return o;
-}
-
-/* Python's name of a JSON value's type, as MLflow's hints show it. */
-static const char *py_type(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_STRING: return "str";
-    case JSON_INTEGER: return "int";
-    case JSON_REAL: return "float";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    case JSON_ARRAY: return "list";
-    case JSON_OBJECT: return "dict";
-    default: return "NoneType";
-    }
-}
-
-static int bad_value(mp_http_resp *resp, const char *key, const json_t *v) {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    reg__invalid(resp, "Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'." API_DOCS,
-                 s ? s : "?", key, py_type(v));
-    free(s);
-    return -1;
-}
-
-static int missing(mp_http_resp *resp, const char *key) {
-    reg__invalid(resp, "Missing value for required parameter '%s'." API_DOCS, key);
-    return -1;
+    return track__query_json(req);
 }
 
 int reg__str(json_t *p, const char *key, bool required, const char **out, mp_http_resp *resp) {
-    *out = NULL;
-    json_t *v = json_object_get(p, key);
-    if (v && json_is_null(v)) v = NULL;
-    if (v && !json_is_string(v)) return bad_value(resp, key, v);
-    if (v) *out = json_string_value(v);
-    if (required && (!*out || !**out)) return missing(resp, key);
-    return 0;
+    return track__str(p, key, required, out, resp);
 }
 
 int reg__int(json_t *p, const char *key, int64_t def, int64_t *out, mp_http_resp *resp) {
@@ -115,7 +57,7 @@ int reg__int(json_t *p, const char *key, int64_t def, int64_t *out, mp_http_resp
             return 0;
         }
     }
-    return bad_value(resp, key, v);
+    return track__bad_value(resp, key, v);
 }
 
 int reg__bool(json_t *p, const char *key, bool *out, mp_http_resp *resp) {
@@ -133,28 +75,11 @@ int reg__bool(json_t *p, const char *key, bool *out, mp_http_resp *resp) {
             return 0;
         }
     }
-    return bad_value(resp, key, v);
+    return track__bad_value(resp, key, v);
 }
 
 int reg__str_array(json_t *p, const char *key, const char ***out, size_t *n, mp_http_resp *resp) {
-    *out = NULL;
-    *n = 0;
-    json_t *v = json_object_get(p, key);
-    if (!v || json_is_null(v)) return 0;
-    if (json_is_string(v)) {
-        *out = mp_xmalloc(sizeof **out);
-        (*out)[0] = json_string_value(v);
-        *n = 1;
-        return 0;
-    }
-    if (!json_is_array(v)) return bad_value(resp, key, v);
-    size_t len = json_array_size(v);
-    for (size_t i = 0; i < len; i++)
-        if (!json_is_string(json_array_get(v, i))) return bad_value(resp, key, v);
-    *out = mp_xcalloc(len ? len : 1, sizeof **out);
-    for (size_t i = 0; i < len; i++) (*out)[i] = json_string_value(json_array_get(v, i));
-    *n = len;
-    return 0;
+    return track__strs(p, key, out, n, resp);
 }
 
 int reg__tags(json_t *p, store_kv **out, size_t *n, mp_http_resp *resp) {
@@ -162,7 +87,7 @@ int reg__tags(json_t *p, store_kv **out, size_t *n, mp_http_resp *resp) {
     *n = 0;
     json_t *v = json_object_get(p, "tags");
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_array(v)) return bad_value(resp, "tags", v);
+    if (!json_is_array(v)) return track__bad_value(resp, "tags", v);
     size_t len = json_array_size(v);
     store_kv *kv = mp_xcalloc(len ? len : 1, sizeof *kv);
     for (size_t i = 0; i < len; i++) {
@@ -170,7 +95,7 @@ int reg__tags(json_t *p, store_kv **out, size_t *n, mp_http_resp *resp) {
         json_t *k = json_object_get(t, "key"), *val = json_object_get(t, "value");
         if (!json_is_object(t) || (k && !json_is_string(k)) || (val && !json_is_null(val) && !json_is_string(val))) {
             free(kv);
-            return bad_value(resp, "tags", v);
+            return track__bad_value(resp, "tags", v);
         }
         /* An unset proto string reads as "" (what MLflow's store then sees). */
         kv[i].key = (char *)(k ? json_string_value(k) : "");

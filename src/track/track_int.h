@@ -1,11 +1,14 @@
 /* track_int.h — private to the tracking handlers of src/track (mlflow.c, runs.c,
  * logging.c, common.c): request arguments, MLflow-shaped errors, entity JSON,
- * page tokens and MLflow's name validation. Nothing outside src/track includes it.
+ * page tokens and MLflow's name validation. The model registry's handlers
+ * (registry_params.c) share its argument readers and error helpers.
+ * Nothing outside src/track includes it.
  * Reentrant: no state. */
 #ifndef MLPLANE_TRACK_INT_H
 #define MLPLANE_TRACK_INT_H
 
 #include <jansson.h>
+#include <stdarg.h>
 
 #include "track/track.h"
 
@@ -25,6 +28,10 @@
  * parameters of a GET (a repeated key becomes an array). NULL with resp filled
  * (400) when the body is not a JSON object. Caller decrefs. */
 json_t *track__args(const mp_http_req *req, mp_http_resp *resp);
+
+/* The query parameters of req as a JSON object of strings (a repeated key becomes
+ * an array; a value that is not UTF-8 is left out). Caller decrefs. */
+json_t *track__query_json(const mp_http_req *req);
 
 /* Field getters: 0 on success; on a wrong type or a missing required field they
  * fill resp with 400 INVALID_PARAMETER_VALUE (MLflow's message) and return -1.
@@ -53,6 +60,11 @@ void track__set_page_token(json_t *obj, int64_t offset);
  * (MLflow reports an inactive run or experiment so), else 500 INTERNAL_ERROR. */
 void track__store_error(mp_http_resp *resp, const mp_err *e);
 void track__invalid(mp_http_resp *resp, const char *fmt, ...) MP_PRINTF(2, 3);
+void track__invalidv(mp_http_resp *resp, const char *fmt, va_list ap) MP_PRINTF(2, 0);
+/* MLflow's 400 for field name holding v of the wrong type ("Invalid value ... Hint:
+ * Value was of type ..."), and for a missing required field. Both return -1. */
+int track__bad_value(mp_http_resp *resp, const char *name, const json_t *v);
+int track__missing(mp_http_resp *resp, const char *name);
 /* 200 with an empty JSON object. */
 void track__ok_empty(mp_http_resp *resp);
 

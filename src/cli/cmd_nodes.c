@@ -1,0 +1,151 @@
+/* cmd_nodes.c — `mlplane get nodes`: this machine as the one node steps run on:
+ * its capacity (CPUs, memory, NVIDIA GPUs found through NVML) and what is
+ * allocated now, the summed resource requests of the steps running in the home's
+ * live runs (read from each run's stored spec). Read-only on the store, so safe
+ * beside running runs. Single-threaded. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct node_alloc {
+    int64_t cpu_milli, memory_bytes, gpu;
+    size_t steps; /* steps running now */
+} node_alloc;
+
+/* Adds the requests of run r's Running steps to a. */
+static void add_run(store *st, const store_run *r, node_alloc *a) {
+    store_step *steps = NULL;
+    size_t ns = 0;
+    if (st->m->step_list(st, r->id, &steps, &ns, NULL) != 0) return;
+    spec_file *f = NULL;
+    const spec_pipeline *p = NULL;
+    for (size_t i = 0; i < ns; i++) {
+        if (steps[i].state != STEP_RUNNING) continue;
+        a->steps++;
+        if (!f && r->spec_yaml) { /* parsed once per run, and only when something runs */
+            spec_diags d = {0};
+            char *dir = mp_path_dir(r->spec_path ? r->spec_path : "./x");
+            if (spec_load_string(r->spec_path ? r->spec_path : r->id, dir, r->spec_yaml, strlen(r->spec_yaml), &f,
+                                 &d) == 0)
+                p = spec_file_pipeline(f);
+            free(dir);
+            spec_diags_free(&d);
+        }
+        const spec_step *s = p ? spec_pipeline_step(p, steps[i].name) : NULL;
+        if (!s) continue; /* a spec that no longer parses: the step counts, its requests are unknown */
+        a->cpu_milli += s->resources.cpu_milli;
+        a->memory_bytes += s->resources.memory_bytes;
+        a->gpu += s->resources.gpu;
+    }
+    spec_file_free(f);
+    store_step_array_free(steps, ns);
+}
+
+/* Sums the requests of every step running now, in runs a live process drives. */
+static int node_allocated(store *st, node_alloc *a, mp_err *e) {
+    memset(a, 0, sizeof *a);
+    store_run *runs = NULL;
+    size_t n = 0;
+    int rc = st->m->run_list(st, 0, &runs, &n, e);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (runs[i].state == RUN_RUNNING && sched_owner_alive(&runs[i])) add_run(st, &runs[i], a);
+    store_run_array_free(runs, n);
+    return 0;
+}
+
+/* "4", "0.5", "1.25": millicores as cores. */
+static void fmt_cpu(int64_t m, char *out, size_t n) {
+    snprintf(out, n, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
+    char *dot = strchr(out, '.');
+    char *end = out + strlen(out);
+    while (end > dot && (end[-1] == '0' || end[-1] == '.')) {
+        bool was_dot = end[-1] == '.';
+        *--end = '\0';
+        if (was_dot) break;
+    }
+}
+
+static void fmt_mem(int64_t b, char *out, size_t n) {
+    if (b >= (1LL << 30)) snprintf(out, n, "%.1fGi", (double)b / (double)(1LL << 30));
+    else if (b >= (1LL << 20)) snprintf(out, n, "%.1fMi", (double)b / (double)(1LL << 20));
+    else snprintf(out, n, "%lld", (long long)b);
+}
+
+static void print_table(const char *host, const sched_capacity *c, const node_alloc *a, const sched_gpu *gpus,
+                        size_t ngpu, const char *why) {
+    static const char *const hdr[] = {"NAME", "CPU", "MEMORY", "GPU"};
+    char x[32], y[32], cpu[80], mem[80], gpu[80];
+    fmt_cpu(c->cpu_milli, x, sizeof x);
+    fmt_cpu(a->cpu_milli, y, sizeof y);
+    snprintf(cpu, sizeof cpu, "%s (%s used)", x, y);
+    fmt_mem(c->memory_bytes, x, sizeof x);
+    fmt_mem(a->memory_bytes, y, sizeof y);
+    snprintf(mem, sizeof mem, "%s (%s used)", x, y);
+    snprintf(gpu, sizeof gpu, "%lld (%lld used)", (long long)c->gpu, (long long)a->gpu);
+    cli_table t;
+    cli_table_init(&t, 4, hdr);
+    const char *row[] = {host, cpu, mem, gpu};
+    cli_table_add(&t, row);
+    cli_table_print(&t, stdout);
+    cli_table_free(&t);
+    if (ngpu) {
+        fputs("GPUS: ", stdout);
+        for (size_t i = 0; i < ngpu; i++) {
+            fmt_mem(gpus[i].memory_bytes, x, sizeof x);
+            printf("%s%d: %s (%s)", i ? ", " : "", gpus[i].index, gpus[i].name, x);
+        }
+        fputc('\n', stdout);
+    }
+    if (why && *why) printf("Note: %s%s\n", ngpu ? "" : "no GPUs: ", why);
+}
+
+static json_t *node_json(const char *host, const sched_capacity *c, const node_alloc *a, const sched_gpu *gpus,
+                         size_t ngpu, const char *why) {
+    json_t *ga = json_array();
+    for (size_t i = 0; i < ngpu; i++)
+        json_array_append_new(ga, json_pack("{s:i,s:s,s:s,s:I}", "index", gpus[i].index, "name", gpus[i].name, "uuid",
+                                            gpus[i].uuid, "memory_bytes", (json_int_t)gpus[i].memory_bytes));
+    return json_pack("{s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I},s:o,s:s}", "name", host, "capacity", "cpu_milli",
+                     (json_int_t)c->cpu_milli, "memory_bytes", (json_int_t)c->memory_bytes, "gpu", (json_int_t)c->gpu,
+                     "allocated", "cpu_milli", (json_int_t)a->cpu_milli, "memory_bytes", (json_int_t)a->memory_bytes,
+                     "gpu", (json_int_t)a->gpu, "steps", (json_int_t)a->steps, "gpus", ga, "gpu_discovery",
+                     why && *why ? why : "ok");
+}
+
+int cli_get_nodes(cli_env *env, const char *home_flag, cli_out out) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) {
+        free(home);
+        return CLI_FAILED;
+    }
+    node_alloc a;
+    mp_err e;
+    int status = CLI_OK;
+    if (node_allocated(st, &a, &e) != 0) {
+        status = cli_fail_err(&e);
+    } else {
+        char host[256] = "localhost";
+        if (gethostname(host, sizeof host) != 0) mp_strlcpy(host, "localhost", sizeof host);
+        host[sizeof host - 1] = '\0';
+        sched_capacity c;
+        sched_local_capacity(&c);
+        size_t ngpu = 0;
+        const char *why = NULL;
+        const sched_gpu *gpus = sched_gpu_local(&ngpu, &why);
+        if (out == OUT_TABLE) {
+            print_table(host, &c, &a, gpus, ngpu, why);
+        } else {
+            json_t *arr = json_array();
+            json_array_append_new(arr, node_json(host, &c, &a, gpus, ngpu, why));
+            status = cli_print_json(arr, out);
+            json_decref(arr);
+        }
+    }
+    st->m->close(st);
+    free(home);
+    return status;
+}
