@@ -24,7 +24,8 @@ bool api_step_done(const store_step *s) {
 }
 
 const char *api_run_state_shown(const store_run *r) {
-    if (!store_run_state_final(r->state) && r->state == RUN_RUNNING && !sched_owner_alive(r)) return "Interrupted";
+    /* not ended, and no live process drives it: it waits for `mlplane resume` */
+    if (!store_run_state_final(r->state) && !sched_owner_alive(r)) return "Interrupted";
     return store_run_state_name(r->state);
 }
 
