@@ -303,11 +303,6 @@ static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) 
     return true;
 }
 
-/* Copies the metrics of the run whose outputs a cache hit reuses. */
-static int copy_metrics_for_hit(engine *g, sched__step *s) {
-    return record_metrics(g, s);
-}
-
 static int apply_start(engine *g, start_item *it) {
     sched__step *s = it->s;
     if (it->kind == 2) {
@@ -326,7 +321,7 @@ static int apply_start(engine *g, start_item *it) {
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         char msg[300];
         snprintf(msg, sizeof msg, "cache hit: reusing the outputs of run %s", it->hit.run_id);
-        int rc = copy_metrics_for_hit(g, s);
+        int rc = record_metrics(g, s); /* the reused outputs' metrics.json: the hit's metrics */
         if (rc == 0) rc = register_model(g, s);
         return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
     }
