@@ -6,6 +6,12 @@
  *               node helpers (positions, typed scalars, unknown-field checks);
  *   pipeline.c  a Pipeline's `spec` -> spec_pipeline, checking every field's type;
  *   validate.c  cross-field rules (unique names, dependencies, templates, cycles).
+ * The scheduler's kinds and fields have files of their own:
+ *   resources.c   resource maps (cpu, memory, GPUs, extended names) and taints;
+ *   step_sched.c  a step's scheduling fields (queue, priority, tolerations, sweep...);
+ *   cluster.c     PriorityClass, Node, NodePool, ResourceFlavor, LocalQueue, and the
+ *                 file-wide checks (node names, one global default priority);
+ *   queue.c       ClusterQueue.
  * Decoding notes where strings and list items came from in a spec__step_aux so
  * that validate.c can point at the right line after the YAML is gone.
  * Every function adds to the context's diagnostics and carries on; the loader
@@ -82,6 +88,69 @@ char *spec__join(const char *const *names, size_t n);
 
 /* DNS-label rule for names: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. */
 bool spec__is_dns_label(const char *s);
+
+/* Reads a string -> scalar mapping (null values are "") into a heap spec_kv array. */
+void spec__decode_string_map(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, spec_kv **out,
+                             size_t *n);
+/* Reads a string that must be one of words[] (NULL-terminated): returns its index,
+ * or -1 after a diagnostic (wrong type, or "must be one of ..."). */
+int spec__get_enum(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, const char *const *words);
+/* Opens a mapping-valued field: checks its type and keys (diagnostics "in PATH");
+ * returns false when it is not a mapping. */
+bool spec__open_map(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, const char *const *known);
+void spec__meta_free(spec_meta *m);
+
+/* ---- resources and taints (resources.c) ------------------------------------------ */
+/* Reads a resource map (cpu, memory, gpu | nvidia.com/gpu, NAME/WITH-SLASH) into r.
+ * where_keys words unknown names (in resources of step "a"), where the rest
+ * (in step "a"). */
+void spec__decode_resources(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, const char *where_keys,
+                            const char *where, spec_resources *r);
+void spec__resources_free(spec_resources *r);
+/* True for a valid extended resource name: PREFIX/NAME with a DNS-subdomain prefix
+ * and a name of [A-Za-z0-9._-] starting and ending alphanumeric. */
+bool spec__is_extended_resource(const char *name);
+/* "NoSchedule", "PreferNoSchedule", "NoExecute": index + 1 is the spec_taint_effect. */
+extern const char *const SPEC__EFFECTS[];
+/* spec.taints: a list of {key, value, effect}. */
+void spec__decode_taints(spec__ctx *c, struct fy_node *v, spec_pos at, const char *path, spec_taint **out,
+                         size_t *n);
+void spec__taints_free(spec_taint *t, size_t n);
+
+/* ---- step scheduling fields (step_sched.c) --------------------------------------- */
+typedef void (*spec__step_field_fn)(spec__ctx *c, spec_step *s, const char *where, struct fy_node *v, spec_pos kp,
+                                    const char *path);
+typedef struct spec__step_field {
+    const char *name;
+    spec__step_field_fn fn;
+} spec__step_field;
+extern const spec__step_field SPEC__SCHED_STEP_FIELDS[];
+extern const size_t SPEC__NSCHED_STEP_FIELDS;
+void spec__step_sched_free(spec_step *s);
+
+/* ---- kinds ------------------------------------------------------------------------ */
+/* Decodes one document of a kind into o (o->kind and o->pos already set), taking
+ * meta's contents (meta is left empty). spec is the `spec` value or NULL when the
+ * document has none (only for kinds that do not require one). Returns false when
+ * nothing was made (o untouched). */
+typedef bool (*spec__kind_fn)(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                              spec_pos sp, spec_object *o);
+bool spec__decode_priority_class(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
+                                 struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_node(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                       spec_pos sp, spec_object *o);
+bool spec__decode_node_pool(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                            spec_pos sp, spec_object *o);
+bool spec__decode_resource_flavor(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
+                                  struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_local_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                              spec_pos sp, spec_object *o);
+bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
+                                struct fy_node *spec, spec_pos sp, spec_object *o);
+/* File-wide rules once every document is in: node names (Nodes and NodePool
+ * members) are unique, at most one PriorityClass is globalDefault. */
+void spec__validate_file(spec__ctx *c, const spec_file *f);
+void spec__object_free(spec_object *o);
 
 /* ---- stages --------------------------------------------------------------------- */
 /* Decodes a Pipeline's spec node into p (meta already filled); aux gets one entry

@@ -278,27 +278,98 @@ bool spec__is_dns_label(const char *s) {
     return true;
 }
 
+int spec__get_enum(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, const char *const *words) {
+    char *s = NULL;
+    if (!spec__get_str(c, n, at, path, &s)) return -1;
+    size_t nw = 0;
+    while (words[nw]) nw++;
+    for (size_t i = 0; i < nw; i++) {
+        if (strcmp(s, words[i]) == 0) {
+            free(s);
+            return (int)i;
+        }
+    }
+    char *all = spec__join(words, nw);
+    const char *near = spec__closest(s, words, nw);
+    if (near)
+        spec__err(c, spec__pos(n, at), "field \"%s\" must be one of %s, got \"%s\" (did you mean \"%s\"?)", path, all,
+                  s, near);
+    else
+        spec__err(c, spec__pos(n, at), "field \"%s\" must be one of %s, got \"%s\"", path, all, s);
+    free(all);
+    free(s);
+    return -1;
+}
+
+bool spec__open_map(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, const char *const *known) {
+    if (!spec__expect(c, m, at, path, FYNT_MAPPING)) return false;
+    char *where = mp_xasprintf("in %s", path);
+    spec__check_keys(c, m, known, where);
+    free(where);
+    return true;
+}
+
 /* ---- documents ------------------------------------------------------------------ */
+
+static const char *const DOC_FIELDS[] = {"apiVersion", "kind", "metadata", "spec", NULL};
+/* PriorityClass keeps its fields at the top level, as in Kubernetes; `spec` is
+ * known only to say so. */
+static const char *const PRIORITY_CLASS_FIELDS[] = {"apiVersion",    "kind",        "metadata", "value",
+                                                    "globalDefault", "description", "preemptionPolicy", "spec",
+                                                    NULL};
+
+static bool decode_pipeline_kind(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
+                                 struct fy_node *spec, spec_pos sp, spec_object *o) {
+    (void)root, (void)rp;
+    spec_pipeline *p = mp_xcalloc(1, sizeof *p);
+    p->meta = *meta;
+    memset(meta, 0, sizeof *meta);
+    spec__step_aux *aux = NULL;
+    spec__decode_pipeline(c, spec, sp, p, &aux);
+    spec__validate_pipeline(c, p, aux);
+    spec__aux_free(aux, p->nsteps);
+    o->u.pipeline = p;
+    return true;
+}
 
 typedef struct kind_def {
     const char *name;
     spec_kind kind;
+    spec__kind_fn decode;
+    const char *const *fields; /* top-level fields */
+    bool needs_spec;
+    bool namespaced; /* names are unique per namespace, not per file */
 } kind_def;
 
 static const kind_def KINDS[] = {
-    {"Pipeline", SPEC_KIND_PIPELINE},
+    {"Pipeline", SPEC_KIND_PIPELINE, decode_pipeline_kind, DOC_FIELDS, true, true},
+    {"PriorityClass", SPEC_KIND_PRIORITY_CLASS, spec__decode_priority_class, PRIORITY_CLASS_FIELDS, false, false},
+    {"Node", SPEC_KIND_NODE, spec__decode_node, DOC_FIELDS, true, false},
+    {"NodePool", SPEC_KIND_NODE_POOL, spec__decode_node_pool, DOC_FIELDS, true, false},
+    {"ClusterQueue", SPEC_KIND_CLUSTER_QUEUE, spec__decode_cluster_queue, DOC_FIELDS, true, false},
+    {"LocalQueue", SPEC_KIND_LOCAL_QUEUE, spec__decode_local_queue, DOC_FIELDS, true, true},
+    {"ResourceFlavor", SPEC_KIND_RESOURCE_FLAVOR, spec__decode_resource_flavor, DOC_FIELDS, false, false},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 
-static const char *const DOC_FIELDS[] = {"apiVersion", "kind", "metadata", "spec", NULL};
+static const kind_def *kind_of(spec_kind kind) {
+    for (size_t i = 0; i < NKINDS; i++)
+        if (KINDS[i].kind == kind) return &KINDS[i];
+    return NULL;
+}
+
+const char *spec_kind_name(spec_kind kind) {
+    const kind_def *k = kind_of(kind);
+    return k ? k->name : "?";
+}
+
 static const char *const META_FIELDS[] = {"name", "namespace", "labels", NULL};
 
 #define DNS_RULE                                                                                                       \
     "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
 
-/* Reads a string -> scalar mapping into a heap spec_kv array. */
-static void decode_string_map(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, spec_kv **out,
-                              size_t *n) {
+void spec__decode_string_map(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, spec_kv **out,
+                             size_t *n) {
     if (!spec__expect(c, m, at, path, FYNT_MAPPING)) return;
     size_t cap = (size_t)fy_node_mapping_item_count(m);
     *out = mp_xcalloc(cap ? cap : 1, sizeof **out);
@@ -346,7 +417,7 @@ static void decode_meta(spec__ctx *c, struct fy_node *m, spec_pos at, spec_meta 
     }
     if (!meta->namespace_) meta->namespace_ = mp_xstrdup("default");
     if (spec__lookup(m, "labels", &v, &kp) && !spec__is_null(v))
-        decode_string_map(c, v, kp, "metadata.labels", &meta->labels, &meta->nlabels);
+        spec__decode_string_map(c, v, kp, "metadata.labels", &meta->labels, &meta->nlabels);
 }
 
 /* Checks apiVersion and kind; returns the kind or 0 when it is unusable. */
@@ -398,35 +469,36 @@ static void load_document(spec__ctx *c, struct fy_node *root, spec_file *f) {
         free(got);
         return;
     }
-    spec__check_keys(c, root, DOC_FIELDS, "in document");
     spec_kind kind = decode_envelope(c, root, rp);
+    const kind_def *kd = kind_of(kind);
+    spec__check_keys(c, root, kd ? kd->fields : DOC_FIELDS, "in document");
 
-    spec_pipeline *p = mp_xcalloc(1, sizeof *p);
+    spec_meta meta = {0};
     struct fy_node *v;
     spec_pos kp;
     if (!spec__lookup(root, "metadata", &v, &kp))
         spec__err(c, rp, "missing required field \"metadata\" (with at least a name)");
     else
-        decode_meta(c, v, kp, &p->meta);
-    if (!p->meta.namespace_) p->meta.namespace_ = mp_xstrdup("default");
+        decode_meta(c, v, kp, &meta);
+    if (!meta.namespace_) meta.namespace_ = mp_xstrdup("default");
 
     bool has_spec = spec__lookup(root, "spec", &v, &kp);
-    if (!has_spec) spec__err(c, rp, "missing required field \"spec\"");
-    if (kind != SPEC_KIND_PIPELINE || !has_spec) {
-        spec__pipeline_free(p);
+    if (!has_spec && (!kd || kd->needs_spec)) spec__err(c, rp, "missing required field \"spec\"");
+    if (!kd || (kd->needs_spec && !has_spec)) {
+        spec__meta_free(&meta);
         return;
     }
     for (size_t i = 0; i < f->nobjs; i++) {
-        const spec_pipeline *q = f->objs[i].u.pipeline;
-        if (p->meta.name && q->meta.name && strcmp(p->meta.name, q->meta.name) == 0 &&
-            strcmp(p->meta.namespace_, q->meta.namespace_) == 0)
-            spec__err(c, rp, "duplicate Pipeline \"%s\" (first defined at line %d)", p->meta.name, f->objs[i].pos.line);
+        const spec_object *q = &f->objs[i];
+        const spec_meta *qm = spec_object_meta(q);
+        if (q->kind == kind && meta.name && qm->name && strcmp(meta.name, qm->name) == 0 &&
+            (!kd->namespaced || strcmp(meta.namespace_, qm->namespace_) == 0))
+            spec__err(c, rp, "duplicate %s \"%s\" (first defined at line %d)", kd->name, meta.name, q->pos.line);
     }
-    spec__step_aux *aux = NULL;
-    spec__decode_pipeline(c, v, kp, p, &aux);
-    spec__validate_pipeline(c, p, aux);
-    spec__aux_free(aux, p->nsteps);
-    add_object(f, (spec_object){.kind = SPEC_KIND_PIPELINE, .pos = rp, .u.pipeline = p});
+    spec_object o = {.kind = kind, .pos = rp};
+    if (!has_spec) v = NULL, kp = rp;
+    if (kd->decode(c, &meta, root, rp, v, kp, &o)) add_object(f, o);
+    spec__meta_free(&meta);
 }
 
 /* ---- entry points ---------------------------------------------------------------- */
@@ -508,6 +580,7 @@ int spec_load_string(const char *name, const char *dir, const char *text, size_t
         if (!ndocs && !yaml_err)
             spec__err(&c, (spec_pos){0, 0},
                       "no documents: expected at least one with apiVersion, kind, metadata and spec");
+        if (!yaml_err) spec__validate_file(&c, f);
     }
     if (fyp) fy_parser_destroy(fyp);
     if (fyd) fy_diag_destroy(fyd);

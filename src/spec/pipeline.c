@@ -1,6 +1,7 @@
 /* pipeline.c — decodes a Pipeline's `spec` (params and steps) into spec_pipeline.
  *
- * Each step field has one decoder in STEP_FIELDS, a table read in order; a field
+ * Each step field has one decoder in STEP_FIELDS, a table read in order (the
+ * scheduling fields have theirs in step_sched.c, read after these); a field
  * with the wrong type, a bad quantity or a bad name is one diagnostic and the
  * decoder moves on, so one pass reports every problem of the document. Strings
  * that may hold templates are recorded with their field path and position in the
@@ -328,44 +329,10 @@ static void f_outputs(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
     artifacts(d, v, kp, path, true);
 }
 
-static const char *const RESOURCE_NAMES[] = {"cpu", "memory", "gpu", "nvidia.com/gpu", NULL};
-
 static void f_resources(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
-    if (spec__is_null(v)) return;
-    if (!spec__expect(d->c, v, kp, path, FYNT_MAPPING)) return;
     char *where = mp_xasprintf("in resources of %s", d->who);
-    spec__check_keys_as(d->c, v, RESOURCE_NAMES, "resource", where);
+    spec__decode_resources(d->c, v, kp, path, where, d->where, &d->s->resources);
     free(where);
-    static const struct {
-        const char *name;
-        spec_qty_kind kind;
-    } RES[] = {{"cpu", SPEC_QTY_CPU},
-               {"memory", SPEC_QTY_MEMORY},
-               {"gpu", SPEC_QTY_COUNT},
-               {"nvidia.com/gpu", SPEC_QTY_COUNT}};
-    int64_t *dst[] = {&d->s->resources.cpu_milli, &d->s->resources.memory_bytes, &d->s->resources.gpu,
-                      &d->s->resources.gpu};
-    spec_pos gpu_at = {0, 0};
-    for (size_t i = 0; i < sizeof RES / sizeof *RES; i++) {
-        struct fy_node *q;
-        spec_pos qp;
-        if (!spec__lookup(v, RES[i].name, &q, &qp)) continue;
-        char *sub = mp_xasprintf("%s.%s", path, RES[i].name);
-        if (dst[i] == &d->s->resources.gpu) {
-            if (gpu_at.line)
-                spec__err(d->c, qp, "gpu is given twice %s (as gpu at line %d and as nvidia.com/gpu); keep one",
-                          d->where, gpu_at.line);
-            gpu_at = qp;
-        }
-        char *text = NULL;
-        if (spec__get_str(d->c, q, qp, sub, &text)) {
-            mp_err e;
-            if (spec_parse_quantity(text, RES[i].kind, dst[i], &e) != 0)
-                spec__err(d->c, spec__pos(q, qp), "field \"%s\": %s", sub, e.msg);
-        }
-        free(text);
-        free(sub);
-    }
 }
 
 static const char *const RETRY_FIELDS[] = {"limit", "backoffSeconds", NULL};
@@ -448,6 +415,7 @@ static const struct {
 static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx, spec_step *s, spec__step_aux *aux) {
     step_dec d = {c, s, aux, mp_xasprintf("spec.steps[%zu]", idx), NULL, NULL, at, {0, 0}, {0, 0}};
     s->backoff_seconds = 1;
+    s->parallelism = 1;
     aux->name_pos = at;
     if (!spec__expect(c, m, at, d.path, FYNT_MAPPING)) {
         aux->bad_name = true;
@@ -455,9 +423,9 @@ static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx
         return;
     }
     d.at = s->pos = spec__pos(m, at);
-    const char *known[NSTEP_FIELDS + 1];
+    const char **known = mp_xcalloc(NSTEP_FIELDS + SPEC__NSCHED_STEP_FIELDS + 1, sizeof *known);
     for (size_t i = 0; i < NSTEP_FIELDS; i++) known[i] = STEP_FIELDS[i].name;
-    known[NSTEP_FIELDS] = NULL;
+    for (size_t i = 0; i < SPEC__NSCHED_STEP_FIELDS; i++) known[NSTEP_FIELDS + i] = SPEC__SCHED_STEP_FIELDS[i].name;
 
     /* The name first, so that every later message can say which step. */
     struct fy_node *v;
@@ -473,10 +441,17 @@ static void decode_step(spec__ctx *c, struct fy_node *m, spec_pos at, size_t idx
     d.who = s->name ? mp_xasprintf("step \"%s\"", s->name) : mp_xstrdup(d.path);
     d.where = mp_xasprintf("in %s", d.who);
     spec__check_keys(c, m, known, d.where);
+    free(known);
     for (size_t i = 1; i < NSTEP_FIELDS; i++) { /* an explicit null is the same as leaving a field out */
         if (!spec__lookup(m, STEP_FIELDS[i].name, &v, &kp) || spec__is_null(v)) continue;
         char *sub = mp_xasprintf("%s.%s", d.path, STEP_FIELDS[i].name);
         STEP_FIELDS[i].fn(&d, v, kp, sub);
+        free(sub);
+    }
+    for (size_t i = 0; i < SPEC__NSCHED_STEP_FIELDS; i++) { /* scheduling fields: step_sched.c */
+        if (!spec__lookup(m, SPEC__SCHED_STEP_FIELDS[i].name, &v, &kp) || spec__is_null(v)) continue;
+        char *sub = mp_xasprintf("%s.%s", d.path, SPEC__SCHED_STEP_FIELDS[i].name);
+        SPEC__SCHED_STEP_FIELDS[i].fn(c, s, d.where, v, kp, sub);
         free(sub);
     }
     check_register(&d);

@@ -1,7 +1,8 @@
 /* spec.c — the small public pieces of spec.h that are not about YAML: diagnostics,
- * freeing, step lookups, the dependency graph (topological order and cycle
+ * freeing, object and step lookups, the dependency graph (topological order and cycle
  * finding, shared with validate.c) and `-p name=value` parameter overrides.
  * Pure functions over the objects; no I/O. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,13 +99,24 @@ static void step_free(spec_step *s) {
     strs_free(s->depends_on, s->ndepends);
     artifacts_free(s->inputs, s->ninputs);
     artifacts_free(s->outputs, s->noutputs);
+    spec__resources_free(&s->resources);
+    spec__step_sched_free(s);
+}
+
+void spec__meta_free(spec_meta *m) {
+    free(m->name);
+    free(m->namespace_);
+    spec_kv_array_free(m->labels, m->nlabels);
+    memset(m, 0, sizeof *m);
+}
+
+void spec_pipeline_free(spec_pipeline *p) {
+    spec__pipeline_free(p);
 }
 
 void spec__pipeline_free(spec_pipeline *p) {
     if (!p) return;
-    free(p->meta.name);
-    free(p->meta.namespace_);
-    spec_kv_array_free(p->meta.labels, p->meta.nlabels);
+    spec__meta_free(&p->meta);
     spec_kv_array_free(p->params, p->nparams);
     for (size_t i = 0; i < p->nsteps; i++) step_free(&p->steps[i]);
     free(p->steps);
@@ -123,9 +135,7 @@ void spec__aux_free(spec__step_aux *aux, size_t n) {
 
 void spec_file_free(spec_file *f) {
     if (!f) return;
-    for (size_t i = 0; i < f->nobjs; i++) {
-        if (f->objs[i].kind == SPEC_KIND_PIPELINE) spec__pipeline_free(f->objs[i].u.pipeline);
-    }
+    for (size_t i = 0; i < f->nobjs; i++) spec__object_free(&f->objs[i]);
     free(f->objs);
     free(f->path);
     free(f->dir);
@@ -139,6 +149,52 @@ const spec_pipeline *spec_file_pipeline(const spec_file *f) {
     for (size_t i = 0; i < f->nobjs; i++)
         if (f->objs[i].kind == SPEC_KIND_PIPELINE) return f->objs[i].u.pipeline;
     return NULL;
+}
+
+const spec_meta *spec_object_meta(const spec_object *o) {
+    switch (o->kind) {
+    case SPEC_KIND_PIPELINE: return &o->u.pipeline->meta;
+    case SPEC_KIND_PRIORITY_CLASS: return &o->u.priority_class->meta;
+    case SPEC_KIND_NODE: return &o->u.node->meta;
+    case SPEC_KIND_NODE_POOL: return &o->u.node_pool->meta;
+    case SPEC_KIND_CLUSTER_QUEUE: return &o->u.cluster_queue->meta;
+    case SPEC_KIND_LOCAL_QUEUE: return &o->u.local_queue->meta;
+    case SPEC_KIND_RESOURCE_FLAVOR: return &o->u.resource_flavor->meta;
+    }
+    assert(!"unknown spec_kind");
+    return NULL;
+}
+
+void spec__object_free(spec_object *o) {
+    switch (o->kind) {
+    case SPEC_KIND_PIPELINE: spec__pipeline_free(o->u.pipeline); break;
+    case SPEC_KIND_PRIORITY_CLASS: spec_priority_class_free(o->u.priority_class); break;
+    case SPEC_KIND_NODE: spec_node_free(o->u.node); break;
+    case SPEC_KIND_NODE_POOL: spec_node_pool_free(o->u.node_pool); break;
+    case SPEC_KIND_CLUSTER_QUEUE: spec_cluster_queue_free(o->u.cluster_queue); break;
+    case SPEC_KIND_LOCAL_QUEUE: spec_local_queue_free(o->u.local_queue); break;
+    case SPEC_KIND_RESOURCE_FLAVOR: spec_resource_flavor_free(o->u.resource_flavor); break;
+    }
+}
+
+const spec_object *spec_file_find_ns(const spec_file *f, spec_kind kind, const char *ns, const char *name) {
+    if (!f || !name) return NULL;
+    for (size_t i = 0; i < f->nobjs; i++) {
+        if (f->objs[i].kind != kind) continue;
+        const spec_meta *m = spec_object_meta(&f->objs[i]);
+        if (m->name && strcmp(m->name, name) == 0 && (!ns || strcmp(m->namespace_, ns) == 0)) return &f->objs[i];
+    }
+    return NULL;
+}
+
+const spec_object *spec_file_find(const spec_file *f, spec_kind kind, const char *name) {
+    return spec_file_find_ns(f, kind, NULL, name);
+}
+
+size_t spec_file_count(const spec_file *f, spec_kind kind) {
+    size_t n = 0;
+    for (size_t i = 0; f && i < f->nobjs; i++) n += f->objs[i].kind == kind;
+    return n;
 }
 
 int spec_pipeline_step_index(const spec_pipeline *p, const char *name) {

@@ -5,6 +5,12 @@
  *   kind: Pipeline
  *   metadata: {name: ..., namespace: default, labels: {...}}
  *   spec: {...}
+ * Kinds: Pipeline (what to run) and, for the scheduler, PriorityClass, Node,
+ * NodePool, ResourceFlavor, ClusterQueue and LocalQueue (Kubernetes/Kueue shapes;
+ * see "scheduler objects" below). One file may mix them; names are unique per kind
+ * (per namespace for Pipeline and LocalQueue). References between objects (a
+ * step's queueName, a LocalQueue's clusterQueue, a flavor name) are not resolved
+ * here: they may live in other files.
  * Parsing (libfyaml) and validation collect every problem found, each with its
  * file:line:col, into a spec_diags list instead of stopping at the first one.
  * Objects are plain structs that own their heap strings; free them with the
@@ -76,11 +82,91 @@ typedef struct spec_artifact {
     spec_pos pos;
 } spec_artifact;
 
+/* An extended resource: any name with a '/' other than nvidia.com/gpu, such as
+ * nvidia.com/mig-1g.10gb or example.com/fpga; whole units only (Kubernetes rule). */
+typedef struct spec_resource_qty {
+    char *name;
+    int64_t count;
+    spec_pos pos; /* of the value */
+} spec_resource_qty;
+
+/* Requests of a step, or the capacity of a Node/NodePool. */
 typedef struct spec_resources {
     int64_t cpu_milli;    /* 0 when not requested */
     int64_t memory_bytes; /* 0 when not requested */
     int64_t gpu;          /* nvidia.com/gpu (also accepted as `gpu`) */
+    spec_resource_qty *extended; /* in file order, names unique; NULL when none */
+    size_t nextended;
 } spec_resources;
+
+/* The amount of resource name in r in its unit (cpu: millicores, memory: bytes,
+ * others: count; "gpu" and "nvidia.com/gpu" are the same); 0 when absent. */
+int64_t spec_resources_get(const spec_resources *r, const char *name);
+/* How quantities of resource name are read: cpu -> SPEC_QTY_CPU, memory ->
+ * SPEC_QTY_MEMORY, anything else (GPUs, extended resources) -> SPEC_QTY_COUNT. */
+spec_qty_kind spec_resource_qty_kind(const char *name);
+
+/* ---- scheduling fields of a step ------------------------------------------------ */
+typedef enum spec_taint_effect {
+    SPEC_EFFECT_ANY = 0, /* tolerations only: an empty effect tolerates every effect */
+    SPEC_EFFECT_NO_SCHEDULE,
+    SPEC_EFFECT_PREFER_NO_SCHEDULE,
+    SPEC_EFFECT_NO_EXECUTE,
+} spec_taint_effect;
+
+/* A node taint: pods without a matching toleration are kept off (NoSchedule),
+ * avoided (PreferNoSchedule) or evicted (NoExecute). */
+typedef struct spec_taint {
+    char *key;
+    char *value; /* "" when not given */
+    spec_taint_effect effect; /* never SPEC_EFFECT_ANY */
+    spec_pos pos;
+} spec_taint;
+
+typedef enum spec_toleration_op {
+    SPEC_TOL_EQUAL = 0, /* default: key and value must match */
+    SPEC_TOL_EXISTS,    /* key must exist (any value); an empty key tolerates every taint */
+} spec_toleration_op;
+
+typedef struct spec_toleration {
+    char *key;   /* "" only with Exists: matches every key */
+    char *value; /* "" when not given; always "" with Exists */
+    spec_toleration_op op;
+    spec_taint_effect effect; /* SPEC_EFFECT_ANY when not given */
+    spec_pos pos;
+} spec_toleration;
+
+typedef enum spec_sweep_kind {
+    SPEC_SWEEP_GRID = 1, /* every combination of the params' value lists */
+    SPEC_SWEEP_RANDOM,   /* count trials, each param drawn from its list or range */
+} spec_sweep_kind;
+
+typedef struct spec_sweep_param {
+    char *name;
+    char **values; /* the choices, scalars as their text; NULL for a range */
+    size_t nvalues;
+    bool is_range; /* random only: {min, max}, drawn uniformly */
+    double min, max;
+    spec_pos pos;
+} spec_sweep_param;
+
+typedef enum spec_goal { SPEC_GOAL_MINIMIZE = 1, SPEC_GOAL_MAXIMIZE } spec_goal;
+
+/* sweep: {grid: {P: [v...]}} or {random: {count, seed, params: {P: [v...] | {min, max}}}},
+ * with maxParallel and objective {metric, goal}. Only parsed and type-checked:
+ * param names are not matched against spec.params here. */
+typedef struct spec_sweep {
+    spec_sweep_kind kind;
+    spec_sweep_param *params; /* at least one */
+    size_t nparams;
+    int count;            /* random: number of trials (>= 1); grid: 0 */
+    uint64_t seed;        /* random: valid when has_seed */
+    bool has_seed;
+    int max_parallel;     /* 0 = no limit */
+    char *metric;         /* objective.metric, or NULL without an objective */
+    spec_goal goal;       /* 0 without an objective */
+    spec_pos pos;
+} spec_sweep;
 
 typedef struct spec_step {
     char *name;
@@ -108,6 +194,16 @@ typedef struct spec_step {
      * new version of registered model NAME (NULL when absent). */
     char *register_model;
     char *register_artifact;
+    /* Scheduling (step_sched.c). Names are not resolved against other objects here. */
+    char *priority_class; /* priorityClassName, or NULL (the global default applies) */
+    char *queue_name;     /* queueName: a LocalQueue in the pipeline's namespace, or NULL */
+    spec_kv *node_selector; /* node label -> required value */
+    size_t nnode_selector;
+    spec_toleration *tolerations;
+    size_t ntolerations;
+    int parallelism;       /* pods started together, all or none (a gang); 1 when not given */
+    char *checkpoint_path; /* checkpoint.path, or NULL */
+    spec_sweep *sweep;     /* NULL when absent */
     spec_pos pos; /* of the step's mapping */
 } spec_step;
 
@@ -126,8 +222,121 @@ typedef struct spec_pipeline {
     size_t nsteps;
 } spec_pipeline;
 
+/* ---- scheduler objects ------------------------------------------------------------
+ * Kubernetes/Kueue shapes, read for mlplane's scheduler; only the fields listed are
+ * accepted. All are cluster-scoped (metadata.namespace is ignored) except
+ * LocalQueue. A quantity of resource R is read by spec_resource_qty_kind(R). */
+
+typedef enum spec_preemption_policy {
+    SPEC_PREEMPT_LOWER_PRIORITY = 0, /* default */
+    SPEC_PREEMPT_NEVER,
+} spec_preemption_policy;
+
+/* kind: PriorityClass — fields at the top level, as in Kubernetes (no spec:):
+ * value (int32, required), preemptionPolicy, globalDefault, description. At most
+ * one PriorityClass of a file may be globalDefault. */
+typedef struct spec_priority_class {
+    spec_meta meta;
+    int32_t value; /* higher runs first */
+    spec_preemption_policy preemption;
+    bool global_default;
+    char *description; /* may be NULL */
+} spec_priority_class;
+
+/* kind: Node — a simulated node: metadata.labels, spec.capacity (required: cpu,
+ * memory, nvidia.com/gpu, extended resources), spec.taints. */
+typedef struct spec_node {
+    spec_meta meta; /* meta.labels are the node's labels */
+    spec_resources capacity;
+    spec_taint *taints;
+    size_t ntaints;
+} spec_node;
+
+/* kind: NodePool — count identical Nodes named namePrefix + index (0..count-1),
+ * with the pool's metadata.labels, spec.capacity and spec.taints. */
+typedef struct spec_node_pool {
+    spec_meta meta;
+    int count;         /* >= 1 */
+    char *name_prefix; /* default metadata.name + "-" */
+    spec_resources capacity;
+    spec_taint *taints;
+    size_t ntaints;
+} spec_node_pool;
+
+/* kind: ResourceFlavor — spec.nodeLabels pick the nodes the flavor stands for
+ * (spec may be left out: a flavor matching every node). */
+typedef struct spec_resource_flavor {
+    spec_meta meta;
+    spec_kv *node_labels;
+    size_t nnode_labels;
+} spec_resource_flavor;
+
+/* One resource of a flavor in a ClusterQueue; amounts in the resource's unit. */
+typedef struct spec_resource_quota {
+    char *name;
+    int64_t nominal;         /* nominalQuota */
+    int64_t borrowing_limit; /* valid when has_borrowing_limit (needs a cohort) */
+    int64_t lending_limit;   /* valid when has_lending_limit (<= nominal; needs a cohort) */
+    bool has_borrowing_limit, has_lending_limit;
+    spec_pos pos;
+} spec_resource_quota;
+
+typedef struct spec_flavor_quotas {
+    char *name; /* a ResourceFlavor's name */
+    spec_resource_quota *resources; /* exactly the group's coveredResources */
+    size_t nresources;
+    spec_pos pos;
+} spec_flavor_quotas;
+
+/* Flavors tried in order for the covered resources. A resource is covered by at
+ * most one group and a flavor appears at most once per ClusterQueue. */
+typedef struct spec_resource_group {
+    char **covered; /* coveredResources; "gpu" is stored as "nvidia.com/gpu" */
+    size_t ncovered;
+    spec_flavor_quotas *flavors;
+    size_t nflavors;
+    spec_pos pos;
+} spec_resource_group;
+
+typedef enum spec_reclaim_policy {
+    SPEC_RECLAIM_NEVER = 0, /* default */
+    SPEC_RECLAIM_LOWER_PRIORITY,
+    SPEC_RECLAIM_ANY,
+} spec_reclaim_policy;
+
+typedef enum spec_within_queue_policy {
+    SPEC_WITHIN_NEVER = 0, /* default */
+    SPEC_WITHIN_LOWER_PRIORITY,
+    SPEC_WITHIN_LOWER_OR_NEWER_EQUAL_PRIORITY,
+} spec_within_queue_policy;
+
+/* kind: ClusterQueue — spec.cohort, spec.resourceGroups, spec.preemption
+ * {reclaimWithinCohort, withinClusterQueue}, spec.fairSharing {weight}. */
+typedef struct spec_cluster_queue {
+    spec_meta meta;
+    char *cohort; /* NULL when not in a cohort */
+    spec_resource_group *groups;
+    size_t ngroups;
+    spec_reclaim_policy reclaim_within_cohort;
+    spec_within_queue_policy within_cluster_queue;
+    int64_t fair_weight_milli; /* fairSharing.weight in thousandths; default 1000 */
+} spec_cluster_queue;
+
+/* kind: LocalQueue — namespaced; spec.clusterQueue (required) names where its
+ * workloads are admitted. */
+typedef struct spec_local_queue {
+    spec_meta meta;
+    char *cluster_queue;
+} spec_local_queue;
+
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
+    SPEC_KIND_PRIORITY_CLASS,
+    SPEC_KIND_NODE,
+    SPEC_KIND_NODE_POOL,
+    SPEC_KIND_CLUSTER_QUEUE,
+    SPEC_KIND_LOCAL_QUEUE,
+    SPEC_KIND_RESOURCE_FLAVOR,
 } spec_kind;
 
 typedef struct spec_object {
@@ -135,8 +344,29 @@ typedef struct spec_object {
     spec_pos pos; /* of the document's root */
     union {
         spec_pipeline *pipeline;
+        spec_priority_class *priority_class;
+        spec_node *node;
+        spec_node_pool *node_pool;
+        spec_cluster_queue *cluster_queue;
+        spec_local_queue *local_queue;
+        spec_resource_flavor *resource_flavor;
     } u;
 } spec_object;
+
+/* Each frees the object and everything it owns; NULL is a no-op. (Objects in a
+ * spec_file are freed by spec_file_free.) */
+void spec_pipeline_free(spec_pipeline *p);
+void spec_priority_class_free(spec_priority_class *pc);
+void spec_node_free(spec_node *n);
+void spec_node_pool_free(spec_node_pool *np);
+void spec_cluster_queue_free(spec_cluster_queue *cq);
+void spec_local_queue_free(spec_local_queue *lq);
+void spec_resource_flavor_free(spec_resource_flavor *rf);
+
+/* "Pipeline", "NodePool", ... as written in `kind:`; "?" for an unknown value. */
+const char *spec_kind_name(spec_kind kind);
+/* The metadata of any object. */
+const spec_meta *spec_object_meta(const spec_object *o);
 
 typedef struct spec_file {
     char *path; /* as given */
@@ -158,6 +388,29 @@ void spec_file_free(spec_file *f);
 
 /* The first Pipeline in f, or NULL. */
 const spec_pipeline *spec_file_pipeline(const spec_file *f);
+/* The first object of kind named name (any namespace), or NULL. */
+const spec_object *spec_file_find(const spec_file *f, spec_kind kind, const char *name);
+/* The same for a namespaced kind (LocalQueue, Pipeline) in namespace ns. */
+const spec_object *spec_file_find_ns(const spec_file *f, spec_kind kind, const char *ns, const char *name);
+/* How many objects of kind f holds. */
+size_t spec_file_count(const spec_file *f, spec_kind kind);
+
+/* A node as the scheduler sees it: a Node, or one member of a NodePool. */
+typedef struct spec_node_inst {
+    char *name;              /* owned: the Node's name, or namePrefix + index */
+    const spec_meta *meta;   /* borrowed from f: labels are the node's labels */
+    const spec_resources *capacity;
+    const spec_taint *taints;
+    size_t ntaints;
+    const spec_node_pool *pool; /* the NodePool it comes from, or NULL */
+    int index;                  /* index in its pool; 0 for a Node */
+} spec_node_inst;
+
+/* Every node of f in file order, NodePools expanded: returns how many and the heap
+ * array in *out (NULL when none); free with spec_node_insts_free. Borrowed fields
+ * stay valid while f lives. Names are unique (loading checks it). */
+size_t spec_file_nodes(const spec_file *f, spec_node_inst **out);
+void spec_node_insts_free(spec_node_inst *v, size_t n);
 /* The step named name, or NULL. */
 const spec_step *spec_pipeline_step(const spec_pipeline *p, const char *name);
 /* Index of the step named name, or -1. */
