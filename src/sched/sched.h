@@ -130,4 +130,127 @@ int sched_gpu_discover(sched_gpu **out, size_t *n, char *why, size_t whyn);
  * array (owned here, valid until exit), *n, and *why as for sched_gpu_discover. */
 const sched_gpu *sched_gpu_local(size_t *n, const char **why);
 
+/* ---- placement (place.c) -----------------------------------------------------
+ * A pure, deterministic placement library over simulated or real nodes, with
+ * Kubernetes semantics: filter (free resources fit, nodeSelector labels all match,
+ * every NoSchedule/NoExecute taint tolerated), then score (BINPACK like
+ * NodeResourcesFit MostAllocated, SPREAD like LeastAllocated; accelerators are
+ * compared first, an intolerable PreferNoSchedule taint ranks a node below all
+ * nodes without one, and a step that asks for no accelerator prefers nodes that
+ * have none), ties broken by node order. Nothing here allocates global state or
+ * reads the clock; all functions are reentrant. Strings (names, labels, taints,
+ * tolerations) are borrowed from the caller; NULL reads as "". */
+#define SCHED_EXT_MAX 8       /* extended resources in one sched_res */
+#define SCHED_EXT_NAME 64     /* with the NUL: "nvidia.com/mig-1g.10gb" */
+#define SCHED_GPU_TRACKED 64  /* GPU devices a node's bitmap tracks */
+#define SCHED_GANG_MAX 100000 /* workers in one gang */
+#define SCHED_GANG_MAX_STR "100000"
+
+/* An amount of resources: the fixed three plus named extended resources. */
+typedef struct sched_res {
+    int64_t cpu_milli;
+    int64_t memory_bytes;
+    int64_t gpu; /* nvidia.com/gpu, whole devices */
+    struct {
+        char name[SCHED_EXT_NAME];
+        int64_t count;
+    } ext[SCHED_EXT_MAX]; /* the first next entries are in use, names distinct */
+    int next;
+} sched_res;
+
+/* Sets extended resource name to count in r (adding it); 0, or MP_EINVAL when the
+ * name is empty or too long or r already holds SCHED_EXT_MAX others. */
+int sched_res_ext_set(sched_res *r, const char *name, int64_t count);
+/* The count of extended resource name in r, 0 when absent. */
+int64_t sched_res_ext_get(const sched_res *r, const char *name);
+/* a += b; 0, or MP_EINVAL (a unchanged) when b's extended names do not fit in a. */
+int sched_res_add(sched_res *a, const sched_res *b);
+/* a -= b, each amount clamped at 0; extended entries that reach 0 are removed. */
+void sched_res_sub(sched_res *a, const sched_res *b);
+/* Whether every amount of req is at most the same amount in avail. */
+bool sched_res_fits(const sched_res *req, const sched_res *avail);
+
+typedef struct sched_kv {
+    const char *key;
+    const char *value;
+} sched_kv;
+
+typedef enum sched_effect {
+    SCHED_EFFECT_ANY = 0, /* tolerations only: matches every effect */
+    SCHED_NO_SCHEDULE,
+    SCHED_PREFER_NO_SCHEDULE,
+    SCHED_NO_EXECUTE,
+} sched_effect;
+
+typedef struct sched_taint {
+    const char *key;
+    const char *value; /* may be empty */
+    sched_effect effect; /* never SCHED_EFFECT_ANY */
+} sched_taint;
+
+typedef enum sched_tol_op { SCHED_TOL_EQUAL = 0, SCHED_TOL_EXISTS } sched_tol_op;
+
+/* Kubernetes rules: the effect matches when ANY or equal; an empty key with Exists
+ * tolerates every taint; otherwise keys must be equal, and with Equal the values. */
+typedef struct sched_toleration {
+    const char *key;
+    sched_tol_op op;
+    const char *value;
+    sched_effect effect;
+} sched_toleration;
+
+typedef struct sched_node {
+    const char *name;
+    sched_res capacity;  /* allocatable */
+    sched_res allocated; /* what placed work holds (sched_node_allocate) */
+    const sched_kv *labels;
+    size_t nlabels;
+    const sched_taint *taints;
+    size_t ntaints;
+    /* Bit i set: GPU device i is in use (sched_gpu_mark). A node's free GPUs are
+     * the fewer of capacity - allocated and its devices with a clear bit. */
+    uint64_t gpu_used;
+} sched_node;
+
+typedef struct sched_pod_req {
+    sched_res requests; /* of one worker */
+    const sched_kv *node_selector; /* every pair must equal a node label */
+    size_t nnode_selector;
+    const sched_toleration *tolerations;
+    size_t ntolerations;
+    int gang; /* workers placed all or nothing by sched_place_gang; 0 means 1; <= SCHED_GANG_MAX */
+} sched_pod_req;
+
+typedef enum sched_policy {
+    SCHED_BINPACK = 0, /* prefer nodes that end up fullest (MostAllocated) */
+    SCHED_SPREAD,      /* prefer nodes that end up emptiest (LeastAllocated) */
+} sched_policy;
+
+/* Picks the best node for one worker of req: 0 and its index in *node_out (why ""),
+ * or MP_EBUSY when none fits now but one would with its allocations released,
+ * MP_ENOENT when none ever could, MP_EINVAL for a malformed request or node; on
+ * every error why (may be NULL) says why in one line. */
+int sched_place(const sched_node *nodes, size_t n, const sched_pod_req *req, sched_policy policy, size_t *node_out,
+                char *why, size_t whyn);
+
+/* Places req->gang workers (at least 1) all or nothing, one by one on a scratch
+ * copy of the allocations: 0 and their nodes in node_out[0..gang-1], or the codes
+ * of sched_place with node_out untouched and why naming how many fit. */
+int sched_place_gang(const sched_node *nodes, size_t n, const sched_pod_req *req, sched_policy policy,
+                     size_t *node_out, char *why, size_t whyn);
+
+/* Adds r to node's allocations; 0, or MP_EINVAL (unchanged) when the extended
+ * resource table is full. Does not mark GPU devices (see sched_gpu_mark). */
+int sched_node_allocate(sched_node *node, const sched_res *r);
+/* Takes r from node's allocations, clamped at 0. */
+void sched_node_release(sched_node *node, const sched_res *r);
+/* node's free resources: capacity - allocated, clamped at 0, GPUs as in sched_node. */
+void sched_node_free(const sched_node *node, sched_res *out);
+
+/* Picks count free GPU devices of node, lowest index first, into devices: 0, or
+ * MP_EBUSY (devices untouched) when fewer are free, MP_EINVAL for count < 0. */
+int sched_gpu_pick(const sched_node *node, int64_t count, int *devices);
+/* Marks devices (indexes < SCHED_GPU_TRACKED; others ignored) used or free. */
+void sched_gpu_mark(sched_node *node, const int *devices, size_t n, bool used);
+
 #endif
