@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes [-o table|json|yaml]",
      "list runs, a run's steps or metrics, experiments"},
     {"models", cmd_models, "list | get NAME [-o table|json|yaml]", "show the model registry"},
+    {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},
     {"describe", cmd_describe, "run RUN", "show everything about a run: steps, metrics, events"},
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
     {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},

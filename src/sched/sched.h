@@ -253,4 +253,36 @@ int sched_gpu_pick(const sched_node *node, int64_t count, int *devices);
 /* Marks devices (indexes < SCHED_GPU_TRACKED; others ignored) used or free. */
 void sched_gpu_mark(sched_node *node, const int *devices, size_t n, bool used);
 
+/* ---- capacity planning (simulate.c) ------------------------------------------------
+ * Every step of every Pipeline in files is a workload of `parallelism` workers,
+ * placed all at once on the files' Nodes and NodePools in priority order
+ * (PriorityClass value; the global default's for steps naming none; file order
+ * among equals). */
+typedef struct sched_sim_work {
+    char *name;     /* "pipeline/step" */
+    int32_t priority;
+    int gang;       /* workers */
+    bool placed;
+    char *nodes;    /* when placed: the node of each worker, comma-separated */
+    char *why;      /* when not: the reason, as `get queue` will say it */
+} sched_sim_work;
+
+typedef struct sched_sim_node {
+    char *name;
+    sched_res capacity, allocated;
+} sched_sim_node;
+
+typedef struct sched_sim_report {
+    sched_sim_work *work; /* in placement order */
+    size_t nwork;
+    sched_sim_node *nodes;
+    size_t nnodes;
+} sched_sim_report;
+
+/* Fills out (caller frees with sched_sim_report_free). MP_EINVAL when the files
+ * declare no node or a request cannot be represented. */
+int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy policy, sched_sim_report *out,
+                   mp_err *e);
+void sched_sim_report_free(sched_sim_report *r);
+
 #endif
