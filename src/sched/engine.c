@@ -43,6 +43,9 @@ typedef struct engine {
     bool cancel;
     bool logs_ready; /* HOME/runs/RUN/logs exists */
     bool tracked;    /* the run has its MLflow run (runs recorded before tracking existed have not) */
+    /* What running steps of other live runs on this machine hold (store holds). */
+    int64_t other_cpu, other_mem, other_gpu;
+    uint64_t other_devs;
     int64_t last_cancel_poll;
     pending_ev *evs;
     size_t nevs, capevs;
@@ -125,6 +128,13 @@ static void flush_events(engine *g) {
     g->nevs = 0;
 }
 
+/* Whether a step asks for any resource: one that asks for none holds none
+ * (Kubernetes' BestEffort) and is limited only by `parallel`. */
+static bool requests_any(const sched__step *s) {
+    const spec_resources *r = &s->spec->resources;
+    return r->cpu_milli > 0 || r->memory_bytes > 0 || r->gpu > 0;
+}
+
 /* ---- step outcomes --------------------------------------------------------------- */
 
 /* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
@@ -198,6 +208,9 @@ static int step_failed(engine *g, sched__step *s, const char *why) {
 
 static int step_exited(engine *g, sched__step *s, const exec_exit *x) {
     s->running = false;
+    s->gpus = 0;
+    int hrc = requests_any(s) ? g->st->m->hold_delete(g->st, g->run.id, s->rec.name, g->e) : 0;
+    if (hrc) return hrc;
     s->rec.ended_ms = mp_now_ms();
     s->rec.exit_code = x->exit_code;
     s->rec.pid = 0;
@@ -268,19 +281,73 @@ static int readiness(engine *g, sched__step *s, const char **blocker) {
     return ready;
 }
 
-static bool fits(engine *g, const sched__step *s, int running) {
-    if (running >= g->parallel) return false;
-    int64_t cpu = 0, mem = 0, gpu = 0;
+/* Reads the holds of other live runs (their owner's pid and start time still
+ * match); holds of dead owners are ignored. Inside a transaction the answer
+ * cannot change before it commits. */
+static int load_others(engine *g) {
+    store_hold *h = NULL;
+    size_t n = 0;
+    g->other_cpu = g->other_mem = g->other_gpu = 0;
+    g->other_devs = 0;
+    int rc = g->st->m->hold_list(g->st, &h, &n, g->e);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (strcmp(h[i].run_id, g->run.id) == 0) continue;
+        if (h[i].owner_pid <= 0 || mp_proc_start_time(h[i].owner_pid) != h[i].owner_start) continue;
+        g->other_cpu += h[i].cpu_milli;
+        g->other_mem += h[i].memory_bytes;
+        g->other_gpu += h[i].gpu;
+        g->other_devs |= h[i].gpu_devices;
+    }
+    store_hold_array_free(h, n);
+    return rc;
+}
+
+static bool others_idle(const engine *g) {
+    return g->other_cpu == 0 && g->other_mem == 0 && g->other_gpu == 0;
+}
+
+/* Whether s may start beside what is running: at most `parallel` steps of this
+ * run, and this run's plus other runs' requests within the machine. is_running
+ * says which of this run's steps count as running. */
+static bool fits_with(engine *g, const sched__step *s, bool (*is_running)(const sched__step *)) {
+    int running = 0;
+    int64_t cpu = g->other_cpu, mem = g->other_mem, gpu = g->other_gpu;
     for (size_t i = 0; i < g->n; i++) {
-        if (!g->steps[i].running) continue;
+        if (&g->steps[i] == s || !is_running(&g->steps[i])) continue;
+        if (++running >= g->parallel) return false;
         cpu += g->steps[i].spec->resources.cpu_milli;
         mem += g->steps[i].spec->resources.memory_bytes;
         gpu += g->steps[i].spec->resources.gpu;
     }
     const spec_resources *r = &s->spec->resources;
-    if (running == 0) return true; /* it fits alone: sched_check_capacity said so */
+    if (running == 0 && others_idle(g)) return true; /* it fits alone: sched_check_capacity said so */
     return cpu + r->cpu_milli <= g->cap.cpu_milli && mem + r->memory_bytes <= g->cap.memory_bytes &&
            gpu + r->gpu <= g->cap.gpu;
+}
+
+static bool is_running_now(const sched__step *s) { return s->running; }
+static bool is_running_recorded(const sched__step *s) { return s->rec.state == STEP_RUNNING; }
+
+/* Before the transaction: steps that just ended no longer count (their end is
+ * recorded in the same transaction that admits the next ones). */
+static bool fits(engine *g, const sched__step *s, int running) {
+    if (running >= g->parallel) return false; /* the common case with many ready steps: O(1) */
+    return fits_with(g, s, is_running_now);
+}
+
+/* Picks the GPUs of a step being admitted: the lowest devices that neither other
+ * runs nor this run's running steps hold. */
+static void pick_gpus(engine *g, sched__step *s) {
+    s->gpus = 0;
+    uint64_t used = g->other_devs;
+    for (size_t i = 0; i < g->n; i++)
+        if (&g->steps[i] != s && g->steps[i].rec.state == STEP_RUNNING) used |= g->steps[i].gpus;
+    int64_t want = s->spec->resources.gpu;
+    for (int d = 0; d < 64 && d < g->cap.gpu && want > 0; d++) {
+        if (used & ((uint64_t)1 << d)) continue;
+        s->gpus |= (uint64_t)1 << d;
+        want--;
+    }
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -325,6 +392,17 @@ static int apply_start(engine *g, start_item *it) {
         if (rc == 0) rc = register_model(g, s);
         return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
     }
+    /* Admission, under the store's write lock: another run may have started
+     * steps since this one was prepared. A step that no longer fits waits. */
+    if (!fits_with(g, s, is_running_recorded)) return 0;
+    pick_gpus(g, s);
+    if (requests_any(s)) { /* a step asking for nothing holds nothing (Kubernetes' BestEffort) */
+        store_hold h = {.run_id = g->run.id, .step = s->rec.name, .cpu_milli = s->spec->resources.cpu_milli,
+                        .memory_bytes = s->spec->resources.memory_bytes, .gpu = s->spec->resources.gpu,
+                        .gpu_devices = s->gpus, .owner_pid = g->run.owner_pid, .owner_start = g->run.owner_start};
+        int rc = g->st->m->hold_put(g->st, &h, g->e);
+        if (rc) return rc;
+    }
     s->rec.attempts++;
     s->rec.started_ms = mp_now_ms();
     s->rec.ended_ms = 0;
@@ -342,23 +420,14 @@ static int apply_start(engine *g, start_item *it) {
  * CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA counts as NVML does). On a machine with
  * GPUs a step that asked for none sees none, as in Kubernetes. */
 static void assign_gpus(engine *g, sched__step *s, mp_strv *env) {
-    s->gpus = 0;
     if (g->cap.gpu <= 0) return;
-    uint64_t used = 0;
-    for (size_t i = 0; i < g->n; i++)
-        if (g->steps[i].running && &g->steps[i] != s) used |= g->steps[i].gpus;
     mp_buf ids;
     mp_buf_init(&ids);
-    int64_t want = s->spec->resources.gpu;
     size_t ngpu = 0;
     const char *why = NULL;
     const sched_gpu *gpu = sched_gpu_local(&ngpu, &why);
-    for (size_t d = 0; d < 64 && d < ngpu && want > 0; d++) { /* bit d: the d-th GPU found, NVML index gpu[d].index */
-        if (used & ((uint64_t)1 << d)) continue;
-        s->gpus |= (uint64_t)1 << d;
-        mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", gpu[d].index);
-        want--;
-    }
+    for (size_t d = 0; d < 64 && d < ngpu; d++) /* bit d: the d-th GPU found, NVML index gpu[d].index */
+        if (s->gpus & ((uint64_t)1 << d)) mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", gpu[d].index);
     /* ours replace any inherited from mlplane's own environment */
     size_t k = 0;
     for (size_t i = 0; i < env->n; i++) {
@@ -451,6 +520,7 @@ static int running_count(engine *g) {
  * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
 static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
                   int *rc) {
+    if (nitems > 0) *rc = load_others(g); /* consistent until the commit */
     for (size_t i = 0; i < nexits && *rc == 0; i++) {
         sched__step *s = ended[i];
         if (s) *rc = step_exited(g, s, &exits[i]);
@@ -563,6 +633,7 @@ static int loop(engine *g, int *final_state) {
         /* Prepare what can start now (outside the transaction). */
         size_t nitems = 0;
         int running = running_count(g);
+        if (!g->cancel && (rc = load_others(g)) != 0) break;
         for (size_t i = 0; i < g->n && !g->cancel; i++) {
             sched__step *s = &g->steps[i];
             const char *blocker = NULL;

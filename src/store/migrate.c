@@ -77,6 +77,8 @@ static const char *const migrations[] = {
     store__schema_track,
     /* v3: model registry (registry_sqlite.c). */
     store__schema_registry,
+    /* v4: holds of running steps, shared by every mlplane process (holds_sqlite.c). */
+    store__schema_holds,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

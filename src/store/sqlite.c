@@ -699,6 +699,9 @@ static const store_methods sqlite_methods = {
     .cache_get = sq_cache_get,
     .cache_put = sq_cache_put,
     .cache_delete = sq_cache_delete,
+    .hold_put = store__hold_put,
+    .hold_delete = store__hold_delete,
+    .hold_list = store__hold_list,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network

@@ -31,7 +31,7 @@ int store__user_version(sqlite3 *db);
  * statements in an extension slot of the connection, freed when it closes. */
 #include "store/store.h"
 
-enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_COUNT };
+enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_HOLDS, STORE__EXT_COUNT };
 typedef struct store__ext {
     void *data;
     void (*free)(void *data);
@@ -39,9 +39,15 @@ typedef struct store__ext {
 
 extern const store_track_methods store__sqlite_track;
 extern const store_registry_methods store__sqlite_registry;
-/* Schema scripts of the tracking and registry tables (migrations v2 and v3). */
+/* Schema scripts of the tracking and registry tables (migrations v2 and v3) and
+ * of the holds table (v4). */
 extern const char store__schema_track[];
 extern const char store__schema_registry[];
+extern const char store__schema_holds[];
+/* Holds (holds_sqlite.c), wired into the base method table. */
+int store__hold_put(store *s, const store_hold *h, mp_err *e);
+int store__hold_delete(store *s, const char *run_id, const char *step, mp_err *e);
+int store__hold_list(store *s, store_hold **out, size_t *n, mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);

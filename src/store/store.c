@@ -198,3 +198,11 @@ int store_open_home(const char *home, store **out, mp_err *e) {
     free(path);
     return rc;
 }
+
+void store_hold_array_free(store_hold *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].run_id);
+        free(v[i].step);
+    }
+    free(v);
+}

@@ -110,6 +110,17 @@ typedef struct store_cache_entry {
     int64_t created_ms;
 } store_cache_entry;
 
+/* What a running step holds (see hold_put). */
+typedef struct store_hold {
+    char *run_id;
+    char *step;
+    int64_t cpu_milli, memory_bytes, gpu;
+    uint64_t gpu_devices; /* bit i: device i (in discovery order) */
+    int owner_pid;
+    int64_t owner_start;
+} store_hold;
+
+void store_hold_array_free(store_hold *v, size_t n);
 void store_run_free(store_run *r);
 void store_step_free(store_step *s);
 void store_event_free(store_event *ev);
@@ -164,6 +175,13 @@ typedef struct store_methods {
     /* Insert or replace. */
     int (*cache_put)(store *s, const store_cache_entry *c, mp_err *e);
     int (*cache_delete)(store *s, const char *key, mp_err *e);
+
+    /* Holds: what running steps of every run on this machine have been given, so
+     * that several mlplane processes share one view of capacity. A hold names its
+     * owner process; holds of a dead owner are ignored by the scheduler. */
+    int (*hold_put)(store *s, const store_hold *h, mp_err *e);       /* insert or replace */
+    int (*hold_delete)(store *s, const char *run_id, const char *step, mp_err *e); /* step NULL: all of the run */
+    int (*hold_list)(store *s, store_hold **out, size_t *n, mp_err *e);
 } store_methods;
 
 struct store {

@@ -18,7 +18,9 @@ T_PASSED=0
 
 cleanup() {
   local rc=$?
-  # never leave a process of this test behind
+  # never leave a process of this test behind: servers it started, then anything
+  # whose command line names its directory
+  for pid in ${ALL_SERVER_PIDS:-}; do kill -KILL "$pid" 2>/dev/null || true; done
   pkill -KILL -f "$T_DIR" 2>/dev/null || true
   if [ $rc -eq 0 ]; then rm -rf "$T_DIR"; else echo "  (kept $T_DIR for inspection)"; fi
 }
@@ -55,6 +57,7 @@ start_server() {
   local out="$T_DIR/server.$RANDOM"
   "$MLPLANE" server --listen 127.0.0.1:0 "$@" >"$out.out" 2>"$out.err" &
   SERVER_PID=$!
+  ALL_SERVER_PIDS="${ALL_SERVER_PIDS:-} $SERVER_PID"
   SERVER_OUT="$out.out"
   wait_for "the server's first line" 10 grep -q "listening on" "$out.out"
   SERVER_URL=$(sed -n 's/^mlplane server listening on \(http:[^ ]*\) .*/\1/p' "$out.out" | head -1)

@@ -1,0 +1,125 @@
+/* holds_sqlite.c — the holds table: what each running step of every run on this
+ * machine has been given (cpu, memory, GPUs and which devices), with the process
+ * that owns it. Several `mlplane run` processes (and the runs a server spawns)
+ * read it inside their write transaction before starting a step, so admission is
+ * serialised by SQLite's write lock and the machine is never oversubscribed.
+ * Holds of a dead owner are left for the scheduler to ignore (it checks the
+ * owner's pid and start time) and are removed by resume and cancel.
+ * Thread-safety: as the store, one connection per thread; the prepared
+ * statements live in the connection's STORE__EXT_HOLDS slot. */
+#include "store/sqlite_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char store__schema_holds[] =
+    "CREATE TABLE holds ("
+    "  run_id TEXT NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  cpu_milli INTEGER NOT NULL DEFAULT 0,"
+    "  memory_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  gpu INTEGER NOT NULL DEFAULT 0,"
+    "  gpu_devices INTEGER NOT NULL DEFAULT 0,"
+    "  owner_pid INTEGER NOT NULL DEFAULT 0,"
+    "  owner_start INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, step));";
+
+enum { H_PUT, H_DELETE_STEP, H_DELETE_RUN, H_LIST, H__COUNT };
+
+static const char *const sql_text[H__COUNT] = {
+    [H_PUT] = "INSERT OR REPLACE INTO holds (run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, "
+              "owner_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [H_DELETE_STEP] = "DELETE FROM holds WHERE run_id = ?1 AND step = ?2",
+    [H_DELETE_RUN] = "DELETE FROM holds WHERE run_id = ?1",
+    [H_LIST] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start FROM holds "
+               "ORDER BY run_id, step",
+};
+
+typedef struct hq {
+    sqlite3_stmt *q[H__COUNT];
+} hq;
+
+static void hq_free(void *p) {
+    hq *h = p;
+    if (!h) return;
+    for (int i = 0; i < H__COUNT; i++) sqlite3_finalize(h->q[i]);
+    free(h);
+}
+
+/* The statement i of this connection, preparing them all on first use. */
+static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
+    store__ext *x = store__ext_slot(st, STORE__EXT_HOLDS);
+    if (!x->data) {
+        hq *h = mp_xcalloc(1, sizeof *h);
+        sqlite3 *db = store__db(st);
+        for (int k = 0; k < H__COUNT; k++) {
+            if (sqlite3_prepare_v3(db, sql_text[k], -1, SQLITE_PREPARE_PERSISTENT, &h->q[k], NULL) != SQLITE_OK) {
+                mp_err_set(e, MP_ESTORE, "store: cannot prepare holds statement %d: %s", k, sqlite3_errmsg(db));
+                hq_free(h);
+                return NULL;
+            }
+        }
+        x->data = h;
+        x->free = hq_free;
+    }
+    return ((hq *)x->data)->q[i];
+}
+
+int store__hold_put(store *st, const store_hold *h, mp_err *e) {
+    sqlite3_stmt *q = Q(st, H_PUT, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, h->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, h->step, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, h->cpu_milli);
+    sqlite3_bind_int64(q, 4, h->memory_bytes);
+    sqlite3_bind_int64(q, 5, h->gpu);
+    sqlite3_bind_int64(q, 6, (sqlite3_int64)h->gpu_devices);
+    sqlite3_bind_int(q, 7, h->owner_pid);
+    sqlite3_bind_int64(q, 8, h->owner_start);
+    int rc = store__write(st, q);
+    if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot record what step \"%s\" holds", h->step);
+    return 0;
+}
+
+int store__hold_delete(store *st, const char *run_id, const char *step, mp_err *e) {
+    sqlite3_stmt *q = Q(st, step ? H_DELETE_STEP : H_DELETE_RUN, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
+    if (step) sqlite3_bind_text(q, 2, step, -1, SQLITE_STATIC);
+    int rc = store__write(st, q);
+    if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot release what run \"%s\" holds", run_id);
+    return 0;
+}
+
+int store__hold_list(store *st, store_hold **out, size_t *n, mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = Q(st, H_LIST, e);
+    if (!q) return MP_ESTORE;
+    store_hold *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = mp_xrealloc(v, cap * sizeof *v);
+        }
+        v[len++] = (store_hold){.run_id = mp_xstrdup((const char *)sqlite3_column_text(q, 0)),
+                                .step = mp_xstrdup((const char *)sqlite3_column_text(q, 1)),
+                                .cpu_milli = sqlite3_column_int64(q, 2),
+                                .memory_bytes = sqlite3_column_int64(q, 3),
+                                .gpu = sqlite3_column_int64(q, 4),
+                                .gpu_devices = (uint64_t)sqlite3_column_int64(q, 5),
+                                .owner_pid = sqlite3_column_int(q, 6),
+                                .owner_start = sqlite3_column_int64(q, 7)};
+    }
+    if (rc != SQLITE_DONE) store__save_err(st);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        store_hold_array_free(v, len);
+        return store__fail(st, e, rc, "cannot list what running steps hold");
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
