@@ -14,7 +14,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 POINTS=${2:-1000000}
-ROUNDS=${3:-3}
+ROUNDS=${3:-5}
 NRUNS=${NRUNS:-100000}
 MLPLANE="$BUILD/mlplane"
 for b in "$MLPLANE" "$BUILD/bench_track" "$BUILD/bench_track_ingest"; do
