@@ -35,34 +35,8 @@ static const char *const sql_text[H__COUNT] = {
                "ORDER BY run_id, step",
 };
 
-typedef struct hq {
-    sqlite3_stmt *q[H__COUNT];
-} hq;
-
-static void hq_free(void *p) {
-    hq *h = p;
-    if (!h) return;
-    for (int i = 0; i < H__COUNT; i++) sqlite3_finalize(h->q[i]);
-    free(h);
-}
-
-/* The statement i of this connection, preparing them all on first use. */
 static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
-    store__ext *x = store__ext_slot(st, STORE__EXT_HOLDS);
-    if (!x->data) {
-        hq *h = mp_xcalloc(1, sizeof *h);
-        sqlite3 *db = store__db(st);
-        for (int k = 0; k < H__COUNT; k++) {
-            if (sqlite3_prepare_v3(db, sql_text[k], -1, SQLITE_PREPARE_PERSISTENT, &h->q[k], NULL) != SQLITE_OK) {
-                mp_err_set(e, MP_ESTORE, "store: cannot prepare holds statement %d: %s", k, sqlite3_errmsg(db));
-                hq_free(h);
-                return NULL;
-            }
-        }
-        x->data = h;
-        x->free = hq_free;
-    }
-    return ((hq *)x->data)->q[i];
+    return store__ext_stmt(st, STORE__EXT_HOLDS, sql_text, H__COUNT, i, "holds", e);
 }
 
 int store__hold_put(store *st, const store_hold *h, mp_err *e) {

@@ -121,32 +121,8 @@ static const char *const rq_text[RQ__COUNT] = {
     [RQ_VTAG_LIST] = "SELECT key, value FROM reg_version_tags WHERE name = ?1 AND version = ?2 ORDER BY key",
 };
 
-typedef struct reg_stmts {
-    sqlite3_stmt *q[RQ__COUNT];
-} reg_stmts;
-
-static void stmts_free(void *p) {
-    reg_stmts *r = p;
-    for (int i = 0; i < RQ__COUNT; i++) sqlite3_finalize(r->q[i]);
-    free(r);
-}
-
 sqlite3_stmt *reg__q(store *st, int i, mp_err *e) {
-    store__ext *x = store__ext_slot(st, STORE__EXT_REGISTRY);
-    if (!x->data) {
-        reg_stmts *r = mp_xcalloc(1, sizeof *r);
-        sqlite3 *db = store__db(st);
-        for (int k = 0; k < RQ__COUNT; k++) {
-            if (sqlite3_prepare_v3(db, rq_text[k], -1, SQLITE_PREPARE_PERSISTENT, &r->q[k], NULL) != SQLITE_OK) {
-                mp_err_set(e, MP_ESTORE, "store: cannot prepare registry statement %d: %s", k, sqlite3_errmsg(db));
-                stmts_free(r);
-                return NULL;
-            }
-        }
-        x->data = r;
-        x->free = stmts_free;
-    }
-    return ((reg_stmts *)x->data)->q[i];
+    return store__ext_stmt(st, STORE__EXT_REGISTRY, rq_text, RQ__COUNT, i, "registry", e);
 }
 
 static void bind_str(sqlite3_stmt *q, int i, const char *v) { sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC); }

@@ -775,6 +775,7 @@ sqlite3 *store__db(store *st) { return SQ(st)->db; }
 
 store__ext *store__ext_slot(store *st, int slot) { return &SQ(st)->ext[slot]; }
 
+
 int store__write(store *st, sqlite3_stmt *q) { return run_write(SQ(st), q); }
 
 void store__save_err(store *st) { save_err(SQ(st)); }

@@ -51,6 +51,10 @@ int store__hold_list(store *s, store_hold **out, size_t *n, mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);
+/* Statement i of the n statements sql[0..n) kept in extension slot slot of this
+ * connection, all prepared on first use (what names them in an error). NULL and
+ * e set when one cannot be prepared. */
+sqlite3_stmt *store__ext_stmt(store *st, int slot, const char *const *sql, int n, int i, const char *what, mp_err *e);
 /* Runs the bound write statement q inside the caller's transaction when begin() is
  * open, else in its own BEGIN IMMEDIATE ... COMMIT. Returns SQLITE_DONE, or an
  * error code with the message saved. Resets q. */

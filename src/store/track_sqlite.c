@@ -119,34 +119,9 @@ static const char *const sql_text[T__COUNT] = {
     [T_INPUT_TAGS] = "SELECT key, value FROM mlflow_input_tags WHERE run_uuid = ?1 AND dataset_uuid = ?2 ORDER BY key",
 };
 
-typedef struct tq {
-    sqlite3_stmt *q[T__COUNT];
-} tq;
-
-static void tq_free(void *p) {
-    tq *t = p;
-    if (!t) return;
-    for (int i = 0; i < T__COUNT; i++) sqlite3_finalize(t->q[i]);
-    free(t);
-}
-
 /* The statement i of this connection, preparing them all on first use. */
 static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
-    store__ext *x = store__ext_slot(st, STORE__EXT_TRACK);
-    if (!x->data) {
-        tq *t = mp_xcalloc(1, sizeof *t);
-        sqlite3 *db = store__db(st);
-        for (int k = 0; k < T__COUNT; k++) {
-            if (sqlite3_prepare_v3(db, sql_text[k], -1, SQLITE_PREPARE_PERSISTENT, &t->q[k], NULL) != SQLITE_OK) {
-                mp_err_set(e, MP_ESTORE, "store: cannot prepare tracking statement %d: %s", k, sqlite3_errmsg(db));
-                tq_free(t);
-                return NULL;
-            }
-        }
-        x->data = t;
-        x->free = tq_free;
-    }
-    return ((tq *)x->data)->q[i];
+    return store__ext_stmt(st, STORE__EXT_TRACK, sql_text, T__COUNT, i, "tracking", e);
 }
 
 #define GETQ(var, i)                             \
