@@ -350,6 +350,33 @@ static void pick_gpus(engine *g, sched__step *s) {
     }
 }
 
+/* A ready step that does not fit beside what runs: records once why it waits
+ * (its own commit; nothing else changes) so `get steps` and `describe` say so. */
+static int note_waiting(engine *g, sched__step *s) {
+    const spec_resources *r = &s->spec->resources;
+    int64_t cpu = g->other_cpu, mem = g->other_mem, gpu = g->other_gpu;
+    for (size_t i = 0; i < g->n; i++) {
+        if (!g->steps[i].running) continue;
+        cpu += g->steps[i].spec->resources.cpu_milli;
+        mem += g->steps[i].spec->resources.memory_bytes;
+        gpu += g->steps[i].spec->resources.gpu;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "waiting for room: needs cpu %lldm, memory %lld MiB, %lld nvidia.com/gpu; free now: cpu %lldm, memory "
+             "%lld MiB, %lld nvidia.com/gpu (other runs hold cpu %lldm, %lld nvidia.com/gpu)",
+             (long long)r->cpu_milli, (long long)(r->memory_bytes >> 20), (long long)r->gpu,
+             (long long)(g->cap.cpu_milli - cpu), (long long)((g->cap.memory_bytes - mem) >> 20),
+             (long long)(g->cap.gpu - gpu), (long long)g->other_cpu, (long long)g->other_gpu);
+    s->waiting = true;
+    free(s->rec.message);
+    s->rec.message = mp_xstrdup(msg);
+    int rc = g->st->m->step_update(g->st, &s->rec, g->e);
+    if (rc == 0) rc = record_event(g, s->rec.name, "StepWaiting", msg);
+    if (rc == 0) flush_events(g);
+    return rc;
+}
+
 /* ---- the loop ---------------------------------------------------------------------- */
 
 typedef struct start_item {
@@ -637,7 +664,12 @@ static int loop(engine *g, int *final_state) {
         for (size_t i = 0; i < g->n && !g->cancel; i++) {
             sched__step *s = &g->steps[i];
             const char *blocker = NULL;
-            if (readiness(g, s, &blocker) != 1 || !fits(g, s, running)) continue;
+            if (readiness(g, s, &blocker) != 1) continue;
+            if (!fits(g, s, running)) {
+                if (running < g->parallel && !s->waiting && (rc = note_waiting(g, s)) != 0) break;
+                continue;
+            }
+            s->waiting = false;
             start_item *it = &items[nitems++];
             memset(it, 0, sizeof *it);
             it->s = s;
@@ -660,7 +692,7 @@ static int loop(engine *g, int *final_state) {
         for (size_t i = 0; i < nitems; i++)
             if (items[i].kind == 0) items[i].s->running = false;
 
-        rc = g->st->m->begin(g->st, g->e);
+        if (rc == 0) rc = g->st->m->begin(g->st, g->e); /* rc != 0 here: recording a wait failed */
         if (rc == 0) {
             done = decide(g, exits, ended, nexits, items, nitems, &rc);
             if (rc == 0) rc = g->st->m->commit(g->st, g->e);

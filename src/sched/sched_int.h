@@ -20,6 +20,7 @@ typedef struct sched__step {
     int64_t kill_at;      /* monotonic ms when SIGKILL follows SIGTERM, 0 = none */
     int64_t started_mono; /* monotonic ms the attempt started */
     uint64_t gpus;        /* bit i set: GPU i is given to the running attempt */
+    bool waiting;         /* ready, but the machine lacks room: StepWaiting recorded */
 } sched__step;
 
 /* Everything needed to start one attempt of a step (owned; see sched__prep_free). */

@@ -32,6 +32,12 @@ assert_eq "$(grep -c '^start' "$T_DIR/cpu.log")" "4" "all four steps ran"
 awk '{ if ($1 == "start") { n++; if (n > max) max = n } else n-- } END { if (max != 1) { print "max concurrent " max; exit 1 } }' \
   < <(sort -k2 -g "$T_DIR/cpu.log") || fail "steps of two runs overlapped: $(sort -k2 -g "$T_DIR/cpu.log")"
 ok "two runs never oversubscribe the machine; every step still ran"
+waited=0
+for r in $(mlp get runs -o json | jq -r '.[].id'); do
+  mlp describe run "$r" | grep -q "StepWaiting .*waiting for room: needs cpu ${cpus}000m" && waited=1
+done
+assert_eq "$waited" "1" "a step that waited for room recorded why"
+ok "a step waiting for room says so (StepWaiting event with the numbers)"
 
 # a killed owner's holds do not block others
 cat > "$T_DIR/hog.yaml" <<YAML
