@@ -82,6 +82,8 @@ int cmd_xgb(cli_env *env, int argc, char **argv);
 int cmd_server(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
+/* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
+int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
 /* `get nodes` (cmd_nodes.c): this machine's capacity (GPUs included) and what running steps requested. */

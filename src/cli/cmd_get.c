@@ -192,7 +192,8 @@ static const char get_help[] =
     "       mlplane get steps RUN [-o table|json|yaml]\n"
     "       mlplane get metrics RUN [-o table|json|yaml]\n"
     "       mlplane get experiments [-o table|json|yaml]\n"
-    "       mlplane get nodes [-o table|json|yaml]\n\n"
+    "       mlplane get nodes [-o table|json|yaml]\n"
+    "       mlplane get queue [-o table|json|yaml]\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
 
 int cmd_get(cli_env *env, int argc, char **argv) {
@@ -217,6 +218,11 @@ int cmd_get(cli_env *env, int argc, char **argv) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get experiments takes no argument");
         if (env->server) return cli_fail(CLI_USAGE, "get experiments reads the embedded store; with a server use its MLflow API");
         return cli_get_experiments(env, g.home, g.out);
+    }
+    if (strcmp(what, "queue") == 0) {
+        if (g.npos > 1) return cli_fail(CLI_USAGE, "get queue takes no argument");
+        if (env->server) return cli_fail(CLI_USAGE, "get queue reads the embedded store; it does not work through --server");
+        return cli_get_queue(env, g.home, g.out);
     }
     if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get nodes takes no argument");

@@ -179,3 +179,58 @@ int cmd_sched(cli_env *env, int argc, char **argv) {
     if (strcmp(argv[1], "simulate") == 0) return simulate(argc - 1, argv + 1);
     return cli_fail(CLI_USAGE, "unknown sched command \"%s\" (expected: simulate)", argv[1]);
 }
+
+/* ---- get queue ------------------------------------------------------------------- */
+
+/* Why a step of a live run has not started, as far as the store tells. */
+static const char *wait_reason(const store_step *s) {
+    if (s->state == STEP_RETRYING) return s->message ? s->message : "waiting to retry";
+    if (s->message && mp_str_starts(s->message, "waiting for room")) return s->message;
+    return "waiting for its dependencies or a free slot (--parallel)";
+}
+
+int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) {
+        free(home);
+        return CLI_FAILED;
+    }
+    store_run *runs = NULL;
+    size_t n = 0;
+    mp_err e;
+    int status = CLI_OK;
+    if (st->m->run_list(st, 0, &runs, &n, &e) != 0) {
+        status = cli_fail_err(&e);
+        n = 0;
+    }
+    static const char *const hdr[] = {"RUN", "STEP", "STATE", "WAITING FOR"};
+    cli_table t;
+    cli_table_init(&t, 4, hdr);
+    json_t *arr = json_array();
+    for (size_t i = n; i-- > 0;) { /* oldest run first: that is the order they were submitted */
+        if (store_run_state_final(runs[i].state) || !sched_owner_alive(&runs[i])) continue;
+        store_step *steps = NULL;
+        size_t ns = 0;
+        st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
+        for (size_t j = 0; j < ns; j++) {
+            if (steps[j].state != STEP_PENDING && steps[j].state != STEP_RETRYING) continue;
+            const char *why = wait_reason(&steps[j]);
+            const char *row[] = {runs[i].id, steps[j].name, store_step_state_name(steps[j].state), why};
+            cli_table_add(&t, row);
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "run", runs[i].id, "step", steps[j].name, "state",
+                                                 store_step_state_name(steps[j].state), "reason", why));
+        }
+        store_step_array_free(steps, ns);
+    }
+    if (status == CLI_OK) {
+        if (out == OUT_TABLE) cli_table_print(&t, stdout);
+        else status = cli_print_json(arr, out);
+    }
+    json_decref(arr);
+    cli_table_free(&t);
+    store_run_array_free(runs, n);
+    st->m->close(st);
+    free(home);
+    return status;
+}

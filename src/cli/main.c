@@ -11,7 +11,7 @@
 
 static const cli_command commands[] = {
     {"run", cmd_run, "FILE [-p name=value]... [--detach] [--parallel N]", "run a pipeline and follow it"},
-    {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes [-o table|json|yaml]",
+    {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes|queue [-o table|json|yaml]",
      "list runs, a run's steps or metrics, experiments"},
     {"models", cmd_models, "list | get NAME [-o table|json|yaml]", "show the model registry"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},

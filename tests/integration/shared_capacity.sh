@@ -39,6 +39,25 @@ done
 assert_eq "$waited" "1" "a step that waited for room recorded why"
 ok "a step waiting for room says so (StepWaiting event with the numbers)"
 
+# get queue shows what waits, and why
+cat > "$T_DIR/q.yaml" <<YAML
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: queued}
+spec:
+  steps:
+    - {name: first, resources: {cpu: "$cpus"}, script: "$NAP 30"}
+    - {name: second, resources: {cpu: "$cpus"}, script: "true"}
+YAML
+qrun=$(mlp run --detach "$T_DIR/q.yaml")
+wait_for "the second step to wait for room" 20 sh -c "$MLPLANE get queue | grep -q 'second .*waiting for room'"
+j=$(mlp get queue -o json)
+assert_eq "$(echo "$j" | jq -r --arg r "$qrun" '.[] | select(.run==$r) | .step')" "second" "queue lists the waiting step"
+mlp get queue | grep -q "first" && fail "a running step is not in the queue"
+mlp cancel "$qrun" > /dev/null
+assert_eq "$(mlp get queue -o json | jq length)" "0" "nothing waits after cancel"
+ok "get queue lists waiting steps with the reason"
+
 # a killed owner's holds do not block others
 cat > "$T_DIR/hog.yaml" <<YAML
 apiVersion: mlplane.dev/v1
