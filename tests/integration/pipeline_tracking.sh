@@ -70,7 +70,8 @@ assert_eq "$(echo "$mv" | jq -r .model_version.run_id)" "$r2" "registry over HTT
 ok "runs/search and the registry over HTTP"
 
 # runs submitted to the server give their steps the server as MLFLOW_TRACKING_URI
-r4=$(mlp --server "$SERVER_URL" run "$T_DIR/p.yaml" -p lr=0.2 | head -1)
+out=$(mlp --server "$SERVER_URL" run "$T_DIR/p.yaml" -p lr=0.2 2>&1) || fail "run through the server failed: $out"
+r4=$(printf '%s\n' "$out" | head -1)
 envf="$(step_field "$r4" train outputs_dir)/mlflow-env.txt"
 grep -q "^MLFLOW_TRACKING_URI=$SERVER_URL$" "$envf" || fail "MLFLOW_TRACKING_URI: $(cat "$envf")"
 grep -q "^MLFLOW_RUN_ID=$r4$" "$envf" || fail "MLFLOW_RUN_ID via the server"
