@@ -228,9 +228,9 @@ static int local_stop_orphans(executor *x, const char *run_id, int grace_ms, mp_
         for (size_t i = 0; i < nleft; i++) kill(left[i], SIGKILL);
         for (int tries = 0; tries < 100 && find_run_procs(run_id, left, 1024) > 0; tries++) mp_sleep_ms(20);
     }
-    /* Reap any that were our own children. */
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
+    /* Reap those that were our own children, and only those: in a server another
+     * thread may be waiting for a child of its own. */
+    for (size_t i = 0; i < n; i++) waitpid(pids[i], NULL, WNOHANG);
     return (int)n;
 }
 
