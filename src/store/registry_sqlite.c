@@ -214,6 +214,14 @@ static int version_row(store *st, const char *name, int64_t version, store_model
     return store__fail(st, e, rc, "cannot read model version %s/%lld", name, (long long)version);
 }
 
+/* 0 when version of model name exists, else MP_ENOENT (MLflow's message). */
+static int version_check(store *st, const char *name, int64_t version, mp_err *e) {
+    store_model_version v;
+    int rc = version_row(st, name, version, &v, e);
+    store_model_version_free(&v);
+    return rc;
+}
+
 /* The whole model (row, latest versions, tags, aliases) into out, when out is set. */
 static int model_full(store *st, const char *name, store_registered_model *out, mp_err *e) {
     if (!out) return 0;
@@ -373,9 +381,7 @@ static int reg_alias_set(store *st, const char *name, const char *alias, int64_t
     bool own;
     int rc = tx_open(st, &own, e);
     if (rc != 0) return rc;
-    store_model_version v;
-    rc = version_row(st, name, version, &v, e);
-    store_model_version_free(&v);
+    rc = version_check(st, name, version, e);
     sqlite3_stmt *q = rc == 0 ? reg__q(st, RQ_ALIAS_PUT, e) : NULL;
     if (rc == 0 && !q) rc = MP_ESTORE;
     if (rc == 0) {
@@ -602,9 +608,7 @@ static int reg_version_set_tag(store *st, const char *name, int64_t version, con
     bool own;
     int rc = tx_open(st, &own, e);
     if (rc != 0) return rc;
-    store_model_version v;
-    rc = version_row(st, name, version, &v, e);
-    store_model_version_free(&v);
+    rc = version_check(st, name, version, e);
     if (rc == 0) rc = put_version_tag(st, name, version, key, value, e);
     return tx_close(st, own, rc, e);
 }
@@ -613,9 +617,7 @@ static int reg_version_delete_tag(store *st, const char *name, int64_t version, 
     bool own;
     int rc = tx_open(st, &own, e);
     if (rc != 0) return rc;
-    store_model_version v;
-    rc = version_row(st, name, version, &v, e);
-    store_model_version_free(&v);
+    rc = version_check(st, name, version, e);
     sqlite3_stmt *q = rc == 0 ? reg__q(st, RQ_VTAG_DEL, e) : NULL;
     if (rc == 0 && !q) rc = MP_ESTORE;
     if (rc == 0) {
