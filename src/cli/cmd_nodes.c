@@ -1,60 +1,13 @@
 /* cmd_nodes.c — `mlplane get nodes`: this machine as the one node steps run on:
  * its capacity (CPUs, memory, NVIDIA GPUs found through NVML) and what is
- * allocated now, the summed resource requests of the steps running in the home's
- * live runs (read from each run's stored spec). Read-only on the store, so safe
- * beside running runs. Single-threaded. */
+ * allocated now: what running steps of live runs hold, the same ledger the
+ * scheduler admits against (sched_holdings_sum). Read-only on the store, so
+ * safe beside running runs. Single-threaded. */
 #include "cli/cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-typedef struct node_alloc {
-    int64_t cpu_milli, memory_bytes, gpu;
-    size_t steps; /* steps running now */
-} node_alloc;
-
-/* Adds the requests of run r's Running steps to a. */
-static void add_run(store *st, const store_run *r, node_alloc *a) {
-    store_step *steps = NULL;
-    size_t ns = 0;
-    if (st->m->step_list(st, r->id, &steps, &ns, NULL) != 0) return;
-    spec_file *f = NULL;
-    const spec_pipeline *p = NULL;
-    for (size_t i = 0; i < ns; i++) {
-        if (steps[i].state != STEP_RUNNING) continue;
-        a->steps++;
-        if (!f && r->spec_yaml) { /* parsed once per run, and only when something runs */
-            spec_diags d = {0};
-            char *dir = mp_path_dir(r->spec_path ? r->spec_path : "./x");
-            if (spec_load_string(r->spec_path ? r->spec_path : r->id, dir, r->spec_yaml, strlen(r->spec_yaml), &f,
-                                 &d) == 0)
-                p = spec_file_pipeline(f);
-            free(dir);
-            spec_diags_free(&d);
-        }
-        const spec_step *s = p ? spec_pipeline_step(p, steps[i].name) : NULL;
-        if (!s) continue; /* a spec that no longer parses: the step counts, its requests are unknown */
-        a->cpu_milli += s->resources.cpu_milli;
-        a->memory_bytes += s->resources.memory_bytes;
-        a->gpu += s->resources.gpu;
-    }
-    spec_file_free(f);
-    store_step_array_free(steps, ns);
-}
-
-/* Sums the requests of every step running now, in runs a live process drives. */
-static int node_allocated(store *st, node_alloc *a, mp_err *e) {
-    memset(a, 0, sizeof *a);
-    store_run *runs = NULL;
-    size_t n = 0;
-    int rc = st->m->run_list(st, 0, &runs, &n, e);
-    if (rc) return rc;
-    for (size_t i = 0; i < n; i++)
-        if (runs[i].state == RUN_RUNNING && sched_owner_alive(&runs[i])) add_run(st, &runs[i], a);
-    store_run_array_free(runs, n);
-    return 0;
-}
 
 /* "4", "0.5", "1.25": millicores as cores. */
 static void fmt_cpu(int64_t m, char *out, size_t n) {
@@ -74,7 +27,7 @@ static void fmt_mem(int64_t b, char *out, size_t n) {
     else snprintf(out, n, "%lld", (long long)b);
 }
 
-static void print_table(const char *host, const sched_capacity *c, const node_alloc *a, const sched_gpu *gpus,
+static void print_table(const char *host, const sched_capacity *c, const sched_holdings *a, const sched_gpu *gpus,
                         size_t ngpu, const char *why) {
     static const char *const hdr[] = {"NAME", "CPU", "MEMORY", "GPU"};
     char x[32], y[32], cpu[80], mem[80], gpu[80];
@@ -102,7 +55,7 @@ static void print_table(const char *host, const sched_capacity *c, const node_al
     if (why && *why) printf("Note: %s%s\n", ngpu ? "" : "no GPUs: ", why);
 }
 
-static json_t *node_json(const char *host, const sched_capacity *c, const node_alloc *a, const sched_gpu *gpus,
+static json_t *node_json(const char *host, const sched_capacity *c, const sched_holdings *a, const sched_gpu *gpus,
                          size_t ngpu, const char *why) {
     json_t *ga = json_array();
     for (size_t i = 0; i < ngpu; i++)
@@ -122,10 +75,10 @@ int cli_get_nodes(cli_env *env, const char *home_flag, cli_out out) {
         free(home);
         return CLI_FAILED;
     }
-    node_alloc a;
+    sched_holdings a;
     mp_err e;
     int status = CLI_OK;
-    if (node_allocated(st, &a, &e) != 0) {
+    if (sched_holdings_sum(st, NULL, &a, &e) != 0) {
         status = cli_fail_err(&e);
     } else {
         char host[256] = "localhost";

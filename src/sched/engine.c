@@ -281,24 +281,15 @@ static int readiness(engine *g, sched__step *s, const char **blocker) {
     return ready;
 }
 
-/* Reads the holds of other live runs (their owner's pid and start time still
- * match); holds of dead owners are ignored. Inside a transaction the answer
- * cannot change before it commits. */
+/* Reads what other live runs hold (sched_holdings_sum). Inside a transaction
+ * the answer cannot change before it commits. */
 static int load_others(engine *g) {
-    store_hold *h = NULL;
-    size_t n = 0;
-    g->other_cpu = g->other_mem = g->other_gpu = 0;
-    g->other_devs = 0;
-    int rc = g->st->m->hold_list(g->st, &h, &n, g->e);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (strcmp(h[i].run_id, g->run.id) == 0) continue;
-        if (h[i].owner_pid <= 0 || mp_proc_start_time(h[i].owner_pid) != h[i].owner_start) continue;
-        g->other_cpu += h[i].cpu_milli;
-        g->other_mem += h[i].memory_bytes;
-        g->other_gpu += h[i].gpu;
-        g->other_devs |= h[i].gpu_devices;
-    }
-    store_hold_array_free(h, n);
+    sched_holdings h;
+    int rc = sched_holdings_sum(g->st, g->run.id, &h, g->e);
+    g->other_cpu = h.cpu_milli;
+    g->other_mem = h.memory_bytes;
+    g->other_gpu = h.gpu;
+    g->other_devs = h.gpu_devices;
     return rc;
 }
 
@@ -660,11 +651,15 @@ static int loop(engine *g, int *final_state) {
         /* Prepare what can start now (outside the transaction). */
         size_t nitems = 0;
         int running = running_count(g);
-        if (!g->cancel && (rc = load_others(g)) != 0) break;
+        bool others_loaded = false;
         for (size_t i = 0; i < g->n && !g->cancel; i++) {
             sched__step *s = &g->steps[i];
             const char *blocker = NULL;
             if (readiness(g, s, &blocker) != 1) continue;
+            if (!others_loaded) { /* once per pass, and only when something is ready */
+                if ((rc = load_others(g)) != 0) break;
+                others_loaded = true;
+            }
             if (!fits(g, s, running)) {
                 if (running < g->parallel && !s->waiting && (rc = note_waiting(g, s)) != 0) break;
                 continue;
