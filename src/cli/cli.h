@@ -61,6 +61,11 @@ void cli_table_add(cli_table *t, const char *const *row);
 void cli_table_print(const cli_table *t, FILE *f);
 void cli_table_free(cli_table *t);
 
+/* Resource amounts as people read them: millicores as cores ("4", "0.5"), bytes
+ * as "1.5Gi", "512.0Mi" or a plain number. */
+void cli_fmt_cpu(int64_t milli, char *out, size_t n);
+void cli_fmt_mem(int64_t bytes, char *out, size_t n);
+
 /* JSON views of store records (new references). */
 json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n);
 json_t *cli_step_json(const store_step *s, const store_metric *m, size_t nm);

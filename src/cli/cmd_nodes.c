@@ -9,33 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* "4", "0.5", "1.25": millicores as cores. */
-static void fmt_cpu(int64_t m, char *out, size_t n) {
-    snprintf(out, n, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
-    char *dot = strchr(out, '.');
-    char *end = out + strlen(out);
-    while (end > dot && (end[-1] == '0' || end[-1] == '.')) {
-        bool was_dot = end[-1] == '.';
-        *--end = '\0';
-        if (was_dot) break;
-    }
-}
-
-static void fmt_mem(int64_t b, char *out, size_t n) {
-    if (b >= (1LL << 30)) snprintf(out, n, "%.1fGi", (double)b / (double)(1LL << 30));
-    else if (b >= (1LL << 20)) snprintf(out, n, "%.1fMi", (double)b / (double)(1LL << 20));
-    else snprintf(out, n, "%lld", (long long)b);
-}
-
 static void print_table(const char *host, const sched_capacity *c, const sched_holdings *a, const sched_gpu *gpus,
                         size_t ngpu, const char *why) {
     static const char *const hdr[] = {"NAME", "CPU", "MEMORY", "GPU"};
     char x[32], y[32], cpu[80], mem[80], gpu[80];
-    fmt_cpu(c->cpu_milli, x, sizeof x);
-    fmt_cpu(a->cpu_milli, y, sizeof y);
+    cli_fmt_cpu(c->cpu_milli, x, sizeof x);
+    cli_fmt_cpu(a->cpu_milli, y, sizeof y);
     snprintf(cpu, sizeof cpu, "%s (%s used)", x, y);
-    fmt_mem(c->memory_bytes, x, sizeof x);
-    fmt_mem(a->memory_bytes, y, sizeof y);
+    cli_fmt_mem(c->memory_bytes, x, sizeof x);
+    cli_fmt_mem(a->memory_bytes, y, sizeof y);
     snprintf(mem, sizeof mem, "%s (%s used)", x, y);
     snprintf(gpu, sizeof gpu, "%lld (%lld used)", (long long)c->gpu, (long long)a->gpu);
     cli_table t;
@@ -47,7 +29,7 @@ static void print_table(const char *host, const sched_capacity *c, const sched_h
     if (ngpu) {
         fputs("GPUS: ", stdout);
         for (size_t i = 0; i < ngpu; i++) {
-            fmt_mem(gpus[i].memory_bytes, x, sizeof x);
+            cli_fmt_mem(gpus[i].memory_bytes, x, sizeof x);
             printf("%s%d: %s (%s)", i ? ", " : "", gpus[i].index, gpus[i].name, x);
         }
         fputc('\n', stdout);

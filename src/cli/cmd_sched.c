@@ -9,18 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void fmt_cpu(int64_t m, char *out, size_t n) {
-    if (m % 1000 == 0) snprintf(out, n, "%lld", (long long)(m / 1000));
-    else snprintf(out, n, "%lldm", (long long)m);
-}
-
-static void fmt_mem(int64_t b, char *out, size_t n) {
-    if (b == 0) snprintf(out, n, "0");
-    else if (b % (1LL << 30) == 0) snprintf(out, n, "%lldGi", (long long)(b >> 30));
-    else if (b >= (1LL << 30)) snprintf(out, n, "%.1fGi", (double)b / (double)(1LL << 30));
-    else snprintf(out, n, "%.0fMi", (double)b / (double)(1LL << 20));
-}
-
 static json_t *res_json(const sched_res *r) {
     json_t *o = json_pack("{s:I,s:I,s:I}", "cpu_milli", (json_int_t)r->cpu_milli, "memory_bytes",
                           (json_int_t)r->memory_bytes, "nvidia.com/gpu", (json_int_t)r->gpu);
@@ -48,11 +36,11 @@ static void print_report(const sched_sim_report *r) {
     for (size_t i = 0; i < r->nnodes; i++) {
         const sched_sim_node *nd = &r->nodes[i];
         char a[32], b[32], cpu[80], mem[80], gpu[48];
-        fmt_cpu(nd->allocated.cpu_milli, a, sizeof a);
-        fmt_cpu(nd->capacity.cpu_milli, b, sizeof b);
+        cli_fmt_cpu(nd->allocated.cpu_milli, a, sizeof a);
+        cli_fmt_cpu(nd->capacity.cpu_milli, b, sizeof b);
         snprintf(cpu, sizeof cpu, "%s/%s", a, b);
-        fmt_mem(nd->allocated.memory_bytes, a, sizeof a);
-        fmt_mem(nd->capacity.memory_bytes, b, sizeof b);
+        cli_fmt_mem(nd->allocated.memory_bytes, a, sizeof a);
+        cli_fmt_mem(nd->capacity.memory_bytes, b, sizeof b);
         snprintf(mem, sizeof mem, "%s/%s", a, b);
         snprintf(gpu, sizeof gpu, "%lld/%lld", (long long)nd->allocated.gpu, (long long)nd->capacity.gpu);
         mp_buf ext;

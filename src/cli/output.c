@@ -131,3 +131,21 @@ void cli_table_free(cli_table *t) {
     free(t->cells);
     memset(t, 0, sizeof *t);
 }
+
+/* "4", "0.5", "1.25": millicores as cores. */
+void cli_fmt_cpu(int64_t m, char *out, size_t n) {
+    snprintf(out, n, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
+    char *dot = strchr(out, '.');
+    char *end = out + strlen(out);
+    while (end > dot && (end[-1] == '0' || end[-1] == '.')) {
+        bool was_dot = end[-1] == '.';
+        *--end = '\0';
+        if (was_dot) break;
+    }
+}
+
+void cli_fmt_mem(int64_t b, char *out, size_t n) {
+    if (b >= (1LL << 30)) snprintf(out, n, "%.1fGi", (double)b / (double)(1LL << 30));
+    else if (b >= (1LL << 20)) snprintf(out, n, "%.1fMi", (double)b / (double)(1LL << 20));
+    else snprintf(out, n, "%lld", (long long)b);
+}
