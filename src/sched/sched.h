@@ -295,4 +295,99 @@ int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy po
                    mp_err *e);
 void sched_sim_report_free(sched_sim_report *r);
 
+/* ---- admission (admit.c) ------------------------------------------------------
+ * One scheduling cycle: a pure, deterministic function from (nodes, queues,
+ * flavors, every workload pending or admitted, now) to one decision per pending
+ * workload. Every mlplane process that schedules runs the same cycle over the
+ * same store state under the store's write lock and acts only on its own
+ * workloads, so all of them agree (see docs/scheduler.md).
+ *
+ * Semantics (Kubernetes + Kueue):
+ * - Order: pending workloads are tried by ClusterQueue fair share when queues of
+ *   one cohort compete (lowest weighted dominant resource share first), then by
+ *   priority (higher first), then created_ms (older first), then index.
+ * - Quota: a workload with a cluster_queue must fit that ClusterQueue's quota
+ *   for each resource it requests, per flavor: nominal, plus what its cohort can
+ *   lend (others' unused nominal, within their lendingLimit), up to its own
+ *   borrowingLimit. Flavors of a resource group are tried in order; a flavor's
+ *   nodeLabels are added to the workload's node selector for placement. Resources
+ *   a ClusterQueue does not cover cannot be requested through it. A workload
+ *   with no cluster_queue is not subject to quotas.
+ * - Placement: sched_place_gang over the nodes (allocations derived from the
+ *   admitted workloads), all or nothing for gangs.
+ * - Preemption (only when may_preempt): when a workload does not fit, victims
+ *   are chosen among admitted, not evicting workloads: for node room, those of
+ *   lower priority; for quota, per its ClusterQueue's withinClusterQueue policy
+ *   (same queue) and reclaimWithinCohort policy (other queues of the cohort that
+ *   borrow, when the workload fits its own nominal quota). Fewest and lowest
+ *   victims: candidates by priority ascending, then latest started first, added
+ *   until it fits, then every victim not needed is spared (highest first). A
+ *   gang is a victim as a whole. While victims chosen earlier are still
+ *   evicting and would make room, the workload waits without choosing more.
+ * - Backfill: the first pending workload blocked by node room (not by quota)
+ *   gets a reservation at the earliest time it would fit, assuming admitted
+ *   workloads end at started_ms + limit_ms (those with limit_ms 0 are assumed to
+ *   end now, which keeps backfill conservative). A later workload is admitted
+ *   only when it cannot delay that: it ends (now + limit_ms, limit_ms > 0) by the
+ *   reservation time, or the reservation still fits with it placed.
+ * Strings are borrowed; NULL reads as "". */
+
+/* A workload: one step (all its gang workers), pending or admitted. */
+typedef struct sched_workload {
+    const char *id;            /* unique ("RUN/STEP"); used in reasons and events */
+    const char *cluster_queue; /* ClusterQueue it is admitted through; NULL or "" = none */
+    int32_t priority;          /* higher first */
+    bool may_preempt;          /* false for preemptionPolicy: Never */
+    int64_t created_ms;        /* when it was queued: FIFO among equal priority */
+    int64_t limit_ms;          /* most it may run (timeoutSeconds); 0 = unknown */
+    sched_pod_req req;         /* one worker's request and constraints; req.gang workers */
+    /* Admitted workloads (holding resources): */
+    bool admitted;
+    int64_t started_ms;
+    const size_t *nodes;       /* node index of each of the req.gang workers */
+    const char *flavors;       /* the assignment sched_cycle gave it (sched_decision.flavors) */
+    bool evicting;             /* preemption asked; it holds until it exits */
+} sched_workload;
+
+typedef enum sched_verdict {
+    SCHED_WAIT = 0, /* stays pending: why says why */
+    SCHED_ADMIT,    /* start it: nodes, flavors */
+    SCHED_PREEMPT,  /* evict victims, then it will fit: it stays pending meanwhile */
+} sched_verdict;
+
+typedef struct sched_decision {
+    size_t workload;     /* index in the workloads given to sched_cycle */
+    sched_verdict verdict;
+    size_t *nodes;       /* ADMIT: node index of each worker (heap) */
+    char *flavors;       /* ADMIT: "RESOURCE=FLAVOR,..." for the queued resources, "" without a queue (heap) */
+    bool borrows;        /* ADMIT: its queue goes over nominal quota in some resource */
+    size_t *victims;     /* PREEMPT: indexes of admitted workloads to evict (heap) */
+    size_t nvictims;
+    /* WAIT: the reason as `get queue` shows it ("needs 2 nvidia.com/gpu, largest
+     * free on any node is 1", "queue team-a over nominal nvidia.com/gpu quota 4,
+     * cohort has none to lend", "gang of 4 workers: 3 fit"); ADMIT and PREEMPT:
+     * a one-line explanation for the event (heap, never NULL). */
+    char *why;
+} sched_decision;
+
+typedef struct sched_cluster {
+    const sched_node *nodes; /* capacity, labels, taints; allocated is ignored */
+    size_t nnodes;
+    const spec_cluster_queue *const *queues;
+    size_t nqueues;
+    const spec_resource_flavor *const *flavors;
+    size_t nflavors;
+    sched_policy policy;
+} sched_cluster;
+
+/* Runs one cycle at now_ms over w[0..n) (pending and admitted). Returns 0 with a
+ * heap array in *out of one decision per pending workload, in the order they were
+ * decided (caller frees with sched_decisions_free), or MP_EINVAL (nothing
+ * allocated) when an admitted workload names a node index out of range or the
+ * cycle cannot represent a request, saying which. A workload naming an unknown
+ * ClusterQueue waits with that as its reason. */
+int sched_cycle(const sched_cluster *c, const sched_workload *w, size_t n, int64_t now_ms, sched_decision **out,
+                size_t *nout, mp_err *e);
+void sched_decisions_free(sched_decision *d, size_t n);
+
 #endif
