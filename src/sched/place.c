@@ -335,13 +335,30 @@ static bool better(const score *a, const score *b, sched_policy p) {
 
 /* ---- placing ------------------------------------------------------------------ */
 
-static const sched_res *alloc_of(const sched_node *nodes, const sched_res *allocs, size_t i) {
-    return allocs ? &allocs[i] : &nodes[i].allocated;
+/* Allocations while a gang is placed: the nodes' own, except on the nodes a worker
+ * was put on, whose copies are res[slot[i]] (slot[i] == SIZE_MAX: none). Copied
+ * on write, so placing costs nothing for the nodes it does not use. */
+typedef struct scratch {
+    size_t *slot; /* per node */
+    sched_res *res;
+    size_t nres;
+} scratch;
+
+static const sched_res *alloc_of(const sched_node *nodes, const scratch *allocs, size_t i) {
+    return allocs && allocs->slot[i] != SIZE_MAX ? &allocs->res[allocs->slot[i]] : &nodes[i].allocated;
+}
+
+static sched_res *alloc_mut(const sched_node *nodes, scratch *allocs, size_t i) {
+    if (allocs->slot[i] == SIZE_MAX) {
+        allocs->slot[i] = allocs->nres;
+        allocs->res[allocs->nres++] = nodes[i].allocated;
+    }
+    return &allocs->res[allocs->slot[i]];
 }
 
 /* The best node for one worker with allocations allocs (NULL: the nodes' own):
  * true and *out, or false when none is feasible. */
-static bool place_one(const sched_node *nodes, size_t n, const sched_res *allocs, const sched_pod_req *rq,
+static bool place_one(const sched_node *nodes, size_t n, const scratch *allocs, const sched_pod_req *rq,
                       sched_policy policy, size_t *out) {
     bool req_accel = has_accel(&rq->requests), found = false;
     score best = {0}, s;
@@ -421,7 +438,7 @@ static void put_taint(mp_buf *b, const sched_taint *ta) {
 /* Explains, into b, why no node takes a worker of rq with allocations allocs;
  * returns MP_EBUSY when `want` workers would fit with every allocation released,
  * else MP_ENOENT. */
-static int explain(const sched_node *nodes, size_t n, const sched_res *allocs, const sched_pod_req *rq, int64_t want,
+static int explain(const sched_node *nodes, size_t n, const scratch *allocs, const sched_pod_req *rq, int64_t want,
                    mp_buf *b) {
     if (n == 0) {
         mp_buf_puts(b, "0/0 nodes: there are no nodes to place on");
@@ -529,12 +546,13 @@ int sched_place_gang(const sched_node *nodes, size_t n, const sched_pod_req *req
     if (rc) return rc;
     if (!node_out) return invalid(why, whyn, "%s", "no place for the chosen nodes");
     size_t gang = req->gang > 1 ? (size_t)req->gang : 1;
-    sched_res *allocs = mp_xmalloc((n ? n : 1) * sizeof *allocs);
+    scratch allocs = {.slot = mp_xmalloc((n ? n : 1) * sizeof(size_t)),
+                      .res = mp_xmalloc((gang < n ? gang : n ? n : 1) * sizeof(sched_res))};
+    memset(allocs.slot, 0xff, (n ? n : 1) * sizeof(size_t)); /* SIZE_MAX: the node's own */
     size_t *chosen = mp_xmalloc(gang * sizeof *chosen);
-    for (size_t i = 0; i < n; i++) allocs[i] = nodes[i].allocated;
     size_t placed = 0;
-    while (placed < gang && place_one(nodes, n, allocs, req, policy, &chosen[placed])) {
-        if (sched_res_add(&allocs[chosen[placed]], &req->requests) != 0) {
+    while (placed < gang && place_one(nodes, n, &allocs, req, policy, &chosen[placed])) {
+        if (sched_res_add(alloc_mut(nodes, &allocs, chosen[placed]), &req->requests) != 0) {
             rc = invalid(why, whyn, "node %s has no room left in its table of extended resources",
                          str(nodes[chosen[placed]].name));
             break;
@@ -548,7 +566,7 @@ int sched_place_gang(const sched_node *nodes, size_t n, const sched_pod_req *req
         mp_buf b, reason;
         mp_buf_init(&b);
         mp_buf_init(&reason);
-        rc = explain(nodes, n, allocs, req, (int64_t)gang, &reason);
+        rc = explain(nodes, n, &allocs, req, (int64_t)gang, &reason);
         mp_buf_printf(&b, "gang needs %zu workers of ", gang);
         put_request(&b, req);
         if (placed) mp_buf_printf(&b, "; only %zu fit (then: %s)", placed, reason.data);
@@ -558,6 +576,7 @@ int sched_place_gang(const sched_node *nodes, size_t n, const sched_pod_req *req
         mp_buf_free(&b);
     }
     free(chosen);
-    free(allocs);
+    free(allocs.slot);
+    free(allocs.res);
     return rc;
 }
