@@ -368,6 +368,7 @@ typedef struct sched_decision {
      * cohort has none to lend", "gang of 4 workers: 3 fit"); ADMIT and PREEMPT:
      * a one-line explanation for the event (heap, never NULL). */
     char *why;
+    int64_t ns; /* nanoseconds spent deciding it; 0 unless sched_cluster.time_decisions */
 } sched_decision;
 
 typedef struct sched_cluster {
@@ -378,6 +379,9 @@ typedef struct sched_cluster {
     const spec_resource_flavor *const *flavors;
     size_t nflavors;
     sched_policy policy;
+    /* Measure each decision (sched_decision.ns) with the monotonic clock: for
+     * benchmarks; the only clock sched_cycle ever reads, and only when set. */
+    bool time_decisions;
 } sched_cluster;
 
 /* Runs one cycle at now_ms over w[0..n) (pending and admitted). Returns 0 with a
