@@ -89,6 +89,10 @@ int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
+/* get clusterqueues|localqueues|priorityclasses|resourceflavors (cmd_cluster.c). */
+int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_out out);
+int cmd_apply(cli_env *env, int argc, char **argv);
+int cmd_delete(cli_env *env, int argc, char **argv);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
 /* `get nodes` (cmd_nodes.c): this machine's capacity (GPUs included) and what running steps requested. */

@@ -193,7 +193,8 @@ static const char get_help[] =
     "       mlplane get metrics RUN [-o table|json|yaml]\n"
     "       mlplane get experiments [-o table|json|yaml]\n"
     "       mlplane get nodes [-o table|json|yaml]\n"
-    "       mlplane get queue [-o table|json|yaml]\n\n"
+    "       mlplane get queue [-o table|json|yaml]\n"
+    "       mlplane get clusterqueues|localqueues|priorityclasses|resourceflavors [-o table|json|yaml]\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
 
 int cmd_get(cli_env *env, int argc, char **argv) {
@@ -229,7 +230,18 @@ int cmd_get(cli_env *env, int argc, char **argv) {
         if (env->server) return cli_fail(CLI_USAGE, "get nodes shows this machine; it does not work through --server");
         return cli_get_nodes(env, g.home, g.out);
     }
-    return cli_fail(CLI_USAGE, "cannot get \"%s\": expected runs, steps, metrics, experiments or nodes", what);
+    static const char *const objs[] = {"clusterqueue", "clusterqueues", "localqueue", "localqueues", "priorityclass",
+                                       "priorityclasses", "resourceflavor", "resourceflavors"};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
+        if (strcmp(what, objs[i]) != 0) continue;
+        if (g.npos > 1) return cli_fail(CLI_USAGE, "get %s takes no argument", what);
+        if (env->server) return cli_fail(CLI_USAGE, "get %s reads the embedded store; it does not work through --server", what);
+        return cli_get_objects(env, g.home, what, g.out);
+    }
+    return cli_fail(CLI_USAGE,
+                    "cannot get \"%s\": expected runs, steps, metrics, experiments, nodes, queue, clusterqueues, "
+                    "localqueues, priorityclasses or resourceflavors",
+                    what);
 }
 
 int cmd_describe(cli_env *env, int argc, char **argv) {

@@ -304,8 +304,15 @@ int cmd_run(cli_env *env, int argc, char **argv) {
     if (status == CLI_OK) {
         sched_submit_req req = {.pipeline = p, .spec_path = abs, .spec_text = text,
                                 .overrides = (const char *const *)params.v, .noverrides = params.n,
-                                .parallel = parallel};
+                                .parallel = parallel, .file = f, .diags = &d};
         if (sched_submit(st, home, &req, &run_id, &e) != 0) {
+            if (d.n) {
+                mp_buf b;
+                mp_buf_init(&b);
+                spec_diags_format(&d, &b);
+                fputs(b.data, stderr);
+                mp_buf_free(&b);
+            }
             status = cli_fail_err(&e);
         } else {
             printf("%s\n", run_id);

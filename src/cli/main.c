@@ -11,9 +11,11 @@
 
 static const cli_command commands[] = {
     {"run", cmd_run, "FILE [-p name=value]... [--detach] [--parallel N]", "run a pipeline and follow it"},
-    {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes|queue [-o table|json|yaml]",
+    {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes|queue|clusterqueues|localqueues|priorityclasses|resourceflavors [-o ...]",
      "list runs, a run's steps or metrics, experiments"},
     {"models", cmd_models, "list | get NAME [-o table|json|yaml]", "show the model registry"},
+    {"apply", cmd_apply, "-f FILE", "store scheduler objects: PriorityClass, Node, ClusterQueue, LocalQueue, ..."},
+    {"delete", cmd_delete, "KIND NAME [-n NAMESPACE]", "remove an applied scheduler object"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},
     {"describe", cmd_describe, "run RUN", "show everything about a run: steps, metrics, events"},
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},

@@ -303,7 +303,7 @@ static void put_cell_why(adm_cycle *cy, mp_buf *b, int cell, int64_t amt, int vi
     adm_fmt_amount(c->rid, nu - c->nominal, y, sizeof y);
     if (by_limit) mp_buf_printf(b, "its borrowingLimit is %s, needs %s", x, y);
     else if (lend == 0) mp_buf_puts(b, "cohort has none to lend");
-    else mp_buf_printf(b, "cohort can lend %s, needs %s", x, y);
+    else mp_buf_printf(b, "cohort can lend it %s in all, it would need %s", x, y);
 }
 
 bool adm_hold_fits(adm_cycle *cy, const adm_hold *h, int view, mp_buf *why) {

@@ -19,6 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,10 +47,8 @@ typedef struct engine {
     bool cancel;
     bool logs_ready; /* HOME/runs/RUN/logs exists */
     bool tracked;    /* the run has its MLflow run (runs recorded before tracking existed have not) */
-    /* What running steps of other live runs on this machine hold (store holds). */
-    int64_t other_cpu, other_mem, other_gpu;
-    uint64_t other_devs;
-    int64_t last_cancel_poll;
+    sched__queue q; /* the shared queue, as last read (admission.c) */
+    int64_t last_cancel_poll, last_evict_poll;
     pending_ev *evs;
     size_t nevs, capevs;
     mp_err *e;
@@ -128,11 +130,12 @@ static void flush_events(engine *g) {
     g->nevs = 0;
 }
 
-/* Whether a step asks for any resource: one that asks for none holds none
- * (Kubernetes' BestEffort) and is limited only by `parallel`. */
-static bool requests_any(const sched__step *s) {
+/* Whether a step goes through admission: one that asks for no resource and is
+ * one worker holds nothing (Kubernetes' BestEffort) and is limited only by
+ * `parallel`. */
+static bool needs_admission(const sched__step *s) {
     const spec_resources *r = &s->spec->resources;
-    return r->cpu_milli > 0 || r->memory_bytes > 0 || r->gpu > 0;
+    return r->cpu_milli > 0 || r->memory_bytes > 0 || r->gpu > 0 || r->nextended > 0 || s->spec->parallelism > 1;
 }
 
 /* ---- step outcomes --------------------------------------------------------------- */
@@ -208,13 +211,17 @@ static int step_failed(engine *g, sched__step *s, const char *why) {
 
 static int step_exited(engine *g, sched__step *s, const exec_exit *x) {
     s->running = false;
-    s->gpus = 0;
-    int hrc = requests_any(s) ? g->st->m->hold_delete(g->st, g->run.id, s->rec.name, g->e) : 0;
-    if (hrc) return hrc;
+    s->gpus = 0; /* its row was deleted by decide() */
     s->rec.ended_ms = mp_now_ms();
     s->rec.exit_code = x->exit_code;
     s->rec.pid = 0;
-    char why[400];
+    char why[700];
+    if (s->preempting && !g->cancel && !s->cancelling && !s->timed_out) {
+        s->preempting = false;
+        s->rec.attempts--; /* preemption is not the step's fault: the attempt is not charged */
+        snprintf(why, sizeof why, "%s; requeued (attempt not charged)", s->preempt_why ? s->preempt_why : "preempted");
+        return set_step(g, s, STEP_PENDING, "StepRequeued", why);
+    }
     if (s->timed_out) {
         snprintf(why, sizeof why, "timed out after %ds", s->spec->timeout_seconds);
         return step_failed(g, s, why);
@@ -281,90 +288,15 @@ static int readiness(engine *g, sched__step *s, const char **blocker) {
     return ready;
 }
 
-/* Reads what other live runs hold (sched_holdings_sum). Inside a transaction
- * the answer cannot change before it commits. */
-static int load_others(engine *g) {
-    sched_holdings h;
-    int rc = sched_holdings_sum(g->st, g->run.id, &h, g->e);
-    g->other_cpu = h.cpu_milli;
-    g->other_mem = h.memory_bytes;
-    g->other_gpu = h.gpu;
-    g->other_devs = h.gpu_devices;
-    return rc;
-}
-
-static bool others_idle(const engine *g) {
-    return g->other_cpu == 0 && g->other_mem == 0 && g->other_gpu == 0;
-}
-
-/* Whether s may start beside what is running: at most `parallel` steps of this
- * run, and this run's plus other runs' requests within the machine. is_running
- * says which of this run's steps count as running. */
-static bool fits_with(engine *g, const sched__step *s, bool (*is_running)(const sched__step *)) {
-    int running = 0;
-    int64_t cpu = g->other_cpu, mem = g->other_mem, gpu = g->other_gpu;
-    for (size_t i = 0; i < g->n; i++) {
-        if (&g->steps[i] == s || !is_running(&g->steps[i])) continue;
-        if (++running >= g->parallel) return false;
-        cpu += g->steps[i].spec->resources.cpu_milli;
-        mem += g->steps[i].spec->resources.memory_bytes;
-        gpu += g->steps[i].spec->resources.gpu;
-    }
-    const spec_resources *r = &s->spec->resources;
-    if (running == 0 && others_idle(g)) return true; /* it fits alone: sched_check_capacity said so */
-    return cpu + r->cpu_milli <= g->cap.cpu_milli && mem + r->memory_bytes <= g->cap.memory_bytes &&
-           gpu + r->gpu <= g->cap.gpu;
-}
-
-static bool is_running_now(const sched__step *s) { return s->running; }
-static bool is_running_recorded(const sched__step *s) { return s->rec.state == STEP_RUNNING; }
-
-/* Before the transaction: steps that just ended no longer count (their end is
- * recorded in the same transaction that admits the next ones). */
-static bool fits(engine *g, const sched__step *s, int running) {
-    if (running >= g->parallel) return false; /* the common case with many ready steps: O(1) */
-    return fits_with(g, s, is_running_now);
-}
-
-/* Picks the GPUs of a step being admitted: the lowest devices that neither other
- * runs nor this run's running steps hold. */
-static void pick_gpus(engine *g, sched__step *s) {
-    s->gpus = 0;
-    uint64_t used = g->other_devs;
-    for (size_t i = 0; i < g->n; i++)
-        if (&g->steps[i] != s && g->steps[i].rec.state == STEP_RUNNING) used |= g->steps[i].gpus;
-    int64_t want = s->spec->resources.gpu;
-    for (int d = 0; d < 64 && d < g->cap.gpu && want > 0; d++) {
-        if (used & ((uint64_t)1 << d)) continue;
-        s->gpus |= (uint64_t)1 << d;
-        want--;
-    }
-}
-
-/* A ready step that does not fit beside what runs: records once why it waits
- * (its own commit; nothing else changes) so `get steps` and `describe` say so. */
-static int note_waiting(engine *g, sched__step *s) {
-    const spec_resources *r = &s->spec->resources;
-    int64_t cpu = g->other_cpu, mem = g->other_mem, gpu = g->other_gpu;
-    for (size_t i = 0; i < g->n; i++) {
-        if (!g->steps[i].running) continue;
-        cpu += g->steps[i].spec->resources.cpu_milli;
-        mem += g->steps[i].spec->resources.memory_bytes;
-        gpu += g->steps[i].spec->resources.gpu;
-    }
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "waiting for room: needs cpu %lldm, memory %lld MiB, %lld nvidia.com/gpu; free now: cpu %lldm, memory "
-             "%lld MiB, %lld nvidia.com/gpu (other runs hold cpu %lldm, %lld nvidia.com/gpu)",
-             (long long)r->cpu_milli, (long long)(r->memory_bytes >> 20), (long long)r->gpu,
-             (long long)(g->cap.cpu_milli - cpu), (long long)((g->cap.memory_bytes - mem) >> 20),
-             (long long)(g->cap.gpu - gpu), (long long)g->other_cpu, (long long)g->other_gpu);
+/* Records why a ready step is not admitted (in the open transaction), once per
+ * reason, so `get steps` and `describe` say so. */
+static int note_waiting(engine *g, sched__step *s, const char *type, const char *why) {
+    if (s->waiting && s->rec.message && strcmp(s->rec.message, why) == 0) return 0;
     s->waiting = true;
     free(s->rec.message);
-    s->rec.message = mp_xstrdup(msg);
+    s->rec.message = mp_xstrdup(why);
     int rc = g->st->m->step_update(g->st, &s->rec, g->e);
-    if (rc == 0) rc = record_event(g, s->rec.name, "StepWaiting", msg);
-    if (rc == 0) flush_events(g);
+    if (rc == 0) rc = record_event(g, s->rec.name, type, why);
     return rc;
 }
 
@@ -372,6 +304,7 @@ static int note_waiting(engine *g, sched__step *s) {
 
 typedef struct start_item {
     sched__step *s;
+    sched__cand *cand; /* its admission, when it needs one */
     sched__prep prep;
     int kind; /* 0 start, 1 cache hit, 2 cannot start */
     store_cache_entry hit;
@@ -410,17 +343,23 @@ static int apply_start(engine *g, start_item *it) {
         if (rc == 0) rc = register_model(g, s);
         return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
     }
-    /* Admission, under the store's write lock: another run may have started
-     * steps since this one was prepared. A step that no longer fits waits. */
-    if (!fits_with(g, s, is_running_recorded)) return 0;
-    pick_gpus(g, s);
-    if (requests_any(s)) { /* a step asking for nothing holds nothing (Kubernetes' BestEffort) */
-        store_hold h = {.run_id = g->run.id, .step = s->rec.name, .cpu_milli = s->spec->resources.cpu_milli,
-                        .memory_bytes = s->spec->resources.memory_bytes, .gpu = s->spec->resources.gpu,
-                        .gpu_devices = s->gpus, .owner_pid = g->run.owner_pid, .owner_start = g->run.owner_start};
-        int rc = g->st->m->hold_put(g->st, &h, g->e);
+    /* Admission was decided under the store's write lock (sched__admit), which
+     * also recorded the workload's row. */
+    sched__cand *c = it->cand;
+    free(s->nodes);
+    s->nodes = NULL;
+    s->gpus = 0;
+    if (c && !c->admit)
+        return note_waiting(g, s, c->verdict == SCHED_PREEMPT ? "StepPreempting" : "StepWaiting",
+                            c->why ? c->why : "waiting for admission");
+    if (c) {
+        s->gpus = c->gpus;
+        s->nodes = c->nodes;
+        c->nodes = NULL;
+        int rc = record_event(g, s->rec.name, "StepAdmitted", c->why);
         if (rc) return rc;
     }
+    s->waiting = false;
     s->rec.attempts++;
     s->rec.started_ms = mp_now_ms();
     s->rec.ended_ms = 0;
@@ -432,40 +371,120 @@ static int apply_start(engine *g, start_item *it) {
     return set_step(g, s, STEP_RUNNING, "StepRunning", msg);
 }
 
-/* Gives a starting step the GPUs it asked for: the lowest-numbered devices no
- * running step holds (fits() made sure enough are free), named to the process by
- * CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES (NVML's indexes, with
- * CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA counts as NVML does). On a machine with
- * GPUs a step that asked for none sees none, as in Kubernetes. */
-static void assign_gpus(engine *g, sched__step *s, mp_strv *env) {
+/* Gives a starting worker the GPUs in devs (bits: the d-th GPU found by NVML),
+ * named to the process by CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
+ * (NVML's indexes, with CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA counts as NVML
+ * does). On a machine with GPUs a step that asked for none sees none, as in
+ * Kubernetes. */
+static void assign_gpus(engine *g, uint64_t devs, mp_strv *env) {
     if (g->cap.gpu <= 0) return;
     mp_buf ids;
     mp_buf_init(&ids);
     size_t ngpu = 0;
     const char *why = NULL;
     const sched_gpu *gpu = sched_gpu_local(&ngpu, &why);
-    for (size_t d = 0; d < 64 && d < ngpu; d++) /* bit d: the d-th GPU found, NVML index gpu[d].index */
-        if (s->gpus & ((uint64_t)1 << d)) mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", gpu[d].index);
-    /* ours replace any inherited from mlplane's own environment */
-    size_t k = 0;
-    for (size_t i = 0; i < env->n; i++) {
-        if (mp_str_starts(env->v[i], "CUDA_VISIBLE_DEVICES=") || mp_str_starts(env->v[i], "NVIDIA_VISIBLE_DEVICES=") ||
-            mp_str_starts(env->v[i], "CUDA_DEVICE_ORDER="))
-            free(env->v[i]);
-        else
-            env->v[k++] = env->v[i];
-    }
-    env->n = k;
-    env->v[k] = NULL;
+    for (size_t d = 0; d < 64 && d < ngpu; d++)
+        if (devs & ((uint64_t)1 << d)) mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", gpu[d].index);
     /* NVML numbers devices in PCI bus order; CUDA must count them the same way */
     mp_strv_push(env, "CUDA_DEVICE_ORDER=PCI_BUS_ID");
-    mp_strv_push_owned(env, mp_xasprintf("CUDA_VISIBLE_DEVICES=%s", ids.data));
+    mp_strv_push_owned(env, mp_xasprintf("CUDA_VISIBLE_DEVICES=%s", ids.data ? ids.data : ""));
     mp_strv_push_owned(env, mp_xasprintf("NVIDIA_VISIBLE_DEVICES=%s", ids.len ? ids.data : "void"));
     mp_buf_free(&ids);
 }
 
-/* Spawns a step whose Running state is committed. On failure the exit is faked so
- * the next iteration records it like any other failed attempt. */
+/* The part of a gang's devices that worker rank gets: its own `per` devices. */
+static uint64_t worker_devices(uint64_t all, int64_t per, int rank) {
+    uint64_t out = 0;
+    int64_t skip = per * rank, take = per;
+    for (int d = 0; d < 64 && take > 0; d++) {
+        if (!(all & ((uint64_t)1 << d))) continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        out |= (uint64_t)1 << d;
+        take--;
+    }
+    return out;
+}
+
+/* A free TCP port on 127.0.0.1 for a gang's rank 0 (0 when none can be had). */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* The environment of one worker: the step's, with the variables mlplane sets
+ * replaced (GPUs, rank, node, checkpoint directory). */
+static char **worker_env(engine *g, sched__step *s, const sched__prep *pr, int rank, int world, int port,
+                         const char *node, const char *ckdir, mp_strv *env) {
+    static const char *const ours[] = {"CUDA_VISIBLE_DEVICES=", "NVIDIA_VISIBLE_DEVICES=", "CUDA_DEVICE_ORDER=",
+                                       "MLPLANE_RANK=", "MLPLANE_WORLD_SIZE=", "MLPLANE_MASTER_ADDR=",
+                                       "MLPLANE_MASTER_PORT=", "MLPLANE_NODE=", "MLPLANE_CHECKPOINT_DIR=",
+                                       "RANK=", "WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT="};
+    for (size_t i = 0; i < pr->env.n; i++) {
+        bool drop = false;
+        for (size_t k = 0; k < sizeof ours / sizeof ours[0] && !drop; k++) drop = mp_str_starts(pr->env.v[i], ours[k]);
+        if (!drop) mp_strv_push(env, pr->env.v[i]);
+    }
+    assign_gpus(g, worker_devices(s->gpus, s->spec->resources.gpu, rank), env);
+    if (node) mp_strv_push_owned(env, mp_xasprintf("MLPLANE_NODE=%s", node));
+    if (ckdir) mp_strv_push_owned(env, mp_xasprintf("MLPLANE_CHECKPOINT_DIR=%s", ckdir));
+    if (world > 1) { /* distributed training: the names mlplane documents, and torchrun's */
+        mp_strv_push_owned(env, mp_xasprintf("MLPLANE_RANK=%d", rank));
+        mp_strv_push_owned(env, mp_xasprintf("MLPLANE_WORLD_SIZE=%d", world));
+        mp_strv_push(env, "MLPLANE_MASTER_ADDR=127.0.0.1");
+        mp_strv_push_owned(env, mp_xasprintf("MLPLANE_MASTER_PORT=%d", port));
+        mp_strv_push_owned(env, mp_xasprintf("RANK=%d", rank));
+        mp_strv_push_owned(env, mp_xasprintf("WORLD_SIZE=%d", world));
+        mp_strv_push(env, "MASTER_ADDR=127.0.0.1");
+        mp_strv_push_owned(env, mp_xasprintf("MASTER_PORT=%d", port));
+    }
+    return mp_strv_terminated(env);
+}
+
+/* checkpoint: {path}: a directory kept across attempts, preemptions and resume,
+ * HOME/runs/RUN/checkpoints/STEP, linked at PATH in the step's outputs (an
+ * absolute PATH is used as it is). NULL when the step has none. */
+static char *checkpoint_dir(engine *g, sched__step *s, mp_err *e, int *rc) {
+    const char *path = s->spec->checkpoint_path;
+    if (!path) return NULL;
+    char *dir = path[0] == '/' ? mp_xstrdup(path)
+                               : mp_xasprintf("%s/runs/%s/checkpoints/%s", g->o->home, g->run.id, s->rec.name);
+    if ((*rc = mp_mkdir_p(dir, e)) != 0) return dir;
+    if (path[0] != '/') {
+        char *link = mp_xasprintf("%s/%s", s->rec.outputs_dir, path);
+        char *parent = mp_path_dir(link);
+        if ((*rc = mp_mkdir_p(parent, e)) == 0 && symlink(dir, link) != 0)
+            *rc = mp_err_set(e, MP_EIO, "cannot link checkpoint directory %s at %s: %s", dir, link, strerror(errno));
+        free(parent);
+        free(link);
+    }
+    return dir;
+}
+
+/* The node of worker rank, from "a,b,c" (heap), or NULL. */
+static char *worker_node(const char *nodes, int rank) {
+    const char *p = nodes;
+    for (int i = 0; p && i < rank; i++) {
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    if (!p || !*p) return NULL;
+    const char *c = strchr(p, ',');
+    return c ? mp_xstrndup(p, (size_t)(c - p)) : mp_xstrdup(p);
+}
+
+/* Spawns a step whose Running state is committed: its workers (one, or a gang's
+ * `parallelism`). A worker that cannot start gets a faked exit so the next
+ * iteration records it like any other failed attempt. */
 static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails) {
     mp_err e;
     int rc = 0;
@@ -486,30 +505,113 @@ static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fa
             fclose(f);
         }
     }
-    assign_gpus(g, s, &pr->env);
-    exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
-                   .envp = mp_strv_terminated(&pr->env), .cwd = pr->cwd, .log_path = s->rec.log_path,
-                   .image = s->spec->image};
-    if (rc == 0) rc = g->x->m->start(g->x, &t, &s->proc, &e);
-    if (rc != 0) {
-        s->running = false;
-        fails[*nfails] = (exec_exit){.pid = -1 - (int)(s - g->steps), .exit_code = rc == MP_ENOENT ? 127 : 126};
-        (*nfails)++;
-        return;
-    }
+    char *ckdir = rc == 0 ? checkpoint_dir(g, s, &e, &rc) : NULL;
+    int world = s->spec->parallelism > 1 ? s->spec->parallelism : 1;
+    int port = world > 1 ? free_port() : 0;
+    free(s->workers);
+    s->workers = mp_xcalloc((size_t)world, sizeof *s->workers);
+    s->nworkers = world;
+    s->alive = 0;
+    s->fail_code = s->fail_signal = 0;
     s->running = true;
-    s->rec.pid = s->proc.pid;
-    s->timed_out = s->cancelling = false;
+    s->timed_out = s->cancelling = s->preempting = false;
     s->kill_at = 0;
+    for (int r = 0; r < world; r++) {
+        int wrc = rc;
+        mp_strv env = {0};
+        char *node = worker_node(s->nodes, r);
+        char *log = r == 0 ? NULL : mp_xasprintf("%.*s.rank%d.log", (int)strlen(s->rec.log_path) - 4, s->rec.log_path, r);
+        exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
+                       .envp = worker_env(g, s, pr, r, world, port, node, ckdir, &env), .cwd = pr->cwd,
+                       .log_path = log ? log : s->rec.log_path, .image = s->spec->image};
+        if (wrc == 0) wrc = g->x->m->start(g->x, &t, &s->workers[r], &e);
+        s->alive++;
+        if (wrc != 0) {
+            s->workers[r].pid = 0;
+            fails[*nfails] = (exec_exit){.pid = -1 - (int)(s - g->steps), .exit_code = wrc == MP_ENOENT ? 127 : 126};
+            (*nfails)++;
+        }
+        mp_strv_free(&env);
+        free(node);
+        free(log);
+    }
+    free(ckdir);
+    s->rec.pid = s->workers[0].pid;
     s->started_mono = mp_mono_ms();
     s->deadline = s->spec->timeout_seconds > 0 ? s->started_mono + (int64_t)s->spec->timeout_seconds * 1000 : 0;
 }
 
-static sched__step *step_by_pid(engine *g, int pid) {
-    if (pid < 0) return &g->steps[-1 - pid];
-    for (size_t i = 0; i < g->n; i++)
-        if (g->steps[i].running && g->steps[i].proc.pid == pid) return &g->steps[i];
-    return NULL;
+/* Sends sig to every worker of s still running. */
+static void signal_step(engine *g, sched__step *s, int sig) {
+    for (int r = 0; r < s->nworkers; r++)
+        if (s->workers[r].pid > 0) g->x->m->signal(g->x, &s->workers[r], sig, NULL);
+}
+
+/* A worker ended (x). Returns its step when that was the step's last worker,
+ * with x rewritten to the step's outcome (the first failing worker's exit, or
+ * success), else NULL. The first failure stops the rest of a gang: a gang
+ * succeeds or fails as a whole. */
+static sched__step *worker_exited(engine *g, exec_exit *x) {
+    sched__step *s = NULL;
+    if (x->pid < 0) {
+        s = &g->steps[-1 - x->pid];
+    } else {
+        for (size_t i = 0; i < g->n && !s; i++) {
+            sched__step *c = &g->steps[i];
+            if (!c->running) continue;
+            for (int r = 0; r < c->nworkers; r++)
+                if (c->workers[r].pid == x->pid) {
+                    c->workers[r].pid = 0;
+                    s = c;
+                    break;
+                }
+        }
+    }
+    if (!s) return NULL;
+    bool failed = x->signal || x->exit_code != 0;
+    if (failed && !s->fail_code && !s->fail_signal) {
+        s->fail_code = x->exit_code ? x->exit_code : 128 + x->signal;
+        s->fail_signal = x->signal;
+        if (s->alive > 1 && !s->kill_at) { /* the gang fails as a whole */
+            signal_step(g, s, SIGTERM);
+            s->kill_at = mp_mono_ms() + g->grace_ms;
+        }
+    }
+    if (--s->alive > 0) return NULL;
+    s->running = false;
+    x->exit_code = s->fail_code;
+    x->signal = s->fail_signal;
+    return s;
+}
+
+/* Stops running steps whose workload another was admitted to preempt (their rows
+ * say so; polled every 250 ms): recorded, then SIGTERM and the grace period to
+ * checkpoint. The step is requeued when it exits. */
+static void poll_evictions(engine *g) {
+    int64_t now = mp_mono_ms();
+    if (now - g->last_evict_poll < 250) return;
+    g->last_evict_poll = now;
+    bool any = false;
+    for (size_t i = 0; i < g->n && !any; i++) any = g->steps[i].running && needs_admission(&g->steps[i]);
+    if (!any) return;
+    store_hold *h = NULL;
+    size_t n = 0;
+    if (g->st->m->hold_list(g->st, &h, &n, NULL) != 0) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!h[i].evict || h[i].pending || strcmp(h[i].run_id, g->run.id) != 0) continue;
+        sched__step *s = step_by_name(g, h[i].step);
+        if (!s || !s->running || s->preempting || s->cancelling || s->timed_out) continue;
+        s->preempting = true;
+        free(s->preempt_why);
+        s->preempt_why = mp_xstrdup(h[i].evict);
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: SIGTERM sent, %d ms to checkpoint", h[i].evict, g->grace_ms);
+        record_event(g, s->rec.name, "StepPreempted", msg); /* recorded (own commit), then acted on */
+        flush_events(g);
+        signal_step(g, s, SIGTERM);
+        s->kill_at = now + g->grace_ms;
+    }
+    store_hold_array_free(h, n);
 }
 
 static void poll_cancel(engine *g) {
@@ -537,8 +639,20 @@ static int running_count(engine *g) {
 /* One transaction's worth of decisions. Fills starts[] with steps to spawn after
  * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
 static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
-                  int *rc) {
-    if (nitems > 0) *rc = load_others(g); /* consistent until the commit */
+                  sched__cand *cands, int *rc) {
+    /* Admission first: the steps that ended in this iteration no longer hold
+     * anything once their end is recorded below, in the same transaction. */
+    for (size_t i = 0; i < nexits && *rc == 0; i++)
+        if (ended[i] && needs_admission(ended[i]))
+            *rc = g->st->m->hold_delete(g->st, g->run.id, ended[i]->rec.name, g->e);
+    size_t nc = 0;
+    for (size_t i = 0; i < nitems; i++) {
+        items[i].cand = NULL;
+        if (items[i].kind != 0 || !needs_admission(items[i].s)) continue;
+        cands[nc] = (sched__cand){.s = items[i].s};
+        items[i].cand = &cands[nc++];
+    }
+    if (nc && *rc == 0) *rc = sched__admit(&g->q, g->st, &g->run, cands, nc, mp_now_ms(), g->e);
     for (size_t i = 0; i < nexits && *rc == 0; i++) {
         sched__step *s = ended[i];
         if (s) *rc = step_exited(g, s, &exits[i]);
@@ -575,6 +689,7 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
         }
     }
     if (!all_final) return 0;
+    if ((*rc = g->st->m->hold_delete(g->st, g->run.id, NULL, g->e)) != 0) return 0; /* pending rows too */
     char msg[400];
     if (g->cancel) {
         *rc = set_run(g, RUN_CANCELLED, "RunCancelled", "cancelled");
@@ -602,15 +717,15 @@ static int signal_due(engine *g) {
             snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
             record_event(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
             flush_events(g);
-            g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
+            signal_step(g, s, SIGTERM);
         }
         if (g->cancel && !s->cancelling && !s->timed_out) {
             s->cancelling = true;
             s->kill_at = now + g->grace_ms;
-            g->x->m->signal(g->x, &s->proc, SIGTERM, NULL);
+            signal_step(g, s, SIGTERM);
         }
         if (s->kill_at && now >= s->kill_at) {
-            g->x->m->signal(g->x, &s->proc, SIGKILL, NULL);
+            signal_step(g, s, SIGKILL);
             s->kill_at = now + 1000;
         }
         if (s->deadline && !s->timed_out && s->deadline < next) next = s->deadline;
@@ -634,41 +749,38 @@ static void tick(engine *g) {
 }
 
 static int loop(engine *g, int *final_state) {
-    size_t maxn = g->n + 1;
+    size_t maxn = 1; /* exits of one wait: every worker of every step at most */
+    for (size_t i = 0; i < g->n; i++) maxn += g->steps[i].spec->parallelism > 1 ? (size_t)g->steps[i].spec->parallelism : 1;
     exec_exit *exits = mp_xcalloc(maxn, sizeof *exits);
-    start_item *items = mp_xcalloc(maxn, sizeof *items);
+    start_item *items = mp_xcalloc(g->n + 1, sizeof *items);
+    sched__cand *cands = mp_xcalloc(g->n + 1, sizeof *cands);
     size_t nexits = 0;
     int rc = 0, done = 0;
     sched__step **ended = mp_xcalloc(maxn, sizeof *ended);
     while (!done && rc == 0) {
         poll_cancel(g);
+        poll_evictions(g);
         /* Steps that ended free their capacity now, so their successors (or the
          * next independent steps) start in this same iteration. */
-        for (size_t i = 0; i < nexits; i++) {
-            ended[i] = step_by_pid(g, exits[i].pid);
-            if (ended[i]) ended[i]->running = false;
-        }
-        /* Prepare what can start now (outside the transaction). */
+        for (size_t i = 0; i < nexits; i++) ended[i] = worker_exited(g, &exits[i]);
+        /* Prepare what can start now (outside the transaction); a step that
+         * waits for admission keeps what was prepared for it. */
         size_t nitems = 0;
-        int running = running_count(g);
-        bool others_loaded = false;
-        for (size_t i = 0; i < g->n && !g->cancel; i++) {
+        int slots = g->parallel - running_count(g);
+        for (size_t i = 0; i < g->n && !g->cancel && slots > 0; i++) {
             sched__step *s = &g->steps[i];
             const char *blocker = NULL;
             if (readiness(g, s, &blocker) != 1) continue;
-            if (!others_loaded) { /* once per pass, and only when something is ready */
-                if ((rc = load_others(g)) != 0) break;
-                others_loaded = true;
-            }
-            if (!fits(g, s, running)) {
-                if (running < g->parallel && !s->waiting && (rc = note_waiting(g, s)) != 0) break;
-                continue;
-            }
-            s->waiting = false;
             start_item *it = &items[nitems++];
             memset(it, 0, sizeof *it);
             it->s = s;
-            sched__prepare(&g->c, s, &it->prep);
+            if (s->prepped) {
+                it->prep = s->prep;
+                memset(&s->prep, 0, sizeof s->prep);
+                s->prepped = false;
+            } else {
+                sched__prepare(&g->c, s, &it->prep);
+            }
             if (it->prep.error) {
                 it->kind = 2;
                 continue;
@@ -681,25 +793,29 @@ static int loop(engine *g, int *final_state) {
                 store_cache_entry_free(&it->hit);
                 memset(&it->hit, 0, sizeof it->hit);
             }
-            s->running = true; /* reserve its capacity while deciding the others */
-            running++;
+            slots--;
         }
-        for (size_t i = 0; i < nitems; i++)
-            if (items[i].kind == 0) items[i].s->running = false;
 
-        if (rc == 0) rc = g->st->m->begin(g->st, g->e); /* rc != 0 here: recording a wait failed */
+        rc = g->st->m->begin(g->st, g->e);
         if (rc == 0) {
-            done = decide(g, exits, ended, nexits, items, nitems, &rc);
+            done = decide(g, exits, ended, nexits, items, nitems, cands, &rc);
             if (rc == 0) rc = g->st->m->commit(g->st, g->e);
             else g->st->m->rollback(g->st);
         }
         nexits = 0;
         if (rc == 0) flush_events(g);
         for (size_t i = 0; i < nitems; i++) {
-            if (rc == 0 && items[i].kind == 0 && items[i].s->rec.state == STEP_RUNNING)
-                spawn_step(g, items[i].s, &items[i].prep, exits, &nexits);
-            sched__prep_free(&items[i].prep);
-            store_cache_entry_free(&items[i].hit);
+            start_item *it = &items[i];
+            if (rc == 0 && it->kind == 0 && it->s->rec.state == STEP_RUNNING) {
+                spawn_step(g, it->s, &it->prep, exits, &nexits);
+            } else if (rc == 0 && it->kind == 0 && !it->s->prepped) { /* waits: keep what was prepared */
+                it->s->prep = it->prep;
+                it->s->prepped = true;
+                memset(&it->prep, 0, sizeof it->prep);
+            }
+            sched__prep_free(&it->prep);
+            store_cache_entry_free(&it->hit);
+            if (it->cand) sched__cand_clear(it->cand);
         }
         if (rc != 0 || done) break;
         int timeout = signal_due(g);
@@ -713,6 +829,7 @@ static int loop(engine *g, int *final_state) {
     free(exits);
     free(ended);
     free(items);
+    free(cands);
     tick(g);
     *final_state = g->run.state;
     return rc;
@@ -770,7 +887,15 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         if (rc == 0) flush_events(&g);
     }
     if (rc == 0) rc = loop(&g, final_state);
-    for (size_t i = 0; i < g.n; i++) store_step_free(&g.steps[i].rec);
+    for (size_t i = 0; i < g.n; i++) {
+        sched__step *s = &g.steps[i];
+        store_step_free(&s->rec);
+        free(s->workers);
+        free(s->nodes);
+        free(s->preempt_why);
+        if (s->prepped) sched__prep_free(&s->prep);
+    }
+    sched__queue_free(&g.q);
     flush_events(&g);
     free(g.evs);
     free(g.steps);

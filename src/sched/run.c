@@ -50,12 +50,40 @@ static char *sched__new_run_id(const char *pipeline) {
     return mp_xasprintf("%.*s-%s", 56, pipeline, rnd);
 }
 
+/* Whether every step could ever run on the cluster o (each worker fits some node
+ * with nothing else on it) and names applied objects; MP_EINVAL saying which not. */
+static int check_steps(const sched_objects *o, const spec_pipeline *p, mp_err *e) {
+    if (!o->simulated) {
+        sched_capacity cap;
+        sched_local_capacity(&cap);
+        int rc = sched_check_capacity(p, &cap, e);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const spec_step *s = &p->steps[i];
+        sched_resolved res;
+        int rc = sched_objects_resolve(o, p->meta.namespace_, s, &res, e);
+        if (rc) return rc;
+        if (!o->simulated && s->resources.nextended == 0) continue; /* checked above */
+        sched__req req;
+        if ((rc = sched__req_from_step(s, true, &req, e)) != 0) return rc;
+        size_t *where = mp_xcalloc((size_t)req.req.gang + 1, sizeof *where);
+        char why[512];
+        rc = sched_place_gang(o->nodes, o->nnodes, &req.req, SCHED_BINPACK, where, why, sizeof why);
+        if (rc == MP_ENOENT || rc == MP_EINVAL)
+            rc = mp_err_set(e, MP_EINVAL, "step \"%s\" can never run on this cluster: %s", s->name, why);
+        else
+            rc = 0; /* fits, or will once others end */
+        free(where);
+        sched__req_free(&req);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int sched_submit(store *st, const char *home, const sched_submit_req *req, char **run_id, mp_err *e) {
     const spec_pipeline *p = req->pipeline;
-    sched_capacity cap;
-    sched_local_capacity(&cap);
-    int rc = sched_check_capacity(p, &cap, e);
-    if (rc) return rc;
+    int rc = 0;
     spec_kv *params = NULL;
     if ((rc = spec_resolve_params(p, req->overrides, req->noverrides, &params, e)) != 0) return rc;
     size_t *order = mp_xcalloc(p->nsteps + 1, sizeof *order);
@@ -80,7 +108,16 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
     if (!r.id) rc = mp_err_set(e, MP_EINTERNAL, "could not pick a unique run id");
     if (rc == 0) rc = st->m->begin(st, e);
     if (rc == 0) {
-        rc = st->m->run_insert(st, &r, e);
+        size_t napplied = 0;
+        spec_diags scratch = {0};
+        if (req->file) rc = sched_objects_apply(st, req->file, req->spec_text, &napplied, req->diags ? req->diags : &scratch, e);
+        spec_diags_free(&scratch);
+        sched_objects o;
+        if (rc == 0 && (rc = sched_objects_load(st, &o, e)) == 0) {
+            rc = check_steps(&o, p, e);
+            sched_objects_free(&o);
+        }
+        if (rc == 0) rc = st->m->run_insert(st, &r, e);
         for (size_t i = 0; i < p->nsteps && rc == 0; i++) {
             const spec_step *s = &p->steps[order[i]];
             /* One directory per step (its outputs, and its working directory), logs
@@ -123,7 +160,7 @@ int sched_holdings_sum(store *st, const char *except_run, sched_holdings *out, m
     size_t n = 0;
     int rc = st->m->hold_list(st, &h, &n, e);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (except_run && strcmp(h[i].run_id, except_run) == 0) continue;
+        if (h[i].pending || (except_run && strcmp(h[i].run_id, except_run) == 0)) continue;
         if (h[i].owner_pid <= 0 || mp_proc_start_time(h[i].owner_pid) != h[i].owner_start) continue; /* dead owner */
         out->cpu_milli += h[i].cpu_milli;
         out->memory_bytes += h[i].memory_bytes;

@@ -44,11 +44,17 @@ typedef struct sched_submit_req {
     const char *const *overrides; /* "name=value" */
     size_t noverrides;
     int parallel; /* max concurrent steps; 0 = CPU count */
+    /* The file the pipeline comes from, or NULL: its other documents (PriorityClass,
+     * Node, ClusterQueue, ...) are applied in the same transaction as the run, as
+     * `mlplane apply` would. */
+    const spec_file *file;
+    spec_diags *diags; /* where problems with those objects go (may be NULL with file NULL) */
 } sched_submit_req;
 
 /* Creates a Pending run and its Pending steps in one transaction. Returns 0 and a
- * heap run id in *run_id (caller frees), or MP_EINVAL for bad params or capacity
- * (nothing written), or a store error. */
+ * heap run id in *run_id (caller frees), or MP_EINVAL for bad params, objects
+ * that are not applied (a PriorityClass, a LocalQueue) or a step that no node of
+ * the cluster could ever hold (nothing written), or a store error. */
 int sched_submit(store *st, const char *home, const sched_submit_req *req, char **run_id, mp_err *e);
 
 /* What an observer sees: the run's steps as they are now. */
@@ -294,6 +300,76 @@ typedef struct sched_sim_report {
 int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy policy, sched_sim_report *out,
                    mp_err *e);
 void sched_sim_report_free(sched_sim_report *r);
+
+/* ---- the applied cluster (objects.c) -------------------------------------------
+ * Scheduler objects applied to the store (`mlplane apply -f FILE`, or the other
+ * documents of a file given to `mlplane run`). Without applied Nodes the cluster
+ * is this machine, one node named after the host; with them, the nodes are
+ * simulated over this machine (placement and quotas follow them, processes run
+ * here). Built-in PriorityClasses when not applied: mlplane-serving (1000000)
+ * and mlplane-training (0). */
+typedef struct sched_nodeset { /* nodes built from spec files (owned) */
+    spec_node_inst **insts;
+    size_t *ninsts, nfiles;
+    sched_node *nodes;
+    size_t n;
+    sched_kv **labels;
+    sched_taint **taints;
+} sched_nodeset;
+
+typedef struct sched_objects {
+    spec_file **files; /* the parsed sources */
+    bool *owned;
+    int64_t *source_ids;
+    size_t nfiles;
+    /* current objects (borrowed from files), in apply order: later ones win */
+    const spec_priority_class **classes;
+    size_t nclasses;
+    const spec_cluster_queue **queues;
+    size_t nqueues;
+    const spec_local_queue **local_queues;
+    size_t nlocal_queues;
+    const spec_resource_flavor **flavors;
+    size_t nflavors;
+    /* the nodes: the applied ones, or this machine */
+    const sched_node *nodes;
+    size_t nnodes;
+    bool simulated;
+    sched_nodeset sim;
+    sched_node local;
+    sched_kv *local_labels;
+    char local_name[256];
+} sched_objects;
+
+/* Loads what is applied (caller frees with sched_objects_free). MP_EINVAL when a
+ * stored source no longer parses (a newer mlplane wrote it), or store errors. */
+int sched_objects_load(store *st, sched_objects *out, mp_err *e);
+void sched_objects_free(sched_objects *o);
+/* Applies the non-Pipeline objects of f (whose full text is text) in the
+ * caller's transaction: checks references (LocalQueue -> ClusterQueue,
+ * ClusterQueue -> ResourceFlavor, one global default PriorityClass) against the
+ * store plus f, each problem into d with its position, then stores them.
+ * *napplied: how many objects. MP_EINVAL (nothing stored) when d got problems. */
+int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t *napplied, spec_diags *d,
+                        mp_err *e);
+/* The PriorityClass named name (built-ins included), or with name NULL the
+ * global default; NULL when none. */
+const spec_priority_class *sched_objects_class(const sched_objects *o, const char *name);
+const spec_cluster_queue *sched_objects_queue(const sched_objects *o, const char *name);
+
+/* What a step's scheduling names resolve to. */
+typedef struct sched_resolved {
+    int32_t priority;
+    bool may_preempt;
+    const char *priority_class; /* NULL: none named and no global default */
+    const char *local_queue;    /* NULL: no queue (no quota) */
+    const char *cluster_queue;
+} sched_resolved;
+/* Resolves step s of a pipeline in namespace ns: its priorityClassName (or the
+ * global default), and its queueName (or the namespace's LocalQueue named
+ * "default", or its only one). MP_EINVAL naming what is not applied. Strings
+ * are borrowed from o. */
+int sched_objects_resolve(const sched_objects *o, const char *ns, const spec_step *s, sched_resolved *out, mp_err *e);
 
 /* ---- admission (admit.c) ------------------------------------------------------
  * One scheduling cycle: a pure, deterministic function from (nodes, queues,

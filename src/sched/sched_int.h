@@ -8,21 +8,6 @@
 
 #include "sched/sched.h"
 
-/* One step of a run being executed. */
-typedef struct sched__step {
-    const spec_step *spec;
-    store_step rec; /* the step as committed (owned) */
-    exec_proc proc;
-    bool running;
-    bool timed_out;       /* SIGTERM sent because of timeoutSeconds */
-    bool cancelling;      /* SIGTERM sent because the run is being cancelled */
-    int64_t deadline;     /* monotonic ms when the timeout fires, 0 = none */
-    int64_t kill_at;      /* monotonic ms when SIGKILL follows SIGTERM, 0 = none */
-    int64_t started_mono; /* monotonic ms the attempt started */
-    uint64_t gpus;        /* bit i set: GPU i is given to the running attempt */
-    bool waiting;         /* ready, but the machine lacks room: StepWaiting recorded */
-} sched__step;
-
 /* Everything needed to start one attempt of a step (owned; see sched__prep_free). */
 typedef struct sched__prep {
     mp_strv argv;
@@ -31,6 +16,29 @@ typedef struct sched__prep {
     char *cache_key; /* NULL unless cache: true */
     char *error;     /* set when the step cannot start (bad input path, template) */
 } sched__prep;
+
+/* One step of a run being executed. */
+typedef struct sched__step {
+    const spec_step *spec;
+    store_step rec; /* the step as committed (owned) */
+    exec_proc *workers; /* the running attempt's processes: rank i is workers[i] (heap) */
+    int nworkers;       /* started */
+    int alive;          /* not yet exited */
+    int fail_code, fail_signal; /* the first failing worker's exit, when one failed */
+    char *nodes;        /* the running attempt's node of each worker, comma-separated (heap) */
+    bool preempting;    /* SIGTERM sent because a higher-priority workload needs the room */
+    char *preempt_why;
+    sched__prep prep;   /* prepared while it waited for admission (valid when prepped) */
+    bool prepped;
+    bool running;
+    bool timed_out;       /* SIGTERM sent because of timeoutSeconds */
+    bool cancelling;      /* SIGTERM sent because the run is being cancelled */
+    int64_t deadline;     /* monotonic ms when the timeout fires, 0 = none */
+    int64_t kill_at;      /* monotonic ms when SIGKILL follows SIGTERM, 0 = none */
+    int64_t started_mono; /* monotonic ms the attempt started */
+    uint64_t gpus;        /* bit i set: GPU i is given to the running attempt */
+    bool waiting;         /* ready, but not admitted: StepWaiting recorded with rec.message */
+} sched__step;
 
 typedef struct sched__ctx {
     const spec_pipeline *p;
@@ -66,5 +74,77 @@ char *sched__params_to_json(const spec_kv *kv, size_t n);
 
 /* HOME/runs/RUN/STEP (heap): a step's outputs directory. */
 char *sched__step_dir(const char *home, const char *run_id, const char *step);
+
+/* ---- nodes and requests (objects.c) ---------------------------------------------- */
+/* spec requests or capacity -> sched_res; MP_EINVAL past SCHED_EXT_MAX extended names. */
+int sched__res_from_spec(const spec_resources *r, sched_res *out, mp_err *e);
+/* Every Node and NodePool member of files[0..nfiles) for which keep (may be NULL)
+ * says yes, as sched_nodes borrowing from the files (which must outlive c). */
+int sched__nodeset_build(const spec_file *const *files, size_t nfiles, bool (*keep)(void *ud, size_t file, const spec_node_inst *ni),
+                         void *ud, sched_nodeset *c, mp_err *e);
+void sched__nodeset_free(sched_nodeset *c);
+
+/* ---- workloads (workload.c) ---------------------------------------------------------- */
+/* A worker's request with the arrays it points at (owned); strings are borrowed
+ * from the step spec, or owned by json when read from the store. */
+typedef struct sched__req {
+    sched_pod_req req;
+    bool may_preempt;
+    sched_kv *sel;
+    sched_toleration *tol;
+    json_t *json;
+} sched__req;
+int sched__req_from_step(const spec_step *s, bool may_preempt, sched__req *out, mp_err *e);
+/* The request as stored in a workload row (heap JSON). */
+char *sched__req_to_json(const sched__req *r);
+int sched__req_from_json(const char *text, sched__req *out, mp_err *e);
+void sched__req_free(sched__req *r);
+
+/* The shared queue seen by one process (see workload.c). */
+typedef struct sched__queue {
+    sched_objects obj; /* what is applied; reloaded when it changes */
+    bool loaded;
+    int64_t sig;
+    store_hold *holds; /* the rows read by the last sched__queue_load */
+    size_t nholds;
+    sched_workload *w; /* workloads: live rows, then the caller's candidates */
+    sched__req *reqs;
+    size_t **nodes;
+    char **ids;
+    size_t *hold_of; /* row of holds[] each came from, (size_t)-1 for candidates */
+    size_t n, cap;
+} sched__queue;
+/* (Re)loads the applied objects when they changed. */
+int sched__queue_objects(sched__queue *q, store *st, mp_err *e);
+/* Reads every live workload except my_run's pending ones (the caller re-adds
+ * those it is ready to start). Inside the caller's transaction. */
+int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e);
+/* Adds a pending candidate (takes req's contents); returns its index. */
+size_t sched__queue_add(sched__queue *q, const char *run_id, const char *step, const sched_resolved *res,
+                        int64_t created_ms, int64_t limit_ms, sched__req *req);
+int sched__queue_cycle(sched__queue *q, int64_t now_ms, sched_decision **out, size_t *nout, mp_err *e);
+/* "node-a,node-a,node-b": the nodes of gang workers (heap). */
+char *sched__nodes_text(const sched__queue *q, const size_t *nodes, int gang);
+void sched__queue_reset(sched__queue *q);
+void sched__queue_free(sched__queue *q);
+
+/* ---- admission of a run's steps (admission.c) ----------------------------------------- */
+typedef struct sched__cand {
+    sched__step *s;  /* in: a ready step of this run */
+    bool admit;      /* out: start it */
+    int verdict;     /* out: sched_verdict; SCHED_WAIT also when it could not be resolved */
+    char *nodes;     /* out, ADMIT: node of each worker, comma-separated (heap) */
+    size_t *node_idx; /* out, ADMIT: node index of each worker (heap) */
+    char *flavors;   /* out, ADMIT (heap) */
+    bool borrows;    /* out, ADMIT */
+    uint64_t gpus;   /* out, ADMIT on this machine: GPU devices given, all workers */
+    char *why;       /* out: reason to wait, or what admitted it (heap) */
+} sched__cand;
+/* Frees c's outputs (keeps c->s). */
+void sched__cand_clear(sched__cand *c);
+/* Decides cands[0..n) against every live workload, in the open transaction, and
+ * records this run's rows (admitted, pending with reason) and evictions asked. */
+int sched__admit(sched__queue *q, store *st, const store_run *run, sched__cand *cands, size_t n, int64_t now,
+                 mp_err *e);
 
 #endif

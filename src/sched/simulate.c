@@ -6,7 +6,7 @@
  * naming none, else 0; file order among equals) with the placement library
  * (place.c) on the files' Node and NodePool objects, each placement allocating
  * before the next. Nothing runs and nothing is stored. Reentrant. */
-#include "sched/sched.h"
+#include "sched/sched_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,19 +42,6 @@ static const spec_priority_class *default_class(const spec_file *const *files, s
     return NULL;
 }
 
-/* spec requests or capacity -> sched_res; MP_EINVAL past SCHED_EXT_MAX extended names. */
-static int to_res(const spec_resources *r, sched_res *out, mp_err *e) {
-    memset(out, 0, sizeof *out);
-    out->cpu_milli = r->cpu_milli;
-    out->memory_bytes = r->memory_bytes;
-    out->gpu = r->gpu;
-    for (size_t i = 0; i < r->nextended; i++)
-        if (sched_res_ext_set(out, r->extended[i].name, r->extended[i].count) != 0)
-            return mp_err_set(e, MP_EINVAL, "too many extended resources (at most %d): %s", SCHED_EXT_MAX,
-                              r->extended[i].name);
-    return 0;
-}
-
 void sched_sim_report_free(sched_sim_report *r) {
     for (size_t i = 0; i < r->nwork; i++) {
         free(r->work[i].name);
@@ -67,53 +54,14 @@ void sched_sim_report_free(sched_sim_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-typedef struct cluster {
-    spec_node_inst *inst;
-    size_t n;
-    sched_node *nodes;
-    sched_kv **labels;
-    sched_taint **taints;
-} cluster;
-
-static void cluster_free(cluster *c) {
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->labels[i]);
-        free(c->taints[i]);
-    }
-    free(c->labels);
-    free(c->taints);
-    free(c->nodes);
-}
-
 int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy policy, sched_sim_report *out,
                    mp_err *e) {
     memset(out, 0, sizeof *out);
     /* the cluster: every Node and NodePool member of every file */
-    spec_node_inst **insts = mp_xcalloc(nfiles + 1, sizeof *insts);
-    size_t *ninsts = mp_xcalloc(nfiles + 1, sizeof *ninsts), total = 0;
-    for (size_t i = 0; i < nfiles; i++) total += ninsts[i] = spec_file_nodes(files[i], &insts[i]);
-    cluster c = {.n = total, .nodes = mp_xcalloc(total + 1, sizeof(sched_node)),
-                 .labels = mp_xcalloc(total + 1, sizeof(sched_kv *)), .taints = mp_xcalloc(total + 1, sizeof(sched_taint *))};
-    int rc = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < nfiles; i++) {
-        for (size_t j = 0; j < ninsts[i] && rc == 0; j++, k++) {
-            const spec_node_inst *ni = &insts[i][j];
-            sched_node *nd = &c.nodes[k];
-            nd->name = ni->name;
-            rc = to_res(ni->capacity, &nd->capacity, e);
-            c.labels[k] = mp_xcalloc(ni->meta->nlabels + 1, sizeof(sched_kv));
-            for (size_t l = 0; l < ni->meta->nlabels; l++)
-                c.labels[k][l] = (sched_kv){ni->meta->labels[l].key, ni->meta->labels[l].value};
-            nd->labels = c.labels[k];
-            nd->nlabels = ni->meta->nlabels;
-            c.taints[k] = mp_xcalloc(ni->ntaints + 1, sizeof(sched_taint));
-            for (size_t t = 0; t < ni->ntaints; t++)
-                c.taints[k][t] = (sched_taint){ni->taints[t].key, ni->taints[t].value, (sched_effect)ni->taints[t].effect};
-            nd->taints = c.taints[k];
-            nd->ntaints = ni->ntaints;
-        }
-    }
+    sched_nodeset c;
+    int rc = sched__nodeset_build(files, nfiles, NULL, NULL, &c, e);
+    if (rc) return rc;
+    size_t total = c.n;
     if (rc == 0 && total == 0)
         rc = mp_err_set(e, MP_EINVAL, "no Node or NodePool in the files: declare the cluster to simulate "
                                       "(kind: Node or kind: NodePool)");
@@ -150,7 +98,7 @@ int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy po
             continue;
         }
         sched_pod_req req = {.gang = r->gang};
-        if ((rc = to_res(&w[i].s->resources, &req.requests, e)) != 0) break;
+        if ((rc = sched__res_from_spec(&w[i].s->resources, &req.requests, e)) != 0) break;
         sched_kv *sel = mp_xcalloc(w[i].s->nnode_selector + 1, sizeof *sel);
         for (size_t l = 0; l < w[i].s->nnode_selector; l++)
             sel[l] = (sched_kv){w[i].s->node_selector[l].key, w[i].s->node_selector[l].value};
@@ -196,10 +144,7 @@ int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy po
                                                          c.nodes[i].allocated};
     }
     free(w);
-    cluster_free(&c);
-    for (size_t i = 0; i < nfiles; i++) spec_node_insts_free(insts[i], ninsts[i]);
-    free(insts);
-    free(ninsts);
+    sched__nodeset_free(&c);
     if (rc) sched_sim_report_free(out);
     return rc;
 }

@@ -24,15 +24,45 @@ const char store__schema_holds[] =
     "  owner_start INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (run_id, step));";
 
-enum { H_PUT, H_DELETE_STEP, H_DELETE_RUN, H_LIST, H__COUNT };
+/* v5: a hold becomes a workload as the scheduler sees it: pending ones too, with
+ * priority, queue, request, placement, and the preemption asked of it. */
+const char store__schema_workloads[] =
+    "ALTER TABLE holds ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE holds ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE holds ADD COLUMN queue TEXT;"
+    "ALTER TABLE holds ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE holds ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE holds ADD COLUMN limit_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE holds ADD COLUMN request TEXT;"
+    "ALTER TABLE holds ADD COLUMN nodes TEXT;"
+    "ALTER TABLE holds ADD COLUMN flavors TEXT;"
+    "ALTER TABLE holds ADD COLUMN evict TEXT;"
+    "ALTER TABLE holds ADD COLUMN reason TEXT;"
+    "CREATE TABLE sched_sources ("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  applied_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE sched_objects ("
+    "  kind TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL DEFAULT '',"
+    "  name TEXT NOT NULL,"
+    "  source_id INTEGER NOT NULL REFERENCES sched_sources(id),"
+    "  applied_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (kind, namespace, name));";
+
+enum { H_PUT, H_DELETE_STEP, H_DELETE_RUN, H_LIST, H_EVICT, H__COUNT };
 
 static const char *const sql_text[H__COUNT] = {
     [H_PUT] = "INSERT OR REPLACE INTO holds (run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, "
-              "owner_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+              "owner_start, pending, priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, "
+              "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     [H_DELETE_STEP] = "DELETE FROM holds WHERE run_id = ?1 AND step = ?2",
     [H_DELETE_RUN] = "DELETE FROM holds WHERE run_id = ?1",
-    [H_LIST] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start FROM holds "
+    [H_LIST] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
+               "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM holds "
                "ORDER BY run_id, step",
+    [H_EVICT] = "UPDATE holds SET evict = ?3 WHERE run_id = ?1 AND step = ?2 AND evict IS NULL",
 };
 
 static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
@@ -50,6 +80,17 @@ int store__hold_put(store *st, const store_hold *h, mp_err *e) {
     sqlite3_bind_int64(q, 6, (sqlite3_int64)h->gpu_devices);
     sqlite3_bind_int(q, 7, h->owner_pid);
     sqlite3_bind_int64(q, 8, h->owner_start);
+    sqlite3_bind_int(q, 9, h->pending);
+    sqlite3_bind_int(q, 10, h->priority);
+    sqlite3_bind_text(q, 11, h->queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 12, h->created_ms);
+    sqlite3_bind_int64(q, 13, h->started_ms);
+    sqlite3_bind_int64(q, 14, h->limit_ms);
+    sqlite3_bind_text(q, 15, h->request, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 16, h->nodes, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 17, h->flavors, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 18, h->evict, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 19, h->reason, -1, SQLITE_STATIC);
     int rc = store__write(st, q);
     if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot record what step \"%s\" holds", h->step);
     return 0;
@@ -62,6 +103,22 @@ int store__hold_delete(store *st, const char *run_id, const char *step, mp_err *
     if (step) sqlite3_bind_text(q, 2, step, -1, SQLITE_STATIC);
     int rc = store__write(st, q);
     if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot release what run \"%s\" holds", run_id);
+    return 0;
+}
+
+static char *col_dup(sqlite3_stmt *q, int i) {
+    const char *t = (const char *)sqlite3_column_text(q, i);
+    return t ? mp_xstrdup(t) : NULL;
+}
+
+int store__hold_evict(store *st, const char *run_id, const char *step, const char *why, mp_err *e) {
+    sqlite3_stmt *q = Q(st, H_EVICT, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, step, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, why, -1, SQLITE_STATIC);
+    int rc = store__write(st, q);
+    if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot ask step \"%s\" of run %s to yield", step, run_id);
     return 0;
 }
 
@@ -85,7 +142,18 @@ int store__hold_list(store *st, store_hold **out, size_t *n, mp_err *e) {
                                 .gpu = sqlite3_column_int64(q, 4),
                                 .gpu_devices = (uint64_t)sqlite3_column_int64(q, 5),
                                 .owner_pid = sqlite3_column_int(q, 6),
-                                .owner_start = sqlite3_column_int64(q, 7)};
+                                .owner_start = sqlite3_column_int64(q, 7),
+                                .pending = sqlite3_column_int(q, 8) != 0,
+                                .priority = sqlite3_column_int(q, 9),
+                                .queue = col_dup(q, 10),
+                                .created_ms = sqlite3_column_int64(q, 11),
+                                .started_ms = sqlite3_column_int64(q, 12),
+                                .limit_ms = sqlite3_column_int64(q, 13),
+                                .request = col_dup(q, 14),
+                                .nodes = col_dup(q, 15),
+                                .flavors = col_dup(q, 16),
+                                .evict = col_dup(q, 17),
+                                .reason = col_dup(q, 18)};
     }
     if (rc != SQLITE_DONE) store__save_err(st);
     sqlite3_reset(q);

@@ -79,6 +79,8 @@ static const char *const migrations[] = {
     store__schema_registry,
     /* v4: holds of running steps, shared by every mlplane process (holds_sqlite.c). */
     store__schema_holds,
+    /* v5: pending workloads and their scheduling fields; applied scheduler objects. */
+    store__schema_workloads,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -702,6 +702,11 @@ static const store_methods sqlite_methods = {
     .hold_put = store__hold_put,
     .hold_delete = store__hold_delete,
     .hold_list = store__hold_list,
+    .hold_evict = store__hold_evict,
+    .object_apply = store__object_apply,
+    .object_delete = store__object_delete,
+    .object_list = store__object_list,
+    .source_list = store__source_list,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network

@@ -31,7 +31,7 @@ int store__user_version(sqlite3 *db);
  * statements in an extension slot of the connection, freed when it closes. */
 #include "store/store.h"
 
-enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_HOLDS, STORE__EXT_COUNT };
+enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_HOLDS, STORE__EXT_OBJECTS, STORE__EXT_COUNT };
 typedef struct store__ext {
     void *data;
     void (*free)(void *data);
@@ -44,10 +44,17 @@ extern const store_registry_methods store__sqlite_registry;
 extern const char store__schema_track[];
 extern const char store__schema_registry[];
 extern const char store__schema_holds[];
+extern const char store__schema_workloads[]; /* v5: workloads and scheduler objects */
 /* Holds (holds_sqlite.c), wired into the base method table. */
 int store__hold_put(store *s, const store_hold *h, mp_err *e);
 int store__hold_delete(store *s, const char *run_id, const char *step, mp_err *e);
 int store__hold_list(store *s, store_hold **out, size_t *n, mp_err *e);
+int store__hold_evict(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
+/* Scheduler objects (objects_sqlite.c). */
+int store__object_apply(store *s, const char *path, const char *text, const store_object *objs, size_t n, mp_err *e);
+int store__object_delete(store *s, const char *kind, const char *ns, const char *name, mp_err *e);
+int store__object_list(store *s, store_object **out, size_t *n, mp_err *e);
+int store__source_list(store *s, store_source **out, size_t *n, mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);

@@ -203,6 +203,29 @@ void store_hold_array_free(store_hold *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(v[i].run_id);
         free(v[i].step);
+        free(v[i].queue);
+        free(v[i].request);
+        free(v[i].nodes);
+        free(v[i].flavors);
+        free(v[i].evict);
+        free(v[i].reason);
+    }
+    free(v);
+}
+
+void store_object_array_free(store_object *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].kind);
+        free(v[i].namespace_);
+        free(v[i].name);
+    }
+    free(v);
+}
+
+void store_source_array_free(store_source *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].path);
+        free(v[i].text);
     }
     free(v);
 }

@@ -110,7 +110,9 @@ typedef struct store_cache_entry {
     int64_t created_ms;
 } store_cache_entry;
 
-/* What a running step holds (see hold_put). */
+/* A workload: what a running step holds (see hold_put), or what a ready step
+ * waits for (pending). cpu/memory/gpu are one worker's requests times its
+ * workers, held only when not pending. */
 typedef struct store_hold {
     char *run_id;
     char *step;
@@ -118,7 +120,36 @@ typedef struct store_hold {
     uint64_t gpu_devices; /* bit i: device i (in discovery order) */
     int owner_pid;
     int64_t owner_start;
+    bool pending;         /* waiting for admission: holds nothing */
+    int32_t priority;
+    char *queue;          /* ClusterQueue, or NULL */
+    int64_t created_ms;   /* first queued */
+    int64_t started_ms;   /* admitted */
+    int64_t limit_ms;     /* timeoutSeconds in ms; 0 = none */
+    char *request;        /* JSON: one worker's request, constraints, workers (sched's format) */
+    char *nodes;          /* admitted: each worker's node, comma-separated */
+    char *flavors;        /* admitted: "RESOURCE=FLAVOR,..." */
+    char *evict;          /* non-NULL: preemption asked, why */
+    char *reason;         /* pending: why it waits */
 } store_hold;
+
+/* A scheduler object (PriorityClass, Node, ClusterQueue, ...) applied to the
+ * store, and the source text it was applied from (shared by the objects of one
+ * file). */
+typedef struct store_object {
+    char *kind, *namespace_, *name;
+    int64_t source_id;
+    int64_t applied_ms;
+} store_object;
+
+typedef struct store_source {
+    int64_t id;
+    char *path;
+    char *text;
+} store_source;
+
+void store_object_array_free(store_object *v, size_t n);
+void store_source_array_free(store_source *v, size_t n);
 
 void store_hold_array_free(store_hold *v, size_t n);
 void store_run_free(store_run *r);
@@ -182,6 +213,22 @@ typedef struct store_methods {
     int (*hold_put)(store *s, const store_hold *h, mp_err *e);       /* insert or replace */
     int (*hold_delete)(store *s, const char *run_id, const char *step, mp_err *e); /* step NULL: all of the run */
     int (*hold_list)(store *s, store_hold **out, size_t *n, mp_err *e);
+    /* Records, once, that step's workload is asked to yield (why); no-op when it is
+     * already asked or gone. Its owner polls hold_list and stops it. */
+    int (*hold_evict)(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
+
+    /* Scheduler objects. object_apply stores text (read from path) as one source
+     * and points each of objs[0..n) (kind, namespace_, name) at it, replacing
+     * what those names pointed at; sources no object points at any more are
+     * deleted. In the caller's transaction when one is open. */
+    int (*object_apply)(store *s, const char *path, const char *text, const store_object *objs, size_t n,
+                        mp_err *e);
+    /* MP_ENOENT when there is no such object. */
+    int (*object_delete)(store *s, const char *kind, const char *namespace_, const char *name, mp_err *e);
+    /* Every object, by kind then namespace then name (heap; free with store_object_array_free). */
+    int (*object_list)(store *s, store_object **out, size_t *n, mp_err *e);
+    /* Every source some object points at, by id (heap; free with store_source_array_free). */
+    int (*source_list)(store *s, store_source **out, size_t *n, mp_err *e);
 } store_methods;
 
 struct store {

@@ -173,7 +173,7 @@ static void test_lending_limit(void **state) {
     cycle_ok(wd, 0);
     for (size_t i = first; i < first + 4; i++) expect(wd, i, SCHED_ADMIT, "borrowing nvidia.com/gpu 1 from cohort");
     expect(wd, first + 4, SCHED_WAIT, "queue team-c over nominal nvidia.com/gpu quota 0 (4 in use, 1 requested), "
-                                      "cohort can lend 4, needs 5");
+                                      "cohort can lend it 4 in all, it would need 5");
     sim_apply(wd, 0);
     /* team-b keeps the 2 GPUs it does not lend; the other 4 are lent out */
     size_t b1 = add_work(wd, "b/two", "team-b", 0, 1000, 2, 1), b2 = add_work(wd, "b/one", "team-b", 0, 1000, 1, 1);

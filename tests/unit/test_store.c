@@ -493,6 +493,82 @@ static void test_cache(void **state) {
     assert_int_equal(s->m->cache_delete(s, "k1", &e), 0); /* unknown key: fine */
 }
 
+/* Workload rows: pending and admitted, with their scheduling fields; eviction is
+ * asked once and survives a replace of nothing else. */
+static void test_workloads(void **state) {
+    fx *f = *state;
+    store *s = f->s;
+    mp_err e = {0};
+    store_hold w = {.run_id = "r1", .step = "a", .pending = true, .priority = 1000, .queue = "team-a",
+                    .created_ms = 7, .limit_ms = 60000, .request = "{\"cpu\":500}", .reason = "over quota",
+                    .owner_pid = 42, .owner_start = 9};
+    assert_int_equal(s->m->hold_put(s, &w, &e), 0);
+    store_hold adm = {.run_id = "r2", .step = "b", .cpu_milli = 1000, .gpu = 2, .gpu_devices = 3, .started_ms = 8,
+                      .nodes = "n1,n2", .flavors = "cpu=default", .owner_pid = 43};
+    assert_int_equal(s->m->hold_put(s, &adm, &e), 0);
+    assert_int_equal(s->m->hold_evict(s, "r2", "b", "preempted by r1/a", &e), 0);
+    assert_int_equal(s->m->hold_evict(s, "r2", "b", "second reason is ignored", &e), 0);
+    assert_int_equal(s->m->hold_evict(s, "r9", "zz", "no such row: no-op", &e), 0);
+    store_hold *v = NULL;
+    size_t n = 0;
+    assert_int_equal(s->m->hold_list(s, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_true(v[0].pending);
+    assert_int_equal(v[0].priority, 1000);
+    assert_string_equal(v[0].queue, "team-a");
+    assert_int_equal(v[0].created_ms, 7);
+    assert_int_equal(v[0].limit_ms, 60000);
+    assert_string_equal(v[0].request, "{\"cpu\":500}");
+    assert_string_equal(v[0].reason, "over quota");
+    assert_null(v[0].evict);
+    assert_false(v[1].pending);
+    assert_string_equal(v[1].nodes, "n1,n2");
+    assert_string_equal(v[1].flavors, "cpu=default");
+    assert_int_equal(v[1].gpu_devices, 3);
+    assert_string_equal(v[1].evict, "preempted by r1/a");
+    assert_null(v[1].queue);
+    store_hold_array_free(v, n);
+    assert_int_equal(s->m->hold_delete(s, "r1", NULL, &e), 0);
+    assert_int_equal(s->m->hold_list(s, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_hold_array_free(v, n);
+}
+
+/* Scheduler objects: applying points names at a source; re-applying a name moves
+ * it; sources nothing points at are deleted. */
+static void test_objects(void **state) {
+    fx *f = *state;
+    store *s = f->s;
+    mp_err e = {0};
+    store_object a[] = {{.kind = "ClusterQueue", .namespace_ = "", .name = "q1"},
+                        {.kind = "LocalQueue", .namespace_ = "ns", .name = "lq"}};
+    assert_int_equal(s->m->begin(s, &e), 0);
+    assert_int_equal(s->m->object_apply(s, "/x/one.yaml", "text one", a, 2, &e), 0);
+    assert_int_equal(s->m->commit(s, &e), 0);
+    store_object b[] = {{.kind = "ClusterQueue", .namespace_ = "", .name = "q1"}};
+    assert_int_equal(s->m->object_apply(s, "/x/two.yaml", "text two", b, 1, &e), 0);
+    store_object *o = NULL;
+    size_t n = 0;
+    assert_int_equal(s->m->object_list(s, &o, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(o[0].kind, "ClusterQueue");
+    assert_string_equal(o[1].namespace_, "ns");
+    assert_true(o[0].source_id != o[1].source_id); /* q1 moved to the second file */
+    store_object_array_free(o, n);
+    store_source *src = NULL;
+    assert_int_equal(s->m->source_list(s, &src, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(src[1].text, "text two");
+    assert_string_equal(src[1].path, "/x/two.yaml");
+    store_source_array_free(src, n);
+    assert_int_equal(s->m->object_delete(s, "LocalQueue", "ns", "lq", &e), 0);
+    assert_int_equal(s->m->object_delete(s, "LocalQueue", "ns", "lq", &e), MP_ENOENT);
+    assert_int_equal(s->m->source_list(s, &src, &n, &e), 0);
+    assert_int_equal(n, 1); /* the first file defines nothing any more */
+    assert_string_equal(src[0].text, "text two");
+    store_source_array_free(src, n);
+}
+
 /* ---- transactions and sharing ------------------------------------------------------------ */
 
 static int64_t count_events(store *s, const char *run) {
@@ -761,6 +837,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workloads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_commit_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),

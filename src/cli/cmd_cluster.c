@@ -1,0 +1,421 @@
+/* cmd_cluster.c — the scheduler's objects, kubectl-style:
+ *   mlplane apply -f FILE          store PriorityClasses, Nodes, NodePools,
+ *                                  ResourceFlavors, ClusterQueues, LocalQueues
+ *   mlplane delete KIND NAME [-n NS]
+ *   mlplane get clusterqueues|localqueues|priorityclasses|resourceflavors [-o ...]
+ * and `get queue`: every pending workload with its priority, queue and the
+ * reason it waits, read from the workload rows the schedulers share.
+ * Single-threaded; the store is opened per command. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load_file(const char *path, char **text, spec_file **f) {
+    size_t len = 0;
+    mp_err e;
+    *f = NULL;
+    if (mp_read_file(path, text, &len, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    char *abs = mp_path_abs(NULL, path);
+    char *dir = mp_path_dir(abs);
+    spec_diags d = {0};
+    int status = CLI_OK;
+    if (spec_load_string(path, dir, *text, len, f, &d) != 0) {
+        mp_buf b;
+        mp_buf_init(&b);
+        spec_diags_format(&d, &b);
+        fputs(b.data, stderr);
+        mp_buf_free(&b);
+        status = cli_fail(CLI_USAGE, "%s is not valid; nothing was applied", path);
+    }
+    spec_diags_free(&d);
+    free(abs);
+    free(dir);
+    return status;
+}
+
+static const char apply_help[] =
+    "Usage: mlplane apply -f FILE [--home DIR]\n\n"
+    "Stores the scheduler objects of FILE (PriorityClass, Node, NodePool, ResourceFlavor,\n"
+    "ClusterQueue, LocalQueue), replacing those of the same names. References are\n"
+    "checked first (a LocalQueue's clusterQueue, a ClusterQueue's flavors, one global\n"
+    "default PriorityClass): a bad file changes nothing. Every mlplane run of this home\n"
+    "schedules against them from its next decision. Pipelines in FILE are not applied;\n"
+    "run them with `mlplane run FILE` (which applies the file's other objects too).\n";
+
+int cmd_apply(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(apply_help, stdout);
+        return CLI_OK;
+    }
+    static const struct option longs[] = {{"filename", required_argument, 0, 'f'}, {"home", required_argument, 0, 'H'},
+                                          {0, 0, 0, 0}};
+    const char *path = NULL, *home_flag = env->home_flag;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:", longs, NULL)) != -1) {
+        if (c == 'f') path = optarg;
+        else if (c == 'H') home_flag = optarg;
+        else return cli_fail(CLI_USAGE, "apply: unknown option %s (see mlplane apply --help)", argv[optind - 1]);
+    }
+    if (!path && optind < argc) path = argv[optind++];
+    if (!path || optind < argc) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE");
+    if (env->server) return cli_fail(CLI_USAGE, "apply writes the embedded store; it does not work through --server yet");
+    char *text = NULL, *home = NULL;
+    spec_file *f = NULL;
+    store *st = NULL;
+    int status = load_file(path, &text, &f);
+    if (status == CLI_OK && cli_open_store(env, home_flag, &home, &st)) status = CLI_FAILED;
+    if (status == CLI_OK) {
+        mp_err e;
+        spec_diags d = {0};
+        size_t n = 0;
+        int rc = st->m->begin(st, &e);
+        if (rc == 0) rc = sched_objects_apply(st, f, text, &n, &d, &e);
+        if (rc == 0) rc = st->m->commit(st, &e);
+        else st->m->rollback(st);
+        if (rc) {
+            mp_buf b;
+            mp_buf_init(&b);
+            spec_diags_format(&d, &b);
+            if (b.data) fputs(b.data, stderr);
+            mp_buf_free(&b);
+            status = cli_fail_err(&e);
+        } else {
+            for (size_t i = 0; i < f->nobjs; i++) {
+                const spec_object *o = &f->objs[i];
+                if (o->kind == SPEC_KIND_PIPELINE)
+                    printf("pipeline/%s not applied (run it with: mlplane run %s)\n", spec_object_meta(o)->name, path);
+                else
+                    printf("%s/%s applied\n", spec_kind_name(o->kind), spec_object_meta(o)->name);
+            }
+            if (n == 0) printf("nothing to apply in %s\n", path);
+        }
+        spec_diags_free(&d);
+    }
+    if (st) st->m->close(st);
+    spec_file_free(f);
+    free(text);
+    free(home);
+    return status;
+}
+
+static const char delete_help[] =
+    "Usage: mlplane delete KIND NAME [-n NAMESPACE] [--home DIR]\n\n"
+    "Removes an applied scheduler object. KIND: priorityclass, node, nodepool,\n"
+    "resourceflavor, clusterqueue, localqueue (LocalQueues are per namespace, default\n"
+    "\"default\"). Workloads already admitted keep running.\n";
+
+static const struct {
+    const char *word, *kind;
+} kinds[] = {{"priorityclass", "PriorityClass"}, {"priorityclasses", "PriorityClass"}, {"node", "Node"},
+             {"nodes", "Node"}, {"nodepool", "NodePool"}, {"nodepools", "NodePool"},
+             {"resourceflavor", "ResourceFlavor"}, {"resourceflavors", "ResourceFlavor"},
+             {"clusterqueue", "ClusterQueue"}, {"clusterqueues", "ClusterQueue"}, {"localqueue", "LocalQueue"},
+             {"localqueues", "LocalQueue"}};
+
+int cmd_delete(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(delete_help, stdout);
+        return CLI_OK;
+    }
+    static const struct option longs[] = {{"namespace", required_argument, 0, 'n'}, {"home", required_argument, 0, 'H'},
+                                          {0, 0, 0, 0}};
+    const char *ns = "default", *home_flag = env->home_flag;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:", longs, NULL)) != -1) {
+        if (c == 'n') ns = optarg;
+        else if (c == 'H') home_flag = optarg;
+        else return cli_fail(CLI_USAGE, "delete: unknown option %s (see mlplane delete --help)", argv[optind - 1]);
+    }
+    if (argc - optind != 2) return cli_fail(CLI_USAGE, "usage: mlplane delete KIND NAME");
+    const char *kind = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !kind; i++)
+        if (strcasecmp(argv[optind], kinds[i].word) == 0 || strcmp(argv[optind], kinds[i].kind) == 0)
+            kind = kinds[i].kind;
+    if (!kind)
+        return cli_fail(CLI_USAGE,
+                        "cannot delete \"%s\": expected priorityclass, node, nodepool, resourceflavor, clusterqueue "
+                        "or localqueue",
+                        argv[optind]);
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) {
+        free(home);
+        return CLI_FAILED;
+    }
+    mp_err e;
+    int status = CLI_OK;
+    if (st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e) != 0)
+        status = cli_fail_err(&e);
+    else
+        printf("%s/%s deleted\n", kind, argv[optind + 1]);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
+/* ---- reading the shared workload rows ------------------------------------------ */
+
+typedef struct rows {
+    store_hold *h;
+    size_t n;
+    sched_objects obj;
+    bool loaded;
+} rows;
+
+static bool row_live(const store_hold *h) {
+    return h->owner_pid > 0 && mp_proc_start_time(h->owner_pid) == h->owner_start;
+}
+
+static int rows_load(store *st, rows *r) {
+    mp_err e;
+    memset(r, 0, sizeof *r);
+    if (st->m->hold_list(st, &r->h, &r->n, &e) != 0) return cli_fail_err(&e);
+    if (sched_objects_load(st, &r->obj, &e) != 0) return cli_fail_err(&e);
+    r->loaded = true;
+    return CLI_OK;
+}
+
+static void rows_free(rows *r) {
+    store_hold_array_free(r->h, r->n);
+    if (r->loaded) sched_objects_free(&r->obj);
+}
+
+/* One worker's request of row h, times its workers, added into sum. */
+static void add_row_usage(const store_hold *h, sched_res *sum) {
+    sched_res one = {0};
+    int workers = 1;
+    json_error_t je;
+    json_t *j = h->request ? json_loads(h->request, 0, &je) : NULL;
+    if (j) {
+        one.cpu_milli = json_integer_value(json_object_get(j, "cpu"));
+        one.memory_bytes = json_integer_value(json_object_get(j, "memory"));
+        one.gpu = json_integer_value(json_object_get(j, "gpu"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(j, "ext"), k, v) sched_res_ext_set(&one, k, json_integer_value(v));
+        json_int_t w = json_integer_value(json_object_get(j, "workers"));
+        workers = w > 0 ? (int)w : 1;
+        json_decref(j);
+    } else {
+        one.cpu_milli = h->cpu_milli;
+        one.memory_bytes = h->memory_bytes;
+        one.gpu = h->gpu;
+    }
+    for (int i = 0; i < workers; i++) sched_res_add(sum, &one);
+}
+
+static void fmt_amount(const char *res, int64_t v, char *out, size_t n) {
+    if (strcmp(res, "cpu") == 0) cli_fmt_cpu(v, out, n);
+    else if (strcmp(res, "memory") == 0) cli_fmt_mem(v, out, n);
+    else snprintf(out, n, "%lld", (long long)v);
+}
+
+static int64_t res_get(const sched_res *r, const char *name) {
+    if (strcmp(name, "cpu") == 0) return r->cpu_milli;
+    if (strcmp(name, "memory") == 0) return r->memory_bytes;
+    if (strcmp(name, "nvidia.com/gpu") == 0) return r->gpu;
+    return sched_res_ext_get(r, name);
+}
+
+static json_t *cq_json(const spec_cluster_queue *cq, const rows *r, char *usage, size_t un, int *pend, int *adm) {
+    sched_res used = {0};
+    *pend = *adm = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const store_hold *h = &r->h[i];
+        if (!h->queue || strcmp(h->queue, cq->meta.name) != 0 || !row_live(h)) continue;
+        if (h->pending) {
+            (*pend)++;
+        } else {
+            (*adm)++;
+            add_row_usage(h, &used);
+        }
+    }
+    json_t *res = json_object();
+    mp_buf b;
+    mp_buf_init(&b);
+    for (size_t g = 0; g < cq->ngroups; g++) {
+        for (size_t c = 0; c < cq->groups[g].ncovered; c++) {
+            const char *name = cq->groups[g].covered[c];
+            int64_t nominal = 0;
+            for (size_t f = 0; f < cq->groups[g].nflavors; f++)
+                for (size_t k = 0; k < cq->groups[g].flavors[f].nresources; k++)
+                    if (strcmp(cq->groups[g].flavors[f].resources[k].name, name) == 0)
+                        nominal += cq->groups[g].flavors[f].resources[k].nominal;
+            int64_t u = res_get(&used, name);
+            json_object_set_new(res, name, json_pack("{s:I,s:I,s:I}", "used", (json_int_t)u, "nominal",
+                                                     (json_int_t)nominal, "borrowed",
+                                                     (json_int_t)(u > nominal ? u - nominal : 0)));
+            char a[32], bb[32];
+            fmt_amount(name, u, a, sizeof a);
+            fmt_amount(name, nominal, bb, sizeof bb);
+            mp_buf_printf(&b, "%s%s %s/%s", b.len ? ", " : "", name, a, bb);
+        }
+    }
+    mp_strlcpy(usage, b.data ? b.data : "-", un);
+    mp_buf_free(&b);
+    return json_pack("{s:s,s:s?,s:f,s:i,s:i,s:o}", "name", cq->meta.name, "cohort", cq->cohort, "weight",
+                     (double)cq->fair_weight_milli / 1000.0, "pending", *pend, "admitted", *adm, "resources", res);
+}
+
+int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_out out) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) {
+        free(home);
+        return CLI_FAILED;
+    }
+    rows r;
+    int status = rows_load(st, &r);
+    json_t *arr = json_array();
+    cli_table t = {0};
+    bool table = false;
+    if (status == CLI_OK && strncmp(what, "clusterqueue", 12) == 0) {
+        static const char *const hdr[] = {"NAME", "COHORT", "WEIGHT", "PENDING", "ADMITTED", "USED/NOMINAL"};
+        cli_table_init(&t, 6, hdr);
+        table = true;
+        for (size_t i = 0; i < r.obj.nqueues; i++) {
+            const spec_cluster_queue *cq = r.obj.queues[i];
+            if (sched_objects_queue(&r.obj, cq->meta.name) != cq) continue; /* overridden */
+            char usage[512], w[16], p[16], a[16];
+            int pend, adm;
+            json_array_append_new(arr, cq_json(cq, &r, usage, sizeof usage, &pend, &adm));
+            snprintf(w, sizeof w, "%g", (double)cq->fair_weight_milli / 1000.0);
+            snprintf(p, sizeof p, "%d", pend);
+            snprintf(a, sizeof a, "%d", adm);
+            const char *row[] = {cq->meta.name, cq->cohort ? cq->cohort : "-", w, p, a, usage};
+            cli_table_add(&t, row);
+        }
+    } else if (status == CLI_OK && strncmp(what, "localqueue", 10) == 0) {
+        static const char *const hdr[] = {"NAMESPACE", "NAME", "CLUSTERQUEUE"};
+        cli_table_init(&t, 3, hdr);
+        table = true;
+        for (size_t i = 0; i < r.obj.nlocal_queues; i++) {
+            const spec_local_queue *lq = r.obj.local_queues[i];
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "namespace", lq->meta.namespace_, "name",
+                                                 lq->meta.name, "clusterQueue", lq->cluster_queue));
+            const char *row[] = {lq->meta.namespace_, lq->meta.name, lq->cluster_queue};
+            cli_table_add(&t, row);
+        }
+    } else if (status == CLI_OK && strncmp(what, "priorityclass", 13) == 0) {
+        static const char *const hdr[] = {"NAME", "VALUE", "GLOBAL-DEFAULT", "PREEMPTION"};
+        cli_table_init(&t, 4, hdr);
+        table = true;
+        const char *builtin[] = {"mlplane-serving", "mlplane-training"};
+        size_t nall = r.obj.nclasses + 2;
+        for (size_t i = 0; i < nall; i++) {
+            const spec_priority_class *pc =
+                i < r.obj.nclasses ? r.obj.classes[i] : sched_objects_class(&r.obj, builtin[i - r.obj.nclasses]);
+            if (!pc || sched_objects_class(&r.obj, pc->meta.name) != pc) continue;
+            char v[16];
+            snprintf(v, sizeof v, "%d", (int)pc->value);
+            const char *pol = pc->preemption == SPEC_PREEMPT_NEVER ? "Never" : "PreemptLowerPriority";
+            json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:s,s:s?}", "name", pc->meta.name, "value",
+                                                 (int)pc->value, "globalDefault", pc->global_default,
+                                                 "preemptionPolicy", pol, "description", pc->description));
+            const char *row[] = {pc->meta.name, v, pc->global_default ? "true" : "false", pol};
+            cli_table_add(&t, row);
+        }
+    } else if (status == CLI_OK && strncmp(what, "resourceflavor", 14) == 0) {
+        static const char *const hdr[] = {"NAME", "NODE LABELS"};
+        cli_table_init(&t, 2, hdr);
+        table = true;
+        for (size_t i = 0; i < r.obj.nflavors; i++) {
+            const spec_resource_flavor *rf = r.obj.flavors[i];
+            json_t *labels = json_object();
+            mp_buf b;
+            mp_buf_init(&b);
+            for (size_t k = 0; k < rf->nnode_labels; k++) {
+                json_object_set_new(labels, rf->node_labels[k].key, json_string(rf->node_labels[k].value));
+                mp_buf_printf(&b, "%s%s=%s", k ? "," : "", rf->node_labels[k].key, rf->node_labels[k].value);
+            }
+            json_array_append_new(arr, json_pack("{s:s,s:o}", "name", rf->meta.name, "nodeLabels", labels));
+            const char *row[] = {rf->meta.name, b.data ? b.data : "-"};
+            cli_table_add(&t, row);
+            mp_buf_free(&b);
+        }
+    }
+    if (status == CLI_OK) {
+        if (out == OUT_TABLE) cli_table_print(&t, stdout);
+        else status = cli_print_json(arr, out);
+    }
+    if (table) cli_table_free(&t);
+    json_decref(arr);
+    rows_free(&r);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
+/* ---- get queue ------------------------------------------------------------------- */
+
+static const store_hold *row_of(const rows *r, const char *run, const char *step) {
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->h[i].run_id, run) == 0 && strcmp(r->h[i].step, step) == 0) return &r->h[i];
+    return NULL;
+}
+
+int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) {
+        free(home);
+        return CLI_FAILED;
+    }
+    store_run *runs = NULL;
+    size_t n = 0;
+    mp_err e;
+    rows r;
+    int status = rows_load(st, &r);
+    if (status == CLI_OK && st->m->run_list(st, 0, &runs, &n, &e) != 0) {
+        status = cli_fail_err(&e);
+        n = 0;
+    }
+    static const char *const hdr[] = {"RUN", "STEP", "STATE", "PRIORITY", "QUEUE", "WAITING FOR"};
+    cli_table t;
+    cli_table_init(&t, 6, hdr);
+    json_t *arr = json_array();
+    for (size_t i = n; i-- > 0;) { /* oldest run first: that is the order they were submitted */
+        if (store_run_state_final(runs[i].state) || !sched_owner_alive(&runs[i])) continue;
+        store_step *steps = NULL;
+        size_t ns = 0;
+        st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
+        for (size_t j = 0; j < ns; j++) {
+            if (steps[j].state != STEP_PENDING && steps[j].state != STEP_RETRYING) continue;
+            const store_hold *h = row_of(&r, runs[i].id, steps[j].name);
+            const char *why = steps[j].state == STEP_RETRYING ? (steps[j].message ? steps[j].message : "waiting to retry")
+                              : h && h->pending && h->reason ? h->reason
+                                                             : "waiting for its dependencies or a free slot (--parallel)";
+            char pri[16] = "-";
+            if (h) snprintf(pri, sizeof pri, "%d", (int)h->priority);
+            const char *q = h && h->queue ? h->queue : "-";
+            const char *row[] = {runs[i].id, steps[j].name, store_step_state_name(steps[j].state), pri, q, why};
+            cli_table_add(&t, row);
+            json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "run", runs[i].id, "step", steps[j].name, "state",
+                                  store_step_state_name(steps[j].state), "reason", why);
+            if (h) {
+                json_object_set_new(o, "priority", json_integer(h->priority));
+                json_object_set_new(o, "queuedAt", json_integer(h->created_ms));
+                if (h->queue) json_object_set_new(o, "clusterQueue", json_string(h->queue));
+            }
+            json_array_append_new(arr, o);
+        }
+        store_step_array_free(steps, ns);
+    }
+    if (status == CLI_OK) {
+        if (out == OUT_TABLE) cli_table_print(&t, stdout);
+        else status = cli_print_json(arr, out);
+    }
+    json_decref(arr);
+    cli_table_free(&t);
+    store_run_array_free(runs, n);
+    rows_free(&r);
+    st->m->close(st);
+    free(home);
+    return status;
+}
