@@ -1,33 +1,52 @@
-/* admission.c — admission of a run's ready steps against the shared queue.
+/* admission.c — admission of every run's steps through one scheduler.
  *
- * Inside the engine's write transaction: read every live workload (sched__queue),
- * add this run's candidates, run one sched_cycle, and record its outcome for
- * this run's steps only: an admitted step's workload row (nodes, flavors, GPU
- * devices), a waiting step's pending row with its reason (so other processes
- * order it correctly and `get queue` shows it), and preemption asked of victims
- * (their owners stop them). Other runs' decisions are theirs to act on; they
- * reach the same ones, as they run the same cycle over the same rows.
+ * A ready step that needs admission (it asks for resources or several workers)
+ * is queued by its engine as a pending workload row (sched__enqueue). One
+ * process at a time holds the scheduler lease in the store; inside a write
+ * transaction it reads every live row, runs sched_cycle over them and writes
+ * each decision into the rows (sched__schedule): an admitted workload's nodes,
+ * flavors, GPU devices and why it was admitted; a waiting one's reason; the
+ * victims of a preemption asked to yield. Each engine polls its own rows and
+ * starts its steps once admitted, records the reasons as events, and stops a
+ * step asked to yield. So the cycle runs once per change, not once per waiting
+ * run, however many runs wait; if the holder dies, the next engine to look
+ * takes the lease over.
  * One thread: the engine's. */
 #include "sched/sched_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void sched__cand_clear(sched__cand *c) {
-    free(c->nodes);
-    free(c->node_idx);
-    free(c->flavors);
-    free(c->why);
-    sched__step *s = c->s;
-    memset(c, 0, sizeof *c);
-    c->s = s;
-}
+bool sched__alive(int pid, int64_t start) { return pid > 0 && mp_proc_start_time(pid) == start; }
 
-static const store_hold *find_row(const sched__queue *q, const char *run, const char *step) {
-    for (size_t i = 0; i < q->nholds; i++)
-        if (strcmp(q->holds[i].run_id, run) == 0 && strcmp(q->holds[i].step, step) == 0) return &q->holds[i];
-    return NULL;
+int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched__step *s, int64_t now, char **why,
+                   mp_err *e) {
+    *why = NULL;
+    int rc = sched__queue_objects(q, st, e);
+    if (rc) return rc;
+    sched_resolved res;
+    mp_err re;
+    if (sched_objects_resolve(&q->obj, run->namespace_, s->spec, &res, &re) != 0) {
+        *why = mp_xstrdup(re.msg);
+        return 0;
+    }
+    sched__req req;
+    if (sched__req_from_step(s->spec, res.may_preempt, &req, &re) != 0) {
+        *why = mp_xstrdup(re.msg);
+        return 0;
+    }
+    char *json = sched__req_to_json(&req);
+    store_hold h = {.run_id = run->id, .step = s->rec.name, .owner_pid = run->owner_pid,
+                    .owner_start = run->owner_start, .pending = true, .priority = res.priority,
+                    .queue = (char *)res.cluster_queue, .created_ms = now,
+                    .limit_ms = (int64_t)s->spec->timeout_seconds * 1000, .request = json,
+                    .reason = "queued: waiting for the scheduler"};
+    rc = st->m->hold_put(st, &h, e);
+    free(json);
+    sched__req_free(&req);
+    return rc;
 }
 
 /* GPU devices in use on this machine: those of every live admitted row. */
@@ -48,98 +67,66 @@ static uint64_t pick_devices(uint64_t used, int64_t want, int64_t have) {
     return want > 0 ? 0 : got;
 }
 
-static int put_row(store *st, const store_run *run, sched__cand *c, const sched_workload *w, const sched__req *req,
-                   bool pending, int64_t now, mp_err *e) {
-    char *json = sched__req_to_json(req);
-    int gang = w->req.gang > 0 ? w->req.gang : 1;
-    store_hold h = {.run_id = run->id, .step = c->s->rec.name, .owner_pid = run->owner_pid,
-                    .owner_start = run->owner_start, .pending = pending, .priority = w->priority,
-                    .queue = (char *)w->cluster_queue, .created_ms = w->created_ms, .limit_ms = w->limit_ms,
-                    .request = json, .reason = pending ? c->why : NULL};
-    if (!pending) {
-        h.cpu_milli = w->req.requests.cpu_milli * gang;
-        h.memory_bytes = w->req.requests.memory_bytes * gang;
-        h.gpu = w->req.requests.gpu * gang;
-        h.gpu_devices = c->gpus;
-        h.started_ms = now;
-        h.nodes = c->nodes;
-        h.flavors = c->flavors;
+/* Whether two reasons differ in more than their numbers (a reservation's "in
+ * 12 s" ticking down is not worth a write on every cycle). */
+static bool reason_changed(const char *a, const char *b) {
+    if (!a || !b) return a != b;
+    while (*a || *b) {
+        while (isdigit((unsigned char)*a) || *a == '.') a++;
+        while (isdigit((unsigned char)*b) || *b == '.') b++;
+        if (*a != *b) return true;
+        if (*a) a++, b++;
     }
-    int rc = st->m->hold_put(st, &h, e);
-    free(json);
-    return rc;
+    return false;
 }
 
-int sched__admit(sched__queue *q, store *st, const store_run *run, sched__cand *cands, size_t ncands, int64_t now,
-                 mp_err *e) {
-    int rc = sched__queue_load(q, st, run->id, e);
+int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
+    int rc = sched__queue_load(q, st, NULL, e);
     if (rc) return rc;
-    size_t *idx = mp_xcalloc(ncands + 1, sizeof *idx);
-    for (size_t i = 0; i < ncands; i++) {
-        sched__cand *c = &cands[i];
-        sched__cand_clear(c);
-        idx[i] = (size_t)-1;
-        const spec_step *s = c->s->spec;
-        sched_resolved res;
-        mp_err re;
-        if (sched_objects_resolve(&q->obj, run->namespace_, s, &res, &re) != 0) {
-            c->why = mp_xstrdup(re.msg);
-            continue;
-        }
-        sched__req req;
-        if (sched__req_from_step(s, res.may_preempt, &req, &re) != 0) {
-            c->why = mp_xstrdup(re.msg);
-            continue;
-        }
-        const store_hold *row = find_row(q, run->id, c->s->rec.name);
-        int64_t created = row && row->pending && row->created_ms ? row->created_ms : now;
-        idx[i] = sched__queue_add(q, run->id, c->s->rec.name, &res, created,
-                                  (int64_t)s->timeout_seconds * 1000, &req);
-    }
     sched_decision *d = NULL;
     size_t nd = 0;
-    rc = sched__queue_cycle(q, now, &d, &nd, e);
-    uint64_t used = rc == 0 ? devices_used(q) : 0;
+    if ((rc = sched__queue_cycle(q, now, &d, &nd, e)) != 0) return rc;
+    uint64_t used = devices_used(q);
     for (size_t k = 0; k < nd && rc == 0; k++) {
         size_t wi = d[k].workload;
-        sched__cand *c = NULL;
-        for (size_t i = 0; i < ncands && !c; i++)
-            if (idx[i] == wi) c = &cands[i];
-        if (!c) continue; /* another run's workload: its owner acts on it */
+        if (q->hold_of[wi] == (size_t)-1) continue;
+        store_hold h = q->holds[q->hold_of[wi]]; /* a shallow copy: fields are borrowed */
         const sched_workload *w = &q->w[wi];
         int gang = w->req.gang > 0 ? w->req.gang : 1;
-        c->verdict = (int)d[k].verdict;
-        c->why = mp_xstrdup(d[k].why ? d[k].why : "");
+        char *nodes = NULL;
         if (d[k].verdict == SCHED_ADMIT) {
-            c->node_idx = mp_xcalloc((size_t)gang + 1, sizeof *c->node_idx);
-            memcpy(c->node_idx, d[k].nodes, (size_t)gang * sizeof *c->node_idx);
-            c->nodes = sched__nodes_text(q, d[k].nodes, gang);
-            c->flavors = mp_xstrdup(d[k].flavors ? d[k].flavors : "");
-            c->borrows = d[k].borrows;
-            int64_t want = w->req.requests.gpu * gang;
-            if (!q->obj.simulated && want > 0) {
-                c->gpus = pick_devices(used, want, q->obj.nodes[0].capacity.gpu);
-                used |= c->gpus;
+            nodes = sched__nodes_text(q, d[k].nodes, gang);
+            h.pending = false;
+            h.started_ms = now;
+            h.nodes = nodes;
+            h.flavors = d[k].flavors ? d[k].flavors : (char *)"";
+            h.cpu_milli = w->req.requests.cpu_milli * gang;
+            h.memory_bytes = w->req.requests.memory_bytes * gang;
+            h.gpu = w->req.requests.gpu * gang;
+            h.gpu_devices = 0;
+            if (!q->obj.simulated && h.gpu > 0) {
+                h.gpu_devices = pick_devices(used, h.gpu, q->obj.nodes[0].capacity.gpu);
+                used |= h.gpu_devices;
             }
-            c->admit = true;
-            rc = put_row(st, run, c, w, &q->reqs[wi], false, now, e);
+            h.reason = d[k].why;
+            rc = st->m->hold_put(st, &h, e);
         } else {
             if (d[k].verdict == SCHED_PREEMPT) {
                 for (size_t v = 0; v < d[k].nvictims && rc == 0; v++) {
                     size_t hv = q->hold_of[d[k].victims[v]];
                     if (hv == (size_t)-1) continue;
-                    const store_hold *h = &q->holds[hv];
                     char why[600];
                     snprintf(why, sizeof why, "preempted by %s (priority %d) to make room", w->id, (int)w->priority);
-                    rc = st->m->hold_evict(st, h->run_id, h->step, why, e);
+                    rc = st->m->hold_evict(st, q->holds[hv].run_id, q->holds[hv].step, why, e);
                 }
             }
-            const store_hold *row = find_row(q, run->id, c->s->rec.name);
-            if (rc == 0 && (!row || !row->pending || !row->reason || strcmp(row->reason, c->why) != 0))
-                rc = put_row(st, run, c, w, &q->reqs[wi], true, now, e);
+            if (rc == 0 && reason_changed(h.reason, d[k].why)) {
+                h.reason = d[k].why;
+                rc = st->m->hold_put(st, &h, e);
+            }
         }
+        free(nodes);
     }
     sched_decisions_free(d, nd);
-    free(idx);
     return rc;
 }

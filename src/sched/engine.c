@@ -48,6 +48,12 @@ typedef struct engine {
     bool logs_ready; /* HOME/runs/RUN/logs exists */
     bool tracked;    /* the run has its MLflow run (runs recorded before tracking existed have not) */
     sched__queue q; /* the shared queue, as last read (admission.c) */
+    bool lease_held;      /* this process decides admission for every run */
+    bool first;           /* the first iteration always opens a transaction */
+    int64_t last_dv;      /* the store's data_version when it last scheduled */
+    int64_t last_sched, last_lease_check; /* monotonic ms */
+    store_hold *own;      /* this run's workload rows, as last read */
+    size_t nown;
     int64_t last_cancel_poll, last_evict_poll;
     pending_ev *evs;
     size_t nevs, capevs;
@@ -302,9 +308,12 @@ static int note_waiting(engine *g, sched__step *s, const char *type, const char 
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
+enum { ADM_NONE = 0, ADM_ENQUEUE, ADM_PENDING, ADM_ADMITTED };
+
 typedef struct start_item {
     sched__step *s;
-    sched__cand *cand; /* its admission, when it needs one */
+    int adm;               /* ADM_*: where its admission stands (ADM_NONE: it needs none) */
+    const store_hold *row; /* its workload row (in g->own) when ADM_PENDING or ADM_ADMITTED */
     sched__prep prep;
     int kind; /* 0 start, 1 cache hit, 2 cannot start */
     store_cache_entry hit;
@@ -323,6 +332,7 @@ static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) 
 
 static int apply_start(engine *g, start_item *it) {
     sched__step *s = it->s;
+    if (it->kind == 3) return 0; /* its names resolve to nothing applied: it waits */
     if (it->kind == 2) {
         s->rec.attempts++;
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
@@ -343,20 +353,18 @@ static int apply_start(engine *g, start_item *it) {
         if (rc == 0) rc = register_model(g, s);
         return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
     }
-    /* Admission was decided under the store's write lock (sched__admit), which
-     * also recorded the workload's row. */
-    sched__cand *c = it->cand;
+    /* Admission was decided by the scheduler (admission.c) into the step's row. */
     free(s->nodes);
     s->nodes = NULL;
     s->gpus = 0;
-    if (c && !c->admit)
-        return note_waiting(g, s, c->verdict == SCHED_PREEMPT ? "StepPreempting" : "StepWaiting",
-                            c->why ? c->why : "waiting for admission");
-    if (c) {
-        s->gpus = c->gpus;
-        s->nodes = c->nodes;
-        c->nodes = NULL;
-        int rc = record_event(g, s->rec.name, "StepAdmitted", c->why);
+    if (it->adm == ADM_PENDING || it->adm == ADM_ENQUEUE) {
+        const char *why = it->row && it->row->reason ? it->row->reason : "queued: waiting for the scheduler";
+        return note_waiting(g, s, mp_str_starts(why, "preempts ") ? "StepPreempting" : "StepWaiting", why);
+    }
+    if (it->adm == ADM_ADMITTED) {
+        s->gpus = it->row->gpu_devices;
+        s->nodes = it->row->nodes ? mp_xstrdup(it->row->nodes) : NULL;
+        int rc = record_event(g, s->rec.name, "StepAdmitted", it->row->reason ? it->row->reason : "admitted");
         if (rc) return rc;
     }
     s->waiting = false;
@@ -636,30 +644,82 @@ static int running_count(engine *g) {
     return n;
 }
 
+/* Reads this run's workload rows and points each admission item at its own. */
+static int read_own(engine *g, start_item *items, size_t nitems) {
+    store_hold_array_free(g->own, g->nown);
+    g->own = NULL;
+    g->nown = 0;
+    int rc = g->st->m->hold_list_run(g->st, g->run.id, &g->own, &g->nown, g->e);
+    for (size_t i = 0; i < nitems && rc == 0; i++) {
+        start_item *it = &items[i];
+        if (it->kind != 0 || it->adm == ADM_NONE) continue;
+        it->row = NULL;
+        it->adm = ADM_ENQUEUE;
+        for (size_t k = 0; k < g->nown && !it->row; k++)
+            if (strcmp(g->own[k].step, it->s->rec.name) == 0) it->row = &g->own[k];
+        if (it->row) it->adm = it->row->pending ? ADM_PENDING : ADM_ADMITTED;
+    }
+    return rc;
+}
+
+/* In the transaction: when this process holds (or can take) the scheduler lease,
+ * one cycle for every run; then this run's rows again, as decided. */
+static int schedule(engine *g, start_item *items, size_t nitems) {
+    bool held = false;
+    int rc = g->st->m->lease_take(g->st, g->run.owner_pid, g->run.owner_start, mp_now_ms(), sched__alive, &held, g->e);
+    g->lease_held = held;
+    if (rc == 0 && held) {
+        g->last_dv = g->st->m->data_version(g->st);
+        g->last_sched = mp_mono_ms();
+        rc = sched__schedule(&g->q, g->st, mp_now_ms(), g->e);
+    }
+    return rc ? rc : read_own(g, items, nitems);
+}
+
+/* Whether the scheduler's cycle is due: for the lease holder when another
+ * process changed the store or a second passed (decisions depend on time:
+ * reservations, owners that died); for others, every second, whether the lease
+ * is free to take (its holder ended or died). */
+static bool duty_due(engine *g, bool any_adm) {
+    int64_t now = mp_mono_ms();
+    if (g->lease_held) return g->st->m->data_version(g->st) != g->last_dv || now - g->last_sched >= 1000;
+    if (!any_adm || now - g->last_lease_check < 1000) return false;
+    g->last_lease_check = now;
+    return true;
+}
+
 /* One transaction's worth of decisions. Fills starts[] with steps to spawn after
  * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
 static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
-                  sched__cand *cands, int *rc) {
+                  bool duty, int *rc) {
     /* Admission first: the steps that ended in this iteration no longer hold
      * anything once their end is recorded below, in the same transaction. */
+    bool changed = false;
     for (size_t i = 0; i < nexits && *rc == 0; i++)
-        if (ended[i] && needs_admission(ended[i]))
+        if (ended[i] && needs_admission(ended[i])) {
             *rc = g->st->m->hold_delete(g->st, g->run.id, ended[i]->rec.name, g->e);
-    size_t nc = 0;
-    for (size_t i = 0; i < nitems; i++) {
-        items[i].cand = NULL;
-        if (items[i].kind != 0 || !needs_admission(items[i].s)) continue;
-        cands[nc] = (sched__cand){.s = items[i].s};
-        items[i].cand = &cands[nc++];
+            changed = true;
+        }
+    for (size_t i = 0; i < nitems && *rc == 0; i++) {
+        start_item *it = &items[i];
+        if (it->kind != 0 || it->adm != ADM_ENQUEUE) continue;
+        char *why = NULL;
+        *rc = sched__enqueue(&g->q, g->st, &g->run, it->s, mp_now_ms(), &why, g->e);
+        if (why) { /* names that resolve to nothing applied: it waits, saying so */
+            if (*rc == 0) *rc = note_waiting(g, it->s, "StepWaiting", why);
+            it->kind = 3;
+            free(why);
+        }
+        changed = true;
     }
-    if (nc && *rc == 0) *rc = sched__admit(&g->q, g->st, &g->run, cands, nc, mp_now_ms(), g->e);
+    if (*rc == 0 && (changed || duty)) *rc = schedule(g, items, nitems);
     for (size_t i = 0; i < nexits && *rc == 0; i++) {
         sched__step *s = ended[i];
         if (s) *rc = step_exited(g, s, &exits[i]);
     }
     for (size_t i = 0; i < nitems && *rc == 0; i++) *rc = apply_start(g, &items[i]);
     /* Upstream failures and cancellation of waiting steps. */
-    bool changed = true;
+    changed = true;
     while (changed && *rc == 0) {
         changed = false;
         for (size_t i = 0; i < g->n && *rc == 0; i++) {
@@ -668,6 +728,8 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
             const char *blocker = NULL;
             if (g->cancel) {
                 *rc = set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
+                if (*rc == 0 && needs_admission(s)) /* what it was queued or admitted for */
+                    *rc = g->st->m->hold_delete(g->st, g->run.id, s->rec.name, g->e);
                 changed = true;
             } else if (readiness(g, s, &blocker) < 0) {
                 char msg[300];
@@ -753,7 +815,6 @@ static int loop(engine *g, int *final_state) {
     for (size_t i = 0; i < g->n; i++) maxn += g->steps[i].spec->parallelism > 1 ? (size_t)g->steps[i].spec->parallelism : 1;
     exec_exit *exits = mp_xcalloc(maxn, sizeof *exits);
     start_item *items = mp_xcalloc(g->n + 1, sizeof *items);
-    sched__cand *cands = mp_xcalloc(g->n + 1, sizeof *cands);
     size_t nexits = 0;
     int rc = 0, done = 0;
     sched__step **ended = mp_xcalloc(maxn, sizeof *ended);
@@ -794,13 +855,35 @@ static int loop(engine *g, int *final_state) {
                 memset(&it->hit, 0, sizeof it->hit);
             }
             slots--;
+            if (needs_admission(s)) it->adm = ADM_ENQUEUE;
         }
-
-        rc = g->st->m->begin(g->st, g->e);
-        if (rc == 0) {
-            done = decide(g, exits, ended, nexits, items, nitems, cands, &rc);
-            if (rc == 0) rc = g->st->m->commit(g->st, g->e);
-            else g->st->m->rollback(g->st);
+        /* A transaction only when something changes: a run whose steps all wait
+         * for admission, with nothing new decided, only reads its rows. */
+        bool need = g->first || nexits > 0 || g->cancel, any_adm = false;
+        for (size_t i = 0; i < nitems; i++) {
+            if (items[i].kind != 0 || items[i].adm == ADM_NONE) need = true;
+            else any_adm = true;
+        }
+        if (any_adm && (rc = read_own(g, items, nitems)) == 0) {
+            for (size_t i = 0; i < nitems && !need; i++) {
+                const start_item *it = &items[i];
+                if (it->adm == ADM_ENQUEUE || it->adm == ADM_ADMITTED ||
+                    (it->adm == ADM_PENDING && (!it->s->waiting || !it->s->rec.message ||
+                                                strcmp(it->s->rec.message, it->row->reason ? it->row->reason : "") != 0)))
+                    need = true;
+            }
+        }
+        bool duty = rc == 0 && duty_due(g, any_adm || g->lease_held);
+        g->first = false;
+        if (rc == 0 && (need || duty)) {
+            /* Other writers may hold the lock past the busy timeout when very many
+             * runs share the store: waiting longer is right, giving up is not. */
+            while ((rc = g->st->m->begin(g->st, g->e)) == MP_EBUSY) {}
+            if (rc == 0) {
+                done = decide(g, exits, ended, nexits, items, nitems, duty, &rc);
+                if (rc == 0) rc = g->st->m->commit(g->st, g->e);
+                else g->st->m->rollback(g->st);
+            }
         }
         nexits = 0;
         if (rc == 0) flush_events(g);
@@ -808,17 +891,19 @@ static int loop(engine *g, int *final_state) {
             start_item *it = &items[i];
             if (rc == 0 && it->kind == 0 && it->s->rec.state == STEP_RUNNING) {
                 spawn_step(g, it->s, &it->prep, exits, &nexits);
-            } else if (rc == 0 && it->kind == 0 && !it->s->prepped) { /* waits: keep what was prepared */
+            } else if (rc == 0 && (it->kind == 0 || it->kind == 3) && !it->s->prepped) { /* waits: keep what was prepared */
                 it->s->prep = it->prep;
                 it->s->prepped = true;
                 memset(&it->prep, 0, sizeof it->prep);
             }
             sched__prep_free(&it->prep);
             store_cache_entry_free(&it->hit);
-            if (it->cand) sched__cand_clear(it->cand);
         }
         if (rc != 0 || done) break;
         int timeout = signal_due(g);
+        /* Admission is decided by the lease holder and seen by polling: poll
+         * faster while this run waits for it, or decides it for others. */
+        if ((any_adm || g->lease_held) && timeout > 50) timeout = 50;
         tick(g);
         if (nexits == 0) {
             int n = g->x->m->wait(g->x, timeout, exits, maxn, g->e);
@@ -829,7 +914,6 @@ static int loop(engine *g, int *final_state) {
     free(exits);
     free(ended);
     free(items);
-    free(cands);
     tick(g);
     *final_state = g->run.state;
     return rc;
@@ -837,7 +921,7 @@ static int loop(engine *g, int *final_state) {
 
 int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *run_id, const sched_opts *o,
                   int *final_state, mp_err *e) {
-    engine g = {.st = st, .x = x, .o = o, .e = e};
+    engine g = {.st = st, .x = x, .o = o, .e = e, .first = true};
     int rc = st->m->run_get(st, run_id, &g.run, e);
     if (rc) return rc;
     if (store_run_state_final(g.run.state)) {
@@ -895,6 +979,8 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         free(s->preempt_why);
         if (s->prepped) sched__prep_free(&s->prep);
     }
+    if (g.lease_held) g.st->m->lease_release(g.st, g.run.owner_pid, g.run.owner_start, NULL);
+    store_hold_array_free(g.own, g.nown);
     sched__queue_free(&g.q);
     flush_events(&g);
     free(g.evs);

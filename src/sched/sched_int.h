@@ -116,8 +116,8 @@ typedef struct sched__queue {
 } sched__queue;
 /* (Re)loads the applied objects when they changed. */
 int sched__queue_objects(sched__queue *q, store *st, mp_err *e);
-/* Reads every live workload except my_run's pending ones (the caller re-adds
- * those it is ready to start). Inside the caller's transaction. */
+/* Reads every live workload, except my_run's pending ones when my_run is not
+ * NULL (the caller re-adds those). Inside the caller's transaction. */
 int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e);
 /* Adds a pending candidate (takes req's contents); returns its index. */
 size_t sched__queue_add(sched__queue *q, const char *run_id, const char *step, const sched_resolved *res,
@@ -128,23 +128,22 @@ char *sched__nodes_text(const sched__queue *q, const size_t *nodes, int gang);
 void sched__queue_reset(sched__queue *q);
 void sched__queue_free(sched__queue *q);
 
-/* ---- admission of a run's steps (admission.c) ----------------------------------------- */
-typedef struct sched__cand {
-    sched__step *s;  /* in: a ready step of this run */
-    bool admit;      /* out: start it */
-    int verdict;     /* out: sched_verdict; SCHED_WAIT also when it could not be resolved */
-    char *nodes;     /* out, ADMIT: node of each worker, comma-separated (heap) */
-    size_t *node_idx; /* out, ADMIT: node index of each worker (heap) */
-    char *flavors;   /* out, ADMIT (heap) */
-    bool borrows;    /* out, ADMIT */
-    uint64_t gpus;   /* out, ADMIT on this machine: GPU devices given, all workers */
-    char *why;       /* out: reason to wait, or what admitted it (heap) */
-} sched__cand;
-/* Frees c's outputs (keeps c->s). */
-void sched__cand_clear(sched__cand *c);
-/* Decides cands[0..n) against every live workload, in the open transaction, and
- * records this run's rows (admitted, pending with reason) and evictions asked. */
-int sched__admit(sched__queue *q, store *st, const store_run *run, sched__cand *cands, size_t n, int64_t now,
-                 mp_err *e);
+/* ---- admission (admission.c) -------------------------------------------------------
+ * Engines queue their ready steps as pending workload rows; the process holding
+ * the scheduler lease runs the cycle over every live row and writes each
+ * decision into the rows; each engine starts its own steps once their rows say
+ * admitted (see admission.c). */
+
+/* Writes a pending row for step s of run (priority, queue and request resolved
+ * against q's objects), in the caller's transaction. When the step's names
+ * cannot be resolved, returns 0 with *why set (heap) and writes nothing. */
+int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched__step *s, int64_t now, char **why,
+                   mp_err *e);
+/* One cycle over every live row, its decisions written into the rows (admitted:
+ * nodes, flavors, GPU devices and the explanation; pending: the reason; victims:
+ * asked to yield). In the caller's transaction; the caller holds the lease. */
+int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e);
+/* Whether the process (pid, start) is alive (not a zombie). */
+bool sched__alive(int pid, int64_t start);
 
 #endif

@@ -223,7 +223,7 @@ int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e)
     if (rc == 0) rc = st->m->hold_list(st, &q->holds, &q->nholds, e);
     for (size_t i = 0; i < q->nholds && rc == 0; i++) {
         store_hold *h = &q->holds[i];
-        if (h->pending && strcmp(h->run_id, my_run) == 0) continue; /* the caller adds its candidates */
+        if (my_run && h->pending && strcmp(h->run_id, my_run) == 0) continue; /* the caller adds its candidates */
         if (h->owner_pid <= 0 || mp_proc_start_time(h->owner_pid) != h->owner_start) continue; /* dead owner */
         sched__req r = {0};
         if (h->request) {

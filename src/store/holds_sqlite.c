@@ -49,9 +49,16 @@ const char store__schema_workloads[] =
     "  name TEXT NOT NULL,"
     "  source_id INTEGER NOT NULL REFERENCES sched_sources(id),"
     "  applied_ms INTEGER NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY (kind, namespace, name));";
+    "  PRIMARY KEY (kind, namespace, name));"
+    "CREATE INDEX holds_pending ON holds(pending);"
+    "CREATE TABLE sched_lease ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  owner_pid INTEGER NOT NULL,"
+    "  owner_start INTEGER NOT NULL,"
+    "  renewed_ms INTEGER NOT NULL);";
 
-enum { H_PUT, H_DELETE_STEP, H_DELETE_RUN, H_LIST, H_EVICT, H__COUNT };
+enum { H_PUT, H_DELETE_STEP, H_DELETE_RUN, H_LIST, H_EVICT, H_LIST_RUN, H_LEASE_GET, H_LEASE_PUT, H_LEASE_DEL,
+       H__COUNT };
 
 static const char *const sql_text[H__COUNT] = {
     [H_PUT] = "INSERT OR REPLACE INTO holds (run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, "
@@ -62,6 +69,12 @@ static const char *const sql_text[H__COUNT] = {
     [H_LIST] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
                "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM holds "
                "ORDER BY run_id, step",
+    [H_LIST_RUN] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
+                   "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM holds "
+                   "WHERE run_id = ?1 ORDER BY step",
+    [H_LEASE_GET] = "SELECT owner_pid, owner_start, renewed_ms FROM sched_lease WHERE id = 1",
+    [H_LEASE_PUT] = "INSERT OR REPLACE INTO sched_lease (id, owner_pid, owner_start, renewed_ms) VALUES (1, ?1, ?2, ?3)",
+    [H_LEASE_DEL] = "DELETE FROM sched_lease WHERE owner_pid = ?1 AND owner_start = ?2",
     [H_EVICT] = "UPDATE holds SET evict = ?3 WHERE run_id = ?1 AND step = ?2 AND evict IS NULL",
 };
 
@@ -122,11 +135,7 @@ int store__hold_evict(store *st, const char *run_id, const char *step, const cha
     return 0;
 }
 
-int store__hold_list(store *st, store_hold **out, size_t *n, mp_err *e) {
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *q = Q(st, H_LIST, e);
-    if (!q) return MP_ESTORE;
+static int list(store *st, sqlite3_stmt *q, store_hold **out, size_t *n, mp_err *e) {
     store_hold *v = NULL;
     size_t len = 0, cap = 0;
     int rc;
@@ -159,9 +168,72 @@ int store__hold_list(store *st, store_hold **out, size_t *n, mp_err *e) {
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) {
         store_hold_array_free(v, len);
-        return store__fail(st, e, rc, "cannot list what running steps hold");
+        return store__fail(st, e, rc, "cannot list workloads");
     }
     *out = v;
     *n = len;
     return 0;
+}
+
+int store__hold_list(store *st, store_hold **out, size_t *n, mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = Q(st, H_LIST, e);
+    return q ? list(st, q, out, n, e) : MP_ESTORE;
+}
+
+int store__hold_list_run(store *st, const char *run_id, store_hold **out, size_t *n, mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = Q(st, H_LIST_RUN, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
+    return list(st, q, out, n, e);
+}
+
+int store__lease_take(store *st, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
+                      bool *held, mp_err *e) {
+    *held = false;
+    sqlite3_stmt *q = Q(st, H_LEASE_GET, e);
+    if (!q) return MP_ESTORE;
+    int rc = sqlite3_step(q);
+    bool free_ = true;
+    if (rc == SQLITE_ROW) {
+        int opid = sqlite3_column_int(q, 0);
+        int64_t ostart = sqlite3_column_int64(q, 1);
+        free_ = (opid == pid && ostart == start) || !alive(opid, ostart);
+    } else if (rc != SQLITE_DONE) {
+        store__save_err(st);
+        sqlite3_reset(q);
+        return store__fail(st, e, rc, "cannot read the scheduler lease");
+    }
+    sqlite3_reset(q);
+    if (!free_) return 0;
+    if (!(q = Q(st, H_LEASE_PUT, e))) return MP_ESTORE;
+    sqlite3_bind_int(q, 1, pid);
+    sqlite3_bind_int64(q, 2, start);
+    sqlite3_bind_int64(q, 3, now_ms);
+    rc = store__write(st, q);
+    if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot take the scheduler lease");
+    *held = true;
+    return 0;
+}
+
+int store__lease_release(store *st, int pid, int64_t start, mp_err *e) {
+    sqlite3_stmt *q = Q(st, H_LEASE_DEL, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_int(q, 1, pid);
+    sqlite3_bind_int64(q, 2, start);
+    int rc = store__write(st, q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot release the scheduler lease");
+}
+
+int64_t store__data_version(store *st) {
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(store__db(st), "PRAGMA data_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
 }

@@ -127,6 +127,8 @@ static int code_of(int rc) {
     case SQLITE_CONSTRAINT_PRIMARYKEY:
     case SQLITE_CONSTRAINT_UNIQUE: return MP_EEXIST;
     case SQLITE_CONSTRAINT_FOREIGNKEY: return MP_ENOENT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return MP_EBUSY; /* another writer held the lock past the busy timeout */
     default: return MP_ESTORE;
     }
 }
@@ -703,6 +705,10 @@ static const store_methods sqlite_methods = {
     .hold_delete = store__hold_delete,
     .hold_list = store__hold_list,
     .hold_evict = store__hold_evict,
+    .hold_list_run = store__hold_list_run,
+    .lease_take = store__lease_take,
+    .lease_release = store__lease_release,
+    .data_version = store__data_version,
     .object_apply = store__object_apply,
     .object_delete = store__object_delete,
     .object_list = store__object_list,

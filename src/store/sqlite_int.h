@@ -50,6 +50,11 @@ int store__hold_put(store *s, const store_hold *h, mp_err *e);
 int store__hold_delete(store *s, const char *run_id, const char *step, mp_err *e);
 int store__hold_list(store *s, store_hold **out, size_t *n, mp_err *e);
 int store__hold_evict(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
+int store__hold_list_run(store *s, const char *run_id, store_hold **out, size_t *n, mp_err *e);
+int store__lease_take(store *s, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
+                      bool *held, mp_err *e);
+int store__lease_release(store *s, int pid, int64_t start, mp_err *e);
+int64_t store__data_version(store *s);
 /* Scheduler objects (objects_sqlite.c). */
 int store__object_apply(store *s, const char *path, const char *text, const store_object *objs, size_t n, mp_err *e);
 int store__object_delete(store *s, const char *kind, const char *ns, const char *name, mp_err *e);

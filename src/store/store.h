@@ -216,6 +216,18 @@ typedef struct store_methods {
     /* Records, once, that step's workload is asked to yield (why); no-op when it is
      * already asked or gone. Its owner polls hold_list and stops it. */
     int (*hold_evict)(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
+    /* The workloads of one run (indexed; what an engine polls). */
+    int (*hold_list_run)(store *s, const char *run_id, store_hold **out, size_t *n, mp_err *e);
+    /* The scheduler lease: which process decides admission for every run. In the
+     * caller's transaction: takes it for (pid, start) when free, already ours, or
+     * held by a process alive() says is gone; *held says whether it is ours now. */
+    int (*lease_take)(store *s, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
+                      bool *held, mp_err *e);
+    /* Gives the lease up if (pid, start) holds it. */
+    int (*lease_release)(store *s, int pid, int64_t start, mp_err *e);
+    /* A number that changes whenever another connection commits (PRAGMA
+     * data_version); -1 on error. */
+    int64_t (*data_version)(store *s);
 
     /* Scheduler objects. object_apply stores text (read from path) as one source
      * and points each of objs[0..n) (kind, namespace_, name) at it, replacing
