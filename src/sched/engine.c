@@ -10,8 +10,10 @@
  * So a state is always committed before it is acted on or reported, and one
  * commit covers every change of an iteration (which keeps the store fast when
  * many short steps run).
- * Capacity: at most `parallel` steps run at once, and running steps' cpu, memory
- * and gpu requests never exceed the machine's. */
+ * Capacity: at most `parallel` steps run at once; a step that asks for resources
+ * or several workers starts only once the scheduler admitted it (admission.c:
+ * priorities, quotas, placement on the nodes, preemption); one asked to yield is
+ * stopped and requeued. */
 #include "sched/sched_int.h"
 
 #include <jansson.h>

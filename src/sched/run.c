@@ -154,24 +154,6 @@ bool sched_owner_alive(const store_run *r) {
     return st >= 0 && st == r->owner_start;
 }
 
-int sched_holdings_sum(store *st, const char *except_run, sched_holdings *out, mp_err *e) {
-    memset(out, 0, sizeof *out);
-    store_hold *h = NULL;
-    size_t n = 0;
-    int rc = st->m->hold_list(st, &h, &n, e);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (h[i].pending || (except_run && strcmp(h[i].run_id, except_run) == 0)) continue;
-        if (h[i].owner_pid <= 0 || mp_proc_start_time(h[i].owner_pid) != h[i].owner_start) continue; /* dead owner */
-        out->cpu_milli += h[i].cpu_milli;
-        out->memory_bytes += h[i].memory_bytes;
-        out->gpu += h[i].gpu;
-        out->gpu_devices |= h[i].gpu_devices;
-        out->steps++;
-    }
-    store_hold_array_free(h, n);
-    return rc;
-}
-
 int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e) {
     store_event ev = {.run_id = (char *)run_id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
     return st->m->event_append(st, &ev, e);

@@ -113,15 +113,6 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
 /* Whether the process recorded as a run's owner is still alive. */
 bool sched_owner_alive(const store_run *r);
 
-/* What running steps of live runs hold on this machine (the store's holds whose
- * owner process is alive), leaving out run except_run (may be NULL). This is the
- * ledger admission checks against. */
-typedef struct sched_holdings {
-    int64_t cpu_milli, memory_bytes, gpu;
-    uint64_t gpu_devices;
-    size_t steps; /* steps holding something */
-} sched_holdings;
-int sched_holdings_sum(store *st, const char *except_run, sched_holdings *out, mp_err *e);
 
 /* Appends an event to the store (its own transaction unless one is open). */
 int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e);

@@ -119,9 +119,6 @@ int sched__queue_objects(sched__queue *q, store *st, mp_err *e);
 /* Reads every live workload, except my_run's pending ones when my_run is not
  * NULL (the caller re-adds those). Inside the caller's transaction. */
 int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e);
-/* Adds a pending candidate (takes req's contents); returns its index. */
-size_t sched__queue_add(sched__queue *q, const char *run_id, const char *step, const sched_resolved *res,
-                        int64_t created_ms, int64_t limit_ms, sched__req *req);
 int sched__queue_cycle(sched__queue *q, int64_t now_ms, sched_decision **out, size_t *nout, mp_err *e);
 /* "node-a,node-a,node-b": the nodes of gang workers (heap). */
 char *sched__nodes_text(const sched__queue *q, const size_t *nodes, int gang);

@@ -1,6 +1,6 @@
-/* workload.c — the shared queue as one scheduling process sees it: every live
- * workload in the store (pending or admitted, of every run on this machine) plus
- * this run's candidates, turned into sched_workloads for sched_cycle.
+/* workload.c — the shared queue as the scheduling process sees it: every live
+ * workload in the store (pending or admitted, of every run on this machine),
+ * turned into sched_workloads for sched_cycle.
  *
  * A workload is stored as a holds row (store_hold): its request as JSON (one
  * worker's resources, node selector, tolerations, workers, whether it may
@@ -257,18 +257,6 @@ int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e)
                                    .evicting = h->evict != NULL};
     }
     return rc;
-}
-
-size_t sched__queue_add(sched__queue *q, const char *run_id, const char *step, const sched_resolved *res,
-                        int64_t created_ms, int64_t limit_ms, sched__req *req) {
-    size_t k = grow(q);
-    q->reqs[k] = *req;
-    memset(req, 0, sizeof *req);
-    q->ids[k] = mp_xasprintf("%s/%s", run_id, step);
-    q->w[k] = (sched_workload){.id = q->ids[k], .cluster_queue = res->cluster_queue, .priority = res->priority,
-                               .may_preempt = res->may_preempt && q->reqs[k].may_preempt, .created_ms = created_ms,
-                               .limit_ms = limit_ms, .req = q->reqs[k].req};
-    return k;
 }
 
 int sched__queue_cycle(sched__queue *q, int64_t now_ms, sched_decision **out, size_t *nout, mp_err *e) {
