@@ -106,7 +106,10 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
         r.id = NULL;
     }
     if (!r.id) rc = mp_err_set(e, MP_EINTERNAL, "could not pick a unique run id");
-    if (rc == 0) rc = st->m->begin(st, e);
+    /* Many runs submitted at once may hold the write lock past the busy timeout:
+     * waiting a few times longer beats refusing the run. */
+    if (rc == 0)
+        for (int busy = 0; (rc = st->m->begin(st, e)) == MP_EBUSY && busy < 5; busy++) {}
     if (rc == 0) {
         size_t napplied = 0;
         spec_diags scratch = {0};

@@ -132,7 +132,7 @@ static int apply_one(sqlite3 *db, int from, mp_err *e, const char *path) {
 }
 
 int store__migrate(sqlite3 *db, const char *path, mp_err *e) {
-    for (;;) {
+    for (int busy = 0;;) {
         int v = store__user_version(db);
         if (v < 0) return mp_err_set(e, MP_ESTORE, "store: cannot read the schema version of %s: %s", path, sqlite3_errmsg(db));
         if (v > N_MIGRATIONS) return too_new(path, v, e);
@@ -142,6 +142,7 @@ int store__migrate(sqlite3 *db, const char *path, mp_err *e) {
         int rc = sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL);
         if (rc == SQLITE_OK) rc = store__step_busy(begin);
         sqlite3_finalize(begin);
+        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++busy < 6) continue; /* many first opens at once */
         if (rc != SQLITE_DONE)
             return mp_err_set(e, MP_ESTORE, "store: cannot lock %s to migrate it: %s", path, sqlite3_errmsg(db));
 
