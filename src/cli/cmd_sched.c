@@ -174,6 +174,7 @@ int cmd_sched(cli_env *env, int argc, char **argv) {
 static const char *wait_reason(const store_step *s) {
     if (s->state == STEP_RETRYING) return s->message ? s->message : "waiting to retry";
     if (s->message && mp_str_starts(s->message, "waiting for room")) return s->message;
+    if (s->params_json) return "waiting for its dependencies or a free slot (--parallel, the sweep's maxParallel)";
     return "waiting for its dependencies or a free slot (--parallel)";
 }
 

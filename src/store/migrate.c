@@ -79,6 +79,8 @@ static const char *const migrations[] = {
     store__schema_registry,
     /* v4: holds of running steps, shared by every mlplane process (holds_sqlite.c). */
     store__schema_holds,
+    /* v5: a sweep trial's param values (and a sweep's best trial's) on its step. */
+    "ALTER TABLE steps ADD COLUMN params_json TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
