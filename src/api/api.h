@@ -26,11 +26,16 @@
 /* A run's state as shown to users: its stored state, or "Interrupted" for a
  * running run that no live process drives. */
 const char *api_run_state_shown(const store_run *r);
-/* Whether a step's work is done: it succeeded, or a cache hit supplied its outputs. */
+/* Whether a step's work is done: it succeeded, a cache hit supplied its outputs,
+ * or it is a sweep trial stopped early (finished, not failed). */
 bool api_step_done(const store_step *s);
+/* "lr=0.1, depth=4" of a params object (a sweep trial's values; heap, "" for
+ * anything that is not a non-empty object). */
+char *api_params_text(const json_t *params);
 /* A run as `mlplane get runs -o json` prints it (new reference); steps may be NULL. */
 json_t *api_run_json(const store_run *r, const store_step *steps, size_t n);
-/* A step with the metrics (of the whole run, filtered to this step) it reported. */
+/* A step with the metrics (of the whole run, filtered to this step) it reported;
+ * "params" are a sweep trial's values (a sweep step's: its best trial's), else null. */
 json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm);
 /* An event: {"time","step","type","message","id"} (new reference). */
 json_t *api_event_json(const store_event *ev);

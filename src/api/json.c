@@ -20,7 +20,17 @@ static json_t *str_json(const char *s) {
 }
 
 bool api_step_done(const store_step *s) {
-    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from);
+    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from) || s->state == STEP_STOPPED;
+}
+
+char *api_params_text(const json_t *params) {
+    mp_buf b;
+    mp_buf_init(&b);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+        mp_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", k, json_is_string(v) ? json_string_value(v) : "?");
+    return mp_buf_steal(&b);
 }
 
 const char *api_run_state_shown(const store_run *r) {
@@ -70,6 +80,9 @@ json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm) {
     json_object_set_new(o, "outputs_dir", str_json(s->outputs_dir));
     json_object_set_new(o, "log", str_json(s->log_path));
     json_object_set_new(o, "message", str_json(s->message));
+    json_error_t je;
+    json_t *params = s->params_json ? json_loads(s->params_json, 0, &je) : NULL;
+    json_object_set_new(o, "params", params ? params : json_null());
     json_t *mj = json_object();
     for (size_t i = 0; i < nm; i++)
         if (m[i].step && m[i].key && s->name && strcmp(m[i].step, s->name) == 0)

@@ -390,7 +390,9 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
             const store_hold *h = row_of(&r, runs[i].id, steps[j].name);
             const char *why = steps[j].state == STEP_RETRYING ? (steps[j].message ? steps[j].message : "waiting to retry")
                               : h && h->pending && h->reason ? h->reason
-                                                             : "waiting for its dependencies or a free slot (--parallel)";
+                              : steps[j].params_json
+                                  ? "waiting for its dependencies or a free slot (--parallel, the sweep's maxParallel)"
+                                  : "waiting for its dependencies or a free slot (--parallel)";
             char pri[16] = "-";
             if (h) snprintf(pri, sizeof pri, "%d", (int)h->priority);
             const char *q = h && h->queue ? h->queue : "-";

@@ -129,13 +129,26 @@ static void free_bundle(run_bundle *b) {
     free(b->home);
 }
 
+/* A step's params_json as "lr=0.1, depth=4" (heap; "" when none). */
+static char *step_params(const store_step *s) {
+    json_error_t je;
+    json_t *p = s->params_json ? json_loads(s->params_json, 0, &je) : NULL;
+    char *text = api_params_text(p);
+    json_decref(p);
+    return text;
+}
+
 static int get_steps(cli_env *env, get_opts *g, const char *id) {
     run_bundle b;
     int status = load_bundle(env, g->home, id, &b);
     if (status == 0 && g->out == OUT_TABLE) {
+        /* A run with a sweep shows each trial's param values (the sweep step's: its best's). */
         static const char *const hdr[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "MESSAGE"};
+        static const char *const hdrp[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "PARAMS", "MESSAGE"};
+        bool sweep = false;
+        for (size_t i = 0; i < b.nsteps; i++) sweep = sweep || b.steps[i].params_json;
         cli_table t;
-        cli_table_init(&t, 6, hdr);
+        cli_table_init(&t, sweep ? 7 : 6, sweep ? hdrp : hdr);
         for (size_t i = 0; i < b.nsteps; i++) {
             store_step *s = &b.steps[i];
             char att[16], ex[16], dur[32];
@@ -145,8 +158,11 @@ static int get_steps(cli_env *env, get_opts *g, const char *id) {
             int64_t end = s->ended_ms ? s->ended_ms : mp_now_ms();
             if (s->started_ms) mp_format_duration(end - s->started_ms, dur, sizeof dur);
             else mp_strlcpy(dur, "-", sizeof dur);
-            const char *row[] = {s->name, store_step_state_name(s->state), att, ex, dur, s->message ? s->message : ""};
+            char *params = step_params(s);
+            const char *msg = s->message ? s->message : "";
+            const char *row[] = {s->name, store_step_state_name(s->state), att, ex, dur, sweep ? params : msg, msg};
             cli_table_add(&t, row);
+            free(params);
         }
         cli_table_print(&t, stdout);
         cli_table_free(&t);
@@ -298,6 +314,9 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
             printf("  %-20s %-10s attempts %d  exit %s  %s\n", s->name, store_step_state_name(s->state), s->attempts, ex,
                    dur);
             if (s->message) printf("      message:  %s\n", s->message);
+            char *params = step_params(s);
+            if (*params) printf("      params:   %s\n", params);
+            free(params);
             if (s->cached_from) printf("      cache:    hit, outputs of run %s\n", s->cached_from);
             printf("      outputs:  %s\n      log:      %s\n", s->outputs_dir ? s->outputs_dir : "-",
                    s->log_path ? s->log_path : "-");

@@ -56,6 +56,7 @@ static const char *state_mark(int st) {
     case STEP_RETRYING: return "\033[33m↻\033[0m";
     case STEP_SKIPPED: return "\033[90m↷\033[0m";
     case STEP_CANCELLED: return "\033[31m■\033[0m";
+    case STEP_STOPPED: return "\033[33m⊘\033[0m";
     default: return "\033[90m○\033[0m";
     }
 }
@@ -76,7 +77,8 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
         char att[32] = "";
         if (s->attempts > 1 || s->state == STEP_RETRYING) snprintf(att, sizeof att, "attempt %d", s->attempts);
         const char *extra = s->cached ? "cached" : (s->state == STEP_FAILED || s->state == STEP_RETRYING ||
-                                                    s->state == STEP_SKIPPED) && s->message ? s->message : "";
+                                                    s->state == STEP_SKIPPED || s->state == STEP_STOPPED) &&
+                                                           s->message ? s->message : "";
         printf("\033[2K  %s %-24s %-10s %8s  %-10s %s\n", state_mark(s->state), s->name, store_step_state_name(s->state), d,
                att, extra);
     }

@@ -314,11 +314,15 @@ static void runs_table(json_t *arr) {
 }
 
 static void steps_table(json_t *arr) {
+    /* as get_steps in cmd_get.c: a PARAMS column for a run with a sweep */
     static const char *const hdr[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "MESSAGE"};
-    cli_table t;
-    cli_table_init(&t, 6, hdr);
+    static const char *const hdrp[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "PARAMS", "MESSAGE"};
     size_t i;
     json_t *s;
+    bool sweep = false;
+    json_array_foreach(arr, i, s) sweep = sweep || json_is_object(json_object_get(s, "params"));
+    cli_table t;
+    cli_table_init(&t, sweep ? 7 : 6, sweep ? hdrp : hdr);
     json_array_foreach(arr, i, s) {
         char att[24], ex[24], dur[32];
         snprintf(att, sizeof att, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(s, "attempts")));
@@ -326,8 +330,11 @@ static void steps_table(json_t *arr) {
         if (json_is_integer(x)) snprintf(ex, sizeof ex, "%" JSON_INTEGER_FORMAT, json_integer_value(x));
         else mp_strlcpy(ex, "-", sizeof ex);
         jdur(s, dur, sizeof dur);
-        const char *row[] = {jstr(s, "name", ""), jstr(s, "state", ""), att, ex, dur, jstr(s, "message", "")};
+        char *params = api_params_text(json_object_get(s, "params"));
+        const char *msg = jstr(s, "message", "");
+        const char *row[] = {jstr(s, "name", ""), jstr(s, "state", ""), att, ex, dur, sweep ? params : msg, msg};
         cli_table_add(&t, row);
+        free(params);
     }
     cli_table_print(&t, stdout);
     cli_table_free(&t);
@@ -404,6 +411,9 @@ static void describe_text(json_t *o) {
                (int)json_integer_value(json_object_get(s, "attempts")), json_is_integer(x) ? (int)json_integer_value(x) : -1,
                dur);
         if (jstr(s, "message", NULL)) printf("      message:  %s\n", jstr(s, "message", ""));
+        char *params = api_params_text(json_object_get(s, "params"));
+        if (*params) printf("      params:   %s\n", params);
+        free(params);
         if (jstr(s, "cached_from", NULL)) printf("      cache:    hit, outputs of run %s\n", jstr(s, "cached_from", ""));
         printf("      outputs:  %s\n      log:      %s\n", jstr(s, "outputs_dir", "-"), jstr(s, "log", "-"));
         any_metric |= json_object_size(json_object_get(s, "metrics")) > 0;

@@ -13,7 +13,10 @@
  * Capacity: at most `parallel` steps run at once; a step that asks for resources
  * or several workers starts only once the scheduler admitted it (admission.c:
  * priorities, quotas, placement on the nodes, preemption); one asked to yield is
- * stopped and requeued. */
+ * stopped and requeued *
+ * Sweeps: a trial S[i] is an ordinary step; sweep.c says when it may start
+ * (maxParallel) or must stop early, and what the aggregate step S becomes once
+ * every trial has ended (the hooks are marked "sweep"). */
 #include "sched/sched_int.h"
 
 #include <jansson.h>
@@ -157,7 +160,8 @@ static int record_metrics(engine *g, sched__step *s) {
     json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
     free(path);
     if (!root) return 0;
-    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, root, g->e) : 0;
+    const char *prefix = s->trial ? s->trial->metric_prefix : NULL;
+    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, prefix, root, g->e) : 0;
     if (rc == 0 && json_is_object(root)) {
         const char *key;
         json_t *val;
@@ -187,7 +191,7 @@ static char *missing_output(const sched__step *s) {
 /* register: {model, artifact}: the artifact becomes the next version of the model. */
 static int register_model(engine *g, sched__step *s) {
     const spec_step *sp = s->spec;
-    if (!sp->register_model || !sp->register_artifact) return 0;
+    if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
     const char *rel = NULL;
     for (size_t i = 0; i < sp->noutputs; i++)
         if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
@@ -223,6 +227,10 @@ static int step_exited(engine *g, sched__step *s, const exec_exit *x) {
     s->rec.ended_ms = mp_now_ms();
     s->rec.exit_code = x->exit_code;
     s->rec.pid = 0;
+    if (s->trial && s->trial->stopped && !s->cancelling) { /* early stopping: ended, not failed */
+        int rc = record_metrics(g, s);
+        return rc ? rc : set_step(g, s, STEP_STOPPED, "StepStopped", s->trial->stop_why);
+    }
     char why[700];
     if (s->preempting && !g->cancel && !s->cancelling && !s->timed_out) {
         s->preempting = false;
@@ -292,6 +300,7 @@ static int readiness(engine *g, sched__step *s, const char **blocker) {
         }
         if (!dep_ok(d)) ready = 0;
     }
+    if (ready && s->sweep && !sched__sweep_trials_ended(s)) ready = 0; /* a sweep waits for its trials */
     if (ready && s->rec.state == STEP_RETRYING && s->rec.next_attempt_ms > mp_now_ms()) return 0;
     return ready;
 }
@@ -306,6 +315,44 @@ static int note_waiting(engine *g, sched__step *s, const char *type, const char 
     int rc = g->st->m->step_update(g->st, &s->rec, g->e);
     if (rc == 0) rc = record_event(g, s->rec.name, type, why);
     return rc;
+}
+
+/* ---- sweeps (sweep.c decides; states, events and signals stay here) ----------------- */
+
+/* SweepStarted on the aggregate step when the first trial of its sweep starts. */
+static int sweep_started(engine *g, sched__step *s) {
+    char *msg = sched__sweep_starting(s);
+    int rc = msg ? set_step(g, s->trial->agg, STEP_PENDING, "SweepStarted", msg) : 0;
+    free(msg);
+    return rc;
+}
+
+/* Every trial has ended: the aggregate takes the best trial's outputs, or fails. */
+static int conclude_sweep(engine *g, sched__step *s) {
+    sched__sweep_end end;
+    int rc = sched__sweep_conclude(g->st, g->run.id, g->tracked, s, &end, g->e);
+    bool ok = end.state == STEP_SUCCEEDED;
+    if (rc == 0 && end.best_event) rc = record_event(g, s->rec.name, "SweepBestTrial", end.best_event);
+    if (rc == 0 && ok) rc = record_metrics(g, s); /* the best trial's metrics.json, as S's */
+    if (rc == 0 && ok) rc = register_model(g, s);
+    if (rc == 0) rc = set_step(g, s, end.state, ok ? "StepSucceeded" : "StepFailed", end.msg);
+    sched__sweep_end_free(&end);
+    return rc;
+}
+
+static void signal_step(engine *g, sched__step *s, int sig);
+
+/* Trials the median stopping rule ends: recorded (own commit), then SIGTERM. */
+static void stop_early(engine *g) {
+    sched__step **stop = NULL;
+    size_t n = sched__sweep_poll(g->steps, g->n, mp_mono_ms(), &stop);
+    for (size_t i = 0; i < n; i++) {
+        record_event(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
+        flush_events(g);
+        stop[i]->kill_at = mp_mono_ms() + g->grace_ms;
+        signal_step(g, stop[i], SIGTERM);
+    }
+    free(stop);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -335,6 +382,8 @@ static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) 
 static int apply_start(engine *g, start_item *it) {
     sched__step *s = it->s;
     if (it->kind == 3) return 0; /* its names resolve to nothing applied: it waits */
+    int src = sweep_started(g, s);
+    if (src) return src;
     if (it->kind == 2) {
         s->rec.attempts++;
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
@@ -738,6 +787,9 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
                 snprintf(msg, sizeof msg, "upstream step \"%s\" did not succeed", blocker);
                 *rc = set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
                 changed = true;
+            } else if (s->sweep && readiness(g, s, &blocker) == 1) { /* its trials have all ended */
+                *rc = conclude_sweep(g, s);
+                changed = true;
             }
         }
     }
@@ -747,6 +799,7 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
     for (size_t i = 0; i < g->n; i++) {
         store_step *r = &g->steps[i].rec;
         if (!store_step_state_final(r->state) || g->steps[i].running) all_final = false;
+        if (g->steps[i].trial) continue; /* a sweep's trials are judged by the sweep step */
         if (!(r->state == STEP_SUCCEEDED || (r->state == STEP_SKIPPED && r->cached_from))) {
             all_ok = false;
             if (!first_bad && (r->state == STEP_FAILED || r->state == STEP_CANCELLED)) first_bad = r->name;
@@ -834,6 +887,7 @@ static int loop(engine *g, int *final_state) {
             sched__step *s = &g->steps[i];
             const char *blocker = NULL;
             if (readiness(g, s, &blocker) != 1) continue;
+            if (s->sweep || !sched__sweep_admits(s)) continue; /* a sweep ends in decide(); maxParallel */
             start_item *it = &items[nitems++];
             memset(it, 0, sizeof *it);
             it->s = s;
@@ -858,7 +912,10 @@ static int loop(engine *g, int *final_state) {
             }
             slots--;
             if (needs_admission(s)) it->adm = ADM_ENQUEUE;
+            s->running = true; /* counts as running while the others are chosen (a sweep's maxParallel) */
         }
+        for (size_t i = 0; i < nitems; i++)
+            if (items[i].kind == 0) items[i].s->running = false;
         /* A transaction only when something changes: a run whose steps all wait
          * for admission, with nothing new decided, only reads its rows. */
         bool need = g->first || nexits > 0 || g->cancel, any_adm = false;
@@ -902,6 +959,7 @@ static int loop(engine *g, int *final_state) {
             store_cache_entry_free(&it->hit);
         }
         if (rc != 0 || done) break;
+        stop_early(g);
         int timeout = signal_due(g);
         /* Admission is decided by the lease holder and seen by polling: poll
          * faster while this run waits for it, or decides it for others. */
@@ -943,11 +1001,13 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
     for (size_t i = 0; i < nrecs; i++) {
         g.steps[i].rec = recs[i];
         g.steps[i].spec = spec_pipeline_step(p, recs[i].name);
-        if (!g.steps[i].spec && rc == 0)
-            rc = mp_err_set(e, MP_EINTERNAL, "run %s has step \"%s\" that its pipeline does not define", run_id,
-                            recs[i].name);
     }
     free(recs);
+    rc = sched__sweep_bind(g.steps, g.n, e); /* a trial S[i] runs S's spec */
+    for (size_t i = 0; i < nrecs; i++)
+        if (!g.steps[i].spec && rc == 0)
+            rc = mp_err_set(e, MP_EINTERNAL, "run %s has step \"%s\" that its pipeline does not define", run_id,
+                            g.steps[i].rec.name);
     char *spec_dir = mp_path_dir(g.run.spec_path ? g.run.spec_path : "./x");
     g.c = (sched__ctx){.p = p, .run = &g.run, .spec_dir = spec_dir, .steps = g.steps, .nsteps = g.n,
                        .self_exe = o->self_exe};
@@ -973,6 +1033,7 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         if (rc == 0) flush_events(&g);
     }
     if (rc == 0) rc = loop(&g, final_state);
+    sched__sweep_unbind(g.steps, g.n);
     for (size_t i = 0; i < g.n; i++) {
         sched__step *s = &g.steps[i];
         store_step_free(&s->rec);

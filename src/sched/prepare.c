@@ -4,7 +4,9 @@
  * The cache key must be equal across runs for equal work, so it is computed over
  * the step's templates as written (not as rendered, since rendered paths hold the
  * run id) plus the values the templates refer to: params by value, files and
- * directories (inputs, upstream outputs) by content.
+ * directories (inputs, upstream outputs) by content. A sweep trial sees its own
+ * values of the swept params (templates, MLPLANE_PARAM_*, the cache key) and
+ * MLPLANE_TRIAL, MLPLANE_SWEEP.
  * Pure apart from reading input files; called on the engine's thread. */
 #include "sched/sched_int.h"
 
@@ -23,7 +25,10 @@ typedef struct lookup_ud {
     int nscratch;
 } lookup_ud;
 
-static const char *param_value(const sched__ctx *c, const char *name) {
+/* A param's value for step s: a sweep trial's own value, else the run's. */
+static const char *param_value(const sched__ctx *c, const sched__step *s, const char *name) {
+    const char *v = sched__trial_param(s, name);
+    if (v) return v;
     for (size_t i = 0; i < c->nparams; i++)
         if (strcmp(c->params[i].key, name) == 0) return c->params[i].value;
     return NULL;
@@ -58,7 +63,7 @@ static const char *artifact_path(const sched__ctx *c, const char *ref, mp_buf *b
 static const char *lookup(void *vud, const char *ref) {
     lookup_ud *ud = vud;
     const sched__ctx *c = ud->c;
-    if (mp_str_starts(ref, "params.")) return param_value(c, ref + 7);
+    if (mp_str_starts(ref, "params.")) return param_value(c, ud->s, ref + 7);
     if (strcmp(ref, "run.id") == 0) return c->run->id;
     if (strcmp(ref, "run.name") == 0) return c->run->pipeline;
     if (mp_str_starts(ref, "inputs.") && ud->inputs) {
@@ -132,7 +137,7 @@ static char *cache_key(const sched__ctx *c, const sched__step *s, lookup_ud *lud
     key_text(&k, sp->working_dir);
     for (size_t i = 0; i < c->nparams; i++) {
         mp_hash_str(&h, c->params[i].key);
-        mp_hash_str(&h, c->params[i].value);
+        mp_hash_str(&h, param_value(c, s, c->params[i].key));
     }
     for (size_t i = 0; i < sp->ninputs && i < lud->inputs->n; i++) {
         mp_hash_str(&h, sp->inputs[i].name);
@@ -215,10 +220,16 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
     char attempt[32];
     snprintf(attempt, sizeof attempt, "%d", s->rec.attempts + 1);
     env_put(&pr->env, "MLPLANE_RUN_ID", c->run->id);
-    env_put(&pr->env, "MLPLANE_STEP", sp->name);
+    env_put(&pr->env, "MLPLANE_STEP", s->rec.name); /* a sweep trial's: "S[i]" */
     env_put(&pr->env, "MLPLANE_OUTPUTS", s->rec.outputs_dir);
     env_put(&pr->env, "MLPLANE_ATTEMPT", attempt);
     env_put(&pr->env, "MLPLANE_PIPELINE", c->p->meta.name);
+    if (s->trial) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%d", s->trial->index);
+        env_put(&pr->env, "MLPLANE_TRIAL", idx);
+        env_put(&pr->env, "MLPLANE_SWEEP", sp->name);
+    }
     /* The step's MLflow run: the pipeline run itself. A client logs to it when a
      * tracking server is known (MLFLOW_TRACKING_URI, or the mlplane server). */
     env_put(&pr->env, "MLFLOW_RUN_ID", c->run->id);
@@ -233,7 +244,7 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
         for (const char *q = c->params[i].key; *q && j + 1 < sizeof name; q++)
             name[j++] = (char)((*q >= 'a' && *q <= 'z') ? *q - 32 : ((*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')) ? *q : '_');
         name[j] = '\0';
-        env_put(&pr->env, name, c->params[i].value);
+        env_put(&pr->env, name, param_value(c, s, c->params[i].key));
     }
     for (size_t i = 0; i < sp->nenv; i++) {
         char *r = render_or_fail(sp->env[i].value, &lud, "env", pr);
@@ -246,6 +257,7 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
         if (!eq || mp_str_starts(*ep, "MLPLANE_RUN_ID=") || mp_str_starts(*ep, "MLPLANE_STEP=") ||
             mp_str_starts(*ep, "MLPLANE_OUTPUTS=") || mp_str_starts(*ep, "MLPLANE_ATTEMPT=") ||
             mp_str_starts(*ep, "MLPLANE_PIPELINE=") || mp_str_starts(*ep, "MLPLANE_PARAM_") ||
+            mp_str_starts(*ep, "MLPLANE_TRIAL=") || mp_str_starts(*ep, "MLPLANE_SWEEP=") ||
             mp_str_starts(*ep, "MLFLOW_RUN_ID=") || mp_str_starts(*ep, "MLFLOW_EXPERIMENT_ID=") ||
             mp_str_starts(*ep, "MLFLOW_TRACKING_URI="))
             continue;

@@ -1,6 +1,7 @@
 /* run.c — the life of a run around its execution: submit (validate params and
- * capacity, write the run and its steps in one transaction), resume after the
- * owner died, cancel, and the machine's capacity. Runs on the caller's thread. */
+ * capacity, write the run and its steps — a sweep's trials included — in one
+ * transaction), resume after the owner died, cancel, and the machine's capacity.
+ * Runs on the caller's thread. */
 #include "sched/sched_int.h"
 
 #include <signal.h>
@@ -121,11 +122,14 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
             sched_objects_free(&o);
         }
         if (rc == 0) rc = st->m->run_insert(st, &r, e);
+        int idx = 0;
         for (size_t i = 0; i < p->nsteps && rc == 0; i++) {
             const spec_step *s = &p->steps[order[i]];
+            /* A sweep's trials S[0], S[1], ... come before S, their aggregate. */
+            if (s->sweep && (rc = sched__sweep_insert(st, home, r.id, s, &idx, e)) != 0) break;
             /* One directory per step (its outputs, and its working directory), logs
              * beside them: one mkdir per step start keeps many short steps cheap. */
-            store_step ss = {.run_id = r.id, .name = s->name, .idx = (int)i, .state = STEP_PENDING, .exit_code = -1,
+            store_step ss = {.run_id = r.id, .name = s->name, .idx = idx++, .state = STEP_PENDING, .exit_code = -1,
                              .outputs_dir = sched__step_dir(home, r.id, s->name),
                              .log_path = mp_xasprintf("%s/runs/%s/logs/%s.log", home, r.id, s->name)};
             rc = st->m->step_insert(st, &ss, e);

@@ -1,7 +1,8 @@
 /* track.c — a pipeline run is also an MLflow run (same id), in the experiment
  * named after its pipeline: params at submit, each step's metrics.json as metrics
  * (arrays become a metric's history, one point per step; names MLflow would
- * refuse are left out), the status at the end.
+ * refuse are left out; a sweep trial's names are prefixed "S/i/"), the status at
+ * the end.
  * Everything goes through the store's tracking methods inside the engine's
  * transactions, so the MLflow view never disagrees with the run's state.
  * Runs on the engine's thread. */
@@ -46,30 +47,37 @@ static bool metric_key_ok(const char *k) {
     return true;
 }
 
-static void add_point(store_track_metric **v, size_t *n, size_t *cap, const char *key, json_t *val, int64_t step,
+/* key (owned by the caller's list of keys) -> one point of v. */
+static void add_point(store_track_metric **v, size_t *n, size_t *cap, char *key, json_t *val, int64_t step,
                       int64_t now) {
-    if (!json_is_number(val) || !metric_key_ok(key)) return;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
         *v = mp_xrealloc(*v, *cap * sizeof **v);
     }
-    (*v)[(*n)++] = (store_track_metric){(char *)key, json_number_value(val), now, step};
+    (*v)[(*n)++] = (store_track_metric){key, json_number_value(val), now, step};
 }
 
-int sched__track_metrics(store *st, const char *run_id, json_t *metrics, mp_err *e) {
+int sched__track_metrics(store *st, const char *run_id, const char *prefix, json_t *metrics, mp_err *e) {
     if (!json_is_object(metrics)) return 0;
     store_track_metric *v = NULL;
     size_t n = 0, cap = 0;
     int64_t now = mp_now_ms();
+    mp_strv keys = {0};
     const char *key;
     json_t *val;
     json_object_foreach(metrics, key, val) {
+        char *full = mp_xasprintf("%s%s", prefix ? prefix : "", key);
+        if (!metric_key_ok(full)) {
+            free(full);
+            continue;
+        }
+        mp_strv_push_owned(&keys, full);
         if (json_is_array(val)) {
             size_t i;
             json_t *x;
-            json_array_foreach(val, i, x) add_point(&v, &n, &cap, key, x, (int64_t)i, now);
-        } else {
-            add_point(&v, &n, &cap, key, val, 0, now);
+            json_array_foreach(val, i, x) if (json_is_number(x)) add_point(&v, &n, &cap, full, x, (int64_t)i, now);
+        } else if (json_is_number(val)) {
+            add_point(&v, &n, &cap, full, val, 0, now);
         }
     }
     int rc = 0;
@@ -77,6 +85,7 @@ int sched__track_metrics(store *st, const char *run_id, json_t *metrics, mp_err 
     for (size_t off = 0; off < n && rc == 0; off += 1000)
         rc = st->t->log_batch(st, run_id, v + off, n - off < 1000 ? n - off : 1000, NULL, 0, NULL, 0, e);
     free(v);
+    mp_strv_free(&keys);
     return rc;
 }
 

@@ -8,7 +8,8 @@
  *   validate.c  cross-field rules (unique names, dependencies, templates, cycles).
  * The scheduler's kinds and fields have files of their own:
  *   resources.c   resource maps (cpu, memory, GPUs, extended names) and taints;
- *   step_sched.c  a step's scheduling fields (queue, priority, tolerations, sweep...);
+ *   step_sched.c  a step's scheduling fields (queue, priority, tolerations...);
+ *   sweep.c       a step's sweep: (hyperparameter search) and its cross-field rules;
  *   cluster.c     PriorityClass, Node, NodePool, ResourceFlavor, LocalQueue, and the
  *                 file-wide checks (node names, one global default priority);
  *   queue.c       ClusterQueue.
@@ -127,6 +128,16 @@ typedef struct spec__step_field {
 extern const spec__step_field SPEC__SCHED_STEP_FIELDS[];
 extern const size_t SPEC__NSCHED_STEP_FIELDS;
 void spec__step_sched_free(spec_step *s);
+
+/* ---- sweeps (sweep.c) -------------------------------------------------------------- */
+/* The decoder of a step's `sweep:` field (an entry of SPEC__SCHED_STEP_FIELDS). */
+void spec__decode_sweep(spec__ctx *c, spec_step *s, const char *where, struct fy_node *v, spec_pos kp,
+                        const char *path);
+/* The rules of a sweep that look outside its step: its params are the pipeline's,
+ * its size is at most SPEC_SWEEP_MAX_TRIALS, earlyStopping has a metric and goal
+ * (filling the defaults from the objective). */
+void spec__validate_sweep(spec__ctx *c, const spec_pipeline *p, spec_step *s);
+void spec__sweep_free(spec_sweep *sw);
 
 /* ---- kinds ------------------------------------------------------------------------ */
 /* Decodes one document of a kind into o (o->kind and o->pos already set), taking

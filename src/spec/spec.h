@@ -142,31 +142,52 @@ typedef enum spec_sweep_kind {
 } spec_sweep_kind;
 
 typedef struct spec_sweep_param {
-    char *name;
+    char *name;    /* a param of the pipeline (validation checks it) */
     char **values; /* the choices, scalars as their text; NULL for a range */
     size_t nvalues;
     bool is_range; /* random only: {min, max}, drawn uniformly */
     double min, max;
+    bool integer;  /* range whose min and max are written as integers: whole numbers, max included */
+    bool log;      /* range with scale: log: uniform in log space (min > 0) */
     spec_pos pos;
 } spec_sweep_param;
 
 typedef enum spec_goal { SPEC_GOAL_MINIMIZE = 1, SPEC_GOAL_MAXIMIZE } spec_goal;
 
-/* sweep: {grid: {P: [v...]}} or {random: {count, seed, params: {P: [v...] | {min, max}}}},
- * with maxParallel and objective {metric, goal}. Only parsed and type-checked:
- * param names are not matched against spec.params here. */
+/* earlyStopping: {metric, goal, minTrials, startStep}: the median stopping rule
+ * (Google Vizier, Katib's medianstop). metric and goal default to the objective's. */
+typedef struct spec_early_stopping {
+    char *metric;   /* never NULL after validation */
+    spec_goal goal; /* never 0 after validation */
+    int min_trials; /* peers that must have reached a step before it is judged; default 3 */
+    int start_step; /* first step (1-based position in the metric's history) judged; default 4 */
+    spec_pos pos;
+} spec_early_stopping;
+
+/* The most trials one sweep may have (a grid's product, a random count). */
+#define SPEC_SWEEP_MAX_TRIALS 10000
+
+/* sweep: {grid: {P: [v...]}} or {random: {count, seed, params: {P: [v...] | {min, max, scale}}}},
+ * with maxParallel, objective {metric, goal} and earlyStopping. Validation checks
+ * that every P is a param of the pipeline and that the sweep has at most
+ * SPEC_SWEEP_MAX_TRIALS trials; the scheduler expands it into trials at submit. */
 typedef struct spec_sweep {
     spec_sweep_kind kind;
     spec_sweep_param *params; /* at least one */
     size_t nparams;
     int count;            /* random: number of trials (>= 1); grid: 0 */
-    uint64_t seed;        /* random: valid when has_seed */
+    uint64_t seed;        /* random: the seed given, else 0 (valid when has_seed) */
     bool has_seed;
     int max_parallel;     /* 0 = no limit */
     char *metric;         /* objective.metric, or NULL without an objective */
     spec_goal goal;       /* 0 without an objective */
+    spec_early_stopping *early_stopping; /* NULL when absent */
     spec_pos pos;
 } spec_sweep;
+
+/* How many trials sw expands to: a grid's product of list sizes (saturating at
+ * SIZE_MAX), a random sweep's count. */
+size_t spec_sweep_trials(const spec_sweep *sw);
 
 typedef struct spec_step {
     char *name;

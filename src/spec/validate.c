@@ -3,9 +3,10 @@
  * Runs after pipeline.c decoded every step (so all names and outputs are known):
  * step names are unique, dependsOn names existing other steps, every {{ ref }}
  * in a step's strings names something that exists, references to another step's
- * outputs become dependencies, and the dependency graph has no cycle. Each
- * broken rule is one diagnostic at the node it came from (positions noted by the
- * decoder in spec__step_aux); validation never stops early. */
+ * outputs become dependencies, the dependency graph has no cycle, and sweeps
+ * name pipeline params (spec__validate_sweep). Each broken rule is one
+ * diagnostic at the node it came from (positions noted by the decoder in
+ * spec__step_aux); validation never stops early. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,5 +239,7 @@ void spec__validate_pipeline(spec__ctx *c, spec_pipeline *p, spec__step_aux *aux
     }
     for (size_t i = 0; i < p->nsteps; i++) check_depends(c, p, i, &aux[i]);
     for (size_t i = 0; i < p->nsteps; i++) check_templates(c, p, i, &aux[i]);
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].sweep) spec__validate_sweep(c, p, &p->steps[i]);
     check_cycles(c, p);
 }

@@ -81,6 +81,8 @@ static const char *const migrations[] = {
     store__schema_holds,
     /* v5: pending workloads and their scheduling fields; applied scheduler objects. */
     store__schema_workloads,
+    /* v6: a sweep trial's param values (and a sweep's best trial's) on its step. */
+    "ALTER TABLE steps ADD COLUMN params_json TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -67,8 +67,9 @@ enum {
     "ended_ms, owner_pid, owner_start, parallel, cancel_requested, message"
 #define STEP_COLS                                                                                   \
     "run_id, name, idx, state, attempts, exit_code, started_ms, ended_ms, next_attempt_ms, pid, " \
-    "cache_key, cached_from, outputs_dir, log_path, message"
+    "cache_key, cached_from, outputs_dir, log_path, message, params_json"
 #define P15 "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+#define P16 P15 ", ?16"
 
 static const char *const sql_text[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -82,12 +83,13 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM runs ORDER BY created_ms DESC, rowid DESC LIMIT ?1",
     [Q_RUN_UPDATE] = "UPDATE runs SET state = ?4, started_ms = ?9, ended_ms = ?10, owner_pid = ?11, "
                      "owner_start = ?12, parallel = ?13, cancel_requested = ?14, message = ?15 WHERE id = ?1",
-    [Q_STEP_INSERT] = "INSERT INTO steps (" STEP_COLS ") VALUES (" P15 ")",
+    [Q_STEP_INSERT] = "INSERT INTO steps (" STEP_COLS ") VALUES (" P16 ")",
     [Q_STEP_GET] = "SELECT " STEP_COLS " FROM steps WHERE run_id = ?1 AND name = ?2",
     [Q_STEP_LIST] = "SELECT " STEP_COLS " FROM steps WHERE run_id = ?1 ORDER BY idx, name",
     [Q_STEP_UPDATE] = "UPDATE steps SET idx = ?3, state = ?4, attempts = ?5, exit_code = ?6, started_ms = ?7, "
                       "ended_ms = ?8, next_attempt_ms = ?9, pid = ?10, cache_key = ?11, cached_from = ?12, "
-                      "outputs_dir = ?13, log_path = ?14, message = ?15 WHERE run_id = ?1 AND name = ?2",
+                      "outputs_dir = ?13, log_path = ?14, message = ?15, params_json = ?16 "
+                      "WHERE run_id = ?1 AND name = ?2",
     [Q_EVENT_APPEND] = "INSERT INTO events (run_id, step, time_ms, type, message) VALUES (?1, ?2, ?3, ?4, ?5)",
     [Q_EVENT_LIST] = "SELECT id, run_id, step, time_ms, type, message FROM events "
                      "WHERE run_id = ?1 AND id > ?2 ORDER BY id",
@@ -208,6 +210,7 @@ static void bind_step(sqlite3_stmt *q, const store_step *st) {
     bind_str(q, 13, st->outputs_dir);
     bind_str(q, 14, st->log_path);
     bind_str(q, 15, st->message);
+    bind_str(q, 16, st->params_json);
 }
 
 static void read_step(sqlite3_stmt *q, void *dst) {
@@ -227,6 +230,7 @@ static void read_step(sqlite3_stmt *q, void *dst) {
     st->outputs_dir = col_str(q, 12);
     st->log_path = col_str(q, 13);
     st->message = col_str(q, 14);
+    st->params_json = col_str(q, 15);
 }
 
 static void read_event(sqlite3_stmt *q, void *dst) {

@@ -27,7 +27,7 @@ static const char *const run_state_names[] = {
 static const char *const step_state_names[] = {
     [STEP_PENDING] = "Pending",   [STEP_RUNNING] = "Running",     [STEP_SUCCEEDED] = "Succeeded",
     [STEP_FAILED] = "Failed",     [STEP_CANCELLED] = "Cancelled", [STEP_SKIPPED] = "Skipped",
-    [STEP_RETRYING] = "Retrying",
+    [STEP_RETRYING] = "Retrying", [STEP_STOPPED] = "Stopped",
 };
 #define N_STEP_STATES ((int)(sizeof step_state_names / sizeof step_state_names[0]))
 
@@ -59,14 +59,16 @@ static const bool run_moves[N_RUN_STATES][N_RUN_STATES] = {
                      [RUN_PENDING] = true /* resume */},
 };
 
-/* step_moves[from][to]. Final states (Succeeded, Failed, Cancelled, Skipped) have
- * empty rows. Pending -> Failed covers a step that cannot start (e.g. a missing
- * input); Running/Retrying -> Pending is resume after a crash. */
+/* step_moves[from][to]. Final states (Succeeded, Failed, Cancelled, Skipped,
+ * Stopped) have empty rows. Pending -> Failed covers a step that cannot start
+ * (e.g. a missing input); Pending -> Succeeded is a sweep's aggregate step, which
+ * runs no process; Running -> Stopped a sweep trial stopped early;
+ * Running/Retrying -> Pending is resume after a crash. */
 static const bool step_moves[N_STEP_STATES][N_STEP_STATES] = {
     [STEP_PENDING] = {[STEP_RUNNING] = true, [STEP_SKIPPED] = true, [STEP_CANCELLED] = true,
-                      [STEP_FAILED] = true},
+                      [STEP_FAILED] = true, [STEP_SUCCEEDED] = true /* sweep aggregate */},
     [STEP_RUNNING] = {[STEP_SUCCEEDED] = true, [STEP_FAILED] = true, [STEP_RETRYING] = true,
-                      [STEP_CANCELLED] = true, [STEP_PENDING] = true /* resume */},
+                      [STEP_CANCELLED] = true, [STEP_STOPPED] = true, [STEP_PENDING] = true /* resume */},
     [STEP_RETRYING] = {[STEP_RUNNING] = true, [STEP_CANCELLED] = true, [STEP_PENDING] = true /* resume */},
 };
 
@@ -75,7 +77,8 @@ bool store_run_state_final(int st) {
 }
 
 bool store_step_state_final(int st) {
-    return st == STEP_SUCCEEDED || st == STEP_FAILED || st == STEP_CANCELLED || st == STEP_SKIPPED;
+    return st == STEP_SUCCEEDED || st == STEP_FAILED || st == STEP_CANCELLED || st == STEP_SKIPPED ||
+           st == STEP_STOPPED;
 }
 
 bool store_run_transition_ok(int from, int to) {
@@ -113,6 +116,7 @@ void store_step_free(store_step *s) {
     free(s->outputs_dir);
     free(s->log_path);
     free(s->message);
+    free(s->params_json);
     memset(s, 0, sizeof *s);
 }
 

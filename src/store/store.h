@@ -38,10 +38,11 @@ typedef enum store_step_state {
     STEP_CANCELLED,
     STEP_SKIPPED,  /* cache hit, or an upstream step failed */
     STEP_RETRYING, /* failed, waiting for its backoff before the next attempt */
+    STEP_STOPPED,  /* a sweep trial ended early by the sweep's earlyStopping rule */
 } store_step_state;
 
 const char *store_run_state_name(int st);  /* "Pending", "Running", ... */
-const char *store_step_state_name(int st); /* ..., "Skipped", "Retrying" */
+const char *store_step_state_name(int st); /* ..., "Skipped", "Retrying", "Stopped" */
 /* Parses a state name (case-insensitive); returns -1 when unknown. */
 int store_run_state_parse(const char *s);
 int store_step_state_parse(const char *s);
@@ -84,6 +85,9 @@ typedef struct store_step {
     char *outputs_dir; /* absolute; where its outputs are (another run's on a cache hit) */
     char *log_path;    /* absolute */
     char *message;     /* why it is in its state, may be NULL */
+    /* A sweep trial's param values, JSON object name -> string; for a sweep's
+     * aggregate step, its best trial's once chosen; NULL for other steps. */
+    char *params_json;
 } store_step;
 
 typedef struct store_event {

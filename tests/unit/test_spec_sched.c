@@ -20,6 +20,8 @@
 #define API "apiVersion: mlplane.dev/v1\n"
 /* A pipeline header; its first step starts on line 7. */
 #define HDR API "kind: Pipeline\nmetadata:\n  name: p\nspec:\n  steps:\n"
+/* The same with params a and lr (which sweeps may vary); its first step starts on line 8. */
+#define HDRP API "kind: Pipeline\nmetadata:\n  name: p\nspec:\n  params: {a: 1, lr: 1}\n  steps:\n"
 
 #include "spec_helpers.h"
 
@@ -301,10 +303,10 @@ static void test_wrong_types_and_values(void **state) {
                    "      script: x\n"
                    "      sweep: {random: {count: 3, params: {lr: {min: 1, max: 0}}}}\n",
                9, 48, "sweep.random.params.lr", "min 1 above max 0");
-    EXPECT_ONE(HDR "    - name: a\n"
-                   "      script: x\n"
-                   "      sweep: {grid: {lr: [1]}, objective: {metric: m, goal: best}}\n",
-               9, 61, "objective.goal", "minimize, maximize");
+    EXPECT_ONE(HDRP "    - name: a\n"
+                    "      script: x\n"
+                    "      sweep: {grid: {lr: [1]}, objective: {metric: m, goal: best}}\n",
+               10, 61, "objective.goal", "minimize, maximize");
     EXPECT_ONE(API "kind: Node\nmetadata: {name: n}\nspec: {capacity: {cpu: 1}, taints: [{key: k, effect: Never}]}\n",
                4, 54, "spec.taints[0].effect", "NoSchedule, PreferNoSchedule, NoExecute");
     EXPECT_ONE(API "kind: PriorityClass\nmetadata: {name: x}\nvalue: 1\nspec: {value: 1}\n",
@@ -329,10 +331,10 @@ static void test_missing_required_fields(void **state) {
                    "      script: x\n"
                    "      sweep: {maxParallel: 2}\n",
                9, 15, "missing required field \"spec.steps[0].sweep.grid\" or", "random");
-    EXPECT_ONE(HDR "    - name: a\n"
-                   "      script: x\n"
-                   "      sweep: {random: {params: {a: [1]}}}\n",
-               9, 24, "missing required field \"spec.steps[0].sweep.random.count\"");
+    EXPECT_ONE(HDRP "    - name: a\n"
+                    "      script: x\n"
+                    "      sweep: {random: {params: {a: [1]}}}\n",
+               10, 24, "missing required field \"spec.steps[0].sweep.random.count\"");
     EXPECT_ONE(API "kind: ClusterQueue\nmetadata: {name: q}\n"
                    "spec:\n"
                    "  resourceGroups:\n"

@@ -97,6 +97,7 @@ static void test_state_names(void **state) {
     assert_string_equal(store_run_state_name(RUN_CANCELLED), "Cancelled");
     assert_string_equal(store_step_state_name(STEP_SKIPPED), "Skipped");
     assert_string_equal(store_step_state_name(STEP_RETRYING), "Retrying");
+    assert_string_equal(store_step_state_name(STEP_STOPPED), "Stopped");
     assert_string_equal(store_run_state_name(99), "Unknown");
     assert_int_equal(store_run_state_parse("succeeded"), RUN_SUCCEEDED);
     assert_int_equal(store_run_state_parse("RUNNING"), RUN_RUNNING);
@@ -106,12 +107,13 @@ static void test_state_names(void **state) {
     assert_int_equal(store_step_state_parse("bogus"), -1);
     assert_int_equal(store_step_state_parse(""), -1);
     assert_int_equal(store_step_state_parse(NULL), -1);
-    for (int i = 0; i <= STEP_RETRYING; i++)
+    for (int i = 0; i <= STEP_STOPPED; i++)
         assert_int_equal(store_step_state_parse(store_step_state_name(i)), i);
     assert_true(store_run_state_final(RUN_FAILED));
     assert_false(store_run_state_final(RUN_RUNNING));
     assert_true(store_step_state_final(STEP_SKIPPED));
     assert_false(store_step_state_final(STEP_RETRYING));
+    assert_true(store_step_state_final(STEP_STOPPED));
 }
 
 static void test_transitions(void **state) {
@@ -134,7 +136,10 @@ static void test_transitions(void **state) {
     assert_true(store_step_transition_ok(STEP_RUNNING, STEP_PENDING));
     assert_true(store_step_transition_ok(STEP_RETRYING, STEP_RUNNING));
     assert_true(store_step_transition_ok(STEP_RETRYING, STEP_CANCELLED));
-    assert_false(store_step_transition_ok(STEP_PENDING, STEP_SUCCEEDED));
+    assert_true(store_step_transition_ok(STEP_PENDING, STEP_SUCCEEDED)); /* a sweep's aggregate step */
+    assert_true(store_step_transition_ok(STEP_RUNNING, STEP_STOPPED));  /* a trial stopped early */
+    assert_false(store_step_transition_ok(STEP_PENDING, STEP_STOPPED));
+    assert_false(store_step_transition_ok(STEP_RETRYING, STEP_STOPPED));
     assert_false(store_step_transition_ok(STEP_PENDING, STEP_RETRYING));
     assert_false(store_step_transition_ok(STEP_RETRYING, STEP_SUCCEEDED));
     assert_false(store_step_transition_ok(STEP_SKIPPED, STEP_RUNNING));
@@ -142,8 +147,8 @@ static void test_transitions(void **state) {
     assert_false(store_step_transition_ok(STEP_FAILED, STEP_RETRYING));
     assert_false(store_step_transition_ok(STEP_CANCELLED, STEP_RUNNING));
     /* No way out of a final state at all. */
-    for (int from = 0; from <= STEP_RETRYING; from++)
-        for (int to = 0; to <= STEP_RETRYING; to++)
+    for (int from = 0; from <= STEP_STOPPED; from++)
+        for (int to = 0; to <= STEP_STOPPED; to++)
             if (store_step_state_final(from)) assert_false(store_step_transition_ok(from, to));
     for (int from = 0; from <= RUN_CANCELLED; from++)
         for (int to = 0; to <= RUN_CANCELLED; to++)
@@ -375,6 +380,7 @@ static void test_steps(void **state) {
     free(st.outputs_dir);
     st.outputs_dir = mp_xstrdup("/runs/p-0/train");
     st.message = mp_xstrdup("killed by signal 9");
+    st.params_json = mp_xstrdup("{\"lr\":\"0.1\"}");
     assert_int_equal(s->m->step_update(s, &st, &e), 0);
     store_step_free(&st);
     assert_int_equal(s->m->step_get(s, "p-1", "train", &st, &e), 0);
@@ -389,6 +395,7 @@ static void test_steps(void **state) {
     assert_string_equal(st.cached_from, "p-0");
     assert_string_equal(st.outputs_dir, "/runs/p-0/train");
     assert_string_equal(st.message, "killed by signal 9");
+    assert_string_equal(st.params_json, "{\"lr\":\"0.1\"}");
     assert_int_equal(st.idx, 1);
     store_step_free(&st);
 
