@@ -13,7 +13,8 @@
  * Capacity: at most `parallel` steps run at once; a step that asks for resources
  * or several workers starts only once the scheduler admitted it (admission.c:
  * priorities, quotas, placement on the nodes, preemption); one asked to yield is
- * stopped and requeued *
+ * stopped and requeued. outcome.c records what a step's end means; workers.c
+ * runs its processes.
  * Sweeps: a trial S[i] is an ordinary step; sweep.c says when it may start
  * (maxParallel) or must stop early, and what the aggregate step S becomes once
  * every trial has ended (the hooks are marked "sweep"). */
@@ -24,46 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct pending_ev {
-    char *step;
-    char *type;
-    char *msg;
-} pending_ev;
-
-typedef struct engine {
-    store *st;
-    executor *x;
-    const sched_opts *o;
-    sched__ctx c;
-    store_run run;
-    sched__step *steps;
-    size_t n;
-    sched_step_view *views;
-    int parallel;
-    sched_capacity cap;
-    int grace_ms;
-    bool cancel;
-    bool logs_ready; /* HOME/runs/RUN/logs exists */
-    bool tracked;    /* the run has its MLflow run (runs recorded before tracking existed have not) */
-    sched__queue q; /* the shared queue, as last read (admission.c) */
-    bool lease_held;      /* this process decides admission for every run */
-    bool first;           /* the first iteration always opens a transaction */
-    int64_t last_dv;      /* the store's data_version when it last scheduled */
-    int64_t last_sched, last_lease_check; /* monotonic ms */
-    store_hold *own;      /* this run's workload rows, as last read */
-    size_t nown;
-    int64_t last_cancel_poll, last_evict_poll;
-    pending_ev *evs;
-    size_t nevs, capevs;
-    mp_err *e;
-} engine;
+typedef sched__engine engine;
+typedef sched__pending_ev pending_ev;
 
 /* ---- recording ----------------------------------------------------------------- */
 
@@ -75,7 +41,7 @@ static void queue_ev(engine *g, const char *step, const char *type, const char *
     g->evs[g->nevs++] = (pending_ev){mp_xstrdup(step), mp_xstrdup(type), mp_xstrdup(msg)};
 }
 
-static int record_event(engine *g, const char *step, const char *type, const char *msg) {
+int sched__record_event(engine *g, const char *step, const char *type, const char *msg) {
     store_event ev = {.run_id = g->run.id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
     int rc = g->st->m->event_append(g->st, &ev, g->e);
     if (rc == 0) queue_ev(g, step, type, msg);
@@ -83,7 +49,7 @@ static int record_event(engine *g, const char *step, const char *type, const cha
 }
 
 /* Moves step s to state (in the open transaction) with an event of type. */
-static int set_step(engine *g, sched__step *s, int state, const char *type, const char *msg) {
+int sched__set_step(engine *g, sched__step *s, int state, const char *type, const char *msg) {
     if (s->rec.state != state && !store_step_transition_ok(s->rec.state, state))
         return mp_err_set(g->e, MP_EINTERNAL, "step \"%s\": illegal transition %s -> %s", s->rec.name,
                           store_step_state_name(s->rec.state), store_step_state_name(state));
@@ -91,7 +57,7 @@ static int set_step(engine *g, sched__step *s, int state, const char *type, cons
     free(s->rec.message);
     s->rec.message = mp_xstrdup(msg);
     int rc = g->st->m->step_update(g->st, &s->rec, g->e);
-    if (rc == 0) rc = record_event(g, s->rec.name, type, msg);
+    if (rc == 0) rc = sched__record_event(g, s->rec.name, type, msg);
     return rc;
 }
 
@@ -108,7 +74,7 @@ static int set_run(engine *g, int state, const char *type, const char *msg) {
     free(g->run.message);
     g->run.message = mp_xstrdup(msg);
     int rc = g->st->m->run_update(g->st, &g->run, g->e);
-    if (rc == 0) rc = record_event(g, NULL, type, msg);
+    if (rc == 0) rc = sched__record_event(g, NULL, type, msg);
     return rc;
 }
 
@@ -126,7 +92,7 @@ static void refresh_views(engine *g) {
     }
 }
 
-static void flush_events(engine *g) {
+void sched__flush_events(engine *g) {
     const sched_observer *obs = g->o->obs;
     if (obs && obs->on_event && g->nevs) {
         refresh_views(g);
@@ -144,135 +110,14 @@ static void flush_events(engine *g) {
 /* Whether a step goes through admission: one that asks for no resource and is
  * one worker holds nothing (Kubernetes' BestEffort) and is limited only by
  * `parallel`. */
-static bool needs_admission(const sched__step *s) {
+bool sched__needs_admission(const sched__step *s) {
     const spec_resources *r = &s->spec->resources;
     return r->cpu_milli > 0 || r->memory_bytes > 0 || r->gpu > 0 || r->nextended > 0 || s->spec->parallelism > 1;
 }
 
-/* ---- step outcomes --------------------------------------------------------------- */
-
-/* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
- * values are numbers, or arrays of numbers (a history, one value per step/round,
- * of which the last is the metric's value). */
-static int record_metrics(engine *g, sched__step *s) {
-    char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
-    json_error_t je;
-    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
-    free(path);
-    if (!root) return 0;
-    const char *prefix = s->trial ? s->trial->metric_prefix : NULL;
-    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, prefix, root, g->e) : 0;
-    if (rc == 0 && json_is_object(root)) {
-        const char *key;
-        json_t *val;
-        json_object_foreach(root, key, val) {
-            json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
-            if (!json_is_number(last)) continue;
-            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(last)};
-            if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
-        }
-    }
-    json_decref(root);
-    return rc;
-}
-
-static char *missing_output(const sched__step *s) {
-    for (size_t i = 0; i < s->spec->noutputs; i++) {
-        char *p = mp_xasprintf("%s/%s", s->rec.outputs_dir, s->spec->outputs[i].path);
-        bool ok = mp_path_exists(p);
-        free(p);
-        if (!ok)
-            return mp_xasprintf("declared output \"%s\" (%s) was not produced in $MLPLANE_OUTPUTS", s->spec->outputs[i].name,
-                                s->spec->outputs[i].path);
-    }
-    return NULL;
-}
-
-/* register: {model, artifact}: the artifact becomes the next version of the model. */
-static int register_model(engine *g, sched__step *s) {
-    const spec_step *sp = s->spec;
-    if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
-    const char *rel = NULL;
-    for (size_t i = 0; i < sp->noutputs; i++)
-        if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
-    if (!rel) return 0;
-    char *source = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel);
-    int64_t version = 0;
-    int rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
-    if (rc == 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);
-        rc = record_event(g, s->rec.name, "ModelRegistered", msg);
-    }
-    free(source);
-    return rc;
-}
-
-static int step_failed(engine *g, sched__step *s, const char *why) {
-    if (g->cancel || s->cancelling) return set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
-    if (s->rec.attempts <= s->spec->retry_limit) {
-        double delay = s->spec->backoff_seconds;
-        for (int i = 1; i < s->rec.attempts; i++) delay *= 2;
-        s->rec.next_attempt_ms = mp_now_ms() + (int64_t)(delay * 1000.0);
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s; retry %d of %d in %.1fs", why, s->rec.attempts, s->spec->retry_limit, delay);
-        return set_step(g, s, STEP_RETRYING, "StepRetrying", msg);
-    }
-    return set_step(g, s, STEP_FAILED, "StepFailed", why);
-}
-
-static int step_exited(engine *g, sched__step *s, const exec_exit *x) {
-    s->running = false;
-    s->gpus = 0; /* its row was deleted by decide() */
-    s->rec.ended_ms = mp_now_ms();
-    s->rec.exit_code = x->exit_code;
-    s->rec.pid = 0;
-    if (s->trial && s->trial->stopped && !s->cancelling) { /* early stopping: ended, not failed */
-        int rc = record_metrics(g, s);
-        return rc ? rc : set_step(g, s, STEP_STOPPED, "StepStopped", s->trial->stop_why);
-    }
-    char why[700];
-    if (s->preempting && !g->cancel && !s->cancelling && !s->timed_out) {
-        s->preempting = false;
-        s->rec.attempts--; /* preemption is not the step's fault: the attempt is not charged */
-        snprintf(why, sizeof why, "%s; requeued (attempt not charged)", s->preempt_why ? s->preempt_why : "preempted");
-        return set_step(g, s, STEP_PENDING, "StepRequeued", why);
-    }
-    if (s->timed_out) {
-        snprintf(why, sizeof why, "timed out after %ds", s->spec->timeout_seconds);
-        return step_failed(g, s, why);
-    }
-    if (x->signal) {
-        snprintf(why, sizeof why, "killed by signal %d (%s)", x->signal, strsignal(x->signal));
-        return step_failed(g, s, why);
-    }
-    if (x->exit_code != 0) {
-        snprintf(why, sizeof why, "exited with code %d", x->exit_code);
-        return step_failed(g, s, why);
-    }
-    if (s->cancelling) return set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
-    char *miss = missing_output(s);
-    if (miss) {
-        int rc = step_failed(g, s, miss);
-        free(miss);
-        return rc;
-    }
-    int rc = record_metrics(g, s);
-    if (rc == 0 && s->spec->cache && s->rec.cache_key) {
-        store_cache_entry ce = {.key = s->rec.cache_key, .run_id = g->run.id, .step = s->rec.name,
-                                .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
-        rc = g->st->m->cache_put(g->st, &ce, g->e);
-    }
-    if (rc == 0) rc = register_model(g, s);
-    char dur[32], msg[64];
-    mp_format_duration(s->rec.ended_ms - s->rec.started_ms, dur, sizeof dur);
-    snprintf(msg, sizeof msg, "completed in %s", dur);
-    return rc ? rc : set_step(g, s, STEP_SUCCEEDED, "StepSucceeded", msg);
-}
-
 /* ---- readiness -------------------------------------------------------------------- */
 
-static sched__step *step_by_name(engine *g, const char *name) {
+sched__step *sched__step_by_name(engine *g, const char *name) {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->steps[i].rec.name, name) == 0) return &g->steps[i];
     return NULL;
@@ -292,7 +137,7 @@ static int readiness(engine *g, sched__step *s, const char **blocker) {
     if (s->rec.state != STEP_PENDING && s->rec.state != STEP_RETRYING) return 0;
     int ready = 1;
     for (size_t i = 0; i < s->spec->ndepends; i++) {
-        sched__step *d = step_by_name(g, s->spec->depends_on[i]);
+        sched__step *d = sched__step_by_name(g, s->spec->depends_on[i]);
         if (!d) continue;
         if (dep_blocks(d)) {
             *blocker = d->rec.name;
@@ -313,46 +158,8 @@ static int note_waiting(engine *g, sched__step *s, const char *type, const char 
     free(s->rec.message);
     s->rec.message = mp_xstrdup(why);
     int rc = g->st->m->step_update(g->st, &s->rec, g->e);
-    if (rc == 0) rc = record_event(g, s->rec.name, type, why);
+    if (rc == 0) rc = sched__record_event(g, s->rec.name, type, why);
     return rc;
-}
-
-/* ---- sweeps (sweep.c decides; states, events and signals stay here) ----------------- */
-
-/* SweepStarted on the aggregate step when the first trial of its sweep starts. */
-static int sweep_started(engine *g, sched__step *s) {
-    char *msg = sched__sweep_starting(s);
-    int rc = msg ? set_step(g, s->trial->agg, STEP_PENDING, "SweepStarted", msg) : 0;
-    free(msg);
-    return rc;
-}
-
-/* Every trial has ended: the aggregate takes the best trial's outputs, or fails. */
-static int conclude_sweep(engine *g, sched__step *s) {
-    sched__sweep_end end;
-    int rc = sched__sweep_conclude(g->st, g->run.id, g->tracked, s, &end, g->e);
-    bool ok = end.state == STEP_SUCCEEDED;
-    if (rc == 0 && end.best_event) rc = record_event(g, s->rec.name, "SweepBestTrial", end.best_event);
-    if (rc == 0 && ok) rc = record_metrics(g, s); /* the best trial's metrics.json, as S's */
-    if (rc == 0 && ok) rc = register_model(g, s);
-    if (rc == 0) rc = set_step(g, s, end.state, ok ? "StepSucceeded" : "StepFailed", end.msg);
-    sched__sweep_end_free(&end);
-    return rc;
-}
-
-static void signal_step(engine *g, sched__step *s, int sig);
-
-/* Trials the median stopping rule ends: recorded (own commit), then SIGTERM. */
-static void stop_early(engine *g) {
-    sched__step **stop = NULL;
-    size_t n = sched__sweep_poll(g->steps, g->n, mp_mono_ms(), &stop);
-    for (size_t i = 0; i < n; i++) {
-        record_event(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
-        flush_events(g);
-        stop[i]->kill_at = mp_mono_ms() + g->grace_ms;
-        signal_step(g, stop[i], SIGTERM);
-    }
-    free(stop);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -382,13 +189,13 @@ static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) 
 static int apply_start(engine *g, start_item *it) {
     sched__step *s = it->s;
     if (it->kind == 3) return 0; /* its names resolve to nothing applied: it waits */
-    int src = sweep_started(g, s);
+    int src = sched__sweep_started(g, s);
     if (src) return src;
     if (it->kind == 2) {
         s->rec.attempts++;
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         s->rec.exit_code = -1;
-        return set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
+        return sched__set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
     }
     if (it->kind == 1) {
         free(s->rec.cache_key);
@@ -400,9 +207,9 @@ static int apply_start(engine *g, start_item *it) {
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         char msg[300];
         snprintf(msg, sizeof msg, "cache hit: reusing the outputs of run %s", it->hit.run_id);
-        int rc = record_metrics(g, s); /* the reused outputs' metrics.json: the hit's metrics */
-        if (rc == 0) rc = register_model(g, s);
-        return rc ? rc : set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
+        int rc = sched__record_metrics(g, s); /* the reused outputs' metrics.json: the hit's metrics */
+        if (rc == 0) rc = sched__register_model(g, s);
+        return rc ? rc : sched__set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
     }
     /* Admission was decided by the scheduler (admission.c) into the step's row. */
     free(s->nodes);
@@ -415,7 +222,7 @@ static int apply_start(engine *g, start_item *it) {
     if (it->adm == ADM_ADMITTED) {
         s->gpus = it->row->gpu_devices;
         s->nodes = it->row->nodes ? mp_xstrdup(it->row->nodes) : NULL;
-        int rc = record_event(g, s->rec.name, "StepAdmitted", it->row->reason ? it->row->reason : "admitted");
+        int rc = sched__record_event(g, s->rec.name, "StepAdmitted", it->row->reason ? it->row->reason : "admitted");
         if (rc) return rc;
     }
     s->waiting = false;
@@ -427,250 +234,7 @@ static int apply_start(engine *g, start_item *it) {
     s->rec.cache_key = mp_xstrdup(it->prep.cache_key);
     char msg[64];
     snprintf(msg, sizeof msg, "attempt %d", s->rec.attempts);
-    return set_step(g, s, STEP_RUNNING, "StepRunning", msg);
-}
-
-/* Gives a starting worker the GPUs in devs (bits: the d-th GPU found by NVML),
- * named to the process by CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
- * (NVML's indexes, with CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA counts as NVML
- * does). On a machine with GPUs a step that asked for none sees none, as in
- * Kubernetes. */
-static void assign_gpus(engine *g, uint64_t devs, mp_strv *env) {
-    if (g->cap.gpu <= 0) return;
-    mp_buf ids;
-    mp_buf_init(&ids);
-    size_t ngpu = 0;
-    const char *why = NULL;
-    const sched_gpu *gpu = sched_gpu_local(&ngpu, &why);
-    for (size_t d = 0; d < 64 && d < ngpu; d++)
-        if (devs & ((uint64_t)1 << d)) mp_buf_printf(&ids, "%s%d", ids.len ? "," : "", gpu[d].index);
-    /* NVML numbers devices in PCI bus order; CUDA must count them the same way */
-    mp_strv_push(env, "CUDA_DEVICE_ORDER=PCI_BUS_ID");
-    mp_strv_push_owned(env, mp_xasprintf("CUDA_VISIBLE_DEVICES=%s", ids.data ? ids.data : ""));
-    mp_strv_push_owned(env, mp_xasprintf("NVIDIA_VISIBLE_DEVICES=%s", ids.len ? ids.data : "void"));
-    mp_buf_free(&ids);
-}
-
-/* The part of a gang's devices that worker rank gets: its own `per` devices. */
-static uint64_t worker_devices(uint64_t all, int64_t per, int rank) {
-    uint64_t out = 0;
-    int64_t skip = per * rank, take = per;
-    for (int d = 0; d < 64 && take > 0; d++) {
-        if (!(all & ((uint64_t)1 << d))) continue;
-        if (skip > 0) {
-            skip--;
-            continue;
-        }
-        out |= (uint64_t)1 << d;
-        take--;
-    }
-    return out;
-}
-
-/* A free TCP port on 127.0.0.1 for a gang's rank 0 (0 when none can be had). */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-/* The environment of one worker: the step's, with the variables mlplane sets
- * replaced (GPUs, rank, node, checkpoint directory). */
-static char **worker_env(engine *g, sched__step *s, const sched__prep *pr, int rank, int world, int port,
-                         const char *node, const char *ckdir, mp_strv *env) {
-    static const char *const ours[] = {"CUDA_VISIBLE_DEVICES=", "NVIDIA_VISIBLE_DEVICES=", "CUDA_DEVICE_ORDER=",
-                                       "MLPLANE_RANK=", "MLPLANE_WORLD_SIZE=", "MLPLANE_MASTER_ADDR=",
-                                       "MLPLANE_MASTER_PORT=", "MLPLANE_NODE=", "MLPLANE_CHECKPOINT_DIR=",
-                                       "RANK=", "WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT="};
-    for (size_t i = 0; i < pr->env.n; i++) {
-        bool drop = false;
-        for (size_t k = 0; k < sizeof ours / sizeof ours[0] && !drop; k++) drop = mp_str_starts(pr->env.v[i], ours[k]);
-        if (!drop) mp_strv_push(env, pr->env.v[i]);
-    }
-    assign_gpus(g, worker_devices(s->gpus, s->spec->resources.gpu, rank), env);
-    if (node) mp_strv_push_owned(env, mp_xasprintf("MLPLANE_NODE=%s", node));
-    if (ckdir) mp_strv_push_owned(env, mp_xasprintf("MLPLANE_CHECKPOINT_DIR=%s", ckdir));
-    if (world > 1) { /* distributed training: the names mlplane documents, and torchrun's */
-        mp_strv_push_owned(env, mp_xasprintf("MLPLANE_RANK=%d", rank));
-        mp_strv_push_owned(env, mp_xasprintf("MLPLANE_WORLD_SIZE=%d", world));
-        mp_strv_push(env, "MLPLANE_MASTER_ADDR=127.0.0.1");
-        mp_strv_push_owned(env, mp_xasprintf("MLPLANE_MASTER_PORT=%d", port));
-        mp_strv_push_owned(env, mp_xasprintf("RANK=%d", rank));
-        mp_strv_push_owned(env, mp_xasprintf("WORLD_SIZE=%d", world));
-        mp_strv_push(env, "MASTER_ADDR=127.0.0.1");
-        mp_strv_push_owned(env, mp_xasprintf("MASTER_PORT=%d", port));
-    }
-    return mp_strv_terminated(env);
-}
-
-/* checkpoint: {path}: a directory kept across attempts, preemptions and resume,
- * HOME/runs/RUN/checkpoints/STEP, linked at PATH in the step's outputs (an
- * absolute PATH is used as it is). NULL when the step has none. */
-static char *checkpoint_dir(engine *g, sched__step *s, mp_err *e, int *rc) {
-    const char *path = s->spec->checkpoint_path;
-    if (!path) return NULL;
-    char *dir = path[0] == '/' ? mp_xstrdup(path)
-                               : mp_xasprintf("%s/runs/%s/checkpoints/%s", g->o->home, g->run.id, s->rec.name);
-    if ((*rc = mp_mkdir_p(dir, e)) != 0) return dir;
-    if (path[0] != '/') {
-        char *link = mp_xasprintf("%s/%s", s->rec.outputs_dir, path);
-        char *parent = mp_path_dir(link);
-        if ((*rc = mp_mkdir_p(parent, e)) == 0 && symlink(dir, link) != 0)
-            *rc = mp_err_set(e, MP_EIO, "cannot link checkpoint directory %s at %s: %s", dir, link, strerror(errno));
-        free(parent);
-        free(link);
-    }
-    return dir;
-}
-
-/* The node of worker rank, from "a,b,c" (heap), or NULL. */
-static char *worker_node(const char *nodes, int rank) {
-    const char *p = nodes;
-    for (int i = 0; p && i < rank; i++) {
-        p = strchr(p, ',');
-        if (p) p++;
-    }
-    if (!p || !*p) return NULL;
-    const char *c = strchr(p, ',');
-    return c ? mp_xstrndup(p, (size_t)(c - p)) : mp_xstrdup(p);
-}
-
-/* Spawns a step whose Running state is committed: its workers (one, or a gang's
- * `parallelism`). A worker that cannot start gets a faked exit so the next
- * iteration records it like any other failed attempt. */
-static void spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails) {
-    mp_err e;
-    int rc = 0;
-    if (!g->logs_ready) {
-        char *dir = mp_path_dir(s->rec.log_path);
-        rc = mp_mkdir_p(dir, &e);
-        free(dir);
-        g->logs_ready = rc == 0;
-    }
-    mp_rm_rf(s->rec.outputs_dir, NULL); /* partial outputs of an earlier attempt */
-    if (rc == 0 && mkdir(s->rec.outputs_dir, 0755) != 0) rc = mp_mkdir_p(s->rec.outputs_dir, &e);
-    if (rc == 0 && s->rec.attempts > 1) {
-        FILE *f = fopen(s->rec.log_path, "a");
-        if (f) {
-            char t[40];
-            mp_format_time(mp_now_ms(), t, sizeof t);
-            fprintf(f, "==> mlplane: attempt %d at %s\n", s->rec.attempts, t);
-            fclose(f);
-        }
-    }
-    char *ckdir = rc == 0 ? checkpoint_dir(g, s, &e, &rc) : NULL;
-    int world = s->spec->parallelism > 1 ? s->spec->parallelism : 1;
-    int port = world > 1 ? free_port() : 0;
-    free(s->workers);
-    s->workers = mp_xcalloc((size_t)world, sizeof *s->workers);
-    s->nworkers = world;
-    s->alive = 0;
-    s->fail_code = s->fail_signal = 0;
-    s->running = true;
-    s->timed_out = s->cancelling = s->preempting = false;
-    s->kill_at = 0;
-    for (int r = 0; r < world; r++) {
-        int wrc = rc;
-        mp_strv env = {0};
-        char *node = worker_node(s->nodes, r);
-        char *log = r == 0 ? NULL : mp_xasprintf("%.*s.rank%d.log", (int)strlen(s->rec.log_path) - 4, s->rec.log_path, r);
-        exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
-                       .envp = worker_env(g, s, pr, r, world, port, node, ckdir, &env), .cwd = pr->cwd,
-                       .log_path = log ? log : s->rec.log_path, .image = s->spec->image};
-        if (wrc == 0) wrc = g->x->m->start(g->x, &t, &s->workers[r], &e);
-        s->alive++;
-        if (wrc != 0) {
-            s->workers[r].pid = 0;
-            fails[*nfails] = (exec_exit){.pid = -1 - (int)(s - g->steps), .exit_code = wrc == MP_ENOENT ? 127 : 126};
-            (*nfails)++;
-        }
-        mp_strv_free(&env);
-        free(node);
-        free(log);
-    }
-    free(ckdir);
-    s->rec.pid = s->workers[0].pid;
-    s->started_mono = mp_mono_ms();
-    s->deadline = s->spec->timeout_seconds > 0 ? s->started_mono + (int64_t)s->spec->timeout_seconds * 1000 : 0;
-}
-
-/* Sends sig to every worker of s still running. */
-static void signal_step(engine *g, sched__step *s, int sig) {
-    for (int r = 0; r < s->nworkers; r++)
-        if (s->workers[r].pid > 0) g->x->m->signal(g->x, &s->workers[r], sig, NULL);
-}
-
-/* A worker ended (x). Returns its step when that was the step's last worker,
- * with x rewritten to the step's outcome (the first failing worker's exit, or
- * success), else NULL. The first failure stops the rest of a gang: a gang
- * succeeds or fails as a whole. */
-static sched__step *worker_exited(engine *g, exec_exit *x) {
-    sched__step *s = NULL;
-    if (x->pid < 0) {
-        s = &g->steps[-1 - x->pid];
-    } else {
-        for (size_t i = 0; i < g->n && !s; i++) {
-            sched__step *c = &g->steps[i];
-            if (!c->running) continue;
-            for (int r = 0; r < c->nworkers; r++)
-                if (c->workers[r].pid == x->pid) {
-                    c->workers[r].pid = 0;
-                    s = c;
-                    break;
-                }
-        }
-    }
-    if (!s) return NULL;
-    bool failed = x->signal || x->exit_code != 0;
-    if (failed && !s->fail_code && !s->fail_signal) {
-        s->fail_code = x->exit_code ? x->exit_code : 128 + x->signal;
-        s->fail_signal = x->signal;
-        if (s->alive > 1 && !s->kill_at) { /* the gang fails as a whole */
-            signal_step(g, s, SIGTERM);
-            s->kill_at = mp_mono_ms() + g->grace_ms;
-        }
-    }
-    if (--s->alive > 0) return NULL;
-    s->running = false;
-    x->exit_code = s->fail_code;
-    x->signal = s->fail_signal;
-    return s;
-}
-
-/* Stops running steps whose workload another was admitted to preempt (their rows
- * say so; polled every 250 ms): recorded, then SIGTERM and the grace period to
- * checkpoint. The step is requeued when it exits. */
-static void poll_evictions(engine *g) {
-    int64_t now = mp_mono_ms();
-    if (now - g->last_evict_poll < 250) return;
-    g->last_evict_poll = now;
-    bool any = false;
-    for (size_t i = 0; i < g->n && !any; i++) any = g->steps[i].running && needs_admission(&g->steps[i]);
-    if (!any) return;
-    store_hold *h = NULL;
-    size_t n = 0;
-    if (g->st->m->hold_list(g->st, &h, &n, NULL) != 0) return;
-    for (size_t i = 0; i < n; i++) {
-        if (!h[i].evict || h[i].pending || strcmp(h[i].run_id, g->run.id) != 0) continue;
-        sched__step *s = step_by_name(g, h[i].step);
-        if (!s || !s->running || s->preempting || s->cancelling || s->timed_out) continue;
-        s->preempting = true;
-        free(s->preempt_why);
-        s->preempt_why = mp_xstrdup(h[i].evict);
-        char msg[700];
-        snprintf(msg, sizeof msg, "%s: SIGTERM sent, %d ms to checkpoint", h[i].evict, g->grace_ms);
-        record_event(g, s->rec.name, "StepPreempted", msg); /* recorded (own commit), then acted on */
-        flush_events(g);
-        signal_step(g, s, SIGTERM);
-        s->kill_at = now + g->grace_ms;
-    }
-    store_hold_array_free(h, n);
+    return sched__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
 }
 
 static void poll_cancel(engine *g) {
@@ -747,7 +311,7 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
      * anything once their end is recorded below, in the same transaction. */
     bool changed = false;
     for (size_t i = 0; i < nexits && *rc == 0; i++)
-        if (ended[i] && needs_admission(ended[i])) {
+        if (ended[i] && sched__needs_admission(ended[i])) {
             *rc = g->st->m->hold_delete(g->st, g->run.id, ended[i]->rec.name, g->e);
             changed = true;
         }
@@ -766,7 +330,7 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
     if (*rc == 0 && (changed || duty)) *rc = schedule(g, items, nitems);
     for (size_t i = 0; i < nexits && *rc == 0; i++) {
         sched__step *s = ended[i];
-        if (s) *rc = step_exited(g, s, &exits[i]);
+        if (s) *rc = sched__step_exited(g, s, &exits[i]);
     }
     for (size_t i = 0; i < nitems && *rc == 0; i++) *rc = apply_start(g, &items[i]);
     /* Upstream failures and cancellation of waiting steps. */
@@ -778,17 +342,17 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
             if (s->rec.state != STEP_PENDING && s->rec.state != STEP_RETRYING) continue;
             const char *blocker = NULL;
             if (g->cancel) {
-                *rc = set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
-                if (*rc == 0 && needs_admission(s)) /* what it was queued or admitted for */
+                *rc = sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
+                if (*rc == 0 && sched__needs_admission(s)) /* what it was queued or admitted for */
                     *rc = g->st->m->hold_delete(g->st, g->run.id, s->rec.name, g->e);
                 changed = true;
             } else if (readiness(g, s, &blocker) < 0) {
                 char msg[300];
                 snprintf(msg, sizeof msg, "upstream step \"%s\" did not succeed", blocker);
-                *rc = set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
+                *rc = sched__set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
                 changed = true;
             } else if (s->sweep && readiness(g, s, &blocker) == 1) { /* its trials have all ended */
-                *rc = conclude_sweep(g, s);
+                *rc = sched__conclude_sweep(g, s);
                 changed = true;
             }
         }
@@ -813,7 +377,7 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
     } else if (all_ok) {
         *rc = set_run(g, RUN_SUCCEEDED, "RunSucceeded", "all steps succeeded");
     } else {
-        sched__step *b = first_bad ? step_by_name(g, first_bad) : NULL;
+        sched__step *b = first_bad ? sched__step_by_name(g, first_bad) : NULL;
         snprintf(msg, sizeof msg, "step \"%s\" failed: %s", first_bad ? first_bad : "?",
                  b && b->rec.message ? b->rec.message : "see its log");
         *rc = set_run(g, RUN_FAILED, "RunFailed", msg);
@@ -832,17 +396,17 @@ static int signal_due(engine *g) {
             s->kill_at = now + g->grace_ms;
             char msg[128];
             snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
-            record_event(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
-            flush_events(g);
-            signal_step(g, s, SIGTERM);
+            sched__record_event(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
+            sched__flush_events(g);
+            sched__signal_step(g, s, SIGTERM);
         }
         if (g->cancel && !s->cancelling && !s->timed_out) {
             s->cancelling = true;
             s->kill_at = now + g->grace_ms;
-            signal_step(g, s, SIGTERM);
+            sched__signal_step(g, s, SIGTERM);
         }
         if (s->kill_at && now >= s->kill_at) {
-            signal_step(g, s, SIGKILL);
+            sched__signal_step(g, s, SIGKILL);
             s->kill_at = now + 1000;
         }
         if (s->deadline && !s->timed_out && s->deadline < next) next = s->deadline;
@@ -875,10 +439,10 @@ static int loop(engine *g, int *final_state) {
     sched__step **ended = mp_xcalloc(maxn, sizeof *ended);
     while (!done && rc == 0) {
         poll_cancel(g);
-        poll_evictions(g);
+        sched__poll_evictions(g);
         /* Steps that ended free their capacity now, so their successors (or the
          * next independent steps) start in this same iteration. */
-        for (size_t i = 0; i < nexits; i++) ended[i] = worker_exited(g, &exits[i]);
+        for (size_t i = 0; i < nexits; i++) ended[i] = sched__worker_exited(g, &exits[i]);
         /* Prepare what can start now (outside the transaction); a step that
          * waits for admission keeps what was prepared for it. */
         size_t nitems = 0;
@@ -911,7 +475,7 @@ static int loop(engine *g, int *final_state) {
                 memset(&it->hit, 0, sizeof it->hit);
             }
             slots--;
-            if (needs_admission(s)) it->adm = ADM_ENQUEUE;
+            if (sched__needs_admission(s)) it->adm = ADM_ENQUEUE;
             s->running = true; /* counts as running while the others are chosen (a sweep's maxParallel) */
         }
         for (size_t i = 0; i < nitems; i++)
@@ -945,11 +509,11 @@ static int loop(engine *g, int *final_state) {
             }
         }
         nexits = 0;
-        if (rc == 0) flush_events(g);
+        if (rc == 0) sched__flush_events(g);
         for (size_t i = 0; i < nitems; i++) {
             start_item *it = &items[i];
             if (rc == 0 && it->kind == 0 && it->s->rec.state == STEP_RUNNING) {
-                spawn_step(g, it->s, &it->prep, exits, &nexits);
+                sched__spawn_step(g, it->s, &it->prep, exits, &nexits);
             } else if (rc == 0 && (it->kind == 0 || it->kind == 3) && !it->s->prepped) { /* waits: keep what was prepared */
                 it->s->prep = it->prep;
                 it->s->prepped = true;
@@ -959,7 +523,7 @@ static int loop(engine *g, int *final_state) {
             store_cache_entry_free(&it->hit);
         }
         if (rc != 0 || done) break;
-        stop_early(g);
+        sched__stop_early(g);
         int timeout = signal_due(g);
         /* Admission is decided by the lease holder and seen by polling: poll
          * faster while this run waits for it, or decides it for others. */
@@ -1030,7 +594,7 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         if (!g.run.started_ms) g.run.started_ms = mp_now_ms();
         const char *type = g.run.state == RUN_PENDING ? "RunStarted" : "RunResumed";
         rc = set_run(&g, RUN_RUNNING, type, NULL);
-        if (rc == 0) flush_events(&g);
+        if (rc == 0) sched__flush_events(&g);
     }
     if (rc == 0) rc = loop(&g, final_state);
     sched__sweep_unbind(g.steps, g.n);
@@ -1045,7 +609,7 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
     if (g.lease_held) g.st->m->lease_release(g.st, g.run.owner_pid, g.run.owner_start, NULL);
     store_hold_array_free(g.own, g.nown);
     sched__queue_free(&g.q);
-    flush_events(&g);
+    sched__flush_events(&g);
     free(g.evs);
     free(g.steps);
     free(g.views);

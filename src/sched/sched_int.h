@@ -230,4 +230,61 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
                           mp_err *e);
 void sched__sweep_end_free(sched__sweep_end *end);
 
+/* ---- the engine, across engine.c, outcome.c and workers.c ------------------------------
+ * One run being driven (engine.c says how); owned by sched_execute's thread. */
+typedef struct sched__pending_ev {
+    char *step;
+    char *type;
+    char *msg;
+} sched__pending_ev;
+
+typedef struct sched__engine {
+    store *st;
+    executor *x;
+    const sched_opts *o;
+    sched__ctx c;
+    store_run run;
+    sched__step *steps;
+    size_t n;
+    sched_step_view *views;
+    int parallel;
+    sched_capacity cap;
+    int grace_ms;
+    bool cancel;
+    bool logs_ready; /* HOME/runs/RUN/logs exists */
+    bool tracked;    /* the run has its MLflow run (runs recorded before tracking existed have not) */
+    sched__queue q; /* the shared queue, as last read (admission.c) */
+    bool lease_held;      /* this process decides admission for every run */
+    bool first;           /* the first iteration always opens a transaction */
+    int64_t last_dv;      /* the store's data_version when it last scheduled */
+    int64_t last_sched, last_lease_check; /* monotonic ms */
+    store_hold *own;      /* this run's workload rows, as last read */
+    size_t nown;
+    int64_t last_cancel_poll, last_evict_poll;
+    sched__pending_ev *evs;
+    size_t nevs, capevs;
+    mp_err *e;
+} sched__engine;
+
+int sched__record_event(sched__engine *g, const char *step, const char *type, const char *msg);
+/* Moves step s to state (in the open transaction) with an event of type. */
+int sched__set_step(sched__engine *g, sched__step *s, int state, const char *type, const char *msg);
+/* Tells observers about the events recorded since the last call. */
+void sched__flush_events(sched__engine *g);
+/* Whether a step goes through admission (it asks for resources or several workers). */
+bool sched__needs_admission(const sched__step *s);
+sched__step *sched__step_by_name(sched__engine *g, const char *name);
+/* outcome.c */
+int sched__record_metrics(sched__engine *g, sched__step *s);
+int sched__register_model(sched__engine *g, sched__step *s);
+int sched__step_exited(sched__engine *g, sched__step *s, const exec_exit *x);
+int sched__sweep_started(sched__engine *g, sched__step *s);
+int sched__conclude_sweep(sched__engine *g, sched__step *s);
+void sched__stop_early(sched__engine *g);
+/* workers.c */
+void sched__spawn_step(sched__engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails);
+void sched__signal_step(sched__engine *g, sched__step *s, int sig);
+sched__step *sched__worker_exited(sched__engine *g, exec_exit *x);
+void sched__poll_evictions(sched__engine *g);
+
 #endif

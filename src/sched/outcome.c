@@ -1,0 +1,171 @@
+/* outcome.c — what a step's end means for a run: its metrics.json as metrics,
+ * its declared outputs checked, its model registered, retries with backoff,
+ * requeueing after preemption, early-stopped trials, and the end of a sweep.
+ * Called by the engine (engine.c) on its thread, inside its transaction. */
+#include "sched/sched_int.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef sched__engine engine;
+
+/* ---- step outcomes --------------------------------------------------------------- */
+
+/* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
+ * values are numbers, or arrays of numbers (a history, one value per step/round,
+ * of which the last is the metric's value). */
+int sched__record_metrics(engine *g, sched__step *s) {
+    char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
+    json_error_t je;
+    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
+    free(path);
+    if (!root) return 0;
+    const char *prefix = s->trial ? s->trial->metric_prefix : NULL;
+    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, prefix, root, g->e) : 0;
+    if (rc == 0 && json_is_object(root)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(root, key, val) {
+            json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+            if (!json_is_number(last)) continue;
+            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(last)};
+            if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+static char *missing_output(const sched__step *s) {
+    for (size_t i = 0; i < s->spec->noutputs; i++) {
+        char *p = mp_xasprintf("%s/%s", s->rec.outputs_dir, s->spec->outputs[i].path);
+        bool ok = mp_path_exists(p);
+        free(p);
+        if (!ok)
+            return mp_xasprintf("declared output \"%s\" (%s) was not produced in $MLPLANE_OUTPUTS", s->spec->outputs[i].name,
+                                s->spec->outputs[i].path);
+    }
+    return NULL;
+}
+
+/* register: {model, artifact}: the artifact becomes the next version of the model. */
+int sched__register_model(engine *g, sched__step *s) {
+    const spec_step *sp = s->spec;
+    if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
+    const char *rel = NULL;
+    for (size_t i = 0; i < sp->noutputs; i++)
+        if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
+    if (!rel) return 0;
+    char *source = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel);
+    int64_t version = 0;
+    int rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    if (rc == 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);
+        rc = sched__record_event(g, s->rec.name, "ModelRegistered", msg);
+    }
+    free(source);
+    return rc;
+}
+
+static int step_failed(engine *g, sched__step *s, const char *why) {
+    if (g->cancel || s->cancelling) return sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
+    if (s->rec.attempts <= s->spec->retry_limit) {
+        double delay = s->spec->backoff_seconds;
+        for (int i = 1; i < s->rec.attempts; i++) delay *= 2;
+        s->rec.next_attempt_ms = mp_now_ms() + (int64_t)(delay * 1000.0);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s; retry %d of %d in %.1fs", why, s->rec.attempts, s->spec->retry_limit, delay);
+        return sched__set_step(g, s, STEP_RETRYING, "StepRetrying", msg);
+    }
+    return sched__set_step(g, s, STEP_FAILED, "StepFailed", why);
+}
+
+int sched__step_exited(engine *g, sched__step *s, const exec_exit *x) {
+    s->running = false;
+    s->gpus = 0; /* its row was deleted by decide() */
+    s->rec.ended_ms = mp_now_ms();
+    s->rec.exit_code = x->exit_code;
+    s->rec.pid = 0;
+    if (s->trial && s->trial->stopped && !s->cancelling) { /* early stopping: ended, not failed */
+        int rc = sched__record_metrics(g, s);
+        return rc ? rc : sched__set_step(g, s, STEP_STOPPED, "StepStopped", s->trial->stop_why);
+    }
+    char why[700];
+    if (s->preempting && !g->cancel && !s->cancelling && !s->timed_out) {
+        s->preempting = false;
+        s->rec.attempts--; /* preemption is not the step's fault: the attempt is not charged */
+        snprintf(why, sizeof why, "%s; requeued (attempt not charged)", s->preempt_why ? s->preempt_why : "preempted");
+        return sched__set_step(g, s, STEP_PENDING, "StepRequeued", why);
+    }
+    if (s->timed_out) {
+        snprintf(why, sizeof why, "timed out after %ds", s->spec->timeout_seconds);
+        return step_failed(g, s, why);
+    }
+    if (x->signal) {
+        snprintf(why, sizeof why, "killed by signal %d (%s)", x->signal, strsignal(x->signal));
+        return step_failed(g, s, why);
+    }
+    if (x->exit_code != 0) {
+        snprintf(why, sizeof why, "exited with code %d", x->exit_code);
+        return step_failed(g, s, why);
+    }
+    if (s->cancelling) return sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
+    char *miss = missing_output(s);
+    if (miss) {
+        int rc = step_failed(g, s, miss);
+        free(miss);
+        return rc;
+    }
+    int rc = sched__record_metrics(g, s);
+    if (rc == 0 && s->spec->cache && s->rec.cache_key) {
+        store_cache_entry ce = {.key = s->rec.cache_key, .run_id = g->run.id, .step = s->rec.name,
+                                .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
+        rc = g->st->m->cache_put(g->st, &ce, g->e);
+    }
+    if (rc == 0) rc = sched__register_model(g, s);
+    char dur[32], msg[64];
+    mp_format_duration(s->rec.ended_ms - s->rec.started_ms, dur, sizeof dur);
+    snprintf(msg, sizeof msg, "completed in %s", dur);
+    return rc ? rc : sched__set_step(g, s, STEP_SUCCEEDED, "StepSucceeded", msg);
+}
+
+/* ---- sweeps (sweep.c decides; states, events and signals stay here) ----------------- */
+
+/* SweepStarted on the aggregate step when the first trial of its sweep starts. */
+int sched__sweep_started(engine *g, sched__step *s) {
+    char *msg = sched__sweep_starting(s);
+    int rc = msg ? sched__set_step(g, s->trial->agg, STEP_PENDING, "SweepStarted", msg) : 0;
+    free(msg);
+    return rc;
+}
+
+/* Every trial has ended: the aggregate takes the best trial's outputs, or fails. */
+int sched__conclude_sweep(engine *g, sched__step *s) {
+    sched__sweep_end end;
+    int rc = sched__sweep_conclude(g->st, g->run.id, g->tracked, s, &end, g->e);
+    bool ok = end.state == STEP_SUCCEEDED;
+    if (rc == 0 && end.best_event) rc = sched__record_event(g, s->rec.name, "SweepBestTrial", end.best_event);
+    if (rc == 0 && ok) rc = sched__record_metrics(g, s); /* the best trial's metrics.json, as S's */
+    if (rc == 0 && ok) rc = sched__register_model(g, s);
+    if (rc == 0) rc = sched__set_step(g, s, end.state, ok ? "StepSucceeded" : "StepFailed", end.msg);
+    sched__sweep_end_free(&end);
+    return rc;
+}
+
+
+/* Trials the median stopping rule ends: recorded (own commit), then SIGTERM. */
+void sched__stop_early(engine *g) {
+    sched__step **stop = NULL;
+    size_t n = sched__sweep_poll(g->steps, g->n, mp_mono_ms(), &stop);
+    for (size_t i = 0; i < n; i++) {
+        sched__record_event(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
+        sched__flush_events(g);
+        stop[i]->kill_at = mp_mono_ms() + g->grace_ms;
+        sched__signal_step(g, stop[i], SIGTERM);
+    }
+    free(stop);
+}
