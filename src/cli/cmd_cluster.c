@@ -188,25 +188,9 @@ static void rows_free(rows *r) {
 
 /* One worker's request of row h, times its workers, added into sum. */
 static void add_row_usage(const store_hold *h, sched_res *sum) {
-    sched_res one = {0};
-    int workers = 1;
-    json_error_t je;
-    json_t *j = h->request ? json_loads(h->request, 0, &je) : NULL;
-    if (j) {
-        one.cpu_milli = json_integer_value(json_object_get(j, "cpu"));
-        one.memory_bytes = json_integer_value(json_object_get(j, "memory"));
-        one.gpu = json_integer_value(json_object_get(j, "gpu"));
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(j, "ext"), k, v) sched_res_ext_set(&one, k, json_integer_value(v));
-        json_int_t w = json_integer_value(json_object_get(j, "workers"));
-        workers = w > 0 ? (int)w : 1;
-        json_decref(j);
-    } else {
-        one.cpu_milli = h->cpu_milli;
-        one.memory_bytes = h->memory_bytes;
-        one.gpu = h->gpu;
-    }
+    sched_res one;
+    int workers;
+    sched_row_request(h, &one, &workers);
     for (int i = 0; i < workers; i++) sched_res_add(sum, &one);
 }
 

@@ -18,31 +18,12 @@ typedef struct node_use {
 
 static bool live(const store_hold *h) { return h->owner_pid > 0 && mp_proc_start_time(h->owner_pid) == h->owner_start; }
 
-/* One worker's request of row h (its JSON, or the old columns). */
-static void row_request(const store_hold *h, sched_res *one) {
-    memset(one, 0, sizeof *one);
-    json_error_t je;
-    json_t *j = h->request ? json_loads(h->request, 0, &je) : NULL;
-    if (!j) {
-        one->cpu_milli = h->cpu_milli;
-        one->memory_bytes = h->memory_bytes;
-        one->gpu = h->gpu;
-        return;
-    }
-    one->cpu_milli = json_integer_value(json_object_get(j, "cpu"));
-    one->memory_bytes = json_integer_value(json_object_get(j, "memory"));
-    one->gpu = json_integer_value(json_object_get(j, "gpu"));
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(j, "ext"), k, v) sched_res_ext_set(one, k, json_integer_value(v));
-    json_decref(j);
-}
-
 static void tally(const sched_objects *o, const store_hold *h, size_t nh, node_use *use) {
     for (size_t i = 0; i < nh; i++) {
         if (h[i].pending || !live(&h[i])) continue;
         sched_res one;
-        row_request(&h[i], &one);
+        int workers;
+        sched_row_request(&h[i], &one, &workers);
         char id[512];
         snprintf(id, sizeof id, "%s/%s", h[i].run_id, h[i].step);
         if (!h[i].nodes) { /* a row written before placements were recorded: this machine */

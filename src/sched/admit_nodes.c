@@ -174,20 +174,12 @@ static bool selector_ok(const sched_node *nd, const sched_kv *sel, size_t nsel) 
     return true;
 }
 
-static bool tolerates(const sched_toleration *t, const sched_taint *ta) {
-    if (t->effect != SCHED_EFFECT_ANY && t->effect != ta->effect) return false;
-    const char *key = s0(t->key);
-    if (!*key && t->op == SCHED_TOL_EXISTS) return true;
-    if (strcmp(key, s0(ta->key)) != 0) return false;
-    return t->op == SCHED_TOL_EXISTS || strcmp(s0(t->value), s0(ta->value)) == 0;
-}
-
 static bool taints_ok(const sched_node *nd, const sched_toleration *tol, size_t ntol) {
     for (size_t i = 0; i < nd->ntaints; i++) {
         const sched_taint *ta = &nd->taints[i];
         if (ta->effect == SCHED_PREFER_NO_SCHEDULE) continue;
         bool ok = false;
-        for (size_t j = 0; j < ntol && !ok; j++) ok = tolerates(&tol[j], ta);
+        for (size_t j = 0; j < ntol && !ok; j++) ok = sched_tolerates(&tol[j], ta);
         if (!ok) return false;
     }
     return true;

@@ -244,7 +244,7 @@ static bool selector_ok(const sched_node *nd, const sched_pod_req *rq) {
     return true;
 }
 
-static bool tolerates(const sched_toleration *t, const sched_taint *ta) {
+bool sched_tolerates(const sched_toleration *t, const sched_taint *ta) {
     if (t->effect != SCHED_EFFECT_ANY && t->effect != ta->effect) return false;
     const char *key = str(t->key);
     if (!*key && t->op == SCHED_TOL_EXISTS) return true;
@@ -254,7 +254,7 @@ static bool tolerates(const sched_toleration *t, const sched_taint *ta) {
 
 static bool tolerated(const sched_pod_req *rq, const sched_taint *ta) {
     for (size_t i = 0; i < rq->ntolerations; i++)
-        if (tolerates(&rq->tolerations[i], ta)) return true;
+        if (sched_tolerates(&rq->tolerations[i], ta)) return true;
     return false;
 }
 

@@ -206,6 +206,9 @@ typedef struct sched_toleration {
     sched_effect effect;
 } sched_toleration;
 
+/* Whether toleration t tolerates taint ta (the rules above). */
+bool sched_tolerates(const sched_toleration *t, const sched_taint *ta);
+
 typedef struct sched_node {
     const char *name;
     sched_res capacity;  /* allocatable */
@@ -347,6 +350,10 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
  * global default; NULL when none. */
 const spec_priority_class *sched_objects_class(const sched_objects *o, const char *name);
 const spec_cluster_queue *sched_objects_queue(const sched_objects *o, const char *name);
+
+/* One worker's request of workload row h and how many workers it has (from its
+ * stored request, or what a row written before requests were stored holds). */
+void sched_row_request(const store_hold *h, sched_res *one, int *workers);
 
 /* What a step's scheduling names resolve to. */
 typedef struct sched_resolved {

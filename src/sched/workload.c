@@ -121,6 +121,22 @@ int sched__req_from_json(const char *text, sched__req *out, mp_err *e) {
     return 0;
 }
 
+void sched_row_request(const store_hold *h, sched_res *one, int *workers) {
+    memset(one, 0, sizeof *one);
+    *workers = 1;
+    sched__req r;
+    mp_err ignored;
+    if (h->request && sched__req_from_json(h->request, &r, &ignored) == 0) {
+        *one = r.req.requests;
+        *workers = r.req.gang > 0 ? r.req.gang : 1;
+        sched__req_free(&r);
+        return;
+    }
+    one->cpu_milli = h->cpu_milli;
+    one->memory_bytes = h->memory_bytes;
+    one->gpu = h->gpu;
+}
+
 /* ---- the queue ------------------------------------------------------------------------ */
 
 void sched__queue_reset(sched__queue *q) {
