@@ -126,6 +126,10 @@ typedef struct mp_httpd_opts {
     size_t max_body;       /* request body limit in bytes; 0 = 64 MiB */
     int timeout_s;         /* idle connection timeout; 0 = 30 */
     int drain_s;           /* on stop, how long in-flight requests may take; 0 = 10 */
+    /* Memory per connection for its headers and read buffer (the largest request
+     * head it takes); 0 = 128 KiB. libmicrohttpd clears it between the requests
+     * of a keep-alive connection, so a server of small requests wants it small. */
+    size_t conn_memory;
     bool verbose;          /* one line per request on stderr */
     const char *log_name;  /* prefix of libmicrohttpd's messages, e.g. "mlplane server" */
     mp_httpd_handler handler;

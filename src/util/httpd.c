@@ -406,6 +406,7 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
     if (s->o.max_body == 0) s->o.max_body = (size_t)64 << 20;
     if (s->o.timeout_s <= 0) s->o.timeout_s = 30;
     if (s->o.drain_s <= 0) s->o.drain_s = 10;
+    if (s->o.conn_memory == 0) s->o.conn_memory = (size_t)128 << 10;
     s->log_name = mp_xstrdup(o->log_name ? o->log_name : "mlplane");
     s->o.log_name = s->log_name;
     atomic_init(&s->inflight, 0);
@@ -419,7 +420,7 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->o.threads,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->o.timeout_s,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.conn_memory,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
