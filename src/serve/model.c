@@ -115,15 +115,20 @@ static int model_file(const char *path, char **out, mp_err *e) {
     return 0;
 }
 
-/* The first 12 hex digits of the SHA-256 of a file. */
+/* The first 12 hex digits of the SHA-256 of a file (as sha256sum prints it). */
 static int file_digest(const char *path, char out[13], mp_err *e) {
+    char *data = NULL;
+    size_t len = 0;
+    int rc = mp_read_file(path, &data, &len, e);
+    if (rc != 0) return rc;
     mp_hash h;
     mp_hash_init(&h);
-    int rc = mp_hash_path(&h, path, e);
+    mp_hash_bytes(&h, data, len);
     char hex[65];
     mp_hash_final_hex(&h, hex);
-    if (rc == 0) mp_strlcpy(out, hex, 13);
-    return rc;
+    mp_strlcpy(out, hex, 13);
+    free(data);
+    return 0;
 }
 
 /* The local path of a registry version's source. */
