@@ -347,7 +347,7 @@ void serve__infer(const serve__entry *en, const char *body, size_t len, mp_http_
         return;
     }
     json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
+    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &je);
     if (!root) {
         serve_oip_error(resp, 400, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
         return;
