@@ -211,6 +211,7 @@ static int resolve_registry(const char *ref, const char *home, serve_ref *out, m
     store_model_version v;
     memset(&v, 0, sizeof v);
     rc = registry_lookup(st, ref, ref + strlen("models:/"), &v, e);
+    bool have = rc == 0;
     char *src = NULL;
     if (rc == 0) rc = source_path(home, &v, &src, e);
     if (rc == 0) {
@@ -220,8 +221,8 @@ static int resolve_registry(const char *ref, const char *home, serve_ref *out, m
     if (rc == 0) {
         out->name = mp_xstrdup(v.name);
         out->version = mp_xasprintf("%lld", (long long)v.version);
-        store_model_version_free(&v);
     }
+    if (have) store_model_version_free(&v);
     free(src);
     st->m->close(st);
     return rc;
