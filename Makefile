@@ -4,7 +4,8 @@
 #   make test   deps + build + every test through ctest
 #   make demo   deps + build + the breast-cancer pipeline end to end
 #   make asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench  every benchmark; make bench-NAME one of them (bench-steps, bench-tracking, bench-sched)
+#   make bench  every benchmark; make bench-NAME one of them (bench-steps, bench-tracking, bench-sched,
+#               bench-serving)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -16,7 +17,7 @@ DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlit
            libxgboost-dev libsodium-dev libcmocka-dev \
            libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3
 
-.PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched clean
+.PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving clean
 
 all: build
 
@@ -39,7 +40,7 @@ asan: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-bench: bench-steps bench-tracking bench-sched
+bench: bench-steps bench-tracking bench-sched bench-serving
 
 bench-steps: deps build
 	@./bench/steps/run.sh $(BUILD)
@@ -49,6 +50,9 @@ bench-tracking: deps build
 
 bench-sched: deps build
 	@./bench/sched/run.sh $(BUILD)
+
+bench-serving: deps build
+	@./bench/serving/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -40,21 +40,10 @@ json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm);
 /* An event: {"time","step","type","message","id"} (new reference). */
 json_t *api_event_json(const store_event *ev);
 
-/* ---- listen addresses (server.c) ----------------------------------------------------- */
-
-/* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host defaults to 127.0.0.1)
- * into host (without brackets) and port (0..65535; 0 = any free port).
- * Returns 0 or MP_EINVAL with a message. Pure. */
-int api_parse_listen(const char *s, char *host, size_t hostn, int *port, mp_err *e);
-
-/* Parses a byte size "N", "NK", "NKi", "NM", "NMi", "NG", "NGi" (K = 1000,
- * Ki = 1024) into *out (at least 1). Returns 0 or MP_EINVAL. Pure. */
-int api_parse_size(const char *s, size_t *out, mp_err *e);
-
 /* ---- the server (server.c) ---------------------------------------------------------- */
 
 typedef struct api_server_opts {
-    const char *listen;    /* see api_parse_listen; NULL = 127.0.0.1:5000 */
+    const char *listen;    /* see mp_http_parse_listen; NULL = 127.0.0.1:5000 */
     const char *home;      /* the mlplane home (resolved, exists) */
     int threads;           /* worker threads; 0 = 4 */
     size_t max_body;       /* request body limit in bytes; 0 = 64 MiB */
@@ -84,13 +73,5 @@ const mp_http_route *api_routes(size_t *n);
  * RESOURCE_DOES_NOT_EXIST, EINVAL -> 400 INVALID_PARAMETER_VALUE, ESTATE/EBUSY ->
  * 409 INVALID_STATE, others -> 500 INTERNAL_ERROR. */
 void api_error(mp_http_resp *resp, const mp_err *e);
-
-/* ---- logs (v1.c) ---------------------------------------------------------------------- */
-
-/* Appends the n bytes of p to b as valid UTF-8: invalid bytes become U+FFFD.
- * When partial_ok, an incomplete sequence at the very end is left out and its
- * length returned (so that the caller re-reads it later); else it becomes U+FFFD
- * and 0 is returned. Pure. */
-size_t api_utf8_clean(mp_buf *b, const char *p, size_t n, bool partial_ok);
 
 #endif

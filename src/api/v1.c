@@ -224,43 +224,6 @@ static void h_run_metrics(const mp_http_req *req, mp_http_resp *resp, const char
 
 /* ---- logs ------------------------------------------------------------------------------- */
 
-size_t api_utf8_clean(mp_buf *b, const char *p, size_t n, bool partial_ok) {
-    static const char repl[] = "\xEF\xBF\xBD";
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            mp_buf_putc(b, (char)c);
-            i++;
-            continue;
-        }
-        size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        size_t have = len && i + len > n ? n - i : len;
-        bool cont = len > 0;
-        for (size_t j = 1; cont && j < have; j++) cont = (s[i + j] & 0xC0) == 0x80;
-        if (cont && have < len) { /* a sequence cut by the end of the buffer */
-            if (partial_ok) return n - i;
-            mp_buf_puts(b, repl); /* one replacement for the whole cut sequence */
-            break;
-        }
-        uint32_t cp = 0;
-        if (cont) {
-            cp = c & (0xFF >> (len + 1));
-            for (size_t j = 1; j < len; j++) cp = (cp << 6) | (s[i + j] & 0x3F);
-            static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-            cont = cp >= min[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-        }
-        if (!cont) {
-            mp_buf_puts(b, repl);
-            i++;
-            continue;
-        }
-        mp_buf_append(b, s + i, len);
-        i += len;
-    }
-    return 0;
-}
 
 static void step_names(const bundle *b, mp_buf *out) {
     for (size_t i = 0; i < b->nsteps; i++) mp_buf_printf(out, "%s%s", i ? ", " : "", b->steps[i].name);
@@ -307,7 +270,7 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *i
         ssize_t got = want ? pread(fd, raw, want, (off_t)offset) : 0;
         if (got > 0) {
             bool at_end = offset + got >= (long long)sb.st_size;
-            size_t held = api_utf8_clean(&data, raw, (size_t)got, !(done && at_end));
+            size_t held = mp_utf8_clean(&data, raw, (size_t)got, !(done && at_end));
             offset += got - (long long)held;
         }
         free(raw);

@@ -2,7 +2,7 @@
  * main.c holds the command table and global flags; cmd_run.c run, resume and
  * cancel (with the live view); cmd_get.c get, describe and logs; cmd_misc.c
  * validate and version; output.c table/json/yaml printing; cmd_server.c the
- * HTTP server command; remote.c the same commands against a server (--server). */
+ * HTTP server command; cmd_serve.c model serving (mlplane serve); remote.c the same commands against a server (--server). */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
 
@@ -85,6 +85,7 @@ int cmd_data(cli_env *env, int argc, char **argv);
 int cmd_xgb(cli_env *env, int argc, char **argv);
 
 int cmd_server(cli_env *env, int argc, char **argv);
+int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */

@@ -53,7 +53,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
             if (parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
             break;
         case 'b':
-            if (api_parse_size(optarg, &o.max_body, &e) != 0) return cli_fail(CLI_USAGE, "--max-body: %s", e.msg);
+            if (mp_parse_size(optarg, &o.max_body, &e) != 0) return cli_fail(CLI_USAGE, "--max-body: %s", e.msg);
             break;
         case 'T':
             if (parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
@@ -69,7 +69,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     if (optind < argc) return cli_fail(CLI_USAGE, "server takes no arguments, got \"%s\"", argv[optind]);
     char host[256];
     int port;
-    if (api_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
 
     char *home = NULL;
     if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);

@@ -13,7 +13,14 @@
 #ifndef MLPLANE_ML_H
 #define MLPLANE_ML_H
 
+#include "util/util.h"
+
 int ml_data_main(int argc, char **argv);
 int ml_xgb_main(int argc, char **argv);
+
+/* Sets e to MP_EIO "XGBoost failed to WHAT: MESSAGE" from XGBGetLastError()
+ * (its first line, without the time stamp) and returns MP_EIO. For any caller
+ * of the XGBoost C API (the serving runtime too). */
+int ml_xgb_error(mp_err *e, const char *what);
 
 #endif

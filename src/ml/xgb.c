@@ -27,7 +27,7 @@
 
 /* ---- XGBoost plumbing ------------------------------------------------------------ */
 
-static int xgb_fail(mp_err *e, const char *what) {
+int ml_xgb_error(mp_err *e, const char *what) {
     const char *m = XGBGetLastError();
     /* XGBoost's messages start with a "[hh:mm:ss] " time stamp and can span lines
      * with a stack trace; keep the first line without the stamp. */
@@ -39,7 +39,7 @@ static int xgb_fail(mp_err *e, const char *what) {
 #define XGB_TRY(call, what)                                                                                  \
     do {                                                                                                     \
         if ((call) != 0) {                                                                                   \
-            rc = xgb_fail(e, what);                                                                          \
+            rc = ml_xgb_error(e, what);                                                                          \
             goto out;                                                                                        \
         }                                                                                                    \
     } while (0)
@@ -79,7 +79,7 @@ static int set_param(BoosterHandle h, const char *k, const char *v, mp_err *e) {
     if (XGBoosterSetParam(h, k, v) != 0) {
         char what[256];
         snprintf(what, sizeof what, "set %s=%s", k, v);
-        return xgb_fail(e, what);
+        return ml_xgb_error(e, what);
     }
     return 0;
 }

@@ -1,12 +1,16 @@
-/* http.h — the request/response shapes shared by the HTTP server (src/api) and
- * the subsystems whose handlers it routes to (src/track for the MLflow REST API,
- * src/serve later). Handlers never see libmicrohttpd: the server fills an
- * mp_http_req, calls the handler from its route table, and sends the
- * mp_http_resp it got back.
+/* http.h — HTTP for every server in mlplane: the request/response shapes that
+ * handlers see, and the one HTTP engine (httpd.c, libmicrohttpd) that runs them.
  *
- * Threads: the server calls handlers on its worker threads, concurrently; each
- * request carries the store handle of its worker thread (one SQLite connection
- * per thread), so a handler uses req->st and nothing global. */
+ * Handlers never see libmicrohttpd: the engine fills an mp_http_req, calls the
+ * server's handler and sends the mp_http_resp it got back. `mlplane server`
+ * (src/api) routes through the tables of api and track (the MLflow REST API);
+ * `mlplane serve` (src/serve) hands every request to its Open Inference
+ * Protocol layer, which a router can equally call without any HTTP server.
+ *
+ * Threads: the engine calls handlers on its worker threads, concurrently. In
+ * `mlplane server` each request carries the store handle of its worker thread
+ * (one SQLite connection per thread), so a handler uses req->st and nothing
+ * global. */
 #ifndef MLPLANE_HTTP_H
 #define MLPLANE_HTTP_H
 
@@ -34,7 +38,8 @@ typedef struct mp_http_req {
     const char *body; /* the request body (NUL-terminated), "" when none */
     size_t body_len;
     const char *content_type; /* may be NULL */
-    struct store *st;         /* this worker thread's store handle */
+    const char *host;         /* the Host header, may be NULL */
+    struct store *st;         /* this worker thread's store handle (mlplane server), else NULL */
     const char *home;         /* the mlplane home */
     const char *base_url;     /* how clients reach this server, e.g. "http://127.0.0.1:5000" */
 } mp_http_req;
@@ -88,5 +93,59 @@ void mp_http_mlflow_error(mp_http_resp *resp, int status, const char *code, cons
  * but not the method (405 rather than 404). */
 const mp_http_route *mp_http_route_find(const mp_http_route *routes, size_t n, const char *method, const char *path,
                                         const char **tail, bool *path_known);
+
+/* ---- listen addresses ------------------------------------------------------------- */
+
+/* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host defaults to 127.0.0.1)
+ * into host (without brackets) and port (0..65535; 0 = any free port).
+ * Returns 0 or MP_EINVAL with a message. Pure. */
+int mp_http_parse_listen(const char *s, char *host, size_t hostn, int *port, mp_err *e);
+
+/* ---- the engine (httpd.c) -------------------------------------------------------------
+ * libmicrohttpd in epoll mode with an internal pool of worker threads. Before a
+ * handler runs, the engine answers by itself (through opts.error, in the
+ * server's own error shape): a URL that is not a path (404), an encoded NUL in
+ * the URL (400), a body over max_body (413, at once when Content-Length says
+ * so). Everything else goes to opts.handler with the body read whole. */
+
+typedef struct mp_httpd mp_httpd;
+
+/* Answers one request (on a worker thread, concurrently with others). */
+typedef void (*mp_httpd_handler)(void *cls, const mp_http_req *req, mp_http_resp *resp);
+/* Fills resp with status and msg in the server's error shape; code is a short
+ * machine name ("ENDPOINT_NOT_FOUND", "INVALID_PARAMETER_VALUE",
+ * "RESOURCE_LIMIT_EXCEEDED") for shapes that carry one. */
+typedef void (*mp_httpd_error_fn)(void *cls, mp_http_resp *resp, int status, const char *code, const char *msg);
+
+typedef struct mp_httpd_opts {
+    /* "HOST:PORT" (see mp_http_parse_listen) or "unix:PATH" for a unix-domain
+     * socket (a stale socket file at PATH is replaced; one a live server
+     * listens on is refused; the file is removed on stop). */
+    const char *listen;
+    int threads;           /* worker threads; 0 = 4 */
+    size_t max_body;       /* request body limit in bytes; 0 = 64 MiB */
+    int timeout_s;         /* idle connection timeout; 0 = 30 */
+    int drain_s;           /* on stop, how long in-flight requests may take; 0 = 10 */
+    /* Memory per connection for its headers and read buffer (the largest request
+     * head it takes); 0 = 128 KiB. libmicrohttpd clears it between the requests
+     * of a keep-alive connection, so a server of small requests wants it small. */
+    size_t conn_memory;
+    bool verbose;          /* one line per request on stderr */
+    const char *log_name;  /* prefix of libmicrohttpd's messages, e.g. "mlplane server" */
+    mp_httpd_handler handler;
+    mp_httpd_error_fn error;
+    void *cls;             /* passed to handler and error; must outlive the engine */
+} mp_httpd_opts;
+
+/* Binds (a listen address it cannot bind is an MP_EIO or MP_EINVAL error) and
+ * starts the workers. Signals the caller wants to handle itself must be blocked
+ * before this call (the workers inherit the mask). *out is freed by
+ * mp_httpd_stop. */
+int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e);
+/* "http://HOST:PORT" with the port actually bound, or "unix:PATH" (valid until stop). */
+const char *mp_httpd_url(const mp_httpd *s);
+/* Stops accepting, waits up to drain_s for requests in flight (their responses
+ * say Connection: close), stops and joins the workers and frees s. */
+void mp_httpd_stop(mp_httpd *s);
 
 #endif

@@ -338,3 +338,65 @@ int64_t mp_mem_total(void) {
     if (pages < 0 || size < 0) return 0;
     return (int64_t)pages * size;
 }
+
+/* ---- text ------------------------------------------------------------------- */
+
+int mp_parse_size(const char *s, size_t *out, mp_err *e) {
+    static const struct {
+        const char *suffix;
+        unsigned long long mult;
+    } units[] = {{"", 1},          {"K", 1000ULL},          {"Ki", 1ULL << 10}, {"M", 1000000ULL},
+                 {"Mi", 1ULL << 20}, {"G", 1000000000ULL}, {"Gi", 1ULL << 30}};
+    if (!s || !*s || *s < '0' || *s > '9') return mp_err_set(e, MP_EINVAL, "expected a size like 64Mi, got \"%s\"", s ? s : "");
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno) return mp_err_set(e, MP_EINVAL, "size \"%s\" is too large", s);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].suffix) != 0) continue;
+        if (v == 0) return mp_err_set(e, MP_EINVAL, "size \"%s\" must be at least 1 byte", s);
+        if (v > (unsigned long long)(SIZE_MAX / 4) / units[i].mult) return mp_err_set(e, MP_EINVAL, "size \"%s\" is too large", s);
+        *out = (size_t)(v * units[i].mult);
+        return 0;
+    }
+    return mp_err_set(e, MP_EINVAL, "size \"%s\": the unit must be K, Ki, M, Mi, G or Gi", s);
+}
+
+
+size_t mp_utf8_clean(mp_buf *b, const char *p, size_t n, bool partial_ok) {
+    static const char repl[] = "\xEF\xBF\xBD";
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            mp_buf_putc(b, (char)c);
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        size_t have = len && i + len > n ? n - i : len;
+        bool cont = len > 0;
+        for (size_t j = 1; cont && j < have; j++) cont = (s[i + j] & 0xC0) == 0x80;
+        if (cont && have < len) { /* a sequence cut by the end of the buffer */
+            if (partial_ok) return n - i;
+            mp_buf_puts(b, repl); /* one replacement for the whole cut sequence */
+            break;
+        }
+        uint32_t cp = 0;
+        if (cont) {
+            cp = c & (0xFF >> (len + 1));
+            for (size_t j = 1; j < len; j++) cp = (cp << 6) | (s[i + j] & 0x3F);
+            static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+            cont = cp >= min[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        }
+        if (!cont) {
+            mp_buf_puts(b, repl);
+            i++;
+            continue;
+        }
+        mp_buf_append(b, s + i, len);
+        i += len;
+    }
+    return 0;
+}

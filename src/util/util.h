@@ -71,6 +71,9 @@ bool mp_str_starts(const char *s, const char *prefix);
 bool mp_str_ends(const char *s, const char *suffix);
 /* Levenshtein distance (for did-you-mean suggestions), capped at 255. */
 int mp_edit_distance(const char *a, const char *b);
+/* Parses a byte size "N", "NK", "NKi", "NM", "NMi", "NG", "NGi" (K = 1000,
+ * Ki = 1024) into *out (at least 1). Returns 0 or MP_EINVAL. Pure. */
+int mp_parse_size(const char *s, size_t *out, mp_err *e);
 
 /* A growable byte buffer, always NUL-terminated after init. */
 typedef struct mp_buf {
@@ -88,6 +91,11 @@ void mp_buf_reset(mp_buf *b);
 /* Gives the heap string to the caller (who frees it) and re-initialises b. */
 char *mp_buf_steal(mp_buf *b);
 void mp_buf_free(mp_buf *b);
+/* Appends the n bytes of p to b as valid UTF-8: invalid bytes become U+FFFD.
+ * When partial_ok, an incomplete sequence at the very end is left out and its
+ * length returned (so that the caller re-reads it later); else it becomes U+FFFD
+ * and 0 is returned. Pure. */
+size_t mp_utf8_clean(mp_buf *b, const char *p, size_t n, bool partial_ok);
 
 /* A growable array of heap strings (owned). */
 typedef struct mp_strv {

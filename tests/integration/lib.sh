@@ -71,3 +71,21 @@ stop_server() {
   wait "$1" || rc=$?
   return $rc
 }
+
+# start_serve MODEL [ARGS...]: starts `mlplane serve MODEL --listen 127.0.0.1:0 ARGS` in the
+# background, sets SERVE_PID, SERVE_URL (from its first line) and SERVE_OUT, waits for readiness.
+start_serve() {
+  local out="$T_DIR/serve.$RANDOM"
+  "$MLPLANE" serve "$@" >"$out.out" 2>"$out.err" &
+  SERVE_PID=$!
+  ALL_SERVER_PIDS="${ALL_SERVER_PIDS:-} $SERVE_PID"
+  SERVE_OUT="$out.out"
+  SERVE_ERR="$out.err"
+  wait_for "mlplane serve's first line" 20 grep -q "listening on" "$out.out"
+  SERVE_URL=$(sed -n 's/^mlplane serve listening on \([^ ]*\) .*/\1/p' "$out.out" | head -1)
+  [ -n "$SERVE_URL" ] || fail "no URL in mlplane serve's first line: $(cat "$out.out")"
+  case "$SERVE_URL" in
+    unix:*) wait_for "mlplane serve to be ready" 10 curl -sf --unix-socket "${SERVE_URL#unix:}" http://x/v2/health/ready ;;
+    *) wait_for "mlplane serve to be ready" 10 curl -sf "$SERVE_URL/v2/health/ready" ;;
+  esac
+}

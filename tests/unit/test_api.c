@@ -1,5 +1,5 @@
-/* test_api.c — the pure parts of src/api (listen addresses, sizes, UTF-8
- * cleaning of logs, JSON views) and the /api/v1 handlers called in-process on a
+/* test_api.c — the pure helpers the server relies on (listen addresses, sizes,
+ * UTF-8 cleaning of logs, from util), src/api's JSON views, and the /api/v1 handlers called in-process on a
  * scratch store: routing inside /api/v1/runs/{id}/..., error shapes, garbage
  * query parameters. */
 #include <setjmp.h>
@@ -28,7 +28,7 @@ static void test_listen_addresses(void **state) {
         char host[64];
         int port = -1;
         mp_err e = {0};
-        assert_int_equal(api_parse_listen(good[i].in, host, sizeof host, &port, &e), 0);
+        assert_int_equal(mp_http_parse_listen(good[i].in, host, sizeof host, &port, &e), 0);
         assert_string_equal(host, good[i].host);
         assert_int_equal(port, good[i].port);
     }
@@ -38,29 +38,29 @@ static void test_listen_addresses(void **state) {
         char host[64];
         int port;
         mp_err e = {0};
-        assert_int_equal(api_parse_listen(bad[i], host, sizeof host, &port, &e), MP_EINVAL);
+        assert_int_equal(mp_http_parse_listen(bad[i], host, sizeof host, &port, &e), MP_EINVAL);
         assert_true(strstr(e.msg, "listen") != NULL);
     }
     char tiny[4];
     int port;
-    assert_int_equal(api_parse_listen("longhost:1", tiny, sizeof tiny, &port, NULL), MP_EINVAL);
+    assert_int_equal(mp_http_parse_listen("longhost:1", tiny, sizeof tiny, &port, NULL), MP_EINVAL);
 }
 
 static void test_sizes(void **state) {
     (void)state;
     size_t v = 0;
-    assert_int_equal(api_parse_size("1024", &v, NULL), 0);
+    assert_int_equal(mp_parse_size("1024", &v, NULL), 0);
     assert_int_equal(v, 1024);
-    assert_int_equal(api_parse_size("64Mi", &v, NULL), 0);
+    assert_int_equal(mp_parse_size("64Mi", &v, NULL), 0);
     assert_int_equal(v, (size_t)64 << 20);
-    assert_int_equal(api_parse_size("10M", &v, NULL), 0);
+    assert_int_equal(mp_parse_size("10M", &v, NULL), 0);
     assert_int_equal(v, 10000000);
-    assert_int_equal(api_parse_size("2Ki", &v, NULL), 0);
+    assert_int_equal(mp_parse_size("2Ki", &v, NULL), 0);
     assert_int_equal(v, 2048);
     static const char *const bad[] = {"", "0", "-1", "12Q", "Mi", "1.5Mi", "99999999999999999999999", "99999999999Gi"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mp_err e = {0};
-        assert_int_equal(api_parse_size(bad[i], &v, &e), MP_EINVAL);
+        assert_int_equal(mp_parse_size(bad[i], &v, &e), MP_EINVAL);
         assert_true(e.msg[0] != '\0');
     }
 }
@@ -68,7 +68,7 @@ static void test_sizes(void **state) {
 static char *clean(const char *in, size_t n, bool partial_ok, size_t *held) {
     mp_buf b;
     mp_buf_init(&b);
-    *held = api_utf8_clean(&b, in, n, partial_ok);
+    *held = mp_utf8_clean(&b, in, n, partial_ok);
     return mp_buf_steal(&b);
 }
 
