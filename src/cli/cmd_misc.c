@@ -7,6 +7,27 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
+/* "2 objects: 1 Pipeline, 4 steps, 1 Deployment": the objects of f counted by kind,
+ * in the order of spec_kind, kinds it has none of left out; the Pipelines' steps
+ * come after them. */
+static void summarize(const spec_file *f, mp_buf *out) {
+    mp_buf_printf(out, "%zu object%s:", f->nobjs, f->nobjs == 1 ? "" : "s");
+    const char *sep = " ";
+    for (int k = SPEC_KIND_PIPELINE; strcmp(spec_kind_name((spec_kind)k), "?") != 0; k++) {
+        size_t n = spec_file_count(f, (spec_kind)k);
+        if (!n) continue;
+        const char *name = spec_kind_name((spec_kind)k);
+        bool es = name[strlen(name) - 1] == 's';
+        mp_buf_printf(out, "%s%zu %s%s", sep, n, name, n == 1 ? "" : es ? "es" : "s");
+        sep = ", ";
+        if (k != SPEC_KIND_PIPELINE) continue;
+        size_t nsteps = 0;
+        for (size_t j = 0; j < f->nobjs; j++)
+            if (f->objs[j].kind == SPEC_KIND_PIPELINE) nsteps += f->objs[j].u.pipeline->nsteps;
+        mp_buf_printf(out, ", %zu step%s", nsteps, nsteps == 1 ? "" : "s");
+    }
+}
+
 int cmd_validate(cli_env *env, int argc, char **argv) {
     (void)env;
     if (cli_wants_help(argc, argv)) {
@@ -29,14 +50,11 @@ int cmd_validate(cli_env *env, int argc, char **argv) {
             mp_buf_free(&b);
             status = CLI_USAGE;
         } else {
-            size_t nsteps = 0, npipes = 0;
-            for (size_t j = 0; j < f->nobjs; j++)
-                if (f->objs[j].kind == SPEC_KIND_PIPELINE) {
-                    npipes++;
-                    nsteps += f->objs[j].u.pipeline->nsteps;
-                }
-            printf("%s: valid (%zu object%s: %zu Pipeline%s, %zu step%s)\n", argv[i], f->nobjs, f->nobjs == 1 ? "" : "s",
-                   npipes, npipes == 1 ? "" : "s", nsteps, nsteps == 1 ? "" : "s");
+            mp_buf b;
+            mp_buf_init(&b);
+            summarize(f, &b);
+            printf("%s: valid (%s)\n", argv[i], b.data);
+            mp_buf_free(&b);
         }
         spec_diags_free(&d);
         spec_file_free(f);

@@ -13,6 +13,8 @@
  *   cluster.c     PriorityClass, Node, NodePool, ResourceFlavor, LocalQueue, and the
  *                 file-wide checks (node names, one global default priority);
  *   queue.c       ClusterQueue.
+ * Serving's kind has one too:
+ *   deployment.c  Deployment (model versions, canary, shadow, replicas, autoscale).
  * Decoding notes where strings and list items came from in a spec__step_aux so
  * that validate.c can point at the right line after the YAML is gone.
  * Every function adds to the context's diagnostics and carries on; the loader
@@ -69,6 +71,9 @@ bool spec__get_str(spec__ctx *c, struct fy_node *n, spec_pos at, const char *pat
 bool spec__get_int(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, long long min, long long max,
                    long long *out);
 bool spec__get_number(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, double min, double *out);
+/* A number from min to max ("must be a number from MIN to MAX, got ..."). */
+bool spec__get_range(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, double min, double max,
+                     double *out);
 bool spec__get_bool(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, bool *out);
 bool spec__expect(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, enum fy_node_type type);
 
@@ -158,6 +163,8 @@ bool spec__decode_local_queue(spec__ctx *c, spec_meta *meta, struct fy_node *roo
                               spec_pos sp, spec_object *o);
 bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                 struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_deployment(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                             spec_pos sp, spec_object *o);
 /* File-wide rules once every document is in: node names (Nodes and NodePool
  * members) are unique, at most one PriorityClass is globalDefault. */
 void spec__validate_file(spec__ctx *c, const spec_file *f);

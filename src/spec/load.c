@@ -173,6 +173,24 @@ bool spec__get_number(spec__ctx *c, struct fy_node *n, spec_pos at, const char *
     return true;
 }
 
+bool spec__get_range(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, double min, double max,
+                     double *out) {
+    scalar_kind k = classify(n);
+    if (k != SK_INT && k != SK_FLOAT) return type_error(c, n, at, path, "a number");
+    char *s = spec__scalar_dup(n);
+    double v = strtod(s, NULL);
+    free(s);
+    if (!(v >= min) || !(v <= max)) {
+        char *got = spec__describe(n);
+        spec__err(c, spec__pos(n, at), "field \"%s\" must be a number from %.15g to %.15g, got %s", path, min, max,
+                  got);
+        free(got);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 bool spec__get_bool(spec__ctx *c, struct fy_node *n, spec_pos at, const char *path, bool *out) {
     if (classify(n) != SK_BOOL) return type_error(c, n, at, path, "a boolean (true or false)");
     size_t len = 0;
@@ -349,6 +367,7 @@ static const kind_def KINDS[] = {
     {"ClusterQueue", SPEC_KIND_CLUSTER_QUEUE, spec__decode_cluster_queue, DOC_FIELDS, true, false},
     {"LocalQueue", SPEC_KIND_LOCAL_QUEUE, spec__decode_local_queue, DOC_FIELDS, true, true},
     {"ResourceFlavor", SPEC_KIND_RESOURCE_FLAVOR, spec__decode_resource_flavor, DOC_FIELDS, false, false},
+    {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 

@@ -5,10 +5,11 @@
  *   kind: Pipeline
  *   metadata: {name: ..., namespace: default, labels: {...}}
  *   spec: {...}
- * Kinds: Pipeline (what to run) and, for the scheduler, PriorityClass, Node,
+ * Kinds: Pipeline (what to run); for the scheduler, PriorityClass, Node,
  * NodePool, ResourceFlavor, ClusterQueue and LocalQueue (Kubernetes/Kueue shapes;
- * see "scheduler objects" below). One file may mix them; names are unique per kind
- * (per namespace for Pipeline and LocalQueue). References between objects (a
+ * see "scheduler objects" below); for serving, Deployment (see "serving objects").
+ * One file may mix them; names are unique per kind (per namespace for Pipeline
+ * and LocalQueue). References between objects (a
  * step's queueName, a LocalQueue's clusterQueue, a flavor name) are not resolved
  * here: they may live in other files.
  * Parsing (libfyaml) and validation collect every problem found, each with its
@@ -350,6 +351,85 @@ typedef struct spec_local_queue {
     char *cluster_queue;
 } spec_local_queue;
 
+/* ---- serving objects -----------------------------------------------------------------
+ * kind: Deployment — registered model versions served by `mlplane server`, with a
+ * canary split, a shadow, replicas, autoscaling and a request log (KServe-flavoured;
+ * docs/serving-rollout.md). Names are unique across namespaces: a deployment is
+ * named by its name alone (`mlplane rollout status NAME`). Registry references
+ * (model names, versions, aliases) are not resolved here. */
+
+/* The most replicas (worker processes) one Deployment may have. */
+#define SPEC_DEPLOYMENT_MAX_REPLICAS 256
+/* The longest stabilization window and scale-to-zero delay, in seconds. */
+#define SPEC_DEPLOYMENT_MAX_WINDOW_S 3600
+#define SPEC_DEPLOYMENT_MAX_IDLE_S 604800
+
+/* A version of the registered model: a number, or an alias resolved when the
+ * deployment is applied. Exactly one is set. */
+typedef struct spec_model_version {
+    int64_t version; /* >= 1, or 0 when alias is set */
+    char *alias;     /* NULL when version is set */
+    spec_pos pos;    /* of the version or alias value */
+} spec_model_version;
+
+/* canary: {version | alias, percent}: percent of the requests go to this version,
+ * the rest to spec.model's. */
+typedef struct spec_canary {
+    bool set; /* false when spec.canary is absent (then all traffic is stable) */
+    spec_model_version target;
+    int percent; /* 0..100 */
+    spec_pos pos;
+} spec_canary;
+
+/* shadow: {version | alias, sampleRate}: a copy of sampleRate of the requests is
+ * sent to this version too; its answers are logged, never returned. */
+typedef struct spec_shadow {
+    bool set;
+    spec_model_version target;
+    double sample_rate; /* 0..1, default 1 */
+    spec_pos pos;
+} spec_shadow;
+
+typedef enum spec_scale_metric {
+    SPEC_SCALE_CONCURRENCY = 1, /* requests in flight per replica (default) */
+    SPEC_SCALE_RPS,             /* requests per second per replica */
+} spec_scale_metric;
+
+/* autoscale: {metric, target, scaleUpStabilizationSeconds, scaleDownStabilizationSeconds}. */
+typedef struct spec_autoscale {
+    bool set;                /* false: the deployment runs a fixed replicas.min (see below) */
+    spec_scale_metric metric;
+    double target;           /* per replica, > 0 */
+    int scale_up_window_s;   /* default 0: scale up at once */
+    int scale_down_window_s; /* default 300 (Kubernetes HPA's) */
+    spec_pos pos;
+} spec_autoscale;
+
+/* requestLog: {sampleRate, maxBytes, keep}. */
+typedef struct spec_request_log {
+    double sample_rate; /* 0..1, default 0: nothing logged */
+    int64_t max_bytes;  /* the log is rotated past this size; default 64Mi */
+    int keep;           /* rotated files kept; default 5 */
+} spec_request_log;
+
+typedef struct spec_deployment {
+    spec_meta meta;
+    char *model;                /* spec.model.name: a registered model's name */
+    spec_model_version version; /* spec.model.version | alias: the stable version */
+    spec_canary canary;
+    spec_shadow shadow;
+    /* replicas: {min, max}. min >= 0 (default 1), max >= max(min, 1) (default
+     * max(min, 1)); without autoscale, max must be max(min, 1). */
+    int min_replicas, max_replicas;
+    spec_autoscale autoscale;
+    /* scaleToZeroAfterSeconds: with replicas.min 0, stop the last replica after this
+     * long without requests; 0 when not given. min 0 needs it or autoscale. */
+    int scale_to_zero_after_s;
+    char *sticky_header; /* stickyHeader: an HTTP header name, or NULL */
+    spec_request_log request_log;
+    char *listen; /* listen: "HOST:PORT" or "[ADDR]:PORT" (port 0: any free port), or NULL */
+} spec_deployment;
+
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
     SPEC_KIND_PRIORITY_CLASS,
@@ -358,6 +438,7 @@ typedef enum spec_kind {
     SPEC_KIND_CLUSTER_QUEUE,
     SPEC_KIND_LOCAL_QUEUE,
     SPEC_KIND_RESOURCE_FLAVOR,
+    SPEC_KIND_DEPLOYMENT,
 } spec_kind;
 
 typedef struct spec_object {
@@ -371,6 +452,7 @@ typedef struct spec_object {
         spec_cluster_queue *cluster_queue;
         spec_local_queue *local_queue;
         spec_resource_flavor *resource_flavor;
+        spec_deployment *deployment;
     } u;
 } spec_object;
 
@@ -383,6 +465,7 @@ void spec_node_pool_free(spec_node_pool *np);
 void spec_cluster_queue_free(spec_cluster_queue *cq);
 void spec_local_queue_free(spec_local_queue *lq);
 void spec_resource_flavor_free(spec_resource_flavor *rf);
+void spec_deployment_free(spec_deployment *d);
 
 /* "Pipeline", "NodePool", ... as written in `kind:`; "?" for an unknown value. */
 const char *spec_kind_name(spec_kind kind);

@@ -111,4 +111,23 @@ assert_contains "$out" "reg.yaml:8:" "reserved env position"
 assert_contains "$out" "reserved" "reserved env name"
 assert_contains "$out" 'register.artifact "modle" is not an output of step "train" (outputs: model)' "register artifact"
 ok "register must name an output; MLPLANE_ env names are reserved"
+out=$(mlp validate "$MLPLANE_SRC/examples/serving/deployment.yaml")
+assert_contains "$out" "valid (1 object: 1 Deployment)" "the serving example"
+cat > "$T_DIR/deploy.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  model: {name: breast-cancer, version: 1}
+  canary: {version: 2, percnt: 10}
+  replicas: {min: 0}
+YAML
+set +e
+out=$(mlp validate "$T_DIR/deploy.yaml" 2>&1); rc=$?
+set -e
+assert_eq "$rc" "2" "exit status"
+assert_contains "$out" 'deploy.yaml:6:12: missing required field "spec.canary.percent"' "missing percent"
+assert_contains "$out" 'deploy.yaml:6:24: unknown field "percnt" in spec.canary (did you mean "percent"?)' "did-you-mean"
+assert_contains "$out" "deploy.yaml:7:19: spec.replicas.min 0 needs spec.scaleToZeroAfterSeconds" "min 0"
+ok "Deployments are validated like every kind"
 finish
