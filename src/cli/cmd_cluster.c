@@ -88,6 +88,10 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
                 const spec_object *o = &f->objs[i];
                 if (o->kind == SPEC_KIND_PIPELINE)
                     printf("pipeline/%s not applied (run it with: mlplane run %s)\n", spec_object_meta(o)->name, path);
+                else if (o->kind == SPEC_KIND_DEPLOYMENT)
+                    printf("Deployment/%s not applied: deployments are not served through apply yet; serve the model "
+                           "with mlplane serve models:/NAME/VERSION\n",
+                           spec_object_meta(o)->name);
                 else
                     printf("%s/%s applied\n", spec_kind_name(o->kind), spec_object_meta(o)->name);
             }

@@ -343,7 +343,7 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
     size_t nkeys = 0;
     for (size_t i = 0; i < f->nobjs; i++) {
         const spec_object *ob = &f->objs[i];
-        if (ob->kind == SPEC_KIND_PIPELINE) continue;
+        if (ob->kind == SPEC_KIND_PIPELINE || ob->kind == SPEC_KIND_DEPLOYMENT) continue; /* not scheduler objects */
         keys[nkeys++] = (store_object){.kind = (char *)spec_kind_name(ob->kind), .namespace_ = (char *)obj_ns(ob),
                                        .name = spec_object_meta(ob)->name};
     }
