@@ -9,6 +9,8 @@
 #   (b) rows/s of 1,000-row infer requests (wrk, 4 connections) against the
 #       XGBoost C API called directly on the same rows, with one thread per CPU,
 #       in-place prediction and nthread=1 as the server calls it (the limit).
+#   (c) for information, (a)'s request at 64 connections through
+#       `mlplane serve --replicas 2` (a router in front of two worker processes).
 # Targets: req/s at 64 connections >= 0.5 x nginx's; p99 at 16 connections <=
 # 2 x nginx's p99 there; batch rows/s >= 0.8 x the direct C API's.
 # The model is trained here as the demo trains it (mlplane xgb train on
@@ -47,10 +49,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlplane-bench-serving.XXXXXX")
-NGX_PID=; SERVE_PID=
+NGX_PID=; SERVE_PID=; ROUTER_PID=
 cleanup() {
   if [ -n "$NGX_PID" ]; then kill -QUIT "$NGX_PID" 2>/dev/null || true; wait "$NGX_PID" 2>/dev/null || true; fi
   if [ -n "$SERVE_PID" ]; then kill -TERM "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
+  if [ -n "$ROUTER_PID" ]; then kill -TERM "$ROUTER_PID" 2>/dev/null || true; wait "$ROUTER_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -135,6 +138,25 @@ BATCH=$(awk '{print $1 * 1000}' "$WORK/batch" | median)
 DIRECT_RATE=$(median <"$WORK/direct")
 echo "  batch of 1000 rows: mlplane $BATCH rows/s ($(col batch 1) req/s, p50 $(col batch 2) ms); XGBoost C API directly $DIRECT_RATE rows/s"
 
+# ---- for information: the single-row request through --replicas 2 at 64 connections ----
+"$MLPLANE" serve "$MODEL" --listen 127.0.0.1:0 --replicas 2 >"$WORK/router.out" 2>"$WORK/router.err" &
+ROUTER_PID=$!
+for _ in $(seq 100); do grep -q listening "$WORK/router.out" 2>/dev/null && break; sleep 0.05; done
+RBASE=$(sed -n 's/^mlplane serve listening on \(http:[^ ]*\) .*/\1/p' "$WORK/router.out")
+[ -n "$RBASE" ] || { echo "bench-serving: mlplane serve --replicas 2 did not start: $(cat "$WORK/router.err")" >&2; exit 1; }
+for _ in $(seq 200); do
+  [ "$(curl -sf "$RBASE/admin/replicas" | sed -n 's/.*"ready":\([0-9]*\).*/\1/p')" = 2 ] && break; sleep 0.05
+done
+RURL="$RBASE/v2/models/breast-cancer/infer"
+curl -sf -o /dev/null -XPOST -H 'Content-Type: application/json' --data-binary "$REQ" "$RURL" ||
+  { echo "bench-serving: the router refused the peers' request" >&2; exit 1; }
+wrk -t2 -c64 -d2s -s "$LUA" "$RURL" >/dev/null # warm-up
+for r in $(seq "$ROUNDS"); do wrk_run replicas2_c64 2 64 "$RURL" "$LUA"; done
+echo "  c=64 through --replicas 2 (router + 2 worker processes): $(col replicas2_c64 1) req/s" \
+     "p50 $(col replicas2_c64 2) ms p99 $(col replicas2_c64 3) ms"
+rerrors=$(awk '{s += $4} END {print s + 0}' "$WORK/replicas2_c64")
+[ "$rerrors" -eq 0 ] || { echo "bench-serving: the router answered $rerrors requests with an error status" >&2; exit 1; }
+
 awk -v s1="$(col serve_c1 1)" -v s16="$(col serve_c16 1)" -v s64="$(col serve_c64 1)" \
     -v n1="$(col nginx_c1 1)" -v n16="$(col nginx_c16 1)" -v n64="$(col nginx_c64 1)" \
     -v sp50_1="$(col serve_c1 2)" -v sp99_1="$(col serve_c1 3)" -v np50_1="$(col nginx_c1 2)" -v np99_1="$(col nginx_c1 3)" \
@@ -164,3 +186,4 @@ awk -v s1="$(col serve_c1 1)" -v s16="$(col serve_c16 1)" -v s64="$(col serve_c6
   printf "BENCH direct_batch_rows_per_s %.0f rows/s target > 0 ok\n", d;
   printf "BENCH serve_batch_ratio %.2f x target >= 0.80 %s\n", b / d, (b / d >= 0.8) ? "ok" : "SHORT";
 }'
+printf 'BENCH serve_replicas2_rps_c64 %.0f req/s target > 0 ok\n' "$(col replicas2_c64 1)"

@@ -1,11 +1,17 @@
 /* cmd_serve.c — `mlplane serve MODEL`: loads one model (a file, a folder, or a
  * registry reference resolved through the home's store) and serves it over the
  * Open Inference Protocol v2 (src/serve) until SIGTERM or SIGINT, on TCP or a
- * unix-domain socket.
+ * unix-domain socket. With --replicas N (N >= 2) it runs N such servers as
+ * worker processes on unix sockets and a router in front of them (serve.h's
+ * serve_router): this process then loads the model only to check it.
+ * A worker started by a router finds MLPLANE_PARENT_PID in its environment: it
+ * asks for SIGTERM when its parent dies (PR_SET_PDEATHSIG) and exits at once
+ * when the parent is gone already, so that no replica outlives its router.
  * Threads: the main thread blocks SIGTERM/SIGINT/SIGHUP before the server starts
- * (so the HTTP workers inherit the mask), waits for one with sigwait, marks the
- * model not ready and stops the server (draining requests in flight): no signal
- * handler runs anywhere. The model is freed after the workers are joined. */
+ * (so the HTTP workers and the router's supervisor inherit the mask), waits for
+ * one with sigwait, marks the model (or router) not ready and stops the server
+ * (draining requests in flight), then the replicas: no signal handler runs
+ * anywhere. The model is freed after the workers are joined. */
 #include "cli/cli.h"
 #include "serve/serve.h"
 
@@ -14,10 +20,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 static const char serve_help[] =
     "Usage: mlplane serve MODEL [--name NAME] [--listen HOST:PORT|unix:PATH] [--home DIR]\n"
-    "                     [--threads N] [--max-body SIZE] [--timeout S] [--drain S] [--verbose]\n\n"
+    "                     [--threads N] [--max-body SIZE] [--timeout S] [--drain S] [--verbose]\n"
+    "                     [--replicas N] [--ready-timeout S]\n\n"
     "Serves one model over the Open Inference Protocol v2 (REST) until SIGTERM or SIGINT:\n"
     "GET /v2, /v2/health/live, /v2/health/ready, /v2/models/NAME[/versions/V][/ready],\n"
     "POST /v2/models/NAME[/versions/V]/infer.\n\n"
@@ -28,12 +38,24 @@ static const char serve_help[] =
     "  --name NAME          serve under this name instead\n"
     "  --listen ADDR        HOST:PORT (default 127.0.0.1:8080; port 0 = any free port) or\n"
     "                       unix:PATH for a unix-domain socket\n"
-    "  --threads N          worker threads (default: one per CPU)\n"
+    "  --threads N          worker threads (default: one per CPU); with --replicas, split\n"
+    "                       between the replicas\n"
     "  --max-body SIZE      largest request body, e.g. 16Mi (default), 1024, 10M\n"
     "  --timeout S          close connections idle for S seconds (default 30)\n"
     "  --drain S            on SIGTERM, wait up to S seconds for requests in flight (default 10)\n"
-    "  -v, --verbose        log one line per request on stderr\n\n"
-    "The first line printed is \"mlplane serve listening on URL (model NAME version V, FILE)\".\n";
+    "  -v, --verbose        log one line per request on stderr\n"
+    "  --replicas N         run N servers (2-64) as processes behind a router on --listen:\n"
+    "                       requests go to a ready one with the fewest in flight; one that\n"
+    "                       exits is restarted; GET /metrics (Prometheus) and\n"
+    "                       POST /admin/replicas?n=K (run K replicas) are the router's own\n"
+    "  --ready-timeout S    with --replicas: how long a request waits for a ready replica\n"
+    "                       (default 30)\n\n"
+    "The first line printed is \"mlplane serve listening on URL (model NAME version V, FILE)\";\n"
+    "with --replicas it ends \", N replicas)\".\n";
+
+static void log_stop(int sig, bool verbose) {
+    if (verbose) fprintf(stderr, "mlplane serve: %s, draining\n", strsignal(sig));
+}
 
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
     char *end;
@@ -65,15 +87,136 @@ static int load(cli_env *env, const char *ref, const char *home_flag, const char
     return rc;
 }
 
+/* A worker started by a router (MLPLANE_PARENT_PID in the environment) gets
+ * SIGTERM when its parent dies; false when the parent is gone already. */
+static bool watch_parent(void) {
+    const char *pp = getenv("MLPLANE_PARENT_PID");
+    if (!pp || !*pp) return true;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    return getppid() == (pid_t)atoi(pp);
+}
+
+/* Removes the socket folders that routers now gone left under dir (named by their pid). */
+static void sweep_dead_routers(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (!de->d_name[0] || *end || pid <= 0 || mp_proc_start_time((int)pid) >= 0) continue;
+        char *p = mp_xasprintf("%s/%s", dir, de->d_name);
+        mp_rm_rf(p, NULL);
+        free(p);
+    }
+    closedir(d);
+}
+
+/* The folder of the replicas' sockets: HOME/serving/NAME/PID when a home is in
+ * use and the path fits a socket address, else TMPDIR/mlplane-UID/serving/NAME/PID.
+ * Made here; *parent is its NAME folder (both heap). */
+static int socket_dir(const char *home, const char *name, char **out, char **parent, mp_err *e) {
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char *bases[2] = {home ? mp_xasprintf("%s/serving/%s", home, name) : NULL,
+                      mp_xasprintf("%s/mlplane-%d/serving/%s", tmp, (int)getuid(), name)};
+    int rc = 0;
+    *out = *parent = NULL;
+    for (int i = 0; i < 2 && !*out; i++) {
+        if (!bases[i]) continue;
+        char *dir = mp_xasprintf("%s/%d", bases[i], (int)getpid());
+        if (strlen(dir) + sizeof "/v3-replica-63.sock" <= 108) {
+            *out = dir;
+            *parent = mp_xstrdup(bases[i]);
+        } else {
+            free(dir);
+        }
+    }
+    if (!*out) rc = mp_err_set(e, MP_EINVAL, "no folder short enough for the replicas' unix sockets (set TMPDIR)");
+    if (rc == 0) {
+        sweep_dead_routers(*parent);
+        rc = mp_mkdir_p(*out, e);
+    }
+    free(bases[0]);
+    free(bases[1]);
+    return rc;
+}
+
+/* mlplane serve --replicas N: checks the model loads, then runs the router on
+ * o's listen address with N worker processes behind it until a stop signal. */
+static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, const char *name, const mp_httpd_opts *o,
+                          int replicas, int ready_timeout_s) {
+    mp_err e = {0};
+    const char *hf = home_flag ? home_flag : env->home_flag;
+    bool home_given = hf || (getenv("MLPLANE_HOME") && *getenv("MLPLANE_HOME"));
+    char *home = NULL, *pinned = NULL, *dir = NULL, *parent = NULL;
+    serve_ref r = {0};
+    serve_model *m = NULL;
+    int rc = 0;
+    if (home_given || mp_str_starts(ref, "models:/")) rc = store_home_resolve(hf, &home, &e);
+    if (rc == 0) rc = serve_ref_resolve(ref, home, &r, &e);
+    if (rc == 0) rc = serve_model_load(r.path, name ? name : r.name, r.version, &m, &e); /* fail here, not in a loop */
+    const char *served = name ? name : r.name;
+    if (rc == 0) rc = socket_dir(home, served, &dir, &parent, &e);
+    if (rc != 0) {
+        serve_model_free(m);
+        serve_ref_free(&r);
+        free(home);
+        return cli_fail_err(&e);
+    }
+    /* Workers load exactly this version, even if an alias moves while they restart. */
+    pinned = mp_str_starts(ref, "models:/") ? mp_xasprintf("models:/%s/%s", r.name, r.version) : mp_path_abs(NULL, r.path);
+    serve_router_opts ro = {.ref = pinned, .name = served, .version = r.version, .replicas = replicas, .sock_dir = dir,
+                            .home = mp_str_starts(ref, "models:/") ? home : NULL,
+                            .worker_threads = o->threads / replicas > 1 ? o->threads / replicas : 1,
+                            .max_body = o->max_body, .drain_s = o->drain_s, .ready_timeout_ms = ready_timeout_s * 1000};
+    char first[1200];
+    snprintf(first, sizeof first, "(model %s version %s, %s, %d replicas)", served, r.version, m->path, replicas);
+    serve_model_free(m);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    serve_router *router = NULL;
+    mp_httpd *h = NULL;
+    rc = serve_router_new(&ro, &router, &e);
+    if (rc == 0) rc = serve_router_http_start(router, o, &h, &e);
+    if (rc == 0) rc = serve_router_start(router, &e);
+    if (rc == 0) {
+        printf("mlplane serve listening on %s %s\n", mp_httpd_url(h), first);
+        fflush(stdout);
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0) {
+        }
+        log_stop(sig, o->verbose);
+    }
+    serve_router_drain(router);
+    mp_httpd_stop(h);
+    serve_router_free(router); /* SIGTERM to the replicas, waits for them, removes their sockets */
+    rmdir(dir);
+    rmdir(parent); /* when no other router of this name runs */
+    free(dir);
+    free(parent);
+    free(pinned);
+    serve_ref_free(&r);
+    free(home);
+    return rc == 0 ? CLI_OK : cli_fail(CLI_FAILED, "%s", e.msg);
+}
+
 int cmd_serve(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {{"name", required_argument, 0, 'n'},     {"listen", required_argument, 0, 'l'},
                                           {"home", required_argument, 0, 'H'},     {"threads", required_argument, 0, 't'},
                                           {"max-body", required_argument, 0, 'b'}, {"timeout", required_argument, 0, 'T'},
                                           {"drain", required_argument, 0, 'D'},    {"verbose", no_argument, 0, 'v'},
+                                          {"replicas", required_argument, 0, 'R'}, {"ready-timeout", required_argument, 0, 'W'},
                                           {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     mp_httpd_opts o = {.listen = "127.0.0.1:8080", .threads = mp_cpu_count(), .max_body = (size_t)16 << 20,
                       .conn_memory = (size_t)16 << 10};
     const char *home_flag = NULL, *name = NULL;
+    int replicas = 1, ready_timeout_s = 30;
     mp_err e = {0};
     optind = 0;
     opterr = 0;
@@ -96,6 +239,12 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
             if (parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
             break;
         case 'v': o.verbose = true; break;
+        case 'R':
+            if (parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
+            break;
+        case 'W':
+            if (parse_int("--ready-timeout", optarg, 1, 3600, &ready_timeout_s)) return CLI_USAGE;
+            break;
         case 'h': fputs(serve_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane serve --help)", argv[optind - 1]);
         }
@@ -111,6 +260,8 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         int port;
         if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
     }
+    if (!watch_parent()) return cli_fail(CLI_FAILED, "the router that started this server is gone");
+    if (replicas > 1) return serve_replicas(env, ref, home_flag, name, &o, replicas, ready_timeout_s);
 
     serve_oip *oip = NULL;
     const serve_model *m = NULL;
@@ -136,7 +287,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
-    if (o.verbose) fprintf(stderr, "mlplane serve: %s, draining\n", strsignal(sig));
+    log_stop(sig, o.verbose);
     serve_oip_set_ready(oip, false);
     mp_httpd_stop(h);
     serve_oip_free(oip);

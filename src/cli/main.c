@@ -21,7 +21,7 @@ static const cli_command commands[] = {
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
     {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},
     {"resume", cmd_resume, "RUN", "finish a run whose mlplane process died"},
-    {"serve", cmd_serve, "MODEL [--name NAME] [--listen HOST:PORT|unix:PATH]", "serve a model over the Open Inference Protocol v2"},
+    {"serve", cmd_serve, "MODEL [--name NAME] [--listen HOST:PORT|unix:PATH] [--replicas N]", "serve a model over the Open Inference Protocol v2"},
     {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow)"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},

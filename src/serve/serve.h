@@ -15,6 +15,11 @@
  *      body: util/http.h's mp_http_req) to a response (status, body, headers),
  *      independent of any HTTP server. `mlplane serve` runs it behind the HTTP
  *      engine of util/http.h (serve_http_start); a router can call it directly.
+ *   4. replicas behind a router (serve_router: router.c, forward.c, replica.c,
+ *      metrics.c): N worker processes, each the single-process server on a
+ *      unix socket, supervised (readiness probes, restarts with backoff,
+ *      draining removal) by a thread of the router process, whose HTTP
+ *      listener forwards every request to a ready replica.
  *
  * Errors follow util.h (int status + mp_err). Threads: a serve_model and a
  * serve_oip are built on one thread, then only read; serve_oip_handle and
@@ -329,5 +334,112 @@ int serve_reqlog_write(serve_reqlog *l, const serve_reqlog_entry *en, bool *writ
 
 /* The path of rotated file i (1..keep) of the log at path: "PATH.i". Heap string. */
 char *serve_reqlog_rotated_path(const char *path, int i);
+
+/* ---- replicas behind a router ------------------------------------------------------ */
+
+#define SERVE_ROUTER_MAX_POOLS 4     /* model versions behind one router */
+#define SERVE_ROUTER_MAX_REPLICAS 64 /* replicas of one version */
+
+typedef struct serve_router serve_router;
+
+typedef struct serve_router_replica_stats {
+    int slot;          /* the replica's number: its socket is replica-SLOT.sock */
+    int pid;           /* 0 while no process runs (waiting to restart) */
+    const char *state; /* "starting", "ready", "draining", "restarting" (static) */
+    int inflight;      /* requests the router has sent it and not had answered */
+    unsigned long long completed; /* requests answered (any status) since the router started */
+    double rps;        /* completed per second over the last 5 seconds */
+    int restarts;      /* times it was restarted after exiting unasked */
+} serve_router_replica_stats;
+
+typedef struct serve_router_pool_stats {
+    char version[128];  /* the model version this pool serves */
+    int desired;        /* replicas wanted */
+    int ready, starting, draining; /* replicas in each state ("restarting" counts as starting) */
+    int inflight;       /* sum over the replicas */
+    int waiting;        /* requests held because no replica of this pool is ready */
+    double rps;         /* sum over the replicas */
+    size_t nreplicas;
+    serve_router_replica_stats replicas[SERVE_ROUTER_MAX_REPLICAS]; /* live slots, by slot */
+} serve_router_pool_stats;
+
+typedef struct serve_router_snapshot {
+    size_t npools;
+    serve_router_pool_stats pools[SERVE_ROUTER_MAX_POOLS];
+} serve_router_snapshot;
+
+/* Hook: which version (pool index below npools) answers req. Runs on the
+ * router's HTTP threads, concurrently; must not block. NULL: always pool 0,
+ * the stable version. versions[i] is pool i's version. An index out of range
+ * means pool 0. */
+typedef size_t (*serve_choose_version_fn)(void *ud, const mp_http_req *req, const char *const *versions,
+                                          size_t npools);
+/* Hook: how many replicas pool should run, given its stats; called by the
+ * supervisor thread about once a second per pool. A negative answer keeps
+ * st->desired. NULL: st->desired, as serve_router_set_replicas left it. */
+typedef int (*serve_desired_replicas_fn)(void *ud, size_t pool, const serve_router_pool_stats *st);
+
+typedef struct serve_router_opts {
+    const char *ref;       /* what pool 0's workers load: a model file or a pinned models:/NAME/VERSION */
+    const char *name;      /* the name every worker serves the model under (--name) */
+    const char *version;   /* pool 0's version (metrics labels, stats) */
+    int replicas;          /* pool 0's starting count, 0..SERVE_ROUTER_MAX_REPLICAS */
+    const char *sock_dir;  /* an existing folder for the replicas' sockets (removed by serve_router_free
+                              when empty); its path plus "/v3-replica-63.sock" must fit a socket address */
+    const char *exe;       /* the mlplane binary workers run; NULL = /proc/self/exe */
+    const char *home;      /* given to workers as --home; may be NULL */
+    int worker_threads;    /* --threads of each worker; 0 = 1 */
+    size_t max_body;       /* --max-body of each worker; 0 = their default */
+    int drain_s;           /* how long a removed or stopped replica may drain; 0 = 10 */
+    int ready_timeout_ms;  /* how long a request waits for a ready replica; 0 = 30000 */
+    int upstream_timeout_ms; /* how long a replica may take to answer; 0 = 120000 */
+    serve_choose_version_fn choose_version; /* NULL: pool 0 */
+    serve_desired_replicas_fn desired_replicas; /* NULL: as set */
+    void *hook_ud;         /* passed to the hooks */
+} serve_router_opts;
+
+/* A router with pool 0 as opts says; strings are copied. No process starts
+ * before serve_router_start. MP_EINVAL for a socket folder too long. Freed
+ * with serve_router_free. Call on the main thread, before other threads start
+ * (it reads the environment the workers inherit). */
+int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *e);
+/* Adds a pool serving version from ref (another version of the same name: a
+ * canary); returns its index in *index. Before serve_router_start only.
+ * MP_EINVAL beyond SERVE_ROUTER_MAX_POOLS, MP_EEXIST for a version present. */
+int serve_router_add_version(serve_router *r, const char *ref, const char *version, int replicas, size_t *index,
+                             mp_err *e);
+/* Starts the supervisor thread, which starts the replicas. Block the signals
+ * the caller sigwaits for first (the thread inherits the mask; workers get an
+ * empty mask and default handlers). */
+int serve_router_start(serve_router *r, mp_err *e);
+/* Sets how many replicas pool runs (0..SERVE_ROUTER_MAX_REPLICAS): new ones
+ * get traffic once ready; removed ones stop getting new requests, finish the
+ * ones they hold, then get SIGTERM. Any thread. MP_EINVAL out of range. */
+int serve_router_set_replicas(serve_router *r, size_t pool, int n, mp_err *e);
+/* A snapshot of every pool and replica. Any thread. */
+void serve_router_stats(serve_router *r, serve_router_snapshot *out);
+/* Whether at least one replica of pool 0 is ready and the router not draining. */
+bool serve_router_ready(serve_router *r);
+/* Appends the Prometheus text exposition of the router's metrics to out. */
+void serve_router_metrics(serve_router *r, mp_buf *out);
+
+/* Answers one request: the router's own /v2/health/live, /v2/health/ready,
+ * /metrics and /admin/replicas; everything else is forwarded to a ready
+ * replica of the chosen version (see docs/serving.md#replicas). Reentrant. */
+void serve_router_handle(serve_router *r, const mp_http_req *req, mp_http_resp *resp);
+/* Runs serve_router_handle behind the HTTP engine with opts' listen address
+ * and limits, one thread per connection (a request waits for a replica in its
+ * connection's thread). Stop it with mp_httpd_stop before serve_router_stop. */
+int serve_router_http_start(serve_router *r, const mp_httpd_opts *opts, mp_httpd **out, mp_err *e);
+
+/* The first step of a stop: not ready any more; requests waiting for a ready
+ * replica get 503 at once; requests forwarded already finish. Any thread. */
+void serve_router_drain(serve_router *r);
+/* Stops the supervisor: SIGTERM to every replica, waits up to drain_s (+2 s)
+ * for them, then SIGKILL; removes their sockets. The HTTP engine must be
+ * stopped first. Idempotent. */
+void serve_router_stop(serve_router *r);
+/* Stops (if needed) and frees. */
+void serve_router_free(serve_router *r);
 
 #endif

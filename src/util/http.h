@@ -42,6 +42,7 @@ typedef struct mp_http_req {
     struct store *st;         /* this worker thread's store handle (mlplane server), else NULL */
     const char *home;         /* the mlplane home */
     const char *base_url;     /* how clients reach this server, e.g. "http://127.0.0.1:5000" */
+    void *conn;               /* the engine's connection, for mp_http_req_header; NULL outside the engine */
 } mp_http_req;
 
 typedef struct mp_http_header {
@@ -68,6 +69,12 @@ typedef struct mp_http_route {
 
 /* The first value of query parameter key, or NULL. */
 const char *mp_http_query(const mp_http_req *req, const char *key);
+
+/* The value of the request header name (case-insensitive), or NULL (always
+ * NULL for a request the engine did not make). Valid during the handler. */
+const char *mp_http_req_header(const mp_http_req *req, const char *name);
+/* Calls fn for each request header, in order (none outside the engine). */
+void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char *name, const char *value), void *ud);
 
 /* Sets the response to status and the JSON v (a new reference, taken: v is
  * decref'd here). */
@@ -102,7 +109,8 @@ const mp_http_route *mp_http_route_find(const mp_http_route *routes, size_t n, c
 int mp_http_parse_listen(const char *s, char *host, size_t hostn, int *port, mp_err *e);
 
 /* ---- the engine (httpd.c) -------------------------------------------------------------
- * libmicrohttpd in epoll mode with an internal pool of worker threads. Before a
+ * libmicrohttpd in epoll mode with an internal pool of worker threads (or, when
+ * asked, poll and one thread per connection). Before a
  * handler runs, the engine answers by itself (through opts.error, in the
  * server's own error shape): a URL that is not a path (404), an encoded NUL in
  * the URL (400), a body over max_body (413, at once when Content-Length says
@@ -122,7 +130,11 @@ typedef struct mp_httpd_opts {
      * socket (a stale socket file at PATH is replaced; one a live server
      * listens on is refused; the file is removed on stop). */
     const char *listen;
-    int threads;           /* worker threads; 0 = 4 */
+    int threads;           /* worker threads; 0 = 4 (ignored with thread_per_connection) */
+    /* One thread per connection instead of a pool in epoll mode: a handler
+     * may then block (a router waiting for a backend) without holding up the
+     * other connections a pool thread would serve. */
+    bool thread_per_connection;
     size_t max_body;       /* request body limit in bytes; 0 = 64 MiB */
     int timeout_s;         /* idle connection timeout; 0 = 30 */
     int drain_s;           /* on stop, how long in-flight requests may take; 0 = 10 */

@@ -12,8 +12,8 @@
  * file streamed from its fd).
  *
  * Threads: mp_httpd_start/stop run on the controlling thread. The URI, access
- * and completion callbacks run on the worker threads, each connection on one
- * worker at a time; they share only the atomics below. inflight counts requests
+ * and completion callbacks run on the worker threads (a pool, or one thread
+ * per connection when asked), each connection on one worker at a time; they share only the atomics below. inflight counts requests
  * between their URI and their completion, for the drain on stop. */
 #include "util/http.h"
 
@@ -218,6 +218,7 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
         .body_len = cx->body.len,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+        .conn = c,
     };
     mp_http_resp resp;
     mp_http_resp_init(&resp);
@@ -306,6 +307,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     if (!s->o.verbose) return;
     fprintf(stderr, "%s: ", s->log_name);
     vfprintf(stderr, fmt, ap);
+}
+
+/* ---- request headers ------------------------------------------------------------------ */
+
+const char *mp_http_req_header(const mp_http_req *req, const char *name) {
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+typedef struct header_iter {
+    void (*fn)(void *ud, const char *name, const char *value);
+    void *ud;
+} header_iter;
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    header_iter *it = cls;
+    if (key) it->fn(it->ud, key, value ? value : "");
+    return MHD_YES;
+}
+
+void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char *name, const char *value), void *ud) {
+    if (!req->conn) return;
+    header_iter it = {fn, ud};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &it);
 }
 
 /* ---- listening sockets ------------------------------------------------------------- */
@@ -414,16 +439,19 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
 
     int rc = listen_on(s, o->listen ? o->listen : "127.0.0.1:5000", e);
     if (rc == 0) {
-        unsigned flags = MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        flags |= s->o.thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL;
+        /* A pool of one is no pool: libmicrohttpd warns; nor does a thread per connection take one. */
+        unsigned pool = s->o.thread_per_connection || s->o.threads < 2 ? 0 : (unsigned)s->o.threads;
         s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: it takes the options' warnings too */
                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->lsock,
-                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->o.threads,
+                                MHD_OPTION_THREAD_POOL_SIZE, pool,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->o.timeout_s,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.conn_memory,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                 MHD_OPTION_END);
         if (!s->d) rc = mp_err_set(e, MP_EIO, "cannot start the HTTP server on %s (libmicrohttpd refused)", s->url);
     }

@@ -1,0 +1,156 @@
+/* router_int.h — internals shared by the files of the router (serve.h, layer
+ * 4): router.c (the object and the request path), forward.c (the HTTP client
+ * to a replica), replica.c (the supervisor thread) and metrics.c (Prometheus
+ * text and stats). Not a public header; tests/unit/test_router.c includes it
+ * for the pure functions at the end.
+ *
+ * Locking: r->mu guards each replica's state, pid, gen, restarts and rps, each
+ * pool's desired count and slot range, and ready_cv. The request path holds mu
+ * only to pick a replica (a scan of at most SERVE_ROUTER_MAX_REPLICAS slots)
+ * and to mark one not ready; everything it counts is an atomic. Fields marked
+ * "supervisor" are touched by the supervisor thread alone. */
+#ifndef MLPLANE_ROUTER_INT_H
+#define MLPLANE_ROUTER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "serve/serve.h"
+
+typedef enum serve__state {
+    SERVE__EMPTY = 0,  /* no replica in this slot */
+    SERVE__STARTING,   /* its process runs but it is not (or no longer) ready: no traffic; probed every 100 ms */
+    SERVE__READY,      /* gets traffic; probed every second */
+    SERVE__DRAINING,   /* being removed: no new traffic; SIGTERM once its requests are done */
+    SERVE__RESTARTING, /* exited unasked: started again at next_start_ms */
+} serve__state;
+
+/* Buckets of mlplane_serve_request_duration_seconds (upper bounds, seconds). */
+#define SERVE__NBUCKETS 15
+extern const double serve__bucket_le[SERVE__NBUCKETS];
+#define SERVE__NCODES 600 /* status codes counted: 0..599 */
+#define SERVE__RPS_WINDOW 5 /* seconds over which rps is measured */
+
+typedef struct serve__replica {
+    /* guarded by mu */
+    serve__state state;
+    pid_t pid;          /* 0 while no process runs */
+    unsigned gen;       /* bumped at each start: a request or probe of an earlier process is told apart */
+    int restarts;       /* times restarted after an unasked exit */
+    double rps;         /* completed per second over the last SERVE__RPS_WINDOW seconds */
+    /* supervisor */
+    int pidfd;          /* readable when the process exits; -1 when none */
+    int64_t started_ms; /* monotonic */
+    int64_t next_probe_ms, next_start_ms;
+    int64_t drain_ms, term_ms; /* when draining began and SIGTERM was sent (0: not yet) */
+    int failures;       /* unasked exits in a row, none of which stayed up 30 s */
+    unsigned long long ring[SERVE__RPS_WINDOW + 1]; /* completed at each of the last seconds */
+    size_t ring_n;
+    void *probe;        /* the supervisor's CURL handle for this process, or NULL */
+    /* constant after serve_router_new */
+    char sock[108];     /* its unix socket */
+    char label[48];     /* "replica 3", "replica v1-3" in logs */
+    /* atomics (request path) */
+    atomic_int inflight;
+    atomic_ullong completed;
+} serve__replica;
+
+typedef struct serve__pool {
+    char *version;      /* constant after start */
+    char *ref;          /* what its workers load */
+    int desired;        /* mu */
+    int nslots;         /* mu: 1 + the highest slot ever used */
+    unsigned rr;        /* mu: where the next scan starts (round-robin among equals) */
+    serve__replica rep[SERVE_ROUTER_MAX_REPLICAS];
+    atomic_int waiting; /* requests held for a ready replica */
+    /* metrics */
+    atomic_ullong codes[SERVE__NCODES];
+    atomic_ullong buckets[SERVE__NBUCKETS + 1]; /* not cumulative; the last is beyond every bound */
+    atomic_ullong sum_us, count;
+    atomic_ullong refused, died, timeouts, errors, retries, restarts;
+} serve__pool;
+
+struct serve_router {
+    serve_router_opts o;  /* its strings point at the copies below */
+    char *name, *sock_dir, *exe, *home;
+    char **envp;          /* the workers' environment (with MLPLANE_PARENT_PID) */
+    pthread_mutex_t mu;
+    pthread_cond_t ready_cv; /* on mu, CLOCK_MONOTONIC: a replica became ready, or draining began */
+    size_t npools;        /* constant after start */
+    const char *versions[SERVE_ROUTER_MAX_POOLS]; /* pools[i].version, for choose_version */
+    serve__pool pools[SERVE_ROUTER_MAX_POOLS];
+    atomic_bool draining; /* serve_router_drain was called */
+    atomic_bool stopping; /* the supervisor must stop */
+    int wake_fd;          /* eventfd that wakes the supervisor */
+    pthread_t sup;
+    bool started, stopped; /* main thread */
+    pthread_key_t tls;    /* forward.c: each router thread's handles */
+};
+
+/* ---- router.c ---- */
+/* Prints "mlplane serve: " and the message on stderr, one line. */
+void serve__log(const char *fmt, ...) MP_PRINTF(1, 2);
+/* A fresh snapshot of pool pi (mu held by the caller). */
+void serve__pool_stats_locked(serve_router *r, size_t pi, serve_router_pool_stats *st);
+
+/* ---- replica.c: the supervisor ---- */
+void *serve__supervise(void *router);
+/* Wakes the supervisor (set_replicas, stop). Any thread. */
+void serve__wake(serve_router *r);
+
+/* ---- forward.c ---- */
+typedef enum serve__fwd {
+    SERVE__FWD_OK = 0,  /* resp holds the replica's answer, whatever its status */
+    SERVE__FWD_REFUSED, /* no connection: the request never reached the replica */
+    SERVE__FWD_DIED,    /* the connection broke before a whole answer came */
+    SERVE__FWD_TIMEOUT, /* no answer within upstream_timeout_ms */
+    SERVE__FWD_ERROR,   /* anything else (e.g. a malformed answer) */
+} serve__fwd;
+
+/* Creates the thread-specific key of the router threads' handles. */
+int serve__forward_init(serve_router *r, mp_err *e);
+void serve__forward_fini(serve_router *r);
+/* Sends req to replica slot of pool pi (process gen) and fills resp with its
+ * answer: status, body, Content-Type and end-to-end headers. On failure resp
+ * is left for the caller to reset, and err says what happened. */
+serve__fwd serve__forward(serve_router *r, size_t pi, int slot, unsigned gen, const mp_http_req *req,
+                          mp_http_resp *resp, char *err, size_t errn);
+/* GET /v2/health/ready on the unix socket sock with *handle (made when NULL):
+ * the status, or 0 when there was no answer within timeout_ms. */
+int serve__probe(void **handle, const char *sock, int timeout_ms);
+void serve__probe_close(void **handle);
+
+/* ---- metrics.c ---- */
+/* Counts one answered request of pool p: its status and its duration. */
+void serve__observe(serve__pool *p, int status, int64_t us);
+/* GET /admin/replicas: the stats as JSON (a new reference). */
+json_t *serve__stats_json(const serve_router_snapshot *st);
+
+/* ---- pure functions (unit-tested) ---- */
+/* Which slot gets the next request: load[i] is slot i's requests in flight, or
+ * negative when it takes none (not ready). The least loaded wins; among
+ * equals, the first met scanning from start (mod n), so that a caller moving
+ * start on by one each time goes round-robin. -1 when none takes requests. */
+int serve__pick(const int *load, size_t n, unsigned start);
+/* Which slot to remove when a pool shrinks: state[i] and load[i] per slot;
+ * only STARTING, READY and RESTARTING ones are candidates. A RESTARTING one
+ * (no process) first, then a STARTING one, then the READY one with the fewest
+ * requests in flight; among equals the highest slot. -1 when none. */
+int serve__pick_victim(const serve__state *state, const int *load, size_t n);
+/* The restart delay after `failures` unasked exits in a row before this one:
+ * 100 ms, doubling, at most 10 s. */
+int64_t serve__backoff_ms(int failures);
+/* The count of failures in a row once a process that ran for uptime_ms exits:
+ * it starts over (0) when the process stayed up 30 s, else prev. */
+int serve__backoff_failures(int prev, int64_t uptime_ms);
+/* Index of the histogram bucket a duration falls in (SERVE__NBUCKETS: beyond all). */
+int serve__bucket(double seconds);
+/* Appends s to b as a Prometheus label value (backslash, quote, newline escaped). */
+void serve__label_value(mp_buf *b, const char *s);
+/* Appends path percent-encoded for a request line (bytes other than
+ * unreserved characters, sub-delims, ':', '@' and '/' become %XX). */
+void serve__encode_path(mp_buf *b, const char *path);
+
+#endif
