@@ -1,14 +1,21 @@
 /* http.c — helpers over mp_http_req/mp_http_resp (see http.h): JSON bodies,
- * MLflow-shaped errors, query lookup and route matching. Reentrant. */
+ * MLflow-shaped errors, query and header lookup and route matching. Reentrant. */
 #include "util/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *mp_http_query(const mp_http_req *req, const char *key) {
     for (size_t i = 0; i < req->nquery; i++)
         if (strcmp(req->query[i].key, key) == 0) return req->query[i].value ? req->query[i].value : "";
+    return NULL;
+}
+
+const char *mp_http_req_header(const mp_http_req *req, const char *name) {
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].key, name) == 0) return req->headers[i].value ? req->headers[i].value : "";
     return NULL;
 }
 

@@ -42,6 +42,10 @@ typedef struct mp_http_req {
     struct store *st;         /* this worker thread's store handle (mlplane server), else NULL */
     const char *home;         /* the mlplane home */
     const char *base_url;     /* how clients reach this server, e.g. "http://127.0.0.1:5000" */
+    /* The request headers as received (names and values raw bytes, values
+     * without the surrounding whitespace), in order; see mp_http_req_header. */
+    const mp_http_kv *headers;
+    size_t nheaders;
 } mp_http_req;
 
 typedef struct mp_http_header {
@@ -68,6 +72,8 @@ typedef struct mp_http_route {
 
 /* The first value of query parameter key, or NULL. */
 const char *mp_http_query(const mp_http_req *req, const char *key);
+/* The value of the first request header named name (case-insensitive), or NULL. */
+const char *mp_http_req_header(const mp_http_req *req, const char *name);
 
 /* Sets the response to status and the JSON v (a new reference, taken: v is
  * decref'd here). */
