@@ -203,7 +203,8 @@ serve__fwd serve__forward(serve_router *r, size_t pi, int slot, unsigned gen, co
     }
     req_headers h = {0};
     mp_http_req_headers(req, add_header, &h);
-    if (!req->conn && req->content_type) add_header(&h, "Content-Type", req->content_type); /* made outside the engine */
+    if (!mp_http_req_header(req, "Content-Type") && req->content_type)
+        add_header(&h, "Content-Type", req->content_type); /* a request made outside the engine */
     h.list = curl_slist_append(h.list, "Expect:");
     if (!h.content_type) h.list = curl_slist_append(h.list, "Content-Type:"); /* not libcurl's form type */
 

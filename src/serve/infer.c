@@ -1,101 +1,90 @@
 /* infer.c — the inference request and response of the Open Inference Protocol
- * v2 (REST):
+ * v2 (REST), with the binary tensor data extension (as Triton and KServe
+ * define it):
  *
- *   request  {"id"?, "parameters"?, "inputs": [{"name", "shape", "datatype",
- *             "parameters"?, "data"}], "outputs"?: [{"name", "parameters"?}]}
+ *   request  {"id"?, "parameters"?: {"binary_data_output"?}, "inputs": [{"name",
+ *             "shape", "datatype", "parameters"?: {"binary_data_size"?}, "data"?}],
+ *             "outputs"?: [{"name", "parameters"?: {"binary_data"?}}]}
  *   response {"model_name", "model_version", "id"? (echoed), "outputs":
- *             [{"name", "datatype", "shape", "data"}]}
+ *             [{"name", "datatype", "shape", "data" | "parameters":
+ *             {"binary_data_size"}}]}
  *
- * The body is parsed once with jansson; the input tensor is checked against the
- * model (its one input, the feature count) and converted, element by element,
- * into one row-major float matrix, which the runtime predicts in one call. Data
- * may be flat (row-major) or nested as the shape says ([[row], [row]]). Every
- * problem is a 400 whose message names the field and what was expected; the
- * response is written straight into the body buffer (floats as %.9g, which
- * carries an FP32 value exactly). Reentrant: nothing is shared between calls. */
+ * Body layout. Without the Inference-Header-Content-Length header the body is
+ * the JSON request. With it (N), the first N bytes are the JSON request (the
+ * "inference header") and the rest is the raw data of the inputs that say
+ * "binary_data_size", one after the other in input order, each exactly that
+ * many bytes, which must be the shape's element count times the datatype's
+ * size; nothing may be left over. A response with binary outputs is laid out
+ * the same way (Inference-Header-Content-Length, Content-Type
+ * application/octet-stream); an output is binary when its "binary_data" says
+ * so, else when the request's "binary_data_output" does.
+ *
+ * The JSON is parsed once with jansson; the input tensor is checked against the
+ * model (its one input, the feature count) and converted (tensor.c), element
+ * by element, into one row-major float matrix, which the runtime predicts in
+ * one call. JSON data may be flat (row-major) or nested as the shape says
+ * ([[row], [row]]). Every problem is a 400 whose message names the field and
+ * what was expected. The response is written straight into the body buffer
+ * (JSON floats as %.9g, which carries an FP32 value exactly); a request of a
+ * few rows needs no heap memory of its own beyond jansson's. Reentrant:
+ * nothing is shared between calls. */
 #include "serve/serve_int.h"
 
-#include <jansson.h>
-#include <limits.h>
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- datatypes ---------------------------------------------------------------------- */
-
-typedef enum dt_kind { DT_FLOAT, DT_INT, DT_BOOL } dt_kind;
-
-typedef struct dtype {
-    const char *name;
-    dt_kind kind;
-    long long lo, hi; /* DT_INT: the range of the type (as far as JSON integers reach) */
-} dtype;
-
-/* The OIP datatypes a request may send; all become the model's 32-bit floats. */
-static const dtype dtypes[] = {
-    {"FP32", DT_FLOAT, 0, 0},
-    {"FP64", DT_FLOAT, 0, 0},
-    {"INT8", DT_INT, -128, 127},
-    {"INT16", DT_INT, -32768, 32767},
-    {"INT32", DT_INT, INT_MIN, INT_MAX},
-    {"INT64", DT_INT, LLONG_MIN, LLONG_MAX},
-    {"UINT8", DT_INT, 0, 255},
-    {"UINT16", DT_INT, 0, 65535},
-    {"UINT32", DT_INT, 0, 4294967295LL},
-    {"UINT64", DT_INT, 0, LLONG_MAX},
-    {"BOOL", DT_BOOL, 0, 0},
-};
-/* OIP datatypes that cannot become numbers for a model. */
-static const char *const dtypes_unsupported[] = {"FP16", "BF16", "BYTES"};
-
-static const dtype *dtype_find(const char *name) {
-    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (strcmp(dtypes[i].name, name) == 0) return &dtypes[i];
-    return NULL;
-}
-
-/* Converts one element; on failure writes why into why (e.g. "is a string"). */
-static bool convert(const json_t *v, const dtype *dt, float *out, char *why, size_t n) {
-    switch (dt->kind) {
-    case DT_FLOAT:
-        if (!json_is_number(v)) break;
-        double d = json_number_value(v);
-        float f = (float)d;
-        if (!isfinite(f)) {
-            snprintf(why, n, "(%g) is beyond the range of the model's 32-bit floats", d);
-            return false;
-        }
-        *out = f;
-        return true;
-    case DT_INT:
-        if (!json_is_integer(v)) break;
-        json_int_t x = json_integer_value(v);
-        if (x < dt->lo || x > dt->hi) {
-            snprintf(why, n, "(%lld) is out of the range of %s", (long long)x, dt->name);
-            return false;
-        }
-        *out = (float)x;
-        return true;
-    case DT_BOOL:
-        if (!json_is_boolean(v)) break;
-        *out = json_is_true(v) ? 1.0f : 0.0f;
-        return true;
-    }
-    static const char *const kinds[] = {"an object", "an array", "a string", "an integer", "a number", "true", "false", "null"};
-    const char *what = kinds[json_typeof(v)];
-    const char *want = dt->kind == DT_FLOAT ? "numbers" : dt->kind == DT_INT ? "integers" : "true or false";
-    snprintf(why, n, "is %s; %s data are %s", what, dt->name, want);
-    return false;
-}
+#define HEADER_LEN "Inference-Header-Content-Length"
+#define SMALL 256 /* floats held in the request itself: a few rows */
 
 /* ---- the request ------------------------------------------------------------------------ */
 
 typedef struct infer_req {
-    const char *id;  /* NULL when the request has none */
+    const char *id;      /* NULL when the request has none */
     size_t rows;
-    float *x;        /* rows * nfeatures, heap */
+    float *x;            /* rows * nfeatures: small_x or heap */
+    bool binary_out;     /* the output goes back as binary data */
+    bool has_header;     /* Inference-Header-Content-Length was given */
+    size_t header_len;   /* the JSON's length: the header's value, else the body's */
+    const unsigned char *bin; /* the bytes after the JSON inference header */
+    size_t bin_len, bin_used; /* how many, and how many the inputs took */
+    float small_x[SMALL];
 } infer_req;
+
+static float *rows_alloc(infer_req *r, size_t n) {
+    r->x = n <= SMALL ? r->small_x : mp_xmalloc(n * sizeof *r->x);
+    return r->x;
+}
+
+/* Reads Inference-Header-Content-Length: digits only, within the body. */
+static bool split_body(const mp_http_req *req, infer_req *r, mp_http_resp *resp) {
+    const char *h = mp_http_req_header(req, HEADER_LEN);
+    r->header_len = req->body_len;
+    if (!h) return true;
+    r->has_header = true;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = *h >= '0' && *h <= '9' ? strtoull(h, &end, 10) : 0;
+    if (!end || *end || errno) {
+        serve_oip_error(resp, 400, HEADER_LEN " \"%.40s\" is not a byte count (a whole number from 1 up)", h);
+        return false;
+    }
+    if (n == 0) {
+        serve_oip_error(resp, 400, HEADER_LEN " is 0: it gives the length of the JSON inference header, which comes first in the body");
+        return false;
+    }
+    if (n > req->body_len) {
+        serve_oip_error(resp, 400, HEADER_LEN " is %llu but the body holds only %zu bytes", n, req->body_len);
+        return false;
+    }
+    r->header_len = (size_t)n;
+    r->bin = (const unsigned char *)req->body + n;
+    r->bin_len = req->body_len - (size_t)n;
+    return true;
+}
 
 /* Writes "[2, 30]" for a shape into buf. */
 static void shape_text(const json_t *shape, char *buf, size_t n) {
@@ -141,12 +130,17 @@ static bool check_shape(const serve_model *m, const json_t *shape, size_t *rows,
     return true;
 }
 
-/* Converts data (flat, or nested as [rows][features]) into r->x. */
-static bool take_data(const serve_model *m, const json_t *data, const dtype *dt, bool batched, infer_req *r,
-                      mp_http_resp *resp) {
+/* Converts JSON data (flat, or nested as [rows][features]) into r->x. */
+static bool take_json_data(const serve_model *m, const json_t *data, const serve__dtype *dt, bool batched, infer_req *r,
+                           mp_http_resp *resp) {
     const char *in = m->input_name;
     size_t f = m->meta.nfeatures, n = json_array_size(data);
     char why[160];
+    if (!serve__dtype_json(dt)) {
+        serve_oip_error(resp, 400, "input %s: %s data cannot be JSON values; send them as binary tensor data (\"binary_data_size\")%s",
+                        in, dt->name, dt->kind == SERVE__DT_BYTES ? ", though BYTES cannot be the model's numeric input either" : "");
+        return false;
+    }
     if (!json_is_array(data)) {
         serve_oip_error(resp, 400, "input %s: \"data\" must be an array", in);
         return false;
@@ -161,10 +155,10 @@ static bool take_data(const serve_model *m, const json_t *data, const dtype *dt,
                         nested ? "rows" : "values", nested ? r->rows : r->rows * f, r->rows, f);
         return false;
     }
-    r->x = mp_xmalloc((r->rows ? r->rows * f : 1) * sizeof *r->x);
+    float *x = rows_alloc(r, r->rows * f);
     if (!nested) {
         for (size_t i = 0; i < n; i++)
-            if (!convert(json_array_get(data, i), dt, &r->x[i], why, sizeof why)) {
+            if (!serve__json_elem(json_array_get(data, i), dt, &x[i], why, sizeof why)) {
                 serve_oip_error(resp, 400, "input %s: data[%zu] %s", in, i, why);
                 return false;
             }
@@ -177,7 +171,7 @@ static bool take_data(const serve_model *m, const json_t *data, const dtype *dt,
             return false;
         }
         for (size_t j = 0; j < f; j++)
-            if (!convert(json_array_get(row, j), dt, &r->x[i * f + j], why, sizeof why)) {
+            if (!serve__json_elem(json_array_get(row, j), dt, &x[i * f + j], why, sizeof why)) {
                 serve_oip_error(resp, 400, "input %s: data[%zu][%zu] %s", in, i, j, why);
                 return false;
             }
@@ -185,8 +179,55 @@ static bool take_data(const serve_model *m, const json_t *data, const dtype *dt,
     return true;
 }
 
-static bool is_object_or_absent(const json_t *v) {
-    return !v || json_is_object(v);
+/* Takes the input's binary_data_size bytes, the next ones after the JSON
+ * inference header, and converts them into r->x. */
+static bool take_binary_data(const serve_model *m, const json_t *size, const serve__dtype *dt, infer_req *r,
+                             mp_http_resp *resp) {
+    const char *in = m->input_name;
+    size_t f = m->meta.nfeatures;
+    if (!json_is_integer(size) || json_integer_value(size) < 0) {
+        serve_oip_error(resp, 400, "input %s: \"binary_data_size\" must be a whole number of bytes from 0 up", in);
+        return false;
+    }
+    if (!r->has_header) {
+        serve_oip_error(resp, 400, "input %s has \"binary_data_size\" but the request has no " HEADER_LEN
+                        " header to say where the JSON inference header ends and the binary data begin", in);
+        return false;
+    }
+    if (dt->kind == SERVE__DT_BYTES) {
+        serve_oip_error(resp, 400, "input %s: BYTES (length-prefixed strings) cannot be the model's numeric input; use FP32, FP64, FP16, BF16, an integer datatype or BOOL",
+                        in);
+        return false;
+    }
+    unsigned long long said = (unsigned long long)json_integer_value(size);
+    size_t count = r->rows * f;
+    bool overflow = r->rows > SIZE_MAX / f || count > SIZE_MAX / dt->size;
+    if (overflow || said != (unsigned long long)(count * dt->size)) {
+        if (overflow)
+            serve_oip_error(resp, 400, "input %s: \"binary_data_size\" is %llu but %zu rows of %zu %s features are more bytes than any body holds",
+                            in, said, r->rows, f, dt->name);
+        else
+            serve_oip_error(resp, 400, "input %s: \"binary_data_size\" is %llu but %zu rows of %zu %s features take %zu bytes (%zu x %zu x %zu)",
+                            in, said, r->rows, f, dt->name, count * dt->size, r->rows, f, dt->size);
+        return false;
+    }
+    size_t bytes = count * dt->size;
+    if (bytes > r->bin_len - r->bin_used) {
+        serve_oip_error(resp, 400, "input %s: \"binary_data_size\" is %zu but only %zu bytes of binary data follow the %zu-byte JSON inference header (%s)",
+                        in, bytes, r->bin_len - r->bin_used, r->header_len,
+                        r->bin_used ? "after the earlier inputs' data" : "the body is cut short");
+        return false;
+    }
+    const unsigned char *p = r->bin + r->bin_used;
+    r->bin_used += bytes;
+    float *x = rows_alloc(r, count);
+    size_t bad = 0;
+    char why[160];
+    if (!serve__binary_elems(p, count, dt, x, &bad, why, sizeof why)) {
+        serve_oip_error(resp, 400, "input %s: element %zu (row %zu, feature %zu) of the binary data %s", in, bad, bad / f, bad % f, why);
+        return false;
+    }
+    return true;
 }
 
 /* Checks one input tensor and takes its rows. */
@@ -199,9 +240,11 @@ static bool take_input(const serve_model *m, const json_t *t, infer_req *r, mp_h
     const json_t *name = json_object_get(t, "name"), *shape = json_object_get(t, "shape"),
                  *dtn = json_object_get(t, "datatype"), *data = json_object_get(t, "data"),
                  *params = json_object_get(t, "parameters");
-    const char *missing = !name ? "name" : !shape ? "shape" : !dtn ? "datatype" : !data ? "data" : NULL;
+    const json_t *bsize = json_is_object(params) ? json_object_get(params, "binary_data_size") : NULL;
+    const char *missing = !name ? "name" : !shape ? "shape" : !dtn ? "datatype" : !data && !bsize ? "data" : NULL;
     if (missing) {
-        serve_oip_error(resp, 400, "\"inputs\"[0] has no \"%s\" (an input is {\"name\", \"shape\", \"datatype\", \"data\"})", missing);
+        serve_oip_error(resp, 400, "\"inputs\"[0] has no \"%s\" (an input is {\"name\", \"shape\", \"datatype\", \"data\"}, "
+                        "or \"parameters\": {\"binary_data_size\"} instead of \"data\")", missing);
         return false;
     }
     if (!json_is_string(name) || strcmp(json_string_value(name), in) != 0) {
@@ -210,40 +253,54 @@ static bool take_input(const serve_model *m, const json_t *t, infer_req *r, mp_h
                         m->name, in);
         return false;
     }
-    if (!is_object_or_absent(params)) {
+    if (params && !json_is_object(params)) {
         serve_oip_error(resp, 400, "input %s: \"parameters\" must be an object", in);
         return false;
     }
-    if (params && json_object_get(params, "binary_data_size")) {
-        serve_oip_error(resp, 400, "input %s: binary tensor data is not supported; send \"data\" as JSON", in);
+    if (data && bsize) {
+        serve_oip_error(resp, 400, "input %s has both \"data\" and \"binary_data_size\": its values come one way or the other", in);
         return false;
     }
     if (!json_is_string(dtn)) {
         serve_oip_error(resp, 400, "input %s: \"datatype\" must be a string such as \"FP32\"", in);
         return false;
     }
-    const char *dts = json_string_value(dtn);
-    const dtype *dt = dtype_find(dts);
+    const serve__dtype *dt = serve__dtype_find(json_string_value(dtn));
     if (!dt) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof dtypes_unsupported / sizeof dtypes_unsupported[0]; i++)
-            known |= strcmp(dts, dtypes_unsupported[i]) == 0;
-        serve_oip_error(resp, 400, "input %s: %s datatype \"%s\"; use FP32, FP64, INT8..INT64, UINT8..UINT64 or BOOL", in,
-                        known ? "unsupported" : "unknown", dts);
+        serve_oip_error(resp, 400, "input %s: unknown datatype \"%s\"; use FP32, FP64, INT8..INT64, UINT8..UINT64 or BOOL (FP16 and BF16 as binary data)",
+                        in, json_string_value(dtn));
         return false;
     }
     bool batched = false;
     if (!check_shape(m, shape, &r->rows, &batched, resp)) return false;
-    return take_data(m, data, dt, batched, r, resp);
+    return bsize ? take_binary_data(m, bsize, dt, r, resp) : take_json_data(m, data, dt, batched, r, resp);
 }
 
-/* Checks the requested outputs: each must name the model's output. */
-static bool check_outputs(const serve_model *m, const json_t *outs, mp_http_resp *resp) {
+/* A boolean parameter: *out keeps its value when the parameter is absent. */
+static bool bool_param(const json_t *params, const char *key, bool *out, const char *where, mp_http_resp *resp) {
+    const json_t *v = json_object_get(params, key);
+    if (!v) return true;
+    if (!json_is_boolean(v)) {
+        serve_oip_error(resp, 400, "%s: \"%s\" must be true or false", where, key);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+/* Checks the requested outputs (each must name the model's output) and whether
+ * the output goes back as binary data. */
+static bool check_outputs(const serve_model *m, const json_t *root, infer_req *r, mp_http_resp *resp) {
+    const json_t *outs = json_object_get(root, "outputs");
+    r->binary_out = false;
+    if (!bool_param(json_object_get(root, "parameters"), "binary_data_output", &r->binary_out, "\"parameters\"", resp))
+        return false;
     if (!outs) return true;
     if (!json_is_array(outs)) {
         serve_oip_error(resp, 400, "\"outputs\" must be an array of {\"name\"}");
         return false;
     }
+    bool all = r->binary_out;
     for (size_t i = 0; i < json_array_size(outs); i++) {
         const json_t *o = json_array_get(outs, i), *name = json_object_get(o, "name"),
                      *params = json_object_get(o, "parameters");
@@ -256,14 +313,15 @@ static bool check_outputs(const serve_model *m, const json_t *outs, mp_http_resp
                             m->output_name);
             return false;
         }
-        if (!is_object_or_absent(params)) {
+        if (params && !json_is_object(params)) {
             serve_oip_error(resp, 400, "\"outputs\"[%zu]: \"parameters\" must be an object", i);
             return false;
         }
-        if (params && json_is_true(json_object_get(params, "binary_data"))) {
-            serve_oip_error(resp, 400, "output %s: binary tensor data is not supported; leave out \"binary_data\"", m->output_name);
-            return false;
-        }
+        bool bin = all;
+        char where[48];
+        snprintf(where, sizeof where, "output %s", m->output_name);
+        if (!bool_param(params, "binary_data", &bin, where, resp)) return false;
+        r->binary_out = bin;
     }
     return true;
 }
@@ -274,13 +332,14 @@ static bool take_request(const serve_model *m, const json_t *root, infer_req *r,
         serve_oip_error(resp, 400, "the request body must be a JSON object with \"inputs\"");
         return false;
     }
-    const json_t *id = json_object_get(root, "id"), *inputs = json_object_get(root, "inputs");
+    const json_t *id = json_object_get(root, "id"), *inputs = json_object_get(root, "inputs"),
+                 *params = json_object_get(root, "parameters");
     if (id && !json_is_string(id)) {
         serve_oip_error(resp, 400, "\"id\" must be a string");
         return false;
     }
     r->id = id ? json_string_value(id) : NULL;
-    if (!is_object_or_absent(json_object_get(root, "parameters"))) {
+    if (params && !json_is_object(params)) {
         serve_oip_error(resp, 400, "\"parameters\" must be an object");
         return false;
     }
@@ -294,10 +353,35 @@ static bool take_request(const serve_model *m, const json_t *root, infer_req *r,
                         m->input_name);
         return false;
     }
-    return check_outputs(m, json_object_get(root, "outputs"), resp) && take_input(m, json_array_get(inputs, 0), r, resp);
+    if (!check_outputs(m, root, r, resp) || !take_input(m, json_array_get(inputs, 0), r, resp)) return false;
+    if (r->bin_used != r->bin_len) {
+        serve_oip_error(resp, 400, "the body holds %zu bytes of binary data after the %zu-byte JSON inference header but the inputs' "
+                        "\"binary_data_size\" add up to %zu",
+                        r->bin_len, r->header_len, r->bin_used);
+        return false;
+    }
+    return true;
 }
 
 /* ---- the response ------------------------------------------------------------------------ */
+
+/* Appends s (valid UTF-8, as jansson gives it) as a JSON string literal. */
+static void put_json_string(mp_buf *b, const char *s) {
+    mp_buf_putc(b, '"');
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        mp_buf_append(b, run, (size_t)(p - run));
+        char esc[8];
+        if (c == '"' || c == '\\') snprintf(esc, sizeof esc, "\\%c", c);
+        else snprintf(esc, sizeof esc, "\\u%04x", c);
+        mp_buf_puts(b, esc);
+        run = p + 1;
+    }
+    mp_buf_puts(b, run);
+    mp_buf_putc(b, '"');
+}
 
 char *serve__json_string(const char *s) {
     json_t *v = json_string(s);
@@ -309,11 +393,13 @@ char *serve__json_string(const char *s) {
 static bool encode(const serve__entry *en, const infer_req *r, const float *y, mp_http_resp *resp) {
     const serve_model *m = en->m;
     size_t k = m->meta.noutputs, n = r->rows * k;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(y[i])) {
-            serve_oip_error(resp, 500, "model %s predicted a value that is not finite, which JSON cannot carry", m->name);
-            return false;
-        }
+    if (!r->binary_out)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(y[i])) {
+                serve_oip_error(resp, 500, "model %s predicted a value that is not finite, which JSON cannot carry "
+                                "(binary output can: \"binary_data\": true)", m->name);
+                return false;
+            }
     mp_buf *b = &resp->body;
     mp_buf_reset(b);
     mp_buf_puts(b, "{\"model_name\":");
@@ -321,48 +407,64 @@ static bool encode(const serve__entry *en, const infer_req *r, const float *y, m
     mp_buf_puts(b, ",\"model_version\":");
     mp_buf_puts(b, en->version_json);
     if (r->id) {
-        char *id = serve__json_string(r->id);
         mp_buf_puts(b, ",\"id\":");
-        mp_buf_puts(b, id);
-        free(id);
+        put_json_string(b, r->id);
     }
     mp_buf_printf(b, ",\"outputs\":[{\"name\":\"%s\",\"datatype\":\"FP32\",\"shape\":[%zu", m->output_name, r->rows);
     if (k > 1) mp_buf_printf(b, ",%zu", k);
-    mp_buf_puts(b, "],\"data\":[");
-    for (size_t i = 0; i < n; i++) {
-        char num[32];
-        int len = snprintf(num, sizeof num, i ? ",%.9g" : "%.9g", (double)y[i]);
-        mp_buf_append(b, num, (size_t)len);
+    if (r->binary_out) {
+        mp_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}]}", n * sizeof(float));
+        char len[24];
+        snprintf(len, sizeof len, "%zu", b->len);
+        mp_http_header_add(resp, HEADER_LEN, len);
+        mp_strlcpy(resp->content_type, "application/octet-stream", sizeof resp->content_type);
+        serve__put_floats_le(b, y, n);
+    } else {
+        mp_buf_puts(b, "],\"data\":[");
+        for (size_t i = 0; i < n; i++) {
+            char num[32];
+            int len = snprintf(num, sizeof num, i ? ",%.9g" : "%.9g", (double)y[i]);
+            mp_buf_append(b, num, (size_t)len);
+        }
+        mp_buf_puts(b, "]}]}");
     }
-    mp_buf_puts(b, "]}]}");
     resp->status = 200;
     return true;
 }
 
-void serve__infer(const serve__entry *en, const char *body, size_t len, mp_http_resp *resp) {
+void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp) {
     const serve_model *m = en->m;
     mp_http_header_add(resp, "X-Model-Version", m->version); /* on errors too: which version refused */
-    if (len == 0) {
+    infer_req r = {0};
+    if (!split_body(req, &r, resp)) return;
+    if (r.header_len == 0) {
         serve_oip_error(resp, 400, "the request body is empty: an inference request is a JSON object with \"inputs\"");
         return;
     }
     json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &je);
+    json_t *root = json_loadb(req->body, r.header_len, JSON_DECODE_ANY, &je);
     if (!root) {
-        serve_oip_error(resp, 400, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        /* a whole JSON value and then more: likely binary data sent without the header */
+        json_t *head = r.has_header ? NULL : json_loadb(req->body, r.header_len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, NULL);
+        bool trailing = head != NULL;
+        json_decref(head);
+        serve_oip_error(resp, 400, "malformed JSON %sat line %d column %d: %s%s", r.has_header ? "inference header " : "", je.line,
+                        je.column, je.text,
+                        trailing ? " (to send binary tensor data after the JSON, give the " HEADER_LEN " header)" : "");
         return;
     }
-    infer_req r = {0};
+    float small_y[64];
     float *y = NULL;
     if (take_request(m, root, &r, resp)) {
         mp_err e = {0};
-        y = mp_xmalloc((r.rows ? r.rows * m->meta.noutputs : 1) * sizeof *y);
+        size_t ny = r.rows * m->meta.noutputs;
+        y = ny <= sizeof small_y / sizeof small_y[0] ? small_y : mp_xmalloc(ny * sizeof *y);
         if (m->rt->predict(m->state, r.x, r.rows, y, &e) != 0)
             serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, e.msg);
         else
             encode(en, &r, y, resp);
     }
-    free(y);
-    free(r.x);
+    if (y != small_y) free(y);
+    if (r.x != r.small_x) free(r.x);
     json_decref(root); /* r.id points into root: freed last */
 }

@@ -3,7 +3,8 @@
  * server inside, so that `mlplane serve` and a router in front of several
  * servers can both call it.
  *
- *   GET  /v2                                         server metadata
+ *   GET  /v2                                         server metadata (extensions:
+ *                                                    binary_tensor_data)
  *   GET  /v2/health/live, /v2/health/ready           liveness, readiness
  *   GET  /v2/models/NAME[/versions/V]                model metadata
  *   GET  /v2/models/NAME[/versions/V]/ready          model readiness
@@ -170,7 +171,8 @@ static json_t *tensor_json(const char *name, size_t width) {
 
 static void ep_server_meta(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     (void)o, (void)t, (void)req;
-    mp_http_json(resp, 200, json_pack("{s:s,s:s,s:[]}", "name", "mlplane", "version", MLPLANE_VERSION, "extensions"));
+    mp_http_json(resp, 200,
+                 json_pack("{s:s,s:s,s:[s]}", "name", "mlplane", "version", MLPLANE_VERSION, "extensions", "binary_tensor_data"));
 }
 
 static void ep_live(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
@@ -209,7 +211,7 @@ static void ep_model_ready(serve_oip *o, const target *t, const mp_http_req *req
 
 static void ep_infer(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     const serve__entry *en = find_model(o, t, resp);
-    if (en) serve__infer(en, req->body, req->body_len, resp);
+    if (en) serve__infer(en, req, resp);
 }
 
 typedef void (*ep_fn)(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp);

@@ -130,11 +130,15 @@ void serve_oip_set_ready(serve_oip *o, bool ready);
 void serve_oip_free(serve_oip *o);
 
 /* Answers one OIP v2 REST request: GET /v2, /v2/health/live, /v2/health/ready,
- * /v2/models/NAME[/versions/V][/ready]; POST /v2/models/NAME[/versions/V]/infer.
- * Only req->method, path, body and body_len are read. Errors are
+ * /v2/models/NAME[/versions/V][/ready]; POST /v2/models/NAME[/versions/V]/infer,
+ * with JSON tensor data or the binary tensor data extension (a JSON inference
+ * header of Inference-Header-Content-Length bytes, then the tensors' raw bytes).
+ * Only req->method, path, body, body_len and headers are read. Errors are
  * {"error": "..."} with 400 (bad request), 404 (unknown path, model or
  * version), 405 (with Allow), 500 (runtime failure). An infer response carries
- * the X-Model-Version header. Reentrant. */
+ * the X-Model-Version header, and when it holds binary outputs,
+ * Inference-Header-Content-Length and Content-Type application/octet-stream.
+ * Reentrant. */
 void serve_oip_handle(serve_oip *o, const mp_http_req *req, mp_http_resp *resp);
 
 /* Fills resp with OIP's error body {"error": msg} and status. */

@@ -1,15 +1,26 @@
 /* http.c — helpers over mp_http_req/mp_http_resp (see http.h): JSON bodies,
- * MLflow-shaped errors, query lookup and route matching. Reentrant. */
+ * MLflow-shaped errors, query and header lookup and route matching. Reentrant. */
 #include "util/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *mp_http_query(const mp_http_req *req, const char *key) {
     for (size_t i = 0; i < req->nquery; i++)
         if (strcmp(req->query[i].key, key) == 0) return req->query[i].value ? req->query[i].value : "";
     return NULL;
+}
+
+const char *mp_http_req_header(const mp_http_req *req, const char *name) {
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].key, name) == 0) return req->headers[i].value ? req->headers[i].value : "";
+    return NULL;
+}
+
+void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char *name, const char *value), void *ud) {
+    for (size_t i = 0; i < req->nheaders; i++) fn(ud, req->headers[i].key, req->headers[i].value ? req->headers[i].value : "");
 }
 
 void mp_http_resp_init(mp_http_resp *resp) {

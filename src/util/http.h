@@ -42,7 +42,10 @@ typedef struct mp_http_req {
     struct store *st;         /* this worker thread's store handle (mlplane server), else NULL */
     const char *home;         /* the mlplane home */
     const char *base_url;     /* how clients reach this server, e.g. "http://127.0.0.1:5000" */
-    void *conn;               /* the engine's connection, for mp_http_req_header; NULL outside the engine */
+    /* The request headers as received (names and values raw bytes, values
+     * without the surrounding whitespace), in order; see mp_http_req_header. */
+    const mp_http_kv *headers;
+    size_t nheaders;
 } mp_http_req;
 
 typedef struct mp_http_header {
@@ -69,11 +72,10 @@ typedef struct mp_http_route {
 
 /* The first value of query parameter key, or NULL. */
 const char *mp_http_query(const mp_http_req *req, const char *key);
-
-/* The value of the request header name (case-insensitive), or NULL (always
- * NULL for a request the engine did not make). Valid during the handler. */
+/* The value of the first request header named name (case-insensitive), or NULL. */
 const char *mp_http_req_header(const mp_http_req *req, const char *name);
-/* Calls fn for each request header, in order (none outside the engine). */
+
+/* Calls fn for each request header, in order. */
 void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char *name, const char *value), void *ud);
 
 /* Sets the response to status and the JSON v (a new reference, taken: v is

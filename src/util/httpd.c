@@ -200,6 +200,31 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+/* The request headers: pointers into libmicrohttpd's copies (valid for the
+ * request), in a fixed array first, on the heap beyond it. */
+typedef struct hdr_list {
+    mp_http_kv fixed[32];
+    mp_http_kv *v;
+    size_t n, cap;
+} hdr_list;
+
+static enum MHD_Result collect_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    hdr_list *l = cls;
+    if (!key || l->n >= 1000) return MHD_YES; /* silly numbers of headers are dropped */
+    if (l->n == l->cap) {
+        l->cap *= 2;
+        if (l->v == l->fixed) {
+            l->v = mp_xmalloc(l->cap * sizeof *l->v);
+            memcpy(l->v, l->fixed, sizeof l->fixed);
+        } else {
+            l->v = mp_xrealloc(l->v, l->cap * sizeof *l->v);
+        }
+    }
+    l->v[l->n++] = (mp_http_kv){.key = key, .value = value ? value : ""};
+    return MHD_YES;
+}
+
 static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx *cx, const char *raw_url,
                                 const char *method) {
     if (!raw_url || raw_url[0] != '/')
@@ -208,6 +233,9 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
     char *url = utf8_copy(raw_url);
     kv_list q = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &q);
+    hdr_list h = {.n = 0, .cap = sizeof h.fixed / sizeof h.fixed[0]};
+    h.v = h.fixed;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_hdr, &h);
     mp_http_req req = {
         .method = method,
         .path = url,
@@ -218,7 +246,8 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
         .body_len = cx->body.len,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
-        .conn = c,
+        .headers = h.v,
+        .nheaders = h.n,
     };
     mp_http_resp resp;
     mp_http_resp_init(&resp);
@@ -227,6 +256,7 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
     mp_http_resp_free(&resp);
     free(q.v);
     mp_strv_free(&q.own);
+    if (h.v != h.fixed) free(h.v);
     free(url);
     return res;
 }
@@ -307,30 +337,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     if (!s->o.verbose) return;
     fprintf(stderr, "%s: ", s->log_name);
     vfprintf(stderr, fmt, ap);
-}
-
-/* ---- request headers ------------------------------------------------------------------ */
-
-const char *mp_http_req_header(const mp_http_req *req, const char *name) {
-    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
-}
-
-typedef struct header_iter {
-    void (*fn)(void *ud, const char *name, const char *value);
-    void *ud;
-} header_iter;
-
-static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-    (void)kind;
-    header_iter *it = cls;
-    if (key) it->fn(it->ud, key, value ? value : "");
-    return MHD_YES;
-}
-
-void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char *name, const char *value), void *ud) {
-    if (!req->conn) return;
-    header_iter it = {fn, ud};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &it);
 }
 
 /* ---- listening sockets ------------------------------------------------------------- */

@@ -48,7 +48,7 @@ check 400 "data[0] is a number; INT64 data are integers" POST /v2/models/bc/infe
 check 400 "BOOL data are true or false" POST /v2/models/bc/infer "$(row_with BOOL '[1,30]' 1)"
 check 400 "out of the range of INT32" POST /v2/models/bc/infer "$(row_with INT32 '[1,30]' 3000000000)"
 check 400 'unknown datatype "float32"' POST /v2/models/bc/infer "$(row_with float32 '[1,30]' 1)"
-check 400 'unsupported datatype "BYTES"' POST /v2/models/bc/infer "$(row_with BYTES '[1,30]' 1)"
+check 400 'BYTES data cannot be JSON values' POST /v2/models/bc/infer "$(row_with BYTES '[1,30]' 1)"
 check 400 "data[1] is null" POST /v2/models/bc/infer '{"inputs":[{"name":"input-0","shape":[30],"datatype":"FP32","data":[1,null'"$(printf ',1%.0s' $(seq 28))"']}]}'
 check 400 'unknown output "proba"' POST /v2/models/bc/infer '{"inputs":[{}],"outputs":[{"name":"proba"}]}'
 check 404 "unknown model nope (served: bc)" POST /v2/models/nope/infer "$GOOD"

@@ -60,7 +60,7 @@ done
 ok "160 concurrent batch requests from 16 clients: identical, exact answers"
 
 # --- every endpoint ---
-assert_eq "$(curl -sf "$SERVE_URL/v2" | jq -c '[.name, .extensions]')" '["mlplane",[]]' "server metadata"
+assert_eq "$(curl -sf "$SERVE_URL/v2" | jq -c '[.name, .extensions]')" '["mlplane",["binary_tensor_data"]]' "server metadata"
 assert_eq "$(curl -sf "$SERVE_URL/v2" | jq -r .version)" "$(mlp version | awk 'NR==1 {print $2}')" "server version"
 assert_eq "$(curl -sf "$SERVE_URL/v2/health/live")" '{"live":true}' "live"
 assert_eq "$(curl -sf "$SERVE_URL/v2/health/ready")" '{"ready":true}' "ready"

@@ -280,8 +280,8 @@ static void test_errors(void **state) {
          "\"datatype\" must be a string"},
         {"POST", P, "{\"inputs\": [{\"name\": \"input-0\", \"shape\": [1, 30], \"datatype\": \"FP32\", \"data\": 5}]}", 400,
          "\"data\" must be an array"},
-        {"POST", P, "{\"inputs\": [{\"name\": \"input-0\", \"shape\": [1, 30], \"datatype\": \"FP32\", \"data\": [], \"parameters\": {\"binary_data_size\": 120}}]}",
-         400, "binary tensor data is not supported"},
+        {"POST", P, "{\"inputs\": [{\"name\": \"input-0\", \"shape\": [1, 30], \"datatype\": \"FP32\", \"parameters\": {\"binary_data_size\": 120}}]}",
+         400, "no Inference-Header-Content-Length header"},
         {"POST", P, "{\"inputs\": [{\"name\": \"input-0\", \"shape\": [2, 30], \"datatype\": \"FP32\", \"data\": [[1], [2]]}]}", 400,
          "data[0] must be a row of 30 values"},
         {"POST", P, "{\"inputs\": [{\"name\": \"input-0\", \"shape\": [4611686018427387904, 30], \"datatype\": \"FP32\", \"data\": [1]}]}",
@@ -295,13 +295,13 @@ static void test_errors(void **state) {
         {"POST", P, int_range, 400, "out of the range of INT8"},
         {"POST", P, bool_num, 400, "BOOL data are true or false"},
         {"POST", P, huge, 400, "beyond the range of the model's 32-bit floats"},
-        {"POST", P, fp16, 400, "unsupported datatype \"FP16\""},
+        {"POST", P, fp16, 400, "FP16 data cannot be JSON values; send them as binary tensor data"},
         {"POST", P, weird, 400, "unknown datatype \"FLOAT\""},
         {"POST", P, nested1, 400, "nested but the shape [30] has one dimension"},
         {"POST", P, "{\"inputs\": [{}], \"outputs\": [{\"name\": \"proba\"}]}", 400, "unknown output \"proba\""},
         {"POST", P, "{\"inputs\": [{}], \"outputs\": {}}", 400, "\"outputs\" must be an array"},
-        {"POST", P, "{\"inputs\": [{}], \"outputs\": [{\"name\": \"predict\", \"parameters\": {\"binary_data\": true}}]}", 400,
-         "binary tensor data is not supported"},
+        {"POST", P, "{\"inputs\": [{}], \"outputs\": [{\"name\": \"predict\", \"parameters\": {\"binary_data\": 1}}]}", 400,
+         "\"binary_data\" must be true or false"},
         {"POST", "/v2/models/nope/infer", "{}", 404, "unknown model nope (served: bc)"},
         {"POST", "/v2/models/bc/versions/7/infer", "{}", 404, "model bc has no version 7 (served: 1)"},
         {"GET", "/v2/models/bc/versions/7", NULL, 404, "has no version 7"},
@@ -334,7 +334,7 @@ static void test_metadata_and_health(void **state) {
     assert_int_equal(call("GET", "/v2", NULL, &r, NULL), 200);
     assert_string_equal(json_string_value(json_object_get(r, "name")), "mlplane");
     assert_string_equal(json_string_value(json_object_get(r, "version")), MLPLANE_VERSION);
-    assert_true(json_is_array(json_object_get(r, "extensions")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "extensions"), 0)), "binary_tensor_data");
     json_decref(r);
     assert_int_equal(call("GET", "/v2/", NULL, &r, NULL), 200);
     json_decref(r);
@@ -398,6 +398,30 @@ static void test_multiclass_ubj(void **state) {
     assert_int_equal(json_array_size(d), 6);
     assert_true(json_number_value(json_array_get(d, 0)) > json_number_value(json_array_get(d, 1))); /* row 0: class 0 */
     assert_true(json_number_value(json_array_get(d, 5)) > json_number_value(json_array_get(d, 3))); /* row 1: class 2 */
+    float want[6];
+    for (size_t i = 0; i < 6; i++) want[i] = (float)json_number_value(json_array_get(d, i));
+    json_decref(r);
+    mp_http_resp_free(&resp);
+    /* the same as binary output: 2 x 3 little-endian floats after the JSON */
+    const char *bbody = "{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"input-0\",\"shape\":[2,4],"
+                        "\"datatype\":\"FP32\",\"data\":[[9,1,1,0],[1,1,9,0]]}]}";
+    req.body = bbody;
+    req.body_len = strlen(bbody);
+    mp_http_resp_init(&resp);
+    serve_oip_handle(o, &req, &resp);
+    assert_int_equal(resp.status, 200);
+    const char *hl = NULL;
+    for (int i = 0; i < resp.nheaders; i++)
+        if (strcmp(resp.headers[i].name, "Inference-Header-Content-Length") == 0) hl = resp.headers[i].value;
+    assert_non_null(hl);
+    size_t jl = strtoul(hl, NULL, 10);
+    assert_int_equal(resp.body.len, jl + 24);
+    r = json_loadb(resp.body.data, jl, 0, NULL);
+    out = json_array_get(json_object_get(r, "outputs"), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "parameters"), "binary_data_size")), 24);
+    float p[6];
+    memcpy(p, resp.body.data + jl, sizeof p); /* little-endian host */
+    for (int i = 0; i < 6; i++) assert_true(p[i] == want[i]);
     json_decref(r);
     mp_http_resp_free(&resp);
     mp_http_resp_init(&resp);
