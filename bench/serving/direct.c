@@ -9,6 +9,12 @@
  *   bench_serve_direct body CSV ROWS OUT
  *       writes an Open Inference Protocol request of ROWS rows (cycling over the
  *       CSV's rows, values as the CSV writes them) to OUT, for wrk.
+ *   bench_serve_direct binbody CSV ROWS OUT
+ *       the same rows as a request of the binary tensor data extension, as
+ *       Triton's HTTP client sends it by default: a JSON inference header, then
+ *       the rows as little-endian FP32, and the output asked for as binary data
+ *       ("binary_data_output"). Prints the header's length (the value of
+ *       Inference-Header-Content-Length).
  *
  * The CSV is read with mlplane's own reader (a label column, when present,
  * is left out: the model's feature count decides). */
@@ -138,10 +144,42 @@ static int cmd_body(char **argv) {
     return rc ? 1 : 0;
 }
 
+static int cmd_binbody(char **argv) {
+    size_t rows = strtoul(argv[3], NULL, 10);
+    ml_table t;
+    mp_err e = {0};
+    if (ml_csv_read(argv[2], &t, NULL, &e) != 0) {
+        fprintf(stderr, "bench_serve_direct: %s\n", e.msg);
+        return 1;
+    }
+    mp_buf b;
+    mp_buf_init(&b);
+    mp_buf_printf(&b, "{\"id\":\"batch-%zu\",\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"input-0\","
+                      "\"shape\":[%zu,%zu],\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":%zu}}]}",
+                  rows, rows, t.nfeat, rows * t.nfeat * 4);
+    size_t header = b.len;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < t.nfeat; j++) {
+            float f = (float)t.x[(i % t.nrows) * t.nfeat + j];
+            uint32_t u;
+            memcpy(&u, &f, sizeof u);
+            unsigned char c[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16), (unsigned char)(u >> 24)};
+            mp_buf_append(&b, c, sizeof c);
+        }
+    int rc = mp_write_file_atomic(argv[4], b.data, b.len, &e);
+    if (rc) fprintf(stderr, "bench_serve_direct: %s\n", e.msg);
+    else printf("%zu\n", header);
+    mp_buf_free(&b);
+    ml_table_free(&t);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 7 && strcmp(argv[1], "rate") == 0) return cmd_rate(argv);
     if (argc == 5 && strcmp(argv[1], "body") == 0) return cmd_body(argv);
+    if (argc == 5 && strcmp(argv[1], "binbody") == 0) return cmd_binbody(argv);
     fprintf(stderr, "usage: bench_serve_direct rate MODEL CSV ROWS THREADS SECONDS\n"
-                    "       bench_serve_direct body CSV ROWS OUT\n");
+                    "       bench_serve_direct body CSV ROWS OUT\n"
+                    "       bench_serve_direct binbody CSV ROWS OUT\n");
     return 2;
 }

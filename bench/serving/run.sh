@@ -6,9 +6,11 @@
 #       wrk at 1, 16 and 64 connections, alternating with nginx answering a fixed
 #       JSON reply of the same size to the same request (the peers' nginx.conf and
 #       wrk script): req/s, p50 and p99 of both, and their ratio;
-#   (b) rows/s of 1,000-row infer requests (wrk, 4 connections) against the
-#       XGBoost C API called directly on the same rows, with one thread per CPU,
-#       in-place prediction and nthread=1 as the server calls it (the limit).
+#   (b) rows/s of 1,000-row infer requests in the binary tensor data extension
+#       (wrk, 2 connections per CPU; the same rows as JSON are an extra figure)
+#       against the XGBoost C API called directly on the same rows, with one
+#       thread per CPU as the server has, in-place prediction and nthread=1 as
+#       the server calls it (the limit).
 #   (c) for information, (a)'s request at 64 connections through
 #       `mlplane serve --replicas 2` (a router in front of two worker processes).
 # Targets: req/s at 64 connections >= 0.5 x nginx's; p99 at 16 connections <=
@@ -120,23 +122,50 @@ errors=$(cat "$WORK"/serve_c* | awk '{s += $4} END {print s + 0}')
 [ "$errors" -eq 0 ] || { echo "bench-serving: mlplane answered $errors requests with an error status" >&2; exit 1; }
 
 # ---- batch: 1,000-row requests against the C API called directly ----
+# Like with like: the direct figure runs $(nproc) threads, as many as the server's
+# workers (--threads defaults to one per CPU), each predicting the same 1,000
+# rows in one in-place call with nthread=1, as the server's runtime does. wrk
+# keeps 2 requests per worker in flight. The request is the binary tensor data
+# extension, as Triton's HTTP client sends it by default (FP32 rows after the
+# JSON header, binary output); the same rows as JSON are an extra figure.
+BC=$(( $(nproc) * 2 )); [ "$BC" -ge 4 ] || BC=4
 "$DIRECT" body "$DATA" 1000 "$WORK/batch.json"
-cat >"$WORK/batch.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("$WORK/batch.json", "rb"))
-wrk.body = f:read("*a")
-f:close()
-EOF
-curl -sf -o /dev/null -XPOST --data-binary @"$WORK/batch.json" "$SURL" || { echo "bench-serving: the batch request failed" >&2; exit 1; }
+HLEN=$("$DIRECT" binbody "$DATA" 1000 "$WORK/batch.bin")
+batch_lua() { # FILE CONTENT_TYPE [HEADER_LEN]
+  echo 'wrk.method = "POST"'
+  echo "wrk.headers[\"Content-Type\"] = \"$2\""
+  [ -z "${3:-}" ] || echo "wrk.headers[\"Inference-Header-Content-Length\"] = \"$3\""
+  echo "local f = assert(io.open(\"$1\", \"rb\"))"
+  echo 'wrk.body = f:read("*a")'
+  echo 'f:close()'
+}
+batch_lua "$WORK/batch.json" application/json >"$WORK/batch-json.lua"
+batch_lua "$WORK/batch.bin" application/octet-stream "$HLEN" >"$WORK/batch.lua"
+# Both forms answer the same predictions (the binary answer: JSON, then FP32 bytes).
+curl -sf -o "$WORK/batch.json.out" -XPOST --data-binary @"$WORK/batch.json" "$SURL" ||
+  { echo "bench-serving: the JSON batch request failed" >&2; exit 1; }
+curl -sf -D "$WORK/batch.bin.h" -o "$WORK/batch.bin.out" -XPOST -H "Inference-Header-Content-Length: $HLEN" \
+  --data-binary @"$WORK/batch.bin" "$SURL" || { echo "bench-serving: the binary batch request failed" >&2; exit 1; }
+RLEN=$(tr -d '\r' <"$WORK/batch.bin.h" | sed -n 's/^Inference-Header-Content-Length: //Ip')
+tail -c +"$((RLEN + 1))" "$WORK/batch.bin.out" | perl -e 'local $/; printf "%.9g\n", $_ for unpack("f<*", <STDIN>)' >"$WORK/p.bin"
+{ sed 's/.*"data":\[//; s/\].*//' "$WORK/batch.json.out" | tr , '\n'; echo; } >"$WORK/p.json"
+cmp -s "$WORK/p.bin" "$WORK/p.json" || { echo "bench-serving: the binary and JSON batch answers differ" >&2; exit 1; }
 : >"$WORK/direct"
 for r in $(seq "$ROUNDS"); do
-  wrk_run batch 2 4 "$SURL" "$WORK/batch.lua"
+  wrk_run batch 2 "$BC" "$SURL" "$WORK/batch.lua"
+  wrk_run batch_json 2 "$BC" "$SURL" "$WORK/batch-json.lua"
   "$DIRECT" rate "$MODEL" "$DATA" 1000 "$(nproc)" "$DUR" | awk '{print $2}' >>"$WORK/direct"
 done
 BATCH=$(awk '{print $1 * 1000}' "$WORK/batch" | median)
+BATCH_JSON=$(awk '{print $1 * 1000}' "$WORK/batch_json" | median)
 DIRECT_RATE=$(median <"$WORK/direct")
-echo "  batch of 1000 rows: mlplane $BATCH rows/s ($(col batch 1) req/s, p50 $(col batch 2) ms); XGBoost C API directly $DIRECT_RATE rows/s"
+errors=$(cat "$WORK"/batch "$WORK"/batch_json | awk '{s += $4} END {print s + 0}')
+[ "$errors" -eq 0 ] || { echo "bench-serving: mlplane answered $errors batch requests with an error status" >&2; exit 1; }
+echo "  batch of 1000 rows, wrk $BC connections; like with like: the server's $(nproc) worker threads against $(nproc) direct"
+echo "  threads, each one in-place predict of the same rows with nthread=1 (the server's figure also pays HTTP and wrk's CPU):"
+echo "    binary tensor data: mlplane $BATCH rows/s ($(col batch 1) req/s, p50 $(col batch 2) ms)"
+echo "    JSON:               mlplane $BATCH_JSON rows/s ($(col batch_json 1) req/s, p50 $(col batch_json 2) ms)"
+echo "    XGBoost C API directly: $DIRECT_RATE rows/s"
 
 # ---- for information: the single-row request through --replicas 2 at 64 connections ----
 "$MLPLANE" serve "$MODEL" --listen 127.0.0.1:0 --replicas 2 >"$WORK/router.out" 2>"$WORK/router.err" &
@@ -162,7 +191,7 @@ awk -v s1="$(col serve_c1 1)" -v s16="$(col serve_c16 1)" -v s64="$(col serve_c6
     -v sp50_1="$(col serve_c1 2)" -v sp99_1="$(col serve_c1 3)" -v np50_1="$(col nginx_c1 2)" -v np99_1="$(col nginx_c1 3)" \
     -v sp50_16="$(col serve_c16 2)" -v sp99_16="$(col serve_c16 3)" -v np50_16="$(col nginx_c16 2)" -v np99_16="$(col nginx_c16 3)" \
     -v sp50_64="$(col serve_c64 2)" -v sp99_64="$(col serve_c64 3)" -v np50_64="$(col nginx_c64 2)" -v np99_64="$(col nginx_c64 3)" \
-    -v b="$BATCH" -v d="$DIRECT_RATE" 'BEGIN {
+    -v b="$BATCH" -v bj="$BATCH_JSON" -v d="$DIRECT_RATE" 'BEGIN {
   printf "BENCH serve_rps_c1 %.0f req/s target > 0 ok\n", s1;
   printf "BENCH serve_rps_c16 %.0f req/s target > 0 ok\n", s16;
   printf "BENCH serve_rps_c64 %.0f req/s target >= %.0f %s\n", s64, 0.5 * n64, (s64 >= 0.5 * n64) ? "ok" : "SHORT";
@@ -183,6 +212,7 @@ awk -v s1="$(col serve_c1 1)" -v s16="$(col serve_c16 1)" -v s64="$(col serve_c6
   printf "BENCH nginx_p50_c64 %.3f ms target > 0 ok\n", np50_64;
   printf "BENCH nginx_p99_c64 %.3f ms target > 0 ok\n", np99_64;
   printf "BENCH serve_batch_rows_per_s %.0f rows/s target >= %.0f %s\n", b, 0.8 * d, (b >= 0.8 * d) ? "ok" : "SHORT";
+  printf "BENCH serve_batch_json_rows_per_s %.0f rows/s target > 0 ok\n", bj;
   printf "BENCH direct_batch_rows_per_s %.0f rows/s target > 0 ok\n", d;
   printf "BENCH serve_batch_ratio %.2f x target >= 0.80 %s\n", b / d, (b / d >= 0.8) ? "ok" : "SHORT";
 }'
