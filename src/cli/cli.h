@@ -43,6 +43,10 @@ int cli_fail_err(const mp_err *e);
 /* Opens the home's store (honours --home, MLPLANE_HOME). *home is a heap string. */
 int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st);
 
+/* Parses flag's value v as a whole number in [lo, hi] into *out: 0, or CLI_USAGE
+ * with the reason printed. */
+int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out);
+
 /* Output formats for get commands. */
 typedef enum { OUT_TABLE, OUT_JSON, OUT_YAML } cli_out;
 int cli_parse_out(const char *s, cli_out *out);

@@ -57,15 +57,6 @@ static void log_stop(int sig, bool verbose) {
     if (verbose) fprintf(stderr, "mlplane serve: %s, draining\n", strsignal(sig));
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
-        return cli_fail(CLI_USAGE, "%s expects a whole number from %d to %d, got \"%s\"", flag, lo, hi, v);
-    *out = (int)x;
-    return 0;
-}
-
 /* Resolves and loads the model into a new protocol layer; *m is the model (owned by *out). */
 static int load(cli_env *env, const char *ref, const char *home_flag, const char *name, serve_oip **out,
                 const serve_model **mout, mp_err *e) {
@@ -227,23 +218,23 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         case 'l': o.listen = optarg; break;
         case 'H': home_flag = optarg; break;
         case 't':
-            if (parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
+            if (cli_parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
             break;
         case 'b':
             if (mp_parse_size(optarg, &o.max_body, &e) != 0) return cli_fail(CLI_USAGE, "--max-body: %s", e.msg);
             break;
         case 'T':
-            if (parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
+            if (cli_parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
             break;
         case 'D':
-            if (parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
+            if (cli_parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
             break;
         case 'v': o.verbose = true; break;
         case 'R':
-            if (parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
+            if (cli_parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
             break;
         case 'W':
-            if (parse_int("--ready-timeout", optarg, 1, 3600, &ready_timeout_s)) return CLI_USAGE;
+            if (cli_parse_int("--ready-timeout", optarg, 1, 3600, &ready_timeout_s)) return CLI_USAGE;
             break;
         case 'h': fputs(serve_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane serve --help)", argv[optind - 1]);

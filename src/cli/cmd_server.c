@@ -24,15 +24,6 @@ static const char server_help[] =
     "  -v, --verbose       log one line per request on stderr\n\n"
     "The first line printed is \"mlplane server listening on URL (home DIR)\".\n";
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
-        return cli_fail(CLI_USAGE, "%s expects a whole number from %d to %d, got \"%s\"", flag, lo, hi, v);
-    *out = (int)x;
-    return 0;
-}
-
 int cmd_server(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {{"listen", required_argument, 0, 'l'},   {"home", required_argument, 0, 'H'},
                                           {"threads", required_argument, 0, 't'},  {"max-body", required_argument, 0, 'b'},
@@ -50,16 +41,16 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         case 'l': o.listen = optarg; break;
         case 'H': home_flag = optarg; break;
         case 't':
-            if (parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
+            if (cli_parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
             break;
         case 'b':
             if (mp_parse_size(optarg, &o.max_body, &e) != 0) return cli_fail(CLI_USAGE, "--max-body: %s", e.msg);
             break;
         case 'T':
-            if (parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
+            if (cli_parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
             break;
         case 'D':
-            if (parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
+            if (cli_parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
             break;
         case 'v': o.verbose = true; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;

@@ -149,3 +149,12 @@ void cli_fmt_mem(int64_t b, char *out, size_t n) {
     else if (b >= (1LL << 20)) snprintf(out, n, "%.1fMi", (double)b / (double)(1LL << 20));
     else snprintf(out, n, "%lld", (long long)b);
 }
+
+int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi)
+        return cli_fail(CLI_USAGE, "%s expects a whole number from %d to %d, got \"%s\"", flag, lo, hi, v);
+    *out = (int)x;
+    return 0;
+}
