@@ -298,10 +298,13 @@ static void probe(serve_router *r, serve__pool *p, serve__replica *x, int64_t no
     bool ok = status == 200;
     bool became_ready = false, lost = false;
     pthread_mutex_lock(&r->mu);
+    if (x->gen == gen && ok) {
+        atomic_store(&x->ok_ms, now);
+        pthread_cond_broadcast(&r->ready_cv); /* a retry may wait for a replica alive since */
+    }
     if (x->gen == gen && x->state == SERVE__STARTING && ok) {
         x->state = SERVE__READY;
         became_ready = true;
-        pthread_cond_broadcast(&r->ready_cv);
     } else if (x->gen == gen && x->state == SERVE__READY && !ok) {
         x->state = SERVE__STARTING;
         lost = true;
@@ -334,9 +337,13 @@ static int64_t drive(serve_router *r, int64_t now) {
     for (size_t pi = 0; pi < r->npools; pi++) {
         serve__pool *p = &r->pools[pi];
         serve__state st[SERVE_ROUTER_MAX_REPLICAS];
+        int64_t due[SERVE_ROUTER_MAX_REPLICAS]; /* next_probe_ms: the request path may move it closer */
         pthread_mutex_lock(&r->mu);
         int n = p->nslots;
-        for (int i = 0; i < n; i++) st[i] = p->rep[i].state;
+        for (int i = 0; i < n; i++) {
+            st[i] = p->rep[i].state;
+            due[i] = p->rep[i].next_probe_ms;
+        }
         pthread_mutex_unlock(&r->mu);
         for (int i = 0; i < n; i++) {
             serve__replica *x = &p->rep[i];
@@ -347,8 +354,13 @@ static int64_t drive(serve_router *r, int64_t now) {
                 break;
             case SERVE__STARTING:
             case SERVE__READY:
-                if (now >= x->next_probe_ms) probe(r, p, x, now);
-                if (x->next_probe_ms < next) next = x->next_probe_ms;
+                if (now >= due[i]) {
+                    probe(r, p, x, now);
+                    pthread_mutex_lock(&r->mu);
+                    due[i] = x->next_probe_ms;
+                    pthread_mutex_unlock(&r->mu);
+                }
+                if (due[i] < next) next = due[i];
                 break;
             case SERVE__DRAINING:
                 drain_step(r, x, now);

@@ -20,10 +20,11 @@
  *        answer (any status, 5xx too) is the response;
  *     4. a refused connection (nothing delivered) marks the replica not ready
  *        and picks again; a replica that died before answering is marked not
- *        ready and the request is sent once more, 50 ms later, to another
- *        ready replica (inference is idempotent); a second such death is a
- *        502 (a request that kills every replica it reaches takes down two at
- *        most), a timeout a 504.
+ *        ready, the other ready ones are probed at once, and the request is
+ *        sent once more (inference is idempotent) to a ready replica that has
+ *        shown life since (answered a request or a probe), waiting for one if
+ *        need be; a second such death is a 502 (a request that kills every
+ *        replica it reaches takes down two at most), a timeout a 504.
  *
  * Threads: serve_router_new/add_version/start/stop/free run on the main
  * thread; serve_router_handle on the engine's threads, concurrently; the
@@ -40,8 +41,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-#define RETRY_PAUSE_MS 50 /* before the retry of a request whose replica died */
 
 void serve__log(const char *fmt, ...) {
     char line[1200];
@@ -77,6 +76,7 @@ static void pool_init(serve_router *r, size_t pi, const char *ref, const char *v
         x->pidfd = -1;
         atomic_init(&x->inflight, 0);
         atomic_init(&x->completed, 0);
+        atomic_init(&x->ok_ms, 0);
         if (pi == 0) {
             snprintf(x->sock, sizeof x->sock, "%s/replica-%d.sock", r->sock_dir, i);
             snprintf(x->label, sizeof x->label, "replica %d", i);
@@ -278,16 +278,20 @@ static int64_t now_us(void) {
 }
 
 /* A ready replica of pool p with its request counted in flight, waiting for
- * one up to deadline_ms (monotonic); -1 when none came (or the router drains). */
-static int acquire(serve_router *r, serve__pool *p, int64_t deadline_ms, unsigned *gen) {
+ * one up to deadline_ms (monotonic); -1 when none came (or the router drains).
+ * With alive_since > 0, only a replica that showed life since then qualifies. */
+static int acquire(serve_router *r, serve__pool *p, int64_t deadline_ms, int64_t alive_since, unsigned *gen) {
     int slot = -1;
     bool waited = false;
     pthread_mutex_lock(&r->mu);
     for (;;) {
         int load[SERVE_ROUTER_MAX_REPLICAS];
         size_t n = (size_t)p->nslots;
-        for (size_t i = 0; i < n; i++)
-            load[i] = p->rep[i].state == SERVE__READY ? atomic_load_explicit(&p->rep[i].inflight, memory_order_relaxed) : -1;
+        for (size_t i = 0; i < n; i++) {
+            const serve__replica *x = &p->rep[i];
+            bool ok = x->state == SERVE__READY && (alive_since == 0 || atomic_load(&x->ok_ms) >= alive_since);
+            load[i] = ok ? atomic_load_explicit(&x->inflight, memory_order_relaxed) : -1;
+        }
         slot = serve__pick(load, n, p->rr++);
         if (slot >= 0) {
             atomic_fetch_add(&p->rep[slot].inflight, 1);
@@ -308,14 +312,19 @@ static int acquire(serve_router *r, serve__pool *p, int64_t deadline_ms, unsigne
     return slot;
 }
 
-/* The request to slot (process gen) is over. */
+/* The request to slot is over. */
 static void release(serve__pool *p, int slot, bool answered) {
     atomic_fetch_sub(&p->rep[slot].inflight, 1);
-    if (answered) atomic_fetch_add(&p->rep[slot].completed, 1);
+    if (answered) {
+        atomic_fetch_add(&p->rep[slot].completed, 1);
+        atomic_store_explicit(&p->rep[slot].ok_ms, mp_mono_ms(), memory_order_relaxed);
+    }
 }
 
-/* The router could not reach slot's process gen: no more traffic until a probe passes. */
-static void mark_failed(serve_router *r, serve__pool *p, int slot, unsigned gen, const char *why) {
+/* The router could not reach slot's process gen: no more traffic until a probe
+ * passes. When it died with a request (check_peers), the other ready replicas
+ * are probed at once too: replicas killed together are found out. */
+static void mark_failed(serve_router *r, serve__pool *p, int slot, unsigned gen, bool check_peers, const char *why) {
     serve__replica *x = &p->rep[slot];
     bool logged = false;
     pthread_mutex_lock(&r->mu);
@@ -324,6 +333,8 @@ static void mark_failed(serve_router *r, serve__pool *p, int slot, unsigned gen,
         x->next_probe_ms = 0; /* probe at once */
         logged = true;
     }
+    for (int i = 0; check_peers && i < p->nslots; i++)
+        if (p->rep[i].state == SERVE__READY) p->rep[i].next_probe_ms = 0;
     int pid = (int)x->pid;
     pthread_mutex_unlock(&r->mu);
     if (logged) serve__log("%s (pid %d) not ready: %s", x->label, pid, why);
@@ -340,11 +351,11 @@ static void forward(serve_router *r, const mp_http_req *req, mp_http_resp *resp)
     size_t pi = r->o.choose_version ? r->o.choose_version(r->o.hook_ud, req, r->versions, r->npools) : 0;
     if (pi >= r->npools) pi = 0;
     serve__pool *p = &r->pools[pi];
-    int64_t deadline = t0 / 1000 + r->o.ready_timeout_ms;
+    int64_t deadline = t0 / 1000 + r->o.ready_timeout_ms, alive_since = 0;
     int deaths = 0;
     for (int attempt = 0;; attempt++) {
         unsigned gen = 0;
-        int slot = attempt < 2 * SERVE_ROUTER_MAX_REPLICAS ? acquire(r, p, deadline, &gen) : -1;
+        int slot = attempt < 2 * SERVE_ROUTER_MAX_REPLICAS ? acquire(r, p, deadline, alive_since, &gen) : -1;
         if (slot < 0) {
             if (atomic_load(&r->draining))
                 serve_oip_error(resp, 503, "the server is stopping");
@@ -362,16 +373,17 @@ static void forward(serve_router *r, const mp_http_req *req, mp_http_resp *resp)
         if (f == SERVE__FWD_REFUSED) { /* never delivered: try again, wherever is ready */
             atomic_fetch_add(&p->refused, 1);
             atomic_fetch_add(&p->retries, 1);
-            mark_failed(r, p, slot, gen, err);
+            mark_failed(r, p, slot, gen, false, err);
             continue;
         }
         if (f == SERVE__FWD_DIED) {
             atomic_fetch_add(&p->died, 1);
-            mark_failed(r, p, slot, gen, err);
+            mark_failed(r, p, slot, gen, true, err);
             if (deaths++ == 0) {
-                /* A pause first, so that replicas failing together (all killed at once) are
-                 * seen gone by then, and the retry waits for a restart instead of dying too. */
-                mp_sleep_ms(RETRY_PAUSE_MS);
+                /* Sent again only to a replica alive after this one died (it answered a
+                 * request or a probe since): one killed together with it is not, and the
+                 * retry waits for a restart instead of dying with it. */
+                alive_since = mp_mono_ms();
                 atomic_fetch_add(&p->retries, 1);
                 continue;
             }

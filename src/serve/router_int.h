@@ -40,10 +40,11 @@ typedef struct serve__replica {
     unsigned gen;       /* bumped at each start: a request or probe of an earlier process is told apart */
     int restarts;       /* times restarted after an unasked exit */
     double rps;         /* completed per second over the last SERVE__RPS_WINDOW seconds */
+    int64_t next_probe_ms; /* monotonic; the request path sets it to 0 to have it probed at once */
     /* supervisor */
     int pidfd;          /* readable when the process exits; -1 when none */
     int64_t started_ms; /* monotonic */
-    int64_t next_probe_ms, next_start_ms;
+    int64_t next_start_ms;
     int64_t drain_ms, term_ms; /* when draining began and SIGTERM was sent (0: not yet) */
     int failures;       /* unasked exits in a row, none of which stayed up 30 s */
     unsigned long long ring[SERVE__RPS_WINDOW + 1]; /* completed at each of the last seconds */
@@ -55,6 +56,7 @@ typedef struct serve__replica {
     /* atomics (request path) */
     atomic_int inflight;
     atomic_ullong completed;
+    atomic_llong ok_ms; /* monotonic ms of its last sign of life: a request answered, a probe passed */
 } serve__replica;
 
 typedef struct serve__pool {
