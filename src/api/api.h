@@ -43,13 +43,11 @@ json_t *api_event_json(const store_event *ev);
 /* ---- the server (server.c) ---------------------------------------------------------- */
 
 typedef struct api_server_opts {
-    const char *listen;    /* see mp_http_parse_listen; NULL = 127.0.0.1:5000 */
-    const char *home;      /* the mlplane home (resolved, exists) */
-    int threads;           /* worker threads; 0 = 4 */
-    size_t max_body;       /* request body limit in bytes; 0 = 64 MiB */
-    int timeout_s;         /* idle connection timeout; 0 = 30 */
-    int drain_s;           /* on stop, how long in-flight requests may take; 0 = 10 */
-    bool verbose;          /* one line per request on stderr */
+    /* How to serve HTTP, as the engine takes it (listen NULL = 127.0.0.1:5000;
+     * threads, max_body, timeout_s, drain_s, conn_memory, verbose); its
+     * log_name, handler, error and cls are set by api_server_start. */
+    mp_httpd_opts http;
+    const char *home; /* the mlplane home (resolved, exists) */
 } api_server_opts;
 
 typedef struct api_server api_server;

@@ -160,18 +160,12 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
     int rc = store_open_home(s->home, &st, e);
     if (rc == 0) st->m->close(st);
     if (rc == 0) {
-        mp_httpd_opts ho = {
-            .listen = o->listen ? o->listen : "127.0.0.1:5000",
-            .threads = o->threads,
-            .max_body = o->max_body,
-            .timeout_s = o->timeout_s,
-            .drain_s = o->drain_s,
-            .verbose = o->verbose,
-            .log_name = "mlplane server",
-            .handler = on_request,
-            .error = on_error,
-            .cls = s,
-        };
+        mp_httpd_opts ho = o->http;
+        if (!ho.listen) ho.listen = "127.0.0.1:5000";
+        ho.log_name = "mlplane server";
+        ho.handler = on_request;
+        ho.error = on_error;
+        ho.cls = s;
         rc = mp_httpd_start(&ho, &s->h, e);
     }
     if (rc != 0) {

@@ -47,6 +47,16 @@ int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st)
  * with the reason printed. */
 int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out);
 
+/* The options every HTTP server command takes, as getopt_long entries:
+ * --listen, --threads, --max-body, --timeout, --drain, -v/--verbose. */
+#define CLI_HTTPD_LONGOPTS                                                                                   \
+    {"listen", required_argument, 0, 'l'}, {"threads", required_argument, 0, 't'},                         \
+        {"max-body", required_argument, 0, 'b'}, {"timeout", required_argument, 0, 'T'},                   \
+        {"drain", required_argument, 0, 'D'}, {"verbose", no_argument, 0, 'v'}
+/* Applies option c of CLI_HTTPD_LONGOPTS with its argument arg to o: 0, CLI_USAGE
+ * with the reason printed, or -1 when c is not one of them. */
+int cli_httpd_option(int c, const char *arg, mp_httpd_opts *o);
+
 /* Output formats for get commands. */
 typedef enum { OUT_TABLE, OUT_JSON, OUT_YAML } cli_out;
 int cli_parse_out(const char *s, cli_out *out);

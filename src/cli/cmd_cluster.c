@@ -172,10 +172,6 @@ typedef struct rows {
     bool loaded;
 } rows;
 
-static bool row_live(const store_hold *h) {
-    return h->owner_pid > 0 && mp_proc_start_time(h->owner_pid) == h->owner_start;
-}
-
 static int rows_load(store *st, rows *r) {
     mp_err e;
     memset(r, 0, sizeof *r);
@@ -216,7 +212,7 @@ static json_t *cq_json(const spec_cluster_queue *cq, const rows *r, char *usage,
     *pend = *adm = 0;
     for (size_t i = 0; i < r->n; i++) {
         const store_hold *h = &r->h[i];
-        if (!h->queue || strcmp(h->queue, cq->meta.name) != 0 || !row_live(h)) continue;
+        if (!h->queue || strcmp(h->queue, cq->meta.name) != 0 || !sched_hold_live(h)) continue;
         if (h->pending) {
             (*pend)++;
         } else {

@@ -16,11 +16,9 @@ typedef struct node_use {
     json_t *wl;
 } node_use;
 
-static bool live(const store_hold *h) { return h->owner_pid > 0 && mp_proc_start_time(h->owner_pid) == h->owner_start; }
-
 static void tally(const sched_objects *o, const store_hold *h, size_t nh, node_use *use) {
     for (size_t i = 0; i < nh; i++) {
-        if (h[i].pending || !live(&h[i])) continue;
+        if (h[i].pending || !sched_hold_live(&h[i])) continue;
         sched_res one;
         int workers;
         sched_row_request(&h[i], &one, &workers);

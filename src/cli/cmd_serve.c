@@ -198,12 +198,13 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
 }
 
 int cmd_serve(cli_env *env, int argc, char **argv) {
-    static const struct option longs[] = {{"name", required_argument, 0, 'n'},     {"listen", required_argument, 0, 'l'},
-                                          {"home", required_argument, 0, 'H'},     {"threads", required_argument, 0, 't'},
-                                          {"max-body", required_argument, 0, 'b'}, {"timeout", required_argument, 0, 'T'},
-                                          {"drain", required_argument, 0, 'D'},    {"verbose", no_argument, 0, 'v'},
-                                          {"replicas", required_argument, 0, 'R'}, {"ready-timeout", required_argument, 0, 'W'},
-                                          {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option longs[] = {CLI_HTTPD_LONGOPTS,
+                                          {"name", required_argument, 0, 'n'},
+                                          {"home", required_argument, 0, 'H'},
+                                          {"replicas", required_argument, 0, 'R'},
+                                          {"ready-timeout", required_argument, 0, 'W'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     mp_httpd_opts o = {.listen = "127.0.0.1:8080", .threads = mp_cpu_count(), .max_body = (size_t)16 << 20,
                       .conn_memory = (size_t)16 << 10};
     const char *home_flag = NULL, *name = NULL;
@@ -213,23 +214,14 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "vh", longs, NULL)) != -1) {
+        int hrc = cli_httpd_option(c, optarg, &o);
+        if (hrc >= 0) {
+            if (hrc) return hrc;
+            continue;
+        }
         switch (c) {
         case 'n': name = optarg; break;
-        case 'l': o.listen = optarg; break;
         case 'H': home_flag = optarg; break;
-        case 't':
-            if (cli_parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
-            break;
-        case 'b':
-            if (mp_parse_size(optarg, &o.max_body, &e) != 0) return cli_fail(CLI_USAGE, "--max-body: %s", e.msg);
-            break;
-        case 'T':
-            if (cli_parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
-            break;
-        case 'D':
-            if (cli_parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
-            break;
-        case 'v': o.verbose = true; break;
         case 'R':
             if (cli_parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
             break;

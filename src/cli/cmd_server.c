@@ -25,34 +25,23 @@ static const char server_help[] =
     "The first line printed is \"mlplane server listening on URL (home DIR)\".\n";
 
 int cmd_server(cli_env *env, int argc, char **argv) {
-    static const struct option longs[] = {{"listen", required_argument, 0, 'l'},   {"home", required_argument, 0, 'H'},
-                                          {"threads", required_argument, 0, 't'},  {"max-body", required_argument, 0, 'b'},
-                                          {"timeout", required_argument, 0, 'T'},  {"drain", required_argument, 0, 'D'},
-                                          {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
-    api_server_opts o = {.listen = "127.0.0.1:5000"};
+    static const struct option longs[] = {CLI_HTTPD_LONGOPTS, {"home", required_argument, 0, 'H'},
+                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    api_server_opts so = {.http = {.listen = "127.0.0.1:5000"}};
+    mp_httpd_opts *o = &so.http;
     const char *home_flag = NULL;
     mp_err e;
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "vh", longs, NULL)) != -1) {
+        int hrc = cli_httpd_option(c, optarg, o);
+        if (hrc >= 0) {
+            if (hrc) return hrc;
+            continue;
+        }
         switch (c) {
-        case 'l': o.listen = optarg; break;
         case 'H': home_flag = optarg; break;
-        case 't':
-            if (cli_parse_int("--threads", optarg, 1, 1024, &o.threads)) return CLI_USAGE;
-            break;
-        case 'b':
-            if (mp_parse_size(optarg, &o.max_body, &e) != 0) return cli_fail(CLI_USAGE, "--max-body: %s", e.msg);
-            break;
-        case 'T':
-            if (cli_parse_int("--timeout", optarg, 1, 86400, &o.timeout_s)) return CLI_USAGE;
-            break;
-        case 'D':
-            if (cli_parse_int("--drain", optarg, 1, 86400, &o.drain_s)) return CLI_USAGE;
-            break;
-        case 'v': o.verbose = true; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane server --help)", argv[optind - 1]);
         }
@@ -60,11 +49,11 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     if (optind < argc) return cli_fail(CLI_USAGE, "server takes no arguments, got \"%s\"", argv[optind]);
     char host[256];
     int port;
-    if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    if (mp_http_parse_listen(o->listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
 
     char *home = NULL;
     if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
-    o.home = home;
+    so.home = home;
 
     sigset_t set;
     sigemptyset(&set);
@@ -74,7 +63,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     api_server *s = NULL;
-    if (api_server_start(&o, &s, &e) != 0) {
+    if (api_server_start(&so, &s, &e) != 0) {
         free(home);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
@@ -83,7 +72,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
-    if (o.verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));
+    if (o->verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));
     api_server_stop(s);
     free(home);
     return CLI_OK;

@@ -158,3 +158,16 @@ int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
     *out = (int)x;
     return 0;
 }
+
+int cli_httpd_option(int c, const char *arg, mp_httpd_opts *o) {
+    mp_err e;
+    switch (c) {
+    case 'l': o->listen = arg; return 0;
+    case 't': return cli_parse_int("--threads", arg, 1, 1024, &o->threads);
+    case 'b': return mp_parse_size(arg, &o->max_body, &e) != 0 ? cli_fail(CLI_USAGE, "--max-body: %s", e.msg) : 0;
+    case 'T': return cli_parse_int("--timeout", arg, 1, 86400, &o->timeout_s);
+    case 'D': return cli_parse_int("--drain", arg, 1, 86400, &o->drain_s);
+    case 'v': o->verbose = true; return 0;
+    default: return -1;
+    }
+}

@@ -53,7 +53,7 @@ int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched
 static uint64_t devices_used(const sched__queue *q) {
     uint64_t used = 0;
     for (size_t i = 0; i < q->n; i++)
-        if (q->w[i].admitted && q->hold_of[i] != (size_t)-1) used |= q->holds[q->hold_of[i]].gpu_devices;
+        if (q->w[i].admitted) used |= q->holds[q->hold_of[i]].gpu_devices;
     return used;
 }
 
@@ -81,7 +81,7 @@ static bool reason_changed(const char *a, const char *b) {
 }
 
 int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
-    int rc = sched__queue_load(q, st, NULL, e);
+    int rc = sched__queue_load(q, st, e);
     if (rc) return rc;
     sched_decision *d = NULL;
     size_t nd = 0;
@@ -89,7 +89,6 @@ int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
     uint64_t used = devices_used(q);
     for (size_t k = 0; k < nd && rc == 0; k++) {
         size_t wi = d[k].workload;
-        if (q->hold_of[wi] == (size_t)-1) continue;
         store_hold h = q->holds[q->hold_of[wi]]; /* a shallow copy: fields are borrowed */
         const sched_workload *w = &q->w[wi];
         int gang = w->req.gang > 0 ? w->req.gang : 1;
@@ -114,7 +113,6 @@ int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
             if (d[k].verdict == SCHED_PREEMPT) {
                 for (size_t v = 0; v < d[k].nvictims && rc == 0; v++) {
                     size_t hv = q->hold_of[d[k].victims[v]];
-                    if (hv == (size_t)-1) continue;
                     char why[600];
                     snprintf(why, sizeof why, "preempted by %s (priority %d) to make room", w->id, (int)w->priority);
                     rc = st->m->hold_evict(st, q->holds[hv].run_id, q->holds[hv].step, why, e);

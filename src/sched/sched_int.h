@@ -111,18 +111,17 @@ typedef struct sched__queue {
     int64_t sig;
     store_hold *holds; /* the rows read by the last sched__queue_load */
     size_t nholds;
-    sched_workload *w; /* workloads: live rows, then the caller's candidates */
+    sched_workload *w; /* workloads: the live rows */
     sched__req *reqs;
     size_t **nodes;
     char **ids;
-    size_t *hold_of; /* row of holds[] each came from, (size_t)-1 for candidates */
+    size_t *hold_of; /* the row of holds[] each came from */
     size_t n, cap;
 } sched__queue;
 /* (Re)loads the applied objects when they changed. */
 int sched__queue_objects(sched__queue *q, store *st, mp_err *e);
-/* Reads every live workload, except my_run's pending ones when my_run is not
- * NULL (the caller re-adds those). Inside the caller's transaction. */
-int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e);
+/* Reads every live workload. Inside the caller's transaction. */
+int sched__queue_load(sched__queue *q, store *st, mp_err *e);
 int sched__queue_cycle(sched__queue *q, int64_t now_ms, sched_decision **out, size_t *nout, mp_err *e);
 /* "node-a,node-a,node-b": the nodes of gang workers (heap). */
 char *sched__nodes_text(const sched__queue *q, const size_t *nodes, int gang);

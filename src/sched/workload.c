@@ -121,6 +121,8 @@ int sched__req_from_json(const char *text, sched__req *out, mp_err *e) {
     return 0;
 }
 
+bool sched_hold_live(const store_hold *h) { return sched__alive(h->owner_pid, h->owner_start); }
+
 void sched_row_request(const store_hold *h, sched_res *one, int *workers) {
     memset(one, 0, sizeof *one);
     *workers = 1;
@@ -176,7 +178,7 @@ static size_t grow(sched__queue *q) {
     memset(&q->reqs[i], 0, sizeof q->reqs[i]);
     q->nodes[i] = NULL;
     q->ids[i] = NULL;
-    q->hold_of[i] = (size_t)-1;
+    q->hold_of[i] = 0;
     return i;
 }
 
@@ -233,14 +235,13 @@ static size_t *parse_nodes(const sched_objects *o, const char *list, int gang) {
     return v;
 }
 
-int sched__queue_load(sched__queue *q, store *st, const char *my_run, mp_err *e) {
+int sched__queue_load(sched__queue *q, store *st, mp_err *e) {
     sched__queue_reset(q);
     int rc = sched__queue_objects(q, st, e);
     if (rc == 0) rc = st->m->hold_list(st, &q->holds, &q->nholds, e);
     for (size_t i = 0; i < q->nholds && rc == 0; i++) {
         store_hold *h = &q->holds[i];
-        if (my_run && h->pending && strcmp(h->run_id, my_run) == 0) continue; /* the caller adds its candidates */
-        if (h->owner_pid <= 0 || mp_proc_start_time(h->owner_pid) != h->owner_start) continue; /* dead owner */
+        if (!sched_hold_live(h)) continue; /* dead owner */
         sched__req r = {0};
         if (h->request) {
             mp_err ignored;
