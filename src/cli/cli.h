@@ -107,6 +107,10 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
 /* get clusterqueues|localqueues|priorityclasses|resourceflavors (cmd_cluster.c). */
 int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_out out);
 int cmd_apply(cli_env *env, int argc, char **argv);
+/* rollout status|promote|rollback (cmd_rollout.c). */
+int cmd_rollout(cli_env *env, int argc, char **argv);
+/* `get deployments`: applied Deployments, live when they run (cmd_rollout.c). */
+int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out);
 int cmd_delete(cli_env *env, int argc, char **argv);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);

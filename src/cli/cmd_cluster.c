@@ -37,12 +37,17 @@ static int load_file(const char *path, char **text, spec_file **f) {
 
 static const char apply_help[] =
     "Usage: mlplane apply -f FILE [--home DIR]\n\n"
-    "Stores the scheduler objects of FILE (PriorityClass, Node, NodePool, ResourceFlavor,\n"
-    "ClusterQueue, LocalQueue), replacing those of the same names. References are\n"
-    "checked first (a LocalQueue's clusterQueue, a ClusterQueue's flavors, one global\n"
-    "default PriorityClass): a bad file changes nothing. Every mlplane run of this home\n"
+    "Stores the objects of FILE: Deployments and the scheduler objects (PriorityClass,\n"
+    "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), replacing those of the\n"
+    "same names. References are checked first (a LocalQueue's clusterQueue, a\n"
+    "ClusterQueue's flavors, one global default PriorityClass): a bad file changes\n"
+    "nothing. Every mlplane run of this home\n"
     "schedules against them from its next decision. Pipelines in FILE are not applied;\n"
-    "run them with `mlplane run FILE` (which applies the file's other objects too).\n";
+    "run them with `mlplane run FILE` (which applies the file's other objects too).\n"
+    "Deployments in FILE are stored too: `mlplane server` on this home serves each one\n"
+    "(restarting it when it is applied again), or run one with\n"
+    "`mlplane serve deployment/NAME`. Applying a Deployment again resets the split\n"
+    "`mlplane rollout` recorded to the spec's canary percent.\n";
 
 int cmd_apply(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
@@ -88,10 +93,6 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
                 const spec_object *o = &f->objs[i];
                 if (o->kind == SPEC_KIND_PIPELINE)
                     printf("pipeline/%s not applied (run it with: mlplane run %s)\n", spec_object_meta(o)->name, path);
-                else if (o->kind == SPEC_KIND_DEPLOYMENT)
-                    printf("Deployment/%s not applied: deployments are not served through apply yet; serve the model "
-                           "with mlplane serve models:/NAME/VERSION\n",
-                           spec_object_meta(o)->name);
                 else
                     printf("%s/%s applied\n", spec_kind_name(o->kind), spec_object_meta(o)->name);
             }
@@ -108,9 +109,10 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
 
 static const char delete_help[] =
     "Usage: mlplane delete KIND NAME [-n NAMESPACE] [--home DIR]\n\n"
-    "Removes an applied scheduler object. KIND: priorityclass, node, nodepool,\n"
-    "resourceflavor, clusterqueue, localqueue (LocalQueues are per namespace, default\n"
-    "\"default\"). Workloads already admitted keep running.\n";
+    "Removes an applied object. KIND: priorityclass, node, nodepool, resourceflavor,\n"
+    "clusterqueue, localqueue (LocalQueues are per namespace, default \"default\"),\n"
+    "deployment. Workloads already admitted keep running; a deleted Deployment that\n"
+    "mlplane server runs is drained and stopped.\n";
 
 static const struct {
     const char *word, *kind;
@@ -118,7 +120,7 @@ static const struct {
              {"nodes", "Node"}, {"nodepool", "NodePool"}, {"nodepools", "NodePool"},
              {"resourceflavor", "ResourceFlavor"}, {"resourceflavors", "ResourceFlavor"},
              {"clusterqueue", "ClusterQueue"}, {"clusterqueues", "ClusterQueue"}, {"localqueue", "LocalQueue"},
-             {"localqueues", "LocalQueue"}};
+             {"localqueues", "LocalQueue"}, {"deployment", "Deployment"}, {"deployments", "Deployment"}};
 
 int cmd_delete(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
@@ -143,8 +145,8 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
             kind = kinds[i].kind;
     if (!kind)
         return cli_fail(CLI_USAGE,
-                        "cannot delete \"%s\": expected priorityclass, node, nodepool, resourceflavor, clusterqueue "
-                        "or localqueue",
+                        "cannot delete \"%s\": expected priorityclass, node, nodepool, resourceflavor, clusterqueue, "
+                        "localqueue or deployment",
                         argv[optind]);
     char *home = NULL;
     store *st = NULL;
@@ -154,7 +156,14 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
     }
     mp_err e;
     int status = CLI_OK;
-    if (st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e) != 0)
+    int rc = st->m->begin(st, &e);
+    if (rc == 0) {
+        rc = st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->rollout_set(st, argv[optind + 1], -1, &e);
+        if (rc == 0) rc = st->m->commit(st, &e);
+        else st->m->rollback(st);
+    }
+    if (rc != 0)
         status = cli_fail_err(&e);
     else
         printf("%s/%s deleted\n", kind, argv[optind + 1]);

@@ -210,6 +210,7 @@ static const char get_help[] =
     "       mlplane get experiments [-o table|json|yaml]\n"
     "       mlplane get nodes [-o table|json|yaml]\n"
     "       mlplane get queue [-o table|json|yaml]\n"
+    "       mlplane get deployments [-o table|json|yaml]\n"
     "       mlplane get clusterqueues|localqueues|priorityclasses|resourceflavors [-o table|json|yaml]\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
 
@@ -241,6 +242,11 @@ int cmd_get(cli_env *env, int argc, char **argv) {
         if (env->server) return cli_fail(CLI_USAGE, "get queue reads the embedded store; it does not work through --server");
         return cli_get_queue(env, g.home, g.out);
     }
+    if (strcmp(what, "deployments") == 0 || strcmp(what, "deployment") == 0) {
+        if (g.npos > 1) return cli_fail(CLI_USAGE, "get deployments takes no argument; for one use mlplane rollout status NAME");
+        if (env->server) return cli_fail(CLI_USAGE, "get deployments reads the embedded store; it does not work through --server");
+        return cli_get_deployments(env, g.home, g.out);
+    }
     if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get nodes takes no argument");
         if (env->server) return cli_fail(CLI_USAGE, "get nodes shows this machine; it does not work through --server");
@@ -255,7 +261,7 @@ int cmd_get(cli_env *env, int argc, char **argv) {
         return cli_get_objects(env, g.home, what, g.out);
     }
     return cli_fail(CLI_USAGE,
-                    "cannot get \"%s\": expected runs, steps, metrics, experiments, nodes, queue, clusterqueues, "
+                    "cannot get \"%s\": expected runs, steps, metrics, experiments, nodes, queue, deployments, clusterqueues, "
                     "localqueues, priorityclasses or resourceflavors",
                     what);
 }

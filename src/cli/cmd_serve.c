@@ -20,12 +20,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 static const char serve_help[] =
     "Usage: mlplane serve MODEL [--name NAME] [--listen HOST:PORT|unix:PATH] [--home DIR]\n"
+    "       mlplane serve deployment/NAME [--listen HOST:PORT] [--home DIR]\n"
     "                     [--threads N] [--max-body SIZE] [--timeout S] [--drain S] [--verbose]\n"
     "                     [--replicas N] [--ready-timeout S]\n\n"
     "Serves one model over the Open Inference Protocol v2 (REST) until SIGTERM or SIGINT:\n"
@@ -35,6 +35,11 @@ static const char serve_help[] =
     "reference resolved through the home's store: models:/NAME/VERSION, models:/NAME/latest,\n"
     "models:/NAME@ALIAS. A registered model is served under its name and version number; a\n"
     "file under its name without extension and the first 12 hex digits of its SHA-256.\n\n"
+    "deployment/NAME runs a Deployment applied to the home (mlplane apply -f FILE): its\n"
+    "versions behind a router, the canary split, the shadow, the autoscaler and the request\n"
+    "log of its spec, under the deployment's name (docs/serving-rollout.md). It listens on\n"
+    "--listen, else the spec's listen, else any free port of 127.0.0.1; `mlplane server`\n"
+    "runs every applied Deployment this way by itself.\n\n"
     "  --name NAME          serve under this name instead\n"
     "  --listen ADDR        HOST:PORT (default 127.0.0.1:8080; port 0 = any free port) or\n"
     "                       unix:PATH for a unix-domain socket\n"
@@ -51,7 +56,8 @@ static const char serve_help[] =
     "  --ready-timeout S    with --replicas: how long a request waits for a ready replica\n"
     "                       (default 30)\n\n"
     "The first line printed is \"mlplane serve listening on URL (model NAME version V, FILE)\";\n"
-    "with --replicas it ends \", N replicas)\".\n";
+    "with --replicas it ends \", N replicas)\"; for a deployment it is\n"
+    "\"mlplane serve listening on URL (deployment NAME: model M version V, ...)\".\n";
 
 static void log_stop(int sig, bool verbose) {
     if (verbose) fprintf(stderr, "mlplane serve: %s, draining\n", strsignal(sig));
@@ -87,49 +93,13 @@ static bool watch_parent(void) {
     return getppid() == (pid_t)atoi(pp);
 }
 
-/* Removes the socket folders that routers now gone left under dir (named by their pid). */
-static void sweep_dead_routers(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (!de->d_name[0] || *end || pid <= 0 || mp_proc_start_time((int)pid) >= 0) continue;
-        char *p = mp_xasprintf("%s/%s", dir, de->d_name);
-        mp_rm_rf(p, NULL);
-        free(p);
-    }
-    closedir(d);
-}
-
-/* The folder of the replicas' sockets: HOME/serving/NAME/PID when a home is in
- * use and the path fits a socket address, else TMPDIR/mlplane-UID/serving/NAME/PID.
- * Made here; *parent is its NAME folder (both heap). */
-static int socket_dir(const char *home, const char *name, char **out, char **parent, mp_err *e) {
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char *bases[2] = {home ? mp_xasprintf("%s/serving/%s", home, name) : NULL,
-                      mp_xasprintf("%s/mlplane-%d/serving/%s", tmp, (int)getuid(), name)};
-    int rc = 0;
-    *out = *parent = NULL;
-    for (int i = 0; i < 2 && !*out; i++) {
-        if (!bases[i]) continue;
-        char *dir = mp_xasprintf("%s/%d", bases[i], (int)getpid());
-        if (strlen(dir) + sizeof "/v3-replica-63.sock" <= 108) {
-            *out = dir;
-            *parent = mp_xstrdup(bases[i]);
-        } else {
-            free(dir);
-        }
-    }
-    if (!*out) rc = mp_err_set(e, MP_EINVAL, "no folder short enough for the replicas' unix sockets (set TMPDIR)");
-    if (rc == 0) {
-        sweep_dead_routers(*parent);
-        rc = mp_mkdir_p(*out, e);
-    }
-    free(bases[0]);
-    free(bases[1]);
-    return rc;
+/* Blocks the stop signals (before any thread starts) into *set. */
+static void block_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
 /* mlplane serve --replicas N: checks the model loads, then runs the router on
@@ -147,7 +117,7 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
     if (rc == 0) rc = serve_ref_resolve(ref, home, &r, &e);
     if (rc == 0) rc = serve_model_load(r.path, name ? name : r.name, r.version, &m, &e); /* fail here, not in a loop */
     const char *served = name ? name : r.name;
-    if (rc == 0) rc = socket_dir(home, served, &dir, &parent, &e);
+    if (rc == 0) rc = serve_socket_dir(home, served, &dir, &parent, &e);
     if (rc != 0) {
         serve_model_free(m);
         serve_ref_free(&r);
@@ -165,11 +135,7 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
     serve_model_free(m);
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    block_stop_signals(&set);
 
     serve_router *router = NULL;
     mp_httpd *h = NULL;
@@ -197,6 +163,38 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
     return rc == 0 ? CLI_OK : cli_fail(CLI_FAILED, "%s", e.msg);
 }
 
+/* mlplane serve deployment/NAME: runs an applied Deployment until a stop signal. */
+static int serve_deployment(cli_env *env, const char *name, const char *home_flag, const mp_httpd_opts *o,
+                            bool listen_given, int ready_timeout_s) {
+    mp_err e = {0};
+    char *home = NULL;
+    if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
+    serve_deploy_opts dop = {.home = home, .name = name, .listen = listen_given ? o->listen : NULL,
+                             .ready_timeout_ms = ready_timeout_s * 1000, .drain_s = o->drain_s,
+                             .timeout_s = o->timeout_s, .max_body = o->max_body, .verbose = o->verbose};
+    serve_deploy *d = NULL;
+    if (serve_deploy_open(&dop, &d, &e) != 0) {
+        free(home);
+        return cli_fail_err(&e);
+    }
+    sigset_t set;
+    block_stop_signals(&set);
+    int rc = serve_deploy_start(d, &dop, &e);
+    if (rc == 0) {
+        char what[1024];
+        serve_deploy_describe(d, what, sizeof what);
+        printf("mlplane serve listening on %s (%s)\n", serve_deploy_url(d), what);
+        fflush(stdout);
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0) {
+        }
+        log_stop(sig, o->verbose);
+    }
+    serve_deploy_free(d); /* drains, stops the replicas */
+    free(home);
+    return rc == 0 ? CLI_OK : cli_fail(CLI_FAILED, "%s", e.msg);
+}
+
 int cmd_serve(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {CLI_HTTPD_LONGOPTS,
                                           {"name", required_argument, 0, 'n'},
@@ -209,12 +207,14 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
                       .conn_memory = (size_t)16 << 10};
     const char *home_flag = NULL, *name = NULL;
     int replicas = 1, ready_timeout_s = 30;
+    bool listen_given = false;
     mp_err e = {0};
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "vh", longs, NULL)) != -1) {
         int hrc = cli_httpd_option(c, optarg, &o);
+        if (c == 'l') listen_given = true;
         if (hrc >= 0) {
             if (hrc) return hrc;
             continue;
@@ -244,6 +244,13 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
     }
     if (!watch_parent()) return cli_fail(CLI_FAILED, "the router that started this server is gone");
+    if (mp_str_starts(ref, "deployment/") || mp_str_starts(ref, "deployments/")) {
+        const char *dn = strchr(ref, '/') + 1;
+        if (!*dn || strchr(dn, '/')) return cli_fail(CLI_USAGE, "serve %s: name one deployment, as deployment/NAME", ref);
+        if (name) return cli_fail(CLI_USAGE, "--name does not apply to a deployment: it is served under its own name");
+        if (replicas > 1) return cli_fail(CLI_USAGE, "--replicas does not apply to a deployment: its spec.replicas says");
+        return serve_deployment(env, dn, home_flag, &o, listen_given, ready_timeout_s);
+    }
     if (replicas > 1) return serve_replicas(env, ref, home_flag, name, &o, replicas, ready_timeout_s);
 
     serve_oip *oip = NULL;
@@ -254,11 +261,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     }
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    block_stop_signals(&set);
 
     mp_httpd *h = NULL;
     if (serve_http_start(oip, &o, &h, &e) != 0) {

@@ -343,7 +343,9 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
     size_t nkeys = 0;
     for (size_t i = 0; i < f->nobjs; i++) {
         const spec_object *ob = &f->objs[i];
-        if (ob->kind == SPEC_KIND_PIPELINE || ob->kind == SPEC_KIND_DEPLOYMENT) continue; /* not scheduler objects */
+        if (ob->kind == SPEC_KIND_PIPELINE) continue; /* run, not applied */
+        /* Deployments are kept with the scheduler objects (src/serve reads them);
+         * their names are unique across namespaces, so they are stored without one. */
         keys[nkeys++] = (store_object){.kind = (char *)spec_kind_name(ob->kind), .namespace_ = (char *)obj_ns(ob),
                                        .name = spec_object_meta(ob)->name};
     }
@@ -367,6 +369,8 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
         sched_objects_free(&o);
     }
     if (rc == 0) rc = st->m->object_apply(st, f->path, text, keys, nkeys, e);
+    for (size_t i = 0; i < f->nobjs && rc == 0; i++) /* applied anew: the spec's canary percent holds again */
+        if (f->objs[i].kind == SPEC_KIND_DEPLOYMENT) rc = st->m->rollout_set(st, spec_object_meta(&f->objs[i])->name, -1, e);
     if (rc == 0) *napplied = nkeys;
     free(keys);
     return rc;

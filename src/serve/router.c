@@ -346,9 +346,8 @@ static void reset_resp(mp_http_resp *resp) {
     mp_http_resp_init(resp);
 }
 
-static void forward(serve_router *r, const mp_http_req *req, mp_http_resp *resp) {
+void serve_router_forward(serve_router *r, size_t pi, const mp_http_req *req, mp_http_resp *resp) {
     int64_t t0 = now_us();
-    size_t pi = r->o.choose_version ? r->o.choose_version(r->o.hook_ud, req, r->versions, r->npools) : 0;
     if (pi >= r->npools) pi = 0;
     serve__pool *p = &r->pools[pi];
     int64_t deadline = t0 / 1000 + r->o.ready_timeout_ms, alive_since = 0;
@@ -398,6 +397,14 @@ static void forward(serve_router *r, const mp_http_req *req, mp_http_resp *resp)
         break;
     }
     serve__observe(p, resp->status, now_us() - t0);
+}
+
+static void forward(serve_router *r, const mp_http_req *req, mp_http_resp *resp) {
+    int64_t t0 = now_us(), wall = mp_now_ms();
+    size_t pi = r->o.choose_version ? r->o.choose_version(r->o.hook_ud, req, r->versions, r->npools) : 0;
+    if (pi >= r->npools) pi = 0;
+    serve_router_forward(r, pi, req, resp);
+    if (r->o.answered) r->o.answered(r->o.hook_ud, pi, req, resp, wall, now_us() - t0);
 }
 
 /* ---- the router's own endpoints -------------------------------------------------------------- */
@@ -478,6 +485,7 @@ static const struct local_route {
 };
 
 void serve_router_handle(serve_router *r, const mp_http_req *req, mp_http_resp *resp) {
+    if (r->o.admin && r->o.admin(r->o.hook_ud, req, resp)) return;
     const char *path = req->path ? req->path : "";
     size_t len = strlen(path);
     if (len > 1 && path[len - 1] == '/') len--; /* "/metrics/" is "/metrics" */

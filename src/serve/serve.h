@@ -382,6 +382,16 @@ typedef size_t (*serve_choose_version_fn)(void *ud, const mp_http_req *req, cons
  * supervisor thread about once a second per pool. A negative answer keeps
  * st->desired. NULL: st->desired, as serve_router_set_replicas left it. */
 typedef int (*serve_desired_replicas_fn)(void *ud, size_t pool, const serve_router_pool_stats *st);
+/* Hook: req was answered by pool with resp (any status), latency_us after it
+ * came at wall clock time_ms. Runs on the router's HTTP thread after the
+ * answer is complete and before it is sent: keep it short. Not called for the
+ * router's own endpoints, nor for serve_router_forward. */
+typedef void (*serve_answered_fn)(void *ud, size_t pool, const mp_http_req *req, const mp_http_resp *resp,
+                                  int64_t time_ms, int64_t latency_us);
+/* Hook: answers req itself and returns true (extra endpoints, e.g.
+ * /admin/rollout), or returns false to let the router go on. Runs on the
+ * router's HTTP threads, concurrently, before anything else. */
+typedef bool (*serve_admin_fn)(void *ud, const mp_http_req *req, mp_http_resp *resp);
 
 typedef struct serve_router_opts {
     const char *ref;       /* what pool 0's workers load: a model file or a pinned models:/NAME/VERSION */
@@ -399,6 +409,8 @@ typedef struct serve_router_opts {
     int upstream_timeout_ms; /* how long a replica may take to answer; 0 = 120000 */
     serve_choose_version_fn choose_version; /* NULL: pool 0 */
     serve_desired_replicas_fn desired_replicas; /* NULL: as set */
+    serve_answered_fn answered; /* NULL: none */
+    serve_admin_fn admin;  /* NULL: none */
     void *hook_ud;         /* passed to the hooks */
 } serve_router_opts;
 
@@ -431,6 +443,11 @@ void serve_router_metrics(serve_router *r, mp_buf *out);
  * /metrics and /admin/replicas; everything else is forwarded to a ready
  * replica of the chosen version (see docs/serving.md#replicas). Reentrant. */
 void serve_router_handle(serve_router *r, const mp_http_req *req, mp_http_resp *resp);
+/* Sends req to a ready replica of pool (waiting for one as a routed request
+ * does, retrying once on a replica's death) and fills resp with its answer or
+ * the router's error; counted in pool's metrics. For copies of requests (a
+ * shadow): the answered hook is not called. Any thread but the supervisor. */
+void serve_router_forward(serve_router *r, size_t pool, const mp_http_req *req, mp_http_resp *resp);
 /* Runs serve_router_handle behind the HTTP engine with opts' listen address
  * and limits, one thread per connection (a request waits for a replica in its
  * connection's thread). Stop it with mp_httpd_stop before serve_router_stop. */
@@ -445,5 +462,64 @@ void serve_router_drain(serve_router *r);
 void serve_router_stop(serve_router *r);
 /* Stops (if needed) and frees. */
 void serve_router_free(serve_router *r);
+
+/* ---- deployments (deploy.c, mirror.c) --------------------------------------------------
+ * A Deployment applied to the home's store (`mlplane apply`), running: its
+ * versions resolved through the registry (an alias at start), one router pool
+ * per version (stable, canary, shadow), the traffic split deciding each
+ * inference request's pool (sticky by a header when the spec says), the
+ * autoscaler deciding each pool's replicas about once a second, a copy of
+ * sampled requests sent to the shadow by a thread of its own (answers logged,
+ * never returned), and the request log. The canary's percent is the spec's
+ * until `mlplane rollout` records another in the store; the deployment reads it
+ * at start, when POST /admin/rollout/reload asks, and every two seconds when
+ * the store changed. GET /admin/rollout is its status as JSON.
+ * HOME/serving/NAME/router.json says where it listens ({"url","pid","start"})
+ * while it runs. See docs/serving-rollout.md. */
+
+typedef struct serve_deploy serve_deploy;
+
+typedef struct serve_deploy_opts {
+    const char *home;      /* the home (its store and registry); required */
+    const char *name;      /* the Deployment's name; required */
+    const char *listen;    /* NULL: the spec's listen, else 127.0.0.1:0 */
+    const char *exe;       /* the mlplane binary the replicas run; NULL = /proc/self/exe */
+    int ready_timeout_ms;  /* how long a request waits for a ready replica; 0 = 30000 */
+    int drain_s;           /* 0 = 10 */
+    int timeout_s;         /* idle connections; 0 = 30 */
+    size_t max_body;       /* 0 = 16 MiB */
+    bool verbose;          /* log scaling and rollout changes on stderr */
+} serve_deploy_opts;
+
+/* Reads the Deployment name from st: *f is its source file re-parsed (free with
+ * spec_file_free), *d the deployment in it. MP_ENOENT when none is applied. */
+int serve_deploy_load(struct store *st, const char *name, spec_file **f, const spec_deployment **d, mp_err *e);
+
+/* Loads the deployment and resolves its versions (MP_ENOENT for a model,
+ * version or alias the registry does not have); starts nothing. Main thread,
+ * before other threads start. Freed with serve_deploy_free. */
+int serve_deploy_open(const serve_deploy_opts *o, serve_deploy **out, mp_err *e);
+/* Listens, starts the replicas' supervisor and the shadow's thread, writes
+ * router.json. Block the signals the caller sigwaits for first. */
+int serve_deploy_start(serve_deploy *d, const serve_deploy_opts *o, mp_err *e);
+/* "http://HOST:PORT" once started. */
+const char *serve_deploy_url(const serve_deploy *d);
+/* One line: "deployment NAME: model M version 1, canary version 2 at 10%, ...". */
+void serve_deploy_describe(const serve_deploy *d, char *out, size_t n);
+/* The status GET /admin/rollout answers (a new reference). Any thread. */
+struct json_t *serve_deploy_status(serve_deploy *d);
+/* Drains: requests in flight are answered, new ones refused; then stops the
+ * replicas and removes router.json. Idempotent. */
+void serve_deploy_stop(serve_deploy *d);
+void serve_deploy_free(serve_deploy *d);
+/* Whether the deployment name of home runs now (its router.json names a live
+ * process): then *url (heap, when url is non-NULL) and *pid say where. */
+bool serve_deploy_running(const char *home, const char *name, char **url, int *pid);
+
+/* The folder for the replicas' unix sockets of a server named name:
+ * HOME/serving/NAME/PID when home is given and the path fits a socket address,
+ * else TMPDIR/mlplane-UID/serving/NAME/PID; made here, after removing the
+ * folders of routers now gone. *parent is its NAME folder (both heap). */
+int serve_socket_dir(const char *home, const char *name, char **out, char **parent, mp_err *e);
 
 #endif

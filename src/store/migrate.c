@@ -83,6 +83,12 @@ static const char *const migrations[] = {
     store__schema_workloads,
     /* v6: a sweep trial's param values (and a sweep's best trial's) on its step. */
     "ALTER TABLE steps ADD COLUMN params_json TEXT;",
+    /* v7: a Deployment's traffic split as `mlplane rollout` left it (over its spec's canary percent). */
+    "CREATE TABLE rollouts ("
+    "  name TEXT PRIMARY KEY,"
+    "  canary_percent INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -1,6 +1,6 @@
 /* objects_sqlite.c — scheduler objects applied to the store (`mlplane apply`):
  * PriorityClasses, Nodes, NodePools, ResourceFlavors, ClusterQueues and
- * LocalQueues. The store keeps each applied file's text once (sched_sources) and,
+ * LocalQueues, and Deployments with their rollout state. The store keeps each applied file's text once (sched_sources) and,
  * per object name, which source defines it (sched_objects); readers re-parse the
  * sources with the spec layer, so the store never needs to understand YAML.
  * Thread-safety: as the store, one connection per thread; the prepared
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_SOURCE_ADD, O_PUT, O_DELETE, O_GC, O_LIST, O_SOURCES, O__COUNT };
+enum { O_SOURCE_ADD, O_PUT, O_DELETE, O_GC, O_LIST, O_SOURCES, O_RO_GET, O_RO_SET, O_RO_CLEAR, O__COUNT };
 
 static const char *const sql_text[O__COUNT] = {
     [O_SOURCE_ADD] = "INSERT INTO sched_sources (path, text, applied_ms) VALUES (?1, ?2, ?3)",
@@ -22,6 +22,9 @@ static const char *const sql_text[O__COUNT] = {
                "ORDER BY kind, namespace, name",
     [O_SOURCES] = "SELECT id, path, text FROM sched_sources WHERE id IN (SELECT source_id FROM sched_objects) "
                   "ORDER BY id",
+    [O_RO_GET] = "SELECT canary_percent FROM rollouts WHERE name = ?1",
+    [O_RO_SET] = "INSERT OR REPLACE INTO rollouts (name, canary_percent, updated_ms) VALUES (?1, ?2, ?3)",
+    [O_RO_CLEAR] = "DELETE FROM rollouts WHERE name = ?1",
 };
 
 static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
@@ -127,4 +130,32 @@ int store__source_list(store *st, store_source **out, size_t *n, mp_err *e) {
     *out = v;
     *n = len;
     return 0;
+}
+
+int store__rollout_get(store *st, const char *name, int *percent, bool *found, mp_err *e) {
+    *found = false;
+    sqlite3_stmt *q = Q(st, O_RO_GET, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *found = true;
+        *percent = sqlite3_column_int(q, 0);
+        rc = SQLITE_DONE;
+    }
+    if (rc != SQLITE_DONE) store__save_err(st);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the rollout of deployment %s", name);
+}
+
+int store__rollout_set(store *st, const char *name, int percent, mp_err *e) {
+    sqlite3_stmt *q = Q(st, percent < 0 ? O_RO_CLEAR : O_RO_SET, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    if (percent >= 0) {
+        sqlite3_bind_int(q, 2, percent);
+        sqlite3_bind_int64(q, 3, mp_now_ms());
+    }
+    int rc = store__write(st, q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot record the rollout of deployment %s", name);
 }

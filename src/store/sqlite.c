@@ -717,6 +717,8 @@ static const store_methods sqlite_methods = {
     .object_delete = store__object_delete,
     .object_list = store__object_list,
     .source_list = store__source_list,
+    .rollout_get = store__rollout_get,
+    .rollout_set = store__rollout_set,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network

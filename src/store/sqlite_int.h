@@ -60,6 +60,8 @@ int store__object_apply(store *s, const char *path, const char *text, const stor
 int store__object_delete(store *s, const char *kind, const char *ns, const char *name, mp_err *e);
 int store__object_list(store *s, store_object **out, size_t *n, mp_err *e);
 int store__source_list(store *s, store_source **out, size_t *n, mp_err *e);
+int store__rollout_get(store *s, const char *name, int *percent, bool *found, mp_err *e);
+int store__rollout_set(store *s, const char *name, int percent, mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);

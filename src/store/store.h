@@ -245,6 +245,13 @@ typedef struct store_methods {
     int (*object_list)(store *s, store_object **out, size_t *n, mp_err *e);
     /* Every source some object points at, by id (heap; free with store_source_array_free). */
     int (*source_list)(store *s, store_source **out, size_t *n, mp_err *e);
+
+    /* A Deployment's traffic split as `mlplane rollout` set it: the canary's
+     * percent, over the spec's. *found is false when none is recorded. */
+    int (*rollout_get)(store *s, const char *name, int *percent, bool *found, mp_err *e);
+    /* Records percent (0..100) for the deployment name; a negative percent
+     * forgets it (the spec's percent holds again: a Deployment applied anew). */
+    int (*rollout_set)(store *s, const char *name, int percent, mp_err *e);
 } store_methods;
 
 struct store {
