@@ -2,8 +2,11 @@
  * /api/v1 and the MLflow REST API) until SIGTERM or SIGINT.
  * Threads: the main thread blocks SIGTERM/SIGINT/SIGHUP before the server starts
  * (so libmicrohttpd's workers inherit the mask), then waits for one with
- * sigwait and stops the server: no signal handler runs anywhere. */
+ * sigwait and stops the server: no signal handler runs anywhere. The
+ * Deployments applied to the home run as child processes under the fleet of
+ * serve.h (started after the API, stopped before it). */
 #include "cli/cli.h"
+#include "serve/serve.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -15,7 +18,11 @@ static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
     "                      [--timeout S] [--drain S] [--verbose]\n\n"
     "Serves mlplane's JSON API (/api/v1) and the MLflow tracking and registry REST API\n"
-    "(/api/2.0/mlflow/, /ajax-api/2.0/mlflow/) over HTTP, until SIGTERM or SIGINT.\n\n"
+    "(/api/2.0/mlflow/, /ajax-api/2.0/mlflow/) over HTTP, until SIGTERM or SIGINT.\n"
+    "Every Deployment applied to the home (mlplane apply -f FILE) is served by a child\n"
+    "process, mlplane serve deployment/NAME, started when it is applied, restarted when\n"
+    "it exits or is applied again, stopped when deleted; its output goes to\n"
+    "HOME/serving/NAME/server.log and mlplane get deployments says where it listens.\n\n"
     "  --listen HOST:PORT  where to listen (default 127.0.0.1:5000; port 0 = any free port)\n"
     "  --threads N         worker threads (default 4)\n"
     "  --max-body SIZE     largest request body, e.g. 64Mi (default), 1024, 10M\n"
@@ -67,12 +74,20 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         free(home);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
+    serve_fleet_opts fo = {.home = home, .drain_s = o->drain_s};
+    serve_fleet *fleet = NULL;
+    if (serve_fleet_start(&fo, &fleet, &e) != 0) {
+        api_server_stop(s);
+        free(home);
+        return cli_fail(CLI_FAILED, "%s", e.msg);
+    }
     printf("mlplane server listening on %s (home %s)\n", api_server_url(s), home);
     fflush(stdout);
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
     if (o->verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));
+    serve_fleet_stop(fleet); /* the deployments drain while the API still answers */
     api_server_stop(s);
     free(home);
     return CLI_OK;

@@ -90,13 +90,47 @@ void serve__wake(serve_router *r) {
     (void)w; /* a full counter already wakes */
 }
 
-static int pidfd_of(pid_t pid) {
+int serve__pidfd_of(pid_t pid) {
 #ifdef SYS_pidfd_open
     return (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by design */
 #else
     (void)pid;
     return -1; /* the loop's tick then notices exits */
 #endif
+}
+
+/* Starts exe with argv (the list is terminated here) and envp: stdin from
+ * /dev/null, stdout and stderr to out (appended; NULL: stdout to /dev/null,
+ * stderr inherited), no descriptor above 2, an empty signal mask and default
+ * handlers, a process group of its own. 0 with *pid, or an errno. */
+int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, pid_t *pid) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (out) {
+        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    } else {
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the parent's client connections */
+#endif
+    sigset_t none, defs;
+    sigemptyset(&none);
+    sigemptyset(&defs);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2};
+    for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaddset(&defs, sigs[k]);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &defs);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(pid, exe, &fa, &at, mp_strv_terminated(argv), envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return rc;
 }
 
 /* Starts the worker of slot i of pool pi; returns its pid, or 0 (logged). */
@@ -115,28 +149,8 @@ static pid_t spawn_worker(serve_router *r, size_t pi, int i) {
     if (r->o.max_body) mp_strv_push_owned(&argv, mp_xasprintf("--max-body=%zu", r->o.max_body));
     if (r->home) mp_strv_push_owned(&argv, mp_xasprintf("--home=%s", r->home));
 
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the router's client connections */
-#endif
-    sigset_t none, defs;
-    sigemptyset(&none);
-    sigemptyset(&defs);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2};
-    for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaddset(&defs, sigs[k]);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &defs);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = 0;
-    int rc = posix_spawn(&pid, r->exe, &fa, &at, mp_strv_terminated(&argv), r->envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    int rc = serve__spawn(r->exe, &argv, r->envp, NULL, &pid);
     mp_strv_free(&argv);
     if (rc != 0) {
         serve__log("%s: cannot start %s: %s", x->label, r->exe, strerror(rc));
@@ -170,7 +184,7 @@ static void start_slot(serve_router *r, size_t pi, int i, int64_t now) {
     if (i >= p->nslots) p->nslots = i + 1;
     pthread_mutex_unlock(&r->mu);
     if (pid > 0) {
-        x->pidfd = pidfd_of(pid);
+        x->pidfd = serve__pidfd_of(pid);
         if (restart) serve__log("%s restarted (pid %d)", x->label, (int)pid);
     }
 }

@@ -90,7 +90,7 @@ static void pool_init(serve_router *r, size_t pi, const char *ref, const char *v
 }
 
 /* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid. */
-static char **worker_env(void) {
+char **serve__worker_env(void) {
     mp_strv v = {0};
     for (char **e = environ; e && *e; e++)
         if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=")) mp_strv_push(&v, *e);
@@ -122,7 +122,7 @@ int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *
     if (r->o.drain_s <= 0) r->o.drain_s = 10;
     if (r->o.ready_timeout_ms <= 0) r->o.ready_timeout_ms = 30000;
     if (r->o.upstream_timeout_ms <= 0) r->o.upstream_timeout_ms = 120000;
-    r->envp = worker_env();
+    r->envp = serve__worker_env();
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

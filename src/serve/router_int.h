@@ -97,7 +97,18 @@ void serve__log(const char *fmt, ...) MP_PRINTF(1, 2);
 /* A fresh snapshot of pool pi (mu held by the caller). */
 void serve__pool_stats_locked(serve_router *r, size_t pi, serve_router_pool_stats *st);
 
+/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid
+ * (heap strings in a heap array, NULL-terminated). */
+char **serve__worker_env(void);
+
 /* ---- replica.c: the supervisor ---- */
+/* Starts exe with argv (the list is terminated here) and envp: stdin from
+ * /dev/null, stdout and stderr to out (appended; NULL: stdout to /dev/null,
+ * stderr inherited), no descriptor above 2, an empty signal mask and default
+ * handlers, a process group of its own. 0 with *pid, or an errno. */
+int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, pid_t *pid);
+/* A descriptor readable when pid exits (pidfd_open), or -1. */
+int serve__pidfd_of(pid_t pid);
 void *serve__supervise(void *router);
 /* Wakes the supervisor (set_replicas, stop). Any thread. */
 void serve__wake(serve_router *r);

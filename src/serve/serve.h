@@ -516,6 +516,23 @@ void serve_deploy_free(serve_deploy *d);
  * process): then *url (heap, when url is non-NULL) and *pid say where. */
 bool serve_deploy_running(const char *home, const char *name, char **url, int *pid);
 
+/* The Deployments of a home run under `mlplane server` (fleet.c): one
+ * `mlplane serve deployment/NAME` process per applied Deployment, started when
+ * it is applied, restarted (after a backoff) when it exits unasked or when the
+ * Deployment is applied again, stopped when it is deleted and when the fleet
+ * stops. Output goes to HOME/serving/NAME/server.log. */
+typedef struct serve_fleet serve_fleet;
+typedef struct serve_fleet_opts {
+    const char *home; /* required */
+    const char *exe;  /* the mlplane binary; NULL = /proc/self/exe */
+    int drain_s;      /* how long a stopped deployment may drain; 0 = 10 */
+} serve_fleet_opts;
+/* Starts the fleet's thread (block the caller's stop signals first). Stopped
+ * and freed with serve_fleet_stop. */
+int serve_fleet_start(const serve_fleet_opts *o, serve_fleet **out, mp_err *e);
+/* Stops every deployment (SIGTERM; SIGKILL after drain_s + 5 s) and frees. */
+void serve_fleet_stop(serve_fleet *f);
+
 /* The folder for the replicas' unix sockets of a server named name:
  * HOME/serving/NAME/PID when home is given and the path fits a socket address,
  * else TMPDIR/mlplane-UID/serving/NAME/PID; made here, after removing the
