@@ -8,7 +8,8 @@
  * (a flat [n, f] tensor is cut into n rows of f), the first output's data
  * (or every output's, when there are several) and the version that answered.
  *
- * The copies wait in a bounded queue for the shadow threads, which send them to
+ * Only requests the split routed are copied (not those naming a version in
+ * their path). The copies wait in a bounded queue for the shadow threads, which send them to
  * the shadow's pool with serve_router_forward and log the answers of sampled
  * ones with "shadow": true; the client's answer never waits for the shadow. A
  * full queue drops the copy (counted as dropped). Threads: deploy__answered on
@@ -287,7 +288,10 @@ void deploy__answered(void *ud, size_t pool, const mp_http_req *req, const mp_ht
                       int64_t latency_us) {
     serve_deploy *d = ud;
     if (!deploy__is_infer(req)) return;
-    bool mirror = d->pool[DEPLOY_SHADOW] >= 0 && (int)pool != d->pool[DEPLOY_SHADOW] && serve_split_mirror(d->split);
+    char v[64];
+    /* only requests the split routed are copied: not one that asked for a version */
+    bool mirror = d->pool[DEPLOY_SHADOW] >= 0 && !deploy__path_version(req->path, v, sizeof v) &&
+                  serve_split_mirror(d->split);
     if (!mirror && !d->log) return;
     json_t *body = d->log ? json_part(req->body, req->body_len, mp_http_req_header(req, "Inference-Header-Content-Length"))
                           : NULL;
