@@ -32,7 +32,9 @@ mp() { "$BIN" --home "$HOME_DIR" "$@"; }
 
 cd "$ROOT"
 OUT="$(mktemp)"
-trap 'rm -f "$OUT"' EXIT
+DEP="$(mktemp --suffix=.yaml)"
+SERVE_PID=
+trap 'rm -f "$OUT" "$DEP" "$OUT".serve*; [ -z "$SERVE_PID" ] || kill "$SERVE_PID" 2>/dev/null || true' EXIT
 
 echo "demo: running examples/breast-cancer/pipeline.yaml (home $HOME_DIR)"
 rc=0
@@ -73,3 +75,42 @@ echo
 mp models get breast-cancer
 echo
 echo "demo: test AUC $AUC2 (≥ $MIN_AUC), accuracy $ACC2; registered as breast-cancer version ${VERSION:-?}; model at ${MODEL:-?} (run $RUN)"
+
+# Serve the new version as a Deployment and ask it for one prediction.
+echo
+echo "demo: serving breast-cancer version ${VERSION} as Deployment breast-cancer-demo"
+cat >"$DEP" <<YAML
+apiVersion: mlplane.dev/v1
+kind: Deployment
+metadata: {name: breast-cancer-demo}
+spec:
+  model: {name: breast-cancer, version: ${VERSION}}
+  requestLog: {sampleRate: 1}
+YAML
+mp apply -f "$DEP"
+mp serve deployment/breast-cancer-demo --listen 127.0.0.1:0 >"$OUT.serve" 2>"$OUT.serve.err" &
+SERVE_PID=$!
+URL=
+for _ in $(seq 100); do
+    URL="$(sed -n 's/^mlplane serve listening on \(http:[^ ]*\) .*/\1/p' "$OUT.serve")"
+    [ -n "$URL" ] && curl -sf "$URL/v2/health/ready" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+if [ -z "$URL" ] || ! curl -sf "$URL/v2/health/ready" >/dev/null 2>&1; then
+    echo "demo: FAILED: the deployment did not become ready:" >&2
+    cat "$OUT.serve" "$OUT.serve.err" >&2
+    exit 1
+fi
+head -n 1 "$OUT.serve"
+ROW="$(sed -n 2p examples/data/breast_cancer.csv | cut -d, -f1-30)"
+BODY='{"id":"demo-1","inputs":[{"name":"input-0","shape":[1,30],"datatype":"FP64","data":['"$ROW"']}]}'
+echo "demo: POST $URL/v2/models/breast-cancer-demo/infer (the first row of examples/data/breast_cancer.csv)"
+if ! ANSWER="$(curl -sf -XPOST "$URL/v2/models/breast-cancer-demo/infer" -H 'Content-Type: application/json' -d "$BODY")"; then
+    echo "demo: FAILED: the inference request failed" >&2
+    exit 1
+fi
+echo "$ANSWER"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || true
+SERVE_PID=
+echo "demo: the request is in $HOME_DIR/serving/breast-cancer-demo/requests.log; see docs/serving-rollout.md for canaries and autoscaling"

@@ -225,6 +225,8 @@ bool serve_router_ready(serve_router *r) {
     bool ready = false;
     pthread_mutex_lock(&r->mu);
     const serve__pool *p = &r->pools[0];
+    /* scaled to zero with a hook that starts a replica for a waiting request: ready, requests are held */
+    ready = p->desired == 0 && r->o.desired_replicas != NULL;
     for (int i = 0; i < p->nslots && !ready; i++) ready = p->rep[i].state == SERVE__READY;
     pthread_mutex_unlock(&r->mu);
     return ready;

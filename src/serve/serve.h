@@ -434,7 +434,9 @@ int serve_router_start(serve_router *r, mp_err *e);
 int serve_router_set_replicas(serve_router *r, size_t pool, int n, mp_err *e);
 /* A snapshot of every pool and replica. Any thread. */
 void serve_router_stats(serve_router *r, serve_router_snapshot *out);
-/* Whether at least one replica of pool 0 is ready and the router not draining. */
+/* Whether the router takes requests: not draining, and a replica of pool 0
+ * ready, or pool 0 scaled to zero under a desired_replicas hook (a request is
+ * held while the hook starts a replica). */
 bool serve_router_ready(serve_router *r);
 /* Appends the Prometheus text exposition of the router's metrics to out. */
 void serve_router_metrics(serve_router *r, mp_buf *out);

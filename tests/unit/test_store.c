@@ -576,6 +576,33 @@ static void test_objects(void **state) {
     store_source_array_free(src, n);
 }
 
+/* The split `mlplane rollout` records: absent, set, replaced, forgotten; kept
+ * across a reopen of the file. */
+static void test_rollouts(void **state) {
+    fx *f = *state;
+    store *s = f->s;
+    mp_err e = {0};
+    int p = -1;
+    bool found = true;
+    assert_int_equal(s->m->rollout_get(s, "web", &p, &found, &e), 0);
+    assert_false(found);
+    assert_int_equal(s->m->rollout_set(s, "web", 100, &e), 0);
+    assert_int_equal(s->m->rollout_set(s, "api", 5, &e), 0);
+    assert_int_equal(s->m->rollout_set(s, "web", 30, &e), 0);
+    assert_int_equal(s->m->rollout_get(s, "web", &p, &found, &e), 0);
+    assert_true(found);
+    assert_int_equal(p, 30);
+    s->m->close(s);
+    s = f->s = must_open(f->path);
+    assert_int_equal(s->m->rollout_get(s, "api", &p, &found, &e), 0);
+    assert_true(found);
+    assert_int_equal(p, 5);
+    assert_int_equal(s->m->rollout_set(s, "web", -1, &e), 0);
+    assert_int_equal(s->m->rollout_get(s, "web", &p, &found, &e), 0);
+    assert_false(found);
+    assert_int_equal(s->m->rollout_set(s, "never", -1, &e), 0); /* forgetting nothing is fine */
+}
+
 /* ---- transactions and sharing ------------------------------------------------------------ */
 
 static int64_t count_events(store *s, const char *run) {
@@ -846,6 +873,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workloads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_commit_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
