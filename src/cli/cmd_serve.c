@@ -39,7 +39,8 @@ static const char serve_help[] =
     "versions behind a router, the canary split, the shadow, the autoscaler and the request\n"
     "log of its spec, under the deployment's name (docs/serving-rollout.md). It listens on\n"
     "--listen, else the spec's listen, else any free port of 127.0.0.1; `mlplane server`\n"
-    "runs every applied Deployment this way by itself.\n\n"
+    "runs every applied Deployment this way by itself, passing the socket it keeps\n"
+    "listening across restarts as --listen-fd=3.\n\n"
     "  --name NAME          serve under this name instead\n"
     "  --listen ADDR        HOST:PORT (default 127.0.0.1:8080; port 0 = any free port) or\n"
     "                       unix:PATH for a unix-domain socket\n"
@@ -165,11 +166,11 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
 
 /* mlplane serve deployment/NAME: runs an applied Deployment until a stop signal. */
 static int serve_deployment(cli_env *env, const char *name, const char *home_flag, const mp_httpd_opts *o,
-                            bool listen_given, int ready_timeout_s) {
+                            bool listen_given, int listen_fd, int ready_timeout_s) {
     mp_err e = {0};
     char *home = NULL;
     if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
-    serve_deploy_opts dop = {.home = home, .name = name, .listen = listen_given ? o->listen : NULL,
+    serve_deploy_opts dop = {.home = home, .name = name, .listen = listen_given ? o->listen : NULL, .listen_fd = listen_fd,
                              .ready_timeout_ms = ready_timeout_s * 1000, .drain_s = o->drain_s,
                              .timeout_s = o->timeout_s, .max_body = o->max_body, .verbose = o->verbose};
     serve_deploy *d = NULL;
@@ -201,12 +202,13 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
                                           {"home", required_argument, 0, 'H'},
                                           {"replicas", required_argument, 0, 'R'},
                                           {"ready-timeout", required_argument, 0, 'W'},
+                                          {"listen-fd", required_argument, 0, 'F'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     mp_httpd_opts o = {.listen = "127.0.0.1:8080", .threads = mp_cpu_count(), .max_body = (size_t)16 << 20,
                       .conn_memory = (size_t)16 << 10};
     const char *home_flag = NULL, *name = NULL;
-    int replicas = 1, ready_timeout_s = 30;
+    int replicas = 1, ready_timeout_s = 30, listen_fd = 0;
     bool listen_given = false;
     mp_err e = {0};
     optind = 0;
@@ -228,6 +230,9 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         case 'W':
             if (cli_parse_int("--ready-timeout", optarg, 1, 3600, &ready_timeout_s)) return CLI_USAGE;
             break;
+        case 'F':
+            if (cli_parse_int("--listen-fd", optarg, 3, 1023, &listen_fd)) return CLI_USAGE;
+            break;
         case 'h': fputs(serve_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane serve --help)", argv[optind - 1]);
         }
@@ -244,12 +249,14 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
     }
     if (!watch_parent()) return cli_fail(CLI_FAILED, "the router that started this server is gone");
+    if (listen_fd && !mp_str_starts(ref, "deployment/") && !mp_str_starts(ref, "deployments/"))
+        return cli_fail(CLI_USAGE, "--listen-fd goes with deployment/NAME");
     if (mp_str_starts(ref, "deployment/") || mp_str_starts(ref, "deployments/")) {
         const char *dn = strchr(ref, '/') + 1;
         if (!*dn || strchr(dn, '/')) return cli_fail(CLI_USAGE, "serve %s: name one deployment, as deployment/NAME", ref);
         if (name) return cli_fail(CLI_USAGE, "--name does not apply to a deployment: it is served under its own name");
         if (replicas > 1) return cli_fail(CLI_USAGE, "--replicas does not apply to a deployment: its spec.replicas says");
-        return serve_deployment(env, dn, home_flag, &o, listen_given, ready_timeout_s);
+        return serve_deployment(env, dn, home_flag, &o, listen_given, listen_fd, ready_timeout_s);
     }
     if (replicas > 1) return serve_replicas(env, ref, home_flag, name, &o, replicas, ready_timeout_s);
 

@@ -375,7 +375,7 @@ int serve_deploy_start(serve_deploy *d, const serve_deploy_opts *o, mp_err *e) {
     mp_httpd_opts h = {.listen = o->listen ? o->listen : d->spec->listen ? d->spec->listen : "127.0.0.1:0",
                        .timeout_s = o->timeout_s, .drain_s = o->drain_s,
                        .max_body = o->max_body ? o->max_body : (size_t)16 << 20, .conn_memory = (size_t)16 << 10,
-                       .verbose = false, .log_name = "mlplane serve"};
+                       .verbose = false, .listen_fd = o->listen_fd, .log_name = "mlplane serve"};
     int rc = serve_router_http_start(d->router, &h, &d->http, e);
     if (rc == 0) rc = serve_router_start(d->router, e);
     if (rc == 0) rc = deploy__mirror_start(d, e);
@@ -390,7 +390,12 @@ void serve_deploy_stop(serve_deploy *d) {
     d->http = NULL;
     deploy__mirror_stop(d);
     serve_router_stop(d->router);
-    if (d->info_path) unlink(d->info_path);
+    if (d->info_path) { /* unless a successor (a hand-over) wrote it since */
+        char *url = NULL;
+        int pid = 0;
+        if (!serve_deploy_running(d->home, d->name, &url, &pid) || pid == (int)getpid()) unlink(d->info_path);
+        free(url);
+    }
 }
 
 void serve_deploy_free(serve_deploy *d) {

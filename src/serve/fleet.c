@@ -6,8 +6,13 @@
  * The fleet's thread looks at the store twice a second (a cheap data_version
  * check, the object list only when another connection committed) and
  *   - starts the deployments applied and not running;
- *   - restarts one whose Deployment was applied again (SIGTERM: it drains and
- *     stops its replicas; the new spec starts once it has exited);
+ *   - hands one whose Deployment was applied again over: the new spec's
+ *     process starts beside the old one, and the old one gets SIGTERM (it
+ *     stops accepting and drains) once the new one is ready;
+ * The fleet binds each deployment's listening socket itself and passes it to
+ * the processes as descriptor 3 (--listen-fd=3): a restarted process keeps the
+ * port (even a port-0 one), and in a hand-over both processes accept from one
+ * queue, so no connection waiting in it is lost when the old one stops.
  *   - stops one whose Deployment was deleted;
  *   - restarts one that exited unasked, after a backoff (100 ms doubling to
  *     10 s, reset after 30 s up), as the router does for replicas.
@@ -16,6 +21,7 @@
  * on the fleet's thread, which owns the children and its store handle. */
 #include "serve/router_int.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,14 +34,23 @@
 
 #include "store/store.h"
 
+typedef struct proc {
+    pid_t pid;            /* 0: none */
+    bool asked;           /* SIGTERM sent: its exit is not a failure */
+    int64_t started_ms, term_ms;
+} proc;
+
 typedef struct child {
     char *name;
-    int64_t applied_ms;    /* the spec it runs (the object's applied time) */
-    int64_t want_applied;  /* the spec that should run; 0: deleted */
-    pid_t pid;             /* 0: not running */
-    bool asked;            /* SIGTERM sent: its exit is not a failure */
-    int64_t started_ms, term_ms, next_start_ms;
+    int64_t applied_ms;   /* the spec cur runs (the object's applied time) */
+    int64_t want_applied; /* the spec that should run; 0: deleted */
+    proc cur;             /* the process of the current spec */
+    proc old;             /* the previous spec's, serving until cur is ready (a hand-over) */
+    int64_t next_start_ms;
+    int64_t next_probe_ms;
     int failures;
+    int lsock;            /* the listening socket its processes inherit (kept across restarts); -1: none */
+    char *laddr;          /* the address lsock was bound for (spec.listen or 127.0.0.1:0) */
 } child;
 
 struct serve_fleet {
@@ -89,10 +104,43 @@ static void scan(serve_fleet *f) {
             c = &f->kids[f->nkids++];
             memset(c, 0, sizeof *c);
             c->name = mp_xstrdup(objs[i].name);
+            c->lsock = -1;
         }
         c->want_applied = objs[i].applied_ms;
     }
     store_object_array_free(objs, n);
+}
+
+static void close_socket(child *c) {
+    if (c->lsock >= 0) close(c->lsock);
+    c->lsock = -1;
+    free(c->laddr);
+    c->laddr = NULL;
+}
+
+/* The listening socket of c's processes for its spec's listen address: the one
+ * it has when the address is the same (so a restart or a hand-over keeps the
+ * port and the connections queued on it), else a new one. -1 when the spec
+ * cannot be read or the address not bound: the process then reports why. */
+static int socket_for(serve_fleet *f, child *c) {
+    spec_file *sf = NULL;
+    const spec_deployment *d = NULL;
+    mp_err e = {0};
+    if (serve_deploy_load(f->st, c->name, &sf, &d, &e) != 0) return -1;
+    const char *addr = d->listen ? d->listen : "127.0.0.1:0";
+    if (c->lsock < 0 || strcmp(c->laddr, addr) != 0) {
+        close_socket(c); /* a process still serving on it keeps its own copy */
+        char url[300];
+        int fd = -1;
+        if (mp_http_listen_tcp(addr, &fd, url, sizeof url, &e) != 0) {
+            flog("deployment %s: %s", c->name, e.msg);
+        } else {
+            c->lsock = fd;
+            c->laddr = mp_xstrdup(addr);
+        }
+    }
+    spec_file_free(sf);
+    return c->lsock;
 }
 
 static void start(serve_fleet *f, child *c, int64_t now) {
@@ -105,54 +153,62 @@ static void start(serve_fleet *f, child *c, int64_t now) {
     mp_strv_push_owned(&argv, mp_xasprintf("deployment/%s", c->name));
     mp_strv_push_owned(&argv, mp_xasprintf("--home=%s", f->home));
     mp_strv_push_owned(&argv, mp_xasprintf("--drain=%d", f->drain_s));
+    int fd = socket_for(f, c);
+    if (fd >= 0) mp_strv_push(&argv, "--listen-fd=3");
     pid_t pid = 0;
-    int rc = mp_mkdir_p(dir, &e) != 0 ? EIO : serve__spawn(f->exe, &argv, f->envp, log, &pid);
+    int rc = mp_mkdir_p(dir, &e) != 0 ? EIO : serve__spawn(f->exe, &argv, f->envp, log, fd, &pid);
     mp_strv_free(&argv);
     c->applied_ms = c->want_applied;
-    c->asked = false;
-    c->started_ms = now;
+    c->cur = (proc){.started_ms = now};
     if (rc != 0) {
         flog("deployment %s: cannot start %s: %s", c->name, f->exe, e.msg[0] ? e.msg : strerror(rc));
-        c->pid = 0;
         c->next_start_ms = now + serve__backoff_ms(c->failures++);
     } else {
-        c->pid = pid;
+        c->cur.pid = pid;
         flog("deployment %s: started (pid %d, log %s)", c->name, (int)pid, log);
     }
     free(dir);
     free(log);
 }
 
-static void terminate(child *c, int64_t now, const char *why) {
-    if (c->pid <= 0 || c->asked) return;
-    c->asked = true;
-    c->term_ms = now;
-    kill(c->pid, SIGTERM);
-    flog("deployment %s: stopping (pid %d): %s", c->name, (int)c->pid, why);
+static void terminate(const child *c, proc *p, int64_t now, const char *why) {
+    if (p->pid <= 0 || p->asked) return;
+    p->asked = true;
+    p->term_ms = now;
+    kill(p->pid, SIGTERM);
+    flog("deployment %s: stopping (pid %d): %s", c->name, (int)p->pid, why);
+}
+
+/* Whether p has exited (reaped; p->pid is then 0); *how says how. SIGKILL for
+ * one that outlived its drain. */
+static bool exited(serve_fleet *f, proc *p, int64_t now, char *how, size_t n) {
+    if (p->pid <= 0) return false;
+    int status = 0;
+    pid_t w = waitpid(p->pid, &status, WNOHANG);
+    if (w == 0 || (w < 0 && errno == EINTR)) {
+        if (p->asked && now - p->term_ms > (int64_t)(f->drain_s + 5) * 1000) kill(p->pid, SIGKILL);
+        return false;
+    }
+    if (w > 0 && WIFSIGNALED(status)) snprintf(how, n, "killed by signal %d", WTERMSIG(status));
+    else if (w > 0) snprintf(how, n, "exit status %d", WEXITSTATUS(status));
+    else snprintf(how, n, "gone");
+    p->pid = 0;
+    return true;
 }
 
 /* Reaps exited children; one that exited unasked is restarted after a backoff. */
 static void reap(serve_fleet *f, int64_t now) {
+    char how[64];
     for (size_t i = 0; i < f->nkids; i++) {
         child *c = &f->kids[i];
-        if (c->pid <= 0) continue;
-        int status = 0;
-        pid_t w = waitpid(c->pid, &status, WNOHANG);
-        if (w == 0 || (w < 0 && errno == EINTR)) {
-            if (c->asked && now - c->term_ms > (int64_t)(f->drain_s + 5) * 1000) kill(c->pid, SIGKILL);
-            continue;
-        }
-        char how[64];
-        if (w > 0 && WIFSIGNALED(status)) snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
-        else if (w > 0) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
-        else snprintf(how, sizeof how, "gone");
-        c->pid = 0;
-        if (c->asked) {
+        if (exited(f, &c->old, now, how, sizeof how)) flog("deployment %s: the previous spec's process stopped (%s)", c->name, how);
+        if (!exited(f, &c->cur, now, how, sizeof how)) continue;
+        if (c->cur.asked) {
             flog("deployment %s: stopped (%s)", c->name, how);
             c->failures = 0;
             c->next_start_ms = now;
         } else {
-            c->failures = serve__backoff_failures(c->failures, now - c->started_ms);
+            c->failures = serve__backoff_failures(c->failures, now - c->cur.started_ms);
             int64_t delay = serve__backoff_ms(c->failures++);
             c->next_start_ms = now + delay;
             flog("deployment %s: exited unasked (%s); restarting in %lld ms (see %s/serving/%s/server.log)", c->name,
@@ -161,22 +217,72 @@ static void reap(serve_fleet *f, int64_t now) {
     }
 }
 
-/* Brings the children in line with the applied Deployments. */
+static size_t discard(char *p, size_t size, size_t n, void *ud) {
+    (void)p, (void)ud;
+    return size * n;
+}
+
+/* Whether c's current process listens and is ready: router.json names it, and
+ * its /v2/health/ready answers 200. */
+static bool cur_ready(serve_fleet *f, const child *c) {
+    char *url = NULL;
+    int pid = 0;
+    bool ready = false;
+    if (serve_deploy_running(f->home, c->name, &url, &pid) && pid == (int)c->cur.pid) {
+        CURL *h = curl_easy_init();
+        char *u = mp_xasprintf("%s/v2/health/ready", url);
+        long status = 0;
+        if (h) {
+            curl_easy_setopt(h, CURLOPT_URL, u);
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+            if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            curl_easy_cleanup(h);
+        }
+        ready = status == 200;
+        free(u);
+    }
+    free(url);
+    return ready;
+}
+
+/* Brings the children in line with the applied Deployments. A Deployment
+ * applied again is handed over: its new process starts beside the old one
+ * (on the same listening socket while the address is the same), and the old
+ * one is drained once the new one is ready; a new spec that never gets ready
+ * leaves the old one serving. */
 static void reconcile(serve_fleet *f, int64_t now) {
     for (size_t i = 0; i < f->nkids;) {
         child *c = &f->kids[i];
         if (c->want_applied == 0) { /* deleted */
-            terminate(c, now, "its Deployment was deleted");
-            if (c->pid > 0) {
+            terminate(c, &c->cur, now, "its Deployment was deleted");
+            terminate(c, &c->old, now, "its Deployment was deleted");
+            if (c->cur.pid > 0 || c->old.pid > 0) {
                 i++;
                 continue;
             }
+            close_socket(c);
             free(c->name);
             f->kids[i] = f->kids[--f->nkids];
             continue;
         }
-        if (c->pid > 0 && c->applied_ms != c->want_applied) terminate(c, now, "its Deployment was applied again");
-        if (c->pid == 0 && now >= c->next_start_ms) start(f, c, now);
+        if (c->cur.pid > 0 && c->applied_ms != c->want_applied) {
+            if (c->old.pid == 0 && !c->cur.asked) { /* hand over: cur becomes old, a new cur starts */
+                flog("deployment %s: applied again; the new spec starts beside pid %d", c->name, (int)c->cur.pid);
+                c->old = c->cur;
+                c->cur = (proc){0};
+                c->failures = 0;
+                c->next_start_ms = now;
+            } else { /* applied again during a hand-over: the unready new process is replaced */
+                terminate(c, &c->cur, now, "its Deployment was applied again");
+            }
+        }
+        if (c->cur.pid == 0 && now >= c->next_start_ms) start(f, c, now);
+        if (c->old.pid > 0 && !c->old.asked && c->cur.pid > 0 && !c->cur.asked && now >= c->next_probe_ms) {
+            c->next_probe_ms = now + 500;
+            if (cur_ready(f, c)) terminate(c, &c->old, now, "the new spec's process is ready");
+        }
         i++;
     }
 }
@@ -197,12 +303,15 @@ static void *fleet_main(void *arg) {
     }
     /* stop: SIGTERM to all, wait for them to drain, then SIGKILL */
     int64_t now = mp_mono_ms();
-    for (size_t i = 0; i < f->nkids; i++) terminate(&f->kids[i], now, "the server stops");
+    for (size_t i = 0; i < f->nkids; i++) {
+        terminate(&f->kids[i], &f->kids[i].cur, now, "the server stops");
+        terminate(&f->kids[i], &f->kids[i].old, now, "the server stops");
+    }
     for (;;) {
         now = mp_mono_ms();
         reap(f, now);
         bool any = false;
-        for (size_t i = 0; i < f->nkids; i++) any |= f->kids[i].pid > 0;
+        for (size_t i = 0; i < f->nkids; i++) any |= f->kids[i].cur.pid > 0 || f->kids[i].old.pid > 0;
         if (!any) break;
         mp_sleep_ms(50);
     }
@@ -217,6 +326,7 @@ int serve_fleet_start(const serve_fleet_opts *o, serve_fleet **out, mp_err *e) {
     f->drain_s = o->drain_s > 0 ? o->drain_s : 10;
     f->envp = serve__worker_env();
     f->data_version = -1;
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before the thread: not thread-safe */
     atomic_init(&f->stopping, false);
     f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = f->wake_fd < 0 ? mp_err_set(e, MP_EIO, "cannot make an eventfd: %s", strerror(errno)) : 0;
@@ -243,7 +353,10 @@ void serve_fleet_stop(serve_fleet *f) {
         (void)w;
         pthread_join(f->thread, NULL);
     }
-    for (size_t i = 0; i < f->nkids; i++) free(f->kids[i].name);
+    for (size_t i = 0; i < f->nkids; i++) {
+        close_socket(&f->kids[i]);
+        free(f->kids[i].name);
+    }
     free(f->kids);
     if (f->st) f->st->m->close(f->st);
     if (f->wake_fd >= 0) close(f->wake_fd);
@@ -252,4 +365,5 @@ void serve_fleet_stop(serve_fleet *f) {
     free(f->home);
     free(f->exe);
     free(f);
+    curl_global_cleanup();
 }

@@ -101,9 +101,10 @@ int serve__pidfd_of(pid_t pid) {
 
 /* Starts exe with argv (the list is terminated here) and envp: stdin from
  * /dev/null, stdout and stderr to out (appended; NULL: stdout to /dev/null,
- * stderr inherited), no descriptor above 2, an empty signal mask and default
- * handlers, a process group of its own. 0 with *pid, or an errno. */
-int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, pid_t *pid) {
+ * stderr inherited), pass_fd (when >= 0) as descriptor 3 and no other above 2,
+ * an empty signal mask and default handlers, a process group of its own. 0
+ * with *pid, or an errno. */
+int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, int pass_fd, pid_t *pid) {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
@@ -115,8 +116,9 @@ int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, p
     } else {
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     }
+    if (pass_fd >= 0) posix_spawn_file_actions_adddup2(&fa, pass_fd, 3); /* dup2 clears close-on-exec */
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the parent's client connections */
+    posix_spawn_file_actions_addclosefrom_np(&fa, pass_fd >= 0 ? 4 : 3); /* not the parent's client connections */
 #endif
     sigset_t none, defs;
     sigemptyset(&none);
@@ -150,7 +152,7 @@ static pid_t spawn_worker(serve_router *r, size_t pi, int i) {
     if (r->home) mp_strv_push_owned(&argv, mp_xasprintf("--home=%s", r->home));
 
     pid_t pid = 0;
-    int rc = serve__spawn(r->exe, &argv, r->envp, NULL, &pid);
+    int rc = serve__spawn(r->exe, &argv, r->envp, NULL, -1, &pid);
     mp_strv_free(&argv);
     if (rc != 0) {
         serve__log("%s: cannot start %s: %s", x->label, r->exe, strerror(rc));

@@ -104,9 +104,10 @@ char **serve__worker_env(void);
 /* ---- replica.c: the supervisor ---- */
 /* Starts exe with argv (the list is terminated here) and envp: stdin from
  * /dev/null, stdout and stderr to out (appended; NULL: stdout to /dev/null,
- * stderr inherited), no descriptor above 2, an empty signal mask and default
- * handlers, a process group of its own. 0 with *pid, or an errno. */
-int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, pid_t *pid);
+ * stderr inherited), pass_fd (when >= 0) as descriptor 3 and no other above 2,
+ * an empty signal mask and default handlers, a process group of its own. 0
+ * with *pid, or an errno. */
+int serve__spawn(const char *exe, mp_strv *argv, char **envp, const char *out, int pass_fd, pid_t *pid);
 /* A descriptor readable when pid exits (pidfd_open), or -1. */
 int serve__pidfd_of(pid_t pid);
 void *serve__supervise(void *router);

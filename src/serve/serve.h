@@ -485,6 +485,7 @@ typedef struct serve_deploy_opts {
     const char *home;      /* the home (its store and registry); required */
     const char *name;      /* the Deployment's name; required */
     const char *listen;    /* NULL: the spec's listen, else 127.0.0.1:0 */
+    int listen_fd;         /* above 2: an inherited listening socket, used instead (mlplane server's) */
     const char *exe;       /* the mlplane binary the replicas run; NULL = /proc/self/exe */
     int ready_timeout_ms;  /* how long a request waits for a ready replica; 0 = 30000 */
     int drain_s;           /* 0 = 10 */

@@ -145,6 +145,10 @@ typedef struct mp_httpd_opts {
      * of a keep-alive connection, so a server of small requests wants it small. */
     size_t conn_memory;
     bool verbose;          /* one line per request on stderr */
+    /* Above 2: a TCP socket listening already (inherited from a parent that
+     * keeps it across its children, as `mlplane server` does for Deployments),
+     * used instead of binding listen; closed on stop. */
+    int listen_fd;
     const char *log_name;  /* prefix of libmicrohttpd's messages, e.g. "mlplane server" */
     mp_httpd_handler handler;
     mp_httpd_error_fn error;
@@ -156,6 +160,10 @@ typedef struct mp_httpd_opts {
  * before this call (the workers inherit the mask). *out is freed by
  * mp_httpd_stop. */
 int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e);
+/* Binds and listens (backlog 511, close-on-exec, non-blocking) on the TCP
+ * address listen ("HOST:PORT", see mp_http_parse_listen): *fd, and in url
+ * "http://HOST:PORT" with the port actually bound. */
+int mp_http_listen_tcp(const char *addr, int *fd, char *url, size_t n, mp_err *e);
 /* "http://HOST:PORT" with the port actually bound, or "unix:PATH" (valid until stop). */
 const char *mp_httpd_url(const mp_httpd *s);
 /* Stops accepting, waits up to drain_s for requests in flight (their responses

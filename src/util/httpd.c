@@ -341,8 +341,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* ---- listening sockets ------------------------------------------------------------- */
 
-/* Binds and listens on host:port; fills url with the address actually bound. */
-static int listen_tcp(mp_httpd *s, const char *host, int port, mp_err *e) {
+/* "http://HOST:PORT" of the TCP socket fd as bound (getsockname). */
+static int socket_url(int fd, char *url, size_t n, mp_err *e) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return mp_err_set(e, MP_EIO, "cannot read the bound address: %s", strerror(errno));
+    char host[INET6_ADDRSTRLEN] = "";
+    int port = 0;
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        snprintf(url, n, "http://[%s]:%d", host, port);
+    } else if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        snprintf(url, n, "http://%s:%d", host, port);
+    } else {
+        return mp_err_set(e, MP_EINVAL, "descriptor %d is not a TCP socket", fd);
+    }
+    return 0;
+}
+
+int mp_http_listen_tcp(const char *addr, int *out, char *url, size_t n, mp_err *e) {
+    *out = -1;
+    char host[256];
+    int port = 0;
+    int rc = mp_http_parse_listen(addr, host, sizeof host, &port, e);
+    if (rc) return rc;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char ps[16];
@@ -351,26 +377,15 @@ static int listen_tcp(mp_httpd *s, const char *host, int port, mp_err *e) {
     if (gr != 0) return mp_err_set(e, MP_EINVAL, "cannot listen on %s:%d: %s", host, port, gai_strerror(gr));
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
-    int rc = 0;
     if (fd < 0) rc = mp_err_set(e, MP_EIO, "cannot create a socket: %s", strerror(errno));
     if (rc == 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (rc == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
         rc = mp_err_set(e, MP_EIO, "cannot listen on %s:%d: %s", host, port, strerror(errno));
     if (rc == 0 && listen(fd, 511) != 0)
         rc = mp_err_set(e, MP_EIO, "cannot listen on %s:%d: %s", host, port, strerror(errno));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (rc == 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-        rc = mp_err_set(e, MP_EIO, "cannot read the bound address: %s", strerror(errno));
-    if (rc == 0) {
-        int real = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        bool v6 = ai->ai_family == AF_INET6;
-        snprintf(s->url, sizeof s->url, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", real);
-        s->lsock = fd;
-    } else if (fd >= 0) {
-        close(fd);
-    }
+    if (rc == 0) rc = socket_url(fd, url, n, e);
+    if (rc == 0) *out = fd;
+    else if (fd >= 0) close(fd);
     freeaddrinfo(ai);
     return rc;
 }
@@ -410,11 +425,13 @@ static int listen_unix(mp_httpd *s, const char *path, mp_err *e) {
 }
 
 static int listen_on(mp_httpd *s, const char *listen, mp_err *e) {
+    if (s->o.listen_fd > 2) { /* inherited, listening already */
+        int rc = socket_url(s->o.listen_fd, s->url, sizeof s->url, e);
+        if (rc == 0) s->lsock = s->o.listen_fd;
+        return rc;
+    }
     if (mp_str_starts(listen, "unix:")) return listen_unix(s, listen + 5, e);
-    char host[256];
-    int port = 0;
-    int rc = mp_http_parse_listen(listen, host, sizeof host, &port, e);
-    return rc ? rc : listen_tcp(s, host, port, e);
+    return mp_http_listen_tcp(listen, &s->lsock, s->url, sizeof s->url, e);
 }
 
 /* ---- start and stop ----------------------------------------------------------------- */
