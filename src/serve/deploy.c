@@ -153,10 +153,10 @@ static size_t hook_choose(void *ud, const mp_http_req *req, const char *const *v
             if (strcmp(versions[i], v) == 0) return i;
         return (size_t)d->pool[DEPLOY_STABLE]; /* its replicas answer 404 for a version not served */
     }
-    if (d->pool[DEPLOY_CANARY] < 0 || !deploy__is_infer(req)) return (size_t)d->pool[DEPLOY_STABLE];
+    if (!deploy__is_infer(req)) return (size_t)d->pool[DEPLOY_STABLE];
     const char *sticky = d->spec->sticky_header ? mp_http_req_header(req, d->spec->sticky_header) : NULL;
-    serve_track t = serve_split_pick(d->split, sticky);
-    return (size_t)d->pool[t == SERVE_TRACK_CANARY ? DEPLOY_CANARY : DEPLOY_STABLE];
+    serve_track t = serve_split_pick(d->split, sticky); /* counts the request; percent 0 without a canary */
+    return (size_t)d->pool[t == SERVE_TRACK_CANARY && d->pool[DEPLOY_CANARY] >= 0 ? DEPLOY_CANARY : DEPLOY_STABLE];
 }
 
 static int hook_desired(void *ud, size_t pool, const serve_router_pool_stats *st) {
