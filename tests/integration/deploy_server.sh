@@ -6,8 +6,9 @@
 #   - SIGKILL of the deployment's process: the server logs that it exited
 #     unasked and restarts it (a new pid, answering again); the killed one's
 #     replicas go;
-#   - applied again with another canary percent: restarted, and rollout status
-#     shows the new split, taken from the spec;
+#   - applied again with another canary percent, under load: handed over to a
+#     new process on the same address with no request refused, and rollout
+#     status shows the new split, taken from the spec;
 #   - rollout promote / rollback while it runs: the split changes at once (all
 #     requests answered by the canary, then all by the stable version);
 #   - delete deployment: its process and replicas stop, router.json goes;
@@ -94,28 +95,39 @@ assert_eq "$(versions_of 20)" "18 1,2 2" "the 10% split over 20 requests"
 ok "applied before the server starts: served at the URL of get deployments (table and JSON); 10% of the requests to version 2"
 
 # --- SIGKILL of the deployment: restarted ---
+U1=$(url_of cr)
 kill -KILL "$PID1"
 restarted() { local p; p=$(info pid) && [ -n "$p" ] && [ "$p" != "$PID1" ] && answers cr; }
 wait_for "cr restarted" 30 restarted
 PID2=$(info pid)
+assert_eq "$(url_of cr)" "$U1" "the address after a restart (the server keeps the listening socket)"
 assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: exited unasked (killed by signal 9); restarting in 100 ms" "exit logged"
 assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: started (pid $PID2," "restart logged"
 wait_for "the killed deployment's replicas to exit" 20 no_procs "$MLPLANE_HOME/serving/cr/$PID1/"
 ok "SIGKILL of deployment cr (pid $PID1): logged as exited unasked, restarted (pid $PID2), answers again; its replicas exited"
 
-# --- applied again with another split: restarted with it ---
+# --- applied again with another split: handed over under load, nothing refused ---
+U_BEFORE=$(url_of cr)
+awk -v u="$U_BEFORE/v2/models/cr/infer" 'BEGIN { for (i = 0; i < 4000; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u }' \
+  >"$T_DIR/handover.cfg"
+curl -s --parallel --parallel-immediate --parallel-max 8 -XPOST -H 'Content-Type: application/json' \
+  --data-binary @"$T_DIR/one.json" -w '%{http_code}\n' -K "$T_DIR/handover.cfg" >"$T_DIR/handover.codes" 2>/dev/null &
+LOADPID=$!
 sed -i 's/percent: 10/percent: 30/' "$T_DIR/cr.yaml"
 mlp apply -f "$T_DIR/cr.yaml" >/dev/null || fail "apply cr again"
 # (the live status, with the pid of the process router.json names: not the store's, which has no pid)
 reapplied() { local p; p=$(info pid) && [ -n "$p" ] && [ "$p" != "$PID2" ] && split_is "$p spec 70 30"; }
-wait_for "cr restarted with 30%" 30 reapplied
+wait_for "cr handed over to the 30% spec" 30 reapplied
 PID3=$(info pid)
-wait_for "cr to answer after the restart" 30 answers cr
-assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: stopping (pid $PID2): its Deployment was applied again" "re-apply logged"
-assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: stopped (exit status 0)" "stop logged"
-assert_eq "$(procs_of "deployment/cr --home=$MLPLANE_HOME")" "1" "cr processes after the re-apply"
+wait_for "the previous spec's process to stop" 30 grep -q "deployment cr: the previous spec's process stopped (exit status 0)" "$SERVER_ERR"
+assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: applied again; the new spec starts beside pid $PID2" "re-apply logged"
+assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: stopping (pid $PID2): the new spec's process is ready" "hand-over logged"
+wait_for "one cr process" 20 test "$(procs_of "deployment/cr --home=$MLPLANE_HOME")" = 1
+assert_eq "$(url_of cr)" "$U_BEFORE" "the address after the hand-over"
+wait "$LOADPID" || true
+assert_eq "$(grep -c '^200$' "$T_DIR/handover.codes" || true)" "4000" "requests answered 200 across the hand-over ($(sort "$T_DIR/handover.codes" | uniq -c | tr '\n' ' '))"
 assert_eq "$(versions_of 10)" "7 1,3 2" "the 30% split over 10 requests"
-ok "applied again with canary percent 30: restarted (pid $PID2 -> $PID3), rollout status 70/30 from the spec"
+ok "applied again with canary percent 30: handed over (pid $PID2 -> $PID3) on the same address, 4000 of 4000 requests answered under load; rollout status 70/30 from the spec"
 
 # --- promote and rollback while it runs ---
 out=$(mlp rollout promote cr) || fail "promote"
