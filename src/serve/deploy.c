@@ -167,7 +167,7 @@ static int hook_desired(void *ud, size_t pool, const serve_router_pool_stats *st
         d->next_check_ms = now + 2000;
     }
     bool rps = d->spec->autoscale.set && d->spec->autoscale.metric == SPEC_SCALE_RPS;
-    double observed = (rps ? st->rps : (double)st->inflight) + st->waiting;
+    double observed = (rps ? st->rps : st->inflight_avg) + st->waiting;
     int want = serve_autoscale_desired(&d->as_cfg, &d->as[pool], now, observed, st->desired);
     if (want != st->desired)
         serve__deploy_log(d, "version %s: %d -> %d replica%s (%s %.1f, target %g per replica)", st->version, st->desired,

@@ -261,6 +261,10 @@ static void ask_hook(serve_router *r) {
         pthread_mutex_lock(&r->mu);
         serve__pool_stats_locked(r, pi, st);
         pthread_mutex_unlock(&r->mu);
+        serve__pool *p = &r->pools[pi];
+        st->inflight_avg = p->inflight_samples ? p->inflight_acc / p->inflight_samples : st->inflight;
+        p->inflight_acc = 0;
+        p->inflight_samples = 0;
         int want = r->o.desired_replicas(r->o.hook_ud, pi, st);
         if (want < 0) continue;
         if (want > SERVE_ROUTER_MAX_REPLICAS) want = SERVE_ROUTER_MAX_REPLICAS;
@@ -407,6 +411,17 @@ static void sample_rates(serve_router *r) {
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Adds each pool's requests in flight now to its average (ten samples a second). */
+static void sample_inflight(serve_router *r) {
+    for (size_t pi = 0; pi < r->npools; pi++) {
+        serve__pool *p = &r->pools[pi];
+        int sum = 0;
+        for (int i = 0; i < p->nslots; i++) sum += atomic_load_explicit(&p->rep[i].inflight, memory_order_relaxed);
+        p->inflight_acc += sum;
+        p->inflight_samples++;
+    }
+}
+
 /* Sleeps until a process exits, the eventfd is written, or until (monotonic ms). */
 static void wait_events(serve_router *r, int64_t until) {
     struct pollfd fds[1 + SERVE_ROUTER_MAX_POOLS * SERVE_ROUTER_MAX_REPLICAS];
@@ -463,10 +478,14 @@ static void stop_all(serve_router *r) {
 
 void *serve__supervise(void *arg) {
     serve_router *r = arg;
-    int64_t next_second = 0;
+    int64_t next_second = 0, next_sample = 0;
     while (!atomic_load(&r->stopping)) {
         int64_t now = mp_mono_ms();
         reap(r, now);
+        if (now >= next_sample) {
+            sample_inflight(r);
+            next_sample = now + 100;
+        }
         if (now >= next_second) {
             sample_rates(r);
             ask_hook(r);
@@ -477,6 +496,7 @@ void *serve__supervise(void *arg) {
         for (size_t pi = 0; pi < r->npools; pi++) reconcile(r, pi, now);
         int64_t next = drive(r, mp_mono_ms());
         if (next > next_second) next = next_second;
+        if (next > next_sample) next = next_sample;
         wait_events(r, next);
     }
     stop_all(r);

@@ -67,6 +67,8 @@ typedef struct serve__pool {
     unsigned rr;        /* mu: where the next scan starts (round-robin among equals) */
     serve__replica rep[SERVE_ROUTER_MAX_REPLICAS];
     atomic_int waiting; /* requests held for a ready replica */
+    double inflight_acc;  /* supervisor: requests in flight summed over samples since the hook's last call */
+    int inflight_samples; /* supervisor */
     /* metrics */
     atomic_ullong codes[SERVE__NCODES];
     atomic_ullong buckets[SERVE__NBUCKETS + 1]; /* not cumulative; the last is beyond every bound */

@@ -361,6 +361,7 @@ typedef struct serve_router_pool_stats {
     int desired;        /* replicas wanted */
     int ready, starting, draining; /* replicas in each state ("restarting" counts as starting) */
     int inflight;       /* sum over the replicas */
+    double inflight_avg; /* for desired_replicas: inflight averaged over samples every 100 ms since its last call */
     int waiting;        /* requests held because no replica of this pool is ready */
     double rps;         /* sum over the replicas */
     size_t nreplicas;
