@@ -121,14 +121,17 @@ static int buf_sink(const char *p, size_t n, void *ud) {
     return 0;
 }
 
-/* Appends ,"key":<v> (the key is a literal); v may be NULL (null). */
+/* Appends ,"key":<v> (the key is a literal); v may be NULL (null). Numbers
+ * with 15 significant digits: a feature or prediction given in decimal with at
+ * most 15 digits (every FP32 value's shortest form) is written as given
+ * (17.99, not 17.989999999999998). */
 static int put_json(mp_buf *b, const char *key, const json_t *v) {
     mp_buf_printf(b, ",\"%s\":", key);
     if (!v) {
         mp_buf_puts(b, "null");
         return 0;
     }
-    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY);
+    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 /* Appends ,"key":"s" escaped (null for NULL); -1 when s is not UTF-8. */
