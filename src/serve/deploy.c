@@ -11,6 +11,7 @@
  *   admin             GET /admin/rollout, POST /admin/rollout/reload.
  * Threads and ownership are described in deploy_int.h. */
 #include "serve/deploy_int.h"
+#include "serve/router_int.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -203,6 +204,51 @@ static bool hook_admin(void *ud, const mp_http_req *req, mp_http_resp *resp) {
     return true;
 }
 
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+static void metric_line(mp_buf *b, const char *name, const serve_deploy *d, const char *label, const char *value,
+                        unsigned long long v) {
+    mp_buf_printf(b, "%s{deployment=\"", name);
+    serve__label_value(b, d->name);
+    mp_buf_putc(b, '"');
+    if (label) {
+        mp_buf_printf(b, ",%s=\"", label);
+        serve__label_value(b, value);
+        mp_buf_putc(b, '"');
+    }
+    mp_buf_printf(b, "} %llu\n", v);
+}
+
+/* The deployment's own families, after the router's. */
+static void hook_metrics(void *ud, mp_buf *out) {
+    serve_deploy *d = ud;
+    serve_split_counts c;
+    serve_split_counts_get(d->split, &c);
+    mp_buf_puts(out, "# HELP mlplane_deployment_canary_percent The share of the requests the canary answers.\n"
+                     "# TYPE mlplane_deployment_canary_percent gauge\n");
+    metric_line(out, "mlplane_deployment_canary_percent", d, NULL, NULL,
+                d->pool[DEPLOY_CANARY] >= 0 ? (unsigned long long)serve_split_percent(d->split) : 0);
+    mp_buf_puts(out, "# HELP mlplane_deployment_split_requests_total Inference requests the split routed, by track.\n"
+                     "# TYPE mlplane_deployment_split_requests_total counter\n");
+    metric_line(out, "mlplane_deployment_split_requests_total", d, "track", "stable", c.stable);
+    if (d->pool[DEPLOY_CANARY] >= 0) metric_line(out, "mlplane_deployment_split_requests_total", d, "track", "canary", c.canary);
+    if (d->pool[DEPLOY_SHADOW] >= 0) {
+        mp_buf_puts(out, "# HELP mlplane_deployment_shadow_copies_total Copies of requests for the shadow: queued, "
+                         "dropped (queue full), failed (answered other than 200).\n"
+                         "# TYPE mlplane_deployment_shadow_copies_total counter\n");
+        metric_line(out, "mlplane_deployment_shadow_copies_total", d, "result", "queued", atomic_load(&d->mirrored));
+        metric_line(out, "mlplane_deployment_shadow_copies_total", d, "result", "dropped", atomic_load(&d->dropped));
+        metric_line(out, "mlplane_deployment_shadow_copies_total", d, "result", "failed", atomic_load(&d->shadow_failed));
+    }
+    if (d->log) {
+        mp_buf_puts(out, "# HELP mlplane_deployment_request_log_lines_total Lines written to the request log, "
+                         "and lines that could not be.\n"
+                         "# TYPE mlplane_deployment_request_log_lines_total counter\n");
+        metric_line(out, "mlplane_deployment_request_log_lines_total", d, "result", "written", atomic_load(&d->logged));
+        metric_line(out, "mlplane_deployment_request_log_lines_total", d, "result", "failed", atomic_load(&d->log_failed));
+    }
+}
+
 /* ---- status ------------------------------------------------------------------------------ */
 
 json_t *serve_deploy_status(serve_deploy *d) {
@@ -337,7 +383,7 @@ int serve_deploy_open(const serve_deploy_opts *o, serve_deploy **out, mp_err *e)
                                 .replicas = initial, .sock_dir = d->sock_dir, .exe = o->exe, .home = d->home,
                                 .worker_threads = 1, .max_body = o->max_body, .drain_s = o->drain_s,
                                 .ready_timeout_ms = o->ready_timeout_ms, .choose_version = hook_choose,
-                                .desired_replicas = hook_desired, .answered = deploy__answered, .admin = hook_admin,
+                                .desired_replicas = hook_desired, .answered = deploy__answered, .admin = hook_admin, .metrics = hook_metrics,
                                 .hook_ud = d};
         rc = serve_router_new(&ro, &d->router, e);
         free(pinned);

@@ -133,6 +133,7 @@ void serve_router_metrics(serve_router *r, mp_buf *out) {
         mp_buf_printf(out, "} %llu\n", atomic_load(&r->pools[pi].retries));
     }
     free(st);
+    if (r->o.metrics) r->o.metrics(r->o.hook_ud, out);
 }
 
 json_t *serve__stats_json(const serve_router_snapshot *st) {

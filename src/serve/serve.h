@@ -393,6 +393,9 @@ typedef void (*serve_answered_fn)(void *ud, size_t pool, const mp_http_req *req,
  * /admin/rollout), or returns false to let the router go on. Runs on the
  * router's HTTP threads, concurrently, before anything else. */
 typedef bool (*serve_admin_fn)(void *ud, const mp_http_req *req, mp_http_resp *resp);
+/* Hook: appends more metric families (Prometheus text) to GET /metrics. Runs
+ * on the router's HTTP threads, concurrently. */
+typedef void (*serve_metrics_fn)(void *ud, mp_buf *out);
 
 typedef struct serve_router_opts {
     const char *ref;       /* what pool 0's workers load: a model file or a pinned models:/NAME/VERSION */
@@ -412,6 +415,7 @@ typedef struct serve_router_opts {
     serve_desired_replicas_fn desired_replicas; /* NULL: as set */
     serve_answered_fn answered; /* NULL: none */
     serve_admin_fn admin;  /* NULL: none */
+    serve_metrics_fn metrics; /* NULL: none */
     void *hook_ud;         /* passed to the hooks */
 } serve_router_opts;
 
