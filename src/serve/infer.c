@@ -432,6 +432,65 @@ static bool encode(const serve__entry *en, const infer_req *r, const float *y, m
     return true;
 }
 
+/* A request whose prediction waits in its thread's batch (batch.c); heap,
+ * freed by its finish. */
+typedef struct deferred {
+    serve__pending p;        /* first: the batch's view */
+    const serve__entry *en;
+    json_t *root;            /* the request (r.id points into it) */
+    infer_req r;
+    float small_y[SMALL];
+} deferred;
+
+static void predicted(const serve__entry *en, const infer_req *r, int rc, const mp_err *e, const float *y,
+                      mp_http_resp *resp) {
+    const serve_model *m = en->m;
+    if (rc != 0) serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, e->msg);
+    else encode(en, r, y, resp);
+}
+
+static void free_deferred(deferred *d) {
+    if (d->p.y != d->small_y) free(d->p.y);
+    if (d->r.x != d->r.small_x) free(d->r.x);
+    json_decref(d->root);
+    free(d);
+}
+
+/* The engine's finish of a deferred request (resp NULL: the client left). */
+static void finish_deferred(void *arg, mp_http_resp *resp) {
+    deferred *d = arg;
+    if (resp) {
+        mp_http_header_add(resp, "X-Model-Version", d->en->m->version);
+        predicted(d->en, &d->r, d->p.rc, &d->p.e, d->p.y, resp);
+    }
+    free_deferred(d);
+}
+
+/* Queues the prediction of a small request on this thread's batch when the
+ * engine can defer the answer; false when it cannot (predict now). Takes root
+ * and r's rows when it returns true. */
+static bool defer_predict(const serve__entry *en, const mp_http_req *req, json_t *root, infer_req *r) {
+    const serve_model *m = en->m;
+    if (!req->engine || r->rows == 0 || r->rows > SERVE__BATCH_DEFER) return false;
+    deferred *d = mp_xmalloc(sizeof *d);
+    size_t ny = r->rows * m->meta.noutputs;
+    d->p = (serve__pending){.m = m, .rows = r->rows};
+    d->en = en;
+    d->root = root;
+    d->r = *r;
+    if (r->x == r->small_x) d->r.x = d->r.small_x; /* the rows moved with the copy */
+    d->p.x = d->r.x;
+    d->p.y = ny <= SMALL ? d->small_y : mp_xmalloc(ny * sizeof *d->p.y);
+    d->p.later = mp_httpd_defer(req, finish_deferred, d);
+    if (!d->p.later) {
+        if (d->p.y != d->small_y) free(d->p.y);
+        free(d);
+        return false;
+    }
+    serve__batch_add(&d->p);
+    return true;
+}
+
 void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp) {
     const serve_model *m = en->m;
     mp_http_header_add(resp, "X-Model-Version", m->version); /* on errors too: which version refused */
@@ -456,13 +515,12 @@ void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *
     float small_y[64];
     float *y = NULL;
     if (take_request(m, root, &r, resp)) {
+        if (defer_predict(en, req, root, &r)) return; /* root and the rows are the deferred request's now */
         mp_err e = {0};
         size_t ny = r.rows * m->meta.noutputs;
         y = ny <= sizeof small_y / sizeof small_y[0] ? small_y : mp_xmalloc(ny * sizeof *y);
-        if (m->rt->predict(m->state, r.x, r.rows, y, &e) != 0)
-            serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, e.msg);
-        else
-            encode(en, &r, y, resp);
+        int rc = m->rt->predict(m->state, r.x, r.rows, y, &e);
+        predicted(en, &r, rc, &e, y, resp);
     }
     if (y != small_y) free(y);
     if (r.x != r.small_x) free(r.x);
