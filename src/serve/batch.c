@@ -45,8 +45,10 @@ void serve__batch_add(serve__pending *p) {
  * straight from its own rows, several gathered into one matrix. */
 static void predict_group(serve__pending *g, size_t n) {
     const serve_model *m = g->m;
+    mp_err e = {0};
     if (!g->next) {
-        g->rc = m->rt->predict(m->state, g->x, g->rows, g->y, &g->e);
+        g->rc = m->rt->predict(m->state, g->x, g->rows, g->y, &e);
+        if (g->rc) g->why = mp_xstrdup(e.msg);
         return;
     }
     size_t f = m->meta.nfeatures, k = m->meta.noutputs, off = 0;
@@ -55,13 +57,12 @@ static void predict_group(serve__pending *g, size_t n) {
         memcpy(x + off * f, p->x, p->rows * f * sizeof *x);
         off += p->rows;
     }
-    mp_err e = {0};
     int rc = m->rt->predict(m->state, x, n, y, &e);
     off = 0;
     for (serve__pending *p = g; p; p = p->next) {
         p->rc = rc;
         if (rc == 0) memcpy(p->y, y + off * k, p->rows * k * sizeof *y);
-        else p->e = e;
+        else p->why = mp_xstrdup(e.msg);
         off += p->rows;
     }
     free(x);

@@ -449,10 +449,10 @@ typedef struct deferred {
     float xy[];              /* the rows (rows * nfeatures), then the prediction (rows * noutputs) */
 } deferred;
 
-static void predicted(const serve__entry *en, const infer_answer *a, int rc, const mp_err *e, const float *y,
+static void predicted(const serve__entry *en, const infer_answer *a, int rc, const char *why, const float *y,
                       mp_http_resp *resp) {
     const serve_model *m = en->m;
-    if (rc != 0) serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, e->msg);
+    if (rc != 0) serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, why);
     else encode(en, a, y, resp);
 }
 
@@ -461,8 +461,9 @@ static void finish_deferred(void *arg, mp_http_resp *resp) {
     deferred *d = arg;
     if (resp) {
         mp_http_header_add(resp, "X-Model-Version", d->en->m->version);
-        predicted(d->en, &d->a, d->p.rc, &d->p.e, d->p.y, resp);
+        predicted(d->en, &d->a, d->p.rc, d->p.why ? d->p.why : "", d->p.y, resp);
     }
+    free(d->p.why);
     json_decref(d->root);
     free(d);
 }
@@ -521,7 +522,7 @@ void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *
             y = ny <= sizeof small_y / sizeof small_y[0] ? small_y : mp_xmalloc(ny * sizeof *y);
             int rc = m->rt->predict(m->state, r.x, r.rows, y, &e);
             infer_answer a = {.id = r.id, .rows = r.rows, .binary_out = r.binary_out};
-            predicted(en, &a, rc, &e, y, resp);
+            predicted(en, &a, rc, e.msg, y, resp);
         }
     }
     if (y && y != small_y) free(y);

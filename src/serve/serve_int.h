@@ -45,7 +45,7 @@ typedef struct serve__pending {
     size_t rows;           /* 1..SERVE__BATCH_DEFER */
     float *y;              /* rows * m->meta.noutputs: filled by the batch */
     int rc;                /* the runtime's status for the batch; 0: y holds the prediction */
-    mp_err e;              /* why, when rc != 0 */
+    char *why;             /* when rc != 0: the runtime's message (heap, the owner frees it) */
     mp_httpd_later *later; /* resumed once y or rc is set */
     struct serve__pending *next;
 } serve__pending;

@@ -75,6 +75,7 @@ typedef struct mp_httpd_later {
     bool nul_in_uri;  /* the raw URI holds %00: decoding would cut it short */
     mp_buf body;
     size_t received;  /* body bytes seen, kept or not */
+    size_t declared;  /* the Content-Length, when given (at most max_body) */
     bool too_big;     /* the body went over max_body: answer 413 */
     bool responded;   /* a response is queued already */
     int64_t start_ms; /* monotonic, for the request log */
@@ -361,6 +362,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             errno = 0;
             unsigned long long v = strtoull(cl, &end, 10);
             if (errno || (v > s->o.max_body)) return send_too_big(s, c, cx, method, url);
+            cx->declared = (size_t)v;
         }
         return MHD_YES;
     }
@@ -375,6 +377,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             mp_buf_init(&cx->body);
             /* A chunked body that goes on far past the limit is not worth reading to its end. */
             return cx->received / 2 > s->o.max_body ? MHD_NO : MHD_YES;
+        }
+        if (cx->body.len == 0 && cx->declared >= cx->body.cap) {
+            /* the declared size at once: one allocation, not a chain of reallocs */
+            free(cx->body.data);
+            cx->body.cap = cx->declared + 1;
+            cx->body.data = mp_xmalloc(cx->body.cap);
+            cx->body.data[0] = '\0';
         }
         mp_buf_append(&cx->body, upload, n);
         return MHD_YES;
