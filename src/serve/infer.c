@@ -25,9 +25,16 @@
  * one call. JSON data may be flat (row-major) or nested as the shape says
  * ([[row], [row]]). Every problem is a 400 whose message names the field and
  * what was expected. The response is written straight into the body buffer
- * (JSON floats as %.9g, which carries an FP32 value exactly); a request of a
- * few rows needs no heap memory of its own beyond jansson's. Reentrant:
- * nothing is shared between calls. */
+ * (JSON floats as %.9g, which carries an FP32 value exactly).
+ *
+ * Behind an engine that can defer answers (serve_http_start), a request of at
+ * most SERVE__BATCH_DEFER rows is not predicted here: its rows, with what its
+ * answer needs, go into one heap block (a deferred, owned by the engine's
+ * finish from then on), which joins the worker thread's batch (batch.c); the
+ * finish encodes the answer once the batch was predicted. Otherwise (bigger
+ * requests, or a caller without an engine) a request of a few rows needs no
+ * heap memory of its own beyond jansson's. Reentrant: nothing is shared
+ * between calls but the calling thread's batch. */
 #include "serve/serve_int.h"
 
 #include <errno.h>

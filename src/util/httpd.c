@@ -67,6 +67,8 @@ struct mp_httpd {
     atomic_bool stopping;
 };
 
+#define RESERVE_MAX ((size_t)64 << 10) /* the largest body buffer reserved from Content-Length alone */
+
 typedef enum later_state { LATER_NONE, LATER_SUSPENDED, LATER_RESUMED, LATER_DONE } later_state;
 
 /* A request's state; also its mp_httpd_later when deferred. */
@@ -378,8 +380,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             /* A chunked body that goes on far past the limit is not worth reading to its end. */
             return cx->received / 2 > s->o.max_body ? MHD_NO : MHD_YES;
         }
-        if (cx->body.len == 0 && cx->declared >= cx->body.cap) {
-            /* the declared size at once: one allocation, not a chain of reallocs */
+        if (cx->body.len == 0 && cx->declared >= cx->body.cap && cx->declared <= RESERVE_MAX) {
+            /* a small declared size at once: one allocation, not a chain of reallocs
+             * (not a large one: a body that never comes would hold it) */
             free(cx->body.data);
             cx->body.cap = cx->declared + 1;
             cx->body.data = mp_xmalloc(cx->body.cap);
