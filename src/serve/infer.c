@@ -25,9 +25,16 @@
  * one call. JSON data may be flat (row-major) or nested as the shape says
  * ([[row], [row]]). Every problem is a 400 whose message names the field and
  * what was expected. The response is written straight into the body buffer
- * (JSON floats as %.9g, which carries an FP32 value exactly); a request of a
- * few rows needs no heap memory of its own beyond jansson's. Reentrant:
- * nothing is shared between calls. */
+ * (JSON floats as %.9g, which carries an FP32 value exactly).
+ *
+ * Behind an engine that can defer answers (serve_http_start), a request of at
+ * most SERVE__BATCH_DEFER rows is not predicted here: its rows, with what its
+ * answer needs, go into one heap block (a deferred, owned by the engine's
+ * finish from then on), which joins the worker thread's batch (batch.c); the
+ * finish encodes the answer once the batch was predicted. Otherwise (bigger
+ * requests, or a caller without an engine) a request of a few rows needs no
+ * heap memory of its own beyond jansson's. Reentrant: nothing is shared
+ * between calls but the calling thread's batch. */
 #include "serve/serve_int.h"
 
 #include <errno.h>
@@ -390,7 +397,14 @@ char *serve__json_string(const char *s) {
     return out ? out : mp_xstrdup("\"\"");
 }
 
-static bool encode(const serve__entry *en, const infer_req *r, const float *y, mp_http_resp *resp) {
+/* What the answer needs of its request. */
+typedef struct infer_answer {
+    const char *id;  /* NULL when the request has none */
+    size_t rows;
+    bool binary_out;
+} infer_answer;
+
+static bool encode(const serve__entry *en, const infer_answer *r, const float *y, mp_http_resp *resp) {
     const serve_model *m = en->m;
     size_t k = m->meta.noutputs, n = r->rows * k;
     if (!r->binary_out)
@@ -432,6 +446,57 @@ static bool encode(const serve__entry *en, const infer_req *r, const float *y, m
     return true;
 }
 
+/* A request whose prediction waits in its thread's batch (batch.c); heap,
+ * freed by its finish. */
+typedef struct deferred {
+    serve__pending p;        /* the batch's view; x and y point into xy */
+    const serve__entry *en;
+    json_t *root;            /* the request (a.id points into it) */
+    infer_answer a;
+    float xy[];              /* the rows (rows * nfeatures), then the prediction (rows * noutputs) */
+} deferred;
+
+static void predicted(const serve__entry *en, const infer_answer *a, int rc, const char *why, const float *y,
+                      mp_http_resp *resp) {
+    const serve_model *m = en->m;
+    if (rc != 0) serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, why);
+    else encode(en, a, y, resp);
+}
+
+/* The engine's finish of a deferred request (resp NULL: the client left). */
+static void finish_deferred(void *arg, mp_http_resp *resp) {
+    deferred *d = arg;
+    if (resp) {
+        mp_http_header_add(resp, "X-Model-Version", d->en->m->version);
+        predicted(d->en, &d->a, d->p.rc, d->p.why ? d->p.why : "", d->p.y, resp);
+    }
+    free(d->p.why);
+    json_decref(d->root);
+    free(d);
+}
+
+/* Queues the prediction of a small request on this thread's batch when the
+ * engine can defer the answer (a copy of its rows goes with it); false when it
+ * cannot: predict now. Takes root when it returns true. */
+static bool defer_predict(const serve__entry *en, const mp_http_req *req, json_t *root, const infer_req *r) {
+    const serve_model *m = en->m;
+    if (!req->engine || r->rows == 0 || r->rows > SERVE__BATCH_DEFER) return false;
+    size_t nx = r->rows * m->meta.nfeatures, ny = r->rows * m->meta.noutputs;
+    deferred *d = mp_xmalloc(sizeof *d + (nx + ny) * sizeof d->xy[0]);
+    memcpy(d->xy, r->x, nx * sizeof d->xy[0]);
+    d->p = (serve__pending){.m = m, .x = d->xy, .rows = r->rows, .y = d->xy + nx};
+    d->en = en;
+    d->root = root;
+    d->a = (infer_answer){.id = r->id, .rows = r->rows, .binary_out = r->binary_out};
+    d->p.later = mp_httpd_defer(req, finish_deferred, d);
+    if (!d->p.later) {
+        free(d);
+        return false;
+    }
+    serve__batch_add(&d->p);
+    return true;
+}
+
 void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp) {
     const serve_model *m = en->m;
     mp_http_header_add(resp, "X-Model-Version", m->version); /* on errors too: which version refused */
@@ -456,15 +521,18 @@ void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *
     float small_y[64];
     float *y = NULL;
     if (take_request(m, root, &r, resp)) {
-        mp_err e = {0};
-        size_t ny = r.rows * m->meta.noutputs;
-        y = ny <= sizeof small_y / sizeof small_y[0] ? small_y : mp_xmalloc(ny * sizeof *y);
-        if (m->rt->predict(m->state, r.x, r.rows, y, &e) != 0)
-            serve_oip_error(resp, 500, "model %s version %s failed to predict: %s", m->name, m->version, e.msg);
-        else
-            encode(en, &r, y, resp);
+        if (defer_predict(en, req, root, &r)) {
+            root = NULL; /* the deferred request's now */
+        } else {
+            mp_err e = {0};
+            size_t ny = r.rows * m->meta.noutputs;
+            y = ny <= sizeof small_y / sizeof small_y[0] ? small_y : mp_xmalloc(ny * sizeof *y);
+            int rc = m->rt->predict(m->state, r.x, r.rows, y, &e);
+            infer_answer a = {.id = r.id, .rows = r.rows, .binary_out = r.binary_out};
+            predicted(en, &a, rc, e.msg, y, resp);
+        }
     }
-    if (y != small_y) free(y);
+    if (y && y != small_y) free(y);
     if (r.x != r.small_x) free(r.x);
     json_decref(root); /* r.id points into root: freed last */
 }

@@ -263,6 +263,7 @@ int serve_http_start(serve_oip *o, const mp_httpd_opts *opts, mp_httpd **out, mp
     h.handler = http_handle;
     h.error = http_error;
     h.cls = o;
+    h.loop_hook = serve__batch_flush; /* small requests are predicted together: batch.c */
     if (!h.log_name) h.log_name = "mlplane serve";
     return mp_httpd_start(&h, out, e);
 }

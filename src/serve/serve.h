@@ -145,8 +145,12 @@ void serve_oip_handle(serve_oip *o, const mp_http_req *req, mp_http_resp *resp);
 void serve_oip_error(mp_http_resp *resp, int status, const char *fmt, ...) MP_PRINTF(3, 4);
 
 /* Runs o behind the HTTP engine with the listen address, threads and limits of
- * opts (its handler, error and cls are set here). Stop with mp_httpd_stop
- * before freeing o. */
+ * opts (its handler, error, cls and loop_hook are set here; thread_per_connection
+ * must be false). Each worker thread runs its own event loop, and the
+ * predictions of the small inference requests (up to 64 rows) it read in one
+ * round are made in one runtime call, their answers split back (micro-batching:
+ * no timer, a lone request is a batch of one). Stop with mp_httpd_stop before
+ * freeing o. */
 int serve_http_start(serve_oip *o, const mp_httpd_opts *opts, mp_httpd **out, mp_err *e);
 
 /* ---- traffic split (split.c) -------------------------------------------------------

@@ -25,6 +25,41 @@ char *serve__json_string(const char *s);
  * call and encodes the response (or a 400/500 error). Reentrant. */
 void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp);
 
+/* ---- micro-batching (batch.c) -----------------------------------------------------------
+ * Behind an engine with a loop hook (serve_http_start), an inference request
+ * of at most SERVE__BATCH_DEFER rows is decoded on its worker thread, then
+ * its prediction waits in that thread's batch while the thread reads the
+ * other requests that arrived in the same round; the hook then predicts the
+ * whole batch in one runtime call per model and resumes each request, whose
+ * answer is encoded and sent in the next round. Nothing waits on a timer: a
+ * lone request is a batch of one, predicted as soon as its round ends. */
+
+#define SERVE__BATCH_DEFER 64 /* rows of a request that may join a batch */
+#define SERVE__BATCH_ROWS 256 /* rows of one runtime call, at most */
+
+/* A prediction waiting in its thread's batch. Owned by the caller (the
+ * request's state), which keeps x and y alive until the request is resumed. */
+typedef struct serve__pending {
+    const serve_model *m;
+    const float *x;        /* rows * m->meta.nfeatures */
+    size_t rows;           /* 1..SERVE__BATCH_DEFER */
+    float *y;              /* rows * m->meta.noutputs: filled by the batch */
+    int rc;                /* the runtime's status for the batch; 0: y holds the prediction */
+    char *why;             /* when rc != 0: the runtime's message (heap, the owner frees it) */
+    mp_httpd_later *later; /* resumed once y or rc is set */
+    struct serve__pending *next;
+} serve__pending;
+
+/* Queues p (later set) on the calling thread's batch. */
+void serve__batch_add(serve__pending *p);
+/* The engine's loop hook: predicts every prediction queued on the calling
+ * thread, consecutive ones of a model together (up to SERVE__BATCH_ROWS
+ * rows a call), and resumes each request. */
+void serve__batch_flush(void *cls);
+/* Runtime calls the batches made, and the requests they answered, since the
+ * process started (every thread). */
+void serve__batch_counts(unsigned long long *calls, unsigned long long *requests);
+
 /* ---- tensors (tensor.c) ---------------------------------------------------------------- */
 
 typedef enum serve__dt_kind {

@@ -46,6 +46,9 @@ typedef struct mp_http_req {
      * without the surrounding whitespace), in order; see mp_http_req_header. */
     const mp_http_kv *headers;
     size_t nheaders;
+    /* The engine's handle of this request when its answer may be deferred
+     * (mp_httpd_defer), else NULL. Opaque; valid while the handler runs. */
+    void *engine;
 } mp_http_req;
 
 typedef struct mp_http_header {
@@ -152,8 +155,38 @@ typedef struct mp_httpd_opts {
     const char *log_name;  /* prefix of libmicrohttpd's messages, e.g. "mlplane server" */
     mp_httpd_handler handler;
     mp_httpd_error_fn error;
-    void *cls;             /* passed to handler and error; must outlive the engine */
+    void *cls;             /* passed to handler, error and loop_hook; must outlive the engine */
+    /* Optional (not with thread_per_connection): the engine runs its own event
+     * loop on each of its threads (libmicrohttpd in external epoll mode, one
+     * daemon per thread on the shared listening socket) and calls loop_hook
+     * on that thread after each round of the loop: after the requests that
+     * were ready have been read and handed to the handler, before the thread
+     * waits for more. Handlers of such an engine may defer their answer
+     * (mp_httpd_defer) and the hook lets them go on (mp_httpd_resume):
+     * requests that arrived together can be answered together. */
+    void (*loop_hook)(void *cls);
 } mp_httpd_opts;
+
+/* A request whose answer was deferred: the engine's, valid until its finish
+ * function has run. */
+typedef struct mp_httpd_later mp_httpd_later;
+
+/* Answers a deferred request: fills resp (as a handler would) and frees what
+ * arg holds. Called exactly once per deferral, on the thread that deferred,
+ * with resp NULL when the connection went away before it could be answered
+ * (then only arg is freed). */
+typedef void (*mp_httpd_finish_fn)(void *arg, mp_http_resp *resp);
+
+/* From a handler of an engine with loop_hook: defers the answer to req. The
+ * handler then returns leaving resp untouched; the connection waits until
+ * mp_httpd_resume, then finish(arg, resp) runs and its resp is sent. Returns
+ * NULL, deferring nothing, when req cannot be deferred (no engine, or not a
+ * loop_hook engine): answer at once then. */
+mp_httpd_later *mp_httpd_defer(const mp_http_req *req, mp_httpd_finish_fn finish, void *arg);
+/* Lets a deferred request go on. Only on the thread that deferred it, after
+ * the handler returned (from loop_hook); every deferral must be resumed
+ * before loop_hook returns. */
+void mp_httpd_resume(mp_httpd_later *l);
 
 /* Binds (a listen address it cannot bind is an MP_EIO or MP_EINVAL error) and
  * starts the workers. Signals the caller wants to handle itself must be blocked

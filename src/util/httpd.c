@@ -11,17 +11,31 @@
  * handler is called; its mp_http_resp becomes an MHD response (a buffer, or a
  * file streamed from its fd).
  *
+ * With opts.loop_hook the engine runs the event loops itself: one
+ * libmicrohttpd daemon per thread in external epoll mode, all on the one
+ * listening socket, each polled by a thread of ours that calls the hook after
+ * every round (MHD_run_wait). A handler may then defer its answer: the
+ * connection is suspended when the handler returns, the hook (same thread)
+ * resumes it, and the next round calls the handler's finish function and
+ * sends what it answered. Requests read in one round can so be answered
+ * together (serve batches their predictions).
+ *
  * Threads: mp_httpd_start/stop run on the controlling thread. The URI, access
- * and completion callbacks run on the worker threads (a pool, or one thread
- * per connection when asked), each connection on one worker at a time; they share only the atomics below. inflight counts requests
- * between their URI and their completion, for the drain on stop. */
+ * and completion callbacks run on the worker threads (a pool, our loop
+ * threads, or one thread per connection when asked), each connection on one
+ * worker at a time; a deferred request stays on its thread from defer to
+ * finish. Workers share only the atomics below. inflight counts requests
+ * between their URI and their completion, for the drain on stop; draining
+ * and stopping tell the loop threads to stop accepting and to end. */
 #include "util/http.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +45,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-struct mp_httpd {
+/* One of our event loops (opts.loop_hook): a daemon and the thread that polls it. */
+typedef struct loop {
+    mp_httpd *s;
     struct MHD_Daemon *d;
+    pthread_t t;
+    bool running; /* t was started */
+} loop;
+
+struct mp_httpd {
+    struct MHD_Daemon *d;  /* the daemon with its internal threads; NULL with loops */
     int lsock;             /* our listening socket (MHD is given it); closed after stop */
     mp_httpd_opts o;       /* defaults filled in */
     char *log_name;
@@ -40,16 +62,30 @@ struct mp_httpd {
     char url[320];         /* http://HOST:PORT as bound, or unix:PATH */
     atomic_int inflight;
     atomic_bool draining;
+    loop *loops;           /* opts.loop_hook: nloops event loops of our own */
+    int nloops;
+    atomic_bool stopping;
 };
 
-typedef struct conn_ctx {
+#define RESERVE_MAX ((size_t)64 << 10) /* the largest body buffer reserved from Content-Length alone */
+
+typedef enum later_state { LATER_NONE, LATER_SUSPENDED, LATER_RESUMED, LATER_DONE } later_state;
+
+/* A request's state; also its mp_httpd_later when deferred. */
+typedef struct mp_httpd_later {
     bool started;     /* on_access has seen this request */
     bool nul_in_uri;  /* the raw URI holds %00: decoding would cut it short */
     mp_buf body;
     size_t received;  /* body bytes seen, kept or not */
+    size_t declared;  /* the Content-Length, when given (at most max_body) */
     bool too_big;     /* the body went over max_body: answer 413 */
     bool responded;   /* a response is queued already */
     int64_t start_ms; /* monotonic, for the request log */
+    /* A deferred request (loop_hook engines): its continuation, called once */
+    mp_httpd_finish_fn finish;
+    void *finish_arg;
+    later_state later;
+    struct MHD_Connection *conn;
 } conn_ctx;
 
 /* ---- listen addresses (pure) ------------------------------------------------------ */
@@ -248,17 +284,48 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
         .host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
         .headers = h.v,
         .nheaders = h.n,
+        .engine = s->loops ? cx : NULL,
     };
     mp_http_resp resp;
     mp_http_resp_init(&resp);
+    cx->conn = c;
     s->o.handler(s->o.cls, &req, &resp);
-    enum MHD_Result res = send_resp(s, c, cx, &resp, method, url);
+    enum MHD_Result res = MHD_YES;
+    if (cx->later == LATER_SUSPENDED) MHD_suspend_connection(c); /* answered by the finish, after mp_httpd_resume */
+    else res = send_resp(s, c, cx, &resp, method, url);
     mp_http_resp_free(&resp);
     free(q.v);
     mp_strv_free(&q.own);
     if (h.v != h.fixed) free(h.v);
     free(url);
     return res;
+}
+
+mp_httpd_later *mp_httpd_defer(const mp_http_req *req, mp_httpd_finish_fn finish, void *arg) {
+    conn_ctx *cx = req->engine;
+    if (!cx || cx->later != LATER_NONE) return NULL;
+    cx->finish = finish;
+    cx->finish_arg = arg;
+    cx->later = LATER_SUSPENDED; /* dispatch suspends the connection when the handler returns */
+    return cx;
+}
+
+void mp_httpd_resume(mp_httpd_later *l) {
+    assert(l->later == LATER_SUSPENDED);
+    l->later = LATER_RESUMED;
+    MHD_resume_connection(l->conn); /* the loop's next round calls on_access, which finishes it */
+}
+
+/* The answer of a resumed request: its finish function's. */
+static enum MHD_Result finish_deferred(mp_httpd *s, struct MHD_Connection *c, conn_ctx *cx, const char *method,
+                                       const char *url) {
+    cx->later = LATER_DONE;
+    mp_http_resp resp;
+    mp_http_resp_init(&resp);
+    cx->finish(cx->finish_arg, &resp);
+    enum MHD_Result r = send_resp(s, c, cx, &resp, method, url);
+    mp_http_resp_free(&resp);
+    return r;
 }
 
 /* A request's context, made when its URI arrives (before libmicrohttpd decodes
@@ -297,6 +364,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             errno = 0;
             unsigned long long v = strtoull(cl, &end, 10);
             if (errno || (v > s->o.max_body)) return send_too_big(s, c, cx, method, url);
+            cx->declared = (size_t)v;
         }
         return MHD_YES;
     }
@@ -312,10 +380,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             /* A chunked body that goes on far past the limit is not worth reading to its end. */
             return cx->received / 2 > s->o.max_body ? MHD_NO : MHD_YES;
         }
+        if (cx->body.len == 0 && cx->declared >= cx->body.cap && cx->declared <= RESERVE_MAX) {
+            /* a small declared size at once: one allocation, not a chain of reallocs
+             * (not a large one: a body that never comes would hold it) */
+            free(cx->body.data);
+            cx->body.cap = cx->declared + 1;
+            cx->body.data = mp_xmalloc(cx->body.cap);
+            cx->body.data[0] = '\0';
+        }
         mp_buf_append(&cx->body, upload, n);
         return MHD_YES;
     }
     if (cx->responded) return MHD_YES;
+    if (cx->later == LATER_RESUMED) return finish_deferred(s, c, cx, method, url);
+    if (cx->later == LATER_SUSPENDED) return MHD_YES; /* not expected: libmicrohttpd does not call a suspended one */
     if (cx->too_big) return send_too_big(s, c, cx, method, url);
     return dispatch(s, c, cx, url, method);
 }
@@ -326,6 +404,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     mp_httpd *s = cls;
     conn_ctx *cx = *con_cls;
     if (!cx) return;
+    if (cx->finish && cx->later != LATER_DONE) cx->finish(cx->finish_arg, NULL); /* gone before its answer */
     mp_buf_free(&cx->body);
     free(cx);
     *con_cls = NULL;
@@ -444,9 +523,85 @@ static void free_engine(mp_httpd *s) {
     free(s);
 }
 
+static struct MHD_Daemon *start_daemon(mp_httpd *s, unsigned flags, unsigned pool, unsigned limit) {
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: it takes the options' warnings too */
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->lsock,
+                            MHD_OPTION_THREAD_POOL_SIZE, pool,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->o.timeout_s,
+                            MHD_OPTION_CONNECTION_LIMIT, limit,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.conn_memory,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_END);
+}
+
+/* A loop thread: rounds of its daemon (waiting at most 50 ms, so that a stop
+ * is seen), each followed by the hook. The hook runs after the last round too,
+ * so no request stays suspended. The daemon gives the shared listening socket
+ * back (quiesce) before its thread ends: libmicrohttpd would close it on stop. */
+static void *loop_main(void *arg) {
+    loop *l = arg;
+    mp_httpd *s = l->s;
+    bool quiesced = false;
+    while (!atomic_load(&s->stopping)) {
+        if (!quiesced && atomic_load(&s->draining)) {
+            MHD_quiesce_daemon(l->d); /* the socket is shared: closed once, by free_engine */
+            quiesced = true;
+        }
+        MHD_run_wait(l->d, 50);
+        s->o.loop_hook(s->o.cls);
+    }
+    if (!quiesced) MHD_quiesce_daemon(l->d);
+    return NULL;
+}
+
+/* Stops and joins the loop threads, then their daemons. */
+static void stop_loops(mp_httpd *s) {
+    atomic_store(&s->stopping, true);
+    for (int i = 0; i < s->nloops; i++) {
+        loop *l = &s->loops[i];
+        if (l->running) pthread_join(l->t, NULL); /* it quiesced its daemon */
+        else if (l->d) MHD_quiesce_daemon(l->d);
+        if (l->d) MHD_stop_daemon(l->d);
+    }
+    free(s->loops);
+    s->loops = NULL;
+    s->nloops = 0;
+}
+
+/* opts.loop_hook: one daemon in external epoll mode per thread, on the shared
+ * listening socket, and our threads to run them. */
+static int start_loops(mp_httpd *s, mp_err *e) {
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    int n = s->o.threads;
+    unsigned limit = 1024 / (unsigned)n > 0 ? 1024 / (unsigned)n : 1;
+    s->loops = mp_xcalloc((size_t)n, sizeof *s->loops);
+    s->nloops = n;
+    for (int i = 0; i < n; i++) {
+        s->loops[i].s = s;
+        s->loops[i].d = start_daemon(s, flags, 0, limit);
+        if (!s->loops[i].d) {
+            stop_loops(s);
+            return mp_err_set(e, MP_EIO, "cannot start the HTTP server on %s (libmicrohttpd refused)", s->url);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int err = pthread_create(&s->loops[i].t, NULL, loop_main, &s->loops[i]);
+        if (err != 0) {
+            stop_loops(s);
+            return mp_err_set(e, MP_EIO, "cannot start the HTTP server's threads: %s", strerror(err));
+        }
+        s->loops[i].running = true;
+    }
+    return 0;
+}
+
 int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
     *out = NULL;
     if (!o->handler || !o->error) return mp_err_set(e, MP_EINTERNAL, "mp_httpd_start: no handler or error function");
+    if (o->loop_hook && o->thread_per_connection)
+        return mp_err_set(e, MP_EINTERNAL, "mp_httpd_start: loop_hook and thread_per_connection exclude each other");
     mp_httpd *s = mp_xcalloc(1, sizeof *s);
     s->o = *o;
     s->lsock = -1;
@@ -459,23 +614,17 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
     s->o.log_name = s->log_name;
     atomic_init(&s->inflight, 0);
     atomic_init(&s->draining, false);
+    atomic_init(&s->stopping, false);
 
     int rc = listen_on(s, o->listen ? o->listen : "127.0.0.1:5000", e);
-    if (rc == 0) {
+    if (rc == 0 && s->o.loop_hook) {
+        rc = start_loops(s, e);
+    } else if (rc == 0) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
         flags |= s->o.thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL;
         /* A pool of one is no pool: libmicrohttpd warns; nor does a thread per connection take one. */
         unsigned pool = s->o.thread_per_connection || s->o.threads < 2 ? 0 : (unsigned)s->o.threads;
-        s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: it takes the options' warnings too */
-                                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->lsock,
-                                MHD_OPTION_THREAD_POOL_SIZE, pool,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->o.timeout_s,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.conn_memory,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                                MHD_OPTION_END);
+        s->d = start_daemon(s, flags, pool, 1024);
         if (!s->d) rc = mp_err_set(e, MP_EIO, "cannot start the HTTP server on %s (libmicrohttpd refused)", s->url);
     }
     if (rc != 0) {
@@ -493,7 +642,8 @@ const char *mp_httpd_url(const mp_httpd *s) {
 void mp_httpd_stop(mp_httpd *s) {
     if (!s) return;
     atomic_store(&s->draining, true);
-    MHD_quiesce_daemon(s->d); /* returns our own listening socket: closed below, after stop */
+    if (s->d) MHD_quiesce_daemon(s->d); /* returns our own listening socket: closed below, after stop */
+    /* loops: each thread quiesces its own daemon on its next round */
     if (s->unix_path) { /* new clients fail at once rather than queue */
         unlink(s->unix_path);
         free(s->unix_path);
@@ -501,6 +651,7 @@ void mp_httpd_stop(mp_httpd *s) {
     }
     int64_t until = mp_mono_ms() + (int64_t)s->o.drain_s * 1000;
     while (atomic_load(&s->inflight) > 0 && mp_mono_ms() < until) mp_sleep_ms(20);
-    MHD_stop_daemon(s->d); /* joins the workers */
+    if (s->d) MHD_stop_daemon(s->d); /* joins the workers */
+    else stop_loops(s);
     free_engine(s);
 }
