@@ -171,7 +171,13 @@ static json_t *stored_status(store *st, const char *name, mp_err *e) {
 static json_t *status_of(store *st, const char *home, const char *name, mp_err *e) {
     char *url = NULL;
     json_t *v = NULL;
-    if (serve_deploy_running(home, name, &url, NULL)) v = admin_call(url, "GET", "/admin/rollout", e);
+    int pid = 0;
+    if (serve_deploy_running(home, name, &url, &pid)) {
+        v = admin_call(url, "GET", "/admin/rollout", e);
+        if (!v) /* it runs but did not answer (starting, stopping): say so, then show what the store holds */
+            fprintf(stderr, "mlplane: deployment %s runs (pid %d) but did not answer: %s; showing the store's view\n",
+                    name, pid, e->msg);
+    }
     free(url);
     return v ? v : stored_status(st, name, e);
 }
