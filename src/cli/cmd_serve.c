@@ -170,6 +170,15 @@ static int serve_deployment(cli_env *env, const char *name, const char *home_fla
     mp_err e = {0};
     char *home = NULL;
     if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
+    char *url = NULL;
+    int pid = 0;
+    if (listen_fd == 0 && serve_deploy_running(home, name, &url, &pid)) { /* (a server's hand-over passes a socket) */
+        int rc = cli_fail(CLI_FAILED, "deployment %s runs already (pid %d, %s): stop it first, or leave it to mlplane server",
+                          name, pid, url);
+        free(url);
+        free(home);
+        return rc;
+    }
     serve_deploy_opts dop = {.home = home, .name = name, .listen = listen_given ? o->listen : NULL, .listen_fd = listen_fd,
                              .ready_timeout_ms = ready_timeout_s * 1000, .drain_s = o->drain_s,
                              .timeout_s = o->timeout_s, .max_body = o->max_body, .verbose = o->verbose};

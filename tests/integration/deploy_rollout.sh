@@ -77,6 +77,10 @@ load() {
 }
 count() { grep -c "^$1\$" "$2" || true; }
 
+rc=0; out=$(mlp serve deployment/web --listen 127.0.0.1:0 2>&1) || rc=$?
+assert_eq "$rc" "1" "a second process for a running deployment"
+assert_contains "$out" "deployment web runs already (pid $SERVE_PID," "its message"
+
 # --- the canary's share ---
 load 10000 "$T_DIR/split.txt"
 N1=$(count "200 1" "$T_DIR/split.txt"); N2=$(count "200 2" "$T_DIR/split.txt")
