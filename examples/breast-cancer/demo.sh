@@ -88,7 +88,8 @@ spec:
   requestLog: {sampleRate: 1}
 YAML
 mp apply -f "$DEP"
-mp serve deployment/breast-cancer-demo --listen 127.0.0.1:0 >"$OUT.serve" 2>"$OUT.serve.err" &
+# (the binary itself, not the mp function: $! must be the server's pid for the kill below)
+"$BIN" --home "$HOME_DIR" serve deployment/breast-cancer-demo --listen 127.0.0.1:0 >"$OUT.serve" 2>"$OUT.serve.err" &
 SERVE_PID=$!
 URL=
 for _ in $(seq 100); do
