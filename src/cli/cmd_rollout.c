@@ -11,7 +11,6 @@
 #include "cli/cli.h"
 #include "serve/serve.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,51 +30,6 @@ static const char rollout_help[] =
     "  --percent N        promote: the canary's share, 0 to 100\n"
     "  -o, --output FMT   status: table (default), json or yaml\n"
     "  --home DIR         the home the Deployment is applied to\n";
-
-/* ---- the running deployment's admin endpoint ------------------------------------------ */
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud) {
-    mp_buf_append(ud, p, size * n);
-    return size * n;
-}
-
-/* method path on the deployment at url: its JSON answer (a new reference), or NULL
- * with why in e. */
-static json_t *admin_call(const char *url, const char *method, const char *path, mp_err *e) {
-    CURL *c = curl_easy_init();
-    if (!c) {
-        mp_err_set(e, MP_EIO, "cannot make an HTTP client");
-        return NULL;
-    }
-    char *full = mp_xasprintf("%s%s", url, path);
-    mp_buf b;
-    mp_buf_init(&b);
-    char ebuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    json_t *v = NULL;
-    if (rc != CURLE_OK)
-        mp_err_set(e, MP_EIO, "%s %s: %s", method, full, ebuf[0] ? ebuf : curl_easy_strerror(rc));
-    else if (!(v = json_loadb(b.data ? b.data : "", b.len, 0, NULL)) || status != 200) {
-        const char *why = json_string_value(json_object_get(v, "error"));
-        mp_err_set(e, MP_EIO, "%s %s answered %ld: %s", method, full, status, why ? why : "not JSON");
-        json_decref(v);
-        v = NULL;
-    }
-    mp_buf_free(&b);
-    free(full);
-    curl_easy_cleanup(c);
-    return v;
-}
 
 /* ---- status --------------------------------------------------------------------------- */
 
@@ -133,53 +87,18 @@ static void print_status(json_t *v) {
                (long long)json_integer_value(json_object_get(log, "logged")));
 }
 
-/* The status from the store alone: the spec's versions and the recorded percent. */
-static json_t *stored_status(store *st, const char *name, mp_err *e) {
-    spec_file *f = NULL;
-    const spec_deployment *d = NULL;
-    if (serve_deploy_load(st, name, &f, &d, e) != 0) return NULL;
-    int percent = d->canary.set ? d->canary.percent : 0;
-    bool found = false;
-    int recorded = 0;
-    if (st->m->rollout_get(st, name, &recorded, &found, e) != 0) {
-        spec_file_free(f);
-        return NULL;
+/* Prints what a promote or rollback did; CLI_FAILED when the running
+ * deployment could not be told (it rereads the store within 2 seconds). */
+static int print_set(const char *name, const serve_rollout_result *r) {
+    printf("deployment %s: the canary (version %s) gets %d%% of the requests (was %d%%)\n", name, r->canary, r->percent,
+           r->was);
+    if (!r->running) {
+        printf("deployment %s is not running: the split applies when it starts\n", name);
+        return CLI_OK;
     }
-    if (found) percent = recorded;
-    json_t *tracks = json_array();
-    const spec_model_version *mv[3] = {&d->version, d->canary.set ? &d->canary.target : NULL,
-                                       d->shadow.set ? &d->shadow.target : NULL};
-    static const char *const names[3] = {"stable", "canary", "shadow"};
-    for (int t = 0; t < 3; t++) {
-        if (!mv[t]) continue;
-        char v[280];
-        if (mv[t]->alias) snprintf(v, sizeof v, "@%s", mv[t]->alias);
-        else snprintf(v, sizeof v, "%lld", (long long)mv[t]->version);
-        json_t *o = json_pack("{s:s,s:s,s:s}", "track", names[t], "version", v, "named", v);
-        if (t == 0) json_object_set_new(o, "percent", json_integer(d->canary.set ? 100 - percent : 100));
-        else if (t == 1) json_object_set_new(o, "percent", json_integer(percent));
-        else json_object_set_new(o, "sampleRate", json_real(d->shadow.sample_rate));
-        json_array_append_new(tracks, o);
-    }
-    json_t *v = json_pack("{s:s,s:s,s:n,s:o,s:s?,s:s}", "deployment", name, "model", d->model, "url", "tracks", tracks,
-                          "stickyHeader", d->sticky_header, "percentFrom", found ? "rollout" : "spec");
-    spec_file_free(f);
-    return v;
-}
-
-/* The deployment's status: live when it runs, else from the store (a new reference). */
-static json_t *status_of(store *st, const char *home, const char *name, mp_err *e) {
-    char *url = NULL;
-    json_t *v = NULL;
-    int pid = 0;
-    if (serve_deploy_running(home, name, &url, &pid)) {
-        v = admin_call(url, "GET", "/admin/rollout", e);
-        if (!v) /* it runs but did not answer (starting, stopping): say so, then show what the store holds */
-            fprintf(stderr, "mlplane: deployment %s runs (pid %d) but did not answer: %s; showing the store's view\n",
-                    name, pid, e->msg);
-    }
-    free(url);
-    return v ? v : stored_status(st, name, e);
+    if (r->told) return CLI_OK;
+    return cli_fail(CLI_FAILED, "recorded, but the running deployment did not reread it (%s); it will within 2 seconds",
+                    r->why);
 }
 
 /* ---- the command ---------------------------------------------------------------------- */
@@ -233,48 +152,17 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
     mp_err e = {0};
     int status = CLI_OK;
     if (status_verb) {
-        json_t *v = status_of(st, home, name, &e);
+        char warn[1024] = "";
+        json_t *v = serve_deploy_status_of(st, home, name, warn, sizeof warn, &e);
+        if (warn[0]) fprintf(stderr, "mlplane: %s\n", warn);
         if (!v) status = cli_fail_err(&e);
         else if (out == OUT_TABLE) print_status(v);
         else status = cli_print_json(v, out);
         json_decref(v);
     } else {
-        spec_file *f = NULL;
-        const spec_deployment *d = NULL;
-        int rc = serve_deploy_load(st, name, &f, &d, &e);
-        if (rc == 0 && !d->canary.set)
-            rc = mp_err_set(&e, MP_EINVAL, "Deployment \"%s\" has no canary to %s: give it spec.canary and apply it again",
-                            name, verb);
-        int was = 0;
-        bool found = false;
-        if (rc == 0) rc = st->m->rollout_get(st, name, &was, &found, &e);
-        if (rc == 0 && !found) was = d->canary.percent;
-        if (rc == 0) rc = st->m->begin(st, &e);
-        if (rc == 0) {
-            rc = st->m->rollout_set(st, name, percent, &e);
-            if (rc == 0) rc = st->m->commit(st, &e);
-            else st->m->rollback(st);
-        }
-        if (rc != 0) {
-            status = cli_fail_err(&e);
-        } else {
-            char cv[280];
-            if (d->canary.target.alias) snprintf(cv, sizeof cv, "@%s", d->canary.target.alias);
-            else snprintf(cv, sizeof cv, "%lld", (long long)d->canary.target.version);
-            printf("deployment %s: the canary (version %s) gets %d%% of the requests (was %d%%)\n", name, cv, percent,
-                   was);
-            char *url = NULL;
-            if (serve_deploy_running(home, name, &url, NULL)) {
-                json_t *v = admin_call(url, "POST", "/admin/rollout/reload", &e);
-                if (!v) status = cli_fail(CLI_FAILED, "recorded, but the running deployment did not reread it (%s); it "
-                                                      "will within 2 seconds", e.msg);
-                json_decref(v);
-            } else {
-                printf("deployment %s is not running: the split applies when it starts\n", name);
-            }
-            free(url);
-        }
-        spec_file_free(f);
+        serve_rollout_result res;
+        if (serve_deploy_set_percent(st, home, name, percent, &res, &e) != 0) status = cli_fail_err(&e);
+        else status = print_set(name, &res);
     }
     st->m->close(st);
     free(home);
@@ -289,18 +177,10 @@ int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
         free(home);
         return CLI_FAILED;
     }
-    store_object *objs = NULL;
-    size_t n = 0;
     mp_err e = {0};
     int status = CLI_OK;
-    json_t *all = json_array();
-    if (st->m->object_list(st, &objs, &n, &e) != 0) status = cli_fail_err(&e);
-    for (size_t i = 0; i < n && status == CLI_OK; i++) {
-        if (strcmp(objs[i].kind, "Deployment") != 0) continue;
-        json_t *v = status_of(st, home, objs[i].name, &e);
-        if (!v) status = cli_fail_err(&e);
-        else json_array_append_new(all, v);
-    }
+    json_t *all = serve_deploy_status_all(st, home, &e);
+    if (!all) status = cli_fail_err(&e);
     if (status == CLI_OK && out != OUT_TABLE) {
         status = cli_print_json(all, out);
     } else if (status == CLI_OK) {
@@ -328,7 +208,6 @@ int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
         cli_table_free(&t);
     }
     json_decref(all);
-    store_object_array_free(objs, n);
     st->m->close(st);
     free(home);
     return status;

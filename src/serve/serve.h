@@ -528,6 +528,31 @@ void serve_deploy_free(serve_deploy *d);
  * process): then *url (heap, when url is non-NULL) and *pid say where. */
 bool serve_deploy_running(const char *home, const char *name, char **url, int *pid);
 
+/* From outside a deployment's process (rollout.c): its status, live from
+ * GET /admin/rollout when it runs, else the store's view (versions as the spec
+ * names them, the recorded or the spec's percent, "url": null). A new
+ * reference; NULL with e (MP_ENOENT: not applied). When it runs but does not
+ * answer, warn (when non-NULL) says so and the store's view is returned. */
+struct json_t *serve_deploy_status_of(struct store *st, const char *home, const char *name, char *warn, size_t warnn,
+                                      mp_err *e);
+/* Every applied Deployment's status, by name (a JSON array, a new reference). */
+struct json_t *serve_deploy_status_all(struct store *st, const char *home, mp_err *e);
+
+typedef struct serve_rollout_result {
+    int was, percent;   /* the canary's share before and after */
+    char canary[280];   /* the canary's version as the spec names it: "2" or "@challenger" */
+    bool running;       /* the deployment runs */
+    bool told;          /* it was told to reread the store (POST /admin/rollout/reload) */
+    char why[1100];     /* why it could not be told */
+} serve_rollout_result;
+/* Records percent (0..100) as the canary's share of deployment name in st (its
+ * own transaction), then tells the running deployment, if any. MP_ENOENT when
+ * not applied, MP_EINVAL for a deployment without a canary or a percent out of
+ * range: nothing changes then. A deployment that could not be told rereads the
+ * store within 2 seconds (out->told false, out->why). */
+int serve_deploy_set_percent(struct store *st, const char *home, const char *name, int percent,
+                             serve_rollout_result *out, mp_err *e);
+
 /* The Deployments of a home run under `mlplane server` (fleet.c): one
  * `mlplane serve deployment/NAME` process per applied Deployment, started when
  * it is applied, restarted (after a backoff) when it exits unasked or when the

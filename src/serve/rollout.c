@@ -1,0 +1,166 @@
+/* rollout.c — a Deployment's status and split from outside its process, for
+ * `mlplane rollout`, `mlplane get deployments` and the server's /api/v1:
+ * the live status from the running deployment's GET /admin/rollout (found
+ * through HOME/serving/NAME/router.json), else what the store holds; and a new
+ * canary percent, committed to the store first, then told to the running
+ * deployment (POST /admin/rollout/reload). Reentrant; the store handle is the
+ * caller's, used on the caller's thread. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/serve.h"
+#include "store/store.h"
+
+/* ---- the running deployment's admin endpoint ------------------------------------------ */
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud) {
+    mp_buf_append(ud, p, size * n);
+    return size * n;
+}
+
+/* method path on the deployment at url: its JSON answer (a new reference), or NULL
+ * with why in e. */
+static json_t *admin_call(const char *url, const char *method, const char *path, mp_err *e) {
+    CURL *c = curl_easy_init();
+    if (!c) {
+        mp_err_set(e, MP_EIO, "cannot make an HTTP client");
+        return NULL;
+    }
+    char *full = mp_xasprintf("%s%s", url, path);
+    mp_buf b;
+    mp_buf_init(&b);
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, full);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    json_t *v = NULL;
+    if (rc != CURLE_OK)
+        mp_err_set(e, MP_EIO, "%s %s: %s", method, full, ebuf[0] ? ebuf : curl_easy_strerror(rc));
+    else if (!(v = json_loadb(b.data ? b.data : "", b.len, 0, NULL)) || status != 200) {
+        const char *why = json_string_value(json_object_get(v, "error"));
+        mp_err_set(e, MP_EIO, "%s %s answered %ld: %s", method, full, status, why ? why : "not JSON");
+        json_decref(v);
+        v = NULL;
+    }
+    mp_buf_free(&b);
+    free(full);
+    curl_easy_cleanup(c);
+    return v;
+}
+
+/* The status from the store alone: the spec's versions and the recorded percent. */
+static json_t *stored_status(store *st, const char *name, mp_err *e) {
+    spec_file *f = NULL;
+    const spec_deployment *d = NULL;
+    if (serve_deploy_load(st, name, &f, &d, e) != 0) return NULL;
+    int percent = d->canary.set ? d->canary.percent : 0;
+    bool found = false;
+    int recorded = 0;
+    if (st->m->rollout_get(st, name, &recorded, &found, e) != 0) {
+        spec_file_free(f);
+        return NULL;
+    }
+    if (found) percent = recorded;
+    json_t *tracks = json_array();
+    const spec_model_version *mv[3] = {&d->version, d->canary.set ? &d->canary.target : NULL,
+                                       d->shadow.set ? &d->shadow.target : NULL};
+    static const char *const names[3] = {"stable", "canary", "shadow"};
+    for (int t = 0; t < 3; t++) {
+        if (!mv[t]) continue;
+        char v[280];
+        if (mv[t]->alias) snprintf(v, sizeof v, "@%s", mv[t]->alias);
+        else snprintf(v, sizeof v, "%lld", (long long)mv[t]->version);
+        json_t *o = json_pack("{s:s,s:s,s:s}", "track", names[t], "version", v, "named", v);
+        if (t == 0) json_object_set_new(o, "percent", json_integer(d->canary.set ? 100 - percent : 100));
+        else if (t == 1) json_object_set_new(o, "percent", json_integer(percent));
+        else json_object_set_new(o, "sampleRate", json_real(d->shadow.sample_rate));
+        json_array_append_new(tracks, o);
+    }
+    json_t *v = json_pack("{s:s,s:s,s:n,s:o,s:s?,s:s}", "deployment", name, "model", d->model, "url", "tracks", tracks,
+                          "stickyHeader", d->sticky_header, "percentFrom", found ? "rollout" : "spec");
+    spec_file_free(f);
+    return v;
+}
+
+json_t *serve_deploy_status_of(store *st, const char *home, const char *name, char *warn, size_t warnn, mp_err *e) {
+    char *url = NULL;
+    json_t *v = NULL;
+    int pid = 0;
+    if (serve_deploy_running(home, name, &url, &pid)) {
+        v = admin_call(url, "GET", "/admin/rollout", e);
+        if (!v && warn) /* it runs but did not answer (starting, stopping): say so, then show what the store holds */
+            snprintf(warn, warnn, "deployment %s runs (pid %d) but did not answer: %s; showing the store's view", name,
+                     pid, e->msg);
+    }
+    free(url);
+    return v ? v : stored_status(st, name, e);
+}
+
+
+json_t *serve_deploy_status_all(store *st, const char *home, mp_err *e) {
+    store_object *objs = NULL;
+    size_t n = 0;
+    if (st->m->object_list(st, &objs, &n, e) != 0) return NULL;
+    json_t *all = json_array();
+    for (size_t i = 0; i < n && all; i++) {
+        if (strcmp(objs[i].kind, "Deployment") != 0) continue;
+        json_t *v = serve_deploy_status_of(st, home, objs[i].name, NULL, 0, e);
+        if (!v) {
+            json_decref(all);
+            all = NULL;
+        } else {
+            json_array_append_new(all, v);
+        }
+    }
+    store_object_array_free(objs, n);
+    return all;
+}
+
+int serve_deploy_set_percent(store *st, const char *home, const char *name, int percent, serve_rollout_result *out,
+                             mp_err *e) {
+    memset(out, 0, sizeof *out);
+    out->percent = percent;
+    if (percent < 0 || percent > 100) return mp_err_set(e, MP_EINVAL, "the canary's percent must be 0 to 100, got %d", percent);
+    spec_file *f = NULL;
+    const spec_deployment *d = NULL;
+    int rc = serve_deploy_load(st, name, &f, &d, e);
+    if (rc == 0 && !d->canary.set)
+        rc = mp_err_set(e, MP_EINVAL, "Deployment \"%s\" has no canary to %s: give it spec.canary and apply it again", name,
+                        percent == 0 ? "rollback" : "promote");
+    bool found = false;
+    if (rc == 0) rc = st->m->rollout_get(st, name, &out->was, &found, e);
+    if (rc == 0 && !found) out->was = d->canary.percent;
+    if (rc == 0) {
+        if (d->canary.target.alias) snprintf(out->canary, sizeof out->canary, "@%s", d->canary.target.alias);
+        else snprintf(out->canary, sizeof out->canary, "%lld", (long long)d->canary.target.version);
+        rc = st->m->begin(st, e);
+    }
+    if (rc == 0) {
+        rc = st->m->rollout_set(st, name, percent, e);
+        if (rc == 0) rc = st->m->commit(st, e);
+        else st->m->rollback(st);
+    }
+    spec_file_free(f);
+    if (rc != 0) return rc;
+    char *url = NULL;
+    out->running = serve_deploy_running(home, name, &url, NULL);
+    if (out->running) {
+        mp_err pe = {0};
+        json_t *v = admin_call(url, "POST", "/admin/rollout/reload", &pe);
+        out->told = v != NULL;
+        if (!v) snprintf(out->why, sizeof out->why, "%s", pe.msg);
+        json_decref(v);
+    }
+    free(url);
+    return 0;
+}
