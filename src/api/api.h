@@ -67,6 +67,12 @@ void api_server_stop(api_server *s);
 /* The server's own routes: /healthz, /readyz and /api/v1/... */
 const mp_http_route *api_routes(size_t *n);
 
+/* ---- applied objects and Deployments (deploy.c) ------------------------------------- */
+/* POST /api/v1/apply, GET /api/v1/deployments, /api/v1/deployments/NAME[/rollout]. */
+void api_h_apply(const mp_http_req *req, mp_http_resp *resp);
+void api_h_deployments(const mp_http_req *req, mp_http_resp *resp);
+void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp);
+
 /* Fills resp with MLflow's error shape for an mp_err: ENOENT -> 404
  * RESOURCE_DOES_NOT_EXIST, EINVAL -> 400 INVALID_PARAMETER_VALUE, ESTATE/EBUSY ->
  * 409 INVALID_STATE, others -> 500 INTERNAL_ERROR. */

@@ -604,6 +604,9 @@ static const mp_http_route routes[] = {
     {"GET", "/api/v1/pipelines", h_pipelines_list},
     {"POST", "/api/v1/runs", h_runs_submit},
     {"*", "/api/v1/runs/*", h_run_sub},
+    {"POST", "/api/v1/apply", api_h_apply},
+    {"GET", "/api/v1/deployments", api_h_deployments},
+    {"*", "/api/v1/deployments/*", api_h_deployment_sub},
 };
 
 const mp_http_route *api_routes(size_t *n) {

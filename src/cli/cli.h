@@ -111,6 +111,13 @@ int cmd_apply(cli_env *env, int argc, char **argv);
 int cmd_rollout(cli_env *env, int argc, char **argv);
 /* `get deployments`: applied Deployments, live when they run (cmd_rollout.c). */
 int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out);
+/* The printing shared by the embedded and --server forms (cmd_rollout.c): a
+ * deployment's status as a table, what a promote/rollback did (an exit status),
+ * and the deployments' table or JSON/YAML. */
+void cli_print_rollout_status(json_t *v);
+int cli_print_rollout_set(const char *name, const char *canary, int was, int percent, bool running, bool told,
+                          const char *why);
+int cli_print_deployments(json_t *all, cli_out out);
 int cmd_delete(cli_env *env, int argc, char **argv);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
@@ -122,6 +129,12 @@ int cli_get_nodes(cli_env *env, const char *home_flag, cli_out out);
  * is one sentence and status 1. */
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
 int remote_get_runs(cli_env *env, cli_out out);
+/* apply -f PATH through POST /api/v1/apply. */
+int remote_apply(cli_env *env, const char *path);
+/* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
+int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
+/* get deployments through GET /api/v1/deployments. */
+int remote_get_deployments(cli_env *env, cli_out out);
 /* what: "steps" or "metrics". */
 int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_out out);
 int remote_describe(cli_env *env, const char *run, cli_out out);

@@ -67,7 +67,7 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
     }
     if (!path && optind < argc) path = argv[optind++];
     if (!path || optind < argc) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE");
-    if (env->server) return cli_fail(CLI_USAGE, "apply writes the embedded store; it does not work through --server yet");
+    if (env->server) return remote_apply(env, path);
     char *text = NULL, *home = NULL;
     spec_file *f = NULL;
     store *st = NULL;

@@ -244,8 +244,7 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     }
     if (strcmp(what, "deployments") == 0 || strcmp(what, "deployment") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get deployments takes no argument; for one use mlplane rollout status NAME");
-        if (env->server) return cli_fail(CLI_USAGE, "get deployments reads the embedded store; it does not work through --server");
-        return cli_get_deployments(env, g.home, g.out);
+        return env->server ? remote_get_deployments(env, g.out) : cli_get_deployments(env, g.home, g.out);
     }
     if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get nodes takes no argument");

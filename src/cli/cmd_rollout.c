@@ -7,7 +7,8 @@
  * (it outlives restarts), then ask the running deployment, if any, to reread it
  * (POST /admin/rollout/reload): the next request each of its threads routes
  * follows the new split, and no request is dropped. status asks the running
- * deployment (GET /admin/rollout), else shows what the store holds. */
+ * deployment (GET /admin/rollout), else shows what the store holds. With
+ * --server, the same through the server's /api/v1 (remote.c). */
 #include "cli/cli.h"
 #include "serve/serve.h"
 
@@ -38,7 +39,7 @@ static const char *str(json_t *o, const char *k) {
     return s ? s : "-";
 }
 
-static void print_status(json_t *v) {
+void cli_print_rollout_status(json_t *v) {
     json_t *url = json_object_get(v, "url");
     printf("Deployment:  %s\n", str(v, "deployment"));
     printf("Model:       %s\n", str(v, "model"));
@@ -87,18 +88,16 @@ static void print_status(json_t *v) {
                (long long)json_integer_value(json_object_get(log, "logged")));
 }
 
-/* Prints what a promote or rollback did; CLI_FAILED when the running
- * deployment could not be told (it rereads the store within 2 seconds). */
-static int print_set(const char *name, const serve_rollout_result *r) {
-    printf("deployment %s: the canary (version %s) gets %d%% of the requests (was %d%%)\n", name, r->canary, r->percent,
-           r->was);
-    if (!r->running) {
+int cli_print_rollout_set(const char *name, const char *canary, int was, int percent, bool running, bool told,
+                          const char *why) {
+    printf("deployment %s: the canary (version %s) gets %d%% of the requests (was %d%%)\n", name, canary, percent, was);
+    if (!running) {
         printf("deployment %s is not running: the split applies when it starts\n", name);
         return CLI_OK;
     }
-    if (r->told) return CLI_OK;
+    if (told) return CLI_OK;
     return cli_fail(CLI_FAILED, "recorded, but the running deployment did not reread it (%s); it will within 2 seconds",
-                    r->why);
+                    why ? why : "?");
 }
 
 /* ---- the command ---------------------------------------------------------------------- */
@@ -139,9 +138,9 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
         return cli_fail(CLI_USAGE, "rollout %s: expected status, promote or rollback", verb);
     if (percent >= 0 && !promote) return cli_fail(CLI_USAGE, "--percent goes with promote");
     if (out != OUT_TABLE && !status_verb) return cli_fail(CLI_USAGE, "-o goes with status");
-    if (env->server) return cli_fail(CLI_USAGE, "rollout works on the home's store; it does not work through --server yet");
     if (promote && percent < 0) percent = 100;
     if (rollback) percent = 0;
+    if (env->server) return remote_rollout(env, name, status_verb ? -1 : percent, out);
 
     char *home = NULL;
     store *st = NULL;
@@ -156,17 +155,44 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
         json_t *v = serve_deploy_status_of(st, home, name, warn, sizeof warn, &e);
         if (warn[0]) fprintf(stderr, "mlplane: %s\n", warn);
         if (!v) status = cli_fail_err(&e);
-        else if (out == OUT_TABLE) print_status(v);
+        else if (out == OUT_TABLE) cli_print_rollout_status(v);
         else status = cli_print_json(v, out);
         json_decref(v);
     } else {
         serve_rollout_result res;
         if (serve_deploy_set_percent(st, home, name, percent, &res, &e) != 0) status = cli_fail_err(&e);
-        else status = print_set(name, &res);
+        else status = cli_print_rollout_set(name, res.canary, res.was, res.percent, res.running, res.told, res.why);
     }
     st->m->close(st);
     free(home);
     return status;
+}
+
+int cli_print_deployments(json_t *all, cli_out out) {
+    if (out != OUT_TABLE) return cli_print_json(all, out);
+    static const char *const hdr[] = {"NAME", "MODEL", "STABLE", "CANARY", "SHADOW", "URL"};
+    cli_table t;
+    cli_table_init(&t, 6, hdr);
+    size_t k;
+    json_t *v;
+    json_array_foreach(all, k, v) {
+        char cell[3][96] = {"-", "-", "-"};
+        size_t j;
+        json_t *tr;
+        json_array_foreach(json_object_get(v, "tracks"), j, tr) {
+            const char *tn = str(tr, "track");
+            int slot = strcmp(tn, "stable") == 0 ? 0 : strcmp(tn, "canary") == 0 ? 1 : 2;
+            json_t *pc = json_object_get(tr, "percent");
+            if (pc) snprintf(cell[slot], sizeof cell[slot], "%s (%lld%%)", str(tr, "version"), (long long)json_integer_value(pc));
+            else snprintf(cell[slot], sizeof cell[slot], "%s", str(tr, "version"));
+        }
+        const char *row[] = {str(v, "deployment"), str(v, "model"), cell[0], cell[1], cell[2], str(v, "url")};
+        cli_table_add(&t, row);
+    }
+    if (t.nrows <= 1) printf("No deployments applied (mlplane apply -f FILE).\n");
+    else cli_table_print(&t, stdout);
+    cli_table_free(&t);
+    return CLI_OK;
 }
 
 /* get deployments: each applied Deployment with its versions, split and where it runs. */
@@ -181,32 +207,7 @@ int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
     int status = CLI_OK;
     json_t *all = serve_deploy_status_all(st, home, &e);
     if (!all) status = cli_fail_err(&e);
-    if (status == CLI_OK && out != OUT_TABLE) {
-        status = cli_print_json(all, out);
-    } else if (status == CLI_OK) {
-        static const char *const hdr[] = {"NAME", "MODEL", "STABLE", "CANARY", "SHADOW", "URL"};
-        cli_table t;
-        cli_table_init(&t, 6, hdr);
-        size_t k;
-        json_t *v;
-        json_array_foreach(all, k, v) {
-            char cell[3][96] = {"-", "-", "-"};
-            size_t j;
-            json_t *tr;
-            json_array_foreach(json_object_get(v, "tracks"), j, tr) {
-                const char *tn = str(tr, "track");
-                int slot = strcmp(tn, "stable") == 0 ? 0 : strcmp(tn, "canary") == 0 ? 1 : 2;
-                json_t *pc = json_object_get(tr, "percent");
-                if (pc) snprintf(cell[slot], sizeof cell[slot], "%s (%lld%%)", str(tr, "version"), (long long)json_integer_value(pc));
-                else snprintf(cell[slot], sizeof cell[slot], "%s", str(tr, "version"));
-            }
-            const char *row[] = {str(v, "deployment"), str(v, "model"), cell[0], cell[1], cell[2], str(v, "url")};
-            cli_table_add(&t, row);
-        }
-        if (t.nrows <= 1) printf("No deployments applied (mlplane apply -f FILE).\n");
-        else cli_table_print(&t, stdout);
-        cli_table_free(&t);
-    }
+    if (status == CLI_OK) status = cli_print_deployments(all, out);
     json_decref(all);
     st->m->close(st);
     free(home);

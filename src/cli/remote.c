@@ -1,5 +1,6 @@
 /* remote.c — the CLI against a server (`--server URL` or $MLPLANE_SERVER): run,
- * get, describe, logs and cancel through /api/v1 over libcurl, printing what the
+ * get, describe, logs, cancel, apply, rollout and get deployments through
+ * /api/v1 over libcurl, printing what the
  * embedded commands print (the same JSON views, the same tables and lines).
  * A run is followed by polling GET /api/v1/runs/ID every 200 ms and printing
  * each new event as one plain line; logs -f polls the logs endpoint.
@@ -535,6 +536,101 @@ int remote_cancel(cli_env *env, const char *run) {
         else status = fail_reply(&y);
         reply_free(&y);
     }
+    remote_close(&r);
+    return status;
+}
+
+/* ---- applied objects and Deployments ------------------------------------------------- */
+
+int remote_apply(cli_env *env, const char *path) {
+    char *text = NULL;
+    size_t len = 0;
+    mp_err e = {0};
+    if (mp_read_file(path, &text, &len, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    char *abs = mp_path_abs(NULL, path);
+    json_t *req = json_pack("{s:s,s:s%}", "path", abs, "text", text, len);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    free(text);
+    if (!body) {
+        free(abs);
+        return cli_fail(CLI_USAGE, "%s is not UTF-8 text", path);
+    }
+    remote r;
+    int status = remote_open(env, &r);
+    reply y = {0};
+    if (status == 0 && call(&r, "POST", "/api/v1/apply", body, &y) != 0) status = CLI_FAILED;
+    else if (status == 0 && y.status != 200) {
+        const char *diags = json_string_value(json_object_get(y.json, "diagnostics"));
+        if (diags) fputs(diags, stderr);
+        status = fail_reply(&y);
+    } else if (status == 0) {
+        size_t i, n = 0;
+        json_t *o;
+        json_array_foreach(json_object_get(y.json, "applied"), i, o) {
+            printf("%s/%s applied\n", json_string_value(json_object_get(o, "kind")), json_string_value(json_object_get(o, "name")));
+            n++;
+        }
+        json_array_foreach(json_object_get(y.json, "notApplied"), i, o)
+            printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), path);
+        if (n == 0) printf("nothing to apply in %s\n", path);
+    }
+    reply_free(&y);
+    remote_close(&r);
+    free(body);
+    free(abs);
+    return status;
+}
+
+/* "/api/v1/deployments/NAME" + suffix, the name escaped. */
+static char *deployment_path(remote *r, const char *name, const char *suffix) {
+    char *esc = curl_easy_escape(r->c, name, 0);
+    char *p = mp_xasprintf("/api/v1/deployments/%s%s", esc ? esc : name, suffix);
+    curl_free(esc);
+    return p;
+}
+
+int remote_rollout(cli_env *env, const char *name, int percent, cli_out out) {
+    remote r;
+    int status = remote_open(env, &r);
+    if (status) return status;
+    reply y = {0};
+    if (percent < 0) {
+        char *p = deployment_path(&r, name, "");
+        status = get_json(&r, p, JSON_OBJECT, &y);
+        free(p);
+        if (status == 0) {
+            if (out == OUT_TABLE) cli_print_rollout_status(y.json);
+            else status = cli_print_json(y.json, out);
+        }
+    } else {
+        char *p = deployment_path(&r, name, "/rollout");
+        char body[64];
+        snprintf(body, sizeof body, "{\"percent\":%d}", percent);
+        if (call(&r, "POST", p, body, &y) != 0) status = CLI_FAILED;
+        else if (y.status != 200) status = fail_reply(&y);
+        else
+            status = cli_print_rollout_set(name, json_string_value(json_object_get(y.json, "canary")),
+                                           (int)json_integer_value(json_object_get(y.json, "was")),
+                                           (int)json_integer_value(json_object_get(y.json, "percent")),
+                                           json_is_true(json_object_get(y.json, "running")),
+                                           json_is_true(json_object_get(y.json, "told")),
+                                           json_string_value(json_object_get(y.json, "why")));
+        free(p);
+    }
+    reply_free(&y);
+    remote_close(&r);
+    return status;
+}
+
+int remote_get_deployments(cli_env *env, cli_out out) {
+    remote r;
+    int status = remote_open(env, &r);
+    if (status) return status;
+    reply y = {0};
+    status = get_json(&r, "/api/v1/deployments", JSON_ARRAY, &y);
+    if (status == 0) status = cli_print_deployments(y.json, out);
+    reply_free(&y);
     remote_close(&r);
     return status;
 }

@@ -141,6 +141,35 @@ assert_eq "$(versions_of 20)" "20 1" "versions after rollback"
 assert_contains "$(mlp rollout status cr)" "Split:       set by mlplane rollout" "status table"
 ok "promote: all 20 requests answered by version 2; rollback: all 20 by version 1; the split is from rollout"
 
+# --- through --server: get deployments, rollout, apply ---
+S="$SERVER_URL"
+assert_eq "$(mlp --server "$S" get deployments -o json | jq -c '[.[] | [.deployment, .url]]')" \
+  "$(mlp get deployments -o json | jq -c '[.[] | [.deployment, .url]]')" "get deployments through the server"
+out=$(mlp --server "$S" rollout promote cr --percent 40) || fail "promote through the server: $out"
+assert_eq "$out" "deployment cr: the canary (version 2) gets 40% of the requests (was 0%)" "promote's output through the server"
+assert_eq "$(mlp --server "$S" rollout status cr -o json | jq -c '[.percentFrom, .tracks[0].percent, .tracks[1].percent]')" \
+  '["rollout",60,40]' "status through the server"
+assert_eq "$(versions_of 10)" "6 1,4 2" "the 40% split over 10 requests"
+assert_contains "$(mlp --server "$S" rollout status cr)" "Split:       set by mlplane rollout" "status table through the server"
+rc=0; out=$(mlp --server "$S" rollout promote solo 2>&1) || rc=$?
+assert_eq "$rc" "2" "promote of a deployment without a canary, through the server"
+assert_contains "$out" 'has no canary to promote' "its message"
+rc=0; out=$(mlp --server "$S" rollout status nope 2>&1) || rc=$?
+assert_eq "$rc" "1" "status of an unknown deployment, through the server"
+assert_contains "$out" 'no Deployment "nope" is applied' "its message"
+printf 'apiVersion: mlplane.dev/v1\nkind: Deployment\nmetadata: {name: third}\nspec:\n  model: {name: bc, version: 2}\n  replicas: {min: 1, max: 0}\n' \
+  >"$T_DIR/bad.yaml"
+rc=0; out=$(mlp --server "$S" apply -f "$T_DIR/bad.yaml" 2>&1) || rc=$?
+assert_eq "$rc" "2" "a bad file applied through the server"
+assert_contains "$out" "$T_DIR/bad.yaml:6:" "the problem's FILE:LINE:COL through the server"
+[ "$(mlp get deployments -o json | jq 'map(select(.deployment == "third")) | length')" = 0 ] || fail "a bad file changed the store"
+sed 's/max: 0/max: 1/' "$T_DIR/bad.yaml" >"$T_DIR/third.yaml"
+assert_eq "$(mlp --server "$S" apply -f "$T_DIR/third.yaml")" "Deployment/third applied" "apply through the server"
+wait_for "deployment third to answer" 30 answers third
+mlp delete deployment third >/dev/null || fail "delete third"
+wait_for "deployment third to stop" 30 no_procs "deployment/third --home=$MLPLANE_HOME"
+ok "through --server: get deployments, rollout status and promote (40% split live), errors with their exit statuses, apply of a bad file (changes nothing) and of a new Deployment (served)"
+
 # --- delete: stopped ---
 SOLO_PID=$(jq -r .pid "$MLPLANE_HOME/serving/solo/router.json")
 out=$(mlp delete deployment cr) || fail "delete"

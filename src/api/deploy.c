@@ -1,0 +1,146 @@
+/* deploy.c — the server's /api/v1 for applied objects and Deployments, what
+ * `mlplane --server URL apply|rollout|get deployments` call:
+ *   POST /api/v1/apply                        {"path": "FILE", "text": "YAML"}: applies the file's
+ *                                             Deployments and scheduler objects, as `mlplane apply`
+ *   GET  /api/v1/deployments                  every Deployment's status
+ *   GET  /api/v1/deployments/NAME             one's (live from the running deployment, else the store's)
+ *   POST /api/v1/deployments/NAME/rollout     {"percent": N}: the canary's share, as `mlplane rollout promote`
+ * Handlers run on the engine's worker threads with their own store (req->st);
+ * the running deployments are reached over HTTP (src/serve/rollout.c). */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched.h"
+#include "serve/serve.h"
+
+/* The request's JSON object body, or NULL with a 400 in resp. */
+static json_t *body_object(const mp_http_req *req, mp_http_resp *resp) {
+    json_error_t je;
+    json_t *v = json_loadb(req->body, req->body_len, 0, &je);
+    if (!json_is_object(v)) {
+        mp_http_mlflow_error(resp, 400, "MALFORMED_REQUEST", "the body must be a JSON object%s%s", v ? "" : ": ",
+                             v ? "" : je.text);
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
+    json_t *body = body_object(req, resp);
+    if (!body) return;
+    const char *path = json_string_value(json_object_get(body, "path"));
+    const char *text = json_string_value(json_object_get(body, "text"));
+    if (!text) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "\"text\" (the file's YAML, a string) is required");
+        json_decref(body);
+        return;
+    }
+    if (!path || !*path) path = "request";
+    spec_diags d = {0};
+    spec_file *f = NULL;
+    char *dir = mp_path_dir(path);
+    mp_err e = {0};
+    size_t n = 0;
+    int rc = spec_load_string(path, dir, text, strlen(text), &f, &d);
+    if (rc != 0) rc = mp_err_set(&e, MP_EINVAL, "%s: %zu problem(s)", path, d.n);
+    store *st = req->st;
+    if (rc == 0) rc = st->m->begin(st, &e);
+    if (rc == 0) {
+        rc = sched_objects_apply(st, f, text, &n, &d, &e);
+        if (rc == 0) rc = st->m->commit(st, &e);
+        else st->m->rollback(st);
+    }
+    if (rc != 0) {
+        api_error(resp, &e);
+        if (d.n) { /* every problem, as FILE:LINE:COL lines, beside MLflow's error shape */
+            json_t *err = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+            mp_buf b;
+            mp_buf_init(&b);
+            spec_diags_format(&d, &b);
+            if (err) {
+                json_object_set_new(err, "diagnostics", json_string(b.data ? b.data : ""));
+                mp_http_json(resp, resp->status, err);
+            }
+            mp_buf_free(&b);
+        }
+    } else {
+        json_t *applied = json_array(), *skipped = json_array();
+        for (size_t i = 0; i < f->nobjs; i++) {
+            const spec_object *o = &f->objs[i];
+            json_t *x = json_pack("{s:s,s:s}", "kind", spec_kind_name(o->kind), "name", spec_object_meta(o)->name);
+            json_array_append_new(o->kind == SPEC_KIND_PIPELINE ? skipped : applied, x);
+        }
+        mp_http_json(resp, 200, json_pack("{s:o,s:o}", "applied", applied, "notApplied", skipped));
+    }
+    spec_diags_free(&d);
+    spec_file_free(f);
+    free(dir);
+    json_decref(body);
+}
+
+void api_h_deployments(const mp_http_req *req, mp_http_resp *resp) {
+    mp_err e = {0};
+    json_t *all = serve_deploy_status_all(req->st, req->home, &e);
+    if (!all) api_error(resp, &e);
+    else mp_http_json(resp, 200, all);
+}
+
+static void rollout(const mp_http_req *req, mp_http_resp *resp, const char *name) {
+    json_t *body = body_object(req, resp);
+    if (!body) return;
+    json_t *p = json_object_get(body, "percent");
+    if (!json_is_integer(p) || json_integer_value(p) < 0 || json_integer_value(p) > 100) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "\"percent\" must be a whole number from 0 to 100");
+        json_decref(body);
+        return;
+    }
+    serve_rollout_result r;
+    mp_err e = {0};
+    if (serve_deploy_set_percent(req->st, req->home, name, (int)json_integer_value(p), &r, &e) != 0)
+        api_error(resp, &e);
+    else
+        mp_http_json(resp, 200,
+                     json_pack("{s:s,s:s,s:i,s:i,s:b,s:b,s:s?}", "deployment", name, "canary", r.canary, "was", r.was,
+                               "percent", r.percent, "running", r.running, "told", r.told, "why",
+                               r.running && !r.told ? r.why : NULL));
+    json_decref(body);
+}
+
+void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp) {
+    const char *tail = req->tail ? req->tail : "";
+    size_t nl = strcspn(tail, "/");
+    char name[256];
+    if (nl == 0 || nl >= sizeof name) {
+        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
+        return;
+    }
+    memcpy(name, tail, nl);
+    name[nl] = '\0';
+    const char *rest = tail[nl] == '/' ? tail + nl + 1 : "";
+    const char *allow = NULL;
+    if (strcmp(rest, "") == 0) {
+        if (strcmp(req->method, "GET") == 0) {
+            mp_err e = {0};
+            json_t *v = serve_deploy_status_of(req->st, req->home, name, NULL, 0, &e);
+            if (!v) api_error(resp, &e);
+            else mp_http_json(resp, 200, v);
+            return;
+        }
+        allow = "GET";
+    } else if (strcmp(rest, "rollout") == 0) {
+        if (strcmp(req->method, "POST") == 0) {
+            rollout(req, resp, name);
+            return;
+        }
+        allow = "POST";
+    } else {
+        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
+        return;
+    }
+    mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", req->method,
+                         req->path, allow);
+    mp_http_header_add(resp, "Allow", allow);
+}
