@@ -123,7 +123,7 @@ int serve_deploy_load(store *st, const char *name, spec_file **f, const spec_dep
 /* Rereads the canary's percent from the store: when forced, or when another
  * connection committed since the last look. */
 static void reload(serve_deploy *d, bool force) {
-    if (d->pool[DEPLOY_CANARY] < 0) return;
+    if (!d->version[DEPLOY_CANARY]) return; /* (set before the pools: open reads the recorded percent) */
     pthread_mutex_lock(&d->st_mu);
     int64_t dv = d->st->m->data_version(d->st);
     if (force || dv != d->data_version) {
