@@ -72,6 +72,8 @@ const mp_http_route *api_routes(size_t *n);
 void api_h_apply(const mp_http_req *req, mp_http_resp *resp);
 void api_h_deployments(const mp_http_req *req, mp_http_resp *resp);
 void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp);
+/* DELETE /api/v1/objects/KIND/NAME[?namespace=NS]. */
+void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp);
 
 /* Fills resp with MLflow's error shape for an mp_err: ENOENT -> 404
  * RESOURCE_DOES_NOT_EXIST, EINVAL -> 400 INVALID_PARAMETER_VALUE, ESTATE/EBUSY ->

@@ -5,6 +5,7 @@
  *   GET  /api/v1/deployments                  every Deployment's status
  *   GET  /api/v1/deployments/NAME             one's (live from the running deployment, else the store's)
  *   POST /api/v1/deployments/NAME/rollout     {"percent": N}: the canary's share, as `mlplane rollout promote`
+ *   DELETE /api/v1/objects/KIND/NAME[?namespace=NS]  removes an applied object, as `mlplane delete`
  * Handlers run on the engine's worker threads with their own store (req->st);
  * the running deployments are reached over HTTP (src/serve/rollout.c). */
 #include "api/api.h"
@@ -143,4 +144,48 @@ void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp) {
     mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", req->method,
                          req->path, allow);
     mp_http_header_add(resp, "Allow", allow);
+}
+
+static const char *const object_kinds[] = {"PriorityClass", "Node",        "NodePool",  "ResourceFlavor",
+                                           "ClusterQueue",  "LocalQueue",  "Deployment"};
+
+void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp) {
+    const char *tail = req->tail ? req->tail : "";
+    size_t kl = strcspn(tail, "/");
+    char kind[64];
+    const char *name = tail[kl] == '/' ? tail + kl + 1 : "";
+    if (kl == 0 || kl >= sizeof kind || !*name || strchr(name, '/')) {
+        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s (DELETE /api/v1/objects/KIND/NAME)",
+                             req->method, req->path);
+        return;
+    }
+    memcpy(kind, tail, kl);
+    kind[kl] = '\0';
+    if (strcmp(req->method, "DELETE") != 0) {
+        mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: DELETE)", req->method,
+                             req->path);
+        mp_http_header_add(resp, "Allow", "DELETE");
+        return;
+    }
+    bool known = false;
+    for (size_t i = 0; i < sizeof object_kinds / sizeof object_kinds[0]; i++) known |= strcmp(object_kinds[i], kind) == 0;
+    if (!known) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                             "cannot delete kind \"%s\": expected PriorityClass, Node, NodePool, ResourceFlavor, "
+                             "ClusterQueue, LocalQueue or Deployment",
+                             kind);
+        return;
+    }
+    const char *ns = mp_http_query(req, "namespace");
+    store *st = req->st;
+    mp_err e = {0};
+    int rc = st->m->begin(st, &e);
+    if (rc == 0) {
+        rc = st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? (ns ? ns : "default") : "", name, &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->rollout_set(st, name, -1, &e);
+        if (rc == 0) rc = st->m->commit(st, &e);
+        else st->m->rollback(st);
+    }
+    if (rc != 0) api_error(resp, &e);
+    else mp_http_json(resp, 200, json_pack("{s:s,s:s}", "kind", kind, "name", name));
 }

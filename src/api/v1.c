@@ -607,6 +607,7 @@ static const mp_http_route routes[] = {
     {"POST", "/api/v1/apply", api_h_apply},
     {"GET", "/api/v1/deployments", api_h_deployments},
     {"*", "/api/v1/deployments/*", api_h_deployment_sub},
+    {"*", "/api/v1/objects/*", api_h_object_delete},
 };
 
 const mp_http_route *api_routes(size_t *n) {

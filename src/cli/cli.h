@@ -133,6 +133,8 @@ int remote_get_runs(cli_env *env, cli_out out);
 int remote_apply(cli_env *env, const char *path);
 /* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
+/* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME?namespace=NS. */
+int remote_delete(cli_env *env, const char *kind, const char *name, const char *ns);
 /* get deployments through GET /api/v1/deployments. */
 int remote_get_deployments(cli_env *env, cli_out out);
 /* what: "steps" or "metrics". */

@@ -148,6 +148,7 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
                         "cannot delete \"%s\": expected priorityclass, node, nodepool, resourceflavor, clusterqueue, "
                         "localqueue or deployment",
                         argv[optind]);
+    if (env->server) return remote_delete(env, kind, argv[optind + 1], ns);
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store(env, home_flag, &home, &st)) {

@@ -634,3 +634,22 @@ int remote_get_deployments(cli_env *env, cli_out out) {
     remote_close(&r);
     return status;
 }
+
+int remote_delete(cli_env *env, const char *kind, const char *name, const char *ns) {
+    remote r;
+    int status = remote_open(env, &r);
+    if (status) return status;
+    char *k = curl_easy_escape(r.c, kind, 0), *n = curl_easy_escape(r.c, name, 0), *q = curl_easy_escape(r.c, ns, 0);
+    char *path = mp_xasprintf("/api/v1/objects/%s/%s?namespace=%s", k, n, q);
+    curl_free(k);
+    curl_free(n);
+    curl_free(q);
+    reply y = {0};
+    if (call(&r, "DELETE", path, NULL, &y) != 0) status = CLI_FAILED;
+    else if (y.status != 200) status = fail_reply(&y);
+    else printf("%s/%s deleted\n", kind, name);
+    reply_free(&y);
+    remote_close(&r);
+    free(path);
+    return status;
+}

@@ -166,9 +166,12 @@ assert_contains "$out" "$T_DIR/bad.yaml:6:" "the problem's FILE:LINE:COL through
 sed 's/max: 0/max: 1/' "$T_DIR/bad.yaml" >"$T_DIR/third.yaml"
 assert_eq "$(mlp --server "$S" apply -f "$T_DIR/third.yaml")" "Deployment/third applied" "apply through the server"
 wait_for "deployment third to answer" 30 answers third
-mlp delete deployment third >/dev/null || fail "delete third"
+assert_eq "$(mlp --server "$S" delete deployment third)" "Deployment/third deleted" "delete through the server"
 wait_for "deployment third to stop" 30 no_procs "deployment/third --home=$MLPLANE_HOME"
-ok "through --server: get deployments, rollout status and promote (40% split live), errors with their exit statuses, apply of a bad file (changes nothing) and of a new Deployment (served)"
+rc=0; out=$(mlp --server "$S" delete deployment third 2>&1) || rc=$?
+assert_eq "$rc" "1" "deleting it again through the server"
+assert_contains "$out" 'Deployment "third" is not applied' "its message"
+ok "through --server: get deployments, rollout status and promote (40% split live), errors with their exit statuses, apply of a bad file (changes nothing) and of a new Deployment (served), delete (stopped)"
 
 # --- delete: stopped ---
 SOLO_PID=$(jq -r .pid "$MLPLANE_HOME/serving/solo/router.json")
