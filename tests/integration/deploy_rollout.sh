@@ -11,39 +11,13 @@
 # again; bad rollout commands are refused with the reason.
 . "$(dirname "$0")/lib.sh"
 
-export PATH="$(dirname "$MLPLANE"):$PATH"
-DATA="$MLPLANE_SRC/examples/data/breast_cancer.csv"
-cat >"$T_DIR/pipeline.yaml" <<YAML
-apiVersion: mlplane.dev/v1
-kind: Pipeline
-metadata:
-  name: bc-deploy
-spec:
-  params:
-    rounds: "10"
-  steps:
-    - name: train
-      command: [mlplane, xgb, train, --train, "{{inputs.data}}", --rounds, "{{params.rounds}}", --max-depth, "3", --model, model.json, --quiet]
-      inputs:
-        - {name: data, path: $DATA}
-      outputs:
-        - {name: model, path: model.json}
-      register: {model: bc, artifact: model}
-YAML
-for rounds in 10 40 20; do mlp run "$T_DIR/pipeline.yaml" -p rounds=$rounds >/dev/null || fail "training with $rounds rounds"; done
-src() { mlp models get bc -o json | jq -r --arg v "$1" '.model_versions[] | select(.version == $v) | .source'; }
-sed -n 2p "$DATA" >"$T_DIR/one.csv"
-P1=$(mlp xgb predict --model "$(src 1)" --data "$T_DIR/one.csv")
-P2=$(mlp xgb predict --model "$(src 2)" --data "$T_DIR/one.csv")
-P3=$(mlp xgb predict --model "$(src 3)" --data "$T_DIR/one.csv")
-[ "$P1" != "$P2" ] && [ "$P1" != "$P3" ] && [ "$P2" != "$P3" ] || fail "two versions predict the same: $P1 $P2 $P3"
+register_bc 10 40 20
 start_server
 curl -sf -XPOST "$SERVER_URL/api/2.0/mlflow/registered-models/alias" \
   -d '{"name": "bc", "alias": "challenger", "version": "3"}' >/dev/null || fail "setting the alias"
 stop_server "$SERVER_PID" || fail "mlplane server exit status"
 
-ROW=$(sed -n 2p "$DATA" | cut -d, -f1-30)
-printf '{"inputs":[{"name":"input-0","shape":[1,30],"datatype":"FP32","data":[%s]}]}' "$ROW" >"$T_DIR/one.json"
+ROW=$BC_ROW
 cat >"$T_DIR/d.yaml" <<'YAML'
 apiVersion: mlplane.dev/v1
 kind: Deployment

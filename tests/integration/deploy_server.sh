@@ -18,34 +18,7 @@
 #     version the registry lacks.
 . "$(dirname "$0")/lib.sh"
 
-export PATH="$(dirname "$MLPLANE"):$PATH"
-DATA="$MLPLANE_SRC/examples/data/breast_cancer.csv"
-cat >"$T_DIR/pipeline.yaml" <<YAML
-apiVersion: mlplane.dev/v1
-kind: Pipeline
-metadata:
-  name: bc-deploy
-spec:
-  params:
-    rounds: "3"
-  steps:
-    - name: train
-      command: [mlplane, xgb, train, --train, "{{inputs.data}}", --rounds, "{{params.rounds}}", --max-depth, "3", --model, model.json, --quiet]
-      inputs:
-        - {name: data, path: $DATA}
-      outputs:
-        - {name: model, path: model.json}
-      register: {model: bc, artifact: model}
-YAML
-mlp run "$T_DIR/pipeline.yaml" >/dev/null || fail "first run"
-mlp run "$T_DIR/pipeline.yaml" -p rounds=12 >/dev/null || fail "second run"
-src() { mlp models get bc -o json | jq -r --arg v "$1" '.model_versions[] | select(.version == $v) | .source'; }
-sed -n 2p "$DATA" >"$T_DIR/one.csv"
-P1=$(mlp xgb predict --model "$(src 1)" --data "$T_DIR/one.csv")
-P2=$(mlp xgb predict --model "$(src 2)" --data "$T_DIR/one.csv")
-[ "$P1" != "$P2" ] || fail "the two versions predict the same ($P1): the test cannot tell them apart"
-printf '{"inputs":[{"name":"input-0","shape":[1,30],"datatype":"FP32","data":[%s]}]}' "$(sed -n 2p "$DATA" | cut -d, -f1-30)" \
-  >"$T_DIR/one.json"
+register_bc 3 12
 
 # deployment NAME YAML-SPEC-LINES: applies a Deployment of model bc
 deployment() {

@@ -89,3 +89,45 @@ start_serve() {
     *) wait_for "mlplane serve to be ready" 10 curl -sf "$SERVE_URL/v2/health/ready" ;;
   esac
 }
+
+# register_bc ROUNDS...: registered model bc, one version per ROUNDS (versions 1, 2,
+# ... in that order), each trained on the breast-cancer data (max depth 3) by a
+# pipeline step with `register:` (so the mlplane binary's folder goes on PATH).
+# Then, for the data's first row: $T_DIR/one.csv, $T_DIR/one.json (an OIP request,
+# FP32), BC_ROW (its 30 features) and P1, P2, ... (each version's prediction from
+# `mlplane xgb predict`). Fails when two versions predict the same: a test could
+# not tell them apart.
+register_bc() {
+  export PATH="$(dirname "$MLPLANE"):$PATH"
+  local data="$MLPLANE_SRC/examples/data/breast_cancer.csv" r i j
+  cat >"$T_DIR/register-bc.yaml" <<YAML
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata:
+  name: bc-register
+spec:
+  params:
+    rounds: "10"
+  steps:
+    - name: train
+      command: [mlplane, xgb, train, --train, "{{inputs.data}}", --rounds, "{{params.rounds}}", --max-depth, "3", --model, model.json, --quiet]
+      inputs:
+        - {name: data, path: $data}
+      outputs:
+        - {name: model, path: model.json}
+      register: {model: bc, artifact: model}
+YAML
+  for r in "$@"; do mlp run "$T_DIR/register-bc.yaml" -p rounds="$r" >/dev/null || fail "training bc with $r rounds"; done
+  sed -n 2p "$data" >"$T_DIR/one.csv"
+  BC_ROW=$(cut -d, -f1-30 "$T_DIR/one.csv")
+  printf '{"inputs":[{"name":"input-0","shape":[1,30],"datatype":"FP32","data":[%s]}]}' "$BC_ROW" >"$T_DIR/one.json"
+  for i in $(seq 1 $#); do
+    printf -v "P$i" '%s' "$(mlp xgb predict --model "$(bc_source "$i")" --data "$T_DIR/one.csv")"
+    for j in $(seq 1 $((i - 1))); do
+      local a="P$i" b="P$j"
+      [ "${!a}" != "${!b}" ] || fail "versions $j and $i of bc predict the same (${!a}): the test cannot tell them apart"
+    done
+  done
+}
+# bc_source V: the model file of version V of the registered model bc.
+bc_source() { mlp models get bc -o json | jq -r --arg v "$1" '.model_versions[] | select(.version == $v) | .source'; }
