@@ -40,7 +40,8 @@ int cli_fail(int status, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Maps an mp_err code to an exit status and prints its message. */
 int cli_fail_err(const mp_err *e);
 
-/* Opens the home's store (honours --home, MLPLANE_HOME). *home is a heap string. */
+/* Opens the home's store (honours --home, MLPLANE_HOME). *home is a heap string;
+ * on failure (the reason printed) *home is NULL and nothing needs freeing. */
 int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st);
 
 /* Parses flag's value v as a whole number in [lo, hi] into *out: 0, or CLI_USAGE
@@ -60,6 +61,8 @@ int cli_httpd_option(int c, const char *arg, mp_httpd_opts *o);
 /* Output formats for get commands. */
 typedef enum { OUT_TABLE, OUT_JSON, OUT_YAML } cli_out;
 int cli_parse_out(const char *s, cli_out *out);
+/* The string at key k of object o, or def when absent or not a string. */
+const char *cli_jstr(json_t *o, const char *k, const char *def);
 /* Prints a JSON value as indented JSON or as block YAML. */
 int cli_print_json(json_t *v, cli_out fmt);
 

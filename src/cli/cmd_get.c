@@ -48,10 +48,7 @@ static int parse_common(int argc, char **argv, get_opts *g, bool allow_follow) {
 static int get_runs(cli_env *env, get_opts *g) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, g->home, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    if (cli_open_store(env, g->home, &home, &st)) return CLI_FAILED;
     store_run *runs = NULL;
     size_t n = 0;
     mp_err e;

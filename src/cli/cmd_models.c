@@ -17,10 +17,7 @@ static void fmt_ms(int64_t ms, char *out, size_t n) {
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
     store_track_query q = {.view = STORE_VIEW_ACTIVE_ONLY, .limit = -1};
     store_experiment *xs = NULL;
     size_t n = 0;
@@ -186,10 +183,7 @@ int cmd_models(cli_env *env, int argc, char **argv) {
         return cli_fail(CLI_USAGE, "usage: mlplane models list | mlplane models get NAME");
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
     int status = sub[0] == 'l' ? models_list(st, out) : models_get(st, argv[optind + 1], out);
     st->m->close(st);
     free(home);

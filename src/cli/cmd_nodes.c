@@ -60,10 +60,7 @@ static json_t *res_json(const sched_res *r) {
 int cli_get_nodes(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e;
     sched_objects o;
     store_hold *h = NULL;

@@ -34,21 +34,16 @@ static const char rollout_help[] =
 
 /* ---- status --------------------------------------------------------------------------- */
 
-static const char *str(json_t *o, const char *k) {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "-";
-}
-
 void cli_print_rollout_status(json_t *v) {
     json_t *url = json_object_get(v, "url");
-    printf("Deployment:  %s\n", str(v, "deployment"));
-    printf("Model:       %s\n", str(v, "model"));
+    printf("Deployment:  %s\n", cli_jstr(v, "deployment", "-"));
+    printf("Model:       %s\n", cli_jstr(v, "model", "-"));
     if (json_is_string(url))
         printf("Serving:     %s (pid %d)\n", json_string_value(url), (int)json_integer_value(json_object_get(v, "pid")));
     else
-        printf("Serving:     no (run it with mlplane server, or mlplane serve deployment/%s)\n", str(v, "deployment"));
-    printf("Split:       %s\n", strcmp(str(v, "percentFrom"), "rollout") == 0 ? "set by mlplane rollout" : "as the spec says");
-    if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", str(v, "stickyHeader"));
+        printf("Serving:     no (run it with mlplane server, or mlplane serve deployment/%s)\n", cli_jstr(v, "deployment", "-"));
+    printf("Split:       %s\n", strcmp(cli_jstr(v, "percentFrom", "-"), "rollout") == 0 ? "set by mlplane rollout" : "as the spec says");
+    if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", cli_jstr(v, "stickyHeader", "-"));
     printf("\n");
     static const char *const hdr[] = {"TRACK", "VERSION", "SHARE", "REQUESTS", "READY", "DESIRED", "IN FLIGHT", "RPS"};
     cli_table t;
@@ -57,9 +52,9 @@ void cli_print_rollout_status(json_t *v) {
     json_t *tr;
     json_array_foreach(json_object_get(v, "tracks"), i, tr) {
         char version[160], share[32], req[64] = "-", ready[16] = "-", desired[16] = "-", inflight[16] = "-", rps[32] = "-";
-        const char *named = str(tr, "named");
-        if (named[0] == '@') snprintf(version, sizeof version, "%s (%s)", str(tr, "version"), named);
-        else snprintf(version, sizeof version, "%s", str(tr, "version"));
+        const char *named = cli_jstr(tr, "named", "-");
+        if (named[0] == '@') snprintf(version, sizeof version, "%s (%s)", cli_jstr(tr, "version", "-"), named);
+        else snprintf(version, sizeof version, "%s", cli_jstr(tr, "version", "-"));
         json_t *pc = json_object_get(tr, "percent");
         if (pc) snprintf(share, sizeof share, "%lld%%", (long long)json_integer_value(pc));
         else snprintf(share, sizeof share, "copy of %g%%", 100 * json_number_value(json_object_get(tr, "sampleRate")));
@@ -76,14 +71,14 @@ void cli_print_rollout_status(json_t *v) {
             snprintf(inflight, sizeof inflight, "%lld", (long long)json_integer_value(json_object_get(tr, "inflight")));
             snprintf(rps, sizeof rps, "%.1f", json_number_value(json_object_get(tr, "rps")));
         }
-        const char *row[] = {str(tr, "track"), version, share, req, ready, desired, inflight, rps};
+        const char *row[] = {cli_jstr(tr, "track", "-"), version, share, req, ready, desired, inflight, rps};
         cli_table_add(&t, row);
     }
     cli_table_print(&t, stdout);
     cli_table_free(&t);
     json_t *log = json_object_get(v, "requestLog");
     if (log)
-        printf("\nRequest log: %s (%g%% of the requests, %lld lines written)\n", str(log, "path"),
+        printf("\nRequest log: %s (%g%% of the requests, %lld lines written)\n", cli_jstr(log, "path", "-"),
                100 * json_number_value(json_object_get(log, "sampleRate")),
                (long long)json_integer_value(json_object_get(log, "logged")));
 }
@@ -144,10 +139,7 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
 
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     int status = CLI_OK;
     if (status_verb) {
@@ -180,13 +172,13 @@ int cli_print_deployments(json_t *all, cli_out out) {
         size_t j;
         json_t *tr;
         json_array_foreach(json_object_get(v, "tracks"), j, tr) {
-            const char *tn = str(tr, "track");
+            const char *tn = cli_jstr(tr, "track", "-");
             int slot = strcmp(tn, "stable") == 0 ? 0 : strcmp(tn, "canary") == 0 ? 1 : 2;
             json_t *pc = json_object_get(tr, "percent");
-            if (pc) snprintf(cell[slot], sizeof cell[slot], "%s (%lld%%)", str(tr, "version"), (long long)json_integer_value(pc));
-            else snprintf(cell[slot], sizeof cell[slot], "%s", str(tr, "version"));
+            if (pc) snprintf(cell[slot], sizeof cell[slot], "%s (%lld%%)", cli_jstr(tr, "version", "-"), (long long)json_integer_value(pc));
+            else snprintf(cell[slot], sizeof cell[slot], "%s", cli_jstr(tr, "version", "-"));
         }
-        const char *row[] = {str(v, "deployment"), str(v, "model"), cell[0], cell[1], cell[2], str(v, "url")};
+        const char *row[] = {cli_jstr(v, "deployment", "-"), cli_jstr(v, "model", "-"), cell[0], cell[1], cell[2], cli_jstr(v, "url", "-")};
         cli_table_add(&t, row);
     }
     if (t.nrows <= 1) printf("No deployments applied (mlplane apply -f FILE).\n");
@@ -199,10 +191,7 @@ int cli_print_deployments(json_t *all, cli_out out) {
 int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) {
-        free(home);
-        return CLI_FAILED;
-    }
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     int status = CLI_OK;
     json_t *all = serve_deploy_status_all(st, home, &e);

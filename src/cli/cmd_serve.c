@@ -181,7 +181,7 @@ static int serve_deployment(cli_env *env, const char *name, const char *home_fla
     }
     serve_deploy_opts dop = {.home = home, .name = name, .listen = listen_given ? o->listen : NULL, .listen_fd = listen_fd,
                              .ready_timeout_ms = ready_timeout_s * 1000, .drain_s = o->drain_s,
-                             .timeout_s = o->timeout_s, .max_body = o->max_body, .verbose = o->verbose};
+                             .timeout_s = o->timeout_s, .max_body = o->max_body};
     serve_deploy *d = NULL;
     if (serve_deploy_open(&dop, &d, &e) != 0) {
         free(home);

@@ -59,6 +59,8 @@ int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st)
     int rc = store_home_resolve(home_flag ? home_flag : env->home_flag, home, &e);
     if (rc == 0) rc = store_open_home(*home, st, &e);
     if (rc != 0) {
+        free(*home);
+        *home = NULL;
         cli_fail_err(&e);
         return rc;
     }

@@ -171,3 +171,8 @@ int cli_httpd_option(int c, const char *arg, mp_httpd_opts *o) {
     default: return -1;
     }
 }
+
+const char *cli_jstr(json_t *o, const char *k, const char *def) {
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : def;
+}

@@ -140,11 +140,6 @@ static char *run_path(remote *r, const char *run, const char *suffix) {
     return p;
 }
 
-static const char *jstr(json_t *o, const char *k, const char *def) {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : def;
-}
-
 static void jdur(json_t *o, char *out, size_t n) {
     json_t *d = json_object_get(o, "duration_ms");
     if (json_is_integer(d)) mp_format_duration(json_integer_value(d), out, n);
@@ -154,26 +149,26 @@ static void jdur(json_t *o, char *out, size_t n) {
 /* ---- run -------------------------------------------------------------------------- */
 
 static void print_event(json_t *ev) {
-    const char *type = jstr(ev, "type", "");
+    const char *type = cli_jstr(ev, "type", "");
     const char *state = mp_str_starts(type, "Step") ? type + 4 : mp_str_starts(type, "Run") ? type + 3 : type;
-    const char *msg = jstr(ev, "message", NULL);
-    printf("%s %s %s%s%s\n", jstr(ev, "time", "-"), jstr(ev, "step", "run"), state, msg ? ": " : "", msg ? msg : "");
+    const char *msg = cli_jstr(ev, "message", NULL);
+    printf("%s %s %s%s%s\n", cli_jstr(ev, "time", "-"), cli_jstr(ev, "step", "run"), state, msg ? ": " : "", msg ? msg : "");
     fflush(stdout);
 }
 
 static int finish(json_t *run) {
-    const char *id = jstr(run, "id", "?"), *state = jstr(run, "state", "?");
+    const char *id = cli_jstr(run, "id", "?"), *state = cli_jstr(run, "state", "?");
     char dur[32];
     jdur(run, dur, sizeof dur);
     if (strcmp(state, "Succeeded") == 0) {
         printf("run %s Succeeded in %s\n", id, dur);
         return CLI_OK;
     }
-    fprintf(stderr, "mlplane: run %s %s after %s: %s\n", id, state, dur, jstr(run, "message", ""));
+    fprintf(stderr, "mlplane: run %s %s after %s: %s\n", id, state, dur, cli_jstr(run, "message", ""));
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(run, "steps"), i, s) if (strcmp(jstr(s, "state", ""), "Failed") == 0)
-        fprintf(stderr, "mlplane: see its log: mlplane logs %s %s\n", id, jstr(s, "name", "?"));
+    json_array_foreach(json_object_get(run, "steps"), i, s) if (strcmp(cli_jstr(s, "state", ""), "Failed") == 0)
+        fprintf(stderr, "mlplane: see its log: mlplane logs %s %s\n", id, cli_jstr(s, "name", "?"));
     return CLI_FAILED;
 }
 
@@ -202,11 +197,11 @@ static int follow_run(remote *r, const char *run_id) {
         json_t *ev;
         json_array_foreach(json_object_get(y.json, "events"), i, ev) {
             /* as the embedded view: the run's events from its start on */
-            if (strcmp(jstr(ev, "type", ""), "RunCreated") != 0) print_event(ev);
+            if (strcmp(cli_jstr(ev, "type", ""), "RunCreated") != 0) print_event(ev);
             json_int_t id = json_integer_value(json_object_get(ev, "id"));
             if (id > last) last = id;
         }
-        const char *state = jstr(y.json, "state", "");
+        const char *state = cli_jstr(y.json, "state", "");
         int st = store_run_state_parse(state);
         if (st >= 0 && store_run_state_final(st)) {
             status = finish(y.json);
@@ -274,7 +269,7 @@ int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool 
         remote_close(&r);
         return status;
     }
-    const char *run_id = y.status == 200 ? jstr(y.json, "run_id", NULL) : NULL;
+    const char *run_id = y.status == 200 ? cli_jstr(y.json, "run_id", NULL) : NULL;
     json_t *diags = json_object_get(y.json, "diagnostics");
     if (!run_id && y.status == 400 && json_is_array(diags)) {
         size_t i;
@@ -306,8 +301,8 @@ static void runs_table(json_t *arr) {
         snprintf(stepc, sizeof stepc, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(o, "steps_done")), json_integer_value(json_object_get(o, "steps_total")));
         jdur(o, dur, sizeof dur);
-        const char *row[] = {jstr(o, "id", ""), jstr(o, "pipeline", ""), jstr(o, "state", ""), stepc,
-                             jstr(o, "created", ""), dur};
+        const char *row[] = {cli_jstr(o, "id", ""), cli_jstr(o, "pipeline", ""), cli_jstr(o, "state", ""), stepc,
+                             cli_jstr(o, "created", ""), dur};
         cli_table_add(&t, row);
     }
     cli_table_print(&t, stdout);
@@ -332,8 +327,8 @@ static void steps_table(json_t *arr) {
         else mp_strlcpy(ex, "-", sizeof ex);
         jdur(s, dur, sizeof dur);
         char *params = api_params_text(json_object_get(s, "params"));
-        const char *msg = jstr(s, "message", "");
-        const char *row[] = {jstr(s, "name", ""), jstr(s, "state", ""), att, ex, dur, sweep ? params : msg, msg};
+        const char *msg = cli_jstr(s, "message", "");
+        const char *row[] = {cli_jstr(s, "name", ""), cli_jstr(s, "state", ""), att, ex, dur, sweep ? params : msg, msg};
         cli_table_add(&t, row);
         free(params);
     }
@@ -350,7 +345,7 @@ static void metrics_table(json_t *arr) {
     json_array_foreach(arr, i, m) {
         char v[64];
         snprintf(v, sizeof v, "%.6g", json_number_value(json_object_get(m, "value")));
-        const char *row[] = {jstr(m, "step", ""), jstr(m, "key", ""), v};
+        const char *row[] = {cli_jstr(m, "step", ""), cli_jstr(m, "key", ""), v};
         cli_table_add(&t, row);
     }
     cli_table_print(&t, stdout);
@@ -393,14 +388,14 @@ int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_ou
 static void describe_text(json_t *o) {
     char dur[32];
     jdur(o, dur, sizeof dur);
-    const char *id = jstr(o, "id", "?");
+    const char *id = cli_jstr(o, "id", "?");
     printf("Run:        %s\nPipeline:   %s (namespace %s)\nState:      %s\nCreated:    %s\nDuration:   %s\n", id,
-           jstr(o, "pipeline", ""), jstr(o, "namespace", ""), jstr(o, "state", ""), jstr(o, "created", "-"), dur);
-    if (jstr(o, "message", NULL)) printf("Message:    %s\n", jstr(o, "message", ""));
-    if (strcmp(jstr(o, "state", ""), "Interrupted") == 0)
+           cli_jstr(o, "pipeline", ""), cli_jstr(o, "namespace", ""), cli_jstr(o, "state", ""), cli_jstr(o, "created", "-"), dur);
+    if (cli_jstr(o, "message", NULL)) printf("Message:    %s\n", cli_jstr(o, "message", ""));
+    if (strcmp(cli_jstr(o, "state", ""), "Interrupted") == 0)
         printf("Hint:       no mlplane process drives this run; finish it with `mlplane resume %s`\n", id);
     char *params = json_dumps(json_object_get(o, "params"), JSON_COMPACT | JSON_ENCODE_ANY);
-    printf("Spec:       %s\nParams:     %s\n\nSteps:\n", jstr(o, "spec_path", "-"), params ? params : "{}");
+    printf("Spec:       %s\nParams:     %s\n\nSteps:\n", cli_jstr(o, "spec_path", "-"), params ? params : "{}");
     free(params);
     size_t i;
     json_t *s;
@@ -408,15 +403,15 @@ static void describe_text(json_t *o) {
     json_array_foreach(json_object_get(o, "steps"), i, s) {
         jdur(s, dur, sizeof dur);
         json_t *x = json_object_get(s, "exit_code");
-        printf("  %-20s %-10s attempts %d  exit %d  %s\n", jstr(s, "name", ""), jstr(s, "state", ""),
+        printf("  %-20s %-10s attempts %d  exit %d  %s\n", cli_jstr(s, "name", ""), cli_jstr(s, "state", ""),
                (int)json_integer_value(json_object_get(s, "attempts")), json_is_integer(x) ? (int)json_integer_value(x) : -1,
                dur);
-        if (jstr(s, "message", NULL)) printf("      message:  %s\n", jstr(s, "message", ""));
+        if (cli_jstr(s, "message", NULL)) printf("      message:  %s\n", cli_jstr(s, "message", ""));
         char *params = api_params_text(json_object_get(s, "params"));
         if (*params) printf("      params:   %s\n", params);
         free(params);
-        if (jstr(s, "cached_from", NULL)) printf("      cache:    hit, outputs of run %s\n", jstr(s, "cached_from", ""));
-        printf("      outputs:  %s\n      log:      %s\n", jstr(s, "outputs_dir", "-"), jstr(s, "log", "-"));
+        if (cli_jstr(s, "cached_from", NULL)) printf("      cache:    hit, outputs of run %s\n", cli_jstr(s, "cached_from", ""));
+        printf("      outputs:  %s\n      log:      %s\n", cli_jstr(s, "outputs_dir", "-"), cli_jstr(s, "log", "-"));
         any_metric |= json_object_size(json_object_get(s, "metrics")) > 0;
     }
     if (any_metric) {
@@ -425,14 +420,14 @@ static void describe_text(json_t *o) {
             const char *k;
             json_t *v;
             json_object_foreach(json_object_get(s, "metrics"), k, v)
-                printf("  %-20s %-16s %.6g\n", jstr(s, "name", ""), k, json_number_value(v));
+                printf("  %-20s %-16s %.6g\n", cli_jstr(s, "name", ""), k, json_number_value(v));
         }
     }
     printf("\nEvents:\n");
     json_t *ev;
     json_array_foreach(json_object_get(o, "events"), i, ev)
-        printf("  %s  %-16s %-20s %s\n", jstr(ev, "time", "-"), jstr(ev, "type", ""), jstr(ev, "step", "-"),
-               jstr(ev, "message", ""));
+        printf("  %s  %-16s %-20s %s\n", cli_jstr(ev, "time", "-"), cli_jstr(ev, "type", ""), cli_jstr(ev, "step", "-"),
+               cli_jstr(ev, "message", ""));
 }
 
 int remote_describe(cli_env *env, const char *run, cli_out out) {
@@ -501,7 +496,7 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
         if (status == 0) {
             size_t i;
             json_t *s;
-            json_array_foreach(y.json, i, s) mp_strv_push(&names, jstr(s, "name", ""));
+            json_array_foreach(y.json, i, s) mp_strv_push(&names, cli_jstr(s, "name", ""));
             reply_free(&y);
         }
     }
@@ -532,7 +527,7 @@ int remote_cancel(cli_env *env, const char *run) {
     int status = call(&r, "POST", p, "{}", &y);
     free(p);
     if (status == 0) {
-        if (y.status == 200 && json_is_object(y.json)) printf("run %s %s\n", jstr(y.json, "id", run), jstr(y.json, "state", "?"));
+        if (y.status == 200 && json_is_object(y.json)) printf("run %s %s\n", cli_jstr(y.json, "id", run), cli_jstr(y.json, "state", "?"));
         else status = fail_reply(&y);
         reply_free(&y);
     }
