@@ -24,12 +24,12 @@
 static const char *const track_name[DEPLOY_TRACKS] = {"stable", "canary", "shadow"};
 
 void serve__deploy_log(const serve_deploy *d, const char *fmt, ...) {
-    char line[1024];
+    char who[300];
+    snprintf(who, sizeof who, "mlplane serve: deployment %s", d->name);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    serve__vlog(who, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "mlplane serve: deployment %s: %s\n", d->name, line);
 }
 
 /* ---- the replicas' socket folder ---------------------------------------------------- */
@@ -342,7 +342,6 @@ int serve_deploy_open(const serve_deploy_opts *o, serve_deploy **out, mp_err *e)
     serve_deploy *d = mp_xcalloc(1, sizeof *d);
     d->home = mp_xstrdup(o->home);
     d->name = mp_xstrdup(o->name);
-    d->verbose = o->verbose;
     for (int t = 0; t < DEPLOY_TRACKS; t++) d->pool[t] = -1;
     pthread_mutex_init(&d->st_mu, NULL);
     pthread_mutex_init(&d->qmu, NULL);

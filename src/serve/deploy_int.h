@@ -45,7 +45,6 @@ struct serve_deploy {
     double log_rate;
     serve_router *router;
     mp_httpd *http;
-    bool verbose;
     /* the store: rollout reloads */
     pthread_mutex_t st_mu;
     store *st;

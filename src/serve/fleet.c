@@ -69,12 +69,10 @@ struct serve_fleet {
 
 static void flog(const char *fmt, ...) MP_PRINTF(1, 2);
 static void flog(const char *fmt, ...) {
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    serve__vlog("mlplane server", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "mlplane server: %s\n", line);
 }
 
 static child *find(serve_fleet *f, const char *name) {
@@ -217,11 +215,6 @@ static void reap(serve_fleet *f, int64_t now) {
     }
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud) {
-    (void)p, (void)ud;
-    return size * n;
-}
-
 /* Whether c's current process listens and is ready: router.json names it, and
  * its /v2/health/ready answers 200. */
 static bool cur_ready(serve_fleet *f, const child *c) {
@@ -229,19 +222,10 @@ static bool cur_ready(serve_fleet *f, const child *c) {
     int pid = 0;
     bool ready = false;
     if (serve_deploy_running(f->home, c->name, &url, &pid) && pid == (int)c->cur.pid) {
-        CURL *h = curl_easy_init();
-        char *u = mp_xasprintf("%s/v2/health/ready", url);
-        long status = 0;
-        if (h) {
-            curl_easy_setopt(h, CURLOPT_URL, u);
-            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
-            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-            if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-            curl_easy_cleanup(h);
-        }
-        ready = status == 200;
-        free(u);
+        mp_err e = {0};
+        json_t *v = serve__http_json(url, "GET", "/v2/health/ready", &e);
+        ready = v != NULL;
+        json_decref(v);
     }
     free(url);
     return ready;

@@ -215,12 +215,6 @@ static void enqueue(serve_deploy *d, deploy_copy *c) {
     }
 }
 
-static int64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void *shadow_main(void *arg) {
     serve_deploy *d = arg;
     for (;;) {
@@ -239,9 +233,9 @@ static void *shadow_main(void *arg) {
                           .headers = c->headers, .nheaders = c->nheaders};
         mp_http_resp resp;
         mp_http_resp_init(&resp);
-        int64_t t0 = mono_us();
+        int64_t t0 = mp_mono_us();
         serve_router_forward(d->router, (size_t)d->pool[DEPLOY_SHADOW], &rq, &resp);
-        int64_t us = mono_us() - t0;
+        int64_t us = mp_mono_us() - t0;
         if (resp.status != 200) atomic_fetch_add(&d->shadow_failed, 1);
         if (c->sampled) {
             json_t *body = json_part(c->body, c->body_len, mp_http_req_header(&rq, "Inference-Header-Content-Length"));

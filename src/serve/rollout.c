@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/serve.h"
+#include "serve/router_int.h"
 #include "store/store.h"
 
 /* ---- the running deployment's admin endpoint ------------------------------------------ */
@@ -20,9 +20,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
-/* method path on the deployment at url: its JSON answer (a new reference), or NULL
- * with why in e. */
-static json_t *admin_call(const char *url, const char *method, const char *path, mp_err *e) {
+json_t *serve__http_json(const char *url, const char *method, const char *path, mp_err *e) {
     CURL *c = curl_easy_init();
     if (!c) {
         mp_err_set(e, MP_EIO, "cannot make an HTTP client");
@@ -97,7 +95,7 @@ json_t *serve_deploy_status_of(store *st, const char *home, const char *name, ch
     json_t *v = NULL;
     int pid = 0;
     if (serve_deploy_running(home, name, &url, &pid)) {
-        v = admin_call(url, "GET", "/admin/rollout", e);
+        v = serve__http_json(url, "GET", "/admin/rollout", e);
         if (!v && warn) /* it runs but did not answer (starting, stopping): say so, then show what the store holds */
             snprintf(warn, warnn, "deployment %s runs (pid %d) but did not answer: %s; showing the store's view", name,
                      pid, e->msg);
@@ -156,7 +154,7 @@ int serve_deploy_set_percent(store *st, const char *home, const char *name, int 
     out->running = serve_deploy_running(home, name, &url, NULL);
     if (out->running) {
         mp_err pe = {0};
-        json_t *v = admin_call(url, "POST", "/admin/rollout/reload", &pe);
+        json_t *v = serve__http_json(url, "POST", "/admin/rollout/reload", &pe);
         out->told = v != NULL;
         if (!v) snprintf(out->why, sizeof out->why, "%s", pe.msg);
         json_decref(v);

@@ -42,13 +42,17 @@
 
 extern char **environ;
 
-void serve__log(const char *fmt, ...) {
+void serve__vlog(const char *who, const char *fmt, va_list ap) {
     char line[1200];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "%s: %s\n", who, line); /* one write: lines of threads do not mix */
+}
+
+void serve__log(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    serve__vlog("mlplane serve", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "mlplane serve: %s\n", line);
 }
 
 /* ---- pure parts ---------------------------------------------------------------------- */
@@ -273,12 +277,6 @@ void serve_router_free(serve_router *r) {
 
 /* ---- the request path ---------------------------------------------------------------------- */
 
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A ready replica of pool p with its request counted in flight, waiting for
  * one up to deadline_ms (monotonic); -1 when none came (or the router drains).
  * With alive_since > 0, only a replica that showed life since then qualifies. */
@@ -349,7 +347,7 @@ static void reset_resp(mp_http_resp *resp) {
 }
 
 void serve_router_forward(serve_router *r, size_t pi, const mp_http_req *req, mp_http_resp *resp) {
-    int64_t t0 = now_us();
+    int64_t t0 = mp_mono_us();
     if (pi >= r->npools) pi = 0;
     serve__pool *p = &r->pools[pi];
     int64_t deadline = t0 / 1000 + r->o.ready_timeout_ms, alive_since = 0;
@@ -398,15 +396,15 @@ void serve_router_forward(serve_router *r, size_t pi, const mp_http_req *req, mp
         }
         break;
     }
-    serve__observe(p, resp->status, now_us() - t0);
+    serve__observe(p, resp->status, mp_mono_us() - t0);
 }
 
 static void forward(serve_router *r, const mp_http_req *req, mp_http_resp *resp) {
-    int64_t t0 = now_us(), wall = mp_now_ms();
+    int64_t t0 = mp_mono_us(), wall = mp_now_ms();
     size_t pi = r->o.choose_version ? r->o.choose_version(r->o.hook_ud, req, r->versions, r->npools) : 0;
     if (pi >= r->npools) pi = 0;
     serve_router_forward(r, pi, req, resp);
-    if (r->o.answered) r->o.answered(r->o.hook_ud, pi, req, resp, wall, now_us() - t0);
+    if (r->o.answered) r->o.answered(r->o.hook_ud, pi, req, resp, wall, mp_mono_us() - t0);
 }
 
 /* ---- the router's own endpoints -------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #define MLPLANE_ROUTER_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -94,6 +95,8 @@ struct serve_router {
 };
 
 /* ---- router.c ---- */
+/* Prints "WHO: " and the message on stderr, one line. */
+void serve__vlog(const char *who, const char *fmt, va_list ap);
 /* Prints "mlplane serve: " and the message on stderr, one line. */
 void serve__log(const char *fmt, ...) MP_PRINTF(1, 2);
 /* A fresh snapshot of pool pi (mu held by the caller). */
@@ -102,6 +105,12 @@ void serve__pool_stats_locked(serve_router *r, size_t pi, serve_router_pool_stat
 /* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid
  * (heap strings in a heap array, NULL-terminated). */
 char **serve__worker_env(void);
+
+/* ---- rollout.c ---- */
+/* method path (a POST has an empty body) on the server at url ("http://HOST:PORT"),
+ * 10 s at most: its JSON answer when it is 200 (a new reference), else NULL with
+ * why in e. Any thread, once curl_global_init has run. */
+json_t *serve__http_json(const char *url, const char *method, const char *path, mp_err *e);
 
 /* ---- replica.c: the supervisor ---- */
 /* Starts exe with argv (the list is terminated here) and envp: stdin from

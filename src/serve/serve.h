@@ -500,7 +500,6 @@ typedef struct serve_deploy_opts {
     int drain_s;           /* 0 = 10 */
     int timeout_s;         /* idle connections; 0 = 30 */
     size_t max_body;       /* 0 = 16 MiB */
-    bool verbose;          /* log scaling and rollout changes on stderr */
 } serve_deploy_opts;
 
 /* Reads the Deployment name from st: *f is its source file re-parsed (free with

@@ -268,6 +268,12 @@ int64_t mp_mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mp_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void mp_format_time(int64_t ms, char *out, size_t n) {
     if (ms <= 0) {
         mp_strlcpy(out, "-", n);

@@ -112,6 +112,7 @@ void mp_strv_free(mp_strv *sv);
 /* ---- time ------------------------------------------------------------------ */
 int64_t mp_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t mp_mono_ms(void); /* monotonic ms */
+int64_t mp_mono_us(void); /* monotonic µs (latencies) */
 /* Formats ms-since-epoch as RFC 3339 UTC ("2026-11-25T19:54:55Z") into out. */
 void mp_format_time(int64_t ms, char *out, size_t n);
 /* Formats a duration as "1.2s", "3m04s", "2h01m" into out. */
