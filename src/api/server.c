@@ -12,6 +12,7 @@
  * once the workers have been joined). */
 #include "api/api.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,9 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
     s->o.home = s->home;
     pthread_mutex_init(&s->mu, NULL);
     pthread_key_create(&s->key, NULL);
+    /* The deployments' handlers reach running deployments with libcurl from the
+     * workers: its global set-up is not thread-safe, so it happens here, first. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     /* Open the store once here: migrations run before any worker, and a bad home fails now. */
     store *st = NULL;
@@ -173,6 +177,7 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
         pthread_mutex_destroy(&s->mu);
         free(s->home);
         free(s);
+        curl_global_cleanup();
         return rc;
     }
     *out = s;
@@ -192,4 +197,5 @@ void api_server_stop(api_server *s) {
     pthread_mutex_destroy(&s->mu);
     free(s->home);
     free(s);
+    curl_global_cleanup();
 }
