@@ -3,7 +3,8 @@
  *   POST /api/v1/apply                        {"path": "FILE", "text": "YAML"}: applies the file's
  *                                             Deployments and scheduler objects, as `mlplane apply`
  *   GET  /api/v1/deployments                  every Deployment's status
- *   GET  /api/v1/deployments/NAME             one's (live from the running deployment, else the store's)
+ *   GET  /api/v1/deployments/NAME             one's (live from the running deployment, else the store's),
+ *                                             with its state and events (describe deployment)
  *   POST /api/v1/deployments/NAME/rollout     {"percent": N}: the canary's share, as `mlplane rollout promote`
  *   DELETE /api/v1/objects/KIND/NAME[?namespace=NS]  removes an applied object, as `mlplane delete`
  * Handlers run on the engine's worker threads with their own store (req->st);
@@ -183,6 +184,7 @@ void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp) {
     if (rc == 0) {
         rc = st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? (ns ? ns : "default") : "", name, &e);
         if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->rollout_set(st, name, -1, &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->deploy_state_clear(st, name, &e);
         if (rc == 0) rc = st->m->commit(st, &e);
         else st->m->rollback(st);
     }

@@ -121,6 +121,9 @@ void cli_print_rollout_status(json_t *v);
 int cli_print_rollout_set(const char *name, const char *canary, int was, int percent, bool running, bool told,
                           const char *why);
 int cli_print_deployments(json_t *all, cli_out out);
+/* describe deployment NAME (cmd_rollout.c; through --server too), and its table. */
+int cli_describe_deployment(cli_env *env, const char *home_flag, const char *name, cli_out out);
+void cli_print_deployment_describe(json_t *v);
 int cmd_delete(cli_env *env, int argc, char **argv);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
@@ -140,6 +143,8 @@ int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
 int remote_delete(cli_env *env, const char *kind, const char *name, const char *ns);
 /* get deployments through GET /api/v1/deployments. */
 int remote_get_deployments(cli_env *env, cli_out out);
+/* describe deployment NAME through GET /api/v1/deployments/NAME (with its events). */
+int remote_describe_deployment(cli_env *env, const char *name, cli_out out);
 /* what: "steps" or "metrics". */
 int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_out out);
 int remote_describe(cli_env *env, const char *run, cli_out out);

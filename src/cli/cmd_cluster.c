@@ -158,6 +158,7 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
     if (rc == 0) {
         rc = st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e);
         if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->rollout_set(st, argv[optind + 1], -1, &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->deploy_state_clear(st, argv[optind + 1], &e);
         if (rc == 0) rc = st->m->commit(st, &e);
         else st->m->rollback(st);
     }

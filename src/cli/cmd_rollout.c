@@ -3,11 +3,15 @@
  *   mlplane rollout promote NAME [--percent N]     (default 100)
  *   mlplane rollout rollback NAME                  (the canary's percent to 0)
  *   mlplane get deployments [-o table|json|yaml]   (through cli_get_deployments)
+ *   mlplane describe deployment NAME [-o ...]      (through cli_describe_deployment)
  * promote and rollback record the canary's percent in the home's store first
  * (it outlives restarts), then ask the running deployment, if any, to reread it
  * (POST /admin/rollout/reload): the next request each of its threads routes
  * follows the new split, and no request is dropped. status asks the running
- * deployment (GET /admin/rollout), else shows what the store holds. With
+ * deployment (GET /admin/rollout), else shows what the store holds; each of
+ * them shows the deployment's state (Starting, Running, CrashLoopBackOff,
+ * Stopped), ready/desired replicas, restarts and last error as mlplane server
+ * recorded them, and describe (and status, the latest) its events. With
  * --server, the same through the server's /api/v1 (remote.c). */
 #include "cli/cli.h"
 #include "serve/serve.h"
@@ -32,19 +36,88 @@ static const char rollout_help[] =
     "  -o, --output FMT   status: table (default), json or yaml\n"
     "  --home DIR         the home the Deployment is applied to\n";
 
-/* ---- status --------------------------------------------------------------------------- */
+/* ---- state and events ------------------------------------------------------------------ */
 
-void cli_print_rollout_status(json_t *v) {
+/* How long ago, as kubectl's AGE: "45s", "12m", "5h", "3d"; "-" when unknown. */
+static void age_of(int64_t ms, char *out, size_t n) {
+    if (ms <= 0) {
+        snprintf(out, n, "-");
+        return;
+    }
+    int64_t s = (mp_now_ms() - ms) / 1000;
+    if (s < 0) s = 0;
+    if (s < 120) snprintf(out, n, "%llds", (long long)s);
+    else if (s < 120 * 60) snprintf(out, n, "%lldm", (long long)(s / 60));
+    else if (s < 48 * 3600) snprintf(out, n, "%lldh", (long long)(s / 3600));
+    else snprintf(out, n, "%lldd", (long long)(s / 86400));
+}
+
+/* The "status" object's fields (a server of an older mlplane may send none). */
+typedef struct dep_state {
+    const char *state, *message, *last_error;
+    char ready[32], restarts[16], age[16];
+} dep_state;
+
+static void state_of(json_t *v, dep_state *d) {
+    json_t *s = json_object_get(v, "status");
+    d->state = cli_jstr(s, "state", "-");
+    d->message = cli_jstr(s, "message", NULL);
+    d->last_error = cli_jstr(s, "lastError", NULL);
+    if (s) {
+        snprintf(d->ready, sizeof d->ready, "%lld/%lld", (long long)json_integer_value(json_object_get(s, "ready")),
+                 (long long)json_integer_value(json_object_get(s, "desired")));
+        snprintf(d->restarts, sizeof d->restarts, "%lld", (long long)json_integer_value(json_object_get(s, "restarts")));
+    } else {
+        snprintf(d->ready, sizeof d->ready, "-");
+        snprintf(d->restarts, sizeof d->restarts, "-");
+    }
+    age_of(json_integer_value(json_object_get(s, "appliedMs")), d->age, sizeof d->age);
+}
+
+/* The last max events of v (all when max is 0), kubectl describe's way. */
+static void print_events(json_t *v, size_t max) {
+    json_t *evs = json_object_get(v, "events");
+    size_t n = json_array_size(evs);
+    if (!evs) return;
+    printf("\nEvents:%s\n", n ? "" : " <none>");
+    if (!n) return;
+    static const char *const hdr[] = {"TYPE", "LAST SEEN", "COUNT", "MESSAGE"};
+    cli_table t;
+    cli_table_init(&t, 4, hdr);
+    for (size_t i = max && n > max ? n - max : 0; i < n; i++) {
+        json_t *ev = json_array_get(evs, i);
+        char seen[32], count[48], first[16];
+        age_of(json_integer_value(json_object_get(ev, "lastMs")), seen, sizeof seen);
+        long long c = (long long)json_integer_value(json_object_get(ev, "count"));
+        age_of(json_integer_value(json_object_get(ev, "firstMs")), first, sizeof first);
+        if (c > 1) snprintf(count, sizeof count, "x%lld over %s", c, first);
+        else snprintf(count, sizeof count, "1");
+        const char *row[] = {cli_jstr(ev, "type", "-"), seen, count, cli_jstr(ev, "message", "")};
+        cli_table_add(&t, row);
+    }
+    cli_table_print(&t, stdout);
+    cli_table_free(&t);
+}
+
+/* The lines on its state, after "Model:" (the deployment's status v). */
+static void print_state(json_t *v) {
+    dep_state d;
+    state_of(v, &d);
     json_t *url = json_object_get(v, "url");
-    printf("Deployment:  %s\n", cli_jstr(v, "deployment", "-"));
-    printf("Model:       %s\n", cli_jstr(v, "model", "-"));
+    printf("Status:      %s (%s ready, %s restarts)\n", d.state, d.ready, d.restarts);
+    if (d.message) printf("Message:     %s\n", d.message);
+    if (d.last_error && (!d.message || strcmp(d.message, d.last_error) != 0)) printf("Last error:  %s\n", d.last_error);
     if (json_is_string(url))
         printf("Serving:     %s (pid %d)\n", json_string_value(url), (int)json_integer_value(json_object_get(v, "pid")));
-    else
+    else if (strcmp(d.state, "Stopped") == 0 || strcmp(d.state, "-") == 0)
         printf("Serving:     no (run it with mlplane server, or mlplane serve deployment/%s)\n", cli_jstr(v, "deployment", "-"));
-    printf("Split:       %s\n", strcmp(cli_jstr(v, "percentFrom", "-"), "rollout") == 0 ? "set by mlplane rollout" : "as the spec says");
-    if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", cli_jstr(v, "stickyHeader", "-"));
-    printf("\n");
+    else
+        printf("Serving:     no (%s)\n", d.state);
+}
+
+/* ---- status --------------------------------------------------------------------------- */
+
+static void print_tracks(json_t *v) {
     static const char *const hdr[] = {"TRACK", "VERSION", "SHARE", "REQUESTS", "READY", "DESIRED", "IN FLIGHT", "RPS"};
     cli_table t;
     cli_table_init(&t, 8, hdr);
@@ -81,6 +154,37 @@ void cli_print_rollout_status(json_t *v) {
         printf("\nRequest log: %s (%g%% of the requests, %lld lines written)\n", cli_jstr(log, "path", "-"),
                100 * json_number_value(json_object_get(log, "sampleRate")),
                (long long)json_integer_value(json_object_get(log, "logged")));
+}
+
+void cli_print_rollout_status(json_t *v) {
+    printf("Deployment:  %s\n", cli_jstr(v, "deployment", "-"));
+    printf("Model:       %s\n", cli_jstr(v, "model", "-"));
+    print_state(v);
+    printf("Split:       %s\n", strcmp(cli_jstr(v, "percentFrom", "-"), "rollout") == 0 ? "set by mlplane rollout" : "as the spec says");
+    if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", cli_jstr(v, "stickyHeader", "-"));
+    printf("\n");
+    print_tracks(v);
+    print_events(v, 5);
+}
+
+void cli_print_deployment_describe(json_t *v) {
+    json_t *s = json_object_get(v, "status");
+    char applied[40], started[40], age[16];
+    mp_format_time(json_integer_value(json_object_get(s, "appliedMs")), applied, sizeof applied);
+    age_of(json_integer_value(json_object_get(s, "appliedMs")), age, sizeof age);
+    mp_format_time(json_integer_value(json_object_get(s, "startedMs")), started, sizeof started);
+    printf("Name:        %s\n", cli_jstr(v, "deployment", "-"));
+    printf("Model:       %s\n", cli_jstr(v, "model", "-"));
+    printf("Applied:     %s (%s ago)\n", applied, age);
+    print_state(v);
+    if (json_object_get(s, "startedMs")) printf("Started:     %s\n", started);
+    if (json_object_get(s, "serverPid"))
+        printf("Supervisor:  mlplane server (pid %lld)\n", (long long)json_integer_value(json_object_get(s, "serverPid")));
+    printf("Split:       %s\n", strcmp(cli_jstr(v, "percentFrom", "-"), "rollout") == 0 ? "set by mlplane rollout" : "as the spec says");
+    if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", cli_jstr(v, "stickyHeader", "-"));
+    printf("\n");
+    print_tracks(v);
+    print_events(v, 0);
 }
 
 int cli_print_rollout_set(const char *name, const char *canary, int was, int percent, bool running, bool told,
@@ -162,9 +266,10 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
 
 int cli_print_deployments(json_t *all, cli_out out) {
     if (out != OUT_TABLE) return cli_print_json(all, out);
-    static const char *const hdr[] = {"NAME", "MODEL", "STABLE", "CANARY", "SHADOW", "URL"};
+    static const char *const hdr[] = {"NAME",   "READY",  "STATUS", "RESTARTS", "AGE",    "MODEL",
+                                      "STABLE", "CANARY", "SHADOW", "URL",      "MESSAGE"};
     cli_table t;
-    cli_table_init(&t, 6, hdr);
+    cli_table_init(&t, 11, hdr);
     size_t k;
     json_t *v;
     json_array_foreach(all, k, v) {
@@ -178,7 +283,11 @@ int cli_print_deployments(json_t *all, cli_out out) {
             if (pc) snprintf(cell[slot], sizeof cell[slot], "%s (%lld%%)", cli_jstr(tr, "version", "-"), (long long)json_integer_value(pc));
             else snprintf(cell[slot], sizeof cell[slot], "%s", cli_jstr(tr, "version", "-"));
         }
-        const char *row[] = {cli_jstr(v, "deployment", "-"), cli_jstr(v, "model", "-"), cell[0], cell[1], cell[2], cli_jstr(v, "url", "-")};
+        dep_state d;
+        state_of(v, &d);
+        const char *msg = strcmp(d.state, "Running") == 0 || !d.message ? "" : d.message;
+        const char *row[] = {cli_jstr(v, "deployment", "-"), d.ready, d.state, d.restarts, d.age, cli_jstr(v, "model", "-"),
+                             cell[0], cell[1], cell[2], cli_jstr(v, "url", "-"), msg};
         cli_table_add(&t, row);
     }
     if (t.nrows <= 1) printf("No deployments applied (mlplane apply -f FILE).\n");
@@ -198,6 +307,26 @@ int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
     if (!all) status = cli_fail_err(&e);
     if (status == CLI_OK) status = cli_print_deployments(all, out);
     json_decref(all);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
+/* describe deployment NAME: its state, versions, split, replicas and events. */
+int cli_describe_deployment(cli_env *env, const char *home_flag, const char *name, cli_out out) {
+    if (env->server) return remote_describe_deployment(env, name, out);
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    mp_err e = {0};
+    int status = CLI_OK;
+    char warn[1024] = "";
+    json_t *v = serve_deploy_status_of(st, home, name, warn, sizeof warn, &e);
+    if (warn[0]) fprintf(stderr, "mlplane: %s\n", warn);
+    if (!v) status = cli_fail_err(&e);
+    else if (out == OUT_TABLE) cli_print_deployment_describe(v);
+    else status = cli_print_json(v, out);
+    json_decref(v);
     st->m->close(st);
     free(home);
     return status;

@@ -17,6 +17,15 @@
  *   - restarts one that exited unasked, after a backoff (100 ms doubling to
  *     10 s, reset after 30 s up), as the router does for replicas.
  * Each child gets MLPLANE_PARENT_PID: it asks for SIGTERM when the server dies.
+ *
+ * What happens is committed to the store for `get deployments`, `rollout
+ * status` and `describe deployment` (src/serve/rollout.c reads it): each
+ * deployment's state (Starting, Running once its /v2/health/ready answers,
+ * CrashLoopBackOff while it waits to restart, Stopped), its restarts, the
+ * last error (how the process ended and the last "mlplane: ..." line it wrote
+ * to its log, e.g. "cannot listen on ...: Address already in use"), and events
+ * (Started, Ready, Exited, BackOff, Updated, Stopped), under this server's pid
+ * and start time so that readers know a record whose server is gone.
  * Threads: serve_fleet_start/stop on the server's main thread; everything else
  * on the fleet's thread, which owns the children and its store handle. */
 #include "serve/router_int.h"
@@ -37,6 +46,7 @@
 typedef struct proc {
     pid_t pid;            /* 0: none */
     bool asked;           /* SIGTERM sent: its exit is not a failure */
+    const char *why;      /* why it was asked (static) */
     int64_t started_ms, term_ms;
 } proc;
 
@@ -51,6 +61,12 @@ typedef struct child {
     int failures;
     int lsock;            /* the listening socket its processes inherit (kept across restarts); -1: none */
     char *laddr;          /* the address lsock was bound for (spec.listen or 127.0.0.1:0) */
+    /* what is recorded in the store */
+    bool ready;           /* cur has answered its readiness check */
+    int restarts;         /* unasked exits since the spec was applied (or the server started) */
+    int64_t started_wall; /* wall clock: when cur started */
+    long log_off;         /* server.log's size when cur started: what follows is cur's */
+    char *last_error;     /* how the last failed process ended, and its last error line (heap), or NULL */
 } child;
 
 struct serve_fleet {
@@ -62,6 +78,8 @@ struct serve_fleet {
     pthread_t thread;
     bool started;
     store *st;
+    int pid;              /* this server's, and its start time: the records' owner */
+    int64_t pid_start;
     int64_t data_version;
     child *kids;
     size_t nkids;
@@ -80,6 +98,63 @@ static child *find(serve_fleet *f, const char *name) {
         if (strcmp(f->kids[i].name, name) == 0) return &f->kids[i];
     return NULL;
 }
+
+/* ---- what the store records ---------------------------------------------------------- */
+
+/* Commits c's state (message may be NULL). A store that cannot be written is
+ * logged; supervision goes on. */
+static void record(serve_fleet *f, const child *c, const char *state, const char *message) {
+    store_deploy_state ds = {.name = c->name, .state = (char *)state, .message = (char *)message,
+                             .last_error = c->last_error, .restarts = c->restarts, .pid = (int)c->cur.pid,
+                             .owner_pid = f->pid, .owner_start = f->pid_start,
+                             .started_ms = c->cur.pid > 0 ? c->started_wall : 0};
+    mp_err e = {0};
+    if (f->st->m->deploy_state_put(f->st, &ds, &e) != 0) flog("deployment %s: cannot record its state: %s", c->name, e.msg);
+}
+
+static void event(serve_fleet *f, const child *c, const char *type, const char *fmt, ...) MP_PRINTF(4, 5);
+static void event(serve_fleet *f, const child *c, const char *type, const char *fmt, ...) {
+    char msg[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mp_err e = {0};
+    if (f->st->m->deploy_event_add(f->st, c->name, type, msg, &e) != 0)
+        flog("deployment %s: cannot record an event: %s", c->name, e.msg);
+}
+
+/* The size of the file at path (0 when missing). */
+static long file_size(const char *path) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 0;
+    long n = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : 0;
+    fclose(fp);
+    return n < 0 ? 0 : n;
+}
+
+/* The last error line the command wrote to log after offset off (its last
+ * 8 KiB at most): the text of the last line "mlplane: ..." (cli_fail's), or ""
+ * when there is none. */
+static void last_error_line(const char *log, long off, char *out, size_t n) {
+    out[0] = '\0';
+    FILE *fp = fopen(log, "r");
+    if (!fp) return;
+    long end = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : 0;
+    long from = off > end ? 0 : off; /* shorter than it was: truncated since */
+    if (end - from > 8192) from = end - 8192;
+    if (fseek(fp, from, SEEK_SET) == 0) {
+        char line[1024];
+        while (fgets(line, sizeof line, fp)) {
+            if (!mp_str_starts(line, "mlplane: ")) continue;
+            line[strcspn(line, "\n")] = '\0';
+            mp_strlcpy(out, line + strlen("mlplane: "), n);
+        }
+    }
+    fclose(fp);
+}
+
+/* ---- the children ---------------------------------------------------------------------- */
 
 /* Reads which Deployments are applied (when the store changed). */
 static void scan(serve_fleet *f) {
@@ -153,16 +228,28 @@ static void start(serve_fleet *f, child *c, int64_t now) {
     mp_strv_push_owned(&argv, mp_xasprintf("--drain=%d", f->drain_s));
     int fd = socket_for(f, c);
     if (fd >= 0) mp_strv_push(&argv, "--listen-fd=3");
+    c->log_off = file_size(log);
     pid_t pid = 0;
     int rc = mp_mkdir_p(dir, &e) != 0 ? EIO : serve__spawn(f->exe, &argv, f->envp, log, fd, &pid);
     mp_strv_free(&argv);
     c->applied_ms = c->want_applied;
     c->cur = (proc){.started_ms = now};
+    c->ready = false;
+    c->next_probe_ms = now + 100;
     if (rc != 0) {
-        flog("deployment %s: cannot start %s: %s", c->name, f->exe, e.msg[0] ? e.msg : strerror(rc));
+        char why[1200];
+        snprintf(why, sizeof why, "cannot start %s: %s", f->exe, e.msg[0] ? e.msg : strerror(rc));
+        free(c->last_error);
+        c->last_error = mp_xstrdup(why);
+        event(f, c, "Failed", "%s", why);
+        record(f, c, "CrashLoopBackOff", why);
+        flog("deployment %s: %s", c->name, why);
         c->next_start_ms = now + serve__backoff_ms(c->failures++);
     } else {
         c->cur.pid = pid;
+        c->started_wall = mp_now_ms();
+        event(f, c, "Started", "mlplane serve deployment/%s (log %s)", c->name, log);
+        record(f, c, "Starting", c->restarts > 0 ? c->last_error : NULL);
         flog("deployment %s: started (pid %d, log %s)", c->name, (int)pid, log);
     }
     free(dir);
@@ -172,6 +259,7 @@ static void start(serve_fleet *f, child *c, int64_t now) {
 static void terminate(const child *c, proc *p, int64_t now, const char *why) {
     if (p->pid <= 0 || p->asked) return;
     p->asked = true;
+    p->why = why;
     p->term_ms = now;
     kill(p->pid, SIGTERM);
     flog("deployment %s: stopping (pid %d): %s", c->name, (int)p->pid, why);
@@ -199,9 +287,17 @@ static void reap(serve_fleet *f, int64_t now) {
     char how[64];
     for (size_t i = 0; i < f->nkids; i++) {
         child *c = &f->kids[i];
-        if (exited(f, &c->old, now, how, sizeof how)) flog("deployment %s: the previous spec's process stopped (%s)", c->name, how);
+        pid_t old_pid = c->old.pid;
+        if (exited(f, &c->old, now, how, sizeof how)) {
+            if (c->want_applied) event(f, c, "Stopped", "the previous spec's process (pid %d) stopped: %s", (int)old_pid, how);
+            flog("deployment %s: the previous spec's process stopped (%s)", c->name, how);
+        }
         if (!exited(f, &c->cur, now, how, sizeof how)) continue;
         if (c->cur.asked) {
+            if (c->want_applied) { /* (a deleted one's records go with it) */
+                event(f, c, "Stopped", "%s (%s)", c->cur.why ? c->cur.why : "asked to stop", how);
+                record(f, c, "Stopped", c->cur.why);
+            }
             flog("deployment %s: stopped (%s)", c->name, how);
             c->failures = 0;
             c->next_start_ms = now;
@@ -209,15 +305,24 @@ static void reap(serve_fleet *f, int64_t now) {
             c->failures = serve__backoff_failures(c->failures, now - c->cur.started_ms);
             int64_t delay = serve__backoff_ms(c->failures++);
             c->next_start_ms = now + delay;
-            flog("deployment %s: exited unasked (%s); restarting in %lld ms (see %s/serving/%s/server.log)", c->name,
-                 how, (long long)delay, f->home, c->name);
+            char *log = mp_xasprintf("%s/serving/%s/server.log", f->home, c->name);
+            char line[1024];
+            last_error_line(log, c->log_off, line, sizeof line);
+            free(c->last_error);
+            c->last_error = line[0] ? mp_xasprintf("%s: %s", how, line) : mp_xstrdup(how);
+            c->restarts++;
+            event(f, c, "Exited", "%s", c->last_error);
+            event(f, c, "BackOff", "back-off restarting the failed process");
+            record(f, c, "CrashLoopBackOff", c->last_error);
+            flog("deployment %s: exited unasked (%s); restarting in %lld ms (see %s)", c->name, how, (long long)delay, log);
+            free(log);
         }
     }
 }
 
 /* Whether c's current process listens and is ready: router.json names it, and
  * its /v2/health/ready answers 200. */
-static bool cur_ready(serve_fleet *f, const child *c) {
+static bool cur_ready(serve_fleet *f, const child *c, char *url_out, size_t n) {
     char *url = NULL;
     int pid = 0;
     bool ready = false;
@@ -226,9 +331,19 @@ static bool cur_ready(serve_fleet *f, const child *c) {
         json_t *v = serve__http_json(url, "GET", "/v2/health/ready", &e);
         ready = v != NULL;
         json_decref(v);
+        mp_strlcpy(url_out, url, n);
     }
     free(url);
     return ready;
+}
+
+/* A new spec to run: its restarts and last error start over. */
+static void new_spec(serve_fleet *f, child *c, const char *what) {
+    c->restarts = 0;
+    c->failures = 0;
+    free(c->last_error);
+    c->last_error = NULL;
+    event(f, c, "Updated", "%s", what);
 }
 
 /* Brings the children in line with the applied Deployments. A Deployment
@@ -246,27 +361,44 @@ static void reconcile(serve_fleet *f, int64_t now) {
                 i++;
                 continue;
             }
+            mp_err e = {0};
+            if (f->st->m->deploy_state_clear(f->st, c->name, &e) != 0)
+                flog("deployment %s: cannot forget its state: %s", c->name, e.msg);
             close_socket(c);
             free(c->name);
+            free(c->last_error);
             f->kids[i] = f->kids[--f->nkids];
             continue;
         }
         if (c->cur.pid > 0 && c->applied_ms != c->want_applied) {
             if (c->old.pid == 0 && !c->cur.asked) { /* hand over: cur becomes old, a new cur starts */
                 flog("deployment %s: applied again; the new spec starts beside pid %d", c->name, (int)c->cur.pid);
+                char what[160];
+                snprintf(what, sizeof what, "applied again: the new spec starts beside pid %d", (int)c->cur.pid);
                 c->old = c->cur;
                 c->cur = (proc){0};
-                c->failures = 0;
+                new_spec(f, c, what);
                 c->next_start_ms = now;
             } else { /* applied again during a hand-over: the unready new process is replaced */
                 terminate(c, &c->cur, now, "its Deployment was applied again");
             }
+        } else if (c->cur.pid == 0 && c->applied_ms && c->applied_ms != c->want_applied) {
+            new_spec(f, c, "applied again: the new spec starts now"); /* no back-off for a new spec */
+            c->applied_ms = c->want_applied;
+            c->next_start_ms = now;
         }
         if (c->cur.pid == 0 && now >= c->next_start_ms) start(f, c, now);
-        if (c->old.pid > 0 && !c->old.asked && c->cur.pid > 0 && !c->cur.asked && now >= c->next_probe_ms) {
+        if (c->cur.pid > 0 && !c->cur.asked && !c->ready && now >= c->next_probe_ms) {
             c->next_probe_ms = now + 500;
-            if (cur_ready(f, c)) terminate(c, &c->old, now, "the new spec's process is ready");
+            char url[300] = "";
+            if (cur_ready(f, c, url, sizeof url)) {
+                c->ready = true;
+                event(f, c, "Ready", "pid %d answers on %s", (int)c->cur.pid, url);
+                record(f, c, "Running", NULL);
+            }
         }
+        if (c->ready && c->old.pid > 0 && !c->old.asked && c->cur.pid > 0 && !c->cur.asked)
+            terminate(c, &c->old, now, "the new spec's process is ready");
         i++;
     }
 }
@@ -288,6 +420,11 @@ static void *fleet_main(void *arg) {
     /* stop: SIGTERM to all, wait for them to drain, then SIGKILL */
     int64_t now = mp_mono_ms();
     for (size_t i = 0; i < f->nkids; i++) {
+        child *c = &f->kids[i];
+        if (c->cur.pid == 0 && c->want_applied) { /* waiting to restart: stopped now (one running is, when it exits) */
+            event(f, c, "Stopped", "the server stops");
+            record(f, c, "Stopped", "the server stops");
+        }
         terminate(&f->kids[i], &f->kids[i].cur, now, "the server stops");
         terminate(&f->kids[i], &f->kids[i].old, now, "the server stops");
     }
@@ -310,6 +447,8 @@ int serve_fleet_start(const serve_fleet_opts *o, serve_fleet **out, mp_err *e) {
     f->drain_s = o->drain_s > 0 ? o->drain_s : 10;
     f->envp = serve__worker_env();
     f->data_version = -1;
+    f->pid = (int)getpid();
+    f->pid_start = mp_proc_start_time(f->pid);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before the thread: not thread-safe */
     atomic_init(&f->stopping, false);
     f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -340,6 +479,7 @@ void serve_fleet_stop(serve_fleet *f) {
     for (size_t i = 0; i < f->nkids; i++) {
         close_socket(&f->kids[i]);
         free(f->kids[i].name);
+        free(f->kids[i].last_error);
     }
     free(f->kids);
     if (f->st) f->st->m->close(f->st);

@@ -1,7 +1,10 @@
 /* rollout.c — a Deployment's status and split from outside its process, for
- * `mlplane rollout`, `mlplane get deployments` and the server's /api/v1:
- * the live status from the running deployment's GET /admin/rollout (found
- * through HOME/serving/NAME/router.json), else what the store holds; and a new
+ * `mlplane rollout`, `mlplane get deployments`, `mlplane describe deployment`
+ * and the server's /api/v1: the live status from the running deployment's GET
+ * /admin/rollout (found through HOME/serving/NAME/router.json), else what the
+ * store holds; with its state (kubectl-like: Starting, Running,
+ * CrashLoopBackOff, Stopped), replicas ready of desired, restarts, last error
+ * and events as mlplane server's fleet recorded them (fleet.c); and a new
  * canary percent, committed to the store first, then told to the running
  * deployment (POST /admin/rollout/reload). Reentrant; the store handle is the
  * caller's, used on the caller's thread. */
@@ -90,7 +93,85 @@ static json_t *stored_status(store *st, const char *name, mp_err *e) {
     return v;
 }
 
-json_t *serve_deploy_status_of(store *st, const char *home, const char *name, char *warn, size_t warnn, mp_err *e) {
+/* ---- its state: the fleet's record, and whether it runs -------------------------------- */
+
+/* Replicas desired by the spec over its tracks, for a deployment that does not run. */
+static int spec_desired(store *st, const char *name) {
+    spec_file *f = NULL;
+    const spec_deployment *d = NULL;
+    mp_err e = {0};
+    if (serve_deploy_load(st, name, &f, &d, &e) != 0) return 0;
+    serve_autoscale_cfg cfg;
+    serve_autoscale_cfg_from_spec(d, &cfg);
+    int tracks = 1 + d->canary.set + d->shadow.set;
+    spec_file_free(f);
+    return cfg.min_replicas * tracks;
+}
+
+static json_t *state_json(const char *state, const char *message, const store_deploy_state *rec, bool found,
+                         int ready, int desired, int64_t applied_ms) {
+    json_t *s = json_pack("{s:s,s:i,s:i,s:i,s:s?,s:s?}", "state", state, "ready", ready, "desired", desired,
+                          "restarts", found ? rec->restarts : 0, "message", message, "lastError",
+                          found ? rec->last_error : NULL);
+    if (applied_ms) json_object_set_new(s, "appliedMs", json_integer(applied_ms));
+    if (found && rec->pid > 0 && rec->started_ms) json_object_set_new(s, "startedMs", json_integer(rec->started_ms));
+    if (found && rec->owner_pid > 0) json_object_set_new(s, "serverPid", json_integer(rec->owner_pid));
+    return s;
+}
+
+/* Adds "status" to v (a deployment's status, live when live), and "events"
+ * when events is true. */
+static int add_state(store *st, const char *name, int64_t applied_ms, json_t *v, bool live, bool events, mp_err *e) {
+    store_deploy_state rec;
+    bool found = false;
+    if (st->m->deploy_state_get(st, name, &rec, &found, e) != 0) return MP_ESTORE;
+    int ready = 0, desired = 0;
+    size_t i;
+    json_t *tr;
+    json_array_foreach(json_object_get(v, "tracks"), i, tr) {
+        ready += (int)json_integer_value(json_object_get(tr, "ready"));
+        desired += (int)json_integer_value(json_object_get(tr, "desired"));
+    }
+    if (!live) desired = spec_desired(st, name);
+    bool supervised = found && rec.owner_pid > 0 && mp_proc_start_time(rec.owner_pid) == rec.owner_start;
+    const char *state, *message;
+    char gone[200];
+    if (supervised) { /* as mlplane server's fleet last recorded it */
+        state = rec.state;
+        message = rec.message;
+    } else if (live) { /* run by `mlplane serve deployment/NAME` itself */
+        state = "Running";
+        message = NULL;
+    } else {
+        state = "Stopped";
+        if (found && strcmp(rec.state, "Stopped") == 0) {
+            message = rec.message;
+        } else if (found) {
+            snprintf(gone, sizeof gone, "the mlplane server that ran it (pid %d) is gone", rec.owner_pid);
+            message = gone;
+        } else {
+            message = "not running: mlplane server runs every applied Deployment (or mlplane serve deployment/NAME)";
+        }
+    }
+    json_object_set_new(v, "status", state_json(state, message, &rec, found, ready, desired, applied_ms));
+    store_deploy_state_free(&rec);
+    if (!events) return 0;
+    store_deploy_event *evs = NULL;
+    size_t n = 0;
+    if (st->m->deploy_event_list(st, name, &evs, &n, e) != 0) return MP_ESTORE;
+    json_t *arr = json_array();
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:I,s:I}", "type", evs[k].type, "message", evs[k].message,
+                                             "count", evs[k].count, "firstMs", (json_int_t)evs[k].first_ms, "lastMs",
+                                             (json_int_t)evs[k].last_ms));
+    store_deploy_event_array_free(evs, n);
+    json_object_set_new(v, "events", arr);
+    return 0;
+}
+
+/* One deployment's status (applied at applied_ms), its state, and with events its events. */
+static json_t *status_one(store *st, const char *home, const char *name, int64_t applied_ms, bool events, char *warn,
+                          size_t warnn, mp_err *e) {
     char *url = NULL;
     json_t *v = NULL;
     int pid = 0;
@@ -101,9 +182,25 @@ json_t *serve_deploy_status_of(store *st, const char *home, const char *name, ch
                      pid, e->msg);
     }
     free(url);
-    return v ? v : stored_status(st, name, e);
+    bool live = v != NULL;
+    if (!v) v = stored_status(st, name, e);
+    if (v && add_state(st, name, applied_ms, v, live, events, e) != 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
 }
 
+json_t *serve_deploy_status_of(store *st, const char *home, const char *name, char *warn, size_t warnn, mp_err *e) {
+    store_object *objs = NULL;
+    size_t n = 0;
+    if (st->m->object_list(st, &objs, &n, e) != 0) return NULL;
+    int64_t applied_ms = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(objs[i].kind, "Deployment") == 0 && strcmp(objs[i].name, name) == 0) applied_ms = objs[i].applied_ms;
+    store_object_array_free(objs, n);
+    return status_one(st, home, name, applied_ms, true, warn, warnn, e);
+}
 
 json_t *serve_deploy_status_all(store *st, const char *home, mp_err *e) {
     store_object *objs = NULL;
@@ -112,7 +209,7 @@ json_t *serve_deploy_status_all(store *st, const char *home, mp_err *e) {
     json_t *all = json_array();
     for (size_t i = 0; i < n && all; i++) {
         if (strcmp(objs[i].kind, "Deployment") != 0) continue;
-        json_t *v = serve_deploy_status_of(st, home, objs[i].name, NULL, 0, e);
+        json_t *v = status_one(st, home, objs[i].name, objs[i].applied_ms, false, NULL, 0, e);
         if (!v) {
             json_decref(all);
             all = NULL;

@@ -529,12 +529,19 @@ bool serve_deploy_running(const char *home, const char *name, char **url, int *p
 
 /* From outside a deployment's process (rollout.c): its status, live from
  * GET /admin/rollout when it runs, else the store's view (versions as the spec
- * names them, the recorded or the spec's percent, "url": null). A new
- * reference; NULL with e (MP_ENOENT: not applied). When it runs but does not
- * answer, warn (when non-NULL) says so and the store's view is returned. */
+ * names them, the recorded or the spec's percent, "url": null), with
+ *   "status": {"state": "Starting"|"Running"|"CrashLoopBackOff"|"Stopped",
+ *              "ready", "desired" (replicas over its tracks), "restarts",
+ *              "message" (why, or absent), "lastError" (or absent),
+ *              "appliedMs", "startedMs", "serverPid"}
+ * as mlplane server's fleet recorded it (a record whose server is gone reads
+ * Stopped), and "events": [{"type", "message", "count", "firstMs", "lastMs"}].
+ * A new reference; NULL with e (MP_ENOENT: not applied). When it runs but does
+ * not answer, warn (when non-NULL) says so and the store's view is returned. */
 struct json_t *serve_deploy_status_of(struct store *st, const char *home, const char *name, char *warn, size_t warnn,
                                       mp_err *e);
-/* Every applied Deployment's status, by name (a JSON array, a new reference). */
+/* Every applied Deployment's status, by name, each with its "status" but not
+ * its "events" (a JSON array, a new reference). */
 struct json_t *serve_deploy_status_all(struct store *st, const char *home, mp_err *e);
 
 typedef struct serve_rollout_result {
@@ -556,7 +563,9 @@ int serve_deploy_set_percent(struct store *st, const char *home, const char *nam
  * `mlplane serve deployment/NAME` process per applied Deployment, started when
  * it is applied, restarted (after a backoff) when it exits unasked or when the
  * Deployment is applied again, stopped when it is deleted and when the fleet
- * stops. Output goes to HOME/serving/NAME/server.log. */
+ * stops. Output goes to HOME/serving/NAME/server.log. Each one's state,
+ * restarts, last error and events are committed to the store as they change
+ * (store.h's deploy_state_*, deploy_event_*). */
 typedef struct serve_fleet serve_fleet;
 typedef struct serve_fleet_opts {
     const char *home; /* required */

@@ -89,6 +89,29 @@ static const char *const migrations[] = {
     "  canary_percent INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL"
     ");",
+    /* v8: a Deployment's running state and events, as mlplane server's fleet records them. */
+    "CREATE TABLE deployment_states ("
+    "  name TEXT PRIMARY KEY,"
+    "  state TEXT NOT NULL,"
+    "  message TEXT,"
+    "  last_error TEXT,"
+    "  restarts INTEGER NOT NULL DEFAULT 0,"
+    "  pid INTEGER NOT NULL DEFAULT 0,"
+    "  owner_pid INTEGER NOT NULL DEFAULT 0,"
+    "  owner_start INTEGER NOT NULL DEFAULT 0,"
+    "  started_ms INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE deployment_events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  message TEXT NOT NULL DEFAULT '',"
+    "  count INTEGER NOT NULL DEFAULT 1,"
+    "  first_ms INTEGER NOT NULL,"
+    "  last_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX deployment_events_name ON deployment_events(name, last_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -1,6 +1,8 @@
 /* objects_sqlite.c — scheduler objects applied to the store (`mlplane apply`):
  * PriorityClasses, Nodes, NodePools, ResourceFlavors, ClusterQueues and
- * LocalQueues, and Deployments with their rollout state. The store keeps each applied file's text once (sched_sources) and,
+ * LocalQueues, and Deployments with their rollout state and the running state
+ * and events mlplane server records for them (deployment_states,
+ * deployment_events). The store keeps each applied file's text once (sched_sources) and,
  * per object name, which source defines it (sched_objects); readers re-parse the
  * sources with the spec layer, so the store never needs to understand YAML.
  * Thread-safety: as the store, one connection per thread; the prepared
@@ -10,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_SOURCE_ADD, O_PUT, O_DELETE, O_GC, O_LIST, O_SOURCES, O_RO_GET, O_RO_SET, O_RO_CLEAR, O__COUNT };
+enum {
+    O_SOURCE_ADD, O_PUT, O_DELETE, O_GC, O_LIST, O_SOURCES, O_RO_GET, O_RO_SET, O_RO_CLEAR,
+    O_DS_PUT, O_DS_GET, O_DS_CLEAR, O_DE_BUMP, O_DE_ADD, O_DE_TRIM, O_DE_LIST, O_DE_CLEAR, O__COUNT
+};
 
 static const char *const sql_text[O__COUNT] = {
     [O_SOURCE_ADD] = "INSERT INTO sched_sources (path, text, applied_ms) VALUES (?1, ?2, ?3)",
@@ -25,6 +30,19 @@ static const char *const sql_text[O__COUNT] = {
     [O_RO_GET] = "SELECT canary_percent FROM rollouts WHERE name = ?1",
     [O_RO_SET] = "INSERT OR REPLACE INTO rollouts (name, canary_percent, updated_ms) VALUES (?1, ?2, ?3)",
     [O_RO_CLEAR] = "DELETE FROM rollouts WHERE name = ?1",
+    [O_DS_PUT] = "INSERT OR REPLACE INTO deployment_states (name, state, message, last_error, restarts, pid, owner_pid, "
+                 "owner_start, started_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [O_DS_GET] = "SELECT name, state, message, last_error, restarts, pid, owner_pid, owner_start, started_ms, updated_ms "
+                 "FROM deployment_states WHERE name = ?1",
+    [O_DS_CLEAR] = "DELETE FROM deployment_states WHERE name = ?1",
+    [O_DE_BUMP] = "UPDATE deployment_events SET count = count + 1, last_ms = ?4 "
+                  "WHERE name = ?1 AND type = ?2 AND message = ?3",
+    [O_DE_ADD] = "INSERT INTO deployment_events (name, type, message, count, first_ms, last_ms) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+    [O_DE_TRIM] = "DELETE FROM deployment_events WHERE name = ?1 AND id NOT IN (SELECT id FROM deployment_events "
+                  "WHERE name = ?1 ORDER BY last_ms DESC, id DESC LIMIT ?2)",
+    [O_DE_LIST] = "SELECT type, message, count, first_ms, last_ms FROM deployment_events WHERE name = ?1 "
+                  "ORDER BY last_ms, id",
+    [O_DE_CLEAR] = "DELETE FROM deployment_events WHERE name = ?1",
 };
 
 static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
@@ -158,4 +176,127 @@ int store__rollout_set(store *st, const char *name, int percent, mp_err *e) {
     }
     int rc = store__write(st, q);
     return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot record the rollout of deployment %s", name);
+}
+
+/* ---- Deployments' running state and events ------------------------------------------------ */
+
+static char *col_opt(sqlite3_stmt *q, int i) {
+    const char *t = (const char *)sqlite3_column_text(q, i);
+    return t ? mp_xstrdup(t) : NULL;
+}
+
+static void bind_opt(sqlite3_stmt *q, int i, const char *s) {
+    if (s) sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(q, i);
+}
+
+int store__deploy_state_put(store *st, const store_deploy_state *ds, mp_err *e) {
+    sqlite3_stmt *q = Q(st, O_DS_PUT, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, ds->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ds->state ? ds->state : "Stopped", -1, SQLITE_STATIC);
+    bind_opt(q, 3, ds->message);
+    bind_opt(q, 4, ds->last_error);
+    sqlite3_bind_int(q, 5, ds->restarts);
+    sqlite3_bind_int(q, 6, ds->pid);
+    sqlite3_bind_int(q, 7, ds->owner_pid);
+    sqlite3_bind_int64(q, 8, ds->owner_start);
+    sqlite3_bind_int64(q, 9, ds->started_ms);
+    sqlite3_bind_int64(q, 10, ds->updated_ms ? ds->updated_ms : mp_now_ms());
+    int rc = store__write(st, q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot record the state of deployment %s", ds->name);
+}
+
+int store__deploy_state_get(store *st, const char *name, store_deploy_state *out, bool *found, mp_err *e) {
+    memset(out, 0, sizeof *out);
+    *found = false;
+    sqlite3_stmt *q = Q(st, O_DS_GET, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *found = true;
+        *out = (store_deploy_state){.name = col_dup(q, 0), .state = col_dup(q, 1), .message = col_opt(q, 2),
+                                    .last_error = col_opt(q, 3), .restarts = sqlite3_column_int(q, 4),
+                                    .pid = sqlite3_column_int(q, 5), .owner_pid = sqlite3_column_int(q, 6),
+                                    .owner_start = sqlite3_column_int64(q, 7), .started_ms = sqlite3_column_int64(q, 8),
+                                    .updated_ms = sqlite3_column_int64(q, 9)};
+        rc = SQLITE_DONE;
+    }
+    if (rc != SQLITE_DONE) store__save_err(st);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the state of deployment %s", name);
+}
+
+/* Binds name, type, message and now to ?1..?4 of statement i and writes it. */
+static int event_write(store *st, int i, const char *name, const char *type, const char *message, int64_t now,
+                       mp_err *e) {
+    sqlite3_stmt *q = Q(st, i, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, message ? message : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, now);
+    int rc = store__write(st, q);
+    return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot record an event of deployment %s", name);
+}
+
+int store__deploy_event_add(store *st, const char *name, const char *type, const char *message, mp_err *e) {
+    bool own = !store__in_tx(st); /* the three statements commit together */
+    if (own && st->m->begin(st, e) != 0) return MP_ESTORE;
+    int64_t now = mp_now_ms();
+    int rc = event_write(st, O_DE_BUMP, name, type, message, now, e);
+    if (rc == 0 && store__changes(st) == 0) rc = event_write(st, O_DE_ADD, name, type, message, now, e);
+    if (rc == 0) {
+        sqlite3_stmt *q = Q(st, O_DE_TRIM, e);
+        if (!q) rc = MP_ESTORE;
+        if (q) {
+            sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+            sqlite3_bind_int(q, 2, STORE_DEPLOY_EVENTS_MAX);
+            int src = store__write(st, q);
+            if (src != SQLITE_DONE) rc = store__fail(st, e, src, "cannot trim the events of deployment %s", name);
+        }
+    }
+    if (!own) return rc;
+    if (rc == 0) return st->m->commit(st, e);
+    st->m->rollback(st);
+    return rc;
+}
+
+static void read_event(sqlite3_stmt *q, void *elem) {
+    store_deploy_event *ev = elem;
+    *ev = (store_deploy_event){.type = col_dup(q, 0), .message = col_dup(q, 1), .count = sqlite3_column_int(q, 2),
+                               .first_ms = sqlite3_column_int64(q, 3), .last_ms = sqlite3_column_int64(q, 4)};
+}
+
+int store__deploy_event_list(store *st, const char *name, store_deploy_event **out, size_t *n, mp_err *e) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = Q(st, O_DE_LIST, e);
+    if (!q) return MP_ESTORE;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    void *v = NULL;
+    size_t len = 0;
+    int rc = store__collect(q, sizeof(store_deploy_event), read_event, &v, &len);
+    if (rc != SQLITE_DONE) store__save_err(st);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        store_deploy_event_array_free(v, len);
+        return store__fail(st, e, rc, "cannot list the events of deployment %s", name);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int store__deploy_state_clear(store *st, const char *name, mp_err *e) {
+    static const int clears[] = {O_DS_CLEAR, O_DE_CLEAR};
+    for (size_t i = 0; i < sizeof clears / sizeof clears[0]; i++) {
+        sqlite3_stmt *q = Q(st, clears[i], e);
+        if (!q) return MP_ESTORE;
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        int rc = store__write(st, q);
+        if (rc != SQLITE_DONE) return store__fail(st, e, rc, "cannot forget the state of deployment %s", name);
+    }
+    return 0;
 }

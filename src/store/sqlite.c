@@ -719,6 +719,11 @@ static const store_methods sqlite_methods = {
     .source_list = store__source_list,
     .rollout_get = store__rollout_get,
     .rollout_set = store__rollout_set,
+    .deploy_state_put = store__deploy_state_put,
+    .deploy_state_get = store__deploy_state_get,
+    .deploy_event_add = store__deploy_event_add,
+    .deploy_event_list = store__deploy_event_list,
+    .deploy_state_clear = store__deploy_state_clear,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network

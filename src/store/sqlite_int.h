@@ -62,6 +62,12 @@ int store__object_list(store *s, store_object **out, size_t *n, mp_err *e);
 int store__source_list(store *s, store_source **out, size_t *n, mp_err *e);
 int store__rollout_get(store *s, const char *name, int *percent, bool *found, mp_err *e);
 int store__rollout_set(store *s, const char *name, int percent, mp_err *e);
+/* Deployments' running state and events (objects_sqlite.c). */
+int store__deploy_state_put(store *s, const store_deploy_state *ds, mp_err *e);
+int store__deploy_state_get(store *s, const char *name, store_deploy_state *out, bool *found, mp_err *e);
+int store__deploy_event_add(store *s, const char *name, const char *type, const char *message, mp_err *e);
+int store__deploy_event_list(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
+int store__deploy_state_clear(store *s, const char *name, mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);

@@ -226,6 +226,23 @@ void store_object_array_free(store_object *v, size_t n) {
     free(v);
 }
 
+void store_deploy_state_free(store_deploy_state *s) {
+    if (!s) return;
+    free(s->name);
+    free(s->state);
+    free(s->message);
+    free(s->last_error);
+    memset(s, 0, sizeof *s);
+}
+
+void store_deploy_event_array_free(store_deploy_event *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].type);
+        free(v[i].message);
+    }
+    free(v);
+}
+
 void store_source_array_free(store_source *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(v[i].path);

@@ -155,6 +155,37 @@ typedef struct store_source {
 void store_object_array_free(store_object *v, size_t n);
 void store_source_array_free(store_source *v, size_t n);
 
+/* A Deployment's running state, as `mlplane server` (src/serve/fleet.c), which
+ * supervises its process, last recorded it. */
+typedef struct store_deploy_state {
+    char *name;
+    char *state;         /* "Starting", "Running", "CrashLoopBackOff", "Stopped" */
+    char *message;       /* why it is in this state, or NULL */
+    char *last_error;    /* the last failure (how the process ended, its last error line), kept after
+                            it recovers; or NULL */
+    int restarts;        /* restarts after an unasked exit since it was applied or the server started */
+    int pid;             /* its current process, 0: none */
+    int owner_pid;       /* the supervising mlplane server, with its start time (mp_proc_start_time): */
+    int64_t owner_start; /* a record whose owner is gone is stale */
+    int64_t started_ms;  /* wall clock: when its current process started; 0: none */
+    int64_t updated_ms;  /* wall clock: when recorded (0 in a put: now) */
+} store_deploy_state;
+
+/* What happened to a Deployment's process, aggregated as Kubernetes does: the
+ * same type and message seen again counts once more. */
+typedef struct store_deploy_event {
+    char *type;      /* "Started", "Ready", "Exited", "BackOff", "Stopped", "Updated", "Failed" */
+    char *message;
+    int count;       /* times seen */
+    int64_t first_ms, last_ms; /* wall clock */
+} store_deploy_event;
+
+/* The most events kept per Deployment (the least recent go first). */
+#define STORE_DEPLOY_EVENTS_MAX 50
+
+void store_deploy_state_free(store_deploy_state *s);
+void store_deploy_event_array_free(store_deploy_event *v, size_t n);
+
 void store_hold_array_free(store_hold *v, size_t n);
 void store_run_free(store_run *r);
 void store_step_free(store_step *s);
@@ -252,6 +283,18 @@ typedef struct store_methods {
     /* Records percent (0..100) for the deployment name; a negative percent
      * forgets it (the spec's percent holds again: a Deployment applied anew). */
     int (*rollout_set)(store *s, const char *name, int percent, mp_err *e);
+
+    /* A Deployment's running state (insert or replace by ds->name). */
+    int (*deploy_state_put)(store *s, const store_deploy_state *ds, mp_err *e);
+    /* *found is false when none is recorded; else *out (free with store_deploy_state_free). */
+    int (*deploy_state_get)(store *s, const char *name, store_deploy_state *out, bool *found, mp_err *e);
+    /* Records an event of deployment name now: counted again when one of the
+     * same type and message is kept; at most STORE_DEPLOY_EVENTS_MAX kept. */
+    int (*deploy_event_add)(store *s, const char *name, const char *type, const char *message, mp_err *e);
+    /* name's events, least recently seen first (heap; free with store_deploy_event_array_free). */
+    int (*deploy_event_list)(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
+    /* Forgets name's state and events (its Deployment was deleted). */
+    int (*deploy_state_clear)(store *s, const char *name, mp_err *e);
 } store_methods;
 
 struct store {

@@ -58,10 +58,13 @@ wait_for "deployment solo to answer at its URL" 30 answers solo
 PID1=$(info pid)
 assert_eq "$(info url)" "$(url_of cr)" "router.json's URL"
 assert_contains "$(pgrep -af "deployment/cr --home=$MLPLANE_HOME")" "$PID1 " "the deployment's process"
+running() { [ "$(mlp get deployments -o json | jq -r --arg n "$1" '.[] | select(.deployment == $n) | .status.state')" = Running ]; }
+wait_for "deployment cr to be Running" 30 running cr
+wait_for "deployment solo to be Running" 30 running solo
 table=$(mlp get deployments)
-assert_eq "$(echo "$table" | tr -s ' ')" "NAME MODEL STABLE CANARY SHADOW URL
-cr bc 1 (90%) 2 (10%) - $(url_of cr)
-solo bc 1 (100%) - - $(url_of solo)" "get deployments"
+assert_eq "$(echo "$table" | awk '{ $5 = "AGE"; print }' | tr -s ' ' | sed 's/ $//')" "NAME READY STATUS RESTARTS AGE MODEL STABLE CANARY SHADOW URL MESSAGE
+cr 2/2 Running 0 AGE bc 1 (90%) 2 (10%) - $(url_of cr)
+solo 1/1 Running 0 AGE bc 1 (100%) - - $(url_of solo)" "get deployments"
 assert_contains "$(cat "$SERVER_ERR")" "mlplane server: deployment cr: started (pid $PID1, log $MLPLANE_HOME/serving/cr/server.log)" "start logged"
 assert_contains "$(head -1 "$MLPLANE_HOME/serving/cr/server.log")" "(deployment cr: model bc version 1, canary version 2 at 10%, 1 replica)" "the deployment's first line in its log"
 assert_eq "$(versions_of 20)" "18 1,2 2" "the 10% split over 20 requests"
