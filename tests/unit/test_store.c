@@ -603,6 +603,78 @@ static void test_rollouts(void **state) {
     assert_int_equal(s->m->rollout_set(s, "never", -1, &e), 0); /* forgetting nothing is fine */
 }
 
+/* A Deployment's running state (absent, recorded, replaced; kept across a
+ * reopen) and its events: the same type and message counted once more, at most
+ * STORE_DEPLOY_EVENTS_MAX kept (the least recently seen go), both forgotten
+ * together. */
+static void test_deploy_states(void **state) {
+    fx *f = *state;
+    store *s = f->s;
+    mp_err e = {0};
+    store_deploy_state ds;
+    bool found = true;
+    assert_int_equal(s->m->deploy_state_get(s, "web", &ds, &found, &e), 0);
+    assert_false(found);
+    store_deploy_state w = {.name = "web", .state = "Starting", .restarts = 0, .pid = 42, .owner_pid = 7,
+                            .owner_start = 99, .started_ms = 1000};
+    assert_int_equal(s->m->deploy_state_put(s, &w, &e), 0);
+    w.state = "CrashLoopBackOff";
+    w.message = w.last_error = "exit status 1: cannot listen on 127.0.0.1:1: Address already in use";
+    w.restarts = 3;
+    w.pid = 0;
+    assert_int_equal(s->m->deploy_state_put(s, &w, &e), 0);
+    s->m->close(s);
+    s = f->s = must_open(f->path);
+    assert_int_equal(s->m->deploy_state_get(s, "web", &ds, &found, &e), 0);
+    assert_true(found);
+    assert_string_equal(ds.state, "CrashLoopBackOff");
+    assert_string_equal(ds.last_error, w.last_error);
+    assert_int_equal(ds.restarts, 3);
+    assert_int_equal(ds.pid, 0);
+    assert_int_equal(ds.owner_pid, 7);
+    assert_int_equal(ds.owner_start, 99);
+    assert_true(ds.updated_ms > 0);
+    store_deploy_state_free(&ds);
+
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(s->m->deploy_event_add(s, "web", "Started", "started", &e), 0);
+        assert_int_equal(s->m->deploy_event_add(s, "web", "Exited", "exit status 1: boom", &e), 0);
+    }
+    assert_int_equal(s->m->deploy_event_add(s, "api", "Started", "started", &e), 0);
+    store_deploy_event *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(s->m->deploy_event_list(s, "web", &ev, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ev[0].type, "Started");
+    assert_int_equal(ev[0].count, 3);
+    assert_string_equal(ev[1].message, "exit status 1: boom");
+    assert_int_equal(ev[1].count, 3);
+    assert_true(ev[1].first_ms <= ev[1].last_ms);
+    store_deploy_event_array_free(ev, n);
+    for (int i = 0; i < STORE_DEPLOY_EVENTS_MAX + 5; i++) {
+        char msg[32];
+        snprintf(msg, sizeof msg, "event %d", i);
+        assert_int_equal(s->m->deploy_event_add(s, "web", "Ready", msg, &e), 0);
+    }
+    assert_int_equal(s->m->deploy_event_list(s, "web", &ev, &n, &e), 0);
+    assert_int_equal(n, STORE_DEPLOY_EVENTS_MAX);
+    char last[32];
+    snprintf(last, sizeof last, "event %d", STORE_DEPLOY_EVENTS_MAX + 4);
+    assert_string_equal(ev[n - 1].message, last);
+    store_deploy_event_array_free(ev, n);
+
+    assert_int_equal(s->m->deploy_state_clear(s, "web", &e), 0);
+    assert_int_equal(s->m->deploy_state_get(s, "web", &ds, &found, &e), 0);
+    assert_false(found);
+    assert_int_equal(s->m->deploy_event_list(s, "web", &ev, &n, &e), 0);
+    assert_int_equal(n, 0);
+    store_deploy_event_array_free(ev, n);
+    assert_int_equal(s->m->deploy_event_list(s, "api", &ev, &n, &e), 0); /* another's are kept */
+    assert_int_equal(n, 1);
+    store_deploy_event_array_free(ev, n);
+    assert_int_equal(s->m->deploy_state_clear(s, "never", &e), 0); /* forgetting nothing is fine */
+}
+
 /* ---- transactions and sharing ------------------------------------------------------------ */
 
 static int64_t count_events(store *s, const char *run) {
@@ -874,6 +946,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_workloads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_commit_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
