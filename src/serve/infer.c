@@ -451,6 +451,7 @@ static bool encode(const serve__entry *en, const infer_answer *r, const float *y
 typedef struct deferred {
     serve__pending p;        /* the batch's view; x and y point into xy */
     const serve__entry *en;
+    int64_t t0_us;           /* its arrival (monotonic), for its count in en->stats */
     json_t *root;            /* the request (a.id points into it) */
     infer_answer a;
     float xy[];              /* the rows (rows * nfeatures), then the prediction (rows * noutputs) */
@@ -470,6 +471,7 @@ static void finish_deferred(void *arg, mp_http_resp *resp) {
         mp_http_header_add(resp, "X-Model-Version", d->en->m->version);
         predicted(d->en, &d->a, d->p.rc, d->p.why ? d->p.why : "", d->p.y, resp);
     }
+    serve__answered(d->en, resp ? resp->status : 0, d->t0_us);
     free(d->p.why);
     json_decref(d->root);
     free(d);
@@ -478,7 +480,8 @@ static void finish_deferred(void *arg, mp_http_resp *resp) {
 /* Queues the prediction of a small request on this thread's batch when the
  * engine can defer the answer (a copy of its rows goes with it); false when it
  * cannot: predict now. Takes root when it returns true. */
-static bool defer_predict(const serve__entry *en, const mp_http_req *req, json_t *root, const infer_req *r) {
+static bool defer_predict(const serve__entry *en, const mp_http_req *req, json_t *root, const infer_req *r,
+                          int64_t t0_us) {
     const serve_model *m = en->m;
     if (!req->engine || r->rows == 0 || r->rows > SERVE__BATCH_DEFER) return false;
     size_t nx = r->rows * m->meta.nfeatures, ny = r->rows * m->meta.noutputs;
@@ -486,6 +489,7 @@ static bool defer_predict(const serve__entry *en, const mp_http_req *req, json_t
     memcpy(d->xy, r->x, nx * sizeof d->xy[0]);
     d->p = (serve__pending){.m = m, .x = d->xy, .rows = r->rows, .y = d->xy + nx};
     d->en = en;
+    d->t0_us = t0_us;
     d->root = root;
     d->a = (infer_answer){.id = r->id, .rows = r->rows, .binary_out = r->binary_out};
     d->p.later = mp_httpd_defer(req, finish_deferred, d);
@@ -497,14 +501,14 @@ static bool defer_predict(const serve__entry *en, const mp_http_req *req, json_t
     return true;
 }
 
-void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp) {
+bool serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp, int64_t t0_us) {
     const serve_model *m = en->m;
     mp_http_header_add(resp, "X-Model-Version", m->version); /* on errors too: which version refused */
     infer_req r = {0};
-    if (!split_body(req, &r, resp)) return;
+    if (!split_body(req, &r, resp)) return false;
     if (r.header_len == 0) {
         serve_oip_error(resp, 400, "the request body is empty: an inference request is a JSON object with \"inputs\"");
-        return;
+        return false;
     }
     json_error_t je;
     json_t *root = json_loadb(req->body, r.header_len, JSON_DECODE_ANY, &je);
@@ -516,13 +520,15 @@ void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *
         serve_oip_error(resp, 400, "malformed JSON %sat line %d column %d: %s%s", r.has_header ? "inference header " : "", je.line,
                         je.column, je.text,
                         trailing ? " (to send binary tensor data after the JSON, give the " HEADER_LEN " header)" : "");
-        return;
+        return false;
     }
     float small_y[64];
     float *y = NULL;
+    bool deferred = false;
     if (take_request(m, root, &r, resp)) {
-        if (defer_predict(en, req, root, &r)) {
+        if (defer_predict(en, req, root, &r, t0_us)) {
             root = NULL; /* the deferred request's now */
+            deferred = true;
         } else {
             mp_err e = {0};
             size_t ny = r.rows * m->meta.noutputs;
@@ -535,4 +541,5 @@ void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *
     if (y && y != small_y) free(y);
     if (r.x != r.small_x) free(r.x);
     json_decref(root); /* r.id points into root: freed last */
+    return deferred;
 }

@@ -9,13 +9,21 @@
  *   GET  /v2/models/NAME[/versions/V]                model metadata
  *   GET  /v2/models/NAME[/versions/V]/ready          model readiness
  *   POST /v2/models/NAME[/versions/V]/infer          inference (infer.c)
+ *   GET  /metrics                                    Prometheus text: the requests
+ *                                                    answered by each version, as a
+ *                                                    router counts them (metrics.c)
  *
  * The endpoints are one table (kind, method, handler); a path is split into its
  * segments once. Errors are {"error": "..."}: 404 for an unknown path, model
  * or version, 405 (with Allow) for a known path and the wrong method.
  *
+ * Every request but the health checks and /metrics is counted (status, time
+ * to its answer, in flight) under the version of the model it names, else
+ * the first model's, as a router counts the requests it forwards to its
+ * stable version; a deferred one (a batch) when its finish runs.
+ *
  * Threads: the model table is filled before requests are handled and only read
- * afterwards; ready is atomic. serve_oip_handle is reentrant. */
+ * afterwards; ready and the counts are atomic. serve_oip_handle is reentrant. */
 #include "serve/serve_int.h"
 
 #include <jansson.h>
@@ -45,6 +53,7 @@ int serve_oip_add(serve_oip *o, serve_model *m, mp_err *e) {
         .m = m,
         .name_json = serve__json_string(m->name),
         .version_json = serve__json_string(m->version),
+        .stats = mp_xcalloc(1, sizeof(serve__reqstats)),
     };
     return 0;
 }
@@ -59,6 +68,7 @@ void serve_oip_free(serve_oip *o) {
         serve_model_free(o->models[i].m);
         free(o->models[i].name_json);
         free(o->models[i].version_json);
+        free(o->models[i].stats);
     }
     free(o->models);
     free(o);
@@ -80,12 +90,15 @@ void serve_oip_error(mp_http_resp *resp, int status, const char *fmt, ...) {
 
 /* ---- paths --------------------------------------------------------------------------- */
 
-typedef enum ep_kind { EP_NONE, EP_SERVER_META, EP_LIVE, EP_READY, EP_MODEL_META, EP_MODEL_READY, EP_INFER } ep_kind;
+typedef enum ep_kind {
+    EP_NONE, EP_SERVER_META, EP_LIVE, EP_READY, EP_MODEL_META, EP_MODEL_READY, EP_INFER, EP_METRICS
+} ep_kind;
 
 typedef struct target {
     ep_kind kind;
     char *name;          /* model endpoints: the model's name (heap) */
     char *version;       /* and the version asked for (heap), or NULL */
+    int64_t t0_us;       /* the request's arrival (monotonic), for its count */
 } target;
 
 /* Splits path into segments (heap copies); a path with an empty segment inside
@@ -115,6 +128,7 @@ static target parse_path(const char *path) {
     target t = {.kind = EP_NONE};
     char *seg[7];
     size_t n = split(path, seg, 7);
+    if (n == 1 && strcmp(seg[0], "metrics") == 0) t.kind = EP_METRICS;
     if (n >= 1 && strcmp(seg[0], "v2") == 0) {
         if (n == 1) t.kind = EP_SERVER_META;
         else if (n == 3 && strcmp(seg[1], "health") == 0 && strcmp(seg[2], "live") == 0) t.kind = EP_LIVE;
@@ -169,28 +183,31 @@ static json_t *tensor_json(const char *name, size_t width) {
     return json_pack("{s:s,s:s,s:o}", "name", name, "datatype", "FP32", "shape", shape);
 }
 
-static void ep_server_meta(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+static bool ep_server_meta(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     (void)o, (void)t, (void)req;
     mp_http_json(resp, 200,
                  json_pack("{s:s,s:s,s:[s]}", "name", "mlplane", "version", MLPLANE_VERSION, "extensions", "binary_tensor_data"));
+    return false;
 }
 
-static void ep_live(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+static bool ep_live(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     (void)o, (void)t, (void)req;
     mp_http_json(resp, 200, json_pack("{s:b}", "live", 1));
+    return false;
 }
 
 /* Not ready is a 4xx, as the protocol's health API asks. */
-static void ep_ready(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+static bool ep_ready(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     (void)t, (void)req;
     bool ready = atomic_load(&o->ready) && o->n > 0;
     mp_http_json(resp, ready ? 200 : 400, json_pack("{s:b}", "ready", ready));
+    return false;
 }
 
-static void ep_model_meta(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+static bool ep_model_meta(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     (void)req;
     const serve__entry *en = find_model(o, t, resp);
-    if (!en) return;
+    if (!en) return false;
     const serve_model *m = en->m;
     json_t *versions = json_array();
     for (size_t i = 0; i < o->n; i++)
@@ -199,22 +216,60 @@ static void ep_model_meta(serve_oip *o, const target *t, const mp_http_req *req,
                           "inputs", tensor_json(m->input_name, m->meta.nfeatures), "outputs",
                           tensor_json(m->output_name, m->meta.noutputs > 1 ? m->meta.noutputs : 0));
     mp_http_json(resp, 200, v);
+    return false;
 }
 
-static void ep_model_ready(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+static bool ep_model_ready(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     (void)req;
     const serve__entry *en = find_model(o, t, resp);
-    if (!en) return;
+    if (!en) return false;
     bool ready = atomic_load(&o->ready);
     mp_http_json(resp, ready ? 200 : 400, json_pack("{s:s,s:b}", "name", en->m->name, "ready", ready));
+    return false;
 }
 
-static void ep_infer(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+static bool ep_infer(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
     const serve__entry *en = find_model(o, t, resp);
-    if (en) serve__infer(en, req, resp);
+    return en && serve__infer(en, req, resp, t->t0_us);
 }
 
-typedef void (*ep_fn)(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp);
+static bool ep_metrics(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp) {
+    (void)t, (void)req;
+    const char **versions = mp_xcalloc(o->n + 1, sizeof *versions);
+    serve__reqstats **stats = mp_xcalloc(o->n + 1, sizeof *stats);
+    for (size_t i = 0; i < o->n; i++) {
+        versions[i] = o->models[i].m->version;
+        stats[i] = o->models[i].stats;
+    }
+    mp_buf *b = &resp->body;
+    serve__reqstats_render(b, o->n, versions, stats,
+                           "Requests the server answered, by the model version and the status code returned.",
+                           "Time from a request's arrival to its answer.");
+    serve__metric_family(b, "mlplane_serve_inflight", "gauge", "Requests being answered.");
+    for (size_t i = 0; i < o->n; i++) {
+        mp_buf_puts(b, "mlplane_serve_inflight{version=\"");
+        serve__label_value(b, versions[i]);
+        mp_buf_printf(b, "\"} %d\n", atomic_load(&stats[i]->inflight));
+    }
+    serve__metric_family(b, "mlplane_serve_ready", "gauge", "1 while the server takes requests (GET /v2/health/ready answers 200).");
+    mp_buf_printf(b, "mlplane_serve_ready %d\n", atomic_load(&o->ready) && o->n > 0);
+    unsigned long long calls = 0, batched = 0;
+    serve__batch_counts(&calls, &batched);
+    serve__metric_family(b, "mlplane_serve_batch_calls_total", "counter",
+                         "Runtime calls that predicted a batch of small inference requests read together.");
+    mp_buf_printf(b, "mlplane_serve_batch_calls_total %llu\n", calls);
+    serve__metric_family(b, "mlplane_serve_batch_requests_total", "counter", "Inference requests those calls answered.");
+    mp_buf_printf(b, "mlplane_serve_batch_requests_total %llu\n", batched);
+    free(versions);
+    free(stats);
+    resp->status = 200;
+    mp_strlcpy(resp->content_type, "text/plain; version=0.0.4; charset=utf-8", sizeof resp->content_type);
+    return false;
+}
+
+/* Answers req; true when the answer is deferred (ep_infer's batch). */
+typedef bool (*ep_fn)(serve_oip *o, const target *t, const mp_http_req *req, mp_http_resp *resp);
+
 
 static const struct endpoint {
     ep_kind kind;
@@ -227,10 +282,31 @@ static const struct endpoint {
     {EP_MODEL_META, "GET", ep_model_meta},
     {EP_MODEL_READY, "GET", ep_model_ready},
     {EP_INFER, "POST", ep_infer},
+    {EP_METRICS, "GET", ep_metrics},
 };
 
+/* The counts a request to t goes to: the model it names (a version it has),
+ * else the first model's; none for the health checks and /metrics. */
+static serve__reqstats *counted_in(serve_oip *o, const target *t) {
+    if (o->n == 0 || t->kind == EP_LIVE || t->kind == EP_READY || t->kind == EP_METRICS) return NULL;
+    for (size_t i = 0; t->name && i < o->n; i++)
+        if (strcmp(o->models[i].m->name, t->name) == 0 && (!t->version || strcmp(o->models[i].m->version, t->version) == 0))
+            return o->models[i].stats;
+    return o->models[0].stats;
+}
+
+void serve__answered(const serve__entry *en, int status, int64_t t0_us) {
+    atomic_fetch_sub_explicit(&en->stats->inflight, 1, memory_order_relaxed);
+    if (status > 0) serve__reqstats_observe(en->stats, status, mp_mono_us() - t0_us);
+}
+
 void serve_oip_handle(serve_oip *o, const mp_http_req *req, mp_http_resp *resp) {
+    int64_t t0 = mp_mono_us();
     target t = parse_path(req->path ? req->path : "");
+    t.t0_us = t0;
+    serve__reqstats *rs = counted_in(o, &t);
+    if (rs) atomic_fetch_add_explicit(&rs->inflight, 1, memory_order_relaxed);
+    bool deferred = false;
     const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     const struct endpoint *ep = NULL;
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++)
@@ -241,7 +317,11 @@ void serve_oip_handle(serve_oip *o, const mp_http_req *req, mp_http_resp *resp) 
         serve_oip_error(resp, 405, "%s is not allowed on %s (allowed: %s)", req->method, req->path, ep->method);
         mp_http_header_add(resp, "Allow", ep->method);
     } else {
-        ep->fn(o, &t, req, resp);
+        deferred = ep->fn(o, &t, req, resp);
+    }
+    if (rs && !deferred) {
+        atomic_fetch_sub_explicit(&rs->inflight, 1, memory_order_relaxed);
+        serve__reqstats_observe(rs, resp->status, mp_mono_us() - t0);
     }
     free(t.name);
     free(t.version);

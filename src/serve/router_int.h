@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "serve/serve.h"
+#include "serve/serve_int.h"
 
 typedef enum serve__state {
     SERVE__EMPTY = 0,  /* no replica in this slot */
@@ -28,10 +29,6 @@ typedef enum serve__state {
     SERVE__RESTARTING, /* exited unasked: started again at next_start_ms */
 } serve__state;
 
-/* Buckets of mlplane_serve_request_duration_seconds (upper bounds, seconds). */
-#define SERVE__NBUCKETS 15
-extern const double serve__bucket_le[SERVE__NBUCKETS];
-#define SERVE__NCODES 600 /* status codes counted: 0..599 */
 #define SERVE__RPS_WINDOW 5 /* seconds over which rps is measured */
 
 typedef struct serve__replica {
@@ -71,9 +68,7 @@ typedef struct serve__pool {
     double inflight_acc;  /* supervisor: requests in flight summed over samples since the hook's last call */
     int inflight_samples; /* supervisor */
     /* metrics */
-    atomic_ullong codes[SERVE__NCODES];
-    atomic_ullong buckets[SERVE__NBUCKETS + 1]; /* not cumulative; the last is beyond every bound */
-    atomic_ullong sum_us, count;
+    serve__reqstats req;  /* requests answered (its inflight unused: the replicas count theirs) */
     atomic_ullong refused, died, timeouts, errors, retries, restarts;
 } serve__pool;
 
@@ -170,10 +165,6 @@ int64_t serve__backoff_ms(int failures);
 /* The count of failures in a row once a process that ran for uptime_ms exits:
  * it starts over (0) when the process stayed up 30 s, else prev. */
 int serve__backoff_failures(int prev, int64_t uptime_ms);
-/* Index of the histogram bucket a duration falls in (SERVE__NBUCKETS: beyond all). */
-int serve__bucket(double seconds);
-/* Appends s to b as a Prometheus label value (backslash, quote, newline escaped). */
-void serve__label_value(mp_buf *b, const char *s);
 /* Appends path percent-encoded for a request line (bytes other than
  * unreserved characters, sub-delims, ':', '@' and '/' become %XX). */
 void serve__encode_path(mp_buf *b, const char *path);

@@ -1,19 +1,54 @@
-/* serve_int.h — internals shared by oip.c (routing, metadata, health), infer.c
- * (the inference request and response) and tensor.c (datatypes and element
- * conversion). Not a public header. */
+/* serve_int.h — internals shared by oip.c (routing, metadata, health,
+ * metrics), infer.c (the inference request and response), tensor.c (datatypes
+ * and element conversion), and metrics.c (the request counts a single server
+ * and a router both show). Not a public header. */
 #ifndef MLPLANE_SERVE_INT_H
 #define MLPLANE_SERVE_INT_H
 
 #include <assert.h>
 #include <jansson.h>
+#include <stdatomic.h>
 
 #include "serve/serve.h"
+
+/* ---- request counts (metrics.c) -------------------------------------------------------
+ * What GET /metrics shows of the requests answered, by model version: the same
+ * families for a single `mlplane serve` (oip.c) and a router (router.c):
+ *   mlplane_serve_requests_total{version,code}        counter
+ *   mlplane_serve_request_duration_seconds{version}   histogram
+ * Only atomics: many threads count at once, any thread renders. */
+
+/* Buckets of mlplane_serve_request_duration_seconds (upper bounds, seconds). */
+#define SERVE__NBUCKETS 15
+extern const double serve__bucket_le[SERVE__NBUCKETS];
+#define SERVE__NCODES 600 /* status codes counted: 0..599 */
+
+typedef struct serve__reqstats {
+    atomic_ullong codes[SERVE__NCODES];
+    atomic_ullong buckets[SERVE__NBUCKETS + 1]; /* not cumulative; the last is beyond every bound */
+    atomic_ullong sum_us, count;
+    atomic_int inflight; /* a single server's requests being answered (a router counts per replica) */
+} serve__reqstats;
+
+/* Counts one answered request: its status and its duration. */
+void serve__reqstats_observe(serve__reqstats *s, int status, int64_t us);
+/* Appends the two families above for n series, versions[i] counted in
+ * stats[i], each with its HELP text. */
+void serve__reqstats_render(mp_buf *out, size_t n, const char *const *versions, serve__reqstats *const *stats,
+                            const char *help_requests, const char *help_duration);
+/* Index of the histogram bucket a duration falls in (SERVE__NBUCKETS: beyond all). */
+int serve__bucket(double seconds);
+/* Appends s to b as a Prometheus label value (backslash, quote, newline escaped). */
+void serve__label_value(mp_buf *b, const char *s);
+/* Appends "# HELP name help" and "# TYPE name type" lines. */
+void serve__metric_family(mp_buf *b, const char *name, const char *type, const char *help);
 
 /* A served model with its name and version encoded once as JSON strings. */
 typedef struct serve__entry {
     serve_model *m;
     char *name_json;    /* "\"breast-cancer\"" (heap) */
     char *version_json; /* "\"1\"" (heap) */
+    serve__reqstats *stats; /* its requests, for GET /metrics (heap) */
 } serve__entry;
 
 /* A heap JSON string literal (quotes and escapes) of s. */
@@ -22,8 +57,14 @@ char *serve__json_string(const char *s);
 /* Answers POST .../infer for entry en: decodes the body (JSON, or a JSON
  * inference header and binary tensor data when the request has the
  * Inference-Header-Content-Length header), predicts the rows in one runtime
- * call and encodes the response (or a 400/500 error). Reentrant. */
-void serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp);
+ * call and encodes the response (or a 400/500 error). Reentrant. Returns true
+ * when the answer is deferred (a batch, below): its finish then counts it in
+ * en->stats as serve__answered does, with t0_us as its arrival. */
+bool serve__infer(const serve__entry *en, const mp_http_req *req, mp_http_resp *resp, int64_t t0_us);
+/* A request counted in en->stats (inflight) was answered with status (0: the
+ * client went away first, only inflight is counted down), t0_us being its
+ * arrival on the monotonic µs clock. */
+void serve__answered(const serve__entry *en, int status, int64_t t0_us);
 
 /* ---- micro-batching (batch.c) -----------------------------------------------------------
  * Behind an engine with a loop hook (serve_http_start), an inference request
