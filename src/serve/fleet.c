@@ -104,12 +104,17 @@ static child *find(serve_fleet *f, const char *name) {
 /* Commits c's state (message may be NULL). A store that cannot be written is
  * logged; supervision goes on. */
 static void record(serve_fleet *f, const child *c, const char *state, const char *message) {
+    char *also = NULL; /* a hand-over's new spec not running yet: the old one serves */
+    if (c->old.pid > 0 && !c->old.asked && strcmp(state, "Running") != 0)
+        message = also = mp_xasprintf("%s%sthe previous spec's process (pid %d) serves meanwhile", message ? message : "",
+                                      message ? "; " : "", (int)c->old.pid);
     store_deploy_state ds = {.name = c->name, .state = (char *)state, .message = (char *)message,
                              .last_error = c->last_error, .restarts = c->restarts, .pid = (int)c->cur.pid,
                              .owner_pid = f->pid, .owner_start = f->pid_start,
                              .started_ms = c->cur.pid > 0 ? c->started_wall : 0};
     mp_err e = {0};
     if (f->st->m->deploy_state_put(f->st, &ds, &e) != 0) flog("deployment %s: cannot record its state: %s", c->name, e.msg);
+    free(also);
 }
 
 static void event(serve_fleet *f, const child *c, const char *type, const char *fmt, ...) MP_PRINTF(4, 5);

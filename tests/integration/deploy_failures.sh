@@ -9,6 +9,8 @@
 #   - rollout status and describe deployment show the error and the events
 #     (Started, Exited, BackOff; good's Started and Ready), locally and
 #     through --server (GET /api/v1/deployments[/NAME]);
+#   - good applied again with a version the registry lacks: CrashLoopBackOff
+#     with the error, while its old process serves (READY 1/1);
 #   - the port freed: busy becomes Running by itself (its last error and
 #     restarts kept, a Ready event); ghost applied again with version 1:
 #     Updated, Running, its restarts start over;
@@ -99,6 +101,22 @@ rc=0; out=$(mlp describe deployment nope 2>&1) || rc=$?
 assert_eq "$rc" "1" "describe of an unknown deployment exits 1"
 assert_contains "$out" '"nope"' "describe of an unknown deployment names it"
 ok "rollout status and describe deployment show the error and the events (Started, Exited counted, BackOff; good: Started, Ready), locally and through --server"
+
+# --- good applied again with a version the registry lacks: the old process serves meanwhile ---
+OLD_PID=$(jq -r .pid "$MLPLANE_HOME/serving/good/router.json")
+deployment good "  model: {name: bc, version: 9}"
+wait_for "good's new spec to be restarted" 60 restarted good 1
+assert_contains "$(status good message)" "version=9" "good's message during the hand-over"
+assert_contains "$(status good message)" "the previous spec's process (pid $OLD_PID) serves meanwhile" "good's message during the hand-over"
+assert_eq "$(status good ready)/$(status good desired)" "1/1" "good's replicas (the old process's) during the hand-over"
+GOOD_URL=$(mlp get deployments -o json | jq -r '.[] | select(.deployment == "good") | .url')
+[ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$GOOD_URL/v2/models/good/infer" --data-binary @"$T_DIR/one.json")" = 200 ] ||
+  fail "good's old process does not answer during the hand-over"
+deployment good "  model: {name: bc, version: 1}"
+wait_for "good to be Running again" 60 is_state good Running
+wait_for "good's old process to stop" 60 sh -c "! kill -0 $OLD_PID 2>/dev/null"
+assert_eq "$(status good restarts)" "0" "good's restarts once applied again"
+ok "applied again with a missing version: CrashLoopBackOff, the error and the old process serving (1/1, answers); applied again: Running"
 
 # --- the port freed: busy recovers; ghost applied again with a version that exists ---
 stop_server "$HOLDER_PID" || true
