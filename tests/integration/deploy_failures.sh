@@ -103,7 +103,7 @@ assert_contains "$out" '"nope"' "describe of an unknown deployment names it"
 ok "rollout status and describe deployment show the error and the events (Started, Exited counted, BackOff; good: Started, Ready), locally and through --server"
 
 # --- good applied again with a version the registry lacks: the old process serves meanwhile ---
-OLD_PID=$(jq -r .pid "$MLPLANE_HOME/serving/good/router.json")
+OLD_PID=$(mlp rollout status good -o json | jq -r .pid)
 deployment good "  model: {name: bc, version: 9}"
 wait_for "good's new spec to be restarted" 60 restarted good 1
 assert_contains "$(status good message)" "version=9" "good's message during the hand-over"
