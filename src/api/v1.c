@@ -81,6 +81,7 @@ static int bundle_load(const mp_http_req *req, mp_http_resp *resp, const char *i
     mp_err e;
     store *st = req->st;
     int rc = st->m->run_get(st, id, &b->run, &e);
+    if (rc == 0) sched_runs_settle(st, &b->run, 1);
     if (rc == 0) rc = st->m->step_list(st, b->run.id, &b->steps, &b->nsteps, &e);
     if (rc == 0) rc = st->m->metric_list(st, b->run.id, &b->metrics, &b->nmetrics, &e);
     if (rc) {
@@ -137,6 +138,7 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
+    sched_runs_settle(req->st, runs, n);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         store_step *steps = NULL;
@@ -159,6 +161,7 @@ static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
+    sched_runs_settle(req->st, runs, n);
     json_t *arr = json_array(), *seen = json_object();
     for (size_t i = 0; i < n; i++) { /* runs come newest first: the first of a pipeline is its latest */
         char *key = mp_xasprintf("%s/%s", runs[i].namespace_ ? runs[i].namespace_ : "", runs[i].pipeline);
