@@ -6,7 +6,7 @@
 #   make asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  every benchmark; make bench-NAME one of them (bench-steps, bench-tracking, bench-sched,
 #               bench-serving)
-#   make soak   no run lost: 5 rounds of 500 runs submitted at once (bench/sched/soak.sh; part of bench)
+#   make soak   no run lost: 5 rounds of 500 runs submitted at once, plain and cpu: 1 (bench/sched/soak.sh; part of bench)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
