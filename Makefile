@@ -6,6 +6,7 @@
 #   make asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  every benchmark; make bench-NAME one of them (bench-steps, bench-tracking, bench-sched,
 #               bench-serving)
+#   make soak   no run lost: 5 rounds of 500 runs submitted at once, plain and cpu: 1 (bench/sched/soak.sh; part of bench)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -17,7 +18,7 @@ DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlit
            libxgboost-dev libsodium-dev libcmocka-dev \
            libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3
 
-.PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving clean
+.PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving soak clean
 
 all: build
 
@@ -40,7 +41,7 @@ asan: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-bench: bench-steps bench-tracking bench-sched bench-serving
+bench: bench-steps bench-tracking bench-sched bench-serving soak
 
 bench-steps: deps build
 	@./bench/steps/run.sh $(BUILD)
@@ -53,6 +54,9 @@ bench-sched: deps build
 
 bench-serving: deps build
 	@./bench/serving/run.sh $(BUILD)
+
+soak: deps build
+	@./bench/sched/soak.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

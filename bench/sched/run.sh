@@ -17,8 +17,10 @@
 # Target: mlplane >= 10 x Slurm. Each side runs alone on the machine, mlplane
 # first. Without the peer scripts, root or a working Slurm the comparison is
 # skipped with a message. A figure whose runs fail or do not all end within
-# SCHED_BENCH_WAIT_S is printed as 0 ... SHORT; the exit status is non-zero only
-# for mlplane's own failures.
+# SCHED_BENCH_WAIT_S is printed as 0 ... SHORT, and the home of that round is
+# kept for inspection (its path printed); the exit status is non-zero only for
+# mlplane's own failures. No run lost under many rounds of 500: bench/sched/soak.sh
+# (make soak).
 # Usage: bench/sched/run.sh BUILD_DIR
 # Env: SCHED_BENCH_SLURM_JOBS (40), SCHED_BENCH_JOBS (500, the bigger N),
 #      SCHED_BENCH_ROUNDS (3), SCHED_BENCH_WAIT_S (120, per round),
@@ -162,6 +164,15 @@ mlplane_round() {
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
 }
 
+# keep_home HOME: moves a failed round's home and its submits' output out of
+# WORK (removed on exit) and says where
+KEPT=
+keep_home() {
+  [ -n "$KEPT" ] || KEPT=$(mktemp -d "${TMPDIR:-/tmp}/mlplane-bench-sched-failed.XXXXXX")
+  mv "$1" "$1.out" "$KEPT/" 2>/dev/null || true
+  echo "  kept the home of that round for inspection: $KEPT/$(basename "$1") (submits' output: $KEPT/$(basename "$1").out)"
+}
+
 # mlplane_median SPEC N TAG: ROUNDS rounds, each in a fresh home; prints the
 # rounds and leaves the median seconds in WORK/TAG.s (nothing there on a failure)
 mlplane_median() {
@@ -172,6 +183,7 @@ mlplane_median() {
     if ! t=$(mlplane_round "$1" "$2" "$home"); then
       stop_runs "$home"
       echo "  mlplane N=$2 ($3): round $r failed"
+      keep_home "$home"
       FAILED=1; return 0
     fi
     echo "$t" >> "$WORK/$3.txt"

@@ -81,6 +81,7 @@ static int bundle_load(const mp_http_req *req, mp_http_resp *resp, const char *i
     mp_err e;
     store *st = req->st;
     int rc = st->m->run_get(st, id, &b->run, &e);
+    if (rc == 0) sched_runs_settle(st, &b->run, 1);
     if (rc == 0) rc = st->m->step_list(st, b->run.id, &b->steps, &b->nsteps, &e);
     if (rc == 0) rc = st->m->metric_list(st, b->run.id, &b->metrics, &b->nmetrics, &e);
     if (rc) {
@@ -137,6 +138,7 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
+    sched_runs_settle(req->st, runs, n);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         store_step *steps = NULL;
@@ -159,6 +161,7 @@ static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
+    sched_runs_settle(req->st, runs, n);
     json_t *arr = json_array(), *seen = json_object();
     for (size_t i = 0; i < n; i++) { /* runs come newest first: the first of a pipeline is its latest */
         char *key = mp_xasprintf("%s/%s", runs[i].namespace_ ? runs[i].namespace_ : "", runs[i].pipeline);
@@ -460,10 +463,16 @@ static int read_params(json_t *pj, mp_strv *out, mp_http_resp *resp) {
     return 0;
 }
 
-/* The name a spec goes by in diagnostics (never used as a path): printable, bounded. */
+/* The name a spec goes by in diagnostics (never used as a path): printable,
+ * bounded; a name too long keeps its end (the file's own name), after "...". */
 static void clean_name(const char *in, char *out, size_t n) {
     const char *base = in && *in ? in : "spec.yaml";
-    size_t j = 0;
+    size_t j = 0, len = strlen(base);
+    if (len + 1 > n && n > 4) {
+        memcpy(out, "...", 3);
+        j = 3;
+        base += len - (n - 4);
+    }
     for (size_t i = 0; base[i] && j + 1 < n; i++)
         out[j++] = (unsigned char)base[i] < 0x20 || base[i] == 0x7f ? '_' : base[i];
     out[j] = '\0';
@@ -479,7 +488,7 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
     spec_diags d = {0};
     spec_file *f = NULL;
     char *dir = mp_xasprintf("%s/submitted", req->home), *file = NULL;
-    char name[128];
+    char name[512];
     clean_name(json_is_string(sn) ? json_string_value(sn) : NULL, name, sizeof name);
     int bad = 0;
     if (!json_is_string(spec) || json_string_length(spec) == 0 || strlen(json_string_value(spec)) != json_string_length(spec))

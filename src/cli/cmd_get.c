@@ -53,6 +53,7 @@ static int get_runs(cli_env *env, get_opts *g) {
     size_t n = 0;
     mp_err e;
     int rc = st->m->run_list(st, 0, &runs, &n, &e);
+    if (rc == 0) sched_runs_settle(st, runs, n);
     int status = CLI_OK;
     if (rc) {
         status = cli_fail_err(&e);
@@ -112,6 +113,7 @@ static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_
     if (cli_open_store(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
     mp_err e;
     int rc = b->st->m->run_get(b->st, id, &b->run, &e);
+    if (rc == 0) sched_runs_settle(b->st, &b->run, 1);
     if (rc == 0) rc = b->st->m->step_list(b->st, b->run.id, &b->steps, &b->nsteps, &e);
     if (rc == 0) rc = b->st->m->metric_list(b->st, b->run.id, &b->metrics, &b->nmetrics, &e);
     if (rc) return cli_fail_err(&e);

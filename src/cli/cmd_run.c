@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static volatile int g_interrupted;
@@ -164,58 +165,98 @@ static int load_run_spec(const store_run *r, spec_file **f) {
     return rc;
 }
 
-/* Detached: the child runs the engine in its own session, output to engine.log. */
-static int detach(const char *home, const char *run_id) {
+/* What cmd_run submits: the parsed spec and the options, for submit(). */
+typedef struct submission {
+    cli_env *env;
+    const char *home_flag;
+    sched_submit_req req;
+    spec_diags *diags;
+} submission;
+
+/* Opens the store, records the run (its owner: this process) and prints its id.
+ * Returns 0 or an exit status (the error printed); on 0 the caller frees *home
+ * and *run_id and closes *st. */
+static int submit(const submission *sub, char **home, store **st, char **run_id) {
+    mp_err e;
+    if (cli_open_store(sub->env, sub->home_flag, home, st)) return CLI_FAILED;
+    if (sched_submit(*st, *home, &sub->req, run_id, &e) != 0) {
+        if (sub->diags->n) {
+            mp_buf b;
+            mp_buf_init(&b);
+            spec_diags_format(sub->diags, &b);
+            fputs(b.data, stderr);
+            mp_buf_free(&b);
+        }
+        (*st)->m->close(*st);
+        *st = NULL;
+        free(*home);
+        *home = NULL;
+        return cli_fail_err(&e);
+    }
+    printf("%s\n", *run_id);
     fflush(stdout);
+    return CLI_OK;
+}
+
+/* Detached: a child process in its own session records the run as its owner,
+ * prints the run id, and only then tells this process, which returns; the child
+ * executes the run with its output in engine.log. So the run id is printed only
+ * for a run that a live process owns from its first commit on: there is no
+ * hand-over from the submitting process to the background one, which could
+ * fail after the id was printed (under heavy contention for the store's write
+ * lock it did, leaving an acknowledged run that nobody executed: Interrupted). */
+static int detach(const submission *sub) {
+    fflush(stdout);
+    fflush(stderr);
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) != 0) return cli_fail(CLI_FAILED, "cannot create a pipe to detach: %s", strerror(errno));
     pid_t pid = fork();
-    if (pid < 0) return cli_fail(CLI_FAILED, "cannot fork to detach: %s", strerror(errno));
+    if (pid < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        return cli_fail(CLI_FAILED, "cannot fork to detach: %s", strerror(errno));
+    }
     if (pid > 0) {
-        /* Return only once the child owns the run, so that nobody ever sees it
-         * owned by a process that has exited. */
         close(ready[1]);
         char c;
-        ssize_t n = read(ready[0], &c, 1);
+        ssize_t n;
+        while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR) {}
         close(ready[0]);
-        return n == 1 ? CLI_OK : cli_fail(CLI_FAILED, "the background process for run %s did not start", run_id);
+        if (n == 1) return CLI_OK; /* the child printed the id and owns the run */
+        /* The child ended before it owned a run: it printed why; its status is ours. */
+        int ws = 0;
+        pid_t w;
+        while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {}
+        if (w == pid && WIFEXITED(ws) && WEXITSTATUS(ws) != CLI_OK) return WEXITSTATUS(ws);
+        return cli_fail(CLI_FAILED, "the background process that records the run did not start");
     }
     close(ready[0]);
     setsid();
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul >= 0) dup2(nul, 0);
+    char *home = NULL, *run_id = NULL;
+    store *st = NULL;
+    int status = submit(sub, &home, &st, &run_id);
+    if (status != CLI_OK) _exit(status);
+    /* From here on the output goes to the run's engine.log. */
     char *dir = mp_xasprintf("%s/runs/%s", home, run_id);
     mp_mkdir_p(dir, NULL);
     char *log = mp_xasprintf("%s/engine.log", dir);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int nul = open("/dev/null", O_RDONLY);
-    if (nul >= 0) dup2(nul, 0);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
+        close(fd);
     }
     free(dir);
     free(log);
-    store *st = NULL;
-    mp_err e;
-    int rc = store_open_home(home, &st, &e);
-    if (rc) _exit(CLI_FAILED);
-    store_run r = {0};
-    spec_file *f = NULL;
-    rc = st->m->run_get(st, run_id, &r, &e);
-    if (rc == 0) {
-        r.owner_pid = (int)getpid();
-        r.owner_start = mp_proc_start_time(r.owner_pid);
-        rc = st->m->run_update(st, &r, &e);
-    }
-    if (rc == 0) {
-        ssize_t w = write(ready[1], "1", 1);
-        (void)w;
-    }
+    ssize_t wr = write(ready[1], "1", 1);
+    (void)wr;
     close(ready[1]);
-    if (rc == 0) rc = load_run_spec(&r, &f);
-    int status = rc ? CLI_FAILED : drive(st, home, spec_file_pipeline(f), run_id, false);
-    spec_file_free(f);
-    store_run_free(&r);
+    status = drive(st, home, sub->req.pipeline, run_id, false);
     st->m->close(st);
+    free(home);
+    free(run_id);
     _exit(status);
 }
 
@@ -302,32 +343,13 @@ int cmd_run(cli_env *env, int argc, char **argv) {
     if (status == CLI_OK && !p) status = cli_fail(CLI_USAGE, "%s holds no Pipeline to run", path);
     char *home = NULL, *run_id = NULL;
     store *st = NULL;
-    if (status == CLI_OK && cli_open_store(env, home_flag, &home, &st)) status = CLI_FAILED;
-    if (status == CLI_OK) {
-        sched_submit_req req = {.pipeline = p, .spec_path = abs, .spec_text = text,
-                                .overrides = (const char *const *)params.v, .noverrides = params.n,
-                                .parallel = parallel, .file = f, .diags = &d};
-        if (sched_submit(st, home, &req, &run_id, &e) != 0) {
-            if (d.n) {
-                mp_buf b;
-                mp_buf_init(&b);
-                spec_diags_format(&d, &b);
-                fputs(b.data, stderr);
-                mp_buf_free(&b);
-            }
-            status = cli_fail_err(&e);
-        } else {
-            printf("%s\n", run_id);
-            fflush(stdout);
-        }
-    }
-    if (status == CLI_OK && detached) {
-        st->m->close(st);
-        st = NULL;
-        status = detach(home, run_id);
-    } else if (status == CLI_OK) {
+    submission sub = {.env = env, .home_flag = home_flag, .diags = &d,
+                      .req = {.pipeline = p, .spec_path = abs, .spec_text = text,
+                              .overrides = (const char *const *)params.v, .noverrides = params.n,
+                              .parallel = parallel, .file = f, .diags = &d}};
+    if (status == CLI_OK && detached) status = detach(&sub);
+    else if (status == CLI_OK && (status = submit(&sub, &home, &st, &run_id)) == CLI_OK)
         status = drive(st, home, p, run_id, false);
-    }
     if (st) st->m->close(st);
     spec_diags_free(&d);
     spec_file_free(f);

@@ -48,6 +48,33 @@ int sched__record_event(engine *g, const char *step, const char *type, const cha
     return rc;
 }
 
+/* Opens the engine's transaction. A run that was acknowledged must finish, so
+ * when other writers hold the store's write lock past the busy timeout (very
+ * many runs sharing one store on a loaded machine) the engine waits again, saying
+ * so once on its output, instead of giving up on the run. */
+int sched__begin(engine *g) {
+    int rc;
+    bool said = false;
+    while ((rc = g->st->m->begin(g->st, g->e)) == MP_EBUSY) {
+        if (!said)
+            fprintf(stderr, "mlplane: run %s: the store's write lock is busy (%s); waiting for it\n", g->run.id, g->e->msg);
+        said = true;
+    }
+    return rc;
+}
+
+/* Records one event in its own transaction (waiting for the write lock as
+ * sched__begin does), for what is recorded and then acted on outside the loop's
+ * transaction. */
+int sched__record_now(engine *g, const char *step, const char *type, const char *msg) {
+    int rc = sched__begin(g);
+    if (rc) return rc;
+    rc = sched__record_event(g, step, type, msg);
+    if (rc == 0) return g->st->m->commit(g->st, g->e);
+    g->st->m->rollback(g->st);
+    return rc;
+}
+
 /* Moves step s to state (in the open transaction) with an event of type. */
 int sched__set_step(engine *g, sched__step *s, int state, const char *type, const char *msg) {
     if (s->rec.state != state && !store_step_transition_ok(s->rec.state, state))
@@ -242,8 +269,13 @@ static void poll_cancel(engine *g) {
         /* Record the request before any step is signalled because of it. */
         g->cancel = true;
         g->run.cancel_requested = true;
-        if (g->st->m->run_update(g->st, &g->run, NULL) == 0)
-            sched_event(g->st, g->run.id, NULL, "CancelRequested", "interrupted by a signal", NULL);
+        if (sched__begin(g) == 0) {
+            if (g->st->m->run_update(g->st, &g->run, g->e) == 0 &&
+                sched_event(g->st, g->run.id, NULL, "CancelRequested", "interrupted by a signal", g->e) == 0)
+                g->st->m->commit(g->st, g->e);
+            else
+                g->st->m->rollback(g->st);
+        }
     }
     int64_t now = mp_mono_ms();
     if (g->cancel || now - g->last_cancel_poll < 250) return;
@@ -396,7 +428,7 @@ static int signal_due(engine *g) {
             s->kill_at = now + g->grace_ms;
             char msg[128];
             snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
-            sched__record_event(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
+            sched__record_now(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
             sched__flush_events(g);
             sched__signal_step(g, s, SIGTERM);
         }
@@ -499,10 +531,7 @@ static int loop(engine *g, int *final_state) {
         bool duty = rc == 0 && duty_due(g, any_adm || g->lease_held);
         g->first = false;
         if (rc == 0 && (need || duty)) {
-            /* Other writers may hold the lock past the busy timeout when very many
-             * runs share the store: waiting longer is right, giving up is not. */
-            while ((rc = g->st->m->begin(g->st, g->e)) == MP_EBUSY) {}
-            if (rc == 0) {
+            if ((rc = sched__begin(g)) == 0) {
                 done = decide(g, exits, ended, nexits, items, nitems, duty, &rc);
                 if (rc == 0) rc = g->st->m->commit(g->st, g->e);
                 else g->st->m->rollback(g->st);
@@ -593,7 +622,12 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         g.run.owner_start = mp_proc_start_time(g.run.owner_pid);
         if (!g.run.started_ms) g.run.started_ms = mp_now_ms();
         const char *type = g.run.state == RUN_PENDING ? "RunStarted" : "RunResumed";
-        rc = set_run(&g, RUN_RUNNING, type, NULL);
+        /* One transaction (the run, its MLflow run, the event), as every change. */
+        if ((rc = sched__begin(&g)) == 0) {
+            rc = set_run(&g, RUN_RUNNING, type, NULL);
+            if (rc == 0) rc = st->m->commit(st, e);
+            else st->m->rollback(st);
+        }
         if (rc == 0) sched__flush_events(&g);
     }
     if (rc == 0) rc = loop(&g, final_state);

@@ -162,7 +162,7 @@ void sched__stop_early(engine *g) {
     sched__step **stop = NULL;
     size_t n = sched__sweep_poll(g->steps, g->n, mp_mono_ms(), &stop);
     for (size_t i = 0; i < n; i++) {
-        sched__record_event(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
+        sched__record_now(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
         sched__flush_events(g);
         stop[i]->kill_at = mp_mono_ms() + g->grace_ms;
         sched__signal_step(g, stop[i], SIGTERM);

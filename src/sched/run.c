@@ -161,6 +161,16 @@ bool sched_owner_alive(const store_run *r) {
     return st >= 0 && st == r->owner_start;
 }
 
+void sched_runs_settle(store *st, store_run *runs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (store_run_state_final(runs[i].state) || sched_owner_alive(&runs[i])) continue;
+        store_run cur = {0};
+        if (st->m->run_get(st, runs[i].id, &cur, NULL) != 0) continue;
+        store_run_free(&runs[i]);
+        runs[i] = cur;
+    }
+}
+
 int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e) {
     store_event ev = {.run_id = (char *)run_id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
     return st->m->event_append(st, &ev, e);

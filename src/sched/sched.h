@@ -113,6 +113,13 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
 /* Whether the process recorded as a run's owner is still alive. */
 bool sched_owner_alive(const store_run *r);
 
+/* Makes runs[0..n) fit to be shown: a run read while its owner was ending it
+ * (not final in the row read, its owner gone by the liveness check) is read
+ * again, so that it shows the state its owner committed before exiting rather
+ * than Interrupted. A run still not final with its owner gone is interrupted.
+ * Each replaced run is freed and overwritten in place. */
+void sched_runs_settle(store *st, store_run *runs, size_t n);
+
 
 /* Appends an event to the store (its own transaction unless one is open). */
 int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e);

@@ -266,6 +266,11 @@ typedef struct sched__engine {
 } sched__engine;
 
 int sched__record_event(sched__engine *g, const char *step, const char *type, const char *msg);
+/* Opens the engine's transaction, waiting as long as other writers hold the
+ * store's write lock (MP_EBUSY is never returned). */
+int sched__begin(sched__engine *g);
+/* Records one event in its own transaction (opened with sched__begin). */
+int sched__record_now(sched__engine *g, const char *step, const char *type, const char *msg);
 /* Moves step s to state (in the open transaction) with an event of type. */
 int sched__set_step(sched__engine *g, sched__step *s, int state, const char *type, const char *msg);
 /* Tells observers about the events recorded since the last call. */

@@ -253,7 +253,7 @@ void sched__poll_evictions(engine *g) {
         s->preempt_why = mp_xstrdup(h[i].evict);
         char msg[700];
         snprintf(msg, sizeof msg, "%s: SIGTERM sent, %d ms to checkpoint", h[i].evict, g->grace_ms);
-        sched__record_event(g, s->rec.name, "StepPreempted", msg); /* recorded (own commit), then acted on */
+        sched__record_now(g, s->rec.name, "StepPreempted", msg); /* recorded (own commit), then acted on */
         sched__flush_events(g);
         sched__signal_step(g, s, SIGTERM);
         s->kill_at = now + g->grace_ms;

@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char *const migrations[] = {
     /* v1: runs, steps, events, metrics, step cache. */
@@ -117,8 +118,15 @@ static const char *const migrations[] = {
 
 int store_schema_version(void) { return N_MIGRATIONS; }
 
+int store__busy_ms(void) {
+    const char *v = getenv("MLPLANE_BUSY_TIMEOUT_MS");
+    char *end = NULL;
+    long ms = v && *v ? strtol(v, &end, 10) : 0;
+    return end && !*end && ms >= 1 && ms <= 3600000 ? (int)ms : 10000;
+}
+
 int store__step_busy(sqlite3_stmt *q) {
-    int64_t deadline = mp_mono_ms() + STORE__BUSY_MS;
+    int64_t deadline = mp_mono_ms() + store__busy_ms();
     int64_t nap = 1;
     for (;;) {
         int rc = sqlite3_step(q);

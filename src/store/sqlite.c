@@ -9,7 +9,8 @@
  *                      moment) but the last commits may be lost on power loss or an
  *                      OS crash; FULL would fsync every commit and cap a run at a
  *                      few hundred state changes per second;
- *   busy_timeout       10 s: a writer waits for another process' write lock;
+ *   busy_timeout       10 s ($MLPLANE_BUSY_TIMEOUT_MS): a writer waits for another
+ *                      process' write lock;
  *   foreign_keys=ON    steps/events/metrics die with their run.
  * then runs the migrations (migrate.c) and prepares every statement once; each
  * method binds, steps and resets a cached statement, so one state change costs one
@@ -730,7 +731,7 @@ static const store_methods sqlite_methods = {
  * file systems), except for an in-memory database. */
 static int configure(sqlite3 *db, const char *path, mp_err *e) {
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, STORE__BUSY_MS);
+    sqlite3_busy_timeout(db, store__busy_ms());
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &q, NULL);
     if (rc == SQLITE_OK) rc = store__step_busy(q);

@@ -10,11 +10,12 @@
 #include "util/util.h"
 
 /* How long a writer waits for the write lock, in ms (busy_timeout and the
- * BEGIN IMMEDIATE retry loop). */
-#define STORE__BUSY_MS 10000
+ * BEGIN IMMEDIATE retry loop): $MLPLANE_BUSY_TIMEOUT_MS when it is a whole
+ * number from 1 to 3600000, else 10000. */
+int store__busy_ms(void);
 
 /* Steps q once, retrying with short sleeps while it returns SQLITE_BUSY, for up to
- * STORE__BUSY_MS in total. Returns the last sqlite3_step result; q is NOT reset. */
+ * store__busy_ms() in total. Returns the last sqlite3_step result; q is NOT reset. */
 int store__step_busy(sqlite3_stmt *q);
 
 /* Brings the schema of db up to store_schema_version(), one migration per

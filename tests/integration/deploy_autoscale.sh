@@ -41,18 +41,22 @@ serve_deployment() {
 track() { curl -sf "$DURL/admin/rollout" | jq -r --arg f "$*" '.tracks[0] as $t | [($f | split(" "))[] | $t[.] | tostring] | join(" ")'; }
 track_is() { local want=$1; shift; [ "$(track "$@")" = "$want" ]; }
 workers_are() { [ "$(pgrep -P "$1" | wc -l)" = "$2" ]; }
-# clients N NAME BODY: N clients, each sending BODY to deployment NAME at $DURL in a loop until
-# $T_DIR/stop.NAME exists (or this test is gone), one status code a line in $T_DIR/NAME.codes.I
+# clients N NAME BODY: N clients, each sending BODY to deployment NAME at $DURL one request
+# after the other until $T_DIR/stop.NAME exists (or this test is gone), one status code a
+# line in $T_DIR/NAME.codes.I. Each client is one curl process sending 10 requests over one
+# connection per round, so that the load it offers does not hang on how fast processes
+# start on a loaded machine.
 clients() {
   local i
   rm -f "$T_DIR/stop.$2"
+  awk -v u="$DURL/v2/models/$2/infer" 'BEGIN { for (i = 0; i < 10; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u }' \
+    >"$T_DIR/$2.cfg"
   CLIENT_PIDS=
   for i in $(seq 1 "$1"); do
     (
       n=0
-      while [ ! -e "$T_DIR/stop.$2" ] && kill -0 $$ 2>/dev/null && [ $n -lt 5000 ]; do
-        curl -s -o /dev/null -w '%{http_code}\n' -XPOST -H 'Content-Type: application/json' \
-          --data-binary @"$3" "$DURL/v2/models/$2/infer"
+      while [ ! -e "$T_DIR/stop.$2" ] && kill -0 $$ 2>/dev/null && [ $n -lt 500 ]; do
+        curl -s -w '%{http_code}\n' -XPOST -H 'Content-Type: application/json' --data-binary @"$3" -K "$T_DIR/$2.cfg"
         n=$((n + 1))
       done >"$T_DIR/$2.codes.$i"
     ) &
@@ -75,19 +79,19 @@ deployment auto "  model: {name: bc, version: 1}
   autoscale: {metric: concurrency, target: 2, scaleDownStabilizationSeconds: 2}"
 serve_deployment auto
 assert_contains "$(head -1 "$T_DIR/auto.out")" "(deployment auto: model bc version 1, 1-3 replicas)" "first line"
-wait_for "auto's first replica ready" 20 track_is "1 1" desired ready
+wait_for "auto's first replica ready" 60 track_is "1 1" desired ready
 AUTO_PID=$DPID
 assert_eq "$(pgrep -P "$AUTO_PID" | wc -l)" "1" "worker processes at start"
 clients 8 auto "$T_DIR/big.json"
-wait_for "3 replicas desired and ready under load" 30 track_is "3 3" desired ready
-wait_for "3 worker processes" 10 workers_are "$AUTO_PID" 3
+wait_for "3 replicas desired and ready under load" 120 track_is "3 3" desired ready
+wait_for "3 worker processes" 60 workers_are "$AUTO_PID" 3
 # the load goes on until each of the 3 replicas has answered some of it
 busy3() { [ "$(curl -sf "$DURL/admin/replicas" | jq '[.versions[0].replicas[] | select(.state == "ready" and .completed >= 3)] | length')" = 3 ]; }
-wait_for "each of the 3 replicas to answer requests" 30 busy3
+wait_for "each of the 3 replicas to answer requests" 120 busy3
 stop_clients auto
 [ "$NCODES" -ge 16 ] || fail "only $NCODES requests were sent under load"
-wait_for "back to 1 replica after the load" 30 track_is "1 1 0 0" desired ready starting draining
-wait_for "the other workers to exit" 20 workers_are "$AUTO_PID" 1
+wait_for "back to 1 replica after the load" 120 track_is "1 1 0 0" desired ready starting draining
+wait_for "the other workers to exit" 60 workers_are "$AUTO_PID" 1
 grep -Eq "^mlplane serve: deployment auto: version 1: [12] -> 3 replicas \(requests in flight [0-9.]+, target 2 per replica\)$" \
   "$DERR" || fail "no scale-up line on stderr: $(cat "$DERR")"
 grep -Eq "^mlplane serve: deployment auto: version 1: [23] -> 1 replica \(requests in flight [0-9.]+, target 2 per replica\)$" \
@@ -102,11 +106,11 @@ deployment rps "  model: {name: bc, version: 1}
   autoscale: {metric: rps, target: 5, scaleDownStabilizationSeconds: 2}"
 serve_deployment rps
 RPS_PID=$DPID
-wait_for "rps's first replica ready" 20 track_is "1 1" desired ready
+wait_for "rps's first replica ready" 60 track_is "1 1" desired ready
 clients 1 rps "$T_DIR/one.json"
-wait_for "2 replicas desired and ready under a steady load" 30 track_is "2 2" desired ready
+wait_for "2 replicas desired and ready under a steady load" 120 track_is "2 2" desired ready
 stop_clients rps
-wait_for "back to 1 replica after the load" 30 track_is "1 1 0 0" desired ready starting draining
+wait_for "back to 1 replica after the load" 120 track_is "1 1 0 0" desired ready starting draining
 grep -Eq "^mlplane serve: deployment rps: version 1: 1 -> 2 replicas \(requests per second [0-9.]+, target 5 per replica\)$" \
   "$DERR" || fail "no scale-up line on stderr: $(cat "$DERR")"
 stop_server "$RPS_PID" || fail "rps: exit status"
@@ -132,8 +136,8 @@ infer() {
 }
 infer 1
 grep -q "^mlplane serve: deployment zero: version 2: 0 -> 1 replica " "$DERR" || fail "no 0 -> 1 line: $(cat "$DERR")"
-wait_for "zero replicas after 2 s idle" 30 track_is "0 0 0 0" desired ready starting draining
-wait_for "no worker process after 2 s idle" 20 workers_are "$ZERO_PID" 0
+wait_for "zero replicas after 2 s idle" 120 track_is "0 0 0 0" desired ready starting draining
+wait_for "no worker process after 2 s idle" 60 workers_are "$ZERO_PID" 0
 grep -q "^mlplane serve: deployment zero: version 2: 1 -> 0 replicas " "$DERR" || fail "no 1 -> 0 line: $(cat "$DERR")"
 infer 2
 assert_eq "$(track requests)" "2" "requests counted"

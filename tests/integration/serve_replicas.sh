@@ -73,8 +73,14 @@ assert_contains "$(tr -d '\r' <"$T_DIR/h")" "X-Model-Version: $DIGEST" "X-Model-
 ok "all $NROWS test rows through the router equal mlplane xgb predict; X-Model-Version $DIGEST"
 
 # --- metadata and errors are the replica's own ---
-SOCK0="$MLPLANE_HOME/serving/bc/$RPID/replica-0.sock"
-[ -S "$SOCK0" ] || fail "no replica socket at $SOCK0"
+# the replica's socket, found as a user would: in its command line (`ps`); the
+# router puts it under the home, or under $TMPDIR when that path would be too
+# long for a unix socket address
+listen_of() { tr '\0' '\n' < "/proc/$1/cmdline" | sed -n 's/^--listen=unix://p'; }
+SOCK0=$(listen_of "$(pid_of 0)")
+[ -n "$SOCK0" ] || fail "no --listen=unix:PATH in replica 0's command line: $(tr '\0' ' ' < "/proc/$(pid_of 0)/cmdline")"
+[ -S "$SOCK0" ] || fail "no replica socket at $SOCK0 (replica 0's --listen)"
+SOCK_DIR=$(dirname "$SOCK0")
 direct() { curl -s --unix-socket "$SOCK0" -w ' %{http_code}' "$@"; }
 routed() { curl -s -w ' %{http_code}' "$@"; }
 for p in /v2 /v2/models/bc "/v2/models/bc/versions/$DIGEST" /v2/models/bc/ready /v2/models/nope /v2/nowhere; do
@@ -126,7 +132,7 @@ wait "$LOAD"
 all_ok "$T_DIR/scale.codes" 8000 "load while scaling 2 -> 3 -> 1"
 assert_eq "$(metric 'mlplane_serve_upstream_failures_total{version="'$DIGEST'",reason="refused"}')" "$REFUSED" "refused while scaling"
 assert_eq "$(pgrep -P "$RPID" | wc -l)" "1" "worker processes after scaling to 1"
-assert_eq "$(find "$MLPLANE_HOME/serving/bc/$RPID" -name '*.sock' | wc -l)" "1" "sockets after scaling to 1"
+assert_eq "$(find "$SOCK_DIR" -name '*.sock' | wc -l)" "1" "sockets after scaling to 1"
 assert_contains "$(cat "$T_DIR/router.err")" "draining: 1 replica wanted" "drain logged"
 ok "scaled 2 -> 3 -> 1 during 8000 requests: 0 failed, new replicas got traffic only once ready, removed ones drained"
 
@@ -200,9 +206,9 @@ wait "$CURL_PID" || fail "the in-flight request was cut off"
 assert_eq "$(cat "$T_DIR/slow.code")" "200" "the in-flight request's status"
 assert_eq "$(data_of <"$T_DIR/slow.out")" "$(head -20 "$T_DIR/want.txt")" "the in-flight request's predictions"
 for p in $W; do kill -0 "$p" 2>/dev/null && fail "worker $p still runs after the router stopped"; done
-left=$(find "$MLPLANE_HOME/serving" -name '*.sock' 2>/dev/null | wc -l)
+left=$({ find "$SOCK_DIR" -name '*.sock' 2>/dev/null || true; } | wc -l)
 assert_eq "$left" "0" "socket files left"
-[ ! -e "$MLPLANE_HOME/serving/bc/$RPID" ] || fail "the router's socket folder was left"
+[ ! -e "$SOCK_DIR" ] || fail "the router's socket folder $SOCK_DIR was left"
 ok "SIGTERM: the slow request in flight is answered, exit 0, workers ($W) gone, no socket left"
 
 # --- the command line ---
