@@ -231,6 +231,22 @@ int remote__inputs_collect(const char *spec_path, const mp_strv *params, remote_
     return status;
 }
 
+/* "512 B", "117.1 KiB", "2.0 GiB". */
+static void fmt_bytes(int64_t n, char *out, size_t len) {
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (n < 1024) {
+        snprintf(out, len, "%lld B", (long long)n);
+        return;
+    }
+    double v = (double)n / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, len, "%.1f %s", v, unit[u]);
+}
+
 int remote__inputs_upload(remote *r, const remote_inputs *in) {
     if (json_array_size(in->files) == 0) return 0;
     json_t *hashes = json_array(), *want = json_object();
@@ -288,8 +304,8 @@ int remote__inputs_upload(remote *r, const remote_inputs *in) {
     json_decref(want);
     if (status == 0) {
         char a[32], b[32];
-        cli_fmt_mem(total, a, sizeof a);
-        cli_fmt_mem(sent_bytes, b, sizeof b);
+        fmt_bytes(total, a, sizeof a);
+        fmt_bytes(sent_bytes, b, sizeof b);
         size_t nf = json_array_size(in->files);
         fprintf(stderr, "local inputs: %zu file%s (%s), %zu sent (%s), %zu already on the server\n", nf, nf == 1 ? "" : "s",
                 a, sent, b, nf - sent);
