@@ -139,6 +139,9 @@ ok "an unknown param through the server: one prefix, the local run's words"
 
 # --- models, get experiments, get nodes: the same through the server as on its home ---
 H=(--home "$SERVER_HOME")
+# the ended runs' engines let go of what they held (the tables compared below show it)
+nodes_idle() { mlp "${H[@]}" get nodes -o json | jq -e 'all(.[]; .workloads == [])'; }
+wait_for "the ended runs to hold nothing" 60 nodes_idle
 for cmd in "models list" "models get breast-cancer" "get experiments" "get nodes"; do
   for o in json yaml; do
     # shellcheck disable=SC2086
