@@ -181,7 +181,8 @@ static const char models_help[] =
     "Shows the model registry: registered models with their latest version and\n"
     "aliases, or one model with every version (stage, status, run, source).\n"
     "Pipeline steps register versions with `register: {model: NAME, artifact: OUTPUT}`;\n"
-    "MLflow clients use the registry through `mlplane server`.\n";
+    "MLflow clients use the registry through `mlplane server`. With --server URL the\n"
+    "server's registry is shown, through its MLflow REST API.\n";
 
 int cmd_models(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
