@@ -162,4 +162,7 @@ assert_contains "$err" "(see mlplane models list)" "unknown model hint"
 [ ! -e "$MLPLANE_HOME" ] || fail "the client created a local home"
 ok "models, get experiments and get nodes through the server match the embedded views"
 
+stop_server "$SERVER_PID" || fail "the server did not exit 0 on SIGTERM"
+ok "the server stops cleanly"
+
 finish
