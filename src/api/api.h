@@ -75,6 +75,27 @@ void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp);
 /* DELETE /api/v1/objects/KIND/NAME[?namespace=NS]. */
 void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp);
 
+/* ---- nodes (nodes.c) ------------------------------------------------------------------ */
+/* The nodes steps run on, as `mlplane get nodes -o json` prints them: name,
+ * simulated, labels, taints, capacity, allocated (+ steps), workloads, and on a
+ * real (not simulated) node gpus and gpu_discovery. *out: a new array. */
+int api_nodes_json(store *st, json_t **out, mp_err *e);
+/* GET /api/v1/nodes: that array. */
+void api_h_nodes(const mp_http_req *req, mp_http_resp *resp);
+
+/* ---- local inputs of submitted runs (uploads.c) --------------------------------------- */
+/* POST /api/v1/uploads/missing and GET|PUT /api/v1/uploads/sha256/HEX: the
+ * content-addressed store HOME/uploads/sha256/HE/HEX. */
+void api_h_uploads_missing(const mp_http_req *req, mp_http_resp *resp);
+void api_h_upload_blob(const mp_http_req *req, mp_http_resp *resp);
+/* Checks a submit request's "files" [{path, sha256, executable}], "dirs" [path]
+ * and "spec_dir" (each may be NULL): safe relative paths, blobs present. Returns 0,
+ * or fills resp with 400 and returns -1. */
+int api_uploads_check(const mp_http_req *req, json_t *files, json_t *dirs, json_t *spec_dir, mp_http_resp *resp);
+/* Lays out checked files and dirs under root (created): hard links to (or
+ * copies of) their blobs in home's store. Returns 0 or MP_EIO. */
+int api_uploads_place(const char *home, const char *root, json_t *files, json_t *dirs, mp_err *e);
+
 /* Fills resp with MLflow's error shape for an mp_err: ENOENT -> 404
  * RESOURCE_DOES_NOT_EXIST, EINVAL -> 400 INVALID_PARAMETER_VALUE, ESTATE/EBUSY ->
  * 409 INVALID_STATE, others -> 500 INTERNAL_ERROR. */

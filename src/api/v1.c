@@ -7,6 +7,13 @@
  *   GET  /api/v1/runs/{id}/metrics         metrics (as `get metrics RUN -o json`)
  *   GET  /api/v1/runs/{id}/logs?step=S&offset=N   a chunk of a step's log, to follow it
  *   POST /api/v1/runs/{id}/cancel          cancel, wait for the run to stop
+ *   GET  /api/v1/nodes                     nodes with capacity and allocation (as `get nodes -o json`)
+ *   POST /api/v1/uploads/missing, GET|PUT /api/v1/uploads/sha256/HEX   local inputs (uploads.c)
+ *
+ * A submit may carry the spec's local inputs: "files" [{path, sha256,
+ * executable}] and "dirs" [path], relative to a tree in which the spec sits at
+ * "spec_dir"; the blobs are uploaded first. The run then gets its own tree,
+ * HOME/submitted/RANDOM/ (see uploads.c), and its spec is SPEC_DIR/NAME there.
  *
  * A submitted run is executed the way the CLI executes one: the spec is written
  * to HOME/submitted/RANDOM.yaml and this very binary is spawned as
@@ -433,6 +440,25 @@ static char *first_line_id(const mp_buf *out) {
     return mp_xstrndup(out->data, l);
 }
 
+/* What the spawned `mlplane run` said on stderr, as a message of this server:
+ * without the "mlplane: " each of its lines starts with (the client adds its own)
+ * and without the final newline (heap). */
+static char *child_message(const mp_buf *err) {
+    mp_buf m;
+    mp_buf_init(&m);
+    const char *p = err->len ? err->data : "mlplane run failed without a message";
+    while (*p) {
+        size_t l = strcspn(p, "\n");
+        const char *line = p;
+        if (mp_str_starts(line, "mlplane: ")) line += 9;
+        mp_buf_append(&m, line, (size_t)(p + l - line));
+        p += l;
+        if (*p == '\n') p++;
+        if (*p) mp_buf_putc(&m, '\n');
+    }
+    return mp_buf_steal(&m);
+}
+
 /* Reads params {"k": "v"|number|bool} into "k=v" strings; 400 on anything else. */
 static int read_params(json_t *pj, mp_strv *out, mp_http_resp *resp) {
     if (!pj || json_is_null(pj)) return 0;
@@ -478,6 +504,19 @@ static void clean_name(const char *in, char *out, size_t n) {
     out[j] = '\0';
 }
 
+/* The file name a submitted spec gets in its tree: the base name of its
+ * spec_name when that is a plain YAML file name, else "pipeline.yaml" (borrowed). */
+static const char *spec_file_name(const char *name) {
+    const char *b = strrchr(name, '/');
+    b = b ? b + 1 : name;
+    if (!*b || b[0] == '.' || strlen(b) > 200 || (!mp_str_ends(b, ".yaml") && !mp_str_ends(b, ".yml"))) return "pipeline.yaml";
+    for (const char *p = b; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+              *p == '-'))
+            return "pipeline.yaml";
+    return b;
+}
+
 static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
     json_t *body = mp_http_body_json(req, resp);
     if (!body) return;
@@ -517,16 +556,30 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
     }
     if (!bad && !spec_file_pipeline(f))
         bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s holds no Pipeline to run", name), 1);
+    json_t *files = json_object_get(body, "files"), *dirs = json_object_get(body, "dirs");
+    json_t *spec_dir = json_object_get(body, "spec_dir");
+    bool tree = json_array_size(files) > 0 || json_array_size(dirs) > 0;
+    if (!bad && api_uploads_check(req, files, dirs, spec_dir, resp) != 0) bad = 1;
     mp_err e;
+    char *root = NULL; /* the run's own tree, when it has local inputs */
     if (!bad) {
         char rnd[13];
         mp_random_alnum(rnd, sizeof rnd);
-        file = mp_xasprintf("%s/%s.yaml", dir, rnd);
-        if (mp_mkdir_p(dir, &e) != 0 ||
-            mp_write_file_atomic(file, json_string_value(spec), json_string_length(spec), &e) != 0) {
-            api_error(resp, &e);
-            bad = 1;
+        if (tree) {
+            root = mp_xasprintf("%s/%s", dir, rnd);
+            const char *sd = json_string_value(spec_dir);
+            char *sdir = sd && *sd ? mp_xasprintf("%s/%s", root, sd) : mp_xstrdup(root);
+            file = mp_xasprintf("%s/%s", sdir, spec_file_name(name));
+            if (api_uploads_place(req->home, root, files, dirs, &e) != 0 || mp_mkdir_p(sdir, &e) != 0)
+                bad = (api_error(resp, &e), 1);
+            free(sdir);
+        } else {
+            file = mp_xasprintf("%s/%s.yaml", dir, rnd);
+            if (mp_mkdir_p(dir, &e) != 0) bad = (api_error(resp, &e), 1);
         }
+        if (!bad && mp_write_file_atomic(file, json_string_value(spec), json_string_length(spec), &e) != 0)
+            bad = (api_error(resp, &e), 1);
+        if (bad && root) mp_rm_rf(root, NULL);
     }
     if (!bad) {
         mp_buf out, err;
@@ -539,10 +592,16 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
         if (rc != 0) api_error(resp, &e);
         else if (id && (status == 0 || (status == -1 && err.len == 0)))
             mp_http_json(resp, 200, json_pack("{s:s}", "run_id", id));
-        else
+        else {
+            char *msg = child_message(&err);
             mp_http_mlflow_error(resp, status == 2 ? 400 : 500, status == 2 ? "INVALID_PARAMETER_VALUE" : "INTERNAL_ERROR",
-                                 "%s", err.len ? err.data : "mlplane run failed without a message");
-        if (!id || resp->status != 200) unlink(file);
+                                 "%s", msg);
+            free(msg);
+        }
+        if (!id || resp->status != 200) {
+            if (root) mp_rm_rf(root, NULL);
+            else unlink(file);
+        }
         free(id);
         mp_buf_free(&out);
         mp_buf_free(&err);
@@ -553,6 +612,7 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
     spec_file_free(f);
     free(dir);
     free(file);
+    free(root);
 }
 
 /* ---- routes ------------------------------------------------------------------------------ */
@@ -617,6 +677,9 @@ static const mp_http_route routes[] = {
     {"GET", "/api/v1/deployments", api_h_deployments},
     {"*", "/api/v1/deployments/*", api_h_deployment_sub},
     {"*", "/api/v1/objects/*", api_h_object_delete},
+    {"GET", "/api/v1/nodes", api_h_nodes},
+    {"POST", "/api/v1/uploads/missing", api_h_uploads_missing},
+    {"*", "/api/v1/uploads/sha256/*", api_h_upload_blob},
 };
 
 const mp_http_route *api_routes(size_t *n) {

@@ -129,6 +129,15 @@ int cmd_delete(cli_env *env, int argc, char **argv);
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
 /* `get nodes` (cmd_nodes.c): this machine's capacity (GPUs included) and what running steps requested. */
 int cli_get_nodes(cli_env *env, const char *home_flag, cli_out out);
+/* The printing shared by the embedded and --server forms, from JSON: nodes as
+ * api_nodes_json makes them (cmd_nodes.c); experiments, registered models (found:
+ * as a search returns them, printed by -o json|yaml; full: each with its latest
+ * versions and aliases, for the table) and one model with its versions, in
+ * MLflow's shapes (cmd_models.c). Each returns an exit status. */
+int cli_print_nodes(json_t *arr, cli_out out);
+int cli_print_experiments(json_t *arr, cli_out out);
+int cli_print_models(json_t *found, json_t *full, cli_out out);
+int cli_print_model(json_t *model, json_t *versions, cli_out out);
 
 /* ---- the client side of `--server URL` (remote.c) -------------------------------
  * Each returns an exit status, its errors already printed; an unreachable server
@@ -150,6 +159,12 @@ int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_ou
 int remote_describe(cli_env *env, const char *run, cli_out out);
 int remote_logs(cli_env *env, const char *run, const char *step, bool follow);
 int remote_cancel(cli_env *env, const char *run);
+/* get nodes through GET /api/v1/nodes (remote_track.c). */
+int remote_get_nodes(cli_env *env, cli_out out);
+/* get experiments through MLflow's experiments/search (remote_track.c). */
+int remote_get_experiments(cli_env *env, cli_out out);
+/* models list (name NULL) or models get NAME through MLflow's registry API (remote_track.c). */
+int remote_models(cli_env *env, const char *name, cli_out out);
 
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

@@ -233,7 +233,7 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     }
     if (strcmp(what, "experiments") == 0 || strcmp(what, "experiment") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get experiments takes no argument");
-        if (env->server) return cli_fail(CLI_USAGE, "get experiments reads the embedded store; with a server use its MLflow API");
+        if (env->server) return remote_get_experiments(env, g.out);
         return cli_get_experiments(env, g.home, g.out);
     }
     if (strcmp(what, "queue") == 0) {
@@ -247,7 +247,7 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     }
     if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0) {
         if (g.npos > 1) return cli_fail(CLI_USAGE, "get nodes takes no argument");
-        if (env->server) return cli_fail(CLI_USAGE, "get nodes shows this machine; it does not work through --server");
+        if (env->server) return remote_get_nodes(env, g.out);
         return cli_get_nodes(env, g.home, g.out);
     }
     static const char *const objs[] = {"clusterqueue", "clusterqueues", "localqueue", "localqueues", "priorityclass",

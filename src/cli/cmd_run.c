@@ -268,6 +268,8 @@ static const char run_help[] =
     "  -p, --param name=value  override a param of the pipeline (repeatable)\n"
     "  -d, --detach            print the run id and run in the background\n"
     "  -j, --parallel N        run at most N steps at once (default: CPU count)\n\n"
+    "With --server URL the run goes to that server, with the spec's local inputs (its\n"
+    "inputs and workingDir relative to FILE): each file is sent once, by content.\n\n"
     "Exit status: 0 when the run succeeded, 1 when it failed or was cancelled,\n"
     "2 when the input was invalid (nothing is recorded then).\n";
 

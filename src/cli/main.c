@@ -87,7 +87,8 @@ static void usage(FILE *f) {
             "\nGlobal flags:\n"
             "  --home DIR   where mlplane keeps its store, logs and outputs\n"
             "               (default: $MLPLANE_HOME, else ~/.mlplane)\n"
-            "  --server URL run, get, describe, logs and cancel through the mlplane server at URL\n"
+            "  --server URL run (its local inputs sent along), get, describe, logs, cancel, models, apply,\n"
+            "               rollout and delete through the mlplane server at URL\n"
             "               (default: $MLPLANE_SERVER, else none: work on the home directly)\n"
             "  -h, --help   help; `mlplane COMMAND --help` for a command\n");
 }

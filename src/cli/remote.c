@@ -5,27 +5,17 @@
  * A run is followed by polling GET /api/v1/runs/ID every 200 ms and printing
  * each new event as one plain line; logs -f polls the logs endpoint.
  * Single-threaded; one curl handle per command (kept alive between polls). */
-#include "cli/cli.h"
+#include "cli/remote_int.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { POLL_MS = 200 };
-
-typedef struct remote {
-    CURL *c;
-    const char *server; /* without a trailing slash: base */
-    char base[2048];
-    char errbuf[CURL_ERROR_SIZE];
-} remote;
-
-typedef struct reply {
-    long status;
-    mp_buf body;
-    json_t *json; /* the body parsed, when it is JSON */
-} reply;
 
 static volatile sig_atomic_t g_interrupted;
 
@@ -39,7 +29,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
-static int remote_open(cli_env *env, remote *r) {
+int remote__open(cli_env *env, remote *r) {
     memset(r, 0, sizeof *r);
     r->server = env->server;
     mp_strlcpy(r->base, env->server, sizeof r->base);
@@ -56,14 +46,14 @@ static int remote_open(cli_env *env, remote *r) {
     return 0;
 }
 
-static void remote_close(remote *r) {
+void remote__close(remote *r) {
     if (!r->c) return;
     curl_easy_cleanup(r->c);
     curl_global_cleanup();
     r->c = NULL;
 }
 
-static void reply_free(reply *y) {
+void remote__reply_free(reply *y) {
     mp_buf_free(&y->body);
     json_decref(y->json);
     memset(y, 0, sizeof *y);
@@ -71,7 +61,7 @@ static void reply_free(reply *y) {
 
 /* One request; body (JSON text) may be NULL. Returns 0 with *y filled (any HTTP
  * status), or prints why the server could not be reached and returns CLI_FAILED. */
-static int call(remote *r, const char *method, const char *path, const char *body, reply *y) {
+int remote__call(remote *r, const char *method, const char *path, const char *body, reply *y) {
     memset(y, 0, sizeof *y);
     mp_buf_init(&y->body);
     char *url = mp_xasprintf("%s%s", r->base, path);
@@ -109,8 +99,50 @@ static int call(remote *r, const char *method, const char *path, const char *bod
     return 0;
 }
 
+int remote__put_file(remote *r, const char *path, const char *local_path, reply *y) {
+    memset(y, 0, sizeof *y);
+    mp_buf_init(&y->body);
+    FILE *f = fopen(local_path, "rb");
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) != 0) {
+        int err = errno;
+        if (f) fclose(f);
+        return cli_fail(CLI_FAILED, "cannot read %s: %s", local_path, strerror(err));
+    }
+    char *url = mp_xasprintf("%s%s", r->base, path);
+    CURL *c = r->c;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &y->body);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READDATA, f);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)sb.st_size);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    r->errbuf[0] = '\0';
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(h);
+    fclose(f);
+    free(url);
+    if (rc != CURLE_OK) {
+        mp_buf_free(&y->body);
+        return cli_fail(CLI_FAILED, "cannot send %s to the server at %s: %s", local_path, r->server,
+                        r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &y->status);
+    json_error_t je;
+    y->json = json_loadb(y->body.data, y->body.len, JSON_DECODE_ANY, &je);
+    return 0;
+}
+
 /* Prints the server's error and returns the exit status: 2 for a 400, else 1. */
-static int fail_reply(const reply *y) {
+int remote__fail_reply(const reply *y) {
     const char *msg = y->json ? json_string_value(json_object_get(y->json, "message")) : NULL;
     int status = y->status == 400 ? CLI_USAGE : CLI_FAILED;
     if (msg) return cli_fail(status, "%s", msg);
@@ -118,15 +150,15 @@ static int fail_reply(const reply *y) {
 }
 
 /* GETs path and expects 200 with a JSON body of the given type; 0 or an exit status. */
-static int get_json(remote *r, const char *path, json_type type, reply *y) {
-    if (call(r, "GET", path, NULL, y)) return CLI_FAILED;
+int remote__get_json(remote *r, const char *path, json_type type, reply *y) {
+    if (remote__call(r, "GET", path, NULL, y)) return CLI_FAILED;
     if (y->status != 200) {
-        int st = fail_reply(y);
-        reply_free(y);
+        int st = remote__fail_reply(y);
+        remote__reply_free(y);
         return st;
     }
     if (!y->json || json_typeof(y->json) != type) {
-        reply_free(y);
+        remote__reply_free(y);
         return cli_fail(CLI_FAILED, "the server at %s sent an answer mlplane does not understand", r->server);
     }
     return 0;
@@ -187,7 +219,7 @@ static int follow_run(remote *r, const char *run_id) {
     for (;;) {
         char *p = mp_xasprintf("%s?events_after=%" JSON_INTEGER_FORMAT, base, last);
         reply y;
-        int rc = get_json(r, p, JSON_OBJECT, &y);
+        int rc = remote__get_json(r, p, JSON_OBJECT, &y);
         free(p);
         if (rc) {
             status = rc;
@@ -205,11 +237,11 @@ static int follow_run(remote *r, const char *run_id) {
         int st = store_run_state_parse(state);
         if (st >= 0 && store_run_state_final(st)) {
             status = finish(y.json);
-            reply_free(&y);
+            remote__reply_free(&y);
             break;
         }
         bool interrupted = strcmp(state, "Interrupted") == 0; /* state lives in y */
-        reply_free(&y);
+        remote__reply_free(&y);
         if (interrupted) {
             status = cli_fail(CLI_FAILED,
                               "run %s is interrupted: no mlplane process drives it; finish it with `mlplane resume %s` "
@@ -221,7 +253,7 @@ static int follow_run(remote *r, const char *run_id) {
             cancel_sent = true;
             char *cp = run_path(r, run_id, "/cancel");
             reply cy;
-            if (call(r, "POST", cp, "{}", &cy) == 0) reply_free(&cy);
+            if (remote__call(r, "POST", cp, "{}", &cy) == 0) remote__reply_free(&cy);
             free(cp);
             continue;
         }
@@ -256,17 +288,39 @@ int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool 
         json_decref(pj);
         return cli_fail(CLI_USAGE, "%s is not UTF-8 text", spec_path);
     }
+    remote_inputs in;
+    int status = remote__inputs_collect(spec_path, params, &in);
+    if (status) {
+        remote__inputs_free(&in);
+        json_decref(pj);
+        json_decref(sj);
+        return status;
+    }
     json_t *req = json_pack("{s:o,s:s,s:o}", "spec", sj, "spec_name", spec_path, "params", pj);
     if (parallel > 0) json_object_set_new(req, "parallel", json_integer(parallel));
+    if (json_array_size(in.files) || json_array_size(in.dirs)) {
+        json_t *files = json_array();
+        size_t i;
+        json_t *fe;
+        json_array_foreach(in.files, i, fe)
+            json_array_append_new(files, json_pack("{s:O,s:O,s:O}", "path", json_object_get(fe, "path"), "sha256",
+                                                   json_object_get(fe, "sha256"), "executable",
+                                                   json_object_get(fe, "executable")));
+        json_object_set_new(req, "files", files);
+        json_object_set(req, "dirs", in.dirs);
+        json_object_set_new(req, "spec_dir", json_string(in.spec_dir));
+    }
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     remote r;
-    int status = remote_open(env, &r);
+    status = remote__open(env, &r);
     reply y = {0};
-    if (status == 0 && call(&r, "POST", "/api/v1/runs", body, &y) != 0) status = CLI_FAILED;
+    if (status == 0) status = remote__inputs_upload(&r, &in);
+    remote__inputs_free(&in);
+    if (status == 0 && remote__call(&r, "POST", "/api/v1/runs", body, &y) != 0) status = CLI_FAILED;
     free(body);
     if (status != 0) {
-        remote_close(&r);
+        remote__close(&r);
         return status;
     }
     const char *run_id = y.status == 200 ? cli_jstr(y.json, "run_id", NULL) : NULL;
@@ -277,14 +331,14 @@ int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool 
         json_array_foreach(diags, i, d) fprintf(stderr, "%s\n", json_string_value(d) ? json_string_value(d) : "");
         status = cli_fail(CLI_USAGE, "%s is not valid; nothing was run", spec_path);
     } else if (!run_id) {
-        status = y.status == 200 ? cli_fail(CLI_FAILED, "the server did not return a run id") : fail_reply(&y);
+        status = y.status == 200 ? cli_fail(CLI_FAILED, "the server did not return a run id") : remote__fail_reply(&y);
     } else {
         printf("%s\n", run_id);
         fflush(stdout);
         if (!detach) status = follow_run(&r, run_id);
     }
-    reply_free(&y);
-    remote_close(&r);
+    remote__reply_free(&y);
+    remote__close(&r);
     return status;
 }
 
@@ -354,33 +408,33 @@ static void metrics_table(json_t *arr) {
 
 int remote_get_runs(cli_env *env, cli_out out) {
     remote r;
-    if (remote_open(env, &r)) return CLI_USAGE;
+    if (remote__open(env, &r)) return CLI_USAGE;
     reply y;
-    int status = get_json(&r, "/api/v1/runs", JSON_ARRAY, &y);
+    int status = remote__get_json(&r, "/api/v1/runs", JSON_ARRAY, &y);
     if (status == 0) {
         if (out == OUT_TABLE) runs_table(y.json);
         else status = cli_print_json(y.json, out);
-        reply_free(&y);
+        remote__reply_free(&y);
     }
-    remote_close(&r);
+    remote__close(&r);
     return status;
 }
 
 int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_out out) {
     remote r;
-    if (remote_open(env, &r)) return CLI_USAGE;
+    if (remote__open(env, &r)) return CLI_USAGE;
     bool metrics = strcmp(what, "metrics") == 0;
     char *p = run_path(&r, run, metrics ? "/metrics" : "/steps");
     reply y;
-    int status = get_json(&r, p, JSON_ARRAY, &y);
+    int status = remote__get_json(&r, p, JSON_ARRAY, &y);
     free(p);
     if (status == 0) {
         if (out != OUT_TABLE) status = cli_print_json(y.json, out);
         else if (metrics) metrics_table(y.json);
         else steps_table(y.json);
-        reply_free(&y);
+        remote__reply_free(&y);
     }
-    remote_close(&r);
+    remote__close(&r);
     return status;
 }
 
@@ -432,17 +486,17 @@ static void describe_text(json_t *o) {
 
 int remote_describe(cli_env *env, const char *run, cli_out out) {
     remote r;
-    if (remote_open(env, &r)) return CLI_USAGE;
+    if (remote__open(env, &r)) return CLI_USAGE;
     char *p = run_path(&r, run, "");
     reply y;
-    int status = get_json(&r, p, JSON_OBJECT, &y);
+    int status = remote__get_json(&r, p, JSON_OBJECT, &y);
     free(p);
     if (status == 0) {
         if (out == OUT_TABLE) describe_text(y.json);
         else status = cli_print_json(y.json, out);
-        reply_free(&y);
+        remote__reply_free(&y);
     }
-    remote_close(&r);
+    remote__close(&r);
     return status;
 }
 
@@ -456,7 +510,7 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         char *p = mp_xasprintf("%s?step=%s&offset=%lld", base, esc ? esc : "", *off);
         free(base);
         reply y;
-        int status = get_json(r, p, JSON_OBJECT, &y);
+        int status = remote__get_json(r, p, JSON_OBJECT, &y);
         free(p);
         if (status) {
             curl_free(esc);
@@ -472,7 +526,7 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         fflush(stdout);
         long long noff = (long long)json_integer_value(json_object_get(y.json, "offset"));
         *done = json_is_true(json_object_get(y.json, "done"));
-        reply_free(&y);
+        remote__reply_free(&y);
         bool more = noff != *off && n > 0;
         *off = noff;
         if (!more) break; /* drained: what was there has been printed */
@@ -483,7 +537,7 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
 
 int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
     remote r;
-    if (remote_open(env, &r)) return CLI_USAGE;
+    if (remote__open(env, &r)) return CLI_USAGE;
     mp_strv names = {0};
     int status = 0;
     if (step) {
@@ -491,13 +545,13 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
     } else {
         char *p = run_path(&r, run, "/steps");
         reply y;
-        status = get_json(&r, p, JSON_ARRAY, &y);
+        status = remote__get_json(&r, p, JSON_ARRAY, &y);
         free(p);
         if (status == 0) {
             size_t i;
             json_t *s;
             json_array_foreach(y.json, i, s) mp_strv_push(&names, cli_jstr(s, "name", ""));
-            reply_free(&y);
+            remote__reply_free(&y);
         }
     }
     long long *offs = mp_xcalloc(names.n + 1, sizeof *offs);
@@ -515,23 +569,23 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
     free(offs);
     free(headed);
     mp_strv_free(&names);
-    remote_close(&r);
+    remote__close(&r);
     return status;
 }
 
 int remote_cancel(cli_env *env, const char *run) {
     remote r;
-    if (remote_open(env, &r)) return CLI_USAGE;
+    if (remote__open(env, &r)) return CLI_USAGE;
     char *p = run_path(&r, run, "/cancel");
     reply y;
-    int status = call(&r, "POST", p, "{}", &y);
+    int status = remote__call(&r, "POST", p, "{}", &y);
     free(p);
     if (status == 0) {
         if (y.status == 200 && json_is_object(y.json)) printf("run %s %s\n", cli_jstr(y.json, "id", run), cli_jstr(y.json, "state", "?"));
-        else status = fail_reply(&y);
-        reply_free(&y);
+        else status = remote__fail_reply(&y);
+        remote__reply_free(&y);
     }
-    remote_close(&r);
+    remote__close(&r);
     return status;
 }
 
@@ -552,13 +606,13 @@ int remote_apply(cli_env *env, const char *path) {
         return cli_fail(CLI_USAGE, "%s is not UTF-8 text", path);
     }
     remote r;
-    int status = remote_open(env, &r);
+    int status = remote__open(env, &r);
     reply y = {0};
-    if (status == 0 && call(&r, "POST", "/api/v1/apply", body, &y) != 0) status = CLI_FAILED;
+    if (status == 0 && remote__call(&r, "POST", "/api/v1/apply", body, &y) != 0) status = CLI_FAILED;
     else if (status == 0 && y.status != 200) {
         const char *diags = json_string_value(json_object_get(y.json, "diagnostics"));
         if (diags) fputs(diags, stderr);
-        status = fail_reply(&y);
+        status = remote__fail_reply(&y);
     } else if (status == 0) {
         size_t i, n = 0;
         json_t *o;
@@ -570,8 +624,8 @@ int remote_apply(cli_env *env, const char *path) {
             printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), path);
         if (n == 0) printf("nothing to apply in %s\n", path);
     }
-    reply_free(&y);
-    remote_close(&r);
+    remote__reply_free(&y);
+    remote__close(&r);
     free(body);
     free(abs);
     return status;
@@ -587,12 +641,12 @@ static char *deployment_path(remote *r, const char *name, const char *suffix) {
 
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out) {
     remote r;
-    int status = remote_open(env, &r);
+    int status = remote__open(env, &r);
     if (status) return status;
     reply y = {0};
     if (percent < 0) {
         char *p = deployment_path(&r, name, "");
-        status = get_json(&r, p, JSON_OBJECT, &y);
+        status = remote__get_json(&r, p, JSON_OBJECT, &y);
         free(p);
         if (status == 0) {
             if (out == OUT_TABLE) cli_print_rollout_status(y.json);
@@ -602,8 +656,8 @@ int remote_rollout(cli_env *env, const char *name, int percent, cli_out out) {
         char *p = deployment_path(&r, name, "/rollout");
         char body[64];
         snprintf(body, sizeof body, "{\"percent\":%d}", percent);
-        if (call(&r, "POST", p, body, &y) != 0) status = CLI_FAILED;
-        else if (y.status != 200) status = fail_reply(&y);
+        if (remote__call(&r, "POST", p, body, &y) != 0) status = CLI_FAILED;
+        else if (y.status != 200) status = remote__fail_reply(&y);
         else
             status = cli_print_rollout_set(name, json_string_value(json_object_get(y.json, "canary")),
                                            (int)json_integer_value(json_object_get(y.json, "was")),
@@ -613,20 +667,20 @@ int remote_rollout(cli_env *env, const char *name, int percent, cli_out out) {
                                            json_string_value(json_object_get(y.json, "why")));
         free(p);
     }
-    reply_free(&y);
-    remote_close(&r);
+    remote__reply_free(&y);
+    remote__close(&r);
     return status;
 }
 
 int remote_get_deployments(cli_env *env, cli_out out) {
     remote r;
-    int status = remote_open(env, &r);
+    int status = remote__open(env, &r);
     if (status) return status;
     reply y = {0};
-    status = get_json(&r, "/api/v1/deployments", JSON_ARRAY, &y);
+    status = remote__get_json(&r, "/api/v1/deployments", JSON_ARRAY, &y);
     if (status == 0) status = cli_print_deployments(y.json, out);
-    reply_free(&y);
-    remote_close(&r);
+    remote__reply_free(&y);
+    remote__close(&r);
     return status;
 }
 
@@ -649,7 +703,7 @@ int remote_describe_deployment(cli_env *env, const char *name, cli_out out) {
 
 int remote_delete(cli_env *env, const char *kind, const char *name, const char *ns) {
     remote r;
-    int status = remote_open(env, &r);
+    int status = remote__open(env, &r);
     if (status) return status;
     char *k = curl_easy_escape(r.c, kind, 0), *n = curl_easy_escape(r.c, name, 0), *q = curl_easy_escape(r.c, ns, 0);
     char *path = mp_xasprintf("/api/v1/objects/%s/%s?namespace=%s", k, n, q);
@@ -657,11 +711,11 @@ int remote_delete(cli_env *env, const char *kind, const char *name, const char *
     curl_free(n);
     curl_free(q);
     reply y = {0};
-    if (call(&r, "DELETE", path, NULL, &y) != 0) status = CLI_FAILED;
-    else if (y.status != 200) status = fail_reply(&y);
+    if (remote__call(&r, "DELETE", path, NULL, &y) != 0) status = CLI_FAILED;
+    else if (y.status != 200) status = remote__fail_reply(&y);
     else printf("%s/%s deleted\n", kind, name);
-    reply_free(&y);
-    remote_close(&r);
+    remote__reply_free(&y);
+    remote__close(&r);
     free(path);
     return status;
 }
