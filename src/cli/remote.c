@@ -686,18 +686,18 @@ int remote_get_deployments(cli_env *env, cli_out out) {
 
 int remote_describe_deployment(cli_env *env, const char *name, cli_out out) {
     remote r;
-    int status = remote_open(env, &r);
+    int status = remote__open(env, &r);
     if (status) return status;
     reply y = {0};
     char *p = deployment_path(&r, name, "");
-    status = get_json(&r, p, JSON_OBJECT, &y);
+    status = remote__get_json(&r, p, JSON_OBJECT, &y);
     free(p);
     if (status == 0) {
         if (out == OUT_TABLE) cli_print_deployment_describe(y.json);
         else status = cli_print_json(y.json, out);
     }
-    reply_free(&y);
-    remote_close(&r);
+    remote__reply_free(&y);
+    remote__close(&r);
     return status;
 }
 
