@@ -20,7 +20,7 @@ static json_t *str_json(const char *s) {
 }
 
 bool api_step_done(const store_step *s) {
-    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from) || s->state == STEP_STOPPED;
+    return s->state == STEP_SUCCEEDED || s->state == STEP_CACHED || s->state == STEP_STOPPED;
 }
 
 char *api_params_text(const json_t *params) {

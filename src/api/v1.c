@@ -270,7 +270,13 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *i
     bool exists = false;
     mp_buf data;
     mp_buf_init(&data);
-    int fd = s->log_path ? open(s->log_path, O_RDONLY | O_CLOEXEC) : -1;
+    /* A Cached step never ran: its log is the one of the step whose outputs it reused. */
+    char *log_path = NULL;
+    mp_err ce = {0};
+    int cached_rc = s->state == STEP_CACHED ? store_cached_log(req->st, s, &log_path, &ce) : 0;
+    if (s->state != STEP_CACHED && s->log_path) log_path = mp_xstrdup(s->log_path);
+    int fd = log_path ? open(log_path, O_RDONLY | O_CLOEXEC) : -1;
+    free(log_path);
     struct stat sb;
     if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
         exists = true;
@@ -293,6 +299,10 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *i
     json_object_set_new(o, "offset", json_integer(offset));
     json_object_set_new(o, "done", json_boolean(done));
     json_object_set_new(o, "exists", json_boolean(exists));
+    if (s->state == STEP_CACHED) {
+        json_object_set_new(o, "cached_from", s->cached_from ? json_string(s->cached_from) : json_null());
+        if (cached_rc) json_object_set_new(o, "cached_log_error", json_string(ce.msg));
+    }
     mp_buf_free(&data);
     bundle_free(&b);
     mp_http_json(resp, 200, o);

@@ -406,7 +406,23 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     }
     long *offs = mp_xcalloc(b.nsteps + 1, sizeof *offs);
     bool *headed = mp_xcalloc(b.nsteps + 1, sizeof *headed);
-    for (;;) {
+    /* A Cached step never ran: its log is the one of the step whose outputs it reused. */
+    for (size_t i = 0; i < b.nsteps && status == 0; i++) {
+        store_step *s = &b.steps[i];
+        if (s->state != STEP_CACHED || (only && strcmp(s->name, only) != 0)) continue;
+        char *src = NULL;
+        mp_err e;
+        if (store_cached_log(b.st, s, &src, &e) == 0) {
+            fprintf(stderr, "step %s is cached from run %s; showing that run's log\n", s->name, s->cached_from);
+            free(s->log_path);
+            s->log_path = src;
+        } else if (only) {
+            status = cli_fail(CLI_FAILED, "%s", e.msg);
+        } else {
+            fprintf(stderr, "mlplane: %s\n", e.msg);
+        }
+    }
+    for (; status == 0;) {
         for (size_t i = 0; i < b.nsteps; i++) {
             store_step *s = &b.steps[i];
             if (only && strcmp(s->name, only) != 0) continue;
@@ -431,5 +447,5 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     free(offs);
     free(headed);
     free_bundle(&b);
-    return CLI_OK;
+    return status;
 }

@@ -56,6 +56,7 @@ static const char *state_mark(int st) {
     case STEP_FAILED: return "\033[31m✗\033[0m";
     case STEP_RETRYING: return "\033[33m↻\033[0m";
     case STEP_SKIPPED: return "\033[90m↷\033[0m";
+    case STEP_CACHED: return "\033[32m↺\033[0m";
     case STEP_CANCELLED: return "\033[31m■\033[0m";
     case STEP_STOPPED: return "\033[33m⊘\033[0m";
     default: return "\033[90m○\033[0m";
@@ -77,9 +78,11 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
         if (s->started_ms && !s->cached) mp_format_duration((s->ended_ms ? s->ended_ms : wall) - s->started_ms, d, sizeof d);
         char att[32] = "";
         if (s->attempts > 1 || s->state == STEP_RETRYING) snprintf(att, sizeof att, "attempt %d", s->attempts);
-        const char *extra = s->cached ? "cached" : (s->state == STEP_FAILED || s->state == STEP_RETRYING ||
-                                                    s->state == STEP_SKIPPED || s->state == STEP_STOPPED) &&
-                                                           s->message ? s->message : "";
+        const char *extra = (s->state == STEP_FAILED || s->state == STEP_RETRYING || s->state == STEP_SKIPPED ||
+                             s->state == STEP_STOPPED || s->state == STEP_CACHED) &&
+                                    s->message
+                                ? s->message
+                                : "";
         printf("\033[2K  %s %-24s %-10s %8s  %-10s %s\n", state_mark(s->state), s->name, store_step_state_name(s->state), d,
                att, extra);
     }

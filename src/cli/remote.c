@@ -503,7 +503,8 @@ int remote_describe(cli_env *env, const char *run, cli_out out) {
 /* ---- logs and cancel ------------------------------------------------------------------- */
 
 /* Prints what is new in one step's log; *done is set when no more will come. */
-static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *done) {
+static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *noted,
+                     bool *done) {
     char *esc = curl_easy_escape(r->c, step, 0);
     for (;;) {
         char *base = run_path(r, run, "/logs");
@@ -518,6 +519,18 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         }
         json_t *d = json_object_get(y.json, "data");
         size_t n = json_string_length(d);
+        const char *cached_err = cli_jstr(y.json, "cached_log_error", NULL);
+        if (!*noted && cli_jstr(y.json, "cached_from", NULL)) { /* a Cached step: the log of the run it reused */
+            *noted = true;
+            if (cached_err && !header) {
+                remote__reply_free(&y);
+                curl_free(esc);
+                return cli_fail(CLI_FAILED, "%s", cached_err);
+            }
+            if (cached_err) fprintf(stderr, "mlplane: %s\n", cached_err);
+            else fprintf(stderr, "step %s is cached from run %s; showing that run's log\n", step,
+                         cli_jstr(y.json, "cached_from", ""));
+        }
         if (header && !*headed && json_is_true(json_object_get(y.json, "exists"))) {
             printf("==> %s <==\n", step);
             *headed = true;
@@ -556,11 +569,12 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
     }
     long long *offs = mp_xcalloc(names.n + 1, sizeof *offs);
     bool *headed = mp_xcalloc(names.n + 1, sizeof *headed);
+    bool *noted = mp_xcalloc(names.n + 1, sizeof *noted);
     while (status == 0) {
         bool all_done = true;
         for (size_t i = 0; i < names.n && status == 0; i++) {
             bool done = true;
-            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &done);
+            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &noted[i], &done);
             all_done &= done;
         }
         if (status || !follow || all_done) break;
@@ -568,6 +582,7 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
     }
     free(offs);
     free(headed);
+    free(noted);
     mp_strv_free(&names);
     remote__close(&r);
     return status;

@@ -378,7 +378,7 @@ static bool final_value(const char *dir, const char *metric, double *out) {
 }
 
 static bool trial_ok(const sched__step *s) {
-    return s->rec.state == STEP_SUCCEEDED || (s->rec.state == STEP_SKIPPED && s->rec.cached_from);
+    return s->rec.state == STEP_SUCCEEDED || s->rec.state == STEP_CACHED;
 }
 
 /* Makes agg's outputs directory a symlink to best's. */
