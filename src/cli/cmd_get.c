@@ -48,7 +48,7 @@ static int parse_common(int argc, char **argv, get_opts *g, bool allow_follow) {
 static int get_runs(cli_env *env, get_opts *g) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, g->home, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, g->home, &home, &st)) return CLI_FAILED;
     store_run *runs = NULL;
     size_t n = 0;
     mp_err e;
@@ -110,7 +110,7 @@ typedef struct run_bundle {
 
 static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_bundle *b) {
     memset(b, 0, sizeof *b);
-    if (cli_open_store(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
     mp_err e;
     int rc = b->st->m->run_get(b->st, id, &b->run, &e);
     if (rc == 0) sched_runs_settle(b->st, &b->run, 1);

@@ -388,7 +388,7 @@ static int open_run_command(cli_env *env, int argc, char **argv, const char *usa
                             store **st) {
     const char *home_flag = NULL;
     if (parse_run_arg(argc, argv, &home_flag, run, usage)) return CLI_USAGE;
-    return cli_open_store(env, home_flag, home, st) ? CLI_FAILED : 0;
+    return cli_open_store_existing(env, home_flag, home, st) ? CLI_FAILED : 0;
 }
 
 int cmd_resume(cli_env *env, int argc, char **argv) {

@@ -166,7 +166,7 @@ static const char *user_home(void) {
     return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
 }
 
-int store_home_resolve(const char *flag, char **out, mp_err *e) {
+int store_home_path(const char *flag, char **out, mp_err *e) {
     *out = NULL;
     char *home;
     if (flag) {
@@ -183,14 +183,19 @@ int store_home_resolve(const char *flag, char **out, mp_err *e) {
         home = mp_path_abs(NULL, joined);
         free(joined);
     }
-    int rc = mp_mkdir_p(home, e);
-    if (rc != 0) {
-        mp_err_prefix(e, "cannot create the mlplane home");
-        free(home);
-        return rc;
-    }
     *out = home;
     return 0;
+}
+
+int store_home_resolve(const char *flag, char **out, mp_err *e) {
+    int rc = store_home_path(flag, out, e);
+    if (rc == 0) rc = mp_mkdir_p(*out, e);
+    if (rc != 0 && *out) {
+        mp_err_prefix(e, "cannot create the mlplane home");
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int store_open_home(const char *home, store **out, mp_err *e) {

@@ -627,6 +627,8 @@ int store_sqlite_user_version(store *s);
 /* The mlplane home: flag value if non-NULL, else $MLPLANE_HOME, else ~/.mlplane.
  * Returns a heap string (caller frees), the directory created when missing. */
 int store_home_resolve(const char *flag, char **out, mp_err *e);
+/* The same path (heap), without creating anything. */
+int store_home_path(const char *flag, char **out, mp_err *e);
 /* Opens the default store of a home: HOME/mlplane.db. */
 int store_open_home(const char *home, store **out, mp_err *e);
 
