@@ -425,11 +425,12 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
     memset(out, 0, sizeof *out);
     const sched__sweep *sw = agg->sweep;
     const spec_sweep *sp = sw->spec;
-    size_t ok = 0, failed = 0, stopped = 0, other = 0, no_metric = 0;
+    size_t ok = 0, cached = 0, failed = 0, stopped = 0, other = 0, no_metric = 0;
     const sched__step *best = NULL, *first_failed = NULL;
     double best_v = 0;
     for (size_t i = 0; i < sw->ntrials; i++) {
         const sched__step *s = sw->trials[i];
+        cached += s->rec.state == STEP_CACHED;
         if (trial_ok(s)) ok++;
         else if (s->rec.state == STEP_STOPPED) stopped++;
         else if (s->rec.state == STEP_FAILED) failed++;
@@ -449,6 +450,7 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
     mp_buf tally;
     mp_buf_init(&tally);
     mp_buf_printf(&tally, "%zu trial%s: %zu succeeded", sw->ntrials, sw->ntrials == 1 ? "" : "s", ok);
+    if (cached) mp_buf_printf(&tally, " (%zu of them cached)", cached);
     if (failed) mp_buf_printf(&tally, ", %zu failed", failed);
     if (stopped) mp_buf_printf(&tally, ", %zu stopped early", stopped);
     if (other) mp_buf_printf(&tally, ", %zu skipped or cancelled", other);
