@@ -38,4 +38,13 @@ d=$(mlp describe run "$r")
 assert_contains "$d" "MetricsInvalid" "event"
 assert_contains "$d" "metrics.json:3:" "event names the line"
 ok "invalid metrics.json: a MetricsInvalid event with FILE:LINE:COL, whole lines kept"
+
+start_server
+api="$SERVER_URL/api/2.0/mlflow"
+h=$(curl -sf "$api/metrics/get-history?run_id=$r&metric_key=h")
+assert_contains "$(echo "$h" | jq -c '[.metrics[] | .value]')" '"NaN"' "MLflow history spells NaN"
+run=$(curl -sf "$api/runs/get?run_id=$r")
+assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="up") | .value')" "Infinity" "MLflow Infinity"
+assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="down") | .value')" "-Infinity" "MLflow -Infinity"
+ok "the MLflow REST API spells them NaN, Infinity, -Infinity"
 finish
