@@ -24,6 +24,7 @@
  * Threads: handlers run on the server's worker threads, concurrently; each uses
  * req->st (its thread's store) and keeps no state of its own. Errors use MLflow's
  * shape {"error_code", "message"} like the rest of the server. */
+#include "track/track.h"
 #include "api/api.h"
 
 #include <errno.h>
@@ -226,8 +227,8 @@ static void h_run_metrics(const mp_http_req *req, mp_http_resp *resp, const char
     if (bundle_load(req, resp, id, &b)) return;
     json_t *arr = json_array();
     for (size_t i = 0; i < b.nmetrics; i++)
-        json_array_append_new(arr, json_pack("{s:s?,s:s?,s:f}", "step", b.metrics[i].step, "key", b.metrics[i].key,
-                                             "value", b.metrics[i].value));
+        json_array_append_new(arr, json_pack("{s:s?,s:s?,s:o}", "step", b.metrics[i].step, "key", b.metrics[i].key,
+                                             "value", track_double_json(b.metrics[i].value)));
     bundle_free(&b);
     mp_http_json(resp, 200, arr);
 }

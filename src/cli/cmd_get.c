@@ -1,8 +1,10 @@
 /* cmd_get.c — read-only commands: get runs|steps|metrics, describe run, logs.
  * They only read the store and log files, so they are safe beside running runs. */
+#include "track/track.h"
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,7 +186,9 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
         cli_table_init(&t, 3, hdr);
         for (size_t i = 0; i < b.nmetrics; i++) {
             char v[64];
-            snprintf(v, sizeof v, "%.6g", b.metrics[i].value);
+            double x = b.metrics[i].value;
+            if (isnan(x) || isinf(x)) snprintf(v, sizeof v, "%s", isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+            else snprintf(v, sizeof v, "%.6g", x);
             const char *row[] = {b.metrics[i].step, b.metrics[i].key, v};
             cli_table_add(&t, row);
         }
@@ -193,8 +197,8 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
     } else if (status == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < b.nmetrics; i++)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:f}", "step", b.metrics[i].step, "key", b.metrics[i].key,
-                                                 "value", b.metrics[i].value));
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "step", b.metrics[i].step, "key", b.metrics[i].key,
+                                                 "value", track_double_json(b.metrics[i].value)));
         status = cli_print_json(arr, g->out);
         json_decref(arr);
     }

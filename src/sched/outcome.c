@@ -19,9 +19,12 @@ typedef sched__engine engine;
  * of which the last is the metric's value). */
 int sched__record_metrics(engine *g, sched__step *s) {
     char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
-    json_error_t je;
-    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
+    char *warning = NULL;
+    json_t *root = sched__metrics_load(path, &warning);
     free(path);
+    int wrc = warning ? sched__record_event(g, s->rec.name, "MetricsInvalid", warning) : 0;
+    free(warning);
+    if (wrc) return wrc;
     if (!root) return 0;
     const char *prefix = s->trial ? s->trial->metric_prefix : NULL;
     int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, prefix, root, g->e) : 0;
@@ -30,8 +33,9 @@ int sched__record_metrics(engine *g, sched__step *s) {
         json_t *val;
         json_object_foreach(root, key, val) {
             json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
-            if (!json_is_number(last)) continue;
-            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(last)};
+            double d;
+            if (!sched__metric_number(last, &d)) continue;
+            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = d};
             if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
         }
     }

@@ -297,18 +297,20 @@ bool sched__median_stop(const spec_early_stopping *es, const double *h, size_t n
  * False when the file or the metric is not there (or not yet whole). */
 static bool read_history(const char *dir, const char *metric, double **out, size_t *n) {
     char *path = mp_xasprintf("%s/metrics.json", dir);
-    json_error_t je;
-    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
+    char *warning = NULL;
+    json_t *root = sched__metrics_load(path, &warning);
+    free(warning);
     free(path);
     json_t *v = root ? json_object_get(root, metric) : NULL;
-    bool ok = v && (json_is_array(v) || json_is_number(v));
+    double d0;
+    bool ok = v && (json_is_array(v) || sched__metric_number(v, &d0));
     if (ok) {
         size_t cnt = json_is_array(v) ? json_array_size(v) : 1, k = 0;
         double *h = mp_xcalloc(cnt + 1, sizeof *h);
         for (size_t i = 0; i < cnt; i++) {
             json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
-            if (!json_is_number(x)) break;
-            h[k++] = json_number_value(x);
+            if (!sched__metric_number(x, &h[k])) break;
+            k++;
         }
         free(*out);
         *out = h;
