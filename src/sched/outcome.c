@@ -14,6 +14,29 @@ typedef sched__engine engine;
 
 /* ---- step outcomes --------------------------------------------------------------- */
 
+/* The pipeline's MLflow run gets a step's metrics as series of their own,
+ * STEP/KEY with the whole history (a sweep's trials: S/INDEX/KEY), so two steps'
+ * `loss` never merge; and, for steps, the pipeline run's summary KEY: one point,
+ * the step's last value (where several steps log KEY, the latest logged wins,
+ * as MLflow's latest-value rule has it). */
+static int track_step_metrics(engine *g, sched__step *s, json_t *root) {
+    if (s->trial) return sched__track_metrics(g->st, g->run.id, s->trial->metric_prefix, root, g->e);
+    char *prefix = mp_xasprintf("%s/", s->rec.name);
+    int rc = sched__track_metrics(g->st, g->run.id, prefix, root, g->e);
+    free(prefix);
+    if (rc || !json_is_object(root)) return rc;
+    json_t *summary = json_object();
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+        if (last) json_object_set(summary, key, last);
+    }
+    rc = sched__track_metrics(g->st, g->run.id, NULL, summary, g->e);
+    json_decref(summary);
+    return rc;
+}
+
 /* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
  * values are numbers, or arrays of numbers (a history, one value per step/round,
  * of which the last is the metric's value). */
@@ -26,8 +49,7 @@ int sched__record_metrics(engine *g, sched__step *s) {
     free(warning);
     if (wrc) return wrc;
     if (!root) return 0;
-    const char *prefix = s->trial ? s->trial->metric_prefix : NULL;
-    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, prefix, root, g->e) : 0;
+    int rc = g->tracked ? track_step_metrics(g, s, root) : 0;
     if (rc == 0 && json_is_object(root)) {
         const char *key;
         json_t *val;

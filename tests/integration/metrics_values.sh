@@ -2,7 +2,7 @@
 # metrics.json as Python's json.dump writes it (NaN, Infinity, -Infinity) keeps
 # every metric, in `get metrics` and as MLflow spells them; a file that is not
 # JSON at all gives a MetricsInvalid event naming FILE:LINE:COL and keeps its
-# whole lines.
+# whole lines. Two steps' metrics of one name stay apart in MLflow (STEP/KEY).
 . "$(dirname "$0")/lib.sh"
 
 cat > "$T_DIR/p.yaml" <<'YAML'
@@ -41,10 +41,20 @@ ok "invalid metrics.json: a MetricsInvalid event with FILE:LINE:COL, whole lines
 
 start_server
 api="$SERVER_URL/api/2.0/mlflow"
-h=$(curl -sf "$api/metrics/get-history?run_id=$r&metric_key=h")
+h=$(curl -sf "$api/metrics/get-history?run_id=$r&metric_key=a/h")
 assert_contains "$(echo "$h" | jq -c '[.metrics[] | .value]')" '"NaN"' "MLflow history spells NaN"
 run=$(curl -sf "$api/runs/get?run_id=$r")
 assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="up") | .value')" "Infinity" "MLflow Infinity"
 assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="down") | .value')" "-Infinity" "MLflow -Infinity"
 ok "the MLflow REST API spells them NaN, Infinity, -Infinity"
+
+# Steps a and b both log acc: each is a series of its own (STEP/KEY) on the
+# pipeline's run, and the run's summary acc is one of their last values.
+assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="a/acc") | .value')" "0.5" "a/acc"
+assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="b/acc") | .value')" "0.75" "b/acc"
+ha=$(curl -sf "$api/metrics/get-history?run_id=$r&metric_key=a/acc")
+assert_eq "$(echo "$ha" | jq -c '[.metrics[] | .value]')" "[0.5]" "a/acc's history is a's alone"
+sum=$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="acc") | .value')
+[ "$sum" = 0.5 ] || [ "$sum" = 0.75 ] || fail "summary acc: $sum"
+ok "two steps' acc stay apart as a/acc and b/acc; the run keeps a summary acc"
 finish
