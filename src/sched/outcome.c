@@ -5,10 +5,12 @@
 #include "sched/sched_int.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef sched__engine engine;
 
@@ -77,7 +79,42 @@ static char *missing_output(const sched__step *s) {
     return NULL;
 }
 
-/* register: {model, artifact}: the artifact becomes the next version of the model. */
+/* Copies (hard-links when it can) the file at path into the home's artifact store,
+ * HOME/artifacts/sha256/HE/HEX/NAME (HEX: the SHA-256 of its bytes, HE: its first two
+ * digits, NAME: its file name, which runtimes read the format from), so that the
+ * version outlives the run folder it came from. *out: the stored path (heap). A
+ * directory stays where it is (*out: a copy of path). */
+static int store_artifact(const char *home, const char *path, char **out, mp_err *e) {
+    if (mp_is_dir(path)) {
+        *out = mp_xstrdup(path);
+        return 0;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int rc = mp_read_file(path, &data, &len, e);
+    if (rc != 0) return mp_err_prefix(e, "storing the registered artifact");
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const unsigned char *)data, len);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *dir = mp_xasprintf("%s/artifacts/sha256/%.2s/%s", home, hex, hex);
+    char *dest = mp_xasprintf("%s/%s", dir, base);
+    rc = mp_mkdir_p(dir, e);
+    if (rc == 0 && !mp_path_exists(dest) && link(path, dest) != 0) rc = mp_write_file_atomic(dest, data, len, e);
+    free(data);
+    free(dir);
+    if (rc != 0) {
+        free(dest);
+        return mp_err_prefix(e, "storing the registered artifact %s", path);
+    }
+    *out = dest;
+    return 0;
+}
+
+/* register: {model, artifact}: the artifact becomes the next version of the model,
+ * its bytes kept in the home's artifact store (store_artifact). */
 int sched__register_model(engine *g, sched__step *s) {
     const spec_step *sp = s->spec;
     if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
@@ -85,9 +122,12 @@ int sched__register_model(engine *g, sched__step *s) {
     for (size_t i = 0; i < sp->noutputs; i++)
         if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
     if (!rel) return 0;
-    char *source = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel);
+    char *produced = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel), *source = NULL;
+    int rc = store_artifact(g->o->home, produced, &source, g->e);
+    free(produced);
+    if (rc != 0) return rc;
     int64_t version = 0;
-    int rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
     if (rc == 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);
