@@ -71,10 +71,16 @@ if ! awk -v a="$AUC" -v m="$MIN_AUC" 'BEGIN { exit !(a + 0 >= m + 0) }'; then
     exit 1
 fi
 VERSION="$(mp models get breast-cancer -o json | jq -r --arg r "$RUN" '.model_versions[] | select(.run_id==$r) | .version')"
+REG="registered as breast-cancer version ${VERSION:-?}"
+if [ -z "$VERSION" ]; then # register.ifChanged: the same bytes as the latest version
+    VERSION="$(mp models get breast-cancer -o json | jq -r '[.model_versions[] | .version | tonumber] | max')"
+    REG="unchanged, so not registered again (register.ifChanged): breast-cancer version $VERSION"
+fi
+URI="$(mp models get breast-cancer -o json | jq -r --arg v "$VERSION" '.model_versions[] | select(.version==$v) | .source')"
 echo
 mp models get breast-cancer
 echo
-echo "demo: test AUC $AUC2 (≥ $MIN_AUC), accuracy $ACC2; registered as breast-cancer version ${VERSION:-?}; model at ${MODEL:-?} (run $RUN)"
+echo "demo: test AUC $AUC2 (≥ $MIN_AUC), accuracy $ACC2; $REG; model at ${URI:-?} (run $RUN)"
 
 # Serve the new version as a Deployment and ask it for one prediction.
 echo

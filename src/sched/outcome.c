@@ -105,16 +105,31 @@ static int store_artifact(const char *home, const char *path, char **out, mp_err
     if (rc == 0 && !mp_path_exists(dest) && link(path, dest) != 0) rc = mp_write_file_atomic(dest, data, len, e);
     free(data);
     free(dir);
-    if (rc != 0) {
-        free(dest);
-        return mp_err_prefix(e, "storing the registered artifact %s", path);
-    }
-    *out = dest;
+    free(dest);
+    if (rc != 0) return mp_err_prefix(e, "storing the registered artifact %s", path);
+    *out = mp_xasprintf("mlflow-artifacts:/sha256/%.2s/%s/%s", hex, hex, base);
     return 0;
 }
 
-/* register: {model, artifact}: the artifact becomes the next version of the model,
- * its bytes kept in the home's artifact store (store_artifact). */
+/* Whether the latest version of model holds the same stored bytes as source
+ * (a registered model that does not exist yet has no latest version). */
+static bool same_as_latest(engine *g, const char *model, const char *source, int64_t *version) {
+    store_model_version *v = NULL;
+    size_t n = 0;
+    mp_err ignored;
+    if (g->st->r->version_latest(g->st, model, NULL, 0, &v, &n, &ignored) != 0) return false;
+    const store_model_version *best = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!best || v[i].version > best->version) best = &v[i];
+    bool same = best && best->source && strcmp(best->source, source) == 0;
+    if (same) *version = best->version;
+    store_model_version_array_free(v, n);
+    return same;
+}
+
+/* register: {model, artifact[, ifChanged]}: the artifact becomes the next version
+ * of the model, its bytes kept in the home's artifact store (store_artifact); with
+ * ifChanged, only when its bytes differ from the latest version's. */
 int sched__register_model(engine *g, sched__step *s) {
     const spec_step *sp = s->spec;
     if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
@@ -127,6 +142,13 @@ int sched__register_model(engine *g, sched__step *s) {
     free(produced);
     if (rc != 0) return rc;
     int64_t version = 0;
+    if (sp->register_if_changed && same_as_latest(g, sp->register_model, source, &version)) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "model \"%s\" not registered: %s is unchanged since version %lld (register.ifChanged)",
+                 sp->register_model, source, (long long)version);
+        free(source);
+        return sched__record_event(g, s->rec.name, "ModelUnchanged", msg);
+    }
     rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
     if (rc == 0) {
         char msg[600];

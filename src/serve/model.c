@@ -4,6 +4,8 @@
  *
  * Registry references are resolved through the store of the home (store->r):
  *   models:/NAME/VERSION   that version (a number), or "latest": the highest
+ *   models:/NAME/STAGE     the latest version in a stage (None, Staging,
+ *                          Production, Archived; any case, as MLflow)
  *   models:/NAME@ALIAS     the version the alias points at
  * The version's source is a local path, a file:// URI or an
  * mlflow-artifacts:/ URI (HOME/artifacts/...); a folder is searched for the
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/store.h"
 
@@ -166,7 +169,31 @@ static int latest_version(store *st, const char *name, int64_t *out, mp_err *e) 
     return 0;
 }
 
-/* models:/NAME/VERSION or models:/NAME@ALIAS -> the version record. */
+/* MLflow's stages, matched as its models:/NAME/STAGE URIs match them (any case). */
+static const char *canonical_stage(const char *s) {
+    static const char *const stages[] = {"None", "Staging", "Production", "Archived"};
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
+        if (strcasecmp(s, stages[i]) == 0) return stages[i];
+    return NULL;
+}
+
+/* The latest version of a registered model in stage. */
+static int stage_version(store *st, const char *name, const char *stage, int64_t *out, mp_err *e) {
+    store_model_version *v = NULL;
+    size_t n = 0;
+    int rc = st->r->version_latest(st, name, &stage, 1, &v, &n, e);
+    if (rc != 0) return rc;
+    *out = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].version > *out) *out = v[i].version;
+    store_model_version_array_free(v, n);
+    if (*out == 0)
+        return mp_err_set(e, MP_ENOENT, "registered model %s has no version in stage %s (move one there with POST /api/2.0/mlflow/model-versions/transition-stage)", name,
+                          stage);
+    return 0;
+}
+
+/* models:/NAME/VERSION, models:/NAME/STAGE or models:/NAME@ALIAS -> the version record. */
 static int registry_lookup(store *st, const char *ref, const char *spec, store_model_version *v, mp_err *e) {
     const char *at = strchr(spec, '@'), *slash = strchr(spec, '/');
     if (at && !slash) {
@@ -188,14 +215,18 @@ static int registry_lookup(store *st, const char *ref, const char *spec, store_m
     const char *ver = slash + 1;
     int64_t num = 0;
     int rc = 0;
+    const char *stage = canonical_stage(ver);
     if (strcmp(ver, "latest") == 0) {
         rc = latest_version(st, name, &num, e);
+    } else if (stage) {
+        rc = stage_version(st, name, stage, &num, e);
+        if (rc == MP_ENOENT) mp_err_prefix(e, "%s", ref);
     } else {
         char *end;
         errno = 0;
         long long x = strtoll(ver, &end, 10);
         if (*end || errno || x < 1 || ver[0] == '+' || ver[0] == ' ')
-            rc = mp_err_set(e, MP_EINVAL, "%s: the version must be a number from 1 up, or latest, got \"%s\"", ref, ver);
+            rc = mp_err_set(e, MP_EINVAL, "%s: the version must be a number from 1 up, latest or a stage (None, Staging, Production, Archived), got \"%s\"", ref, ver);
         num = x;
     }
     if (rc == 0) rc = st->r->version_get(st, name, num, v, e);

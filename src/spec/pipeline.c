@@ -365,7 +365,7 @@ static void f_cache(step_dec *d, struct fy_node *v, spec_pos kp, const char *pat
     spec__get_bool(d->c, v, kp, path, &d->s->cache);
 }
 
-static const char *const REGISTER_FIELDS[] = {"model", "artifact", NULL};
+static const char *const REGISTER_FIELDS[] = {"model", "artifact", "ifChanged", NULL};
 
 static void f_register(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
     if (!spec__expect(d->c, v, kp, path, FYNT_MAPPING)) return;
@@ -373,9 +373,14 @@ static void f_register(step_dec *d, struct fy_node *v, spec_pos kp, const char *
     spec__check_keys(d->c, v, REGISTER_FIELDS, where);
     free(where);
     d->register_at = spec__pos(v, kp);
-    for (int i = 0; REGISTER_FIELDS[i]; i++) {
-        struct fy_node *q;
-        spec_pos qp;
+    struct fy_node *q;
+    spec_pos qp;
+    if (spec__lookup(v, "ifChanged", &q, &qp)) {
+        char *sub = mp_xasprintf("%s.ifChanged", path);
+        spec__get_bool(d->c, q, qp, sub, &d->s->register_if_changed);
+        free(sub);
+    }
+    for (int i = 0; i < 2; i++) {
         char *sub = mp_xasprintf("%s.%s", path, REGISTER_FIELDS[i]);
         char **dst = i == 0 ? &d->s->register_model : &d->s->register_artifact;
         if (!spec__lookup(v, REGISTER_FIELDS[i], &q, &qp) || spec__is_null(q))

@@ -216,6 +216,7 @@ typedef struct spec_step {
      * new version of registered model NAME (NULL when absent). */
     char *register_model;
     char *register_artifact;
+    bool register_if_changed; /* register.ifChanged: only when the bytes differ from the latest version's */
     /* Scheduling (step_sched.c). Names are not resolved against other objects here. */
     char *priority_class; /* priorityClassName, or NULL (the global default applies) */
     char *queue_name;     /* queueName: a LocalQueue in the pipeline's namespace, or NULL */

@@ -24,8 +24,10 @@ skipped=$(mlp get steps "$run2" -o json | jq '[.[] | select(.state=="Cached")] |
 total=$(mlp get steps "$run2" -o json | jq 'length')
 assert_eq "$skipped" "$total" "every unchanged step is a cache hit"
 ok "second run: all $total steps Cached"
-assert_contains "$out" "registered as breast-cancer version 2" "second run registers v2"
-assert_contains "$out" '"model_name":"breast-cancer-demo","model_version":"2"' "the second demo serves version 2"
+assert_contains "$out" "unchanged, so not registered again (register.ifChanged): breast-cancer version 1" "second run registers nothing"
+assert_eq "$(mlp models get breast-cancer -o json | jq '.model_versions | length')" "1" "one version after two runs"
+assert_contains "$(mlp describe run "$run2")" "ModelUnchanged" "the skip is an event"
+assert_contains "$out" '"model_name":"breast-cancer-demo","model_version":"1"' "the second demo serves version 1"
 [ -z "$(pgrep -f "$MLPLANE_HOME" || true)" ] || fail "the second demo left processes behind: $(pgrep -af "$MLPLANE_HOME")"
-ok "the model is registered as breast-cancer v1, then v2"
+ok "the model is registered as breast-cancer v1; the identical rerun registers nothing (ifChanged)"
 finish

@@ -129,5 +129,9 @@ YAML
     done
   done
 }
-# bc_source V: the model file of version V of the registered model bc.
-bc_source() { mlp models get bc -o json | jq -r --arg v "$1" '.model_versions[] | select(.version == $v) | .source'; }
+# artifact_file URI: the file an mlflow-artifacts:/PATH source names (HOME/artifacts/PATH,
+# where the artifact proxy serves it from); any other source as it is.
+artifact_file() { case "$1" in mlflow-artifacts:/*) echo "$MLPLANE_HOME/artifacts/${1#mlflow-artifacts:/}" ;; *) echo "$1" ;; esac; }
+# bc_uri V: the source URI of version V of the registered model bc; bc_source V: its file.
+bc_uri() { mlp models get bc -o json | jq -r --arg v "$1" '.model_versions[] | select(.version == $v) | .source'; }
+bc_source() { artifact_file "$(bc_uri "$1")"; }

@@ -38,7 +38,7 @@ v=$(mlp models get tracked-model -o json)
 assert_eq "$(echo "$v" | jq -r '.model_versions | length')" "2" "two versions"
 assert_eq "$(echo "$v" | jq -r '.model_versions[] | select(.version=="1") | .run_id')" "$r1" "v1 from the first run"
 assert_eq "$(echo "$v" | jq -r '.model_versions[] | select(.version=="2") | .run_id')" "$r2" "v2 from the second run"
-src=$(echo "$v" | jq -r '.model_versions[] | select(.version=="1") | .source')
+src=$(artifact_file "$(echo "$v" | jq -r '.model_versions[] | select(.version=="1") | .source')")
 [ -f "$src" ] || fail "version source is the artifact file: $src"
 mlp describe run "$r2" | grep -q 'ModelRegistered .*version 2' || fail "registration event"
 ok "register: creates v1 then v2, with run ids and the artifact as source"

@@ -27,7 +27,7 @@ awk -v a="$auc" 'BEGIN { exit !(a >= 0.95) }' || fail "test AUC $auc < 0.95"
 best_dir=$(step_field "$run" "$want" outputs_dir)
 v=$(mlp models get breast-cancer-sweep -o json)
 assert_eq "$(echo "$v" | jq -r '.model_versions | length')" "1" "one version registered (the best trial's)"
-src=$(echo "$v" | jq -r '.model_versions[0].source')
+src=$(artifact_file "$(echo "$v" | jq -r '.model_versions[0].source')")
 cmp -s "$src" "$best_dir/model.json" || fail "the registered model is the best trial's: $src"
 ok "evaluate scores the best model on the test rows (AUC $auc); it alone is registered"
 
