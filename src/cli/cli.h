@@ -174,6 +174,7 @@ typedef struct cli_capture {
     json_t *json;
     cli_table table;
     bool has_table;
+    bool pass_through; /* set before cli_capture_set: print as usual, but an empty table says "No resources found." */
 } cli_capture;
 void cli_capture_set(cli_capture *c);
 

@@ -203,7 +203,8 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
 }
 
 static const char get_help[] =
-    "Usage: mlplane get KIND [ARG] [-o table|wide|json|yaml|name|jsonpath=TEMPLATE] [-l SELECTOR] [--limit N] [-w]\n\n"
+    "Usage: mlplane get KIND [ARG] [-o table|wide|json|yaml|name|jsonpath=TEMPLATE] [-l SELECTOR] [--limit N] [-w]\n"
+    "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy),\n"
     "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"

@@ -23,7 +23,7 @@ int cli_list_parse_out(const char *s, cli_list_opts *o) {
     }
     if (strcmp(s, "table") == 0 || strcmp(s, "wide") == 0 || strcmp(s, "json") == 0 || strcmp(s, "yaml") == 0)
         return cli_parse_out(s, &o->out);
-    return cli_fail(CLI_USAGE, "-o expects table, wide, json, yaml, name or jsonpath=TEMPLATE, got \"%s\"", s);
+    return cli_fail(CLI_USAGE, "-o expects table, json or yaml (or wide, name, jsonpath=TEMPLATE), got \"%s\"", s);
 }
 
 /* The text of item's label key: labels, metadata.labels, params (runs), then a
@@ -98,7 +98,7 @@ static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch
     *items = NULL;
     memset(table, 0, sizeof *table);
     bool filter = o->selector || o->limit > 0;
-    cli_capture cj, ct;
+    cli_capture cj = {0}, ct = {0};
     json_t *all = NULL;
     int status = CLI_OK;
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -269,11 +269,21 @@ int cli_list_run(cli_env *env, const char *kind, const cli_list_opts *o, cli_lis
         cli_jsonpath_free(jp);
         return status;
     }
+    if (o->out != OUT_JSON || (!o->name && !jp)) {
+        if (!o->selector && !o->limit) { /* print as the kind does; an empty table says so */
+            cli_capture pass = {.pass_through = true};
+            cli_capture_set(&pass);
+            status = fetch(env, ctx, o->out);
+            cli_capture_set(NULL);
+            cli_jsonpath_free(jp);
+            return status;
+        }
+    }
     json_t *items;
     cli_table t;
     status = fetch_once(env, o, fetch, ctx, &items, &t);
     if (status == CLI_OK && items) {
-        if (json_array_size(items) == 0) fprintf(stderr, "No resources found.\n");
+        if (json_array_size(items) == 0 && (o->out == OUT_TABLE || o->name || jp)) fprintf(stderr, "No resources found.\n");
         else if (o->out == OUT_TABLE) cli_table_print(&t, stdout);
         else if (o->name) {
             size_t i;

@@ -77,12 +77,16 @@ static struct fy_node *yaml_node(struct fy_document *d, json_t *v) {
 static cli_capture *capture;
 
 void cli_capture_set(cli_capture *c) {
-    if (c) memset(c, 0, sizeof *c);
+    if (c) {
+        bool pass = c->pass_through;
+        memset(c, 0, sizeof *c);
+        c->pass_through = pass;
+    }
     capture = c;
 }
 
 int cli_print_json(json_t *v, cli_out fmt) {
-    if (capture) {
+    if (capture && !capture->pass_through) {
         json_decref(capture->json);
         capture->json = json_incref(v);
         return CLI_OK;
@@ -122,7 +126,11 @@ void cli_table_add(cli_table *t, const char *const *row) {
 }
 
 void cli_table_print(const cli_table *t, FILE *f) {
-    if (capture) {
+    if (capture && capture->pass_through && t->nrows <= 1) {
+        fprintf(stderr, "No resources found.\n");
+        return;
+    }
+    if (capture && !capture->pass_through) {
         cli_table_free(&capture->table);
         cli_table_init(&capture->table, t->ncols, (const char *const *)t->cells);
         for (size_t r = 1; r < t->nrows; r++) cli_table_add(&capture->table, (const char *const *)t->cells + r * t->ncols);

@@ -26,6 +26,7 @@ ra=$(mlp run "$T_DIR/a.yaml" | head -1); rb=$(mlp run "$T_DIR/b.yaml" | head -1)
 assert_eq "$(mlp get runs -o name | tr '\n' ' ')" "run/$rc run/$rb run/$ra " "-o name, most recent first"
 assert_eq "$(mlp get runs --limit 2 -o name | tr '\n' ' ')" "run/$rc run/$rb " "--limit keeps the most recent"
 assert_eq "$(mlp get runs --limit 1 | wc -l)" "2" "--limit on the table: header and one row"
+assert_eq "$(mlp get runs -l pipeline=nope -o json)" "[]" "-o json of nothing is an empty list"
 ok "-o name and --limit"
 
 assert_eq "$(mlp get runs -l pipeline=pipe-b -o name)" "run/$rb" "-l field=value"
@@ -47,14 +48,23 @@ ok "-o jsonpath"
 
 cat > "$T_DIR/cq.yaml" <<'YAML'
 apiVersion: mlplane.dev/v1
+kind: ResourceFlavor
+metadata: {name: default}
+---
+apiVersion: mlplane.dev/v1
 kind: ClusterQueue
-metadata: {name: team-a}
+metadata: {name: team-a, labels: {team: a}}
+spec: {resourceGroups: [{coveredResources: [cpu], flavors: [{name: default, resources: [{name: cpu, nominalQuota: 4}]}]}]}
+---
+apiVersion: mlplane.dev/v1
+kind: ClusterQueue
+metadata: {name: team-b, labels: {team: b}}
 spec: {resourceGroups: [{coveredResources: [cpu], flavors: [{name: default, resources: [{name: cpu, nominalQuota: 4}]}]}]}
 YAML
-if mlp apply -f "$T_DIR/cq.yaml" >/dev/null 2>&1; then
-  assert_eq "$(mlp get cq -o name)" "clusterqueue/team-a" "cq short name"
-  assert_eq "$(mlp get clusterqueue -o name)" "clusterqueue/team-a" "singular name"
-fi
+mlp apply -f "$T_DIR/cq.yaml" >/dev/null || fail "apply cluster queues"
+assert_eq "$(mlp get cq -o name | tr '\n' ' ')" "clusterqueue/team-a clusterqueue/team-b " "cq short name"
+assert_eq "$(mlp get clusterqueue -l team=b -o name)" "clusterqueue/team-b" "-l matches metadata.labels"
+assert_eq "$(mlp get rf -o name)" "resourceflavor/default" "rf short name"
 assert_contains "$(mlp get pc -o name)" "priorityclass/mlplane-serving" "pc short name"
 mlp get lq >/dev/null 2>&1 || fail "lq short name"
 mlp get deploy >/dev/null 2>&1 || fail "deploy short name"
