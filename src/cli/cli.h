@@ -169,6 +169,41 @@ int remote_get_experiments(cli_env *env, cli_out out);
 /* models list (name NULL) or models get NAME through MLflow's registry API (remote_track.c). */
 int remote_models(cli_env *env, const char *name, cli_out out);
 
+/* ---- get's list options (get_list.c, jsonpath.c) ------------------------------
+ * Capture: while set, cli_print_json keeps (a reference to) the value and
+ * cli_table_print a copy of the table, printing nothing. cli_capture_set(NULL)
+ * stops; the caller frees json and table. */
+typedef struct cli_capture {
+    json_t *json;
+    cli_table table;
+    bool has_table;
+    bool pass_through; /* set before cli_capture_set: print as usual, but an empty table says "No resources found." */
+} cli_capture;
+void cli_capture_set(cli_capture *c);
+
+/* What `get KIND` was asked besides the kind. */
+typedef struct cli_list_opts {
+    cli_out out;          /* table, json or yaml (also json under -o name|jsonpath) */
+    bool name;            /* -o name */
+    const char *jsonpath; /* -o jsonpath=TEMPLATE, or NULL */
+    const char *selector; /* -l SELECTOR, or NULL */
+    int limit;            /* --limit N, 0 = all */
+    bool watch;           /* -w */
+} cli_list_opts;
+/* Fetches the kind's list once in format out (through the capture). */
+typedef int (*cli_list_fetch)(cli_env *env, void *ctx, cli_out out);
+/* Parses the -o value s into o (table|wide|json|yaml|name|jsonpath=...). */
+int cli_list_parse_out(const char *s, cli_list_opts *o);
+/* Lists kind (its singular name, for -o name) with o's selector, limit, format and watch. */
+int cli_list_run(cli_env *env, const char *kind, const cli_list_opts *o, cli_list_fetch fetch, void *ctx);
+/* A parsed jsonpath template; cli_jsonpath_parse returns NULL with the reason
+ * (its 1-based column) in err. */
+typedef struct cli_jsonpath cli_jsonpath;
+cli_jsonpath *cli_jsonpath_parse(const char *tmpl, char *err, size_t errn);
+/* Appends the template's text over root to out. */
+void cli_jsonpath_eval(const cli_jsonpath *jp, json_t *root, mp_buf *out);
+void cli_jsonpath_free(cli_jsonpath *jp);
+
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 

@@ -255,6 +255,14 @@ static json_t *cq_json(const spec_cluster_queue *cq, const rows *r, char *usage,
                      (double)cq->fair_weight_milli / 1000.0, "pending", *pend, "admitted", *adm, "resources", res);
 }
 
+/* Gives the last item of arr the object's metadata.labels (what get -l matches), when it has any. */
+static void add_labels(json_t *arr, const spec_meta *m) {
+    if (!m->nlabels) return;
+    json_t *l = json_object();
+    for (size_t k = 0; k < m->nlabels; k++) json_object_set_new(l, m->labels[k].key, json_string(m->labels[k].value));
+    json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "labels", l);
+}
+
 int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_out out) {
     char *home = NULL;
     store *st = NULL;
@@ -274,6 +282,7 @@ int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_o
             char usage[512], w[16], p[16], a[16];
             int pend, adm;
             json_array_append_new(arr, cq_json(cq, &r, usage, sizeof usage, &pend, &adm));
+            add_labels(arr, &cq->meta);
             snprintf(w, sizeof w, "%g", (double)cq->fair_weight_milli / 1000.0);
             snprintf(p, sizeof p, "%d", pend);
             snprintf(a, sizeof a, "%d", adm);
@@ -288,6 +297,7 @@ int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_o
             const spec_local_queue *lq = r.obj.local_queues[i];
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "namespace", lq->meta.namespace_, "name",
                                                  lq->meta.name, "clusterQueue", lq->cluster_queue));
+            add_labels(arr, &lq->meta);
             const char *row[] = {lq->meta.namespace_, lq->meta.name, lq->cluster_queue};
             cli_table_add(&t, row);
         }
@@ -307,6 +317,7 @@ int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_o
             json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:s,s:s?}", "name", pc->meta.name, "value",
                                                  (int)pc->value, "globalDefault", pc->global_default,
                                                  "preemptionPolicy", pol, "description", pc->description));
+            add_labels(arr, &pc->meta);
             const char *row[] = {pc->meta.name, v, pc->global_default ? "true" : "false", pol};
             cli_table_add(&t, row);
         }
@@ -324,6 +335,7 @@ int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_o
                 mp_buf_printf(&b, "%s%s=%s", k ? "," : "", rf->node_labels[k].key, rf->node_labels[k].value);
             }
             json_array_append_new(arr, json_pack("{s:s,s:o}", "name", rf->meta.name, "nodeLabels", labels));
+            add_labels(arr, &rf->meta);
             const char *row[] = {rf->meta.name, b.data ? b.data : "-"};
             cli_table_add(&t, row);
             mp_buf_free(&b);

@@ -207,65 +207,118 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
 }
 
 static const char get_help[] =
-    "Usage: mlplane get runs [-o table|json|yaml]\n"
-    "       mlplane get steps RUN [-o table|json|yaml]\n"
-    "       mlplane get metrics RUN [-o table|json|yaml]\n"
-    "       mlplane get experiments [-o table|json|yaml]\n"
-    "       mlplane get nodes [-o table|json|yaml]\n"
-    "       mlplane get queue [-o table|json|yaml]\n"
-    "       mlplane get deployments [-o table|json|yaml]\n"
-    "       mlplane get clusterqueues|localqueues|priorityclasses|resourceflavors [-o table|json|yaml]\n\n"
-    "RUN may be a unique prefix of a run id. -o json|yaml print every field.\n";
+    "Usage: mlplane get KIND [ARG] [-o table|wide|json|yaml|name|jsonpath=TEMPLATE] [-l SELECTOR] [--limit N] [-w]\n"
+    "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
+    "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy),\n"
+    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
+    "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
+    "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
+    "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
+    "-l key=value,key!=value,key,!key keeps the items whose labels (or, for runs, params,\n"
+    "pipeline and state) match all. --limit N keeps the first N (runs: the most recent).\n"
+    "-w keeps watching: prints a row again whenever it changes, until interrupted.\n";
+
+/* What get was asked: the kind's words and the list options. */
+typedef struct get_req {
+    get_opts g;
+    cli_list_opts lo;
+    const char *kind; /* canonical plural */
+} get_req;
+
+static int parse_get(int argc, char **argv, get_req *q) {
+    static const struct option longs[] = {{"output", required_argument, 0, 'o'},   {"home", required_argument, 0, 'H'},
+                                          {"selector", required_argument, 0, 'l'}, {"limit", required_argument, 0, 'L'},
+                                          {"watch", no_argument, 0, 'w'},          {0, 0, 0, 0}};
+    memset(q, 0, sizeof *q);
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:l:w", longs, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (cli_list_parse_out(optarg, &q->lo)) return CLI_USAGE;
+            break;
+        case 'H': q->g.home = optarg; break;
+        case 'l': q->lo.selector = optarg; break;
+        case 'L':
+            if (cli_parse_int("--limit", optarg, 1, 1000000, &q->lo.limit)) return CLI_USAGE;
+            break;
+        case 'w': q->lo.watch = true; break;
+        default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s", argv[optind - 1]);
+        }
+    }
+    while (optind < argc) {
+        if (q->g.npos >= 4) return cli_fail(CLI_USAGE, "too many arguments");
+        q->g.pos[q->g.npos++] = argv[optind++];
+    }
+    return 0;
+}
+
+/* Kinds, their other names (singular, short) and what -o name prints. */
+static const struct {
+    const char *kind, *singular, *shortname;
+} kinds[] = {{"runs", "run", NULL},
+             {"steps", "step", NULL},
+             {"metrics", "metric", NULL},
+             {"experiments", "experiment", NULL},
+             {"nodes", "node", "no"},
+             {"queue", "queue", NULL},
+             {"deployments", "deployment", "deploy"},
+             {"clusterqueues", "clusterqueue", "cq"},
+             {"localqueues", "localqueue", "lq"},
+             {"priorityclasses", "priorityclass", "pc"},
+             {"resourceflavors", "resourceflavor", "rf"}};
+
+static int fetch_kind(cli_env *env, void *ctx, cli_out out) {
+    get_req *q = ctx;
+    get_opts *g = &q->g;
+    g->out = out;
+    const char *k = q->kind;
+    if (strcmp(k, "runs") == 0) return env->server ? remote_get_runs(env, out) : get_runs(env, g);
+    if (strcmp(k, "steps") == 0 || strcmp(k, "metrics") == 0) {
+        if (env->server) return remote_get_run_items(env, k, g->pos[1], out);
+        return k[0] == 's' ? get_steps(env, g, g->pos[1]) : get_metrics(env, g, g->pos[1]);
+    }
+    if (strcmp(k, "experiments") == 0)
+        return env->server ? remote_get_experiments(env, out) : cli_get_experiments(env, g->home, out);
+    if (strcmp(k, "queue") == 0) return cli_get_queue(env, g->home, out);
+    if (strcmp(k, "deployments") == 0)
+        return env->server ? remote_get_deployments(env, out) : cli_get_deployments(env, g->home, out);
+    if (strcmp(k, "nodes") == 0) return env->server ? remote_get_nodes(env, out) : cli_get_nodes(env, g->home, out);
+    return cli_get_objects(env, g->home, k, out);
+}
 
 int cmd_get(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(get_help, stdout);
         return CLI_OK;
     }
-    get_opts g;
-    if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
-    if (g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN, metrics RUN, experiments or nodes");
-    const char *what = g.pos[0];
-    if (strcmp(what, "runs") == 0 || strcmp(what, "run") == 0) {
-        if (g.npos > 1) return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
-        return env->server ? remote_get_runs(env, g.out) : get_runs(env, &g);
+    get_req q;
+    if (parse_get(argc, argv, &q)) return CLI_USAGE;
+    if (q.g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN, metrics RUN, experiments or nodes");
+    const char *what = q.g.pos[0];
+    size_t ki = 0;
+    while (ki < sizeof kinds / sizeof kinds[0] && strcmp(what, kinds[ki].kind) != 0 && strcmp(what, kinds[ki].singular) != 0 &&
+           !(kinds[ki].shortname && strcmp(what, kinds[ki].shortname) == 0))
+        ki++;
+    if (ki == sizeof kinds / sizeof kinds[0])
+        return cli_fail(CLI_USAGE,
+                        "cannot get \"%s\": expected runs, steps, metrics, experiments, nodes, queue, deployments (deploy), "
+                        "clusterqueues (cq), localqueues (lq), priorityclasses (pc) or resourceflavors (rf)",
+                        what);
+    q.kind = kinds[ki].kind;
+    bool per_run = strcmp(q.kind, "steps") == 0 || strcmp(q.kind, "metrics") == 0;
+    if (per_run && q.g.npos != 2) return cli_fail(CLI_USAGE, "get %s needs a run id: mlplane get %s RUN", what, what);
+    if (!per_run && q.g.npos > 1) {
+        if (strcmp(q.kind, "runs") == 0)
+            return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
+        if (strcmp(q.kind, "deployments") == 0)
+            return cli_fail(CLI_USAGE, "get deployments takes no argument; for one use mlplane rollout status NAME");
+        return cli_fail(CLI_USAGE, "get %s takes no argument", what);
     }
-    if (strcmp(what, "steps") == 0 || strcmp(what, "step") == 0 || strcmp(what, "metrics") == 0) {
-        if (g.npos != 2) return cli_fail(CLI_USAGE, "get %s needs a run id: mlplane get %s RUN", what, what);
-        if (env->server) return remote_get_run_items(env, what[0] == 's' ? "steps" : "metrics", g.pos[1], g.out);
-        return what[0] == 's' ? get_steps(env, &g, g.pos[1]) : get_metrics(env, &g, g.pos[1]);
-    }
-    if (strcmp(what, "experiments") == 0 || strcmp(what, "experiment") == 0) {
-        if (g.npos > 1) return cli_fail(CLI_USAGE, "get experiments takes no argument");
-        if (env->server) return remote_get_experiments(env, g.out);
-        return cli_get_experiments(env, g.home, g.out);
-    }
-    if (strcmp(what, "queue") == 0) {
-        if (g.npos > 1) return cli_fail(CLI_USAGE, "get queue takes no argument");
-        if (env->server) return cli_fail(CLI_USAGE, "get queue reads the embedded store; it does not work through --server");
-        return cli_get_queue(env, g.home, g.out);
-    }
-    if (strcmp(what, "deployments") == 0 || strcmp(what, "deployment") == 0) {
-        if (g.npos > 1) return cli_fail(CLI_USAGE, "get deployments takes no argument; for one use mlplane rollout status NAME");
-        return env->server ? remote_get_deployments(env, g.out) : cli_get_deployments(env, g.home, g.out);
-    }
-    if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0) {
-        if (g.npos > 1) return cli_fail(CLI_USAGE, "get nodes takes no argument");
-        if (env->server) return remote_get_nodes(env, g.out);
-        return cli_get_nodes(env, g.home, g.out);
-    }
-    static const char *const objs[] = {"clusterqueue", "clusterqueues", "localqueue", "localqueues", "priorityclass",
-                                       "priorityclasses", "resourceflavor", "resourceflavors"};
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
-        if (strcmp(what, objs[i]) != 0) continue;
-        if (g.npos > 1) return cli_fail(CLI_USAGE, "get %s takes no argument", what);
-        if (env->server) return cli_fail(CLI_USAGE, "get %s reads the embedded store; it does not work through --server", what);
-        return cli_get_objects(env, g.home, what, g.out);
-    }
-    return cli_fail(CLI_USAGE,
-                    "cannot get \"%s\": expected runs, steps, metrics, experiments, nodes, queue, deployments, clusterqueues, "
-                    "localqueues, priorityclasses or resourceflavors",
-                    what);
+    if (env->server && (strcmp(q.kind, "queue") == 0 || strstr("clusterqueues localqueues priorityclasses resourceflavors", q.kind)))
+        return cli_fail(CLI_USAGE, "get %s reads the embedded store; it does not work through --server", what);
+    return cli_list_run(env, kinds[ki].singular, &q.lo, fetch_kind, &q);
 }
 
 int cmd_describe(cli_env *env, int argc, char **argv) {

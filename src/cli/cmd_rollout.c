@@ -292,8 +292,7 @@ int cli_print_deployments(json_t *all, cli_out out) {
                              cell[0], cell[1], cell[2], cli_jstr(v, "url", "-"), msg};
         cli_table_add(&t, row);
     }
-    if (t.nrows <= 1) printf("No deployments applied (mlplane apply -f FILE).\n");
-    else cli_table_print(&t, stdout);
+    cli_table_print(&t, stdout); /* an empty list: get's "No resources found." */
     cli_table_free(&t);
     return CLI_OK;
 }

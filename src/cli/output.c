@@ -73,7 +73,24 @@ static struct fy_node *yaml_node(struct fy_document *d, json_t *v) {
     return fy_node_create_scalar_copy(d, num, strlen(num));
 }
 
+/* While get lists (get_list.c) capture, printing hands the value over instead. */
+static cli_capture *capture;
+
+void cli_capture_set(cli_capture *c) {
+    if (c) {
+        bool pass = c->pass_through;
+        memset(c, 0, sizeof *c);
+        c->pass_through = pass;
+    }
+    capture = c;
+}
+
 int cli_print_json(json_t *v, cli_out fmt) {
+    if (capture && !capture->pass_through) {
+        json_decref(capture->json);
+        capture->json = json_incref(v);
+        return CLI_OK;
+    }
     if (fmt == OUT_JSON) {
         char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
         if (!text) return cli_fail(CLI_FAILED, "cannot encode output as JSON");
@@ -109,6 +126,17 @@ void cli_table_add(cli_table *t, const char *const *row) {
 }
 
 void cli_table_print(const cli_table *t, FILE *f) {
+    if (capture && capture->pass_through && t->nrows <= 1) {
+        fprintf(stderr, "No resources found.\n");
+        return;
+    }
+    if (capture && !capture->pass_through) {
+        cli_table_free(&capture->table);
+        cli_table_init(&capture->table, t->ncols, (const char *const *)t->cells);
+        for (size_t r = 1; r < t->nrows; r++) cli_table_add(&capture->table, (const char *const *)t->cells + r * t->ncols);
+        capture->has_table = true;
+        return;
+    }
     size_t w[32] = {0};
     size_t nc = t->ncols < 32 ? t->ncols : 32;
     for (size_t r = 0; r < t->nrows; r++)
