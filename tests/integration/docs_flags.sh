@@ -127,7 +127,7 @@ assert_contains "$out" "HELLO, WORLD" "README hello shout's log"
 out=$(mlp run "$T_DIR/hello.yaml" -p greeting=bonjour) || fail "run hello -p"
 assert_contains "$out" "write Running" "a changed param is not a cache hit"
 out=$(mlp run "$T_DIR/hello.yaml" -p greeting=bonjour) || fail "run hello again"
-assert_contains "$out" "write Skipped: cache hit: reusing the outputs of run" "README: cache hit line"
+assert_contains "$out" "write Cached: cache hit: reusing the outputs of run" "README: cache hit line"
 for f in examples/*/pipeline.yaml; do
   mlp validate "$f" >/dev/null || fail "mlplane validate $f"
 done

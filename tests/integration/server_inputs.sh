@@ -151,7 +151,7 @@ for cmd in "models list" "models get breast-cancer" "get experiments" "get nodes
   assert_eq "$(mlp "${S[@]}" $cmd)" "$(mlp "${H[@]}" $cmd)" "$cmd table"
 done
 assert_contains "$(mlp "${S[@]}" get experiments)" "breast-cancer" "experiments table"
-mlp "${S[@]}" models list | grep -q "^breast-cancer *2 " || fail "models table: $(mlp "${S[@]}" models list)"
+mlp "${S[@]}" models list | grep -q "^breast-cancer *1 " || fail "models table: $(mlp "${S[@]}" models list)"
 mlp "${S[@]}" get nodes | head -1 | grep -q "^NAME *CPU *MEMORY *GPU *OTHER *WORKLOADS" || fail "nodes header"
 set +e
 err=$(mlp "${S[@]}" models get nosuch 2>&1); rc=$?
