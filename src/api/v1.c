@@ -202,7 +202,11 @@ static void h_run_describe(const mp_http_req *req, mp_http_resp *resp, const cha
     req->st->m->event_list(req->st, b.run.id, (int64_t)after, &evs, &nev, NULL);
     json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
     json_t *arr = json_array();
-    for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
+    for (size_t i = 0; i < b.nsteps; i++) {
+        json_t *sj = api_step_json(&b.steps[i], b.metrics, b.nmetrics);
+        api_step_add_log_tail(sj, &b.steps[i]);
+        json_array_append_new(arr, sj);
+    }
     json_object_set_new(o, "steps", arr);
     json_t *ea = json_array();
     for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));

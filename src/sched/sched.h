@@ -110,6 +110,12 @@ int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched
  * run has already ended. */
 int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o, int wait_ms, mp_err *e);
 
+/* The last nlines non-empty lines (heap, joined by '\n') that the last attempt of a
+ * step wrote to log_path (after its "==> mlplane: attempt N" header), each made
+ * printable UTF-8 and cut at max_line bytes; NULL when there are none or the
+ * log cannot be read. */
+char *sched_log_tail(const char *log_path, int nlines, size_t max_line);
+
 /* Whether the process recorded as a run's owner is still alive. */
 bool sched_owner_alive(const store_run *r);
 

@@ -26,6 +26,7 @@ typedef struct sched__step {
     int nworkers;       /* started */
     int alive;          /* not yet exited */
     int fail_code, fail_signal; /* the first failing worker's exit, when one failed */
+    int fail_rank;              /* and its rank (whose log tells why) */
     char *nodes;        /* the running attempt's node of each worker, comma-separated (heap) */
     bool preempting;    /* SIGTERM sent because a higher-priority workload needs the room */
     char *preempt_why;
