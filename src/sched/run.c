@@ -118,7 +118,15 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
         spec_diags_free(&scratch);
         sched_objects o;
         if (rc == 0 && (rc = sched_objects_load(st, &o, e)) == 0) {
-            rc = check_steps(&o, p, e);
+            /* names with their place in the file first; check_steps says the same without */
+            size_t bad = req->file && req->diags
+                             ? sched_objects_check_names(&o, req->file, p, "applied or in this file", NULL, req->diags)
+                             : 0;
+            if (bad)
+                rc = mp_err_set(e, MP_EINVAL, "%s names %zu object%s that %s not exist; nothing was run",
+                                req->file->path, bad, bad == 1 ? "" : "s", bad == 1 ? "does" : "do");
+            else
+                rc = check_steps(&o, p, e);
             sched_objects_free(&o);
         }
         if (rc == 0) rc = st->m->run_insert(st, &r, e);

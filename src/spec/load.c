@@ -242,6 +242,10 @@ const char *spec__closest(const char *word, const char *const *cands, size_t n) 
     return best;
 }
 
+const char *spec_closest(const char *word, const char *const *cands, size_t n) {
+    return spec__closest(word, cands, n);
+}
+
 char *spec__join(const char *const *names, size_t n) {
     if (!n) return mp_xstrdup("none");
     mp_buf b;

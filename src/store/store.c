@@ -166,6 +166,22 @@ static const char *user_home(void) {
     return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
 }
 
+int store_home_path(const char *flag, char **out, mp_err *e) {
+    *out = NULL;
+    if (flag && !*flag) return mp_err_set(e, MP_EINVAL, "the home directory flag is empty; give a path");
+    const char *env = getenv("MLPLANE_HOME");
+    if (flag || (env && *env)) {
+        *out = mp_path_abs(NULL, flag ? flag : env);
+        return 0;
+    }
+    const char *h = user_home();
+    if (!h) return mp_err_set(e, MP_EINVAL, "cannot find a home directory for mlplane: set MLPLANE_HOME or HOME");
+    char *joined = mp_xasprintf("%s/.mlplane", h);
+    *out = mp_path_abs(NULL, joined);
+    free(joined);
+    return 0;
+}
+
 int store_home_resolve(const char *flag, char **out, mp_err *e) {
     *out = NULL;
     char *home;
