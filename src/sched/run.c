@@ -144,7 +144,13 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
             free(ss.outputs_dir);
             free(ss.log_path);
         }
-        if (rc == 0) rc = sched__track_create(st, &r, params, p->nparams, e);
+        if (rc == 0) {
+            char *name_at = req->file && p->meta.name_pos.line
+                                ? mp_xasprintf("%s:%d:%d", req->file->path, p->meta.name_pos.line, p->meta.name_pos.col)
+                                : NULL;
+            rc = sched__track_create(st, &r, params, p->nparams, name_at, e);
+            free(name_at);
+        }
         if (rc == 0) {
             store_event ev = {.run_id = r.id, .type = "RunCreated", .message = r.params_json};
             rc = st->m->event_append(st, &ev, e);

@@ -237,6 +237,7 @@ typedef struct spec_step {
 
 typedef struct spec_meta {
     char *name;
+    spec_pos name_pos; /* of metadata.name's value, for diagnostics */
     char *namespace_; /* default "default" */
     spec_kv *labels;
     size_t nlabels;
