@@ -122,6 +122,11 @@ spec:
         exit 3
     - name: silent
       command: ["false"]
+    - name: gang
+      parallelism: 2
+      script: |
+        if [ "$MLPLANE_RANK" = 1 ]; then echo "rank 1: out of memory" >&2; exit 5; fi
+        echo "rank 0 waits"; sleep 30
 YAML
 set +e
 out=$(mlp run "$T_DIR/r.yaml" 2>&1)
@@ -134,8 +139,9 @@ m=$(step_field "$run" long message)
 assert_eq "${#m}" "$(( 20 + 203 ))" "a long last line is cut at 200 bytes and '...'"
 assert_contains "$m" "xxx..." "the cut is marked"
 assert_eq "$(step_field "$run" silent message)" "exited with code 1" "nothing in the log: the exit code alone"
+assert_eq "$(step_field "$run" gang message)" "exited with code 5: rank 1: out of memory" "a gang: the failing worker's log"
 desc=$(mlp describe run "$run")
 assert_contains "$desc" "        | training
         | Traceback (most recent call last):" "describe run: the last lines, in order"
-ok "the reason of a failure: the shell's not found, python's traceback, cut long lines, silent steps"
+ok "the reason of a failure: the shell's not found, python's traceback, cut long lines, silent steps, gangs"
 finish
