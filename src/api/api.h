@@ -37,6 +37,12 @@ json_t *api_run_json(const store_run *r, const store_step *steps, size_t n);
 /* A step with the metrics (of the whole run, filtered to this step) it reported;
  * "params" are a sweep trial's values (a sweep step's: its best trial's), else null. */
 json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm);
+/* How many of a failed step's last log lines describe run shows, and their width. */
+#define API_LOG_TAIL_LINES 5
+#define API_LOG_TAIL_WIDTH 200
+/* Adds "log_tail": [the last lines of its last attempt's log] to step o when the
+ * step s has Failed or is Retrying (describe run, local and through the API). */
+void api_step_add_log_tail(json_t *o, const store_step *s);
 /* An event: {"time","step","type","message","id"} (new reference). */
 json_t *api_event_json(const store_event *ev);
 

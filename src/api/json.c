@@ -4,6 +4,7 @@
 #include "track/track.h"
 #include "api/api.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "sched/sched.h"
@@ -90,6 +91,20 @@ json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm) {
             json_object_set_new(mj, m[i].key, track_double_json(m[i].value));
     json_object_set_new(o, "metrics", mj);
     return o;
+}
+
+void api_step_add_log_tail(json_t *o, const store_step *s) {
+    if (s->state != STEP_FAILED && s->state != STEP_RETRYING) return;
+    char *tail = sched_log_tail(s->log_path, API_LOG_TAIL_LINES, API_LOG_TAIL_WIDTH);
+    if (!tail) return;
+    json_t *arr = json_array();
+    for (char *line = tail, *nl; line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        json_array_append_new(arr, str_json(line));
+    }
+    json_object_set_new(o, "log_tail", arr);
+    free(tail);
 }
 
 json_t *api_event_json(const store_event *ev) {

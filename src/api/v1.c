@@ -203,7 +203,11 @@ static void h_run_describe(const mp_http_req *req, mp_http_resp *resp, const cha
     req->st->m->event_list(req->st, b.run.id, (int64_t)after, &evs, &nev, NULL);
     json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
     json_t *arr = json_array();
-    for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
+    for (size_t i = 0; i < b.nsteps; i++) {
+        json_t *sj = api_step_json(&b.steps[i], b.metrics, b.nmetrics);
+        api_step_add_log_tail(sj, &b.steps[i]);
+        json_array_append_new(arr, sj);
+    }
     json_object_set_new(o, "steps", arr);
     json_t *ea = json_array();
     for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
@@ -452,17 +456,27 @@ static char *first_line_id(const mp_buf *out) {
 }
 
 /* What the spawned `mlplane run` said on stderr, as a message of this server:
- * without the "mlplane: " each of its lines starts with (the client adds its own)
- * and without the final newline (heap). */
-static char *child_message(const mp_buf *err) {
+ * without the "mlplane: " each of its lines starts with (the client adds its own),
+ * the spec's path here (file) given as the client named it (name), and without
+ * the final newline (heap). */
+static char *child_message(const mp_buf *err, const char *file, const char *name) {
     mp_buf m;
     mp_buf_init(&m);
     const char *p = err->len ? err->data : "mlplane run failed without a message";
+    size_t flen = strlen(file);
     while (*p) {
         size_t l = strcspn(p, "\n");
         const char *line = p;
         if (mp_str_starts(line, "mlplane: ")) line += 9;
-        mp_buf_append(&m, line, (size_t)(p + l - line));
+        for (const char *q = line, *hit; q < p + l; q = hit + flen) {
+            hit = flen ? strstr(q, file) : NULL;
+            if (!hit || hit >= p + l) {
+                mp_buf_append(&m, q, (size_t)(p + l - q));
+                break;
+            }
+            mp_buf_append(&m, q, (size_t)(hit - q));
+            mp_buf_printf(&m, "%s", name);
+        }
         p += l;
         if (*p == '\n') p++;
         if (*p) mp_buf_putc(&m, '\n');
@@ -604,7 +618,7 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
         else if (id && (status == 0 || (status == -1 && err.len == 0)))
             mp_http_json(resp, 200, json_pack("{s:s}", "run_id", id));
         else {
-            char *msg = child_message(&err);
+            char *msg = child_message(&err, file, name);
             mp_http_mlflow_error(resp, status == 2 ? 400 : 500, status == 2 ? "INVALID_PARAMETER_VALUE" : "INTERNAL_ERROR",
                                  "%s", msg);
             free(msg);

@@ -66,6 +66,8 @@ typedef enum { OUT_TABLE, OUT_JSON, OUT_YAML } cli_out;
 int cli_parse_out(const char *s, cli_out *out);
 /* The string at key k of object o, or def when absent or not a string. */
 const char *cli_jstr(json_t *o, const char *k, const char *def);
+/* describe run's "last log lines:" block of a failed step, from its "log_tail" array (nothing when NULL). */
+void cli_print_log_tail(json_t *tail);
 /* Prints a JSON value as indented JSON or as block YAML. */
 int cli_print_json(json_t *v, cli_out fmt);
 

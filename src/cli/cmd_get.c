@@ -353,7 +353,11 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     if (g.out != OUT_TABLE) {
         json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
         json_t *arr = json_array();
-        for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
+        for (size_t i = 0; i < b.nsteps; i++) {
+            json_t *sj = api_step_json(&b.steps[i], b.metrics, b.nmetrics);
+            api_step_add_log_tail(sj, &b.steps[i]);
+            json_array_append_new(arr, sj);
+        }
         json_object_set_new(o, "steps", arr);
         json_t *ea = json_array();
         for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
@@ -389,6 +393,10 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
             if (s->cached_from) printf("      cache:    hit, outputs of run %s\n", s->cached_from);
             printf("      outputs:  %s\n      log:      %s\n", s->outputs_dir ? s->outputs_dir : "-",
                    s->log_path ? s->log_path : "-");
+            json_t *sj = json_object();
+            api_step_add_log_tail(sj, s);
+            cli_print_log_tail(json_object_get(sj, "log_tail"));
+            json_decref(sj);
         }
         if (b.nmetrics) {
             printf("\nMetrics:\n");

@@ -28,37 +28,87 @@ static void summarize(const spec_file *f, mp_buf *out) {
     }
 }
 
+/* The objects steps may name: those of the files given, over those applied in
+ * the home when it exists (nothing is created); *nowhere says where a missing
+ * one was looked for (heap). */
+static int validate_view(cli_env *env, const spec_file *const *files, size_t n, sched_objects *o, char **nowhere,
+                         char **note) {
+    const char *here = n == 1 ? "in this file" : "in the files given";
+    char *home = NULL;
+    mp_err e;
+    store *st = NULL;
+    if (store_home_path(env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
+    char *db = mp_xasprintf("%s/mlplane.db", home);
+    if (!mp_path_exists(db)) {
+        *nowhere = mp_xstrdup(here);
+        *note = mp_xasprintf("; there is no mlplane home at %s to look in", home);
+    } else if (store_open_home(home, &st, &e) != 0 || sched_objects_view(st, files, n, o, &e) != 0) {
+        fprintf(stderr, "mlplane: validate: cannot read the objects applied in %s (%s); names are checked %s only\n",
+                home, e.msg, here);
+        *nowhere = mp_xstrdup(here);
+        *note = mp_xasprintf("; the objects applied in %s could not be read", home);
+        if (st) st->m->close(st);
+        st = NULL;
+    } else {
+        *nowhere = mp_xasprintf("applied in %s or %s", home, here);
+    }
+    int rc = st ? 0 : sched_objects_view(NULL, files, n, o, &e);
+    if (st) st->m->close(st);
+    free(db);
+    free(home);
+    return rc ? cli_fail_err(&e) : 0;
+}
+
 int cmd_validate(cli_env *env, int argc, char **argv) {
-    (void)env;
     if (cli_wants_help(argc, argv)) {
         fputs("Usage: mlplane validate FILE...\n\n"
               "Checks spec files and reports every error as FILE:LINE:COL: message.\n"
+              "A step's priorityClassName and queueName must name an object of the files\n"
+              "given or one applied in the home (when it exists; with --server they are not\n"
+              "checked: run checks them on the server).\n"
               "Exit status 2 when any file has errors. Nothing is recorded or run.\n",
               stdout);
         return CLI_OK;
     }
     if (argc < 2) return cli_fail(CLI_USAGE, "validate needs at least one file: mlplane validate FILE...");
+    size_t n = (size_t)argc - 1;
+    spec_diags *d = mp_xcalloc(n, sizeof *d);
+    spec_file **f = mp_xcalloc(n, sizeof *f);
+    const spec_file **loaded = mp_xcalloc(n, sizeof *loaded);
+    size_t nloaded = 0;
+    for (size_t i = 0; i < n; i++)
+        if (spec_load_file(argv[i + 1], &f[i], &d[i]) == 0) loaded[nloaded++] = f[i];
     int status = CLI_OK;
-    for (int i = 1; i < argc; i++) {
-        spec_diags d = {0};
-        spec_file *f = NULL;
-        if (spec_load_file(argv[i], &f, &d) != 0) {
-            mp_buf b;
-            mp_buf_init(&b);
-            spec_diags_format(&d, &b);
-            fputs(b.data, stderr);
-            mp_buf_free(&b);
-            status = CLI_USAGE;
-        } else {
-            mp_buf b;
-            mp_buf_init(&b);
-            summarize(f, &b);
-            printf("%s: valid (%s)\n", argv[i], b.data);
-            mp_buf_free(&b);
+    if (nloaded && !env->server) {
+        sched_objects o;
+        char *nowhere = NULL, *note = NULL;
+        status = validate_view(env, loaded, nloaded, &o, &nowhere, &note);
+        if (status == CLI_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (f[i]) sched_objects_check_names(&o, f[i], NULL, nowhere, note, &d[i]);
+            sched_objects_free(&o);
         }
-        spec_diags_free(&d);
-        spec_file_free(f);
+        free(nowhere);
+        free(note);
     }
+    for (size_t i = 0; i < n; i++) {
+        mp_buf b;
+        mp_buf_init(&b);
+        if (d[i].n) {
+            spec_diags_format(&d[i], &b);
+            fputs(b.data, stderr);
+            status = CLI_USAGE;
+        } else if (f[i]) {
+            summarize(f[i], &b);
+            printf("%s: valid (%s)\n", argv[i + 1], b.data);
+        }
+        mp_buf_free(&b);
+        spec_diags_free(&d[i]);
+        spec_file_free(f[i]);
+    }
+    free(d);
+    free(f);
+    free(loaded);
     return status;
 }
 

@@ -204,3 +204,11 @@ const char *cli_jstr(json_t *o, const char *k, const char *def) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : def;
 }
+
+void cli_print_log_tail(json_t *tail) {
+    if (!json_array_size(tail)) return;
+    printf("      last log lines:\n");
+    size_t i;
+    json_t *l;
+    json_array_foreach(tail, i, l) printf("        | %s\n", json_is_string(l) ? json_string_value(l) : "?");
+}

@@ -466,6 +466,7 @@ static void describe_text(json_t *o) {
         free(params);
         if (cli_jstr(s, "cached_from", NULL)) printf("      cache:    hit, outputs of run %s\n", cli_jstr(s, "cached_from", ""));
         printf("      outputs:  %s\n      log:      %s\n", cli_jstr(s, "outputs_dir", "-"), cli_jstr(s, "log", "-"));
+        cli_print_log_tail(json_object_get(s, "log_tail"));
         any_metric |= json_object_size(json_object_get(s, "metrics")) > 0;
     }
     if (any_metric) {

@@ -296,6 +296,100 @@ int sched_objects_resolve(const sched_objects *o, const char *ns, const spec_ste
     return 0;
 }
 
+/* ---- the names steps use ------------------------------------------------------------- */
+
+int sched_objects_view(store *st, const spec_file *const *files, size_t nfiles, sched_objects *o, mp_err *e) {
+    memset(o, 0, sizeof *o);
+    int rc = st ? sched_objects_load(st, o, e) : 0;
+    if (rc) return rc;
+    size_t first = o->nfiles;
+    o->files = mp_xrealloc(o->files, (o->nfiles + nfiles + 1) * sizeof *o->files);
+    o->owned = mp_xrealloc(o->owned, (o->nfiles + nfiles + 1) * sizeof *o->owned);
+    o->source_ids = mp_xrealloc(o->source_ids, (o->nfiles + nfiles + 1) * sizeof *o->source_ids);
+    for (size_t i = 0; i < nfiles; i++) {
+        o->files[o->nfiles] = (spec_file *)files[i];
+        o->owned[o->nfiles] = false;
+        o->source_ids[o->nfiles++] = 0;
+    }
+    collect(o, NULL, first);
+    return 0;
+}
+
+/* " (did you mean \"x\"?)" or " (LABEL: a, b)" for name among cands (heap). */
+static char *name_hint(const char *name, const char **cands, size_t n, const char *label) {
+    size_t k = 0; /* without repeats: a later apply of a name overrides an earlier one */
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < k && !seen; j++) seen = strcmp(cands[j], cands[i]) == 0;
+        if (!seen) cands[k++] = cands[i];
+    }
+    const char *near = spec_closest(name, cands, k);
+    if (near) return mp_xasprintf(" (did you mean \"%s\"?)", near);
+    if (!k) return mp_xstrdup(" (there is none: define one in the file or apply one with `mlplane apply -f FILE`)");
+    mp_buf b;
+    mp_buf_init(&b);
+    mp_buf_printf(&b, " (%s: ", label);
+    for (size_t i = 0; i < k; i++) mp_buf_printf(&b, "%s%s", i ? ", " : "", cands[i]);
+    mp_buf_printf(&b, ")");
+    return mp_buf_steal(&b);
+}
+
+static size_t check_step_names(const sched_objects *o, const char *path, const spec_pipeline *p, const char *nowhere,
+                               const char *note, spec_diags *d) {
+    note = note ? note : "";
+    size_t bad = 0;
+    const char *ns = p->meta.namespace_ && *p->meta.namespace_ ? p->meta.namespace_ : "default";
+    size_t ncands = o->nclasses + o->nlocal_queues + sizeof builtin_classes / sizeof builtin_classes[0];
+    const char **cands = mp_xcalloc(ncands + 1, sizeof *cands);
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const spec_step *s = &p->steps[i];
+        if (s->priority_class && !sched_objects_class(o, s->priority_class)) {
+            size_t n = 0;
+            for (size_t k = 0; k < o->nclasses; k++) cands[n++] = o->classes[k]->meta.name;
+            for (size_t k = 0; k < sizeof builtin_classes / sizeof builtin_classes[0]; k++)
+                cands[n++] = builtin_classes[k].meta.name;
+            char *h = name_hint(s->priority_class, cands, n, "PriorityClasses");
+            spec_diag_add(d, path, s->priority_class_pos.line ? s->priority_class_pos : s->pos,
+                          "step \"%s\": priorityClassName \"%s\" names no PriorityClass %s%s%s", s->name,
+                          s->priority_class, nowhere, h, note);
+            free(h);
+            bad++;
+        }
+        if (s->queue_name) {
+            size_t n = 0;
+            bool found = false;
+            for (size_t k = 0; k < o->nlocal_queues; k++) {
+                const spec_local_queue *q = o->local_queues[k];
+                if (strcmp(q->meta.namespace_, ns) != 0) continue;
+                found = found || strcmp(q->meta.name, s->queue_name) == 0;
+                cands[n++] = q->meta.name;
+            }
+            if (!found) {
+                const char *label = "known there";
+                char *h = name_hint(s->queue_name, cands, n, label);
+                spec_diag_add(d, path, s->queue_name_pos.line ? s->queue_name_pos : s->pos,
+                              "step \"%s\": queueName \"%s\" names no LocalQueue of namespace \"%s\" %s%s%s", s->name,
+                              s->queue_name, ns, nowhere, h, note);
+                free(h);
+                bad++;
+            }
+        }
+    }
+    free(cands);
+    return bad;
+}
+
+size_t sched_objects_check_names(const sched_objects *o, const spec_file *f, const spec_pipeline *only,
+                                 const char *nowhere, const char *note, spec_diags *d) {
+    size_t bad = 0;
+    for (size_t i = 0; i < f->nobjs; i++) {
+        const spec_object *ob = &f->objs[i];
+        if (ob->kind != SPEC_KIND_PIPELINE || (only && ob->u.pipeline != only)) continue;
+        bad += check_step_names(o, f->path, ob->u.pipeline, nowhere, note, d);
+    }
+    return bad;
+}
+
 /* ---- applying ------------------------------------------------------------------------ */
 
 /* Checks the objects of o (the store's plus the file being applied) refer to each

@@ -172,6 +172,23 @@ static int step_failed(engine *g, sched__step *s, const char *why) {
     return sched__set_step(g, s, STEP_FAILED, "StepFailed", why);
 }
 
+/* ": LAST LINE" of what the failing worker's attempt wrote to its log, so that a
+ * failure's reason is in the step's message ("" when it wrote nothing). */
+static void log_reason(const sched__step *s, char *out, size_t n) {
+    out[0] = '\0';
+    char *rank_log = s->fail_rank > 0 ? mp_xasprintf("%.*s.rank%d.log", (int)strlen(s->rec.log_path) - 4,
+                                                     s->rec.log_path, s->fail_rank)
+                                      : NULL;
+    char *last = sched_log_tail(rank_log ? rank_log : s->rec.log_path, 1, 200);
+    if (last) {
+        const char *l = last + strspn(last, " ");
+        if (mp_str_starts(l, "mlplane: ")) l += 9;
+        snprintf(out, n, ": %s", l);
+    }
+    free(last);
+    free(rank_log);
+}
+
 int sched__step_exited(engine *g, sched__step *s, const exec_exit *x) {
     s->running = false;
     s->gpus = 0; /* its row was deleted by decide() */
@@ -193,12 +210,15 @@ int sched__step_exited(engine *g, sched__step *s, const exec_exit *x) {
         snprintf(why, sizeof why, "timed out after %ds", s->spec->timeout_seconds);
         return step_failed(g, s, why);
     }
+    char reason[256];
     if (x->signal) {
-        snprintf(why, sizeof why, "killed by signal %d (%s)", x->signal, strsignal(x->signal));
+        log_reason(s, reason, sizeof reason);
+        snprintf(why, sizeof why, "killed by signal %d (%s)%s", x->signal, strsignal(x->signal), reason);
         return step_failed(g, s, why);
     }
     if (x->exit_code != 0) {
-        snprintf(why, sizeof why, "exited with code %d", x->exit_code);
+        log_reason(s, reason, sizeof reason);
+        snprintf(why, sizeof why, "exited with code %d%s", x->exit_code, reason);
         return step_failed(g, s, why);
     }
     if (s->cancelling) return sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");

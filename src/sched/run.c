@@ -118,7 +118,15 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
         spec_diags_free(&scratch);
         sched_objects o;
         if (rc == 0 && (rc = sched_objects_load(st, &o, e)) == 0) {
-            rc = check_steps(&o, p, e);
+            /* names with their place in the file first; check_steps says the same without */
+            size_t bad = req->file && req->diags
+                             ? sched_objects_check_names(&o, req->file, p, "applied or in this file", NULL, req->diags)
+                             : 0;
+            if (bad)
+                rc = mp_err_set(e, MP_EINVAL, "%s names %zu object%s that %s not exist; nothing was run",
+                                req->file->path, bad, bad == 1 ? "" : "s", bad == 1 ? "does" : "do");
+            else
+                rc = check_steps(&o, p, e);
             sched_objects_free(&o);
         }
         if (rc == 0) rc = st->m->run_insert(st, &r, e);
@@ -136,7 +144,13 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
             free(ss.outputs_dir);
             free(ss.log_path);
         }
-        if (rc == 0) rc = sched__track_create(st, &r, params, p->nparams, e);
+        if (rc == 0) {
+            char *name_at = req->file && p->meta.name_pos.line
+                                ? mp_xasprintf("%s:%d:%d", req->file->path, p->meta.name_pos.line, p->meta.name_pos.col)
+                                : NULL;
+            rc = sched__track_create(st, &r, params, p->nparams, name_at, e);
+            free(name_at);
+        }
         if (rc == 0) {
             store_event ev = {.run_id = r.id, .type = "RunCreated", .message = r.params_json};
             rc = st->m->event_append(st, &ev, e);

@@ -110,6 +110,12 @@ int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched
  * run has already ended. */
 int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o, int wait_ms, mp_err *e);
 
+/* The last nlines non-empty lines (heap, joined by '\n') that the last attempt of a
+ * step wrote to log_path (after its "==> mlplane: attempt N" header), each made
+ * printable UTF-8 and cut at max_line bytes; NULL when there are none or the
+ * log cannot be read. */
+char *sched_log_tail(const char *log_path, int nlines, size_t max_line);
+
 /* Whether the process recorded as a run's owner is still alive. */
 bool sched_owner_alive(const store_run *r);
 
@@ -353,6 +359,18 @@ void sched_objects_free(sched_objects *o);
  * *napplied: how many objects. MP_EINVAL (nothing stored) when d got problems. */
 int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t *napplied, spec_diags *d,
                         mp_err *e);
+/* The objects applied in st (none when st is NULL) with those of files[0..nfiles)
+ * over them, as if they were applied too (the files are borrowed: free them after
+ * o). Nodes are not built when st is NULL. */
+int sched_objects_view(store *st, const spec_file *const *files, size_t nfiles, sched_objects *o, mp_err *e);
+/* Checks that each step of f's Pipelines (only `only` when not NULL) names a
+ * PriorityClass (priorityClassName) and a LocalQueue (queueName, in the
+ * Pipeline's namespace) that o has; each unknown name is a diagnostic at its
+ * field in d, with a did-you-mean or the names known. nowhere completes "names
+ * no LocalQueue ...", e.g. "applied or in this file"; note (may be NULL) ends
+ * the message. Returns how many. */
+size_t sched_objects_check_names(const sched_objects *o, const spec_file *f, const spec_pipeline *only,
+                                 const char *nowhere, const char *note, spec_diags *d);
 /* The PriorityClass named name (built-ins included), or with name NULL the
  * global default; NULL when none. */
 const spec_priority_class *sched_objects_class(const sched_objects *o, const char *name);

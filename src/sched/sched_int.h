@@ -26,6 +26,7 @@ typedef struct sched__step {
     int nworkers;       /* started */
     int alive;          /* not yet exited */
     int fail_code, fail_signal; /* the first failing worker's exit, when one failed */
+    int fail_rank;              /* and its rank (whose log tells why) */
     char *nodes;        /* the running attempt's node of each worker, comma-separated (heap) */
     bool preempting;    /* SIGTERM sent because a higher-priority workload needs the room */
     char *preempt_why;
@@ -60,7 +61,10 @@ typedef struct sched__ctx {
  * named after the pipeline, so MLflow clients see pipelines and notebooks alike. */
 
 /* In the caller's transaction: creates the MLflow run of run r with its params. */
-int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, mp_err *e);
+/* name_at: where the pipeline's metadata.name is ("FILE:LINE:COL"), for the
+ * message when its experiment is deleted (MP_ESTATE); may be NULL. */
+int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, const char *name_at,
+                        mp_err *e);
 /* Logs a step's metrics.json values (numbers, or arrays as histories) to the run,
  * each name after prefix (NULL: none; a sweep trial's is "S/i/"). */
 int sched__track_metrics(store *st, const char *run_id, const char *prefix, json_t *metrics, mp_err *e);

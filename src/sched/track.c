@@ -12,10 +12,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, mp_err *e) {
+int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, const char *name_at,
+                        mp_err *e) {
     char *exp_id = NULL;
     int rc = st->t->experiment_get_or_create(st, r->pipeline, &exp_id, e);
     if (rc) return rc;
+    store_experiment x;
+    if (st->t->experiment_get(st, exp_id, &x, NULL) == 0) {
+        if (strcmp(x.lifecycle_stage, "active") != 0)
+            rc = mp_err_set(e, MP_ESTATE,
+                            "experiment \"%s\" (id %s), where this pipeline's runs are tracked, is deleted; "
+                            "restore it (POST /api/2.0/mlflow/experiments/restore {\"experiment_id\":\"%s\"} to "
+                            "mlplane server) or give the pipeline another name%s%s%s",
+                            x.name, x.experiment_id, x.experiment_id, name_at ? " (metadata.name at " : "",
+                            name_at ? name_at : "", name_at ? ")" : "");
+        store_experiment_free(&x);
+        if (rc) {
+            free(exp_id);
+            return rc;
+        }
+    }
     store_kv tags[] = {
         {"mlflow.source.name", r->spec_path ? r->spec_path : ""},
         {"mlflow.source.type", "JOB"},

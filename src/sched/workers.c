@@ -159,7 +159,7 @@ void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fa
     s->workers = mp_xcalloc((size_t)world, sizeof *s->workers);
     s->nworkers = world;
     s->alive = 0;
-    s->fail_code = s->fail_signal = 0;
+    s->fail_code = s->fail_signal = s->fail_rank = 0;
     s->running = true;
     s->timed_out = s->cancelling = s->preempting = false;
     s->kill_at = 0;
@@ -200,6 +200,7 @@ void sched__signal_step(engine *g, sched__step *s, int sig) {
  * succeeds or fails as a whole. */
 sched__step *sched__worker_exited(engine *g, exec_exit *x) {
     sched__step *s = NULL;
+    int rank = 0;
     if (x->pid < 0) {
         s = &g->steps[-1 - x->pid];
     } else {
@@ -210,6 +211,7 @@ sched__step *sched__worker_exited(engine *g, exec_exit *x) {
                 if (c->workers[r].pid == x->pid) {
                     c->workers[r].pid = 0;
                     s = c;
+                    rank = r;
                     break;
                 }
         }
@@ -219,6 +221,7 @@ sched__step *sched__worker_exited(engine *g, exec_exit *x) {
     if (failed && !s->fail_code && !s->fail_signal) {
         s->fail_code = x->exit_code ? x->exit_code : 128 + x->signal;
         s->fail_signal = x->signal;
+        s->fail_rank = rank;
         if (s->alive > 1 && !s->kill_at) { /* the gang fails as a whole */
             sched__signal_step(g, s, SIGTERM);
             s->kill_at = mp_mono_ms() + g->grace_ms;

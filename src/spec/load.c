@@ -242,6 +242,10 @@ const char *spec__closest(const char *word, const char *const *cands, size_t n) 
     return best;
 }
 
+const char *spec_closest(const char *word, const char *const *cands, size_t n) {
+    return spec__closest(word, cands, n);
+}
+
 char *spec__join(const char *const *names, size_t n) {
     if (!n) return mp_xstrdup("none");
     mp_buf b;
@@ -428,6 +432,8 @@ static void decode_meta(spec__ctx *c, struct fy_node *m, spec_pos at, spec_meta 
         spec__err(c, mp, "missing required field \"metadata.name\"");
     } else if (spec__get_str(c, v, kp, "metadata.name", &meta->name) && !spec__is_dns_label(meta->name)) {
         spec__err(c, spec__pos(v, kp), "metadata.name \"%s\" is not a valid name: " DNS_RULE, meta->name);
+    } else {
+        meta->name_pos = spec__pos(v, kp);
     }
     if (spec__lookup(m, "namespace", &v, &kp) && !spec__is_null(v)) {
         if (spec__get_str(c, v, kp, "metadata.namespace", &meta->namespace_) && !spec__is_dns_label(meta->namespace_))

@@ -25,17 +25,15 @@ void spec_diag_add(spec_diags *d, const char *file, spec_pos pos, const char *fm
     va_end(ap);
     spec_diag *g = &d->v[d->n++];
     g->file = mp_xstrdup(file ? file : "<input>");
-    g->pos = pos;
+    /* every diagnostic has a position: a problem with the whole file is at its start */
+    g->pos = pos.line > 0 ? (spec_pos){pos.line, pos.col > 0 ? pos.col : 1} : (spec_pos){1, 1};
     g->msg = mp_buf_steal(&b);
 }
 
 void spec_diags_format(const spec_diags *d, mp_buf *out) {
     for (size_t i = 0; i < d->n; i++) {
         const spec_diag *g = &d->v[i];
-        if (g->pos.line > 0)
-            mp_buf_printf(out, "%s:%d:%d: %s\n", g->file, g->pos.line, g->pos.col, g->msg);
-        else
-            mp_buf_printf(out, "%s: %s\n", g->file, g->msg);
+        mp_buf_printf(out, "%s:%d:%d: %s\n", g->file, g->pos.line, g->pos.col, g->msg);
     }
 }
 

@@ -34,6 +34,9 @@
 #define SPEC_API_VERSION "mlplane.dev/v1"
 
 /* ---- diagnostics -------------------------------------------------------------- */
+/* The candidate closest to word (for "did you mean"), NULL when none is close. */
+const char *spec_closest(const char *word, const char *const *cands, size_t n);
+
 typedef struct spec_pos {
     int line; /* 1-based; 0 when unknown */
     int col;  /* 1-based */
@@ -50,6 +53,8 @@ typedef struct spec_diags {
     size_t n, cap;
 } spec_diags;
 
+/* Adds a diagnostic; a position with no line (a problem with the whole file:
+ * unreadable, empty, no documents) is recorded as 1:1, a missing column as 1. */
 void spec_diag_add(spec_diags *d, const char *file, spec_pos pos, const char *fmt, ...) MP_PRINTF(4, 5);
 /* Writes each diagnostic as "FILE:LINE:COL: message\n" into out. */
 void spec_diags_format(const spec_diags *d, mp_buf *out);
@@ -220,6 +225,7 @@ typedef struct spec_step {
     /* Scheduling (step_sched.c). Names are not resolved against other objects here. */
     char *priority_class; /* priorityClassName, or NULL (the global default applies) */
     char *queue_name;     /* queueName: a LocalQueue in the pipeline's namespace, or NULL */
+    spec_pos priority_class_pos, queue_name_pos; /* of their values, for diagnostics */
     spec_kv *node_selector; /* node label -> required value */
     size_t nnode_selector;
     spec_toleration *tolerations;
@@ -232,6 +238,7 @@ typedef struct spec_step {
 
 typedef struct spec_meta {
     char *name;
+    spec_pos name_pos; /* of metadata.name's value, for diagnostics */
     char *namespace_; /* default "default" */
     spec_kv *labels;
     size_t nlabels;

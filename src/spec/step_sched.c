@@ -30,12 +30,14 @@ static void f_priority_class(spec__ctx *c, spec_step *s, const char *where, stru
                              const char *path) {
     (void)where;
     object_name(c, v, kp, path, "PriorityClass", &s->priority_class);
+    s->priority_class_pos = spec__pos(v, kp);
 }
 
 static void f_queue_name(spec__ctx *c, spec_step *s, const char *where, struct fy_node *v, spec_pos kp,
                          const char *path) {
     (void)where;
     object_name(c, v, kp, path, "LocalQueue", &s->queue_name);
+    s->queue_name_pos = spec__pos(v, kp);
 }
 
 static void f_node_selector(spec__ctx *c, spec_step *s, const char *where, struct fy_node *v, spec_pos kp,

@@ -624,11 +624,12 @@ int store_sqlite_open(const char *path, store **out, mp_err *e);
 /* The schema version of an open SQLite store (for tests). */
 int store_sqlite_user_version(store *s);
 
+/* The path of the mlplane home (as store_home_resolve finds it), heap; nothing
+ * is created: it may not exist. */
+int store_home_path(const char *flag, char **out, mp_err *e);
 /* The mlplane home: flag value if non-NULL, else $MLPLANE_HOME, else ~/.mlplane.
  * Returns a heap string (caller frees), the directory created when missing. */
 int store_home_resolve(const char *flag, char **out, mp_err *e);
-/* The same path (heap), without creating anything. */
-int store_home_path(const char *flag, char **out, mp_err *e);
 /* Opens the default store of a home: HOME/mlplane.db. */
 int store_open_home(const char *home, store **out, mp_err *e);
 

@@ -89,4 +89,38 @@ r3=$( (mlp run "$T_DIR/f.yaml" || true) | head -1)
 assert_eq "$(curl -sf "$api/runs/get?run_id=$r3" | jq -r .run.info.status)" "FAILED" "failed run"
 ok "a failed pipeline run is FAILED in MLflow"
 stop_server "$SERVER_PID" || true
+# a deleted experiment blocks its pipeline: the message names it and says how to go on
+cat > "$T_DIR/gone.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata:
+  name: gone
+spec:
+  steps:
+    - {name: a, command: ["true"]}
+YAML
+g1=$(mlp run "$T_DIR/gone.yaml" | head -1)
+assert_eq "$(run_state "$g1")" "Succeeded" "first run"
+start_server
+exp=$(curl -sf "$SERVER_URL/api/2.0/mlflow/experiments/get-by-name?experiment_name=gone" | jq -r .experiment.experiment_id)
+curl -sf -X POST -H 'Content-Type: application/json' -d "{\"experiment_id\":\"$exp\"}" \
+  "$SERVER_URL/api/2.0/mlflow/experiments/delete" >/dev/null || fail "delete the experiment"
+want="experiment \"gone\" (id $exp), where this pipeline's runs are tracked, is deleted; restore it (POST /api/2.0/mlflow/experiments/restore {\"experiment_id\":\"$exp\"} to mlplane server) or give the pipeline another name"
+set +e
+out=$(mlp run "$T_DIR/gone.yaml" 2>&1); rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "run in a deleted experiment succeeded"
+assert_contains "$out" "$want (metadata.name at $T_DIR/gone.yaml:4:9)" "local run: the experiment, how to restore, where to rename"
+assert_not_contains "$out" "must be in the 'active' state" "not MLflow's bare message"
+set +e
+out=$(cd "$T_DIR" && mlp --server "$SERVER_URL" run gone.yaml 2>&1); rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "run --server in a deleted experiment succeeded"
+assert_contains "$out" "$want (metadata.name at gone.yaml:4:9)" "run --server: the client's file name"
+curl -sf -X POST -H 'Content-Type: application/json' -d "{\"experiment_id\":\"$exp\"}" \
+  "$SERVER_URL/api/2.0/mlflow/experiments/restore" >/dev/null || fail "restore the experiment"
+g2=$(mlp run "$T_DIR/gone.yaml" | head -1)
+assert_eq "$(run_state "$g2")" "Succeeded" "run after the restore"
+stop_server "$SERVER_PID"
+ok "a deleted experiment: the run is refused naming it, how to restore it, and metadata.name's place"
 finish

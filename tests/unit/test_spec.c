@@ -539,8 +539,9 @@ static void test_yaml_syntax_errors_have_positions(void **state) {
 
 static void test_document_shape_errors(void **state) {
     (void)state;
-    EXPECT_ONE("", 0, 0, "no documents");
-    EXPECT_ONE("# only a comment\n", 0, 0, "no documents");
+    EXPECT_ONE("", 1, 1, "no documents");
+    EXPECT_ONE("# only a comment\n", 1, 1, "no documents");
+    EXPECT_ONE("\n\n---\n", 1, 1, "no documents");
     EXPECT_ONE("- a\n- b\n", 1, 3, "document must be a mapping", "got a list");
     EXPECT_ONE("just text\n", 1, 1, "document must be a mapping", "string \"just text\"");
     EXPECT_ONE("apiVersion: mlplane.dev/v2\n"
@@ -555,18 +556,19 @@ static void test_document_shape_errors(void **state) {
                2, 7, "unknown kind \"Model\"", "known kinds: Pipeline");
 }
 
-static void test_unreadable_file_is_one_diagnostic_without_position(void **state) {
+static void test_unreadable_file_is_one_diagnostic_at_1_1(void **state) {
     (void)state;
     spec_diags d = {0};
     spec_file *f = (spec_file *)1;
     assert_int_equal(spec_load_file("/nonexistent/dir/p.yaml", &f, &d), MP_EINVAL);
     assert_null(f);
     assert_int_equal(d.n, 1);
-    assert_int_equal(d.v[0].pos.line, 0);
+    assert_int_equal(d.v[0].pos.line, 1);
+    assert_int_equal(d.v[0].pos.col, 1);
     mp_buf b;
     mp_buf_init(&b);
     spec_diags_format(&d, &b);
-    assert_string_equal(b.data, "/nonexistent/dir/p.yaml: cannot read: No such file or directory\n");
+    assert_string_equal(b.data, "/nonexistent/dir/p.yaml:1:1: cannot read: No such file or directory\n");
     mp_buf_free(&b);
     spec_diags_free(&d);
 }
@@ -602,10 +604,11 @@ static void test_diags_format_and_add(void **state) {
     spec_diags d = {0};
     spec_diag_add(&d, "a.yaml", (spec_pos){3, 9}, "bad %s %d", "thing", 7);
     spec_diag_add(&d, "b.yaml", (spec_pos){0, 0}, "no position");
+    spec_diag_add(&d, "c.yaml", (spec_pos){4, 0}, "no column");
     mp_buf b;
     mp_buf_init(&b);
     spec_diags_format(&d, &b);
-    assert_string_equal(b.data, "a.yaml:3:9: bad thing 7\nb.yaml: no position\n");
+    assert_string_equal(b.data, "a.yaml:3:9: bad thing 7\nb.yaml:1:1: no position\nc.yaml:4:1: no column\n");
     mp_buf_free(&b);
     spec_diags_free(&d);
     assert_int_equal(d.n, 0);
@@ -634,7 +637,7 @@ int main(void) {
         cmocka_unit_test(test_bad_template_syntax),
         cmocka_unit_test(test_yaml_syntax_errors_have_positions),
         cmocka_unit_test(test_document_shape_errors),
-        cmocka_unit_test(test_unreadable_file_is_one_diagnostic_without_position),
+        cmocka_unit_test(test_unreadable_file_is_one_diagnostic_at_1_1),
         cmocka_unit_test(test_file_with_several_errors_reports_all_in_order),
         cmocka_unit_test(test_diags_format_and_add),
     };
