@@ -157,7 +157,8 @@ int remote_describe_deployment(cli_env *env, const char *name, cli_out out);
 /* what: "steps" or "metrics". */
 int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_out out);
 int remote_describe(cli_env *env, const char *run, cli_out out);
-int remote_logs(cli_env *env, const char *run, const char *step, bool follow);
+/* tail: print only the last tail lines of each log (then follow), or all when negative. */
+int remote_logs(cli_env *env, const char *run, const char *step, bool follow, int tail);
 int remote_cancel(cli_env *env, const char *run);
 /* get nodes through GET /api/v1/nodes (remote_track.c). */
 int remote_get_nodes(cli_env *env, cli_out out);
@@ -165,6 +166,13 @@ int remote_get_nodes(cli_env *env, cli_out out);
 int remote_get_experiments(cli_env *env, cli_out out);
 /* models list (name NULL) or models get NAME through MLflow's registry API (remote_track.c). */
 int remote_models(cli_env *env, const char *name, cli_out out);
+
+/* Where the last n lines of data (len bytes) begin: an offset into data (len when n is 0).
+ * A final newline ends the last line; it does not start an empty one. */
+size_t cli_tail_start(const char *data, size_t len, int n);
+/* Takes --tail N / --tail=N out of argv (up to "--"): *tail is N, or -1 when absent.
+ * Returns the new argc, or -1 with the reason printed when N is not a whole number >= 0. */
+int cli_take_tail(int argc, char **argv, int *tail);
 
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

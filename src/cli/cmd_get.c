@@ -374,16 +374,20 @@ static bool cat_from(const char *path, long *off) {
 
 int cmd_logs(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("Usage: mlplane logs RUN [STEP] [-f]\n\n"
+        fputs("Usage: mlplane logs RUN [STEP] [-f] [--tail N]\n\n"
               "Prints the stdout and stderr of a run's steps (all steps, each under a header,\n"
-              "or only STEP). -f follows: keeps printing new output until the run ends.\n",
+              "or only STEP). -f follows: keeps printing new output until the run ends.\n"
+              "--tail N prints only the last N lines of each step's log (then follows with -f).\n",
               stdout);
         return CLI_OK;
     }
+    int tail;
+    argc = cli_take_tail(argc, argv, &tail);
+    if (argc < 0) return CLI_USAGE;
     get_opts g;
     if (parse_common(argc, argv, &g, true)) return CLI_USAGE;
-    if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f]");
-    if (env->server) return remote_logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow);
+    if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f] [--tail N]");
+    if (env->server) return remote_logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow, tail);
     run_bundle b;
     int status = load_bundle(env, g.home, g.pos[0], &b);
     if (status) {
@@ -406,6 +410,13 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     }
     long *offs = mp_xcalloc(b.nsteps + 1, sizeof *offs);
     bool *headed = mp_xcalloc(b.nsteps + 1, sizeof *headed);
+    for (size_t i = 0; tail >= 0 && i < b.nsteps; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (b.steps[i].log_path && mp_read_file(b.steps[i].log_path, &text, &len, NULL) == 0)
+            offs[i] = (long)cli_tail_start(text, len, tail);
+        free(text);
+    }
     for (;;) {
         for (size_t i = 0; i < b.nsteps; i++) {
             store_step *s = &b.steps[i];

@@ -503,8 +503,12 @@ int remote_describe(cli_env *env, const char *run, cli_out out) {
 /* ---- logs and cancel ------------------------------------------------------------------- */
 
 /* Prints what is new in one step's log; *done is set when no more will come. */
-static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *done) {
+/* tail >= 0: what is there now is collected and only its last tail lines printed. */
+static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *done,
+                     int tail) {
     char *esc = curl_easy_escape(r->c, step, 0);
+    mp_buf held;
+    mp_buf_init(&held);
     for (;;) {
         char *base = run_path(r, run, "/logs");
         char *p = mp_xasprintf("%s?step=%s&offset=%lld", base, esc ? esc : "", *off);
@@ -514,6 +518,7 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         free(p);
         if (status) {
             curl_free(esc);
+            mp_buf_free(&held);
             return status;
         }
         json_t *d = json_object_get(y.json, "data");
@@ -522,7 +527,8 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
             printf("==> %s <==\n", step);
             *headed = true;
         }
-        if (n) fwrite(json_string_value(d), 1, n, stdout);
+        if (n && tail >= 0) mp_buf_append(&held, json_string_value(d), n);
+        else if (n) fwrite(json_string_value(d), 1, n, stdout);
         fflush(stdout);
         long long noff = (long long)json_integer_value(json_object_get(y.json, "offset"));
         *done = json_is_true(json_object_get(y.json, "done"));
@@ -531,11 +537,17 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         *off = noff;
         if (!more) break; /* drained: what was there has been printed */
     }
+    if (tail >= 0 && held.len) {
+        size_t from = cli_tail_start(held.data, held.len, tail);
+        fwrite(held.data + from, 1, held.len - from, stdout);
+        fflush(stdout);
+    }
+    mp_buf_free(&held);
     curl_free(esc);
     return 0;
 }
 
-int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
+int remote_logs(cli_env *env, const char *run, const char *step, bool follow, int tail) {
     remote r;
     if (remote__open(env, &r)) return CLI_USAGE;
     mp_strv names = {0};
@@ -560,9 +572,10 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
         bool all_done = true;
         for (size_t i = 0; i < names.n && status == 0; i++) {
             bool done = true;
-            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &done);
+            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &done, tail);
             all_done &= done;
         }
+        tail = -1; /* the tail is of what was there at first; then everything new */
         if (status || !follow || all_done) break;
         mp_sleep_ms(POLL_MS);
     }

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Command-line habits: logs --tail, help COMMAND, --no-color/NO_COLOR, apply -f DIR and -f -.
+. "$(dirname "$0")/lib.sh"
+
+# ---- logs --tail N ------------------------------------------------------------------------
+cat > "$T_DIR/p.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: lines}
+spec:
+  steps:
+    - name: count
+      script: |
+        for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; done
+YAML
+mlp run "$T_DIR/p.yaml" >/dev/null
+run=$(mlp get runs -o json | jq -r '.[0].id')
+out=$(mlp logs "$run" count --tail 3)
+assert_eq "$out" "$(printf 'line 8\nline 9\nline 10')" "logs --tail 3"
+out=$(mlp logs --tail=2 "$run")
+assert_eq "$out" "$(printf '==> count <==\nline 9\nline 10')" "logs --tail=2 of every step"
+assert_eq "$(mlp logs "$run" count --tail 0)" "" "--tail 0 prints nothing"
+assert_eq "$(mlp logs "$run" count --tail 50 | wc -l)" "10" "--tail past the start prints everything"
+for bad in -1 abc 3x ""; do
+  set +e
+  mlp logs "$run" count --tail "$bad" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+  set -e
+  assert_eq "$rc" "2" "--tail '$bad' is a usage error"
+  assert_contains "$(cat "$T_DIR/err")" "whole number of lines" "--tail '$bad' says what is expected"
+done
+set +e
+mlp logs "$run" count --tail 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "--tail without a value"
+ok "logs --tail N prints the last N lines and rejects a bad N"
+
+start_server
+out=$(mlp --server "$SERVER_URL" logs "$run" count --tail 3)
+assert_eq "$out" "$(printf 'line 8\nline 9\nline 10')" "logs --tail through --server"
+out=$(mlp logs "$run" --tail 1 --server "$SERVER_URL")
+assert_eq "$out" "$(printf '==> count <==\nline 10')" "logs --tail of every step through --server"
+stop_server "$SERVER_PID" || true
+ok "logs --tail through --server"
+finish
