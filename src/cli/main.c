@@ -90,7 +90,28 @@ static void usage(FILE *f) {
             "  --server URL run (its local inputs sent along), get, describe, logs, cancel, models, apply,\n"
             "               rollout and delete through the mlplane server at URL\n"
             "               (default: $MLPLANE_SERVER, else none: work on the home directly)\n"
-            "  -h, --help   help; `mlplane COMMAND --help` for a command\n");
+            "  -h, --help   help; `mlplane COMMAND --help` (or `mlplane help COMMAND`) for a command\n");
+}
+
+static int unknown_command(const char *name);
+
+/* `mlplane help [COMMAND]`: the general help, or exactly what `mlplane COMMAND --help` prints. */
+static int help_command(cli_env *env, int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (argc > 2) return cli_fail(CLI_USAGE, "usage: mlplane help [COMMAND]");
+    if (strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        if (strcmp(commands[c].name, argv[1]) != 0) continue;
+        char *args[] = {argv[1], "--help", NULL};
+        return commands[c].fn(env, 2, args);
+    }
+    return unknown_command(argv[1]);
 }
 
 /* Takes --server URL / --server=URL out of the command's arguments (up to "--"),
@@ -150,12 +171,14 @@ int main(int argc, char **argv) {
     argc = i + take_server_flag(argc - i, argv + i, &env);
     if (!env.server) env.server = getenv("MLPLANE_SERVER");
     if (env.server && !*env.server) env.server = NULL;
-    if (strcmp(name, "help") == 0) {
-        usage(stdout);
-        return CLI_OK;
-    }
+    if (strcmp(name, "help") == 0) return help_command(&env, argc - i, argv + i);
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(commands[c].name, name) == 0) return commands[c].fn(&env, argc - i, argv + i);
+    return unknown_command(name);
+}
+
+/* "unknown command", with the nearest command's name when one is close. */
+static int unknown_command(const char *name) {
     const char *best = NULL;
     int bd = 3;
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {

@@ -41,4 +41,23 @@ out=$(mlp logs "$run" --tail 1 --server "$SERVER_URL")
 assert_eq "$out" "$(printf '==> count <==\nline 10')" "logs --tail of every step through --server"
 stop_server "$SERVER_PID" || true
 ok "logs --tail through --server"
+# ---- help COMMAND ----------------------------------------------------------------------------
+for c in run get models apply delete rollout sched describe logs cancel resume serve server validate version data xgb; do
+  want=$(mlp "$c" --help)
+  got=$(mlp help "$c") || fail "help $c exited $?"
+  assert_eq "$got" "$want" "help $c prints what $c --help prints"
+done
+assert_eq "$(mlp help)" "$(mlp --help)" "help alone is the general help"
+assert_contains "$(mlp help)" "Commands:" "general help lists the commands"
+set +e
+mlp help nope >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "help of an unknown command is a usage error"
+assert_contains "$(cat "$T_DIR/err")" 'unknown command "nope"' "help nope says so"
+set +e
+mlp help lgos 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "help of a misspelt command"
+assert_contains "$(cat "$T_DIR/err")" 'did you mean "logs"' "help suggests the nearest command"
+ok "help COMMAND prints COMMAND --help; help nope is an error"
 finish
