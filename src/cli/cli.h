@@ -174,6 +174,11 @@ size_t cli_tail_start(const char *data, size_t len, int n);
  * Returns the new argc, or -1 with the reason printed when N is not a whole number >= 0. */
 int cli_take_tail(int argc, char **argv, int *tail);
 
+/* Colour: off after cli_set_no_color() (--no-color), when $NO_COLOR is set and not
+ * empty, or when stdout is not a terminal. */
+void cli_set_no_color(void);
+bool cli_color(void);
+
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 

@@ -80,7 +80,7 @@ int cmd_xgb(cli_env *env, int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f,
             "mlplane — pipelines, tracking and serving for machine learning\n\n"
-            "Usage: mlplane [--home DIR] [--server URL] COMMAND [ARGS]\n\nCommands:\n");
+            "Usage: mlplane [--home DIR] [--server URL] [--no-color] COMMAND [ARGS]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %-52s %s\n", commands[i].name, commands[i].usage, commands[i].help);
     fprintf(f,
@@ -90,6 +90,7 @@ static void usage(FILE *f) {
             "  --server URL run (its local inputs sent along), get, describe, logs, cancel, models, apply,\n"
             "               rollout and delete through the mlplane server at URL\n"
             "               (default: $MLPLANE_SERVER, else none: work on the home directly)\n"
+            "  --no-color   no colours (also: $NO_COLOR set and not empty, or stdout not a terminal)\n"
             "  -h, --help   help; `mlplane COMMAND --help` (or `mlplane help COMMAND`) for a command\n");
 }
 
@@ -114,7 +115,7 @@ static int help_command(cli_env *env, int argc, char **argv) {
     return unknown_command(argv[1]);
 }
 
-/* Takes --server URL / --server=URL out of the command's arguments (up to "--"),
+/* Takes --server URL / --server=URL and --no-color out of the command's arguments (up to "--"),
  * so that it works after the command too; returns the new argc. */
 static int take_server_flag(int argc, char **argv, cli_env *env) {
     int w = 0;
@@ -123,7 +124,9 @@ static int take_server_flag(int argc, char **argv, cli_env *env) {
             while (r < argc) argv[w++] = argv[r++];
             break;
         }
-        if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
+        if (strcmp(argv[r], "--no-color") == 0) {
+            cli_set_no_color();
+        } else if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
             env->server = argv[++r];
         } else if (mp_str_starts(argv[r], "--server=")) {
             env->server = argv[r] + 9;
@@ -153,6 +156,9 @@ int main(int argc, char **argv) {
             i += 2;
         } else if (mp_str_starts(argv[i], "--server=")) {
             env.server = argv[i] + 9;
+            i++;
+        } else if (strcmp(argv[i], "--no-color") == 0) {
+            cli_set_no_color();
             i++;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 int cli_parse_out(const char *s, cli_out *out) {
     if (strcmp(s, "table") == 0 || strcmp(s, "wide") == 0) *out = OUT_TABLE;
@@ -223,4 +224,13 @@ int cli_take_tail(int argc, char **argv, int *tail) {
     }
     argv[w] = NULL;
     return w;
+}
+
+static bool g_no_color;
+
+void cli_set_no_color(void) { g_no_color = true; }
+
+bool cli_color(void) {
+    const char *nc = getenv("NO_COLOR");
+    return !g_no_color && !(nc && *nc) && isatty(STDOUT_FILENO);
 }

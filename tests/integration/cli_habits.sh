@@ -60,4 +60,28 @@ set -e
 assert_eq "$rc" "2" "help of a misspelt command"
 assert_contains "$(cat "$T_DIR/err")" 'did you mean "logs"' "help suggests the nearest command"
 ok "help COMMAND prints COMMAND --help; help nope is an error"
+# ---- --no-color and NO_COLOR -----------------------------------------------------------------
+ESC=$(printf '\033')
+colors() { grep -c "$ESC\[3[0-9]m" || true; }
+out=$(mlp run "$T_DIR/p.yaml")
+assert_not_contains "$out" "$ESC" "no escape sequences when stdout is not a terminal"
+if command -v script >/dev/null; then
+  # script(1) gives the command a terminal: the live view is drawn there.
+  # tty_run CMD: runs CMD on a terminal, checks that the run succeeded, prints how many colour codes it wrote
+  tty_run() {
+    local o
+    o=$(script -qec "$*" /dev/null </dev/null)
+    assert_contains "$o" "Succeeded in" "a run on a terminal ($*)"
+    printf '%s' "$o" | colors
+  }
+  [ "$(tty_run "'$MLPLANE' run '$T_DIR/p.yaml'")" -gt 0 ] || fail "the live view on a terminal is coloured"
+  assert_eq "$(tty_run "NO_COLOR=1 '$MLPLANE' run '$T_DIR/p.yaml'")" "0" "NO_COLOR turns colours off"
+  assert_eq "$(tty_run "'$MLPLANE' --no-color run '$T_DIR/p.yaml'")" "0" "--no-color before the command"
+  assert_eq "$(tty_run "'$MLPLANE' run '$T_DIR/p.yaml' --no-color")" "0" "--no-color after the command"
+  [ "$(tty_run "NO_COLOR= '$MLPLANE' run '$T_DIR/p.yaml'")" -gt 0 ] || fail "an empty NO_COLOR keeps colours"
+  ok "--no-color and NO_COLOR turn the live view's colours off"
+else
+  echo "# script(1) missing: terminal colour checks skipped"
+fi
+assert_eq "$(mlp --no-color version | head -1)" "$(mlp version | head -1)" "--no-color is accepted by every command"
 finish
