@@ -1,6 +1,6 @@
 /* cli.h — internals of the mlplane command (not a public API).
  * main.c holds the command table and global flags; cmd_run.c run, resume and
- * cancel (with the live view); cmd_get.c get, describe and logs; cmd_misc.c
+ * cancel (with the live view); cmd_get.c get, describe and logs; cmd_apply.c apply; cmd_misc.c
  * validate and version; output.c table/json/yaml printing; cmd_server.c the
  * HTTP server command; cmd_serve.c model serving (mlplane serve); remote.c the same commands against a server (--server). */
 #ifndef MLPLANE_CLI_H
@@ -144,8 +144,9 @@ int cli_print_model(json_t *model, json_t *versions, cli_out out);
  * is one sentence and status 1. */
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
 int remote_get_runs(cli_env *env, cli_out out);
-/* apply -f PATH through POST /api/v1/apply. */
-int remote_apply(cli_env *env, const char *path);
+/* apply of one file's text through POST /api/v1/apply: path is what the server
+ * is told (an absolute path or "<stdin>"), name what messages say. */
+int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len);
 /* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
 /* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME?namespace=NS. */

@@ -14,7 +14,7 @@ static const cli_command commands[] = {
     {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes|queue|deployments|clusterqueues|localqueues|priorityclasses|resourceflavors [-o ...]",
      "list runs, a run's steps or metrics, experiments"},
     {"models", cmd_models, "list | get NAME [-o table|json|yaml]", "show the model registry"},
-    {"apply", cmd_apply, "-f FILE", "store objects: Deployment, PriorityClass, Node, ClusterQueue, LocalQueue, ..."},
+    {"apply", cmd_apply, "-f FILE|DIR|-", "store objects: Deployment, PriorityClass, Node, ClusterQueue, LocalQueue, ..."},
     {"delete", cmd_delete, "KIND NAME [-n NAMESPACE]", "remove an applied object (a Deployment stops serving)"},
     {"rollout", cmd_rollout, "status|promote|rollback DEPLOYMENT", "show or change a Deployment's canary split"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},

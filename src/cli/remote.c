@@ -604,20 +604,11 @@ int remote_cancel(cli_env *env, const char *run) {
 
 /* ---- applied objects and Deployments ------------------------------------------------- */
 
-int remote_apply(cli_env *env, const char *path) {
-    char *text = NULL;
-    size_t len = 0;
-    mp_err e = {0};
-    if (mp_read_file(path, &text, &len, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
-    char *abs = mp_path_abs(NULL, path);
-    json_t *req = json_pack("{s:s,s:s%}", "path", abs, "text", text, len);
+int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len) {
+    json_t *req = json_pack("{s:s,s:s%}", "path", path, "text", text, len);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    free(text);
-    if (!body) {
-        free(abs);
-        return cli_fail(CLI_USAGE, "%s is not UTF-8 text", path);
-    }
+    if (!body) return cli_fail(CLI_USAGE, "%s is not UTF-8 text", name);
     remote r;
     int status = remote__open(env, &r);
     reply y = {0};
@@ -634,13 +625,12 @@ int remote_apply(cli_env *env, const char *path) {
             n++;
         }
         json_array_foreach(json_object_get(y.json, "notApplied"), i, o)
-            printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), path);
-        if (n == 0) printf("nothing to apply in %s\n", path);
+            printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), name);
+        if (n == 0) printf("nothing to apply in %s\n", name);
     }
     remote__reply_free(&y);
     remote__close(&r);
     free(body);
-    free(abs);
     return status;
 }
 

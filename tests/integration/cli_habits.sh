@@ -84,4 +84,69 @@ else
   echo "# script(1) missing: terminal colour checks skipped"
 fi
 assert_eq "$(mlp --no-color version | head -1)" "$(mlp version | head -1)" "--no-color is accepted by every command"
+# ---- apply -f DIR and -f - -------------------------------------------------------------------
+pc() { printf 'apiVersion: mlplane.dev/v1\nkind: PriorityClass\nmetadata: {name: %s}\nvalue: %s\n' "$1" "$2"; }
+mkdir -p "$T_DIR/objs/sub"
+pc b-second 20 > "$T_DIR/objs/b.yml"
+pc a-first 10 > "$T_DIR/objs/a.yaml"
+pc ignored 1 > "$T_DIR/objs/notes.txt"
+pc nested 1 > "$T_DIR/objs/sub/c.yaml"
+out=$(mlp apply -f "$T_DIR/objs")
+assert_eq "$out" "$(printf 'PriorityClass/a-first applied\nPriorityClass/b-second applied')" "apply -f DIR, by name"
+names=$(mlp get priorityclasses -o json | jq -r '[.[].name | select(startswith("mlplane-") | not)] | sort | join(",")')
+assert_eq "$names" "a-first,b-second" "only DIR's .yaml/.yml files are applied"
+ok "apply -f DIR applies every .yaml/.yml of DIR in name order"
+
+# one bad file among good ones: nothing is applied, and each bad file's errors are printed
+mkdir -p "$T_DIR/mixed"
+pc m-good 5 > "$T_DIR/mixed/1-good.yaml"
+printf 'apiVersion: mlplane.dev/v1\nkind: PriorityClass\nmetadata: {name: m-bad}\nvalue: lots\n' > "$T_DIR/mixed/2-bad.yaml"
+printf 'apiVersion: mlplane.dev/v1\nkind: Nonsense\nmetadata: {name: x}\n' > "$T_DIR/mixed/3-worse.yml"
+set +e
+mlp apply -f "$T_DIR/mixed" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "a directory with bad files is a usage error"
+err=$(cat "$T_DIR/err")
+assert_contains "$err" "$T_DIR/mixed/2-bad.yaml:4:" "the bad file's FILE:LINE:COL"
+assert_contains "$err" "$T_DIR/mixed/3-worse.yml:2:" "the other bad file's FILE:LINE:COL"
+assert_contains "$err" "2 of 3 files are not valid; nothing was applied" "says nothing was applied"
+assert_eq "$(cat "$T_DIR/out")" "" "nothing reported as applied"
+assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="m-good") | .name')" "" "the good file was not applied"
+ok "apply -f DIR with one bad file applies nothing and prints each file's errors"
+
+# a reference error in one file rolls back the others too
+mkdir -p "$T_DIR/refs"
+pc r-good 7 > "$T_DIR/refs/1.yaml"
+printf 'apiVersion: mlplane.dev/v1\nkind: LocalQueue\nmetadata: {name: lq, namespace: default}\nspec: {clusterQueue: nosuch}\n' > "$T_DIR/refs/2.yaml"
+set +e
+mlp apply -f "$T_DIR/refs" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "a dangling reference is refused"
+assert_contains "$(cat "$T_DIR/err")" "nothing was applied" "reference error: nothing applied"
+assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="r-good") | .name')" "" "the other file was rolled back"
+ok "apply -f DIR is one transaction"
+
+out=$(pc from-stdin 3 | mlp apply -f -)
+assert_eq "$out" "PriorityClass/from-stdin applied" "apply -f -"
+assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="from-stdin") | .value')" "3" "stdin's object stored"
+set +e
+printf 'apiVersion: mlplane.dev/v1\nkind: PriorityClass\nmetadata: {name: s}\nvalue: lots\n' | mlp apply -f - >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "bad standard input"
+assert_contains "$(cat "$T_DIR/err")" "<stdin>:4:" "standard input's positions are named <stdin>"
+ok "apply -f - reads standard input"
+
+start_server
+out=$(mlp --server "$SERVER_URL" apply -f "$T_DIR/objs")
+assert_eq "$out" "$(printf 'PriorityClass/a-first applied\nPriorityClass/b-second applied')" "apply -f DIR through --server"
+out=$(pc srv-stdin 4 | mlp --server "$SERVER_URL" apply -f -)
+assert_eq "$out" "PriorityClass/srv-stdin applied" "apply -f - through --server"
+set +e
+mlp --server "$SERVER_URL" apply -f "$T_DIR/mixed" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "bad files through --server"
+assert_contains "$(cat "$T_DIR/err")" "2-bad.yaml:4:" "FILE:LINE:COL through --server"
+stop_server "$SERVER_PID" || true
+assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="m-good") | .name')" "" "nothing sent when a file is bad"
+ok "apply -f DIR and -f - through --server"
 finish
