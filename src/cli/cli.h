@@ -138,6 +138,9 @@ int cli_print_nodes(json_t *arr, cli_out out);
 int cli_print_experiments(json_t *arr, cli_out out);
 int cli_print_models(json_t *found, json_t *full, cli_out out);
 int cli_print_model(json_t *model, json_t *versions, cli_out out);
+/* describe model NAME (cmd_models.c): the model, its tags and aliases, and every
+ * version with its stage, source and tags; through --server as models get NAME. */
+int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cli_out out);
 
 /* ---- the client side of `--server URL` (remote.c) -------------------------------
  * Each returns an exit status, its errors already printed; an unreachable server

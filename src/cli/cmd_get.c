@@ -267,12 +267,15 @@ int cmd_get(cli_env *env, int argc, char **argv) {
 int cmd_describe(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n"
-              "       mlplane describe deployment NAME [-o table|json|yaml]\n\n"
+              "       mlplane describe deployment NAME [-o table|json|yaml]\n"
+              "       mlplane describe model NAME [-o table|json|yaml]\n\n"
               "Shows a run: its params, each step (state, attempts, exit code, duration, cache,\n"
               "outputs, log), the metrics steps reported, and its events.\n"
               "Shows a Deployment: its state (Starting, Running, CrashLoopBackOff, Stopped),\n"
               "replicas ready of desired, restarts, last error, versions and split, and the\n"
-              "events mlplane server recorded (Started, Ready, Exited, BackOff, Updated, Stopped).\n",
+              "events mlplane server recorded (Started, Ready, Exited, BackOff, Updated, Stopped).\n"
+              "Shows a registered model: its tags and aliases, and every version with its stage,\n"
+              "status, run, source and tags.\n",
               stdout);
         return CLI_OK;
     }
@@ -281,8 +284,11 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     if (g.npos == 2 && (strcmp(g.pos[0], "deployment") == 0 || strcmp(g.pos[0], "deployments") == 0 ||
                         strcmp(g.pos[0], "deploy") == 0))
         return cli_describe_deployment(env, g.home, g.pos[1], g.out);
+    if (g.npos == 2 && (strcmp(g.pos[0], "model") == 0 || strcmp(g.pos[0], "models") == 0))
+        return cli_describe_model(env, g.home, g.pos[1], g.out);
     if (g.npos != 2 || strcmp(g.pos[0], "run") != 0)
-        return cli_fail(CLI_USAGE, "usage: mlplane describe run RUN, or mlplane describe deployment NAME");
+        return cli_fail(CLI_USAGE,
+                        "usage: mlplane describe run RUN, mlplane describe deployment NAME or mlplane describe model NAME");
     if (env->server) return remote_describe(env, g.pos[1], g.out);
     run_bundle b;
     int status = load_bundle(env, g.home, g.pos[1], &b);

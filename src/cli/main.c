@@ -18,7 +18,7 @@ static const cli_command commands[] = {
     {"delete", cmd_delete, "KIND NAME [-n NAMESPACE]", "remove an applied object (a Deployment stops serving)"},
     {"rollout", cmd_rollout, "status|promote|rollback DEPLOYMENT", "show or change a Deployment's canary split"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},
-    {"describe", cmd_describe, "run RUN|deployment NAME", "show everything about a run (steps, metrics, events) or a Deployment (state, errors, events)"},
+    {"describe", cmd_describe, "run RUN|deployment NAME|model NAME", "show everything about a run (steps, metrics, events), a Deployment (state, errors, events) or a model"},
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
     {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},
     {"resume", cmd_resume, "RUN", "finish a run whose mlplane process died"},

@@ -149,4 +149,43 @@ assert_contains "$(cat "$T_DIR/err")" "2-bad.yaml:4:" "FILE:LINE:COL through --s
 stop_server "$SERVER_PID" || true
 assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="m-good") | .name')" "" "nothing sent when a file is bad"
 ok "apply -f DIR and -f - through --server"
+# ---- describe model NAME -----------------------------------------------------------------------
+cat > "$T_DIR/reg.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: habits}
+spec:
+  steps:
+    - name: train
+      script: echo model > model.bin
+      outputs:
+        - {name: model, path: model.bin}
+      register: {model: habit-model, artifact: model}
+YAML
+r1=$(mlp run "$T_DIR/reg.yaml" | head -1)
+r2=$(mlp run "$T_DIR/reg.yaml" | head -1)
+start_server
+A="$SERVER_URL/api/2.0/mlflow"
+post() { curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$2" "$A/$1"; }
+assert_eq "$(post model-versions/set-tag '{"name":"habit-model","version":"1","key":"quality","value":"good"}')" 200 "version tag"
+assert_eq "$(post registered-models/set-tag '{"name":"habit-model","key":"team","value":"core"}')" 200 "model tag"
+assert_eq "$(post model-versions/transition-stage '{"name":"habit-model","version":"2","stage":"Production","archive_existing_versions":false}')" 200 "stage"
+stop_server "$SERVER_PID" || true
+out=$(mlp describe model habit-model)
+assert_contains "$out" "Name:         habit-model" "describe model: name"
+assert_contains "$out" "Tag:          team=core" "describe model: model tags"
+assert_contains "$out" "Production" "describe model: stages"
+assert_contains "$out" "$r1" "describe model: v1's run"
+assert_contains "$out" "$r2" "describe model: v2's run"
+assert_contains "$out" "model.bin" "describe model: sources"
+assert_contains "$out" "v1      quality=good" "describe model: version tags"
+j=$(mlp describe model habit-model -o json)
+assert_eq "$(echo "$j" | jq -r '.model_versions[] | select(.version=="1") | .tags[0].key')" "quality" "describe model -o json: version tags"
+assert_eq "$(echo "$j" | jq -r '.model_versions[] | select(.version=="2") | .current_stage')" "Production" "describe model -o json: stage"
+set +e
+mlp describe model nosuch >/dev/null 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "1" "describe of an unknown model"
+assert_contains "$(cat "$T_DIR/err")" "models list" "unknown model points at models list"
+ok "describe model NAME shows versions, stages, sources and tags"
 finish
