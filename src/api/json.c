@@ -1,6 +1,7 @@
 /* json.c — JSON views of store records: runs, steps, events. One definition
  * shared by the HTTP API (/api/v1) and the CLI's -o json|yaml, so that both
  * print the same field names. Pure functions over records; reentrant. */
+#include "track/track.h"
 #include "api/api.h"
 
 #include <string.h>
@@ -20,7 +21,7 @@ static json_t *str_json(const char *s) {
 }
 
 bool api_step_done(const store_step *s) {
-    return s->state == STEP_SUCCEEDED || (s->state == STEP_SKIPPED && s->cached_from) || s->state == STEP_STOPPED;
+    return s->state == STEP_SUCCEEDED || s->state == STEP_CACHED || s->state == STEP_STOPPED;
 }
 
 char *api_params_text(const json_t *params) {
@@ -86,7 +87,7 @@ json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm) {
     json_t *mj = json_object();
     for (size_t i = 0; i < nm; i++)
         if (m[i].step && m[i].key && s->name && strcmp(m[i].step, s->name) == 0)
-            json_object_set_new(mj, m[i].key, json_real(m[i].value));
+            json_object_set_new(mj, m[i].key, track_double_json(m[i].value));
     json_object_set_new(o, "metrics", mj);
     return o;
 }

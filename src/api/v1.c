@@ -24,6 +24,7 @@
  * Threads: handlers run on the server's worker threads, concurrently; each uses
  * req->st (its thread's store) and keeps no state of its own. Errors use MLflow's
  * shape {"error_code", "message"} like the rest of the server. */
+#include "track/track.h"
 #include "api/api.h"
 
 #include <errno.h>
@@ -226,8 +227,8 @@ static void h_run_metrics(const mp_http_req *req, mp_http_resp *resp, const char
     if (bundle_load(req, resp, id, &b)) return;
     json_t *arr = json_array();
     for (size_t i = 0; i < b.nmetrics; i++)
-        json_array_append_new(arr, json_pack("{s:s?,s:s?,s:f}", "step", b.metrics[i].step, "key", b.metrics[i].key,
-                                             "value", b.metrics[i].value));
+        json_array_append_new(arr, json_pack("{s:s?,s:s?,s:o}", "step", b.metrics[i].step, "key", b.metrics[i].key,
+                                             "value", track_double_json(b.metrics[i].value)));
     bundle_free(&b);
     mp_http_json(resp, 200, arr);
 }
@@ -270,7 +271,13 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *i
     bool exists = false;
     mp_buf data;
     mp_buf_init(&data);
-    int fd = s->log_path ? open(s->log_path, O_RDONLY | O_CLOEXEC) : -1;
+    /* A Cached step never ran: its log is the one of the step whose outputs it reused. */
+    char *log_path = NULL;
+    mp_err ce = {0};
+    int cached_rc = s->state == STEP_CACHED ? store_cached_log(req->st, s, &log_path, &ce) : 0;
+    if (s->state != STEP_CACHED && s->log_path) log_path = mp_xstrdup(s->log_path);
+    int fd = log_path ? open(log_path, O_RDONLY | O_CLOEXEC) : -1;
+    free(log_path);
     struct stat sb;
     if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
         exists = true;
@@ -293,6 +300,10 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *i
     json_object_set_new(o, "offset", json_integer(offset));
     json_object_set_new(o, "done", json_boolean(done));
     json_object_set_new(o, "exists", json_boolean(exists));
+    if (s->state == STEP_CACHED) {
+        json_object_set_new(o, "cached_from", s->cached_from ? json_string(s->cached_from) : json_null());
+        if (cached_rc) json_object_set_new(o, "cached_log_error", json_string(ce.msg));
+    }
     mp_buf_free(&data);
     bundle_free(&b);
     mp_http_json(resp, 200, o);

@@ -43,6 +43,9 @@ int cli_fail_err(const mp_err *e);
 /* Opens the home's store (honours --home, MLPLANE_HOME). *home is a heap string;
  * on failure (the reason printed) *home is NULL and nothing needs freeing. */
 int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st);
+/* The same for a command that only reads (or changes what must already be
+ * there): a home that does not exist is an error, and nothing is created. */
+int cli_open_store_existing(cli_env *env, const char *home_flag, char **home, store **st);
 
 /* Parses flag's value v as a whole number in [lo, hi] into *out: 0, or CLI_USAGE
  * with the reason printed. */

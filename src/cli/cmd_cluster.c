@@ -54,7 +54,7 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
     if (env->server) return remote_delete(env, kind, argv[optind + 1], ns);
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e;
     int status = CLI_OK;
     int rc = st->m->begin(st, &e);
@@ -161,7 +161,7 @@ static json_t *cq_json(const spec_cluster_queue *cq, const rows *r, char *usage,
 int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     rows r;
     int status = rows_load(st, &r);
     json_t *arr = json_array();
@@ -255,7 +255,7 @@ static const store_hold *row_of(const rows *r, const char *run, const char *step
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     store_run *runs = NULL;
     size_t n = 0;
     mp_err e;

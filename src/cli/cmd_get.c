@@ -1,8 +1,10 @@
 /* cmd_get.c — read-only commands: get runs|steps|metrics, describe run, logs.
  * They only read the store and log files, so they are safe beside running runs. */
+#include "track/track.h"
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,7 +50,7 @@ static int parse_common(int argc, char **argv, get_opts *g, bool allow_follow) {
 static int get_runs(cli_env *env, get_opts *g) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, g->home, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, g->home, &home, &st)) return CLI_FAILED;
     store_run *runs = NULL;
     size_t n = 0;
     mp_err e;
@@ -110,7 +112,7 @@ typedef struct run_bundle {
 
 static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_bundle *b) {
     memset(b, 0, sizeof *b);
-    if (cli_open_store(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
     mp_err e;
     int rc = b->st->m->run_get(b->st, id, &b->run, &e);
     if (rc == 0) sched_runs_settle(b->st, &b->run, 1);
@@ -184,7 +186,9 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
         cli_table_init(&t, 3, hdr);
         for (size_t i = 0; i < b.nmetrics; i++) {
             char v[64];
-            snprintf(v, sizeof v, "%.6g", b.metrics[i].value);
+            double x = b.metrics[i].value;
+            if (isnan(x) || isinf(x)) snprintf(v, sizeof v, "%s", isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+            else snprintf(v, sizeof v, "%.6g", x);
             const char *row[] = {b.metrics[i].step, b.metrics[i].key, v};
             cli_table_add(&t, row);
         }
@@ -193,8 +197,8 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
     } else if (status == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < b.nmetrics; i++)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:f}", "step", b.metrics[i].step, "key", b.metrics[i].key,
-                                                 "value", b.metrics[i].value));
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "step", b.metrics[i].step, "key", b.metrics[i].key,
+                                                 "value", track_double_json(b.metrics[i].value)));
         status = cli_print_json(arr, g->out);
         json_decref(arr);
     }
@@ -416,6 +420,22 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     }
     long *offs = mp_xcalloc(b.nsteps + 1, sizeof *offs);
     bool *headed = mp_xcalloc(b.nsteps + 1, sizeof *headed);
+    /* A Cached step never ran: its log is the one of the step whose outputs it reused. */
+    for (size_t i = 0; i < b.nsteps && status == 0; i++) {
+        store_step *s = &b.steps[i];
+        if (s->state != STEP_CACHED || (only && strcmp(s->name, only) != 0)) continue;
+        char *src = NULL;
+        mp_err e;
+        if (store_cached_log(b.st, s, &src, &e) == 0) {
+            fprintf(stderr, "step %s is cached from run %s; showing that run's log\n", s->name, s->cached_from);
+            free(s->log_path);
+            s->log_path = src;
+        } else if (only) {
+            status = cli_fail(CLI_FAILED, "%s", e.msg);
+        } else {
+            fprintf(stderr, "mlplane: %s\n", e.msg);
+        }
+    }
     for (size_t i = 0; tail >= 0 && i < b.nsteps; i++) {
         char *text = NULL;
         size_t len = 0;
@@ -423,7 +443,7 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
             offs[i] = (long)cli_tail_start(text, len, tail);
         free(text);
     }
-    for (;;) {
+    for (; status == 0;) {
         for (size_t i = 0; i < b.nsteps; i++) {
             store_step *s = &b.steps[i];
             if (only && strcmp(s->name, only) != 0) continue;
@@ -448,5 +468,5 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     free(offs);
     free(headed);
     free_bundle(&b);
-    return CLI_OK;
+    return status;
 }

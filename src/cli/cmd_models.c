@@ -42,7 +42,7 @@ int cli_print_experiments(json_t *arr, cli_out out) {
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     store_track_query q = {.view = STORE_VIEW_ACTIVE_ONLY, .limit = -1};
     store_experiment *xs = NULL;
     size_t n = 0;
@@ -231,7 +231,7 @@ int cmd_models(cli_env *env, int argc, char **argv) {
     if (env->server) return remote_models(env, sub[0] == 'g' ? argv[optind + 1] : NULL, out);
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     int status = sub[0] == 'l' ? models_list(st, out) : models_get(st, argv[optind + 1], out, false);
     st->m->close(st);
     free(home);
@@ -242,7 +242,7 @@ int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cl
     if (env->server) return remote_models(env, name, out);
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     int status = models_get(st, name, out, true);
     st->m->close(st);
     free(home);

@@ -75,7 +75,7 @@ int cli_print_nodes(json_t *arr, cli_out out) {
 int cli_get_nodes(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     json_t *arr = NULL;
     mp_err e;
     int status = api_nodes_json(st, &arr, &e) != 0 ? cli_fail_err(&e) : cli_print_nodes(arr, out);

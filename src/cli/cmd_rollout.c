@@ -245,7 +245,7 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
 
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     int status = CLI_OK;
     if (status_verb) {
@@ -302,7 +302,7 @@ int cli_print_deployments(json_t *all, cli_out out) {
 int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     int status = CLI_OK;
     json_t *all = serve_deploy_status_all(st, home, &e);
@@ -319,7 +319,7 @@ int cli_describe_deployment(cli_env *env, const char *home_flag, const char *nam
     if (env->server) return remote_describe_deployment(env, name, out);
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     int status = CLI_OK;
     char warn[1024] = "";

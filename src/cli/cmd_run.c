@@ -58,6 +58,7 @@ static const char *state_mark(int st, bool color) {
     case STEP_FAILED: return color ? "\033[31m✗\033[0m" : "✗";
     case STEP_RETRYING: return color ? "\033[33m↻\033[0m" : "↻";
     case STEP_SKIPPED: return color ? "\033[90m↷\033[0m" : "↷";
+    case STEP_CACHED: return color ? "\033[32m↺\033[0m" : "↺";
     case STEP_CANCELLED: return color ? "\033[31m■\033[0m" : "■";
     case STEP_STOPPED: return color ? "\033[33m⊘\033[0m" : "⊘";
     default: return color ? "\033[90m○\033[0m" : "○";
@@ -80,9 +81,11 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
         if (s->started_ms && !s->cached) mp_format_duration((s->ended_ms ? s->ended_ms : wall) - s->started_ms, d, sizeof d);
         char att[32] = "";
         if (s->attempts > 1 || s->state == STEP_RETRYING) snprintf(att, sizeof att, "attempt %d", s->attempts);
-        const char *extra = s->cached ? "cached" : (s->state == STEP_FAILED || s->state == STEP_RETRYING ||
-                                                    s->state == STEP_SKIPPED || s->state == STEP_STOPPED) &&
-                                                           s->message ? s->message : "";
+        const char *extra = (s->state == STEP_FAILED || s->state == STEP_RETRYING || s->state == STEP_SKIPPED ||
+                             s->state == STEP_STOPPED || s->state == STEP_CACHED) &&
+                                    s->message
+                                ? s->message
+                                : "";
         printf("\033[2K  %s %-24s %-10s %8s  %-10s %s\n", state_mark(s->state, vs->color), s->name, store_step_state_name(s->state), d,
                att, extra);
     }
@@ -389,7 +392,7 @@ static int open_run_command(cli_env *env, int argc, char **argv, const char *usa
                             store **st) {
     const char *home_flag = NULL;
     if (parse_run_arg(argc, argv, &home_flag, run, usage)) return CLI_USAGE;
-    return cli_open_store(env, home_flag, home, st) ? CLI_FAILED : 0;
+    return cli_open_store_existing(env, home_flag, home, st) ? CLI_FAILED : 0;
 }
 
 int cmd_resume(cli_env *env, int argc, char **argv) {

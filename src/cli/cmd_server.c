@@ -8,11 +8,14 @@
 #include "cli/cli.h"
 #include "serve/serve.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
@@ -58,8 +61,22 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     int port;
     if (mp_http_parse_listen(o->listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
 
+    /* Bound before the home is touched: a port in use leaves nothing behind. */
+    int lfd = -1;
+    char url[300];
+    if (mp_http_listen_tcp(o->listen, &lfd, url, sizeof url, &e) != 0) return cli_fail(CLI_FAILED, "%s", e.msg);
+    if (lfd <= 2) { /* (0-2 closed by our parent) the engine takes a descriptor above 2 */
+        int hi = fcntl(lfd, F_DUPFD_CLOEXEC, 3);
+        close(lfd);
+        if (hi < 0) return cli_fail(CLI_FAILED, "cannot listen on %s: %s", o->listen, strerror(errno));
+        lfd = hi;
+    }
+    o->listen_fd = lfd; /* the engine closes it on stop */
     char *home = NULL;
-    if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
+    if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) {
+        close(lfd);
+        return cli_fail_err(&e);
+    }
     so.home = home;
 
     sigset_t set;

@@ -67,6 +67,25 @@ int cli_open_store(cli_env *env, const char *home_flag, char **home, store **st)
     return 0;
 }
 
+int cli_open_store_existing(cli_env *env, const char *home_flag, char **home, store **st) {
+    mp_err e;
+    int rc = store_home_path(home_flag ? home_flag : env->home_flag, home, &e);
+    if (rc != 0) {
+        cli_fail_err(&e);
+        return rc;
+    }
+    if (!mp_is_dir(*home)) {
+        cli_fail(CLI_FAILED, "home %s does not exist (set --home or MLPLANE_HOME; it is created by run, apply or server)",
+                 *home);
+        free(*home);
+        *home = NULL;
+        return MP_ENOENT;
+    }
+    free(*home);
+    *home = NULL;
+    return cli_open_store(env, home_flag, home, st);
+}
+
 int cmd_data(cli_env *env, int argc, char **argv) {
     (void)env;
     return ml_data_main(argc - 1, argv + 1);

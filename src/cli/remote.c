@@ -504,8 +504,8 @@ int remote_describe(cli_env *env, const char *run, cli_out out) {
 
 /* Prints what is new in one step's log; *done is set when no more will come. */
 /* tail >= 0: what is there now is collected and only its last tail lines printed. */
-static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *done,
-                     int tail) {
+static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *noted,
+                     bool *done, int tail) {
     char *esc = curl_easy_escape(r->c, step, 0);
     mp_buf held;
     mp_buf_init(&held);
@@ -523,6 +523,19 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         }
         json_t *d = json_object_get(y.json, "data");
         size_t n = json_string_length(d);
+        const char *cached_err = cli_jstr(y.json, "cached_log_error", NULL);
+        if (!*noted && cli_jstr(y.json, "cached_from", NULL)) { /* a Cached step: the log of the run it reused */
+            *noted = true;
+            if (cached_err && !header) {
+                remote__reply_free(&y);
+                curl_free(esc);
+                mp_buf_free(&held);
+                return cli_fail(CLI_FAILED, "%s", cached_err);
+            }
+            if (cached_err) fprintf(stderr, "mlplane: %s\n", cached_err);
+            else fprintf(stderr, "step %s is cached from run %s; showing that run's log\n", step,
+                         cli_jstr(y.json, "cached_from", ""));
+        }
         if (header && !*headed && json_is_true(json_object_get(y.json, "exists"))) {
             printf("==> %s <==\n", step);
             *headed = true;
@@ -568,11 +581,12 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow, in
     }
     long long *offs = mp_xcalloc(names.n + 1, sizeof *offs);
     bool *headed = mp_xcalloc(names.n + 1, sizeof *headed);
+    bool *noted = mp_xcalloc(names.n + 1, sizeof *noted);
     while (status == 0) {
         bool all_done = true;
         for (size_t i = 0; i < names.n && status == 0; i++) {
             bool done = true;
-            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &done, tail);
+            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &noted[i], &done, tail);
             all_done &= done;
         }
         tail = -1; /* the tail is of what was there at first; then everything new */
@@ -581,6 +595,7 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow, in
     }
     free(offs);
     free(headed);
+    free(noted);
     mp_strv_free(&names);
     remote__close(&r);
     return status;

@@ -151,12 +151,11 @@ sched__step *sched__step_by_name(engine *g, const char *name) {
 }
 
 static bool dep_ok(const sched__step *d) {
-    return d->rec.state == STEP_SUCCEEDED || (d->rec.state == STEP_SKIPPED && d->rec.cached_from);
+    return d->rec.state == STEP_SUCCEEDED || d->rec.state == STEP_CACHED;
 }
 
 static bool dep_blocks(const sched__step *d) {
-    return d->rec.state == STEP_FAILED || d->rec.state == STEP_CANCELLED ||
-           (d->rec.state == STEP_SKIPPED && !d->rec.cached_from);
+    return d->rec.state == STEP_FAILED || d->rec.state == STEP_CANCELLED || d->rec.state == STEP_SKIPPED;
 }
 
 /* 1: ready; 0: waiting; -1: can never run (the blocking dependency in *blocker). */
@@ -235,8 +234,14 @@ static int apply_start(engine *g, start_item *it) {
         char msg[300];
         snprintf(msg, sizeof msg, "cache hit: reusing the outputs of run %s", it->hit.run_id);
         int rc = sched__record_metrics(g, s); /* the reused outputs' metrics.json: the hit's metrics */
+        if (rc == 0 && g->tracked) { /* MLflow tag mlplane.cached.STEP = the run whose outputs were reused */
+            char *key = mp_xasprintf("mlplane.cached.%s", s->rec.name);
+            store_kv tag = {key, it->hit.run_id};
+            rc = g->st->t->log_batch(g->st, g->run.id, NULL, 0, NULL, 0, &tag, 1, g->e);
+            free(key);
+        }
         if (rc == 0) rc = sched__register_model(g, s);
-        return rc ? rc : sched__set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
+        return rc ? rc : sched__set_step(g, s, STEP_CACHED, "StepCached", msg);
     }
     /* Admission was decided by the scheduler (admission.c) into the step's row. */
     free(s->nodes);
@@ -396,7 +401,7 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
         store_step *r = &g->steps[i].rec;
         if (!store_step_state_final(r->state) || g->steps[i].running) all_final = false;
         if (g->steps[i].trial) continue; /* a sweep's trials are judged by the sweep step */
-        if (!(r->state == STEP_SUCCEEDED || (r->state == STEP_SKIPPED && r->cached_from))) {
+        if (!(r->state == STEP_SUCCEEDED || r->state == STEP_CACHED)) {
             all_ok = false;
             if (!first_bad && (r->state == STEP_FAILED || r->state == STEP_CANCELLED)) first_bad = r->name;
         }

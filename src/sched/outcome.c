@@ -5,33 +5,61 @@
 #include "sched/sched_int.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef sched__engine engine;
 
 /* ---- step outcomes --------------------------------------------------------------- */
+
+/* The pipeline's MLflow run gets a step's metrics as series of their own,
+ * STEP/KEY with the whole history (a sweep's trials: S/INDEX/KEY), so two steps'
+ * `loss` never merge; and, for steps, the pipeline run's summary KEY: one point,
+ * the step's last value (where several steps log KEY, the latest logged wins,
+ * as MLflow's latest-value rule has it). */
+static int track_step_metrics(engine *g, sched__step *s, json_t *root) {
+    if (s->trial) return sched__track_metrics(g->st, g->run.id, s->trial->metric_prefix, root, g->e);
+    char *prefix = mp_xasprintf("%s/", s->rec.name);
+    int rc = sched__track_metrics(g->st, g->run.id, prefix, root, g->e);
+    free(prefix);
+    if (rc || !json_is_object(root)) return rc;
+    json_t *summary = json_object();
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+        if (last) json_object_set(summary, key, last);
+    }
+    rc = sched__track_metrics(g->st, g->run.id, NULL, summary, g->e);
+    json_decref(summary);
+    return rc;
+}
 
 /* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
  * values are numbers, or arrays of numbers (a history, one value per step/round,
  * of which the last is the metric's value). */
 int sched__record_metrics(engine *g, sched__step *s) {
     char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
-    json_error_t je;
-    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
+    char *warning = NULL;
+    json_t *root = sched__metrics_load(path, &warning);
     free(path);
+    int wrc = warning ? sched__record_event(g, s->rec.name, "MetricsInvalid", warning) : 0;
+    free(warning);
+    if (wrc) return wrc;
     if (!root) return 0;
-    const char *prefix = s->trial ? s->trial->metric_prefix : NULL;
-    int rc = g->tracked ? sched__track_metrics(g->st, g->run.id, prefix, root, g->e) : 0;
+    int rc = g->tracked ? track_step_metrics(g, s, root) : 0;
     if (rc == 0 && json_is_object(root)) {
         const char *key;
         json_t *val;
         json_object_foreach(root, key, val) {
             json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
-            if (!json_is_number(last)) continue;
-            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = json_number_value(last)};
+            double d;
+            if (!sched__metric_number(last, &d)) continue;
+            store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = d};
             if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
         }
     }
@@ -51,7 +79,42 @@ static char *missing_output(const sched__step *s) {
     return NULL;
 }
 
-/* register: {model, artifact}: the artifact becomes the next version of the model. */
+/* Copies (hard-links when it can) the file at path into the home's artifact store,
+ * HOME/artifacts/sha256/HE/HEX/NAME (HEX: the SHA-256 of its bytes, HE: its first two
+ * digits, NAME: its file name, which runtimes read the format from), so that the
+ * version outlives the run folder it came from. *out: the stored path (heap). A
+ * directory stays where it is (*out: a copy of path). */
+static int store_artifact(const char *home, const char *path, char **out, mp_err *e) {
+    if (mp_is_dir(path)) {
+        *out = mp_xstrdup(path);
+        return 0;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int rc = mp_read_file(path, &data, &len, e);
+    if (rc != 0) return mp_err_prefix(e, "storing the registered artifact");
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const unsigned char *)data, len);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *dir = mp_xasprintf("%s/artifacts/sha256/%.2s/%s", home, hex, hex);
+    char *dest = mp_xasprintf("%s/%s", dir, base);
+    rc = mp_mkdir_p(dir, e);
+    if (rc == 0 && !mp_path_exists(dest) && link(path, dest) != 0) rc = mp_write_file_atomic(dest, data, len, e);
+    free(data);
+    free(dir);
+    if (rc != 0) {
+        free(dest);
+        return mp_err_prefix(e, "storing the registered artifact %s", path);
+    }
+    *out = dest;
+    return 0;
+}
+
+/* register: {model, artifact}: the artifact becomes the next version of the model,
+ * its bytes kept in the home's artifact store (store_artifact). */
 int sched__register_model(engine *g, sched__step *s) {
     const spec_step *sp = s->spec;
     if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
@@ -59,9 +122,12 @@ int sched__register_model(engine *g, sched__step *s) {
     for (size_t i = 0; i < sp->noutputs; i++)
         if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
     if (!rel) return 0;
-    char *source = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel);
+    char *produced = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel), *source = NULL;
+    int rc = store_artifact(g->o->home, produced, &source, g->e);
+    free(produced);
+    if (rc != 0) return rc;
     int64_t version = 0;
-    int rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
     if (rc == 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);

@@ -280,6 +280,10 @@ bool sched__needs_admission(const sched__step *s);
 sched__step *sched__step_by_name(sched__engine *g, const char *name);
 /* outcome.c */
 int sched__record_metrics(sched__engine *g, sched__step *s);
+/* metrics_file.c: path's object (NULL when absent); *warning (heap) says what was wrong with it. */
+json_t *sched__metrics_load(const char *path, char **warning);
+/* A metric value: a number, or "NaN", "Infinity", "-Infinity". */
+bool sched__metric_number(json_t *v, double *out);
 int sched__register_model(sched__engine *g, sched__step *s);
 int sched__step_exited(sched__engine *g, sched__step *s, const exec_exit *x);
 int sched__sweep_started(sched__engine *g, sched__step *s);

@@ -297,18 +297,20 @@ bool sched__median_stop(const spec_early_stopping *es, const double *h, size_t n
  * False when the file or the metric is not there (or not yet whole). */
 static bool read_history(const char *dir, const char *metric, double **out, size_t *n) {
     char *path = mp_xasprintf("%s/metrics.json", dir);
-    json_error_t je;
-    json_t *root = mp_path_exists(path) ? json_load_file(path, 0, &je) : NULL;
+    char *warning = NULL;
+    json_t *root = sched__metrics_load(path, &warning);
+    free(warning);
     free(path);
     json_t *v = root ? json_object_get(root, metric) : NULL;
-    bool ok = v && (json_is_array(v) || json_is_number(v));
+    double d0;
+    bool ok = v && (json_is_array(v) || sched__metric_number(v, &d0));
     if (ok) {
         size_t cnt = json_is_array(v) ? json_array_size(v) : 1, k = 0;
         double *h = mp_xcalloc(cnt + 1, sizeof *h);
         for (size_t i = 0; i < cnt; i++) {
             json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
-            if (!json_is_number(x)) break;
-            h[k++] = json_number_value(x);
+            if (!sched__metric_number(x, &h[k])) break;
+            k++;
         }
         free(*out);
         *out = h;
@@ -378,7 +380,7 @@ static bool final_value(const char *dir, const char *metric, double *out) {
 }
 
 static bool trial_ok(const sched__step *s) {
-    return s->rec.state == STEP_SUCCEEDED || (s->rec.state == STEP_SKIPPED && s->rec.cached_from);
+    return s->rec.state == STEP_SUCCEEDED || s->rec.state == STEP_CACHED;
 }
 
 /* Makes agg's outputs directory a symlink to best's. */
@@ -425,11 +427,12 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
     memset(out, 0, sizeof *out);
     const sched__sweep *sw = agg->sweep;
     const spec_sweep *sp = sw->spec;
-    size_t ok = 0, failed = 0, stopped = 0, other = 0, no_metric = 0;
+    size_t ok = 0, cached = 0, failed = 0, stopped = 0, other = 0, no_metric = 0;
     const sched__step *best = NULL, *first_failed = NULL;
     double best_v = 0;
     for (size_t i = 0; i < sw->ntrials; i++) {
         const sched__step *s = sw->trials[i];
+        cached += s->rec.state == STEP_CACHED;
         if (trial_ok(s)) ok++;
         else if (s->rec.state == STEP_STOPPED) stopped++;
         else if (s->rec.state == STEP_FAILED) failed++;
@@ -449,6 +452,7 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
     mp_buf tally;
     mp_buf_init(&tally);
     mp_buf_printf(&tally, "%zu trial%s: %zu succeeded", sw->ntrials, sw->ntrials == 1 ? "" : "s", ok);
+    if (cached) mp_buf_printf(&tally, " (%zu of them cached)", cached);
     if (failed) mp_buf_printf(&tally, ", %zu failed", failed);
     if (stopped) mp_buf_printf(&tally, ", %zu stopped early", stopped);
     if (other) mp_buf_printf(&tally, ", %zu skipped or cancelled", other);

@@ -54,7 +54,9 @@ static void add_point(store_track_metric **v, size_t *n, size_t *cap, char *key,
         *cap = *cap ? *cap * 2 : 64;
         *v = mp_xrealloc(*v, *cap * sizeof **v);
     }
-    (*v)[(*n)++] = (store_track_metric){key, json_number_value(val), now, step};
+    double d = 0;
+    sched__metric_number(val, &d);
+    (*v)[(*n)++] = (store_track_metric){key, d, now, step};
 }
 
 int sched__track_metrics(store *st, const char *run_id, const char *prefix, json_t *metrics, mp_err *e) {
@@ -72,11 +74,12 @@ int sched__track_metrics(store *st, const char *run_id, const char *prefix, json
             continue;
         }
         mp_strv_push_owned(&keys, full);
+        double d;
         if (json_is_array(val)) {
             size_t i;
             json_t *x;
-            json_array_foreach(val, i, x) if (json_is_number(x)) add_point(&v, &n, &cap, full, x, (int64_t)i, now);
-        } else if (json_is_number(val)) {
+            json_array_foreach(val, i, x) if (sched__metric_number(x, &d)) add_point(&v, &n, &cap, full, x, (int64_t)i, now);
+        } else if (sched__metric_number(val, &d)) {
             add_point(&v, &n, &cap, full, val, 0, now);
         }
     }

@@ -113,6 +113,10 @@ static const char *const migrations[] = {
     "  last_ms INTEGER NOT NULL"
     ");"
     "CREATE INDEX deployment_events_name ON deployment_events(name, last_ms);",
+    /* v9: a cache hit has its own step state, Cached (8), instead of Skipped (5);
+     * earlier cache hits are the Skipped rows that name the run they reused. */
+    "UPDATE steps SET state = 8 WHERE state = 5 AND cached_from IS NOT NULL;"
+    "UPDATE events SET type = 'StepCached' WHERE type = 'StepSkipped' AND message LIKE 'cache hit:%';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,7 +250,7 @@ static void read_metric(sqlite3_stmt *q, void *dst) {
     m->run_id = col_str(q, 0);
     m->step = col_str(q, 1);
     m->key = col_str(q, 2);
-    m->value = sqlite3_column_double(q, 3);
+    m->value = sqlite3_column_type(q, 3) == SQLITE_TEXT ? NAN : sqlite3_column_double(q, 3);
 }
 
 static void read_cache(sqlite3_stmt *q, void *dst) {
@@ -617,7 +618,8 @@ static int sq_metric_put(store *st, const store_metric *m, mp_err *e) {
     bind_str(q, 1, m->run_id);
     bind_str(q, 2, m->step ? m->step : "");
     bind_str(q, 3, m->key);
-    sqlite3_bind_double(q, 4, m->value);
+    if (isnan(m->value)) sqlite3_bind_text(q, 4, "NaN", -1, SQLITE_STATIC); /* REAL cannot hold NaN */
+    else sqlite3_bind_double(q, 4, m->value);
     int rc = run_write(s, q);
     if (rc != SQLITE_DONE)
         return fail(s, e, rc, "cannot record metric \"%s\" of step \"%s\" of run \"%s\"", m->key, m->step ? m->step : "",

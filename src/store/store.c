@@ -27,7 +27,7 @@ static const char *const run_state_names[] = {
 static const char *const step_state_names[] = {
     [STEP_PENDING] = "Pending",   [STEP_RUNNING] = "Running",     [STEP_SUCCEEDED] = "Succeeded",
     [STEP_FAILED] = "Failed",     [STEP_CANCELLED] = "Cancelled", [STEP_SKIPPED] = "Skipped",
-    [STEP_RETRYING] = "Retrying", [STEP_STOPPED] = "Stopped",
+    [STEP_RETRYING] = "Retrying", [STEP_STOPPED] = "Stopped",     [STEP_CACHED] = "Cached",
 };
 #define N_STEP_STATES ((int)(sizeof step_state_names / sizeof step_state_names[0]))
 
@@ -60,12 +60,12 @@ static const bool run_moves[N_RUN_STATES][N_RUN_STATES] = {
 };
 
 /* step_moves[from][to]. Final states (Succeeded, Failed, Cancelled, Skipped,
- * Stopped) have empty rows. Pending -> Failed covers a step that cannot start
+ * Stopped, Cached) have empty rows. Pending -> Failed covers a step that cannot start
  * (e.g. a missing input); Pending -> Succeeded is a sweep's aggregate step, which
  * runs no process; Running -> Stopped a sweep trial stopped early;
  * Running/Retrying -> Pending is resume after a crash. */
 static const bool step_moves[N_STEP_STATES][N_STEP_STATES] = {
-    [STEP_PENDING] = {[STEP_RUNNING] = true, [STEP_SKIPPED] = true, [STEP_CANCELLED] = true,
+    [STEP_PENDING] = {[STEP_RUNNING] = true, [STEP_SKIPPED] = true, [STEP_CACHED] = true, [STEP_CANCELLED] = true,
                       [STEP_FAILED] = true, [STEP_SUCCEEDED] = true /* sweep aggregate */},
     [STEP_RUNNING] = {[STEP_SUCCEEDED] = true, [STEP_FAILED] = true, [STEP_RETRYING] = true,
                       [STEP_CANCELLED] = true, [STEP_STOPPED] = true, [STEP_PENDING] = true /* resume */},
@@ -78,7 +78,7 @@ bool store_run_state_final(int st) {
 
 bool store_step_state_final(int st) {
     return st == STEP_SUCCEEDED || st == STEP_FAILED || st == STEP_CANCELLED || st == STEP_SKIPPED ||
-           st == STEP_STOPPED;
+           st == STEP_STOPPED || st == STEP_CACHED;
 }
 
 bool store_run_transition_ok(int from, int to) {
@@ -166,7 +166,7 @@ static const char *user_home(void) {
     return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
 }
 
-int store_home_resolve(const char *flag, char **out, mp_err *e) {
+int store_home_path(const char *flag, char **out, mp_err *e) {
     *out = NULL;
     char *home;
     if (flag) {
@@ -183,14 +183,19 @@ int store_home_resolve(const char *flag, char **out, mp_err *e) {
         home = mp_path_abs(NULL, joined);
         free(joined);
     }
-    int rc = mp_mkdir_p(home, e);
-    if (rc != 0) {
-        mp_err_prefix(e, "cannot create the mlplane home");
-        free(home);
-        return rc;
-    }
     *out = home;
     return 0;
+}
+
+int store_home_resolve(const char *flag, char **out, mp_err *e) {
+    int rc = store_home_path(flag, out, e);
+    if (rc == 0) rc = mp_mkdir_p(*out, e);
+    if (rc != 0 && *out) {
+        mp_err_prefix(e, "cannot create the mlplane home");
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int store_open_home(const char *home, store **out, mp_err *e) {
@@ -249,4 +254,29 @@ void store_source_array_free(store_source *v, size_t n) {
         free(v[i].text);
     }
     free(v);
+}
+
+/* ---- a cached step's log ------------------------------------------------------------ */
+
+int store_cached_log(store *s, const store_step *st, char **log_path, mp_err *e) {
+    *log_path = NULL;
+    if (st->state != STEP_CACHED || !st->cached_from)
+        return mp_err_set(e, MP_EINVAL, "step %s is not a cache hit", st->name);
+    store_step *v = NULL;
+    size_t n = 0;
+    mp_err le = {0};
+    int rc = s->m->step_list(s, st->cached_from, &v, &n, &le);
+    if (rc == 0) {
+        const store_step *src = NULL; /* the step that produced the cache entry: same key, else same name */
+        for (size_t i = 0; i < n && !src; i++)
+            if (st->cache_key && v[i].cache_key && strcmp(v[i].cache_key, st->cache_key) == 0 && v[i].state != STEP_CACHED)
+                src = &v[i];
+        for (size_t i = 0; i < n && !src; i++)
+            if (strcmp(v[i].name, st->name) == 0) src = &v[i];
+        if (src && src->log_path) *log_path = mp_xstrdup(src->log_path);
+    }
+    store_step_array_free(v, n);
+    if (*log_path) return 0;
+    return mp_err_set(e, MP_ENOENT, "run %s, whose outputs step %s reused, was deleted: its log is gone",
+                      st->cached_from, st->name);
 }

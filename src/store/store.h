@@ -36,13 +36,14 @@ typedef enum store_step_state {
     STEP_SUCCEEDED,
     STEP_FAILED,
     STEP_CANCELLED,
-    STEP_SKIPPED,  /* cache hit, or an upstream step failed */
+    STEP_SKIPPED,  /* an upstream step did not succeed; never ran */
     STEP_RETRYING, /* failed, waiting for its backoff before the next attempt */
     STEP_STOPPED,  /* a sweep trial ended early by the sweep's earlyStopping rule */
+    STEP_CACHED,   /* cache hit: the outputs of run cached_from were reused; never ran */
 } store_step_state;
 
 const char *store_run_state_name(int st);  /* "Pending", "Running", ... */
-const char *store_step_state_name(int st); /* ..., "Skipped", "Retrying", "Stopped" */
+const char *store_step_state_name(int st); /* ..., "Skipped", "Retrying", "Stopped", "Cached" */
 /* Parses a state name (case-insensitive); returns -1 when unknown. */
 int store_run_state_parse(const char *s);
 int store_step_state_parse(const char *s);
@@ -609,6 +610,11 @@ struct store_registry_methods {
     int (*version_delete_tag)(store *s, const char *name, int64_t version, const char *key, mp_err *e);
 };
 
+/* The log of the step whose outputs a Cached step reused (heap path in *log_path):
+ * the step of run st->cached_from with the same cache key (else the same name).
+ * MP_ENOENT, with a message saying so, when that run (or step) was deleted. */
+int store_cached_log(store *s, const store_step *st, char **log_path, mp_err *e);
+
 /* The current schema version that migrations bring a store to. */
 int store_schema_version(void);
 
@@ -621,6 +627,8 @@ int store_sqlite_user_version(store *s);
 /* The mlplane home: flag value if non-NULL, else $MLPLANE_HOME, else ~/.mlplane.
  * Returns a heap string (caller frees), the directory created when missing. */
 int store_home_resolve(const char *flag, char **out, mp_err *e);
+/* The same path (heap), without creating anything. */
+int store_home_path(const char *flag, char **out, mp_err *e);
 /* Opens the default store of a home: HOME/mlplane.db. */
 int store_open_home(const char *home, store **out, mp_err *e);
 

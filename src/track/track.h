@@ -45,6 +45,8 @@ int track_order_parse(const char *s, track_filter_target target, store_track_ord
  * them; for the CLI's -o json|yaml. */
 json_t *track_experiment_json(const store_experiment *x);
 json_t *track_run_json(const store_track_run *r);
+/* A metric value as MLflow writes it: a number, or "NaN", "Infinity", "-Infinity". */
+json_t *track_double_json(double v);
 json_t *track_model_json(const store_registered_model *m);
 json_t *track_version_json(const store_model_version *v);
 

@@ -32,21 +32,21 @@ r1=$(mlp run "$T_DIR/p.yaml" | head -1)
 assert_eq "$(run_state "$r1")" "Succeeded" "first run"
 r2=$(mlp run "$T_DIR/p.yaml" | head -1)
 assert_eq "$(run_state "$r2")" "Succeeded" "second run"
-assert_eq "$(step_field "$r2" prep state)" "Skipped" "prep cache hit"
-assert_eq "$(step_field "$r2" use state)" "Skipped" "use cache hit"
+assert_eq "$(step_field "$r2" prep state)" "Cached" "prep cache hit"
+assert_eq "$(step_field "$r2" use state)" "Cached" "use cache hit"
 assert_eq "$(step_field "$r2" prep cached_from)" "$r1" "reuses the first run's outputs"
 assert_eq "$(wc -l < "$T_DIR/prep.count")" "1" "prep ran once"
 assert_eq "$(wc -l < "$T_DIR/uncached.count")" "2" "uncached step ran both times"
 assert_eq "$(cat "$(step_field "$r2" use outputs_dir)/final.txt")" "a,b" "reused outputs are there"
 mlp get metrics "$r2" -o json | jq -e '.[] | select(.key=="rows")' >/dev/null || fail "metrics carried to the cached run"
-ok "unchanged steps are skipped as cache hits with their outputs and metrics"
+ok "unchanged steps are Cached with their outputs and metrics"
 
 r3=$(mlp run "$T_DIR/p.yaml" -p factor=3 | head -1)
 assert_eq "$(step_field "$r3" prep state)" "Succeeded" "param change is a miss"
 ok "a param change is a miss"
 
 r4=$(mlp run "$T_DIR/p.yaml" -p factor=3 | head -1)
-assert_eq "$(step_field "$r4" prep state)" "Skipped" "same params hit again"
+assert_eq "$(step_field "$r4" prep state)" "Cached" "same params hit again"
 echo "c,d" > "$T_DIR/data.csv"
 r5=$(mlp run "$T_DIR/p.yaml" -p factor=3 | head -1)
 assert_eq "$(step_field "$r5" prep state)" "Succeeded" "input content change is a miss"

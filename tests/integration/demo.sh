@@ -20,10 +20,10 @@ hist=$(mlp get metrics "$run" -o json | jq -r '[.[] | select(.step=="train")] | 
 out=$("$MLPLANE_SRC/examples/breast-cancer/demo.sh" "$MLPLANE" 2>&1) || fail "second demo failed: $out"
 run2=$(mlp get runs -o json | jq -r '.[0].id')
 [ "$run2" != "$run" ] || fail "no second run"
-skipped=$(mlp get steps "$run2" -o json | jq '[.[] | select(.state=="Skipped")] | length')
+skipped=$(mlp get steps "$run2" -o json | jq '[.[] | select(.state=="Cached")] | length')
 total=$(mlp get steps "$run2" -o json | jq 'length')
 assert_eq "$skipped" "$total" "every unchanged step is a cache hit"
-ok "second run: all $total steps Skipped from the cache"
+ok "second run: all $total steps Cached"
 assert_contains "$out" "registered as breast-cancer version 2" "second run registers v2"
 assert_contains "$out" '"model_name":"breast-cancer-demo","model_version":"2"' "the second demo serves version 2"
 [ -z "$(pgrep -f "$MLPLANE_HOME" || true)" ] || fail "the second demo left processes behind: $(pgrep -af "$MLPLANE_HOME")"

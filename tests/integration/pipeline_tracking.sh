@@ -50,8 +50,8 @@ assert_eq "$(echo "$run" | jq -r .run.info.status)" "FINISHED" "MLflow status"
 assert_eq "$(echo "$run" | jq -r '.run.data.params[] | select(.key=="lr") | .value')" "0.3" "param lr"
 assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="acc") | .value')" "0.875" "metric acc"
 assert_eq "$(echo "$run" | jq -r '.run.data.metrics[] | select(.key=="loss") | .value')" "0.25" "latest loss"
-h=$(curl -sf "$api/metrics/get-history?run_id=$r1&metric_key=loss")
-assert_eq "$(echo "$h" | jq -r '[.metrics[] | .step] | join(",")')" "0,1,2" "history steps"
+h=$(curl -sf "$api/metrics/get-history?run_id=$r1&metric_key=train/loss")
+assert_eq "$(echo "$h" | jq -r '[.metrics[] | .step] | join(",")')" "0,1,2" "history steps (train/loss)"
 assert_eq "$(echo "$h" | jq -r '[.metrics[] | .value] | join(",")')" "0.9,0.5,0.25" "history values"
 echo "$run" | jq -e '[.run.data.metrics[] | select(.key=="a/../b")] | length == 0' >/dev/null ||
   fail "a metric name MLflow refuses was logged"

@@ -33,8 +33,9 @@ ok "evaluate scores the best model on the test rows (AUC $auc); it alone is regi
 
 run2=$(mlp run examples/sweep/pipeline.yaml | head -1)
 steps2=$(mlp get steps "$run2" -o json)
-assert_eq "$(echo "$steps2" | jq '[.[] | select(.name | startswith("train[")) | select(.state=="Skipped" and .cached_from != null)] | length')" \
+assert_eq "$(echo "$steps2" | jq '[.[] | select(.name | startswith("train[")) | select(.state=="Cached" and .cached_from != null)] | length')" \
   "6" "every trial from the cache"
 assert_contains "$(step_field "$run2" train message)" "best $want (" "same winner"
+assert_contains "$(step_field "$run2" train message)" "6 trials: 6 succeeded (6 of them cached)" "the tally counts the cached trials"
 ok "second run: all trials are cache hits and the same trial wins"
 finish

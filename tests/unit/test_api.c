@@ -103,13 +103,14 @@ static void test_json_views(void **state) {
     store_run r = {.id = "p-abcde", .pipeline = "p", .namespace_ = "default", .state = RUN_SUCCEEDED,
                    .params_json = "{\"a\":\"1\"}", .created_ms = 1000, .started_ms = 2000, .ended_ms = 5000,
                    .message = "bad \xff utf8", .parallel = 2};
-    store_step steps[2] = {{.name = "s1", .state = STEP_SUCCEEDED, .exit_code = 0},
-                           {.name = "s2", .state = STEP_SKIPPED, .exit_code = -1}};
-    json_t *o = api_run_json(&r, steps, 2);
+    store_step steps[3] = {{.name = "s1", .state = STEP_SUCCEEDED, .exit_code = 0},
+                           {.name = "s2", .state = STEP_SKIPPED, .exit_code = -1},
+                           {.name = "s3", .state = STEP_CACHED, .exit_code = -1, .cached_from = "p-00000"}};
+    json_t *o = api_run_json(&r, steps, 3);
     assert_string_equal(json_string_value(json_object_get(o, "state")), "Succeeded");
     assert_int_equal(json_integer_value(json_object_get(o, "duration_ms")), 3000);
-    assert_int_equal(json_integer_value(json_object_get(o, "steps_total")), 2);
-    assert_int_equal(json_integer_value(json_object_get(o, "steps_done")), 1); /* skipped without a cache hit */
+    assert_int_equal(json_integer_value(json_object_get(o, "steps_total")), 3);
+    assert_int_equal(json_integer_value(json_object_get(o, "steps_done")), 2); /* Skipped is not done, Cached is */
     assert_string_equal(json_string_value(json_object_get(json_object_get(o, "params"), "a")), "1");
     assert_true(json_is_null(json_object_get(o, "message"))); /* not UTF-8: null rather than a broken object */
     json_decref(o);

@@ -98,6 +98,7 @@ static void test_state_names(void **state) {
     assert_string_equal(store_step_state_name(STEP_SKIPPED), "Skipped");
     assert_string_equal(store_step_state_name(STEP_RETRYING), "Retrying");
     assert_string_equal(store_step_state_name(STEP_STOPPED), "Stopped");
+    assert_string_equal(store_step_state_name(STEP_CACHED), "Cached");
     assert_string_equal(store_run_state_name(99), "Unknown");
     assert_int_equal(store_run_state_parse("succeeded"), RUN_SUCCEEDED);
     assert_int_equal(store_run_state_parse("RUNNING"), RUN_RUNNING);
@@ -107,11 +108,12 @@ static void test_state_names(void **state) {
     assert_int_equal(store_step_state_parse("bogus"), -1);
     assert_int_equal(store_step_state_parse(""), -1);
     assert_int_equal(store_step_state_parse(NULL), -1);
-    for (int i = 0; i <= STEP_STOPPED; i++)
+    for (int i = 0; i <= STEP_CACHED; i++)
         assert_int_equal(store_step_state_parse(store_step_state_name(i)), i);
     assert_true(store_run_state_final(RUN_FAILED));
     assert_false(store_run_state_final(RUN_RUNNING));
     assert_true(store_step_state_final(STEP_SKIPPED));
+    assert_true(store_step_state_final(STEP_CACHED));
     assert_false(store_step_state_final(STEP_RETRYING));
     assert_true(store_step_state_final(STEP_STOPPED));
 }
@@ -131,6 +133,8 @@ static void test_transitions(void **state) {
 
     assert_true(store_step_transition_ok(STEP_PENDING, STEP_RUNNING));
     assert_true(store_step_transition_ok(STEP_PENDING, STEP_SKIPPED));
+    assert_true(store_step_transition_ok(STEP_PENDING, STEP_CACHED)); /* a cache hit */
+    assert_false(store_step_transition_ok(STEP_RUNNING, STEP_CACHED));
     assert_true(store_step_transition_ok(STEP_PENDING, STEP_FAILED));
     assert_true(store_step_transition_ok(STEP_RUNNING, STEP_RETRYING));
     assert_true(store_step_transition_ok(STEP_RUNNING, STEP_PENDING));
@@ -147,8 +151,8 @@ static void test_transitions(void **state) {
     assert_false(store_step_transition_ok(STEP_FAILED, STEP_RETRYING));
     assert_false(store_step_transition_ok(STEP_CANCELLED, STEP_RUNNING));
     /* No way out of a final state at all. */
-    for (int from = 0; from <= STEP_STOPPED; from++)
-        for (int to = 0; to <= STEP_STOPPED; to++)
+    for (int from = 0; from <= STEP_CACHED; from++)
+        for (int to = 0; to <= STEP_CACHED; to++)
             if (store_step_state_final(from)) assert_false(store_step_transition_ok(from, to));
     for (int from = 0; from <= RUN_CANCELLED; from++)
         for (int to = 0; to <= RUN_CANCELLED; to++)
