@@ -34,6 +34,29 @@ set -e
 assert_eq "$rc" "2" "--tail without a value"
 ok "logs --tail N prints the last N lines and rejects a bad N"
 
+# --tail with -f: the last lines of what is there, then everything new
+cat > "$T_DIR/gate.yaml" <<YAML
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: gated}
+spec:
+  steps:
+    - name: talk
+      script: |
+        for i in 1 2 3 4 5; do echo "early \$i"; done
+        while [ ! -e "$T_DIR/go" ]; do "$NAP" 0.1; done
+        echo late
+YAML
+grun=$(mlp run --detach "$T_DIR/gate.yaml")
+wait_for "the step's first lines" 60 sh -c "'$MLPLANE' logs $grun talk | grep -q 'early 5'"
+timeout 120 "$MLPLANE" logs -f "$grun" talk --tail 2 >"$T_DIR/followed" &
+fpid=$!
+wait_for "logs -f --tail to print the tail" 60 grep -q 'early 5' "$T_DIR/followed"
+touch "$T_DIR/go"
+wait "$fpid" || fail "logs -f --tail exited $?"
+assert_eq "$(cat "$T_DIR/followed")" "$(printf 'early 4\nearly 5\nlate')" "logs -f --tail 2"
+ok "logs -f --tail N prints the last N lines, then follows"
+
 start_server
 out=$(mlp --server "$SERVER_URL" logs "$run" count --tail 3)
 assert_eq "$out" "$(printf 'line 8\nline 9\nline 10')" "logs --tail through --server"
