@@ -1,6 +1,6 @@
 /* cli.h — internals of the mlplane command (not a public API).
  * main.c holds the command table and global flags; cmd_run.c run, resume and
- * cancel (with the live view); cmd_get.c get, describe and logs; cmd_misc.c
+ * cancel (with the live view); cmd_get.c get, describe and logs; cmd_apply.c apply; cmd_misc.c
  * validate and version; output.c table/json/yaml printing; cmd_server.c the
  * HTTP server command; cmd_serve.c model serving (mlplane serve); remote.c the same commands against a server (--server). */
 #ifndef MLPLANE_CLI_H
@@ -143,14 +143,18 @@ int cli_print_nodes(json_t *arr, cli_out out);
 int cli_print_experiments(json_t *arr, cli_out out);
 int cli_print_models(json_t *found, json_t *full, cli_out out);
 int cli_print_model(json_t *model, json_t *versions, cli_out out);
+/* describe model NAME (cmd_models.c): the model, its tags and aliases, and every
+ * version with its stage, source and tags; through --server as models get NAME. */
+int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cli_out out);
 
 /* ---- the client side of `--server URL` (remote.c) -------------------------------
  * Each returns an exit status, its errors already printed; an unreachable server
  * is one sentence and status 1. */
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
 int remote_get_runs(cli_env *env, cli_out out);
-/* apply -f PATH through POST /api/v1/apply. */
-int remote_apply(cli_env *env, const char *path);
+/* apply of one file's text through POST /api/v1/apply: path is what the server
+ * is told (an absolute path or "<stdin>"), name what messages say. */
+int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len);
 /* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
 /* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME?namespace=NS. */
@@ -162,7 +166,8 @@ int remote_describe_deployment(cli_env *env, const char *name, cli_out out);
 /* what: "steps" or "metrics". */
 int remote_get_run_items(cli_env *env, const char *what, const char *run, cli_out out);
 int remote_describe(cli_env *env, const char *run, cli_out out);
-int remote_logs(cli_env *env, const char *run, const char *step, bool follow);
+/* tail: print only the last tail lines of each log (then follow), or all when negative. */
+int remote_logs(cli_env *env, const char *run, const char *step, bool follow, int tail);
 int remote_cancel(cli_env *env, const char *run);
 /* get nodes through GET /api/v1/nodes (remote_track.c). */
 int remote_get_nodes(cli_env *env, cli_out out);
@@ -205,6 +210,17 @@ cli_jsonpath *cli_jsonpath_parse(const char *tmpl, char *err, size_t errn);
 /* Appends the template's text over root to out. */
 void cli_jsonpath_eval(const cli_jsonpath *jp, json_t *root, mp_buf *out);
 void cli_jsonpath_free(cli_jsonpath *jp);
+/* Where the last n lines of data (len bytes) begin: an offset into data (len when n is 0).
+ * A final newline ends the last line; it does not start an empty one. */
+size_t cli_tail_start(const char *data, size_t len, int n);
+/* Takes --tail N / --tail=N out of argv (up to "--"): *tail is N, or -1 when absent.
+ * Returns the new argc, or -1 with the reason printed when N is not a whole number >= 0. */
+int cli_take_tail(int argc, char **argv, int *tail);
+
+/* Colour: off after cli_set_no_color() (--no-color), when $NO_COLOR is set and not
+ * empty, or when stdout is not a terminal. */
+void cli_set_no_color(void);
+bool cli_color(void);
 
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

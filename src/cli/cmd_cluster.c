@@ -1,6 +1,4 @@
-/* cmd_cluster.c — the scheduler's objects, kubectl-style:
- *   mlplane apply -f FILE          store PriorityClasses, Nodes, NodePools,
- *                                  ResourceFlavors, ClusterQueues, LocalQueues
+/* cmd_cluster.c — the scheduler's objects, kubectl-style (apply: cmd_apply.c):
  *   mlplane delete KIND NAME [-n NS]
  *   mlplane get clusterqueues|localqueues|priorityclasses|resourceflavors [-o ...]
  * and `get queue`: every pending workload with its priority, queue and the
@@ -11,101 +9,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int load_file(const char *path, char **text, spec_file **f) {
-    size_t len = 0;
-    mp_err e;
-    *f = NULL;
-    if (mp_read_file(path, text, &len, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
-    char *abs = mp_path_abs(NULL, path);
-    char *dir = mp_path_dir(abs);
-    spec_diags d = {0};
-    int status = CLI_OK;
-    if (spec_load_string(path, dir, *text, len, f, &d) != 0) {
-        mp_buf b;
-        mp_buf_init(&b);
-        spec_diags_format(&d, &b);
-        fputs(b.data, stderr);
-        mp_buf_free(&b);
-        status = cli_fail(CLI_USAGE, "%s is not valid; nothing was applied", path);
-    }
-    spec_diags_free(&d);
-    free(abs);
-    free(dir);
-    return status;
-}
-
-static const char apply_help[] =
-    "Usage: mlplane apply -f FILE [--home DIR]\n\n"
-    "Stores the objects of FILE: Deployments and the scheduler objects (PriorityClass,\n"
-    "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), replacing those of the\n"
-    "same names. References are checked first (a LocalQueue's clusterQueue, a\n"
-    "ClusterQueue's flavors, one global default PriorityClass): a bad file changes\n"
-    "nothing. Every mlplane run of this home\n"
-    "schedules against them from its next decision. Pipelines in FILE are not applied;\n"
-    "run them with `mlplane run FILE` (which applies the file's other objects too).\n"
-    "Deployments in FILE are stored too: `mlplane server` on this home serves each one\n"
-    "(restarting it when it is applied again), or run one with\n"
-    "`mlplane serve deployment/NAME`. Applying a Deployment again resets the split\n"
-    "`mlplane rollout` recorded to the spec's canary percent.\n";
-
-int cmd_apply(cli_env *env, int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(apply_help, stdout);
-        return CLI_OK;
-    }
-    static const struct option longs[] = {{"filename", required_argument, 0, 'f'}, {"home", required_argument, 0, 'H'},
-                                          {0, 0, 0, 0}};
-    const char *path = NULL, *home_flag = env->home_flag;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "f:", longs, NULL)) != -1) {
-        if (c == 'f') path = optarg;
-        else if (c == 'H') home_flag = optarg;
-        else return cli_fail(CLI_USAGE, "apply: unknown option %s (see mlplane apply --help)", argv[optind - 1]);
-    }
-    if (!path && optind < argc) path = argv[optind++];
-    if (!path || optind < argc) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE");
-    if (env->server) return remote_apply(env, path);
-    char *text = NULL, *home = NULL;
-    spec_file *f = NULL;
-    store *st = NULL;
-    int status = load_file(path, &text, &f);
-    if (status == CLI_OK && cli_open_store(env, home_flag, &home, &st)) status = CLI_FAILED;
-    if (status == CLI_OK) {
-        mp_err e;
-        spec_diags d = {0};
-        size_t n = 0;
-        int rc = st->m->begin(st, &e);
-        if (rc == 0) rc = sched_objects_apply(st, f, text, &n, &d, &e);
-        if (rc == 0) rc = st->m->commit(st, &e);
-        else st->m->rollback(st);
-        if (rc) {
-            mp_buf b;
-            mp_buf_init(&b);
-            spec_diags_format(&d, &b);
-            if (b.data) fputs(b.data, stderr);
-            mp_buf_free(&b);
-            status = cli_fail_err(&e);
-        } else {
-            for (size_t i = 0; i < f->nobjs; i++) {
-                const spec_object *o = &f->objs[i];
-                if (o->kind == SPEC_KIND_PIPELINE)
-                    printf("pipeline/%s not applied (run it with: mlplane run %s)\n", spec_object_meta(o)->name, path);
-                else
-                    printf("%s/%s applied\n", spec_kind_name(o->kind), spec_object_meta(o)->name);
-            }
-            if (n == 0) printf("nothing to apply in %s\n", path);
-        }
-        spec_diags_free(&d);
-    }
-    if (st) st->m->close(st);
-    spec_file_free(f);
-    free(text);
-    free(home);
-    return status;
-}
 
 static const char delete_help[] =
     "Usage: mlplane delete KIND NAME [-n NAMESPACE] [--home DIR]\n\n"

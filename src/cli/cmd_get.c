@@ -324,12 +324,15 @@ int cmd_get(cli_env *env, int argc, char **argv) {
 int cmd_describe(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n"
-              "       mlplane describe deployment NAME [-o table|json|yaml]\n\n"
+              "       mlplane describe deployment NAME [-o table|json|yaml]\n"
+              "       mlplane describe model NAME [-o table|json|yaml]\n\n"
               "Shows a run: its params, each step (state, attempts, exit code, duration, cache,\n"
               "outputs, log), the metrics steps reported, and its events.\n"
               "Shows a Deployment: its state (Starting, Running, CrashLoopBackOff, Stopped),\n"
               "replicas ready of desired, restarts, last error, versions and split, and the\n"
-              "events mlplane server recorded (Started, Ready, Exited, BackOff, Updated, Stopped).\n",
+              "events mlplane server recorded (Started, Ready, Exited, BackOff, Updated, Stopped).\n"
+              "Shows a registered model: its tags and aliases, and every version with its stage,\n"
+              "status, run, source and tags.\n",
               stdout);
         return CLI_OK;
     }
@@ -338,8 +341,11 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     if (g.npos == 2 && (strcmp(g.pos[0], "deployment") == 0 || strcmp(g.pos[0], "deployments") == 0 ||
                         strcmp(g.pos[0], "deploy") == 0))
         return cli_describe_deployment(env, g.home, g.pos[1], g.out);
+    if (g.npos == 2 && (strcmp(g.pos[0], "model") == 0 || strcmp(g.pos[0], "models") == 0))
+        return cli_describe_model(env, g.home, g.pos[1], g.out);
     if (g.npos != 2 || strcmp(g.pos[0], "run") != 0)
-        return cli_fail(CLI_USAGE, "usage: mlplane describe run RUN, or mlplane describe deployment NAME");
+        return cli_fail(CLI_USAGE,
+                        "usage: mlplane describe run RUN, mlplane describe deployment NAME or mlplane describe model NAME");
     if (env->server) return remote_describe(env, g.pos[1], g.out);
     run_bundle b;
     int status = load_bundle(env, g.home, g.pos[1], &b);
@@ -439,16 +445,20 @@ static bool cat_from(const char *path, long *off) {
 
 int cmd_logs(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("Usage: mlplane logs RUN [STEP] [-f]\n\n"
+        fputs("Usage: mlplane logs RUN [STEP] [-f] [--tail N]\n\n"
               "Prints the stdout and stderr of a run's steps (all steps, each under a header,\n"
-              "or only STEP). -f follows: keeps printing new output until the run ends.\n",
+              "or only STEP). -f follows: keeps printing new output until the run ends.\n"
+              "--tail N prints only the last N lines of each step's log (then follows with -f).\n",
               stdout);
         return CLI_OK;
     }
+    int tail;
+    argc = cli_take_tail(argc, argv, &tail);
+    if (argc < 0) return CLI_USAGE;
     get_opts g;
     if (parse_common(argc, argv, &g, true)) return CLI_USAGE;
-    if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f]");
-    if (env->server) return remote_logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow);
+    if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f] [--tail N]");
+    if (env->server) return remote_logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow, tail);
     run_bundle b;
     int status = load_bundle(env, g.home, g.pos[0], &b);
     if (status) {
@@ -486,6 +496,13 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
         } else {
             fprintf(stderr, "mlplane: %s\n", e.msg);
         }
+    }
+    for (size_t i = 0; tail >= 0 && i < b.nsteps; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (b.steps[i].log_path && mp_read_file(b.steps[i].log_path, &text, &len, NULL) == 0)
+            offs[i] = (long)cli_tail_start(text, len, tail);
+        free(text);
     }
     for (; status == 0;) {
         for (size_t i = 0; i < b.nsteps; i++) {

@@ -145,10 +145,21 @@ int cli_print_model(json_t *m, json_t *versions, cli_out out) {
     }
     cli_table_print(&t, stdout);
     cli_table_free(&t);
+    bool headed = false;
+    json_array_foreach(versions, i, v) {
+        size_t j;
+        json_t *x;
+        json_array_foreach(json_object_get(v, "tags"), j, x) {
+            if (!headed) printf("\nVersion tags:\n");
+            headed = true;
+            printf("  v%-6s %s=%s\n", cli_jstr(v, "version", ""), cli_jstr(x, "key", ""), cli_jstr(x, "value", ""));
+        }
+    }
     return CLI_OK;
 }
 
-static int models_get(store *st, const char *name, cli_out out) {
+/* models get NAME; full (describe model): each version as version_get has it, tags and aliases included. */
+static int models_get(store *st, const char *name, cli_out out, bool full) {
     store_registered_model m = {0};
     mp_err e;
     if (st->r->model_get(st, name, &m, &e) != 0) {
@@ -165,7 +176,14 @@ static int models_get(store *st, const char *name, cli_out out) {
         status = cli_fail_err(&e);
     } else {
         json_t *mj = track_model_json(&m), *arr = json_array();
-        for (size_t i = 0; i < n; i++) json_array_append_new(arr, track_version_json(&vs[i]));
+        for (size_t i = 0; i < n; i++) {
+            store_model_version fv = {0};
+            if (full && st->r->version_get(st, name, vs[i].version, &fv, NULL) == 0)
+                json_array_append_new(arr, track_version_json(&fv));
+            else
+                json_array_append_new(arr, track_version_json(&vs[i]));
+            store_model_version_free(&fv);
+        }
         status = cli_print_model(mj, arr, out);
         json_decref(mj);
         json_decref(arr);
@@ -214,7 +232,18 @@ int cmd_models(cli_env *env, int argc, char **argv) {
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
-    int status = sub[0] == 'l' ? models_list(st, out) : models_get(st, argv[optind + 1], out);
+    int status = sub[0] == 'l' ? models_list(st, out) : models_get(st, argv[optind + 1], out, false);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
+int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cli_out out) {
+    if (env->server) return remote_models(env, name, out);
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
+    int status = models_get(st, name, out, true);
     st->m->close(st);
     free(home);
     return status;

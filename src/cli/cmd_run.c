@@ -44,22 +44,24 @@ static char *self_exe(void) {
 
 typedef struct view_state {
     bool tty;
+    bool color; /* colours in the live view (a terminal, no --no-color, no NO_COLOR) */
     int lines_drawn;
     int64_t started;
     int64_t last_draw;
 } view_state;
 
-static const char *state_mark(int st) {
+/* The mark of a step's state, coloured when color. */
+static const char *state_mark(int st, bool color) {
     switch (st) {
-    case STEP_SUCCEEDED: return "\033[32m✓\033[0m";
-    case STEP_RUNNING: return "\033[36m●\033[0m";
-    case STEP_FAILED: return "\033[31m✗\033[0m";
-    case STEP_RETRYING: return "\033[33m↻\033[0m";
-    case STEP_SKIPPED: return "\033[90m↷\033[0m";
-    case STEP_CACHED: return "\033[32m↺\033[0m";
-    case STEP_CANCELLED: return "\033[31m■\033[0m";
-    case STEP_STOPPED: return "\033[33m⊘\033[0m";
-    default: return "\033[90m○\033[0m";
+    case STEP_SUCCEEDED: return color ? "\033[32m✓\033[0m" : "✓";
+    case STEP_RUNNING: return color ? "\033[36m●\033[0m" : "●";
+    case STEP_FAILED: return color ? "\033[31m✗\033[0m" : "✗";
+    case STEP_RETRYING: return color ? "\033[33m↻\033[0m" : "↻";
+    case STEP_SKIPPED: return color ? "\033[90m↷\033[0m" : "↷";
+    case STEP_CACHED: return color ? "\033[32m↺\033[0m" : "↺";
+    case STEP_CANCELLED: return color ? "\033[31m■\033[0m" : "■";
+    case STEP_STOPPED: return color ? "\033[33m⊘\033[0m" : "⊘";
+    default: return color ? "\033[90m○\033[0m" : "○";
     }
 }
 
@@ -70,7 +72,8 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
     if (vs->lines_drawn) printf("\033[%dA", vs->lines_drawn);
     char el[32];
     mp_format_duration(now - vs->started, el, sizeof el);
-    printf("\033[2K\033[1mrun %s\033[0m  %s  %s\n", v->run_id, store_run_state_name(v->run_state), el);
+    printf("\033[2K%srun %s%s  %s  %s\n", vs->color ? "\033[1m" : "", v->run_id, vs->color ? "\033[0m" : "",
+           store_run_state_name(v->run_state), el);
     int64_t wall = mp_now_ms();
     for (size_t i = 0; i < v->nsteps; i++) {
         const sched_step_view *s = &v->steps[i];
@@ -83,7 +86,7 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
                                     s->message
                                 ? s->message
                                 : "";
-        printf("\033[2K  %s %-24s %-10s %8s  %-10s %s\n", state_mark(s->state), s->name, store_step_state_name(s->state), d,
+        printf("\033[2K  %s %-24s %-10s %8s  %-10s %s\n", state_mark(s->state, vs->color), s->name, store_step_state_name(s->state), d,
                att, extra);
     }
     vs->lines_drawn = (int)v->nsteps + 1;
@@ -139,6 +142,7 @@ static int drive(store *st, const char *home, const spec_pipeline *p, const char
     if (exec_local_open(&x, &e)) return cli_fail_err(&e);
     install_signals();
     view_state vs = {.tty = !quiet && isatty(STDOUT_FILENO), .started = mp_mono_ms()};
+    vs.color = vs.tty && cli_color();
     sched_observer obs = {.on_event = on_event, .on_tick = on_tick, .ud = &vs};
     char *exe = self_exe();
     sched_opts o = {.home = home, .self_exe = exe, .obs = quiet ? NULL : &obs, .interrupted = &g_interrupted};

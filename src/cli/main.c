@@ -14,11 +14,11 @@ static const cli_command commands[] = {
     {"get", cmd_get, "runs|steps RUN|metrics RUN|experiments|nodes|queue|deployments|clusterqueues|localqueues|priorityclasses|resourceflavors [-o ...]",
      "list runs, a run's steps or metrics, experiments"},
     {"models", cmd_models, "list | get NAME [-o table|json|yaml]", "show the model registry"},
-    {"apply", cmd_apply, "-f FILE", "store objects: Deployment, PriorityClass, Node, ClusterQueue, LocalQueue, ..."},
+    {"apply", cmd_apply, "-f FILE|DIR|-", "store objects: Deployment, PriorityClass, Node, ClusterQueue, LocalQueue, ..."},
     {"delete", cmd_delete, "KIND NAME [-n NAMESPACE]", "remove an applied object (a Deployment stops serving)"},
     {"rollout", cmd_rollout, "status|promote|rollback DEPLOYMENT", "show or change a Deployment's canary split"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},
-    {"describe", cmd_describe, "run RUN|deployment NAME", "show everything about a run (steps, metrics, events) or a Deployment (state, errors, events)"},
+    {"describe", cmd_describe, "run RUN|deployment NAME|model NAME", "show everything about a run (steps, metrics, events), a Deployment (state, errors, events) or a model"},
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
     {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},
     {"resume", cmd_resume, "RUN", "finish a run whose mlplane process died"},
@@ -99,7 +99,7 @@ int cmd_xgb(cli_env *env, int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f,
             "mlplane — pipelines, tracking and serving for machine learning\n\n"
-            "Usage: mlplane [--home DIR] [--server URL] COMMAND [ARGS]\n\nCommands:\n");
+            "Usage: mlplane [--home DIR] [--server URL] [--no-color] COMMAND [ARGS]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %-52s %s\n", commands[i].name, commands[i].usage, commands[i].help);
     fprintf(f,
@@ -109,10 +109,32 @@ static void usage(FILE *f) {
             "  --server URL run (its local inputs sent along), get, describe, logs, cancel, models, apply,\n"
             "               rollout and delete through the mlplane server at URL\n"
             "               (default: $MLPLANE_SERVER, else none: work on the home directly)\n"
-            "  -h, --help   help; `mlplane COMMAND --help` for a command\n");
+            "  --no-color   no colours (also: $NO_COLOR set and not empty, or stdout not a terminal)\n"
+            "  -h, --help   help; `mlplane COMMAND --help` (or `mlplane help COMMAND`) for a command\n");
 }
 
-/* Takes --server URL / --server=URL out of the command's arguments (up to "--"),
+static int unknown_command(const char *name);
+
+/* `mlplane help [COMMAND]`: the general help, or exactly what `mlplane COMMAND --help` prints. */
+static int help_command(cli_env *env, int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (argc > 2) return cli_fail(CLI_USAGE, "usage: mlplane help [COMMAND]");
+    if (strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        if (strcmp(commands[c].name, argv[1]) != 0) continue;
+        char *args[] = {argv[1], "--help", NULL};
+        return commands[c].fn(env, 2, args);
+    }
+    return unknown_command(argv[1]);
+}
+
+/* Takes --server URL / --server=URL and --no-color out of the command's arguments (up to "--"),
  * so that it works after the command too; returns the new argc. */
 static int take_server_flag(int argc, char **argv, cli_env *env) {
     int w = 0;
@@ -121,7 +143,9 @@ static int take_server_flag(int argc, char **argv, cli_env *env) {
             while (r < argc) argv[w++] = argv[r++];
             break;
         }
-        if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
+        if (strcmp(argv[r], "--no-color") == 0) {
+            cli_set_no_color();
+        } else if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
             env->server = argv[++r];
         } else if (mp_str_starts(argv[r], "--server=")) {
             env->server = argv[r] + 9;
@@ -152,6 +176,9 @@ int main(int argc, char **argv) {
         } else if (mp_str_starts(argv[i], "--server=")) {
             env.server = argv[i] + 9;
             i++;
+        } else if (strcmp(argv[i], "--no-color") == 0) {
+            cli_set_no_color();
+            i++;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return CLI_OK;
@@ -169,12 +196,14 @@ int main(int argc, char **argv) {
     argc = i + take_server_flag(argc - i, argv + i, &env);
     if (!env.server) env.server = getenv("MLPLANE_SERVER");
     if (env.server && !*env.server) env.server = NULL;
-    if (strcmp(name, "help") == 0) {
-        usage(stdout);
-        return CLI_OK;
-    }
+    if (strcmp(name, "help") == 0) return help_command(&env, argc - i, argv + i);
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(commands[c].name, name) == 0) return commands[c].fn(&env, argc - i, argv + i);
+    return unknown_command(name);
+}
+
+/* "unknown command", with the nearest command's name when one is close. */
+static int unknown_command(const char *name) {
     const char *best = NULL;
     int bd = 3;
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {

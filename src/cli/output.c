@@ -3,10 +3,13 @@
  * and events live in src/api/json.c, shared with the HTTP API. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <libfyaml.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 int cli_parse_out(const char *s, cli_out *out) {
     if (strcmp(s, "table") == 0 || strcmp(s, "wide") == 0) *out = OUT_TABLE;
@@ -211,4 +214,59 @@ void cli_print_log_tail(json_t *tail) {
     size_t i;
     json_t *l;
     json_array_foreach(tail, i, l) printf("        | %s\n", json_is_string(l) ? json_string_value(l) : "?");
+}
+
+size_t cli_tail_start(const char *data, size_t len, int n) {
+    if (n <= 0) return len;
+    size_t i = len;
+    if (i > 0 && data[i - 1] == '\n') i--; /* the newline that ends the last line */
+    int seen = 0;
+    while (i > 0) {
+        if (data[i - 1] == '\n' && ++seen == n) return i;
+        i--;
+    }
+    return 0;
+}
+
+int cli_take_tail(int argc, char **argv, int *tail) {
+    *tail = -1;
+    int w = 0;
+    for (int r = 0; r < argc; r++) {
+        const char *v = NULL;
+        if (strcmp(argv[r], "--") == 0) {
+            while (r < argc) argv[w++] = argv[r++];
+            break;
+        }
+        if (strcmp(argv[r], "--tail") == 0) {
+            if (r + 1 >= argc) {
+                cli_fail(CLI_USAGE, "--tail needs a number of lines, e.g. --tail 20");
+                return -1;
+            }
+            v = argv[++r];
+        } else if (mp_str_starts(argv[r], "--tail=")) {
+            v = argv[r] + 7;
+        } else {
+            argv[w++] = argv[r];
+            continue;
+        }
+        char *end = NULL;
+        errno = 0;
+        long n = (*v >= '0' && *v <= '9') ? strtol(v, &end, 10) : -1;
+        if (n < 0 || errno || !end || *end || n > INT_MAX) {
+            cli_fail(CLI_USAGE, "--tail \"%s\": expected a whole number of lines >= 0, e.g. --tail 20", v);
+            return -1;
+        }
+        *tail = (int)n;
+    }
+    argv[w] = NULL;
+    return w;
+}
+
+static bool g_no_color;
+
+void cli_set_no_color(void) { g_no_color = true; }
+
+bool cli_color(void) {
+    const char *nc = getenv("NO_COLOR");
+    return !g_no_color && !(nc && *nc) && isatty(STDOUT_FILENO);
 }

@@ -504,9 +504,12 @@ int remote_describe(cli_env *env, const char *run, cli_out out) {
 /* ---- logs and cancel ------------------------------------------------------------------- */
 
 /* Prints what is new in one step's log; *done is set when no more will come. */
+/* tail >= 0: what is there now is collected and only its last tail lines printed. */
 static int logs_step(remote *r, const char *run, const char *step, long long *off, bool header, bool *headed, bool *noted,
-                     bool *done) {
+                     bool *done, int tail) {
     char *esc = curl_easy_escape(r->c, step, 0);
+    mp_buf held;
+    mp_buf_init(&held);
     for (;;) {
         char *base = run_path(r, run, "/logs");
         char *p = mp_xasprintf("%s?step=%s&offset=%lld", base, esc ? esc : "", *off);
@@ -516,6 +519,7 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         free(p);
         if (status) {
             curl_free(esc);
+            mp_buf_free(&held);
             return status;
         }
         json_t *d = json_object_get(y.json, "data");
@@ -526,6 +530,7 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
             if (cached_err && !header) {
                 remote__reply_free(&y);
                 curl_free(esc);
+                mp_buf_free(&held);
                 return cli_fail(CLI_FAILED, "%s", cached_err);
             }
             if (cached_err) fprintf(stderr, "mlplane: %s\n", cached_err);
@@ -536,7 +541,8 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
             printf("==> %s <==\n", step);
             *headed = true;
         }
-        if (n) fwrite(json_string_value(d), 1, n, stdout);
+        if (n && tail >= 0) mp_buf_append(&held, json_string_value(d), n);
+        else if (n) fwrite(json_string_value(d), 1, n, stdout);
         fflush(stdout);
         long long noff = (long long)json_integer_value(json_object_get(y.json, "offset"));
         *done = json_is_true(json_object_get(y.json, "done"));
@@ -545,11 +551,17 @@ static int logs_step(remote *r, const char *run, const char *step, long long *of
         *off = noff;
         if (!more) break; /* drained: what was there has been printed */
     }
+    if (tail >= 0 && held.len) {
+        size_t from = cli_tail_start(held.data, held.len, tail);
+        fwrite(held.data + from, 1, held.len - from, stdout);
+        fflush(stdout);
+    }
+    mp_buf_free(&held);
     curl_free(esc);
     return 0;
 }
 
-int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
+int remote_logs(cli_env *env, const char *run, const char *step, bool follow, int tail) {
     remote r;
     if (remote__open(env, &r)) return CLI_USAGE;
     mp_strv names = {0};
@@ -575,9 +587,10 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow) {
         bool all_done = true;
         for (size_t i = 0; i < names.n && status == 0; i++) {
             bool done = true;
-            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &noted[i], &done);
+            status = logs_step(&r, run, names.v[i], &offs[i], step == NULL, &headed[i], &noted[i], &done, tail);
             all_done &= done;
         }
+        tail = -1; /* the tail is of what was there at first; then everything new */
         if (status || !follow || all_done) break;
         mp_sleep_ms(POLL_MS);
     }
@@ -607,20 +620,11 @@ int remote_cancel(cli_env *env, const char *run) {
 
 /* ---- applied objects and Deployments ------------------------------------------------- */
 
-int remote_apply(cli_env *env, const char *path) {
-    char *text = NULL;
-    size_t len = 0;
-    mp_err e = {0};
-    if (mp_read_file(path, &text, &len, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
-    char *abs = mp_path_abs(NULL, path);
-    json_t *req = json_pack("{s:s,s:s%}", "path", abs, "text", text, len);
+int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len) {
+    json_t *req = json_pack("{s:s,s:s%}", "path", path, "text", text, len);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    free(text);
-    if (!body) {
-        free(abs);
-        return cli_fail(CLI_USAGE, "%s is not UTF-8 text", path);
-    }
+    if (!body) return cli_fail(CLI_USAGE, "%s is not UTF-8 text", name);
     remote r;
     int status = remote__open(env, &r);
     reply y = {0};
@@ -637,13 +641,12 @@ int remote_apply(cli_env *env, const char *path) {
             n++;
         }
         json_array_foreach(json_object_get(y.json, "notApplied"), i, o)
-            printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), path);
-        if (n == 0) printf("nothing to apply in %s\n", path);
+            printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), name);
+        if (n == 0) printf("nothing to apply in %s\n", name);
     }
     remote__reply_free(&y);
     remote__close(&r);
     free(body);
-    free(abs);
     return status;
 }
 

@@ -1,0 +1,204 @@
+/* cmd_apply.c — mlplane apply -f FILE|DIR|-: stores the objects of one file,
+ * of every .yaml/.yml file of a directory (by name), or of standard input, as a
+ * whole: every file is loaded and checked first, then all are applied in one
+ * transaction, so that one bad file changes nothing. Single-threaded. */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One file to apply: its name in messages (a path or "<stdin>"), its text, what it holds. */
+typedef struct apply_src {
+    char *name;
+    char *text;
+    size_t len;
+    spec_file *f;
+} apply_src;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool yaml_name(const char *n) {
+    size_t l = strlen(n);
+    return n[0] != '.' && ((l > 5 && strcmp(n + l - 5, ".yaml") == 0) || (l > 4 && strcmp(n + l - 4, ".yml") == 0));
+}
+
+/* The files named by -f ARG: ARG itself, "-" (standard input) or the .yaml and .yml files of directory ARG, by name. */
+static int collect(const char *arg, mp_strv *paths) {
+    if (strcmp(arg, "-") == 0 || !mp_is_dir(arg)) {
+        mp_strv_push(paths, arg);
+        return 0;
+    }
+    DIR *d = opendir(arg);
+    if (!d) return cli_fail(CLI_USAGE, "cannot read the directory %s", arg);
+    struct dirent *de;
+    mp_strv names = {0};
+    while ((de = readdir(d)) != NULL)
+        if (yaml_name(de->d_name)) mp_strv_push(&names, de->d_name);
+    closedir(d);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    size_t l = strlen(arg);
+    for (size_t i = 0; i < names.n; i++) {
+        char *p = mp_xasprintf("%s%s%s", arg, l && arg[l - 1] == '/' ? "" : "/", names.v[i]);
+        mp_strv_push(paths, p);
+        free(p);
+    }
+    mp_strv_free(&names);
+    if (paths->n == 0) return cli_fail(CLI_USAGE, "%s has no .yaml or .yml files; nothing was applied", arg);
+    return 0;
+}
+
+/* Reads and checks one file, printing every problem as FILE:LINE:COL lines; 0 or CLI_USAGE. */
+static int load_src(const char *path, apply_src *s, bool many) {
+    mp_err e = {0};
+    bool in = strcmp(path, "-") == 0;
+    s->name = mp_xstrdup(in ? "<stdin>" : path);
+    if (in) {
+        mp_buf b;
+        mp_buf_init(&b);
+        char chunk[8192];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) mp_buf_append(&b, chunk, n);
+        if (ferror(stdin)) {
+            mp_buf_free(&b);
+            return cli_fail(CLI_USAGE, "cannot read standard input");
+        }
+        mp_buf_putc(&b, '\0');
+        s->len = b.len - 1;
+        s->text = b.data;
+    } else if (mp_read_file(path, &s->text, &s->len, &e) != 0) {
+        return cli_fail(CLI_USAGE, "%s", e.msg);
+    }
+    char *abs = in ? NULL : mp_path_abs(NULL, path);
+    char *dir = in ? mp_path_abs(NULL, ".") : mp_path_dir(abs);
+    spec_diags d = {0};
+    int status = CLI_OK;
+    if (spec_load_string(s->name, dir, s->text, s->len, &s->f, &d) != 0) {
+        mp_buf b;
+        mp_buf_init(&b);
+        spec_diags_format(&d, &b);
+        if (b.data) fputs(b.data, stderr);
+        mp_buf_free(&b);
+        status = cli_fail(CLI_USAGE, many ? "%s is not valid" : "%s is not valid; nothing was applied", s->name);
+    }
+    spec_diags_free(&d);
+    free(abs);
+    free(dir);
+    return status;
+}
+
+static void print_applied(const apply_src *s) {
+    for (size_t i = 0; i < s->f->nobjs; i++) {
+        const spec_object *o = &s->f->objs[i];
+        if (o->kind == SPEC_KIND_PIPELINE)
+            printf("pipeline/%s not applied (run it with: mlplane run %s)\n", spec_object_meta(o)->name, s->name);
+        else
+            printf("%s/%s applied\n", spec_kind_name(o->kind), spec_object_meta(o)->name);
+    }
+}
+
+/* Applies every source in one transaction: all or nothing. */
+static int apply_local(cli_env *env, const char *home_flag, const char *arg, apply_src *srcs, size_t nsrc) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    mp_err e = {0};
+    spec_diags d = {0};
+    size_t total = 0;
+    int rc = st->m->begin(st, &e);
+    for (size_t i = 0; rc == 0 && i < nsrc; i++) {
+        size_t n = 0;
+        rc = sched_objects_apply(st, srcs[i].f, srcs[i].text, &n, &d, &e);
+        total += n;
+    }
+    int status = CLI_OK;
+    if (rc == 0) rc = st->m->commit(st, &e);
+    else st->m->rollback(st);
+    if (rc) {
+        mp_buf b;
+        mp_buf_init(&b);
+        spec_diags_format(&d, &b);
+        if (b.data) fputs(b.data, stderr);
+        mp_buf_free(&b);
+        status = cli_fail_err(&e);
+        if (nsrc > 1) fputs("mlplane: nothing was applied\n", stderr);
+    } else {
+        for (size_t i = 0; i < nsrc; i++) print_applied(&srcs[i]);
+        if (total == 0) printf("nothing to apply in %s\n", strcmp(arg, "-") == 0 ? "<stdin>" : arg);
+    }
+    spec_diags_free(&d);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
+static const char apply_help[] =
+    "Usage: mlplane apply -f FILE|DIR|- [--home DIR]\n\n"
+    "Stores the objects of FILE: Deployments and the scheduler objects (PriorityClass,\n"
+    "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), replacing those of the\n"
+    "same names. -f DIR applies every *.yaml and *.yml file of DIR (not its\n"
+    "subdirectories) in name order; -f - reads standard input (named <stdin> in\n"
+    "messages). Every file is checked first, then all are applied together: when one\n"
+    "file has errors (each printed as FILE:LINE:COL) nothing is applied.\n"
+    "References are checked too (a LocalQueue's clusterQueue, a\n"
+    "ClusterQueue's flavors, one global default PriorityClass): a bad file changes\n"
+    "nothing. Every mlplane run of this home\n"
+    "schedules against them from its next decision. Pipelines in FILE are not applied;\n"
+    "run them with `mlplane run FILE` (which applies the file's other objects too).\n"
+    "Deployments in FILE are stored too: `mlplane server` on this home serves each one\n"
+    "(restarting it when it is applied again), or run one with\n"
+    "`mlplane serve deployment/NAME`. Applying a Deployment again resets the split\n"
+    "`mlplane rollout` recorded to the spec's canary percent.\n";
+
+int cmd_apply(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(apply_help, stdout);
+        return CLI_OK;
+    }
+    static const struct option longs[] = {{"filename", required_argument, 0, 'f'}, {"home", required_argument, 0, 'H'},
+                                          {0, 0, 0, 0}};
+    const char *path = NULL, *home_flag = env->home_flag;
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* "-" leads: "-f -" keeps its "-" as f's argument, and a lone "-" stays a positional. */
+    while ((c = getopt_long(argc, argv, "-f:", longs, NULL)) != -1) {
+        if (c == 'f') path = optarg;
+        else if (c == 'H') home_flag = optarg;
+        else if (c == 1 && !path) path = optarg;
+        else if (c == 1) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE|DIR|-");
+        else return cli_fail(CLI_USAGE, "apply: unknown option %s (see mlplane apply --help)", argv[optind - 1]);
+    }
+    if (!path || optind < argc) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE|DIR|-");
+    mp_strv paths = {0};
+    int status = collect(path, &paths);
+    apply_src *srcs = mp_xcalloc(paths.n + 1, sizeof *srcs);
+    size_t bad = 0;
+    for (size_t i = 0; status == CLI_OK && i < paths.n; i++) {
+        /* every file is checked, so that all their errors are printed at once */
+        if (load_src(paths.v[i], &srcs[i], paths.n > 1)) bad++;
+    }
+    if (status == CLI_OK && bad)
+        status = paths.n > 1 ? cli_fail(CLI_USAGE, "%zu of %zu files are not valid; nothing was applied", bad, paths.n)
+                             : CLI_USAGE;
+    if (status == CLI_OK && env->server) {
+        for (size_t i = 0; status == CLI_OK && i < paths.n; i++) {
+            char *abs = strcmp(paths.v[i], "-") == 0 ? NULL : mp_path_abs(NULL, paths.v[i]);
+            status = remote_apply(env, abs ? abs : srcs[i].name, srcs[i].name, srcs[i].text, srcs[i].len);
+            free(abs);
+            if (status && i > 0) fprintf(stderr, "mlplane: the files before %s were applied\n", srcs[i].name);
+        }
+    } else if (status == CLI_OK) {
+        status = apply_local(env, home_flag, path, srcs, paths.n);
+    }
+    for (size_t i = 0; i < paths.n; i++) {
+        free(srcs[i].name);
+        free(srcs[i].text);
+        spec_file_free(srcs[i].f);
+    }
+    free(srcs);
+    mp_strv_free(&paths);
+    return status;
+}
