@@ -240,6 +240,7 @@ static int apply_start(engine *g, start_item *it) {
             rc = g->st->t->log_batch(g->st, g->run.id, NULL, 0, NULL, 0, &tag, 1, g->e);
             free(key);
         }
+        if (rc == 0) rc = sched__publish_outputs(g, s);
         if (rc == 0) rc = sched__register_model(g, s);
         return rc ? rc : sched__set_step(g, s, STEP_CACHED, "StepCached", msg);
     }

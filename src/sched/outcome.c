@@ -4,6 +4,8 @@
  * Called by the engine (engine.c) on its thread, inside its transaction. */
 #include "sched/sched_int.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <signal.h>
@@ -127,6 +129,65 @@ static bool same_as_latest(engine *g, const char *model, const char *source, int
     return same;
 }
 
+/* Hard-links (copies where a link is not possible) src, a file or a tree, to dst. */
+static int link_tree(const char *src, const char *dst, mp_err *e) {
+    if (!mp_is_dir(src)) {
+        if (mp_path_exists(dst) || link(src, dst) == 0) return 0;
+        char *data = NULL;
+        size_t len = 0;
+        int rc = mp_read_file(src, &data, &len, e);
+        if (rc == 0) rc = mp_write_file_atomic(dst, data, len, e);
+        free(data);
+        return rc;
+    }
+    int rc = mp_mkdir_p(dst, e);
+    DIR *d = rc == 0 ? opendir(src) : NULL;
+    if (rc == 0 && !d) return mp_err_set(e, MP_EIO, "cannot read %s: %s", src, strerror(errno));
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        char *a = mp_xasprintf("%s/%s", src, de->d_name), *b = mp_xasprintf("%s/%s", dst, de->d_name);
+        rc = link_tree(a, b, e);
+        free(a);
+        free(b);
+    }
+    if (d) closedir(d);
+    return rc;
+}
+
+/* The step's declared outputs become artifacts of the pipeline's MLflow run,
+ * STEP/PATH under its artifact URI (mlflow-artifacts:/EXP/RUN/artifacts, i.e.
+ * HOME/artifacts/EXP/RUN/artifacts), so artifacts/list and the artifact proxy
+ * show them. Hard links: no bytes are copied. A failure is a warning event
+ * (ArtifactsNotPublished), never the step's failure. */
+int sched__publish_outputs(engine *g, sched__step *s) {
+    static const char scheme[] = "mlflow-artifacts:/";
+    if (!g->tracked || s->trial || s->spec->noutputs == 0 || !g->o->home) return 0;
+    store_track_run r;
+    mp_err e;
+    memset(&e, 0, sizeof e);
+    if (g->st->t->run_get(g->st, g->run.id, &r, &e) != 0) return 0;
+    int rc = 0;
+    if (r.artifact_uri && mp_str_starts(r.artifact_uri, scheme) && !strstr(r.artifact_uri, "..")) {
+        const char *rest = r.artifact_uri + strlen(scheme);
+        while (*rest == '/') rest++;
+        for (size_t i = 0; i < s->spec->noutputs && rc == 0; i++) {
+            const char *rel = s->spec->outputs[i].path;
+            char *src = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel);
+            char *dst = mp_xasprintf("%s/artifacts/%s/%s/%s", g->o->home, rest, s->rec.name, rel);
+            char *dir = mp_path_dir(dst);
+            rc = mp_mkdir_p(dir, &e);
+            if (rc == 0) rc = link_tree(src, dst, &e);
+            free(src);
+            free(dst);
+            free(dir);
+        }
+    }
+    store_track_run_free(&r);
+    if (rc == 0) return 0;
+    return sched__record_event(g, s->rec.name, "ArtifactsNotPublished", e.msg);
+}
+
 /* register: {model, artifact[, ifChanged]}: the artifact becomes the next version
  * of the model, its bytes kept in the home's artifact store (store_artifact); with
  * ifChanged, only when its bytes differ from the latest version's. */
@@ -234,6 +295,7 @@ int sched__step_exited(engine *g, sched__step *s, const exec_exit *x) {
                                 .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
         rc = g->st->m->cache_put(g->st, &ce, g->e);
     }
+    if (rc == 0) rc = sched__publish_outputs(g, s);
     if (rc == 0) rc = sched__register_model(g, s);
     char dur[32], msg[64];
     mp_format_duration(s->rec.ended_ms - s->rec.started_ms, dur, sizeof dur);

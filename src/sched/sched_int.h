@@ -284,6 +284,8 @@ bool sched__needs_admission(const sched__step *s);
 sched__step *sched__step_by_name(sched__engine *g, const char *name);
 /* outcome.c */
 int sched__record_metrics(sched__engine *g, sched__step *s);
+/* Links the step's outputs under the pipeline MLflow run's artifacts, as STEP/PATH. */
+int sched__publish_outputs(sched__engine *g, sched__step *s);
 /* metrics_file.c: path's object (NULL when absent); *warning (heap) says what was wrong with it. */
 json_t *sched__metrics_load(const char *path, char **warning);
 /* A metric value: a number, or "NaN", "Infinity", "-Infinity". */

@@ -57,6 +57,15 @@ echo "$run" | jq -e '[.run.data.metrics[] | select(.key=="a/../b")] | length == 
   fail "a metric name MLflow refuses was logged"
 ok "MLflow sees the run's params, metrics and metric history (names it refuses left out)"
 
+al=$(curl -sf "$api/artifacts/list?run_id=$r1")
+assert_eq "$(echo "$al" | jq -c '[.files[] | {path, is_dir}]')" '[{"path":"train","is_dir":true}]' "artifacts/list: the step"
+al=$(curl -sf "$api/artifacts/list?run_id=$r1&path=train")
+assert_eq "$(echo "$al" | jq -r '[.files[] | .path] | join(",")')" "train/mlflow-env.txt,train/model.bin" "artifacts/list: its outputs"
+root=$(echo "$al" | jq -r .root_uri)
+curl -sf "$SERVER_URL/api/2.0/mlflow-artifacts/artifacts/${root#mlflow-artifacts:/}/train/model.bin" | grep -q '^model$' ||
+  fail "the artifact proxy serves a step output under $root"
+ok "the pipeline's MLflow run lists its steps' outputs (STEP/PATH) and the proxy serves them"
+
 p=$(curl -sf "$SERVER_URL/api/v1/pipelines")
 assert_eq "$(echo "$p" | jq -r '.[] | select(.name=="tracked") | .runs')" "2" "pipelines list counts runs"
 assert_eq "$(echo "$p" | jq -r '.[] | select(.name=="tracked") | .latest_run')" "$r2" "latest run"
