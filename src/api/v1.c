@@ -7,6 +7,7 @@
  *   GET  /api/v1/runs/{id}/metrics         metrics (as `get metrics RUN -o json`)
  *   GET  /api/v1/runs/{id}/logs?step=S&offset=N   a chunk of a step's log, to follow it
  *   POST /api/v1/runs/{id}/cancel          cancel, wait for the run to stop
+ *   DELETE /api/v1/runs/{id}[?force=true]  delete for good (force: cancel first), as `mlplane delete run`
  *   GET  /api/v1/nodes                     nodes with capacity and allocation (as `get nodes -o json`)
  *   POST /api/v1/uploads/missing, GET|PUT /api/v1/uploads/sha256/HEX   local inputs (uploads.c)
  *
@@ -341,6 +342,27 @@ static void h_run_cancel(const mp_http_req *req, mp_http_resp *resp, const char 
     mp_http_json(resp, 200, out);
 }
 
+/* ---- delete ------------------------------------------------------------------------------- */
+
+static void h_run_delete(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+    const char *f = mp_http_query(req, "force");
+    bool force = f && (strcmp(f, "true") == 0 || strcmp(f, "1") == 0);
+    mp_err e;
+    executor *x = NULL;
+    if (exec_local_open(&x, &e) != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    const char *g = getenv("MLPLANE_KILL_GRACE_MS");
+    int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
+    char *deleted = NULL;
+    int rc = sched_run_delete(req->st, x, req->home, id, force, wait_ms, &deleted, &e);
+    x->m->close(x);
+    if (rc != 0) api_error(resp, &e);
+    else mp_http_json(resp, 200, json_pack("{s:s,s:b}", "id", deleted, "deleted", 1));
+    free(deleted);
+}
+
 /* ---- submit ------------------------------------------------------------------------------- */
 
 /* Reads the child's stdout and stderr to their end (each capped at 64 KiB) or the deadline. */
@@ -651,7 +673,7 @@ static const struct {
     run_handler fn;
 } run_routes[] = {
     {"GET", "", h_run_describe},           {"GET", "steps", h_run_steps}, {"GET", "metrics", h_run_metrics},
-    {"GET", "logs", h_run_logs},           {"POST", "cancel", h_run_cancel},
+    {"GET", "logs", h_run_logs},           {"POST", "cancel", h_run_cancel}, {"DELETE", "", h_run_delete},
 };
 
 static void h_run_sub(const mp_http_req *req, mp_http_resp *resp) {

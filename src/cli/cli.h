@@ -130,6 +130,8 @@ int cli_print_deployments(json_t *all, cli_out out);
 int cli_describe_deployment(cli_env *env, const char *home_flag, const char *name, cli_out out);
 void cli_print_deployment_describe(json_t *v);
 int cmd_delete(cli_env *env, int argc, char **argv);
+/* delete run RUN [--force] (cmd_delete_run.c; through --server too). */
+int cli_delete_run(cli_env *env, const char *home_flag, const char *run, bool force);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
 /* `get nodes` (cmd_nodes.c): this machine's capacity (GPUs included) and what running steps requested. */
@@ -169,6 +171,8 @@ int remote_describe(cli_env *env, const char *run, cli_out out);
 /* tail: print only the last tail lines of each log (then follow), or all when negative. */
 int remote_logs(cli_env *env, const char *run, const char *step, bool follow, int tail);
 int remote_cancel(cli_env *env, const char *run);
+/* delete run RUN through DELETE /api/v1/runs/ID[?force=true]. */
+int remote_delete_run(cli_env *env, const char *run, bool force);
 /* get nodes through GET /api/v1/nodes (remote_track.c). */
 int remote_get_nodes(cli_env *env, cli_out out);
 /* get experiments through MLflow's experiments/search (remote_track.c). */

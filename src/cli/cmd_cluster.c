@@ -11,11 +11,19 @@
 #include <string.h>
 
 static const char delete_help[] =
-    "Usage: mlplane delete KIND NAME [-n NAMESPACE] [--home DIR]\n\n"
+    "Usage: mlplane delete KIND NAME [-n NAMESPACE] [--home DIR]\n"
+    "       mlplane delete run RUN [--force] [--home DIR]\n\n"
     "Removes an applied object. KIND: priorityclass, node, nodepool, resourceflavor,\n"
     "clusterqueue, localqueue (LocalQueues are per namespace, default \"default\"),\n"
     "deployment. Workloads already admitted keep running; a deleted Deployment that\n"
-    "mlplane server runs is drained and stopped.\n";
+    "mlplane server runs is drained and stopped.\n\n"
+    "delete run removes a run for good (RUN: its id or a unique prefix): its records\n"
+    "(steps, events, metrics, cache entries, its MLflow run), its folder HOME/runs/RUN\n"
+    "with logs and outputs, and its MLflow artifacts. It refuses, changing nothing:\n"
+    "  a run that has not ended, unless --force, which cancels it first;\n"
+    "  a run holding the files of a registered model version (its source lies in the\n"
+    "    run's folder): delete that version first, or keep the run;\n"
+    "  a run whose outputs other runs reuse (cache hits): delete those first.\n";
 
 static const struct {
     const char *word, *kind;
@@ -31,25 +39,30 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
         return CLI_OK;
     }
     static const struct option longs[] = {{"namespace", required_argument, 0, 'n'}, {"home", required_argument, 0, 'H'},
-                                          {0, 0, 0, 0}};
+                                          {"force", no_argument, 0, 'F'}, {0, 0, 0, 0}};
     const char *ns = "default", *home_flag = env->home_flag;
+    bool force = false;
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "n:", longs, NULL)) != -1) {
         if (c == 'n') ns = optarg;
         else if (c == 'H') home_flag = optarg;
+        else if (c == 'F') force = true;
         else return cli_fail(CLI_USAGE, "delete: unknown option %s (see mlplane delete --help)", argv[optind - 1]);
     }
-    if (argc - optind != 2) return cli_fail(CLI_USAGE, "usage: mlplane delete KIND NAME");
+    if (argc - optind != 2) return cli_fail(CLI_USAGE, "usage: mlplane delete KIND NAME, or mlplane delete run RUN");
+    if (strcmp(argv[optind], "run") == 0 || strcmp(argv[optind], "runs") == 0)
+        return cli_delete_run(env, home_flag, argv[optind + 1], force);
+    if (force) return cli_fail(CLI_USAGE, "--force is only for mlplane delete run RUN");
     const char *kind = NULL;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !kind; i++)
         if (strcasecmp(argv[optind], kinds[i].word) == 0 || strcmp(argv[optind], kinds[i].kind) == 0)
             kind = kinds[i].kind;
     if (!kind)
         return cli_fail(CLI_USAGE,
-                        "cannot delete \"%s\": expected priorityclass, node, nodepool, resourceflavor, clusterqueue, "
-                        "localqueue or deployment",
+                        "cannot delete \"%s\": expected run, priorityclass, node, nodepool, resourceflavor, "
+                        "clusterqueue, localqueue or deployment",
                         argv[optind]);
     if (env->server) return remote_delete(env, kind, argv[optind + 1], ns);
     char *home = NULL;

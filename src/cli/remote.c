@@ -618,6 +618,22 @@ int remote_cancel(cli_env *env, const char *run) {
     return status;
 }
 
+int remote_delete_run(cli_env *env, const char *run, bool force) {
+    remote r;
+    if (remote__open(env, &r)) return CLI_USAGE;
+    char *p = run_path(&r, run, force ? "?force=true" : "");
+    reply y;
+    int status = remote__call(&r, "DELETE", p, NULL, &y);
+    free(p);
+    if (status == 0) {
+        if (y.status == 200 && json_is_object(y.json)) printf("run %s deleted\n", cli_jstr(y.json, "id", run));
+        else status = remote__fail_reply(&y);
+        remote__reply_free(&y);
+    }
+    remote__close(&r);
+    return status;
+}
+
 /* ---- applied objects and Deployments ------------------------------------------------- */
 
 int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len) {

@@ -116,6 +116,17 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
  * log cannot be read. */
 char *sched_log_tail(const char *log_path, int nlines, size_t max_line);
 
+/* Deletes run (an id or a unique prefix) for good (delete.c): its records (steps,
+ * events, metrics, cache entries, its MLflow run) and the folders it owns
+ * (HOME/runs/ID, its MLflow artifacts, a server's copy of its submission).
+ * MP_ESTATE, nothing changed, when the run has not ended (unless force: it is
+ * cancelled first, waiting up to wait_ms), when a registered model version's
+ * source lies in its folders, or when other runs' steps reuse its outputs. On
+ * success *deleted is its full id (heap). MP_EIO when its records went but some
+ * of its files could not be removed. */
+int sched_run_delete(store *st, executor *x, const char *home, const char *run, bool force, int wait_ms,
+                     char **deleted, mp_err *e);
+
 /* Whether the process recorded as a run's owner is still alive. */
 bool sched_owner_alive(const store_run *r);
 

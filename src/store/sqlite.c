@@ -727,6 +727,7 @@ static const store_methods sqlite_methods = {
     .deploy_event_add = store__deploy_event_add,
     .deploy_event_list = store__deploy_event_list,
     .deploy_state_clear = store__deploy_state_clear,
+    .run_delete = store__run_delete,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network

@@ -69,6 +69,8 @@ int store__deploy_state_get(store *s, const char *name, store_deploy_state *out,
 int store__deploy_event_add(store *s, const char *name, const char *type, const char *message, mp_err *e);
 int store__deploy_event_list(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
 int store__deploy_state_clear(store *s, const char *name, mp_err *e);
+/* A run and everything recorded under its id (rundel_sqlite.c). */
+int store__run_delete(store *s, const char *id, mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);

@@ -296,6 +296,12 @@ typedef struct store_methods {
     int (*deploy_event_list)(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
     /* Forgets name's state and events (its Deployment was deleted). */
     int (*deploy_state_clear)(store *s, const char *name, mp_err *e);
+    /* Removes run id (a full id, not a prefix) and everything recorded under it:
+     * steps, events, metrics, its step cache entries and workload rows, and the
+     * MLflow run of the same id (metrics, params, tags, inputs), all at once (in
+     * the caller's transaction when one is open). Registered model versions are
+     * kept. Files are the caller's. MP_ENOENT when there is no such run. */
+    int (*run_delete)(store *s, const char *id, mp_err *e);
 } store_methods;
 
 struct store {
