@@ -195,7 +195,8 @@ static void test_v1_routes_and_errors(void **state) {
     assert_string_equal(json_string_value(json_object_get(v, "error_code")), "RESOURCE_DOES_NOT_EXIST");
     json_decref(v);
     assert_int_equal(call(f, "GET", "/api/v1/runs/nope/frobnicate", NULL, 0, NULL, NULL), 404);
-    assert_int_equal(call(f, "DELETE", "/api/v1/runs/nope", NULL, 0, NULL, NULL), 405);
+    assert_int_equal(call(f, "DELETE", "/api/v1/runs/nope", NULL, 0, NULL, NULL), 404); /* delete run: no such run */
+    assert_int_equal(call(f, "PATCH", "/api/v1/runs/nope", NULL, 0, NULL, NULL), 405);
     assert_int_equal(call(f, "GET", "/api/v1/runs/nope/cancel", NULL, 0, NULL, NULL), 405);
     assert_int_equal(call(f, "PUT", "/api/v1/runs", NULL, 0, NULL, NULL), 405);
     assert_int_equal(call(f, "GET", "/api/v1/runs/", NULL, 0, NULL, NULL), 404);
