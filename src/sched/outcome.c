@@ -18,6 +18,11 @@ typedef sched__engine engine;
 
 /* ---- step outcomes --------------------------------------------------------------- */
 
+/* A metric's value: a number, or the last point of a history (NULL when empty). */
+static json_t *last_point(json_t *val) {
+    return json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+}
+
 /* The pipeline's MLflow run gets a step's metrics as series of their own,
  * STEP/KEY with the whole history (a sweep's trials: S/INDEX/KEY), so two steps'
  * `loss` never merge; and, for steps, the pipeline run's summary KEY: one point,
@@ -33,7 +38,7 @@ static int track_step_metrics(engine *g, sched__step *s, json_t *root) {
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
-        json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+        json_t *last = last_point(val);
         if (last) json_object_set(summary, key, last);
     }
     rc = sched__track_metrics(g->st, g->run.id, NULL, summary, g->e);
@@ -58,7 +63,7 @@ int sched__record_metrics(engine *g, sched__step *s) {
         const char *key;
         json_t *val;
         json_object_foreach(root, key, val) {
-            json_t *last = json_is_array(val) ? json_array_get(val, json_array_size(val) - 1) : val;
+            json_t *last = last_point(val);
             double d;
             if (!sched__metric_number(last, &d)) continue;
             store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = d};
@@ -79,6 +84,33 @@ static char *missing_output(const sched__step *s) {
                                 s->spec->outputs[i].path);
     }
     return NULL;
+}
+
+/* Hard-links (copies where a link is not possible) src, a file or a tree, to dst;
+ * a file already at dst is kept (the artifact store's files never change). */
+static int link_tree(const char *src, const char *dst, mp_err *e) {
+    if (!mp_is_dir(src)) {
+        if (mp_path_exists(dst) || link(src, dst) == 0) return 0;
+        char *data = NULL;
+        size_t len = 0;
+        int rc = mp_read_file(src, &data, &len, e);
+        if (rc == 0) rc = mp_write_file_atomic(dst, data, len, e);
+        free(data);
+        return rc;
+    }
+    int rc = mp_mkdir_p(dst, e);
+    DIR *d = rc == 0 ? opendir(src) : NULL;
+    if (rc == 0 && !d) return mp_err_set(e, MP_EIO, "cannot read %s: %s", src, strerror(errno));
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        char *a = mp_xasprintf("%s/%s", src, de->d_name), *b = mp_xasprintf("%s/%s", dst, de->d_name);
+        rc = link_tree(a, b, e);
+        free(a);
+        free(b);
+    }
+    if (d) closedir(d);
+    return rc;
 }
 
 /* Copies (hard-links when it can) the file at path into the home's artifact store,
@@ -103,9 +135,9 @@ static int store_artifact(const char *home, const char *path, char **out, mp_err
     base = base ? base + 1 : path;
     char *dir = mp_xasprintf("%s/artifacts/sha256/%.2s/%s", home, hex, hex);
     char *dest = mp_xasprintf("%s/%s", dir, base);
-    rc = mp_mkdir_p(dir, e);
-    if (rc == 0 && !mp_path_exists(dest) && link(path, dest) != 0) rc = mp_write_file_atomic(dest, data, len, e);
     free(data);
+    rc = mp_mkdir_p(dir, e);
+    if (rc == 0) rc = link_tree(path, dest, e);
     free(dir);
     free(dest);
     if (rc != 0) return mp_err_prefix(e, "storing the registered artifact %s", path);
@@ -127,32 +159,6 @@ static bool same_as_latest(engine *g, const char *model, const char *source, int
     if (same) *version = best->version;
     store_model_version_array_free(v, n);
     return same;
-}
-
-/* Hard-links (copies where a link is not possible) src, a file or a tree, to dst. */
-static int link_tree(const char *src, const char *dst, mp_err *e) {
-    if (!mp_is_dir(src)) {
-        if (mp_path_exists(dst) || link(src, dst) == 0) return 0;
-        char *data = NULL;
-        size_t len = 0;
-        int rc = mp_read_file(src, &data, &len, e);
-        if (rc == 0) rc = mp_write_file_atomic(dst, data, len, e);
-        free(data);
-        return rc;
-    }
-    int rc = mp_mkdir_p(dst, e);
-    DIR *d = rc == 0 ? opendir(src) : NULL;
-    if (rc == 0 && !d) return mp_err_set(e, MP_EIO, "cannot read %s: %s", src, strerror(errno));
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-        char *a = mp_xasprintf("%s/%s", src, de->d_name), *b = mp_xasprintf("%s/%s", dst, de->d_name);
-        rc = link_tree(a, b, e);
-        free(a);
-        free(b);
-    }
-    if (d) closedir(d);
-    return rc;
 }
 
 /* The step's declared outputs become artifacts of the pipeline's MLflow run,

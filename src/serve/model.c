@@ -155,20 +155,6 @@ static int source_path(const char *home, const store_model_version *v, char **ou
     return 0;
 }
 
-/* The highest version number of a registered model. */
-static int latest_version(store *st, const char *name, int64_t *out, mp_err *e) {
-    store_model_version *v = NULL;
-    size_t n = 0;
-    int rc = st->r->version_latest(st, name, NULL, 0, &v, &n, e);
-    if (rc != 0) return rc;
-    *out = 0;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].version > *out) *out = v[i].version;
-    store_model_version_array_free(v, n);
-    if (*out == 0) return mp_err_set(e, MP_ENOENT, "registered model %s has no versions", name);
-    return 0;
-}
-
 /* MLflow's stages, matched as its models:/NAME/STAGE URIs match them (any case). */
 static const char *canonical_stage(const char *s) {
     static const char *const stages[] = {"None", "Staging", "Production", "Archived"};
@@ -177,19 +163,22 @@ static const char *canonical_stage(const char *s) {
     return NULL;
 }
 
-/* The latest version of a registered model in stage. */
-static int stage_version(store *st, const char *name, const char *stage, int64_t *out, mp_err *e) {
+/* The highest version number of a registered model, in stage (NULL: any). */
+static int latest_version(store *st, const char *name, const char *stage, int64_t *out, mp_err *e) {
     store_model_version *v = NULL;
     size_t n = 0;
-    int rc = st->r->version_latest(st, name, &stage, 1, &v, &n, e);
+    int rc = st->r->version_latest(st, name, stage ? &stage : NULL, stage ? 1 : 0, &v, &n, e);
     if (rc != 0) return rc;
     *out = 0;
     for (size_t i = 0; i < n; i++)
         if (v[i].version > *out) *out = v[i].version;
     store_model_version_array_free(v, n);
+    if (*out == 0 && !stage) return mp_err_set(e, MP_ENOENT, "registered model %s has no versions", name);
     if (*out == 0)
-        return mp_err_set(e, MP_ENOENT, "registered model %s has no version in stage %s (move one there with POST /api/2.0/mlflow/model-versions/transition-stage)", name,
-                          stage);
+        return mp_err_set(e, MP_ENOENT,
+                          "registered model %s has no version in stage %s (move one there with POST "
+                          "/api/2.0/mlflow/model-versions/transition-stage)",
+                          name, stage);
     return 0;
 }
 
@@ -217,9 +206,9 @@ static int registry_lookup(store *st, const char *ref, const char *spec, store_m
     int rc = 0;
     const char *stage = canonical_stage(ver);
     if (strcmp(ver, "latest") == 0) {
-        rc = latest_version(st, name, &num, e);
+        rc = latest_version(st, name, NULL, &num, e);
     } else if (stage) {
-        rc = stage_version(st, name, stage, &num, e);
+        rc = latest_version(st, name, stage, &num, e);
         if (rc == MP_ENOENT) mp_err_prefix(e, "%s", ref);
     } else {
         char *end;
