@@ -11,8 +11,10 @@
  * the step and all its children), stdin is /dev/null, stdout and stderr are
  * appended to the task's log file. The environment given is the whole
  * environment of the child; PATH in it is used to find argv[0].
- * Thread-safety: an executor belongs to the one thread that opened it; local
- * executors reap children with waitpid(-1), so a process should have one. */
+ * Thread-safety: an executor belongs to the one thread that opened it. The local
+ * executor reaps only the children it started (waitpid on each of its pids), so
+ * other children of the process (a server's model replicas) are left to their
+ * owners. */
 #ifndef MLPLANE_EXEC_H
 #define MLPLANE_EXEC_H
 
@@ -32,35 +34,56 @@ typedef struct exec_task {
     const char *image;  /* container image (Kubernetes); ignored locally */
 } exec_task;
 
-typedef struct exec_proc {
-    int pid;       /* local: the process (and process group) id */
-    char ref[128]; /* a printable handle ("pid 1234", a Job name, ...) */
-} exec_proc;
+/* What an executor hands back for one started task. An executor allocates a
+ * larger struct of its own with this as its first member (as executor itself);
+ * the caller reads it, never writes it, and gives it back with release() once
+ * the task's EXEC_EXITED event has been handled (or when it stops caring). */
+typedef struct exec_handle {
+    void *user;    /* the caller's, given to start(): returned with every event */
+    int pid;       /* local: the process (and process group) id; 0 where none */
+    char ref[128]; /* a printable handle ("pid 1234", "job/train-0", ...) */
+} exec_handle;
 
-typedef struct exec_exit {
-    int pid;
-    int exit_code; /* the exit status, or 128 + signal when killed by a signal */
-    int signal;    /* the signal that killed it, 0 when it exited */
-} exec_exit;
+typedef enum exec_event_kind {
+    EXEC_EXITED = 1, /* the task ended: exit_code and signal say how */
+    EXEC_NOTE,       /* a change worth recording that is not an end (reason, message):
+                      * a pod pending on an image pull, a node lost, ... */
+} exec_event_kind;
+
+typedef struct exec_event {
+    exec_event_kind kind;
+    exec_handle *h;    /* the task's handle: h->user says whose */
+    int exit_code;     /* EXEC_EXITED: the exit status, or 128 + signal when killed by one */
+    int signal;        /* EXEC_EXITED: the signal that killed it, 0 when it exited */
+    char reason[64];   /* EXEC_NOTE: a CamelCase reason ("ImagePullBackOff") */
+    char message[256]; /* EXEC_NOTE: one sentence */
+} exec_event;
 
 typedef struct executor executor;
 
 typedef struct exec_methods {
     const char *name; /* "local" */
-    /* Starts t. MP_ENOENT when argv[0] cannot be found, MP_EIO when it cannot be
-     * run; the reason is also appended to the task's log. */
-    int (*start)(executor *x, const exec_task *t, exec_proc *out, mp_err *e);
-    /* Sends sig to the task's whole process group. A task already gone is not an
-     * error. */
-    int (*signal)(executor *x, const exec_proc *p, int sig, mp_err *e);
-    /* Waits up to timeout_ms for tasks to end and fills out[0..max) with those
-     * that did. Returns how many (0 on timeout or when a signal interrupted the
-     * wait), or a negative error. */
-    int (*wait)(executor *x, int timeout_ms, exec_exit *out, size_t max, mp_err *e);
+    /* Starts t; *out is the task's handle (owned by the executor, given back with
+     * release()) carrying user. MP_ENOENT when argv[0] cannot be found, MP_EIO
+     * when it cannot be run; the reason is also appended to the task's log. On
+     * failure nothing was started and *out is NULL. */
+    int (*start)(executor *x, const exec_task *t, void *user, exec_handle **out, mp_err *e);
+    /* Sends sig to the task (locally its whole process group). A task already
+     * gone is not an error. */
+    int (*signal)(executor *x, exec_handle *h, int sig, mp_err *e);
+    /* Waits up to timeout_ms for events from the executor's own source (local: a
+     * signalfd for SIGCHLD; Kubernetes: a watch stream) and fills out[0..max)
+     * with them. Returns how many (0 on timeout or when a signal interrupted the
+     * wait), or a negative error. A task has exactly one EXEC_EXITED event. */
+    int (*wait)(executor *x, int timeout_ms, exec_event *out, size_t max, mp_err *e);
+    /* Forgets a task: h is invalid afterwards. Releasing a task that still runs
+     * leaves it running (unwatched). */
+    void (*release)(executor *x, exec_handle *h);
     /* Stops every process still running for run_id from an earlier, dead owner
      * (found by MLPLANE_RUN_ID in their environment): SIGTERM, then SIGKILL for
      * those still there after grace_ms. Returns the number found, or an error. */
     int (*stop_orphans)(executor *x, const char *run_id, int grace_ms, mp_err *e);
+    /* Closes the executor; handles not released are freed with it. */
     void (*close)(executor *x);
 } exec_methods;
 
@@ -76,5 +99,11 @@ int exec_local_open(executor **out, mp_err *e);
  * path (caller frees) or NULL when not found or not executable. A cmd holding '/'
  * is returned as is when cwd-relative resolution succeeds. */
 char *exec_find_program(const char *cmd, const char *path_list, const char *cwd);
+
+/* The system calls the local executor makes, by name, so that a test can make
+ * one fail (SQLite's xSetSystemCall): "open", "posix_spawn", "waitpid", "kill",
+ * "poll", "read". fn NULL restores the real one. Returns MP_ENOENT for an
+ * unknown name. Not thread-safe: for tests, before any executor is opened. */
+int exec_local_set_syscall(const char *name, void (*fn)(void));
 
 #endif

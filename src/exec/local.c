@@ -1,13 +1,17 @@
 /* local.c — the local-process executor: each task is a child process, in its own
  * process group, started with posix_spawn (cheap: no copy of our address space),
- * its output appended to a log file, reaped through a signalfd for SIGCHLD.
+ * its output appended to a log file, reaped through a signalfd for SIGCHLD: on
+ * each wake-up, waitpid(pid, WNOHANG) for each of its own live tasks, so children
+ * this executor did not start are never reaped here.
  *
  * Orphans: a run's children carry MLPLANE_RUN_ID in their environment, so when
  * the mlplane process that owned a run died (kill -9), stop_orphans finds every
  * process of that run by reading /proc/PID/environ, whatever process group it
  * moved to, and stops it.
  * Thread: the thread that calls exec_local_open owns the executor (SIGCHLD is
- * blocked there and read from the signalfd). */
+ * blocked there and read from the signalfd), with its list of tasks.
+ * System calls go through the table sys (exec_local_set_syscall), so that a
+ * unit test can make one fail. */
 #include "exec/exec.h"
 
 #include <dirent.h>
@@ -24,11 +28,48 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+typedef struct local_task {
+    exec_handle base;
+    struct local_task *next;
+    bool reaped; /* its EXEC_EXITED was delivered */
+} local_task;
+
 typedef struct local_exec {
     executor base;
     int sfd; /* signalfd for SIGCHLD */
     sigset_t old_mask;
+    local_task *tasks; /* started and not released */
 } local_exec;
+
+/* ---- the system calls, replaceable by a test ---------------------------------------- */
+
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+typedef pid_t (*waitpid_fn)(pid_t, int *, int);
+typedef int (*kill_fn)(pid_t, int);
+typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+
+static struct {
+    open_fn open;
+    spawn_fn posix_spawn;
+    waitpid_fn waitpid;
+    kill_fn kill;
+    poll_fn poll;
+    read_fn read;
+} sys = {open, posix_spawn, waitpid, kill, poll, read};
+
+int exec_local_set_syscall(const char *name, void (*fn)(void)) {
+    if (strcmp(name, "open") == 0) sys.open = fn ? (open_fn)fn : open;
+    else if (strcmp(name, "posix_spawn") == 0) sys.posix_spawn = fn ? (spawn_fn)fn : posix_spawn;
+    else if (strcmp(name, "waitpid") == 0) sys.waitpid = fn ? (waitpid_fn)fn : waitpid;
+    else if (strcmp(name, "kill") == 0) sys.kill = fn ? (kill_fn)fn : kill;
+    else if (strcmp(name, "poll") == 0) sys.poll = fn ? (poll_fn)fn : poll;
+    else if (strcmp(name, "read") == 0) sys.read = fn ? (read_fn)fn : read;
+    else return MP_ENOENT;
+    return 0;
+}
 
 char *exec_find_program(const char *cmd, const char *path_list, const char *cwd) {
     if (!cmd || !cmd[0]) return NULL;
@@ -61,15 +102,16 @@ static const char *env_get(char *const *envp, const char *name) {
 }
 
 static void log_line(const char *log_path, const char *msg) {
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = sys.open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return;
     ssize_t w = write(fd, msg, strlen(msg));
     (void)w;
     close(fd);
 }
 
-static int local_start(executor *x, const exec_task *t, exec_proc *out, mp_err *e) {
-    (void)x;
+static int local_start(executor *x, const exec_task *t, void *user, exec_handle **out, mp_err *e) {
+    local_exec *lx = (local_exec *)x;
+    *out = NULL;
     const char *cwd = t->cwd;
     char *prog = exec_find_program(t->argv[0], env_get(t->envp, "PATH"), cwd);
     if (!prog) {
@@ -78,7 +120,7 @@ static int local_start(executor *x, const exec_task *t, exec_proc *out, mp_err *
         log_line(t->log_path, msg);
         return mp_err_set(e, MP_ENOENT, "command not found: %s", t->argv[0]);
     }
-    int logfd = open(t->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int logfd = sys.open(t->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) {
         int err = errno;
         free(prog);
@@ -105,7 +147,7 @@ static int local_start(executor *x, const exec_task *t, exec_proc *out, mp_err *
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int rc = posix_spawn(&pid, prog, &fa, &at, t->argv, t->envp);
+    int rc = sys.posix_spawn(&pid, prog, &fa, &at, t->argv, t->envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(logfd);
@@ -120,53 +162,80 @@ static int local_start(executor *x, const exec_task *t, exec_proc *out, mp_err *
         return e ? e->code : MP_EIO;
     }
     free(prog);
-    out->pid = pid;
-    snprintf(out->ref, sizeof out->ref, "pid %d", (int)pid);
+    local_task *lt = mp_xcalloc(1, sizeof *lt);
+    lt->base.user = user;
+    lt->base.pid = pid;
+    snprintf(lt->base.ref, sizeof lt->base.ref, "pid %d", (int)pid);
+    lt->next = lx->tasks;
+    lx->tasks = lt;
+    *out = &lt->base;
     return 0;
 }
 
-static int local_signal(executor *x, const exec_proc *p, int sig, mp_err *e) {
+static int local_signal(executor *x, exec_handle *h, int sig, mp_err *e) {
     (void)x;
-    if (p->pid <= 0) return 0;
-    if (kill(-p->pid, sig) != 0 && errno != ESRCH) {
-        if (kill(p->pid, sig) != 0 && errno != ESRCH)
-            return mp_err_set(e, MP_EIO, "cannot signal %s: %s", p->ref, strerror(errno));
+    local_task *lt = (local_task *)h;
+    if (!lt || lt->reaped || h->pid <= 0) return 0;
+    if (sys.kill(-h->pid, sig) != 0 && errno != ESRCH) {
+        if (sys.kill(h->pid, sig) != 0 && errno != ESRCH)
+            return mp_err_set(e, MP_EIO, "cannot signal %s: %s", h->ref, strerror(errno));
     }
     return 0;
 }
 
-static int local_wait(executor *x, int timeout_ms, exec_exit *out, size_t max, mp_err *e) {
+static void local_release(executor *x, exec_handle *h) {
     local_exec *lx = (local_exec *)x;
+    for (local_task **pp = &lx->tasks; *pp; pp = &(*pp)->next)
+        if (&(*pp)->base == h) {
+            local_task *lt = *pp;
+            *pp = lt->next;
+            free(lt);
+            return;
+        }
+}
+
+/* Reaps the tasks of lx that have ended, into out[0..max). */
+static size_t reap(local_exec *lx, exec_event *out, size_t max) {
     size_t n = 0;
-    for (int round = 0; round < 2 && n == 0; round++) {
-        /* Reap whatever has ended; then, the first time round, sleep until SIGCHLD. */
-        while (n < max) {
-            int status;
-            pid_t pid = waitpid(-1, &status, WNOHANG);
-            if (pid <= 0) break;
-            out[n].pid = pid;
-            if (WIFSIGNALED(status)) {
-                out[n].signal = WTERMSIG(status);
-                out[n].exit_code = 128 + out[n].signal;
-            } else {
-                out[n].signal = 0;
-                out[n].exit_code = WEXITSTATUS(status);
-            }
-            n++;
+    for (local_task *lt = lx->tasks; lt && n < max; lt = lt->next) {
+        if (lt->reaped) continue;
+        int status;
+        pid_t pid = sys.waitpid(lt->base.pid, &status, WNOHANG);
+        if (pid == 0 || (pid < 0 && errno == EINTR)) continue;
+        lt->reaped = true;
+        exec_event *ev = &out[n++];
+        memset(ev, 0, sizeof *ev);
+        ev->kind = EXEC_EXITED;
+        ev->h = &lt->base;
+        if (pid < 0) { /* not our child any more (ECHILD): reaped elsewhere, status unknown */
+            ev->exit_code = 128 + SIGKILL;
+            ev->signal = SIGKILL;
+        } else if (WIFSIGNALED(status)) {
+            ev->signal = WTERMSIG(status);
+            ev->exit_code = 128 + ev->signal;
+        } else {
+            ev->exit_code = WEXITSTATUS(status);
         }
-        if (n > 0 || round == 1 || timeout_ms <= 0) break;
-        struct pollfd pfd = {.fd = lx->sfd, .events = POLLIN};
-        int pr = poll(&pfd, 1, timeout_ms);
-        if (pr < 0) {
-            if (errno == EINTR) return 0;
-            return mp_err_set(e, MP_EIO, "waiting for steps: %s", strerror(errno));
-        }
-        if (pr == 0) return 0;
-        struct signalfd_siginfo si[16];
-        ssize_t r = read(lx->sfd, si, sizeof si); /* drain; waitpid above does the work */
-        (void)r;
     }
-    return (int)n;
+    return n;
+}
+
+static int local_wait(executor *x, int timeout_ms, exec_event *out, size_t max, mp_err *e) {
+    local_exec *lx = (local_exec *)x;
+    /* Reap whatever has ended; else sleep until SIGCHLD and reap again. */
+    size_t n = reap(lx, out, max);
+    if (n > 0 || timeout_ms <= 0) return (int)n;
+    struct pollfd pfd = {.fd = lx->sfd, .events = POLLIN};
+    int pr = sys.poll(&pfd, 1, timeout_ms);
+    if (pr < 0) {
+        if (errno == EINTR) return 0;
+        return mp_err_set(e, MP_EIO, "waiting for steps: %s", strerror(errno));
+    }
+    if (pr == 0) return 0;
+    struct signalfd_siginfo si[16];
+    ssize_t r = sys.read(lx->sfd, si, sizeof si); /* drain; reap() does the work */
+    (void)r;
+    return (int)reap(lx, out, max);
 }
 
 /* Whether /proc/PID/environ holds "MLPLANE_RUN_ID=<run_id>". */
@@ -214,7 +283,7 @@ static int local_stop_orphans(executor *x, const char *run_id, int grace_ms, mp_
     int pids[1024];
     size_t n = find_run_procs(run_id, pids, 1024);
     if (n == 0) return 0;
-    for (size_t i = 0; i < n; i++) kill(pids[i], SIGTERM);
+    for (size_t i = 0; i < n; i++) sys.kill(pids[i], SIGTERM);
     int64_t deadline = mp_mono_ms() + grace_ms;
     int left[1024];
     size_t nleft = n;
@@ -225,7 +294,7 @@ static int local_stop_orphans(executor *x, const char *run_id, int grace_ms, mp_
     }
     if (nleft > 0) {
         nleft = find_run_procs(run_id, left, 1024);
-        for (size_t i = 0; i < nleft; i++) kill(left[i], SIGKILL);
+        for (size_t i = 0; i < nleft; i++) sys.kill(left[i], SIGKILL);
         for (int tries = 0; tries < 100 && find_run_procs(run_id, left, 1024) > 0; tries++) mp_sleep_ms(20);
     }
     /* Reap those that were our own children, and only those: in a server another
@@ -237,6 +306,11 @@ static int local_stop_orphans(executor *x, const char *run_id, int grace_ms, mp_
 static void local_close(executor *x) {
     local_exec *lx = (local_exec *)x;
     if (!lx) return;
+    while (lx->tasks) {
+        local_task *lt = lx->tasks;
+        lx->tasks = lt->next;
+        free(lt);
+    }
     close(lx->sfd);
     sigprocmask(SIG_SETMASK, &lx->old_mask, NULL);
     free(lx);
@@ -247,6 +321,7 @@ static const exec_methods local_methods = {
     .start = local_start,
     .signal = local_signal,
     .wait = local_wait,
+    .release = local_release,
     .stop_orphans = local_stop_orphans,
     .close = local_close,
 };

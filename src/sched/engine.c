@@ -192,12 +192,20 @@ static int note_waiting(engine *g, sched__step *s, const char *type, const char 
 
 enum { ADM_NONE = 0, ADM_ENQUEUE, ADM_PENDING, ADM_ADMITTED };
 
+/* What the loop does with a ready step. */
+typedef enum start_kind {
+    START_SPAWN = 0, /* start it (once admitted, when it needs admission) */
+    START_CACHED,    /* a cache hit: its outputs are reused */
+    START_CANNOT,    /* it cannot start (prep.error says why): it fails */
+    START_UNKNOWN,   /* names that resolve to nothing applied: it waits */
+} start_kind;
+
 typedef struct start_item {
     sched__step *s;
     int adm;               /* ADM_*: where its admission stands (ADM_NONE: it needs none) */
     const store_hold *row; /* its workload row (in g->own) when ADM_PENDING or ADM_ADMITTED */
     sched__prep prep;
-    int kind; /* 0 start, 1 cache hit, 2 cannot start */
+    start_kind kind;
     store_cache_entry hit;
 } start_item;
 
@@ -214,16 +222,16 @@ static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) 
 
 static int apply_start(engine *g, start_item *it) {
     sched__step *s = it->s;
-    if (it->kind == 3) return 0; /* its names resolve to nothing applied: it waits */
+    if (it->kind == START_UNKNOWN) return 0; /* its names resolve to nothing applied: it waits */
     int src = sched__sweep_started(g, s);
     if (src) return src;
-    if (it->kind == 2) {
+    if (it->kind == START_CANNOT) {
         s->rec.attempts++;
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         s->rec.exit_code = -1;
         return sched__set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
     }
-    if (it->kind == 1) {
+    if (it->kind == START_CACHED) {
         free(s->rec.cache_key);
         s->rec.cache_key = mp_xstrdup(it->hit.key);
         free(s->rec.cached_from);
@@ -305,7 +313,7 @@ static int read_own(engine *g, start_item *items, size_t nitems) {
     int rc = g->st->m->hold_list_run(g->st, g->run.id, &g->own, &g->nown, g->e);
     for (size_t i = 0; i < nitems && rc == 0; i++) {
         start_item *it = &items[i];
-        if (it->kind != 0 || it->adm == ADM_NONE) continue;
+        if (it->kind != START_SPAWN || it->adm == ADM_NONE) continue;
         it->row = NULL;
         it->adm = ADM_ENQUEUE;
         for (size_t k = 0; k < g->nown && !it->row; k++)
@@ -343,7 +351,7 @@ static bool duty_due(engine *g, bool any_adm) {
 
 /* One transaction's worth of decisions. Fills starts[] with steps to spawn after
  * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
-static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
+static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
                   bool duty, int *rc) {
     /* Admission first: the steps that ended in this iteration no longer hold
      * anything once their end is recorded below, in the same transaction. */
@@ -355,12 +363,12 @@ static int decide(engine *g, exec_exit *exits, sched__step **ended, size_t nexit
         }
     for (size_t i = 0; i < nitems && *rc == 0; i++) {
         start_item *it = &items[i];
-        if (it->kind != 0 || it->adm != ADM_ENQUEUE) continue;
+        if (it->kind != START_SPAWN || it->adm != ADM_ENQUEUE) continue;
         char *why = NULL;
         *rc = sched__enqueue(&g->q, g->st, &g->run, it->s, mp_now_ms(), &why, g->e);
         if (why) { /* names that resolve to nothing applied: it waits, saying so */
             if (*rc == 0) *rc = note_waiting(g, it->s, "StepWaiting", why);
-            it->kind = 3;
+            it->kind = START_UNKNOWN;
             free(why);
         }
         changed = true;
@@ -470,7 +478,8 @@ static void tick(engine *g) {
 static int loop(engine *g, int *final_state) {
     size_t maxn = 1; /* exits of one wait: every worker of every step at most */
     for (size_t i = 0; i < g->n; i++) maxn += g->steps[i].spec->parallelism > 1 ? (size_t)g->steps[i].spec->parallelism : 1;
-    exec_exit *exits = mp_xcalloc(maxn, sizeof *exits);
+    sched__exit *exits = mp_xcalloc(maxn, sizeof *exits);
+    exec_event *evs = mp_xcalloc(maxn, sizeof *evs);
     start_item *items = mp_xcalloc(g->n + 1, sizeof *items);
     size_t nexits = 0;
     int rc = 0, done = 0;
@@ -501,12 +510,12 @@ static int loop(engine *g, int *final_state) {
                 sched__prepare(&g->c, s, &it->prep);
             }
             if (it->prep.error) {
-                it->kind = 2;
+                it->kind = START_CANNOT;
                 continue;
             }
             if (it->prep.cache_key && g->st->m->cache_get(g->st, it->prep.cache_key, &it->hit, NULL) == 0) {
                 if (cache_hit_usable(s, &it->hit)) {
-                    it->kind = 1;
+                    it->kind = START_CACHED;
                     continue;
                 }
                 store_cache_entry_free(&it->hit);
@@ -517,12 +526,12 @@ static int loop(engine *g, int *final_state) {
             s->running = true; /* counts as running while the others are chosen (a sweep's maxParallel) */
         }
         for (size_t i = 0; i < nitems; i++)
-            if (items[i].kind == 0) items[i].s->running = false;
+            if (items[i].kind == START_SPAWN) items[i].s->running = false;
         /* A transaction only when something changes: a run whose steps all wait
          * for admission, with nothing new decided, only reads its rows. */
         bool need = g->first || nexits > 0 || g->cancel, any_adm = false;
         for (size_t i = 0; i < nitems; i++) {
-            if (items[i].kind != 0 || items[i].adm == ADM_NONE) need = true;
+            if (items[i].kind != START_SPAWN || items[i].adm == ADM_NONE) need = true;
             else any_adm = true;
         }
         if (any_adm && (rc = read_own(g, items, nitems)) == 0) {
@@ -547,9 +556,9 @@ static int loop(engine *g, int *final_state) {
         if (rc == 0) sched__flush_events(g);
         for (size_t i = 0; i < nitems; i++) {
             start_item *it = &items[i];
-            if (rc == 0 && it->kind == 0 && it->s->rec.state == STEP_RUNNING) {
+            if (rc == 0 && it->kind == START_SPAWN && it->s->rec.state == STEP_RUNNING) {
                 sched__spawn_step(g, it->s, &it->prep, exits, &nexits);
-            } else if (rc == 0 && (it->kind == 0 || it->kind == 3) && !it->s->prepped) { /* waits: keep what was prepared */
+            } else if (rc == 0 && (it->kind == START_SPAWN || it->kind == START_UNKNOWN) && !it->s->prepped) { /* waits: keep what was prepared */
                 it->s->prep = it->prep;
                 it->s->prepped = true;
                 memset(&it->prep, 0, sizeof it->prep);
@@ -565,12 +574,13 @@ static int loop(engine *g, int *final_state) {
         if ((any_adm || g->lease_held) && timeout > 50) timeout = 50;
         tick(g);
         if (nexits == 0) {
-            int n = g->x->m->wait(g->x, timeout, exits, maxn, g->e);
+            int n = g->x->m->wait(g->x, timeout, evs, maxn, g->e);
             if (n < 0) rc = n;
-            else nexits = (size_t)n;
+            else nexits = sched__take_events(g, evs, (size_t)n, exits);
         }
     }
     free(exits);
+    free(evs);
     free(ended);
     free(items);
     tick(g);
@@ -641,6 +651,8 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
     for (size_t i = 0; i < g.n; i++) {
         sched__step *s = &g.steps[i];
         store_step_free(&s->rec);
+        for (int r = 0; r < s->nworkers; r++)
+            if (s->workers[r]) x->m->release(x, s->workers[r]);
         free(s->workers);
         free(s->nodes);
         free(s->preempt_why);

@@ -256,7 +256,7 @@ static void log_reason(const sched__step *s, char *out, size_t n) {
     free(rank_log);
 }
 
-int sched__step_exited(engine *g, sched__step *s, const exec_exit *x) {
+int sched__step_exited(engine *g, sched__step *s, const sched__exit *x) {
     s->running = false;
     s->gpus = 0; /* its row was deleted by decide() */
     s->rec.ended_ms = mp_now_ms();

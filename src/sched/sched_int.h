@@ -22,7 +22,8 @@ typedef struct sched__prep {
 typedef struct sched__step {
     const spec_step *spec;
     store_step rec; /* the step as committed (owned) */
-    exec_proc *workers; /* the running attempt's processes: rank i is workers[i] (heap) */
+    exec_handle **workers; /* the running attempt's tasks: rank i is workers[i], NULL once
+                            * it ended or could not start (heap array; handles the executor's) */
     int nworkers;       /* started */
     int alive;          /* not yet exited */
     int fail_code, fail_signal; /* the first failing worker's exit, when one failed */
@@ -233,6 +234,15 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
                           mp_err *e);
 void sched__sweep_end_free(sched__sweep_end *end);
 
+/* A worker's end as the loop handles it: from the executor's EXEC_EXITED, or
+ * made up for a worker that could not start (exit 127 or 126). */
+typedef struct sched__exit {
+    sched__step *s;
+    int rank;
+    int exit_code; /* the exit status, or 128 + signal */
+    int signal;
+} sched__exit;
+
 /* ---- the engine, across engine.c, outcome.c and workers.c ------------------------------
  * One run being driven (engine.c says how); owned by sched_execute's thread. */
 typedef struct sched__pending_ev {
@@ -291,14 +301,17 @@ json_t *sched__metrics_load(const char *path, char **warning);
 /* A metric value: a number, or "NaN", "Infinity", "-Infinity". */
 bool sched__metric_number(json_t *v, double *out);
 int sched__register_model(sched__engine *g, sched__step *s);
-int sched__step_exited(sched__engine *g, sched__step *s, const exec_exit *x);
+int sched__step_exited(sched__engine *g, sched__step *s, const sched__exit *x);
 int sched__sweep_started(sched__engine *g, sched__step *s);
 int sched__conclude_sweep(sched__engine *g, sched__step *s);
 void sched__stop_early(sched__engine *g);
 /* workers.c */
-void sched__spawn_step(sched__engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails);
+void sched__spawn_step(sched__engine *g, sched__step *s, sched__prep *pr, sched__exit *fails, size_t *nfails);
 void sched__signal_step(sched__engine *g, sched__step *s, int sig);
-sched__step *sched__worker_exited(sched__engine *g, exec_exit *x);
+sched__step *sched__worker_exited(sched__engine *g, sched__exit *x);
+/* Turns the executor's events into exits[0..) (a task's end; its handle given
+ * back) and records its notes as the step's events. Returns how many exits. */
+size_t sched__take_events(sched__engine *g, const exec_event *evs, size_t nev, sched__exit *exits);
 void sched__poll_evictions(sched__engine *g);
 
 #endif

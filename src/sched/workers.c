@@ -132,7 +132,7 @@ static char *worker_node(const char *nodes, int rank) {
 /* Spawns a step whose Running state is committed: its workers (one, or a gang's
  * `parallelism`). A worker that cannot start gets a faked exit so the next
  * iteration records it like any other failed attempt. */
-void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fails, size_t *nfails) {
+void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, sched__exit *fails, size_t *nfails) {
     mp_err e;
     int rc = 0;
     if (!g->logs_ready) {
@@ -155,6 +155,8 @@ void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fa
     char *ckdir = rc == 0 ? checkpoint_dir(g, s, &e, &rc) : NULL;
     int world = s->spec->parallelism > 1 ? s->spec->parallelism : 1;
     int port = world > 1 ? free_port() : 0;
+    for (int r = 0; s->workers && r < s->nworkers; r++)
+        if (s->workers[r]) g->x->m->release(g->x, s->workers[r]);
     free(s->workers);
     s->workers = mp_xcalloc((size_t)world, sizeof *s->workers);
     s->nworkers = world;
@@ -171,19 +173,18 @@ void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fa
         exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
                        .envp = worker_env(g, s, pr, r, world, port, node, ckdir, &env), .cwd = pr->cwd,
                        .log_path = log ? log : s->rec.log_path, .image = s->spec->image};
-        if (wrc == 0) wrc = g->x->m->start(g->x, &t, &s->workers[r], &e);
+        if (wrc == 0) wrc = g->x->m->start(g->x, &t, s, &s->workers[r], &e);
         s->alive++;
         if (wrc != 0) {
-            s->workers[r].pid = 0;
-            fails[*nfails] = (exec_exit){.pid = -1 - (int)(s - g->steps), .exit_code = wrc == MP_ENOENT ? 127 : 126};
-            (*nfails)++;
+            s->workers[r] = NULL;
+            fails[(*nfails)++] = (sched__exit){.s = s, .rank = r, .exit_code = wrc == MP_ENOENT ? 127 : 126};
         }
         mp_strv_free(&env);
         free(node);
         free(log);
     }
     free(ckdir);
-    s->rec.pid = s->workers[0].pid;
+    s->rec.pid = s->workers[0] ? s->workers[0]->pid : 0;
     s->started_mono = mp_mono_ms();
     s->deadline = s->spec->timeout_seconds > 0 ? s->started_mono + (int64_t)s->spec->timeout_seconds * 1000 : 0;
 }
@@ -191,31 +192,38 @@ void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, exec_exit *fa
 /* Sends sig to every worker of s still running. */
 void sched__signal_step(engine *g, sched__step *s, int sig) {
     for (int r = 0; r < s->nworkers; r++)
-        if (s->workers[r].pid > 0) g->x->m->signal(g->x, &s->workers[r], sig, NULL);
+        if (s->workers[r]) g->x->m->signal(g->x, s->workers[r], sig, NULL);
 }
 
 /* A worker ended (x). Returns its step when that was the step's last worker,
  * with x rewritten to the step's outcome (the first failing worker's exit, or
  * success), else NULL. The first failure stops the rest of a gang: a gang
  * succeeds or fails as a whole. */
-sched__step *sched__worker_exited(engine *g, exec_exit *x) {
-    sched__step *s = NULL;
-    int rank = 0;
-    if (x->pid < 0) {
-        s = &g->steps[-1 - x->pid];
-    } else {
-        for (size_t i = 0; i < g->n && !s; i++) {
-            sched__step *c = &g->steps[i];
-            if (!c->running) continue;
-            for (int r = 0; r < c->nworkers; r++)
-                if (c->workers[r].pid == x->pid) {
-                    c->workers[r].pid = 0;
-                    s = c;
-                    rank = r;
-                    break;
-                }
+size_t sched__take_events(engine *g, const exec_event *evs, size_t nev, sched__exit *exits) {
+    size_t n = 0;
+    for (size_t i = 0; i < nev; i++) {
+        const exec_event *ev = &evs[i];
+        sched__step *s = ev->h ? ev->h->user : NULL;
+        if (!s) continue;
+        if (ev->kind == EXEC_NOTE) {
+            sched__record_now(g, s->rec.name, ev->reason[0] ? ev->reason : "StepNote", ev->message);
+            sched__flush_events(g);
+            continue;
         }
+        int rank = -1;
+        for (int r = 0; r < s->nworkers && rank < 0; r++)
+            if (s->workers[r] == ev->h) rank = r;
+        g->x->m->release(g->x, ev->h);
+        if (rank < 0) continue; /* a task of an attempt already given up */
+        s->workers[rank] = NULL;
+        exits[n++] = (sched__exit){.s = s, .rank = rank, .exit_code = ev->exit_code, .signal = ev->signal};
     }
+    return n;
+}
+
+sched__step *sched__worker_exited(engine *g, sched__exit *x) {
+    sched__step *s = x->s;
+    int rank = x->rank;
     if (!s) return NULL;
     bool failed = x->signal || x->exit_code != 0;
     if (failed && !s->fail_code && !s->fail_signal) {
