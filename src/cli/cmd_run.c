@@ -115,7 +115,10 @@ static void on_tick(void *ud, const sched_view *v) {
 /* Prints the closing lines of a run and returns the exit status (0 only on success). */
 static int finish(store *st, const char *run_id, int final_state) {
     store_run r = {0};
-    st->m->run_get(st, run_id, &r, NULL);
+    mp_err e;
+    if (st->m->run_get(st, run_id, &r, &e) != 0)
+        return cli_fail(CLI_FAILED, "run %s ended %s, but it cannot be read back: %s", run_id,
+                        store_run_state_name(final_state), e.msg);
     char dur[32];
     mp_format_duration((r.ended_ms ? r.ended_ms : mp_now_ms()) - r.started_ms, dur, sizeof dur);
     if (final_state == RUN_SUCCEEDED) {
@@ -125,7 +128,8 @@ static int finish(store *st, const char *run_id, int final_state) {
                 r.message ? r.message : "");
         store_step *steps = NULL;
         size_t n = 0;
-        st->m->step_list(st, run_id, &steps, &n, NULL);
+        if (st->m->step_list(st, run_id, &steps, &n, &e) != 0)
+            fprintf(stderr, "mlplane: cannot read the steps of run %s: %s\n", run_id, e.msg);
         for (size_t i = 0; i < n; i++)
             if (steps[i].state == STEP_FAILED)
                 fprintf(stderr, "mlplane: see its log: mlplane logs %s %s\n", run_id, steps[i].name);

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool sched__alive(int pid, int64_t start) { return pid > 0 && mp_proc_start_time(pid) == start; }
 
 int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched__step *s, int64_t now, char **why,
                    mp_err *e) {

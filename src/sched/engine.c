@@ -51,14 +51,26 @@ int sched__record_event(engine *g, const char *step, const char *type, const cha
 /* Opens the engine's transaction. A run that was acknowledged must finish, so
  * when other writers hold the store's write lock past the busy timeout (very
  * many runs sharing one store on a loaded machine) the engine waits again, saying
- * so once on its output, instead of giving up on the run. */
+ * so once on its output, instead of giving up on the run, up to
+ * SCHED_BEGIN_WAIT_MS in all; then the run stops with an error that says so (its
+ * state is as last committed, and `mlplane resume` goes on from there). */
+#define SCHED_BEGIN_WAIT_MS (10 * 60 * 1000)
 int sched__begin(engine *g) {
     int rc;
-    bool said = false;
+    int64_t first = 0;
     while ((rc = g->st->m->begin(g->st, g->e)) == MP_EBUSY) {
-        if (!said)
+        int64_t now = mp_mono_ms();
+        if (!first) {
+            first = now;
             fprintf(stderr, "mlplane: run %s: the store's write lock is busy (%s); waiting for it\n", g->run.id, g->e->msg);
-        said = true;
+        } else if (now - first >= SCHED_BEGIN_WAIT_MS) {
+            char why[sizeof g->e->msg];
+            snprintf(why, sizeof why, "%s", g->e->msg);
+            return mp_err_set(g->e, MP_EBUSY,
+                              "the store's write lock stayed busy for %d minutes (another process holds it: %s); "
+                              "find that process, then finish the run with `mlplane resume %s`",
+                              SCHED_BEGIN_WAIT_MS / 60000, why, g->run.id);
+        }
     }
     return rc;
 }
@@ -301,7 +313,8 @@ static void poll_cancel(engine *g) {
 
 static int running_count(engine *g) {
     int n = 0;
-    for (size_t i = 0; i < g->n; i++) n += g->steps[i].running;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->steps[i].running) n++;
     return n;
 }
 
@@ -327,7 +340,7 @@ static int read_own(engine *g, start_item *items, size_t nitems) {
  * one cycle for every run; then this run's rows again, as decided. */
 static int schedule(engine *g, start_item *items, size_t nitems) {
     bool held = false;
-    int rc = g->st->m->lease_take(g->st, g->run.owner_pid, g->run.owner_start, mp_now_ms(), sched__alive, &held, g->e);
+    int rc = g->st->m->lease_take(g->st, g->run.owner_pid, g->run.owner_start, mp_now_ms(), mp_proc_alive, &held, g->e);
     g->lease_held = held;
     if (rc == 0 && held) {
         g->last_dv = g->st->m->data_version(g->st);

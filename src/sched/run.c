@@ -170,9 +170,7 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
 }
 
 bool sched_owner_alive(const store_run *r) {
-    if (r->owner_pid <= 0) return false;
-    int64_t st = mp_proc_start_time(r->owner_pid);
-    return st >= 0 && st == r->owner_start;
+    return mp_proc_alive(r->owner_pid, r->owner_start);
 }
 
 void sched_runs_settle(store *st, store_run *runs, size_t n) {

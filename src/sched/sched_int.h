@@ -148,8 +148,7 @@ int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched
  * nodes, flavors, GPU devices and the explanation; pending: the reason; victims:
  * asked to yield). In the caller's transaction; the caller holds the lease. */
 int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e);
-/* Whether the process (pid, start) is alive (not a zombie). */
-bool sched__alive(int pid, int64_t start);
+
 /* ---- sweeps (sweep.c) ---------------------------------------------------------------
  * A step S with `sweep:` becomes, at submit, trial steps S[0], S[1], ... (ordinary
  * step records, run with S's spec and their own param values, kept in the record's

@@ -121,7 +121,7 @@ int sched__req_from_json(const char *text, sched__req *out, mp_err *e) {
     return 0;
 }
 
-bool sched_hold_live(const store_hold *h) { return sched__alive(h->owner_pid, h->owner_start); }
+bool sched_hold_live(const store_hold *h) { return mp_proc_alive(h->owner_pid, h->owner_start); }
 
 void sched_row_request(const store_hold *h, sched_res *one, int *workers) {
     memset(one, 0, sizeof *one);

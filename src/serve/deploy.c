@@ -479,7 +479,7 @@ bool serve_deploy_running(const char *home, const char *name, char **url, int *p
     const char *u = json_string_value(json_object_get(v, "url"));
     int p = (int)json_integer_value(json_object_get(v, "pid"));
     json_int_t start = json_integer_value(json_object_get(v, "start"));
-    bool alive = u && p > 0 && start > 0 && mp_proc_start_time(p) == (int64_t)start;
+    bool alive = u && start > 0 && mp_proc_alive(p, (int64_t)start);
     if (alive && url) *url = mp_xstrdup(u);
     if (alive && pid) *pid = p;
     json_decref(v);

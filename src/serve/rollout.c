@@ -133,7 +133,7 @@ static int add_state(store *st, const char *name, int64_t applied_ms, json_t *v,
         desired += (int)json_integer_value(json_object_get(tr, "desired"));
     }
     if (!live) desired = spec_desired(st, name);
-    bool supervised = found && rec.owner_pid > 0 && mp_proc_start_time(rec.owner_pid) == rec.owner_start;
+    bool supervised = found && mp_proc_alive(rec.owner_pid, rec.owner_start);
     const char *state, *message;
     char gone[200];
     if (supervised) { /* as mlplane server's fleet last recorded it */

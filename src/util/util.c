@@ -334,6 +334,10 @@ int64_t mp_proc_start_time(int pid) {
     return -1;
 }
 
+bool mp_proc_alive(int pid, int64_t start) {
+    return pid > 0 && start >= 0 && mp_proc_start_time(pid) == start;
+}
+
 int mp_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;

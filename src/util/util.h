@@ -157,6 +157,9 @@ void mp_random_alnum(char *out, size_t n);
  * /proc/PID/stat), or -1 when the process does not exist. Together with the pid it
  * identifies a process across pid reuse. */
 int64_t mp_proc_start_time(int pid);
+/* Whether process pid is the one that started at start (mp_proc_start_time):
+ * alive, not a zombie, not a recycled pid. */
+bool mp_proc_alive(int pid, int64_t start);
 /* Number of online CPUs (at least 1). */
 int mp_cpu_count(void);
 /* Physical memory in bytes (0 when unknown). */
