@@ -74,11 +74,13 @@ void api_server_stop(api_server *s);
 const mp_http_route *api_routes(size_t *n);
 
 /* ---- applied objects and Deployments (deploy.c) ------------------------------------- */
-/* POST /api/v1/apply, GET /api/v1/deployments, /api/v1/deployments/NAME[/rollout]. */
+/* POST /api/v1/apply, GET /api/v1/deployments, GET /api/v1/deployments/{name},
+ * POST /api/v1/deployments/{name}/rollout. */
 void api_h_apply(const mp_http_req *req, mp_http_resp *resp);
 void api_h_deployments(const mp_http_req *req, mp_http_resp *resp);
-void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp);
-/* DELETE /api/v1/objects/KIND/NAME[?namespace=NS]. */
+void api_h_deployment_get(const mp_http_req *req, mp_http_resp *resp);
+void api_h_deployment_rollout(const mp_http_req *req, mp_http_resp *resp);
+/* DELETE /api/v1/objects/{kind}/{name}[?namespace=NS]. */
 void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp);
 
 /* ---- nodes (nodes.c) ------------------------------------------------------------------ */
@@ -90,10 +92,11 @@ int api_nodes_json(store *st, json_t **out, mp_err *e);
 void api_h_nodes(const mp_http_req *req, mp_http_resp *resp);
 
 /* ---- local inputs of submitted runs (uploads.c) --------------------------------------- */
-/* POST /api/v1/uploads/missing and GET|PUT /api/v1/uploads/sha256/HEX: the
+/* POST /api/v1/uploads/missing and GET|PUT /api/v1/uploads/sha256/{hex}: the
  * content-addressed store HOME/uploads/sha256/HE/HEX. */
 void api_h_uploads_missing(const mp_http_req *req, mp_http_resp *resp);
-void api_h_upload_blob(const mp_http_req *req, mp_http_resp *resp);
+void api_h_upload_get(const mp_http_req *req, mp_http_resp *resp);
+void api_h_upload_put(const mp_http_req *req, mp_http_resp *resp);
 /* Checks a submit request's "files" [{path, sha256, executable}], "dirs" [path]
  * and "spec_dir" (each may be NULL): safe relative paths, blobs present. Returns 0,
  * or fills resp with 400 and returns -1. */

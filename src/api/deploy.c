@@ -111,63 +111,22 @@ static void rollout(const mp_http_req *req, mp_http_resp *resp, const char *name
     json_decref(body);
 }
 
-void api_h_deployment_sub(const mp_http_req *req, mp_http_resp *resp) {
-    const char *tail = req->tail ? req->tail : "";
-    size_t nl = strcspn(tail, "/");
-    char name[256];
-    if (nl == 0 || nl >= sizeof name) {
-        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
-        return;
-    }
-    memcpy(name, tail, nl);
-    name[nl] = '\0';
-    const char *rest = tail[nl] == '/' ? tail + nl + 1 : "";
-    const char *allow = NULL;
-    if (strcmp(rest, "") == 0) {
-        if (strcmp(req->method, "GET") == 0) {
-            mp_err e = {0};
-            json_t *v = serve_deploy_status_of(req->st, req->home, name, NULL, 0, &e);
-            if (!v) api_error(resp, &e);
-            else mp_http_json(resp, 200, v);
-            return;
-        }
-        allow = "GET";
-    } else if (strcmp(rest, "rollout") == 0) {
-        if (strcmp(req->method, "POST") == 0) {
-            rollout(req, resp, name);
-            return;
-        }
-        allow = "POST";
-    } else {
-        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
-        return;
-    }
-    mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", req->method,
-                         req->path, allow);
-    mp_http_header_add(resp, "Allow", allow);
+void api_h_deployment_get(const mp_http_req *req, mp_http_resp *resp) {
+    mp_err e = {0};
+    json_t *v = serve_deploy_status_of(req->st, req->home, mp_http_param(req, "name"), NULL, 0, &e);
+    if (!v) api_error(resp, &e);
+    else mp_http_json(resp, 200, v);
+}
+
+void api_h_deployment_rollout(const mp_http_req *req, mp_http_resp *resp) {
+    rollout(req, resp, mp_http_param(req, "name"));
 }
 
 static const char *const object_kinds[] = {"PriorityClass", "Node",        "NodePool",  "ResourceFlavor",
                                            "ClusterQueue",  "LocalQueue",  "Deployment"};
 
 void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp) {
-    const char *tail = req->tail ? req->tail : "";
-    size_t kl = strcspn(tail, "/");
-    char kind[64];
-    const char *name = tail[kl] == '/' ? tail + kl + 1 : "";
-    if (kl == 0 || kl >= sizeof kind || !*name || strchr(name, '/')) {
-        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s (DELETE /api/v1/objects/KIND/NAME)",
-                             req->method, req->path);
-        return;
-    }
-    memcpy(kind, tail, kl);
-    kind[kl] = '\0';
-    if (strcmp(req->method, "DELETE") != 0) {
-        mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: DELETE)", req->method,
-                             req->path);
-        mp_http_header_add(resp, "Allow", "DELETE");
-        return;
-    }
+    const char *kind = mp_http_param(req, "kind"), *name = mp_http_param(req, "name");
     bool known = false;
     for (size_t i = 0; i < sizeof object_kinds / sizeof object_kinds[0]; i++) known |= strcmp(object_kinds[i], kind) == 0;
     if (!known) {

@@ -50,32 +50,30 @@ typedef const mp_http_route *(*route_table_fn)(size_t *n);
 /* Looked up in this order; the first route that matches path and method wins. */
 static const route_table_fn route_tables[] = {api_routes, track_routes, track_registry_routes, track_artifact_routes};
 
-static const mp_http_route *route_find(const char *method, const char *path, const char **tail, bool *known) {
+static const mp_http_route *route_find(const char *method, const char *path, mp_http_match *m, bool *known) {
     *known = false;
-    *tail = "";
     for (size_t i = 0; i < sizeof route_tables / sizeof route_tables[0]; i++) {
         size_t n = 0;
         const mp_http_route *t = route_tables[i](&n);
         if (!t || n == 0) continue;
         bool k = false;
-        const mp_http_route *r = mp_http_route_find(t, n, method, path, tail, &k);
+        const mp_http_route *r = mp_http_route_find(t, n, method, path, m, &k);
         if (r) return r;
         *known |= k;
     }
     return NULL;
 }
 
-/* Methods a known path accepts, for the Allow header of a 405. */
-static void allowed_methods(const char *path, char *out, size_t n) {
-    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        const char *tail;
-        bool known;
-        if (!route_find(methods[i], path, &tail, &known)) continue;
-        if (out[0]) strncat(out, ", ", n - strlen(out) - 1);
-        strncat(out, methods[i], n - strlen(out) - 1);
+/* Methods a known path accepts, for the Allow header of a 405 (heap). */
+static char *allowed_methods(const char *path) {
+    mp_buf allow;
+    mp_buf_init(&allow);
+    for (size_t i = 0; i < sizeof route_tables / sizeof route_tables[0]; i++) {
+        size_t n = 0;
+        const mp_http_route *t = route_tables[i](&n);
+        if (t && n) mp_http_route_allow(t, n, path, &allow);
     }
+    return mp_buf_steal(&allow);
 }
 
 /* The path routes are looked up by: /ajax-api/2.0/... (MLflow's UI prefix) is /api/2.0/... */
@@ -109,15 +107,13 @@ static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
     const char *path = normalise_path(in->path, pbuf, sizeof pbuf);
     const char *method = in->method;
     const char *lookup = strcmp(method, "HEAD") == 0 ? "GET" : method; /* MHD drops the body of a HEAD answer */
-    const char *tail = "";
+    mp_http_match m;
     bool known = false;
-    const mp_http_route *r = route_find(lookup, path, &tail, &known);
+    const mp_http_route *r = route_find(lookup, path, &m, &known);
     if (!r && known) {
-        char allow[64];
-        allowed_methods(path, allow, sizeof allow);
-        mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", method, in->path,
-                             allow[0] ? allow : "none");
-        if (allow[0]) mp_http_header_add(resp, "Allow", allow);
+        char *allow = allowed_methods(path);
+        mp_http_not_allowed(resp, method, in->path, allow);
+        free(allow);
         return;
     }
     if (!r) {
@@ -138,7 +134,9 @@ static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
     mp_http_req req = *in;
     req.method = lookup;
     req.path = path;
-    req.tail = tail ? tail : "";
+    req.tail = m.tail;
+    req.params = m.params;
+    req.nparams = m.nparams;
     req.st = st;
     req.home = s->home;
     req.base_url = burl;

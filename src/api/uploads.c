@@ -150,21 +150,24 @@ static void h_blob_get(const mp_http_req *req, mp_http_resp *resp, const char *h
     mp_strlcpy(resp->content_type, "application/octet-stream", sizeof resp->content_type);
 }
 
-void api_h_upload_blob(const mp_http_req *req, mp_http_resp *resp) {
-    const char *hex = req->tail;
-    if (!is_hex64(hex)) {
-        mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND",
-                             "no endpoint %s %s: uploads are named by their SHA-256 (64 lowercase hex digits)", req->method,
-                             req->path);
-        return;
-    }
-    if (strcmp(req->method, "PUT") == 0) h_blob_put(req, resp, hex);
-    else if (strcmp(req->method, "GET") == 0) h_blob_get(req, resp, hex);
-    else {
-        mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: GET, PUT)", req->method,
-                             req->path);
-        mp_http_header_add(resp, "Allow", "GET, PUT");
-    }
+/* The {hex} of the route, or NULL with a 404 in resp. */
+static const char *blob_hex(const mp_http_req *req, mp_http_resp *resp) {
+    const char *hex = mp_http_param(req, "hex");
+    if (is_hex64(hex)) return hex;
+    mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND",
+                         "no endpoint %s %s: uploads are named by their SHA-256 (64 lowercase hex digits)", req->method,
+                         req->path);
+    return NULL;
+}
+
+void api_h_upload_put(const mp_http_req *req, mp_http_resp *resp) {
+    const char *hex = blob_hex(req, resp);
+    if (hex) h_blob_put(req, resp, hex);
+}
+
+void api_h_upload_get(const mp_http_req *req, mp_http_resp *resp) {
+    const char *hex = blob_hex(req, resp);
+    if (hex) h_blob_get(req, resp, hex);
 }
 
 void api_h_uploads_missing(const mp_http_req *req, mp_http_resp *resp) {

@@ -193,7 +193,8 @@ static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
     mp_http_json(resp, 200, arr);
 }
 
-static void h_run_describe(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+static void h_run_describe(const mp_http_req *req, mp_http_resp *resp) {
+    const char *id = mp_http_param(req, "id");
     long long after;
     if (query_int(req, resp, "events_after", 0, &after)) return;
     bundle b;
@@ -218,7 +219,8 @@ static void h_run_describe(const mp_http_req *req, mp_http_resp *resp, const cha
     mp_http_json(resp, 200, o);
 }
 
-static void h_run_steps(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+static void h_run_steps(const mp_http_req *req, mp_http_resp *resp) {
+    const char *id = mp_http_param(req, "id");
     bundle b;
     if (bundle_load(req, resp, id, &b)) return;
     json_t *arr = json_array();
@@ -227,7 +229,8 @@ static void h_run_steps(const mp_http_req *req, mp_http_resp *resp, const char *
     mp_http_json(resp, 200, arr);
 }
 
-static void h_run_metrics(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+static void h_run_metrics(const mp_http_req *req, mp_http_resp *resp) {
+    const char *id = mp_http_param(req, "id");
     bundle b;
     if (bundle_load(req, resp, id, &b)) return;
     json_t *arr = json_array();
@@ -245,7 +248,8 @@ static void step_names(const bundle *b, mp_buf *out) {
     for (size_t i = 0; i < b->nsteps; i++) mp_buf_printf(out, "%s%s", i ? ", " : "", b->steps[i].name);
 }
 
-static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+static void h_run_logs(const mp_http_req *req, mp_http_resp *resp) {
+    const char *id = mp_http_param(req, "id");
     long long offset, max;
     if (query_int(req, resp, "offset", 0, &offset) || query_int(req, resp, "max", LOG_CHUNK_DEFAULT, &max)) return;
     if (max < 1) max = 1;
@@ -316,7 +320,8 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp, const char *i
 
 /* ---- cancel ------------------------------------------------------------------------------- */
 
-static void h_run_cancel(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+static void h_run_cancel(const mp_http_req *req, mp_http_resp *resp) {
+    const char *id = mp_http_param(req, "id");
     mp_err e;
     executor *x = NULL;
     if (exec_local_open(&x, &e) != 0) {
@@ -344,7 +349,8 @@ static void h_run_cancel(const mp_http_req *req, mp_http_resp *resp, const char 
 
 /* ---- delete ------------------------------------------------------------------------------- */
 
-static void h_run_delete(const mp_http_req *req, mp_http_resp *resp, const char *id) {
+static void h_run_delete(const mp_http_req *req, mp_http_resp *resp) {
+    const char *id = mp_http_param(req, "id");
     const char *f = mp_http_query(req, "force");
     bool force = f && (strcmp(f, "true") == 0 || strcmp(f, "1") == 0);
     mp_err e;
@@ -664,69 +670,27 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
 
 /* ---- routes ------------------------------------------------------------------------------ */
 
-typedef void (*run_handler)(const mp_http_req *req, mp_http_resp *resp, const char *run_id);
-
-/* What follows /api/v1/runs/{id}: "" (the run itself), "steps", ... */
-static const struct {
-    const char *method;
-    const char *suffix;
-    run_handler fn;
-} run_routes[] = {
-    {"GET", "", h_run_describe},           {"GET", "steps", h_run_steps}, {"GET", "metrics", h_run_metrics},
-    {"GET", "logs", h_run_logs},           {"POST", "cancel", h_run_cancel}, {"DELETE", "", h_run_delete},
-};
-
-static void h_run_sub(const mp_http_req *req, mp_http_resp *resp) {
-    const char *tail = req->tail;
-    size_t idl = strcspn(tail, "/");
-    if (idl == 0 || idl > 255) {
-        if (idl == 0 && strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) {
-            mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on /api/v1/runs (allowed: GET, POST)",
-                                 req->method);
-            mp_http_header_add(resp, "Allow", "GET, POST");
-        } else
-            mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
-        return;
-    }
-    char id[256];
-    memcpy(id, tail, idl);
-    id[idl] = '\0';
-    const char *suffix = tail[idl] == '/' ? tail + idl + 1 : "";
-    bool known = false;
-    for (size_t i = 0; i < sizeof run_routes / sizeof run_routes[0]; i++) {
-        if (strcmp(run_routes[i].suffix, suffix) != 0) continue;
-        known = true;
-        if (strcmp(run_routes[i].method, req->method) == 0) {
-            run_routes[i].fn(req, resp, id);
-            return;
-        }
-    }
-    if (known) {
-        mp_buf allow;
-        mp_buf_init(&allow);
-        for (size_t i = 0; i < sizeof run_routes / sizeof run_routes[0]; i++)
-            if (strcmp(run_routes[i].suffix, suffix) == 0) mp_buf_printf(&allow, "%s%s", allow.len ? ", " : "", run_routes[i].method);
-        mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", req->method,
-                             req->path, allow.data);
-        mp_http_header_add(resp, "Allow", allow.data);
-        mp_buf_free(&allow);
-    } else mp_http_mlflow_error(resp, 404, "ENDPOINT_NOT_FOUND", "no endpoint %s %s", req->method, req->path);
-}
-
 static const mp_http_route routes[] = {
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
     {"GET", "/api/v1/runs", h_runs_list},
     {"GET", "/api/v1/pipelines", h_pipelines_list},
     {"POST", "/api/v1/runs", h_runs_submit},
-    {"*", "/api/v1/runs/*", h_run_sub},
+    {"GET", "/api/v1/runs/{id}", h_run_describe},
+    {"DELETE", "/api/v1/runs/{id}", h_run_delete},
+    {"GET", "/api/v1/runs/{id}/steps", h_run_steps},
+    {"GET", "/api/v1/runs/{id}/metrics", h_run_metrics},
+    {"GET", "/api/v1/runs/{id}/logs", h_run_logs},
+    {"POST", "/api/v1/runs/{id}/cancel", h_run_cancel},
     {"POST", "/api/v1/apply", api_h_apply},
     {"GET", "/api/v1/deployments", api_h_deployments},
-    {"*", "/api/v1/deployments/*", api_h_deployment_sub},
-    {"*", "/api/v1/objects/*", api_h_object_delete},
+    {"GET", "/api/v1/deployments/{name}", api_h_deployment_get},
+    {"POST", "/api/v1/deployments/{name}/rollout", api_h_deployment_rollout},
+    {"DELETE", "/api/v1/objects/{kind}/{name}", api_h_object_delete},
     {"GET", "/api/v1/nodes", api_h_nodes},
     {"POST", "/api/v1/uploads/missing", api_h_uploads_missing},
-    {"*", "/api/v1/uploads/sha256/*", api_h_upload_blob},
+    {"GET", "/api/v1/uploads/sha256/{hex}", api_h_upload_get},
+    {"PUT", "/api/v1/uploads/sha256/{hex}", api_h_upload_put},
 };
 
 const mp_http_route *api_routes(size_t *n) {

@@ -93,31 +93,89 @@ json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp) {
     return v;
 }
 
+/* Whether pattern pat matches path; fills m. */
+static bool pattern_match(const char *pat, const char *path, mp_http_match *m) {
+    m->tail = "";
+    m->nparams = 0;
+    size_t used = 0;
+    const char *p = pat, *s = path;
+    while (*p) {
+        if (p[0] == '/' && p[1] == '*' && p[2] == '\0') { /* any tail, or none */
+            if (*s == '\0') return true;
+            if (*s != '/') return false;
+            m->tail = s + 1;
+            return true;
+        }
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            size_t vl = strcspn(s, "/");
+            if (!close || vl == 0 || vl > MP_HTTP_PARAM_MAX || m->nparams == MP_HTTP_PARAMS) return false;
+            size_t kl = (size_t)(close - p - 1);
+            if (used + kl + vl + 2 > sizeof m->buf) return false;
+            char *k = m->buf + used;
+            memcpy(k, p + 1, kl);
+            k[kl] = '\0';
+            char *v = k + kl + 1;
+            memcpy(v, s, vl);
+            v[vl] = '\0';
+            used += kl + vl + 2;
+            m->params[m->nparams++] = (mp_http_kv){k, v};
+            p = close + 1;
+            s += vl;
+            continue;
+        }
+        if (*p != *s) return false;
+        p++;
+        s++;
+    }
+    return *s == '\0';
+}
+
 const mp_http_route *mp_http_route_find(const mp_http_route *routes, size_t n, const char *method, const char *path,
-                                        const char **tail, bool *path_known) {
-    *tail = "";
+                                        mp_http_match *m, bool *path_known) {
     if (path_known) *path_known = false;
     for (size_t i = 0; i < n; i++) {
-        const char *rp = routes[i].path;
-        size_t l = strlen(rp);
-        bool match = false;
-        const char *t = "";
-        if (l >= 2 && rp[l - 1] == '*' && rp[l - 2] == '/') {
-            if (strncmp(path, rp, l - 1) == 0) {
-                match = true;
-                t = path + l - 1;
-            } else if (strlen(path) == l - 2 && strncmp(path, rp, l - 2) == 0) {
-                match = true; /* the prefix itself, without a tail */
-            }
-        } else {
-            match = strcmp(path, rp) == 0;
-        }
-        if (!match) continue;
+        if (!pattern_match(routes[i].path, path, m)) continue;
         if (path_known) *path_known = true;
-        if (strcmp(routes[i].method, "*") == 0 || strcmp(routes[i].method, method) == 0) {
-            *tail = t;
-            return &routes[i];
-        }
+        if (strcmp(routes[i].method, "*") == 0 || strcmp(routes[i].method, method) == 0) return &routes[i];
     }
+    m->tail = "";
+    m->nparams = 0;
+    return NULL;
+}
+
+/* Whether the list "GET, POST" holds method. */
+static bool allow_has(const char *allow, const char *method) {
+    size_t ml = strlen(method);
+    for (const char *p = allow; p && *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == ml && strncmp(p, method, ml) == 0) return true;
+        p += l;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    return false;
+}
+
+void mp_http_route_allow(const mp_http_route *routes, size_t n, const char *path, mp_buf *allow) {
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+    mp_http_match m;
+    for (size_t k = 0; k < sizeof methods / sizeof methods[0]; k++) {
+        bool any = false;
+        for (size_t i = 0; i < n && !any; i++)
+            any = (strcmp(routes[i].method, "*") == 0 || strcmp(routes[i].method, methods[k]) == 0) &&
+                  pattern_match(routes[i].path, path, &m);
+        if (any && !allow_has(allow->data, methods[k])) mp_buf_printf(allow, "%s%s", allow->len ? ", " : "", methods[k]);
+    }
+}
+
+void mp_http_not_allowed(mp_http_resp *resp, const char *method, const char *path, const char *allow) {
+    mp_http_mlflow_error(resp, 405, "ENDPOINT_NOT_FOUND", "%s is not allowed on %s (allowed: %s)", method, path,
+                         allow && *allow ? allow : "none");
+    if (allow && *allow) mp_http_header_add(resp, "Allow", allow);
+}
+
+const char *mp_http_param(const mp_http_req *req, const char *key) {
+    for (size_t i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].key, key) == 0) return req->params[i].value;
     return NULL;
 }

@@ -33,6 +33,9 @@ typedef struct mp_http_req {
     /* For prefix routes (path ending in a slash and a star): the part of the path
      * after the prefix (e.g. an artifact's path), else "". */
     const char *tail;
+    /* The route's {name} segments, in order (see mp_http_param). */
+    const mp_http_kv *params;
+    size_t nparams;
     const mp_http_kv *query; /* query parameters in order; repeated keys repeat */
     size_t nquery;
     const char *body; /* the request body (NUL-terminated), "" when none */
@@ -67,11 +70,30 @@ typedef struct mp_http_resp {
 
 typedef void (*mp_http_handler)(const mp_http_req *req, mp_http_resp *resp);
 
+/* A route: a method and a path pattern. The pattern is literal segments and
+ * {name} segments, each of which matches one non-empty segment of at most
+ * MP_HTTP_PARAM_MAX bytes (read back with mp_http_param), optionally ending in
+ * slash-star, which matches any tail (mp_http_req.tail), or none:
+ * "/api/v1/runs/{id}/logs", "/api/v1/objects/{kind}/{name}", "/artifacts" + slash-star. */
 typedef struct mp_http_route {
     const char *method; /* "GET", ..., or "*" for any */
-    const char *path;   /* exact path, or a prefix ending in slash-star */
+    const char *path;
     mp_http_handler fn;
 } mp_http_route;
+
+#define MP_HTTP_PARAMS 4      /* {name} segments in one pattern, at most */
+#define MP_HTTP_PARAM_MAX 255 /* bytes of one segment a {name} matches */
+
+/* What a route's pattern matched in a path. */
+typedef struct mp_http_match {
+    const char *tail; /* for a slash-star pattern: the part after the prefix, else "" */
+    mp_http_kv params[MP_HTTP_PARAMS];
+    size_t nparams;
+    char buf[MP_HTTP_PARAMS * (MP_HTTP_PARAM_MAX + 1) + 256]; /* the params' names and values */
+} mp_http_match;
+
+/* The value of the route's {key} segment, or NULL. */
+const char *mp_http_param(const mp_http_req *req, const char *key);
 
 /* The first value of query parameter key, or NULL. */
 const char *mp_http_query(const mp_http_req *req, const char *key);
@@ -100,11 +122,17 @@ json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp);
 /* Fills resp with MLflow's error shape: {"error_code": code, "message": ...}. */
 void mp_http_mlflow_error(mp_http_resp *resp, int status, const char *code, const char *fmt, ...) MP_PRINTF(4, 5);
 
-/* Finds the route for method+path in a table; *tail receives the prefix tail.
- * Returns NULL when no route matches; *path_known is set when the path matched
- * but not the method (405 rather than 404). */
+/* Finds the first route of a table whose method and pattern match; *m receives
+ * what the pattern matched (m->tail points into path). Returns NULL when none
+ * does; *path_known (may be NULL) is set when a pattern matched but not its
+ * method (a 405 rather than a 404). */
 const mp_http_route *mp_http_route_find(const mp_http_route *routes, size_t n, const char *method, const char *path,
-                                        const char **tail, bool *path_known);
+                                        mp_http_match *m, bool *path_known);
+/* Appends to allow ("GET, POST", comma-separated, no repeats) the methods of the
+ * routes of a table whose pattern matches path. */
+void mp_http_route_allow(const mp_http_route *routes, size_t n, const char *path, mp_buf *allow);
+/* The one 405: MLflow's error shape, with the Allow header. */
+void mp_http_not_allowed(mp_http_resp *resp, const char *method, const char *path, const char *allow);
 
 /* ---- listen addresses ------------------------------------------------------------- */
 

@@ -159,11 +159,11 @@ static int call(fixture *f, const char *method, const char *path, const mp_http_
                 json_t **out) {
     size_t n;
     const mp_http_route *routes = api_routes(&n);
-    const char *tail;
+    mp_http_match mm;
     bool known;
-    const mp_http_route *r = mp_http_route_find(routes, n, method, path, &tail, &known);
+    const mp_http_route *r = mp_http_route_find(routes, n, method, path, &mm, &known);
     if (!r) return known ? 405 : 404;
-    mp_http_req req = {.method = method, .path = path, .tail = tail, .query = q, .nquery = nq, .body = body ? body : "",
+    mp_http_req req = {.method = method, .path = path, .tail = mm.tail, .params = mm.params, .nparams = mm.nparams, .query = q, .nquery = nq, .body = body ? body : "",
                        .body_len = body ? strlen(body) : 0, .st = f->st, .home = f->home,
                        .base_url = "http://127.0.0.1:1"};
     mp_http_resp resp;

@@ -64,12 +64,12 @@ static result call(fx *f, const char *method, const char *suffix, const void *bo
     snprintf(full, sizeof full, "%s%s", PREFIX, suffix);
     size_t n;
     const mp_http_route *routes = track_artifact_routes(&n);
-    const char *tail;
+    mp_http_match mm;
     bool known;
-    const mp_http_route *r = mp_http_route_find(routes, n, method, full, &tail, &known);
+    const mp_http_route *r = mp_http_route_find(routes, n, method, full, &mm, &known);
     if (!r) fail_msg("no route for %s %s", method, full);
     mp_http_kv kv[1] = {{"path", qpath}};
-    mp_http_req req = {.method = method, .path = full, .tail = tail, .query = kv, .nquery = qpath ? 1 : 0,
+    mp_http_req req = {.method = method, .path = full, .tail = mm.tail, .params = mm.params, .nparams = mm.nparams, .query = kv, .nquery = qpath ? 1 : 0,
                        .body = body ? body : "", .body_len = len, .home = f->home};
     mp_http_resp resp;
     mp_http_resp_init(&resp);

@@ -59,9 +59,9 @@ static int call_st(store *s, const char *home, const char *method, const char *p
     snprintf(full, sizeof full, "/api/2.0/mlflow/%s", path);
     size_t n;
     const mp_http_route *routes = track_registry_routes(&n);
-    const char *tail;
+    mp_http_match mm;
     bool known;
-    const mp_http_route *r = mp_http_route_find(routes, n, method, full, &tail, &known);
+    const mp_http_route *r = mp_http_route_find(routes, n, method, full, &mm, &known);
     if (!r) fail_msg("no route for %s %s", method, full);
     mp_http_kv kv[16];
     size_t nq = 0;
@@ -72,7 +72,7 @@ static int call_st(store *s, const char *home, const char *method, const char *p
         if (eq) *eq = '\0';
         kv[nq++] = (mp_http_kv){tok, eq ? eq + 1 : ""};
     }
-    mp_http_req req = {.method = method, .path = full, .tail = tail, .query = kv, .nquery = nq,
+    mp_http_req req = {.method = method, .path = full, .tail = mm.tail, .params = mm.params, .nparams = mm.nparams, .query = kv, .nquery = nq,
                        .body = body ? body : "", .body_len = body ? strlen(body) : 0, .st = s, .home = home};
     mp_http_resp resp;
     mp_http_resp_init(&resp);
@@ -666,12 +666,12 @@ static void test_routes(void **state) {
     size_t n;
     const mp_http_route *r = track_registry_routes(&n);
     assert_true(n >= 22);
-    const char *tail;
+    mp_http_match mm;
     bool known;
-    assert_null(mp_http_route_find(r, n, "PUT", "/api/2.0/mlflow/registered-models/create", &tail, &known));
+    assert_null(mp_http_route_find(r, n, "PUT", "/api/2.0/mlflow/registered-models/create", &mm, &known));
     assert_true(known);
-    assert_non_null(mp_http_route_find(r, n, "GET", "/api/2.0/mlflow/registered-models/get-latest-versions", &tail, &known));
-    assert_non_null(mp_http_route_find(r, n, "DELETE", "/api/2.0/mlflow/registered-models/alias", &tail, &known));
+    assert_non_null(mp_http_route_find(r, n, "GET", "/api/2.0/mlflow/registered-models/get-latest-versions", &mm, &known));
+    assert_non_null(mp_http_route_find(r, n, "DELETE", "/api/2.0/mlflow/registered-models/alias", &mm, &known));
 }
 
 int main(void) {

@@ -57,9 +57,9 @@ static int call(fx *f, const char *method, const char *path, const char *arg) {
     else snprintf(full, sizeof full, "/api/2.0/mlflow/%s", path);
     size_t n;
     const mp_http_route *routes = track_routes(&n);
-    const char *tail;
+    mp_http_match mm;
     bool known;
-    const mp_http_route *r = mp_http_route_find(routes, n, method, full, &tail, &known);
+    const mp_http_route *r = mp_http_route_find(routes, n, method, full, &mm, &known);
     if (!r) fail_msg("no route for %s %s", method, full);
     mp_http_kv q[16];
     char *qs = NULL;
@@ -75,7 +75,7 @@ static int call(fx *f, const char *method, const char *path, const char *arg) {
             nq++;
         }
     }
-    mp_http_req req = {.method = method, .path = full, .tail = tail, .query = q, .nquery = nq,
+    mp_http_req req = {.method = method, .path = full, .tail = mm.tail, .params = mm.params, .nparams = mm.nparams, .query = q, .nquery = nq,
                        .body = get || !arg ? "" : arg, .body_len = get || !arg ? 0 : strlen(arg),
                        .st = f->s, .home = f->dir, .base_url = "http://127.0.0.1:5000"};
     mp_http_resp resp;
