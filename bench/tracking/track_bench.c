@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "store/store.h"
 
 static double now_s(void) {

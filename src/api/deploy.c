@@ -141,9 +141,9 @@ void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp) {
     mp_err e = {0};
     int rc = st->m->begin(st, &e);
     if (rc == 0) {
-        rc = st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? (ns ? ns : "default") : "", name, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->rollout_set(st, name, -1, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->deploy_state_clear(st, name, &e);
+        rc = st->o->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? (ns ? ns : "default") : "", name, &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->rollout_set(st, name, -1, &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->deploy_state_clear(st, name, &e);
         if (rc == 0) rc = st->m->commit(st, &e);
         else st->m->rollback(st);
     }

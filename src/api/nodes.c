@@ -27,9 +27,9 @@ static bool listed(json_t *arr, const char *id) {
     return false;
 }
 
-static void tally(const sched_objects *o, const store_hold *h, size_t nh, node_use *use) {
+static void tally(const sched_objects *o, const store_workload *h, size_t nh, node_use *use) {
     for (size_t i = 0; i < nh; i++) {
-        if (h[i].pending || !sched_hold_live(&h[i])) continue;
+        if (h[i].pending || !sched_workload_live(&h[i])) continue;
         sched_res one;
         int workers;
         sched_row_request(&h[i], &one, &workers);
@@ -92,9 +92,9 @@ int api_nodes_json(store *st, json_t **out, mp_err *e) {
     *out = NULL;
     sched_objects o;
     if (sched_objects_load(st, &o, e) != 0) return e ? e->code : MP_ESTORE;
-    store_hold *h = NULL;
+    store_workload *h = NULL;
     size_t nh = 0;
-    int rc = st->m->hold_list(st, &h, &nh, e);
+    int rc = st->w->workload_list(st, &h, &nh, e);
     if (rc == 0) {
         node_use *use = mp_xcalloc(o.nnodes + 1, sizeof *use);
         for (size_t k = 0; k < o.nnodes; k++) use[k].wl = json_array();
@@ -108,7 +108,7 @@ int api_nodes_json(store *st, json_t **out, mp_err *e) {
         free(use);
         *out = arr;
     }
-    store_hold_array_free(h, nh);
+    store_workload_array_free(h, nh);
     sched_objects_free(&o);
     return rc;
 }

@@ -72,9 +72,9 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
     int status = CLI_OK;
     int rc = st->m->begin(st, &e);
     if (rc == 0) {
-        rc = st->m->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->rollout_set(st, argv[optind + 1], -1, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->m->deploy_state_clear(st, argv[optind + 1], &e);
+        rc = st->o->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->rollout_set(st, argv[optind + 1], -1, &e);
+        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->deploy_state_clear(st, argv[optind + 1], &e);
         if (rc == 0) rc = st->m->commit(st, &e);
         else st->m->rollback(st);
     }
@@ -90,7 +90,7 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
 /* ---- reading the shared workload rows ------------------------------------------ */
 
 typedef struct rows {
-    store_hold *h;
+    store_workload *h;
     size_t n;
     sched_objects obj;
     bool loaded;
@@ -99,19 +99,19 @@ typedef struct rows {
 static int rows_load(store *st, rows *r) {
     mp_err e;
     memset(r, 0, sizeof *r);
-    if (st->m->hold_list(st, &r->h, &r->n, &e) != 0) return cli_fail_err(&e);
+    if (st->w->workload_list(st, &r->h, &r->n, &e) != 0) return cli_fail_err(&e);
     if (sched_objects_load(st, &r->obj, &e) != 0) return cli_fail_err(&e);
     r->loaded = true;
     return CLI_OK;
 }
 
 static void rows_free(rows *r) {
-    store_hold_array_free(r->h, r->n);
+    store_workload_array_free(r->h, r->n);
     if (r->loaded) sched_objects_free(&r->obj);
 }
 
 /* One worker's request of row h, times its workers, added into sum. */
-static void add_row_usage(const store_hold *h, sched_res *sum) {
+static void add_row_usage(const store_workload *h, sched_res *sum) {
     sched_res one;
     int workers;
     sched_row_request(h, &one, &workers);
@@ -135,8 +135,8 @@ static json_t *cq_json(const spec_cluster_queue *cq, const rows *r, char *usage,
     sched_res used = {0};
     *pend = *adm = 0;
     for (size_t i = 0; i < r->n; i++) {
-        const store_hold *h = &r->h[i];
-        if (!h->queue || strcmp(h->queue, cq->meta.name) != 0 || !sched_hold_live(h)) continue;
+        const store_workload *h = &r->h[i];
+        if (!h->queue || strcmp(h->queue, cq->meta.name) != 0 || !sched_workload_live(h)) continue;
         if (h->pending) {
             (*pend)++;
         } else {
@@ -271,7 +271,7 @@ int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_o
 
 /* ---- get queue ------------------------------------------------------------------- */
 
-static const store_hold *row_of(const rows *r, const char *run, const char *step) {
+static const store_workload *row_of(const rows *r, const char *run, const char *step) {
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->h[i].run_id, run) == 0 && strcmp(r->h[i].step, step) == 0) return &r->h[i];
     return NULL;
@@ -301,7 +301,7 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
         st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
         for (size_t j = 0; j < ns; j++) {
             if (steps[j].state != STEP_PENDING && steps[j].state != STEP_RETRYING) continue;
-            const store_hold *h = row_of(&r, runs[i].id, steps[j].name);
+            const store_workload *h = row_of(&r, runs[i].id, steps[j].name);
             const char *why = steps[j].state == STEP_RETRYING ? (steps[j].message ? steps[j].message : "waiting to retry")
                               : h && h->pending && h->reason ? h->reason
                               : steps[j].params_json

@@ -14,6 +14,7 @@
  * One thread: the engine's. */
 #include "sched/sched_int.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched__step *s, int64_t now, char **why,
                    mp_err *e) {
+    assert(st->m->in_tx(st)); /* the row and the decisions it feeds commit together */
     *why = NULL;
     int rc = sched__queue_objects(q, st, e);
     if (rc) return rc;
@@ -37,12 +39,12 @@ int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched
         return 0;
     }
     char *json = sched__req_to_json(&req);
-    store_hold h = {.run_id = run->id, .step = s->rec.name, .owner_pid = run->owner_pid,
+    store_workload h = {.run_id = run->id, .step = s->rec.name, .owner_pid = run->owner_pid,
                     .owner_start = run->owner_start, .pending = true, .priority = res.priority,
                     .queue = (char *)res.cluster_queue, .created_ms = now,
                     .limit_ms = (int64_t)s->spec->timeout_seconds * 1000, .request = json,
                     .reason = "queued: waiting for the scheduler"};
-    rc = st->m->hold_put(st, &h, e);
+    rc = st->w->workload_put(st, &h, e);
     free(json);
     sched__req_free(&req);
     return rc;
@@ -52,7 +54,7 @@ int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched
 static uint64_t devices_used(const sched__queue *q) {
     uint64_t used = 0;
     for (size_t i = 0; i < q->n; i++)
-        if (q->w[i].admitted) used |= q->holds[q->hold_of[i]].gpu_devices;
+        if (q->w[i].admitted) used |= q->rows[q->row_of[i]].gpu_devices;
     return used;
 }
 
@@ -80,6 +82,7 @@ static bool reason_changed(const char *a, const char *b) {
 }
 
 int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
+    assert(st->m->in_tx(st)); /* decisions are written in the lease holder's transaction */
     int rc = sched__queue_load(q, st, e);
     if (rc) return rc;
     sched_decision *d = NULL;
@@ -88,7 +91,7 @@ int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
     uint64_t used = devices_used(q);
     for (size_t k = 0; k < nd && rc == 0; k++) {
         size_t wi = d[k].workload;
-        store_hold h = q->holds[q->hold_of[wi]]; /* a shallow copy: fields are borrowed */
+        store_workload h = q->rows[q->row_of[wi]]; /* a shallow copy: fields are borrowed */
         const sched_workload *w = &q->w[wi];
         int gang = w->req.gang > 0 ? w->req.gang : 1;
         char *nodes = NULL;
@@ -107,19 +110,19 @@ int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
                 used |= h.gpu_devices;
             }
             h.reason = d[k].why;
-            rc = st->m->hold_put(st, &h, e);
+            rc = st->w->workload_put(st, &h, e);
         } else {
             if (d[k].verdict == SCHED_PREEMPT) {
                 for (size_t v = 0; v < d[k].nvictims && rc == 0; v++) {
-                    size_t hv = q->hold_of[d[k].victims[v]];
+                    size_t hv = q->row_of[d[k].victims[v]];
                     char why[600];
                     snprintf(why, sizeof why, "preempted by %s (priority %d) to make room", w->id, (int)w->priority);
-                    rc = st->m->hold_evict(st, q->holds[hv].run_id, q->holds[hv].step, why, e);
+                    rc = st->w->workload_evict(st, q->rows[hv].run_id, q->rows[hv].step, why, e);
                 }
             }
             if (rc == 0 && reason_changed(h.reason, d[k].why)) {
                 h.reason = d[k].why;
-                rc = st->m->hold_put(st, &h, e);
+                rc = st->w->workload_put(st, &h, e);
             }
         }
         free(nodes);

@@ -205,10 +205,10 @@ static int hold_admitted(adm_cycle *cy, size_t j, mp_err *e) {
             return mp_err_set(e, MP_EINVAL, "admitted workload %s names node index %zu, out of range (%zu nodes)",
                               s0(W->id), W->nodes[g], cy->nn);
     k->nodes = W->nodes;
-    if (k->queue >= 0) adm_hold_parse(cy, k->queue, &k->req, W->flavors, &k->hold);
+    if (k->queue >= 0) adm_workload_parse(cy, k->queue, &k->req, W->flavors, &k->hold);
     unsigned mask = W->evicting ? 1u << ADM_NOW : (1u << ADM_NOW) | (1u << ADM_FUT);
-    adm_hold_nodes(cy, &k->req, k->nodes, 1, mask);
-    adm_hold_usage(cy, &k->hold, 1, mask);
+    adm_workload_nodes(cy, &k->req, k->nodes, 1, mask);
+    adm_workload_usage(cy, &k->hold, 1, mask);
     k->holds = !W->evicting;
     k->leaving = W->evicting;
     if (W->evicting) cy->leaving[cy->nleaving++] = j;
@@ -411,8 +411,8 @@ static void admit(adm_cycle *cy, size_t j, const adm_hold *h, size_t *nodes, sch
     k->nodes = nodes;
     k->hold = *h;
     k->end_ms = cy->w[j].limit_ms > 0 ? adm_sat_add(cy->now, cy->w[j].limit_ms) : cy->now;
-    adm_hold_nodes(cy, &k->req, nodes, 1, (1u << ADM_NOW) | (1u << ADM_FUT));
-    adm_hold_usage(cy, h, 1, (1u << ADM_NOW) | (1u << ADM_FUT));
+    adm_workload_nodes(cy, &k->req, nodes, 1, (1u << ADM_NOW) | (1u << ADM_FUT));
+    adm_workload_usage(cy, h, 1, (1u << ADM_NOW) | (1u << ADM_FUT));
     cy->alloc_gen++;
     mp_buf b;
     mp_buf_init(&b);
@@ -455,8 +455,8 @@ static void decide(adm_cycle *cy, size_t j, sched_decision *d) {
     bool delayed = false;
     for (int i = 0; i < ncb; i++) {
         adm_hold h = {0};
-        if (q) adm_hold_of(cy, k->queue, r, &cbs[i], &h);
-        if (!adm_hold_fits(cy, &h, ADM_EFF, NULL)) continue;
+        if (q) adm_workload_of(cy, k->queue, r, &cbs[i], &h);
+        if (!adm_workload_fits(cy, &h, ADM_EFF, NULL)) continue;
         int sh = adm_shape_of(cy, adm_class_of(cy, k->base, q, &cbs[i]), k->req_id);
         if (!adm_shape_possible(cy, &cy->shapes[sh])) {
             if (never < 0) never = sh;

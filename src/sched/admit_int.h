@@ -255,7 +255,7 @@ void adm_nodes_free(adm_cycle *cy);
 /* Adds (sign 1) or takes (-1) one worker of r on node i in the views of mask (1 << ADM_NOW | ...). */
 void adm_node_add(adm_cycle *cy, size_t i, const adm_req *r, int sign, unsigned mask);
 /* The same for every worker of a holding. */
-void adm_hold_nodes(adm_cycle *cy, const adm_req *r, const size_t *nodes, int sign, unsigned mask);
+void adm_workload_nodes(adm_cycle *cy, const adm_req *r, const size_t *nodes, int sign, unsigned mask);
 /* Workers of r node i takes in view (ADM_NOW, ADM_FUT, ADM_EFF), capped at r->gang. */
 int64_t adm_node_share(const adm_cycle *cy, size_t i, const adm_req *r, int view);
 int64_t adm_tnode_share(const adm_cycle *cy, size_t i, const adm_req *r);
@@ -288,21 +288,21 @@ int adm_queues_init(adm_cycle *cy, mp_err *e);
 void adm_queues_free(adm_cycle *cy);
 int adm_queue_find(const adm_cycle *cy, const char *name);
 /* The quota cells a workload of queue q takes with combination cb, into h. */
-void adm_hold_of(const adm_cycle *cy, int q, const adm_req *r, const adm_combo *cb, adm_hold *h);
+void adm_workload_of(const adm_cycle *cy, int q, const adm_req *r, const adm_combo *cb, adm_hold *h);
 /* The cells an admitted workload holds, read from its flavors string. */
-void adm_hold_parse(const adm_cycle *cy, int q, const adm_req *r, const char *flavors, adm_hold *h);
+void adm_workload_parse(const adm_cycle *cy, int q, const adm_req *r, const char *flavors, adm_hold *h);
 /* Adds (sign 1) or takes (-1) a holding's usage in the views of mask. */
-void adm_hold_usage(adm_cycle *cy, const adm_hold *h, int sign, unsigned mask);
+void adm_workload_usage(adm_cycle *cy, const adm_hold *h, int sign, unsigned mask);
 /* Whether amt more of cell fits in view. */
 bool adm_cell_fits(const adm_cycle *cy, int cell, int64_t amt, int view);
 /* Whether the whole holding fits in view; on failure appends the reason to why
  * (may be NULL). */
-bool adm_hold_fits(adm_cycle *cy, const adm_hold *h, int view, mp_buf *why);
+bool adm_workload_fits(adm_cycle *cy, const adm_hold *h, int view, mp_buf *why);
 /* Whether the request's resources of group g of queue q fit flavor f in view; on
  * failure appends the reason to why (may be NULL). */
 bool adm_group_fits(adm_cycle *cy, int q, int g, int f, const adm_req *r, int view, mp_buf *why);
 /* Whether every cell of h stays within nominal in view. */
-bool adm_hold_within_nominal(const adm_cycle *cy, const adm_hold *h, int view);
+bool adm_workload_within_nominal(const adm_cycle *cy, const adm_hold *h, int view);
 /* Whether queue q uses more than its nominal quota of cell's flavor and resource in view. */
 bool adm_cell_borrowing(const adm_cycle *cy, int cell, int view);
 /* Recomputes queue q's weighted dominant resource share (EFF). */

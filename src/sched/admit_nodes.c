@@ -123,7 +123,7 @@ void adm_node_add(adm_cycle *cy, size_t i, const adm_req *r, int sign, unsigned 
     sync_wn(cy, i);
 }
 
-void adm_hold_nodes(adm_cycle *cy, const adm_req *r, const size_t *nodes, int sign, unsigned mask) {
+void adm_workload_nodes(adm_cycle *cy, const adm_req *r, const size_t *nodes, int sign, unsigned mask) {
     for (int g = 0; g < r->gang; g++) adm_node_add(cy, nodes[g], r, sign, mask);
 }
 

@@ -70,7 +70,7 @@ static void promise(adm_cycle *cy, size_t j, const adm_hold *h, size_t *nodes) {
     k->nodes = nodes;
     k->hold = *h;
     k->end_ms = end_of(cy, j);
-    adm_hold_usage(cy, h, 1, 1u << ADM_FUT);
+    adm_workload_usage(cy, h, 1, 1u << ADM_FUT);
     cy->alloc_gen++;
 }
 
@@ -120,8 +120,8 @@ bool adm_wait_for_leaving(adm_cycle *cy, size_t j, const adm_combo *cbs, int ncb
     const adm_req *r = &cy->reqs[k->req_id];
     for (int i = 0; i < ncb; i++) {
         adm_hold h = {0};
-        if (k->queue >= 0) adm_hold_of(cy, k->queue, r, &cbs[i], &h);
-        if (!adm_hold_fits(cy, &h, ADM_FUT, NULL)) continue;
+        if (k->queue >= 0) adm_workload_of(cy, k->queue, r, &cbs[i], &h);
+        if (!adm_workload_fits(cy, &h, ADM_FUT, NULL)) continue;
         int sh = adm_shape_of(cy, adm_class_of(cy, k->base, k->queue >= 0 ? &cy->q[k->queue] : NULL, &cbs[i]),
                               k->req_id);
         if (!adm_shape_possible(cy, &cy->shapes[sh])) continue;
@@ -133,7 +133,7 @@ bool adm_wait_for_leaving(adm_cycle *cy, size_t j, const adm_combo *cbs, int ncb
             continue;
         }
         if (!adm_backfill_ok(cy, j, plan, NULL, 0, false)) {
-            adm_hold_nodes(cy, r, plan, -1, 1u << ADM_FUT);
+            adm_workload_nodes(cy, r, plan, -1, 1u << ADM_FUT);
             free(plan);
             continue;
         }
@@ -173,10 +173,10 @@ static void flip(adm_cycle *cy, search *s, size_t v, int sign, bool quota) {
         adm_node_add(cy, i, &k->req, sign, 1u << ADM_FUT);
         s->count += adm_node_share(cy, i, s->r, ADM_FUT) - before;
     }
-    if (quota) adm_hold_usage(cy, &k->hold, sign, 1u << ADM_FUT);
+    if (quota) adm_workload_usage(cy, &k->hold, sign, 1u << ADM_FUT);
 }
 
-static bool quota_ok(adm_cycle *cy, const search *s) { return adm_hold_fits(cy, s->h, ADM_FUT, NULL); }
+static bool quota_ok(adm_cycle *cy, const search *s) { return adm_workload_fits(cy, s->h, ADM_FUT, NULL); }
 
 /* Whether the preemptor's policies let it take v for quota. */
 static bool quota_candidate(adm_cycle *cy, const search *s, size_t v, bool nominal_ok) {
@@ -206,7 +206,7 @@ static void put_reason(adm_cycle *cy, mp_buf *b, const size_t *v, size_t nv, boo
         mp_buf_puts(b, " to free quota");
         mp_buf why;
         mp_buf_init(&why);
-        if (!adm_hold_fits(cy, h, ADM_EFF, &why)) mp_buf_printf(b, ": %s", why.data);
+        if (!adm_workload_fits(cy, h, ADM_EFF, &why)) mp_buf_printf(b, ": %s", why.data);
         mp_buf_free(&why);
     } else {
         mp_buf_printf(b, " to make room: %s", adm_shape_why(cy, &cy->shapes[shape]));
@@ -248,7 +248,7 @@ static bool search_victims(adm_cycle *cy, size_t j, const adm_hold *h, bool qfit
         bool reclaim = cy->q[q].cohort >= 0 && cq->reclaim_within_cohort != SPEC_RECLAIM_NEVER;
         if (cq->within_cluster_queue == SPEC_WITHIN_NEVER && !reclaim) return false;
     }
-    bool nominal_ok = q >= 0 && adm_hold_within_nominal(cy, h, ADM_FUT);
+    bool nominal_ok = q >= 0 && adm_workload_within_nominal(cy, h, ADM_FUT);
     if (!qfit && !quota_victims_possible(cy, j, q, nominal_ok)) return false;
     cy->planning = true; /* usage moves back and forth: not a queue starting to borrow */
     int64_t gang = s.r->gang;
@@ -298,7 +298,7 @@ static bool search_victims(adm_cycle *cy, size_t j, const adm_hold *h, bool qfit
     bool planned = adm_plan(cy, s.cl, s.r, prefer, np, plan);
     free(prefer);
     if (planned && !adm_backfill_ok(cy, j, plan, v, nv, false)) {
-        adm_hold_nodes(cy, s.r, plan, -1, 1u << ADM_FUT);
+        adm_workload_nodes(cy, s.r, plan, -1, 1u << ADM_FUT);
         planned = false;
         *delayed = true;
     }
@@ -311,7 +311,7 @@ static bool search_victims(adm_cycle *cy, size_t j, const adm_hold *h, bool qfit
         return false;
     }
     for (size_t i = 0; i < nv; i++) /* every victim's quota is freed once it exits */
-        if (!vq[i]) adm_hold_usage(cy, &cy->wk[v[i]].hold, -1, 1u << ADM_FUT);
+        if (!vq[i]) adm_workload_usage(cy, &cy->wk[v[i]].hold, -1, 1u << ADM_FUT);
     free(vq);
     cy->planning = false;
     mp_buf b;
@@ -342,8 +342,8 @@ bool adm_preempt(adm_cycle *cy, size_t j, const adm_combo *cbs, int ncb, sched_d
     uint32_t mask = 0;
     for (int i = 0; i < ncb; i++) {
         h[i] = (adm_hold){0};
-        if (k->queue >= 0) adm_hold_of(cy, k->queue, r, &cbs[i], &h[i]);
-        if (adm_hold_fits(cy, &h[i], ADM_FUT, NULL)) mask |= 1u << i;
+        if (k->queue >= 0) adm_workload_of(cy, k->queue, r, &cbs[i], &h[i]);
+        if (adm_workload_fits(cy, &h[i], ADM_FUT, NULL)) mask |= 1u << i;
     }
     bool same = ws->fail_release == cy->release_gen && ws->fail_borrow == cy->borrow_gen && ws->fail_mask == mask;
     if (same && prio <= ws->fail_prio) return false;
@@ -421,7 +421,7 @@ void adm_reserve(adm_cycle *cy, size_t j, int shape, const adm_hold *h, mp_buf *
     cy->res_w = j;
     cy->res_shape = shape;
     cy->res_t = t;
-    adm_hold_usage(cy, h, 1, 1u << ADM_FUT); /* its quota waits for it too */
+    adm_workload_usage(cy, h, 1, 1u << ADM_FUT); /* its quota waits for it too */
     int64_t secs = (t - cy->now + 999) / 1000;
     if (secs > 0) mp_buf_printf(why, "; first in line, expected to start in %lld s", (long long)secs);
     else mp_buf_puts(why, "; first in line");

@@ -181,7 +181,7 @@ static int cell_at(const adm_queue *q, int g, int f, int cov) {
     return q->groups[g].cell0 + f * q->groups[g].ncov + cov;
 }
 
-void adm_hold_of(const adm_cycle *cy, int qi, const adm_req *r, const adm_combo *cb, adm_hold *h) {
+void adm_workload_of(const adm_cycle *cy, int qi, const adm_req *r, const adm_combo *cb, adm_hold *h) {
     const adm_queue *q = &cy->q[qi];
     h->n = 0;
     for (int k = 0; k < r->n; k++) {
@@ -214,7 +214,7 @@ static bool flavor_in(const char *text, const char *res, const char **fl, size_t
     return false;
 }
 
-void adm_hold_parse(const adm_cycle *cy, int qi, const adm_req *r, const char *flavors, adm_hold *h) {
+void adm_workload_parse(const adm_cycle *cy, int qi, const adm_req *r, const char *flavors, adm_hold *h) {
     const adm_queue *q = &cy->q[qi];
     h->n = 0;
     for (int k = 0; k < r->n; k++) {
@@ -233,7 +233,7 @@ void adm_hold_parse(const adm_cycle *cy, int qi, const adm_req *r, const char *f
     }
 }
 
-void adm_hold_usage(adm_cycle *cy, const adm_hold *h, int sign, unsigned mask) {
+void adm_workload_usage(adm_cycle *cy, const adm_hold *h, int sign, unsigned mask) {
     for (int i = 0; i < h->n; i++) {
         adm_cell *c = &cy->cells[h->cell[i]];
         bool was = c->use[ADM_FUT] > c->nominal;
@@ -306,7 +306,7 @@ static void put_cell_why(adm_cycle *cy, mp_buf *b, int cell, int64_t amt, int vi
     else mp_buf_printf(b, "cohort can lend it %s in all, it would need %s", x, y);
 }
 
-bool adm_hold_fits(adm_cycle *cy, const adm_hold *h, int view, mp_buf *why) {
+bool adm_workload_fits(adm_cycle *cy, const adm_hold *h, int view, mp_buf *why) {
     for (int i = 0; i < h->n; i++) {
         if (adm_cell_fits(cy, h->cell[i], h->amt[i], view)) continue;
         if (why) put_cell_why(cy, why, h->cell[i], h->amt[i], view);
@@ -329,7 +329,7 @@ bool adm_group_fits(adm_cycle *cy, int qi, int g, int f, const adm_req *r, int v
     return true;
 }
 
-bool adm_hold_within_nominal(const adm_cycle *cy, const adm_hold *h, int view) {
+bool adm_workload_within_nominal(const adm_cycle *cy, const adm_hold *h, int view) {
     for (int i = 0; i < h->n; i++) {
         const adm_cell *c = &cy->cells[h->cell[i]];
         if (adm_sat_add(use_of(c, view), h->amt[i]) > c->nominal) return false;

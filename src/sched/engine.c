@@ -215,7 +215,7 @@ typedef enum start_kind {
 typedef struct start_item {
     sched__step *s;
     int adm;               /* ADM_*: where its admission stands (ADM_NONE: it needs none) */
-    const store_hold *row; /* its workload row (in g->own) when ADM_PENDING or ADM_ADMITTED */
+    const store_workload *row; /* its workload row (in g->own) when ADM_PENDING or ADM_ADMITTED */
     sched__prep prep;
     start_kind kind;
     store_cache_entry hit;
@@ -320,10 +320,10 @@ static int running_count(engine *g) {
 
 /* Reads this run's workload rows and points each admission item at its own. */
 static int read_own(engine *g, start_item *items, size_t nitems) {
-    store_hold_array_free(g->own, g->nown);
+    store_workload_array_free(g->own, g->nown);
     g->own = NULL;
     g->nown = 0;
-    int rc = g->st->m->hold_list_run(g->st, g->run.id, &g->own, &g->nown, g->e);
+    int rc = g->st->w->workload_list_run(g->st, g->run.id, &g->own, &g->nown, g->e);
     for (size_t i = 0; i < nitems && rc == 0; i++) {
         start_item *it = &items[i];
         if (it->kind != START_SPAWN || it->adm == ADM_NONE) continue;
@@ -340,7 +340,7 @@ static int read_own(engine *g, start_item *items, size_t nitems) {
  * one cycle for every run; then this run's rows again, as decided. */
 static int schedule(engine *g, start_item *items, size_t nitems) {
     bool held = false;
-    int rc = g->st->m->lease_take(g->st, g->run.owner_pid, g->run.owner_start, mp_now_ms(), mp_proc_alive, &held, g->e);
+    int rc = g->st->w->lease_take(g->st, g->run.owner_pid, g->run.owner_start, mp_now_ms(), mp_proc_alive, &held, g->e);
     g->lease_held = held;
     if (rc == 0 && held) {
         g->last_dv = g->st->m->data_version(g->st);
@@ -371,7 +371,7 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
     bool changed = false;
     for (size_t i = 0; i < nexits && *rc == 0; i++)
         if (ended[i] && sched__needs_admission(ended[i])) {
-            *rc = g->st->m->hold_delete(g->st, g->run.id, ended[i]->rec.name, g->e);
+            *rc = g->st->w->workload_delete(g->st, g->run.id, ended[i]->rec.name, g->e);
             changed = true;
         }
     for (size_t i = 0; i < nitems && *rc == 0; i++) {
@@ -403,7 +403,7 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
             if (g->cancel) {
                 *rc = sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
                 if (*rc == 0 && sched__needs_admission(s)) /* what it was queued or admitted for */
-                    *rc = g->st->m->hold_delete(g->st, g->run.id, s->rec.name, g->e);
+                    *rc = g->st->w->workload_delete(g->st, g->run.id, s->rec.name, g->e);
                 changed = true;
             } else if (readiness(g, s, &blocker) < 0) {
                 char msg[300];
@@ -429,7 +429,7 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
         }
     }
     if (!all_final) return 0;
-    if ((*rc = g->st->m->hold_delete(g->st, g->run.id, NULL, g->e)) != 0) return 0; /* pending rows too */
+    if ((*rc = g->st->w->workload_delete(g->st, g->run.id, NULL, g->e)) != 0) return 0; /* pending rows too */
     char msg[400];
     if (g->cancel) {
         *rc = set_run(g, RUN_CANCELLED, "RunCancelled", "cancelled");
@@ -671,8 +671,8 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         free(s->preempt_why);
         if (s->prepped) sched__prep_free(&s->prep);
     }
-    if (g.lease_held) g.st->m->lease_release(g.st, g.run.owner_pid, g.run.owner_start, NULL);
-    store_hold_array_free(g.own, g.nown);
+    if (g.lease_held) g.st->w->lease_release(g.st, g.run.owner_pid, g.run.owner_start, NULL);
+    store_workload_array_free(g.own, g.nown);
     sched__queue_free(&g.q);
     sched__flush_events(&g);
     free(g.evs);

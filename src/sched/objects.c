@@ -206,8 +206,8 @@ int sched_objects_load(store *st, sched_objects *o, mp_err *e) {
     store_object *objs = NULL;
     store_source *src = NULL;
     size_t nobjs = 0, nsrc = 0;
-    int rc = st->m->object_list(st, &objs, &nobjs, e);
-    if (rc == 0) rc = st->m->source_list(st, &src, &nsrc, e);
+    int rc = st->o->object_list(st, &objs, &nobjs, e);
+    if (rc == 0) rc = st->o->source_list(st, &src, &nsrc, e);
     o->files = mp_xcalloc(nsrc + 1, sizeof *o->files);
     o->owned = mp_xcalloc(nsrc + 1, sizeof *o->owned);
     o->source_ids = mp_xcalloc(nsrc + 1, sizeof *o->source_ids);
@@ -462,9 +462,9 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
         if (d->n > before) rc = mp_err_set(e, MP_EINVAL, "%s: %zu problem(s) with references", f->path, d->n - before);
         sched_objects_free(&o);
     }
-    if (rc == 0) rc = st->m->object_apply(st, f->path, text, keys, nkeys, e);
+    if (rc == 0) rc = st->o->object_apply(st, f->path, text, keys, nkeys, e);
     for (size_t i = 0; i < f->nobjs && rc == 0; i++) /* applied anew: the spec's canary percent holds again */
-        if (f->objs[i].kind == SPEC_KIND_DEPLOYMENT) rc = st->m->rollout_set(st, spec_object_meta(&f->objs[i])->name, -1, e);
+        if (f->objs[i].kind == SPEC_KIND_DEPLOYMENT) rc = st->o->rollout_set(st, spec_object_meta(&f->objs[i])->name, -1, e);
     if (rc == 0) *napplied = nkeys;
     free(keys);
     return rc;

@@ -224,7 +224,7 @@ int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched
         snprintf(msg, sizeof msg, "owner process %d is gone; %d orphaned process%s stopped", r.owner_pid, found,
                  found == 1 ? "" : "es");
         rc = sched_event(st, r.id, NULL, "RunInterrupted", msg, e);
-        if (rc == 0) rc = st->m->hold_delete(st, r.id, NULL, e); /* the dead owner's holds */
+        if (rc == 0) rc = st->w->workload_delete(st, r.id, NULL, e); /* the dead owner's holds */
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (steps[i].state != STEP_RUNNING) continue;
             mp_rm_rf(steps[i].outputs_dir, NULL);
@@ -296,7 +296,7 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
             rc = st->m->step_update(st, &steps[i], e);
             if (rc == 0) rc = sched_event(st, r.id, steps[i].name, "StepCancelled", "cancelled", e);
         }
-        if (rc == 0) rc = st->m->hold_delete(st, r.id, NULL, e);
+        if (rc == 0) rc = st->w->workload_delete(st, r.id, NULL, e);
         r.state = RUN_CANCELLED;
         r.ended_ms = mp_now_ms();
         r.owner_pid = 0;

@@ -389,9 +389,9 @@ const spec_cluster_queue *sched_objects_queue(const sched_objects *o, const char
 
 /* One worker's request of workload row h and how many workers it has (from its
  * stored request, or what a row written before requests were stored holds). */
-void sched_row_request(const store_hold *h, sched_res *one, int *workers);
+void sched_row_request(const store_workload *h, sched_res *one, int *workers);
 /* Whether workload row h's owner process is alive (rows of dead owners hold nothing). */
-bool sched_hold_live(const store_hold *h);
+bool sched_workload_live(const store_workload *h);
 
 /* What a step's scheduling names resolve to. */
 typedef struct sched_resolved {

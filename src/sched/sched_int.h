@@ -114,13 +114,13 @@ typedef struct sched__queue {
     sched_objects obj; /* what is applied; reloaded when it changes */
     bool loaded;
     int64_t sig;
-    store_hold *holds; /* the rows read by the last sched__queue_load */
-    size_t nholds;
+    store_workload *rows; /* the rows read by the last sched__queue_load */
+    size_t nrows;
     sched_workload *w; /* workloads: the live rows */
     sched__req *reqs;
     size_t **nodes;
     char **ids;
-    size_t *hold_of; /* the row of holds[] each came from */
+    size_t *row_of; /* the row of rows[] each came from */
     size_t n, cap;
 } sched__queue;
 /* (Re)loads the applied objects when they changed. */
@@ -270,7 +270,7 @@ typedef struct sched__engine {
     bool first;           /* the first iteration always opens a transaction */
     int64_t last_dv;      /* the store's data_version when it last scheduled */
     int64_t last_sched, last_lease_check; /* monotonic ms */
-    store_hold *own;      /* this run's workload rows, as last read */
+    store_workload *own;      /* this run's workload rows, as last read */
     size_t nown;
     int64_t last_cancel_poll, last_evict_poll;
     sched__pending_ev *evs;

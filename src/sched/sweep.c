@@ -23,6 +23,7 @@
  * stay in engine.c. Runs on the engine's thread; nothing here is shared. */
 #include "sched/sched_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ size_t sched__sweep_expand(const spec_sweep *sw, char ***out) {
 }
 
 int sched__sweep_insert(store *st, const char *home, const char *run_id, const spec_step *s, int *idx, mp_err *e) {
+    assert(st->m->in_tx(st)); /* the trials commit with their run */
     char **params = NULL;
     size_t n = sched__sweep_expand(s->sweep, &params);
     int rc = 0;

@@ -8,12 +8,14 @@
  * Runs on the engine's thread. */
 #include "sched/sched_int.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, const char *name_at,
                         mp_err *e) {
+    assert(st->m->in_tx(st)); /* the MLflow run commits with the pipeline run */
     char *exp_id = NULL;
     int rc = st->t->experiment_get_or_create(st, r->pipeline, &exp_id, e);
     if (rc) return rc;

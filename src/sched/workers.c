@@ -252,9 +252,9 @@ void sched__poll_evictions(engine *g) {
     bool any = false;
     for (size_t i = 0; i < g->n && !any; i++) any = g->steps[i].running && sched__needs_admission(&g->steps[i]);
     if (!any) return;
-    store_hold *h = NULL;
+    store_workload *h = NULL;
     size_t n = 0;
-    if (g->st->m->hold_list(g->st, &h, &n, NULL) != 0) return;
+    if (g->st->w->workload_list(g->st, &h, &n, NULL) != 0) return;
     for (size_t i = 0; i < n; i++) {
         if (!h[i].evict || h[i].pending || strcmp(h[i].run_id, g->run.id) != 0) continue;
         sched__step *s = sched__step_by_name(g, h[i].step);
@@ -269,5 +269,5 @@ void sched__poll_evictions(engine *g) {
         sched__signal_step(g, s, SIGTERM);
         s->kill_at = now + g->grace_ms;
     }
-    store_hold_array_free(h, n);
+    store_workload_array_free(h, n);
 }

@@ -2,7 +2,7 @@
  * workload in the store (pending or admitted, of every run on this machine),
  * turned into sched_workloads for sched_cycle.
  *
- * A workload is stored as a holds row (store_hold): its request as JSON (one
+ * A workload is stored as a row of the workloads table (store_workload): its request as JSON (one
  * worker's resources, node selector, tolerations, workers, whether it may
  * preempt), priority, ClusterQueue, times, and once admitted the node of each
  * worker and its flavors. Rows whose owner process is dead are ignored.
@@ -10,6 +10,7 @@
  * before the decisions it leads to are committed. One thread. */
 #include "sched/sched_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,9 @@ int sched__req_from_json(const char *text, sched__req *out, mp_err *e) {
     return 0;
 }
 
-bool sched_hold_live(const store_hold *h) { return mp_proc_alive(h->owner_pid, h->owner_start); }
+bool sched_workload_live(const store_workload *h) { return mp_proc_alive(h->owner_pid, h->owner_start); }
 
-void sched_row_request(const store_hold *h, sched_res *one, int *workers) {
+void sched_row_request(const store_workload *h, sched_res *one, int *workers) {
     memset(one, 0, sizeof *one);
     *workers = 1;
     sched__req r;
@@ -148,9 +149,9 @@ void sched__queue_reset(sched__queue *q) {
         free(q->ids[i]);
     }
     q->n = 0;
-    store_hold_array_free(q->holds, q->nholds);
-    q->holds = NULL;
-    q->nholds = 0;
+    store_workload_array_free(q->rows, q->nrows);
+    q->rows = NULL;
+    q->nrows = 0;
 }
 
 void sched__queue_free(sched__queue *q) {
@@ -159,7 +160,7 @@ void sched__queue_free(sched__queue *q) {
     free(q->reqs);
     free(q->nodes);
     free(q->ids);
-    free(q->hold_of);
+    free(q->row_of);
     if (q->loaded) sched_objects_free(&q->obj);
     memset(q, 0, sizeof *q);
 }
@@ -171,14 +172,14 @@ static size_t grow(sched__queue *q) {
         q->reqs = mp_xrealloc(q->reqs, q->cap * sizeof *q->reqs);
         q->nodes = mp_xrealloc(q->nodes, q->cap * sizeof *q->nodes);
         q->ids = mp_xrealloc(q->ids, q->cap * sizeof *q->ids);
-        q->hold_of = mp_xrealloc(q->hold_of, q->cap * sizeof *q->hold_of);
+        q->row_of = mp_xrealloc(q->row_of, q->cap * sizeof *q->row_of);
     }
     size_t i = q->n++;
     memset(&q->w[i], 0, sizeof q->w[i]);
     memset(&q->reqs[i], 0, sizeof q->reqs[i]);
     q->nodes[i] = NULL;
     q->ids[i] = NULL;
-    q->hold_of[i] = 0;
+    q->row_of[i] = 0;
     return i;
 }
 
@@ -186,7 +187,7 @@ static size_t grow(sched__queue *q) {
 static int objects_signature(store *st, int64_t *sig, mp_err *e) {
     store_object *o = NULL;
     size_t n = 0;
-    int rc = st->m->object_list(st, &o, &n, e);
+    int rc = st->o->object_list(st, &o, &n, e);
     int64_t s = (int64_t)n * 1000003;
     for (size_t i = 0; i < n; i++) s = s * 31 + o[i].source_id * 7 + o[i].applied_ms;
     store_object_array_free(o, n);
@@ -236,12 +237,13 @@ static size_t *parse_nodes(const sched_objects *o, const char *list, int gang) {
 }
 
 int sched__queue_load(sched__queue *q, store *st, mp_err *e) {
+    assert(st->m->in_tx(st)); /* what is read is what the cycle decides over */
     sched__queue_reset(q);
     int rc = sched__queue_objects(q, st, e);
-    if (rc == 0) rc = st->m->hold_list(st, &q->holds, &q->nholds, e);
-    for (size_t i = 0; i < q->nholds && rc == 0; i++) {
-        store_hold *h = &q->holds[i];
-        if (!sched_hold_live(h)) continue; /* dead owner */
+    if (rc == 0) rc = st->w->workload_list(st, &q->rows, &q->nrows, e);
+    for (size_t i = 0; i < q->nrows && rc == 0; i++) {
+        store_workload *h = &q->rows[i];
+        if (!sched_workload_live(h)) continue; /* dead owner */
         sched__req r = {0};
         if (h->request) {
             mp_err ignored;
@@ -266,7 +268,7 @@ int sched__queue_load(sched__queue *q, store *st, mp_err *e) {
         q->reqs[k] = r;
         q->nodes[k] = nodes;
         q->ids[k] = mp_xasprintf("%s/%s", h->run_id, h->step);
-        q->hold_of[k] = i;
+        q->row_of[k] = i;
         q->w[k] = (sched_workload){.id = q->ids[k], .cluster_queue = h->queue, .priority = h->priority,
                                    .may_preempt = r.may_preempt, .created_ms = h->created_ms,
                                    .limit_ms = h->limit_ms, .req = r.req, .admitted = !h->pending,

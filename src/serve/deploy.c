@@ -84,13 +84,13 @@ int serve_deploy_load(store *st, const char *name, spec_file **f, const spec_dep
     store_object *objs = NULL;
     store_source *src = NULL;
     size_t nobjs = 0, nsrc = 0;
-    int rc = st->m->object_list(st, &objs, &nobjs, e);
+    int rc = st->o->object_list(st, &objs, &nobjs, e);
     int64_t source = -1;
     for (size_t i = 0; rc == 0 && i < nobjs; i++)
         if (strcmp(objs[i].kind, "Deployment") == 0 && strcmp(objs[i].name, name) == 0) source = objs[i].source_id;
     if (rc == 0 && source < 0)
         rc = mp_err_set(e, MP_ENOENT, "no Deployment \"%s\" is applied (apply one with: mlplane apply -f FILE)", name);
-    if (rc == 0) rc = st->m->source_list(st, &src, &nsrc, e);
+    if (rc == 0) rc = st->o->source_list(st, &src, &nsrc, e);
     const store_source *s = NULL;
     for (size_t i = 0; rc == 0 && i < nsrc && !s; i++)
         if (src[i].id == source) s = &src[i];
@@ -131,7 +131,7 @@ static void reload(serve_deploy *d, bool force) {
         int p = 0;
         bool found = false;
         mp_err e = {0};
-        if (d->st->m->rollout_get(d->st, d->name, &p, &found, &e) != 0) {
+        if (d->st->o->rollout_get(d->st, d->name, &p, &found, &e) != 0) {
             serve__deploy_log(d, "cannot read the rollout state: %s", e.msg);
         } else {
             int want = found ? p : d->percent_spec, was = serve_split_percent(d->split);

@@ -113,7 +113,7 @@ static void record(serve_fleet *f, const child *c, const char *state, const char
                              .owner_pid = f->pid, .owner_start = f->pid_start,
                              .started_ms = c->cur.pid > 0 ? c->started_wall : 0};
     mp_err e = {0};
-    if (f->st->m->deploy_state_put(f->st, &ds, &e) != 0) flog("deployment %s: cannot record its state: %s", c->name, e.msg);
+    if (f->st->o->deploy_state_put(f->st, &ds, &e) != 0) flog("deployment %s: cannot record its state: %s", c->name, e.msg);
     free(also);
 }
 
@@ -125,7 +125,7 @@ static void event(serve_fleet *f, const child *c, const char *type, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     mp_err e = {0};
-    if (f->st->m->deploy_event_add(f->st, c->name, type, msg, &e) != 0)
+    if (f->st->o->deploy_event_add(f->st, c->name, type, msg, &e) != 0)
         flog("deployment %s: cannot record an event: %s", c->name, e.msg);
 }
 
@@ -168,7 +168,7 @@ static void scan(serve_fleet *f) {
     store_object *objs = NULL;
     size_t n = 0;
     mp_err e = {0};
-    if (f->st->m->object_list(f->st, &objs, &n, &e) != 0) {
+    if (f->st->o->object_list(f->st, &objs, &n, &e) != 0) {
         flog("cannot list the applied Deployments: %s", e.msg);
         return;
     }
@@ -367,7 +367,7 @@ static void reconcile(serve_fleet *f, int64_t now) {
                 continue;
             }
             mp_err e = {0};
-            if (f->st->m->deploy_state_clear(f->st, c->name, &e) != 0)
+            if (f->st->o->deploy_state_clear(f->st, c->name, &e) != 0)
                 flog("deployment %s: cannot forget its state: %s", c->name, e.msg);
             close_socket(c);
             free(c->name);

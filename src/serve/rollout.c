@@ -67,7 +67,7 @@ static json_t *stored_status(store *st, const char *name, mp_err *e) {
     int percent = d->canary.set ? d->canary.percent : 0;
     bool found = false;
     int recorded = 0;
-    if (st->m->rollout_get(st, name, &recorded, &found, e) != 0) {
+    if (st->o->rollout_get(st, name, &recorded, &found, e) != 0) {
         spec_file_free(f);
         return NULL;
     }
@@ -124,7 +124,7 @@ static json_t *state_json(const char *state, const char *message, const store_de
 static int add_state(store *st, const char *name, int64_t applied_ms, json_t *v, bool live, bool events, mp_err *e) {
     store_deploy_state rec;
     bool found = false;
-    if (st->m->deploy_state_get(st, name, &rec, &found, e) != 0) return MP_ESTORE;
+    if (st->o->deploy_state_get(st, name, &rec, &found, e) != 0) return MP_ESTORE;
     int ready = 0, desired = 0;
     size_t i;
     json_t *tr;
@@ -158,7 +158,7 @@ static int add_state(store *st, const char *name, int64_t applied_ms, json_t *v,
     if (!events) return 0;
     store_deploy_event *evs = NULL;
     size_t n = 0;
-    if (st->m->deploy_event_list(st, name, &evs, &n, e) != 0) return MP_ESTORE;
+    if (st->o->deploy_event_list(st, name, &evs, &n, e) != 0) return MP_ESTORE;
     json_t *arr = json_array();
     for (size_t k = 0; k < n; k++)
         json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:I,s:I}", "type", evs[k].type, "message", evs[k].message,
@@ -194,7 +194,7 @@ static json_t *status_one(store *st, const char *home, const char *name, int64_t
 json_t *serve_deploy_status_of(store *st, const char *home, const char *name, char *warn, size_t warnn, mp_err *e) {
     store_object *objs = NULL;
     size_t n = 0;
-    if (st->m->object_list(st, &objs, &n, e) != 0) return NULL;
+    if (st->o->object_list(st, &objs, &n, e) != 0) return NULL;
     int64_t applied_ms = 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(objs[i].kind, "Deployment") == 0 && strcmp(objs[i].name, name) == 0) applied_ms = objs[i].applied_ms;
@@ -205,7 +205,7 @@ json_t *serve_deploy_status_of(store *st, const char *home, const char *name, ch
 json_t *serve_deploy_status_all(store *st, const char *home, mp_err *e) {
     store_object *objs = NULL;
     size_t n = 0;
-    if (st->m->object_list(st, &objs, &n, e) != 0) return NULL;
+    if (st->o->object_list(st, &objs, &n, e) != 0) return NULL;
     json_t *all = json_array();
     for (size_t i = 0; i < n && all; i++) {
         if (strcmp(objs[i].kind, "Deployment") != 0) continue;
@@ -233,7 +233,7 @@ int serve_deploy_set_percent(store *st, const char *home, const char *name, int 
         rc = mp_err_set(e, MP_EINVAL, "Deployment \"%s\" has no canary to %s: give it spec.canary and apply it again", name,
                         percent == 0 ? "rollback" : "promote");
     bool found = false;
-    if (rc == 0) rc = st->m->rollout_get(st, name, &out->was, &found, e);
+    if (rc == 0) rc = st->o->rollout_get(st, name, &out->was, &found, e);
     if (rc == 0 && !found) out->was = d->canary.percent;
     if (rc == 0) {
         if (d->canary.target.alias) snprintf(out->canary, sizeof out->canary, "@%s", d->canary.target.alias);
@@ -241,7 +241,7 @@ int serve_deploy_set_percent(store *st, const char *home, const char *name, int 
         rc = st->m->begin(st, e);
     }
     if (rc == 0) {
-        rc = st->m->rollout_set(st, name, percent, e);
+        rc = st->o->rollout_set(st, name, percent, e);
         if (rc == 0) rc = st->m->commit(st, e);
         else st->m->rollback(st);
     }

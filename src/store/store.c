@@ -208,7 +208,7 @@ int store_open_home(const char *home, store **out, mp_err *e) {
     return rc;
 }
 
-void store_hold_array_free(store_hold *v, size_t n) {
+void store_workload_array_free(store_workload *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(v[i].run_id);
         free(v[i].step);

@@ -115,10 +115,10 @@ typedef struct store_cache_entry {
     int64_t created_ms;
 } store_cache_entry;
 
-/* A workload: what a running step holds (see hold_put), or what a ready step
+/* A workload: what a running step holds (see workload_put), or what a ready step
  * waits for (pending). cpu/memory/gpu are one worker's requests times its
  * workers, held only when not pending. */
-typedef struct store_hold {
+typedef struct store_workload {
     char *run_id;
     char *step;
     int64_t cpu_milli, memory_bytes, gpu;
@@ -136,7 +136,7 @@ typedef struct store_hold {
     char *flavors;        /* admitted: "RESOURCE=FLAVOR,..." */
     char *evict;          /* non-NULL: preemption asked, why */
     char *reason;         /* pending: why it waits */
-} store_hold;
+} store_workload;
 
 /* A scheduler object (PriorityClass, Node, ClusterQueue, ...) applied to the
  * store, and the source text it was applied from (shared by the objects of one
@@ -187,7 +187,7 @@ typedef struct store_deploy_event {
 void store_deploy_state_free(store_deploy_state *s);
 void store_deploy_event_array_free(store_deploy_event *v, size_t n);
 
-void store_hold_array_free(store_hold *v, size_t n);
+void store_workload_array_free(store_workload *v, size_t n);
 void store_run_free(store_run *r);
 void store_step_free(store_step *s);
 void store_event_free(store_event *ev);
@@ -243,32 +243,52 @@ typedef struct store_methods {
     int (*cache_put)(store *s, const store_cache_entry *c, mp_err *e);
     int (*cache_delete)(store *s, const char *key, mp_err *e);
 
-    /* Holds: what running steps of every run on this machine have been given, so
-     * that several mlplane processes share one view of capacity. A hold names its
-     * owner process; holds of a dead owner are ignored by the scheduler. */
-    int (*hold_put)(store *s, const store_hold *h, mp_err *e);       /* insert or replace */
-    int (*hold_delete)(store *s, const char *run_id, const char *step, mp_err *e); /* step NULL: all of the run */
-    int (*hold_list)(store *s, store_hold **out, size_t *n, mp_err *e);
+    /* A number that changes whenever another connection commits (PRAGMA
+     * data_version); -1 on error. */
+    int64_t (*data_version)(store *s);
+    /* Whether this handle has a transaction open (begin() not yet committed or
+     * rolled back): what a function that must run inside the caller's
+     * transaction asserts. */
+    bool (*in_tx)(store *s);
+    /* Removes run id (a full id, not a prefix) and everything recorded under it:
+     * steps, events, metrics, its step cache entries and workload rows, and the
+     * MLflow run of the same id (metrics, params, tags, inputs), all at once (in
+     * the caller's transaction when one is open). Registered model versions are
+     * kept. Files are the caller's. MP_ENOENT when there is no such run. */
+    int (*run_delete)(store *s, const char *id, mp_err *e);
+} store_methods;
+
+/* Workloads: what each ready or running step of every run on this machine asks
+ * for or has been given (pending or admitted), so that several mlplane processes
+ * share one view of capacity, and the scheduler lease. A workload names its
+ * owner process; workloads of a dead owner are ignored by the scheduler. */
+typedef struct store_workload_methods {
+    int (*workload_put)(store *s, const store_workload *w, mp_err *e); /* insert or replace */
+    int (*workload_delete)(store *s, const char *run_id, const char *step, mp_err *e); /* step NULL: all of the run */
+    int (*workload_list)(store *s, store_workload **out, size_t *n, mp_err *e);
     /* Records, once, that step's workload is asked to yield (why); no-op when it is
-     * already asked or gone. Its owner polls hold_list and stops it. */
-    int (*hold_evict)(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
+     * already asked or gone. Its owner polls workload_list_run and stops it. */
+    int (*workload_evict)(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
     /* The workloads of one run (indexed; what an engine polls). */
-    int (*hold_list_run)(store *s, const char *run_id, store_hold **out, size_t *n, mp_err *e);
+    int (*workload_list_run)(store *s, const char *run_id, store_workload **out, size_t *n, mp_err *e);
     /* The scheduler lease: which process decides admission for every run. In the
-     * caller's transaction: takes it for (pid, start) when free, already ours, or
-     * held by a process alive() says is gone; *held says whether it is ours now. */
+     * caller's transaction (asserted): takes it for (pid, start) when free,
+     * already ours, or held by a process alive() says is gone; *held says
+     * whether it is ours now. */
     int (*lease_take)(store *s, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
                       bool *held, mp_err *e);
     /* Gives the lease up if (pid, start) holds it. */
     int (*lease_release)(store *s, int pid, int64_t start, mp_err *e);
-    /* A number that changes whenever another connection commits (PRAGMA
-     * data_version); -1 on error. */
-    int64_t (*data_version)(store *s);
+} store_workload_methods;
 
-    /* Scheduler objects. object_apply stores text (read from path) as one source
-     * and points each of objs[0..n) (kind, namespace_, name) at it, replacing
-     * what those names pointed at; sources no object points at any more are
-     * deleted. In the caller's transaction when one is open. */
+/* Applied objects (`mlplane apply`): scheduler objects and Deployments, with
+ * what belongs to a Deployment: its rollout (the canary's percent) and the
+ * running state and events mlplane server records for it. */
+typedef struct store_object_methods {
+    /* object_apply stores text (read from path) as one source and points each of
+     * objs[0..n) (kind, namespace_, name) at it, replacing what those names
+     * pointed at; sources no object points at any more are deleted. In the
+     * caller's transaction when one is open. */
     int (*object_apply)(store *s, const char *path, const char *text, const store_object *objs, size_t n,
                         mp_err *e);
     /* MP_ENOENT when there is no such object. */
@@ -284,7 +304,6 @@ typedef struct store_methods {
     /* Records percent (0..100) for the deployment name; a negative percent
      * forgets it (the spec's percent holds again: a Deployment applied anew). */
     int (*rollout_set)(store *s, const char *name, int percent, mp_err *e);
-
     /* A Deployment's running state (insert or replace by ds->name). */
     int (*deploy_state_put)(store *s, const store_deploy_state *ds, mp_err *e);
     /* *found is false when none is recorded; else *out (free with store_deploy_state_free). */
@@ -296,21 +315,17 @@ typedef struct store_methods {
     int (*deploy_event_list)(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
     /* Forgets name's state and events (its Deployment was deleted). */
     int (*deploy_state_clear)(store *s, const char *name, mp_err *e);
-    /* Removes run id (a full id, not a prefix) and everything recorded under it:
-     * steps, events, metrics, its step cache entries and workload rows, and the
-     * MLflow run of the same id (metrics, params, tags, inputs), all at once (in
-     * the caller's transaction when one is open). Registered model versions are
-     * kept. Files are the caller's. MP_ENOENT when there is no such run. */
-    int (*run_delete)(store *s, const char *id, mp_err *e);
-} store_methods;
+} store_object_methods;
 
 struct store {
-    const store_methods *m;            /* runs, steps, events, metrics, cache */
+    const store_methods *m;            /* transactions; runs, steps, events, metrics, cache */
+    const store_workload_methods *w;   /* workloads and the scheduler lease */
+    const store_object_methods *o;     /* applied objects, Deployments and their rollouts */
     const store_track_methods *t;      /* MLflow tracking: experiments, runs, metrics, params, tags */
     const store_registry_methods *r;   /* model registry */
 };
 
-/* ---- MLflow tracking (implemented by track_sqlite.c, track_search.c) -------------
+/* ---- MLflow tracking (implemented by sqlite/track.c, sqlite/track_search.c) -------------
  * Experiments, runs, metrics, params and tags as MLflow models them. Ids are
  * strings: experiment ids are decimal integers ("0" is the Default experiment,
  * created by the migration), run ids 32 lowercase hex digits for runs created through
@@ -481,7 +496,7 @@ struct store_track_methods {
     int (*log_inputs)(store *s, const char *run_id, const store_dataset_input *in, size_t n, mp_err *e);
 };
 
-/* ---- model registry (implemented by registry_sqlite.c, registry_search.c) ---------
+/* ---- model registry (implemented by sqlite/registry.c, sqlite/registry_search.c) ---------
  * Registered models and their numbered versions, as MLflow's model registry models
  * them. Version numbers are allocated per model from a counter kept on the model
  * row (1, 2, 3, ...), under the write lock, so concurrent creates never share a

@@ -510,19 +510,19 @@ static void test_workloads(void **state) {
     fx *f = *state;
     store *s = f->s;
     mp_err e = {0};
-    store_hold w = {.run_id = "r1", .step = "a", .pending = true, .priority = 1000, .queue = "team-a",
+    store_workload w = {.run_id = "r1", .step = "a", .pending = true, .priority = 1000, .queue = "team-a",
                     .created_ms = 7, .limit_ms = 60000, .request = "{\"cpu\":500}", .reason = "over quota",
                     .owner_pid = 42, .owner_start = 9};
-    assert_int_equal(s->m->hold_put(s, &w, &e), 0);
-    store_hold adm = {.run_id = "r2", .step = "b", .cpu_milli = 1000, .gpu = 2, .gpu_devices = 3, .started_ms = 8,
+    assert_int_equal(s->w->workload_put(s, &w, &e), 0);
+    store_workload adm = {.run_id = "r2", .step = "b", .cpu_milli = 1000, .gpu = 2, .gpu_devices = 3, .started_ms = 8,
                       .nodes = "n1,n2", .flavors = "cpu=default", .owner_pid = 43};
-    assert_int_equal(s->m->hold_put(s, &adm, &e), 0);
-    assert_int_equal(s->m->hold_evict(s, "r2", "b", "preempted by r1/a", &e), 0);
-    assert_int_equal(s->m->hold_evict(s, "r2", "b", "second reason is ignored", &e), 0);
-    assert_int_equal(s->m->hold_evict(s, "r9", "zz", "no such row: no-op", &e), 0);
-    store_hold *v = NULL;
+    assert_int_equal(s->w->workload_put(s, &adm, &e), 0);
+    assert_int_equal(s->w->workload_evict(s, "r2", "b", "preempted by r1/a", &e), 0);
+    assert_int_equal(s->w->workload_evict(s, "r2", "b", "second reason is ignored", &e), 0);
+    assert_int_equal(s->w->workload_evict(s, "r9", "zz", "no such row: no-op", &e), 0);
+    store_workload *v = NULL;
     size_t n = 0;
-    assert_int_equal(s->m->hold_list(s, &v, &n, &e), 0);
+    assert_int_equal(s->w->workload_list(s, &v, &n, &e), 0);
     assert_int_equal(n, 2);
     assert_true(v[0].pending);
     assert_int_equal(v[0].priority, 1000);
@@ -538,11 +538,11 @@ static void test_workloads(void **state) {
     assert_int_equal(v[1].gpu_devices, 3);
     assert_string_equal(v[1].evict, "preempted by r1/a");
     assert_null(v[1].queue);
-    store_hold_array_free(v, n);
-    assert_int_equal(s->m->hold_delete(s, "r1", NULL, &e), 0);
-    assert_int_equal(s->m->hold_list(s, &v, &n, &e), 0);
+    store_workload_array_free(v, n);
+    assert_int_equal(s->w->workload_delete(s, "r1", NULL, &e), 0);
+    assert_int_equal(s->w->workload_list(s, &v, &n, &e), 0);
     assert_int_equal(n, 1);
-    store_hold_array_free(v, n);
+    store_workload_array_free(v, n);
 }
 
 /* Scheduler objects: applying points names at a source; re-applying a name moves
@@ -554,27 +554,27 @@ static void test_objects(void **state) {
     store_object a[] = {{.kind = "ClusterQueue", .namespace_ = "", .name = "q1"},
                         {.kind = "LocalQueue", .namespace_ = "ns", .name = "lq"}};
     assert_int_equal(s->m->begin(s, &e), 0);
-    assert_int_equal(s->m->object_apply(s, "/x/one.yaml", "text one", a, 2, &e), 0);
+    assert_int_equal(s->o->object_apply(s, "/x/one.yaml", "text one", a, 2, &e), 0);
     assert_int_equal(s->m->commit(s, &e), 0);
     store_object b[] = {{.kind = "ClusterQueue", .namespace_ = "", .name = "q1"}};
-    assert_int_equal(s->m->object_apply(s, "/x/two.yaml", "text two", b, 1, &e), 0);
+    assert_int_equal(s->o->object_apply(s, "/x/two.yaml", "text two", b, 1, &e), 0);
     store_object *o = NULL;
     size_t n = 0;
-    assert_int_equal(s->m->object_list(s, &o, &n, &e), 0);
+    assert_int_equal(s->o->object_list(s, &o, &n, &e), 0);
     assert_int_equal(n, 2);
     assert_string_equal(o[0].kind, "ClusterQueue");
     assert_string_equal(o[1].namespace_, "ns");
     assert_true(o[0].source_id != o[1].source_id); /* q1 moved to the second file */
     store_object_array_free(o, n);
     store_source *src = NULL;
-    assert_int_equal(s->m->source_list(s, &src, &n, &e), 0);
+    assert_int_equal(s->o->source_list(s, &src, &n, &e), 0);
     assert_int_equal(n, 2);
     assert_string_equal(src[1].text, "text two");
     assert_string_equal(src[1].path, "/x/two.yaml");
     store_source_array_free(src, n);
-    assert_int_equal(s->m->object_delete(s, "LocalQueue", "ns", "lq", &e), 0);
-    assert_int_equal(s->m->object_delete(s, "LocalQueue", "ns", "lq", &e), MP_ENOENT);
-    assert_int_equal(s->m->source_list(s, &src, &n, &e), 0);
+    assert_int_equal(s->o->object_delete(s, "LocalQueue", "ns", "lq", &e), 0);
+    assert_int_equal(s->o->object_delete(s, "LocalQueue", "ns", "lq", &e), MP_ENOENT);
+    assert_int_equal(s->o->source_list(s, &src, &n, &e), 0);
     assert_int_equal(n, 1); /* the first file defines nothing any more */
     assert_string_equal(src[0].text, "text two");
     store_source_array_free(src, n);
@@ -588,23 +588,23 @@ static void test_rollouts(void **state) {
     mp_err e = {0};
     int p = -1;
     bool found = true;
-    assert_int_equal(s->m->rollout_get(s, "web", &p, &found, &e), 0);
+    assert_int_equal(s->o->rollout_get(s, "web", &p, &found, &e), 0);
     assert_false(found);
-    assert_int_equal(s->m->rollout_set(s, "web", 100, &e), 0);
-    assert_int_equal(s->m->rollout_set(s, "api", 5, &e), 0);
-    assert_int_equal(s->m->rollout_set(s, "web", 30, &e), 0);
-    assert_int_equal(s->m->rollout_get(s, "web", &p, &found, &e), 0);
+    assert_int_equal(s->o->rollout_set(s, "web", 100, &e), 0);
+    assert_int_equal(s->o->rollout_set(s, "api", 5, &e), 0);
+    assert_int_equal(s->o->rollout_set(s, "web", 30, &e), 0);
+    assert_int_equal(s->o->rollout_get(s, "web", &p, &found, &e), 0);
     assert_true(found);
     assert_int_equal(p, 30);
     s->m->close(s);
     s = f->s = must_open(f->path);
-    assert_int_equal(s->m->rollout_get(s, "api", &p, &found, &e), 0);
+    assert_int_equal(s->o->rollout_get(s, "api", &p, &found, &e), 0);
     assert_true(found);
     assert_int_equal(p, 5);
-    assert_int_equal(s->m->rollout_set(s, "web", -1, &e), 0);
-    assert_int_equal(s->m->rollout_get(s, "web", &p, &found, &e), 0);
+    assert_int_equal(s->o->rollout_set(s, "web", -1, &e), 0);
+    assert_int_equal(s->o->rollout_get(s, "web", &p, &found, &e), 0);
     assert_false(found);
-    assert_int_equal(s->m->rollout_set(s, "never", -1, &e), 0); /* forgetting nothing is fine */
+    assert_int_equal(s->o->rollout_set(s, "never", -1, &e), 0); /* forgetting nothing is fine */
 }
 
 /* A Deployment's running state (absent, recorded, replaced; kept across a
@@ -617,19 +617,19 @@ static void test_deploy_states(void **state) {
     mp_err e = {0};
     store_deploy_state ds;
     bool found = true;
-    assert_int_equal(s->m->deploy_state_get(s, "web", &ds, &found, &e), 0);
+    assert_int_equal(s->o->deploy_state_get(s, "web", &ds, &found, &e), 0);
     assert_false(found);
     store_deploy_state w = {.name = "web", .state = "Starting", .restarts = 0, .pid = 42, .owner_pid = 7,
                             .owner_start = 99, .started_ms = 1000};
-    assert_int_equal(s->m->deploy_state_put(s, &w, &e), 0);
+    assert_int_equal(s->o->deploy_state_put(s, &w, &e), 0);
     w.state = "CrashLoopBackOff";
     w.message = w.last_error = "exit status 1: cannot listen on 127.0.0.1:1: Address already in use";
     w.restarts = 3;
     w.pid = 0;
-    assert_int_equal(s->m->deploy_state_put(s, &w, &e), 0);
+    assert_int_equal(s->o->deploy_state_put(s, &w, &e), 0);
     s->m->close(s);
     s = f->s = must_open(f->path);
-    assert_int_equal(s->m->deploy_state_get(s, "web", &ds, &found, &e), 0);
+    assert_int_equal(s->o->deploy_state_get(s, "web", &ds, &found, &e), 0);
     assert_true(found);
     assert_string_equal(ds.state, "CrashLoopBackOff");
     assert_string_equal(ds.last_error, w.last_error);
@@ -641,13 +641,13 @@ static void test_deploy_states(void **state) {
     store_deploy_state_free(&ds);
 
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(s->m->deploy_event_add(s, "web", "Started", "started", &e), 0);
-        assert_int_equal(s->m->deploy_event_add(s, "web", "Exited", "exit status 1: boom", &e), 0);
+        assert_int_equal(s->o->deploy_event_add(s, "web", "Started", "started", &e), 0);
+        assert_int_equal(s->o->deploy_event_add(s, "web", "Exited", "exit status 1: boom", &e), 0);
     }
-    assert_int_equal(s->m->deploy_event_add(s, "api", "Started", "started", &e), 0);
+    assert_int_equal(s->o->deploy_event_add(s, "api", "Started", "started", &e), 0);
     store_deploy_event *ev = NULL;
     size_t n = 0;
-    assert_int_equal(s->m->deploy_event_list(s, "web", &ev, &n, &e), 0);
+    assert_int_equal(s->o->deploy_event_list(s, "web", &ev, &n, &e), 0);
     assert_int_equal(n, 2);
     assert_string_equal(ev[0].type, "Started");
     assert_int_equal(ev[0].count, 3);
@@ -658,25 +658,25 @@ static void test_deploy_states(void **state) {
     for (int i = 0; i < STORE_DEPLOY_EVENTS_MAX + 5; i++) {
         char msg[32];
         snprintf(msg, sizeof msg, "event %d", i);
-        assert_int_equal(s->m->deploy_event_add(s, "web", "Ready", msg, &e), 0);
+        assert_int_equal(s->o->deploy_event_add(s, "web", "Ready", msg, &e), 0);
     }
-    assert_int_equal(s->m->deploy_event_list(s, "web", &ev, &n, &e), 0);
+    assert_int_equal(s->o->deploy_event_list(s, "web", &ev, &n, &e), 0);
     assert_int_equal(n, STORE_DEPLOY_EVENTS_MAX);
     char last[32];
     snprintf(last, sizeof last, "event %d", STORE_DEPLOY_EVENTS_MAX + 4);
     assert_string_equal(ev[n - 1].message, last);
     store_deploy_event_array_free(ev, n);
 
-    assert_int_equal(s->m->deploy_state_clear(s, "web", &e), 0);
-    assert_int_equal(s->m->deploy_state_get(s, "web", &ds, &found, &e), 0);
+    assert_int_equal(s->o->deploy_state_clear(s, "web", &e), 0);
+    assert_int_equal(s->o->deploy_state_get(s, "web", &ds, &found, &e), 0);
     assert_false(found);
-    assert_int_equal(s->m->deploy_event_list(s, "web", &ev, &n, &e), 0);
+    assert_int_equal(s->o->deploy_event_list(s, "web", &ev, &n, &e), 0);
     assert_int_equal(n, 0);
     store_deploy_event_array_free(ev, n);
-    assert_int_equal(s->m->deploy_event_list(s, "api", &ev, &n, &e), 0); /* another's are kept */
+    assert_int_equal(s->o->deploy_event_list(s, "api", &ev, &n, &e), 0); /* another's are kept */
     assert_int_equal(n, 1);
     store_deploy_event_array_free(ev, n);
-    assert_int_equal(s->m->deploy_state_clear(s, "never", &e), 0); /* forgetting nothing is fine */
+    assert_int_equal(s->o->deploy_state_clear(s, "never", &e), 0); /* forgetting nothing is fine */
 }
 
 /* ---- transactions and sharing ------------------------------------------------------------ */

@@ -1,17 +1,20 @@
-/* holds_sqlite.c — the holds table: what each running step of every run on this
- * machine has been given (cpu, memory, GPUs and which devices), with the process
- * that owns it. Several `mlplane run` processes (and the runs a server spawns)
+/* workload.c — the workloads table: what each ready or running step of every run
+ * on this machine asks for (pending) or has been given (admitted: cpu, memory,
+ * GPUs and which devices, nodes), with the process that owns it, and the
+ * scheduler lease. Several `mlplane run` processes (and the runs a server spawns)
  * read it inside their write transaction before starting a step, so admission is
  * serialised by SQLite's write lock and the machine is never oversubscribed.
- * Holds of a dead owner are left for the scheduler to ignore (it checks the
+ * Workloads of a dead owner are left for the scheduler to ignore (it checks the
  * owner's pid and start time) and are removed by resume and cancel.
  * Thread-safety: as the store, one connection per thread; the prepared
- * statements live in the connection's STORE__EXT_HOLDS slot. */
-#include "store/sqlite_int.h"
+ * statements live in the connection's STORE__EXT_WORKLOADS slot. */
+#include "store/sqlite/sqlite_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* v4 (as it was: the table is renamed workloads by v10). */
 const char store__schema_holds[] =
     "CREATE TABLE holds ("
     "  run_id TEXT NOT NULL,"
@@ -24,7 +27,7 @@ const char store__schema_holds[] =
     "  owner_start INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (run_id, step));";
 
-/* v5: a hold becomes a workload as the scheduler sees it: pending ones too, with
+/* v5: a held row becomes a workload as the scheduler sees it: pending ones too, with
  * priority, queue, request, placement, and the preemption asked of it. */
 const char store__schema_workloads[] =
     "ALTER TABLE holds ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
@@ -57,33 +60,33 @@ const char store__schema_workloads[] =
     "  owner_start INTEGER NOT NULL,"
     "  renewed_ms INTEGER NOT NULL);";
 
-enum { H_PUT, H_DELETE_STEP, H_DELETE_RUN, H_LIST, H_EVICT, H_LIST_RUN, H_LEASE_GET, H_LEASE_PUT, H_LEASE_DEL,
-       H__COUNT };
+enum { W_PUT, W_DELETE_STEP, W_DELETE_RUN, W_LIST, W_EVICT, W_LIST_RUN, W_LEASE_GET, W_LEASE_PUT, W_LEASE_DEL,
+       W__COUNT };
 
-static const char *const sql_text[H__COUNT] = {
-    [H_PUT] = "INSERT OR REPLACE INTO holds (run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, "
+static const char *const sql_text[W__COUNT] = {
+    [W_PUT] = "INSERT OR REPLACE INTO workloads (run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, "
               "owner_start, pending, priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, "
               "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-    [H_DELETE_STEP] = "DELETE FROM holds WHERE run_id = ?1 AND step = ?2",
-    [H_DELETE_RUN] = "DELETE FROM holds WHERE run_id = ?1",
-    [H_LIST] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
-               "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM holds "
+    [W_DELETE_STEP] = "DELETE FROM workloads WHERE run_id = ?1 AND step = ?2",
+    [W_DELETE_RUN] = "DELETE FROM workloads WHERE run_id = ?1",
+    [W_LIST] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
+               "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM workloads "
                "ORDER BY run_id, step",
-    [H_LIST_RUN] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
-                   "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM holds "
+    [W_LIST_RUN] = "SELECT run_id, step, cpu_milli, memory_bytes, gpu, gpu_devices, owner_pid, owner_start, pending, "
+                   "priority, queue, created_ms, started_ms, limit_ms, request, nodes, flavors, evict, reason FROM workloads "
                    "WHERE run_id = ?1 ORDER BY step",
-    [H_LEASE_GET] = "SELECT owner_pid, owner_start, renewed_ms FROM sched_lease WHERE id = 1",
-    [H_LEASE_PUT] = "INSERT OR REPLACE INTO sched_lease (id, owner_pid, owner_start, renewed_ms) VALUES (1, ?1, ?2, ?3)",
-    [H_LEASE_DEL] = "DELETE FROM sched_lease WHERE owner_pid = ?1 AND owner_start = ?2",
-    [H_EVICT] = "UPDATE holds SET evict = ?3 WHERE run_id = ?1 AND step = ?2 AND evict IS NULL",
+    [W_LEASE_GET] = "SELECT owner_pid, owner_start, renewed_ms FROM sched_lease WHERE id = 1",
+    [W_LEASE_PUT] = "INSERT OR REPLACE INTO sched_lease (id, owner_pid, owner_start, renewed_ms) VALUES (1, ?1, ?2, ?3)",
+    [W_LEASE_DEL] = "DELETE FROM sched_lease WHERE owner_pid = ?1 AND owner_start = ?2",
+    [W_EVICT] = "UPDATE workloads SET evict = ?3 WHERE run_id = ?1 AND step = ?2 AND evict IS NULL",
 };
 
 static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
-    return store__ext_stmt(st, STORE__EXT_HOLDS, sql_text, H__COUNT, i, "holds", e);
+    return store__ext_stmt(st, STORE__EXT_WORKLOADS, sql_text, W__COUNT, i, "workloads", e);
 }
 
-int store__hold_put(store *st, const store_hold *h, mp_err *e) {
-    sqlite3_stmt *q = Q(st, H_PUT, e);
+static int sq_workload_put(store *st, const store_workload *h, mp_err *e) {
+    sqlite3_stmt *q = Q(st, W_PUT, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, h->run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, h->step, -1, SQLITE_STATIC);
@@ -109,8 +112,8 @@ int store__hold_put(store *st, const store_hold *h, mp_err *e) {
     return 0;
 }
 
-int store__hold_delete(store *st, const char *run_id, const char *step, mp_err *e) {
-    sqlite3_stmt *q = Q(st, step ? H_DELETE_STEP : H_DELETE_RUN, e);
+static int sq_workload_delete(store *st, const char *run_id, const char *step, mp_err *e) {
+    sqlite3_stmt *q = Q(st, step ? W_DELETE_STEP : W_DELETE_RUN, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
     if (step) sqlite3_bind_text(q, 2, step, -1, SQLITE_STATIC);
@@ -119,13 +122,8 @@ int store__hold_delete(store *st, const char *run_id, const char *step, mp_err *
     return 0;
 }
 
-static char *col_dup(sqlite3_stmt *q, int i) {
-    const char *t = (const char *)sqlite3_column_text(q, i);
-    return t ? mp_xstrdup(t) : NULL;
-}
-
-int store__hold_evict(store *st, const char *run_id, const char *step, const char *why, mp_err *e) {
-    sqlite3_stmt *q = Q(st, H_EVICT, e);
+static int sq_workload_evict(store *st, const char *run_id, const char *step, const char *why, mp_err *e) {
+    sqlite3_stmt *q = Q(st, W_EVICT, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, step, -1, SQLITE_STATIC);
@@ -135,66 +133,55 @@ int store__hold_evict(store *st, const char *run_id, const char *step, const cha
     return 0;
 }
 
-static int list(store *st, sqlite3_stmt *q, store_hold **out, size_t *n, mp_err *e) {
-    store_hold *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        v[len++] = (store_hold){.run_id = mp_xstrdup((const char *)sqlite3_column_text(q, 0)),
-                                .step = mp_xstrdup((const char *)sqlite3_column_text(q, 1)),
-                                .cpu_milli = sqlite3_column_int64(q, 2),
-                                .memory_bytes = sqlite3_column_int64(q, 3),
-                                .gpu = sqlite3_column_int64(q, 4),
-                                .gpu_devices = (uint64_t)sqlite3_column_int64(q, 5),
-                                .owner_pid = sqlite3_column_int(q, 6),
-                                .owner_start = sqlite3_column_int64(q, 7),
-                                .pending = sqlite3_column_int(q, 8) != 0,
-                                .priority = sqlite3_column_int(q, 9),
-                                .queue = col_dup(q, 10),
-                                .created_ms = sqlite3_column_int64(q, 11),
-                                .started_ms = sqlite3_column_int64(q, 12),
-                                .limit_ms = sqlite3_column_int64(q, 13),
-                                .request = col_dup(q, 14),
-                                .nodes = col_dup(q, 15),
-                                .flavors = col_dup(q, 16),
-                                .evict = col_dup(q, 17),
-                                .reason = col_dup(q, 18)};
-    }
-    if (rc != SQLITE_DONE) store__save_err(st);
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE) {
-        store_hold_array_free(v, len);
-        return store__fail(st, e, rc, "cannot list workloads");
-    }
-    *out = v;
-    *n = len;
-    return 0;
+static void read_workload(sqlite3_stmt *q, void *elem) {
+    *(store_workload *)elem = (store_workload){.run_id = store__col_str(q, 0),
+                                               .step = store__col_str(q, 1),
+                                               .cpu_milli = sqlite3_column_int64(q, 2),
+                                               .memory_bytes = sqlite3_column_int64(q, 3),
+                                               .gpu = sqlite3_column_int64(q, 4),
+                                               .gpu_devices = (uint64_t)sqlite3_column_int64(q, 5),
+                                               .owner_pid = sqlite3_column_int(q, 6),
+                                               .owner_start = sqlite3_column_int64(q, 7),
+                                               .pending = sqlite3_column_int(q, 8) != 0,
+                                               .priority = sqlite3_column_int(q, 9),
+                                               .queue = store__col_str(q, 10),
+                                               .created_ms = sqlite3_column_int64(q, 11),
+                                               .started_ms = sqlite3_column_int64(q, 12),
+                                               .limit_ms = sqlite3_column_int64(q, 13),
+                                               .request = store__col_str(q, 14),
+                                               .nodes = store__col_str(q, 15),
+                                               .flavors = store__col_str(q, 16),
+                                               .evict = store__col_str(q, 17),
+                                               .reason = store__col_str(q, 18)};
 }
 
-int store__hold_list(store *st, store_hold **out, size_t *n, mp_err *e) {
+static void free_workloads(void *v, size_t n) { store_workload_array_free(v, n); }
+
+static int list(store *st, sqlite3_stmt *q, store_workload **out, size_t *n, mp_err *e) {
+    return store__list(st, q, sizeof **out, read_workload, free_workloads, "workloads", (void **)out, n, e);
+}
+
+static int sq_workload_list(store *st, store_workload **out, size_t *n, mp_err *e) {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *q = Q(st, H_LIST, e);
+    sqlite3_stmt *q = Q(st, W_LIST, e);
     return q ? list(st, q, out, n, e) : MP_ESTORE;
 }
 
-int store__hold_list_run(store *st, const char *run_id, store_hold **out, size_t *n, mp_err *e) {
+static int sq_workload_list_run(store *st, const char *run_id, store_workload **out, size_t *n, mp_err *e) {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *q = Q(st, H_LIST_RUN, e);
+    sqlite3_stmt *q = Q(st, W_LIST_RUN, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
     return list(st, q, out, n, e);
 }
 
-int store__lease_take(store *st, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
+static int sq_lease_take(store *st, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
                       bool *held, mp_err *e) {
+    assert(store__in_tx(st)); /* taken and acted on in one transaction */
     *held = false;
-    sqlite3_stmt *q = Q(st, H_LEASE_GET, e);
+    sqlite3_stmt *q = Q(st, W_LEASE_GET, e);
     if (!q) return MP_ESTORE;
     int rc = sqlite3_step(q);
     bool free_ = true;
@@ -209,7 +196,7 @@ int store__lease_take(store *st, int pid, int64_t start, int64_t now_ms, bool (*
     }
     sqlite3_reset(q);
     if (!free_) return 0;
-    if (!(q = Q(st, H_LEASE_PUT, e))) return MP_ESTORE;
+    if (!(q = Q(st, W_LEASE_PUT, e))) return MP_ESTORE;
     sqlite3_bind_int(q, 1, pid);
     sqlite3_bind_int64(q, 2, start);
     sqlite3_bind_int64(q, 3, now_ms);
@@ -219,8 +206,8 @@ int store__lease_take(store *st, int pid, int64_t start, int64_t now_ms, bool (*
     return 0;
 }
 
-int store__lease_release(store *st, int pid, int64_t start, mp_err *e) {
-    sqlite3_stmt *q = Q(st, H_LEASE_DEL, e);
+static int sq_lease_release(store *st, int pid, int64_t start, mp_err *e) {
+    sqlite3_stmt *q = Q(st, W_LEASE_DEL, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_int(q, 1, pid);
     sqlite3_bind_int64(q, 2, start);
@@ -237,3 +224,13 @@ int64_t store__data_version(store *st) {
     sqlite3_finalize(q);
     return v;
 }
+
+const store_workload_methods store__sqlite_workload = {
+    .workload_put = sq_workload_put,
+    .workload_delete = sq_workload_delete,
+    .workload_list = sq_workload_list,
+    .workload_evict = sq_workload_evict,
+    .workload_list_run = sq_workload_list_run,
+    .lease_take = sq_lease_take,
+    .lease_release = sq_lease_release,
+};

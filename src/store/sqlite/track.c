@@ -1,4 +1,4 @@
-/* track_sqlite.c — MLflow tracking over the SQLite store: the store_track_methods
+/* track.c — MLflow tracking over the SQLite store: the store_track_methods
  * that create and read experiments and runs and log metrics, params, tags and
  * inputs. The schema is in track_schema.c, searching in track_search.c.
  *
@@ -14,7 +14,7 @@
  * tracking extension slot. Multi-statement writes run in one transaction (their
  * own, or the caller's begin()); log_batch reuses one insert statement per point.
  * Thread-safety: as the store: one handle per thread. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -131,7 +131,6 @@ static sqlite3_stmt *Q(store *st, int i, mp_err *e) {
 /* ---- helpers ---------------------------------------------------------------------- */
 
 static void bind_str(sqlite3_stmt *q, int i, const char *v) { sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC); }
-static char *col_str(sqlite3_stmt *q, int i) { return mp_xstrdup((const char *)sqlite3_column_text(q, i)); }
 static void done(sqlite3_stmt *q) {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -184,7 +183,7 @@ static int read_kvs(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, mp_er
 
 static void read_metric(sqlite3_stmt *q, void *elem) {
     store_track_metric *m = elem;
-    m->key = col_str(q, 0);
+    m->key = store__col_str(q, 0);
     m->value = sqlite3_column_int(q, 4) ? NAN : sqlite3_column_double(q, 1);
     m->timestamp = sqlite3_column_int64(q, 2);
     m->step = sqlite3_column_int64(q, 3);
@@ -210,23 +209,23 @@ static int read_metrics(store *st, sqlite3_stmt *q, store_track_metric **out, si
 
 void store__track_read_experiment(sqlite3_stmt *q, store_experiment *x) {
     x->experiment_id = mp_xasprintf("%lld", (long long)sqlite3_column_int64(q, 0));
-    x->name = col_str(q, 1);
-    x->artifact_location = col_str(q, 2);
-    x->lifecycle_stage = col_str(q, 3);
+    x->name = store__col_str(q, 1);
+    x->artifact_location = store__col_str(q, 2);
+    x->lifecycle_stage = store__col_str(q, 3);
     x->creation_time = sqlite3_column_int64(q, 4);
     x->last_update_time = sqlite3_column_int64(q, 5);
 }
 
 void store__track_read_run(sqlite3_stmt *q, store_track_run *r) {
-    r->run_id = col_str(q, 0);
-    r->run_name = col_str(q, 1);
+    r->run_id = store__col_str(q, 0);
+    r->run_name = store__col_str(q, 1);
     r->experiment_id = mp_xasprintf("%lld", (long long)sqlite3_column_int64(q, 2));
-    r->user_id = col_str(q, 3);
-    r->status = col_str(q, 4);
+    r->user_id = store__col_str(q, 3);
+    r->status = store__col_str(q, 4);
     r->start_time = sqlite3_column_int64(q, 5);
     r->end_time = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 6);
-    r->artifact_uri = col_str(q, 7);
-    r->lifecycle_stage = col_str(q, 8);
+    r->artifact_uri = store__col_str(q, 7);
+    r->lifecycle_stage = store__col_str(q, 8);
 }
 
 int store__track_load_experiment_tags(store *st, store_experiment *x, mp_err *e) {
@@ -250,12 +249,12 @@ static int load_inputs(store *st, store_track_run *r, mp_err *e) {
         }
         store_dataset_input *d = &r->inputs[r->ninputs++];
         memset(d, 0, sizeof *d);
-        d->name = col_str(q, 1);
-        d->digest = col_str(q, 2);
-        d->source_type = col_str(q, 3);
-        d->source = col_str(q, 4);
-        d->schema = col_str(q, 5);
-        d->profile = col_str(q, 6);
+        d->name = store__col_str(q, 1);
+        d->digest = store__col_str(q, 2);
+        d->source_type = store__col_str(q, 3);
+        d->source = store__col_str(q, 4);
+        d->schema = store__col_str(q, 5);
+        d->profile = store__col_str(q, 6);
         bind_str(qt, 1, r->run_id);
         bind_str(qt, 2, (const char *)sqlite3_column_text(q, 0));
         if (read_kvs(st, qt, &d->tags, &d->ntags, e) != 0) {
@@ -707,7 +706,7 @@ static int log_input(store *st, const char *run_id, int64_t eid, const store_dat
     bind_str(qid, 3, d->digest);
     int rc = sqlite3_step(qid);
     if (rc != SQLITE_ROW) return read_fail(st, qid, e, rc, "a dataset");
-    char *ds = col_str(qid, 0);
+    char *ds = store__col_str(qid, 0);
     done(qid);
     bind_str(qi, 1, run_id);
     bind_str(qi, 2, ds);

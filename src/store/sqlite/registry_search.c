@@ -11,13 +11,12 @@
  * versions) version descending, as MLflow does.
  *
  * Thread-safety: as the store: the connection belongs to the calling thread. */
-#include "store/registry_int.h"
+#include "store/sqlite/registry_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char *col_str(sqlite3_stmt *q, int i) { return mp_xstrdup((const char *)sqlite3_column_text(q, i)); }
 static void done(sqlite3_stmt *q) {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -28,26 +27,26 @@ static void bind_str(sqlite3_stmt *q, int i, const char *v) { sqlite3_bind_text(
 
 void reg__read_version(sqlite3_stmt *q, store_model_version *v) {
     memset(v, 0, sizeof *v);
-    v->name = col_str(q, 0);
+    v->name = store__col_str(q, 0);
     v->version = sqlite3_column_int64(q, 1);
     v->creation_time = sqlite3_column_int64(q, 2);
     v->last_updated_time = sqlite3_column_int64(q, 3);
-    v->description = col_str(q, 4);
-    v->user_id = col_str(q, 5);
-    v->current_stage = col_str(q, 6);
-    v->source = col_str(q, 7);
-    v->run_id = col_str(q, 8);
-    v->run_link = col_str(q, 9);
-    v->status = col_str(q, 10);
-    v->status_message = col_str(q, 11);
+    v->description = store__col_str(q, 4);
+    v->user_id = store__col_str(q, 5);
+    v->current_stage = store__col_str(q, 6);
+    v->source = store__col_str(q, 7);
+    v->run_id = store__col_str(q, 8);
+    v->run_link = store__col_str(q, 9);
+    v->status = store__col_str(q, 10);
+    v->status_message = store__col_str(q, 11);
 }
 
 void reg__read_model(sqlite3_stmt *q, store_registered_model *m) {
     memset(m, 0, sizeof *m);
-    m->name = col_str(q, 0);
+    m->name = store__col_str(q, 0);
     m->creation_time = sqlite3_column_int64(q, 1);
     m->last_updated_time = sqlite3_column_int64(q, 2);
-    m->description = col_str(q, 3);
+    m->description = store__col_str(q, 3);
 }
 
 /* Adapter for store__collect. */
@@ -56,6 +55,8 @@ static void read_version(sqlite3_stmt *q, void *v) { reg__read_version(q, v); }
 static int read_kv(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, mp_err *e) {
     return store__read_kvs(st, q, out, n, "registry tags", e);
 }
+
+static void read_alias(sqlite3_stmt *q, void *elem) { *(char **)elem = store__col_str(q, 0); }
 
 int reg__fill_version(store *st, store_model_version *v, bool with_aliases, mp_err *e) {
     sqlite3_stmt *q = reg__q(st, RQ_VTAG_LIST, e);
@@ -67,15 +68,9 @@ int reg__fill_version(store *st, store_model_version *v, bool with_aliases, mp_e
     if (!(q = reg__q(st, RQ_ALIAS_VERSION, e))) return MP_ESTORE;
     bind_str(q, 1, v->name);
     sqlite3_bind_int64(q, 2, v->version);
-    int rc;
-    size_t cap = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (v->naliases == cap) {
-            cap = cap ? cap * 2 : 4;
-            v->aliases = mp_xrealloc(v->aliases, cap * sizeof *v->aliases);
-        }
-        v->aliases[v->naliases++] = col_str(q, 0);
-    }
+    void *arr = v->aliases;
+    int rc = store__collect(q, sizeof *v->aliases, read_alias, &arr, &v->naliases);
+    v->aliases = arr;
     if (rc != SQLITE_DONE) store__save_err(st);
     done(q);
     return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the aliases of %s", v->name);

@@ -14,7 +14,7 @@
  *
  * A statement is prepared per call (its text depends on the query) and finalized.
  * Thread-safety: as the store: one handle per thread. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

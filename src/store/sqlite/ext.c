@@ -1,8 +1,8 @@
 /* ext.c — prepared statements of the files that extend the SQLite store
- * (tracking, registry, holds): each keeps its statements in its extension slot
+ * (tracking, registry, workloads, objects): each keeps its statements in its extension slot
  * of the connection, all prepared on first use and finalized when it closes.
  * Thread-safety: as the store, one connection per thread. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 

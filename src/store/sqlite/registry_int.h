@@ -1,13 +1,13 @@
-/* registry_int.h — private to the SQLite model registry: what registry_sqlite.c
+/* registry_int.h — private to the SQLite model registry: what registry.c
  * (models, versions, tags, aliases, the statements) and registry_search.c (reading
- * records; searches, whose SQL is built per request) share. Nothing outside src/store includes it.
+ * records; searches, whose SQL is built per request) share. Nothing outside src/store/sqlite includes it.
  * Thread-safety: as the store, one connection (and its statements) per thread. */
 #ifndef MLPLANE_STORE_REGISTRY_INT_H
 #define MLPLANE_STORE_REGISTRY_INT_H
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
-/* The registry's prepared statements (texts in registry_sqlite.c). */
+/* The registry's prepared statements (texts in registry.c). */
 enum {
     RQ_SAVEPOINT,
     RQ_RELEASE,

@@ -1,5 +1,5 @@
 /* track_schema.c — the SQLite schema of MLflow tracking: migration v2 (migrate.c
- * applies it), used by track_sqlite.c and track_search.c.
+ * applies it), used by track.c and track_search.c.
  *
  * Tables are prefixed mlflow_ (v1 already has runs and metrics of pipelines) and
  * follow MLflow's SQL store: experiments (experiment 0 "Default" is created here),
@@ -10,7 +10,7 @@
  * input_tags. Indexes serve runs/search: (key, value) on latest_metrics, params and
  * tags for filters and order_by, (experiment_id, start_time DESC, run_uuid) on runs
  * for the default order. Constant data; no threads. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 const char store__schema_track[] =
     "CREATE TABLE mlflow_experiments ("

@@ -1,10 +1,10 @@
 /* sql_build.c — pieces shared by the SQLite store's searches and readers
- * (track_search.c, registry_search.c, track_sqlite.c; declared in sqlite_int.h):
+ * (track_search.c, registry_search.c, track.c; declared in sqlite_int.h):
  * the list of values bound to a SELECT whose text is built per request, MLflow's
  * case-sensitive LIKE rewritten as a GLOB pattern, and reading every row of a
  * statement into a growing array.
  * Reentrant: no state; a store__binds belongs to its caller. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +85,26 @@ int store__collect(sqlite3_stmt *q, size_t size, void (*read)(sqlite3_stmt *q, v
         (*len)++;
     }
     return rc;
+}
+
+char *store__col_str(sqlite3_stmt *q, int i) { return mp_xstrdup((const char *)sqlite3_column_text(q, i)); }
+
+int store__list(store *st, sqlite3_stmt *q, size_t size, void (*read)(sqlite3_stmt *q, void *elem),
+                void (*free_arr)(void *v, size_t n), const char *what, void **out, size_t *n, mp_err *e) {
+    void *v = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = store__collect(q, size, read, &v, &len);
+    if (rc != SQLITE_DONE) store__save_err(st);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        free_arr(v, len);
+        return store__fail(st, e, rc, "cannot list %s", what);
+    }
+    *out = v;
+    *n = len;
+    return 0;
 }
 
 int store__collect_rows(store *st, sqlite3_stmt *q, const store__rows *how, void **out, size_t *n, mp_err *e) {

@@ -12,7 +12,7 @@
  * States are stored as INTEGER values of store_run_state / store_step_state.
  * Thread-safety: functions work on the connection they are given and keep no
  * state; the connection belongs to the calling thread. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -74,11 +74,11 @@ static const char *const migrations[] = {
     "  step TEXT NOT NULL,"
     "  outputs_dir TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL DEFAULT 0);",
-    /* v2: MLflow tracking (track_sqlite.c). */
+    /* v2: MLflow tracking (track.c). */
     store__schema_track,
-    /* v3: model registry (registry_sqlite.c). */
+    /* v3: model registry (registry.c). */
     store__schema_registry,
-    /* v4: holds of running steps, shared by every mlplane process (holds_sqlite.c). */
+    /* v4: what running steps hold (the table renamed workloads in v10), shared by every mlplane process (workload.c). */
     store__schema_holds,
     /* v5: pending workloads and their scheduling fields; applied scheduler objects. */
     store__schema_workloads,
@@ -117,6 +117,10 @@ static const char *const migrations[] = {
      * earlier cache hits are the Skipped rows that name the run they reused. */
     "UPDATE steps SET state = 8 WHERE state = 5 AND cached_from IS NOT NULL;"
     "UPDATE events SET type = 'StepCached' WHERE type = 'StepSkipped' AND message LIKE 'cache hit:%';",
+    /* v10: the holds table is called what it holds, workloads (one word in code and schema). */
+    "ALTER TABLE holds RENAME TO workloads;"
+    "DROP INDEX holds_pending;"
+    "CREATE INDEX workloads_pending ON workloads(pending);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -27,7 +27,7 @@
  *
  * Thread-safety: a handle belongs to the thread that uses it (the connection is
  * opened with SQLITE_OPEN_NOMUTEX); open one handle per thread or process. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -152,7 +152,6 @@ static int fail(sq *s, mp_err *e, int rc, const char *fmt, ...) {
 
 static void bind_str(sqlite3_stmt *q, int i, const char *v) { sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC); }
 
-static char *col_str(sqlite3_stmt *q, int i) { return mp_xstrdup((const char *)sqlite3_column_text(q, i)); }
 
 static void done(sqlite3_stmt *q) {
     sqlite3_reset(q);
@@ -179,13 +178,13 @@ static void bind_run(sqlite3_stmt *q, const store_run *r) {
 
 static void read_run(sqlite3_stmt *q, void *dst) {
     store_run *r = dst;
-    r->id = col_str(q, 0);
-    r->pipeline = col_str(q, 1);
-    r->namespace_ = col_str(q, 2);
+    r->id = store__col_str(q, 0);
+    r->pipeline = store__col_str(q, 1);
+    r->namespace_ = store__col_str(q, 2);
     r->state = sqlite3_column_int(q, 3);
-    r->spec_path = col_str(q, 4);
-    r->spec_yaml = col_str(q, 5);
-    r->params_json = col_str(q, 6);
+    r->spec_path = store__col_str(q, 4);
+    r->spec_yaml = store__col_str(q, 5);
+    r->params_json = store__col_str(q, 6);
     r->created_ms = sqlite3_column_int64(q, 7);
     r->started_ms = sqlite3_column_int64(q, 8);
     r->ended_ms = sqlite3_column_int64(q, 9);
@@ -193,7 +192,7 @@ static void read_run(sqlite3_stmt *q, void *dst) {
     r->owner_start = sqlite3_column_int64(q, 11);
     r->parallel = sqlite3_column_int(q, 12);
     r->cancel_requested = sqlite3_column_int(q, 13) != 0;
-    r->message = col_str(q, 14);
+    r->message = store__col_str(q, 14);
 }
 
 static void bind_step(sqlite3_stmt *q, const store_step *st) {
@@ -217,8 +216,8 @@ static void bind_step(sqlite3_stmt *q, const store_step *st) {
 
 static void read_step(sqlite3_stmt *q, void *dst) {
     store_step *st = dst;
-    st->run_id = col_str(q, 0);
-    st->name = col_str(q, 1);
+    st->run_id = store__col_str(q, 0);
+    st->name = store__col_str(q, 1);
     st->idx = sqlite3_column_int(q, 2);
     st->state = sqlite3_column_int(q, 3);
     st->attempts = sqlite3_column_int(q, 4);
@@ -227,38 +226,38 @@ static void read_step(sqlite3_stmt *q, void *dst) {
     st->ended_ms = sqlite3_column_int64(q, 7);
     st->next_attempt_ms = sqlite3_column_int64(q, 8);
     st->pid = sqlite3_column_int(q, 9);
-    st->cache_key = col_str(q, 10);
-    st->cached_from = col_str(q, 11);
-    st->outputs_dir = col_str(q, 12);
-    st->log_path = col_str(q, 13);
-    st->message = col_str(q, 14);
-    st->params_json = col_str(q, 15);
+    st->cache_key = store__col_str(q, 10);
+    st->cached_from = store__col_str(q, 11);
+    st->outputs_dir = store__col_str(q, 12);
+    st->log_path = store__col_str(q, 13);
+    st->message = store__col_str(q, 14);
+    st->params_json = store__col_str(q, 15);
 }
 
 static void read_event(sqlite3_stmt *q, void *dst) {
     store_event *ev = dst;
     ev->id = sqlite3_column_int64(q, 0);
-    ev->run_id = col_str(q, 1);
-    ev->step = col_str(q, 2);
+    ev->run_id = store__col_str(q, 1);
+    ev->step = store__col_str(q, 2);
     ev->time_ms = sqlite3_column_int64(q, 3);
-    ev->type = col_str(q, 4);
-    ev->message = col_str(q, 5);
+    ev->type = store__col_str(q, 4);
+    ev->message = store__col_str(q, 5);
 }
 
 static void read_metric(sqlite3_stmt *q, void *dst) {
     store_metric *m = dst;
-    m->run_id = col_str(q, 0);
-    m->step = col_str(q, 1);
-    m->key = col_str(q, 2);
+    m->run_id = store__col_str(q, 0);
+    m->step = store__col_str(q, 1);
+    m->key = store__col_str(q, 2);
     m->value = sqlite3_column_type(q, 3) == SQLITE_TEXT ? NAN : sqlite3_column_double(q, 3);
 }
 
 static void read_cache(sqlite3_stmt *q, void *dst) {
     store_cache_entry *c = dst;
-    c->key = col_str(q, 0);
-    c->run_id = col_str(q, 1);
-    c->step = col_str(q, 2);
-    c->outputs_dir = col_str(q, 3);
+    c->key = store__col_str(q, 0);
+    c->run_id = store__col_str(q, 1);
+    c->step = store__col_str(q, 2);
+    c->outputs_dir = store__col_str(q, 3);
     c->created_ms = sqlite3_column_int64(q, 4);
 }
 
@@ -295,19 +294,10 @@ static int read_one(sq *s, sqlite3_stmt *q, void (*read)(sqlite3_stmt *, void *)
  * Returns SQLITE_DONE with *out and *n set (NULL/0 when no rows), or an error code
  * with the message saved and nothing allocated. Resets q. */
 static int read_all(sq *s, sqlite3_stmt *q, const row_kind *k, void **out, size_t *n) {
-    char *arr = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            arr = mp_xrealloc(arr, cap * k->size);
-        }
-        void *dst = arr + len * k->size;
-        memset(dst, 0, k->size);
-        k->read(q, dst);
-        len++;
-    }
+    void *v = NULL;
+    size_t len = 0;
+    int rc = store__collect(q, k->size, k->read, &v, &len);
+    char *arr = v;
     if (rc != SQLITE_DONE) {
         save_err(s);
         for (size_t i = 0; i < len; i++) k->free(arr + i * k->size);
@@ -708,25 +698,8 @@ static const store_methods sqlite_methods = {
     .cache_get = sq_cache_get,
     .cache_put = sq_cache_put,
     .cache_delete = sq_cache_delete,
-    .hold_put = store__hold_put,
-    .hold_delete = store__hold_delete,
-    .hold_list = store__hold_list,
-    .hold_evict = store__hold_evict,
-    .hold_list_run = store__hold_list_run,
-    .lease_take = store__lease_take,
-    .lease_release = store__lease_release,
     .data_version = store__data_version,
-    .object_apply = store__object_apply,
-    .object_delete = store__object_delete,
-    .object_list = store__object_list,
-    .source_list = store__source_list,
-    .rollout_get = store__rollout_get,
-    .rollout_set = store__rollout_set,
-    .deploy_state_put = store__deploy_state_put,
-    .deploy_state_get = store__deploy_state_get,
-    .deploy_event_add = store__deploy_event_add,
-    .deploy_event_list = store__deploy_event_list,
-    .deploy_state_clear = store__deploy_state_clear,
+    .in_tx = store__in_tx,
     .run_delete = store__run_delete,
 };
 
@@ -775,6 +748,8 @@ int store_sqlite_open(const char *path, store **out, mp_err *e) {
     }
     sq *s = mp_xcalloc(1, sizeof *s);
     s->base.m = &sqlite_methods;
+    s->base.w = &store__sqlite_workload;
+    s->base.o = &store__sqlite_objects;
     s->base.t = &store__sqlite_track;
     s->base.r = &store__sqlite_registry;
     s->db = db;

@@ -1,6 +1,6 @@
-/* sqlite_int.h — private to src/store: what sqlite.c and migrate.c share, and
+/* sqlite_int.h — private to src/store/sqlite: what sqlite.c and migrate.c share, and
  * (below) what the other files of the SQLite store share.
- * Not part of the store interface; nothing outside src/store includes it.
+ * Not part of the store interface; nothing outside src/store/sqlite includes it (but a benchmark of it).
  * Thread-safety: as the store, one connection per thread. */
 #ifndef MLPLANE_STORE_SQLITE_INT_H
 #define MLPLANE_STORE_SQLITE_INT_H
@@ -27,12 +27,12 @@ int store__migrate(sqlite3 *db, const char *path, mp_err *e);
 int store__user_version(sqlite3 *db);
 
 /* ---- what sqlite.c offers the other files of the SQLite store ----------------------
- * track_sqlite.c (MLflow tracking) and registry_sqlite.c (model registry) implement
+ * track.c (MLflow tracking) and registry.c (model registry) implement
  * their method tables over the same connection. Each keeps its own prepared
  * statements in an extension slot of the connection, freed when it closes. */
 #include "store/store.h"
 
-enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_HOLDS, STORE__EXT_OBJECTS, STORE__EXT_COUNT };
+enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_WORKLOADS, STORE__EXT_OBJECTS, STORE__EXT_COUNT };
 typedef struct store__ext {
     void *data;
     void (*free)(void *data);
@@ -41,35 +41,16 @@ typedef struct store__ext {
 extern const store_track_methods store__sqlite_track;
 extern const store_registry_methods store__sqlite_registry;
 /* Schema scripts of the tracking and registry tables (migrations v2 and v3) and
- * of the holds table (v4). */
+ * of the holds table (v4; renamed workloads by v10). */
 extern const char store__schema_track[];
 extern const char store__schema_registry[];
 extern const char store__schema_holds[];
 extern const char store__schema_workloads[]; /* v5: workloads and scheduler objects */
-/* Holds (holds_sqlite.c), wired into the base method table. */
-int store__hold_put(store *s, const store_hold *h, mp_err *e);
-int store__hold_delete(store *s, const char *run_id, const char *step, mp_err *e);
-int store__hold_list(store *s, store_hold **out, size_t *n, mp_err *e);
-int store__hold_evict(store *s, const char *run_id, const char *step, const char *why, mp_err *e);
-int store__hold_list_run(store *s, const char *run_id, store_hold **out, size_t *n, mp_err *e);
-int store__lease_take(store *s, int pid, int64_t start, int64_t now_ms, bool (*alive)(int pid, int64_t start),
-                      bool *held, mp_err *e);
-int store__lease_release(store *s, int pid, int64_t start, mp_err *e);
+/* Workloads and the lease (workload.c); applied objects and Deployments (objects.c). */
+extern const store_workload_methods store__sqlite_workload;
+extern const store_object_methods store__sqlite_objects;
 int64_t store__data_version(store *s);
-/* Scheduler objects (objects_sqlite.c). */
-int store__object_apply(store *s, const char *path, const char *text, const store_object *objs, size_t n, mp_err *e);
-int store__object_delete(store *s, const char *kind, const char *ns, const char *name, mp_err *e);
-int store__object_list(store *s, store_object **out, size_t *n, mp_err *e);
-int store__source_list(store *s, store_source **out, size_t *n, mp_err *e);
-int store__rollout_get(store *s, const char *name, int *percent, bool *found, mp_err *e);
-int store__rollout_set(store *s, const char *name, int percent, mp_err *e);
-/* Deployments' running state and events (objects_sqlite.c). */
-int store__deploy_state_put(store *s, const store_deploy_state *ds, mp_err *e);
-int store__deploy_state_get(store *s, const char *name, store_deploy_state *out, bool *found, mp_err *e);
-int store__deploy_event_add(store *s, const char *name, const char *type, const char *message, mp_err *e);
-int store__deploy_event_list(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
-int store__deploy_state_clear(store *s, const char *name, mp_err *e);
-/* A run and everything recorded under its id (rundel_sqlite.c). */
+/* A run and everything recorded under its id (rundel.c). */
 int store__run_delete(store *s, const char *id, mp_err *e);
 
 sqlite3 *store__db(store *st);
@@ -122,6 +103,13 @@ char *store__like_to_glob(const char *p);
  * elements of size bytes (each zeroed, then read by read). Returns the last
  * sqlite3_step result: SQLITE_DONE when every row was read. q is not reset. */
 int store__collect(sqlite3_stmt *q, size_t size, void (*read)(sqlite3_stmt *q, void *elem), void **v, size_t *len);
+/* Column i of the current row of q as a heap string, NULL for SQL NULL. */
+char *store__col_str(sqlite3_stmt *q, int i);
+/* Reads every row of the bound q into a new array *out of *n elements of size
+ * bytes (each zeroed, then read by read), then resets q. On failure frees what
+ * was read with free_arr, sets e ("cannot list <what>") and returns its code. */
+int store__list(store *st, sqlite3_stmt *q, size_t size, void (*read)(sqlite3_stmt *q, void *elem),
+                void (*free_arr)(void *v, size_t n), const char *what, void **out, size_t *n, mp_err *e);
 /* How a search reads its rows with store__collect_rows. */
 typedef struct store__rows {
     size_t size;                                   /* of an element */
@@ -137,7 +125,7 @@ int store__collect_rows(store *st, sqlite3_stmt *q, const store__rows *how, void
  * clears its bindings. On failure "cannot read <what>", nothing kept. */
 int store__read_kvs(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, const char *what, mp_err *e);
 
-/* ---- shared by track_sqlite.c and track_search.c (MLflow tracking) ---------------- */
+/* ---- shared by track.c and track_search.c (MLflow tracking) ---------------- */
 /* Columns read by store__track_read_run / store__track_read_experiment, with the
  * table aliases r (mlflow_runs) and x (mlflow_experiments). */
 #define STORE__TRACK_RUN_COLS \

@@ -1,4 +1,4 @@
-/* registry_sqlite.c — the model registry (store.h, store_registry_methods) over the
+/* registry.c — the model registry (store.h, store_registry_methods) over the
  * SQLite store: registered models, their numbered versions, tags and aliases.
  *
  * Schema (migration v3, store__schema_registry below): reg_models holds each model
@@ -21,7 +21,7 @@
  * Searches, whose SQL depends on the request, are in registry_search.c.
  *
  * Thread-safety: as the store: a handle (connection) belongs to one thread. */
-#include "store/registry_int.h"
+#include "store/sqlite/registry_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

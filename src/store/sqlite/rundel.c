@@ -1,9 +1,9 @@
-/* rundel_sqlite.c — removing a pipeline run from the SQLite store (`mlplane delete
+/* rundel.c — removing a pipeline run from the SQLite store (`mlplane delete
  * run`): its rows in every table keyed by its id, the MLflow run of the same id
  * included, in one transaction. Registered model versions are kept (a version's
  * run_id may name a run that is gone, as in MLflow). Deleting is rare, so the
  * statements are prepared per call. Thread-safety: as the store. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "store/store.h"
 
 static const char *const deletes[] = {
@@ -15,7 +15,7 @@ static const char *const deletes[] = {
     "DELETE FROM mlflow_metrics WHERE run_uuid = ?1",
     "DELETE FROM mlflow_runs WHERE run_uuid = ?1",
     "DELETE FROM cache WHERE run_id = ?1",
-    "DELETE FROM holds WHERE run_id = ?1",
+    "DELETE FROM workloads WHERE run_id = ?1",
     "DELETE FROM events WHERE run_id = ?1",
     "DELETE FROM metrics WHERE run_id = ?1",
     "DELETE FROM steps WHERE run_id = ?1",

@@ -1,4 +1,4 @@
-/* objects_sqlite.c — scheduler objects applied to the store (`mlplane apply`):
+/* objects.c — scheduler objects applied to the store (`mlplane apply`):
  * PriorityClasses, Nodes, NodePools, ResourceFlavors, ClusterQueues and
  * LocalQueues, and Deployments with their rollout state and the running state
  * and events mlplane server records for them (deployment_states,
@@ -7,7 +7,7 @@
  * sources with the spec layer, so the store never needs to understand YAML.
  * Thread-safety: as the store, one connection per thread; the prepared
  * statements live in the connection's STORE__EXT_OBJECTS slot. */
-#include "store/sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +56,7 @@ static int gc(store *st, mp_err *e) {
     return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot delete unused scheduler object sources");
 }
 
-int store__object_apply(store *st, const char *path, const char *text, const store_object *objs, size_t n,
+static int sq_object_apply(store *st, const char *path, const char *text, const store_object *objs, size_t n,
                         mp_err *e) {
     sqlite3_stmt *q = Q(st, O_SOURCE_ADD, e);
     if (!q) return MP_ESTORE;
@@ -80,7 +80,7 @@ int store__object_apply(store *st, const char *path, const char *text, const sto
     return gc(st, e);
 }
 
-int store__object_delete(store *st, const char *kind, const char *ns, const char *name, mp_err *e) {
+static int sq_object_delete(store *st, const char *kind, const char *ns, const char *name, mp_err *e) {
     sqlite3_stmt *q = Q(st, O_DELETE, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
@@ -92,65 +92,34 @@ int store__object_delete(store *st, const char *kind, const char *ns, const char
     return gc(st, e);
 }
 
-static char *col_dup(sqlite3_stmt *q, int i) {
-    const char *t = (const char *)sqlite3_column_text(q, i);
-    return mp_xstrdup(t ? t : "");
+static void read_object(sqlite3_stmt *q, void *elem) {
+    *(store_object *)elem = (store_object){.kind = store__col_str(q, 0), .namespace_ = store__col_str(q, 1),
+                                           .name = store__col_str(q, 2), .source_id = sqlite3_column_int64(q, 3),
+                                           .applied_ms = sqlite3_column_int64(q, 4)};
 }
 
-int store__object_list(store *st, store_object **out, size_t *n, mp_err *e) {
-    *out = NULL;
-    *n = 0;
+static void free_objects(void *v, size_t n) { store_object_array_free(v, n); }
+
+static int sq_object_list(store *st, store_object **out, size_t *n, mp_err *e) {
     sqlite3_stmt *q = Q(st, O_LIST, e);
     if (!q) return MP_ESTORE;
-    store_object *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        v[len++] = (store_object){.kind = col_dup(q, 0), .namespace_ = col_dup(q, 1), .name = col_dup(q, 2),
-                                  .source_id = sqlite3_column_int64(q, 3), .applied_ms = sqlite3_column_int64(q, 4)};
-    }
-    if (rc != SQLITE_DONE) store__save_err(st);
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE) {
-        store_object_array_free(v, len);
-        return store__fail(st, e, rc, "cannot list scheduler objects");
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return store__list(st, q, sizeof **out, read_object, free_objects, "scheduler objects", (void **)out, n, e);
 }
 
-int store__source_list(store *st, store_source **out, size_t *n, mp_err *e) {
-    *out = NULL;
-    *n = 0;
+static void read_source(sqlite3_stmt *q, void *elem) {
+    *(store_source *)elem =
+        (store_source){.id = sqlite3_column_int64(q, 0), .path = store__col_str(q, 1), .text = store__col_str(q, 2)};
+}
+
+static void free_sources(void *v, size_t n) { store_source_array_free(v, n); }
+
+static int sq_source_list(store *st, store_source **out, size_t *n, mp_err *e) {
     sqlite3_stmt *q = Q(st, O_SOURCES, e);
     if (!q) return MP_ESTORE;
-    store_source *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = mp_xrealloc(v, cap * sizeof *v);
-        }
-        v[len++] = (store_source){.id = sqlite3_column_int64(q, 0), .path = col_dup(q, 1), .text = col_dup(q, 2)};
-    }
-    if (rc != SQLITE_DONE) store__save_err(st);
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE) {
-        store_source_array_free(v, len);
-        return store__fail(st, e, rc, "cannot read scheduler object sources");
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return store__list(st, q, sizeof **out, read_source, free_sources, "scheduler object sources", (void **)out, n, e);
 }
 
-int store__rollout_get(store *st, const char *name, int *percent, bool *found, mp_err *e) {
+static int sq_rollout_get(store *st, const char *name, int *percent, bool *found, mp_err *e) {
     *found = false;
     sqlite3_stmt *q = Q(st, O_RO_GET, e);
     if (!q) return MP_ESTORE;
@@ -166,7 +135,7 @@ int store__rollout_get(store *st, const char *name, int *percent, bool *found, m
     return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot read the rollout of deployment %s", name);
 }
 
-int store__rollout_set(store *st, const char *name, int percent, mp_err *e) {
+static int sq_rollout_set(store *st, const char *name, int percent, mp_err *e) {
     sqlite3_stmt *q = Q(st, percent < 0 ? O_RO_CLEAR : O_RO_SET, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -180,17 +149,12 @@ int store__rollout_set(store *st, const char *name, int percent, mp_err *e) {
 
 /* ---- Deployments' running state and events ------------------------------------------------ */
 
-static char *col_opt(sqlite3_stmt *q, int i) {
-    const char *t = (const char *)sqlite3_column_text(q, i);
-    return t ? mp_xstrdup(t) : NULL;
-}
-
 static void bind_opt(sqlite3_stmt *q, int i, const char *s) {
     if (s) sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
     else sqlite3_bind_null(q, i);
 }
 
-int store__deploy_state_put(store *st, const store_deploy_state *ds, mp_err *e) {
+static int sq_deploy_state_put(store *st, const store_deploy_state *ds, mp_err *e) {
     sqlite3_stmt *q = Q(st, O_DS_PUT, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, ds->name, -1, SQLITE_STATIC);
@@ -207,7 +171,7 @@ int store__deploy_state_put(store *st, const store_deploy_state *ds, mp_err *e) 
     return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot record the state of deployment %s", ds->name);
 }
 
-int store__deploy_state_get(store *st, const char *name, store_deploy_state *out, bool *found, mp_err *e) {
+static int sq_deploy_state_get(store *st, const char *name, store_deploy_state *out, bool *found, mp_err *e) {
     memset(out, 0, sizeof *out);
     *found = false;
     sqlite3_stmt *q = Q(st, O_DS_GET, e);
@@ -216,8 +180,8 @@ int store__deploy_state_get(store *st, const char *name, store_deploy_state *out
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         *found = true;
-        *out = (store_deploy_state){.name = col_dup(q, 0), .state = col_dup(q, 1), .message = col_opt(q, 2),
-                                    .last_error = col_opt(q, 3), .restarts = sqlite3_column_int(q, 4),
+        *out = (store_deploy_state){.name = store__col_str(q, 0), .state = store__col_str(q, 1), .message = store__col_str(q, 2),
+                                    .last_error = store__col_str(q, 3), .restarts = sqlite3_column_int(q, 4),
                                     .pid = sqlite3_column_int(q, 5), .owner_pid = sqlite3_column_int(q, 6),
                                     .owner_start = sqlite3_column_int64(q, 7), .started_ms = sqlite3_column_int64(q, 8),
                                     .updated_ms = sqlite3_column_int64(q, 9)};
@@ -241,7 +205,7 @@ static int event_write(store *st, int i, const char *name, const char *type, con
     return rc == SQLITE_DONE ? 0 : store__fail(st, e, rc, "cannot record an event of deployment %s", name);
 }
 
-int store__deploy_event_add(store *st, const char *name, const char *type, const char *message, mp_err *e) {
+static int sq_deploy_event_add(store *st, const char *name, const char *type, const char *message, mp_err *e) {
     bool own = !store__in_tx(st); /* the three statements commit together */
     if (own && st->m->begin(st, e) != 0) return MP_ESTORE;
     int64_t now = mp_now_ms();
@@ -265,11 +229,11 @@ int store__deploy_event_add(store *st, const char *name, const char *type, const
 
 static void read_event(sqlite3_stmt *q, void *elem) {
     store_deploy_event *ev = elem;
-    *ev = (store_deploy_event){.type = col_dup(q, 0), .message = col_dup(q, 1), .count = sqlite3_column_int(q, 2),
+    *ev = (store_deploy_event){.type = store__col_str(q, 0), .message = store__col_str(q, 1), .count = sqlite3_column_int(q, 2),
                                .first_ms = sqlite3_column_int64(q, 3), .last_ms = sqlite3_column_int64(q, 4)};
 }
 
-int store__deploy_event_list(store *st, const char *name, store_deploy_event **out, size_t *n, mp_err *e) {
+static int sq_deploy_event_list(store *st, const char *name, store_deploy_event **out, size_t *n, mp_err *e) {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *q = Q(st, O_DE_LIST, e);
@@ -289,7 +253,7 @@ int store__deploy_event_list(store *st, const char *name, store_deploy_event **o
     return 0;
 }
 
-int store__deploy_state_clear(store *st, const char *name, mp_err *e) {
+static int sq_deploy_state_clear(store *st, const char *name, mp_err *e) {
     static const int clears[] = {O_DS_CLEAR, O_DE_CLEAR};
     for (size_t i = 0; i < sizeof clears / sizeof clears[0]; i++) {
         sqlite3_stmt *q = Q(st, clears[i], e);
@@ -300,3 +264,17 @@ int store__deploy_state_clear(store *st, const char *name, mp_err *e) {
     }
     return 0;
 }
+
+const store_object_methods store__sqlite_objects = {
+    .object_apply = sq_object_apply,
+    .object_delete = sq_object_delete,
+    .object_list = sq_object_list,
+    .source_list = sq_source_list,
+    .rollout_get = sq_rollout_get,
+    .rollout_set = sq_rollout_set,
+    .deploy_state_put = sq_deploy_state_put,
+    .deploy_state_get = sq_deploy_state_get,
+    .deploy_event_add = sq_deploy_event_add,
+    .deploy_event_list = sq_deploy_event_list,
+    .deploy_state_clear = sq_deploy_state_clear,
+};
