@@ -199,9 +199,13 @@ typedef struct cli_capture {
     json_t *json;
     cli_table table;
     bool has_table;
+    mp_buf after; /* what the kind prints after its table (cli_print_after_table), kept to print after the rows */
     bool pass_through; /* set before cli_capture_set: print as usual, but an empty table says "No resources found." */
 } cli_capture;
 void cli_capture_set(cli_capture *c);
+/* Lines a kind prints after its table (notes such as get nodes' GPUs): on
+ * stdout, or, while captured, kept in the capture's after. */
+void cli_print_after_table(const char *text);
 
 /* What `get KIND` was asked besides the kind. */
 typedef struct cli_list_opts {
