@@ -1,7 +1,8 @@
 /* deploy.c — the server's /api/v1 for applied objects and Deployments, what
  * `mlplane --server URL apply|rollout|get deployments` call:
- *   POST /api/v1/apply                        {"path": "FILE", "text": "YAML"}: applies the file's
- *                                             Deployments and scheduler objects, as `mlplane apply`
+ *   POST /api/v1/apply                        {"files": [{"path": "FILE", "text": "YAML"}, ...]} (or one
+ *                                             {"path", "text"}): applies the files' Deployments and
+ *                                             scheduler objects together, all or nothing, as `mlplane apply`
  *   GET  /api/v1/deployments                  every Deployment's status
  *   GET  /api/v1/deployments/NAME             one's (live from the running deployment, else the store's),
  *                                             with its state and events (describe deployment)
@@ -30,30 +31,75 @@ static json_t *body_object(const mp_http_req *req, mp_http_resp *resp) {
     return v;
 }
 
+/* One file of an apply request: its path (what messages say), its text, what it holds. */
+typedef struct apply_file {
+    const char *path;
+    const char *text;
+    spec_file *f;
+} apply_file;
+
+/* The request's files: {"files": [{"path", "text"}, ...]}, or one {"path", "text"}.
+ * Returns how many (0 with a 400 in resp when the body is not one of those). */
+static size_t apply_files(json_t *body, apply_file **out, mp_http_resp *resp) {
+    json_t *files = json_object_get(body, "files"), *one;
+    size_t n = files ? json_array_size(files) : 1;
+    if (files && (!json_is_array(files) || n == 0)) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "\"files\" must be a non-empty array of {\"path\", \"text\"}");
+        return 0;
+    }
+    apply_file *a = mp_xcalloc(n, sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        one = files ? json_array_get(files, i) : body;
+        a[i].path = json_string_value(json_object_get(one, "path"));
+        a[i].text = json_string_value(json_object_get(one, "text"));
+        if (!a[i].path || !*a[i].path) a[i].path = "request";
+        if (!a[i].text) {
+            if (files) mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "files[%zu]: \"text\" (the file's YAML, a string) is required", i);
+            else mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "\"text\" (the file's YAML, a string) is required");
+            free(a);
+            return 0;
+        }
+    }
+    *out = a;
+    return n;
+}
+
+/* Every file is loaded and checked first; then all are applied in one
+ * transaction, so that a problem in any of them changes nothing. */
 void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
     json_t *body = body_object(req, resp);
     if (!body) return;
-    const char *path = json_string_value(json_object_get(body, "path"));
-    const char *text = json_string_value(json_object_get(body, "text"));
-    if (!text) {
-        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "\"text\" (the file's YAML, a string) is required");
+    apply_file *a = NULL;
+    size_t n = apply_files(body, &a, resp);
+    if (n == 0) {
         json_decref(body);
         return;
     }
-    if (!path || !*path) path = "request";
     spec_diags d = {0};
-    spec_file *f = NULL;
-    char *dir = mp_path_dir(path);
     mp_err e = {0};
-    size_t n = 0;
-    int rc = spec_load_string(path, dir, text, strlen(text), &f, &d);
-    if (rc != 0) rc = mp_err_set(&e, MP_EINVAL, "%s: %zu problem(s)", path, d.n);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *dir = mp_path_dir(a[i].path);
+        if (spec_load_string(a[i].path, dir, a[i].text, strlen(a[i].text), &a[i].f, &d) != 0) bad++;
+        free(dir);
+    }
+    int rc = 0;
+    if (bad && n == 1) rc = mp_err_set(&e, MP_EINVAL, "%s: %zu problem(s)", a[0].path, d.n);
+    else if (bad) rc = mp_err_set(&e, MP_EINVAL, "%zu of %zu files are not valid; nothing was applied", bad, n);
     store *st = req->st;
     if (rc == 0) rc = st->m->begin(st, &e);
     if (rc == 0) {
-        rc = sched_objects_apply(st, f, text, &n, &d, &e);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            size_t napplied = 0;
+            rc = sched_objects_apply(st, a[i].f, a[i].text, &napplied, &d, &e);
+        }
         if (rc == 0) rc = st->m->commit(st, &e);
         else st->m->rollback(st);
+        if (rc != 0 && n > 1 && !bad) {
+            char msg[sizeof e.msg];
+            snprintf(msg, sizeof msg, "%s", e.msg);
+            mp_err_set(&e, e.code, "%.*s; nothing was applied", (int)(sizeof msg - 32), msg);
+        }
     }
     if (rc != 0) {
         api_error(resp, &e);
@@ -70,16 +116,18 @@ void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
         }
     } else {
         json_t *applied = json_array(), *skipped = json_array();
-        for (size_t i = 0; i < f->nobjs; i++) {
-            const spec_object *o = &f->objs[i];
-            json_t *x = json_pack("{s:s,s:s}", "kind", spec_kind_name(o->kind), "name", spec_object_meta(o)->name);
-            json_array_append_new(o->kind == SPEC_KIND_PIPELINE ? skipped : applied, x);
-        }
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < a[i].f->nobjs; j++) {
+                const spec_object *o = &a[i].f->objs[j];
+                json_t *x = json_pack("{s:s,s:s,s:s}", "kind", spec_kind_name(o->kind), "name", spec_object_meta(o)->name,
+                                      "path", a[i].path);
+                json_array_append_new(o->kind == SPEC_KIND_PIPELINE ? skipped : applied, x);
+            }
         mp_http_json(resp, 200, json_pack("{s:o,s:o}", "applied", applied, "notApplied", skipped));
     }
     spec_diags_free(&d);
-    spec_file_free(f);
-    free(dir);
+    for (size_t i = 0; i < n; i++) spec_file_free(a[i].f);
+    free(a);
     json_decref(body);
 }
 

@@ -39,6 +39,10 @@ typedef struct cli_command {
 int cli_fail(int status, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Maps an mp_err code to an exit status and prints its message. */
 int cli_fail_err(const mp_err *e);
+/* Reads spec file path into *text (heap, NUL-terminated) and *len; when it
+ * cannot, prints "PATH:1:1: cannot read: REASON" (as validate does) and
+ * returns CLI_USAGE. */
+int cli_read_spec(const char *path, char **text, size_t *len);
 
 /* Opens the home's store (honours --home, MLPLANE_HOME). *home is a heap string;
  * on failure (the reason printed) *home is NULL and nothing needs freeing. */
@@ -154,9 +158,16 @@ int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cl
  * is one sentence and status 1. */
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
 int remote_get_runs(cli_env *env, cli_out out);
-/* apply of one file's text through POST /api/v1/apply: path is what the server
- * is told (an absolute path or "<stdin>"), name what messages say. */
-int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len);
+/* apply of files through one POST /api/v1/apply, all or nothing: each file's
+ * path is what the server is told (an absolute path or "<stdin>"), name what
+ * messages say; what names them all in "nothing to apply in WHAT". */
+typedef struct cli_apply_file {
+    const char *path;
+    const char *name;
+    const char *text;
+    size_t len;
+} cli_apply_file;
+int remote_apply(cli_env *env, const cli_apply_file *files, size_t n, const char *what);
 /* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
 /* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME?namespace=NS. */
@@ -188,9 +199,13 @@ typedef struct cli_capture {
     json_t *json;
     cli_table table;
     bool has_table;
+    mp_buf after; /* what the kind prints after its table (cli_print_after_table), kept to print after the rows */
     bool pass_through; /* set before cli_capture_set: print as usual, but an empty table says "No resources found." */
 } cli_capture;
 void cli_capture_set(cli_capture *c);
+/* Lines a kind prints after its table (notes such as get nodes' GPUs): on
+ * stdout, or, while captured, kept in the capture's after. */
+void cli_print_after_table(const char *text);
 
 /* What `get KIND` was asked besides the kind. */
 typedef struct cli_list_opts {

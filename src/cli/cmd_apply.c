@@ -1,7 +1,8 @@
-/* cmd_apply.c — mlplane apply -f FILE|DIR|-: stores the objects of one file,
- * of every .yaml/.yml file of a directory (by name), or of standard input, as a
- * whole: every file is loaded and checked first, then all are applied in one
- * transaction, so that one bad file changes nothing. Single-threaded. */
+/* cmd_apply.c — mlplane apply -f FILE|DIR|- [-f ...]: stores the objects of
+ * files, of every .yaml/.yml file of a directory (by name), or of standard input,
+ * as a whole: every file is loaded and checked first, then all are applied in
+ * one transaction (through --server: in one request, which the server applies in
+ * one transaction), so that one bad file changes nothing. Single-threaded. */
 #include "cli/cli.h"
 
 #include <dirent.h>
@@ -39,20 +40,19 @@ static int collect(const char *arg, mp_strv *paths) {
         if (yaml_name(de->d_name)) mp_strv_push(&names, de->d_name);
     closedir(d);
     if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_str);
-    size_t l = strlen(arg);
+    size_t l = strlen(arg), had = paths->n;
     for (size_t i = 0; i < names.n; i++) {
         char *p = mp_xasprintf("%s%s%s", arg, l && arg[l - 1] == '/' ? "" : "/", names.v[i]);
         mp_strv_push(paths, p);
         free(p);
     }
     mp_strv_free(&names);
-    if (paths->n == 0) return cli_fail(CLI_USAGE, "%s has no .yaml or .yml files; nothing was applied", arg);
+    if (paths->n == had) return cli_fail(CLI_USAGE, "%s has no .yaml or .yml files; nothing was applied", arg);
     return 0;
 }
 
 /* Reads and checks one file, printing every problem as FILE:LINE:COL lines; 0 or CLI_USAGE. */
 static int load_src(const char *path, apply_src *s, bool many) {
-    mp_err e = {0};
     bool in = strcmp(path, "-") == 0;
     s->name = mp_xstrdup(in ? "<stdin>" : path);
     if (in) {
@@ -68,8 +68,8 @@ static int load_src(const char *path, apply_src *s, bool many) {
         mp_buf_putc(&b, '\0');
         s->len = b.len - 1;
         s->text = b.data;
-    } else if (mp_read_file(path, &s->text, &s->len, &e) != 0) {
-        return cli_fail(CLI_USAGE, "%s", e.msg);
+    } else if (cli_read_spec(path, &s->text, &s->len) != 0) {
+        return many ? CLI_USAGE : cli_fail(CLI_USAGE, "nothing was applied");
     }
     char *abs = in ? NULL : mp_path_abs(NULL, path);
     char *dir = in ? mp_path_abs(NULL, ".") : mp_path_dir(abs);
@@ -100,7 +100,7 @@ static void print_applied(const apply_src *s) {
 }
 
 /* Applies every source in one transaction: all or nothing. */
-static int apply_local(cli_env *env, const char *home_flag, const char *arg, apply_src *srcs, size_t nsrc) {
+static int apply_local(cli_env *env, const char *home_flag, const char *what, apply_src *srcs, size_t nsrc) {
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
@@ -126,7 +126,7 @@ static int apply_local(cli_env *env, const char *home_flag, const char *arg, app
         if (nsrc > 1) fputs("mlplane: nothing was applied\n", stderr);
     } else {
         for (size_t i = 0; i < nsrc; i++) print_applied(&srcs[i]);
-        if (total == 0) printf("nothing to apply in %s\n", strcmp(arg, "-") == 0 ? "<stdin>" : arg);
+        if (total == 0) printf("nothing to apply in %s\n", what);
     }
     spec_diags_free(&d);
     st->m->close(st);
@@ -135,13 +135,14 @@ static int apply_local(cli_env *env, const char *home_flag, const char *arg, app
 }
 
 static const char apply_help[] =
-    "Usage: mlplane apply -f FILE|DIR|- [--home DIR]\n\n"
+    "Usage: mlplane apply -f FILE|DIR|- [-f ...] [--home DIR]\n\n"
     "Stores the objects of FILE: Deployments and the scheduler objects (PriorityClass,\n"
     "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), replacing those of the\n"
     "same names. -f DIR applies every *.yaml and *.yml file of DIR (not its\n"
     "subdirectories) in name order; -f - reads standard input (named <stdin> in\n"
-    "messages). Every file is checked first, then all are applied together: when one\n"
-    "file has errors (each printed as FILE:LINE:COL) nothing is applied.\n"
+    "messages); several -f are applied in their order. Every file is checked first,\n"
+    "then all are applied together (through --server too): when one file has errors\n"
+    "(each printed as FILE:LINE:COL) nothing is applied.\n"
     "References are checked too (a LocalQueue's clusterQueue, a\n"
     "ClusterQueue's flavors, one global default PriorityClass): a bad file changes\n"
     "nothing. Every mlplane run of this home\n"
@@ -159,21 +160,39 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
     }
     static const struct option longs[] = {{"filename", required_argument, 0, 'f'}, {"home", required_argument, 0, 'H'},
                                           {0, 0, 0, 0}};
-    const char *path = NULL, *home_flag = env->home_flag;
+    const char *home_flag = env->home_flag;
+    mp_strv args = {0};
     optind = 0;
     opterr = 0;
     int c;
     /* "-" leads: "-f -" keeps its "-" as f's argument, and a lone "-" stays a positional. */
     while ((c = getopt_long(argc, argv, "-f:", longs, NULL)) != -1) {
-        if (c == 'f') path = optarg;
+        if (c == 'f') mp_strv_push(&args, optarg);
         else if (c == 'H') home_flag = optarg;
-        else if (c == 1 && !path) path = optarg;
-        else if (c == 1) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE|DIR|-");
-        else return cli_fail(CLI_USAGE, "apply: unknown option %s (see mlplane apply --help)", argv[optind - 1]);
+        else if (c == 1 && !args.n) mp_strv_push(&args, optarg);
+        else {
+            mp_strv_free(&args);
+            if (c == 1) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE|DIR|- [-f ...]");
+            return cli_fail(CLI_USAGE, "apply: unknown option %s (see mlplane apply --help)", argv[optind - 1]);
+        }
     }
-    if (!path || optind < argc) return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE|DIR|-");
+    if (!args.n || optind < argc) {
+        mp_strv_free(&args);
+        return cli_fail(CLI_USAGE, "usage: mlplane apply -f FILE|DIR|- [-f ...]");
+    }
     mp_strv paths = {0};
-    int status = collect(path, &paths);
+    int status = CLI_OK;
+    size_t nstdin = 0;
+    for (size_t i = 0; status == CLI_OK && i < args.n; i++) {
+        status = collect(args.v[i], &paths);
+        nstdin += strcmp(args.v[i], "-") == 0;
+    }
+    if (status == CLI_OK && nstdin > 1) status = cli_fail(CLI_USAGE, "apply: -f - (standard input) can be given once");
+    /* what "nothing to apply in ..." names: the -f arguments */
+    mp_buf what;
+    mp_buf_init(&what);
+    for (size_t i = 0; i < args.n; i++)
+        mp_buf_printf(&what, "%s%s", i ? ", " : "", strcmp(args.v[i], "-") == 0 ? "<stdin>" : args.v[i]);
     apply_src *srcs = mp_xcalloc(paths.n + 1, sizeof *srcs);
     size_t bad = 0;
     for (size_t i = 0; status == CLI_OK && i < paths.n; i++) {
@@ -184,14 +203,20 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
         status = paths.n > 1 ? cli_fail(CLI_USAGE, "%zu of %zu files are not valid; nothing was applied", bad, paths.n)
                              : CLI_USAGE;
     if (status == CLI_OK && env->server) {
-        for (size_t i = 0; status == CLI_OK && i < paths.n; i++) {
-            char *abs = strcmp(paths.v[i], "-") == 0 ? NULL : mp_path_abs(NULL, paths.v[i]);
-            status = remote_apply(env, abs ? abs : srcs[i].name, srcs[i].name, srcs[i].text, srcs[i].len);
-            free(abs);
-            if (status && i > 0) fprintf(stderr, "mlplane: the files before %s were applied\n", srcs[i].name);
+        /* one request: the server checks and applies them all in one transaction */
+        cli_apply_file *files = mp_xcalloc(paths.n, sizeof *files);
+        mp_strv abs = {0};
+        for (size_t i = 0; i < paths.n; i++) {
+            char *a = strcmp(paths.v[i], "-") == 0 ? mp_xstrdup(srcs[i].name) : mp_path_abs(NULL, paths.v[i]);
+            mp_strv_push(&abs, a);
+            free(a);
+            files[i] = (cli_apply_file){.path = abs.v[i], .name = srcs[i].name, .text = srcs[i].text, .len = srcs[i].len};
         }
+        status = remote_apply(env, files, paths.n, what.data);
+        mp_strv_free(&abs);
+        free(files);
     } else if (status == CLI_OK) {
-        status = apply_local(env, home_flag, path, srcs, paths.n);
+        status = apply_local(env, home_flag, what.data, srcs, paths.n);
     }
     for (size_t i = 0; i < paths.n; i++) {
         free(srcs[i].name);
@@ -200,5 +225,7 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
     }
     free(srcs);
     mp_strv_free(&paths);
+    mp_strv_free(&args);
+    mp_buf_free(&what);
     return status;
 }

@@ -57,18 +57,22 @@ int cli_print_nodes(json_t *arr, cli_out out) {
     cli_table_free(&t);
     bool simulated = json_is_true(json_object_get(first, "simulated"));
     json_t *gpus = json_object_get(first, "gpus"), *g;
+    mp_buf notes; /* after the table, also when get's -l, --limit or -w print it */
+    mp_buf_init(&notes);
     if (json_array_size(gpus)) {
-        fputs("GPUS: ", stdout);
+        mp_buf_puts(&notes, "GPUS: ");
         json_array_foreach(gpus, i, g) {
             char x[32];
             cli_fmt_mem(jint(g, "memory_bytes"), x, sizeof x);
-            printf("%s%d: %s (%s)", i ? ", " : "", (int)jint(g, "index"), cli_jstr(g, "name", ""), x);
+            mp_buf_printf(&notes, "%s%d: %s (%s)", i ? ", " : "", (int)jint(g, "index"), cli_jstr(g, "name", ""), x);
         }
-        fputc('\n', stdout);
+        mp_buf_putc(&notes, '\n');
     }
     const char *why = cli_jstr(first, "gpu_discovery", "ok");
-    if (strcmp(why, "ok") != 0) printf("Note: %s%s\n", json_array_size(gpus) ? "" : "no GPUs: ", why);
-    if (simulated) printf("Note: simulated nodes (applied Node/NodePool objects); their work runs on this machine\n");
+    if (strcmp(why, "ok") != 0) mp_buf_printf(&notes, "Note: %s%s\n", json_array_size(gpus) ? "" : "no GPUs: ", why);
+    if (simulated) mp_buf_puts(&notes, "Note: simulated nodes (applied Node/NodePool objects); their work runs on this machine\n");
+    cli_print_after_table(notes.data);
+    mp_buf_free(&notes);
     return CLI_OK;
 }
 

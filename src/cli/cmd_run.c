@@ -334,12 +334,11 @@ int cmd_run(cli_env *env, int argc, char **argv) {
     }
     char *text = NULL;
     size_t len = 0;
-    mp_err e;
     spec_diags d = {0};
     spec_file *f = NULL;
-    if (mp_read_file(path, &text, &len, &e) != 0) {
+    if (cli_read_spec(path, &text, &len) != 0) {
         mp_strv_free(&params);
-        return cli_fail(CLI_USAGE, "%s", e.msg);
+        return cli_fail(CLI_USAGE, "nothing was run");
     }
     char *abs = mp_path_abs(NULL, path);
     char *dir = mp_path_dir(abs);
@@ -467,7 +466,7 @@ int cmd_cancel(cli_env *env, int argc, char **argv) {
         sched_opts o = {.home = home};
         const char *g = getenv("MLPLANE_KILL_GRACE_MS");
         int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
-        if (sched_cancel(st, x, run, &o, wait_ms, &e) != 0) status = cli_fail(CLI_FAILED, "%s", e.msg);
+        if (sched_cancel(st, x, run, &o, wait_ms, &e) != 0) status = cli_fail_err(&e); /* an ambiguous prefix: 2 */
         x->m->close(x);
     }
     if (status == CLI_OK) {

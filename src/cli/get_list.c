@@ -92,9 +92,10 @@ static const char *ident_of(json_t *item) {
 }
 
 /* Fetches once: the kept items (new array) and, for a table, the matching rows
- * (a table whose row 0 is the header). Returns an exit status. */
+ * (a table whose row 0 is the header) and what the kind prints after its table
+ * (appended to after). Returns an exit status. */
 static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch, void *ctx, json_t **items,
-                      cli_table *table) {
+                      cli_table *table, mp_buf *after) {
     *items = NULL;
     memset(table, 0, sizeof *table);
     bool filter = o->selector || o->limit > 0;
@@ -109,6 +110,7 @@ static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch
             status = fetch(env, ctx, OUT_JSON);
             cli_capture_set(NULL);
             cli_table_free(&cj.table);
+            mp_buf_free(&cj.after);
             all = cj.json;
             if (status) {
                 json_decref(all);
@@ -126,17 +128,23 @@ static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch
         json_decref(ct.json);
         if (status) {
             cli_table_free(&ct.table);
+            mp_buf_free(&ct.after);
             json_decref(all);
             return status;
         }
         if (!ct.has_table) { /* the kind printed its own text */
+            if (ct.after.data) fputs(ct.after.data, stdout);
+            mp_buf_free(&ct.after);
             json_decref(all);
             return CLI_OK;
         }
         if (!all || ct.table.nrows - 1 == json_array_size(all)) {
             *table = ct.table;
+            if (ct.after.data) mp_buf_puts(after, ct.after.data);
+            mp_buf_free(&ct.after);
             break;
         }
+        mp_buf_free(&ct.after);
         cli_table_free(&ct.table); /* the list changed between the two reads: read again */
         if (attempt == 2) {
             json_decref(all);
@@ -202,12 +210,16 @@ static int watch_loop(cli_env *env, const char *kind, const cli_list_opts *o, cl
                       const cli_jsonpath *jp) {
     mp_strv keys = {0}, sigs = {0};
     size_t w[32] = {0};
-    bool header = false, said_none = false;
+    bool header = false, said_none = false, said_after = false;
     for (;;) {
         json_t *items;
         cli_table t;
-        int status = fetch_once(env, o, fetch, ctx, &items, &t);
-        if (status) return status;
+        mp_buf after = {0};
+        int status = fetch_once(env, o, fetch, ctx, &items, &t, &after);
+        if (status) {
+            mp_buf_free(&after);
+            return status;
+        }
         if (o->out == OUT_TABLE && t.ncols && !header && json_array_size(items) > 0) {
             for (size_t r = 0; r < t.nrows; r++)
                 for (size_t c = 0; c < t.ncols && c < 32; c++) {
@@ -249,6 +261,12 @@ static int watch_loop(cli_env *env, const char *kind, const cli_list_opts *o, cl
             free(key);
             free(sig);
         }
+        if (header && !said_after && after.len) { /* the kind's notes, once, after the first rows */
+            fputs(after.data, stdout);
+            fflush(stdout);
+            said_after = true;
+        }
+        mp_buf_free(&after);
         json_decref(items);
         cli_table_free(&t);
         mp_sleep_ms(500);
@@ -281,7 +299,8 @@ int cli_list_run(cli_env *env, const char *kind, const cli_list_opts *o, cli_lis
     }
     json_t *items;
     cli_table t;
-    status = fetch_once(env, o, fetch, ctx, &items, &t);
+    mp_buf after = {0};
+    status = fetch_once(env, o, fetch, ctx, &items, &t, &after);
     if (status == CLI_OK && items) {
         if (json_array_size(items) == 0 && (o->out == OUT_TABLE || o->name || jp)) fprintf(stderr, "No resources found.\n");
         else if (o->out == OUT_TABLE) cli_table_print(&t, stdout);
@@ -298,9 +317,11 @@ int cli_list_run(cli_env *env, const char *kind, const cli_list_opts *o, cli_lis
         } else {
             status = cli_print_json(items, o->out);
         }
+        if (o->out == OUT_TABLE && after.len) fputs(after.data, stdout); /* the kind's notes, after its table */
     }
     json_decref(items);
     cli_table_free(&t);
+    mp_buf_free(&after);
     cli_jsonpath_free(jp);
     return status;
 }

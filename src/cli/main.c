@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "ml/ml.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -44,6 +45,28 @@ int cli_fail_err(const mp_err *e) {
     /* Invalid input is a usage error (2); everything else, a missing run included, fails (1). */
     int status = e->code == MP_EINVAL ? CLI_USAGE : CLI_FAILED;
     return cli_fail(status, "%s", e->msg[0] ? e->msg : mp_code_name(e->code));
+}
+
+int cli_read_spec(const char *path, char **text, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    int err = fp ? 0 : errno;
+    mp_buf b;
+    mp_buf_init(&b);
+    if (fp) {
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) mp_buf_append(&b, chunk, n);
+        if (ferror(fp)) err = errno ? errno : EIO;
+        fclose(fp);
+    }
+    if (err) {
+        mp_buf_free(&b);
+        fprintf(stderr, "%s:1:1: cannot read: %s\n", path, strerror(err));
+        return CLI_USAGE;
+    }
+    *len = b.len;
+    *text = mp_buf_steal(&b);
+    return 0;
 }
 
 bool cli_wants_help(int argc, char **argv) {

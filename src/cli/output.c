@@ -88,6 +88,11 @@ void cli_capture_set(cli_capture *c) {
     capture = c;
 }
 
+void cli_print_after_table(const char *text) {
+    if (capture && !capture->pass_through) mp_buf_puts(&capture->after, text);
+    else fputs(text, stdout);
+}
+
 int cli_print_json(json_t *v, cli_out fmt) {
     if (capture && !capture->pass_through) {
         json_decref(capture->json);

@@ -268,8 +268,7 @@ static int follow_run(remote *r, const char *run_id) {
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel) {
     char *text = NULL;
     size_t len = 0;
-    mp_err e;
-    if (mp_read_file(spec_path, &text, &len, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    if (cli_read_spec(spec_path, &text, &len) != 0) return cli_fail(CLI_USAGE, "nothing was run");
     json_t *pj = json_object();
     for (size_t i = 0; i < params->n; i++) {
         const char *eq = strchr(params->v[i], '=');
@@ -636,11 +635,20 @@ int remote_delete_run(cli_env *env, const char *run, bool force) {
 
 /* ---- applied objects and Deployments ------------------------------------------------- */
 
-int remote_apply(cli_env *env, const char *path, const char *name, const char *text, size_t len) {
-    json_t *req = json_pack("{s:s,s:s%}", "path", path, "text", text, len);
+int remote_apply(cli_env *env, const cli_apply_file *files, size_t n, const char *what) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *one = json_pack("{s:s,s:s%}", "path", files[i].path, "text", files[i].text, files[i].len);
+        if (!one) {
+            json_decref(arr);
+            return cli_fail(CLI_USAGE, "%s is not UTF-8 text; nothing was applied", files[i].name);
+        }
+        json_array_append_new(arr, one);
+    }
+    json_t *req = json_pack("{s:o}", "files", arr);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    if (!body) return cli_fail(CLI_USAGE, "%s is not UTF-8 text", name);
+    if (!body) return cli_fail(CLI_FAILED, "cannot encode the request");
     remote r;
     int status = remote__open(env, &r);
     reply y = {0};
@@ -650,15 +658,19 @@ int remote_apply(cli_env *env, const char *path, const char *name, const char *t
         if (diags) fputs(diags, stderr);
         status = remote__fail_reply(&y);
     } else if (status == 0) {
-        size_t i, n = 0;
+        size_t i, napplied = 0;
         json_t *o;
         json_array_foreach(json_object_get(y.json, "applied"), i, o) {
             printf("%s/%s applied\n", json_string_value(json_object_get(o, "kind")), json_string_value(json_object_get(o, "name")));
-            n++;
+            napplied++;
         }
-        json_array_foreach(json_object_get(y.json, "notApplied"), i, o)
+        json_array_foreach(json_object_get(y.json, "notApplied"), i, o) {
+            const char *path = json_string_value(json_object_get(o, "path")), *name = files[0].name;
+            for (size_t k = 0; path && k < n; k++)
+                if (strcmp(files[k].path, path) == 0) name = files[k].name;
             printf("pipeline/%s not applied (run it with: mlplane run %s)\n", json_string_value(json_object_get(o, "name")), name);
-        if (n == 0) printf("nothing to apply in %s\n", name);
+        }
+        if (napplied == 0) printf("nothing to apply in %s\n", what);
     }
     remote__reply_free(&y);
     remote__close(&r);

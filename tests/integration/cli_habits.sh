@@ -1,5 +1,6 @@
 #!/bin/bash
-# Command-line habits: logs --tail, help COMMAND, --no-color/NO_COLOR, apply -f DIR and -f -.
+# Command-line habits: logs --tail, help COMMAND, --no-color/NO_COLOR, apply -f DIR, -f - and
+# several -f (through --server: one request), unreadable spec files, ambiguous run ids.
 . "$(dirname "$0")/lib.sh"
 
 # ---- logs --tail N ------------------------------------------------------------------------
@@ -169,9 +170,82 @@ mlp --server "$SERVER_URL" apply -f "$T_DIR/mixed" >"$T_DIR/out" 2>"$T_DIR/err";
 set -e
 assert_eq "$rc" "2" "bad files through --server"
 assert_contains "$(cat "$T_DIR/err")" "2-bad.yaml:4:" "FILE:LINE:COL through --server"
+# a reference error the server finds in a later file: nothing of the request is applied
+set +e
+mlp --server "$SERVER_URL" apply -f "$T_DIR/refs" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "a dangling reference through --server"
+assert_contains "$(cat "$T_DIR/err")" "$T_DIR/refs/2.yaml:" "the reference error's FILE:LINE:COL through --server"
+assert_contains "$(cat "$T_DIR/err")" "nothing was applied" "through --server: says nothing was applied"
+assert_eq "$(cat "$T_DIR/out")" "" "through --server: nothing reported as applied"
+# a reference to an object of an earlier file of the same request is fine
+mkdir -p "$T_DIR/queues"
+printf 'apiVersion: mlplane.dev/v1\nkind: ResourceFlavor\nmetadata: {name: q-cpus}\n---\napiVersion: mlplane.dev/v1\nkind: ClusterQueue\nmetadata: {name: q-cq}\nspec:\n  resourceGroups:\n    - coveredResources: [cpu]\n      flavors:\n        - name: q-cpus\n          resources: [{name: cpu, nominalQuota: 500m}]\n' > "$T_DIR/queues/1-cq.yaml"
+printf 'apiVersion: mlplane.dev/v1\nkind: LocalQueue\nmetadata: {name: q-lq, namespace: default}\nspec: {clusterQueue: q-cq}\n' > "$T_DIR/queues/2-lq.yaml"
+out=$(mlp --server "$SERVER_URL" apply -f "$T_DIR/queues")
+assert_eq "$out" "$(printf 'ResourceFlavor/q-cpus applied\nClusterQueue/q-cq applied\nLocalQueue/q-lq applied')" "files referring to each other through --server"
+# several -f, in their order; a Pipeline is named with its own file
+printf 'apiVersion: mlplane.dev/v1\nkind: Pipeline\nmetadata: {name: pp}\nspec:\n  steps: [{name: s, script: "true"}]\n' > "$T_DIR/pp.yaml"
+out=$(mlp --server "$SERVER_URL" apply -f "$T_DIR/objs/b.yml" -f "$T_DIR/pp.yaml")
+assert_eq "$out" "$(printf 'PriorityClass/b-second applied\npipeline/pp not applied (run it with: mlplane run %s)' "$T_DIR/pp.yaml")" "several -f through --server"
+# the one-file body of earlier clients still works
+body=$(jq -n --arg t "$(pc old-client 9)" '{path: "/x/old.yaml", text: $t}')
+assert_eq "$(curl -s -X POST -d "$body" "$SERVER_URL/api/v1/apply" | jq -c .applied)" '[{"kind":"PriorityClass","name":"old-client","path":"/x/old.yaml"}]' "the {path, text} body"
 stop_server "$SERVER_PID" || true
 assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="m-good") | .name')" "" "nothing sent when a file is bad"
-ok "apply -f DIR and -f - through --server"
+assert_eq "$(mlp get priorityclasses -o json | jq -r '.[] | select(.name=="r-good") | .name')" "" "through --server: the earlier file was not applied either"
+assert_eq "$(mlp get localqueues -o json | jq -r '.[] | select(.name=="q-lq") | .clusterQueue // .spec.clusterQueue')" "q-cq" "the queues were stored"
+ok "apply -f DIR and -f - through --server: one request, all or nothing"
+
+# several -f locally
+out=$(mlp apply -f "$T_DIR/objs/a.yaml" -f - <<<"$(pc from-stdin-2 2)")
+assert_eq "$out" "$(printf 'PriorityClass/a-first applied\nPriorityClass/from-stdin-2 applied')" "apply -f FILE -f -"
+set +e
+mlp apply -f "$T_DIR/objs/b.yml" -f "$T_DIR/mixed/2-bad.yaml" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "several -f with a bad one"
+assert_contains "$(cat "$T_DIR/err")" "1 of 2 files are not valid; nothing was applied" "several -f: nothing applied"
+ok "apply takes several -f"
+
+# ---- a spec file that cannot be read: FILE:1:1 --------------------------------------------------
+for cmd in "run" "validate" "apply -f" "sched simulate" "--server http://127.0.0.1:9 run"; do
+  set +e
+  # shellcheck disable=SC2086
+  mlp $cmd "$T_DIR/missing.yaml" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+  set -e
+  assert_eq "$rc" "2" "$cmd of a missing file"
+  assert_eq "$(head -1 "$T_DIR/err")" "$T_DIR/missing.yaml:1:1: cannot read: No such file or directory" "$cmd of a missing file: FILE:1:1"
+done
+set +e
+mlp apply -f "$T_DIR/objs/a.yaml" -f "$T_DIR/missing.yaml" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "apply of a missing file among others"
+assert_contains "$(cat "$T_DIR/err")" "$T_DIR/missing.yaml:1:1: cannot read: No such file or directory" "apply: the missing file's FILE:1:1"
+set +e
+mlp run "$T_DIR/objs" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+assert_eq "$rc" "2" "run of a directory"
+assert_eq "$(head -1 "$T_DIR/err")" "$T_DIR/objs:1:1: cannot read: Is a directory" "run of a directory: FILE:1:1"
+ok "a spec file that cannot be read is FILE:1:1: cannot read: REASON (exit 2)"
+
+# ---- an ambiguous run id prefix is exit status 2, cancel included ---------------------------------
+mlp run "$T_DIR/p.yaml" >/dev/null
+[ "$(mlp get runs -o json | jq '[.[] | select(.pipeline=="lines")] | length')" -ge 2 ] || fail "two runs of lines"
+for cmd in cancel "describe run" logs "get steps"; do
+  set +e
+  # shellcheck disable=SC2086
+  mlp $cmd lines >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+  set -e
+  assert_eq "$rc" "2" "$cmd of an ambiguous prefix"
+  assert_contains "$(cat "$T_DIR/err")" "is ambiguous" "$cmd of an ambiguous prefix says so"
+done
+start_server
+set +e
+mlp --server "$SERVER_URL" cancel lines >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+set -e
+stop_server "$SERVER_PID" || true
+assert_eq "$rc" "2" "cancel of an ambiguous prefix through --server"
+ok "an ambiguous run id prefix is exit status 2 for cancel too"
 # ---- describe model NAME -----------------------------------------------------------------------
 cat > "$T_DIR/reg.yaml" <<'YAML'
 apiVersion: mlplane.dev/v1

@@ -92,6 +92,24 @@ kill "$WATCH"; wait "$WATCH" 2>/dev/null || true
 assert_eq "$(grep -c '^RUN ' "$T_DIR/watch.out")" "1" "header printed once"
 ok "--watch prints changed rows"
 
+# get nodes' notes (its GPUs, or why it has none) come after the table, with -l, --limit and -w too
+nogpu() { MLPLANE_NVML_LIBRARY=libnvidia-ml-absent.so.1 "$MLPLANE" "$@"; }
+plain=$(nogpu get nodes)
+assert_eq "$(echo "$plain" | head -1 | cut -c1-4)" "NAME" "get nodes: the table first"
+assert_contains "$(echo "$plain" | tail -1)" "Note: no GPUs:" "get nodes: the note last"
+for flags in "--limit 5" "-l name!=nothing"; do
+  # shellcheck disable=SC2086
+  out=$(nogpu get nodes $flags)
+  assert_eq "$out" "$plain" "get nodes $flags: the same table, the note after it"
+done
+nogpu get nodes -w >"$T_DIR/nodes-watch.out" 2>&1 &
+NW=$!
+wait_for "get nodes -w prints the note" 60 grep -q "Note: no GPUs:" "$T_DIR/nodes-watch.out"
+kill "$NW"; wait "$NW" 2>/dev/null || true
+assert_eq "$(head -1 "$T_DIR/nodes-watch.out" | cut -c1-4)" "NAME" "get nodes -w: the header first"
+assert_eq "$(grep -n 'Note: no GPUs:' "$T_DIR/nodes-watch.out" | cut -d: -f1)" "$(echo "$plain" | wc -l)" "get nodes -w: the note after the rows, once"
+ok "get nodes prints its notes after the table with -l, --limit and -w"
+
 start_server
 S=(--server "$SERVER_URL")
 assert_eq "$(mlp "${S[@]}" get runs -l pipeline=pipe-b -o name)" "run/$rb" "-l through --server"
