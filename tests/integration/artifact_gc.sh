@@ -91,10 +91,20 @@ ok "deleting a registered model removes the blobs no other model's versions name
 stop_server "$SERVER_PID" || fail "server exit status"
 
 # The sweep: an orphan (as a crash between a deletion and its removal leaves),
-# an interrupted directory copy, a blob a version names, a foreign entry.
+# an interrupted directory copy; kept: blobs versions name (by URI, by an
+# absolute path an MLflow client gave), a foreign entry.
 reg_file kept
 K="$MLPLANE_HOME/artifacts/$(src_of kept 1 | sed 's|^mlflow-artifacts:/||')"
 [ -f "$K" ] || fail "the kept version's file"
+ext=$(printf 'ext' | sha256sum | cut -d' ' -f1)
+E="$MLPLANE_HOME/artifacts/sha256/${ext:0:2}/$ext/w.bin"
+start_server
+api="$SERVER_URL/api/2.0"
+mkdir -p "$(dirname "$E")" && echo ext >"$E"
+curl -sf -XPOST "$api/mlflow/registered-models/create" -d '{"name":"ext"}' >/dev/null || fail "create model ext"
+curl -sf -XPOST "$api/mlflow/model-versions/create" -d "{\"name\":\"ext\",\"source\":\"$E\"}" >/dev/null ||
+  fail "create a version of ext"
+stop_server "$SERVER_PID" || fail "server exit status"
 orphan=$(printf 'orphan' | sha256sum | cut -d' ' -f1)
 mkdir -p "$MLPLANE_HOME/artifacts/sha256/${orphan:0:2}/$orphan/sub"
 echo x >"$MLPLANE_HOME/artifacts/sha256/${orphan:0:2}/$orphan/sub/f"
@@ -105,8 +115,9 @@ start_server
 [ ! -e "$MLPLANE_HOME/artifacts/sha256/${orphan:0:2}" ] || fail "the orphan survived the sweep"
 [ ! -e "$kdir/.tmp-abc123" ] || fail "an interrupted copy survived the sweep"
 [ -f "$K" ] || fail "the sweep removed a blob a version names"
+[ -f "$E" ] || fail "the sweep removed a blob a version names by its absolute path"
 [ -f "$MLPLANE_HOME/artifacts/sha256/notes/readme" ] || fail "the sweep removed an entry that is not HE/HEX"
-wait_for "the sweep's line" 10 grep -q "removed 2 blobs no model version names" "${SERVER_OUT%.out}.err"
+assert_contains "$(cat "${SERVER_OUT%.out}.err")" "removed 2 blobs no model version names" "the sweep's line"
 stop_server "$SERVER_PID" || fail "server exit status"
 ok "mlplane server's start sweeps orphans and interrupted copies, and keeps what a version names"
 finish
