@@ -94,7 +94,14 @@ static void rm_delete(const mp_http_req *req, mp_http_resp *resp) {
         store_reg_query q = {.conds = &c, .nconds = 1, .limit = -1};
         store_model_version *vs = NULL;
         size_t n = 0;
-        if (req->st->r->version_search(req->st, &q, &vs, &n, &e) != 0 || req->st->r->model_delete(req->st, name, &e) != 0) {
+        /* its versions' sources and the deletion in one transaction, so none is missed */
+        store *st = req->st;
+        int rc = st->m->begin(st, &e);
+        if (rc == 0) rc = st->r->version_search(st, &q, &vs, &n, &e);
+        if (rc == 0) rc = st->r->model_delete(st, name, &e);
+        if (rc == 0) rc = st->m->commit(st, &e);
+        else st->m->rollback(st);
+        if (rc != 0) {
             reg__store_error(resp, &e);
         } else { /* then the blobs of its versions that no other model's version names */
             const char **srcs = mp_xcalloc(n ? n : 1, sizeof *srcs);
