@@ -13,9 +13,25 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The artifact store's sweep (store_artstore_sweep): orphans of a crash between a
+ * version's deletion and its blob's removal. A failure is a warning. */
+static void sweep_artifacts(const char *home) {
+    store *st = NULL;
+    mp_err e = {0};
+    size_t removed = 0;
+    int rc = store_open_home(home, &st, &e);
+    if (rc == 0) rc = store_artstore_sweep(st, home, &removed, &e);
+    if (st) st->m->close(st);
+    if (rc != 0) fprintf(stderr, "mlplane server: warning: %s\n", e.msg);
+    else if (removed > 0)
+        fprintf(stderr, "mlplane server: removed %zu blob%s no model version names from %s/artifacts/sha256\n", removed,
+                removed == 1 ? "" : "s", home);
+}
 
 static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
@@ -25,7 +41,9 @@ static const char server_help[] =
     "Every Deployment applied to the home (mlplane apply -f FILE) is served by a child\n"
     "process, mlplane serve deployment/NAME, started when it is applied, restarted when\n"
     "it exits or is applied again, stopped when deleted; its output goes to\n"
-    "HOME/serving/NAME/server.log and mlplane get deployments says where it listens.\n\n"
+    "HOME/serving/NAME/server.log and mlplane get deployments says where it listens.\n"
+    "At start, before listening, it removes the blobs of the registry's artifact store\n"
+    "(HOME/artifacts/sha256) that no model version's source names.\n\n"
     "  --listen HOST:PORT  where to listen (default 127.0.0.1:5000; port 0 = any free port)\n"
     "  --threads N         worker threads (default 4)\n"
     "  --max-body SIZE     largest request body, e.g. 64Mi (default), 1024, 10M\n"
@@ -78,6 +96,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         return cli_fail_err(&e);
     }
     so.home = home;
+    sweep_artifacts(home);
 
     sigset_t set;
     sigemptyset(&set);

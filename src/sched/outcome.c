@@ -4,10 +4,8 @@
  * Called by the engine (engine.c) on its thread, inside its transaction. */
 #include "sched/sched_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,65 +84,6 @@ static char *missing_output(const sched__step *s) {
     return NULL;
 }
 
-/* Hard-links (copies where a link is not possible) src, a file or a tree, to dst;
- * a file already at dst is kept (the artifact store's files never change). */
-static int link_tree(const char *src, const char *dst, mp_err *e) {
-    if (!mp_is_dir(src)) {
-        if (mp_path_exists(dst) || link(src, dst) == 0) return 0;
-        char *data = NULL;
-        size_t len = 0;
-        int rc = mp_read_file(src, &data, &len, e);
-        if (rc == 0) rc = mp_write_file_atomic(dst, data, len, e);
-        free(data);
-        return rc;
-    }
-    int rc = mp_mkdir_p(dst, e);
-    DIR *d = rc == 0 ? opendir(src) : NULL;
-    if (rc == 0 && !d) return mp_err_set(e, MP_EIO, "cannot read %s: %s", src, strerror(errno));
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-        char *a = mp_xasprintf("%s/%s", src, de->d_name), *b = mp_xasprintf("%s/%s", dst, de->d_name);
-        rc = link_tree(a, b, e);
-        free(a);
-        free(b);
-    }
-    if (d) closedir(d);
-    return rc;
-}
-
-/* Copies (hard-links when it can) the file at path into the home's artifact store,
- * HOME/artifacts/sha256/HE/HEX/NAME (HEX: the SHA-256 of its bytes, HE: its first two
- * digits, NAME: its file name, which runtimes read the format from), so that the
- * version outlives the run folder it came from. *out: the stored path (heap). A
- * directory stays where it is (*out: a copy of path). */
-static int store_artifact(const char *home, const char *path, char **out, mp_err *e) {
-    if (mp_is_dir(path)) {
-        *out = mp_xstrdup(path);
-        return 0;
-    }
-    char *data = NULL;
-    size_t len = 0;
-    int rc = mp_read_file(path, &data, &len, e);
-    if (rc != 0) return mp_err_prefix(e, "storing the registered artifact");
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, (const unsigned char *)data, len);
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    char *dir = mp_xasprintf("%s/artifacts/sha256/%.2s/%s", home, hex, hex);
-    char *dest = mp_xasprintf("%s/%s", dir, base);
-    free(data);
-    rc = mp_mkdir_p(dir, e);
-    if (rc == 0) rc = link_tree(path, dest, e);
-    free(dir);
-    free(dest);
-    if (rc != 0) return mp_err_prefix(e, "storing the registered artifact %s", path);
-    *out = mp_xasprintf("mlflow-artifacts:/sha256/%.2s/%s/%s", hex, hex, base);
-    return 0;
-}
-
 /* Whether the latest version of model holds the same stored bytes as source
  * (a registered model that does not exist yet has no latest version). */
 static bool same_as_latest(engine *g, const char *model, const char *source, int64_t *version) {
@@ -183,7 +122,7 @@ int sched__publish_outputs(engine *g, sched__step *s) {
             char *dst = mp_xasprintf("%s/artifacts/%s/%s/%s", g->o->home, rest, s->rec.name, rel);
             char *dir = mp_path_dir(dst);
             rc = mp_mkdir_p(dir, &e);
-            if (rc == 0) rc = link_tree(src, dst, &e);
+            if (rc == 0) rc = mp_link_tree(src, dst, &e);
             free(src);
             free(dst);
             free(dir);
@@ -195,7 +134,8 @@ int sched__publish_outputs(engine *g, sched__step *s) {
 }
 
 /* register: {model, artifact[, ifChanged]}: the artifact becomes the next version
- * of the model, its bytes kept in the home's artifact store (store_artifact); with
+ * of the model, its file or tree kept in the home's artifact store (store_artstore_put,
+ * in the engine's transaction, which records the version); with
  * ifChanged, only when its bytes differ from the latest version's. */
 int sched__register_model(engine *g, sched__step *s) {
     const spec_step *sp = s->spec;
@@ -205,7 +145,7 @@ int sched__register_model(engine *g, sched__step *s) {
         if (strcmp(sp->outputs[i].name, sp->register_artifact) == 0) rel = sp->outputs[i].path;
     if (!rel) return 0;
     char *produced = mp_xasprintf("%s/%s", s->rec.outputs_dir, rel), *source = NULL;
-    int rc = store_artifact(g->o->home, produced, &source, g->e);
+    int rc = store_artstore_put(g->o->home, produced, &source, g->e);
     free(produced);
     if (rc != 0) return rc;
     int64_t version = 0;

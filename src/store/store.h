@@ -654,4 +654,20 @@ int store_home_resolve(const char *flag, char **out, mp_err *e);
 /* Opens the default store of a home: HOME/mlplane.db. */
 int store_open_home(const char *home, store **out, mp_err *e);
 
+/* ---- the registry's artifact store (artstore.c) --------------------------------------
+ * HOME/artifacts/sha256/HE/HEX/NAME: a registered version's file or directory tree,
+ * content-addressed, kept while a version's source names it. */
+/* Stores the file or the tree at path; *uri: mlflow-artifacts:/sha256/HE/HEX/NAME
+ * (heap). Call it inside the write transaction (begin()) that records the version
+ * naming it, so that no collection runs in between. */
+int store_artstore_put(const char *home, const char *path, char **uri, mp_err *e);
+/* After a deletion of versions is committed: removes the blobs their sources
+ * named that no remaining version's source names (other sources ignored). Opens
+ * its own transaction (the write lock, nothing written). removed may be NULL. */
+int store_artstore_release(store *s, const char *home, const char *const *sources, size_t n, size_t *removed,
+                           mp_err *e);
+/* Removes every blob no version's source names (orphans of a crash between a
+ * deletion and its release, of a failed registration) and interrupted copies. */
+int store_artstore_sweep(store *s, const char *home, size_t *removed, mp_err *e);
+
 #endif

@@ -90,8 +90,29 @@ static void rm_delete(const mp_http_req *req, mp_http_resp *resp) {
     const char *name;
     if (reg__str(p, "name", true, &name, resp) == 0) {
         mp_err e = {0};
-        if (req->st->r->model_delete(req->st, name, &e) != 0) reg__store_error(resp, &e);
-        else send_empty(resp);
+        store_reg_cond c = {.field = STORE_REG_NAME, .op = STORE_OP_EQ, .str = name};
+        store_reg_query q = {.conds = &c, .nconds = 1, .limit = -1};
+        store_model_version *vs = NULL;
+        size_t n = 0;
+        /* its versions' sources and the deletion in one transaction, so none is missed */
+        store *st = req->st;
+        int rc = st->m->begin(st, &e);
+        if (rc == 0) rc = st->r->version_search(st, &q, &vs, &n, &e);
+        if (rc == 0) rc = st->r->model_delete(st, name, &e);
+        if (rc == 0) rc = st->m->commit(st, &e);
+        else st->m->rollback(st);
+        if (rc != 0) {
+            reg__store_error(resp, &e);
+        } else { /* then the blobs of its versions that no other model's version names */
+            const char **srcs = mp_xcalloc(n ? n : 1, sizeof *srcs);
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (vs[i].source) srcs[k++] = vs[i].source;
+            reg__release_sources(req, srcs, k);
+            free(srcs);
+            send_empty(resp);
+        }
+        store_model_version_array_free(vs, n);
     }
     json_decref(p);
 }

@@ -103,6 +103,10 @@ void reg__mv_create(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_get(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_update(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_delete(const mp_http_req *req, mp_http_resp *resp);
+/* After a committed deletion: the artifact store's blobs that the deleted
+ * versions' sources named and no other version's names go (a failure is logged:
+ * the deletion stands, the next sweep takes them). */
+void reg__release_sources(const mp_http_req *req, const char *const *sources, size_t n);
 void reg__mv_search(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_transition(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_set_tag(const mp_http_req *req, mp_http_resp *resp);

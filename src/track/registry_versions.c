@@ -8,6 +8,7 @@
  * only its request's store handle and keeps no state. */
 #include "track/registry_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,14 @@ void reg__mv_update(const mp_http_req *req, mp_http_resp *resp) {
     json_decref(p);
 }
 
+void reg__release_sources(const mp_http_req *req, const char *const *sources, size_t n) {
+    mp_err e = {0};
+    if (!req->home || n == 0 || store_artstore_release(req->st, req->home, sources, n, NULL, &e) == 0) return;
+    fprintf(stderr, "mlplane server: %s (the next sweep, at the server's start, removes what is left)\n", e.msg);
+}
+
+/* Deletes the version; then its blob in the artifact store when no other
+ * version's source names it. */
 void reg__mv_delete(const mp_http_req *req, mp_http_resp *resp) {
     json_t *p = reg__params(req, resp);
     if (!p) return;
@@ -144,8 +153,16 @@ void reg__mv_delete(const mp_http_req *req, mp_http_resp *resp) {
     int64_t version;
     if (name_version(p, &name, &version, resp) == 0) {
         mp_err e = {0};
-        if (req->st->r->version_delete(req->st, name, version, &e) != 0) reg__store_error(resp, &e);
-        else mp_http_json(resp, 200, json_object());
+        store_model_version v = {0};
+        if (req->st->r->version_get(req->st, name, version, &v, &e) != 0 ||
+            req->st->r->version_delete(req->st, name, version, &e) != 0) {
+            reg__store_error(resp, &e);
+        } else {
+            const char *src = v.source;
+            reg__release_sources(req, &src, src ? 1 : 0);
+            mp_http_json(resp, 200, json_object());
+        }
+        store_model_version_free(&v);
     }
     json_decref(p);
 }

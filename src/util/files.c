@@ -42,6 +42,31 @@ int mp_rm_rf(const char *path, mp_err *e) {
     return 0;
 }
 
+int mp_link_tree(const char *src, const char *dst, mp_err *e) {
+    if (!mp_is_dir(src)) {
+        if (mp_path_exists(dst) || linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0) return 0;
+        char *data = NULL;
+        size_t len = 0;
+        int rc = mp_read_file(src, &data, &len, e);
+        if (rc == 0) rc = mp_write_file_atomic(dst, data, len, e);
+        free(data);
+        return rc;
+    }
+    int rc = mp_mkdir_p(dst, e);
+    DIR *d = rc == 0 ? opendir(src) : NULL;
+    if (rc == 0 && !d) return mp_err_set(e, MP_EIO, "cannot read %s: %s", src, strerror(errno));
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        char *a = mp_xasprintf("%s/%s", src, de->d_name), *b = mp_xasprintf("%s/%s", dst, de->d_name);
+        rc = mp_link_tree(a, b, e);
+        free(a);
+        free(b);
+    }
+    if (d) closedir(d);
+    return rc;
+}
+
 int mp_read_file(const char *path, char **out, size_t *len, mp_err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) return mp_err_set(e, errno == ENOENT ? MP_ENOENT : MP_EIO, "cannot read %s: %s", path, strerror(errno));

@@ -129,6 +129,10 @@ int mp_read_file(const char *path, char **out, size_t *len, mp_err *e);
 int mp_write_file_atomic(const char *path, const void *data, size_t len, mp_err *e);
 bool mp_path_exists(const char *path);
 bool mp_is_dir(const char *path);
+/* Hard-links src, a file or a directory tree, to dst (symbolic links followed;
+ * a file is copied where a link is not possible, e.g. across file systems). A file
+ * already at dst is kept: meant for files that never change once written. */
+int mp_link_tree(const char *src, const char *dst, mp_err *e);
 /* Returns a heap absolute, lexically cleaned path of p relative to base (or cwd when
  * base is NULL); caller frees. */
 char *mp_path_abs(const char *base, const char *p);
