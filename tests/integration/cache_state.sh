@@ -65,6 +65,7 @@ stop_server "$SERVER_PID" || true
 db="$MLPLANE_HOME/mlplane.db"
 sqlite3 "$db" "UPDATE steps SET state = 5 WHERE state = 8;
   UPDATE events SET type = 'StepSkipped' WHERE type = 'StepCached';
+  ALTER TABLE workloads RENAME TO holds; DROP INDEX workloads_pending; CREATE INDEX holds_pending ON holds(pending);
   PRAGMA user_version = 8;" >/dev/null
 assert_eq "$(sqlite3 "$db" "SELECT state FROM steps WHERE run_id = '$r2' AND name = 'train'")" "5" "old row"
 assert_eq "$(step_field "$r2" train state)" "Cached" "old cache-hit row converted"
