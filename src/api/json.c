@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched/sched.h"
+#include "engine/engine.h"
 
 static json_t *time_json(int64_t ms) {
     if (ms <= 0) return json_null();
@@ -37,7 +37,7 @@ char *api_params_text(const json_t *params) {
 
 const char *api_run_state_shown(const store_run *r) {
     /* not ended, and no live process drives it: it waits for `mlplane resume` */
-    if (!store_run_state_final(r->state) && !sched_owner_alive(r)) return "Interrupted";
+    if (!store_run_state_final(r->state) && !engine_owner_alive(r)) return "Interrupted";
     return store_run_state_name(r->state);
 }
 
@@ -95,7 +95,7 @@ json_t *api_step_json(const store_step *s, const store_metric *m, size_t nm) {
 
 void api_step_add_log_tail(json_t *o, const store_step *s) {
     if (s->state != STEP_FAILED && s->state != STEP_RETRYING) return;
-    char *tail = sched_log_tail(s->log_path, API_LOG_TAIL_LINES, API_LOG_TAIL_WIDTH);
+    char *tail = engine_log_tail(s->log_path, API_LOG_TAIL_LINES, API_LOG_TAIL_WIDTH);
     if (!tail) return;
     json_t *arr = json_array();
     for (char *line = tail, *nl; line; line = nl ? nl + 1 : NULL) {

@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #include "exec/exec.h"
-#include "sched/sched.h"
+#include "engine/engine.h"
 #include "spec/spec.h"
 
 extern char **environ;
@@ -90,7 +90,7 @@ static int bundle_load(const mp_http_req *req, mp_http_resp *resp, const char *i
     mp_err e;
     store *st = req->st;
     int rc = st->m->run_get(st, id, &b->run, &e);
-    if (rc == 0) sched_runs_settle(st, &b->run, 1);
+    if (rc == 0) engine_runs_settle(st, &b->run, 1);
     if (rc == 0) rc = st->m->step_list(st, b->run.id, &b->steps, &b->nsteps, &e);
     if (rc == 0) rc = st->m->metric_list(st, b->run.id, &b->metrics, &b->nmetrics, &e);
     if (rc) {
@@ -147,7 +147,7 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
-    sched_runs_settle(req->st, runs, n);
+    engine_runs_settle(req->st, runs, n);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         store_step *steps = NULL;
@@ -170,7 +170,7 @@ static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
-    sched_runs_settle(req->st, runs, n);
+    engine_runs_settle(req->st, runs, n);
     json_t *arr = json_array(), *seen = json_object();
     for (size_t i = 0; i < n; i++) { /* runs come newest first: the first of a pipeline is its latest */
         char *key = mp_xasprintf("%s/%s", runs[i].namespace_ ? runs[i].namespace_ : "", runs[i].pipeline);
@@ -276,7 +276,7 @@ static void h_run_logs(const mp_http_req *req, mp_http_resp *resp) {
     }
     /* Whether more output may come is decided before reading: if it is done now,
      * what is read below is everything. */
-    bool done = store_run_state_final(b.run.state) || !sched_owner_alive(&b.run);
+    bool done = store_run_state_final(b.run.state) || !engine_owner_alive(&b.run);
     bool exists = false;
     mp_buf data;
     mp_buf_init(&data);
@@ -328,10 +328,10 @@ static void h_run_cancel(const mp_http_req *req, mp_http_resp *resp) {
         api_error(resp, &e);
         return;
     }
-    sched_opts o = {.home = req->home};
+    engine_opts o = {.home = req->home};
     const char *g = getenv("MLPLANE_KILL_GRACE_MS");
     int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
-    int rc = sched_cancel(req->st, x, id, &o, wait_ms, &e);
+    int rc = engine_cancel(req->st, x, id, &o, wait_ms, &e);
     x->m->close(x);
     if (rc != 0) {
         api_error(resp, &e);
@@ -362,7 +362,7 @@ static void h_run_delete(const mp_http_req *req, mp_http_resp *resp) {
     const char *g = getenv("MLPLANE_KILL_GRACE_MS");
     int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
     char *deleted = NULL;
-    int rc = sched_run_delete(req->st, x, req->home, id, force, wait_ms, &deleted, &e);
+    int rc = engine_run_delete(req->st, x, req->home, id, force, wait_ms, &deleted, &e);
     x->m->close(x);
     if (rc != 0) api_error(resp, &e);
     else mp_http_json(resp, 200, json_pack("{s:s,s:b}", "id", deleted, "deleted", 1));

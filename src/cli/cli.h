@@ -12,7 +12,7 @@
 
 #include "api/api.h"
 #include "exec/exec.h"
-#include "sched/sched.h"
+#include "engine/engine.h"
 #include "spec/spec.h"
 #include "store/store.h"
 #include "util/util.h"

@@ -295,7 +295,7 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
     cli_table_init(&t, 6, hdr);
     json_t *arr = json_array();
     for (size_t i = n; i-- > 0;) { /* oldest run first: that is the order they were submitted */
-        if (store_run_state_final(runs[i].state) || !sched_owner_alive(&runs[i])) continue;
+        if (store_run_state_final(runs[i].state) || !engine_owner_alive(&runs[i])) continue;
         store_step *steps = NULL;
         size_t ns = 0;
         st->m->step_list(st, runs[i].id, &steps, &ns, NULL);

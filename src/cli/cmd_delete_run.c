@@ -1,5 +1,5 @@
 /* cmd_delete_run.c — mlplane delete run RUN [--force]: removes a run for good, on
- * the home (sched_run_delete) or through --server (DELETE /api/v1/runs/ID). */
+ * the home (engine_run_delete) or through --server (DELETE /api/v1/runs/ID). */
 #include "cli/cli.h"
 
 #include <stdlib.h>
@@ -17,7 +17,7 @@ int cli_delete_run(cli_env *env, const char *home_flag, const char *run, bool fo
     if (status == CLI_OK) {
         const char *g = getenv("MLPLANE_KILL_GRACE_MS");
         int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
-        if (sched_run_delete(st, x, home, run, force, wait_ms, &id, &e) != 0)
+        if (engine_run_delete(st, x, home, run, force, wait_ms, &id, &e) != 0)
             status = cli_fail_err(&e);
         x->m->close(x);
     }

@@ -55,7 +55,7 @@ static int get_runs(cli_env *env, get_opts *g) {
     size_t n = 0;
     mp_err e;
     int rc = st->m->run_list(st, 0, &runs, &n, &e);
-    if (rc == 0) sched_runs_settle(st, runs, n);
+    if (rc == 0) engine_runs_settle(st, runs, n);
     int status = CLI_OK;
     if (rc) {
         status = cli_fail_err(&e);
@@ -115,7 +115,7 @@ static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_
     if (cli_open_store_existing(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
     mp_err e;
     int rc = b->st->m->run_get(b->st, id, &b->run, &e);
-    if (rc == 0) sched_runs_settle(b->st, &b->run, 1);
+    if (rc == 0) engine_runs_settle(b->st, &b->run, 1);
     if (rc == 0) rc = b->st->m->step_list(b->st, b->run.id, &b->steps, &b->nsteps, &e);
     if (rc == 0) rc = b->st->m->metric_list(b->st, b->run.id, &b->metrics, &b->nmetrics, &e);
     if (rc) return cli_fail_err(&e);
@@ -380,7 +380,7 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         printf("Run:        %s\nPipeline:   %s (namespace %s)\nState:      %s\nCreated:    %s\nDuration:   %s\n", r->id,
                r->pipeline, r->namespace_, api_run_state_shown(r), created, dur);
         if (r->message) printf("Message:    %s\n", r->message);
-        if (!store_run_state_final(r->state) && !sched_owner_alive(r))
+        if (!store_run_state_final(r->state) && !engine_owner_alive(r))
             printf("Hint:       no mlplane process drives this run; finish it with `mlplane resume %s`\n", r->id);
         printf("Spec:       %s\nParams:     %s\n\nSteps:\n", r->spec_path ? r->spec_path : "-", r->params_json);
         for (size_t i = 0; i < b.nsteps; i++) {
@@ -517,7 +517,7 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
         if (!g.follow) break;
         store_run cur = {0};
         bool ended = b.st->m->run_get(b.st, b.run.id, &cur, NULL) != 0 || store_run_state_final(cur.state) ||
-                     !sched_owner_alive(&cur);
+                     !engine_owner_alive(&cur);
         store_run_free(&cur);
         if (ended) {
             for (size_t i = 0; i < b.nsteps; i++)

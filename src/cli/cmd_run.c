@@ -65,7 +65,7 @@ static const char *state_mark(int st, bool color) {
     }
 }
 
-static void draw(view_state *vs, const sched_view *v, bool force) {
+static void draw(view_state *vs, const engine_view *v, bool force) {
     int64_t now = mp_mono_ms();
     if (!force && now - vs->last_draw < 100) return;
     vs->last_draw = now;
@@ -76,7 +76,7 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
            store_run_state_name(v->run_state), el);
     int64_t wall = mp_now_ms();
     for (size_t i = 0; i < v->nsteps; i++) {
-        const sched_step_view *s = &v->steps[i];
+        const engine_step_view *s = &v->steps[i];
         char d[32] = "";
         if (s->started_ms && !s->cached) mp_format_duration((s->ended_ms ? s->ended_ms : wall) - s->started_ms, d, sizeof d);
         char att[32] = "";
@@ -93,7 +93,7 @@ static void draw(view_state *vs, const sched_view *v, bool force) {
     fflush(stdout);
 }
 
-static void on_event(void *ud, const sched_view *v, const char *step, const char *type, const char *msg) {
+static void on_event(void *ud, const engine_view *v, const char *step, const char *type, const char *msg) {
     view_state *vs = ud;
     if (vs->tty) {
         draw(vs, v, true);
@@ -107,7 +107,7 @@ static void on_event(void *ud, const sched_view *v, const char *step, const char
     fflush(stdout);
 }
 
-static void on_tick(void *ud, const sched_view *v) {
+static void on_tick(void *ud, const engine_view *v) {
     view_state *vs = ud;
     if (vs->tty) draw(vs, v, false);
 }
@@ -147,11 +147,11 @@ static int drive(store *st, const char *home, const spec_pipeline *p, const char
     install_signals();
     view_state vs = {.tty = !quiet && isatty(STDOUT_FILENO), .started = mp_mono_ms()};
     vs.color = vs.tty && cli_color();
-    sched_observer obs = {.on_event = on_event, .on_tick = on_tick, .ud = &vs};
+    engine_observer obs = {.on_event = on_event, .on_tick = on_tick, .ud = &vs};
     char *exe = self_exe();
-    sched_opts o = {.home = home, .self_exe = exe, .obs = quiet ? NULL : &obs, .interrupted = &g_interrupted};
+    engine_opts o = {.home = home, .self_exe = exe, .obs = quiet ? NULL : &obs, .interrupted = &g_interrupted};
     int final_state = RUN_FAILED;
-    int rc = sched_execute(st, x, p, run_id, &o, &final_state, &e);
+    int rc = engine_execute(st, x, p, run_id, &o, &final_state, &e);
     x->m->close(x);
     free(exe);
     if (rc) return cli_fail(CLI_FAILED, "run %s stopped: %s (finish it with `mlplane resume %s`)", run_id, e.msg, run_id);
@@ -180,7 +180,7 @@ static int load_run_spec(const store_run *r, spec_file **f) {
 typedef struct submission {
     cli_env *env;
     const char *home_flag;
-    sched_submit_req req;
+    engine_submit_req req;
     spec_diags *diags;
 } submission;
 
@@ -190,7 +190,7 @@ typedef struct submission {
 static int submit(const submission *sub, char **home, store **st, char **run_id) {
     mp_err e;
     if (cli_open_store(sub->env, sub->home_flag, home, st)) return CLI_FAILED;
-    if (sched_submit(*st, *home, &sub->req, run_id, &e) != 0) {
+    if (engine_submit(*st, *home, &sub->req, run_id, &e) != 0) {
         if (sub->diags->n) {
             mp_buf b;
             mp_buf_init(&b);
@@ -424,8 +424,8 @@ int cmd_resume(cli_env *env, int argc, char **argv) {
     if (status == CLI_OK && load_run_spec(&r, &f) != 0) status = CLI_FAILED;
     if (status == CLI_OK && exec_local_open(&x, &e) != 0) status = cli_fail_err(&e);
     if (status == CLI_OK) {
-        sched_opts o = {.home = home};
-        if (sched_prepare_resume(st, x, r.id, &o, &e) != 0) status = cli_fail(CLI_FAILED, "%s", e.msg);
+        engine_opts o = {.home = home};
+        if (engine_prepare_resume(st, x, r.id, &o, &e) != 0) status = cli_fail(CLI_FAILED, "%s", e.msg);
         x->m->close(x);
     }
     if (status == CLI_OK) {
@@ -463,10 +463,10 @@ int cmd_cancel(cli_env *env, int argc, char **argv) {
     int status = CLI_OK;
     if (exec_local_open(&x, &e) != 0) status = cli_fail_err(&e);
     if (status == CLI_OK) {
-        sched_opts o = {.home = home};
+        engine_opts o = {.home = home};
         const char *g = getenv("MLPLANE_KILL_GRACE_MS");
         int wait_ms = (g && atoi(g) > 0 ? atoi(g) : 10000) + 5000;
-        if (sched_cancel(st, x, run, &o, wait_ms, &e) != 0) status = cli_fail_err(&e); /* an ambiguous prefix: 2 */
+        if (engine_cancel(st, x, run, &o, wait_ms, &e) != 0) status = cli_fail_err(&e); /* an ambiguous prefix: 2 */
         x->m->close(x);
     }
     if (status == CLI_OK) {

@@ -1,10 +1,10 @@
 /* admission.c — admission of every run's steps through one scheduler.
  *
  * A ready step that needs admission (it asks for resources or several workers)
- * is queued by its engine as a pending workload row (sched__enqueue). One
+ * is queued by its engine as a pending workload row (sched_enqueue). One
  * process at a time holds the scheduler lease in the store; inside a write
  * transaction it reads every live row, runs sched_cycle over them and writes
- * each decision into the rows (sched__schedule): an admitted workload's nodes,
+ * each decision into the rows (sched_schedule): an admitted workload's nodes,
  * flavors, GPU devices and why it was admitted; a waiting one's reason; the
  * victims of a preemption asked to yield. Each engine polls its own rows and
  * starts its steps once admitted, records the reasons as events, and stops a
@@ -21,28 +21,28 @@
 #include <string.h>
 
 
-int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched__step *s, int64_t now, char **why,
-                   mp_err *e) {
+int sched_enqueue(sched_queue *q, store *st, const store_run *run, const char *step, const spec_step *s, int64_t now,
+                  char **why, mp_err *e) {
     assert(st->m->in_tx(st)); /* the row and the decisions it feeds commit together */
     *why = NULL;
     int rc = sched__queue_objects(q, st, e);
     if (rc) return rc;
     sched_resolved res;
     mp_err re;
-    if (sched_objects_resolve(&q->obj, run->namespace_, s->spec, &res, &re) != 0) {
+    if (sched_objects_resolve(&q->obj, run->namespace_, s, &res, &re) != 0) {
         *why = mp_xstrdup(re.msg);
         return 0;
     }
     sched__req req;
-    if (sched__req_from_step(s->spec, res.may_preempt, &req, &re) != 0) {
+    if (sched__req_from_step(s, res.may_preempt, &req, &re) != 0) {
         *why = mp_xstrdup(re.msg);
         return 0;
     }
     char *json = sched__req_to_json(&req);
-    store_workload h = {.run_id = run->id, .step = s->rec.name, .owner_pid = run->owner_pid,
+    store_workload h = {.run_id = run->id, .step = (char *)step, .owner_pid = run->owner_pid,
                     .owner_start = run->owner_start, .pending = true, .priority = res.priority,
                     .queue = (char *)res.cluster_queue, .created_ms = now,
-                    .limit_ms = (int64_t)s->spec->timeout_seconds * 1000, .request = json,
+                    .limit_ms = (int64_t)s->timeout_seconds * 1000, .request = json,
                     .reason = "queued: waiting for the scheduler"};
     rc = st->w->workload_put(st, &h, e);
     free(json);
@@ -51,7 +51,7 @@ int sched__enqueue(sched__queue *q, store *st, const store_run *run, const sched
 }
 
 /* GPU devices in use on this machine: those of every live admitted row. */
-static uint64_t devices_used(const sched__queue *q) {
+static uint64_t devices_used(const sched_queue *q) {
     uint64_t used = 0;
     for (size_t i = 0; i < q->n; i++)
         if (q->w[i].admitted) used |= q->rows[q->row_of[i]].gpu_devices;
@@ -81,7 +81,7 @@ static bool reason_changed(const char *a, const char *b) {
     return false;
 }
 
-int sched__schedule(sched__queue *q, store *st, int64_t now, mp_err *e) {
+int sched_schedule(sched_queue *q, store *st, int64_t now, mp_err *e) {
     assert(st->m->in_tx(st)); /* decisions are written in the lease holder's transaction */
     int rc = sched__queue_load(q, st, e);
     if (rc) return rc;

@@ -15,7 +15,7 @@
  *      rest of the cycle: an admitted workload holds its nodes and quota, a
  *      preemptor the room its victims leave.
  *
- * Memory: everything is owned by the adm_cycle and freed before returning,
+ * Memory: everything is owned by the sched__cycle and freed before returning,
  * except the decisions, which are the caller's. */
 #include "sched/admit_int.h"
 
@@ -34,15 +34,15 @@ static uint64_t hash_str(const char *s) {
     return h ^ (h >> 29);
 }
 
-int adm_map_get(const adm_map *m, const char *key) {
+int sched__map_get(const sched__map *m, const char *key) {
     if (!m->cap) return -1;
     for (size_t i = hash_str(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
         if (strcmp(m->keys[i], key) == 0) return m->vals[i];
     return -1;
 }
 
-static void map_grow(adm_map *m) {
-    adm_map g = {.cap = m->cap ? 2 * m->cap : 64, .n = m->n};
+static void map_grow(sched__map *m) {
+    sched__map g = {.cap = m->cap ? 2 * m->cap : 64, .n = m->n};
     g.keys = mp_xcalloc(g.cap, sizeof *g.keys);
     g.vals = mp_xcalloc(g.cap, sizeof *g.vals);
     for (size_t i = 0; i < m->cap; i++) {
@@ -57,7 +57,7 @@ static void map_grow(adm_map *m) {
     *m = g;
 }
 
-int adm_map_put(adm_map *m, const char *key, int val) {
+int sched__map_put(sched__map *m, const char *key, int val) {
     if ((m->n + 1) * 2 > m->cap) map_grow(m);
     size_t i = hash_str(key) & (m->cap - 1);
     for (; m->keys[i]; i = (i + 1) & (m->cap - 1))
@@ -68,26 +68,26 @@ int adm_map_put(adm_map *m, const char *key, int val) {
     return val;
 }
 
-void adm_map_free(adm_map *m) {
+void sched__map_free(sched__map *m) {
     for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);
     free(m->keys);
     free(m->vals);
     memset(m, 0, sizeof *m);
 }
 
-int64_t adm_sat_add(int64_t a, int64_t b) {
+int64_t sched__sat_add(int64_t a, int64_t b) {
     int64_t r;
     return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
 }
 
-int64_t adm_sat_mul(int64_t a, int64_t b) {
+int64_t sched__sat_mul(int64_t a, int64_t b) {
     int64_t r;
     return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-int adm_rid(adm_cycle *cy, const char *name) {
+int sched__rid(sched__cycle *cy, const char *name) {
     if (strcmp(name, "gpu") == 0) name = "nvidia.com/gpu";
-    int id = adm_map_put(&cy->res_map, name, cy->nres);
+    int id = sched__map_put(&cy->res_map, name, cy->nres);
     if (id == cy->nres) {
         if (cy->nres == cy->res_cap) {
             cy->res_cap = cy->res_cap ? 2 * cy->res_cap : 16;
@@ -98,11 +98,11 @@ int adm_rid(adm_cycle *cy, const char *name) {
     return id;
 }
 
-void adm_fmt_amount(int rid, int64_t v, char *out, size_t n) {
+void sched__fmt_amount(int rid, int64_t v, char *out, size_t n) {
     const int64_t mi = 1024 * 1024, gi = mi * 1024;
-    if (rid == ADM_CPU && v % 1000 != 0) snprintf(out, n, "%lldm", (long long)v);
-    else if (rid == ADM_CPU) snprintf(out, n, "%lld", (long long)(v / 1000));
-    else if (rid != ADM_MEM || v == 0) snprintf(out, n, "%lld", (long long)v);
+    if (rid == SCHED__CPU && v % 1000 != 0) snprintf(out, n, "%lldm", (long long)v);
+    else if (rid == SCHED__CPU) snprintf(out, n, "%lld", (long long)(v / 1000));
+    else if (rid != SCHED__MEM || v == 0) snprintf(out, n, "%lld", (long long)v);
     else if (v % gi == 0) snprintf(out, n, "%lldGi", (long long)(v / gi));
     else if (v % mi == 0) snprintf(out, n, "%lldMi", (long long)(v / mi));
     else if (v >= gi) snprintf(out, n, "%.1fGi", (double)v / (double)gi);
@@ -110,26 +110,26 @@ void adm_fmt_amount(int rid, int64_t v, char *out, size_t n) {
     else snprintf(out, n, "%lld bytes of", (long long)v);
 }
 
-void adm_touch(adm_cycle *cy, int q) {
+void sched__touch(sched__cycle *cy, int q) {
     if (q < 0 || cy->q[q].touched) return;
     cy->q[q].touched = true;
     cy->touched[cy->ntouched++] = q;
 }
 
-const char *adm_id(const adm_cycle *cy, size_t w) { return s0(cy->w[w].id); }
+const char *sched__id(const sched__cycle *cy, size_t w) { return s0(cy->w[w].id); }
 
-void adm_put_victims(adm_cycle *cy, mp_buf *b, const size_t *v, size_t n, bool prio) {
-    for (size_t i = 0; i < n && i < ADM_NAMES; i++) {
-        mp_buf_printf(b, "%s%s", i ? ", " : "", adm_id(cy, v[i]));
+void sched__put_victims(sched__cycle *cy, mp_buf *b, const size_t *v, size_t n, bool prio) {
+    for (size_t i = 0; i < n && i < SCHED__NAMES; i++) {
+        mp_buf_printf(b, "%s%s", i ? ", " : "", sched__id(cy, v[i]));
         if (prio) mp_buf_printf(b, " (priority %d)", (int)cy->w[v[i]].priority);
     }
-    if (n > ADM_NAMES) mp_buf_printf(b, " and %zu more", n - ADM_NAMES);
+    if (n > SCHED__NAMES) mp_buf_printf(b, " and %zu more", n - SCHED__NAMES);
 }
 
 /* ---- workloads ----------------------------------------------------------------- */
 
 /* Reads a request into r: NULL, or why it is malformed (heap). */
-static char *req_read(adm_cycle *cy, const sched_pod_req *pr, adm_req *r) {
+static char *req_read(sched__cycle *cy, const sched_pod_req *pr, sched__req *r) {
     memset(r, 0, sizeof *r);
     const sched_res *q = &pr->requests;
     if (pr->gang < 0 || pr->gang > SCHED_GANG_MAX)
@@ -146,7 +146,7 @@ static char *req_read(adm_cycle *cy, const sched_pod_req *pr, adm_req *r) {
         if (q->ext[i].count < 0 || !name[0] || !memchr(name, 0, sizeof q->ext[i].name))
             return mp_xstrdup("invalid request: a negative amount or a malformed extended resource");
         if (q->ext[i].count == 0) continue;
-        int rid = adm_rid(cy, name);
+        int rid = sched__rid(cy, name);
         for (int k = 0; k < r->n; k++)
             if (r->rid[k] == rid) return mp_xasprintf("invalid request: resource %s is given twice", name);
         int k = r->n++;
@@ -158,13 +158,13 @@ static char *req_read(adm_cycle *cy, const sched_pod_req *pr, adm_req *r) {
     return NULL;
 }
 
-static int intern_req(adm_cycle *cy, const adm_req *r) {
-    char key[ADM_ITEMS * 48 + 16];
+static int intern_req(sched__cycle *cy, const sched__req *r) {
+    char key[SCHED__ITEMS * 48 + 16];
     int len = 0;
     for (int k = 0; k < r->n; k++)
         len += snprintf(key + len, sizeof key - (size_t)len, "%d:%lld,", r->rid[k], (long long)r->amt[k]);
     snprintf(key + len, sizeof key - (size_t)len, "g%d", r->gang);
-    int id = adm_map_put(&cy->req_map, key, cy->nreqs);
+    int id = sched__map_put(&cy->req_map, key, cy->nreqs);
     if (id == cy->nreqs) {
         if (cy->nreqs == cy->reqs_cap) {
             cy->reqs_cap = cy->reqs_cap ? 2 * cy->reqs_cap : 64;
@@ -175,24 +175,24 @@ static int intern_req(adm_cycle *cy, const adm_req *r) {
     return id;
 }
 
-static int intern_wshape(adm_cycle *cy, const adm_work *k) {
+static int intern_wshape(sched__cycle *cy, const sched__work *k) {
     char key[48];
     snprintf(key, sizeof key, "%d|%d|%d", k->queue, k->base, k->req_id);
-    int id = adm_map_put(&cy->wshape_map, key, cy->nwshapes);
+    int id = sched__map_put(&cy->wshape_map, key, cy->nwshapes);
     if (id == cy->nwshapes) {
         if (cy->nwshapes == cy->wshapes_cap) {
             cy->wshapes_cap = cy->wshapes_cap ? 2 * cy->wshapes_cap : 64;
             cy->wshapes = mp_xrealloc(cy->wshapes, (size_t)cy->wshapes_cap * sizeof *cy->wshapes);
         }
-        cy->wshapes[cy->nwshapes++] = (adm_wshape){0};
+        cy->wshapes[cy->nwshapes++] = (sched__wshape){0};
     }
     return id;
 }
 
 /* An admitted workload: its nodes and quota are held. */
-static int hold_admitted(adm_cycle *cy, size_t j, mp_err *e) {
+static int hold_admitted(sched__cycle *cy, size_t j, mp_err *e) {
     const sched_workload *W = &cy->w[j];
-    adm_work *k = &cy->wk[j];
+    sched__work *k = &cy->wk[j];
     char *bad = req_read(cy, &W->req, &k->req);
     if (bad) {
         mp_err_set(e, MP_EINVAL, "admitted workload %s: %s", s0(W->id), bad);
@@ -205,25 +205,25 @@ static int hold_admitted(adm_cycle *cy, size_t j, mp_err *e) {
             return mp_err_set(e, MP_EINVAL, "admitted workload %s names node index %zu, out of range (%zu nodes)",
                               s0(W->id), W->nodes[g], cy->nn);
     k->nodes = W->nodes;
-    if (k->queue >= 0) adm_workload_parse(cy, k->queue, &k->req, W->flavors, &k->hold);
-    unsigned mask = W->evicting ? 1u << ADM_NOW : (1u << ADM_NOW) | (1u << ADM_FUT);
-    adm_workload_nodes(cy, &k->req, k->nodes, 1, mask);
-    adm_workload_usage(cy, &k->hold, 1, mask);
+    if (k->queue >= 0) sched__workload_parse(cy, k->queue, &k->req, W->flavors, &k->hold);
+    unsigned mask = W->evicting ? 1u << SCHED__NOW : (1u << SCHED__NOW) | (1u << SCHED__FUT);
+    sched__workload_nodes(cy, &k->req, k->nodes, 1, mask);
+    sched__workload_usage(cy, &k->hold, 1, mask);
     k->holds = !W->evicting;
     k->leaving = W->evicting;
     if (W->evicting) cy->leaving[cy->nleaving++] = j;
-    int64_t end = W->limit_ms > 0 ? adm_sat_add(W->started_ms, W->limit_ms) : cy->now;
+    int64_t end = W->limit_ms > 0 ? sched__sat_add(W->started_ms, W->limit_ms) : cy->now;
     k->end_ms = end > cy->now ? end : cy->now; /* overdue: any moment now */
     return 0;
 }
 
-static int works_init(adm_cycle *cy, mp_err *e) {
+static int works_init(sched__cycle *cy, mp_err *e) {
     cy->wk = mp_xcalloc(cy->n + 1, sizeof *cy->wk);
     cy->leaving = mp_xmalloc((cy->n + 1) * sizeof *cy->leaving);
     for (size_t j = 0; j < cy->n; j++) {
         const sched_workload *W = &cy->w[j];
-        adm_work *k = &cy->wk[j];
-        k->queue = !W->cluster_queue || !W->cluster_queue[0] ? ADM_NO_QUEUE : adm_queue_find(cy, W->cluster_queue);
+        sched__work *k = &cy->wk[j];
+        k->queue = !W->cluster_queue || !W->cluster_queue[0] ? SCHED__NO_QUEUE : sched__queue_find(cy, W->cluster_queue);
         if (W->admitted) {
             int rc = hold_admitted(cy, j, e);
             if (rc) return rc;
@@ -232,7 +232,7 @@ static int works_init(adm_cycle *cy, mp_err *e) {
         k->invalid = req_read(cy, &W->req, &k->req);
         if (k->invalid) continue;
         k->req_id = intern_req(cy, &k->req);
-        k->base = adm_base(cy, W);
+        k->base = sched__base(cy, W);
         k->wshape = intern_wshape(cy, k);
     }
     return 0;
@@ -261,12 +261,12 @@ static int cmp_okey(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static int lane_of(const adm_cycle *cy, size_t j) {
+static int lane_of(const sched__cycle *cy, size_t j) {
     int q = cy->wk[j].queue;
-    return q >= 0 ? q : q == ADM_NO_QUEUE ? cy->nq : cy->nq + 1;
+    return q >= 0 ? q : q == SCHED__NO_QUEUE ? cy->nq : cy->nq + 1;
 }
 
-static bool lane_before(const adm_cycle *cy, const lanes *L, int a, int b) {
+static bool lane_before(const sched__cycle *cy, const lanes *L, int a, int b) {
     int64_t sa = a < cy->nq ? cy->q[a].share : 0, sb = b < cy->nq ? cy->q[b].share : 0;
     if (sa != sb) return sa < sb;
     const sched_workload *x = &cy->w[L->v[a][L->head[a]]], *y = &cy->w[L->v[b][L->head[b]]];
@@ -282,7 +282,7 @@ static void heap_swap(lanes *L, int i, int j) {
     L->pos[L->heap[j]] = j;
 }
 
-static void heap_fix(const adm_cycle *cy, lanes *L, int i) {
+static void heap_fix(const sched__cycle *cy, lanes *L, int i) {
     while (i > 0 && lane_before(cy, L, L->heap[i], L->heap[(i - 1) / 2])) {
         heap_swap(L, i, (i - 1) / 2);
         i = (i - 1) / 2;
@@ -297,7 +297,7 @@ static void heap_fix(const adm_cycle *cy, lanes *L, int i) {
     }
 }
 
-static void heap_remove(const adm_cycle *cy, lanes *L, int lane) {
+static void heap_remove(const sched__cycle *cy, lanes *L, int lane) {
     int i = L->pos[lane];
     heap_swap(L, i, L->nh - 1);
     L->nh--;
@@ -305,7 +305,7 @@ static void heap_remove(const adm_cycle *cy, lanes *L, int lane) {
     if (i < L->nh) heap_fix(cy, L, i);
 }
 
-static size_t lanes_init(const adm_cycle *cy, lanes *L) {
+static size_t lanes_init(const sched__cycle *cy, lanes *L) {
     L->nl = cy->nq + 2;
     L->v = mp_xcalloc((size_t)L->nl, sizeof *L->v);
     L->n = mp_xcalloc((size_t)L->nl, sizeof *L->n);
@@ -357,15 +357,15 @@ static void wait_with(sched_decision *d, char *why) {
     d->why = why;
 }
 
-/* Every flavor combination (up to ADM_COMBOS) for the groups r requests from q, the
+/* Every flavor combination (up to SCHED__COMBOS) for the groups r requests from q, the
  * first group's flavor varying slowest; 0 when a requested group has no flavor. */
-static int combos_of(const adm_cycle *cy, int qi, const adm_req *r, adm_combo *out) {
-    adm_combo cb = {0};
+static int combos_of(const sched__cycle *cy, int qi, const sched__req *r, sched__combo *out) {
+    sched__combo cb = {0};
     if (qi < 0) {
         out[0] = cb;
         return 1;
     }
-    const adm_queue *q = &cy->q[qi];
+    const sched__queue *q = &cy->q[qi];
     for (int g = 0; g < q->ngroups; g++) {
         bool wanted = false;
         for (int k = 0; k < r->n && !wanted; k++) wanted = r->rid[k] < q->nrid && q->rid_group[r->rid[k]] == g;
@@ -376,7 +376,7 @@ static int combos_of(const adm_cycle *cy, int qi, const adm_req *r, adm_combo *o
     int n = 0;
     for (;;) {
         out[n++] = cb;
-        if (n == ADM_COMBOS) return n;
+        if (n == SCHED__COMBOS) return n;
         int i = cb.ng - 1;
         for (; i >= 0; i--) {
             if (++cb.f[i] < q->groups[cb.g[i]].nfl) break;
@@ -387,89 +387,89 @@ static int combos_of(const adm_cycle *cy, int qi, const adm_req *r, adm_combo *o
 }
 
 /* Why no flavor fits quota: each flavor of the first group where none does. */
-static char *quota_why(adm_cycle *cy, int qi, const adm_req *r, const adm_combo *cb) {
+static char *quota_why(sched__cycle *cy, int qi, const sched__req *r, const sched__combo *cb) {
     mp_buf b;
     mp_buf_init(&b);
-    const adm_queue *q = &cy->q[qi];
+    const sched__queue *q = &cy->q[qi];
     for (int i = 0; i < cb->ng && b.len == 0; i++) {
         int g = cb->g[i];
         bool any = false;
-        for (int f = 0; f < q->groups[g].nfl && !any; f++) any = adm_group_fits(cy, qi, g, f, r, ADM_EFF, NULL);
+        for (int f = 0; f < q->groups[g].nfl && !any; f++) any = sched__group_fits(cy, qi, g, f, r, SCHED__EFF, NULL);
         if (any) continue;
         for (int f = 0; f < q->groups[g].nfl; f++) {
             if (f) mp_buf_puts(&b, "; ");
-            adm_group_fits(cy, qi, g, f, r, ADM_EFF, &b);
+            sched__group_fits(cy, qi, g, f, r, SCHED__EFF, &b);
         }
     }
     if (b.len == 0) mp_buf_printf(&b, "no combination of queue %s's flavors fits its quota", q->name);
     return mp_buf_steal(&b);
 }
 
-static void admit(adm_cycle *cy, size_t j, const adm_hold *h, size_t *nodes, sched_decision *d) {
-    adm_work *k = &cy->wk[j];
+static void admit(sched__cycle *cy, size_t j, const sched__hold *h, size_t *nodes, sched_decision *d) {
+    sched__work *k = &cy->wk[j];
     k->holds = true;
     k->nodes = nodes;
     k->hold = *h;
-    k->end_ms = cy->w[j].limit_ms > 0 ? adm_sat_add(cy->now, cy->w[j].limit_ms) : cy->now;
-    adm_workload_nodes(cy, &k->req, nodes, 1, (1u << ADM_NOW) | (1u << ADM_FUT));
-    adm_workload_usage(cy, h, 1, (1u << ADM_NOW) | (1u << ADM_FUT));
+    k->end_ms = cy->w[j].limit_ms > 0 ? sched__sat_add(cy->now, cy->w[j].limit_ms) : cy->now;
+    sched__workload_nodes(cy, &k->req, nodes, 1, (1u << SCHED__NOW) | (1u << SCHED__FUT));
+    sched__workload_usage(cy, h, 1, (1u << SCHED__NOW) | (1u << SCHED__FUT));
     cy->alloc_gen++;
     mp_buf b;
     mp_buf_init(&b);
     mp_buf_puts(&b, "admitted to ");
-    for (int g = 0; g < k->req.gang && g < ADM_NAMES; g++)
+    for (int g = 0; g < k->req.gang && g < SCHED__NAMES; g++)
         mp_buf_printf(&b, "%s%s", g ? "," : "", s0(cy->wn[nodes[g]].name));
-    if (k->req.gang > ADM_NAMES) mp_buf_printf(&b, " and %d more", k->req.gang - ADM_NAMES);
+    if (k->req.gang > SCHED__NAMES) mp_buf_printf(&b, " and %d more", k->req.gang - SCHED__NAMES);
     if (k->queue >= 0) {
         mp_buf_printf(&b, " (queue %s", cy->q[k->queue].name);
-        adm_put_flavor_note(cy, &b, h, &d->borrows);
+        sched__put_flavor_note(cy, &b, h, &d->borrows);
         mp_buf_putc(&b, ')');
     }
-    if (cy->has_res) mp_buf_printf(&b, "; backfilled without delaying %s", adm_id(cy, cy->res_w));
+    if (cy->has_res) mp_buf_printf(&b, "; backfilled without delaying %s", sched__id(cy, cy->res_w));
     d->verdict = SCHED_ADMIT;
     d->nodes = nodes;
-    d->flavors = k->queue >= 0 ? adm_flavors_text(cy, h) : mp_xstrdup("");
+    d->flavors = k->queue >= 0 ? sched__flavors_text(cy, h) : mp_xstrdup("");
     d->why = mp_buf_steal(&b);
 }
 
-static void decide(adm_cycle *cy, size_t j, sched_decision *d) {
+static void decide(sched__cycle *cy, size_t j, sched_decision *d) {
     const sched_workload *W = &cy->w[j];
-    adm_work *k = &cy->wk[j];
+    sched__work *k = &cy->wk[j];
     if (k->invalid) return wait_with(d, mp_xstrdup(k->invalid));
-    if (k->queue == ADM_UNKNOWN_QUEUE)
+    if (k->queue == SCHED__UNKNOWN_QUEUE)
         return wait_with(d, mp_xasprintf("ClusterQueue %s not found", s0(W->cluster_queue)));
-    const adm_queue *q = k->queue >= 0 ? &cy->q[k->queue] : NULL;
-    const adm_req *r = &cy->reqs[k->req_id];
+    const sched__queue *q = k->queue >= 0 ? &cy->q[k->queue] : NULL;
+    const sched__req *r = &cy->reqs[k->req_id];
     if (q && q->inactive) return wait_with(d, mp_xstrdup(q->inactive));
     for (int i = 0; q && i < r->n; i++)
         if (r->rid[i] >= q->nrid || q->rid_group[r->rid[i]] < 0)
             return wait_with(d, mp_xasprintf("ClusterQueue %s has no quota for %s (no resourceGroup covers it)",
                                              q->name, cy->res_name[r->rid[i]]));
-    adm_combo cbs[ADM_COMBOS];
+    sched__combo cbs[SCHED__COMBOS];
     int ncb = combos_of(cy, k->queue, r, cbs);
     if (ncb == 0) return wait_with(d, mp_xasprintf("ClusterQueue %s has no flavor for a resource it covers", q->name));
 
     /* 1. fits quota and room now: the first such flavor combination */
     int first = -1, never = -1;
-    adm_hold first_h = {0};
+    sched__hold first_h = {0};
     bool delayed = false;
     for (int i = 0; i < ncb; i++) {
-        adm_hold h = {0};
-        if (q) adm_workload_of(cy, k->queue, r, &cbs[i], &h);
-        if (!adm_workload_fits(cy, &h, ADM_EFF, NULL)) continue;
-        int sh = adm_shape_of(cy, adm_class_of(cy, k->base, q, &cbs[i]), k->req_id);
-        if (!adm_shape_possible(cy, &cy->shapes[sh])) {
+        sched__hold h = {0};
+        if (q) sched__workload_of(cy, k->queue, r, &cbs[i], &h);
+        if (!sched__workload_fits(cy, &h, SCHED__EFF, NULL)) continue;
+        int sh = sched__shape_of(cy, sched__class_of(cy, k->base, q, &cbs[i]), k->req_id);
+        if (!sched__shape_possible(cy, &cy->shapes[sh])) {
             if (never < 0) never = sh;
             continue;
         }
         if (first < 0) first = sh, first_h = h;
-        if (!adm_shape_fits_eff(cy, &cy->shapes[sh])) continue;
+        if (!sched__shape_fits_eff(cy, &cy->shapes[sh])) continue;
         size_t *nodes = mp_xmalloc((size_t)r->gang * sizeof *nodes);
-        if (adm_place(cy, &cy->shapes[sh], W, nodes) != 0) { /* counted as fitting: cannot happen */
+        if (sched__place(cy, &cy->shapes[sh], W, nodes) != 0) { /* counted as fitting: cannot happen */
             free(nodes);
             continue;
         }
-        if (!adm_backfill_ok(cy, j, nodes, NULL, 0, true)) {
+        if (!sched__backfill_ok(cy, j, nodes, NULL, 0, true)) {
             delayed = true;
             free(nodes);
             continue;
@@ -477,30 +477,30 @@ static void decide(adm_cycle *cy, size_t j, sched_decision *d) {
         return admit(cy, j, &h, nodes, d);
     }
     /* 2. fits once evicted workloads exit; 3. preemption */
-    if (adm_wait_for_leaving(cy, j, cbs, ncb, d)) return;
-    if (W->may_preempt && adm_preempt(cy, j, cbs, ncb, d, &delayed)) return;
+    if (sched__wait_for_leaving(cy, j, cbs, ncb, d)) return;
+    if (W->may_preempt && sched__preempt(cy, j, cbs, ncb, d, &delayed)) return;
     /* 4. waits */
     mp_buf b;
     mp_buf_init(&b);
     if (delayed) {
-        adm_put_delay(cy, &b);
+        sched__put_delay(cy, &b);
     } else if (first < 0 && never >= 0) {
         mp_buf_puts(&b, cy->shapes[never].never_why);
     } else if (first < 0) {
         mp_buf_free(&b);
         return wait_with(d, quota_why(cy, k->queue, r, &cbs[0]));
     } else {
-        mp_buf_puts(&b, adm_shape_why(cy, &cy->shapes[first]));
-        if (!cy->has_res) adm_reserve(cy, j, first, &first_h, &b);
+        mp_buf_puts(&b, sched__shape_why(cy, &cy->shapes[first]));
+        if (!cy->has_res) sched__reserve(cy, j, first, &first_h, &b);
     }
     wait_with(d, mp_buf_steal(&b));
 }
 
 /* ---- the cycle ----------------------------------------------------------------- */
 
-static void cycle_free(adm_cycle *cy) {
-    adm_nodes_free(cy);
-    adm_queues_free(cy);
+static void cycle_free(sched__cycle *cy) {
+    sched__nodes_free(cy);
+    sched__queues_free(cy);
     for (size_t j = 0; cy->wk && j < cy->n; j++) {
         free(cy->wk[j].invalid);
         free(cy->wk[j].own_nodes);
@@ -514,9 +514,9 @@ static void cycle_free(adm_cycle *cy) {
     free(cy->touched);
     for (int i = 0; i < cy->nres; i++) free(cy->res_name[i]);
     free(cy->res_name);
-    adm_map *maps[] = {&cy->res_map, &cy->base_map, &cy->class_map, &cy->req_map, &cy->shape_map,
+    sched__map *maps[] = {&cy->res_map, &cy->base_map, &cy->class_map, &cy->req_map, &cy->shape_map,
                        &cy->wshape_map, &cy->queue_map, &cy->cohort_map, &cy->cfr_map};
-    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) adm_map_free(maps[i]);
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) sched__map_free(maps[i]);
     mp_buf_free(&cy->buf);
 }
 
@@ -542,12 +542,12 @@ int sched_cycle(const sched_cluster *c, const sched_workload *w, size_t n, int64
     *nout = 0;
     int rc = check_args(c, w, n, e);
     if (rc) return rc;
-    adm_cycle cy = {.c = c, .w = w, .n = n, .now = now_ms, .alloc_gen = 1, .release_gen = 1, .borrow_gen = 1};
+    sched__cycle cy = {.c = c, .w = w, .n = n, .now = now_ms, .alloc_gen = 1, .release_gen = 1, .borrow_gen = 1};
     mp_buf_init(&cy.buf);
-    adm_rid(&cy, "cpu");
-    adm_rid(&cy, "memory");
-    adm_rid(&cy, "nvidia.com/gpu");
-    if ((rc = adm_nodes_init(&cy, e)) || (rc = adm_queues_init(&cy, e))) {
+    sched__rid(&cy, "cpu");
+    sched__rid(&cy, "memory");
+    sched__rid(&cy, "nvidia.com/gpu");
+    if ((rc = sched__nodes_init(&cy, e)) || (rc = sched__queues_init(&cy, e))) {
         cycle_free(&cy);
         return rc;
     }
@@ -558,10 +558,10 @@ int sched_cycle(const sched_cluster *c, const sched_workload *w, size_t n, int64
     }
     for (int i = 0; i < cy.nq; i++) {
         cy.q[i].touched = false;
-        adm_share_update(&cy, i);
+        sched__share_update(&cy, i);
     }
     cy.ntouched = 0;
-    adm_victim_order(&cy);
+    sched__victim_order(&cy);
     lanes L = {0};
     size_t pending = lanes_init(&cy, &L);
     sched_decision *d = mp_xcalloc(pending + 1, sizeof *d);
@@ -580,7 +580,7 @@ int sched_cycle(const sched_cluster *c, const sched_workload *w, size_t n, int64
         for (int i = 0; i < cy.ntouched; i++) {
             int q = cy.touched[i];
             cy.q[q].touched = false;
-            adm_share_update(&cy, q);
+            sched__share_update(&cy, q);
             if (L.pos[q] >= 0) heap_fix(&cy, &L, L.pos[q]);
         }
         cy.ntouched = 0;

@@ -37,7 +37,7 @@ static bool res_ok(const sched_res *r) {
     return true;
 }
 
-int adm_nodes_init(adm_cycle *cy, mp_err *e) {
+int sched__nodes_init(sched__cycle *cy, mp_err *e) {
     const sched_cluster *c = cy->c;
     cy->nn = c->nnodes;
     cy->nodes = mp_xcalloc(cy->nn + 1, sizeof *cy->nodes);
@@ -47,12 +47,12 @@ int adm_nodes_init(adm_cycle *cy, mp_err *e) {
         if (!res_ok(&src->capacity) || (src->nlabels && !src->labels) || (src->ntaints && !src->taints))
             return mp_err_set(e, MP_EINVAL, "node %s has a negative capacity or a malformed resource, label or "
                               "taint list", s0(src->name));
-        adm_node *nd = &cy->nodes[i];
-        nd->cap[ADM_CPU] = src->capacity.cpu_milli;
-        nd->cap[ADM_MEM] = src->capacity.memory_bytes;
-        nd->cap[ADM_GPU] = src->capacity.gpu;
+        sched__node *nd = &cy->nodes[i];
+        nd->cap[SCHED__CPU] = src->capacity.cpu_milli;
+        nd->cap[SCHED__MEM] = src->capacity.memory_bytes;
+        nd->cap[SCHED__GPU] = src->capacity.gpu;
         for (int k = 0; k < src->capacity.next; k++) {
-            int rid = adm_rid(cy, src->capacity.ext[k].name);
+            int rid = sched__rid(cy, src->capacity.ext[k].name);
             bool dup = false;
             for (int j = 0; j < nd->next; j++) dup = dup || nd->ext_rid[j] == rid;
             if (dup) continue; /* the placement library reads the first one */
@@ -67,7 +67,7 @@ int adm_nodes_init(adm_cycle *cy, mp_err *e) {
     return 0;
 }
 
-void adm_nodes_free(adm_cycle *cy) {
+void sched__nodes_free(sched__cycle *cy) {
     for (int i = 0; i < cy->ncls; i++) {
         free(cy->cls[i].sel);
         free(cy->cls[i].elig);
@@ -87,7 +87,7 @@ void adm_nodes_free(adm_cycle *cy) {
 
 /* ---- amounts ------------------------------------------------------------------- */
 
-static int slot_of(const adm_node *nd, int rid) {
+static int slot_of(const sched__node *nd, int rid) {
     if (rid < 3) return rid;
     for (int k = 0; k < nd->next; k++)
         if (nd->ext_rid[k] == rid) return 3 + k;
@@ -95,12 +95,12 @@ static int slot_of(const adm_node *nd, int rid) {
 }
 
 /* Keeps the placement library's copy of node i at EFF. */
-static void sync_wn(adm_cycle *cy, size_t i) {
-    const adm_node *nd = &cy->nodes[i];
+static void sync_wn(sched__cycle *cy, size_t i) {
+    const sched__node *nd = &cy->nodes[i];
     sched_res *a = &cy->wn[i].allocated;
-    a->cpu_milli = max64(nd->use[0][ADM_CPU], nd->use[1][ADM_CPU]);
-    a->memory_bytes = max64(nd->use[0][ADM_MEM], nd->use[1][ADM_MEM]);
-    a->gpu = max64(nd->use[0][ADM_GPU], nd->use[1][ADM_GPU]);
+    a->cpu_milli = max64(nd->use[0][SCHED__CPU], nd->use[1][SCHED__CPU]);
+    a->memory_bytes = max64(nd->use[0][SCHED__MEM], nd->use[1][SCHED__MEM]);
+    a->gpu = max64(nd->use[0][SCHED__GPU], nd->use[1][SCHED__GPU]);
     a->next = 0;
     for (int k = 0; k < nd->next; k++) {
         int64_t v = max64(nd->use[0][3 + k], nd->use[1][3 + k]);
@@ -110,24 +110,24 @@ static void sync_wn(adm_cycle *cy, size_t i) {
     }
 }
 
-void adm_node_add(adm_cycle *cy, size_t i, const adm_req *r, int sign, unsigned mask) {
-    adm_node *nd = &cy->nodes[i];
+void sched__node_add(sched__cycle *cy, size_t i, const sched__req *r, int sign, unsigned mask) {
+    sched__node *nd = &cy->nodes[i];
     for (int k = 0; k < r->n; k++) {
         int s = slot_of(nd, r->rid[k]);
         if (s < 0) continue; /* the node has none: nothing to hold */
         for (int v = 0; v < 2; v++) {
             if (!(mask & (1u << v))) continue;
-            nd->use[v][s] = sign > 0 ? adm_sat_add(nd->use[v][s], r->amt[k]) : sub0(nd->use[v][s], r->amt[k]);
+            nd->use[v][s] = sign > 0 ? sched__sat_add(nd->use[v][s], r->amt[k]) : sub0(nd->use[v][s], r->amt[k]);
         }
     }
     sync_wn(cy, i);
 }
 
-void adm_workload_nodes(adm_cycle *cy, const adm_req *r, const size_t *nodes, int sign, unsigned mask) {
-    for (int g = 0; g < r->gang; g++) adm_node_add(cy, nodes[g], r, sign, mask);
+void sched__workload_nodes(sched__cycle *cy, const sched__req *r, const size_t *nodes, int sign, unsigned mask) {
+    for (int g = 0; g < r->gang; g++) sched__node_add(cy, nodes[g], r, sign, mask);
 }
 
-static int64_t share_of(const adm_node *nd, const int64_t *u0, const int64_t *u1, const adm_req *r) {
+static int64_t share_of(const sched__node *nd, const int64_t *u0, const int64_t *u1, const sched__req *r) {
     int64_t share = r->gang;
     for (int k = 0; k < r->n; k++) {
         int s = slot_of(nd, r->rid[k]);
@@ -140,25 +140,25 @@ static int64_t share_of(const adm_node *nd, const int64_t *u0, const int64_t *u1
     return share;
 }
 
-int64_t adm_node_share(const adm_cycle *cy, size_t i, const adm_req *r, int view) {
-    const adm_node *nd = &cy->nodes[i];
-    if (view == ADM_EFF) return share_of(nd, nd->use[0], nd->use[1], r);
+int64_t sched__node_share(const sched__cycle *cy, size_t i, const sched__req *r, int view) {
+    const sched__node *nd = &cy->nodes[i];
+    if (view == SCHED__EFF) return share_of(nd, nd->use[0], nd->use[1], r);
     return share_of(nd, nd->use[view], NULL, r);
 }
 
-int64_t adm_tnode_share(const adm_cycle *cy, size_t i, const adm_req *r) {
+int64_t sched__tnode_share(const sched__cycle *cy, size_t i, const sched__req *r) {
     return share_of(&cy->nodes[i], cy->tview[i], NULL, r);
 }
 
-int64_t adm_count(const adm_cycle *cy, const adm_class *k, const adm_req *r, int view, int64_t want) {
+int64_t sched__count(const sched__cycle *cy, const sched__class *k, const sched__req *r, int view, int64_t want) {
     int64_t sum = 0;
-    for (size_t j = 0; j < k->nelig && sum < want; j++) sum += adm_node_share(cy, k->elig[j], r, view);
+    for (size_t j = 0; j < k->nelig && sum < want; j++) sum += sched__node_share(cy, k->elig[j], r, view);
     return sum;
 }
 
-int64_t adm_tcount(const adm_cycle *cy, const adm_class *k, const adm_req *r) {
+int64_t sched__tcount(const sched__cycle *cy, const sched__class *k, const sched__req *r) {
     int64_t sum = 0;
-    for (size_t j = 0; j < k->nelig && sum < r->gang; j++) sum += adm_tnode_share(cy, k->elig[j], r);
+    for (size_t j = 0; j < k->nelig && sum < r->gang; j++) sum += sched__tnode_share(cy, k->elig[j], r);
     return sum;
 }
 
@@ -187,7 +187,7 @@ static bool taints_ok(const sched_node *nd, const sched_toleration *tol, size_t 
 
 static void put_str(mp_buf *b, const char *s) { mp_buf_printf(b, "%zu:%s", strlen(s0(s)), s0(s)); }
 
-int adm_base(adm_cycle *cy, const sched_workload *w) {
+int sched__base(sched__cycle *cy, const sched_workload *w) {
     mp_buf *b = &cy->buf;
     mp_buf_reset(b);
     for (size_t i = 0; i < w->req.nnode_selector; i++) {
@@ -201,7 +201,7 @@ int adm_base(adm_cycle *cy, const sched_workload *w) {
         put_str(b, t->value);
         mp_buf_printf(b, "%d.%d;", (int)t->op, (int)t->effect);
     }
-    int id = adm_map_put(&cy->base_map, b->data, cy->nbase);
+    int id = sched__map_put(&cy->base_map, b->data, cy->nbase);
     if (id == cy->nbase) {
         if (cy->nbase == cy->base_cap) {
             cy->base_cap = cy->base_cap ? 2 * cy->base_cap : 16;
@@ -212,8 +212,8 @@ int adm_base(adm_cycle *cy, const sched_workload *w) {
     return id;
 }
 
-static void class_build(adm_cycle *cy, adm_class *k, const sched_workload *w, const adm_queue *q,
-                        const adm_combo *cb) {
+static void class_build(sched__cycle *cy, sched__class *k, const sched_workload *w, const sched__queue *q,
+                        const sched__combo *cb) {
     size_t nsel = w->req.nnode_selector;
     for (int i = 0; cb && i < cb->ng; i++) {
         int fl = q->groups[cb->g[i]].fl[cb->f[i]];
@@ -248,33 +248,33 @@ static void class_build(adm_cycle *cy, adm_class *k, const sched_workload *w, co
     }
 }
 
-int adm_class_of(adm_cycle *cy, int base, const adm_queue *q, const adm_combo *cb) {
-    char key[32 + ADM_ITEMS * 12];
+int sched__class_of(sched__cycle *cy, int base, const sched__queue *q, const sched__combo *cb) {
+    char key[32 + SCHED__ITEMS * 12];
     int len = snprintf(key, sizeof key, "%d|", base);
     for (int i = 0; cb && i < cb->ng && len < (int)sizeof key - 12; i++)
         len += snprintf(key + len, sizeof key - (size_t)len, "%d,", q->groups[cb->g[i]].fl[cb->f[i]]);
-    int id = adm_map_put(&cy->class_map, key, cy->ncls);
+    int id = sched__map_put(&cy->class_map, key, cy->ncls);
     if (id < cy->ncls) return id;
     if (cy->ncls == cy->cls_cap) {
         cy->cls_cap = cy->cls_cap ? 2 * cy->cls_cap : 16;
         cy->cls = mp_xrealloc(cy->cls, (size_t)cy->cls_cap * sizeof *cy->cls);
     }
-    adm_class *k = &cy->cls[cy->ncls++];
+    sched__class *k = &cy->cls[cy->ncls++];
     memset(k, 0, sizeof *k);
     class_build(cy, k, cy->base_of[base], q, cb);
     return id;
 }
 
-int adm_shape_of(adm_cycle *cy, int cls, int req) {
+int sched__shape_of(sched__cycle *cy, int cls, int req) {
     char key[32];
     snprintf(key, sizeof key, "%d|%d", cls, req);
-    int id = adm_map_put(&cy->shape_map, key, cy->nshapes);
+    int id = sched__map_put(&cy->shape_map, key, cy->nshapes);
     if (id < cy->nshapes) return id;
     if (cy->nshapes == cy->shapes_cap) {
         cy->shapes_cap = cy->shapes_cap ? 2 * cy->shapes_cap : 64;
         cy->shapes = mp_xrealloc(cy->shapes, (size_t)cy->shapes_cap * sizeof *cy->shapes);
     }
-    cy->shapes[id] = (adm_shape){.cls = cls, .req = req, .never = -1};
+    cy->shapes[id] = (sched__shape){.cls = cls, .req = req, .never = -1};
     cy->nshapes++;
     return id;
 }
@@ -282,38 +282,38 @@ int adm_shape_of(adm_cycle *cy, int cls, int req) {
 /* ---- reasons ------------------------------------------------------------------- */
 
 /* Items of r in the order reasons look at them: GPUs, extended, CPU, memory. */
-static int scarce_order(const adm_req *r, int *ord) {
+static int scarce_order(const sched__req *r, int *ord) {
     int n = 0;
     for (int pass = 0; pass < 3; pass++)
         for (int k = 0; k < r->n; k++) {
             int rid = r->rid[k];
-            int p = rid == ADM_GPU ? 0 : rid >= 3 ? 1 : 2;
+            int p = rid == SCHED__GPU ? 0 : rid >= 3 ? 1 : 2;
             if (p == pass) ord[n++] = k;
         }
     return n;
 }
 
-void adm_put_req(adm_cycle *cy, mp_buf *b, const adm_req *r) {
-    int ord[ADM_ITEMS];
+void sched__put_req(sched__cycle *cy, mp_buf *b, const sched__req *r) {
+    int ord[SCHED__ITEMS];
     int n = scarce_order(r, ord);
     for (int o = 0; o < n; o++) {
         char a[48];
-        adm_fmt_amount(r->rid[ord[o]], r->amt[ord[o]], a, sizeof a);
+        sched__fmt_amount(r->rid[ord[o]], r->amt[ord[o]], a, sizeof a);
         mp_buf_printf(b, "%s%s %s", o ? ", " : "", a, cy->res_name[r->rid[ord[o]]]);
     }
     if (n == 0) mp_buf_puts(b, "nothing");
 }
 
-static void put_excluded(adm_cycle *cy, mp_buf *b, const adm_class *k) {
+static void put_excluded(sched__cycle *cy, mp_buf *b, const sched__class *k) {
     if (k->nelig < cy->nn)
         mp_buf_printf(b, "; %zu other nodes excluded by nodeSelector or taints", cy->nn - k->nelig);
 }
 
 /* Per item of r: the most any eligible node has (free in view, or capacity when view < 0). */
-static void max_per_item(const adm_cycle *cy, const adm_class *k, const adm_req *r, int view, int64_t *mx) {
+static void max_per_item(const sched__cycle *cy, const sched__class *k, const sched__req *r, int view, int64_t *mx) {
     for (int i = 0; i < r->n; i++) mx[i] = 0;
     for (size_t j = 0; j < k->nelig; j++) {
-        const adm_node *nd = &cy->nodes[k->elig[j]];
+        const sched__node *nd = &cy->nodes[k->elig[j]];
         for (int i = 0; i < r->n; i++) {
             int s = slot_of(nd, r->rid[i]);
             if (s < 0) continue;
@@ -325,25 +325,25 @@ static void max_per_item(const adm_cycle *cy, const adm_class *k, const adm_req 
 
 /* "needs 2 nvidia.com/gpu, largest free on any node is 1" for the first short item, or
  * false when each item is there somewhere. */
-static bool put_short(adm_cycle *cy, mp_buf *b, const adm_req *r, const int64_t *mx, const char *what) {
-    int ord[ADM_ITEMS];
+static bool put_short(sched__cycle *cy, mp_buf *b, const sched__req *r, const int64_t *mx, const char *what) {
+    int ord[SCHED__ITEMS];
     int n = scarce_order(r, ord);
     for (int o = 0; o < n; o++) {
         int i = ord[o];
         if (mx[i] >= r->amt[i]) continue;
         char a[48], f[48];
-        adm_fmt_amount(r->rid[i], r->amt[i], a, sizeof a);
-        adm_fmt_amount(r->rid[i], mx[i], f, sizeof f);
+        sched__fmt_amount(r->rid[i], r->amt[i], a, sizeof a);
+        sched__fmt_amount(r->rid[i], mx[i], f, sizeof f);
         mp_buf_printf(b, "needs %s %s, largest %s on any node is %s", a, cy->res_name[r->rid[i]], what, f);
         return true;
     }
     return false;
 }
 
-bool adm_shape_possible(adm_cycle *cy, adm_shape *s) {
+bool sched__shape_possible(sched__cycle *cy, sched__shape *s) {
     if (s->never >= 0) return s->never == 0;
-    const adm_class *k = &cy->cls[s->cls];
-    const adm_req *r = &cy->reqs[s->req];
+    const sched__class *k = &cy->cls[s->cls];
+    const sched__req *r = &cy->reqs[s->req];
     if (k->nelig == 0) {
         s->never = 1;
         s->never_why = mp_xstrdup(k->none_why);
@@ -351,24 +351,24 @@ bool adm_shape_possible(adm_cycle *cy, adm_shape *s) {
     }
     int64_t sum = 0;
     for (size_t j = 0; j < k->nelig && sum < r->gang; j++) {
-        static const int64_t zero[ADM_SLOTS];
+        static const int64_t zero[SCHED__SLOTS];
         sum += share_of(&cy->nodes[k->elig[j]], zero, NULL, r);
     }
     s->never = sum >= r->gang ? 0 : 1;
     if (!s->never) return true;
     mp_buf b;
     mp_buf_init(&b);
-    int64_t mx[ADM_ITEMS];
+    int64_t mx[SCHED__ITEMS];
     max_per_item(cy, k, r, -1, mx);
     if (r->gang > 1 && sum > 0) {
         mp_buf_printf(&b, "gang of %d workers of ", r->gang);
-        adm_put_req(cy, &b, r);
+        sched__put_req(cy, &b, r);
         mp_buf_printf(&b, ": at most %lld fit even on empty nodes", (long long)sum);
     } else {
         if (r->gang > 1) mp_buf_printf(&b, "gang of %d workers: ", r->gang);
         if (!put_short(cy, &b, r, mx, "capacity")) {
             mp_buf_puts(&b, "needs ");
-            adm_put_req(cy, &b, r);
+            sched__put_req(cy, &b, r);
             mp_buf_printf(&b, " on one node; none of the %zu eligible nodes has that much", k->nelig);
         }
     }
@@ -377,32 +377,32 @@ bool adm_shape_possible(adm_cycle *cy, adm_shape *s) {
     return false;
 }
 
-bool adm_shape_fits_eff(adm_cycle *cy, adm_shape *s) {
+bool sched__shape_fits_eff(sched__cycle *cy, sched__shape *s) {
     if (s->nofit_gen == cy->release_gen) return false;
-    const adm_req *r = &cy->reqs[s->req];
-    if (adm_count(cy, &cy->cls[s->cls], r, ADM_EFF, r->gang) >= r->gang) return true;
+    const sched__req *r = &cy->reqs[s->req];
+    if (sched__count(cy, &cy->cls[s->cls], r, SCHED__EFF, r->gang) >= r->gang) return true;
     s->nofit_gen = cy->release_gen;
     return false;
 }
 
-const char *adm_shape_why(adm_cycle *cy, adm_shape *s) {
+const char *sched__shape_why(sched__cycle *cy, sched__shape *s) {
     if (s->why && s->why_gen == cy->alloc_gen) return s->why;
-    const adm_class *k = &cy->cls[s->cls];
-    const adm_req *r = &cy->reqs[s->req];
+    const sched__class *k = &cy->cls[s->cls];
+    const sched__req *r = &cy->reqs[s->req];
     mp_buf b;
     mp_buf_init(&b);
-    int64_t mx[ADM_ITEMS];
-    max_per_item(cy, k, r, ADM_EFF, mx);
-    int64_t fit = r->gang > 1 ? adm_count(cy, k, r, ADM_EFF, r->gang) : 0;
+    int64_t mx[SCHED__ITEMS];
+    max_per_item(cy, k, r, SCHED__EFF, mx);
+    int64_t fit = r->gang > 1 ? sched__count(cy, k, r, SCHED__EFF, r->gang) : 0;
     if (r->gang > 1) {
         mp_buf_printf(&b, "gang of %d workers of ", r->gang);
-        adm_put_req(cy, &b, r);
+        sched__put_req(cy, &b, r);
         if (fit > 0) mp_buf_printf(&b, ": only %lld fit", (long long)fit);
         else mp_buf_puts(&b, ": none fit (");
     }
     if (fit == 0 && !put_short(cy, &b, r, mx, "free")) {
         mp_buf_puts(&b, "needs ");
-        adm_put_req(cy, &b, r);
+        sched__put_req(cy, &b, r);
         mp_buf_printf(&b, " on one node; none of the %zu eligible nodes has it all free", k->nelig);
     }
     if (r->gang > 1 && fit == 0) mp_buf_putc(&b, ')');
@@ -415,8 +415,8 @@ const char *adm_shape_why(adm_cycle *cy, adm_shape *s) {
 
 /* ---- placing ------------------------------------------------------------------- */
 
-int adm_place(adm_cycle *cy, const adm_shape *s, const sched_workload *w, size_t *out) {
-    const adm_class *k = &cy->cls[s->cls];
+int sched__place(sched__cycle *cy, const sched__shape *s, const sched_workload *w, size_t *out) {
+    const sched__class *k = &cy->cls[s->cls];
     sched_pod_req rq = w->req;
     rq.node_selector = k->sel;
     rq.nnode_selector = k->nsel;
@@ -428,45 +428,45 @@ int adm_place(adm_cycle *cy, const adm_shape *s, const sched_workload *w, size_t
     return rc;
 }
 
-bool adm_plan(adm_cycle *cy, const adm_class *k, const adm_req *r, const size_t *prefer, size_t nprefer,
+bool sched__plan(sched__cycle *cy, const sched__class *k, const sched__req *r, const size_t *prefer, size_t nprefer,
               size_t *out) {
-    adm_req one = *r;
+    sched__req one = *r;
     one.gang = 1;
     int placed = 0;
     for (size_t p = 0; p < nprefer && placed < r->gang; p++) {
         size_t i = prefer[p];
         if (!k->is_elig[i]) continue;
-        while (placed < r->gang && share_of(&cy->nodes[i], cy->nodes[i].use[ADM_FUT], NULL, &one) > 0) {
-            adm_node_add(cy, i, r, 1, 1u << ADM_FUT);
+        while (placed < r->gang && share_of(&cy->nodes[i], cy->nodes[i].use[SCHED__FUT], NULL, &one) > 0) {
+            sched__node_add(cy, i, r, 1, 1u << SCHED__FUT);
             out[placed++] = i;
         }
     }
     for (size_t j = 0; j < k->nelig && placed < r->gang; j++) {
         size_t i = k->elig[j];
-        while (placed < r->gang && share_of(&cy->nodes[i], cy->nodes[i].use[ADM_FUT], NULL, &one) > 0) {
-            adm_node_add(cy, i, r, 1, 1u << ADM_FUT);
+        while (placed < r->gang && share_of(&cy->nodes[i], cy->nodes[i].use[SCHED__FUT], NULL, &one) > 0) {
+            sched__node_add(cy, i, r, 1, 1u << SCHED__FUT);
             out[placed++] = i;
         }
     }
     if (placed == r->gang) return true;
-    for (int g = 0; g < placed; g++) adm_node_add(cy, out[g], r, -1, 1u << ADM_FUT);
+    for (int g = 0; g < placed; g++) sched__node_add(cy, out[g], r, -1, 1u << SCHED__FUT);
     return false;
 }
 
 /* ---- the backfill view ---------------------------------------------------------------- */
 
-void adm_tview_init(adm_cycle *cy) {
+void sched__tview_init(sched__cycle *cy) {
     if (!cy->tview) cy->tview = mp_xmalloc((cy->nn + 1) * sizeof *cy->tview);
-    for (size_t i = 0; i < cy->nn; i++) memcpy(cy->tview[i], cy->nodes[i].use[ADM_FUT], sizeof cy->tview[i]);
+    for (size_t i = 0; i < cy->nn; i++) memcpy(cy->tview[i], cy->nodes[i].use[SCHED__FUT], sizeof cy->tview[i]);
 }
 
-void adm_tview_add(adm_cycle *cy, const adm_req *r, const size_t *nodes, int sign) {
+void sched__tview_add(sched__cycle *cy, const sched__req *r, const size_t *nodes, int sign) {
     for (int g = 0; g < r->gang; g++) {
-        const adm_node *nd = &cy->nodes[nodes[g]];
+        const sched__node *nd = &cy->nodes[nodes[g]];
         int64_t *t = cy->tview[nodes[g]];
         for (int k = 0; k < r->n; k++) {
             int s = slot_of(nd, r->rid[k]);
-            if (s >= 0) t[s] = sign > 0 ? adm_sat_add(t[s], r->amt[k]) : sub0(t[s], r->amt[k]);
+            if (s >= 0) t[s] = sign > 0 ? sched__sat_add(t[s], r->amt[k]) : sub0(t[s], r->amt[k]);
         }
     }
 }

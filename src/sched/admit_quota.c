@@ -35,13 +35,13 @@ static int64_t sub0(int64_t a, int64_t b) { return a > b ? a - b : 0; }
 
 /* ---- setup --------------------------------------------------------------------- */
 
-static int flavor_index(const adm_cycle *cy, const char *name) {
+static int flavor_index(const sched__cycle *cy, const char *name) {
     for (size_t i = 0; i < cy->c->nflavors; i++)
         if (cy->c->flavors[i] && strcmp(s0(cy->c->flavors[i]->meta.name), s0(name)) == 0) return (int)i;
     return -1;
 }
 
-static int add_cell(adm_cycle *cy) {
+static int add_cell(sched__cycle *cy) {
     if (cy->ncells == cy->cells_cap) {
         cy->cells_cap = cy->cells_cap ? 2 * cy->cells_cap : 32;
         cy->cells = mp_xrealloc(cy->cells, (size_t)cy->cells_cap * sizeof *cy->cells);
@@ -59,14 +59,14 @@ static const spec_resource_quota *quota_of(const spec_flavor_quotas *fq, const c
     return NULL;
 }
 
-static void queue_build(adm_cycle *cy, int qi) {
-    adm_queue *q = &cy->q[qi];
+static void queue_build(sched__cycle *cy, int qi) {
+    sched__queue *q = &cy->q[qi];
     const spec_cluster_queue *cq = q->cq;
     q->name = s0(cq->meta.name);
     q->cohort = -1;
     q->weight_milli = cq->fair_weight_milli;
     if (cq->cohort && cq->cohort[0]) {
-        q->cohort = adm_map_put(&cy->cohort_map, cq->cohort, cy->ncohorts);
+        q->cohort = sched__map_put(&cy->cohort_map, cq->cohort, cy->ncohorts);
         if (q->cohort == cy->ncohorts) cy->ncohorts++;
     }
     q->ngroups = (int)cq->ngroups;
@@ -74,10 +74,10 @@ static void queue_build(adm_cycle *cy, int qi) {
     q->cell_lo = cy->ncells;
     for (size_t g = 0; g < cq->ngroups; g++) {
         const spec_resource_group *sg = &cq->groups[g];
-        adm_group *ag = &q->groups[g];
+        sched__group *ag = &q->groups[g];
         ag->ncov = (int)sg->ncovered;
         ag->cov = mp_xcalloc(sg->ncovered + 1, sizeof *ag->cov);
-        for (size_t r = 0; r < sg->ncovered; r++) ag->cov[r] = adm_rid(cy, s0(sg->covered[r]));
+        for (size_t r = 0; r < sg->ncovered; r++) ag->cov[r] = sched__rid(cy, s0(sg->covered[r]));
         ag->nfl = (int)sg->nflavors;
         ag->fl = mp_xcalloc(sg->nflavors + 1, sizeof *ag->fl);
         ag->fl_name = mp_xcalloc(sg->nflavors + 1, sizeof *ag->fl_name);
@@ -91,7 +91,7 @@ static void queue_build(adm_cycle *cy, int qi) {
                                            q->name, s0(fq->name));
             for (size_t r = 0; r < sg->ncovered; r++) {
                 int ci = add_cell(cy);
-                adm_cell *c = &cy->cells[ci];
+                sched__cell *c = &cy->cells[ci];
                 c->queue = qi;
                 c->group = (int)g;
                 c->fl = (int)f;
@@ -107,7 +107,7 @@ static void queue_build(adm_cycle *cy, int qi) {
                 if (q->cohort < 0) continue;
                 char key[160 + SCHED_EXT_NAME];
                 snprintf(key, sizeof key, "%d|%d|%.128s", q->cohort, c->rid, ag->fl_name[f]);
-                int id = adm_map_put(&cy->cfr_map, key, cy->ncfr);
+                int id = sched__map_put(&cy->cfr_map, key, cy->ncfr);
                 if (id == cy->ncfr) {
                     if (cy->ncfr == cy->cfr_cap) {
                         cy->cfr_cap = cy->cfr_cap ? 2 * cy->cfr_cap : 16;
@@ -115,10 +115,10 @@ static void queue_build(adm_cycle *cy, int qi) {
                     }
                     memset(&cy->cfr[cy->ncfr++], 0, sizeof cy->cfr[0]);
                 }
-                adm_cfr *x = &cy->cfr[id];
+                sched__cfr *x = &cy->cfr[id];
                 x->cells = mp_xrealloc(x->cells, (size_t)(x->ncells + 1) * sizeof *x->cells);
                 x->cells[x->ncells++] = ci;
-                x->pool = adm_sat_add(x->pool, lendable);
+                x->pool = sched__sat_add(x->pool, lendable);
                 c->cfr = id;
             }
         }
@@ -126,7 +126,7 @@ static void queue_build(adm_cycle *cy, int qi) {
     q->cell_hi = cy->ncells;
 }
 
-int adm_queues_init(adm_cycle *cy, mp_err *e) {
+int sched__queues_init(sched__cycle *cy, mp_err *e) {
     const sched_cluster *c = cy->c;
     cy->nq = (int)c->nqueues;
     cy->q = mp_xcalloc(c->nqueues + 1, sizeof *cy->q);
@@ -134,10 +134,10 @@ int adm_queues_init(adm_cycle *cy, mp_err *e) {
         if (!c->queues[i]) return mp_err_set(e, MP_EINVAL, "ClusterQueue %d of the cluster is missing", i);
         cy->q[i].cq = c->queues[i];
         queue_build(cy, i);
-        adm_map_put(&cy->queue_map, cy->q[i].name, i); /* the first of a name wins */
+        sched__map_put(&cy->queue_map, cy->q[i].name, i); /* the first of a name wins */
     }
     for (int i = 0; i < cy->nq; i++) { /* which group covers each resource (the first one) */
-        adm_queue *q = &cy->q[i];
+        sched__queue *q = &cy->q[i];
         q->nrid = cy->nres;
         q->rid_group = mp_xmalloc((size_t)(q->nrid + 1) * sizeof *q->rid_group);
         q->rid_cov = mp_xmalloc((size_t)(q->nrid + 1) * sizeof *q->rid_cov);
@@ -151,9 +151,9 @@ int adm_queues_init(adm_cycle *cy, mp_err *e) {
     return 0;
 }
 
-void adm_queues_free(adm_cycle *cy) {
+void sched__queues_free(sched__cycle *cy) {
     for (int i = 0; i < cy->nq; i++) {
-        adm_queue *q = &cy->q[i];
+        sched__queue *q = &cy->q[i];
         for (int g = 0; g < q->ngroups; g++) {
             free(q->groups[g].cov);
             free(q->groups[g].fl);
@@ -170,19 +170,19 @@ void adm_queues_free(adm_cycle *cy) {
     free(cy->cells);
 }
 
-int adm_queue_find(const adm_cycle *cy, const char *name) {
-    int i = adm_map_get(&cy->queue_map, s0(name));
-    return i < 0 ? ADM_UNKNOWN_QUEUE : i;
+int sched__queue_find(const sched__cycle *cy, const char *name) {
+    int i = sched__map_get(&cy->queue_map, s0(name));
+    return i < 0 ? SCHED__UNKNOWN_QUEUE : i;
 }
 
 /* ---- holdings ------------------------------------------------------------------ */
 
-static int cell_at(const adm_queue *q, int g, int f, int cov) {
+static int cell_at(const sched__queue *q, int g, int f, int cov) {
     return q->groups[g].cell0 + f * q->groups[g].ncov + cov;
 }
 
-void adm_workload_of(const adm_cycle *cy, int qi, const adm_req *r, const adm_combo *cb, adm_hold *h) {
-    const adm_queue *q = &cy->q[qi];
+void sched__workload_of(const sched__cycle *cy, int qi, const sched__req *r, const sched__combo *cb, sched__hold *h) {
+    const sched__queue *q = &cy->q[qi];
     h->n = 0;
     for (int k = 0; k < r->n; k++) {
         int rid = r->rid[k];
@@ -191,7 +191,7 @@ void adm_workload_of(const adm_cycle *cy, int qi, const adm_req *r, const adm_co
         for (int i = 0; i < cb->ng; i++) {
             if (cb->g[i] != g) continue;
             h->cell[h->n] = cell_at(q, g, cb->f[i], q->rid_cov[rid]);
-            h->amt[h->n++] = adm_sat_mul(r->amt[k], r->gang);
+            h->amt[h->n++] = sched__sat_mul(r->amt[k], r->gang);
             break;
         }
     }
@@ -214,8 +214,8 @@ static bool flavor_in(const char *text, const char *res, const char **fl, size_t
     return false;
 }
 
-void adm_workload_parse(const adm_cycle *cy, int qi, const adm_req *r, const char *flavors, adm_hold *h) {
-    const adm_queue *q = &cy->q[qi];
+void sched__workload_parse(const sched__cycle *cy, int qi, const sched__req *r, const char *flavors, sched__hold *h) {
+    const sched__queue *q = &cy->q[qi];
     h->n = 0;
     for (int k = 0; k < r->n; k++) {
         int rid = r->rid[k];
@@ -229,56 +229,56 @@ void adm_workload_parse(const adm_cycle *cy, int qi, const adm_req *r, const cha
                 if (strlen(q->groups[g].fl_name[i]) == fln && memcmp(q->groups[g].fl_name[i], fl, fln) == 0) f = i;
         /* an unknown or missing flavor counts against the group's first one */
         h->cell[h->n] = cell_at(q, g, f, q->rid_cov[rid]);
-        h->amt[h->n++] = adm_sat_mul(r->amt[k], r->gang);
+        h->amt[h->n++] = sched__sat_mul(r->amt[k], r->gang);
     }
 }
 
-void adm_workload_usage(adm_cycle *cy, const adm_hold *h, int sign, unsigned mask) {
+void sched__workload_usage(sched__cycle *cy, const sched__hold *h, int sign, unsigned mask) {
     for (int i = 0; i < h->n; i++) {
-        adm_cell *c = &cy->cells[h->cell[i]];
-        bool was = c->use[ADM_FUT] > c->nominal;
+        sched__cell *c = &cy->cells[h->cell[i]];
+        bool was = c->use[SCHED__FUT] > c->nominal;
         for (int v = 0; v < 2; v++)
-            if (mask & (1u << v)) c->use[v] = sign > 0 ? adm_sat_add(c->use[v], h->amt[i]) : sub0(c->use[v], h->amt[i]);
-        if (!was && c->use[ADM_FUT] > c->nominal && !cy->planning) cy->borrow_gen++;
-        adm_touch(cy, c->queue);
+            if (mask & (1u << v)) c->use[v] = sign > 0 ? sched__sat_add(c->use[v], h->amt[i]) : sub0(c->use[v], h->amt[i]);
+        if (!was && c->use[SCHED__FUT] > c->nominal && !cy->planning) cy->borrow_gen++;
+        sched__touch(cy, c->queue);
     }
 }
 
 /* ---- fitting ------------------------------------------------------------------- */
 
-static int64_t use_of(const adm_cell *c, int view) {
-    return view == ADM_EFF ? max64(c->use[0], c->use[1]) : c->use[view];
+static int64_t use_of(const sched__cell *c, int view) {
+    return view == SCHED__EFF ? max64(c->use[0], c->use[1]) : c->use[view];
 }
 
 /* What the cohort's other cells take out of cell's pool. */
-static int64_t others_over(const adm_cycle *cy, int cell, int view) {
-    const adm_cfr *f = &cy->cfr[cy->cells[cell].cfr];
+static int64_t others_over(const sched__cycle *cy, int cell, int view) {
+    const sched__cfr *f = &cy->cfr[cy->cells[cell].cfr];
     int64_t sum = 0;
     for (int i = 0; i < f->ncells; i++) {
         if (f->cells[i] == cell) continue;
-        const adm_cell *m = &cy->cells[f->cells[i]];
-        sum = adm_sat_add(sum, sub0(use_of(m, view), m->guaranteed));
+        const sched__cell *m = &cy->cells[f->cells[i]];
+        sum = sched__sat_add(sum, sub0(use_of(m, view), m->guaranteed));
     }
     return sum;
 }
 
-bool adm_cell_fits(const adm_cycle *cy, int cell, int64_t amt, int view) {
-    const adm_cell *c = &cy->cells[cell];
-    int64_t nu = adm_sat_add(use_of(c, view), amt);
+bool sched__cell_fits(const sched__cycle *cy, int cell, int64_t amt, int view) {
+    const sched__cell *c = &cy->cells[cell];
+    int64_t nu = sched__sat_add(use_of(c, view), amt);
     if (c->cfr < 0) return nu <= c->nominal;
-    if (c->has_bl && nu > adm_sat_add(c->nominal, c->borrow_limit)) return false;
-    return adm_sat_add(others_over(cy, cell, view), sub0(nu, c->guaranteed)) <= cy->cfr[c->cfr].pool;
+    if (c->has_bl && nu > sched__sat_add(c->nominal, c->borrow_limit)) return false;
+    return sched__sat_add(others_over(cy, cell, view), sub0(nu, c->guaranteed)) <= cy->cfr[c->cfr].pool;
 }
 
-static void put_cell_why(adm_cycle *cy, mp_buf *b, int cell, int64_t amt, int view) {
-    const adm_cell *c = &cy->cells[cell];
-    const adm_queue *q = &cy->q[c->queue];
-    const adm_group *g = &q->groups[c->group];
-    int64_t u = use_of(c, view), nu = adm_sat_add(u, amt);
+static void put_cell_why(sched__cycle *cy, mp_buf *b, int cell, int64_t amt, int view) {
+    const sched__cell *c = &cy->cells[cell];
+    const sched__queue *q = &cy->q[c->queue];
+    const sched__group *g = &q->groups[c->group];
+    int64_t u = use_of(c, view), nu = sched__sat_add(u, amt);
     char nom[48], in_use[48], req[48], x[48], y[48];
-    adm_fmt_amount(c->rid, c->nominal, nom, sizeof nom);
-    adm_fmt_amount(c->rid, u, in_use, sizeof in_use);
-    adm_fmt_amount(c->rid, amt, req, sizeof req);
+    sched__fmt_amount(c->rid, c->nominal, nom, sizeof nom);
+    sched__fmt_amount(c->rid, u, in_use, sizeof in_use);
+    sched__fmt_amount(c->rid, amt, req, sizeof req);
     char flavor[160] = "";
     if (g->nfl > 1) snprintf(flavor, sizeof flavor, " in flavor %.128s", g->fl_name[c->fl]);
     const char *res = cy->res_name[c->rid];
@@ -287,9 +287,9 @@ static void put_cell_why(adm_cycle *cy, mp_buf *b, int cell, int64_t amt, int vi
                       q->name, res, nom, flavor, in_use, req);
         return;
     }
-    int64_t room = sub0(adm_sat_add(c->guaranteed, cy->cfr[c->cfr].pool), others_over(cy, cell, view));
+    int64_t room = sub0(sched__sat_add(c->guaranteed, cy->cfr[c->cfr].pool), others_over(cy, cell, view));
     if (nu <= c->nominal) { /* its own quota is lent out */
-        adm_fmt_amount(c->rid, sub0(room, u), x, sizeof x);
+        sched__fmt_amount(c->rid, sub0(room, u), x, sizeof x);
         mp_buf_printf(b, "queue %s needs %s %s within its nominal quota %s%s (%s in use), but other queues of its "
                       "cohort borrow it: %s left", q->name, req, res, nom, flavor, in_use, x);
         return;
@@ -299,59 +299,59 @@ static void put_cell_why(adm_cycle *cy, mp_buf *b, int cell, int64_t amt, int vi
     int64_t lend = sub0(room, c->nominal);
     bool by_limit = c->has_bl && c->borrow_limit < lend;
     if (by_limit) lend = c->borrow_limit;
-    adm_fmt_amount(c->rid, lend, x, sizeof x);
-    adm_fmt_amount(c->rid, nu - c->nominal, y, sizeof y);
+    sched__fmt_amount(c->rid, lend, x, sizeof x);
+    sched__fmt_amount(c->rid, nu - c->nominal, y, sizeof y);
     if (by_limit) mp_buf_printf(b, "its borrowingLimit is %s, needs %s", x, y);
     else if (lend == 0) mp_buf_puts(b, "cohort has none to lend");
     else mp_buf_printf(b, "cohort can lend it %s in all, it would need %s", x, y);
 }
 
-bool adm_workload_fits(adm_cycle *cy, const adm_hold *h, int view, mp_buf *why) {
+bool sched__workload_fits(sched__cycle *cy, const sched__hold *h, int view, mp_buf *why) {
     for (int i = 0; i < h->n; i++) {
-        if (adm_cell_fits(cy, h->cell[i], h->amt[i], view)) continue;
+        if (sched__cell_fits(cy, h->cell[i], h->amt[i], view)) continue;
         if (why) put_cell_why(cy, why, h->cell[i], h->amt[i], view);
         return false;
     }
     return true;
 }
 
-bool adm_group_fits(adm_cycle *cy, int qi, int g, int f, const adm_req *r, int view, mp_buf *why) {
-    const adm_queue *q = &cy->q[qi];
+bool sched__group_fits(sched__cycle *cy, int qi, int g, int f, const sched__req *r, int view, mp_buf *why) {
+    const sched__queue *q = &cy->q[qi];
     for (int k = 0; k < r->n; k++) {
         int rid = r->rid[k];
         if (rid >= q->nrid || q->rid_group[rid] != g) continue;
         int cell = cell_at(q, g, f, q->rid_cov[rid]);
-        int64_t amt = adm_sat_mul(r->amt[k], r->gang);
-        if (adm_cell_fits(cy, cell, amt, view)) continue;
+        int64_t amt = sched__sat_mul(r->amt[k], r->gang);
+        if (sched__cell_fits(cy, cell, amt, view)) continue;
         if (why) put_cell_why(cy, why, cell, amt, view);
         return false;
     }
     return true;
 }
 
-bool adm_workload_within_nominal(const adm_cycle *cy, const adm_hold *h, int view) {
+bool sched__workload_within_nominal(const sched__cycle *cy, const sched__hold *h, int view) {
     for (int i = 0; i < h->n; i++) {
-        const adm_cell *c = &cy->cells[h->cell[i]];
-        if (adm_sat_add(use_of(c, view), h->amt[i]) > c->nominal) return false;
+        const sched__cell *c = &cy->cells[h->cell[i]];
+        if (sched__sat_add(use_of(c, view), h->amt[i]) > c->nominal) return false;
     }
     return true;
 }
 
-bool adm_cell_borrowing(const adm_cycle *cy, int cell, int view) {
-    const adm_cell *c = &cy->cells[cell];
+bool sched__cell_borrowing(const sched__cycle *cy, int cell, int view) {
+    const sched__cell *c = &cy->cells[cell];
     return use_of(c, view) > c->nominal;
 }
 
 /* ---- fair share ---------------------------------------------------------------- */
 
-void adm_share_update(adm_cycle *cy, int qi) {
-    adm_queue *q = &cy->q[qi];
+void sched__share_update(sched__cycle *cy, int qi) {
+    sched__queue *q = &cy->q[qi];
     q->share = 0;
     if (q->cohort < 0) return;
     double top = 0;
     for (int i = q->cell_lo; i < q->cell_hi; i++) {
-        const adm_cell *c = &cy->cells[i];
-        int64_t borrowed = sub0(use_of(c, ADM_EFF), c->nominal);
+        const sched__cell *c = &cy->cells[i];
+        int64_t borrowed = sub0(use_of(c, SCHED__EFF), c->nominal);
         if (borrowed <= 0 || c->cfr < 0) continue;
         int64_t pool = cy->cfr[c->cfr].pool;
         double r = pool > 0 ? (double)borrowed / (double)pool : 1e6;
@@ -368,12 +368,12 @@ void adm_share_update(adm_cycle *cy, int qi) {
 
 /* ---- texts --------------------------------------------------------------------- */
 
-static const char *cell_flavor(const adm_cycle *cy, int cell) {
-    const adm_cell *c = &cy->cells[cell];
+static const char *cell_flavor(const sched__cycle *cy, int cell) {
+    const sched__cell *c = &cy->cells[cell];
     return cy->q[c->queue].groups[c->group].fl_name[c->fl];
 }
 
-char *adm_flavors_text(const adm_cycle *cy, const adm_hold *h) {
+char *sched__flavors_text(const sched__cycle *cy, const sched__hold *h) {
     mp_buf b;
     mp_buf_init(&b);
     for (int i = 0; i < h->n; i++)
@@ -383,13 +383,13 @@ char *adm_flavors_text(const adm_cycle *cy, const adm_hold *h) {
 }
 
 /* Whether cell i of h is the first of h with its flavor. */
-static bool first_of_flavor(const adm_cycle *cy, const adm_hold *h, int i) {
+static bool first_of_flavor(const sched__cycle *cy, const sched__hold *h, int i) {
     for (int j = 0; j < i; j++)
         if (strcmp(cell_flavor(cy, h->cell[j]), cell_flavor(cy, h->cell[i])) == 0) return false;
     return true;
 }
 
-void adm_put_flavor_note(const adm_cycle *cy, mp_buf *b, const adm_hold *h, bool *borrows) {
+void sched__put_flavor_note(const sched__cycle *cy, mp_buf *b, const sched__hold *h, bool *borrows) {
     int distinct = 0, seen = 0;
     for (int i = 0; i < h->n; i++) distinct += first_of_flavor(cy, h, i);
     for (int i = 0; i < h->n; i++) {
@@ -398,11 +398,11 @@ void adm_put_flavor_note(const adm_cycle *cy, mp_buf *b, const adm_hold *h, bool
     }
     *borrows = false;
     for (int i = 0; i < h->n; i++) {
-        const adm_cell *c = &cy->cells[h->cell[i]];
-        int64_t over = min64(sub0(use_of(c, ADM_EFF), c->nominal), h->amt[i]);
+        const sched__cell *c = &cy->cells[h->cell[i]];
+        int64_t over = min64(sub0(use_of(c, SCHED__EFF), c->nominal), h->amt[i]);
         if (over <= 0) continue;
         char a[48];
-        adm_fmt_amount(c->rid, over, a, sizeof a);
+        sched__fmt_amount(c->rid, over, a, sizeof a);
         mp_buf_printf(b, ", borrowing %s %s from cohort", cy->res_name[c->rid], a);
         *borrows = true;
     }

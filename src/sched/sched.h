@@ -1,16 +1,16 @@
-/* sched.h — turns a validated pipeline into a run and drives it to an end:
- * dependency order, concurrency, capacity, caching, retries with exponential
- * backoff, timeouts, cancellation, and resume after a crash.
+/* sched.h — admission and placement: where and when work may run.
  *
- * Durability rule: every state change of a run or step is committed to the store
- * (with its event) before it is acted on (a process started or signalled) or
- * reported to an observer. So a run whose owner is killed can always be resumed
- * from what the store says.
+ * The machine's capacity and NVIDIA GPUs (capacity.c, gpu.c); placing one
+ * worker or a gang on nodes (place.c); the applied cluster objects —
+ * PriorityClasses, Nodes, NodePools, ResourceFlavors, ClusterQueues, LocalQueues
+ * (objects.c); workloads (workload.c) and the shared queue of every run on this
+ * machine, which the process holding the scheduler lease decides in one
+ * admission cycle — quotas, borrowing, priorities, preemption, backfill
+ * (admission.c, admit*.c); capacity planning over spec files (simulate.c).
  *
- * Files of a run: HOME/runs/RUN/STEP/ holds a step's outputs (and is its working
- * directory unless workingDir says otherwise); HOME/runs/RUN/logs/STEP.log its output.
- * Thread: sched_execute runs in the calling thread; it owns the store handle and
- * executor given to it for its duration. Observers are called on that thread. */
+ * The pipeline engine (src/engine) calls down into it; nothing here knows about
+ * runs being executed. Reentrant unless a function says otherwise; a
+ * sched_queue belongs to one thread. */
 #ifndef MLPLANE_SCHED_H
 #define MLPLANE_SCHED_H
 
@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exec/exec.h"
 #include "spec/spec.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -36,110 +35,6 @@ void sched_local_capacity(sched_capacity *c);
 /* Checks every step's resource requests against c. Returns 0, or MP_EINVAL naming
  * the first step that can never fit and why. */
 int sched_check_capacity(const spec_pipeline *p, const sched_capacity *c, mp_err *e);
-
-typedef struct sched_submit_req {
-    const spec_pipeline *pipeline;
-    const char *spec_path; /* absolute path of the spec file */
-    const char *spec_text; /* its full text, kept for resume */
-    const char *const *overrides; /* "name=value" */
-    size_t noverrides;
-    int parallel; /* max concurrent steps; 0 = CPU count */
-    /* The file the pipeline comes from, or NULL: its other documents (PriorityClass,
-     * Node, ClusterQueue, ...) are applied in the same transaction as the run, as
-     * `mlplane apply` would. */
-    const spec_file *file;
-    spec_diags *diags; /* where problems with those objects go (may be NULL with file NULL) */
-} sched_submit_req;
-
-/* Creates a Pending run and its Pending steps in one transaction. Returns 0 and a
- * heap run id in *run_id (caller frees), or MP_EINVAL for bad params, objects
- * that are not applied (a PriorityClass, a LocalQueue) or a step that no node of
- * the cluster could ever hold (nothing written), or a store error. */
-int sched_submit(store *st, const char *home, const sched_submit_req *req, char **run_id, mp_err *e);
-
-/* What an observer sees: the run's steps as they are now. */
-typedef struct sched_step_view {
-    const char *name;
-    int state; /* store_step_state */
-    int attempts;
-    int exit_code;
-    int64_t started_ms, ended_ms; /* wall ms; 0 when not yet */
-    bool cached;
-    const char *message; /* may be NULL */
-} sched_step_view;
-
-typedef struct sched_view {
-    const char *run_id;
-    int run_state;
-    const sched_step_view *steps;
-    size_t nsteps;
-} sched_view;
-
-typedef struct sched_observer {
-    /* A committed state change (step NULL for the run itself). */
-    void (*on_event)(void *ud, const sched_view *v, const char *step, const char *type, const char *msg);
-    /* Called about every 200 ms while the run goes on (for live views). */
-    void (*on_tick)(void *ud, const sched_view *v);
-    void *ud;
-} sched_observer;
-
-typedef struct sched_opts {
-    const char *home;
-    const char *self_exe;       /* the mlplane binary; its directory is put first in steps' PATH */
-    int kill_grace_ms;          /* SIGTERM -> SIGKILL grace; 0 = default (10 s, or $MLPLANE_KILL_GRACE_MS) */
-    const sched_observer *obs;  /* may be NULL */
-    volatile int *interrupted;  /* set non-zero (by a signal handler) to cancel the run; may be NULL */
-} sched_opts;
-
-/* Executes run_id (Pending, or prepared by sched_prepare_resume) to a final state,
- * which is returned in *final_state. p must be the run's pipeline, parsed from
- * the run's stored spec. Returns 0 when the run reached a final state (whatever
- * it is), or an error when it could not be driven (store failure, ...). */
-int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *run_id, const sched_opts *o,
-                  int *final_state, mp_err *e);
-
-/* Makes an interrupted run executable again: refuses a final run (MP_ESTATE) or a
- * run whose owner process is alive (MP_EBUSY); stops the dead run's orphaned
- * processes; returns steps that were Running to Pending with their partial
- * outputs discarded. Steps that succeeded stay Succeeded. */
-int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched_opts *o, mp_err *e);
-
-/* Cancels a run. When its owner is alive it is asked to cancel (through the
- * store) and this waits up to wait_ms for the run to end; when the owner is dead
- * this stops the run's processes and marks it Cancelled itself. MP_ESTATE when the
- * run has already ended. */
-int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o, int wait_ms, mp_err *e);
-
-/* The last nlines non-empty lines (heap, joined by '\n') that the last attempt of a
- * step wrote to log_path (after its "==> mlplane: attempt N" header), each made
- * printable UTF-8 and cut at max_line bytes; NULL when there are none or the
- * log cannot be read. */
-char *sched_log_tail(const char *log_path, int nlines, size_t max_line);
-
-/* Deletes run (an id or a unique prefix) for good (delete.c): its records (steps,
- * events, metrics, cache entries, its MLflow run) and the folders it owns
- * (HOME/runs/ID, its MLflow artifacts, a server's copy of its submission).
- * MP_ESTATE, nothing changed, when the run has not ended (unless force: it is
- * cancelled first, waiting up to wait_ms), when a registered model version's
- * source lies in its folders, or when other runs' steps reuse its outputs. On
- * success *deleted is its full id (heap). MP_EIO when its records went but some
- * of its files could not be removed. */
-int sched_run_delete(store *st, executor *x, const char *home, const char *run, bool force, int wait_ms,
-                     char **deleted, mp_err *e);
-
-/* Whether the process recorded as a run's owner is still alive. */
-bool sched_owner_alive(const store_run *r);
-
-/* Makes runs[0..n) fit to be shown: a run read while its owner was ending it
- * (not final in the row read, its owner gone by the liveness check) is read
- * again, so that it shows the state its owner committed before exiting rather
- * than Interrupted. A run still not final with its owner gone is interrupted.
- * Each replaced run is freed and overwritten in place. */
-void sched_runs_settle(store *st, store_run *runs, size_t n);
-
-
-/* Appends an event to the store (its own transaction unless one is open). */
-int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e);
 
 /* ---- GPUs (gpu.c) ------------------------------------------------------------
  * NVIDIA GPUs are found through NVML, loaded at run time: $MLPLANE_NVML_LIBRARY
@@ -505,5 +400,41 @@ typedef struct sched_cluster {
 int sched_cycle(const sched_cluster *c, const sched_workload *w, size_t n, int64_t now_ms, sched_decision **out,
                 size_t *nout, mp_err *e);
 void sched_decisions_free(sched_decision *d, size_t n);
+
+/* Whether every step of p could ever run: on this machine's capacity (unless
+ * the cluster is simulated) and on o's nodes, with names o resolves. Returns 0,
+ * or MP_EINVAL saying which step cannot and why. */
+int sched_check_pipeline(const sched_objects *o, const spec_pipeline *p, mp_err *e);
+
+/* ---- the shared queue (workload.c, admission.c) ------------------------------------
+ * Engines queue their ready steps as pending workload rows; the process holding
+ * the scheduler lease runs the cycle over every live row and writes each
+ * decision into the rows; each engine starts its own steps once their rows say
+ * admitted (see admission.c). */
+/* The shared queue seen by one process (see workload.c). */
+typedef struct sched_queue {
+    sched_objects obj; /* what is applied; reloaded when it changes */
+    bool loaded;
+    int64_t sig;
+    store_workload *rows; /* the rows read by the last sched_queue_load */
+    size_t nrows;
+    sched_workload *w; /* workloads: the live rows */
+    struct sched__req *reqs;
+    size_t **nodes;
+    char **ids;
+    size_t *row_of; /* the row of rows[] each came from */
+    size_t n, cap;
+} sched_queue;
+void sched_queue_free(sched_queue *q);
+/* Writes a pending row for step (named step, of spec s) of run (priority,
+ * queue and request resolved against q's objects), in the caller's transaction.
+ * When the step's names cannot be resolved, returns 0 with *why set (heap) and
+ * writes nothing. */
+int sched_enqueue(sched_queue *q, store *st, const store_run *run, const char *step, const spec_step *s, int64_t now,
+                  char **why, mp_err *e);
+/* One cycle over every live row, its decisions written into the rows (admitted:
+ * nodes, flavors, GPU devices and the explanation; pending: the reason; victims:
+ * asked to yield). In the caller's transaction; the caller holds the lease. */
+int sched_schedule(sched_queue *q, store *st, int64_t now, mp_err *e);
 
 #endif

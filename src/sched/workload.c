@@ -142,7 +142,7 @@ void sched_row_request(const store_workload *h, sched_res *one, int *workers) {
 
 /* ---- the queue ------------------------------------------------------------------------ */
 
-void sched__queue_reset(sched__queue *q) {
+void sched__queue_reset(sched_queue *q) {
     for (size_t i = 0; i < q->n; i++) {
         sched__req_free(&q->reqs[i]);
         free(q->nodes[i]);
@@ -154,7 +154,7 @@ void sched__queue_reset(sched__queue *q) {
     q->nrows = 0;
 }
 
-void sched__queue_free(sched__queue *q) {
+void sched_queue_free(sched_queue *q) {
     sched__queue_reset(q);
     free(q->w);
     free(q->reqs);
@@ -165,7 +165,7 @@ void sched__queue_free(sched__queue *q) {
     memset(q, 0, sizeof *q);
 }
 
-static size_t grow(sched__queue *q) {
+static size_t grow(sched_queue *q) {
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 16;
         q->w = mp_xrealloc(q->w, q->cap * sizeof *q->w);
@@ -195,7 +195,7 @@ static int objects_signature(store *st, int64_t *sig, mp_err *e) {
     return rc;
 }
 
-int sched__queue_objects(sched__queue *q, store *st, mp_err *e) {
+int sched__queue_objects(sched_queue *q, store *st, mp_err *e) {
     int64_t sig = 0;
     int rc = objects_signature(st, &sig, e);
     if (rc) return rc;
@@ -236,7 +236,7 @@ static size_t *parse_nodes(const sched_objects *o, const char *list, int gang) {
     return v;
 }
 
-int sched__queue_load(sched__queue *q, store *st, mp_err *e) {
+int sched__queue_load(sched_queue *q, store *st, mp_err *e) {
     assert(st->m->in_tx(st)); /* what is read is what the cycle decides over */
     sched__queue_reset(q);
     int rc = sched__queue_objects(q, st, e);
@@ -278,7 +278,7 @@ int sched__queue_load(sched__queue *q, store *st, mp_err *e) {
     return rc;
 }
 
-int sched__queue_cycle(sched__queue *q, int64_t now_ms, sched_decision **out, size_t *nout, mp_err *e) {
+int sched__queue_cycle(sched_queue *q, int64_t now_ms, sched_decision **out, size_t *nout, mp_err *e) {
     for (size_t i = 0; i < q->n; i++) q->w[i].req = q->reqs[i].req; /* arrays may have moved */
     sched_cluster c = {.nodes = q->obj.nodes, .nnodes = q->obj.nnodes,
                        .queues = (const spec_cluster_queue *const *)q->obj.queues, .nqueues = q->obj.nqueues,
@@ -287,7 +287,7 @@ int sched__queue_cycle(sched__queue *q, int64_t now_ms, sched_decision **out, si
     return sched_cycle(&c, q->w, q->n, now_ms, out, nout, e);
 }
 
-char *sched__nodes_text(const sched__queue *q, const size_t *nodes, int gang) {
+char *sched__nodes_text(const sched_queue *q, const size_t *nodes, int gang) {
     mp_buf b;
     mp_buf_init(&b);
     for (int i = 0; i < gang; i++) mp_buf_printf(&b, "%s%s", i ? "," : "", q->obj.nodes[nodes[i]].name);

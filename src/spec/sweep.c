@@ -12,7 +12,7 @@
  * and checks what needs the whole pipeline: each swept name is a pipeline param,
  * the sweep has at most SPEC_SWEEP_MAX_TRIALS trials, and earlyStopping has a
  * metric and a goal. What a sweep does at run time is the scheduler's business
- * (src/sched/sweep.c). */
+ * (src/engine/sweep.c). */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>

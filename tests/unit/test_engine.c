@@ -1,4 +1,4 @@
-/* test_engine.c — unit tests of the pipeline engine (sched_execute) driving an
+/* test_engine.c — unit tests of the pipeline engine (engine_execute) driving an
  * executor it does not know: a scripted stand-in executor (this file) that
  * starts nothing and reports exits and notes from its own event list, as a
  * Kubernetes executor reports them from a watch stream. A real SQLite store and
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "exec/exec.h"
-#include "sched/sched.h"
+#include "engine/engine.h"
 #include "spec/spec.h"
 #include "store/store.h"
 
@@ -153,11 +153,11 @@ static int run_pipeline(fx *f, const char *yaml, char **run_id, int *final_state
         fail_msg("spec: %s", b.data);
     }
     mp_err e = {0};
-    sched_submit_req req = {.pipeline = spec_file_pipeline(sf), .spec_path = spec_path, .spec_text = yaml,
+    engine_submit_req req = {.pipeline = spec_file_pipeline(sf), .spec_path = spec_path, .spec_text = yaml,
                             .parallel = 4, .file = sf, .diags = &d};
-    if (sched_submit(f->s, f->home, &req, run_id, &e) != 0) fail_msg("submit: %s", e.msg);
-    sched_opts o = {.home = f->home, .self_exe = "/bin/true", .kill_grace_ms = 100};
-    int rc = sched_execute(f->s, &f->x.base, spec_file_pipeline(sf), *run_id, &o, final_state, &e);
+    if (engine_submit(f->s, f->home, &req, run_id, &e) != 0) fail_msg("submit: %s", e.msg);
+    engine_opts o = {.home = f->home, .self_exe = "/bin/true", .kill_grace_ms = 100};
+    int rc = engine_execute(f->s, &f->x.base, spec_file_pipeline(sf), *run_id, &o, final_state, &e);
     if (rc != 0) fail_msg("execute: %s", e.msg);
     spec_file_free(sf);
     spec_diags_free(&d);

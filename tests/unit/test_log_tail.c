@@ -1,4 +1,4 @@
-/* test_log_tail.c — unit tests of sched_log_tail, the last lines of a step's
+/* test_log_tail.c — unit tests of engine_log_tail, the last lines of a step's
  * last attempt shown with a failure: only what follows the last attempt header,
  * blank lines skipped, controls and bytes that are not UTF-8 made printable,
  * long lines cut on a character boundary. Real files under $MLPLANE_TEST_TMP. */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sched/sched.h"
+#include "engine/engine.h"
 
 static char *write_log(const char *text) {
     const char *base = getenv("MLPLANE_TEST_TMP");
@@ -29,7 +29,7 @@ static char *write_log(const char *text) {
 
 static void expect_tail(const char *log, int n, size_t width, const char *want) {
     char *path = write_log(log);
-    char *got = sched_log_tail(path, n, width);
+    char *got = engine_log_tail(path, n, width);
     if (want) {
         assert_non_null(got);
         assert_string_equal(got, want);
@@ -69,8 +69,8 @@ static void test_printable_and_cut(void **state) {
 
 static void test_unreadable(void **state) {
     (void)state;
-    assert_null(sched_log_tail("/nonexistent/dir/x.log", 3, 200));
-    assert_null(sched_log_tail(NULL, 3, 200));
+    assert_null(engine_log_tail("/nonexistent/dir/x.log", 3, 200));
+    assert_null(engine_log_tail(NULL, 3, 200));
 }
 
 int main(void) {

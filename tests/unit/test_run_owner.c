@@ -1,5 +1,5 @@
 /* test_run_owner.c — unit tests of how a run's owner decides what is shown:
- * sched_owner_alive (pid and start time) and sched_runs_settle, which reads a
+ * engine_owner_alive (pid and start time) and engine_runs_settle, which reads a
  * run again when it was read while its owner was ending it (not final in the row
  * read, the owner gone by the liveness check), so that a run that just ended is
  * never shown Interrupted. A real SQLite store under $MLPLANE_TEST_TMP, a real
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "sched/sched.h"
+#include "engine/engine.h"
 #include "store/store.h"
 
 typedef struct fx {
@@ -89,15 +89,15 @@ static void set_state(store *s, const char *id, int state) {
 static void test_owner_alive(void **state) {
     (void)state;
     store_run me = {.owner_pid = (int)getpid(), .owner_start = mp_proc_start_time((int)getpid())};
-    assert_true(sched_owner_alive(&me));
+    assert_true(engine_owner_alive(&me));
     me.owner_start++; /* the same pid, another start: a recycled pid is not the owner */
-    assert_false(sched_owner_alive(&me));
+    assert_false(engine_owner_alive(&me));
     int64_t start;
     store_run gone = {.owner_pid = dead_pid(&start)};
     gone.owner_start = start;
-    assert_false(sched_owner_alive(&gone));
+    assert_false(engine_owner_alive(&gone));
     store_run none = {.owner_pid = 0};
-    assert_false(sched_owner_alive(&none));
+    assert_false(engine_owner_alive(&none));
 }
 
 /* The race a listing runs into under load: the row is read while the run is
@@ -117,7 +117,7 @@ static void test_settle_rereads_a_run_its_owner_ended(void **state) {
     /* after the read: the owner of ended-1 ended it; lost-1's owner died without */
     set_state(f->s, "ended-1", RUN_SUCCEEDED);
     set_state(f->s, "live-1", RUN_SUCCEEDED);
-    sched_runs_settle(f->s, runs, n);
+    engine_runs_settle(f->s, runs, n);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(runs[i].id, "ended-1") == 0) {
             assert_int_equal(runs[i].state, RUN_SUCCEEDED);

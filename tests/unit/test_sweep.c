@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 #include "spec/spec.h"
 
 #define API "apiVersion: mlplane.dev/v1\n"
@@ -111,12 +111,12 @@ static void test_range_and_early_stopping_mistakes(void **state) {
 
 static void test_trial_names_and_grid_order(void **state) {
     (void)state;
-    char *name = sched__trial_name("train", 12);
+    char *name = engine__trial_name("train", 12);
     assert_string_equal(name, "train[12]");
     free(name);
     spec_file *f = load_ok(HDR "      sweep: {grid: {lr: [0.1, 0.3], depth: [2, 4, 6]}}\n");
     char **v = NULL;
-    size_t n = sched__sweep_expand(sweep_of(f), &v);
+    size_t n = engine__sweep_expand(sweep_of(f), &v);
     assert_int_equal(n, 6);
     const char *want[] = {"{\"lr\":\"0.1\",\"depth\":\"2\"}", "{\"lr\":\"0.1\",\"depth\":\"4\"}",
                           "{\"lr\":\"0.1\",\"depth\":\"6\"}", "{\"lr\":\"0.3\",\"depth\":\"2\"}",
@@ -138,7 +138,7 @@ static size_t expand_random(const char *seed, char ***v) {
                                "            seed: [a, b, c]\n",
                            seed);
     spec_file *f = load_ok(y);
-    size_t n = sched__sweep_expand(sweep_of(f), v);
+    size_t n = engine__sweep_expand(sweep_of(f), v);
     spec_file_free(f);
     free(y);
     return n;
@@ -200,27 +200,27 @@ static void test_median_stopping_rule(void **state) {
     char why[400] = "";
     /* Medians of the peers' running averages: step 3: 0.8, 0.7, 0.9 -> 0.8. */
     const double bad[] = {2.0, 1.9, 1.8, 1.7};
-    assert_true(sched__median_stop(&es, bad, 4, peers, npeer, 3, why, sizeof why));
+    assert_true(engine__median_stop(&es, bad, 4, peers, npeer, 3, why, sizeof why));
     assert_non_null(strstr(why, "loss: best 1.8 by step 3 is worse than 0.8"));
     assert_non_null(strstr(why, "median of 3 other trials"));
     /* Good enough: best 0.75 by step 3 beats the median 0.8. */
     const double good[] = {1.5, 1.0, 0.75, 0.9};
-    assert_false(sched__median_stop(&es, good, 4, peers, npeer, 3, why, sizeof why));
+    assert_false(engine__median_stop(&es, good, 4, peers, npeer, 3, why, sizeof why));
     /* Before startStep nothing is judged. */
-    assert_false(sched__median_stop(&es, bad, 2, peers, npeer, 3, why, sizeof why));
+    assert_false(engine__median_stop(&es, bad, 2, peers, npeer, 3, why, sizeof why));
     /* Too few peers have reached step 3. */
     size_t short_peers[] = {5, 2, 2};
-    assert_false(sched__median_stop(&es, bad, 4, peers, short_peers, 3, why, sizeof why));
+    assert_false(engine__median_stop(&es, bad, 4, peers, short_peers, 3, why, sizeof why));
     es.min_trials = 1; /* then step 3 is judged against p1 alone: 0.8 */
-    assert_true(sched__median_stop(&es, bad, 4, peers, short_peers, 3, why, sizeof why));
+    assert_true(engine__median_stop(&es, bad, 4, peers, short_peers, 3, why, sizeof why));
     /* Maximize: strictly worse means lower; an equal value is kept. */
     es = (spec_early_stopping){.metric = "auc", .goal = SPEC_GOAL_MAXIMIZE, .min_trials = 2, .start_step = 1};
     const double q1[] = {0.9}, q2[] = {0.7};
     const double *qp[] = {q1, q2};
     size_t nq[] = {1, 1};
     const double low[] = {0.79}, even[] = {0.8};
-    assert_true(sched__median_stop(&es, low, 1, qp, nq, 2, why, sizeof why));
-    assert_false(sched__median_stop(&es, even, 1, qp, nq, 2, why, sizeof why));
+    assert_true(engine__median_stop(&es, low, 1, qp, nq, 2, why, sizeof why));
+    assert_false(engine__median_stop(&es, even, 1, qp, nq, 2, why, sizeof why));
 }
 
 int main(void) {

@@ -2,7 +2,7 @@
  * Infinity and -Infinity (valid MLflow metric values) as bare words, which JSON
  * refuses: outside strings they become the strings "NaN", "Infinity" and
  * "-Infinity" (MLflow's own JSON spelling) before jansson parses the text. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ static char *quote_words(const char *t, size_t **at, size_t *nat) {
     return b.data ? b.data : mp_xstrdup("");
 }
 
-bool sched__metric_number(json_t *v, double *out) {
+bool engine__metric_number(json_t *v, double *out) {
     if (json_is_number(v)) {
         *out = json_number_value(v);
         return true;
@@ -57,7 +57,7 @@ bool sched__metric_number(json_t *v, double *out) {
     return true;
 }
 
-json_t *sched__metrics_load(const char *path, char **warning) {
+json_t *engine__metrics_load(const char *path, char **warning) {
     *warning = NULL;
     if (!mp_path_exists(path)) return NULL;
     char *text = NULL;

@@ -3,7 +3,7 @@
  * directory in its environment; signals to all of them; a gang ending as a
  * whole; and the preemption the scheduler asks of a step.
  * Called by the engine (engine.c) on its thread. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef sched__engine engine;
+typedef engine__engine engine;
 
 /* Gives a starting worker the GPUs in devs (bits: the d-th GPU found by NVML),
  * named to the process by CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
@@ -70,7 +70,7 @@ static int free_port(void) {
 
 /* The environment of one worker: the step's, with the variables mlplane sets
  * replaced (GPUs, rank, node, checkpoint directory). */
-static char **worker_env(engine *g, sched__step *s, const sched__prep *pr, int rank, int world, int port,
+static char **worker_env(engine *g, engine__step *s, const engine__prep *pr, int rank, int world, int port,
                          const char *node, const char *ckdir, mp_strv *env) {
     static const char *const ours[] = {"CUDA_VISIBLE_DEVICES=", "NVIDIA_VISIBLE_DEVICES=", "CUDA_DEVICE_ORDER=",
                                        "MLPLANE_RANK=", "MLPLANE_WORLD_SIZE=", "MLPLANE_MASTER_ADDR=",
@@ -100,7 +100,7 @@ static char **worker_env(engine *g, sched__step *s, const sched__prep *pr, int r
 /* checkpoint: {path}: a directory kept across attempts, preemptions and resume,
  * HOME/runs/RUN/checkpoints/STEP, linked at PATH in the step's outputs (an
  * absolute PATH is used as it is). NULL when the step has none. */
-static char *checkpoint_dir(engine *g, sched__step *s, mp_err *e, int *rc) {
+static char *checkpoint_dir(engine *g, engine__step *s, mp_err *e, int *rc) {
     const char *path = s->spec->checkpoint_path;
     if (!path) return NULL;
     char *dir = path[0] == '/' ? mp_xstrdup(path)
@@ -132,7 +132,7 @@ static char *worker_node(const char *nodes, int rank) {
 /* Spawns a step whose Running state is committed: its workers (one, or a gang's
  * `parallelism`). A worker that cannot start gets a faked exit so the next
  * iteration records it like any other failed attempt. */
-void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, sched__exit *fails, size_t *nfails) {
+void engine__spawn_step(engine *g, engine__step *s, engine__prep *pr, engine__exit *fails, size_t *nfails) {
     mp_err e;
     int rc = 0;
     if (!g->logs_ready) {
@@ -177,7 +177,7 @@ void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, sched__exit *
         s->alive++;
         if (wrc != 0) {
             s->workers[r] = NULL;
-            fails[(*nfails)++] = (sched__exit){.s = s, .rank = r, .exit_code = wrc == MP_ENOENT ? 127 : 126};
+            fails[(*nfails)++] = (engine__exit){.s = s, .rank = r, .exit_code = wrc == MP_ENOENT ? 127 : 126};
         }
         mp_strv_free(&env);
         free(node);
@@ -190,7 +190,7 @@ void sched__spawn_step(engine *g, sched__step *s, sched__prep *pr, sched__exit *
 }
 
 /* Sends sig to every worker of s still running. */
-void sched__signal_step(engine *g, sched__step *s, int sig) {
+void engine__signal_step(engine *g, engine__step *s, int sig) {
     for (int r = 0; r < s->nworkers; r++)
         if (s->workers[r]) g->x->m->signal(g->x, s->workers[r], sig, NULL);
 }
@@ -199,15 +199,15 @@ void sched__signal_step(engine *g, sched__step *s, int sig) {
  * with x rewritten to the step's outcome (the first failing worker's exit, or
  * success), else NULL. The first failure stops the rest of a gang: a gang
  * succeeds or fails as a whole. */
-size_t sched__take_events(engine *g, const exec_event *evs, size_t nev, sched__exit *exits) {
+size_t engine__take_events(engine *g, const exec_event *evs, size_t nev, engine__exit *exits) {
     size_t n = 0;
     for (size_t i = 0; i < nev; i++) {
         const exec_event *ev = &evs[i];
-        sched__step *s = ev->h ? ev->h->user : NULL;
+        engine__step *s = ev->h ? ev->h->user : NULL;
         if (!s) continue;
         if (ev->kind == EXEC_NOTE) {
-            sched__record_now(g, s->rec.name, ev->reason[0] ? ev->reason : "StepNote", ev->message);
-            sched__flush_events(g);
+            engine__record_now(g, s->rec.name, ev->reason[0] ? ev->reason : "StepNote", ev->message);
+            engine__flush_events(g);
             continue;
         }
         int rank = -1;
@@ -216,13 +216,13 @@ size_t sched__take_events(engine *g, const exec_event *evs, size_t nev, sched__e
         g->x->m->release(g->x, ev->h);
         if (rank < 0) continue; /* a task of an attempt already given up */
         s->workers[rank] = NULL;
-        exits[n++] = (sched__exit){.s = s, .rank = rank, .exit_code = ev->exit_code, .signal = ev->signal};
+        exits[n++] = (engine__exit){.s = s, .rank = rank, .exit_code = ev->exit_code, .signal = ev->signal};
     }
     return n;
 }
 
-sched__step *sched__worker_exited(engine *g, sched__exit *x) {
-    sched__step *s = x->s;
+engine__step *engine__worker_exited(engine *g, engine__exit *x) {
+    engine__step *s = x->s;
     int rank = x->rank;
     if (!s) return NULL;
     bool failed = x->signal || x->exit_code != 0;
@@ -231,7 +231,7 @@ sched__step *sched__worker_exited(engine *g, sched__exit *x) {
         s->fail_signal = x->signal;
         s->fail_rank = rank;
         if (s->alive > 1 && !s->kill_at) { /* the gang fails as a whole */
-            sched__signal_step(g, s, SIGTERM);
+            engine__signal_step(g, s, SIGTERM);
             s->kill_at = mp_mono_ms() + g->grace_ms;
         }
     }
@@ -245,28 +245,28 @@ sched__step *sched__worker_exited(engine *g, sched__exit *x) {
 /* Stops running steps whose workload another was admitted to preempt (their rows
  * say so; polled every 250 ms): recorded, then SIGTERM and the grace period to
  * checkpoint. The step is requeued when it exits. */
-void sched__poll_evictions(engine *g) {
+void engine__poll_evictions(engine *g) {
     int64_t now = mp_mono_ms();
     if (now - g->last_evict_poll < 250) return;
     g->last_evict_poll = now;
     bool any = false;
-    for (size_t i = 0; i < g->n && !any; i++) any = g->steps[i].running && sched__needs_admission(&g->steps[i]);
+    for (size_t i = 0; i < g->n && !any; i++) any = g->steps[i].running && engine__needs_admission(&g->steps[i]);
     if (!any) return;
     store_workload *h = NULL;
     size_t n = 0;
     if (g->st->w->workload_list(g->st, &h, &n, NULL) != 0) return;
     for (size_t i = 0; i < n; i++) {
         if (!h[i].evict || h[i].pending || strcmp(h[i].run_id, g->run.id) != 0) continue;
-        sched__step *s = sched__step_by_name(g, h[i].step);
+        engine__step *s = engine__step_by_name(g, h[i].step);
         if (!s || !s->running || s->preempting || s->cancelling || s->timed_out) continue;
         s->preempting = true;
         free(s->preempt_why);
         s->preempt_why = mp_xstrdup(h[i].evict);
         char msg[700];
         snprintf(msg, sizeof msg, "%s: SIGTERM sent, %d ms to checkpoint", h[i].evict, g->grace_ms);
-        sched__record_now(g, s->rec.name, "StepPreempted", msg); /* recorded (own commit), then acted on */
-        sched__flush_events(g);
-        sched__signal_step(g, s, SIGTERM);
+        engine__record_now(g, s->rec.name, "StepPreempted", msg); /* recorded (own commit), then acted on */
+        engine__flush_events(g);
+        engine__signal_step(g, s, SIGTERM);
         s->kill_at = now + g->grace_ms;
     }
     store_workload_array_free(h, n);

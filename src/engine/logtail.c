@@ -1,7 +1,7 @@
 /* logtail.c — the last lines a step's attempt wrote to its log: shown with a
  * failure (a step's message, describe run) so that the reason is in plain sight.
  * Reads at most the last 64 KiB of the log; reentrant. */
-#include "sched/sched.h"
+#include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +38,7 @@ static void add_line(mp_buf *b, const char *p, size_t n, size_t max) {
     }
 }
 
-char *sched_log_tail(const char *log_path, int nlines, size_t max_line) {
+char *engine_log_tail(const char *log_path, int nlines, size_t max_line) {
     if (!log_path || nlines <= 0) return NULL;
     FILE *f = fopen(log_path, "rb");
     if (!f) return NULL;

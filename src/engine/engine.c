@@ -18,7 +18,7 @@
  * Sweeps: a trial S[i] is an ordinary step; sweep.c says when it may start
  * (maxParallel) or must stop early, and what the aggregate step S becomes once
  * every trial has ended (the hooks are marked "sweep"). */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -28,8 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef sched__engine engine;
-typedef sched__pending_ev pending_ev;
+typedef engine__engine engine;
+typedef engine__pending_ev pending_ev;
 
 /* ---- recording ----------------------------------------------------------------- */
 
@@ -41,7 +41,7 @@ static void queue_ev(engine *g, const char *step, const char *type, const char *
     g->evs[g->nevs++] = (pending_ev){mp_xstrdup(step), mp_xstrdup(type), mp_xstrdup(msg)};
 }
 
-int sched__record_event(engine *g, const char *step, const char *type, const char *msg) {
+int engine__record_event(engine *g, const char *step, const char *type, const char *msg) {
     store_event ev = {.run_id = g->run.id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
     int rc = g->st->m->event_append(g->st, &ev, g->e);
     if (rc == 0) queue_ev(g, step, type, msg);
@@ -55,7 +55,7 @@ int sched__record_event(engine *g, const char *step, const char *type, const cha
  * SCHED_BEGIN_WAIT_MS in all; then the run stops with an error that says so (its
  * state is as last committed, and `mlplane resume` goes on from there). */
 #define SCHED_BEGIN_WAIT_MS (10 * 60 * 1000)
-int sched__begin(engine *g) {
+int engine__begin(engine *g) {
     int rc;
     int64_t first = 0;
     while ((rc = g->st->m->begin(g->st, g->e)) == MP_EBUSY) {
@@ -76,19 +76,19 @@ int sched__begin(engine *g) {
 }
 
 /* Records one event in its own transaction (waiting for the write lock as
- * sched__begin does), for what is recorded and then acted on outside the loop's
+ * engine__begin does), for what is recorded and then acted on outside the loop's
  * transaction. */
-int sched__record_now(engine *g, const char *step, const char *type, const char *msg) {
-    int rc = sched__begin(g);
+int engine__record_now(engine *g, const char *step, const char *type, const char *msg) {
+    int rc = engine__begin(g);
     if (rc) return rc;
-    rc = sched__record_event(g, step, type, msg);
+    rc = engine__record_event(g, step, type, msg);
     if (rc == 0) return g->st->m->commit(g->st, g->e);
     g->st->m->rollback(g->st);
     return rc;
 }
 
 /* Moves step s to state (in the open transaction) with an event of type. */
-int sched__set_step(engine *g, sched__step *s, int state, const char *type, const char *msg) {
+int engine__set_step(engine *g, engine__step *s, int state, const char *type, const char *msg) {
     if (s->rec.state != state && !store_step_transition_ok(s->rec.state, state))
         return mp_err_set(g->e, MP_EINTERNAL, "step \"%s\": illegal transition %s -> %s", s->rec.name,
                           store_step_state_name(s->rec.state), store_step_state_name(state));
@@ -96,7 +96,7 @@ int sched__set_step(engine *g, sched__step *s, int state, const char *type, cons
     free(s->rec.message);
     s->rec.message = mp_xstrdup(msg);
     int rc = g->st->m->step_update(g->st, &s->rec, g->e);
-    if (rc == 0) rc = sched__record_event(g, s->rec.name, type, msg);
+    if (rc == 0) rc = engine__record_event(g, s->rec.name, type, msg);
     return rc;
 }
 
@@ -107,20 +107,20 @@ static int set_run(engine *g, int state, const char *type, const char *msg) {
     g->run.state = state;
     if (store_run_state_final(state)) g->run.ended_ms = mp_now_ms();
     if (g->tracked) {
-        int trc = sched__track_finish(g->st, g->run.id, state, g->run.ended_ms, g->e);
+        int trc = engine__track_finish(g->st, g->run.id, state, g->run.ended_ms, g->e);
         if (trc) return trc;
     }
     free(g->run.message);
     g->run.message = mp_xstrdup(msg);
     int rc = g->st->m->run_update(g->st, &g->run, g->e);
-    if (rc == 0) rc = sched__record_event(g, NULL, type, msg);
+    if (rc == 0) rc = engine__record_event(g, NULL, type, msg);
     return rc;
 }
 
 static void refresh_views(engine *g) {
     for (size_t i = 0; i < g->n; i++) {
         store_step *r = &g->steps[i].rec;
-        g->views[i] = (sched_step_view){.name = r->name,
+        g->views[i] = (engine_step_view){.name = r->name,
                                         .state = r->state,
                                         .attempts = r->attempts,
                                         .exit_code = r->exit_code,
@@ -131,11 +131,11 @@ static void refresh_views(engine *g) {
     }
 }
 
-void sched__flush_events(engine *g) {
-    const sched_observer *obs = g->o->obs;
+void engine__flush_events(engine *g) {
+    const engine_observer *obs = g->o->obs;
     if (obs && obs->on_event && g->nevs) {
         refresh_views(g);
-        sched_view v = {.run_id = g->run.id, .run_state = g->run.state, .steps = g->views, .nsteps = g->n};
+        engine_view v = {.run_id = g->run.id, .run_state = g->run.state, .steps = g->views, .nsteps = g->n};
         for (size_t i = 0; i < g->nevs; i++) obs->on_event(obs->ud, &v, g->evs[i].step, g->evs[i].type, g->evs[i].msg);
     }
     for (size_t i = 0; i < g->nevs; i++) {
@@ -149,33 +149,33 @@ void sched__flush_events(engine *g) {
 /* Whether a step goes through admission: one that asks for no resource and is
  * one worker holds nothing (Kubernetes' BestEffort) and is limited only by
  * `parallel`. */
-bool sched__needs_admission(const sched__step *s) {
+bool engine__needs_admission(const engine__step *s) {
     const spec_resources *r = &s->spec->resources;
     return r->cpu_milli > 0 || r->memory_bytes > 0 || r->gpu > 0 || r->nextended > 0 || s->spec->parallelism > 1;
 }
 
 /* ---- readiness -------------------------------------------------------------------- */
 
-sched__step *sched__step_by_name(engine *g, const char *name) {
+engine__step *engine__step_by_name(engine *g, const char *name) {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->steps[i].rec.name, name) == 0) return &g->steps[i];
     return NULL;
 }
 
-static bool dep_ok(const sched__step *d) {
+static bool dep_ok(const engine__step *d) {
     return d->rec.state == STEP_SUCCEEDED || d->rec.state == STEP_CACHED;
 }
 
-static bool dep_blocks(const sched__step *d) {
+static bool dep_blocks(const engine__step *d) {
     return d->rec.state == STEP_FAILED || d->rec.state == STEP_CANCELLED || d->rec.state == STEP_SKIPPED;
 }
 
 /* 1: ready; 0: waiting; -1: can never run (the blocking dependency in *blocker). */
-static int readiness(engine *g, sched__step *s, const char **blocker) {
+static int readiness(engine *g, engine__step *s, const char **blocker) {
     if (s->rec.state != STEP_PENDING && s->rec.state != STEP_RETRYING) return 0;
     int ready = 1;
     for (size_t i = 0; i < s->spec->ndepends; i++) {
-        sched__step *d = sched__step_by_name(g, s->spec->depends_on[i]);
+        engine__step *d = engine__step_by_name(g, s->spec->depends_on[i]);
         if (!d) continue;
         if (dep_blocks(d)) {
             *blocker = d->rec.name;
@@ -183,26 +183,26 @@ static int readiness(engine *g, sched__step *s, const char **blocker) {
         }
         if (!dep_ok(d)) ready = 0;
     }
-    if (ready && s->sweep && !sched__sweep_trials_ended(s)) ready = 0; /* a sweep waits for its trials */
+    if (ready && s->sweep && !engine__sweep_trials_ended(s)) ready = 0; /* a sweep waits for its trials */
     if (ready && s->rec.state == STEP_RETRYING && s->rec.next_attempt_ms > mp_now_ms()) return 0;
     return ready;
 }
 
 /* Records why a ready step is not admitted (in the open transaction), once per
  * reason, so `get steps` and `describe` say so. */
-static int note_waiting(engine *g, sched__step *s, const char *type, const char *why) {
+static int note_waiting(engine *g, engine__step *s, const char *type, const char *why) {
     if (s->waiting && s->rec.message && strcmp(s->rec.message, why) == 0) return 0;
     s->waiting = true;
     free(s->rec.message);
     s->rec.message = mp_xstrdup(why);
     int rc = g->st->m->step_update(g->st, &s->rec, g->e);
-    if (rc == 0) rc = sched__record_event(g, s->rec.name, type, why);
+    if (rc == 0) rc = engine__record_event(g, s->rec.name, type, why);
     return rc;
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-enum { ADM_NONE = 0, ADM_ENQUEUE, ADM_PENDING, ADM_ADMITTED };
+enum { ADMISSION_NONE = 0, ADMISSION_ENQUEUE, ADMISSION_PENDING, ADMISSION_ADMITTED };
 
 /* What the loop does with a ready step. */
 typedef enum start_kind {
@@ -213,15 +213,15 @@ typedef enum start_kind {
 } start_kind;
 
 typedef struct start_item {
-    sched__step *s;
-    int adm;               /* ADM_*: where its admission stands (ADM_NONE: it needs none) */
-    const store_workload *row; /* its workload row (in g->own) when ADM_PENDING or ADM_ADMITTED */
-    sched__prep prep;
+    engine__step *s;
+    int adm;               /* ADMISSION_*: where its admission stands (ADMISSION_NONE: it needs none) */
+    const store_workload *row; /* its workload row (in g->own) when ADMISSION_PENDING or ADMISSION_ADMITTED */
+    engine__prep prep;
     start_kind kind;
     store_cache_entry hit;
 } start_item;
 
-static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) {
+static bool cache_hit_usable(const engine__step *s, const store_cache_entry *ce) {
     if (!ce->outputs_dir || !mp_is_dir(ce->outputs_dir)) return false;
     for (size_t i = 0; i < s->spec->noutputs; i++) {
         char *p = mp_xasprintf("%s/%s", ce->outputs_dir, s->spec->outputs[i].path);
@@ -233,15 +233,15 @@ static bool cache_hit_usable(const sched__step *s, const store_cache_entry *ce) 
 }
 
 static int apply_start(engine *g, start_item *it) {
-    sched__step *s = it->s;
+    engine__step *s = it->s;
     if (it->kind == START_UNKNOWN) return 0; /* its names resolve to nothing applied: it waits */
-    int src = sched__sweep_started(g, s);
+    int src = engine__sweep_started(g, s);
     if (src) return src;
     if (it->kind == START_CANNOT) {
         s->rec.attempts++;
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         s->rec.exit_code = -1;
-        return sched__set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
+        return engine__set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
     }
     if (it->kind == START_CACHED) {
         free(s->rec.cache_key);
@@ -253,29 +253,29 @@ static int apply_start(engine *g, start_item *it) {
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         char msg[300];
         snprintf(msg, sizeof msg, "cache hit: reusing the outputs of run %s", it->hit.run_id);
-        int rc = sched__record_metrics(g, s); /* the reused outputs' metrics.json: the hit's metrics */
+        int rc = engine__record_metrics(g, s); /* the reused outputs' metrics.json: the hit's metrics */
         if (rc == 0 && g->tracked) { /* MLflow tag mlplane.cached.STEP = the run whose outputs were reused */
             char *key = mp_xasprintf("mlplane.cached.%s", s->rec.name);
             store_kv tag = {key, it->hit.run_id};
             rc = g->st->t->log_batch(g->st, g->run.id, NULL, 0, NULL, 0, &tag, 1, g->e);
             free(key);
         }
-        if (rc == 0) rc = sched__publish_outputs(g, s);
-        if (rc == 0) rc = sched__register_model(g, s);
-        return rc ? rc : sched__set_step(g, s, STEP_CACHED, "StepCached", msg);
+        if (rc == 0) rc = engine__publish_outputs(g, s);
+        if (rc == 0) rc = engine__register_model(g, s);
+        return rc ? rc : engine__set_step(g, s, STEP_CACHED, "StepCached", msg);
     }
     /* Admission was decided by the scheduler (admission.c) into the step's row. */
     free(s->nodes);
     s->nodes = NULL;
     s->gpus = 0;
-    if (it->adm == ADM_PENDING || it->adm == ADM_ENQUEUE) {
+    if (it->adm == ADMISSION_PENDING || it->adm == ADMISSION_ENQUEUE) {
         const char *why = it->row && it->row->reason ? it->row->reason : "queued: waiting for the scheduler";
         return note_waiting(g, s, mp_str_starts(why, "preempts ") ? "StepPreempting" : "StepWaiting", why);
     }
-    if (it->adm == ADM_ADMITTED) {
+    if (it->adm == ADMISSION_ADMITTED) {
         s->gpus = it->row->gpu_devices;
         s->nodes = it->row->nodes ? mp_xstrdup(it->row->nodes) : NULL;
-        int rc = sched__record_event(g, s->rec.name, "StepAdmitted", it->row->reason ? it->row->reason : "admitted");
+        int rc = engine__record_event(g, s->rec.name, "StepAdmitted", it->row->reason ? it->row->reason : "admitted");
         if (rc) return rc;
     }
     s->waiting = false;
@@ -287,7 +287,7 @@ static int apply_start(engine *g, start_item *it) {
     s->rec.cache_key = mp_xstrdup(it->prep.cache_key);
     char msg[64];
     snprintf(msg, sizeof msg, "attempt %d", s->rec.attempts);
-    return sched__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
+    return engine__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
 }
 
 static void poll_cancel(engine *g) {
@@ -295,9 +295,9 @@ static void poll_cancel(engine *g) {
         /* Record the request before any step is signalled because of it. */
         g->cancel = true;
         g->run.cancel_requested = true;
-        if (sched__begin(g) == 0) {
+        if (engine__begin(g) == 0) {
             if (g->st->m->run_update(g->st, &g->run, g->e) == 0 &&
-                sched_event(g->st, g->run.id, NULL, "CancelRequested", "interrupted by a signal", g->e) == 0)
+                engine_event(g->st, g->run.id, NULL, "CancelRequested", "interrupted by a signal", g->e) == 0)
                 g->st->m->commit(g->st, g->e);
             else
                 g->st->m->rollback(g->st);
@@ -326,12 +326,12 @@ static int read_own(engine *g, start_item *items, size_t nitems) {
     int rc = g->st->w->workload_list_run(g->st, g->run.id, &g->own, &g->nown, g->e);
     for (size_t i = 0; i < nitems && rc == 0; i++) {
         start_item *it = &items[i];
-        if (it->kind != START_SPAWN || it->adm == ADM_NONE) continue;
+        if (it->kind != START_SPAWN || it->adm == ADMISSION_NONE) continue;
         it->row = NULL;
-        it->adm = ADM_ENQUEUE;
+        it->adm = ADMISSION_ENQUEUE;
         for (size_t k = 0; k < g->nown && !it->row; k++)
             if (strcmp(g->own[k].step, it->s->rec.name) == 0) it->row = &g->own[k];
-        if (it->row) it->adm = it->row->pending ? ADM_PENDING : ADM_ADMITTED;
+        if (it->row) it->adm = it->row->pending ? ADMISSION_PENDING : ADMISSION_ADMITTED;
     }
     return rc;
 }
@@ -345,7 +345,7 @@ static int schedule(engine *g, start_item *items, size_t nitems) {
     if (rc == 0 && held) {
         g->last_dv = g->st->m->data_version(g->st);
         g->last_sched = mp_mono_ms();
-        rc = sched__schedule(&g->q, g->st, mp_now_ms(), g->e);
+        rc = sched_schedule(&g->q, g->st, mp_now_ms(), g->e);
     }
     return rc ? rc : read_own(g, items, nitems);
 }
@@ -364,21 +364,21 @@ static bool duty_due(engine *g, bool any_adm) {
 
 /* One transaction's worth of decisions. Fills starts[] with steps to spawn after
  * the commit and sigs[] with signals to send. Returns 1 when the run has ended. */
-static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nexits, start_item *items, size_t nitems,
+static int decide(engine *g, engine__exit *exits, engine__step **ended, size_t nexits, start_item *items, size_t nitems,
                   bool duty, int *rc) {
     /* Admission first: the steps that ended in this iteration no longer hold
      * anything once their end is recorded below, in the same transaction. */
     bool changed = false;
     for (size_t i = 0; i < nexits && *rc == 0; i++)
-        if (ended[i] && sched__needs_admission(ended[i])) {
+        if (ended[i] && engine__needs_admission(ended[i])) {
             *rc = g->st->w->workload_delete(g->st, g->run.id, ended[i]->rec.name, g->e);
             changed = true;
         }
     for (size_t i = 0; i < nitems && *rc == 0; i++) {
         start_item *it = &items[i];
-        if (it->kind != START_SPAWN || it->adm != ADM_ENQUEUE) continue;
+        if (it->kind != START_SPAWN || it->adm != ADMISSION_ENQUEUE) continue;
         char *why = NULL;
-        *rc = sched__enqueue(&g->q, g->st, &g->run, it->s, mp_now_ms(), &why, g->e);
+        *rc = sched_enqueue(&g->q, g->st, &g->run, it->s->rec.name, it->s->spec, mp_now_ms(), &why, g->e);
         if (why) { /* names that resolve to nothing applied: it waits, saying so */
             if (*rc == 0) *rc = note_waiting(g, it->s, "StepWaiting", why);
             it->kind = START_UNKNOWN;
@@ -388,8 +388,8 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
     }
     if (*rc == 0 && (changed || duty)) *rc = schedule(g, items, nitems);
     for (size_t i = 0; i < nexits && *rc == 0; i++) {
-        sched__step *s = ended[i];
-        if (s) *rc = sched__step_exited(g, s, &exits[i]);
+        engine__step *s = ended[i];
+        if (s) *rc = engine__step_exited(g, s, &exits[i]);
     }
     for (size_t i = 0; i < nitems && *rc == 0; i++) *rc = apply_start(g, &items[i]);
     /* Upstream failures and cancellation of waiting steps. */
@@ -397,21 +397,21 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
     while (changed && *rc == 0) {
         changed = false;
         for (size_t i = 0; i < g->n && *rc == 0; i++) {
-            sched__step *s = &g->steps[i];
+            engine__step *s = &g->steps[i];
             if (s->rec.state != STEP_PENDING && s->rec.state != STEP_RETRYING) continue;
             const char *blocker = NULL;
             if (g->cancel) {
-                *rc = sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
-                if (*rc == 0 && sched__needs_admission(s)) /* what it was queued or admitted for */
+                *rc = engine__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled before it started");
+                if (*rc == 0 && engine__needs_admission(s)) /* what it was queued or admitted for */
                     *rc = g->st->w->workload_delete(g->st, g->run.id, s->rec.name, g->e);
                 changed = true;
             } else if (readiness(g, s, &blocker) < 0) {
                 char msg[300];
                 snprintf(msg, sizeof msg, "upstream step \"%s\" did not succeed", blocker);
-                *rc = sched__set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
+                *rc = engine__set_step(g, s, STEP_SKIPPED, "StepSkipped", msg);
                 changed = true;
             } else if (s->sweep && readiness(g, s, &blocker) == 1) { /* its trials have all ended */
-                *rc = sched__conclude_sweep(g, s);
+                *rc = engine__conclude_sweep(g, s);
                 changed = true;
             }
         }
@@ -436,7 +436,7 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
     } else if (all_ok) {
         *rc = set_run(g, RUN_SUCCEEDED, "RunSucceeded", "all steps succeeded");
     } else {
-        sched__step *b = first_bad ? sched__step_by_name(g, first_bad) : NULL;
+        engine__step *b = first_bad ? engine__step_by_name(g, first_bad) : NULL;
         snprintf(msg, sizeof msg, "step \"%s\" failed: %s", first_bad ? first_bad : "?",
                  b && b->rec.message ? b->rec.message : "see its log");
         *rc = set_run(g, RUN_FAILED, "RunFailed", msg);
@@ -448,24 +448,24 @@ static int decide(engine *g, sched__exit *exits, sched__step **ended, size_t nex
 static int signal_due(engine *g) {
     int64_t now = mp_mono_ms(), next = now + 200;
     for (size_t i = 0; i < g->n; i++) {
-        sched__step *s = &g->steps[i];
+        engine__step *s = &g->steps[i];
         if (!s->running) continue;
         if (!s->timed_out && !s->cancelling && s->deadline && now >= s->deadline) {
             s->timed_out = true;
             s->kill_at = now + g->grace_ms;
             char msg[128];
             snprintf(msg, sizeof msg, "timeout of %ds reached: SIGTERM sent", s->spec->timeout_seconds);
-            sched__record_now(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
-            sched__flush_events(g);
-            sched__signal_step(g, s, SIGTERM);
+            engine__record_now(g, s->rec.name, "StepTimedOut", msg); /* recorded (own commit), then acted on */
+            engine__flush_events(g);
+            engine__signal_step(g, s, SIGTERM);
         }
         if (g->cancel && !s->cancelling && !s->timed_out) {
             s->cancelling = true;
             s->kill_at = now + g->grace_ms;
-            sched__signal_step(g, s, SIGTERM);
+            engine__signal_step(g, s, SIGTERM);
         }
         if (s->kill_at && now >= s->kill_at) {
-            sched__signal_step(g, s, SIGKILL);
+            engine__signal_step(g, s, SIGKILL);
             s->kill_at = now + 1000;
         }
         if (s->deadline && !s->timed_out && s->deadline < next) next = s->deadline;
@@ -473,7 +473,7 @@ static int signal_due(engine *g) {
     }
     int64_t wall = mp_now_ms();
     for (size_t i = 0; i < g->n; i++) {
-        sched__step *s = &g->steps[i];
+        engine__step *s = &g->steps[i];
         if (s->rec.state == STEP_RETRYING && s->rec.next_attempt_ms > wall && now + (s->rec.next_attempt_ms - wall) < next)
             next = now + (s->rec.next_attempt_ms - wall);
     }
@@ -481,37 +481,37 @@ static int signal_due(engine *g) {
 }
 
 static void tick(engine *g) {
-    const sched_observer *obs = g->o->obs;
+    const engine_observer *obs = g->o->obs;
     if (!obs || !obs->on_tick) return;
     refresh_views(g);
-    sched_view v = {.run_id = g->run.id, .run_state = g->run.state, .steps = g->views, .nsteps = g->n};
+    engine_view v = {.run_id = g->run.id, .run_state = g->run.state, .steps = g->views, .nsteps = g->n};
     obs->on_tick(obs->ud, &v);
 }
 
 static int loop(engine *g, int *final_state) {
     size_t maxn = 1; /* exits of one wait: every worker of every step at most */
     for (size_t i = 0; i < g->n; i++) maxn += g->steps[i].spec->parallelism > 1 ? (size_t)g->steps[i].spec->parallelism : 1;
-    sched__exit *exits = mp_xcalloc(maxn, sizeof *exits);
+    engine__exit *exits = mp_xcalloc(maxn, sizeof *exits);
     exec_event *evs = mp_xcalloc(maxn, sizeof *evs);
     start_item *items = mp_xcalloc(g->n + 1, sizeof *items);
     size_t nexits = 0;
     int rc = 0, done = 0;
-    sched__step **ended = mp_xcalloc(maxn, sizeof *ended);
+    engine__step **ended = mp_xcalloc(maxn, sizeof *ended);
     while (!done && rc == 0) {
         poll_cancel(g);
-        sched__poll_evictions(g);
+        engine__poll_evictions(g);
         /* Steps that ended free their capacity now, so their successors (or the
          * next independent steps) start in this same iteration. */
-        for (size_t i = 0; i < nexits; i++) ended[i] = sched__worker_exited(g, &exits[i]);
+        for (size_t i = 0; i < nexits; i++) ended[i] = engine__worker_exited(g, &exits[i]);
         /* Prepare what can start now (outside the transaction); a step that
          * waits for admission keeps what was prepared for it. */
         size_t nitems = 0;
         int slots = g->parallel - running_count(g);
         for (size_t i = 0; i < g->n && !g->cancel && slots > 0; i++) {
-            sched__step *s = &g->steps[i];
+            engine__step *s = &g->steps[i];
             const char *blocker = NULL;
             if (readiness(g, s, &blocker) != 1) continue;
-            if (s->sweep || !sched__sweep_admits(s)) continue; /* a sweep ends in decide(); maxParallel */
+            if (s->sweep || !engine__sweep_admits(s)) continue; /* a sweep ends in decide(); maxParallel */
             start_item *it = &items[nitems++];
             memset(it, 0, sizeof *it);
             it->s = s;
@@ -520,7 +520,7 @@ static int loop(engine *g, int *final_state) {
                 memset(&s->prep, 0, sizeof s->prep);
                 s->prepped = false;
             } else {
-                sched__prepare(&g->c, s, &it->prep);
+                engine__prepare(&g->c, s, &it->prep);
             }
             if (it->prep.error) {
                 it->kind = START_CANNOT;
@@ -535,7 +535,7 @@ static int loop(engine *g, int *final_state) {
                 memset(&it->hit, 0, sizeof it->hit);
             }
             slots--;
-            if (sched__needs_admission(s)) it->adm = ADM_ENQUEUE;
+            if (engine__needs_admission(s)) it->adm = ADMISSION_ENQUEUE;
             s->running = true; /* counts as running while the others are chosen (a sweep's maxParallel) */
         }
         for (size_t i = 0; i < nitems; i++)
@@ -544,14 +544,14 @@ static int loop(engine *g, int *final_state) {
          * for admission, with nothing new decided, only reads its rows. */
         bool need = g->first || nexits > 0 || g->cancel, any_adm = false;
         for (size_t i = 0; i < nitems; i++) {
-            if (items[i].kind != START_SPAWN || items[i].adm == ADM_NONE) need = true;
+            if (items[i].kind != START_SPAWN || items[i].adm == ADMISSION_NONE) need = true;
             else any_adm = true;
         }
         if (any_adm && (rc = read_own(g, items, nitems)) == 0) {
             for (size_t i = 0; i < nitems && !need; i++) {
                 const start_item *it = &items[i];
-                if (it->adm == ADM_ENQUEUE || it->adm == ADM_ADMITTED ||
-                    (it->adm == ADM_PENDING && (!it->s->waiting || !it->s->rec.message ||
+                if (it->adm == ADMISSION_ENQUEUE || it->adm == ADMISSION_ADMITTED ||
+                    (it->adm == ADMISSION_PENDING && (!it->s->waiting || !it->s->rec.message ||
                                                 strcmp(it->s->rec.message, it->row->reason ? it->row->reason : "") != 0)))
                     need = true;
             }
@@ -559,28 +559,28 @@ static int loop(engine *g, int *final_state) {
         bool duty = rc == 0 && duty_due(g, any_adm || g->lease_held);
         g->first = false;
         if (rc == 0 && (need || duty)) {
-            if ((rc = sched__begin(g)) == 0) {
+            if ((rc = engine__begin(g)) == 0) {
                 done = decide(g, exits, ended, nexits, items, nitems, duty, &rc);
                 if (rc == 0) rc = g->st->m->commit(g->st, g->e);
                 else g->st->m->rollback(g->st);
             }
         }
         nexits = 0;
-        if (rc == 0) sched__flush_events(g);
+        if (rc == 0) engine__flush_events(g);
         for (size_t i = 0; i < nitems; i++) {
             start_item *it = &items[i];
             if (rc == 0 && it->kind == START_SPAWN && it->s->rec.state == STEP_RUNNING) {
-                sched__spawn_step(g, it->s, &it->prep, exits, &nexits);
+                engine__spawn_step(g, it->s, &it->prep, exits, &nexits);
             } else if (rc == 0 && (it->kind == START_SPAWN || it->kind == START_UNKNOWN) && !it->s->prepped) { /* waits: keep what was prepared */
                 it->s->prep = it->prep;
                 it->s->prepped = true;
                 memset(&it->prep, 0, sizeof it->prep);
             }
-            sched__prep_free(&it->prep);
+            engine__prep_free(&it->prep);
             store_cache_entry_free(&it->hit);
         }
         if (rc != 0 || done) break;
-        sched__stop_early(g);
+        engine__stop_early(g);
         int timeout = signal_due(g);
         /* Admission is decided by the lease holder and seen by polling: poll
          * faster while this run waits for it, or decides it for others. */
@@ -589,7 +589,7 @@ static int loop(engine *g, int *final_state) {
         if (nexits == 0) {
             int n = g->x->m->wait(g->x, timeout, evs, maxn, g->e);
             if (n < 0) rc = n;
-            else nexits = sched__take_events(g, evs, (size_t)n, exits);
+            else nexits = engine__take_events(g, evs, (size_t)n, exits);
         }
     }
     free(exits);
@@ -601,7 +601,7 @@ static int loop(engine *g, int *final_state) {
     return rc;
 }
 
-int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *run_id, const sched_opts *o,
+int engine_execute(store *st, executor *x, const spec_pipeline *p, const char *run_id, const engine_opts *o,
                   int *final_state, mp_err *e) {
     engine g = {.st = st, .x = x, .o = o, .e = e, .first = true};
     int rc = st->m->run_get(st, run_id, &g.run, e);
@@ -625,15 +625,15 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         g.steps[i].spec = spec_pipeline_step(p, recs[i].name);
     }
     free(recs);
-    rc = sched__sweep_bind(g.steps, g.n, e); /* a trial S[i] runs S's spec */
+    rc = engine__sweep_bind(g.steps, g.n, e); /* a trial S[i] runs S's spec */
     for (size_t i = 0; i < nrecs; i++)
         if (!g.steps[i].spec && rc == 0)
             rc = mp_err_set(e, MP_EINTERNAL, "run %s has step \"%s\" that its pipeline does not define", run_id,
                             g.steps[i].rec.name);
     char *spec_dir = mp_path_dir(g.run.spec_path ? g.run.spec_path : "./x");
-    g.c = (sched__ctx){.p = p, .run = &g.run, .spec_dir = spec_dir, .steps = g.steps, .nsteps = g.n,
+    g.c = (engine__ctx){.p = p, .run = &g.run, .spec_dir = spec_dir, .steps = g.steps, .nsteps = g.n,
                        .self_exe = o->self_exe};
-    if (rc == 0) rc = sched__params_from_json(g.run.params_json, &g.c.params, &g.c.nparams, e);
+    if (rc == 0) rc = engine__params_from_json(g.run.params_json, &g.c.params, &g.c.nparams, e);
     store_track_run tr = {0};
     if (rc == 0 && st->t->run_get(st, g.run.id, &tr, NULL) == 0) {
         g.c.experiment_id = tr.experiment_id;
@@ -652,29 +652,29 @@ int sched_execute(store *st, executor *x, const spec_pipeline *p, const char *ru
         if (!g.run.started_ms) g.run.started_ms = mp_now_ms();
         const char *type = g.run.state == RUN_PENDING ? "RunStarted" : "RunResumed";
         /* One transaction (the run, its MLflow run, the event), as every change. */
-        if ((rc = sched__begin(&g)) == 0) {
+        if ((rc = engine__begin(&g)) == 0) {
             rc = set_run(&g, RUN_RUNNING, type, NULL);
             if (rc == 0) rc = st->m->commit(st, e);
             else st->m->rollback(st);
         }
-        if (rc == 0) sched__flush_events(&g);
+        if (rc == 0) engine__flush_events(&g);
     }
     if (rc == 0) rc = loop(&g, final_state);
-    sched__sweep_unbind(g.steps, g.n);
+    engine__sweep_unbind(g.steps, g.n);
     for (size_t i = 0; i < g.n; i++) {
-        sched__step *s = &g.steps[i];
+        engine__step *s = &g.steps[i];
         store_step_free(&s->rec);
         for (int r = 0; r < s->nworkers; r++)
             if (s->workers[r]) x->m->release(x, s->workers[r]);
         free(s->workers);
         free(s->nodes);
         free(s->preempt_why);
-        if (s->prepped) sched__prep_free(&s->prep);
+        if (s->prepped) engine__prep_free(&s->prep);
     }
     if (g.lease_held) g.st->w->lease_release(g.st, g.run.owner_pid, g.run.owner_start, NULL);
     store_workload_array_free(g.own, g.nown);
-    sched__queue_free(&g.q);
-    sched__flush_events(&g);
+    sched_queue_free(&g.q);
+    engine__flush_events(&g);
     free(g.evs);
     free(g.steps);
     free(g.views);

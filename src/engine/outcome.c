@@ -2,7 +2,7 @@
  * its declared outputs checked, its model registered, retries with backoff,
  * requeueing after preemption, early-stopped trials, and the end of a sweep.
  * Called by the engine (engine.c) on its thread, inside its transaction. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef sched__engine engine;
+typedef engine__engine engine;
 
 /* ---- step outcomes --------------------------------------------------------------- */
 
@@ -26,10 +26,10 @@ static json_t *last_point(json_t *val) {
  * `loss` never merge; and, for steps, the pipeline run's summary KEY: one point,
  * the step's last value (where several steps log KEY, the latest logged wins,
  * as MLflow's latest-value rule has it). */
-static int track_step_metrics(engine *g, sched__step *s, json_t *root) {
-    if (s->trial) return sched__track_metrics(g->st, g->run.id, s->trial->metric_prefix, root, g->e);
+static int track_step_metrics(engine *g, engine__step *s, json_t *root) {
+    if (s->trial) return engine__track_metrics(g->st, g->run.id, s->trial->metric_prefix, root, g->e);
     char *prefix = mp_xasprintf("%s/", s->rec.name);
-    int rc = sched__track_metrics(g->st, g->run.id, prefix, root, g->e);
+    int rc = engine__track_metrics(g->st, g->run.id, prefix, root, g->e);
     free(prefix);
     if (rc || !json_is_object(root)) return rc;
     json_t *summary = json_object();
@@ -39,7 +39,7 @@ static int track_step_metrics(engine *g, sched__step *s, json_t *root) {
         json_t *last = last_point(val);
         if (last) json_object_set(summary, key, last);
     }
-    rc = sched__track_metrics(g->st, g->run.id, NULL, summary, g->e);
+    rc = engine__track_metrics(g->st, g->run.id, NULL, summary, g->e);
     json_decref(summary);
     return rc;
 }
@@ -47,12 +47,12 @@ static int track_step_metrics(engine *g, sched__step *s, json_t *root) {
 /* Records $MLPLANE_OUTPUTS/metrics.json as the step's metrics: a flat object whose
  * values are numbers, or arrays of numbers (a history, one value per step/round,
  * of which the last is the metric's value). */
-int sched__record_metrics(engine *g, sched__step *s) {
+int engine__record_metrics(engine *g, engine__step *s) {
     char *path = mp_xasprintf("%s/metrics.json", s->rec.outputs_dir);
     char *warning = NULL;
-    json_t *root = sched__metrics_load(path, &warning);
+    json_t *root = engine__metrics_load(path, &warning);
     free(path);
-    int wrc = warning ? sched__record_event(g, s->rec.name, "MetricsInvalid", warning) : 0;
+    int wrc = warning ? engine__record_event(g, s->rec.name, "MetricsInvalid", warning) : 0;
     free(warning);
     if (wrc) return wrc;
     if (!root) return 0;
@@ -63,7 +63,7 @@ int sched__record_metrics(engine *g, sched__step *s) {
         json_object_foreach(root, key, val) {
             json_t *last = last_point(val);
             double d;
-            if (!sched__metric_number(last, &d)) continue;
+            if (!engine__metric_number(last, &d)) continue;
             store_metric m = {.run_id = g->run.id, .step = s->rec.name, .key = (char *)key, .value = d};
             if ((rc = g->st->m->metric_put(g->st, &m, g->e)) != 0) break;
         }
@@ -72,7 +72,7 @@ int sched__record_metrics(engine *g, sched__step *s) {
     return rc;
 }
 
-static char *missing_output(const sched__step *s) {
+static char *missing_output(const engine__step *s) {
     for (size_t i = 0; i < s->spec->noutputs; i++) {
         char *p = mp_xasprintf("%s/%s", s->rec.outputs_dir, s->spec->outputs[i].path);
         bool ok = mp_path_exists(p);
@@ -105,7 +105,7 @@ static bool same_as_latest(engine *g, const char *model, const char *source, int
  * HOME/artifacts/EXP/RUN/artifacts), so artifacts/list and the artifact proxy
  * show them. Hard links: no bytes are copied. A failure is a warning event
  * (ArtifactsNotPublished), never the step's failure. */
-int sched__publish_outputs(engine *g, sched__step *s) {
+int engine__publish_outputs(engine *g, engine__step *s) {
     static const char scheme[] = "mlflow-artifacts:/";
     if (!g->tracked || s->trial || s->spec->noutputs == 0 || !g->o->home) return 0;
     store_track_run r;
@@ -130,14 +130,14 @@ int sched__publish_outputs(engine *g, sched__step *s) {
     }
     store_track_run_free(&r);
     if (rc == 0) return 0;
-    return sched__record_event(g, s->rec.name, "ArtifactsNotPublished", e.msg);
+    return engine__record_event(g, s->rec.name, "ArtifactsNotPublished", e.msg);
 }
 
 /* register: {model, artifact[, ifChanged]}: the artifact becomes the next version
  * of the model, its file or tree kept in the home's artifact store (store_artstore_put,
  * in the engine's transaction, which records the version); with
  * ifChanged, only when its bytes differ from the latest version's. */
-int sched__register_model(engine *g, sched__step *s) {
+int engine__register_model(engine *g, engine__step *s) {
     const spec_step *sp = s->spec;
     if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
     const char *rel = NULL;
@@ -154,39 +154,39 @@ int sched__register_model(engine *g, sched__step *s) {
         snprintf(msg, sizeof msg, "model \"%s\" not registered: %s is unchanged since version %lld (register.ifChanged)",
                  sp->register_model, source, (long long)version);
         free(source);
-        return sched__record_event(g, s->rec.name, "ModelUnchanged", msg);
+        return engine__record_event(g, s->rec.name, "ModelUnchanged", msg);
     }
     rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
     if (rc == 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);
-        rc = sched__record_event(g, s->rec.name, "ModelRegistered", msg);
+        rc = engine__record_event(g, s->rec.name, "ModelRegistered", msg);
     }
     free(source);
     return rc;
 }
 
-static int step_failed(engine *g, sched__step *s, const char *why) {
-    if (g->cancel || s->cancelling) return sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
+static int step_failed(engine *g, engine__step *s, const char *why) {
+    if (g->cancel || s->cancelling) return engine__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
     if (s->rec.attempts <= s->spec->retry_limit) {
         double delay = s->spec->backoff_seconds;
         for (int i = 1; i < s->rec.attempts; i++) delay *= 2;
         s->rec.next_attempt_ms = mp_now_ms() + (int64_t)(delay * 1000.0);
         char msg[600];
         snprintf(msg, sizeof msg, "%s; retry %d of %d in %.1fs", why, s->rec.attempts, s->spec->retry_limit, delay);
-        return sched__set_step(g, s, STEP_RETRYING, "StepRetrying", msg);
+        return engine__set_step(g, s, STEP_RETRYING, "StepRetrying", msg);
     }
-    return sched__set_step(g, s, STEP_FAILED, "StepFailed", why);
+    return engine__set_step(g, s, STEP_FAILED, "StepFailed", why);
 }
 
 /* ": LAST LINE" of what the failing worker's attempt wrote to its log, so that a
  * failure's reason is in the step's message ("" when it wrote nothing). */
-static void log_reason(const sched__step *s, char *out, size_t n) {
+static void log_reason(const engine__step *s, char *out, size_t n) {
     out[0] = '\0';
     char *rank_log = s->fail_rank > 0 ? mp_xasprintf("%.*s.rank%d.log", (int)strlen(s->rec.log_path) - 4,
                                                      s->rec.log_path, s->fail_rank)
                                       : NULL;
-    char *last = sched_log_tail(rank_log ? rank_log : s->rec.log_path, 1, 200);
+    char *last = engine_log_tail(rank_log ? rank_log : s->rec.log_path, 1, 200);
     if (last) {
         const char *l = last + strspn(last, " ");
         if (mp_str_starts(l, "mlplane: ")) l += 9;
@@ -196,22 +196,22 @@ static void log_reason(const sched__step *s, char *out, size_t n) {
     free(rank_log);
 }
 
-int sched__step_exited(engine *g, sched__step *s, const sched__exit *x) {
+int engine__step_exited(engine *g, engine__step *s, const engine__exit *x) {
     s->running = false;
     s->gpus = 0; /* its row was deleted by decide() */
     s->rec.ended_ms = mp_now_ms();
     s->rec.exit_code = x->exit_code;
     s->rec.pid = 0;
     if (s->trial && s->trial->stopped && !s->cancelling) { /* early stopping: ended, not failed */
-        int rc = sched__record_metrics(g, s);
-        return rc ? rc : sched__set_step(g, s, STEP_STOPPED, "StepStopped", s->trial->stop_why);
+        int rc = engine__record_metrics(g, s);
+        return rc ? rc : engine__set_step(g, s, STEP_STOPPED, "StepStopped", s->trial->stop_why);
     }
     char why[700];
     if (s->preempting && !g->cancel && !s->cancelling && !s->timed_out) {
         s->preempting = false;
         s->rec.attempts--; /* preemption is not the step's fault: the attempt is not charged */
         snprintf(why, sizeof why, "%s; requeued (attempt not charged)", s->preempt_why ? s->preempt_why : "preempted");
-        return sched__set_step(g, s, STEP_PENDING, "StepRequeued", why);
+        return engine__set_step(g, s, STEP_PENDING, "StepRequeued", why);
     }
     if (s->timed_out) {
         snprintf(why, sizeof why, "timed out after %ds", s->spec->timeout_seconds);
@@ -228,60 +228,60 @@ int sched__step_exited(engine *g, sched__step *s, const sched__exit *x) {
         snprintf(why, sizeof why, "exited with code %d%s", x->exit_code, reason);
         return step_failed(g, s, why);
     }
-    if (s->cancelling) return sched__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
+    if (s->cancelling) return engine__set_step(g, s, STEP_CANCELLED, "StepCancelled", "cancelled");
     char *miss = missing_output(s);
     if (miss) {
         int rc = step_failed(g, s, miss);
         free(miss);
         return rc;
     }
-    int rc = sched__record_metrics(g, s);
+    int rc = engine__record_metrics(g, s);
     if (rc == 0 && s->spec->cache && s->rec.cache_key) {
         store_cache_entry ce = {.key = s->rec.cache_key, .run_id = g->run.id, .step = s->rec.name,
                                 .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
         rc = g->st->m->cache_put(g->st, &ce, g->e);
     }
-    if (rc == 0) rc = sched__publish_outputs(g, s);
-    if (rc == 0) rc = sched__register_model(g, s);
+    if (rc == 0) rc = engine__publish_outputs(g, s);
+    if (rc == 0) rc = engine__register_model(g, s);
     char dur[32], msg[64];
     mp_format_duration(s->rec.ended_ms - s->rec.started_ms, dur, sizeof dur);
     snprintf(msg, sizeof msg, "completed in %s", dur);
-    return rc ? rc : sched__set_step(g, s, STEP_SUCCEEDED, "StepSucceeded", msg);
+    return rc ? rc : engine__set_step(g, s, STEP_SUCCEEDED, "StepSucceeded", msg);
 }
 
 /* ---- sweeps (sweep.c decides; states, events and signals stay here) ----------------- */
 
 /* SweepStarted on the aggregate step when the first trial of its sweep starts. */
-int sched__sweep_started(engine *g, sched__step *s) {
-    char *msg = sched__sweep_starting(s);
-    int rc = msg ? sched__set_step(g, s->trial->agg, STEP_PENDING, "SweepStarted", msg) : 0;
+int engine__sweep_started(engine *g, engine__step *s) {
+    char *msg = engine__sweep_starting(s);
+    int rc = msg ? engine__set_step(g, s->trial->agg, STEP_PENDING, "SweepStarted", msg) : 0;
     free(msg);
     return rc;
 }
 
 /* Every trial has ended: the aggregate takes the best trial's outputs, or fails. */
-int sched__conclude_sweep(engine *g, sched__step *s) {
-    sched__sweep_end end;
-    int rc = sched__sweep_conclude(g->st, g->run.id, g->tracked, s, &end, g->e);
+int engine__conclude_sweep(engine *g, engine__step *s) {
+    engine__sweep_end end;
+    int rc = engine__sweep_conclude(g->st, g->run.id, g->tracked, s, &end, g->e);
     bool ok = end.state == STEP_SUCCEEDED;
-    if (rc == 0 && end.best_event) rc = sched__record_event(g, s->rec.name, "SweepBestTrial", end.best_event);
-    if (rc == 0 && ok) rc = sched__record_metrics(g, s); /* the best trial's metrics.json, as S's */
-    if (rc == 0 && ok) rc = sched__register_model(g, s);
-    if (rc == 0) rc = sched__set_step(g, s, end.state, ok ? "StepSucceeded" : "StepFailed", end.msg);
-    sched__sweep_end_free(&end);
+    if (rc == 0 && end.best_event) rc = engine__record_event(g, s->rec.name, "SweepBestTrial", end.best_event);
+    if (rc == 0 && ok) rc = engine__record_metrics(g, s); /* the best trial's metrics.json, as S's */
+    if (rc == 0 && ok) rc = engine__register_model(g, s);
+    if (rc == 0) rc = engine__set_step(g, s, end.state, ok ? "StepSucceeded" : "StepFailed", end.msg);
+    engine__sweep_end_free(&end);
     return rc;
 }
 
 
 /* Trials the median stopping rule ends: recorded (own commit), then SIGTERM. */
-void sched__stop_early(engine *g) {
-    sched__step **stop = NULL;
-    size_t n = sched__sweep_poll(g->steps, g->n, mp_mono_ms(), &stop);
+void engine__stop_early(engine *g) {
+    engine__step **stop = NULL;
+    size_t n = engine__sweep_poll(g->steps, g->n, mp_mono_ms(), &stop);
     for (size_t i = 0; i < n; i++) {
-        sched__record_now(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
-        sched__flush_events(g);
+        engine__record_now(g, stop[i]->rec.name, "TrialEarlyStopped", stop[i]->trial->stop_why);
+        engine__flush_events(g);
         stop[i]->kill_at = mp_mono_ms() + g->grace_ms;
-        sched__signal_step(g, stop[i], SIGTERM);
+        engine__signal_step(g, stop[i], SIGTERM);
     }
     free(stop);
 }

@@ -1,6 +1,6 @@
 /* sweep.c — hyperparameter sweeps at run time.
  *
- * A step S with `sweep:` is expanded at submit (sched_submit) into trial steps
+ * A step S with `sweep:` is expanded at submit (engine_submit) into trial steps
  * S[0], S[1], ... — ordinary step records that run S's spec with their own values
  * of the swept params (kept in each record's params_json, so resume and `get
  * steps` read them back) — followed by S itself, the aggregate. Names with '[' are
@@ -15,13 +15,13 @@
  * min + floor(u * (max - min + 1)) for an integer range.
  *
  * While the run executes, the engine asks this file: which record is a trial and
- * what its params are (sched__sweep_bind, sched__trial_param), whether a trial
+ * what its params are (engine__sweep_bind, engine__trial_param), whether a trial
  * may start beside its running siblings (maxParallel), whether a trial must stop
  * early (the median stopping rule, checked every second from the trials'
  * metrics.json histories), and, once every trial has ended, what the aggregate
- * becomes (sched__sweep_conclude). Recording states and events, and signalling,
+ * becomes (engine__sweep_conclude). Recording states and events, and signalling,
  * stay in engine.c. Runs on the engine's thread; nothing here is shared. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -57,9 +57,9 @@ static void draw(const spec_sweep_param *p, uint64_t *state, char *out, size_t n
     }
 }
 
-char *sched__trial_name(const char *step, size_t i) { return mp_xasprintf("%s[%zu]", step, i); }
+char *engine__trial_name(const char *step, size_t i) { return mp_xasprintf("%s[%zu]", step, i); }
 
-size_t sched__sweep_expand(const spec_sweep *sw, char ***out) {
+size_t engine__sweep_expand(const spec_sweep *sw, char ***out) {
     size_t n = spec_sweep_trials(sw);
     if (n > SPEC_SWEEP_MAX_TRIALS) n = 0; /* validation refuses it */
     char **v = mp_xcalloc(n + 1, sizeof *v);
@@ -85,15 +85,15 @@ size_t sched__sweep_expand(const spec_sweep *sw, char ***out) {
     return n;
 }
 
-int sched__sweep_insert(store *st, const char *home, const char *run_id, const spec_step *s, int *idx, mp_err *e) {
+int engine__sweep_insert(store *st, const char *home, const char *run_id, const spec_step *s, int *idx, mp_err *e) {
     assert(st->m->in_tx(st)); /* the trials commit with their run */
     char **params = NULL;
-    size_t n = sched__sweep_expand(s->sweep, &params);
+    size_t n = engine__sweep_expand(s->sweep, &params);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        char *name = sched__trial_name(s->name, i);
+        char *name = engine__trial_name(s->name, i);
         store_step ss = {.run_id = (char *)run_id, .name = name, .idx = (*idx)++, .state = STEP_PENDING,
-                         .exit_code = -1, .outputs_dir = sched__step_dir(home, run_id, name),
+                         .exit_code = -1, .outputs_dir = engine__step_dir(home, run_id, name),
                          .log_path = mp_xasprintf("%s/runs/%s/logs/%s.log", home, run_id, name),
                          .params_json = params[i]};
         if (rc == 0) rc = st->m->step_insert(st, &ss, e);
@@ -125,15 +125,15 @@ static bool parse_trial_name(const char *name, char *base, size_t n, int *index)
     return true;
 }
 
-static sched__step *find_agg(sched__step *steps, size_t n, const char *name) {
+static engine__step *find_agg(engine__step *steps, size_t n, const char *name) {
     for (size_t i = 0; i < n; i++)
         if (steps[i].sweep && strcmp(steps[i].rec.name, name) == 0) return &steps[i];
     return NULL;
 }
 
-int sched__sweep_bind(sched__step *steps, size_t n, mp_err *e) {
+int engine__sweep_bind(engine__step *steps, size_t n, mp_err *e) {
     for (size_t i = 0; i < n; i++) {
-        sched__step *s = &steps[i];
+        engine__step *s = &steps[i];
         if (s->spec && s->spec->sweep && strcmp(s->rec.name, s->spec->name) == 0) {
             s->sweep = mp_xcalloc(1, sizeof *s->sweep);
             s->sweep->spec = s->spec->sweep;
@@ -142,28 +142,28 @@ int sched__sweep_bind(sched__step *steps, size_t n, mp_err *e) {
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        sched__step *s = &steps[i];
+        engine__step *s = &steps[i];
         char base[256];
         int index;
         if (s->spec || !parse_trial_name(s->rec.name, base, sizeof base, &index)) continue;
-        sched__step *agg = find_agg(steps, n, base);
+        engine__step *agg = find_agg(steps, n, base);
         if (!agg) continue; /* the engine reports a step its pipeline does not define */
-        sched__trial *t = s->trial = mp_xcalloc(1, sizeof *t);
+        engine__trial *t = s->trial = mp_xcalloc(1, sizeof *t);
         t->index = index;
         t->agg = agg;
         t->metric_prefix = mp_xasprintf("%s/%d/", base, index);
         s->spec = agg->spec;
         t->slot = agg->sweep->ntrials;
         agg->sweep->trials[agg->sweep->ntrials++] = s;
-        rc = sched__params_from_json(s->rec.params_json, &t->params, &t->nparams, e);
+        rc = engine__params_from_json(s->rec.params_json, &t->params, &t->nparams, e);
         if (rc) mp_err_prefix(e, "trial %s", s->rec.name);
     }
     return rc;
 }
 
-void sched__sweep_unbind(sched__step *steps, size_t n) {
+void engine__sweep_unbind(engine__step *steps, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        sched__trial *t = steps[i].trial;
+        engine__trial *t = steps[i].trial;
         if (t) {
             spec_kv_array_free(t->params, t->nparams);
             free(t->metric_prefix);
@@ -180,7 +180,7 @@ void sched__sweep_unbind(sched__step *steps, size_t n) {
     }
 }
 
-const char *sched__trial_param(const sched__step *s, const char *name) {
+const char *engine__trial_param(const engine__step *s, const char *name) {
     if (!s || !s->trial) return NULL;
     for (size_t i = 0; i < s->trial->nparams; i++)
         if (strcmp(s->trial->params[i].key, name) == 0) return s->trial->params[i].value;
@@ -190,9 +190,9 @@ const char *sched__trial_param(const sched__step *s, const char *name) {
 /* Counting running siblings looks only at trials[lo, hi): before lo every trial
  * has ended (for good, in this process), and no trial at or after hi has ever been
  * admitted; so a sweep of thousands of trials costs about its window. */
-bool sched__sweep_admits(const sched__step *s) {
+bool engine__sweep_admits(const engine__step *s) {
     if (!s->trial) return true;
-    sched__sweep *sw = s->trial->agg->sweep;
+    engine__sweep *sw = s->trial->agg->sweep;
     if (sw->spec->max_parallel <= 0) return true;
     while (sw->lo < sw->ntrials && !sw->trials[sw->lo]->running &&
            store_step_state_final(sw->trials[sw->lo]->rec.state))
@@ -205,15 +205,15 @@ bool sched__sweep_admits(const sched__step *s) {
     return true;
 }
 
-bool sched__sweep_trials_ended(const sched__step *agg) {
-    const sched__sweep *sw = agg->sweep;
+bool engine__sweep_trials_ended(const engine__step *agg) {
+    const engine__sweep *sw = agg->sweep;
     for (size_t i = 0; i < sw->ntrials; i++)
         if (sw->trials[i]->running || !store_step_state_final(sw->trials[i]->rec.state)) return false;
     return true;
 }
 
 /* "lr=0.1, depth=4" of a trial (heap). */
-static char *params_text(const sched__trial *t) {
+static char *params_text(const engine__trial *t) {
     mp_buf b;
     mp_buf_init(&b);
     for (size_t i = 0; i < t->nparams; i++)
@@ -223,10 +223,10 @@ static char *params_text(const sched__trial *t) {
 
 static const char *goal_name(spec_goal g) { return g == SPEC_GOAL_MAXIMIZE ? "maximize" : "minimize"; }
 
-char *sched__sweep_starting(sched__step *s) {
+char *engine__sweep_starting(engine__step *s) {
     if (!s->trial) return NULL;
-    sched__step *agg = s->trial->agg;
-    sched__sweep *sw = agg->sweep;
+    engine__step *agg = s->trial->agg;
+    engine__sweep *sw = agg->sweep;
     if (sw->announced) return NULL;
     sw->announced = true;
     for (size_t i = 0; i < sw->ntrials; i++) /* a resumed sweep had started before */
@@ -263,7 +263,7 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-bool sched__median_stop(const spec_early_stopping *es, const double *h, size_t nh, const double *const *peers,
+bool engine__median_stop(const spec_early_stopping *es, const double *h, size_t nh, const double *const *peers,
                         const size_t *npeer, size_t npeers, char *why, size_t whyn) {
     size_t k = nh, have = 0;
     for (; k >= (size_t)es->start_step && k > 0; k--) {
@@ -300,18 +300,18 @@ bool sched__median_stop(const spec_early_stopping *es, const double *h, size_t n
 static bool read_history(const char *dir, const char *metric, double **out, size_t *n) {
     char *path = mp_xasprintf("%s/metrics.json", dir);
     char *warning = NULL;
-    json_t *root = sched__metrics_load(path, &warning);
+    json_t *root = engine__metrics_load(path, &warning);
     free(warning);
     free(path);
     json_t *v = root ? json_object_get(root, metric) : NULL;
     double d0;
-    bool ok = v && (json_is_array(v) || sched__metric_number(v, &d0));
+    bool ok = v && (json_is_array(v) || engine__metric_number(v, &d0));
     if (ok) {
         size_t cnt = json_is_array(v) ? json_array_size(v) : 1, k = 0;
         double *h = mp_xcalloc(cnt + 1, sizeof *h);
         for (size_t i = 0; i < cnt; i++) {
             json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
-            if (!sched__metric_number(x, &h[k])) break;
+            if (!engine__metric_number(x, &h[k])) break;
             k++;
         }
         free(*out);
@@ -323,11 +323,11 @@ static bool read_history(const char *dir, const char *metric, double **out, size
 }
 
 /* Refreshes the histories of sw's trials: those running, and once those ended. */
-static void load_histories(sched__sweep *sw) {
+static void load_histories(engine__sweep *sw) {
     const char *metric = sw->spec->early_stopping->metric;
     for (size_t i = 0; i < sw->ntrials; i++) {
-        sched__step *s = sw->trials[i];
-        sched__trial *t = s->trial;
+        engine__step *s = sw->trials[i];
+        engine__trial *t = s->trial;
         bool final = store_step_state_final(s->rec.state) && !s->running;
         if (t->hist_final || (!s->running && !final)) continue;
         if (!read_history(s->rec.outputs_dir, metric, &t->hist, &t->nhist)) t->nhist = 0;
@@ -335,18 +335,18 @@ static void load_histories(sched__sweep *sw) {
     }
 }
 
-size_t sched__sweep_poll(sched__step *steps, size_t n, int64_t now, sched__step ***out) {
+size_t engine__sweep_poll(engine__step *steps, size_t n, int64_t now, engine__step ***out) {
     *out = NULL;
     size_t nout = 0;
     for (size_t a = 0; a < n; a++) {
-        sched__sweep *sw = steps[a].sweep;
+        engine__sweep *sw = steps[a].sweep;
         if (!sw || !sw->spec->early_stopping || now < sw->next_poll) continue;
         sw->next_poll = now + 1000;
         load_histories(sw);
         const double **peers = mp_xcalloc(sw->ntrials + 1, sizeof *peers);
         size_t *npeer = mp_xcalloc(sw->ntrials + 1, sizeof *npeer);
         for (size_t i = 0; i < sw->ntrials; i++) {
-            sched__step *s = sw->trials[i];
+            engine__step *s = sw->trials[i];
             if (!s->running || s->trial->stopped || s->cancelling || s->timed_out || !s->trial->nhist) continue;
             size_t np = 0;
             for (size_t j = 0; j < sw->ntrials; j++) {
@@ -355,7 +355,7 @@ size_t sched__sweep_poll(sched__step *steps, size_t n, int64_t now, sched__step 
                 npeer[np++] = sw->trials[j]->trial->nhist;
             }
             char why[400];
-            if (!sched__median_stop(sw->spec->early_stopping, s->trial->hist, s->trial->nhist, peers, npeer, np, why,
+            if (!engine__median_stop(sw->spec->early_stopping, s->trial->hist, s->trial->nhist, peers, npeer, np, why,
                                     sizeof why))
                 continue;
             s->trial->stopped = true;
@@ -381,12 +381,12 @@ static bool final_value(const char *dir, const char *metric, double *out) {
     return ok;
 }
 
-static bool trial_ok(const sched__step *s) {
+static bool trial_ok(const engine__step *s) {
     return s->rec.state == STEP_SUCCEEDED || s->rec.state == STEP_CACHED;
 }
 
 /* Makes agg's outputs directory a symlink to best's. */
-static int link_outputs(const sched__step *agg, const sched__step *best, mp_err *e) {
+static int link_outputs(const engine__step *agg, const engine__step *best, mp_err *e) {
     char *dir = mp_path_dir(agg->rec.outputs_dir);
     int rc = mp_mkdir_p(dir, e);
     free(dir);
@@ -398,8 +398,8 @@ static int link_outputs(const sched__step *agg, const sched__step *best, mp_err 
 }
 
 /* S.best_trial, S.best.P (and S.sweep.seed) as params of the run's MLflow run. */
-static int track_best(store *st, const char *run_id, const sched__step *agg, const sched__step *best, mp_err *e) {
-    const sched__trial *t = best->trial;
+static int track_best(store *st, const char *run_id, const engine__step *agg, const engine__step *best, mp_err *e) {
+    const engine__trial *t = best->trial;
     size_t n = t->nparams + 2, k = 0;
     store_kv *kv = mp_xcalloc(n, sizeof *kv);
     char **keys = mp_xcalloc(n, sizeof *keys);
@@ -424,16 +424,16 @@ static int track_best(store *st, const char *run_id, const sched__step *agg, con
     return rc;
 }
 
-int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__step *agg, sched__sweep_end *out,
+int engine__sweep_conclude(store *st, const char *run_id, bool tracked, engine__step *agg, engine__sweep_end *out,
                           mp_err *e) {
     memset(out, 0, sizeof *out);
-    const sched__sweep *sw = agg->sweep;
+    const engine__sweep *sw = agg->sweep;
     const spec_sweep *sp = sw->spec;
     size_t ok = 0, cached = 0, failed = 0, stopped = 0, other = 0, no_metric = 0;
-    const sched__step *best = NULL, *first_failed = NULL;
+    const engine__step *best = NULL, *first_failed = NULL;
     double best_v = 0;
     for (size_t i = 0; i < sw->ntrials; i++) {
-        const sched__step *s = sw->trials[i];
+        const engine__step *s = sw->trials[i];
         cached += s->rec.state == STEP_CACHED;
         if (trial_ok(s)) ok++;
         else if (s->rec.state == STEP_STOPPED) stopped++;
@@ -498,7 +498,7 @@ int sched__sweep_conclude(store *st, const char *run_id, bool tracked, sched__st
     return rc;
 }
 
-void sched__sweep_end_free(sched__sweep_end *end) {
+void engine__sweep_end_free(engine__sweep_end *end) {
     free(end->msg);
     free(end->best_event);
     memset(end, 0, sizeof *end);

@@ -6,14 +6,14 @@
  * Everything goes through the store's tracking methods inside the engine's
  * transactions, so the MLflow view never disagrees with the run's state.
  * Runs on the engine's thread. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-int sched__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, const char *name_at,
+int engine__track_create(store *st, const store_run *r, const spec_kv *params, size_t nparams, const char *name_at,
                         mp_err *e) {
     assert(st->m->in_tx(st)); /* the MLflow run commits with the pipeline run */
     char *exp_id = NULL;
@@ -73,11 +73,11 @@ static void add_point(store_track_metric **v, size_t *n, size_t *cap, char *key,
         *v = mp_xrealloc(*v, *cap * sizeof **v);
     }
     double d = 0;
-    sched__metric_number(val, &d);
+    engine__metric_number(val, &d);
     (*v)[(*n)++] = (store_track_metric){key, d, now, step};
 }
 
-int sched__track_metrics(store *st, const char *run_id, const char *prefix, json_t *metrics, mp_err *e) {
+int engine__track_metrics(store *st, const char *run_id, const char *prefix, json_t *metrics, mp_err *e) {
     if (!json_is_object(metrics)) return 0;
     store_track_metric *v = NULL;
     size_t n = 0, cap = 0;
@@ -96,8 +96,8 @@ int sched__track_metrics(store *st, const char *run_id, const char *prefix, json
         if (json_is_array(val)) {
             size_t i;
             json_t *x;
-            json_array_foreach(val, i, x) if (sched__metric_number(x, &d)) add_point(&v, &n, &cap, full, x, (int64_t)i, now);
-        } else if (sched__metric_number(val, &d)) {
+            json_array_foreach(val, i, x) if (engine__metric_number(x, &d)) add_point(&v, &n, &cap, full, x, (int64_t)i, now);
+        } else if (engine__metric_number(val, &d)) {
             add_point(&v, &n, &cap, full, val, 0, now);
         }
     }
@@ -110,7 +110,7 @@ int sched__track_metrics(store *st, const char *run_id, const char *prefix, json
     return rc;
 }
 
-int sched__track_finish(store *st, const char *run_id, int run_state, int64_t end_ms, mp_err *e) {
+int engine__track_finish(store *st, const char *run_id, int run_state, int64_t end_ms, mp_err *e) {
     const char *status = run_state == RUN_SUCCEEDED ? "FINISHED" : run_state == RUN_CANCELLED ? "KILLED"
                        : run_state == RUN_FAILED    ? "FAILED"
                                                     : "RUNNING";

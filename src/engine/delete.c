@@ -6,7 +6,7 @@
  * (unless force: it is cancelled first), for a run that holds the files of a
  * registered model version, and for a run whose outputs other runs reuse (cache
  * hits point into its folder). Runs on the caller's thread. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -144,16 +144,16 @@ static int checks(store *st, const char *home, const store_run *r, const mp_strv
     return rc;
 }
 
-int sched_run_delete(store *st, executor *x, const char *home, const char *run, bool force, int wait_ms,
+int engine_run_delete(store *st, executor *x, const char *home, const char *run, bool force, int wait_ms,
                      char **deleted, mp_err *e) {
     *deleted = NULL;
     store_run r = {0};
     int rc = st->m->run_get(st, run, &r, e);
-    if (rc == 0) sched_runs_settle(st, &r, 1);
+    if (rc == 0) engine_runs_settle(st, &r, 1);
     mp_strv dirs = {0};
     if (rc == 0) owned_dirs(st, home, &r, &dirs);
     if (rc == 0 && !store_run_state_final(r.state) && !force) {
-        bool live = sched_owner_alive(&r);
+        bool live = engine_owner_alive(&r);
         rc = mp_err_set(e, MP_ESTATE,
                         "run %s has not ended (%s%s); nothing was deleted: cancel it first (mlplane cancel %s), or "
                         "delete it with --force, which cancels it",
@@ -162,8 +162,8 @@ int sched_run_delete(store *st, executor *x, const char *home, const char *run, 
     }
     if (rc == 0) rc = checks(st, home, &r, &dirs, e);
     if (rc == 0 && !store_run_state_final(r.state)) {
-        sched_opts o = {.home = home};
-        rc = sched_cancel(st, x, r.id, &o, wait_ms, e);
+        engine_opts o = {.home = home};
+        rc = engine_cancel(st, x, r.id, &o, wait_ms, e);
         if (rc == MP_ESTATE) rc = 0; /* it ended meanwhile */
         store_run cur = {0};
         if (rc == 0 && st->m->run_get(st, r.id, &cur, e) == 0 && !store_run_state_final(cur.state))

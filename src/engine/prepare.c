@@ -8,7 +8,7 @@
  * values of the swept params (templates, MLPLANE_PARAM_*, the cache key) and
  * MLPLANE_TRIAL, MLPLANE_SWEEP.
  * Pure apart from reading input files; called on the engine's thread. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -18,37 +18,37 @@
 extern char **environ;
 
 typedef struct lookup_ud {
-    const sched__ctx *c;
-    const sched__step *s;
+    const engine__ctx *c;
+    const engine__step *s;
     mp_strv *inputs; /* resolved absolute input paths, parallel to spec->inputs */
     mp_buf scratch[8];
     int nscratch;
 } lookup_ud;
 
 /* A param's value for step s: a sweep trial's own value, else the run's. */
-static const char *param_value(const sched__ctx *c, const sched__step *s, const char *name) {
-    const char *v = sched__trial_param(s, name);
+static const char *param_value(const engine__ctx *c, const engine__step *s, const char *name) {
+    const char *v = engine__trial_param(s, name);
     if (v) return v;
     for (size_t i = 0; i < c->nparams; i++)
         if (strcmp(c->params[i].key, name) == 0) return c->params[i].value;
     return NULL;
 }
 
-static const sched__step *find_step(const sched__ctx *c, const char *name) {
+static const engine__step *find_step(const engine__ctx *c, const char *name) {
     for (size_t i = 0; i < c->nsteps; i++)
         if (strcmp(c->steps[i].rec.name, name) == 0) return &c->steps[i];
     return NULL;
 }
 
 /* "steps.S.outputs.A" -> absolute path of that artifact, into buf. */
-static const char *artifact_path(const sched__ctx *c, const char *ref, mp_buf *buf) {
+static const char *artifact_path(const engine__ctx *c, const char *ref, mp_buf *buf) {
     char tmp[512];
     if (!mp_strlcpy(tmp, ref + 6, sizeof tmp)) return NULL;
     char *dot = strstr(tmp, ".outputs.");
     if (!dot) return NULL;
     *dot = '\0';
     const char *art = dot + 9;
-    const sched__step *dep = find_step(c, tmp);
+    const engine__step *dep = find_step(c, tmp);
     if (!dep || !dep->rec.outputs_dir) return NULL;
     for (size_t i = 0; i < dep->spec->noutputs; i++) {
         if (strcmp(dep->spec->outputs[i].name, art) == 0) {
@@ -62,7 +62,7 @@ static const char *artifact_path(const sched__ctx *c, const char *ref, mp_buf *b
 
 static const char *lookup(void *vud, const char *ref) {
     lookup_ud *ud = vud;
-    const sched__ctx *c = ud->c;
+    const engine__ctx *c = ud->c;
     if (mp_str_starts(ref, "params.")) return param_value(c, ud->s, ref + 7);
     if (strcmp(ref, "run.id") == 0) return c->run->id;
     if (strcmp(ref, "run.name") == 0) return c->run->pipeline;
@@ -115,7 +115,7 @@ static void key_text(key_ud *k, const char *tmpl) {
     free(out);
 }
 
-static char *cache_key(const sched__ctx *c, const sched__step *s, lookup_ud *lud, char **error) {
+static char *cache_key(const engine__ctx *c, const engine__step *s, lookup_ud *lud, char **error) {
     mp_hash h;
     mp_err e;
     mp_err_clear(&e);
@@ -167,7 +167,7 @@ static bool env_has(const spec_step *sp, const char *key, size_t klen) {
     return false;
 }
 
-static char *render_or_fail(const char *tmpl, lookup_ud *lud, const char *what, sched__prep *pr) {
+static char *render_or_fail(const char *tmpl, lookup_ud *lud, const char *what, engine__prep *pr) {
     char *out = NULL;
     mp_err e;
     if (spec_render(tmpl, lookup, lud, &out, &e) != 0) {
@@ -177,7 +177,7 @@ static char *render_or_fail(const char *tmpl, lookup_ud *lud, const char *what, 
     return out;
 }
 
-void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) {
+void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr) {
     memset(pr, 0, sizeof *pr);
     const spec_step *sp = s->spec;
     mp_strv inputs = {0};
@@ -275,7 +275,7 @@ void sched__prepare(const sched__ctx *c, const sched__step *s, sched__prep *pr) 
     mp_strv_free(&inputs);
 }
 
-void sched__prep_free(sched__prep *pr) {
+void engine__prep_free(engine__prep *pr) {
     mp_strv_free(&pr->argv);
     mp_strv_free(&pr->env);
     free(pr->cwd);
@@ -284,7 +284,7 @@ void sched__prep_free(sched__prep *pr) {
     memset(pr, 0, sizeof *pr);
 }
 
-int sched__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e) {
+int engine__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e) {
     *out = NULL;
     *n = 0;
     json_error_t je;
@@ -308,7 +308,7 @@ int sched__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *
     return 0;
 }
 
-char *sched__params_to_json(const spec_kv *kv, size_t n) {
+char *engine__params_to_json(const spec_kv *kv, size_t n) {
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++) json_object_set_new(o, kv[i].key, json_string(kv[i].value ? kv[i].value : ""));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -316,6 +316,6 @@ char *sched__params_to_json(const spec_kv *kv, size_t n) {
     return s;
 }
 
-char *sched__step_dir(const char *home, const char *run_id, const char *step) {
+char *engine__step_dir(const char *home, const char *run_id, const char *step) {
     return mp_xasprintf("%s/runs/%s/%s", home, run_id, step);
 }

@@ -2,7 +2,7 @@
  * capacity, write the run and its steps — a sweep's trials included — in one
  * transaction), resume after the owner died, cancel, and the machine's capacity.
  * Runs on the caller's thread. */
-#include "sched/sched_int.h"
+#include "engine/engine_int.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -10,79 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-void sched_local_capacity(sched_capacity *c) {
-    c->cpu_milli = (int64_t)mp_cpu_count() * 1000;
-    c->memory_bytes = mp_mem_total();
-    size_t ngpu = 0;
-    sched_gpu_local(&ngpu, NULL);
-    c->gpu = (int64_t)ngpu;
-}
-
-static void fmt_bytes(int64_t b, char *out, size_t n) {
-    if (b >= (1LL << 30)) snprintf(out, n, "%.1fGi", (double)b / (double)(1LL << 30));
-    else if (b >= (1LL << 20)) snprintf(out, n, "%.1fMi", (double)b / (double)(1LL << 20));
-    else snprintf(out, n, "%lld", (long long)b);
-}
-
-int sched_check_capacity(const spec_pipeline *p, const sched_capacity *c, mp_err *e) {
-    for (size_t i = 0; i < p->nsteps; i++) {
-        const spec_step *s = &p->steps[i];
-        const spec_resources *r = &s->resources;
-        if (r->cpu_milli > c->cpu_milli)
-            return mp_err_set(e, MP_EINVAL, "step \"%s\" requests cpu %lldm but this machine has %lldm; lower resources.cpu",
-                              s->name, (long long)r->cpu_milli, (long long)c->cpu_milli);
-        if (r->memory_bytes > c->memory_bytes) {
-            char a[32], b[32];
-            fmt_bytes(r->memory_bytes, a, sizeof a);
-            fmt_bytes(c->memory_bytes, b, sizeof b);
-            return mp_err_set(e, MP_EINVAL, "step \"%s\" requests memory %s but this machine has %s; lower resources.memory",
-                              s->name, a, b);
-        }
-        if (r->gpu > c->gpu)
-            return mp_err_set(e, MP_EINVAL, "step \"%s\" requests %lld nvidia.com/gpu but this machine has %lld", s->name,
-                              (long long)r->gpu, (long long)c->gpu);
-    }
-    return 0;
-}
-
-static char *sched__new_run_id(const char *pipeline) {
+static char *new_run_id(const char *pipeline) {
     char rnd[6];
     mp_random_alnum(rnd, sizeof rnd);
     return mp_xasprintf("%.*s-%s", 56, pipeline, rnd);
 }
 
-/* Whether every step could ever run on the cluster o (each worker fits some node
- * with nothing else on it) and names applied objects; MP_EINVAL saying which not. */
-static int check_steps(const sched_objects *o, const spec_pipeline *p, mp_err *e) {
-    if (!o->simulated) {
-        sched_capacity cap;
-        sched_local_capacity(&cap);
-        int rc = sched_check_capacity(p, &cap, e);
-        if (rc) return rc;
-    }
-    for (size_t i = 0; i < p->nsteps; i++) {
-        const spec_step *s = &p->steps[i];
-        sched_resolved res;
-        int rc = sched_objects_resolve(o, p->meta.namespace_, s, &res, e);
-        if (rc) return rc;
-        if (!o->simulated && s->resources.nextended == 0) continue; /* checked above */
-        sched__req req;
-        if ((rc = sched__req_from_step(s, true, &req, e)) != 0) return rc;
-        size_t *where = mp_xcalloc((size_t)req.req.gang + 1, sizeof *where);
-        char why[512];
-        rc = sched_place_gang(o->nodes, o->nnodes, &req.req, SCHED_BINPACK, where, why, sizeof why);
-        if (rc == MP_ENOENT || rc == MP_EINVAL)
-            rc = mp_err_set(e, MP_EINVAL, "step \"%s\" can never run on this cluster: %s", s->name, why);
-        else
-            rc = 0; /* fits, or will once others end */
-        free(where);
-        sched__req_free(&req);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
-int sched_submit(store *st, const char *home, const sched_submit_req *req, char **run_id, mp_err *e) {
+int engine_submit(store *st, const char *home, const engine_submit_req *req, char **run_id, mp_err *e) {
     const spec_pipeline *p = req->pipeline;
     int rc = 0;
     spec_kv *params = NULL;
@@ -95,11 +29,11 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
     }
     store_run r = {.pipeline = p->meta.name, .namespace_ = p->meta.namespace_, .state = RUN_PENDING,
                    .spec_path = (char *)req->spec_path, .spec_yaml = (char *)req->spec_text,
-                   .params_json = sched__params_to_json(params, p->nparams), .created_ms = mp_now_ms(),
+                   .params_json = engine__params_to_json(params, p->nparams), .created_ms = mp_now_ms(),
                    .owner_pid = (int)getpid(), .owner_start = mp_proc_start_time((int)getpid()),
                    .parallel = req->parallel > 0 ? req->parallel : mp_cpu_count()};
     for (int tries = 0; tries < 5; tries++) {
-        r.id = sched__new_run_id(p->meta.name);
+        r.id = new_run_id(p->meta.name);
         store_run existing = {0};
         if (st->m->run_get(st, r.id, &existing, NULL) == MP_ENOENT) break;
         store_run_free(&existing);
@@ -126,7 +60,7 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
                 rc = mp_err_set(e, MP_EINVAL, "%s names %zu object%s that %s not exist; nothing was run",
                                 req->file->path, bad, bad == 1 ? "" : "s", bad == 1 ? "does" : "do");
             else
-                rc = check_steps(&o, p, e);
+                rc = sched_check_pipeline(&o, p, e);
             sched_objects_free(&o);
         }
         if (rc == 0) rc = st->m->run_insert(st, &r, e);
@@ -134,11 +68,11 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
         for (size_t i = 0; i < p->nsteps && rc == 0; i++) {
             const spec_step *s = &p->steps[order[i]];
             /* A sweep's trials S[0], S[1], ... come before S, their aggregate. */
-            if (s->sweep && (rc = sched__sweep_insert(st, home, r.id, s, &idx, e)) != 0) break;
+            if (s->sweep && (rc = engine__sweep_insert(st, home, r.id, s, &idx, e)) != 0) break;
             /* One directory per step (its outputs, and its working directory), logs
              * beside them: one mkdir per step start keeps many short steps cheap. */
             store_step ss = {.run_id = r.id, .name = s->name, .idx = idx++, .state = STEP_PENDING, .exit_code = -1,
-                             .outputs_dir = sched__step_dir(home, r.id, s->name),
+                             .outputs_dir = engine__step_dir(home, r.id, s->name),
                              .log_path = mp_xasprintf("%s/runs/%s/logs/%s.log", home, r.id, s->name)};
             rc = st->m->step_insert(st, &ss, e);
             free(ss.outputs_dir);
@@ -148,7 +82,7 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
             char *name_at = req->file && p->meta.name_pos.line
                                 ? mp_xasprintf("%s:%d:%d", req->file->path, p->meta.name_pos.line, p->meta.name_pos.col)
                                 : NULL;
-            rc = sched__track_create(st, &r, params, p->nparams, name_at, e);
+            rc = engine__track_create(st, &r, params, p->nparams, name_at, e);
             free(name_at);
         }
         if (rc == 0) {
@@ -169,13 +103,13 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
     return 0;
 }
 
-bool sched_owner_alive(const store_run *r) {
+bool engine_owner_alive(const store_run *r) {
     return mp_proc_alive(r->owner_pid, r->owner_start);
 }
 
-void sched_runs_settle(store *st, store_run *runs, size_t n) {
+void engine_runs_settle(store *st, store_run *runs, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        if (store_run_state_final(runs[i].state) || sched_owner_alive(&runs[i])) continue;
+        if (store_run_state_final(runs[i].state) || engine_owner_alive(&runs[i])) continue;
         store_run cur = {0};
         if (st->m->run_get(st, runs[i].id, &cur, NULL) != 0) continue;
         store_run_free(&runs[i]);
@@ -183,12 +117,12 @@ void sched_runs_settle(store *st, store_run *runs, size_t n) {
     }
 }
 
-int sched_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e) {
+int engine_event(store *st, const char *run_id, const char *step, const char *type, const char *msg, mp_err *e) {
     store_event ev = {.run_id = (char *)run_id, .step = (char *)step, .type = (char *)type, .message = (char *)msg};
     return st->m->event_append(st, &ev, e);
 }
 
-static int grace_of(const sched_opts *o) {
+static int grace_of(const engine_opts *o) {
     if (o && o->kill_grace_ms > 0) return o->kill_grace_ms;
     const char *env = getenv("MLPLANE_KILL_GRACE_MS");
     return env && atoi(env) > 0 ? atoi(env) : 10000;
@@ -201,12 +135,12 @@ static int load_orphaned(store *st, const char *run_id, store_run *r, mp_err *e)
     if (store_run_state_final(r->state))
         return mp_err_set(e, MP_ESTATE, "run %s has already ended (%s); nothing to do", r->id,
                           store_run_state_name(r->state));
-    if (sched_owner_alive(r) && r->owner_pid != (int)getpid())
+    if (engine_owner_alive(r) && r->owner_pid != (int)getpid())
         return mp_err_set(e, MP_EBUSY, "run %s is still being executed by process %d", r->id, r->owner_pid);
     return 0;
 }
 
-int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched_opts *o, mp_err *e) {
+int engine_prepare_resume(store *st, executor *x, const char *run_id, const engine_opts *o, mp_err *e) {
     store_run r = {0};
     int rc = load_orphaned(st, run_id, &r, e);
     if (rc) {
@@ -223,7 +157,7 @@ int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched
         char msg[200];
         snprintf(msg, sizeof msg, "owner process %d is gone; %d orphaned process%s stopped", r.owner_pid, found,
                  found == 1 ? "" : "es");
-        rc = sched_event(st, r.id, NULL, "RunInterrupted", msg, e);
+        rc = engine_event(st, r.id, NULL, "RunInterrupted", msg, e);
         if (rc == 0) rc = st->w->workload_delete(st, r.id, NULL, e); /* the dead owner's holds */
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (steps[i].state != STEP_RUNNING) continue;
@@ -234,7 +168,7 @@ int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched
             free(steps[i].message);
             steps[i].message = mp_xstrdup("interrupted; partial outputs discarded, will run again");
             rc = st->m->step_update(st, &steps[i], e);
-            if (rc == 0) rc = sched_event(st, r.id, steps[i].name, "StepInterrupted", steps[i].message, e);
+            if (rc == 0) rc = engine_event(st, r.id, steps[i].name, "StepInterrupted", steps[i].message, e);
         }
         r.owner_pid = 0;
         r.owner_start = 0;
@@ -248,7 +182,7 @@ int sched_prepare_resume(store *st, executor *x, const char *run_id, const sched
     return rc;
 }
 
-int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o, int wait_ms, mp_err *e) {
+int engine_cancel(store *st, executor *x, const char *run_id, const engine_opts *o, int wait_ms, mp_err *e) {
     store_run r = {0};
     int rc = st->m->run_get(st, run_id, &r, e);
     if (rc == 0 && store_run_state_final(r.state))
@@ -257,11 +191,11 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
         store_run_free(&r);
         return rc;
     }
-    if (sched_owner_alive(&r)) {
+    if (engine_owner_alive(&r)) {
         /* Ask the owner; it signals its steps and records the outcome. */
         r.cancel_requested = true;
         rc = st->m->run_update(st, &r, e);
-        if (rc == 0) rc = sched_event(st, r.id, NULL, "CancelRequested", NULL, e);
+        if (rc == 0) rc = engine_event(st, r.id, NULL, "CancelRequested", NULL, e);
         int64_t until = mp_mono_ms() + wait_ms;
         while (rc == 0 && mp_mono_ms() < until) {
             store_run cur = {0};
@@ -294,7 +228,7 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
             free(steps[i].message);
             steps[i].message = mp_xstrdup("cancelled");
             rc = st->m->step_update(st, &steps[i], e);
-            if (rc == 0) rc = sched_event(st, r.id, steps[i].name, "StepCancelled", "cancelled", e);
+            if (rc == 0) rc = engine_event(st, r.id, steps[i].name, "StepCancelled", "cancelled", e);
         }
         if (rc == 0) rc = st->w->workload_delete(st, r.id, NULL, e);
         r.state = RUN_CANCELLED;
@@ -303,7 +237,7 @@ int sched_cancel(store *st, executor *x, const char *run_id, const sched_opts *o
         free(r.message);
         r.message = mp_xstrdup("cancelled");
         if (rc == 0) rc = st->m->run_update(st, &r, e);
-        if (rc == 0) rc = sched_event(st, r.id, NULL, "RunCancelled", "cancelled", e);
+        if (rc == 0) rc = engine_event(st, r.id, NULL, "RunCancelled", "cancelled", e);
         if (rc == 0) rc = st->m->commit(st, e);
         else st->m->rollback(st);
     }
