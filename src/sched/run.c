@@ -95,7 +95,8 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
     }
     store_run r = {.pipeline = p->meta.name, .namespace_ = p->meta.namespace_, .state = RUN_PENDING,
                    .spec_path = (char *)req->spec_path, .spec_yaml = (char *)req->spec_text,
-                   .params_json = sched__params_to_json(params, p->nparams), .created_ms = mp_now_ms(),
+                   .params_json = sched__params_to_json(params, p->nparams),
+                   .labels_json = sched__params_to_json(p->meta.labels, p->meta.nlabels), .created_ms = mp_now_ms(),
                    .owner_pid = (int)getpid(), .owner_start = mp_proc_start_time((int)getpid()),
                    .parallel = req->parallel > 0 ? req->parallel : mp_cpu_count()};
     for (int tries = 0; tries < 5; tries++) {
@@ -160,6 +161,7 @@ int sched_submit(store *st, const char *home, const sched_submit_req *req, char 
     }
     free(order);
     free(r.params_json);
+    free(r.labels_json);
     spec_kv_array_free(params, p->nparams);
     if (rc) {
         free(r.id);
