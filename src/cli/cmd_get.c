@@ -331,7 +331,7 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n"
               "       mlplane describe deployment NAME [-o table|json|yaml]\n"
               "       mlplane describe model NAME [-o table|json|yaml]\n\n"
-              "Shows a run: its params, each step (state, attempts, exit code, duration, cache,\n"
+              "Shows a run: its labels and params, each step (state, attempts, exit code, duration, cache,\n"
               "outputs, log), the metrics steps reported, and its events.\n"
               "Shows a Deployment: its state (Starting, Running, CrashLoopBackOff, Stopped),\n"
               "replicas ready of desired, restarts, last error, versions and split, and the\n"
