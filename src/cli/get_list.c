@@ -59,7 +59,8 @@ static char *labels_cell(json_t *item) {
     mp_buf_init(&b);
     for (size_t i = 0; i < k; i++) {
         json_t *jv = json_object_get(l, keys[i]);
-        char *val = json_is_string(jv) ? mp_xstrdup(json_string_value(jv)) : json_dumps(jv, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *val = json_is_string(jv) ? mp_xstrdup(json_string_value(jv))
+                                       : json_dumps(jv, JSON_ENCODE_ANY | JSON_COMPACT);
         mp_buf_printf(&b, "%s%s=%s", i ? "," : "", keys[i], val ? val : "");
         free(val);
     }

@@ -443,7 +443,8 @@ static void describe_text(json_t *o) {
     jdur(o, dur, sizeof dur);
     const char *id = cli_jstr(o, "id", "?");
     char *labels = api_params_text(json_object_get(o, "labels"));
-    printf("Run:        %s\nPipeline:   %s (namespace %s)\nLabels:     %s\nState:      %s\nCreated:    %s\nDuration:   %s\n",
+    printf("Run:        %s\nPipeline:   %s (namespace %s)\nLabels:     %s\nState:      %s\nCreated:    %s\n"
+           "Duration:   %s\n",
            id, cli_jstr(o, "pipeline", ""), cli_jstr(o, "namespace", ""), *labels ? labels : "<none>",
            cli_jstr(o, "state", ""), cli_jstr(o, "created", "-"), dur);
     free(labels);
