@@ -101,12 +101,12 @@ assert_contains "$err" "bad.yaml:7:5" "validate: bad key"
 assert_eq "$(mlp get runs -l pipeline=bad 2>&1)" "No resources found." "nothing run"
 ok "bad labels: FILE:LINE:COL"
 
-# a store from before labels (v9): its runs have none, new runs have theirs
+# a store from before labels (v10): its runs have none, new runs have theirs
 stop_server "$SERVER_PID" || true
 db="$MLPLANE_HOME/mlplane.db"
-sqlite3 "$db" "ALTER TABLE runs DROP COLUMN labels_json; PRAGMA user_version = 9;" >/dev/null
+sqlite3 "$db" "ALTER TABLE runs DROP COLUMN labels_json; PRAGMA user_version = 10;" >/dev/null
 assert_eq "$(mlp get runs -o json | jq -c --arg id "$ra" '.[] | select(.id==$id) | .labels')" '{}' "an old run: no labels"
-assert_eq "$(sqlite3 "$db" "PRAGMA user_version")" "10" "migrated to v10"
+assert_eq "$(sqlite3 "$db" "PRAGMA user_version")" "11" "migrated to v11"
 rn=$(mlp run "$T_DIR/a.yaml" | head -1)
 assert_eq "$(mlp get runs -l mlplane.dev/tier=gold -o name)" "run/$rn" "a new run's labels after the migration"
 ok "an older store gains labels for new runs"
