@@ -48,6 +48,12 @@ json_t *api_run_json(const store_run *r, const store_step *steps, size_t n) {
     json_object_set_new(o, "namespace", str_json(r->namespace_));
     json_object_set_new(o, "state", json_string(api_run_state_shown(r)));
     json_error_t je;
+    json_t *labels = r->labels_json ? json_loads(r->labels_json, 0, &je) : NULL;
+    if (!json_is_object(labels)) {
+        json_decref(labels);
+        labels = json_object(); /* a run recorded before labels were stored has none */
+    }
+    json_object_set_new(o, "labels", labels);
     json_t *params = r->params_json ? json_loads(r->params_json, 0, &je) : NULL;
     json_object_set_new(o, "params", params ? params : json_object());
     json_object_set_new(o, "created", time_json(r->created_ms));

@@ -215,6 +215,7 @@ typedef struct cli_list_opts {
     const char *selector; /* -l SELECTOR, or NULL */
     int limit;            /* --limit N, 0 = all */
     bool watch;           /* -w */
+    bool show_labels;     /* --show-labels: a LABELS column at the end of the table */
 } cli_list_opts;
 /* Fetches the kind's list once in format out (through the capture). */
 typedef int (*cli_list_fetch)(cli_env *env, void *ctx, cli_out out);

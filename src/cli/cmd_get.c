@@ -207,15 +207,18 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
 }
 
 static const char get_help[] =
-    "Usage: mlplane get KIND [ARG] [-o table|wide|json|yaml|name|jsonpath=TEMPLATE] [-l SELECTOR] [--limit N] [-w]\n"
+    "Usage: mlplane get KIND [ARG] [-o table|wide|json|yaml|name|jsonpath=TEMPLATE] [-l SELECTOR] [--limit N]\n"
+    "                        [--show-labels] [-w]\n"
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy),\n"
     "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
     "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
-    "-l key=value,key!=value,key,!key keeps the items whose labels (or, for runs, params,\n"
-    "pipeline and state) match all. --limit N keeps the first N (runs: the most recent).\n"
+    "-l key=value,key==value,key!=value,key,!key keeps the items whose labels match all\n"
+    "(runs: their pipeline's metadata.labels; a key that is no label is looked up in the\n"
+    "params, then pipeline, state, ...). --limit N keeps the first N (runs: the most recent).\n"
+    "--show-labels adds a LABELS column to the table.\n"
     "-w keeps watching: prints a row again whenever it changes, until interrupted.\n";
 
 /* What get was asked: the kind's words and the list options. */
@@ -228,7 +231,8 @@ typedef struct get_req {
 static int parse_get(int argc, char **argv, get_req *q) {
     static const struct option longs[] = {{"output", required_argument, 0, 'o'},   {"home", required_argument, 0, 'H'},
                                           {"selector", required_argument, 0, 'l'}, {"limit", required_argument, 0, 'L'},
-                                          {"watch", no_argument, 0, 'w'},          {0, 0, 0, 0}};
+                                          {"watch", no_argument, 0, 'w'},          {"show-labels", no_argument, 0, 'S'},
+                                          {0, 0, 0, 0}};
     memset(q, 0, sizeof *q);
     optind = 0;
     opterr = 0;
@@ -244,6 +248,7 @@ static int parse_get(int argc, char **argv, get_req *q) {
             if (cli_parse_int("--limit", optarg, 1, 1000000, &q->lo.limit)) return CLI_USAGE;
             break;
         case 'w': q->lo.watch = true; break;
+        case 'S': q->lo.show_labels = true; break;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s", argv[optind - 1]);
         }
     }
@@ -326,7 +331,7 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n"
               "       mlplane describe deployment NAME [-o table|json|yaml]\n"
               "       mlplane describe model NAME [-o table|json|yaml]\n\n"
-              "Shows a run: its params, each step (state, attempts, exit code, duration, cache,\n"
+              "Shows a run: its labels and params, each step (state, attempts, exit code, duration, cache,\n"
               "outputs, log), the metrics steps reported, and its events.\n"
               "Shows a Deployment: its state (Starting, Running, CrashLoopBackOff, Stopped),\n"
               "replicas ready of desired, restarts, last error, versions and split, and the\n"
@@ -377,8 +382,13 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         int64_t end = r->ended_ms ? r->ended_ms : mp_now_ms();
         if (r->started_ms) mp_format_duration(end - r->started_ms, dur, sizeof dur);
         else mp_strlcpy(dur, "-", sizeof dur);
-        printf("Run:        %s\nPipeline:   %s (namespace %s)\nState:      %s\nCreated:    %s\nDuration:   %s\n", r->id,
-               r->pipeline, r->namespace_, api_run_state_shown(r), created, dur);
+        json_t *labels = r->labels_json ? json_loads(r->labels_json, 0, NULL) : NULL;
+        char *ltext = api_params_text(labels);
+        printf("Run:        %s\nPipeline:   %s (namespace %s)\nLabels:     %s\nState:      %s\nCreated:    %s\n"
+               "Duration:   %s\n",
+               r->id, r->pipeline, r->namespace_, *ltext ? ltext : "<none>", api_run_state_shown(r), created, dur);
+        free(ltext);
+        json_decref(labels);
         if (r->message) printf("Message:    %s\n", r->message);
         if (!store_run_state_final(r->state) && !engine_owner_alive(r))
             printf("Hint:       no mlplane process drives this run; finish it with `mlplane resume %s`\n", r->id);

@@ -1,7 +1,7 @@
 /* get_list.c — what every `mlplane get KIND` list shares, whatever the kind and
  * whether it is read from the embedded store or through --server: label
- * selectors (-l), --limit, -o name|jsonpath=..., "No resources found." and
- * --watch. The kind prints its list as usual; the capture of output.c hands the
+ * selectors (-l), --limit, -o name|jsonpath=..., "No resources found.",
+ * --show-labels and --watch. The kind prints its list as usual; the capture of output.c hands the
  * JSON (as -o json prints it) and the table over, and they are filtered here. */
 #include "cli/cli.h"
 
@@ -40,6 +40,34 @@ static char *label_of(json_t *item, const char *key) {
     return NULL;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* The LABELS cell of --show-labels, as kubectl prints it: "k=v,k2=v2" by key, or
+ * "<none>". Heap string. */
+static char *labels_cell(json_t *item) {
+    json_t *l = json_object_get(item, "labels");
+    if (!json_is_object(l)) l = json_object_get(json_object_get(item, "metadata"), "labels");
+    size_t n = json_is_object(l) ? json_object_size(l) : 0;
+    if (n == 0) return mp_xstrdup("<none>");
+    const char **keys = mp_xcalloc(n, sizeof *keys);
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(l, key, v) keys[k++] = key;
+    qsort(keys, k, sizeof *keys, cmp_str);
+    mp_buf b;
+    mp_buf_init(&b);
+    for (size_t i = 0; i < k; i++) {
+        json_t *jv = json_object_get(l, keys[i]);
+        char *val = json_is_string(jv) ? mp_xstrdup(json_string_value(jv))
+                                       : json_dumps(jv, JSON_ENCODE_ANY | JSON_COMPACT);
+        mp_buf_printf(&b, "%s%s=%s", i ? "," : "", keys[i], val ? val : "");
+        free(val);
+    }
+    free(keys);
+    return mp_buf_steal(&b);
+}
+
 /* Checks the selector's syntax: 0, or CLI_USAGE with the reason. */
 static int selector_check(const char *sel) {
     char *copy = mp_xstrdup(sel), *save = NULL;
@@ -49,7 +77,7 @@ static int selector_check(const char *sel) {
         col = (size_t)(t - copy) + 1;
         const char *k = t[0] == '!' ? t + 1 : t;
         size_t kl = strcspn(k, "=!");
-        if (kl == 0 || (k != t && k[kl]))
+        if (kl == 0 || (k != t && k[kl]) || (k[kl] == '!' && k[kl + 1] != '='))
             status = cli_fail(CLI_USAGE, "-l %s: column %zu: expected key=value, key!=value, key or !key", sel, col);
     }
     free(copy);
@@ -98,7 +126,7 @@ static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch
                       cli_table *table, mp_buf *after) {
     *items = NULL;
     memset(table, 0, sizeof *table);
-    bool filter = o->selector || o->limit > 0;
+    bool filter = o->selector || o->limit > 0 || o->show_labels;
     cli_capture cj = {0}, ct = {0};
     json_t *all = NULL;
     int status = CLI_OK;
@@ -153,7 +181,14 @@ static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch
     }
     json_t *kept = json_array();
     cli_table rows = {0};
-    if (table->ncols) cli_table_init(&rows, table->ncols, (const char *const *)table->cells);
+    bool labels = o->show_labels && all && table->ncols;
+    size_t ncols = table->ncols + (labels ? 1 : 0);
+    const char **row = mp_xcalloc(ncols + 1, sizeof *row);
+    if (table->ncols) {
+        for (size_t c = 0; c < table->ncols; c++) row[c] = table->cells[c];
+        if (labels) row[table->ncols] = "LABELS";
+        cli_table_init(&rows, ncols, row);
+    }
     size_t n = all ? json_array_size(all) : table->nrows - 1;
     for (size_t i = 0; i < n; i++) {
         json_t *it = all ? json_array_get(all, i) : NULL;
@@ -161,8 +196,14 @@ static int fetch_once(cli_env *env, const cli_list_opts *o, cli_list_fetch fetch
         if (o->limit > 0 && json_array_size(kept) >= (size_t)o->limit) break;
         if (it) json_array_append(kept, it);
         else json_array_append_new(kept, json_null());
-        if (table->ncols) cli_table_add(&rows, (const char *const *)table->cells + (i + 1) * table->ncols);
+        if (!table->ncols) continue;
+        for (size_t c = 0; c < table->ncols; c++) row[c] = table->cells[(i + 1) * table->ncols + c];
+        char *cell = labels ? labels_cell(it) : NULL;
+        if (labels) row[table->ncols] = cell;
+        cli_table_add(&rows, row);
+        free(cell);
     }
+    free(row);
     json_decref(all);
     cli_table_free(table);
     *table = rows;
@@ -288,7 +329,7 @@ int cli_list_run(cli_env *env, const char *kind, const cli_list_opts *o, cli_lis
         return status;
     }
     if (o->out != OUT_JSON || (!o->name && !jp)) {
-        if (!o->selector && !o->limit) { /* print as the kind does; an empty table says so */
+        if (!o->selector && !o->limit && !o->show_labels) { /* print as the kind does; an empty table says so */
             cli_capture pass = {.pass_through = true};
             cli_capture_set(&pass);
             status = fetch(env, ctx, o->out);

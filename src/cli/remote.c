@@ -442,8 +442,12 @@ static void describe_text(json_t *o) {
     char dur[32];
     jdur(o, dur, sizeof dur);
     const char *id = cli_jstr(o, "id", "?");
-    printf("Run:        %s\nPipeline:   %s (namespace %s)\nState:      %s\nCreated:    %s\nDuration:   %s\n", id,
-           cli_jstr(o, "pipeline", ""), cli_jstr(o, "namespace", ""), cli_jstr(o, "state", ""), cli_jstr(o, "created", "-"), dur);
+    char *labels = api_params_text(json_object_get(o, "labels"));
+    printf("Run:        %s\nPipeline:   %s (namespace %s)\nLabels:     %s\nState:      %s\nCreated:    %s\n"
+           "Duration:   %s\n",
+           id, cli_jstr(o, "pipeline", ""), cli_jstr(o, "namespace", ""), *labels ? labels : "<none>",
+           cli_jstr(o, "state", ""), cli_jstr(o, "created", "-"), dur);
+    free(labels);
     if (cli_jstr(o, "message", NULL)) printf("Message:    %s\n", cli_jstr(o, "message", ""));
     if (strcmp(cli_jstr(o, "state", ""), "Interrupted") == 0)
         printf("Hint:       no mlplane process drives this run; finish it with `mlplane resume %s`\n", id);

@@ -29,7 +29,8 @@ int engine_submit(store *st, const char *home, const engine_submit_req *req, cha
     }
     store_run r = {.pipeline = p->meta.name, .namespace_ = p->meta.namespace_, .state = RUN_PENDING,
                    .spec_path = (char *)req->spec_path, .spec_yaml = (char *)req->spec_text,
-                   .params_json = engine__params_to_json(params, p->nparams), .created_ms = mp_now_ms(),
+                   .params_json = engine__params_to_json(params, p->nparams),
+                   .labels_json = engine__params_to_json(p->meta.labels, p->meta.nlabels), .created_ms = mp_now_ms(),
                    .owner_pid = (int)getpid(), .owner_start = mp_proc_start_time((int)getpid()),
                    .parallel = req->parallel > 0 ? req->parallel : mp_cpu_count()};
     for (int tries = 0; tries < 5; tries++) {
@@ -94,6 +95,7 @@ int engine_submit(store *st, const char *home, const engine_submit_req *req, cha
     }
     free(order);
     free(r.params_json);
+    free(r.labels_json);
     spec_kv_array_free(params, p->nparams);
     if (rc) {
         free(r.id);

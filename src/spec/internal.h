@@ -116,6 +116,11 @@ void spec__resources_free(spec_resources *r);
 /* True for a valid extended resource name: PREFIX/NAME with a DNS-subdomain prefix
  * and a name of [A-Za-z0-9._-] starting and ending alphanumeric. */
 bool spec__is_extended_resource(const char *name);
+/* Kubernetes label syntax: a key is NAME or PREFIX/NAME (PREFIX a DNS subdomain,
+ * NAME 1-63 of [A-Za-z0-9._-] starting and ending alphanumeric); a value is
+ * empty or like NAME. */
+bool spec__is_label_key(const char *key);
+bool spec__is_label_value(const char *value);
 /* "NoSchedule", "PreferNoSchedule", "NoExecute": index + 1 is the spec_taint_effect. */
 extern const char *const SPEC__EFFECTS[];
 /* spec.taints: a list of {key, value, effect}. */

@@ -422,6 +422,35 @@ void spec__decode_string_map(spec__ctx *c, struct fy_node *m, spec_pos at, const
     }
 }
 
+#define LABEL_RULE "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+
+/* Kubernetes' label syntax, each bad key or value reported at its place. */
+static void check_labels(spec__ctx *c, struct fy_node *m, spec_pos at) {
+    if (fy_node_get_type(m) != FYNT_MAPPING) return; /* spec__decode_string_map said so */
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(m, &it))) {
+        struct fy_node *k = fy_node_pair_key(p), *v = fy_node_pair_value(p);
+        if (!spec__is_scalar(k)) continue;
+        spec_pos kp = spec__pos(k, at);
+        char *key = spec__scalar_dup(k);
+        if (!spec__is_label_key(key)) {
+            spec__err(c, kp,
+                      "metadata.labels: \"%s\" is not a valid label key: use " LABEL_RULE
+                      ", optionally after a DNS subdomain prefix and '/' (e.g. team, example.com/team)",
+                      key);
+        } else if (!spec__is_null(v) && spec__is_scalar(v)) {
+            char *val = spec__scalar_dup(v);
+            if (!spec__is_label_value(val))
+                spec__err(c, spec__pos(v, kp),
+                          "metadata.labels.%s: \"%s\" is not a valid label value: use " LABEL_RULE " (or nothing)",
+                          key, val);
+            free(val);
+        }
+        free(key);
+    }
+}
+
 static void decode_meta(spec__ctx *c, struct fy_node *m, spec_pos at, spec_meta *meta) {
     if (!spec__expect(c, m, at, "metadata", FYNT_MAPPING)) return;
     spec_pos mp = spec__pos(m, at);
@@ -442,7 +471,10 @@ static void decode_meta(spec__ctx *c, struct fy_node *m, spec_pos at, spec_meta 
     }
     if (!meta->namespace_) meta->namespace_ = mp_xstrdup("default");
     if (spec__lookup(m, "labels", &v, &kp) && !spec__is_null(v))
+    {
         spec__decode_string_map(c, v, kp, "metadata.labels", &meta->labels, &meta->nlabels);
+        check_labels(c, v, kp);
+    }
 }
 
 /* Checks apiVersion and kind; returns the kind or 0 when it is unusable. */

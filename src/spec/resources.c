@@ -52,17 +52,31 @@ static bool is_dns_subdomain(const char *s, size_t n) {
     return true;
 }
 
-bool spec__is_extended_resource(const char *name) {
-    const char *slash = strchr(name, '/');
-    if (!slash || strchr(slash + 1, '/')) return false;
-    if (!is_dns_subdomain(name, (size_t)(slash - name))) return false;
-    const char *n = slash + 1;
+/* The name part of a qualified name (and a label value): 1 to 63 of [A-Za-z0-9._-],
+ * starting and ending alphanumeric. */
+static bool is_qualified_part(const char *n) {
     size_t len = strlen(n);
     if (len == 0 || len > 63 || !is_alnum(n[0]) || !is_alnum(n[len - 1])) return false;
     for (size_t i = 0; i < len; i++)
         if (!is_alnum(n[i]) && n[i] != '-' && n[i] != '_' && n[i] != '.') return false;
     return true;
 }
+
+bool spec__is_extended_resource(const char *name) {
+    const char *slash = strchr(name, '/');
+    if (!slash || strchr(slash + 1, '/')) return false;
+    if (!is_dns_subdomain(name, (size_t)(slash - name))) return false;
+    return is_qualified_part(slash + 1);
+}
+
+bool spec__is_label_key(const char *key) {
+    const char *slash = strchr(key, '/');
+    if (!slash) return is_qualified_part(key);
+    if (strchr(slash + 1, '/') || !is_dns_subdomain(key, (size_t)(slash - key))) return false;
+    return is_qualified_part(slash + 1);
+}
+
+bool spec__is_label_value(const char *v) { return !*v || is_qualified_part(v); }
 
 /* Reads q's quantity of resource name into *dst; false after a diagnostic. */
 static bool read_qty(spec__ctx *c, struct fy_node *q, spec_pos qp, const char *path, const char *name,

@@ -103,6 +103,7 @@ void store_run_free(store_run *r) {
     free(r->spec_path);
     free(r->spec_yaml);
     free(r->params_json);
+    free(r->labels_json);
     free(r->message);
     memset(r, 0, sizeof *r);
 }

@@ -63,6 +63,8 @@ typedef struct store_run {
     char *spec_path;   /* absolute path of the spec file as run */
     char *spec_yaml;   /* the full text of the spec file as run (for resume) */
     char *params_json; /* resolved params: JSON object name -> string */
+    char *labels_json; /* the pipeline's metadata.labels: JSON object name -> string; set at insert,
+                          never updated; NULL for runs recorded before schema v11 (no labels) */
     int64_t created_ms, started_ms, ended_ms; /* 0 when not yet */
     int owner_pid;       /* the mlplane process executing it, 0 when none */
     int64_t owner_start; /* that process' start time (mp_proc_start_time) */

@@ -101,7 +101,7 @@ static void test_utf8_clean(void **state) {
 static void test_json_views(void **state) {
     (void)state;
     store_run r = {.id = "p-abcde", .pipeline = "p", .namespace_ = "default", .state = RUN_SUCCEEDED,
-                   .params_json = "{\"a\":\"1\"}", .created_ms = 1000, .started_ms = 2000, .ended_ms = 5000,
+                   .params_json = "{\"a\":\"1\"}", .labels_json = "{\"team\":\"a\"}", .created_ms = 1000, .started_ms = 2000, .ended_ms = 5000,
                    .message = "bad \xff utf8", .parallel = 2};
     store_step steps[3] = {{.name = "s1", .state = STEP_SUCCEEDED, .exit_code = 0},
                            {.name = "s2", .state = STEP_SKIPPED, .exit_code = -1},
@@ -113,6 +113,12 @@ static void test_json_views(void **state) {
     assert_int_equal(json_integer_value(json_object_get(o, "steps_done")), 2); /* Skipped is not done, Cached is */
     assert_string_equal(json_string_value(json_object_get(json_object_get(o, "params"), "a")), "1");
     assert_true(json_is_null(json_object_get(o, "message"))); /* not UTF-8: null rather than a broken object */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "labels"), "team")), "a");
+    json_decref(o);
+    r.labels_json = NULL; /* a run recorded before labels were kept */
+    o = api_run_json(&r, NULL, 0);
+    assert_true(json_is_object(json_object_get(o, "labels")));
+    assert_int_equal(json_object_size(json_object_get(o, "labels")), 0);
     json_decref(o);
     store_metric m[2] = {{.step = "s1", .key = "auc", .value = 0.9}, {.step = "s2", .key = "x", .value = 1}};
     o = api_step_json(&steps[0], m, 2);

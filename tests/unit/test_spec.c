@@ -230,6 +230,21 @@ static void test_unknown_field_suggests_the_closest(void **state) {
                4, 1, "unknown field \"specs\" in document", "did you mean \"spec\"");
     EXPECT_ONE("apiVersion: mlplane.dev/v1\n"
                "kind: Pipeline\n"
+               "metadata: {name: p, labels: {ok: a, \"bad key\": b}}\n"
+               "spec: {steps: [{name: a, script: x}]}\n",
+               3, 37, "\"bad key\" is not a valid label key", "metadata.labels");
+    EXPECT_ONE("apiVersion: mlplane.dev/v1\n"
+               "kind: Pipeline\n"
+               "metadata: {name: p, labels: {example.com/team: a, Bad_Prefix/x: b}}\n"
+               "spec: {steps: [{name: a, script: x}]}\n",
+               3, 51, "\"Bad_Prefix/x\" is not a valid label key");
+    EXPECT_ONE("apiVersion: mlplane.dev/v1\n"
+               "kind: Pipeline\n"
+               "metadata: {name: p, labels: {team: \"a b\", tier: \"\", x.y/z_1: A-1.b}}\n"
+               "spec: {steps: [{name: a, script: x}]}\n",
+               3, 36, "metadata.labels.team: \"a b\" is not a valid label value");
+    EXPECT_ONE("apiVersion: mlplane.dev/v1\n"
+               "kind: Pipeline\n"
                "metadata: {name: p, lables: {}}\n"
                "spec: {steps: [{name: a, script: x}]}\n",
                3, 21, "unknown field \"lables\" in metadata", "labels");

@@ -255,6 +255,7 @@ static void test_runs(void **state) {
     assert_string_equal(r.pipeline, "p");
     assert_string_equal(r.namespace_, "default");
     assert_string_equal(r.params_json, "{}");
+    assert_null(r.labels_json); /* inserted without labels */
     assert_int_equal(r.state, RUN_PENDING);
     assert_int_equal(r.created_ms, 1000);
     assert_null(r.message);
@@ -314,6 +315,21 @@ static void test_runs(void **state) {
     assert_int_equal(n, 2);
     assert_string_equal(v[1].id, "train-abd34");
     store_run_array_free(v, n);
+
+    /* labels: kept as inserted; an update does not change them */
+    store_run lab = {.id = "labelled-1", .pipeline = "p", .labels_json = "{\"team\":\"a\"}", .created_ms = 1};
+    assert_int_equal(s->m->run_insert(s, &lab, &e), 0);
+    assert_int_equal(s->m->run_get(s, "labelled-1", &r, &e), 0);
+    assert_string_equal(r.labels_json, "{\"team\":\"a\"}");
+    free(r.labels_json);
+    r.labels_json = mp_xstrdup("{\"team\":\"b\"}");
+    r.state = RUN_RUNNING;
+    assert_int_equal(s->m->run_update(s, &r, &e), 0);
+    store_run_free(&r);
+    assert_int_equal(s->m->run_get(s, "labelled-1", &r, &e), 0);
+    assert_int_equal(r.state, RUN_RUNNING);
+    assert_string_equal(r.labels_json, "{\"team\":\"a\"}");
+    store_run_free(&r);
 
     /* update */
     assert_int_equal(s->m->run_get(s, "train-abc12", &r, &e), 0);

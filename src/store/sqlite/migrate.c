@@ -121,6 +121,9 @@ static const char *const migrations[] = {
     "ALTER TABLE holds RENAME TO workloads;"
     "DROP INDEX holds_pending;"
     "CREATE INDEX workloads_pending ON workloads(pending);",
+    /* v11: a run keeps its pipeline's metadata.labels (JSON object), for `get runs -l`;
+     * runs recorded before have none (NULL). */
+    "ALTER TABLE runs ADD COLUMN labels_json TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -66,7 +66,7 @@ enum {
  * bind function serves both. */
 #define RUN_COLS                                                                                  \
     "id, pipeline, namespace, state, spec_path, spec_yaml, params_json, created_ms, started_ms, " \
-    "ended_ms, owner_pid, owner_start, parallel, cancel_requested, message"
+    "ended_ms, owner_pid, owner_start, parallel, cancel_requested, message, labels_json"
 #define STEP_COLS                                                                                   \
     "run_id, name, idx, state, attempts, exit_code, started_ms, ended_ms, next_attempt_ms, pid, " \
     "cache_key, cached_from, outputs_dir, log_path, message, params_json"
@@ -77,7 +77,7 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
-    [Q_RUN_INSERT] = "INSERT INTO runs (" RUN_COLS ") VALUES (" P15 ")",
+    [Q_RUN_INSERT] = "INSERT INTO runs (" RUN_COLS ") VALUES (" P16 ")",
     [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
     /* ids with ?1 as prefix: ?1 <= id < ?2, where ?2 is ?1 with its last byte
      * incremented (text compares bytewise, so no LIKE/GLOB escaping is needed). */
@@ -174,6 +174,7 @@ static void bind_run(sqlite3_stmt *q, const store_run *r) {
     sqlite3_bind_int(q, 13, r->parallel);
     sqlite3_bind_int(q, 14, r->cancel_requested ? 1 : 0);
     bind_str(q, 15, r->message);
+    bind_str(q, 16, r->labels_json); /* insert only: the update does not name ?16 */
 }
 
 static void read_run(sqlite3_stmt *q, void *dst) {
@@ -193,6 +194,7 @@ static void read_run(sqlite3_stmt *q, void *dst) {
     r->parallel = sqlite3_column_int(q, 12);
     r->cancel_requested = sqlite3_column_int(q, 13) != 0;
     r->message = store__col_str(q, 14);
+    r->labels_json = store__col_str(q, 15);
 }
 
 static void bind_step(sqlite3_stmt *q, const store_step *st) {
