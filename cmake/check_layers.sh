@@ -108,7 +108,11 @@ cat "$tmp/badinc"
 while read -r a b c d e f; do
     # a=SOURCE b=SYMBOL c=LAYER d=DEFLAYER e=DEFSOURCE f=ALLOWED
     line=""
-    if [ -f "$src/$a" ]; then line=$(grep -nw -m1 -- "$b" "$src/$a" | cut -d: -f1 || true); fi
+    # the first call "SYMBOL(" in the source, else its first mention
+    if [ -f "$src/$a" ]; then
+        line=$(grep -nE -m1 -- "(^|[^[:alnum:]_])$b[[:space:]]*\\(" "$src/$a" | cut -d: -f1 || true)
+        [ -n "$line" ] || line=$(grep -nw -m1 -- "$b" "$src/$a" | cut -d: -f1 || true)
+    fi
     echo "$a:${line:-1}: error: layer $c uses $b, defined in layer $d ($e), which it may not use; $c may use: $f"
 done < "$tmp/calls"
 } | sort -t: -k1,1 -k2,2n >&2
