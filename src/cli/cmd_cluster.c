@@ -305,11 +305,13 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
             char *retry = steps[j].state == STEP_RETRYING
                               ? sched_why(SCHED_WAIT_RETRY, "%s", steps[j].message ? steps[j].message : "retrying")
                               : NULL;
+            static const char slot[] = SCHED_WHY(SCHED_WAIT_SLOT, "upstream steps, the run's --parallel"),
+                              trial[] = SCHED_WHY(SCHED_WAIT_SLOT,
+                                                  "upstream steps, the run's --parallel, the sweep's maxParallel");
             const char *why = retry                        ? retry
                               : h && h->pending && h->reason ? h->reason
-                              : steps[j].params_json ? SCHED_WHY(SCHED_WAIT_SLOT, "upstream steps, the run's "
-                                                                                  "--parallel, the sweep's maxParallel")
-                                                     : SCHED_WHY(SCHED_WAIT_SLOT, "upstream steps, the run's --parallel");
+                              : steps[j].params_json         ? trial
+                                                             : slot;
             char pri[16] = "-";
             if (h) snprintf(pri, sizeof pri, "%d", (int)h->priority);
             const char *q = h && h->queue ? h->queue : "-";
