@@ -525,9 +525,9 @@ static void test_thousand_nodes(void **state) {
     char why[512];
     int rc = sched_place_gang(c, N, &g, SCHED_BINPACK, out, why, sizeof why);
     if (rc) {
-        const char *only = strstr(why, "; only ");
+        const char *only = strstr(why, ": only ");
         assert_non_null(only);
-        g.gang = atoi(only + strlen("; only "));
+        g.gang = atoi(only + strlen(": only "));
         assert_true(g.gang > 0 && g.gang < 400);
         assert_int_equal(sched_place_gang(c, N, &g, SCHED_BINPACK, out, why, sizeof why), 0);
         g.gang++;
