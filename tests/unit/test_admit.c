@@ -453,6 +453,25 @@ static void test_unknown_queue_and_resource(void **state) {
     world_free(wd);
 }
 
+/* The one shape of why a step waits, and how a preemption is told apart. */
+static void test_why_shape(void **state) {
+    (void)state;
+    char *w = sched_why(SCHED_WAIT_NODES, "gang of %d workers: %d fit", 4, 3);
+    assert_string_equal(w, "waiting for nodes: gang of 4 workers: 3 fit");
+    assert_true(sched_why_is(w, SCHED_WAIT_NODES));
+    assert_false(sched_why_is(w, SCHED_WAIT_QUOTA));
+    free(w);
+    w = sched_why_take(SCHED_WAIT_PREEMPTION, mp_xstrdup("preempts r/x (priority 0) to make room"));
+    assert_string_equal(w, "waiting for preemption: preempts r/x (priority 0) to make room");
+    assert_true(sched_why_is(w, SCHED_WAIT_PREEMPTION));
+    free(w);
+    assert_string_equal(SCHED_WHY_QUEUED, "waiting for the scheduler: queued");
+    assert_false(sched_why_is("waiting for preempted workloads to exit: r/x", SCHED_WAIT_PREEMPTION));
+    assert_false(sched_why_is("preempts r/x (priority 0)", SCHED_WAIT_PREEMPTION));
+    assert_false(sched_why_is("waiting for preemption", SCHED_WAIT_PREEMPTION));
+    assert_false(sched_why_is(NULL, SCHED_WAIT_PREEMPTION));
+}
+
 static void test_malformed_input(void **state) {
     (void)state;
     world *wd = world_new(NULL);
@@ -613,6 +632,7 @@ int main(void) {
         cmocka_unit_test(test_mig_slices),
         cmocka_unit_test(test_flavors_with_node_labels),
         cmocka_unit_test(test_unknown_queue_and_resource),
+        cmocka_unit_test(test_why_shape),
         cmocka_unit_test(test_malformed_input),
         cmocka_unit_test(test_garbage_in_admitted_workloads),
         cmocka_unit_test(test_determinism_and_robustness),
