@@ -5,6 +5,7 @@
 #define MLPLANE_K8S_INT_H
 
 #include "k8s/k8s.h"
+#include "sched/sched.h"
 
 #define K8S__STEP_SA "mlplane-step" /* the ServiceAccount steps run as */
 

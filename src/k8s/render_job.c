@@ -498,6 +498,11 @@ void k8s__render_pipeline(k8s__ctx *c, const spec_pipeline *p) {
     k8s__service_account(c, k8s__namespace(c, &p->meta));
     for (size_t i = 0; i < p->nsteps; i++) {
         step_ctx sc = {.c = c, .p = p, .s = &p->steps[i]};
+        char why[512];
+        if (!sched_step_fits_files(c->files, c->nfiles, sc.s, why, sizeof why)) {
+            k8s__fail(c, sc.s->pos, "steps[%s]: can never run on the nodes the files declare: %s", sc.s->name, why);
+            continue;
+        }
         for (int k = 0; k < 8; k++) mp_buf_init(&sc.scratch[k]);
         if (p->steps[i].sweep) {
             char **trials = NULL;

@@ -95,6 +95,37 @@ assert_contains "$(cat "$T_DIR/bad.err")" "bad.yaml:10:" "missing input with pos
 assert_contains "$(cat "$T_DIR/bad.err")" "nothing was rendered" "says nothing was rendered"
 ok "bad input: FILE:LINE:COL, exit 2, no partial output"
 
+cat > "$T_DIR/nodes.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: NodePool
+metadata: {name: gpu}
+spec:
+  count: 2
+  capacity: {cpu: "32", memory: 256Gi, nvidia.com/gpu: 8}
+---
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: big}
+spec:
+  steps:
+    - name: fits
+      command: ["true"]
+      parallelism: 2
+      resources: {nvidia.com/gpu: 8}
+    - name: never
+      command: ["true"]
+      parallelism: 4
+      resources: {nvidia.com/gpu: 8}
+YAML
+set +e
+mlp k8s render "$T_DIR/nodes.yaml" > "$T_DIR/big.out" 2> "$T_DIR/big.err"; rc=$?
+set -e
+assert_eq "$rc" "2" "a gang larger than the declared nodes"
+assert_eq "$(wc -c < "$T_DIR/big.out" | tr -d ' ')" "0" "no partial output"
+assert_contains "$(cat "$T_DIR/big.err")" "nodes.yaml:17:7: steps[never]: can never run on the nodes the files declare: gang" "gang error with position"
+assert_not_contains "$(cat "$T_DIR/big.err")" "steps[fits]" "the gang that fits"
+ok "a gang larger than any set of the declared nodes is refused at its position"
+
 # the official schemas, when the validator is here
 V=${MLPLANE_K8S_SCHEMAS:-$MLPLANE_SRC/../shared/k8s-schemas}
 if command -v node >/dev/null && [ -f "$V/validate.mjs" ] && [ -d "$V/node_modules" ]; then
