@@ -438,6 +438,11 @@ void sched_decisions_free(sched_decision *d, size_t n);
  * the cluster is simulated) and on o's nodes, with names o resolves. Returns 0,
  * or MP_EINVAL saying which step cannot and why. */
 int sched_check_pipeline(const sched_objects *o, const spec_pipeline *p, mp_err *e);
+/* Whether step s (all its gang workers) could ever run on the nodes that
+ * files[0..nfiles) declare (Node, NodePool), each empty: 1 when it could, or
+ * when the files declare no nodes (then nothing is known); 0 with why filled
+ * when it never could. */
+int sched_step_fits_files(const spec_file *const *files, size_t nfiles, const spec_step *s, char *why, size_t whyn);
 
 /* ---- the shared queue (workload.c, admission.c) ------------------------------------
  * Engines queue their ready steps as pending workload rows; the process holding
