@@ -23,6 +23,9 @@ typedef struct k8s__ctx {
 /* A note (stderr) or a problem (exit 2, nothing printed), at pos of the file. */
 void k8s__note(k8s__ctx *c, spec_pos pos, const char *fmt, ...) MP_PRINTF(3, 4);
 void k8s__fail(k8s__ctx *c, spec_pos pos, const char *fmt, ...) MP_PRINTF(3, 4);
+/* A quantity of resource name (in spec units: millicores, bytes, counts) as
+ * Kubernetes writes it ("500m", "2", "512Mi"). */
+json_t *k8s__qty(const char *name, int64_t v);
 /* The app.kubernetes.io labels every object carries (a new object). */
 json_t *k8s__labels(const char *name, const char *component);
 /* {apiVersion, kind, metadata: {name, namespace, labels, annotations}}; takes

@@ -57,6 +57,30 @@ void k8s__fail(k8s__ctx *c, spec_pos pos, const char *fmt, ...) {
     c->failed = true;
 }
 
+json_t *k8s__qty(const char *name, int64_t v) {
+    char b[48];
+    switch (spec_resource_qty_kind(name)) {
+    case SPEC_QTY_CPU:
+        if (v % 1000 == 0) snprintf(b, sizeof b, "%lld", (long long)(v / 1000));
+        else snprintf(b, sizeof b, "%lldm", (long long)v);
+        break;
+    case SPEC_QTY_MEMORY: {
+        static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "Pi"};
+        int k = -1;
+        int64_t x = v;
+        while (k < 4 && x >= 1024 && x % 1024 == 0) {
+            x /= 1024;
+            k++;
+        }
+        if (k < 0) snprintf(b, sizeof b, "%lld", (long long)v);
+        else snprintf(b, sizeof b, "%lld%s", (long long)x, suf[k]);
+        break;
+    }
+    default: snprintf(b, sizeof b, "%lld", (long long)v); break;
+    }
+    return json_string(b);
+}
+
 json_t *k8s__labels(const char *name, const char *component) {
     json_t *l = json_object();
     json_object_set_new(l, "app.kubernetes.io/name", json_string(name));

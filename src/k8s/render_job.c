@@ -81,33 +81,12 @@ static char *render(step_ctx *sc, const char *tmpl, spec_pos pos, const char *fi
 
 /* ---- quantities ---------------------------------------------------------------------- */
 
-static json_t *cpu_qty(int64_t milli) {
-    char b[32];
-    if (milli % 1000 == 0) snprintf(b, sizeof b, "%lld", (long long)(milli / 1000));
-    else snprintf(b, sizeof b, "%lldm", (long long)milli);
-    return json_string(b);
-}
-
-static json_t *mem_qty(int64_t bytes) {
-    static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "Pi"};
-    char b[32];
-    int k = -1;
-    int64_t v = bytes;
-    while (k < 4 && v >= 1024 && v % 1024 == 0) {
-        v /= 1024;
-        k++;
-    }
-    if (k < 0) snprintf(b, sizeof b, "%lld", (long long)bytes);
-    else snprintf(b, sizeof b, "%lld%s", (long long)v, suf[k]);
-    return json_string(b);
-}
-
 /* requests and limits: the same (Guaranteed for what is asked; GPUs and other
  * extended resources may only be given as limits equal to requests). */
 static json_t *resources(const spec_resources *r) {
     json_t *req = json_object();
-    if (r->cpu_milli) json_object_set_new(req, "cpu", cpu_qty(r->cpu_milli));
-    if (r->memory_bytes) json_object_set_new(req, "memory", mem_qty(r->memory_bytes));
+    if (r->cpu_milli) json_object_set_new(req, "cpu", k8s__qty("cpu", r->cpu_milli));
+    if (r->memory_bytes) json_object_set_new(req, "memory", k8s__qty("memory", r->memory_bytes));
     if (r->gpu) json_object_set_new(req, "nvidia.com/gpu", json_integer(r->gpu));
     for (size_t i = 0; i < r->nextended; i++)
         json_object_set_new(req, r->extended[i].name, json_integer(r->extended[i].count));

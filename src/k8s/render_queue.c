@@ -14,31 +14,6 @@
 
 #define KUEUE_API "kueue.x-k8s.io/v1beta1"
 
-/* A quantity of resource name (in spec units) as Kubernetes writes it. */
-static json_t *qty(const char *name, int64_t v) {
-    char b[48];
-    switch (spec_resource_qty_kind(name)) {
-    case SPEC_QTY_CPU:
-        if (v % 1000 == 0) snprintf(b, sizeof b, "%lld", (long long)(v / 1000));
-        else snprintf(b, sizeof b, "%lldm", (long long)v);
-        break;
-    case SPEC_QTY_MEMORY: {
-        static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "Pi"};
-        int k = -1;
-        int64_t x = v;
-        while (k < 4 && x >= 1024 && x % 1024 == 0) {
-            x /= 1024;
-            k++;
-        }
-        if (k < 0) snprintf(b, sizeof b, "%lld", (long long)v);
-        else snprintf(b, sizeof b, "%lld%s", (long long)x, suf[k]);
-        break;
-    }
-    default: snprintf(b, sizeof b, "%lld", (long long)v); break;
-    }
-    return json_string(b);
-}
-
 static const char *reclaim_name(spec_reclaim_policy p) {
     return p == SPEC_RECLAIM_ANY ? "Any" : p == SPEC_RECLAIM_LOWER_PRIORITY ? "LowerPriority" : "Never";
 }
@@ -79,9 +54,9 @@ static void kueue_cluster_queue(k8s__ctx *c, const spec_cluster_queue *cq) {
                 const spec_resource_quota *q = &rg->flavors[f].resources[r];
                 json_t *ro = json_object();
                 json_object_set_new(ro, "name", json_string(q->name));
-                json_object_set_new(ro, "nominalQuota", qty(q->name, q->nominal));
-                if (q->has_borrowing_limit) json_object_set_new(ro, "borrowingLimit", qty(q->name, q->borrowing_limit));
-                if (q->has_lending_limit) json_object_set_new(ro, "lendingLimit", qty(q->name, q->lending_limit));
+                json_object_set_new(ro, "nominalQuota", k8s__qty(q->name, q->nominal));
+                if (q->has_borrowing_limit) json_object_set_new(ro, "borrowingLimit", k8s__qty(q->name, q->borrowing_limit));
+                if (q->has_lending_limit) json_object_set_new(ro, "lendingLimit", k8s__qty(q->name, q->lending_limit));
                 json_array_append_new(res, ro);
             }
             json_t *fo = json_object();
@@ -144,7 +119,7 @@ static void quota_local_queue(k8s__ctx *c, const spec_object *so) {
                         sum += cq->groups[g].flavors[f].resources[r].nominal;
             char key[200];
             snprintf(key, sizeof key, "requests.%s", res);
-            json_object_set_new(hard, key, qty(res, sum));
+            json_object_set_new(hard, key, k8s__qty(res, sum));
         }
     json_t *o = k8s__object("v1", "ResourceQuota", lq->meta.name, ns, k8s__labels(lq->meta.name, "queue"),
                             json_pack("{s:s}", "mlplane.dev/cluster-queue", cq->meta.name));
