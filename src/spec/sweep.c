@@ -11,7 +11,7 @@
  * shapes and types only; spec__validate_sweep runs with the rest of validate.c
  * and checks what needs the whole pipeline: each swept name is a pipeline param,
  * the sweep has at most SPEC_SWEEP_MAX_TRIALS trials, and earlyStopping has a
- * metric and a goal. What a sweep does at run time is the scheduler's business
+ * metric and a goal. What a sweep does at run time is the engine's business
  * (src/engine/sweep.c). */
 #include <jansson.h>
 #include <limits.h>
