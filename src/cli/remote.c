@@ -756,8 +756,10 @@ int remote_delete(cli_env *env, const char *kind, const char *name, const char *
     remote r;
     int status = remote__open(env, &r);
     if (status) return status;
-    char *k = curl_easy_escape(r.c, kind, 0), *n = curl_easy_escape(r.c, name, 0), *q = curl_easy_escape(r.c, ns, 0);
-    char *path = mp_xasprintf("/api/v1/objects/%s/%s?namespace=%s", k, n, q);
+    /* no namespace: the server's default, "default" for a LocalQueue */
+    char *k = curl_easy_escape(r.c, kind, 0), *n = curl_easy_escape(r.c, name, 0);
+    char *q = ns ? curl_easy_escape(r.c, ns, 0) : NULL;
+    char *path = mp_xasprintf("/api/v1/objects/%s/%s%s%s", k, n, q ? "?namespace=" : "", q ? q : "");
     curl_free(k);
     curl_free(n);
     curl_free(q);
