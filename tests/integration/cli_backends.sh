@@ -78,4 +78,18 @@ for args in "get queue" "get cq" "resume $run"; do
 done
 ok "what works only on the home says so, in one sentence"
 stop_server "$SERVER_PID" || true
+
+# a read that fails is an error, not an empty table
+sqlite3 "$MLPLANE_HOME/mlplane.db" "PRAGMA foreign_keys=OFF; DROP TABLE events;"
+rc=0; mlp describe run "$run" >/dev/null 2>"$T_DIR/err" || rc=$?
+assert_eq "$rc" "1" "describe run when the events cannot be read"
+assert_contains "$(cat "$T_DIR/err")" "events" "it says what could not be read"
+sqlite3 "$MLPLANE_HOME/mlplane.db" "PRAGMA foreign_keys=OFF; DROP TABLE steps;"
+for o in table json; do
+  rc=0; out=$(mlp get runs -o $o 2>"$T_DIR/err") || rc=$?
+  assert_eq "$rc" "1" "get runs -o $o when the steps cannot be read"
+  assert_eq "$out" "" "get runs -o $o prints no partial list"
+  assert_contains "$(cat "$T_DIR/err")" "steps" "get runs -o $o says what could not be read"
+done
+ok "failed reads of events and steps are reported (exit 1), locally"
 finish
