@@ -2,7 +2,9 @@
  * main.c holds the command table and global flags; cmd_run.c run, resume and
  * cancel (with the live view); cmd_get.c get, describe and logs; cmd_apply.c apply; cmd_misc.c
  * validate and version; output.c table/json/yaml printing; cmd_server.c the
- * HTTP server command; cmd_serve.c model serving (mlplane serve); remote.c the same commands against a server (--server). */
+ * HTTP server command; cmd_serve.c model serving (mlplane serve); backend.c the
+ * two backends commands call through (the home, or a server); remote*.c the
+ * commands against a server (--server). */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
 
@@ -211,7 +213,7 @@ int cli_local_apply(cli_env *env, const cli_apply_file *files, size_t n, const c
 int cli_local_rollout(cli_env *env, const char *name, int percent, cli_out out);
 int cli_local_validate_names(cli_env *env, spec_file *const *f, size_t n, spec_diags *d);
 
-/* ---- the client side of `--server URL` (remote.c) -------------------------------
+/* ---- the client side of `--server URL` (remote.c, remote_deploy.c, remote_track.c) ----
  * Each returns an exit status, its errors already printed; an unreachable server
  * is one sentence and status 1. */
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
@@ -229,7 +231,7 @@ struct cli_apply_file {
 int remote_apply(cli_env *env, const cli_apply_file *files, size_t n, const char *what);
 /* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
-/* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME?namespace=NS. */
+/* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME[?namespace=NS] (ns NULL: none, the server's default). */
 int remote_delete(cli_env *env, const char *kind, const char *name, const char *ns);
 /* get deployments through GET /api/v1/deployments. */
 int remote_get_deployments(cli_env *env, cli_out out);
