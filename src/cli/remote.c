@@ -460,9 +460,10 @@ static void describe_text(json_t *o) {
     json_array_foreach(json_object_get(o, "steps"), i, s) {
         jdur(s, dur, sizeof dur);
         json_t *x = json_object_get(s, "exit_code");
-        printf("  %-20s %-10s attempts %d  exit %d  %s\n", cli_jstr(s, "name", ""), cli_jstr(s, "state", ""),
-               (int)json_integer_value(json_object_get(s, "attempts")), json_is_integer(x) ? (int)json_integer_value(x) : -1,
-               dur);
+        char ex[16] = "-"; /* as the embedded view: "-" for a step that has not exited */
+        if (json_is_integer(x) && json_integer_value(x) >= 0) snprintf(ex, sizeof ex, "%d", (int)json_integer_value(x));
+        printf("  %-20s %-10s attempts %d  exit %s  %s\n", cli_jstr(s, "name", ""), cli_jstr(s, "state", ""),
+               (int)json_integer_value(json_object_get(s, "attempts")), ex, dur);
         if (cli_jstr(s, "message", NULL)) printf("      message:  %s\n", cli_jstr(s, "message", ""));
         char *params = api_params_text(json_object_get(s, "params"));
         if (*params) printf("      params:   %s\n", params);

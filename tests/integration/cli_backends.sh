@@ -60,6 +60,7 @@ spec:
   steps:
     - {name: ok, command: ["sh", "-c", "echo fine"]}
     - {name: bad, command: ["sh", "-c", "echo one; echo two; exit 3"], dependsOn: [ok]}
+    - {name: never, command: ["true"], dependsOn: [bad]}
 YAML
 run=$(mlp run --detach "$T_DIR/p.yaml" | head -1)
 [ -n "$run" ] || fail "the run did not start"
@@ -69,7 +70,8 @@ remote_json=$(mlp --server "$SERVER_URL" describe run "$run" -o json)
 assert_eq "$remote_json" "$local_json" "describe run -o json: the same locally and through the server"
 assert_eq "$(jq -r '.steps[] | select(.name=="bad") | .log_tail | join(",")' <<<"$local_json")" "one,two" "the failed step's log tail"
 assert_eq "$(jq -r '[.events[].type] | first' <<<"$local_json")" "RunCreated" "with its events"
-ok "describe run -o json: one JSON locally and through --server"
+assert_eq "$(mlp --server "$SERVER_URL" describe run "$run")" "$(mlp describe run "$run")" "describe run: the same text locally and through the server (a step that never ran: exit -)"
+ok "describe run (-o json and its text): the same locally and through --server"
 
 for args in "get queue" "get cq" "resume $run"; do
   rc=0; mlp --server "$SERVER_URL" $args >/dev/null 2>"$T_DIR/err" || rc=$?
