@@ -79,6 +79,8 @@ const char *cli_jstr(json_t *o, const char *k, const char *def);
 void cli_print_log_tail(json_t *tail);
 /* Prints a JSON value as indented JSON or as block YAML. */
 int cli_print_json(json_t *v, cli_out fmt);
+/* v as block YAML (heap, ends in a newline; no leading "---"). */
+char *cli_yaml_string(json_t *v);
 
 /* A simple left-aligned table. */
 typedef struct cli_table {
@@ -119,6 +121,8 @@ int cmd_server(cli_env *env, int argc, char **argv);
 int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
+/* `mlplane k8s render` (cmd_k8s.c). */
+int cmd_k8s(cli_env *env, int argc, char **argv);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
 /* get clusterqueues|localqueues|priorityclasses|resourceflavors (cmd_cluster.c). */

@@ -278,7 +278,7 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
         status = cli_fail_err(&e);
         n = 0;
     }
-    static const char *const hdr[] = {"RUN", "STEP", "STATE", "PRIORITY", "QUEUE", "WAITING FOR"};
+    static const char *const hdr[] = {"RUN", "STEP", "STATE", "PRIORITY", "QUEUE", "REASON"};
     cli_table t;
     cli_table_init(&t, 6, hdr);
     json_t *arr = json_array();
@@ -290,11 +290,16 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
         for (size_t j = 0; j < ns; j++) {
             if (steps[j].state != STEP_PENDING && steps[j].state != STEP_RETRYING) continue;
             const store_workload *h = row_of(&r, runs[i].id, steps[j].name);
-            const char *why = steps[j].state == STEP_RETRYING ? (steps[j].message ? steps[j].message : "waiting to retry")
+            char *retry = steps[j].state == STEP_RETRYING
+                              ? sched_why(SCHED_WAIT_RETRY, "%s", steps[j].message ? steps[j].message : "retrying")
+                              : NULL;
+            static const char slot[] = SCHED_WHY(SCHED_WAIT_SLOT, "upstream steps, the run's --parallel"),
+                              trial[] = SCHED_WHY(SCHED_WAIT_SLOT,
+                                                  "upstream steps, the run's --parallel, the sweep's maxParallel");
+            const char *why = retry                        ? retry
                               : h && h->pending && h->reason ? h->reason
-                              : steps[j].params_json
-                                  ? "waiting for its dependencies or a free slot (--parallel, the sweep's maxParallel)"
-                                  : "waiting for its dependencies or a free slot (--parallel)";
+                              : steps[j].params_json         ? trial
+                                                             : slot;
             char pri[16] = "-";
             if (h) snprintf(pri, sizeof pri, "%d", (int)h->priority);
             const char *q = h && h->queue ? h->queue : "-";
@@ -308,6 +313,7 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
                 if (h->queue) json_object_set_new(o, "clusterQueue", json_string(h->queue));
             }
             json_array_append_new(arr, o);
+            free(retry);
         }
         store_step_array_free(steps, ns);
     }
