@@ -25,14 +25,6 @@ static const char delete_help[] =
     "    run's folder): delete that version first, or keep the run;\n"
     "  a run whose outputs other runs reuse (cache hits): delete those first.\n";
 
-static const struct {
-    const char *word, *kind;
-} kinds[] = {{"priorityclass", "PriorityClass"}, {"priorityclasses", "PriorityClass"}, {"node", "Node"},
-             {"nodes", "Node"}, {"nodepool", "NodePool"}, {"nodepools", "NodePool"},
-             {"resourceflavor", "ResourceFlavor"}, {"resourceflavors", "ResourceFlavor"},
-             {"clusterqueue", "ClusterQueue"}, {"clusterqueues", "ClusterQueue"}, {"localqueue", "LocalQueue"},
-             {"localqueues", "LocalQueue"}, {"deployment", "Deployment"}, {"deployments", "Deployment"}};
-
 int cmd_delete(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(delete_help, stdout);
@@ -40,7 +32,7 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
     }
     static const struct option longs[] = {{"namespace", required_argument, 0, 'n'}, {"home", required_argument, 0, 'H'},
                                           {"force", no_argument, 0, 'F'}, {0, 0, 0, 0}};
-    const char *ns = "default", *home_flag = env->home_flag;
+    const char *ns = NULL, *home_flag = NULL;
     bool force = false;
     optind = 0;
     opterr = 0;
@@ -52,36 +44,32 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
         else return cli_fail(CLI_USAGE, "delete: unknown option %s (see mlplane delete --help)", argv[optind - 1]);
     }
     if (argc - optind != 2) return cli_fail(CLI_USAGE, "usage: mlplane delete KIND NAME, or mlplane delete run RUN");
+    if (home_flag) env->home_flag = home_flag;
     if (strcmp(argv[optind], "run") == 0 || strcmp(argv[optind], "runs") == 0)
-        return cli_delete_run(env, home_flag, argv[optind + 1], force);
+        return env->backend->delete_run(env, argv[optind + 1], force);
     if (force) return cli_fail(CLI_USAGE, "--force is only for mlplane delete run RUN");
-    const char *kind = NULL;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !kind; i++)
-        if (strcasecmp(argv[optind], kinds[i].word) == 0 || strcmp(argv[optind], kinds[i].kind) == 0)
-            kind = kinds[i].kind;
-    if (!kind)
-        return cli_fail(CLI_USAGE,
-                        "cannot delete \"%s\": expected run, priorityclass, node, nodepool, resourceflavor, "
-                        "clusterqueue, localqueue or deployment",
-                        argv[optind]);
-    if (env->server) return remote_delete(env, kind, argv[optind + 1], ns);
+    const char *kind = sched_object_kind_find(argv[optind]);
+    if (!kind) {
+        size_t nk;
+        const sched_object_kind *k = sched_object_kinds(&nk);
+        mp_buf list;
+        mp_buf_init(&list);
+        for (size_t i = 0; i < nk; i++) mp_buf_printf(&list, "%s%s", i + 1 == nk ? " or " : ", ", k[i].singular);
+        int status = cli_fail(CLI_USAGE, "cannot delete \"%s\": expected run%s", argv[optind], list.data);
+        mp_buf_free(&list);
+        return status;
+    }
+    return env->backend->delete_object(env, kind, argv[optind + 1], ns);
+}
+
+int cli_local_delete_object(cli_env *env, const char *kind, const char *name, const char *ns) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e;
     int status = CLI_OK;
-    int rc = st->m->begin(st, &e);
-    if (rc == 0) {
-        rc = st->o->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->rollout_set(st, argv[optind + 1], -1, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->deploy_state_clear(st, argv[optind + 1], &e);
-        if (rc == 0) rc = st->m->commit(st, &e);
-        else st->m->rollback(st);
-    }
-    if (rc != 0)
-        status = cli_fail_err(&e);
-    else
-        printf("%s/%s deleted\n", kind, argv[optind + 1]);
+    if (sched_objects_delete(st, kind, ns, name, &e) != 0) status = cli_fail_err(&e);
+    else printf("%s/%s deleted\n", kind, name);
     st->m->close(st);
     free(home);
     return status;

@@ -221,6 +221,7 @@ int main(int argc, char **argv) {
     argc = i + take_server_flag(argc - i, argv + i, &env);
     if (!env.server) env.server = getenv("MLPLANE_SERVER");
     if (env.server && !*env.server) env.server = NULL;
+    env.backend = env.server ? &cli_backend_remote : &cli_backend_local;
     if (strcmp(name, "help") == 0) return help_command(&env, argc - i, argv + i);
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(commands[c].name, name) == 0) return commands[c].fn(&env, argc - i, argv + i);

@@ -265,6 +265,21 @@ void sched_objects_free(sched_objects *o);
  * *napplied: how many objects. MP_EINVAL (nothing stored) when d got problems. */
 int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t *napplied, spec_diags *d,
                         mp_err *e);
+/* The kinds of applied objects `delete KIND NAME` removes, in the order messages
+ * list them: the Kind as written in a spec and the words commands accept. */
+typedef struct sched_object_kind {
+    const char *kind, *singular, *plural;
+} sched_object_kind;
+const sched_object_kind *sched_object_kinds(size_t *n);
+/* The Kind a word names (the Kind itself, or its singular or plural in any case), or NULL. */
+const char *sched_object_kind_find(const char *word);
+/* Removes the applied object kind/name (kind as sched_object_kind_find takes it)
+ * in one transaction of its own. ns is a LocalQueue's namespace, "default" when
+ * NULL or empty; other kinds have none. A Deployment also loses the canary
+ * percent rollout recorded and the state and events the fleet recorded.
+ * MP_EINVAL for an unknown kind (the message lists the kinds), MP_ENOENT when
+ * nothing of that name is applied, or store errors; nothing changes then. */
+int sched_objects_delete(store *st, const char *kind, const char *ns, const char *name, mp_err *e);
 /* The objects applied in st (none when st is NULL) with those of files[0..nfiles)
  * over them, as if they were applied too (the files are borrowed: free them after
  * o). Nodes are not built when st is NULL. */
