@@ -1,10 +1,14 @@
 /* cli.h — internals of the mlplane command (not a public API).
- * main.c holds the command table and global flags; cmd_run.c run, resume and
- * cancel (with the live view); cmd_get.c get, describe and logs; cmd_apply.c apply; cmd_misc.c
- * validate and version; output.c table/json/yaml printing; cmd_server.c the
- * HTTP server command; cmd_serve.c model serving (mlplane serve); backend.c the
- * two backends commands call through (the home, or a server); remote*.c the
- * commands against a server (--server). */
+ * main.c holds the command table and global flags; backend.c the two backends
+ * commands call through (the home, or a server: remote.c, remote_deploy.c,
+ * remote_inputs.c, remote_track.c, sharing remote_int.h); cmd_run.c run, resume
+ * and cancel (with the live view); cmd_get.c get, describe and logs, with
+ * get_list.c (selectors, --limit, --watch, -o name) and jsonpath.c; cmd_apply.c
+ * apply; cmd_cluster.c delete and the scheduler objects' lists; cmd_nodes.c get
+ * nodes; cmd_rollout.c rollout; cmd_models.c models; cmd_delete_run.c delete
+ * run; cmd_sched.c sched simulate and get queue; cmd_k8s.c k8s render;
+ * cmd_misc.c validate and version; cmd_server.c the HTTP server; cmd_serve.c
+ * model serving; output.c table/json/yaml printing. */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
 
