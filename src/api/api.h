@@ -46,6 +46,13 @@ void api_step_add_log_tail(json_t *o, const store_step *s);
 /* An event: {"time","step","type","message","id"} (new reference). */
 json_t *api_event_json(const store_event *ev);
 
+/* describe run's JSON (GET /api/v1/runs/ID, `describe run -o json`): run r as
+ * api_run_json, "steps" as api_step_json with a failed step's "log_tail", and
+ * "events" with an id above events_after (0: all), read from st after the run
+ * was. *out: a new object; store errors leave it NULL. */
+int api_run_describe_json(store *st, const store_run *r, const store_step *steps, size_t nsteps,
+                          const store_metric *metrics, size_t nmetrics, int64_t events_after, json_t **out, mp_err *e);
+
 /* ---- the server (server.c) ---------------------------------------------------------- */
 
 typedef struct api_server_opts {

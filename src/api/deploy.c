@@ -170,31 +170,9 @@ void api_h_deployment_rollout(const mp_http_req *req, mp_http_resp *resp) {
     rollout(req, resp, mp_http_param(req, "name"));
 }
 
-static const char *const object_kinds[] = {"PriorityClass", "Node",        "NodePool",  "ResourceFlavor",
-                                           "ClusterQueue",  "LocalQueue",  "Deployment"};
-
 void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp) {
     const char *kind = mp_http_param(req, "kind"), *name = mp_http_param(req, "name");
-    bool known = false;
-    for (size_t i = 0; i < sizeof object_kinds / sizeof object_kinds[0]; i++) known |= strcmp(object_kinds[i], kind) == 0;
-    if (!known) {
-        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
-                             "cannot delete kind \"%s\": expected PriorityClass, Node, NodePool, ResourceFlavor, "
-                             "ClusterQueue, LocalQueue or Deployment",
-                             kind);
-        return;
-    }
-    const char *ns = mp_http_query(req, "namespace");
-    store *st = req->st;
     mp_err e = {0};
-    int rc = st->m->begin(st, &e);
-    if (rc == 0) {
-        rc = st->o->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? (ns ? ns : "default") : "", name, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->rollout_set(st, name, -1, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->deploy_state_clear(st, name, &e);
-        if (rc == 0) rc = st->m->commit(st, &e);
-        else st->m->rollback(st);
-    }
-    if (rc != 0) api_error(resp, &e);
-    else mp_http_json(resp, 200, json_pack("{s:s,s:s}", "kind", kind, "name", name));
+    if (sched_objects_delete(req->st, kind, mp_http_query(req, "namespace"), name, &e) != 0) api_error(resp, &e);
+    else mp_http_json(resp, 200, json_pack("{s:s,s:s}", "kind", sched_object_kind_find(kind), "name", name));
 }

@@ -122,3 +122,27 @@ json_t *api_event_json(const store_event *ev) {
     json_object_set_new(o, "id", json_integer(ev->id));
     return o;
 }
+
+int api_run_describe_json(store *st, const store_run *r, const store_step *steps, size_t nsteps,
+                          const store_metric *metrics, size_t nmetrics, int64_t events_after, json_t **out, mp_err *e) {
+    *out = NULL;
+    /* Events are read after the run: a final state read before comes with all its events. */
+    store_event *evs = NULL;
+    size_t nev = 0;
+    int rc = st->m->event_list(st, r->id, events_after, &evs, &nev, e);
+    if (rc != 0) return rc;
+    json_t *o = api_run_json(r, steps, nsteps);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nsteps; i++) {
+        json_t *sj = api_step_json(&steps[i], metrics, nmetrics);
+        api_step_add_log_tail(sj, &steps[i]);
+        json_array_append_new(arr, sj);
+    }
+    json_object_set_new(o, "steps", arr);
+    json_t *ea = json_array();
+    for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
+    json_object_set_new(o, "events", ea);
+    store_event_array_free(evs, nev);
+    *out = o;
+    return 0;
+}

@@ -149,14 +149,20 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
     }
     engine_runs_settle(req->st, runs, n);
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         store_step *steps = NULL;
         size_t ns = 0;
-        req->st->m->step_list(req->st, runs[i].id, &steps, &ns, NULL);
-        json_array_append_new(arr, api_run_json(&runs[i], steps, ns));
+        rc = req->st->m->step_list(req->st, runs[i].id, &steps, &ns, &e);
+        if (rc == 0) json_array_append_new(arr, api_run_json(&runs[i], steps, ns));
         store_step_array_free(steps, ns);
     }
     store_run_array_free(runs, n);
+    if (rc != 0) {
+        json_decref(arr);
+        api_error(resp, &e);
+        return;
+    }
     mp_http_json(resp, 200, arr);
 }
 
@@ -199,23 +205,14 @@ static void h_run_describe(const mp_http_req *req, mp_http_resp *resp) {
     if (query_int(req, resp, "events_after", 0, &after)) return;
     bundle b;
     if (bundle_load(req, resp, id, &b)) return;
-    /* Events are read after the run: a final state read above comes with all its events. */
-    store_event *evs = NULL;
-    size_t nev = 0;
-    req->st->m->event_list(req->st, b.run.id, (int64_t)after, &evs, &nev, NULL);
-    json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < b.nsteps; i++) {
-        json_t *sj = api_step_json(&b.steps[i], b.metrics, b.nmetrics);
-        api_step_add_log_tail(sj, &b.steps[i]);
-        json_array_append_new(arr, sj);
-    }
-    json_object_set_new(o, "steps", arr);
-    json_t *ea = json_array();
-    for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
-    json_object_set_new(o, "events", ea);
-    store_event_array_free(evs, nev);
+    json_t *o = NULL;
+    mp_err e;
+    int rc = api_run_describe_json(req->st, &b.run, b.steps, b.nsteps, b.metrics, b.nmetrics, (int64_t)after, &o, &e);
     bundle_free(&b);
+    if (rc != 0) {
+        api_error(resp, &e);
+        return;
+    }
     mp_http_json(resp, 200, o);
 }
 

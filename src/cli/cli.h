@@ -1,8 +1,14 @@
 /* cli.h — internals of the mlplane command (not a public API).
- * main.c holds the command table and global flags; cmd_run.c run, resume and
- * cancel (with the live view); cmd_get.c get, describe and logs; cmd_apply.c apply; cmd_misc.c
- * validate and version; output.c table/json/yaml printing; cmd_server.c the
- * HTTP server command; cmd_serve.c model serving (mlplane serve); remote.c the same commands against a server (--server). */
+ * main.c holds the command table and global flags; backend.c the two backends
+ * commands call through (the home, or a server: remote.c, remote_deploy.c,
+ * remote_inputs.c, remote_track.c, sharing remote_int.h); cmd_run.c run, resume
+ * and cancel (with the live view); cmd_get.c get, describe and logs, with
+ * get_list.c (selectors, --limit, --watch, -o name) and jsonpath.c; cmd_apply.c
+ * apply; cmd_cluster.c delete and the scheduler objects' lists; cmd_nodes.c get
+ * nodes; cmd_rollout.c rollout; cmd_models.c models; cmd_delete_run.c delete
+ * run; cmd_sched.c sched simulate and get queue; cmd_k8s.c k8s render;
+ * cmd_misc.c validate and version; cmd_server.c the HTTP server; cmd_serve.c
+ * model serving; output.c table/json/yaml printing. */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
 
@@ -20,10 +26,13 @@
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
+typedef struct cli_backend cli_backend;
+
 typedef struct cli_env {
-    const char *home_flag; /* --home given before the command, or NULL */
+    const char *home_flag; /* --home given before the command (or after it: the command sets it), or NULL */
     const char *prog;      /* "mlplane" */
     const char *server;    /* --server URL or $MLPLANE_SERVER: talk to that server, else NULL (embedded) */
+    const cli_backend *backend; /* where commands read and change things: cli_backend_local or cli_backend_remote */
 } cli_env;
 
 typedef int (*cli_fn)(cli_env *env, int argc, char **argv);
@@ -74,6 +83,8 @@ const char *cli_jstr(json_t *o, const char *k, const char *def);
 void cli_print_log_tail(json_t *tail);
 /* Prints a JSON value as indented JSON or as block YAML. */
 int cli_print_json(json_t *v, cli_out fmt);
+/* v as block YAML (heap, ends in a newline; no leading "---"). */
+char *cli_yaml_string(json_t *v);
 
 /* A simple left-aligned table. */
 typedef struct cli_table {
@@ -114,6 +125,8 @@ int cmd_server(cli_env *env, int argc, char **argv);
 int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
+/* `mlplane k8s render` (cmd_k8s.c). */
+int cmd_k8s(cli_env *env, int argc, char **argv);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
 /* get clusterqueues|localqueues|priorityclasses|resourceflavors (cmd_cluster.c). */
@@ -130,11 +143,11 @@ void cli_print_rollout_status(json_t *v);
 int cli_print_rollout_set(const char *name, const char *canary, int was, int percent, bool running, bool told,
                           const char *why);
 int cli_print_deployments(json_t *all, cli_out out);
-/* describe deployment NAME (cmd_rollout.c; through --server too), and its table. */
+/* describe deployment NAME on the home (cmd_rollout.c), and its table (through --server too). */
 int cli_describe_deployment(cli_env *env, const char *home_flag, const char *name, cli_out out);
 void cli_print_deployment_describe(json_t *v);
 int cmd_delete(cli_env *env, int argc, char **argv);
-/* delete run RUN [--force] (cmd_delete_run.c; through --server too). */
+/* delete run RUN [--force] on the home (cmd_delete_run.c). */
 int cli_delete_run(cli_env *env, const char *home_flag, const char *run, bool force);
 /* `get experiments`: MLflow experiments of the embedded store. */
 int cli_get_experiments(cli_env *env, const char *home_flag, cli_out out);
@@ -149,11 +162,66 @@ int cli_print_nodes(json_t *arr, cli_out out);
 int cli_print_experiments(json_t *arr, cli_out out);
 int cli_print_models(json_t *found, json_t *full, cli_out out);
 int cli_print_model(json_t *model, json_t *versions, cli_out out);
-/* describe model NAME (cmd_models.c): the model, its tags and aliases, and every
- * version with its stage, source and tags; through --server as models get NAME. */
-int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cli_out out);
 
-/* ---- the client side of `--server URL` (remote.c) -------------------------------
+/* ---- where commands act: the home or a server (backend.c) --------------------------
+ * One table of operations with two implementations, chosen once in main.c:
+ * cli_backend_local works on the home (the store, the log files, this machine's
+ * processes), cli_backend_remote through `mlplane server` (remote*.c). Commands
+ * parse their arguments, then call env->backend->X; a slot that is NULL is an
+ * operation the backend cannot do (cli_not_remote says so). Every operation
+ * prints what it shows and returns an exit status, its errors printed. The home
+ * is env->home_flag (a command's own --home is stored there first). */
+typedef struct cli_apply_file cli_apply_file;
+struct cli_backend {
+    const char *name; /* "local" or "remote" */
+    int (*run)(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
+    int (*resume)(cli_env *env, const char *run);
+    int (*cancel)(cli_env *env, const char *run);
+    int (*get_runs)(cli_env *env, cli_out out);
+    /* what: "steps" or "metrics" */
+    int (*get_run_items)(cli_env *env, const char *what, const char *run, cli_out out);
+    int (*get_experiments)(cli_env *env, cli_out out);
+    int (*get_nodes)(cli_env *env, cli_out out);
+    int (*get_deployments)(cli_env *env, cli_out out);
+    int (*get_queue)(cli_env *env, cli_out out);
+    /* what: clusterqueues|localqueues|priorityclasses|resourceflavors */
+    int (*get_objects)(cli_env *env, const char *what, cli_out out);
+    int (*describe_run)(cli_env *env, const char *run, cli_out out);
+    int (*describe_deployment)(cli_env *env, const char *name, cli_out out);
+    /* models list (name NULL), models get NAME, or describe model NAME (describe: with every version's details) */
+    int (*models)(cli_env *env, const char *name, bool describe, cli_out out);
+    /* tail: only the last tail lines of each log (then follow), or all when negative */
+    int (*logs)(cli_env *env, const char *run, const char *step, bool follow, int tail);
+    int (*delete_run)(cli_env *env, const char *run, bool force);
+    /* kind: as sched_object_kind_find returns it; ns: a LocalQueue's namespace, NULL for "default" */
+    int (*delete_object)(cli_env *env, const char *kind, const char *name, const char *ns);
+    int (*apply)(cli_env *env, const cli_apply_file *files, size_t n, const char *what);
+    /* rollout status (percent < 0) or promote/rollback to percent */
+    int (*rollout)(cli_env *env, const char *name, int percent, cli_out out);
+    /* validate: checks the steps' priorityClassName and queueName of the loaded files
+     * (f[i] NULL: did not load) against what is applied, into d[i] */
+    int (*validate_names)(cli_env *env, spec_file *const *f, size_t n, spec_diags *d);
+};
+extern const cli_backend cli_backend_local, cli_backend_remote;
+/* What a command says when env's backend cannot do it (its slot is NULL): "WHAT
+ * works on the home directly, not through --server ...". Returns CLI_USAGE. */
+int cli_not_remote(cli_env *env, const char *what);
+
+/* The local implementations (the cmd_*.c files), as cli_backend_local holds them. */
+int cli_local_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
+int cli_local_resume(cli_env *env, const char *run);
+int cli_local_cancel(cli_env *env, const char *run);
+int cli_local_get_runs(cli_env *env, cli_out out);
+int cli_local_get_run_items(cli_env *env, const char *what, const char *run, cli_out out);
+int cli_local_describe_run(cli_env *env, const char *run, cli_out out);
+int cli_local_models(cli_env *env, const char *name, bool describe, cli_out out);
+int cli_local_logs(cli_env *env, const char *run, const char *step, bool follow, int tail);
+int cli_local_delete_object(cli_env *env, const char *kind, const char *name, const char *ns);
+int cli_local_apply(cli_env *env, const cli_apply_file *files, size_t n, const char *what);
+int cli_local_rollout(cli_env *env, const char *name, int percent, cli_out out);
+int cli_local_validate_names(cli_env *env, spec_file *const *f, size_t n, spec_diags *d);
+
+/* ---- the client side of `--server URL` (remote.c, remote_deploy.c, remote_track.c) ----
  * Each returns an exit status, its errors already printed; an unreachable server
  * is one sentence and status 1. */
 int remote_run(cli_env *env, const char *spec_path, const mp_strv *params, bool detach, int parallel);
@@ -161,16 +229,17 @@ int remote_get_runs(cli_env *env, cli_out out);
 /* apply of files through one POST /api/v1/apply, all or nothing: each file's
  * path is what the server is told (an absolute path or "<stdin>"), name what
  * messages say; what names them all in "nothing to apply in WHAT". */
-typedef struct cli_apply_file {
+struct cli_apply_file {
     const char *path;
     const char *name;
     const char *text;
     size_t len;
-} cli_apply_file;
+    const spec_file *f; /* the file loaded (what the local apply stores) */
+};
 int remote_apply(cli_env *env, const cli_apply_file *files, size_t n, const char *what);
 /* rollout status (percent < 0) or promote/rollback to percent of deployment name. */
 int remote_rollout(cli_env *env, const char *name, int percent, cli_out out);
-/* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME?namespace=NS. */
+/* delete KIND NAME through DELETE /api/v1/objects/KIND/NAME[?namespace=NS] (ns NULL: none, the server's default). */
 int remote_delete(cli_env *env, const char *kind, const char *name, const char *ns);
 /* get deployments through GET /api/v1/deployments. */
 int remote_get_deployments(cli_env *env, cli_out out);

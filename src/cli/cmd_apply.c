@@ -89,7 +89,7 @@ static int load_src(const char *path, apply_src *s, bool many) {
     return status;
 }
 
-static void print_applied(const apply_src *s) {
+static void print_applied(const cli_apply_file *s) {
     for (size_t i = 0; i < s->f->nobjs; i++) {
         const spec_object *o = &s->f->objs[i];
         if (o->kind == SPEC_KIND_PIPELINE)
@@ -99,11 +99,11 @@ static void print_applied(const apply_src *s) {
     }
 }
 
-/* Applies every source in one transaction: all or nothing. */
-static int apply_local(cli_env *env, const char *home_flag, const char *what, apply_src *srcs, size_t nsrc) {
+/* Applies every file in one transaction: all or nothing. */
+int cli_local_apply(cli_env *env, const cli_apply_file *srcs, size_t nsrc, const char *what) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     spec_diags d = {0};
     size_t total = 0;
@@ -202,21 +202,21 @@ int cmd_apply(cli_env *env, int argc, char **argv) {
     if (status == CLI_OK && bad)
         status = paths.n > 1 ? cli_fail(CLI_USAGE, "%zu of %zu files are not valid; nothing was applied", bad, paths.n)
                              : CLI_USAGE;
-    if (status == CLI_OK && env->server) {
-        /* one request: the server checks and applies them all in one transaction */
+    if (status == CLI_OK) {
+        /* all at once: the home's store (or the server) checks and applies them in one transaction */
+        if (home_flag) env->home_flag = home_flag;
         cli_apply_file *files = mp_xcalloc(paths.n, sizeof *files);
         mp_strv abs = {0};
         for (size_t i = 0; i < paths.n; i++) {
             char *a = strcmp(paths.v[i], "-") == 0 ? mp_xstrdup(srcs[i].name) : mp_path_abs(NULL, paths.v[i]);
             mp_strv_push(&abs, a);
             free(a);
-            files[i] = (cli_apply_file){.path = abs.v[i], .name = srcs[i].name, .text = srcs[i].text, .len = srcs[i].len};
+            files[i] = (cli_apply_file){
+                .path = abs.v[i], .name = srcs[i].name, .text = srcs[i].text, .len = srcs[i].len, .f = srcs[i].f};
         }
-        status = remote_apply(env, files, paths.n, what.data);
+        status = env->backend->apply(env, files, paths.n, what.data);
         mp_strv_free(&abs);
         free(files);
-    } else if (status == CLI_OK) {
-        status = apply_local(env, home_flag, what.data, srcs, paths.n);
     }
     for (size_t i = 0; i < paths.n; i++) {
         free(srcs[i].name);

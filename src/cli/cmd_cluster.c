@@ -25,14 +25,6 @@ static const char delete_help[] =
     "    run's folder): delete that version first, or keep the run;\n"
     "  a run whose outputs other runs reuse (cache hits): delete those first.\n";
 
-static const struct {
-    const char *word, *kind;
-} kinds[] = {{"priorityclass", "PriorityClass"}, {"priorityclasses", "PriorityClass"}, {"node", "Node"},
-             {"nodes", "Node"}, {"nodepool", "NodePool"}, {"nodepools", "NodePool"},
-             {"resourceflavor", "ResourceFlavor"}, {"resourceflavors", "ResourceFlavor"},
-             {"clusterqueue", "ClusterQueue"}, {"clusterqueues", "ClusterQueue"}, {"localqueue", "LocalQueue"},
-             {"localqueues", "LocalQueue"}, {"deployment", "Deployment"}, {"deployments", "Deployment"}};
-
 int cmd_delete(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(delete_help, stdout);
@@ -40,7 +32,7 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
     }
     static const struct option longs[] = {{"namespace", required_argument, 0, 'n'}, {"home", required_argument, 0, 'H'},
                                           {"force", no_argument, 0, 'F'}, {0, 0, 0, 0}};
-    const char *ns = "default", *home_flag = env->home_flag;
+    const char *ns = NULL, *home_flag = NULL;
     bool force = false;
     optind = 0;
     opterr = 0;
@@ -52,36 +44,32 @@ int cmd_delete(cli_env *env, int argc, char **argv) {
         else return cli_fail(CLI_USAGE, "delete: unknown option %s (see mlplane delete --help)", argv[optind - 1]);
     }
     if (argc - optind != 2) return cli_fail(CLI_USAGE, "usage: mlplane delete KIND NAME, or mlplane delete run RUN");
+    if (home_flag) env->home_flag = home_flag;
     if (strcmp(argv[optind], "run") == 0 || strcmp(argv[optind], "runs") == 0)
-        return cli_delete_run(env, home_flag, argv[optind + 1], force);
+        return env->backend->delete_run(env, argv[optind + 1], force);
     if (force) return cli_fail(CLI_USAGE, "--force is only for mlplane delete run RUN");
-    const char *kind = NULL;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !kind; i++)
-        if (strcasecmp(argv[optind], kinds[i].word) == 0 || strcmp(argv[optind], kinds[i].kind) == 0)
-            kind = kinds[i].kind;
-    if (!kind)
-        return cli_fail(CLI_USAGE,
-                        "cannot delete \"%s\": expected run, priorityclass, node, nodepool, resourceflavor, "
-                        "clusterqueue, localqueue or deployment",
-                        argv[optind]);
-    if (env->server) return remote_delete(env, kind, argv[optind + 1], ns);
+    const char *kind = sched_object_kind_find(argv[optind]);
+    if (!kind) {
+        size_t nk;
+        const sched_object_kind *k = sched_object_kinds(&nk);
+        mp_buf list;
+        mp_buf_init(&list);
+        for (size_t i = 0; i < nk; i++) mp_buf_printf(&list, "%s%s", i + 1 == nk ? " or " : ", ", k[i].singular);
+        int status = cli_fail(CLI_USAGE, "cannot delete \"%s\": expected run%s", argv[optind], list.data);
+        mp_buf_free(&list);
+        return status;
+    }
+    return env->backend->delete_object(env, kind, argv[optind + 1], ns);
+}
+
+int cli_local_delete_object(cli_env *env, const char *kind, const char *name, const char *ns) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e;
     int status = CLI_OK;
-    int rc = st->m->begin(st, &e);
-    if (rc == 0) {
-        rc = st->o->object_delete(st, kind, strcmp(kind, "LocalQueue") == 0 ? ns : "", argv[optind + 1], &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->rollout_set(st, argv[optind + 1], -1, &e);
-        if (rc == 0 && strcmp(kind, "Deployment") == 0) rc = st->o->deploy_state_clear(st, argv[optind + 1], &e);
-        if (rc == 0) rc = st->m->commit(st, &e);
-        else st->m->rollback(st);
-    }
-    if (rc != 0)
-        status = cli_fail_err(&e);
-    else
-        printf("%s/%s deleted\n", kind, argv[optind + 1]);
+    if (sched_objects_delete(st, kind, ns, name, &e) != 0) status = cli_fail_err(&e);
+    else printf("%s/%s deleted\n", kind, name);
     st->m->close(st);
     free(home);
     return status;
@@ -290,7 +278,7 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
         status = cli_fail_err(&e);
         n = 0;
     }
-    static const char *const hdr[] = {"RUN", "STEP", "STATE", "PRIORITY", "QUEUE", "WAITING FOR"};
+    static const char *const hdr[] = {"RUN", "STEP", "STATE", "PRIORITY", "QUEUE", "REASON"};
     cli_table t;
     cli_table_init(&t, 6, hdr);
     json_t *arr = json_array();
@@ -302,11 +290,16 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
         for (size_t j = 0; j < ns; j++) {
             if (steps[j].state != STEP_PENDING && steps[j].state != STEP_RETRYING) continue;
             const store_workload *h = row_of(&r, runs[i].id, steps[j].name);
-            const char *why = steps[j].state == STEP_RETRYING ? (steps[j].message ? steps[j].message : "waiting to retry")
+            char *retry = steps[j].state == STEP_RETRYING
+                              ? sched_why(SCHED_WAIT_RETRY, "%s", steps[j].message ? steps[j].message : "retrying")
+                              : NULL;
+            static const char slot[] = SCHED_WHY(SCHED_WAIT_SLOT, "upstream steps, the run's --parallel"),
+                              trial[] = SCHED_WHY(SCHED_WAIT_SLOT,
+                                                  "upstream steps, the run's --parallel, the sweep's maxParallel");
+            const char *why = retry                        ? retry
                               : h && h->pending && h->reason ? h->reason
-                              : steps[j].params_json
-                                  ? "waiting for its dependencies or a free slot (--parallel, the sweep's maxParallel)"
-                                  : "waiting for its dependencies or a free slot (--parallel)";
+                              : steps[j].params_json         ? trial
+                                                             : slot;
             char pri[16] = "-";
             if (h) snprintf(pri, sizeof pri, "%d", (int)h->priority);
             const char *q = h && h->queue ? h->queue : "-";
@@ -320,6 +313,7 @@ int cli_get_queue(cli_env *env, const char *home_flag, cli_out out) {
                 if (h->queue) json_object_set_new(o, "clusterQueue", json_string(h->queue));
             }
             json_array_append_new(arr, o);
+            free(retry);
         }
         store_step_array_free(steps, ns);
     }

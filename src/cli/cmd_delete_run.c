@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 int cli_delete_run(cli_env *env, const char *home_flag, const char *run, bool force) {
-    if (env->server) return remote_delete_run(env, run, force);
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store(env, home_flag, &home, &st)) return CLI_FAILED;

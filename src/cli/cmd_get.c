@@ -47,10 +47,10 @@ static int parse_common(int argc, char **argv, get_opts *g, bool allow_follow) {
     return 0;
 }
 
-static int get_runs(cli_env *env, get_opts *g) {
+int cli_local_get_runs(cli_env *env, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store_existing(env, g->home, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     store_run *runs = NULL;
     size_t n = 0;
     mp_err e;
@@ -59,14 +59,17 @@ static int get_runs(cli_env *env, get_opts *g) {
     int status = CLI_OK;
     if (rc) {
         status = cli_fail_err(&e);
-    } else if (g->out == OUT_TABLE) {
+    } else if (out == OUT_TABLE) {
         static const char *const hdr[] = {"RUN", "PIPELINE", "STATE", "STEPS", "CREATED", "DURATION"};
         cli_table t;
         cli_table_init(&t, 6, hdr);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && status == CLI_OK; i++) {
             store_step *steps = NULL;
             size_t ns = 0;
-            st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
+            if (st->m->step_list(st, runs[i].id, &steps, &ns, &e) != 0) {
+                status = cli_fail_err(&e);
+                break;
+            }
             size_t done = 0;
             for (size_t j = 0; j < ns; j++) done += api_step_done(&steps[j]);
             char stepc[32], created[40], dur[32];
@@ -79,18 +82,18 @@ static int get_runs(cli_env *env, get_opts *g) {
             cli_table_add(&t, row);
             store_step_array_free(steps, ns);
         }
-        cli_table_print(&t, stdout);
+        if (status == CLI_OK) cli_table_print(&t, stdout);
         cli_table_free(&t);
     } else {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && status == CLI_OK; i++) {
             store_step *steps = NULL;
             size_t ns = 0;
-            st->m->step_list(st, runs[i].id, &steps, &ns, NULL);
-            json_array_append_new(arr, api_run_json(&runs[i], steps, ns));
+            if (st->m->step_list(st, runs[i].id, &steps, &ns, &e) != 0) status = cli_fail_err(&e);
+            else json_array_append_new(arr, api_run_json(&runs[i], steps, ns));
             store_step_array_free(steps, ns);
         }
-        status = cli_print_json(arr, g->out);
+        if (status == CLI_OK) status = cli_print_json(arr, out);
         json_decref(arr);
     }
     store_run_array_free(runs, n);
@@ -110,9 +113,9 @@ typedef struct run_bundle {
     size_t nmetrics;
 } run_bundle;
 
-static int load_bundle(cli_env *env, const char *home_flag, const char *id, run_bundle *b) {
+static int load_bundle(cli_env *env, const char *id, run_bundle *b) {
     memset(b, 0, sizeof *b);
-    if (cli_open_store_existing(env, home_flag, &b->home, &b->st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, NULL, &b->home, &b->st)) return CLI_FAILED;
     mp_err e;
     int rc = b->st->m->run_get(b->st, id, &b->run, &e);
     if (rc == 0) engine_runs_settle(b->st, &b->run, 1);
@@ -139,10 +142,10 @@ static char *step_params(const store_step *s) {
     return text;
 }
 
-static int get_steps(cli_env *env, get_opts *g, const char *id) {
+static int get_steps(cli_env *env, cli_out out, const char *id) {
     run_bundle b;
-    int status = load_bundle(env, g->home, id, &b);
-    if (status == 0 && g->out == OUT_TABLE) {
+    int status = load_bundle(env, id, &b);
+    if (status == 0 && out == OUT_TABLE) {
         /* A run with a sweep shows each trial's param values (the sweep step's: its best's). */
         static const char *const hdr[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "MESSAGE"};
         static const char *const hdrp[] = {"STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION", "PARAMS", "MESSAGE"};
@@ -170,17 +173,17 @@ static int get_steps(cli_env *env, get_opts *g, const char *id) {
     } else if (status == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < b.nsteps; i++) json_array_append_new(arr, api_step_json(&b.steps[i], b.metrics, b.nmetrics));
-        status = cli_print_json(arr, g->out);
+        status = cli_print_json(arr, out);
         json_decref(arr);
     }
     free_bundle(&b);
     return status;
 }
 
-static int get_metrics(cli_env *env, get_opts *g, const char *id) {
+static int get_metrics(cli_env *env, cli_out out, const char *id) {
     run_bundle b;
-    int status = load_bundle(env, g->home, id, &b);
-    if (status == 0 && g->out == OUT_TABLE) {
+    int status = load_bundle(env, id, &b);
+    if (status == 0 && out == OUT_TABLE) {
         static const char *const hdr[] = {"STEP", "METRIC", "VALUE"};
         cli_table t;
         cli_table_init(&t, 3, hdr);
@@ -199,11 +202,15 @@ static int get_metrics(cli_env *env, get_opts *g, const char *id) {
         for (size_t i = 0; i < b.nmetrics; i++)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "step", b.metrics[i].step, "key", b.metrics[i].key,
                                                  "value", track_double_json(b.metrics[i].value)));
-        status = cli_print_json(arr, g->out);
+        status = cli_print_json(arr, out);
         json_decref(arr);
     }
     free_bundle(&b);
     return status;
+}
+
+int cli_local_get_run_items(cli_env *env, const char *what, const char *run, cli_out out) {
+    return strcmp(what, "metrics") == 0 ? get_metrics(env, out, run) : get_steps(env, out, run);
 }
 
 static const char get_help[] =
@@ -221,12 +228,25 @@ static const char get_help[] =
     "--show-labels adds a LABELS column to the table.\n"
     "-w keeps watching: prints a row again whenever it changes, until interrupted.\n";
 
+typedef struct get_kind get_kind;
+
 /* What get was asked: the kind's words and the list options. */
 typedef struct get_req {
     get_opts g;
     cli_list_opts lo;
-    const char *kind; /* canonical plural */
+    const get_kind *kind;
 } get_req;
+
+/* One kind `get` lists: its names (plural, singular, short) and what -o name
+ * prints (the singular), the handler that fetches the list once in a format,
+ * how many arguments follow the kind, and whether it works through --server. */
+struct get_kind {
+    const char *kind, *singular, *shortname;
+    int (*fetch)(cli_env *env, const get_req *q, cli_out out);
+    int nargs;         /* 0, or 1: the run (steps RUN, metrics RUN) */
+    bool remote;       /* works through --server */
+    const char *for_one; /* with nargs 0, how to see one (said when an argument is given), or NULL */
+};
 
 static int parse_get(int argc, char **argv, get_req *q) {
     static const struct option longs[] = {{"output", required_argument, 0, 'o'},   {"home", required_argument, 0, 'H'},
@@ -259,38 +279,52 @@ static int parse_get(int argc, char **argv, get_req *q) {
     return 0;
 }
 
-/* Kinds, their other names (singular, short) and what -o name prints. */
-static const struct {
-    const char *kind, *singular, *shortname;
-} kinds[] = {{"runs", "run", NULL},
-             {"steps", "step", NULL},
-             {"metrics", "metric", NULL},
-             {"experiments", "experiment", NULL},
-             {"nodes", "node", "no"},
-             {"queue", "queue", NULL},
-             {"deployments", "deployment", "deploy"},
-             {"clusterqueues", "clusterqueue", "cq"},
-             {"localqueues", "localqueue", "lq"},
-             {"priorityclasses", "priorityclass", "pc"},
-             {"resourceflavors", "resourceflavor", "rf"}};
+static int f_runs(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return env->backend->get_runs(env, out);
+}
+static int f_run_items(cli_env *env, const get_req *q, cli_out out) {
+    return env->backend->get_run_items(env, q->kind->kind, q->g.pos[1], out);
+}
+static int f_experiments(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return env->backend->get_experiments(env, out);
+}
+static int f_nodes(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return env->backend->get_nodes(env, out);
+}
+static int f_queue(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return env->backend->get_queue(env, out);
+}
+static int f_deployments(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return env->backend->get_deployments(env, out);
+}
+static int f_objects(cli_env *env, const get_req *q, cli_out out) {
+    return env->backend->get_objects(env, q->kind->kind, out);
+}
+
+static const get_kind kinds[] = {
+    {"runs", "run", NULL, f_runs, 0, true, "to see one run use mlplane describe run RUN"},
+    {"steps", "step", NULL, f_run_items, 1, true, NULL},
+    {"metrics", "metric", NULL, f_run_items, 1, true, NULL},
+    {"experiments", "experiment", NULL, f_experiments, 0, true, NULL},
+    {"nodes", "node", "no", f_nodes, 0, true, NULL},
+    {"queue", "queue", NULL, f_queue, 0, false, NULL},
+    {"deployments", "deployment", "deploy", f_deployments, 0, true, "for one use mlplane rollout status NAME"},
+    {"clusterqueues", "clusterqueue", "cq", f_objects, 0, false, NULL},
+    {"localqueues", "localqueue", "lq", f_objects, 0, false, NULL},
+    {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
+    {"resourceflavors", "resourceflavor", "rf", f_objects, 0, false, NULL},
+};
+enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 
 static int fetch_kind(cli_env *env, void *ctx, cli_out out) {
     get_req *q = ctx;
-    get_opts *g = &q->g;
-    g->out = out;
-    const char *k = q->kind;
-    if (strcmp(k, "runs") == 0) return env->server ? remote_get_runs(env, out) : get_runs(env, g);
-    if (strcmp(k, "steps") == 0 || strcmp(k, "metrics") == 0) {
-        if (env->server) return remote_get_run_items(env, k, g->pos[1], out);
-        return k[0] == 's' ? get_steps(env, g, g->pos[1]) : get_metrics(env, g, g->pos[1]);
-    }
-    if (strcmp(k, "experiments") == 0)
-        return env->server ? remote_get_experiments(env, out) : cli_get_experiments(env, g->home, out);
-    if (strcmp(k, "queue") == 0) return cli_get_queue(env, g->home, out);
-    if (strcmp(k, "deployments") == 0)
-        return env->server ? remote_get_deployments(env, out) : cli_get_deployments(env, g->home, out);
-    if (strcmp(k, "nodes") == 0) return env->server ? remote_get_nodes(env, out) : cli_get_nodes(env, g->home, out);
-    return cli_get_objects(env, g->home, k, out);
+    q->g.out = out;
+    return q->kind->fetch(env, q, out);
 }
 
 int cmd_get(cli_env *env, int argc, char **argv) {
@@ -300,30 +334,37 @@ int cmd_get(cli_env *env, int argc, char **argv) {
     }
     get_req q;
     if (parse_get(argc, argv, &q)) return CLI_USAGE;
+    if (q.g.home) env->home_flag = q.g.home;
     if (q.g.npos < 1) return cli_fail(CLI_USAGE, "get needs what to list: runs, steps RUN, metrics RUN, experiments or nodes");
     const char *what = q.g.pos[0];
-    size_t ki = 0;
-    while (ki < sizeof kinds / sizeof kinds[0] && strcmp(what, kinds[ki].kind) != 0 && strcmp(what, kinds[ki].singular) != 0 &&
-           !(kinds[ki].shortname && strcmp(what, kinds[ki].shortname) == 0))
-        ki++;
-    if (ki == sizeof kinds / sizeof kinds[0])
-        return cli_fail(CLI_USAGE,
-                        "cannot get \"%s\": expected runs, steps, metrics, experiments, nodes, queue, deployments (deploy), "
-                        "clusterqueues (cq), localqueues (lq), priorityclasses (pc) or resourceflavors (rf)",
-                        what);
-    q.kind = kinds[ki].kind;
-    bool per_run = strcmp(q.kind, "steps") == 0 || strcmp(q.kind, "metrics") == 0;
-    if (per_run && q.g.npos != 2) return cli_fail(CLI_USAGE, "get %s needs a run id: mlplane get %s RUN", what, what);
-    if (!per_run && q.g.npos > 1) {
-        if (strcmp(q.kind, "runs") == 0)
-            return cli_fail(CLI_USAGE, "get runs takes no argument; to see one run use mlplane describe run RUN");
-        if (strcmp(q.kind, "deployments") == 0)
-            return cli_fail(CLI_USAGE, "get deployments takes no argument; for one use mlplane rollout status NAME");
+    for (size_t i = 0; i < NKINDS && !q.kind; i++)
+        if (strcmp(what, kinds[i].kind) == 0 || strcmp(what, kinds[i].singular) == 0 ||
+            (kinds[i].shortname && strcmp(what, kinds[i].shortname) == 0))
+            q.kind = &kinds[i];
+    if (!q.kind) {
+        mp_buf list;
+        mp_buf_init(&list);
+        for (size_t i = 0; i < NKINDS; i++) {
+            mp_buf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == NKINDS ? " or " : ", ", kinds[i].kind);
+            if (kinds[i].shortname && strcmp(kinds[i].shortname, "no") != 0) mp_buf_printf(&list, " (%s)", kinds[i].shortname);
+        }
+        int st = cli_fail(CLI_USAGE, "cannot get \"%s\": expected %s", what, list.data);
+        mp_buf_free(&list);
+        return st;
+    }
+    const get_kind *k = q.kind;
+    if (k->nargs == 1 && q.g.npos != 2) return cli_fail(CLI_USAGE, "get %s needs a run id: mlplane get %s RUN", what, what);
+    if (k->nargs == 0 && q.g.npos > 1) {
+        if (k->for_one) return cli_fail(CLI_USAGE, "get %s takes no argument; %s", k->kind, k->for_one);
         return cli_fail(CLI_USAGE, "get %s takes no argument", what);
     }
-    if (env->server && (strcmp(q.kind, "queue") == 0 || strstr("clusterqueues localqueues priorityclasses resourceflavors", q.kind)))
-        return cli_fail(CLI_USAGE, "get %s reads the embedded store; it does not work through --server", what);
-    return cli_list_run(env, kinds[ki].singular, &q.lo, fetch_kind, &q);
+    if (!k->remote && env->server) {
+        char *w = mp_xasprintf("get %s", what);
+        int st = cli_not_remote(env, w);
+        free(w);
+        return st;
+    }
+    return cli_list_run(env, k->singular, &q.lo, fetch_kind, &q);
 }
 
 int cmd_describe(cli_env *env, int argc, char **argv) {
@@ -343,38 +384,32 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     }
     get_opts g;
     if (parse_common(argc, argv, &g, false)) return CLI_USAGE;
+    if (g.home) env->home_flag = g.home;
     if (g.npos == 2 && (strcmp(g.pos[0], "deployment") == 0 || strcmp(g.pos[0], "deployments") == 0 ||
                         strcmp(g.pos[0], "deploy") == 0))
-        return cli_describe_deployment(env, g.home, g.pos[1], g.out);
+        return env->backend->describe_deployment(env, g.pos[1], g.out);
     if (g.npos == 2 && (strcmp(g.pos[0], "model") == 0 || strcmp(g.pos[0], "models") == 0))
-        return cli_describe_model(env, g.home, g.pos[1], g.out);
+        return env->backend->models(env, g.pos[1], true, g.out);
     if (g.npos != 2 || strcmp(g.pos[0], "run") != 0)
         return cli_fail(CLI_USAGE,
                         "usage: mlplane describe run RUN, mlplane describe deployment NAME or mlplane describe model NAME");
-    if (env->server) return remote_describe(env, g.pos[1], g.out);
+    return env->backend->describe_run(env, g.pos[1], g.out);
+}
+
+int cli_local_describe_run(cli_env *env, const char *run, cli_out out) {
     run_bundle b;
-    int status = load_bundle(env, g.home, g.pos[1], &b);
+    int status = load_bundle(env, run, &b);
+    json_t *o = NULL;
+    mp_err e;
+    if (status == 0 &&
+        api_run_describe_json(b.st, &b.run, b.steps, b.nsteps, b.metrics, b.nmetrics, 0, &o, &e) != 0)
+        status = cli_fail_err(&e);
     if (status) {
         free_bundle(&b);
         return status;
     }
-    store_event *evs = NULL;
-    size_t nev = 0;
-    b.st->m->event_list(b.st, b.run.id, 0, &evs, &nev, NULL);
-    if (g.out != OUT_TABLE) {
-        json_t *o = api_run_json(&b.run, b.steps, b.nsteps);
-        json_t *arr = json_array();
-        for (size_t i = 0; i < b.nsteps; i++) {
-            json_t *sj = api_step_json(&b.steps[i], b.metrics, b.nmetrics);
-            api_step_add_log_tail(sj, &b.steps[i]);
-            json_array_append_new(arr, sj);
-        }
-        json_object_set_new(o, "steps", arr);
-        json_t *ea = json_array();
-        for (size_t i = 0; i < nev; i++) json_array_append_new(ea, api_event_json(&evs[i]));
-        json_object_set_new(o, "events", ea);
-        status = cli_print_json(o, g.out);
-        json_decref(o);
+    if (out != OUT_TABLE) {
+        status = cli_print_json(o, out);
     } else {
         store_run *r = &b.run;
         char created[40], dur[32];
@@ -420,14 +455,13 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
                 printf("  %-20s %-16s %.6g\n", b.metrics[i].step, b.metrics[i].key, b.metrics[i].value);
         }
         printf("\nEvents:\n");
-        for (size_t i = 0; i < nev; i++) {
-            char t[40];
-            mp_format_time(evs[i].time_ms, t, sizeof t);
-            printf("  %s  %-16s %-20s %s\n", t, evs[i].type, evs[i].step ? evs[i].step : "-",
-                   evs[i].message ? evs[i].message : "");
-        }
+        size_t i;
+        json_t *ev;
+        json_array_foreach(json_object_get(o, "events"), i, ev)
+            printf("  %s  %-16s %-20s %s\n", cli_jstr(ev, "time", "-"), cli_jstr(ev, "type", ""), cli_jstr(ev, "step", "-"),
+                   cli_jstr(ev, "message", ""));
     }
-    store_event_array_free(evs, nev);
+    json_decref(o);
     free_bundle(&b);
     return status;
 }
@@ -468,14 +502,17 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
     get_opts g;
     if (parse_common(argc, argv, &g, true)) return CLI_USAGE;
     if (g.npos < 1 || g.npos > 2) return cli_fail(CLI_USAGE, "usage: mlplane logs RUN [STEP] [-f] [--tail N]");
-    if (env->server) return remote_logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow, tail);
+    if (g.home) env->home_flag = g.home;
+    return env->backend->logs(env, g.pos[0], g.npos == 2 ? g.pos[1] : NULL, g.follow, tail);
+}
+
+int cli_local_logs(cli_env *env, const char *run, const char *only, bool follow, int tail) {
     run_bundle b;
-    int status = load_bundle(env, g.home, g.pos[0], &b);
+    int status = load_bundle(env, run, &b);
     if (status) {
         free_bundle(&b);
         return status;
     }
-    const char *only = g.npos == 2 ? g.pos[1] : NULL;
     if (only) {
         bool found = false;
         for (size_t i = 0; i < b.nsteps; i++) found |= strcmp(b.steps[i].name, only) == 0;
@@ -524,7 +561,7 @@ int cmd_logs(cli_env *env, int argc, char **argv) {
             }
             cat_from(s->log_path, &offs[i]);
         }
-        if (!g.follow) break;
+        if (!follow) break;
         store_run cur = {0};
         bool ended = b.st->m->run_get(b.st, b.run.id, &cur, NULL) != 0 || store_run_state_final(cur.state) ||
                      !engine_owner_alive(&cur);

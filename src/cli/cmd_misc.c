@@ -59,6 +59,28 @@ static int validate_view(cli_env *env, const spec_file *const *files, size_t n, 
     return rc ? cli_fail_err(&e) : 0;
 }
 
+int cli_local_validate_names(cli_env *env, spec_file *const *f, size_t n, spec_diags *d) {
+    const spec_file **loaded = mp_xcalloc(n + 1, sizeof *loaded);
+    size_t nloaded = 0;
+    for (size_t i = 0; i < n; i++)
+        if (f[i]) loaded[nloaded++] = f[i];
+    int status = CLI_OK;
+    if (nloaded) {
+        sched_objects o;
+        char *nowhere = NULL, *note = NULL;
+        status = validate_view(env, loaded, nloaded, &o, &nowhere, &note);
+        if (status == CLI_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (f[i]) sched_objects_check_names(&o, f[i], NULL, nowhere, note, &d[i]);
+            sched_objects_free(&o);
+        }
+        free(nowhere);
+        free(note);
+    }
+    free(loaded);
+    return status;
+}
+
 int cmd_validate(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("Usage: mlplane validate FILE...\n\n"
@@ -74,23 +96,9 @@ int cmd_validate(cli_env *env, int argc, char **argv) {
     size_t n = (size_t)argc - 1;
     spec_diags *d = mp_xcalloc(n, sizeof *d);
     spec_file **f = mp_xcalloc(n, sizeof *f);
-    const spec_file **loaded = mp_xcalloc(n, sizeof *loaded);
-    size_t nloaded = 0;
-    for (size_t i = 0; i < n; i++)
-        if (spec_load_file(argv[i + 1], &f[i], &d[i]) == 0) loaded[nloaded++] = f[i];
+    for (size_t i = 0; i < n; i++) spec_load_file(argv[i + 1], &f[i], &d[i]);
     int status = CLI_OK;
-    if (nloaded && !env->server) {
-        sched_objects o;
-        char *nowhere = NULL, *note = NULL;
-        status = validate_view(env, loaded, nloaded, &o, &nowhere, &note);
-        if (status == CLI_OK) {
-            for (size_t i = 0; i < n; i++)
-                if (f[i]) sched_objects_check_names(&o, f[i], NULL, nowhere, note, &d[i]);
-            sched_objects_free(&o);
-        }
-        free(nowhere);
-        free(note);
-    }
+    if (env->backend->validate_names) status = env->backend->validate_names(env, f, n, d);
     for (size_t i = 0; i < n; i++) {
         mp_buf b;
         mp_buf_init(&b);
@@ -108,7 +116,6 @@ int cmd_validate(cli_env *env, int argc, char **argv) {
     }
     free(d);
     free(f);
-    free(loaded);
     return status;
 }
 

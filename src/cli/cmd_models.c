@@ -228,22 +228,15 @@ int cmd_models(cli_env *env, int argc, char **argv) {
     if (!sub || (strcmp(sub, "list") == 0 && npos != 1) || (strcmp(sub, "get") == 0 && npos != 2) ||
         (strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0))
         return cli_fail(CLI_USAGE, "usage: mlplane models list | mlplane models get NAME");
-    if (env->server) return remote_models(env, sub[0] == 'g' ? argv[optind + 1] : NULL, out);
-    char *home = NULL;
-    store *st = NULL;
-    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
-    int status = sub[0] == 'l' ? models_list(st, out) : models_get(st, argv[optind + 1], out, false);
-    st->m->close(st);
-    free(home);
-    return status;
+    if (home_flag) env->home_flag = home_flag;
+    return env->backend->models(env, sub[0] == 'g' ? argv[optind + 1] : NULL, false, out);
 }
 
-int cli_describe_model(cli_env *env, const char *home_flag, const char *name, cli_out out) {
-    if (env->server) return remote_models(env, name, out);
+int cli_local_models(cli_env *env, const char *name, bool describe, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
-    int status = models_get(st, name, out, true);
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
+    int status = name ? models_get(st, name, out, describe) : models_list(st, out);
     st->m->close(st);
     free(home);
     return status;

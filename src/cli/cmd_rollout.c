@@ -241,14 +241,17 @@ int cmd_rollout(cli_env *env, int argc, char **argv) {
     if (out != OUT_TABLE && !status_verb) return cli_fail(CLI_USAGE, "-o goes with status");
     if (promote && percent < 0) percent = 100;
     if (rollback) percent = 0;
-    if (env->server) return remote_rollout(env, name, status_verb ? -1 : percent, out);
+    if (home_flag) env->home_flag = home_flag;
+    return env->backend->rollout(env, name, status_verb ? -1 : percent, out);
+}
 
+int cli_local_rollout(cli_env *env, const char *name, int percent, cli_out out) {
     char *home = NULL;
     store *st = NULL;
-    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
     int status = CLI_OK;
-    if (status_verb) {
+    if (percent < 0) {
         char warn[1024] = "";
         json_t *v = serve_deploy_status_of(st, home, name, warn, sizeof warn, &e);
         if (warn[0]) fprintf(stderr, "mlplane: %s\n", warn);
@@ -315,7 +318,6 @@ int cli_get_deployments(cli_env *env, const char *home_flag, cli_out out) {
 
 /* describe deployment NAME: its state, versions, split, replicas and events. */
 int cli_describe_deployment(cli_env *env, const char *home_flag, const char *name, cli_out out) {
-    if (env->server) return remote_describe_deployment(env, name, out);
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;

@@ -326,20 +326,19 @@ int cmd_run(cli_env *env, int argc, char **argv) {
         mp_strv_free(&params);
         return cli_fail(CLI_USAGE, "run needs exactly one spec file: mlplane run FILE [-p name=value]...");
     }
-    const char *path = argv[optind];
-    if (env->server) {
-        status = remote_run(env, path, &params, detached, parallel);
-        mp_strv_free(&params);
-        return status;
-    }
+    if (home_flag) env->home_flag = home_flag;
+    status = env->backend->run(env, argv[optind], &params, detached, parallel);
+    mp_strv_free(&params);
+    return status;
+}
+
+int cli_local_run(cli_env *env, const char *path, const mp_strv *params, bool detached, int parallel) {
+    int status = CLI_OK;
     char *text = NULL;
     size_t len = 0;
     spec_diags d = {0};
     spec_file *f = NULL;
-    if (cli_read_spec(path, &text, &len) != 0) {
-        mp_strv_free(&params);
-        return cli_fail(CLI_USAGE, "nothing was run");
-    }
+    if (cli_read_spec(path, &text, &len) != 0) return cli_fail(CLI_USAGE, "nothing was run");
     char *abs = mp_path_abs(NULL, path);
     char *dir = mp_path_dir(abs);
     if (spec_load_string(path, dir, text, len, &f, &d) != 0) {
@@ -355,9 +354,9 @@ int cmd_run(cli_env *env, int argc, char **argv) {
     if (status == CLI_OK && !p) status = cli_fail(CLI_USAGE, "%s holds no Pipeline to run", path);
     char *home = NULL, *run_id = NULL;
     store *st = NULL;
-    submission sub = {.env = env, .home_flag = home_flag, .diags = &d,
+    submission sub = {.env = env, .home_flag = NULL, .diags = &d,
                       .req = {.pipeline = p, .spec_path = abs, .spec_text = text,
-                              .overrides = (const char *const *)params.v, .noverrides = params.n,
+                              .overrides = (const char *const *)params->v, .noverrides = params->n,
                               .parallel = parallel, .file = f, .diags = &d}};
     if (status == CLI_OK && detached) status = detach(&sub);
     else if (status == CLI_OK && (status = submit(&sub, &home, &st, &run_id)) == CLI_OK)
@@ -365,7 +364,6 @@ int cmd_run(cli_env *env, int argc, char **argv) {
     if (st) st->m->close(st);
     spec_diags_free(&d);
     spec_file_free(f);
-    mp_strv_free(&params);
     free(text);
     free(abs);
     free(dir);
@@ -389,13 +387,12 @@ static int parse_run_arg(int argc, char **argv, const char **home_flag, const ch
     return 0;
 }
 
-/* Parses "RUN [--home DIR]" and opens the store; returns 0 or an exit status
- * (the error already printed). On success the caller frees *home and closes *st. */
-static int open_run_command(cli_env *env, int argc, char **argv, const char *usage, const char **run, char **home,
-                            store **st) {
+/* Parses "RUN [--home DIR]" into *run and env->home_flag; 0 or CLI_USAGE (printed). */
+static int run_command_args(cli_env *env, int argc, char **argv, const char *usage, const char **run) {
     const char *home_flag = NULL;
     if (parse_run_arg(argc, argv, &home_flag, run, usage)) return CLI_USAGE;
-    return cli_open_store_existing(env, home_flag, home, st) ? CLI_FAILED : 0;
+    if (home_flag) env->home_flag = home_flag;
+    return 0;
 }
 
 int cmd_resume(cli_env *env, int argc, char **argv) {
@@ -407,14 +404,16 @@ int cmd_resume(cli_env *env, int argc, char **argv) {
               stdout);
         return CLI_OK;
     }
-    if (env->server)
-        return cli_fail(CLI_USAGE, "resume works on the machine of the run, not through a server: run it there without "
-                                   "--server or MLPLANE_SERVER");
+    if (!env->backend->resume) return cli_not_remote(env, "resume");
     const char *run = NULL;
+    if (run_command_args(env, argc, argv, "mlplane resume RUN", &run)) return CLI_USAGE;
+    return env->backend->resume(env, run);
+}
+
+int cli_local_resume(cli_env *env, const char *run) {
     char *home = NULL;
     store *st = NULL;
-    int opened = open_run_command(env, argc, argv, "mlplane resume RUN", &run, &home, &st);
-    if (opened) return opened;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e;
     store_run r = {0};
     spec_file *f = NULL;
@@ -449,15 +448,14 @@ int cmd_cancel(cli_env *env, int argc, char **argv) {
         return CLI_OK;
     }
     const char *run = NULL;
+    if (run_command_args(env, argc, argv, "mlplane cancel RUN", &run)) return CLI_USAGE;
+    return env->backend->cancel(env, run);
+}
+
+int cli_local_cancel(cli_env *env, const char *run) {
     char *home = NULL;
     store *st = NULL;
-    if (env->server) {
-        const char *ignored_home = NULL;
-        if (parse_run_arg(argc, argv, &ignored_home, &run, "mlplane cancel RUN")) return CLI_USAGE;
-        return remote_cancel(env, run);
-    }
-    int opened = open_run_command(env, argc, argv, "mlplane cancel RUN", &run, &home, &st);
-    if (opened) return opened;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e;
     executor *x = NULL;
     int status = CLI_OK;

@@ -18,6 +18,8 @@ static const cli_command commands[] = {
     {"apply", cmd_apply, "-f FILE|DIR|-", "store objects: Deployment, PriorityClass, Node, ClusterQueue, LocalQueue, ..."},
     {"delete", cmd_delete, "KIND NAME [-n NAMESPACE]", "remove an applied object (a Deployment stops serving)"},
     {"rollout", cmd_rollout, "status|promote|rollback DEPLOYMENT", "show or change a Deployment's canary split"},
+    {"k8s", cmd_k8s, "render FILE... [-n NS] [--image IMAGE] [--kueue] [-o yaml|json] [--out DIR]",
+     "the Kubernetes objects of spec files (Jobs, Services, PriorityClasses)"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},
     {"describe", cmd_describe, "run RUN|deployment NAME|model NAME", "show everything about a run (steps, metrics, events), a Deployment (state, errors, events) or a model"},
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},
@@ -219,6 +221,7 @@ int main(int argc, char **argv) {
     argc = i + take_server_flag(argc - i, argv + i, &env);
     if (!env.server) env.server = getenv("MLPLANE_SERVER");
     if (env.server && !*env.server) env.server = NULL;
+    env.backend = env.server ? &cli_backend_remote : &cli_backend_local;
     if (strcmp(name, "help") == 0) return help_command(&env, argc - i, argv + i);
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(commands[c].name, name) == 0) return commands[c].fn(&env, argc - i, argv + i);

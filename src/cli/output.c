@@ -93,6 +93,17 @@ void cli_print_after_table(const char *text) {
     else fputs(text, stdout);
 }
 
+char *cli_yaml_string(json_t *v) {
+    struct fy_document *fyd = fy_document_create(NULL);
+    if (!fyd) return mp_xstrdup("");
+    fy_document_set_root(fyd, yaml_node(fyd, v));
+    char *y = fy_emit_document_to_string(fyd, FYECF_MODE_BLOCK | FYECF_INDENT_2 | FYECF_WIDTH_INF);
+    fy_document_destroy(fyd);
+    if (!y) return mp_xstrdup("");
+    if (strncmp(y, "---\n", 4) == 0) memmove(y, y + 4, strlen(y + 4) + 1);
+    return y;
+}
+
 int cli_print_json(json_t *v, cli_out fmt) {
     if (capture && !capture->pass_through) {
         json_decref(capture->json);

@@ -269,8 +269,8 @@ static int apply_start(engine *g, start_item *it) {
     s->nodes = NULL;
     s->gpus = 0;
     if (it->adm == ADMISSION_PENDING || it->adm == ADMISSION_ENQUEUE) {
-        const char *why = it->row && it->row->reason ? it->row->reason : "queued: waiting for the scheduler";
-        return note_waiting(g, s, mp_str_starts(why, "preempts ") ? "StepPreempting" : "StepWaiting", why);
+        const char *why = it->row && it->row->reason ? it->row->reason : SCHED_WHY_QUEUED;
+        return note_waiting(g, s, sched_why_is(why, SCHED_WAIT_PREEMPTION) ? "StepPreempting" : "StepWaiting", why);
     }
     if (it->adm == ADMISSION_ADMITTED) {
         s->gpus = it->row->gpu_devices;

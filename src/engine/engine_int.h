@@ -127,11 +127,6 @@ typedef struct engine__sweep_end {
 
 /* The name of trial i of step: "S[i]" (heap). */
 char *engine__trial_name(const char *step, size_t i);
-/* The param values of sw's trials, each a JSON object name -> string in sw's param
- * order (grid: every combination, the last param varying fastest; random: count
- * draws of splitmix64 seeded with sw->seed). Returns the count and a heap array in
- * *out (free each and the array). */
-size_t engine__sweep_expand(const spec_sweep *sw, char ***out);
 /* In the caller's transaction: inserts the trial steps of sweep step s of run_id
  * as Pending steps at positions *idx, *idx + 1, ... (advancing *idx). */
 int engine__sweep_insert(store *st, const char *home, const char *run_id, const spec_step *s, int *idx, mp_err *e);

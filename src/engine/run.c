@@ -1,7 +1,7 @@
-/* run.c — the life of a run around its execution: submit (validate params and
- * capacity, write the run and its steps — a sweep's trials included — in one
- * transaction), resume after the owner died, cancel, and the machine's capacity.
- * Runs on the caller's thread. */
+/* run.c — the life of a run around its execution: submit (validate params,
+ * check that every step could ever run (src/sched/capacity.c), write the run and
+ * its steps — a sweep's trials included — in one transaction), resume after the
+ * owner died, cancel. Runs on the caller's thread. */
 #include "engine/engine_int.h"
 
 #include <signal.h>

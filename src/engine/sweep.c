@@ -33,62 +33,12 @@
 
 /* ---- trials' values ----------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* One draw for param p (see the top comment), as text into out. */
-static void draw(const spec_sweep_param *p, uint64_t *state, char *out, size_t n) {
-    double u = (double)(splitmix64(state) >> 11) * 0x1.0p-53;
-    if (!p->is_range) {
-        size_t i = (size_t)(u * (double)p->nvalues);
-        snprintf(out, n, "%s", p->values[i < p->nvalues ? i : p->nvalues - 1]);
-    } else if (p->integer) {
-        double hi = p->max + 1, v;
-        if (p->log) v = floor(exp(log(p->min) + u * (log(hi) - log(p->min))));
-        else v = p->min + floor(u * (hi - p->min));
-        snprintf(out, n, "%lld", (long long)(v > p->max ? p->max : v < p->min ? p->min : v));
-    } else {
-        double v = p->log ? exp(log(p->min) + u * (log(p->max) - log(p->min))) : p->min + u * (p->max - p->min);
-        snprintf(out, n, "%.6g", v);
-    }
-}
-
 char *engine__trial_name(const char *step, size_t i) { return mp_xasprintf("%s[%zu]", step, i); }
-
-size_t engine__sweep_expand(const spec_sweep *sw, char ***out) {
-    size_t n = spec_sweep_trials(sw);
-    if (n > SPEC_SWEEP_MAX_TRIALS) n = 0; /* validation refuses it */
-    char **v = mp_xcalloc(n + 1, sizeof *v);
-    uint64_t state = sw->seed;
-    for (size_t t = 0; t < n; t++) {
-        json_t *o = json_object();
-        size_t rest = t; /* grid: t in mixed radix, the last param the lowest digit */
-        char **vals = mp_xcalloc(sw->nparams + 1, sizeof *vals);
-        for (size_t j = sw->nparams; j-- > 0 && sw->kind == SPEC_SWEEP_GRID;) {
-            vals[j] = sw->params[j].values[rest % sw->params[j].nvalues];
-            rest /= sw->params[j].nvalues;
-        }
-        for (size_t j = 0; j < sw->nparams; j++) {
-            char buf[512];
-            if (sw->kind == SPEC_SWEEP_RANDOM) draw(&sw->params[j], &state, buf, sizeof buf);
-            json_object_set_new(o, sw->params[j].name, json_string(sw->kind == SPEC_SWEEP_GRID ? vals[j] : buf));
-        }
-        free(vals);
-        v[t] = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(o);
-    }
-    *out = v;
-    return n;
-}
 
 int engine__sweep_insert(store *st, const char *home, const char *run_id, const spec_step *s, int *idx, mp_err *e) {
     assert(st->m->in_tx(st)); /* the trials commit with their run */
     char **params = NULL;
-    size_t n = engine__sweep_expand(s->sweep, &params);
+    size_t n = spec_sweep_expand(s->sweep, &params);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char *name = engine__trial_name(s->name, i);

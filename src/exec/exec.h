@@ -3,7 +3,7 @@
  *
  * An executor is a struct of function pointers (like SQLite's VFS) with one
  * implementation per place work runs: local processes (local.c) now, Kubernetes
- * Jobs later. The scheduler above owns all decisions (what to start, timeouts,
+ * Jobs later. The engine above (src/engine) owns all decisions (what to start, timeouts,
  * retries) and records every state change in the store before calling here; an
  * executor keeps no durable state of its own.
  *

@@ -30,12 +30,13 @@ int sched_enqueue(sched_queue *q, store *st, const store_run *run, const char *s
     sched_resolved res;
     mp_err re;
     if (sched_objects_resolve(&q->obj, run->namespace_, s, &res, &re) != 0) {
-        *why = mp_xstrdup(re.msg);
+        bool no_class = s->priority_class && !sched_objects_class(&q->obj, s->priority_class);
+        *why = sched_why(no_class ? SCHED_WAIT_PRIORITY_CLASS : SCHED_WAIT_LOCAL_QUEUE, "%s", re.msg);
         return 0;
     }
     sched__req req;
     if (sched__req_from_step(s, res.may_preempt, &req, &re) != 0) {
-        *why = mp_xstrdup(re.msg);
+        *why = sched_why(SCHED_WAIT_REQUEST, "%s", re.msg);
         return 0;
     }
     char *json = sched__req_to_json(&req);
@@ -43,7 +44,7 @@ int sched_enqueue(sched_queue *q, store *st, const store_run *run, const char *s
                     .owner_start = run->owner_start, .pending = true, .priority = res.priority,
                     .queue = (char *)res.cluster_queue, .created_ms = now,
                     .limit_ms = (int64_t)s->timeout_seconds * 1000, .request = json,
-                    .reason = "queued: waiting for the scheduler"};
+                    .reason = SCHED_WHY_QUEUED};
     rc = st->w->workload_put(st, &h, e);
     free(json);
     sched__req_free(&req);

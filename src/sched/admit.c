@@ -128,27 +128,27 @@ void sched__put_victims(sched__cycle *cy, mp_buf *b, const size_t *v, size_t n, 
 
 /* ---- workloads ----------------------------------------------------------------- */
 
-/* Reads a request into r: NULL, or why it is malformed (heap). */
+/* Reads a request into r: NULL, or why it is malformed (heap: "a gang must have ..."). */
 static char *req_read(sched__cycle *cy, const sched_pod_req *pr, sched__req *r) {
     memset(r, 0, sizeof *r);
     const sched_res *q = &pr->requests;
     if (pr->gang < 0 || pr->gang > SCHED_GANG_MAX)
-        return mp_xasprintf("invalid request: a gang must have 0 to %d workers, not %d", SCHED_GANG_MAX, pr->gang);
+        return mp_xasprintf("a gang must have 0 to %d workers, not %d", SCHED_GANG_MAX, pr->gang);
     if (q->cpu_milli < 0 || q->memory_bytes < 0 || q->gpu < 0 || q->next < 0 || q->next > SCHED_EXT_MAX)
-        return mp_xstrdup("invalid request: a negative amount or a malformed list of extended resources");
+        return mp_xstrdup("a negative amount or a malformed list of extended resources");
     if ((pr->nnode_selector && !pr->node_selector) || (pr->ntolerations && !pr->tolerations))
-        return mp_xstrdup("invalid request: its nodeSelector or tolerations are missing");
+        return mp_xstrdup("its nodeSelector or tolerations are missing");
     const int64_t fixed[3] = {q->cpu_milli, q->memory_bytes, q->gpu};
     for (int k = 0; k < 3; k++)
         if (fixed[k] > 0) r->rid[r->n] = k, r->amt[r->n++] = fixed[k];
     for (int i = 0; i < q->next; i++) {
         const char *name = q->ext[i].name;
         if (q->ext[i].count < 0 || !name[0] || !memchr(name, 0, sizeof q->ext[i].name))
-            return mp_xstrdup("invalid request: a negative amount or a malformed extended resource");
+            return mp_xstrdup("a negative amount or a malformed extended resource");
         if (q->ext[i].count == 0) continue;
         int rid = sched__rid(cy, name);
         for (int k = 0; k < r->n; k++)
-            if (r->rid[k] == rid) return mp_xasprintf("invalid request: resource %s is given twice", name);
+            if (r->rid[k] == rid) return mp_xasprintf("resource %s is given twice", name);
         int k = r->n++;
         for (; k > 0 && r->rid[k - 1] > rid; k--) r->rid[k] = r->rid[k - 1], r->amt[k] = r->amt[k - 1];
         r->rid[k] = rid;
@@ -195,7 +195,7 @@ static int hold_admitted(sched__cycle *cy, size_t j, mp_err *e) {
     sched__work *k = &cy->wk[j];
     char *bad = req_read(cy, &W->req, &k->req);
     if (bad) {
-        mp_err_set(e, MP_EINVAL, "admitted workload %s: %s", s0(W->id), bad);
+        mp_err_set(e, MP_EINVAL, "admitted workload %s: invalid request: %s", s0(W->id), bad);
         free(bad);
         return MP_EINVAL;
     }
@@ -352,9 +352,10 @@ static void lanes_free(lanes *L) {
 
 /* ---- one decision -------------------------------------------------------------- */
 
-static void wait_with(sched_decision *d, char *why) {
+/* It waits for what (SCHED_WAIT_*): why (heap, taken) in the shape of sched_why. */
+static void wait_with(sched_decision *d, const char *what, char *why) {
     d->verdict = SCHED_WAIT;
-    d->why = why;
+    d->why = sched_why_take(what, why);
 }
 
 /* Every flavor combination (up to SCHED__COMBOS) for the groups r requests from q, the
@@ -435,19 +436,24 @@ static void admit(sched__cycle *cy, size_t j, const sched__hold *h, size_t *node
 static void decide(sched__cycle *cy, size_t j, sched_decision *d) {
     const sched_workload *W = &cy->w[j];
     sched__work *k = &cy->wk[j];
-    if (k->invalid) return wait_with(d, mp_xstrdup(k->invalid));
+    if (k->invalid) return wait_with(d, SCHED_WAIT_REQUEST, mp_xstrdup(k->invalid));
     if (k->queue == SCHED__UNKNOWN_QUEUE)
-        return wait_with(d, mp_xasprintf("ClusterQueue %s not found", s0(W->cluster_queue)));
+        return wait_with(d, SCHED_WAIT_CLUSTER_QUEUE,
+                         mp_xasprintf("ClusterQueue %s is not applied; apply it with `mlplane apply -f FILE`",
+                                      s0(W->cluster_queue)));
     const sched__queue *q = k->queue >= 0 ? &cy->q[k->queue] : NULL;
     const sched__req *r = &cy->reqs[k->req_id];
-    if (q && q->inactive) return wait_with(d, mp_xstrdup(q->inactive));
+    if (q && q->inactive) return wait_with(d, SCHED_WAIT_FLAVOR, mp_xstrdup(q->inactive));
     for (int i = 0; q && i < r->n; i++)
         if (r->rid[i] >= q->nrid || q->rid_group[r->rid[i]] < 0)
-            return wait_with(d, mp_xasprintf("ClusterQueue %s has no quota for %s (no resourceGroup covers it)",
-                                             q->name, cy->res_name[r->rid[i]]));
+            return wait_with(d, SCHED_WAIT_QUOTA,
+                             mp_xasprintf("ClusterQueue %s has no quota for %s (no resourceGroup covers it)", q->name,
+                                          cy->res_name[r->rid[i]]));
     sched__combo cbs[SCHED__COMBOS];
     int ncb = combos_of(cy, k->queue, r, cbs);
-    if (ncb == 0) return wait_with(d, mp_xasprintf("ClusterQueue %s has no flavor for a resource it covers", q->name));
+    if (ncb == 0)
+        return wait_with(d, SCHED_WAIT_QUOTA, mp_xasprintf("ClusterQueue %s has no flavor for a resource it covers",
+                                                           q->name));
 
     /* 1. fits quota and room now: the first such flavor combination */
     int first = -1, never = -1;
@@ -488,12 +494,12 @@ static void decide(sched__cycle *cy, size_t j, sched_decision *d) {
         mp_buf_puts(&b, cy->shapes[never].never_why);
     } else if (first < 0) {
         mp_buf_free(&b);
-        return wait_with(d, quota_why(cy, k->queue, r, &cbs[0]));
+        return wait_with(d, SCHED_WAIT_QUOTA, quota_why(cy, k->queue, r, &cbs[0]));
     } else {
         mp_buf_puts(&b, sched__shape_why(cy, &cy->shapes[first]));
         if (!cy->has_res) sched__reserve(cy, j, first, &first_h, &b);
     }
-    wait_with(d, mp_buf_steal(&b));
+    wait_with(d, SCHED_WAIT_NODES, mp_buf_steal(&b));
 }
 
 /* ---- the cycle ----------------------------------------------------------------- */

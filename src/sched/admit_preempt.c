@@ -106,10 +106,8 @@ static void put_leaving_names(sched__cycle *cy, mp_buf *b, const size_t *plan, i
         if (on_nodes(cy, cy->leaving[i], mark)) names[nn++] = cy->leaving[i];
     for (size_t i = 0; i < cy->nleaving && nn == 0; i++)
         if (holds_related(cy, cy->leaving[i], h, false)) names[nn++] = cy->leaving[i];
-    mp_buf_puts(b, "waiting for preempted ");
     if (nn) sched__put_victims(cy, b, names, nn, false);
-    else mp_buf_puts(b, "workloads");
-    mp_buf_puts(b, " to exit");
+    else sched__put_victims(cy, b, cy->leaving, cy->nleaving, false); /* none in particular: all that leave */
     free(names);
     free(mark);
 }
@@ -142,7 +140,7 @@ bool sched__wait_for_leaving(sched__cycle *cy, size_t j, const sched__combo *cbs
         mp_buf_init(&b);
         put_leaving_names(cy, &b, plan, r->gang, &h);
         d->verdict = SCHED_WAIT;
-        d->why = mp_buf_steal(&b);
+        d->why = sched_why_take(SCHED_WAIT_EVICTED, mp_buf_steal(&b));
         return true;
     }
     return false;
@@ -206,10 +204,10 @@ static void put_reason(sched__cycle *cy, mp_buf *b, const size_t *v, size_t nv, 
         mp_buf_puts(b, " to free quota");
         mp_buf why;
         mp_buf_init(&why);
-        if (!sched__workload_fits(cy, h, SCHED__EFF, &why)) mp_buf_printf(b, ": %s", why.data);
+        if (!sched__workload_fits(cy, h, SCHED__EFF, &why)) mp_buf_printf(b, "; %s", why.data);
         mp_buf_free(&why);
     } else {
-        mp_buf_printf(b, " to make room: %s", sched__shape_why(cy, &cy->shapes[shape]));
+        mp_buf_printf(b, " to make room; %s", sched__shape_why(cy, &cy->shapes[shape]));
     }
 }
 
@@ -329,7 +327,7 @@ static bool search_victims(sched__cycle *cy, size_t j, const sched__hold *h, boo
     d->verdict = SCHED_PREEMPT;
     d->victims = v;
     d->nvictims = nv;
-    d->why = mp_buf_steal(&b);
+    d->why = sched_why_take(SCHED_WAIT_PREEMPTION, mp_buf_steal(&b));
     return true;
 }
 

@@ -74,3 +74,28 @@ int sched_check_pipeline(const sched_objects *o, const spec_pipeline *p, mp_err 
     return 0;
 }
 
+int sched_step_fits_files(const spec_file *const *files, size_t nfiles, const spec_step *s, char *why, size_t whyn) {
+    sched_nodeset ns = {0};
+    mp_err e;
+    why[0] = '\0';
+    if (sched__nodeset_build(files, nfiles, NULL, NULL, &ns, &e) != 0) {
+        snprintf(why, whyn, "%s", e.msg);
+        return 0;
+    }
+    int fits = 1;
+    if (ns.n > 0) {
+        sched__req req;
+        if (sched__req_from_step(s, true, &req, &e) != 0) {
+            snprintf(why, whyn, "%s", e.msg);
+            fits = 0;
+        } else {
+            size_t *where = mp_xcalloc((size_t)req.req.gang + 1, sizeof *where);
+            int rc = sched_place_gang(ns.nodes, ns.n, &req.req, SCHED_BINPACK, where, why, whyn);
+            fits = !(rc == MP_ENOENT || rc == MP_EINVAL);
+            free(where);
+            sched__req_free(&req);
+        }
+    }
+    sched__nodeset_free(&ns);
+    return fits;
+}

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Built-in classes, used when no applied class has the name: serving work
@@ -467,5 +468,50 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
         if (f->objs[i].kind == SPEC_KIND_DEPLOYMENT) rc = st->o->rollout_set(st, spec_object_meta(&f->objs[i])->name, -1, e);
     if (rc == 0) *napplied = nkeys;
     free(keys);
+    return rc;
+}
+
+static const sched_object_kind object_kinds[] = {
+    {"PriorityClass", "priorityclass", "priorityclasses"}, {"Node", "node", "nodes"},
+    {"NodePool", "nodepool", "nodepools"},                 {"ResourceFlavor", "resourceflavor", "resourceflavors"},
+    {"ClusterQueue", "clusterqueue", "clusterqueues"},     {"LocalQueue", "localqueue", "localqueues"},
+    {"Deployment", "deployment", "deployments"},
+};
+enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
+
+const sched_object_kind *sched_object_kinds(size_t *n) {
+    *n = NKINDS;
+    return object_kinds;
+}
+
+const char *sched_object_kind_find(const char *word) {
+    for (size_t i = 0; word && i < NKINDS; i++)
+        if (strcmp(word, object_kinds[i].kind) == 0 || strcasecmp(word, object_kinds[i].singular) == 0 ||
+            strcasecmp(word, object_kinds[i].plural) == 0)
+            return object_kinds[i].kind;
+    return NULL;
+}
+
+int sched_objects_delete(store *st, const char *kind, const char *ns, const char *name, mp_err *e) {
+    const char *k = sched_object_kind_find(kind);
+    if (!k) {
+        mp_buf list;
+        mp_buf_init(&list);
+        for (size_t i = 0; i < NKINDS; i++)
+            mp_buf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == NKINDS ? " or " : ", ", object_kinds[i].kind);
+        int rc = mp_err_set(e, MP_EINVAL, "cannot delete kind \"%s\": expected %s", kind ? kind : "", list.data);
+        mp_buf_free(&list);
+        return rc;
+    }
+    bool deployment = strcmp(k, "Deployment") == 0;
+    /* LocalQueues live in a namespace, "default" unless given (as kubectl); nothing else has one */
+    const char *where = strcmp(k, "LocalQueue") == 0 ? (ns && *ns ? ns : "default") : "";
+    int rc = st->m->begin(st, e);
+    if (rc != 0) return rc;
+    rc = st->o->object_delete(st, k, where, name, e);
+    if (rc == 0 && deployment) rc = st->o->rollout_set(st, name, -1, e);
+    if (rc == 0 && deployment) rc = st->o->deploy_state_clear(st, name, e);
+    if (rc == 0) rc = st->m->commit(st, e);
+    else st->m->rollback(st);
     return rc;
 }

@@ -567,10 +567,10 @@ int sched_place_gang(const sched_node *nodes, size_t n, const sched_pod_req *req
         mp_buf_init(&b);
         mp_buf_init(&reason);
         rc = explain(nodes, n, &allocs, req, (int64_t)gang, &reason);
-        mp_buf_printf(&b, "gang needs %zu workers of ", gang);
+        mp_buf_printf(&b, "gang of %zu workers of ", gang);
         put_request(&b, req);
-        if (placed) mp_buf_printf(&b, "; only %zu fit (then: %s)", placed, reason.data);
-        else mp_buf_printf(&b, "; none fit: %s", reason.data);
+        if (placed) mp_buf_printf(&b, ": only %zu fit (then: %s)", placed, reason.data);
+        else mp_buf_printf(&b, ": none fit (%s)", reason.data);
         set_why(why, whyn, b.data);
         mp_buf_free(&reason);
         mp_buf_free(&b);

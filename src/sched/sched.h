@@ -265,6 +265,21 @@ void sched_objects_free(sched_objects *o);
  * *napplied: how many objects. MP_EINVAL (nothing stored) when d got problems. */
 int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t *napplied, spec_diags *d,
                         mp_err *e);
+/* The kinds of applied objects `delete KIND NAME` removes, in the order messages
+ * list them: the Kind as written in a spec and the words commands accept. */
+typedef struct sched_object_kind {
+    const char *kind, *singular, *plural;
+} sched_object_kind;
+const sched_object_kind *sched_object_kinds(size_t *n);
+/* The Kind a word names (the Kind itself, or its singular or plural in any case), or NULL. */
+const char *sched_object_kind_find(const char *word);
+/* Removes the applied object kind/name (kind as sched_object_kind_find takes it)
+ * in one transaction of its own. ns is a LocalQueue's namespace, "default" when
+ * NULL or empty; other kinds have none. A Deployment also loses the canary
+ * percent rollout recorded and the state and events the fleet recorded.
+ * MP_EINVAL for an unknown kind (the message lists the kinds), MP_ENOENT when
+ * nothing of that name is applied, or store errors; nothing changes then. */
+int sched_objects_delete(store *st, const char *kind, const char *ns, const char *name, mp_err *e);
 /* The objects applied in st (none when st is NULL) with those of files[0..nfiles)
  * over them, as if they were applied too (the files are borrowed: free them after
  * o). Nodes are not built when st is NULL. */
@@ -301,6 +316,37 @@ typedef struct sched_resolved {
  * "default", or its only one). MP_EINVAL naming what is not applied. Strings
  * are borrowed from o. */
 int sched_objects_resolve(const sched_objects *o, const char *ns, const spec_step *s, sched_resolved *out, mp_err *e);
+
+/* ---- why a step waits (why.c) ------------------------------------------------
+ * Every reason a ready step gives for not running (a waiting decision's why, a
+ * step's message, the StepWaiting and StepPreempting events, `get queue`,
+ * `sched simulate`) has one shape, like the message of a Kueue Workload's
+ * condition:
+ *     waiting for WHAT: WHY[; MORE]
+ * WHAT is one of the SCHED_WAIT_* below, WHY the facts (amounts, names), MORE
+ * what else holds or what would help. docs/scheduler.md ("Why a step waits")
+ * lists them; build them only through these. */
+#define SCHED_WAIT_SCHEDULER "the scheduler"             /* queued; no cycle has decided it yet */
+#define SCHED_WAIT_NODES "nodes"                         /* room on the nodes: now, ever, a reservation */
+#define SCHED_WAIT_QUOTA "quota"                         /* its ClusterQueue's quota */
+#define SCHED_WAIT_PREEMPTION "preemption"               /* it preempts (WHY: "preempts VICTIMS to ...") */
+#define SCHED_WAIT_EVICTED "preempted workloads to exit" /* victims chosen earlier still hold */
+#define SCHED_WAIT_PRIORITY_CLASS "a PriorityClass"      /* its priorityClassName names none */
+#define SCHED_WAIT_LOCAL_QUEUE "a LocalQueue"            /* its queueName names none */
+#define SCHED_WAIT_CLUSTER_QUEUE "a ClusterQueue"        /* its LocalQueue's ClusterQueue is not applied */
+#define SCHED_WAIT_FLAVOR "a ResourceFlavor"             /* its ClusterQueue's flavor is not applied */
+#define SCHED_WAIT_REQUEST "a valid request"             /* a malformed request */
+#define SCHED_WAIT_RETRY "its next attempt"              /* a retry's backoff */
+#define SCHED_WAIT_SLOT "its dependencies or a free slot" /* not queued: upstream steps, --parallel, maxParallel */
+/* A constant reason: SCHED_WHY(SCHED_WAIT_SCHEDULER, "queued"). */
+#define SCHED_WHY(what, why) "waiting for " what ": " why
+#define SCHED_WHY_QUEUED SCHED_WHY(SCHED_WAIT_SCHEDULER, "queued")
+/* "waiting for WHAT: " and the rest as printf formats it (heap). */
+char *sched_why(const char *what, const char *fmt, ...) MP_PRINTF(2, 3);
+/* The same around why (heap, freed here; NULL reads as ""). */
+char *sched_why_take(const char *what, char *why);
+/* Whether why has the shape with this WHAT (a StepPreempting is SCHED_WAIT_PREEMPTION). */
+bool sched_why_is(const char *why, const char *what);
 
 /* ---- admission (admit.c) ------------------------------------------------------
  * One scheduling cycle: a pure, deterministic function from (nodes, queues,
@@ -370,10 +416,12 @@ typedef struct sched_decision {
     bool borrows;        /* ADMIT: its queue goes over nominal quota in some resource */
     size_t *victims;     /* PREEMPT: indexes of admitted workloads to evict (heap) */
     size_t nvictims;
-    /* WAIT: the reason as `get queue` shows it ("needs 2 nvidia.com/gpu, largest
-     * free on any node is 1", "queue team-a over nominal nvidia.com/gpu quota 4,
-     * cohort has none to lend", "gang of 4 workers: 3 fit"); ADMIT and PREEMPT:
-     * a one-line explanation for the event (heap, never NULL). */
+    /* WAIT and PREEMPT: why it waits, as `get queue` shows it (the shape of
+     * sched_why: "waiting for nodes: needs 2 nvidia.com/gpu, largest free on any
+     * node is 1", "waiting for quota: queue team-a over nominal nvidia.com/gpu
+     * quota 4 (3 in use, 2 requested), cohort has none to lend", "waiting for
+     * preemption: preempts r/x (priority 0) to make room; ..."); ADMIT: a
+     * one-line explanation for the event (heap, never NULL). */
     char *why;
     int64_t ns; /* nanoseconds spent deciding it; 0 unless sched_cluster.time_decisions */
 } sched_decision;
@@ -405,6 +453,11 @@ void sched_decisions_free(sched_decision *d, size_t n);
  * the cluster is simulated) and on o's nodes, with names o resolves. Returns 0,
  * or MP_EINVAL saying which step cannot and why. */
 int sched_check_pipeline(const sched_objects *o, const spec_pipeline *p, mp_err *e);
+/* Whether step s (all its gang workers) could ever run on the nodes that
+ * files[0..nfiles) declare (Node, NodePool), each empty: 1 when it could, or
+ * when the files declare no nodes (then nothing is known); 0 with why filled
+ * when it never could. */
+int sched_step_fits_files(const spec_file *const *files, size_t nfiles, const spec_step *s, char *why, size_t whyn);
 
 /* ---- the shared queue (workload.c, admission.c) ------------------------------------
  * Engines queue their ready steps as pending workload rows; the process holding
@@ -428,8 +481,9 @@ typedef struct sched_queue {
 void sched_queue_free(sched_queue *q);
 /* Writes a pending row for step (named step, of spec s) of run (priority,
  * queue and request resolved against q's objects), in the caller's transaction.
- * When the step's names cannot be resolved, returns 0 with *why set (heap) and
- * writes nothing. */
+ * The row's reason is SCHED_WHY_QUEUED until a cycle decides it. When the
+ * step's names cannot be resolved (or its request represented), returns 0 with
+ * *why set (heap, the shape of sched_why) and writes nothing. */
 int sched_enqueue(sched_queue *q, store *st, const store_run *run, const char *step, const spec_step *s, int64_t now,
                   char **why, mp_err *e);
 /* One cycle over every live row, its decisions written into the rows (admitted:

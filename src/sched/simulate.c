@@ -94,7 +94,7 @@ int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy po
         r->priority = w[i].priority;
         r->gang = w[i].s->parallelism > 0 ? w[i].s->parallelism : 1;
         if (w[i].bad_class) {
-            r->why = mp_xasprintf("unknown PriorityClass \"%s\"", w[i].bad_class);
+            r->why = sched_why(SCHED_WAIT_PRIORITY_CLASS, "PriorityClass \"%s\" is not in the files", w[i].bad_class);
             continue;
         }
         sched_pod_req req = {.gang = r->gang};
@@ -131,7 +131,7 @@ int sched_simulate(const spec_file *const *files, size_t nfiles, sched_policy po
         } else if (pr == MP_EINVAL) {
             rc = mp_err_set(e, MP_EINVAL, "cannot simulate %s: %s", r->name, why);
         } else {
-            r->why = mp_xstrdup(why);
+            r->why = sched_why(SCHED_WAIT_NODES, "%s", why);
         }
         free(where);
         free(sel);

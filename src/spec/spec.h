@@ -194,6 +194,12 @@ typedef struct spec_sweep {
 /* How many trials sw expands to: a grid's product of list sizes (saturating at
  * SIZE_MAX), a random sweep's count. */
 size_t spec_sweep_trials(const spec_sweep *sw);
+/* The param values of sw's trials, each a JSON object name -> string in sw's param
+ * order (grid: every combination, the last param varying fastest; random: count
+ * draws of splitmix64 seeded with sw->seed). Returns the count and a heap array in
+ * *out (free each and the array). The same for every caller: a run's trials
+ * locally and their Jobs on Kubernetes. */
+size_t spec_sweep_expand(const spec_sweep *sw, char ***out);
 
 typedef struct spec_step {
     char *name;

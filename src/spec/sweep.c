@@ -11,9 +11,11 @@
  * shapes and types only; spec__validate_sweep runs with the rest of validate.c
  * and checks what needs the whole pipeline: each swept name is a pipeline param,
  * the sweep has at most SPEC_SWEEP_MAX_TRIALS trials, and earlyStopping has a
- * metric and a goal. What a sweep does at run time is the scheduler's business
+ * metric and a goal. What a sweep does at run time is the engine's business
  * (src/engine/sweep.c). */
+#include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,4 +342,56 @@ void spec__sweep_free(spec_sweep *sw) {
     if (sw->early_stopping) free(sw->early_stopping->metric);
     free(sw->early_stopping);
     free(sw);
+}
+
+/* ---- trials' values ----------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* One draw for param p (see the top comment), as text into out. */
+static void draw(const spec_sweep_param *p, uint64_t *state, char *out, size_t n) {
+    double u = (double)(splitmix64(state) >> 11) * 0x1.0p-53;
+    if (!p->is_range) {
+        size_t i = (size_t)(u * (double)p->nvalues);
+        snprintf(out, n, "%s", p->values[i < p->nvalues ? i : p->nvalues - 1]);
+    } else if (p->integer) {
+        double hi = p->max + 1, v;
+        if (p->log) v = floor(exp(log(p->min) + u * (log(hi) - log(p->min))));
+        else v = p->min + floor(u * (hi - p->min));
+        snprintf(out, n, "%lld", (long long)(v > p->max ? p->max : v < p->min ? p->min : v));
+    } else {
+        double v = p->log ? exp(log(p->min) + u * (log(p->max) - log(p->min))) : p->min + u * (p->max - p->min);
+        snprintf(out, n, "%.6g", v);
+    }
+}
+
+size_t spec_sweep_expand(const spec_sweep *sw, char ***out) {
+    size_t n = spec_sweep_trials(sw);
+    if (n > SPEC_SWEEP_MAX_TRIALS) n = 0; /* validation refuses it */
+    char **v = mp_xcalloc(n + 1, sizeof *v);
+    uint64_t state = sw->seed;
+    for (size_t t = 0; t < n; t++) {
+        json_t *o = json_object();
+        size_t rest = t; /* grid: t in mixed radix, the last param the lowest digit */
+        char **vals = mp_xcalloc(sw->nparams + 1, sizeof *vals);
+        for (size_t j = sw->nparams; j-- > 0 && sw->kind == SPEC_SWEEP_GRID;) {
+            vals[j] = sw->params[j].values[rest % sw->params[j].nvalues];
+            rest /= sw->params[j].nvalues;
+        }
+        for (size_t j = 0; j < sw->nparams; j++) {
+            char buf[512];
+            if (sw->kind == SPEC_SWEEP_RANDOM) draw(&sw->params[j], &state, buf, sizeof buf);
+            json_object_set_new(o, sw->params[j].name, json_string(sw->kind == SPEC_SWEEP_GRID ? vals[j] : buf));
+        }
+        free(vals);
+        v[t] = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+    }
+    *out = v;
+    return n;
 }

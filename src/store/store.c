@@ -3,7 +3,7 @@
  * mlplane home and its default store live.
  *
  * The transition tables are the single source of truth for which state changes
- * are legal; the scheduler asks them before it writes a change, the store itself
+ * are legal; the engine asks them before it writes a change, the store itself
  * does not enforce them (a resume after a crash may need to repair states).
  * Thread-safety: every function is reentrant and keeps no state; the tables are
  * read-only. store_home_resolve reads the environment (getenv), so call it before

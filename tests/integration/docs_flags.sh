@@ -31,13 +31,13 @@ pairs=$(awk '
     }
   }
   # the command table: rows whose first cell is one command in backquotes
-  !insec && /^\| `[a-z]+` +\|/ {
+  !insec && /^\| `[a-z][a-z0-9]*` +\|/ {
     t = $0; gsub(/\\\|/, "/", t); split(t, c, "|"); cmd = c[2]; gsub(/[ `]/, "", cmd); flags(cmd, c[3]); next
   }
   /^## / {
     insec = 1; ncmd = 0; inblock = 0; blockdone = 0; cur = ""
     h = $0
-    while (match(h, /mlplane [a-z]+/)) {
+    while (match(h, /mlplane [a-z][a-z0-9]*/)) {
       cmds[++ncmd] = substr(h, RSTART + 8, RLENGTH - 8); h = substr(h, RSTART + RLENGTH)
     }
     next
@@ -49,7 +49,7 @@ pairs=$(awk '
     next
   }
   inblock {
-    if (match($0, /^mlplane [a-z]+/)) cur = substr($0, 9, RLENGTH - 8)
+    if (match($0, /^mlplane [a-z][a-z0-9]*/)) cur = substr($0, 9, RLENGTH - 8)
     else if ($0 !~ /^ /) cur = ""
     if (cur != "") flags(cur, $0)
     next

@@ -48,7 +48,9 @@ d=$(mlp describe run "$train")
 assert_contains "$d" "StepPreempted" "training step was preempted"
 assert_contains "$d" "preempted by $serve/answer" "preemption names the preemptor"
 assert_contains "$d" "StepRequeued" "training step was requeued"
-assert_contains "$(mlp describe run "$serve")" "StepPreempting" "serving run recorded its preemption"
+preempting=$(mlp describe run "$serve" -o json | jq -r '.events[] | select(.type=="StepPreempting") | .message')
+assert_contains "$preempting" "waiting for preemption: preempts $train/fit (priority 0) to make room; needs" \
+  "serving run recorded its preemption, naming the victim and why"
 log=$(mlp logs "$train" fit)
 assert_contains "$log" "checkpointed at" "the victim got SIGTERM and checkpointed"
 resumed=$(grep -o 'resumed from [0-9]*' <<<"$log" | awk '{print $3}')
@@ -103,7 +105,8 @@ wait_for "two steps of team-a to run (one borrowed)" 20 sh -c "[ \$(grep -c star
 wait_for "the third to wait on quota" 20 sh -c "$MLPLANE get queue | grep -q 'team-a'"
 q=$(mlp get queue -o json)
 reason=$(jq -r --arg r "$brun" '.[] | select(.run==$r) | .reason' <<<"$q")
-assert_contains "$reason" "team-a" "quota wait names the queue"
+assert_contains "$reason" "waiting for quota: queue team-a over nominal cpu quota" "quota wait: its shape, the queue"
+assert_contains "$(mlp get queue | head -1)" "REASON" "get queue's reason column"
 assert_eq "$(jq -r --arg r "$brun" '.[] | select(.run==$r) | .clusterQueue' <<<"$q")" "team-a" "queue column"
 assert_contains "$(mlp get clusterqueues -o json | jq -c '.[] | select(.name=="team-a") | .resources.cpu')" '"borrowed":500' "team-a borrows 500m"
 ok "a queue over its nominal quota borrows from its cohort, then waits: $reason"
@@ -214,4 +217,51 @@ assert_contains "$out" "bad.yaml:" "error has the file position"
 assert_contains "$out" "\"nowhere\" is not applied" "error names the missing queue"
 assert_eq "$(mlp get localqueues -o json | jq length)" "0" "nothing was applied"
 ok "apply checks references and changes nothing on error"
+
+# ---- why a step waits: one shape, "waiting for WHAT: WHY" -------------------------
+export MLPLANE_HOME="$T_DIR/why-home"
+cat > "$T_DIR/late.yaml" <<YAML
+apiVersion: mlplane.dev/v1
+kind: ResourceFlavor
+metadata: {name: cpus}
+---
+apiVersion: mlplane.dev/v1
+kind: ClusterQueue
+metadata: {name: late}
+spec:
+  resourceGroups:
+    - coveredResources: [cpu]
+      flavors: [{name: cpus, resources: [{name: cpu, nominalQuota: "1"}]}]
+---
+apiVersion: mlplane.dev/v1
+kind: LocalQueue
+metadata: {name: late, namespace: why}
+spec: {clusterQueue: late}
+YAML
+mlp apply -f "$T_DIR/late.yaml" > /dev/null || fail "apply the late queue"
+cat > "$T_DIR/why.yaml" <<YAML
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: why, namespace: why}
+spec:
+  steps:
+    - {name: gate, script: "while [ ! -f $T_DIR/why.go ]; do sleep 0.1; done"}
+    - {name: after, dependsOn: [gate], queueName: late, resources: {cpu: 100m}, script: "true"}
+    - {name: flaky, retries: {limit: 1, backoffSeconds: 600}, script: "echo flaky; exit 4"}
+YAML
+wrun=$(mlp run --detach "$T_DIR/why.yaml")
+mlp delete localqueue late -n why > /dev/null || fail "delete the LocalQueue"
+touch "$T_DIR/why.go"
+wait_for "the step whose LocalQueue went away to say why it waits" 30 \
+  sh -c "$MLPLANE get steps $wrun -o json | jq -r '.[] | select(.name==\"after\") | .message' | grep -q 'waiting for a LocalQueue: '"
+assert_contains "$(step_field "$wrun" after message)" \
+  "waiting for a LocalQueue: step \"after\": LocalQueue \"late\" is not applied in namespace \"why\"" "its message"
+assert_contains "$(mlp describe run "$wrun")" "StepWaiting" "the event"
+wait_for "the failed step to wait for its retry" 30 sh -c "$MLPLANE get queue | grep -q flaky"
+q=$(mlp get queue -o json)
+assert_contains "$(jq -r '.[] | select(.step=="flaky") | .reason' <<<"$q")" \
+  "waiting for its next attempt: exited with code 4: flaky; retry 1 of 1 in" "get queue: a retry's backoff"
+assert_eq "$(jq -r '.[] | select(.step=="after") | .reason' <<<"$q" | grep -c '^waiting for ')" "1" "get queue: the same shape"
+mlp cancel "$wrun" > /dev/null
+ok "a step says why it waits in one shape: unknown LocalQueue at run time, a retry's backoff"
 finish

@@ -12,7 +12,7 @@ assert_eq "$rc" "1" "exit status when something waits"
 assert_eq "$(echo "$out" | awk '$1=="llm/serve" {print $4}')" "Placed" "serving placed"
 assert_eq "$(echo "$out" | sed -n 2p | awk '{print $1}')" "llm/serve" "serving is placed first (priority)"
 assert_contains "$(echo "$out" | grep llm/train)" "Pending" "gang waits"
-assert_contains "$(echo "$out" | grep llm/train)" "only 3 fit" "gang reason"
+assert_contains "$(echo "$out" | grep llm/train)" "waiting for nodes: gang of 4 workers of 4 nvidia.com/gpu, 16 cpu, 128Gi memory: only 3 fit" "gang reason, in the shape of get queue's"
 assert_eq "$(echo "$out" | awk '$1=="cpu-0" {print $2}')" "12/16" "CPU step bin-packed on the first CPU node"
 ok "the gang does not fit beside serving, and says why"
 

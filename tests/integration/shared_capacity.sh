@@ -34,7 +34,7 @@ awk '{ if ($1 == "start") { n++; if (n > max) max = n } else n-- } END { if (max
 ok "two runs never oversubscribe the machine; every step still ran"
 waited=0
 for r in $(mlp get runs -o json | jq -r '.[].id'); do
-  mlp describe run "$r" | grep -q "StepWaiting .*needs ${cpus} cpu, largest free on any node" && waited=1
+  mlp describe run "$r" | grep -q "StepWaiting .*waiting for nodes: needs ${cpus} cpu, largest free on any node" && waited=1
 done
 assert_eq "$waited" "1" "a step that waited for room recorded why"
 ok "a step waiting for room says so (StepWaiting event with the numbers)"
@@ -53,6 +53,8 @@ qrun=$(mlp run --detach "$T_DIR/q.yaml")
 wait_for "the second step to wait for room" 20 sh -c "$MLPLANE get queue | grep -q 'second .*needs'"
 j=$(mlp get queue -o json)
 assert_eq "$(echo "$j" | jq -r --arg r "$qrun" '.[] | select(.run==$r) | .step')" "second" "queue lists the waiting step"
+assert_contains "$(echo "$j" | jq -r --arg r "$qrun" '.[] | select(.run==$r) | .reason')" \
+  "waiting for nodes: needs ${cpus} cpu, largest free on any node" "get queue: the reason in its shape"
 mlp get queue | awk '$2 == "first"' | grep -q . && fail "a running step is not in the queue"
 mlp cancel "$qrun" > /dev/null
 assert_eq "$(mlp get queue -o json | jq length)" "0" "nothing waits after cancel"

@@ -163,6 +163,19 @@ static inline void check_capacity(const world *wd) {
 }
 
 /* Runs one cycle over the workloads that are not gone; the decisions stay in wd. */
+/* Every reason but an admission's has the one shape, "waiting for WHAT: WHY",
+ * with WHAT one of sched.h's; a preemption's WHAT is SCHED_WAIT_PREEMPTION. */
+static inline void expect_shape(const sched_decision *d) {
+    static const char *const whats[] = {SCHED_WAIT_NODES, SCHED_WAIT_QUOTA, SCHED_WAIT_PREEMPTION, SCHED_WAIT_EVICTED,
+                                        SCHED_WAIT_CLUSTER_QUEUE, SCHED_WAIT_FLAVOR, SCHED_WAIT_REQUEST};
+    if (d->verdict == SCHED_ADMIT) return;
+    bool known = false;
+    for (size_t i = 0; i < sizeof whats / sizeof whats[0] && !known; i++) known = sched_why_is(d->why, whats[i]);
+    if (!known) print_message("a reason without the shape: \"%s\"\n", d->why);
+    assert_true(known);
+    assert_int_equal(sched_why_is(d->why, SCHED_WAIT_PREEMPTION), d->verdict == SCHED_PREEMPT);
+}
+
 static inline int run_cycle(world *wd, int64_t now, mp_err *e) {
     sched_decisions_free(wd->d, wd->nd);
     wd->d = NULL;
@@ -188,6 +201,7 @@ static inline int run_cycle(world *wd, int64_t now, mp_err *e) {
         assert_true(d->workload < m);
         assert_false(tmp[d->workload].admitted);
         assert_non_null(d->why);
+        expect_shape(d);
         d->workload = wd->map[d->workload];
         for (size_t v = 0; v < d->nvictims; v++) {
             assert_true(tmp[d->victims[v]].admitted);

@@ -45,8 +45,9 @@ static void test_serving_preempts_training(void **state) {
     size_t s = add_work(wd, "serve/s", NULL, 1000, 1000, 4, 1);
     cycle_ok(wd, 1000);
     /* the latest started of the lowest priority goes first, and one is enough */
-    const sched_decision *d = expect(wd, s, SCHED_PREEMPT, "preempts train/t4 (priority 0) to make room: needs 4 "
-                                                           "nvidia.com/gpu, largest free on any node is 0");
+    const sched_decision *d = expect(wd, s, SCHED_PREEMPT, "waiting for preemption: preempts train/t4 (priority 0) to "
+                                                           "make room; needs 4 nvidia.com/gpu, largest free on any "
+                                                           "node is 0");
     assert_int_equal(d->nvictims, 1);
     assert_int_equal(d->victims[0], 3);
     world_free(wd);
@@ -67,7 +68,7 @@ static void test_preemption_policy_never(void **state) {
     size_t s = add_work(wd, "serve/s", NULL, 1000, 1000, 4, 1);
     wd->w[s].may_preempt = false;
     cycle_ok(wd, 1000);
-    const sched_decision *d = expect(wd, s, SCHED_WAIT, "needs 4 nvidia.com/gpu, largest free on any node is 0");
+    const sched_decision *d = expect(wd, s, SCHED_WAIT, "waiting for nodes: needs 4 nvidia.com/gpu, largest free on any node is 0");
     assert_int_equal(d->nvictims, 0);
     /* and nothing of lower or equal priority preempts either */
     world_free(wd);
@@ -96,8 +97,8 @@ static void test_evicting_victims_not_chosen_again(void **state) {
     /* next cycle: the victims are evicting; s1 and s2 wait for them, choosing no one new */
     for (size_t t = 0; t < 4; t++) wd->w[t].evicting = true;
     cycle_ok(wd, 2000);
-    d1 = expect(wd, s1, SCHED_WAIT, "waiting for preempted train/t1, train/t2 to exit");
-    d2 = expect(wd, s2, SCHED_WAIT, "waiting for preempted train/t3, train/t4 to exit");
+    d1 = expect(wd, s1, SCHED_WAIT, "waiting for preempted workloads to exit: train/t1, train/t2");
+    d2 = expect(wd, s2, SCHED_WAIT, "waiting for preempted workloads to exit: train/t3, train/t4");
     assert_int_equal(d1->nvictims + d2->nvictims, 0);
     expect(wd, low, SCHED_WAIT, NULL);
 
@@ -133,7 +134,8 @@ static void test_quota_wait_without_cohort(void **state) {
     size_t b = add_work(wd, "r/b", "team-a", 0, 1000, 2, 1), c = add_work(wd, "r/c", "team-a", 0, 1000, 1, 1);
     cycle_ok(wd, 10);
     expect(wd, b, SCHED_WAIT,
-           "queue team-a over nominal nvidia.com/gpu quota 4 (3 in use, 2 requested), no cohort to borrow from");
+           "waiting for quota: queue team-a over nominal nvidia.com/gpu quota 4 (3 in use, 2 requested), no cohort to "
+           "borrow from");
     const sched_decision *d = expect(wd, c, SCHED_ADMIT, "admitted to n0 (queue team-a, flavor default)");
     assert_string_equal(d->flavors, "cpu=default,memory=default,nvidia.com/gpu=default");
     assert_false(d->borrows);
@@ -211,7 +213,8 @@ static void test_reclaim_within_cohort(void **state) {
     size_t a = add_work(wd, "a/job", "team-a", 0, 1000, 2, 1);
     cycle_ok(wd, 1000);
     const sched_decision *d =
-        expect(wd, a, SCHED_PREEMPT, "preempts b/borrower3 (priority 100), b/borrower2 (priority 100) to free quota");
+        expect(wd, a, SCHED_PREEMPT, "waiting for preemption: preempts b/borrower3 (priority 100), "
+                          "b/borrower2 (priority 100) to free quota");
     assert_int_equal(d->nvictims, 2);
     world_free(wd);
 
@@ -256,7 +259,7 @@ static void test_within_cluster_queue(void **state) {
     size_t hi = add_work(wd, "r/hi", "q", 10, 1000, 2, 1), eq = add_work(wd, "r/eq", "q", 0, 1000, 2, 1);
     wd->w[eq].created_ms = -1; /* older than both: still not preempting equals under LowerPriority */
     cycle_ok(wd, 100);
-    const sched_decision *d = expect(wd, hi, SCHED_PREEMPT, "preempts r/l2 (priority 0) to free quota");
+    const sched_decision *d = expect(wd, hi, SCHED_PREEMPT, "preempts r/l2 (priority 0) to free quota; queue q over");
     assert_int_equal(d->nvictims, 1);
     expect(wd, eq, SCHED_WAIT, "over nominal nvidia.com/gpu quota 4");
     world_free(wd);
@@ -290,7 +293,7 @@ static void test_gang_all_or_nothing(void **state) {
     admit1(wd, blocker, 0, NULL, 3);
     size_t g = add_work(wd, "train/gang", NULL, 0, 1000, 8, 4);
     cycle_ok(wd, 10);
-    expect(wd, g, SCHED_WAIT, "gang of 4 workers of 8 nvidia.com/gpu, 1 cpu, 1Gi memory: only 3 fit");
+    expect(wd, g, SCHED_WAIT, "waiting for nodes: gang of 4 workers of 8 nvidia.com/gpu, 1 cpu, 1Gi memory: only 3 fit");
     for (size_t k = 0; k < wd->nd; k++) assert_int_not_equal(wd->d[k].verdict, SCHED_ADMIT);
     wd->jobs[blocker].gone = true;
     cycle_ok(wd, 20);
@@ -345,7 +348,7 @@ static void test_taints_and_node_selector(void **state) {
     cycle_ok(wd, 0);
     expect(wd, plain, SCHED_WAIT, "n1 has taint dedicated=serving:NoSchedule that the step does not tolerate");
     expect(wd, tolerating, SCHED_ADMIT, "admitted to n1");
-    expect(wd, lost, SCHED_WAIT, "0/2 nodes match nodeSelector pool=nope");
+    expect(wd, lost, SCHED_WAIT, "waiting for nodes: 0/2 nodes match nodeSelector pool=nope");
     expect(wd, cpu, SCHED_ADMIT, "admitted to n0"); /* not on the tainted node */
     world_free(wd);
 }
@@ -436,8 +439,8 @@ static void test_unknown_queue_and_resource(void **state) {
     size_t g = add_work(wd, "r/g", "cpu-only", 0, 1000, 1, 1);
     size_t ok = add_work(wd, "r/ok", "cpu-only", 0, 1000, 0, 1);
     cycle_ok(wd, 0);
-    expect(wd, u, SCHED_WAIT, "ClusterQueue nope not found");
-    expect(wd, g, SCHED_WAIT, "ClusterQueue cpu-only has no quota for nvidia.com/gpu");
+    expect(wd, u, SCHED_WAIT, "waiting for a ClusterQueue: ClusterQueue nope is not applied; apply it with");
+    expect(wd, g, SCHED_WAIT, "waiting for quota: ClusterQueue cpu-only has no quota for nvidia.com/gpu");
     expect(wd, ok, SCHED_ADMIT, "(queue cpu-only, flavor default)");
     world_free(wd);
 
@@ -448,6 +451,25 @@ static void test_unknown_queue_and_resource(void **state) {
     cycle_ok(wd, 0);
     expect(wd, g, SCHED_WAIT, "ClusterQueue q refers to ResourceFlavor default, which is not defined");
     world_free(wd);
+}
+
+/* The one shape of why a step waits, and how a preemption is told apart. */
+static void test_why_shape(void **state) {
+    (void)state;
+    char *w = sched_why(SCHED_WAIT_NODES, "gang of %d workers: %d fit", 4, 3);
+    assert_string_equal(w, "waiting for nodes: gang of 4 workers: 3 fit");
+    assert_true(sched_why_is(w, SCHED_WAIT_NODES));
+    assert_false(sched_why_is(w, SCHED_WAIT_QUOTA));
+    free(w);
+    w = sched_why_take(SCHED_WAIT_PREEMPTION, mp_xstrdup("preempts r/x (priority 0) to make room"));
+    assert_string_equal(w, "waiting for preemption: preempts r/x (priority 0) to make room");
+    assert_true(sched_why_is(w, SCHED_WAIT_PREEMPTION));
+    free(w);
+    assert_string_equal(SCHED_WHY_QUEUED, "waiting for the scheduler: queued");
+    assert_false(sched_why_is("waiting for preempted workloads to exit: r/x", SCHED_WAIT_PREEMPTION));
+    assert_false(sched_why_is("preempts r/x (priority 0)", SCHED_WAIT_PREEMPTION));
+    assert_false(sched_why_is("waiting for preemption", SCHED_WAIT_PREEMPTION));
+    assert_false(sched_why_is(NULL, SCHED_WAIT_PREEMPTION));
 }
 
 static void test_malformed_input(void **state) {
@@ -472,9 +494,9 @@ static void test_malformed_input(void **state) {
     size_t fine = add_work(wd, "r/fine", NULL, 0, 1000, 1, 0); /* gang 0 means 1 */
     wd->w[fine].id = NULL;
     cycle_ok(wd, 0);
-    expect(wd, neg, SCHED_WAIT, "invalid request");
-    expect(wd, gang, SCHED_WAIT, "invalid request: a gang must have 0 to");
-    expect(wd, sel, SCHED_WAIT, "invalid request: its nodeSelector or tolerations are missing");
+    expect(wd, neg, SCHED_WAIT, "waiting for a valid request: a negative amount");
+    expect(wd, gang, SCHED_WAIT, "waiting for a valid request: a gang must have 0 to");
+    expect(wd, sel, SCHED_WAIT, "waiting for a valid request: its nodeSelector or tolerations are missing");
     expect(wd, huge, SCHED_WAIT, "largest capacity on any node is");
     const sched_decision *d = expect(wd, fine, SCHED_ADMIT, "admitted to n0");
     assert_int_equal(d->nodes[0], 0);
@@ -610,6 +632,7 @@ int main(void) {
         cmocka_unit_test(test_mig_slices),
         cmocka_unit_test(test_flavors_with_node_labels),
         cmocka_unit_test(test_unknown_queue_and_resource),
+        cmocka_unit_test(test_why_shape),
         cmocka_unit_test(test_malformed_input),
         cmocka_unit_test(test_garbage_in_admitted_workloads),
         cmocka_unit_test(test_determinism_and_robustness),

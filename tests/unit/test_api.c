@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "api/api.h"
 
@@ -244,6 +245,45 @@ static void test_v1_submit_refuses_bad_input(void **state) {
     json_decref(v);
 }
 
+/* Drops table of the fixture's database through a connection of its own. */
+static void drop_table(fixture *f, const char *table) {
+    char *path = mp_xasprintf("%s/mlplane.db", f->home), *sql = mp_xasprintf("DROP TABLE %s", table);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) fail_msg("%s: %s", sql, err);
+    sqlite3_close(db);
+    free(path);
+    free(sql);
+}
+
+/* A read that fails is a 500 with its message, not an empty list or a run without events. */
+static void test_v1_failed_reads_reported(void **state) {
+    fixture *f = *state;
+    store_run r = {.id = "readfail-1", .pipeline = "p", .namespace_ = "default", .state = RUN_SUCCEEDED,
+                   .spec_path = "/x/p.yaml", .spec_yaml = "kind: Pipeline\n", .params_json = "{}",
+                   .created_ms = 1000, .ended_ms = 2000, .parallel = 1};
+    mp_err e = {0};
+    assert_int_equal(f->st->m->run_insert(f->st, &r, &e), 0);
+    json_t *v = NULL;
+    assert_int_equal(call(f, "GET", "/api/v1/runs/readfail-1", NULL, 0, NULL, &v), 200);
+    assert_int_equal(json_array_size(json_object_get(v, "events")), 0);
+    json_decref(v);
+
+    drop_table(f, "events"); /* describe reads the run, its steps and metrics, then its events */
+    assert_int_equal(call(f, "GET", "/api/v1/runs/readfail-1", NULL, 0, NULL, &v), 500);
+    assert_string_equal(json_string_value(json_object_get(v, "error_code")), "INTERNAL_ERROR");
+    assert_non_null(strstr(json_string_value(json_object_get(v, "message")), "events"));
+    json_decref(v);
+
+    drop_table(f, "steps"); /* the runs' list reads each run's steps */
+    assert_int_equal(call(f, "GET", "/api/v1/runs", NULL, 0, NULL, &v), 500);
+    assert_non_null(strstr(json_string_value(json_object_get(v, "message")), "steps"));
+    json_decref(v);
+}
+
 int main(void) {
     if (mp_init() != 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -253,6 +293,7 @@ int main(void) {
         cmocka_unit_test(test_json_views),
         cmocka_unit_test_setup_teardown(test_v1_routes_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v1_submit_refuses_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v1_failed_reads_reported, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

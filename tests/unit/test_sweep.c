@@ -116,7 +116,7 @@ static void test_trial_names_and_grid_order(void **state) {
     free(name);
     spec_file *f = load_ok(HDR "      sweep: {grid: {lr: [0.1, 0.3], depth: [2, 4, 6]}}\n");
     char **v = NULL;
-    size_t n = engine__sweep_expand(sweep_of(f), &v);
+    size_t n = spec_sweep_expand(sweep_of(f), &v);
     assert_int_equal(n, 6);
     const char *want[] = {"{\"lr\":\"0.1\",\"depth\":\"2\"}", "{\"lr\":\"0.1\",\"depth\":\"4\"}",
                           "{\"lr\":\"0.1\",\"depth\":\"6\"}", "{\"lr\":\"0.3\",\"depth\":\"2\"}",
@@ -138,7 +138,7 @@ static size_t expand_random(const char *seed, char ***v) {
                                "            seed: [a, b, c]\n",
                            seed);
     spec_file *f = load_ok(y);
-    size_t n = engine__sweep_expand(sweep_of(f), v);
+    size_t n = spec_sweep_expand(sweep_of(f), v);
     spec_file_free(f);
     free(y);
     return n;
