@@ -184,14 +184,12 @@ static bool hook_admin(void *ud, const mp_http_req *req, mp_http_resp *resp) {
     const char *rest = path + strlen("/admin/rollout");
     if (strcmp(rest, "") == 0 || strcmp(rest, "/") == 0) {
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-            serve_oip_error(resp, 405, "%s is not allowed on /admin/rollout (allowed: GET)", req->method);
-            mp_http_header_add(resp, "Allow", "GET");
+            serve_oip_not_allowed(resp, req->method, "/admin/rollout", "GET");
             return true;
         }
     } else if (strcmp(rest, "/reload") == 0) {
         if (strcmp(req->method, "POST") != 0) {
-            serve_oip_error(resp, 405, "%s is not allowed on /admin/rollout/reload (allowed: POST)", req->method);
-            mp_http_header_add(resp, "Allow", "POST");
+            serve_oip_not_allowed(resp, req->method, "/admin/rollout/reload", "POST");
             return true;
         }
         reload(d, true);

@@ -74,6 +74,11 @@ void serve_oip_free(serve_oip *o) {
     free(o);
 }
 
+void serve_oip_not_allowed(mp_http_resp *resp, const char *method, const char *path, const char *allow) {
+    serve_oip_error(resp, 405, "%s is not allowed on %s (allowed: %s)", method, path, allow);
+    mp_http_header_add(resp, "Allow", allow);
+}
+
 void serve_oip_error(mp_http_resp *resp, int status, const char *fmt, ...) {
     mp_buf m, clean;
     mp_buf_init(&m);
@@ -314,8 +319,7 @@ void serve_oip_handle(serve_oip *o, const mp_http_req *req, mp_http_resp *resp) 
     if (!ep) {
         serve_oip_error(resp, 404, "no endpoint %s %s (see GET /v2 and /v2/models/NAME)", req->method, req->path);
     } else if (strcmp(ep->method, method) != 0) {
-        serve_oip_error(resp, 405, "%s is not allowed on %s (allowed: %s)", req->method, req->path, ep->method);
-        mp_http_header_add(resp, "Allow", ep->method);
+        serve_oip_not_allowed(resp, req->method, req->path, ep->method);
     } else {
         deferred = ep->fn(o, &t, req, resp);
     }

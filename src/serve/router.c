@@ -502,8 +502,7 @@ void serve_router_handle(serve_router *r, const mp_http_req *req, mp_http_resp *
         snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", lr->method);
     }
     if (allow[0]) {
-        serve_oip_error(resp, 405, "%s is not allowed on %s (allowed: %s)", req->method, path, allow);
-        mp_http_header_add(resp, "Allow", allow);
+        serve_oip_not_allowed(resp, req->method, path, allow);
         return;
     }
     forward(r, req, resp);

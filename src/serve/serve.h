@@ -143,6 +143,9 @@ void serve_oip_handle(serve_oip *o, const mp_http_req *req, mp_http_resp *resp);
 
 /* Fills resp with OIP's error body {"error": msg} and status. */
 void serve_oip_error(mp_http_resp *resp, int status, const char *fmt, ...) MP_PRINTF(3, 4);
+/* The one 405 of OIP's shape: "METHOD is not allowed on PATH (allowed: ALLOW)"
+ * with the Allow header (mp_http_not_allowed is the MLflow-shaped one). */
+void serve_oip_not_allowed(mp_http_resp *resp, const char *method, const char *path, const char *allow);
 
 /* Runs o behind the HTTP engine with the listen address, threads and limits of
  * opts (its handler, error, cls and loop_hook are set here; thread_per_connection
