@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "track/track.h"
+#include "unit_helpers.h"
 
 #define PREFIX "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -25,12 +26,8 @@ typedef struct fx {
 } fx;
 
 static int setup(void **state) {
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
     fx *f = mp_xcalloc(1, sizeof *f);
-    char *dir = mp_xasprintf("%s/artifacts-XXXXXX", base);
-    assert_non_null(mkdtemp(dir));
+    char *dir = ut_scratch_dir("artifacts");
     f->home = mp_xasprintf("%s/home", dir);
     f->outside = mp_xasprintf("%s/outside", dir);
     free(dir);

@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "spec/spec.h"
 #include "store/store.h"
+#include "unit_helpers.h"
 
 /* ---- the scripted executor -------------------------------------------------------- */
 
@@ -118,15 +119,8 @@ typedef struct fx {
 
 static int setup(void **state) {
     fx *f = mp_xcalloc(1, sizeof *f);
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
-    f->home = mp_xasprintf("%s/engine-XXXXXX", base);
-    assert_non_null(mkdtemp(f->home));
-    char *path = mp_xasprintf("%s/mlplane.db", f->home);
-    mp_err e = {0};
-    if (store_sqlite_open(path, &f->s, &e) != 0) fail_msg("open %s: %s", path, e.msg);
-    free(path);
+    f->home = ut_scratch_dir("engine");
+    f->s = ut_store_in(f->home);
     f->x.base.m = &fake_methods;
     *state = f;
     return 0;

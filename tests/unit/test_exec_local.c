@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "exec/exec.h"
+#include "unit_helpers.h"
 
 extern char **environ;
 
@@ -30,11 +31,7 @@ typedef struct fx {
 
 static int setup(void **state) {
     fx *f = mp_xcalloc(1, sizeof *f);
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
-    f->dir = mp_xasprintf("%s/exec-local-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
+    f->dir = ut_scratch_dir("exec-local");
     f->log = mp_xasprintf("%s/step.log", f->dir);
     mp_err e = {0};
     if (exec_local_open(&f->x, &e) != 0) fail_msg("open: %s", e.msg);
@@ -154,6 +151,15 @@ static void test_command_not_found(void **state) {
     free(log);
 }
 
+/* Starts /bin/true, which must be refused with status want and no handle. */
+static void start_true_refused(fx *f, int want, mp_err *e) {
+    char *argv[] = {"/bin/true", NULL};
+    exec_task t = task(f, argv);
+    exec_handle *h = NULL;
+    assert_int_equal(f->x->m->start(f->x, &t, NULL, &h, e), want);
+    assert_null(h);
+}
+
 static int spawn_eagain(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                         const posix_spawnattr_t *at, char *const argv[], char *const envp[]) {
     (void)pid, (void)path, (void)fa, (void)at, (void)argv, (void)envp;
@@ -163,12 +169,8 @@ static int spawn_eagain(pid_t *pid, const char *path, const posix_spawn_file_act
 static void test_spawn_fails(void **state) {
     fx *f = *state;
     exec_local_set_syscall("posix_spawn", (void (*)(void))spawn_eagain);
-    char *argv[] = {"/bin/true", NULL};
-    exec_task t = task(f, argv);
-    exec_handle *h = NULL;
     mp_err e = {0};
-    assert_int_equal(f->x->m->start(f->x, &t, NULL, &h, &e), MP_EIO);
-    assert_null(h);
+    start_true_refused(f, MP_EIO, &e);
     assert_non_null(strstr(e.msg, "cannot run /bin/true"));
     assert_non_null(strstr(e.msg, strerror(EAGAIN)));
     char *log = log_text(f);
@@ -187,12 +189,8 @@ static int open_enospc(const char *path, int flags, ...) {
 static void test_log_on_full_disk(void **state) {
     fx *f = *state;
     exec_local_set_syscall("open", (void (*)(void))open_enospc);
-    char *argv[] = {"/bin/true", NULL};
-    exec_task t = task(f, argv);
-    exec_handle *h = NULL;
     mp_err e = {0};
-    assert_int_equal(f->x->m->start(f->x, &t, NULL, &h, &e), MP_EIO);
-    assert_null(h);
+    start_true_refused(f, MP_EIO, &e);
     assert_non_null(strstr(e.msg, "cannot open log"));
     assert_non_null(strstr(e.msg, f->log));
     assert_non_null(strstr(e.msg, strerror(ENOSPC)));

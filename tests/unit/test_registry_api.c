@@ -19,6 +19,7 @@
 
 #include "store/store.h"
 #include "track/track.h"
+#include "unit_helpers.h"
 
 typedef struct fx {
     char *dir;
@@ -27,15 +28,10 @@ typedef struct fx {
 } fx;
 
 static int setup(void **state) {
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
     fx *f = mp_xcalloc(1, sizeof *f);
-    f->dir = mp_xasprintf("%s/registry-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
+    f->dir = ut_scratch_dir("registry");
     f->db = mp_xasprintf("%s/mlplane.db", f->dir);
-    mp_err e = {0};
-    if (store_sqlite_open(f->db, &f->s, &e) != 0) fail_msg("open: %s", e.msg);
+    f->s = ut_store_open(f->db);
     *state = f;
     return 0;
 }

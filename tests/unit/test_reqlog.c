@@ -20,14 +20,11 @@
 #include <cmocka.h>
 
 #include "serve/serve.h"
+#include "unit_helpers.h"
 
 /* A fresh directory; returns DIR/requests.log (caller frees both). */
 static char *fresh_log(char **dir_out) {
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
-    char *dir = mp_xasprintf("%s/reqlog-XXXXXX", base);
-    assert_non_null(mkdtemp(dir));
+    char *dir = ut_scratch_dir("reqlog");
     *dir_out = dir;
     return mp_xasprintf("%s/requests.log", dir);
 }

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "engine/engine.h"
 #include "store/store.h"
+#include "unit_helpers.h"
 
 typedef struct fx {
     char *dir;
@@ -26,15 +27,8 @@ typedef struct fx {
 
 static int setup(void **state) {
     fx *f = mp_xcalloc(1, sizeof *f);
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
-    f->dir = mp_xasprintf("%s/run-owner-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
-    char *path = mp_xasprintf("%s/mlplane.db", f->dir);
-    mp_err e = {0};
-    if (store_sqlite_open(path, &f->s, &e) != 0) fail_msg("open %s: %s", path, e.msg);
-    free(path);
+    f->dir = ut_scratch_dir("run-owner");
+    f->s = ut_store_in(f->dir);
     *state = f;
     return 0;
 }

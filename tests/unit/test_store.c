@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "unit_helpers.h"
 
 typedef struct fx {
     char *dir;
@@ -23,29 +24,11 @@ typedef struct fx {
     store *s;
 } fx;
 
-static char *make_tmpdir(void) {
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
-    char *tmpl = mp_xasprintf("%s/store-XXXXXX", base);
-    assert_non_null(mkdtemp(tmpl));
-    return tmpl;
-}
-
-static store *must_open(const char *path) {
-    store *s = NULL;
-    mp_err e = {0};
-    int rc = store_sqlite_open(path, &s, &e);
-    if (rc != 0) fail_msg("open %s: %s", path, e.msg);
-    assert_non_null(s);
-    return s;
-}
-
 static int setup(void **state) {
     fx *f = mp_xcalloc(1, sizeof *f);
-    f->dir = make_tmpdir();
+    f->dir = ut_scratch_dir("store");
     f->path = mp_xasprintf("%s/mlplane.db", f->dir);
-    f->s = must_open(f->path);
+    f->s = ut_store_open(f->path);
     *state = f;
     return 0;
 }
@@ -181,7 +164,7 @@ static void test_migrate_empty(void **state) {
     char *v = raw_query(p, "PRAGMA user_version");
     assert_string_equal(v, "0");
     free(v);
-    store *s = must_open(p);
+    store *s = ut_store_open(p);
     assert_int_equal(store_sqlite_user_version(s), store_schema_version());
     assert_true(store_schema_version() >= 1);
     s->m->close(s);
@@ -190,7 +173,7 @@ static void test_migrate_empty(void **state) {
     assert_string_equal(n, "5");
     free(n);
     /* Opening again does not re-run anything. */
-    s = must_open(p);
+    s = ut_store_open(p);
     assert_int_equal(store_sqlite_user_version(s), store_schema_version());
     s->m->close(s);
     free(p);
@@ -226,7 +209,7 @@ static void test_reopen_keeps_data(void **state) {
     insert_run(f->s, "p-aaaaa", 1000);
     insert_step(f->s, "p-aaaaa", "train", 0);
     f->s->m->close(f->s);
-    f->s = must_open(f->path);
+    f->s = ut_store_open(f->path);
     store_run r;
     assert_int_equal(f->s->m->run_get(f->s, "p-aaaaa", &r, NULL), 0);
     assert_string_equal(r.spec_yaml, "kind: Pipeline\n");
@@ -613,7 +596,7 @@ static void test_rollouts(void **state) {
     assert_true(found);
     assert_int_equal(p, 30);
     s->m->close(s);
-    s = f->s = must_open(f->path);
+    s = f->s = ut_store_open(f->path);
     assert_int_equal(s->o->rollout_get(s, "api", &p, &found, &e), 0);
     assert_true(found);
     assert_int_equal(p, 5);
@@ -644,7 +627,7 @@ static void test_deploy_states(void **state) {
     w.pid = 0;
     assert_int_equal(s->o->deploy_state_put(s, &w, &e), 0);
     s->m->close(s);
-    s = f->s = must_open(f->path);
+    s = f->s = ut_store_open(f->path);
     assert_int_equal(s->o->deploy_state_get(s, "web", &ds, &found, &e), 0);
     assert_true(found);
     assert_string_equal(ds.state, "CrashLoopBackOff");
@@ -708,7 +691,7 @@ static int64_t count_events(store *s, const char *run) {
 static void test_tx_commit_rollback(void **state) {
     fx *f = *state;
     store *s = f->s;
-    store *other = must_open(f->path);
+    store *other = ut_store_open(f->path);
     mp_err e = {0};
     insert_run(s, "p-1", 1);
     insert_step(s, "p-1", "a", 0);
@@ -757,7 +740,7 @@ static void test_tx_commit_rollback(void **state) {
     assert_int_equal(count_events(other, "p-1"), 2);
 
     /* closing with an open transaction rolls it back */
-    store *third = must_open(f->path);
+    store *third = ut_store_open(f->path);
     assert_int_equal(third->m->begin(third, &e), 0);
     assert_int_equal(third->m->event_append(third, &ev, &e), 0);
     third->m->close(third);
@@ -768,7 +751,7 @@ static void test_tx_commit_rollback(void **state) {
 static void test_two_handles(void **state) {
     fx *f = *state;
     store *a = f->s;
-    store *b = must_open(f->path);
+    store *b = ut_store_open(f->path);
     mp_err e = {0};
     insert_run(a, "p-1", 1);
     insert_step(b, "p-1", "s", 0);
@@ -825,7 +808,7 @@ static void test_two_processes(void **state) {
     assert_int_equal(count_events(f->s, "p-1"), 2 * N);
     /* and it survives re-opening */
     f->s->m->close(f->s);
-    f->s = must_open(f->path);
+    f->s = ut_store_open(f->path);
     assert_int_equal(count_events(f->s, "p-1"), 2 * N);
 }
 
@@ -862,7 +845,7 @@ static void test_concurrent_first_open(void **state) {
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    store *s = must_open(p);
+    store *s = ut_store_open(p);
     assert_int_equal(store_sqlite_user_version(s), store_schema_version());
     store_run *v = NULL;
     size_t n = 0;

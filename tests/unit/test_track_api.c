@@ -15,6 +15,7 @@
 
 #include "store/store.h"
 #include "track/track.h"
+#include "unit_helpers.h"
 
 typedef struct fx {
     char *dir;
@@ -25,15 +26,8 @@ typedef struct fx {
 
 static int setup(void **state) {
     fx *f = mp_xcalloc(1, sizeof *f);
-    const char *base = getenv("MLPLANE_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
-    assert_int_equal(mp_mkdir_p(base, NULL), 0);
-    f->dir = mp_xasprintf("%s/track-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
-    char *path = mp_xasprintf("%s/mlplane.db", f->dir);
-    mp_err e = {0};
-    if (store_sqlite_open(path, &f->s, &e) != 0) fail_msg("open: %s", e.msg);
-    free(path);
+    f->dir = ut_scratch_dir("track");
+    f->s = ut_store_in(f->dir);
     *state = f;
     return 0;
 }
