@@ -1,7 +1,8 @@
 # mlplane top-level Makefile: thin wrapper over CMake + ctest.
 #   make deps   install the Debian packages the build needs (idempotent)
 #   make        release build in build/
-#   make test   deps + build + every test through ctest
+#   make test   deps + build + every test through ctest (with the k8s schema validator when
+#               ../shared/k8s-schemas and npm are there: scripts/k8s-validator.sh)
 #   make demo   deps + build + the breast-cancer pipeline end to end
 #   make asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  every benchmark; make bench-NAME one of them (bench-steps, bench-tracking, bench-sched,
@@ -30,7 +31,8 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: deps build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@V=$$(./scripts/k8s-validator.sh $(BUILD)/k8s-validator); \
+	  cd $(BUILD) && MLPLANE_K8S_SCHEMAS="$$V" ctest --output-on-failure -j $(JOBS)
 
 demo: deps build
 	@./examples/breast-cancer/demo.sh $(BUILD)/mlplane
@@ -38,7 +40,8 @@ demo: deps build
 asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMLPLANE_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@V=$$(./scripts/k8s-validator.sh $(ASAN_BUILD)/k8s-validator); \
+	  cd $(ASAN_BUILD) && MLPLANE_K8S_SCHEMAS="$$V" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 bench: bench-steps bench-tracking bench-sched bench-serving soak
