@@ -13,9 +13,10 @@
 static const char delete_help[] =
     "Usage: mlplane delete KIND NAME [-n NAMESPACE] [--home DIR]\n"
     "       mlplane delete run RUN [--force] [--home DIR]\n\n"
-    "Removes an applied object. KIND: priorityclass, node, nodepool, resourceflavor,\n"
-    "clusterqueue, localqueue (LocalQueues are per namespace, default \"default\"),\n"
-    "deployment. Workloads already admitted keep running; a deleted Deployment that\n"
+    "Removes an applied object. KIND: priorityclass (pc), node (no), nodepool,\n"
+    "resourceflavor (rf), clusterqueue (cq), localqueue (lq; LocalQueues are per\n"
+    "namespace, default \"default\"), deployment (deploy), as get names them; plurals\n"
+    "work too. Workloads already admitted keep running; a deleted Deployment that\n"
     "mlplane server runs is drained and stopped.\n\n"
     "delete run removes a run for good (RUN: its id or a unique prefix): its records\n"
     "(steps, events, metrics, cache entries, its MLflow run), its folder HOME/runs/RUN\n"

@@ -472,10 +472,13 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
 }
 
 static const sched_object_kind object_kinds[] = {
-    {"PriorityClass", "priorityclass", "priorityclasses"}, {"Node", "node", "nodes"},
-    {"NodePool", "nodepool", "nodepools"},                 {"ResourceFlavor", "resourceflavor", "resourceflavors"},
-    {"ClusterQueue", "clusterqueue", "clusterqueues"},     {"LocalQueue", "localqueue", "localqueues"},
-    {"Deployment", "deployment", "deployments"},
+    {"PriorityClass", "priorityclass", "priorityclasses", "pc"},
+    {"Node", "node", "nodes", "no"},
+    {"NodePool", "nodepool", "nodepools", NULL},
+    {"ResourceFlavor", "resourceflavor", "resourceflavors", "rf"},
+    {"ClusterQueue", "clusterqueue", "clusterqueues", "cq"},
+    {"LocalQueue", "localqueue", "localqueues", "lq"},
+    {"Deployment", "deployment", "deployments", "deploy"},
 };
 enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
 
@@ -487,7 +490,8 @@ const sched_object_kind *sched_object_kinds(size_t *n) {
 const char *sched_object_kind_find(const char *word) {
     for (size_t i = 0; word && i < NKINDS; i++)
         if (strcmp(word, object_kinds[i].kind) == 0 || strcasecmp(word, object_kinds[i].singular) == 0 ||
-            strcasecmp(word, object_kinds[i].plural) == 0)
+            strcasecmp(word, object_kinds[i].plural) == 0 ||
+            (object_kinds[i].shortname && strcasecmp(word, object_kinds[i].shortname) == 0))
             return object_kinds[i].kind;
     return NULL;
 }

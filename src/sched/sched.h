@@ -269,9 +269,11 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
  * list them: the Kind as written in a spec and the words commands accept. */
 typedef struct sched_object_kind {
     const char *kind, *singular, *plural;
+    const char *shortname; /* kubectl's short name (pc, no, rf, cq, lq, deploy), or NULL */
 } sched_object_kind;
 const sched_object_kind *sched_object_kinds(size_t *n);
-/* The Kind a word names (the Kind itself, or its singular or plural in any case), or NULL. */
+/* The Kind a word names (the Kind itself, or its singular, plural or short name in
+ * any case), or NULL. */
 const char *sched_object_kind_find(const char *word);
 /* Removes the applied object kind/name (kind as sched_object_kind_find takes it)
  * in one transaction of its own. ns is a LocalQueue's namespace, "default" when

@@ -31,9 +31,9 @@ lqs() { mlp get localqueues -o json | jq -r '[.[].name] | sort | join(" ")'; }
 assert_eq "$(lqs)" "lq-a lq-b lq-c lq-d lq-e lq-t" "the local queues applied"
 
 assert_eq "$(mlp delete localqueue lq-a)" "LocalQueue/lq-a deleted" "local delete without -n"
-assert_eq "$(mlp delete localqueue lq-b -n '')" "LocalQueue/lq-b deleted" "local delete with an empty -n: namespace default"
+assert_eq "$(mlp delete lq lq-b -n '')" "LocalQueue/lq-b deleted" "local delete by the short name with an empty -n: namespace default"
 start_server
-assert_eq "$(mlp --server "$SERVER_URL" delete localqueue lq-c)" "LocalQueue/lq-c deleted" "delete through the server without -n"
+assert_eq "$(mlp --server "$SERVER_URL" delete LQ lq-c)" "LocalQueue/lq-c deleted" "delete through the server by the short name (any case) without -n"
 assert_eq "$(curl -s -X DELETE "$SERVER_URL/api/v1/objects/LocalQueue/lq-d" | jq -c .)" '{"kind":"LocalQueue","name":"lq-d"}' \
   "DELETE /api/v1/objects/LocalQueue/NAME without ?namespace="
 assert_eq "$(curl -s -X DELETE "$SERVER_URL/api/v1/objects/localqueue/lq-e?namespace=" | jq -c .)" '{"kind":"LocalQueue","name":"lq-e"}' \
