@@ -278,6 +278,7 @@ static void ask_hook(serve_router *r) {
 /* Starts replicas into empty slots, or marks some draining, until the pool has desired. */
 static void reconcile(serve_router *r, size_t pi, int64_t now) {
     serve__pool *p = &r->pools[pi];
+    if (p->url) return; /* an upstream is scaled where it runs */
     pthread_mutex_lock(&r->mu);
     int desired = p->desired, active = 0;
     for (int i = 0; i < p->nslots; i++) {
@@ -313,7 +314,7 @@ static void probe(serve_router *r, serve__pool *p, serve__replica *x, int64_t no
     pthread_mutex_lock(&r->mu);
     unsigned gen = x->gen;
     pthread_mutex_unlock(&r->mu);
-    int status = serve__probe(&x->probe, x->sock, PROBE_TIMEOUT_MS);
+    int status = serve__probe(&x->probe, x->sock, p->url, PROBE_TIMEOUT_MS);
     now = mp_mono_ms();
     bool ok = status == 200;
     bool became_ready = false, lost = false;
@@ -329,14 +330,17 @@ static void probe(serve_router *r, serve__pool *p, serve__replica *x, int64_t no
         x->state = SERVE__STARTING;
         lost = true;
     }
-    x->next_probe_ms = now + (x->state == SERVE__READY ? PROBE_READY_MS : PROBE_STARTING_MS);
+    /* an upstream nobody waits for (maybe scaled to zero) is probed once a second */
+    bool idle_upstream = p->url && atomic_load(&p->waiting) == 0;
+    x->next_probe_ms = now + (x->state == SERVE__READY || idle_upstream ? PROBE_READY_MS : PROBE_STARTING_MS);
     int pid = (int)x->pid;
     pthread_mutex_unlock(&r->mu);
-    (void)p;
-    if (became_ready) serve__log("%s (pid %d) ready", x->label, pid);
+    char who[300];
+    serve__who(p, x, pid, who, sizeof who);
+    if (became_ready) serve__log("%s ready", who);
     if (lost) {
-        if (status) serve__log("%s (pid %d) not ready: its probe answered %d", x->label, pid, status);
-        else serve__log("%s (pid %d) not ready: its probe got no answer within %d ms", x->label, pid, PROBE_TIMEOUT_MS);
+        if (status) serve__log("%s not ready: its probe answered %d", who, status);
+        else serve__log("%s not ready: its probe got no answer within %d ms", who, PROBE_TIMEOUT_MS);
     }
 }
 
@@ -472,7 +476,7 @@ static void stop_all(serve_router *r) {
     for (size_t pi = 0; pi < r->npools; pi++)
         for (int i = 0; i < r->pools[pi].nslots; i++) {
             serve__probe_close(&r->pools[pi].rep[i].probe);
-            unlink(r->pools[pi].rep[i].sock);
+            if (r->pools[pi].rep[i].sock[0]) unlink(r->pools[pi].rep[i].sock);
         }
 }
 
