@@ -112,11 +112,13 @@ void serve__who(const serve__pool *p, const serve__replica *x, int pid, char *ou
     else snprintf(out, n, "%s (pid %d)", x->label, pid);
 }
 
-/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid. */
+/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid and
+ * without MLPLANE_SERVER (a worker resolves its pinned reference through the
+ * home it is given, never through a server). */
 char **serve__worker_env(void) {
     mp_strv v = {0};
     for (char **e = environ; e && *e; e++)
-        if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=")) mp_strv_push(&v, *e);
+        if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=") && !mp_str_starts(*e, "MLPLANE_SERVER=")) mp_strv_push(&v, *e);
     mp_strv_push_owned(&v, mp_xasprintf("MLPLANE_PARENT_PID=%d", (int)getpid()));
     mp_strv_terminated(&v);
     return v.v;

@@ -99,8 +99,8 @@ void serve__log(const char *fmt, ...) MP_PRINTF(1, 2);
 /* A fresh snapshot of pool pi (mu held by the caller). */
 void serve__pool_stats_locked(serve_router *r, size_t pi, serve_router_pool_stats *st);
 
-/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid
- * (heap strings in a heap array, NULL-terminated). */
+/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid and
+ * without MLPLANE_SERVER (heap strings in a heap array, NULL-terminated). */
 char **serve__worker_env(void);
 
 /* "replica 3 (pid 123)" or "upstream 2 (http://svc:8080)": who x is, in logs. */
