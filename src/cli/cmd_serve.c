@@ -123,17 +123,23 @@ static void block_stop_signals(sigset_t *set) {
 
 /* mlplane serve --replicas N: checks the model loads, then runs the router on
  * o's listen address with N worker processes behind it until a stop signal. */
-static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, const char *name, const mp_httpd_opts *o,
-                          int replicas, int ready_timeout_s) {
+static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetched, const char *home_flag,
+                          const char *name, const mp_httpd_opts *o, int replicas, int ready_timeout_s) {
     mp_err e = {0};
     const char *hf = home_flag ? home_flag : env->home_flag;
-    bool home_given = hf || (getenv("MLPLANE_HOME") && *getenv("MLPLANE_HOME"));
+    bool home_given = !fetched && (hf || (getenv("MLPLANE_HOME") && *getenv("MLPLANE_HOME")));
     char *home = NULL, *pinned = NULL, *dir = NULL, *parent = NULL;
     serve_ref r = {0};
     serve_model *m = NULL;
     int rc = 0;
-    if (home_given || mp_str_starts(ref, "models:/")) rc = store_home_resolve(hf, &home, &e);
-    if (rc == 0) rc = serve_ref_resolve(ref, home, &r, &e);
+    if (home_given || (!fetched && mp_str_starts(ref, "models:/"))) rc = store_home_resolve(hf, &home, &e);
+    if (fetched) {
+        r.path = mp_xstrdup(fetched->path);
+        r.name = mp_xstrdup(fetched->name);
+        r.version = mp_xstrdup(fetched->version);
+    } else if (rc == 0) {
+        rc = serve_ref_resolve(ref, home, &r, &e);
+    }
     if (rc == 0) rc = serve_model_load(r.path, name ? name : r.name, r.version, &m, &e); /* fail here, not in a loop */
     const char *served = name ? name : r.name;
     if (rc == 0) rc = serve_socket_dir(home, served, &dir, &parent, &e);
@@ -143,10 +149,11 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
         free(home);
         return cli_fail_err(&e);
     }
-    /* Workers load exactly this version, even if an alias moves while they restart. */
+    /* Workers load exactly this version, even if an alias moves while they restart
+     * (through the same server, when it came from one). */
     pinned = mp_str_starts(ref, "models:/") ? mp_xasprintf("models:/%s/%s", r.name, r.version) : mp_path_abs(NULL, r.path);
     serve_router_opts ro = {.ref = pinned, .name = served, .version = r.version, .replicas = replicas, .sock_dir = dir,
-                            .home = mp_str_starts(ref, "models:/") ? home : NULL,
+                            .home = mp_str_starts(ref, "models:/") ? home : NULL, .server = fetched ? env->server : NULL,
                             .worker_threads = o->threads / replicas > 1 ? o->threads / replicas : 1,
                             .max_body = o->max_body, .drain_s = o->drain_s, .ready_timeout_ms = ready_timeout_s * 1000};
     char first[1200];
@@ -290,9 +297,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     bool remote = env->server && mp_str_starts(ref, "models:/");
     if (model_dir && !remote)
         return cli_fail(CLI_USAGE, "--model-dir goes with a models:/ reference and --server URL (the model is downloaded there)");
-    if (remote && replicas > 1)
-        return cli_fail(CLI_USAGE, "--replicas does not apply with --server: run one mlplane serve per replica (e.g. one per pod)");
-    if (replicas > 1) return serve_replicas(env, ref, home_flag, name, &o, replicas, ready_timeout_s);
+    if (replicas > 1 && !remote) return serve_replicas(env, ref, NULL, home_flag, name, &o, replicas, ready_timeout_s);
 
     serve_ref fetched = {0};
     char *tmp = NULL;
@@ -308,7 +313,10 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
             }
         }
         int rc = remote_model_fetch(env, ref, model_dir ? model_dir : tmp, &fetched.path, &fetched.name, &fetched.version);
-        if (rc != 0) {
+        if (rc == 0 && replicas > 1) /* each worker downloads the pinned version itself */
+            rc = serve_replicas(env, ref, &fetched, home_flag, name, &o, replicas, ready_timeout_s);
+        if (rc != 0 || replicas > 1) {
+            serve_ref_free(&fetched);
             if (tmp) mp_rm_rf(tmp, NULL);
             free(tmp);
             return rc;

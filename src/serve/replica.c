@@ -3,7 +3,7 @@
  *
  * A replica is the single-process server, `mlplane serve REF --name NAME
  * --listen unix:SOCK_DIR/replica-I.sock --threads T --drain D [--max-body B]
- * [--home H]`, started with posix_spawn of /proc/self/exe (the very binary
+ * [--home H] [--server URL]`, started with posix_spawn of /proc/self/exe (the very binary
  * the router runs, even if the file was replaced since) in a process group of
  * its own, stdin and stdout on /dev/null, stderr shared with the router,
  * descriptors above 2 closed, an empty signal mask and default handlers.
@@ -150,6 +150,7 @@ static pid_t spawn_worker(serve_router *r, size_t pi, int i) {
     mp_strv_push_owned(&argv, mp_xasprintf("--drain=%d", r->o.drain_s));
     if (r->o.max_body) mp_strv_push_owned(&argv, mp_xasprintf("--max-body=%zu", r->o.max_body));
     if (r->home) mp_strv_push_owned(&argv, mp_xasprintf("--home=%s", r->home));
+    if (r->server) mp_strv_push_owned(&argv, mp_xasprintf("--server=%s", r->server));
 
     pid_t pid = 0;
     int rc = serve__spawn(r->exe, &argv, r->envp, NULL, -1, &pid);

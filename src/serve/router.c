@@ -138,10 +138,12 @@ int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *
     r->sock_dir = opts->sock_dir ? mp_xstrdup(opts->sock_dir) : NULL;
     r->exe = mp_xstrdup(opts->exe ? opts->exe : "/proc/self/exe");
     r->home = mp_xstrdup(opts->home);
+    r->server = mp_xstrdup(opts->server);
     r->o.name = r->name;
     r->o.sock_dir = r->sock_dir;
     r->o.exe = r->exe;
     r->o.home = r->home;
+    r->o.server = r->server;
     r->o.ref = r->o.version = r->o.url = NULL; /* pool 0 holds them */
     if (r->o.worker_threads <= 0) r->o.worker_threads = 1;
     if (r->o.drain_s <= 0) r->o.drain_s = 10;
@@ -307,6 +309,7 @@ void serve_router_free(serve_router *r) {
     free(r->sock_dir);
     free(r->exe);
     free(r->home);
+    free(r->server);
     free(r);
     curl_global_cleanup();
 }

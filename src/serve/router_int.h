@@ -76,7 +76,7 @@ typedef struct serve__pool {
 
 struct serve_router {
     serve_router_opts o;  /* its strings point at the copies below */
-    char *name, *sock_dir, *exe, *home;
+    char *name, *sock_dir, *exe, *home, *server;
     char **envp;          /* the workers' environment (with MLPLANE_PARENT_PID) */
     pthread_mutex_t mu;
     pthread_cond_t ready_cv; /* on mu, CLOCK_MONOTONIC: a replica became ready, or draining began */

@@ -429,6 +429,7 @@ typedef struct serve_router_opts {
                               when empty); its path plus "/v3-replica-63.sock" must fit a socket address */
     const char *exe;       /* the mlplane binary workers run; NULL = /proc/self/exe */
     const char *home;      /* given to workers as --home; may be NULL */
+    const char *server;    /* given to workers as --server (ref is then a models:/ reference they download); may be NULL */
     int worker_threads;    /* --threads of each worker; 0 = 1 */
     size_t max_body;       /* --max-body of each worker; 0 = their default */
     int drain_s;           /* how long a removed or stopped replica may drain; 0 = 10 */

@@ -67,7 +67,7 @@ serves() {
   start_serve "$file" --listen 127.0.0.1:0 --name bc
   local want; want=$(predict "$SERVE_URL")
   stop_server "$SERVE_PID" || fail "$ref: serve FILE exit status"
-  TMPDIR="$T_DIR/tmp" start_serve "$ref" --server "$SERVER_URL" --listen 127.0.0.1:0 --home "$HOMELESS" "$@"
+  TMPDIR="${SERVE_TMP:-$T_DIR/tmp}" start_serve "$ref" --server "$SERVER_URL" --listen 127.0.0.1:0 --home "$HOMELESS" "$@"
   assert_contains "$(head -1 "$SERVE_OUT")" "(model bc version $v," "$ref: first line"
   curl -sf -D "$T_DIR/h" -o "$T_DIR/r.json" -XPOST "$SERVE_URL/v2/models/bc/versions/$v/infer" -d "$BODY" || fail "$ref: infer"
   assert_eq "$(jq -r '.model_name + " " + .model_version' "$T_DIR/r.json")" "bc $v" "$ref: model in the response"
@@ -81,9 +81,14 @@ serves models:/bc/2 2 "$S2"
 serves models:/bc/latest 4 "$T_DIR/ubj/model.ubj"
 serves models:/bc/3 3 "$T_DIR/ubj/model.ubj" --model-dir "$T_DIR/kept"
 assert_eq "$(ls "$T_DIR/tmp")" "" "the downloaded models were removed at exit"
+# replicas' sockets go under TMPDIR without a home: a short one, wherever the checkout lives
+SERVE_TMP=$(mktemp -d /tmp/mlplane-it.XXXXXX)
+serves models:/bc@champion 1 "$S1" --replicas 2
+assert_eq "$(ls "$SERVE_TMP" | grep mlplane-model || true)" "" "the models the replicas downloaded were removed at exit"
+rm -rf "$SERVE_TMP"
 [ -f "$T_DIR/kept/model.json" ] || fail "--model-dir keeps the model"
 [ ! -e "$HOMELESS" ] || fail "serve --server made a home"
-ok "serve models:/bc/1, @champion, /2, /latest and /3 (.ubj) --server: the versions' own predictions, no home"
+ok "serve models:/bc/1, @champion, /2, /latest, /3 (.ubj) and @champion --replicas 2 --server: the versions' own predictions, no home"
 
 rc=0; out=$(mlp serve models:/bc/9 --server "$SERVER_URL" --listen 127.0.0.1:0 2>&1) || rc=$?
 assert_eq "$rc" "1" "a missing version's exit status"
