@@ -2,9 +2,11 @@
  * registry reference resolved through the home's store) and serves it over the
  * Open Inference Protocol v2 (src/serve) until SIGTERM or SIGINT, on TCP or a
  * unix-domain socket. With --server URL a registry reference is downloaded from
- * that server (remote_models.c) and served as a local file. With --replicas N (N >= 2) it runs N such servers as
- * worker processes on unix sockets and a router in front of them (serve.h's
- * serve_router): this process then loads the model only to check it.
+ * that server (remote_models.c) and served as a local file. With --replicas N
+ * (N >= 2) it runs N such servers as worker processes on unix sockets and a
+ * router in front of them (serve.h's serve_router): this process then loads
+ * the model only to check it (a worker of a --server router downloads the
+ * pinned version itself).
  * A worker started by a router finds MLPLANE_PARENT_PID in its environment: it
  * asks for SIGTERM when its parent dies (PR_SET_PDEATHSIG) and exits at once
  * when the parent is gone already, so that no replica outlives its router.

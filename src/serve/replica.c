@@ -3,9 +3,9 @@
  *
  * A replica is the single-process server, `mlplane serve REF --name NAME
  * --listen unix:SOCK_DIR/replica-I.sock --threads T --drain D [--max-body B]
- * [--home H] [--server URL]`, started with posix_spawn of /proc/self/exe (the very binary
- * the router runs, even if the file was replaced since) in a process group of
- * its own, stdin and stdout on /dev/null, stderr shared with the router,
+ * [--home H] [--server URL]`, started with posix_spawn of /proc/self/exe (the
+ * very binary the router runs, even if the file was replaced since) in a
+ * process group of its own, stdin and stdout on /dev/null, stderr shared with the router,
  * descriptors above 2 closed, an empty signal mask and default handlers.
  *
  * Orphans: a worker's environment holds MLPLANE_PARENT_PID (the router's
@@ -26,6 +26,10 @@
  *   any -> DRAINING when the pool has more replicas than desired: no new
  *   requests; SIGTERM once it holds none (or drain_s later) and the worker
  *   drains itself; SIGKILL to its group drain_s + 2 s after that -> EMPTY.
+ * A pool that is an upstream (a base URL, serve_router_add_upstream) has one
+ * slot and no process: it is probed like a replica (every 100 ms while not
+ * ready and requests wait for it, else every second) but never started,
+ * restarted, scaled or stopped.
  * Exits are seen at once: the loop polls a pidfd per process and an eventfd
  * (set_replicas, a waiting request, stop), then reaps with waitpid(WNOHANG).
  *

@@ -4,7 +4,9 @@
  * canary is a second pool), each with up to SERVE_ROUTER_MAX_REPLICAS replica
  * slots. The supervisor thread (replica.c) starts, probes, restarts and removes
  * the replica processes; this file answers requests on the HTTP engine's
- * threads:
+ * threads. A pool may instead be an upstream (serve_router_add_upstream,
+ * `mlplane route`): one HTTP server at a base URL in slot 0, probed like a
+ * replica but never started or scaled here; its requests take the same path:
  *
  *   GET  /v2/health/live, /v2/health/ready   the router's own health
  *   GET  /metrics                            Prometheus text (metrics.c)
@@ -114,7 +116,8 @@ void serve__who(const serve__pool *p, const serve__replica *x, int pid, char *ou
 
 /* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid and
  * without MLPLANE_SERVER (a worker resolves its pinned reference through the
- * home it is given, never through a server). */
+ * home it is given, or the --server it is given, never through a server it
+ * happens to inherit). */
 char **serve__worker_env(void) {
     mp_strv v = {0};
     for (char **e = environ; e && *e; e++)
