@@ -90,6 +90,14 @@ void api_h_deployment_rollout(const mp_http_req *req, mp_http_resp *resp);
 /* DELETE /api/v1/objects/{kind}/{name}[?namespace=NS]. */
 void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp);
 
+/* ---- registered versions as one model file (models.c) ------------------------------- */
+/* GET /api/v1/models/{name}/versions/{version}/model.json|model.ubj and
+ * GET /api/v1/models/{name}/aliases/{alias}/model.json|model.ubj: the version's
+ * model file in that format (converted by the serving runtime when need be),
+ * with X-Model-Name and X-Model-Version. */
+void api_h_model_version_file(const mp_http_req *req, mp_http_resp *resp);
+void api_h_model_alias_file(const mp_http_req *req, mp_http_resp *resp);
+
 /* ---- nodes (nodes.c) ------------------------------------------------------------------ */
 /* The nodes steps run on, as `mlplane get nodes -o json` prints them: name,
  * simulated, labels, taints, capacity, allocated (+ steps), workloads, and on a

@@ -122,6 +122,7 @@ int cmd_data(cli_env *env, int argc, char **argv);
 int cmd_xgb(cli_env *env, int argc, char **argv);
 
 int cmd_server(cli_env *env, int argc, char **argv);
+int cmd_route(cli_env *env, int argc, char **argv);
 int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
@@ -253,6 +254,11 @@ int remote_logs(cli_env *env, const char *run, const char *step, bool follow, in
 int remote_cancel(cli_env *env, const char *run);
 /* delete run RUN through DELETE /api/v1/runs/ID[?force=true]. */
 int remote_delete_run(cli_env *env, const char *run, bool force);
+/* serve models:/NAME/VERSION|latest|@ALIAS --server: the version's model as
+ * JSON from GET /api/v1/models/... into DIR/model.json (DIR made when missing);
+ * *path, *name and *version (heap) say what was written and which version it
+ * is (remote_models.c). */
+int remote_model_fetch(cli_env *env, const char *ref, const char *dir, char **path, char **name, char **version);
 /* get nodes through GET /api/v1/nodes (remote_track.c). */
 int remote_get_nodes(cli_env *env, cli_out out);
 /* get experiments through MLflow's experiments/search (remote_track.c). */

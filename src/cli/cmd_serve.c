@@ -1,9 +1,12 @@
 /* cmd_serve.c — `mlplane serve MODEL`: loads one model (a file, a folder, or a
  * registry reference resolved through the home's store) and serves it over the
  * Open Inference Protocol v2 (src/serve) until SIGTERM or SIGINT, on TCP or a
- * unix-domain socket. With --replicas N (N >= 2) it runs N such servers as
- * worker processes on unix sockets and a router in front of them (serve.h's
- * serve_router): this process then loads the model only to check it.
+ * unix-domain socket. With --server URL a registry reference is downloaded from
+ * that server (remote_models.c) and served as a local file. With --replicas N
+ * (N >= 2) it runs N such servers as worker processes on unix sockets and a
+ * router in front of them (serve.h's serve_router): this process then loads
+ * the model only to check it (a worker of a --server router downloads the
+ * pinned version itself).
  * A worker started by a router finds MLPLANE_PARENT_PID in its environment: it
  * asks for SIGTERM when its parent dies (PR_SET_PDEATHSIG) and exits at once
  * when the parent is gone already, so that no replica outlives its router.
@@ -15,6 +18,7 @@
 #include "cli/cli.h"
 #include "serve/serve.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +29,7 @@
 
 static const char serve_help[] =
     "Usage: mlplane serve MODEL [--name NAME] [--listen HOST:PORT|unix:PATH] [--home DIR]\n"
+    "       mlplane serve models:/NAME/VERSION|models:/NAME@ALIAS --server URL [--model-dir DIR] ...\n"
     "       mlplane serve deployment/NAME [--listen HOST:PORT] [--home DIR]\n"
     "                     [--threads N] [--max-body SIZE] [--timeout S] [--drain S] [--verbose]\n"
     "                     [--replicas N] [--ready-timeout S]\n\n"
@@ -36,6 +41,12 @@ static const char serve_help[] =
     "reference resolved through the home's store: models:/NAME/VERSION, models:/NAME/latest,\n"
     "models:/NAME@ALIAS. A registered model is served under its name and version number; a\n"
     "file under its name without extension and the first 12 hex digits of its SHA-256.\n\n"
+    "With --server URL (or $MLPLANE_SERVER) a registry reference is resolved by that mlplane\n"
+    "server instead of the home: the version's model is downloaded as JSON from\n"
+    "GET URL/api/v1/models/NAME/versions/VERSION/model.json (aliases/ALIAS/model.json for\n"
+    "@ALIAS) into --model-dir DIR (default: a new folder under $TMPDIR, removed at exit) and\n"
+    "served as a local model, under the model's name and the version number the server\n"
+    "resolved. This is how a pod with no home serves a registered version.\n\n"
     "deployment/NAME runs a Deployment applied to the home (mlplane apply -f FILE): its\n"
     "versions behind a router, the canary split, the shadow, the autoscaler and the request\n"
     "log of its spec, under the deployment's name (docs/serving-rollout.md). It listens on\n"
@@ -43,6 +54,7 @@ static const char serve_help[] =
     "runs every applied Deployment this way by itself, passing the socket it keeps\n"
     "listening across restarts as --listen-fd=3.\n\n"
     "  --name NAME          serve under this name instead\n"
+    "  --model-dir DIR      with --server: download the model into DIR (kept) instead\n"
     "  --listen ADDR        HOST:PORT (default 127.0.0.1:8080; port 0 = any free port) or\n"
     "                       unix:PATH for a unix-domain socket\n"
     "  --threads N          worker threads (default: one per CPU); with --replicas, split\n"
@@ -65,15 +77,22 @@ static void log_stop(int sig, bool verbose) {
     if (verbose) fprintf(stderr, "mlplane serve: %s, draining\n", strsignal(sig));
 }
 
-/* Resolves and loads the model into a new protocol layer; *m is the model (owned by *out). */
-static int load(cli_env *env, const char *ref, const char *home_flag, const char *name, serve_oip **out,
-                const serve_model **mout, mp_err *e) {
+/* Resolves and loads the model into a new protocol layer; *m is the model (owned by *out).
+ * fetched, when non-NULL, is the reference resolved by a server already. */
+static int load(cli_env *env, const char *ref, const serve_ref *fetched, const char *home_flag, const char *name,
+                serve_oip **out, const serve_model **mout, mp_err *e) {
     char *home = NULL;
     int rc = 0;
-    if (mp_str_starts(ref, "models:/")) rc = store_home_resolve(home_flag ? home_flag : env->home_flag, &home, e);
+    if (!fetched && mp_str_starts(ref, "models:/")) rc = store_home_resolve(home_flag ? home_flag : env->home_flag, &home, e);
     serve_ref r = {0};
     serve_model *m = NULL;
-    if (rc == 0) rc = serve_ref_resolve(ref, home, &r, e);
+    if (fetched) {
+        r.path = mp_xstrdup(fetched->path);
+        r.name = mp_xstrdup(fetched->name);
+        r.version = mp_xstrdup(fetched->version);
+    } else if (rc == 0) {
+        rc = serve_ref_resolve(ref, home, &r, e);
+    }
     if (rc == 0) rc = serve_model_load(r.path, name ? name : r.name, r.version, &m, e);
     if (rc == 0) {
         *out = serve_oip_new();
@@ -106,17 +125,23 @@ static void block_stop_signals(sigset_t *set) {
 
 /* mlplane serve --replicas N: checks the model loads, then runs the router on
  * o's listen address with N worker processes behind it until a stop signal. */
-static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, const char *name, const mp_httpd_opts *o,
-                          int replicas, int ready_timeout_s) {
+static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetched, const char *home_flag,
+                          const char *name, const mp_httpd_opts *o, int replicas, int ready_timeout_s) {
     mp_err e = {0};
     const char *hf = home_flag ? home_flag : env->home_flag;
-    bool home_given = hf || (getenv("MLPLANE_HOME") && *getenv("MLPLANE_HOME"));
+    bool home_given = !fetched && (hf || (getenv("MLPLANE_HOME") && *getenv("MLPLANE_HOME")));
     char *home = NULL, *pinned = NULL, *dir = NULL, *parent = NULL;
     serve_ref r = {0};
     serve_model *m = NULL;
     int rc = 0;
-    if (home_given || mp_str_starts(ref, "models:/")) rc = store_home_resolve(hf, &home, &e);
-    if (rc == 0) rc = serve_ref_resolve(ref, home, &r, &e);
+    if (home_given || (!fetched && mp_str_starts(ref, "models:/"))) rc = store_home_resolve(hf, &home, &e);
+    if (fetched) {
+        r.path = mp_xstrdup(fetched->path);
+        r.name = mp_xstrdup(fetched->name);
+        r.version = mp_xstrdup(fetched->version);
+    } else if (rc == 0) {
+        rc = serve_ref_resolve(ref, home, &r, &e);
+    }
     if (rc == 0) rc = serve_model_load(r.path, name ? name : r.name, r.version, &m, &e); /* fail here, not in a loop */
     const char *served = name ? name : r.name;
     if (rc == 0) rc = serve_socket_dir(home, served, &dir, &parent, &e);
@@ -126,10 +151,11 @@ static int serve_replicas(cli_env *env, const char *ref, const char *home_flag, 
         free(home);
         return cli_fail_err(&e);
     }
-    /* Workers load exactly this version, even if an alias moves while they restart. */
+    /* Workers load exactly this version, even if an alias moves while they restart
+     * (through the same server, when it came from one). */
     pinned = mp_str_starts(ref, "models:/") ? mp_xasprintf("models:/%s/%s", r.name, r.version) : mp_path_abs(NULL, r.path);
     serve_router_opts ro = {.ref = pinned, .name = served, .version = r.version, .replicas = replicas, .sock_dir = dir,
-                            .home = mp_str_starts(ref, "models:/") ? home : NULL,
+                            .home = mp_str_starts(ref, "models:/") ? home : NULL, .server = fetched ? env->server : NULL,
                             .worker_threads = o->threads / replicas > 1 ? o->threads / replicas : 1,
                             .max_body = o->max_body, .drain_s = o->drain_s, .ready_timeout_ms = ready_timeout_s * 1000};
     char first[1200];
@@ -213,11 +239,12 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
                                           {"replicas", required_argument, 0, 'R'},
                                           {"ready-timeout", required_argument, 0, 'W'},
                                           {"listen-fd", required_argument, 0, 'F'},
+                                          {"model-dir", required_argument, 0, 'M'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     mp_httpd_opts o = {.listen = "127.0.0.1:8080", .threads = mp_cpu_count(), .max_body = (size_t)16 << 20,
                       .conn_memory = (size_t)16 << 10};
-    const char *home_flag = NULL, *name = NULL;
+    const char *home_flag = NULL, *name = NULL, *model_dir = NULL;
     int replicas = 1, ready_timeout_s = 30, listen_fd = 0;
     bool listen_given = false;
     mp_err e = {0};
@@ -234,6 +261,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         switch (c) {
         case 'n': name = optarg; break;
         case 'H': home_flag = optarg; break;
+        case 'M': model_dir = optarg; break;
         case 'R':
             if (cli_parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
             break;
@@ -268,12 +296,42 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         if (replicas > 1) return cli_fail(CLI_USAGE, "--replicas does not apply to a deployment: its spec.replicas says");
         return serve_deployment(env, dn, home_flag, &o, listen_given, listen_fd, ready_timeout_s);
     }
-    if (replicas > 1) return serve_replicas(env, ref, home_flag, name, &o, replicas, ready_timeout_s);
+    bool remote = env->server && mp_str_starts(ref, "models:/");
+    if (model_dir && !remote)
+        return cli_fail(CLI_USAGE, "--model-dir goes with a models:/ reference and --server URL (the model is downloaded there)");
+    if (replicas > 1 && !remote) return serve_replicas(env, ref, NULL, home_flag, name, &o, replicas, ready_timeout_s);
+
+    serve_ref fetched = {0};
+    char *tmp = NULL;
+    if (remote) {
+        if (!model_dir) {
+            const char *td = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+            tmp = mp_xasprintf("%s/mlplane-model-XXXXXX", td);
+            if (!mkdtemp(tmp)) {
+                int rc = cli_fail(CLI_FAILED, "cannot make a folder for the model under %s: %s (set TMPDIR or --model-dir)", td,
+                                  strerror(errno));
+                free(tmp);
+                return rc;
+            }
+        }
+        int rc = remote_model_fetch(env, ref, model_dir ? model_dir : tmp, &fetched.path, &fetched.name, &fetched.version);
+        if (rc == 0 && replicas > 1) /* each worker downloads the pinned version itself */
+            rc = serve_replicas(env, ref, &fetched, home_flag, name, &o, replicas, ready_timeout_s);
+        if (rc != 0 || replicas > 1) {
+            serve_ref_free(&fetched);
+            if (tmp) mp_rm_rf(tmp, NULL);
+            free(tmp);
+            return rc;
+        }
+    }
 
     serve_oip *oip = NULL;
     const serve_model *m = NULL;
-    if (load(env, ref, home_flag, name, &oip, &m, &e) != 0) {
+    if (load(env, ref, remote ? &fetched : NULL, home_flag, name, &oip, &m, &e) != 0) {
         serve_oip_free(oip);
+        serve_ref_free(&fetched);
+        if (tmp) mp_rm_rf(tmp, NULL);
+        free(tmp);
         return cli_fail_err(&e);
     }
 
@@ -283,6 +341,9 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     mp_httpd *h = NULL;
     if (serve_http_start(oip, &o, &h, &e) != 0) {
         serve_oip_free(oip);
+        serve_ref_free(&fetched);
+        if (tmp) mp_rm_rf(tmp, NULL);
+        free(tmp);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
     printf("mlplane serve listening on %s (model %s version %s, %s)\n", mp_httpd_url(h), m->name, m->version, m->path);
@@ -294,5 +355,8 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     serve_oip_set_ready(oip, false);
     mp_httpd_stop(h);
     serve_oip_free(oip);
+    serve_ref_free(&fetched);
+    if (tmp) mp_rm_rf(tmp, NULL); /* the downloaded model of --server without --model-dir */
+    free(tmp);
     return CLI_OK;
 }

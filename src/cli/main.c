@@ -26,6 +26,8 @@ static const cli_command commands[] = {
     {"cancel", cmd_cancel, "RUN", "cancel a run: stop its steps"},
     {"resume", cmd_resume, "RUN", "finish a run whose mlplane process died"},
     {"serve", cmd_serve, "MODEL|deployment/NAME [--listen HOST:PORT|unix:PATH] [--replicas N]", "serve a model or a Deployment over the Open Inference Protocol v2"},
+    {"route", cmd_route, "NAME --listen HOST:PORT --stable VERSION=URL [--canary VERSION=URL --canary-percent P] [--shadow VERSION=URL]",
+     "route a model's requests to upstream servers: canary split, sticky header, shadow"},
     {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow) and the applied Deployments"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},

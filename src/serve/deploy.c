@@ -220,24 +220,8 @@ static void metric_line(mp_buf *b, const char *name, const serve_deploy *d, cons
 /* The deployment's own families, after the router's. */
 static void hook_metrics(void *ud, mp_buf *out) {
     serve_deploy *d = ud;
-    serve_split_counts c;
-    serve_split_counts_get(d->split, &c);
-    mp_buf_puts(out, "# HELP mlplane_deployment_canary_percent The share of the requests the canary answers.\n"
-                     "# TYPE mlplane_deployment_canary_percent gauge\n");
-    metric_line(out, "mlplane_deployment_canary_percent", d, NULL, NULL,
-                d->pool[DEPLOY_CANARY] >= 0 ? (unsigned long long)serve_split_percent(d->split) : 0);
-    mp_buf_puts(out, "# HELP mlplane_deployment_split_requests_total Inference requests the split routed, by track.\n"
-                     "# TYPE mlplane_deployment_split_requests_total counter\n");
-    metric_line(out, "mlplane_deployment_split_requests_total", d, "track", "stable", c.stable);
-    if (d->pool[DEPLOY_CANARY] >= 0) metric_line(out, "mlplane_deployment_split_requests_total", d, "track", "canary", c.canary);
-    if (d->pool[DEPLOY_SHADOW] >= 0) {
-        mp_buf_puts(out, "# HELP mlplane_deployment_shadow_copies_total Copies of requests for the shadow: queued, "
-                         "dropped (queue full), failed (answered other than 200).\n"
-                         "# TYPE mlplane_deployment_shadow_copies_total counter\n");
-        metric_line(out, "mlplane_deployment_shadow_copies_total", d, "result", "queued", atomic_load(&d->mirrored));
-        metric_line(out, "mlplane_deployment_shadow_copies_total", d, "result", "dropped", atomic_load(&d->dropped));
-        metric_line(out, "mlplane_deployment_shadow_copies_total", d, "result", "failed", atomic_load(&d->shadow_failed));
-    }
+    serve__split_metrics(out, d->name, d->split, d->version[DEPLOY_STABLE],
+                         d->pool[DEPLOY_CANARY] >= 0 ? d->version[DEPLOY_CANARY] : NULL, d->shadow);
     if (d->log) {
         mp_buf_puts(out, "# HELP mlplane_deployment_request_log_lines_total Lines written to the request log, "
                          "and lines that could not be.\n"
@@ -271,9 +255,11 @@ json_t *serve_deploy_status(serve_deploy *d) {
             json_object_set_new(o, "requests", json_integer((json_int_t)c.canary));
         } else {
             json_object_set_new(o, "sampleRate", json_real(serve_split_shadow_rate(d->split)));
-            json_object_set_new(o, "requests", json_integer((json_int_t)atomic_load(&d->mirrored)));
-            json_object_set_new(o, "dropped", json_integer((json_int_t)atomic_load(&d->dropped)));
-            json_object_set_new(o, "failed", json_integer((json_int_t)atomic_load(&d->shadow_failed)));
+            unsigned long long q, dr, f;
+            serve__shadow_counts(d->shadow, &q, &dr, &f);
+            json_object_set_new(o, "requests", json_integer((json_int_t)q));
+            json_object_set_new(o, "dropped", json_integer((json_int_t)dr));
+            json_object_set_new(o, "failed", json_integer((json_int_t)f));
         }
         json_array_append_new(tracks, o);
     }
@@ -342,8 +328,6 @@ int serve_deploy_open(const serve_deploy_opts *o, serve_deploy **out, mp_err *e)
     d->name = mp_xstrdup(o->name);
     for (int t = 0; t < DEPLOY_TRACKS; t++) d->pool[t] = -1;
     pthread_mutex_init(&d->st_mu, NULL);
-    pthread_mutex_init(&d->qmu, NULL);
-    pthread_cond_init(&d->qcv, NULL);
     snprintf(d->id_prefix, sizeof d->id_prefix, "%d-%llx", (int)getpid(), (unsigned long long)mp_now_ms());
     int rc = store_open_home(d->home, &d->st, e);
     if (rc == 0) rc = serve_deploy_load(d->st, d->name, &d->file, &d->spec, e);
@@ -456,8 +440,7 @@ void serve_deploy_free(serve_deploy *d) {
         free(d->named[t]);
     }
     pthread_mutex_destroy(&d->st_mu);
-    pthread_mutex_destroy(&d->qmu);
-    pthread_cond_destroy(&d->qcv);
+    serve__shadow_free(d->shadow);
     free(d->home);
     free(d->name);
     free(d->model);

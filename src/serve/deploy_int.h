@@ -21,9 +21,8 @@
 enum { DEPLOY_STABLE = 0, DEPLOY_CANARY = 1, DEPLOY_SHADOW = 2, DEPLOY_TRACKS = 3 };
 
 #define DEPLOY_SHADOW_THREADS 2 /* copies sent to the shadow at once */
-#define DEPLOY_QUEUE_MAX 256 /* copies waiting for the shadow; more are dropped (counted) */
 
-typedef struct deploy_copy deploy_copy; /* a request copied for the shadow (mirror.c) */
+struct serve__shadow; /* router_int.h: the shadow's sender */
 
 struct serve_deploy {
     char *home, *name, *model;
@@ -50,15 +49,8 @@ struct serve_deploy {
     store *st;
     int64_t data_version;            /* st_mu */
     int64_t next_check_ms;           /* supervisor */
-    /* the shadow's queue (mirror.c) */
-    pthread_mutex_t qmu;
-    pthread_cond_t qcv;
-    deploy_copy *q[DEPLOY_QUEUE_MAX];
-    size_t qhead, qn;
-    bool qstop;
-    pthread_t qthread[DEPLOY_SHADOW_THREADS];
-    int qthreads;                    /* started */
-    atomic_ullong mirrored, dropped, shadow_failed, logged, log_failed;
+    struct serve__shadow *shadow;    /* the shadow's sender (shadow.c), while started; NULL without a shadow */
+    atomic_ullong logged, log_failed;
     atomic_ullong ids;               /* generated request ids */
     char id_prefix[24];              /* of generated ids: this process's */
 };
@@ -73,7 +65,7 @@ void serve__deploy_log(const serve_deploy *d, const char *fmt, ...) MP_PRINTF(2,
 void deploy__answered(void *ud, size_t pool, const mp_http_req *req, const mp_http_resp *resp, int64_t time_ms,
                       int64_t latency_us);
 int deploy__mirror_start(serve_deploy *d, mp_err *e);
-/* Stops the shadow thread; copies still queued are dropped (counted). */
+/* Stops the shadow's threads; copies still queued are dropped (counted). */
 void deploy__mirror_stop(serve_deploy *d);
 /* Whether req is an inference request: POST /v2/models/.../infer. */
 bool deploy__is_infer(const mp_http_req *req);

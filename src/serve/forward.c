@@ -10,6 +10,9 @@
  * destructor), i.e. when the engine is stopped, which is before the router is
  * freed.
  *
+ * A pool may instead be an upstream: one HTTP server at a base URL (a
+ * Kubernetes Service of one version's pods), reached over TCP the same way.
+ *
  * What is passed on: the method, the path (re-encoded) and query, the body,
  * and the end-to-end request headers (not Host, Content-Length, Connection and
  * the other hop-by-hop ones); back come the status, the body, Content-Type and
@@ -161,7 +164,7 @@ static CURL *handle_for(serve_router *r, size_t pi, int slot, unsigned gen) {
     t->h[pi][slot] = c;
     t->gen[pi][slot] = gen;
     if (!c) return NULL;
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, r->pools[pi].rep[slot].sock);
+    if (!r->pools[pi].url) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, r->pools[pi].rep[slot].sock);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)r->o.upstream_timeout_ms);
@@ -174,6 +177,7 @@ static CURL *handle_for(serve_router *r, size_t pi, int slot, unsigned gen) {
 static serve__fwd classify(CURLcode cc) {
     switch (cc) {
     case CURLE_OK: return SERVE__FWD_OK;
+    case CURLE_COULDNT_RESOLVE_HOST: /* an upstream's name not there yet (a Service being made): never delivered */
     case CURLE_COULDNT_CONNECT: return SERVE__FWD_REFUSED;
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
@@ -193,7 +197,7 @@ serve__fwd serve__forward(serve_router *r, size_t pi, int slot, unsigned gen, co
     }
     mp_buf url;
     mp_buf_init(&url);
-    mp_buf_puts(&url, "http://replica");
+    mp_buf_puts(&url, r->pools[pi].url ? r->pools[pi].url : "http://replica");
     serve__encode_path(&url, req->path ? req->path : "/");
     for (size_t i = 0; i < req->nquery; i++) {
         mp_buf_putc(&url, i == 0 ? '?' : '&');
@@ -253,14 +257,20 @@ static size_t discard(char *data, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
-int serve__probe(void **handle, const char *sock, int timeout_ms) {
+int serve__probe(void **handle, const char *sock, const char *url, int timeout_ms) {
     CURL *c = *handle;
     if (!c) {
         c = curl_easy_init();
         if (!c) return 0;
         *handle = c;
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-        curl_easy_setopt(c, CURLOPT_URL, "http://replica/v2/health/ready");
+        if (url) {
+            char *u = mp_xasprintf("%s/v2/health/ready", url);
+            curl_easy_setopt(c, CURLOPT_URL, u); /* libcurl copies it */
+            free(u);
+        } else {
+            curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+            curl_easy_setopt(c, CURLOPT_URL, "http://replica/v2/health/ready");
+        }
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     }

@@ -9,28 +9,19 @@
  * (or every output's, when there are several) and the version that answered.
  *
  * Only requests the split routed are copied (not those naming a version in
- * their path). The copies wait in a bounded queue for the shadow threads, which send them to
- * the shadow's pool with serve_router_forward and log the answers of sampled
- * ones with "shadow": true; the client's answer never waits for the shadow. A
- * full queue drops the copy (counted as dropped). Threads: deploy__answered on
- * the router's HTTP threads; the queue under d->qmu; DEPLOY_SHADOW_THREADS
- * threads pop it. */
+ * their path). The copies go to the shadow's sender (shadow.c: a bounded
+ * queue, DEPLOY_SHADOW_THREADS threads sending them to the shadow's pool),
+ * which hands back each answer; those of sampled ones are logged with
+ * "shadow": true. The client's answer never waits for the shadow. Threads:
+ * deploy__answered on the router's HTTP threads, shadow_done on the sender's. */
 #include "serve/deploy_int.h"
+#include "serve/router_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-struct deploy_copy {
-    char *method, *path, *body, *content_type, *id;
-    size_t body_len;
-    mp_http_kv *headers, *query;
-    size_t nheaders, nquery;
-    bool sampled;
-    int64_t time_ms;
-};
 
 /* ---- requests --------------------------------------------------------------------- */
 
@@ -155,126 +146,25 @@ static void log_line(serve_deploy *d, const char *version, const char *id, int64
     json_decref(answer);
 }
 
-/* ---- the shadow's queue -------------------------------------------------------------- */
+/* ---- the shadow ------------------------------------------------------------------------ */
 
-static void copy_free(deploy_copy *c) {
-    if (!c) return;
-    for (size_t i = 0; i < c->nheaders; i++) {
-        free((char *)c->headers[i].key);
-        free((char *)c->headers[i].value);
-    }
-    for (size_t i = 0; i < c->nquery; i++) {
-        free((char *)c->query[i].key);
-        free((char *)c->query[i].value);
-    }
-    free(c->headers);
-    free(c->query);
-    free(c->method);
-    free(c->path);
-    free(c->body);
-    free(c->content_type);
-    free(c->id);
-    free(c);
-}
-
-static deploy_copy *copy_of(const mp_http_req *req, const char *id, bool sampled, int64_t time_ms) {
-    deploy_copy *c = mp_xcalloc(1, sizeof *c);
-    c->method = mp_xstrdup(req->method);
-    c->path = mp_xstrdup(req->path);
-    c->body = mp_xmalloc(req->body_len + 1);
-    if (req->body_len) memcpy(c->body, req->body, req->body_len);
-    c->body[req->body_len] = '\0';
-    c->body_len = req->body_len;
-    c->content_type = req->content_type ? mp_xstrdup(req->content_type) : NULL;
-    c->id = mp_xstrdup(id);
-    c->sampled = sampled;
-    c->time_ms = time_ms;
-    c->headers = mp_xcalloc(req->nheaders + 1, sizeof *c->headers);
-    for (size_t i = 0; i < req->nheaders; i++)
-        c->headers[c->nheaders++] = (mp_http_kv){mp_xstrdup(req->headers[i].key), mp_xstrdup(req->headers[i].value)};
-    c->query = mp_xcalloc(req->nquery + 1, sizeof *c->query);
-    for (size_t i = 0; i < req->nquery; i++)
-        c->query[c->nquery++] = (mp_http_kv){mp_xstrdup(req->query[i].key), mp_xstrdup(req->query[i].value)};
-    return c;
-}
-
-static void enqueue(serve_deploy *d, deploy_copy *c) {
-    pthread_mutex_lock(&d->qmu);
-    bool taken = !d->qstop && d->qn < DEPLOY_QUEUE_MAX;
-    if (taken) {
-        d->q[(d->qhead + d->qn) % DEPLOY_QUEUE_MAX] = c;
-        d->qn++;
-        pthread_cond_signal(&d->qcv);
-    }
-    pthread_mutex_unlock(&d->qmu);
-    if (!taken) {
-        atomic_fetch_add(&d->dropped, 1);
-        copy_free(c);
-    } else {
-        atomic_fetch_add(&d->mirrored, 1);
-    }
-}
-
-static void *shadow_main(void *arg) {
-    serve_deploy *d = arg;
-    for (;;) {
-        pthread_mutex_lock(&d->qmu);
-        while (d->qn == 0 && !d->qstop) pthread_cond_wait(&d->qcv, &d->qmu);
-        deploy_copy *c = NULL;
-        if (d->qn > 0 && !d->qstop) {
-            c = d->q[d->qhead];
-            d->qhead = (d->qhead + 1) % DEPLOY_QUEUE_MAX;
-            d->qn--;
-        }
-        pthread_mutex_unlock(&d->qmu);
-        if (!c) break;
-        mp_http_req rq = {.method = c->method, .path = c->path, .tail = "", .query = c->query, .nquery = c->nquery,
-                          .body = c->body, .body_len = c->body_len, .content_type = c->content_type,
-                          .headers = c->headers, .nheaders = c->nheaders};
-        mp_http_resp resp;
-        mp_http_resp_init(&resp);
-        int64_t t0 = mp_mono_us();
-        serve_router_forward(d->router, (size_t)d->pool[DEPLOY_SHADOW], &rq, &resp);
-        int64_t us = mp_mono_us() - t0;
-        if (resp.status != 200) atomic_fetch_add(&d->shadow_failed, 1);
-        if (c->sampled) {
-            json_t *body = json_part(c->body, c->body_len, mp_http_req_header(&rq, "Inference-Header-Content-Length"));
-            log_line(d, d->version[DEPLOY_SHADOW], c->id, c->time_ms, us, body, &resp, true);
-            json_decref(body);
-        }
-        mp_http_resp_free(&resp);
-        copy_free(c);
-    }
-    return NULL;
+/* A copy's answer (shadow.c): logged with "shadow": true when sampled. */
+static void shadow_done(void *ud, const char *id, bool sampled, int64_t time_ms, const mp_http_req *req,
+                        const mp_http_resp *resp, int64_t latency_us) {
+    serve_deploy *d = ud;
+    if (!sampled || !d->log) return;
+    json_t *body = json_part(req->body, req->body_len, mp_http_req_header(req, "Inference-Header-Content-Length"));
+    log_line(d, d->version[DEPLOY_SHADOW], id, time_ms, latency_us, body, resp, true);
+    json_decref(body);
 }
 
 int deploy__mirror_start(serve_deploy *d, mp_err *e) {
     if (d->pool[DEPLOY_SHADOW] < 0) return 0;
-    for (int i = 0; i < DEPLOY_SHADOW_THREADS; i++) {
-        int rc = pthread_create(&d->qthread[i], NULL, shadow_main, d);
-        if (rc != 0) {
-            deploy__mirror_stop(d);
-            return mp_err_set(e, MP_EIO, "cannot start the shadow's thread: %s", strerror(rc));
-        }
-        d->qthreads = i + 1;
-    }
-    return 0;
+    return serve__shadow_start(d->router, (size_t)d->pool[DEPLOY_SHADOW], DEPLOY_SHADOW_THREADS, shadow_done, d,
+                               &d->shadow, e);
 }
 
-void deploy__mirror_stop(serve_deploy *d) {
-    pthread_mutex_lock(&d->qmu);
-    d->qstop = true;
-    pthread_cond_broadcast(&d->qcv);
-    pthread_mutex_unlock(&d->qmu);
-    for (int i = 0; i < d->qthreads; i++) pthread_join(d->qthread[i], NULL);
-    d->qthreads = 0;
-    while (d->qn > 0) { /* not sent: the deployment stops */
-        copy_free(d->q[d->qhead]);
-        d->qhead = (d->qhead + 1) % DEPLOY_QUEUE_MAX;
-        d->qn--;
-        atomic_fetch_add(&d->dropped, 1);
-    }
-}
+void deploy__mirror_stop(serve_deploy *d) { serve__shadow_stop(d->shadow); }
 
 /* ---- the answered hook ----------------------------------------------------------------- */
 
@@ -298,6 +188,6 @@ void deploy__answered(void *ud, size_t pool, const mp_http_req *req, const mp_ht
     }
     bool sampled = d->log && serve_reqlog_sampled(id, d->log_rate);
     if (sampled) log_line(d, pool_version(d, pool), id, time_ms, latency_us, body, resp, false);
-    if (mirror) enqueue(d, copy_of(req, id, sampled, time_ms));
+    if (mirror && d->shadow) serve__shadow_push(d->shadow, req, id, sampled, time_ms);
     json_decref(body);
 }

@@ -57,6 +57,11 @@ int serve_model_load(const char *path, const char *name, const char *version, se
     return 0;
 }
 
+int serve_model_save(const serve_model *m, const char *format, mp_buf *out, mp_err *e) {
+    if (!m->rt->save) return mp_err_set(e, MP_EINVAL, "the %s runtime cannot write its models", m->rt->name);
+    return m->rt->save(m->state, format, out, e);
+}
+
 void serve_model_free(serve_model *m) {
     if (!m) return;
     if (m->rt && m->state) m->rt->unload(m->state);
@@ -223,14 +228,13 @@ static int registry_lookup(store *st, const char *ref, const char *spec, store_m
     return rc;
 }
 
-static int resolve_registry(const char *ref, const char *home, serve_ref *out, mp_err *e) {
-    if (!home) return mp_err_set(e, MP_EINVAL, "%s: a registry reference needs a home (--home or MLPLANE_HOME)", ref);
-    store *st = NULL;
-    int rc = store_open_home(home, &st, e);
-    if (rc != 0) return rc;
+int serve_ref_resolve_store(struct store *st, const char *home, const char *ref, serve_ref *out, mp_err *e) {
+    memset(out, 0, sizeof *out);
+    if (!ref || !mp_str_starts(ref, "models:/"))
+        return mp_err_set(e, MP_EINVAL, "%s: not a registry reference (models:/NAME/VERSION)", ref ? ref : "");
     store_model_version v;
     memset(&v, 0, sizeof v);
-    rc = registry_lookup(st, ref, ref + strlen("models:/"), &v, e);
+    int rc = registry_lookup(st, ref, ref + strlen("models:/"), &v, e);
     bool have = rc == 0;
     char *src = NULL;
     if (rc == 0) rc = source_path(home, &v, &src, e);
@@ -244,6 +248,16 @@ static int resolve_registry(const char *ref, const char *home, serve_ref *out, m
     }
     if (have) store_model_version_free(&v);
     free(src);
+    if (rc != 0) serve_ref_free(out);
+    return rc;
+}
+
+static int resolve_registry(const char *ref, const char *home, serve_ref *out, mp_err *e) {
+    if (!home) return mp_err_set(e, MP_EINVAL, "%s: a registry reference needs a home (--home or MLPLANE_HOME)", ref);
+    store *st = NULL;
+    int rc = store_open_home(home, &st, e);
+    if (rc != 0) return rc;
+    rc = serve_ref_resolve_store(st, home, ref, out, e);
     st->m->close(st);
     return rc;
 }

@@ -3,9 +3,9 @@
  *
  * A replica is the single-process server, `mlplane serve REF --name NAME
  * --listen unix:SOCK_DIR/replica-I.sock --threads T --drain D [--max-body B]
- * [--home H]`, started with posix_spawn of /proc/self/exe (the very binary
- * the router runs, even if the file was replaced since) in a process group of
- * its own, stdin and stdout on /dev/null, stderr shared with the router,
+ * [--home H] [--server URL]`, started with posix_spawn of /proc/self/exe (the
+ * very binary the router runs, even if the file was replaced since) in a
+ * process group of its own, stdin and stdout on /dev/null, stderr shared with the router,
  * descriptors above 2 closed, an empty signal mask and default handlers.
  *
  * Orphans: a worker's environment holds MLPLANE_PARENT_PID (the router's
@@ -26,6 +26,10 @@
  *   any -> DRAINING when the pool has more replicas than desired: no new
  *   requests; SIGTERM once it holds none (or drain_s later) and the worker
  *   drains itself; SIGKILL to its group drain_s + 2 s after that -> EMPTY.
+ * A pool that is an upstream (a base URL, serve_router_add_upstream) has one
+ * slot and no process: it is probed like a replica (every 100 ms while not
+ * ready and requests wait for it, else every second) but never started,
+ * restarted, scaled or stopped.
  * Exits are seen at once: the loop polls a pidfd per process and an eventfd
  * (set_replicas, a waiting request, stop), then reaps with waitpid(WNOHANG).
  *
@@ -150,6 +154,7 @@ static pid_t spawn_worker(serve_router *r, size_t pi, int i) {
     mp_strv_push_owned(&argv, mp_xasprintf("--drain=%d", r->o.drain_s));
     if (r->o.max_body) mp_strv_push_owned(&argv, mp_xasprintf("--max-body=%zu", r->o.max_body));
     if (r->home) mp_strv_push_owned(&argv, mp_xasprintf("--home=%s", r->home));
+    if (r->server) mp_strv_push_owned(&argv, mp_xasprintf("--server=%s", r->server));
 
     pid_t pid = 0;
     int rc = serve__spawn(r->exe, &argv, r->envp, NULL, -1, &pid);
@@ -278,6 +283,7 @@ static void ask_hook(serve_router *r) {
 /* Starts replicas into empty slots, or marks some draining, until the pool has desired. */
 static void reconcile(serve_router *r, size_t pi, int64_t now) {
     serve__pool *p = &r->pools[pi];
+    if (p->url) return; /* an upstream is scaled where it runs */
     pthread_mutex_lock(&r->mu);
     int desired = p->desired, active = 0;
     for (int i = 0; i < p->nslots; i++) {
@@ -313,7 +319,7 @@ static void probe(serve_router *r, serve__pool *p, serve__replica *x, int64_t no
     pthread_mutex_lock(&r->mu);
     unsigned gen = x->gen;
     pthread_mutex_unlock(&r->mu);
-    int status = serve__probe(&x->probe, x->sock, PROBE_TIMEOUT_MS);
+    int status = serve__probe(&x->probe, x->sock, p->url, PROBE_TIMEOUT_MS);
     now = mp_mono_ms();
     bool ok = status == 200;
     bool became_ready = false, lost = false;
@@ -329,14 +335,17 @@ static void probe(serve_router *r, serve__pool *p, serve__replica *x, int64_t no
         x->state = SERVE__STARTING;
         lost = true;
     }
-    x->next_probe_ms = now + (x->state == SERVE__READY ? PROBE_READY_MS : PROBE_STARTING_MS);
+    /* an upstream nobody waits for (maybe scaled to zero) is probed once a second */
+    bool idle_upstream = p->url && atomic_load(&p->waiting) == 0;
+    x->next_probe_ms = now + (x->state == SERVE__READY || idle_upstream ? PROBE_READY_MS : PROBE_STARTING_MS);
     int pid = (int)x->pid;
     pthread_mutex_unlock(&r->mu);
-    (void)p;
-    if (became_ready) serve__log("%s (pid %d) ready", x->label, pid);
+    char who[300];
+    serve__who(p, x, pid, who, sizeof who);
+    if (became_ready) serve__log("%s ready", who);
     if (lost) {
-        if (status) serve__log("%s (pid %d) not ready: its probe answered %d", x->label, pid, status);
-        else serve__log("%s (pid %d) not ready: its probe got no answer within %d ms", x->label, pid, PROBE_TIMEOUT_MS);
+        if (status) serve__log("%s not ready: its probe answered %d", who, status);
+        else serve__log("%s not ready: its probe got no answer within %d ms", who, PROBE_TIMEOUT_MS);
     }
 }
 
@@ -472,7 +481,7 @@ static void stop_all(serve_router *r) {
     for (size_t pi = 0; pi < r->npools; pi++)
         for (int i = 0; i < r->pools[pi].nslots; i++) {
             serve__probe_close(&r->pools[pi].rep[i].probe);
-            unlink(r->pools[pi].rep[i].sock);
+            if (r->pools[pi].rep[i].sock[0]) unlink(r->pools[pi].rep[i].sock);
         }
 }
 

@@ -4,7 +4,9 @@
  * canary is a second pool), each with up to SERVE_ROUTER_MAX_REPLICAS replica
  * slots. The supervisor thread (replica.c) starts, probes, restarts and removes
  * the replica processes; this file answers requests on the HTTP engine's
- * threads:
+ * threads. A pool may instead be an upstream (serve_router_add_upstream,
+ * `mlplane route`): one HTTP server at a base URL in slot 0, probed like a
+ * replica but never started or scaled here; its requests take the same path:
  *
  *   GET  /v2/health/live, /v2/health/ready   the router's own health
  *   GET  /metrics                            Prometheus text (metrics.c)
@@ -69,11 +71,17 @@ int serve__pick(const int *load, size_t n, unsigned start) {
 
 /* ---- the object ------------------------------------------------------------------------ */
 
-static void pool_init(serve_router *r, size_t pi, const char *ref, const char *version, int replicas) {
+static void pool_init(serve_router *r, size_t pi, const char *ref, const char *url, const char *version, int replicas) {
     serve__pool *p = &r->pools[pi];
     p->version = mp_xstrdup(version);
     p->ref = mp_xstrdup(ref);
     p->desired = replicas;
+    if (url) {
+        size_t n = strlen(url);
+        while (n > 0 && url[n - 1] == '/') n--;
+        p->url = mp_xstrndup(url, n);
+        p->desired = 1;
+    }
     atomic_init(&p->waiting, 0);
     for (int i = 0; i < SERVE_ROUTER_MAX_REPLICAS; i++) {
         serve__replica *x = &p->rep[i];
@@ -81,7 +89,9 @@ static void pool_init(serve_router *r, size_t pi, const char *ref, const char *v
         atomic_init(&x->inflight, 0);
         atomic_init(&x->completed, 0);
         atomic_init(&x->ok_ms, 0);
-        if (pi == 0) {
+        if (url) {
+            snprintf(x->label, sizeof x->label, "upstream %s", version);
+        } else if (pi == 0) {
             snprintf(x->sock, sizeof x->sock, "%s/replica-%d.sock", r->sock_dir, i);
             snprintf(x->label, sizeof x->label, "replica %d", i);
         } else {
@@ -89,15 +99,29 @@ static void pool_init(serve_router *r, size_t pi, const char *ref, const char *v
             snprintf(x->label, sizeof x->label, "replica v%zu-%d", pi, i);
         }
     }
+    if (url) { /* one server, there from the start: probed at once, never spawned */
+        p->rep[0].state = SERVE__STARTING;
+        p->rep[0].gen = 1;
+        p->rep[0].next_probe_ms = 0;
+        p->nslots = 1;
+    }
     r->versions[pi] = p->version;
     r->npools = pi + 1;
 }
 
-/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid. */
+void serve__who(const serve__pool *p, const serve__replica *x, int pid, char *out, size_t n) {
+    if (p->url) snprintf(out, n, "%s (%s)", x->label, p->url);
+    else snprintf(out, n, "%s (pid %d)", x->label, pid);
+}
+
+/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid and
+ * without MLPLANE_SERVER (a worker resolves its pinned reference through the
+ * home it is given, or the --server it is given, never through a server it
+ * happens to inherit). */
 char **serve__worker_env(void) {
     mp_strv v = {0};
     for (char **e = environ; e && *e; e++)
-        if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=")) mp_strv_push(&v, *e);
+        if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=") && !mp_str_starts(*e, "MLPLANE_SERVER=")) mp_strv_push(&v, *e);
     mp_strv_push_owned(&v, mp_xasprintf("MLPLANE_PARENT_PID=%d", (int)getpid()));
     mp_strv_terminated(&v);
     return v.v;
@@ -105,23 +129,25 @@ char **serve__worker_env(void) {
 
 int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *e) {
     *out = NULL;
-    if (!opts->ref || !opts->name || !opts->version || !opts->sock_dir)
-        return mp_err_set(e, MP_EINTERNAL, "serve_router_new: ref, name, version and sock_dir are needed");
+    if ((!opts->url && (!opts->ref || !opts->sock_dir)) || !opts->name || !opts->version)
+        return mp_err_set(e, MP_EINTERNAL, "serve_router_new: ref and sock_dir (or url), name and version are needed");
     if (opts->replicas < 0 || opts->replicas > SERVE_ROUTER_MAX_REPLICAS)
         return mp_err_set(e, MP_EINVAL, "replicas must be from 0 to %d", SERVE_ROUTER_MAX_REPLICAS);
-    if (strlen(opts->sock_dir) + sizeof "/v3-replica-63.sock" > sizeof ((serve__replica *)0)->sock)
+    if (opts->sock_dir && strlen(opts->sock_dir) + sizeof "/v3-replica-63.sock" > sizeof ((serve__replica *)0)->sock)
         return mp_err_set(e, MP_EINVAL, "the socket folder %s is too long for a unix socket address", opts->sock_dir);
     serve_router *r = mp_xcalloc(1, sizeof *r);
     r->o = *opts;
     r->name = mp_xstrdup(opts->name);
-    r->sock_dir = mp_xstrdup(opts->sock_dir);
+    r->sock_dir = opts->sock_dir ? mp_xstrdup(opts->sock_dir) : NULL;
     r->exe = mp_xstrdup(opts->exe ? opts->exe : "/proc/self/exe");
     r->home = mp_xstrdup(opts->home);
+    r->server = mp_xstrdup(opts->server);
     r->o.name = r->name;
     r->o.sock_dir = r->sock_dir;
     r->o.exe = r->exe;
     r->o.home = r->home;
-    r->o.ref = r->o.version = NULL; /* pool 0 holds them */
+    r->o.server = r->server;
+    r->o.ref = r->o.version = r->o.url = NULL; /* pool 0 holds them */
     if (r->o.worker_threads <= 0) r->o.worker_threads = 1;
     if (r->o.drain_s <= 0) r->o.drain_s = 10;
     if (r->o.ready_timeout_ms <= 0) r->o.ready_timeout_ms = 30000;
@@ -136,7 +162,7 @@ int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *
     atomic_init(&r->draining, false);
     atomic_init(&r->stopping, false);
     r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    pool_init(r, 0, opts->ref, opts->version, opts->replicas);
+    pool_init(r, 0, opts->url ? NULL : opts->ref, opts->url, opts->version, opts->replicas);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
     int rc = r->wake_fd < 0 ? mp_err_set(e, MP_EIO, "cannot make an eventfd: %s", strerror(errno)) : 0;
     if (rc == 0) rc = serve__forward_init(r, e);
@@ -148,9 +174,11 @@ int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *
     return 0;
 }
 
-int serve_router_add_version(serve_router *r, const char *ref, const char *version, int replicas, size_t *index,
-                             mp_err *e) {
+/* Adds pool ref (replicas) or url (an upstream) serving version. */
+static int add_pool(serve_router *r, const char *ref, const char *url, const char *version, int replicas, size_t *index,
+                    mp_err *e) {
     if (r->started) return mp_err_set(e, MP_ESTATE, "versions are added before the router starts");
+    if (!url && !r->sock_dir) return mp_err_set(e, MP_EINTERNAL, "a router of upstreams has no folder for replicas' sockets");
     if (r->npools == SERVE_ROUTER_MAX_POOLS)
         return mp_err_set(e, MP_EINVAL, "a router serves at most %d versions", SERVE_ROUTER_MAX_POOLS);
     if (replicas < 0 || replicas > SERVE_ROUTER_MAX_REPLICAS)
@@ -159,8 +187,17 @@ int serve_router_add_version(serve_router *r, const char *ref, const char *versi
         if (strcmp(r->pools[i].version, version) == 0)
             return mp_err_set(e, MP_EEXIST, "version %s is served already", version);
     if (index) *index = r->npools;
-    pool_init(r, r->npools, ref, version, replicas);
+    pool_init(r, r->npools, ref, url, version, replicas);
     return 0;
+}
+
+int serve_router_add_version(serve_router *r, const char *ref, const char *version, int replicas, size_t *index,
+                             mp_err *e) {
+    return add_pool(r, ref, NULL, version, replicas, index, e);
+}
+
+int serve_router_add_upstream(serve_router *r, const char *url, const char *version, size_t *index, mp_err *e) {
+    return add_pool(r, NULL, url, version, 1, index, e);
 }
 
 int serve_router_start(serve_router *r, mp_err *e) {
@@ -175,6 +212,9 @@ int serve_router_set_replicas(serve_router *r, size_t pool, int n, mp_err *e) {
     if (pool >= r->npools) return mp_err_set(e, MP_ENOENT, "no version %zu (the router serves %zu)", pool, r->npools);
     if (n < 0 || n > SERVE_ROUTER_MAX_REPLICAS)
         return mp_err_set(e, MP_EINVAL, "replicas must be from 0 to %d, got %d", SERVE_ROUTER_MAX_REPLICAS, n);
+    if (r->pools[pool].url)
+        return mp_err_set(e, MP_EINVAL, "version %s is the upstream %s: it is scaled where it runs, not here",
+                          r->pools[pool].version, r->pools[pool].url);
     pthread_mutex_lock(&r->mu);
     r->pools[pool].desired = n;
     pthread_mutex_unlock(&r->mu);
@@ -260,8 +300,9 @@ void serve_router_free(serve_router *r) {
     for (size_t i = 0; i < r->npools; i++) {
         free(r->pools[i].version);
         free(r->pools[i].ref);
+        free(r->pools[i].url);
     }
-    rmdir(r->sock_dir); /* when empty */
+    if (r->sock_dir) rmdir(r->sock_dir); /* when empty */
     if (r->wake_fd >= 0) close(r->wake_fd);
     pthread_cond_destroy(&r->ready_cv);
     pthread_mutex_destroy(&r->mu);
@@ -271,6 +312,7 @@ void serve_router_free(serve_router *r) {
     free(r->sock_dir);
     free(r->exe);
     free(r->home);
+    free(r->server);
     free(r);
     curl_global_cleanup();
 }
@@ -302,6 +344,7 @@ static int acquire(serve_router *r, serve__pool *p, int64_t deadline_ms, int64_t
         if (!waited) {
             waited = true;
             atomic_fetch_add(&p->waiting, 1);
+            if (p->url) p->rep[0].next_probe_ms = 0; /* an upstream: probed at once, then often while requests wait */
             serve__wake(r); /* the scaling hook sees a request waiting */
         }
         struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
@@ -337,7 +380,9 @@ static void mark_failed(serve_router *r, serve__pool *p, int slot, unsigned gen,
         if (p->rep[i].state == SERVE__READY) p->rep[i].next_probe_ms = 0;
     int pid = (int)x->pid;
     pthread_mutex_unlock(&r->mu);
-    if (logged) serve__log("%s (pid %d) not ready: %s", x->label, pid, why);
+    char who[300];
+    serve__who(p, x, pid, who, sizeof who);
+    if (logged) serve__log("%s not ready: %s", who, why);
     serve__wake(r);
 }
 
@@ -358,6 +403,9 @@ void serve_router_forward(serve_router *r, size_t pi, const mp_http_req *req, mp
         if (slot < 0) {
             if (atomic_load(&r->draining))
                 serve_oip_error(resp, 503, "the server is stopping");
+            else if (p->url)
+                serve_oip_error(resp, 503, "the upstream of model %s version %s (%s) was not ready within %d ms (--ready-timeout)",
+                                r->name, p->version, p->url, r->o.ready_timeout_ms);
             else
                 serve_oip_error(resp, 503, "no replica of model %s version %s became ready within %d ms (--ready-timeout)",
                                 r->name, p->version, r->o.ready_timeout_ms);

@@ -59,7 +59,9 @@ typedef struct serve__replica {
 
 typedef struct serve__pool {
     char *version;      /* constant after start */
-    char *ref;          /* what its workers load */
+    char *ref;          /* what its workers load; NULL for an upstream */
+    char *url;          /* an upstream's base URL ("http://svc:8080", no trailing slash): the pool is
+                           that one server, slot 0, probed but never started or stopped; NULL: replicas */
     int desired;        /* mu */
     int nslots;         /* mu: 1 + the highest slot ever used */
     unsigned rr;        /* mu: where the next scan starts (round-robin among equals) */
@@ -74,7 +76,7 @@ typedef struct serve__pool {
 
 struct serve_router {
     serve_router_opts o;  /* its strings point at the copies below */
-    char *name, *sock_dir, *exe, *home;
+    char *name, *sock_dir, *exe, *home, *server;
     char **envp;          /* the workers' environment (with MLPLANE_PARENT_PID) */
     pthread_mutex_t mu;
     pthread_cond_t ready_cv; /* on mu, CLOCK_MONOTONIC: a replica became ready, or draining began */
@@ -97,9 +99,12 @@ void serve__log(const char *fmt, ...) MP_PRINTF(1, 2);
 /* A fresh snapshot of pool pi (mu held by the caller). */
 void serve__pool_stats_locked(serve_router *r, size_t pi, serve_router_pool_stats *st);
 
-/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid
- * (heap strings in a heap array, NULL-terminated). */
+/* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid and
+ * without MLPLANE_SERVER (heap strings in a heap array, NULL-terminated). */
 char **serve__worker_env(void);
+
+/* "replica 3 (pid 123)" or "upstream 2 (http://svc:8080)": who x is, in logs. */
+void serve__who(const serve__pool *p, const serve__replica *x, int pid, char *out, size_t n);
 
 /* ---- rollout.c ---- */
 /* method path (a POST has an empty body) on the server at url ("http://HOST:PORT"),
@@ -137,10 +142,39 @@ void serve__forward_fini(serve_router *r);
  * is left for the caller to reset, and err says what happened. */
 serve__fwd serve__forward(serve_router *r, size_t pi, int slot, unsigned gen, const mp_http_req *req,
                           mp_http_resp *resp, char *err, size_t errn);
-/* GET /v2/health/ready on the unix socket sock with *handle (made when NULL):
- * the status, or 0 when there was no answer within timeout_ms. */
-int serve__probe(void **handle, const char *sock, int timeout_ms);
+/* GET /v2/health/ready on the unix socket sock, or at base URL url when it is
+ * not NULL, with *handle (made when NULL): the status, or 0 when there was no
+ * answer within timeout_ms. */
+int serve__probe(void **handle, const char *sock, const char *url, int timeout_ms);
 void serve__probe_close(void **handle);
+
+/* ---- shadow.c: the shadow's sender ---- */
+#define SERVE__SHADOW_QUEUE_MAX 256 /* copies waiting for the shadow; more are dropped (counted) */
+#define SERVE__SHADOW_THREADS_MAX 16
+typedef struct serve__shadow serve__shadow;
+/* A copy was answered by the shadow (resp: its answer, or the router's error);
+ * id, sampled and time_ms as pushed. On a sender thread. */
+typedef void (*serve__shadow_done_fn)(void *ud, const char *id, bool sampled, int64_t time_ms, const mp_http_req *req,
+                                      const mp_http_resp *resp, int64_t latency_us);
+/* Starts threads (1..SERVE__SHADOW_THREADS_MAX) sending copies to pool of r.
+ * *out is freed with serve__shadow_free (before r). */
+int serve__shadow_start(serve_router *r, size_t pool, int threads, serve__shadow_done_fn done, void *ud,
+                        serve__shadow **out, mp_err *e);
+/* Queues a copy of req (everything copied; id may be NULL), or drops it when
+ * the queue is full; counted either way. Any thread. */
+void serve__shadow_push(serve__shadow *s, const mp_http_req *req, const char *id, bool sampled, int64_t time_ms);
+/* Stops the threads (a copy being sent finishes); copies still queued are dropped. Idempotent. */
+void serve__shadow_stop(serve__shadow *s);
+void serve__shadow_free(serve__shadow *s);
+/* Copies queued, dropped, and answered other than 200 (zeros for NULL). Any thread. */
+void serve__shadow_counts(serve__shadow *s, unsigned long long *queued, unsigned long long *dropped,
+                          unsigned long long *failed);
+/* Appends the split's families, labelled deployment="NAME" (a Deployment's or
+ * a route's name): mlplane_deployment_canary_percent,
+ * mlplane_deployment_split_requests_total{track,version} (canary NULL: none)
+ * and, with a shadow, mlplane_deployment_shadow_copies_total{result}. */
+void serve__split_metrics(mp_buf *out, const char *deployment, serve_split *split, const char *stable,
+                          const char *canary, serve__shadow *shadow);
 
 /* ---- metrics.c ---- */
 /* Counts one answered request of pool p: its status and its duration. */

@@ -149,10 +149,25 @@ static int xgb_predict(void *state, const float *x, size_t nrows, float *out, mp
     return 0;
 }
 
+/* The model as XGBoost writes it (XGBoosterSaveModelToBuffer): JSON or UBJSON. */
+static int xgb_save(void *state, const char *format, mp_buf *out, mp_err *e) {
+    xgb_state *st = state;
+    if (strcmp(format, "json") != 0 && strcmp(format, "ubj") != 0)
+        return mp_err_set(e, MP_EINVAL, "XGBoost writes models as json or ubj, not %s", format);
+    char config[64];
+    snprintf(config, sizeof config, "{\"format\": \"%s\"}", format);
+    bst_ulong len = 0;
+    const char *buf = NULL;
+    if (XGBoosterSaveModelToBuffer(st->h, config, &len, &buf) != 0) return ml_xgb_error(e, "write the model");
+    mp_buf_append(out, buf, (size_t)len); /* XGBoost's buffer, valid until its next call on the booster */
+    return 0;
+}
+
 const serve_runtime serve_runtime_xgboost = {
     .name = "xgboost",
     .accepts = xgb_accepts,
     .load = xgb_load,
     .predict = xgb_predict,
     .unload = xgb_unload,
+    .save = xgb_save,
 };

@@ -69,6 +69,11 @@ typedef struct serve_runtime {
     int (*predict)(void *state, const float *x, size_t nrows, float *out, mp_err *e);
     /* Frees the state; no predict may run any more. */
     void (*unload)(void *state);
+    /* Appends the loaded model, written by the library in format ("json" or
+     * "ubj"), to out. MP_EINVAL for a format it does not write, MP_EIO on a
+     * library failure. NULL: the runtime writes no models. Not concurrently
+     * with predict on the same state. */
+    int (*save)(void *state, const char *format, mp_buf *out, mp_err *e);
 } serve_runtime;
 
 /* The XGBoost runtime (runtime_xgb.c): JSON (.json) and UBJSON (.ubj) model
@@ -98,6 +103,10 @@ typedef struct serve_model {
  * runtime reads such a file, or the runtime's error. */
 int serve_model_load(const char *path, const char *name, const char *version, serve_model **out, mp_err *e);
 void serve_model_free(serve_model *m);
+/* Appends model m as its runtime writes it in format ("json", "ubj") to out:
+ * the same model in another file format, converted by the library itself.
+ * MP_EINVAL when the runtime does not write that format. */
+int serve_model_save(const serve_model *m, const char *format, mp_buf *out, mp_err *e);
 
 /* What a user names, resolved. All heap strings, freed with serve_ref_free. */
 typedef struct serve_ref {
@@ -113,6 +122,10 @@ typedef struct serve_ref {
  * preferred). MP_EINVAL for a malformed reference, MP_ENOENT for an unknown
  * model, version, alias or file. home may be NULL when ref is a path. */
 int serve_ref_resolve(const char *ref, const char *home, serve_ref *out, mp_err *e);
+struct store;
+/* serve_ref_resolve of a models:/ reference through st, an open store of home
+ * (mlplane server's worker handle); home locates mlflow-artifacts:/ sources. */
+int serve_ref_resolve_store(struct store *st, const char *home, const char *ref, serve_ref *out, mp_err *e);
 void serve_ref_free(serve_ref *r);
 
 /* ---- the protocol -------------------------------------------------------------------- */
@@ -406,6 +419,9 @@ typedef void (*serve_metrics_fn)(void *ud, mp_buf *out);
 
 typedef struct serve_router_opts {
     const char *ref;       /* what pool 0's workers load: a model file or a pinned models:/NAME/VERSION */
+    const char *url;       /* instead of ref: pool 0 is the upstream at this base URL (http://HOST:PORT), one
+                              server probed on /v2/health/ready, never started by the router; replicas and
+                              sock_dir are then ignored (NULL sock_dir: only upstreams can be added) */
     const char *name;      /* the name every worker serves the model under (--name) */
     const char *version;   /* pool 0's version (metrics labels, stats) */
     int replicas;          /* pool 0's starting count, 0..SERVE_ROUTER_MAX_REPLICAS */
@@ -413,6 +429,7 @@ typedef struct serve_router_opts {
                               when empty); its path plus "/v3-replica-63.sock" must fit a socket address */
     const char *exe;       /* the mlplane binary workers run; NULL = /proc/self/exe */
     const char *home;      /* given to workers as --home; may be NULL */
+    const char *server;    /* given to workers as --server (ref is then a models:/ reference they download); may be NULL */
     int worker_threads;    /* --threads of each worker; 0 = 1 */
     size_t max_body;       /* --max-body of each worker; 0 = their default */
     int drain_s;           /* how long a removed or stopped replica may drain; 0 = 10 */
@@ -436,6 +453,9 @@ int serve_router_new(const serve_router_opts *opts, serve_router **out, mp_err *
  * MP_EINVAL beyond SERVE_ROUTER_MAX_POOLS, MP_EEXIST for a version present. */
 int serve_router_add_version(serve_router *r, const char *ref, const char *version, int replicas, size_t *index,
                              mp_err *e);
+/* Adds a pool that is the upstream at base URL url (see opts.url) serving
+ * version; as serve_router_add_version otherwise. */
+int serve_router_add_upstream(serve_router *r, const char *url, const char *version, size_t *index, mp_err *e);
 /* Starts the supervisor thread, which starts the replicas. Block the signals
  * the caller sigwaits for first (the thread inherits the mask; workers get an
  * empty mask and default handlers). */
@@ -476,6 +496,45 @@ void serve_router_drain(serve_router *r);
 void serve_router_stop(serve_router *r);
 /* Stops (if needed) and frees. */
 void serve_router_free(serve_router *r);
+
+/* ---- routing to upstreams (route.c) ---------------------------------------------------
+ * `mlplane route`: the router of a Deployment (split, sticky header, shadow,
+ * metrics, holding requests while a version is not ready) in front of
+ * upstreams that are HTTP base URLs, one per version (on Kubernetes, the
+ * Service of one version's pods), instead of replica processes. See
+ * docs/serving-rollout.md#routing-to-upstreams-kubernetes. */
+
+typedef struct serve_route serve_route;
+
+typedef struct serve_route_opts {
+    const char *name;                          /* the model's name (/v2/models/NAME); required */
+    const char *stable_version, *stable_url;   /* required */
+    const char *canary_version, *canary_url;   /* both NULL: no canary */
+    int canary_percent;                        /* 0..100 */
+    const char *shadow_version, *shadow_url;   /* both NULL: no shadow */
+    double shadow_rate;                        /* 0..1 */
+    const char *sticky_header;                 /* NULL: not sticky */
+    int ready_timeout_ms;                      /* how long a request waits for its upstream; 0 = 30000 */
+    int upstream_timeout_ms;                   /* how long an upstream may take to answer; 0 = 120000 */
+    int shadow_threads;                        /* threads sending the shadow's copies; 0 = 2 */
+    mp_httpd_opts http;                        /* listen, timeout_s, drain_s, max_body, verbose */
+} serve_route_opts;
+
+/* Splits "VERSION=URL" (a version number or alias label of letters, digits,
+ * '.', '-', '_'; an http:// or https:// base URL, trailing slashes dropped)
+ * into *version and *url (heap). MP_EINVAL saying what is wrong. Pure. */
+int serve_route_parse_upstream(const char *arg, char **version, char **url, mp_err *e);
+/* Listens and starts probing the upstreams. MP_EINVAL for a percent or rate
+ * out of range or two upstreams of one version; the listen address's errors.
+ * Block the signals the caller sigwaits for first. Freed with serve_route_free. */
+int serve_route_start(const serve_route_opts *o, serve_route **out, mp_err *e);
+/* "http://HOST:PORT" while it runs. */
+const char *serve_route_url(const serve_route *rt);
+/* One line: "route NAME: stable 1 at URL, canary 2 at URL (10%), ...". */
+void serve_route_describe(const serve_route *rt, char *out, size_t n);
+/* Drains: waiting requests get 503, forwarded ones are answered; stops. Idempotent. */
+void serve_route_stop(serve_route *rt);
+void serve_route_free(serve_route *rt);
 
 /* ---- deployments (deploy.c, mirror.c) --------------------------------------------------
  * A Deployment applied to the home's store (`mlplane apply`), running: its

@@ -62,7 +62,7 @@ assert_eq "$((N1 + N2))" "10000" "requests answered 200 by version 1 or 2 ($(sor
 [ "$N2" -ge 800 ] && [ "$N2" -le 1200 ] || fail "the canary at 10% answered $N2 of 10000 requests"
 assert_eq "$(status | jq -c '[.tracks[] | .requests][0:2]')" "[$N1,$N2]" "the split's counts"
 metric() { curl -sf "$R/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { print $2 }'; }
-assert_eq "$(metric 'mlplane_deployment_split_requests_total{deployment="web",track="canary"}')" "$N2" "canary requests in /metrics"
+assert_eq "$(metric 'mlplane_deployment_split_requests_total{deployment="web",track="canary",version="2"}')" "$N2" "canary requests in /metrics"
 assert_eq "$(metric 'mlplane_deployment_canary_percent{deployment="web"}')" "10" "canary percent in /metrics"
 assert_eq "$(metric 'mlplane_serve_requests_total{version="2",code="200"}')" "$N2" "version 2's answers in /metrics"
 ok "a canary at 10% answered $N2 of 10,000 requests (10% +- 2%); the split's counts and /metrics agree"
