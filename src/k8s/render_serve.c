@@ -368,8 +368,9 @@ static void notes_plain(serve_ctx *sc, spec_pos pos) {
     k8s__ctx *c = sc->c;
     const char *n = d->meta.name;
     if (!c->o->keda && d->min_replicas == 0)
-        k8s__note(c, pos, "Deployment %s: replicas.min 0 renders as 1 (an HPA cannot scale to zero); render with --keda "
-                  "for a ScaledObject that scales each version to zero and back", n);
+        k8s__note(c, pos, "Deployment %s: replicas.min 0 renders as 1 (an HPA cannot scale to zero, nor does a plain "
+                  "Deployment on idleness); render with --keda for a ScaledObject that scales each version to zero "
+                  "and back", n);
     if (!c->o->keda && d->autoscale.set)
         k8s__note(c, pos, "Deployment %s: the HorizontalPodAutoscalers read the Pods metric %s, which needs a "
                   "custom-metrics adapter such as prometheus-adapter serving it from the pods' /metrics "

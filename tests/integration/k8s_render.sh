@@ -47,7 +47,7 @@ assert_eq "$(jq -r '.items[] | select(.kind == "HorizontalPodAutoscaler" and .me
   "1 4 mlplane_serve_inflight 8 300" "the HPA"
 assert_eq "$(jq -r '.items[] | select(.kind == "Service" and .metadata.name == "breast-cancer-v1") | .spec.selector | to_entries | map(.key + "=" + .value) | join(",")' <<<"$d")" \
   "mlplane.dev/deployment=breast-cancer,mlplane.dev/version=1" "a version's Service selects its pods"
-assert_contains "$(cat "$T_DIR/serve.err")" "replicas.min 0 renders as 1 (an HPA cannot scale to zero); render with --keda" "scale to zero needs --keda"
+assert_contains "$(cat "$T_DIR/serve.err")" "replicas.min 0 renders as 1 (an HPA cannot scale to zero, nor does a plain Deployment on idleness); render with --keda" "scale to zero needs --keda"
 assert_contains "$(cat "$T_DIR/serve.err")" "spec.listen 127.0.0.1:8080 is ignored on a cluster" "listen"
 k=$(mlp k8s render -o json --keda --prometheus http://prom.example:9090 examples/serving/deployment.yaml 2>/dev/null)
 assert_eq "$(jq -r '.items[] | select(.kind == "ScaledObject" and .metadata.name == "breast-cancer-v2") | .spec | [.minReplicaCount, .maxReplicaCount, .cooldownPeriod, .triggers[0].metadata.serverAddress, .triggers[0].metadata.threshold] | map(tostring) | join(" ")' <<<"$k")" \
