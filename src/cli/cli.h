@@ -32,6 +32,7 @@ typedef struct cli_env {
     const char *home_flag; /* --home given before the command (or after it: the command sets it), or NULL */
     const char *prog;      /* "mlplane" */
     const char *server;    /* --server URL or $MLPLANE_SERVER: talk to that server, else NULL (embedded) */
+    bool server_flag;      /* server came from --server on the command line, not from $MLPLANE_SERVER */
     const cli_backend *backend; /* where commands read and change things: cli_backend_local or cli_backend_remote */
 } cli_env;
 

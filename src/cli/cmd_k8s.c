@@ -14,10 +14,12 @@
 
 static const char render_help[] =
     "Usage: mlplane k8s render FILE... [-n NAMESPACE] [--image IMAGE] [--server URL] [--kueue]\n"
-    "                          [-o yaml|json] [--out DIR]\n\n"
+    "                          [--keda [--prometheus URL]] [--kserve] [-o yaml|json] [--out DIR]\n\n"
     "Writes the Kubernetes objects for every mlplane object in the files: a batch/v1 Job per\n"
     "pipeline step (a sweep's trials one each; a gang an Indexed Job with a headless Service),\n"
-    "the ServiceAccount steps run as, and a PriorityClass per PriorityClass. The same input\n"
+    "the ServiceAccount pods run as, a PriorityClass per PriorityClass, the scheduler's queues,\n"
+    "and for a serving Deployment NAME a Deployment, Service, autoscaler and PodDisruptionBudget\n"
+    "per version (NAME-vN) behind the router Deployment and Service NAME. The same input\n"
     "gives the same bytes, so the output can be committed and diffed. What renders to nothing\n"
     "is said on stderr.\n\n"
     "  -n, --namespace NS   namespace of every namespaced object (default: each object's own)\n"
@@ -25,6 +27,10 @@ static const char render_help[] =
     "                       (default " K8S_DEFAULT_IMAGE ")\n"
     "  --server URL         how pods reach mlplane server (default " K8S_DEFAULT_SERVER ")\n"
     "  --kueue              Jobs with a queueName are created suspended with kueue.x-k8s.io/queue-name\n"
+    "  --keda               serving: a KEDA ScaledObject per version instead of an HPA (scales to zero)\n"
+    "  --prometheus URL     where the ScaledObjects query the router's metrics\n"
+    "                       (default " K8S_DEFAULT_PROMETHEUS ")\n"
+    "  --kserve             serving: a KServe InferenceService instead of the router and versions\n"
     "  -o yaml|json         YAML documents (default) or one JSON List\n"
     "  --out DIR            one file per object, DIR/KIND[-NAMESPACE]-NAME.yaml, instead of stdout\n";
 
@@ -85,13 +91,15 @@ static int print_out(json_t *objs, cli_out out) {
     return CLI_OK;
 }
 
-static int render(int argc, char **argv) {
+static int render(const cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {{"namespace", required_argument, 0, 'n'}, {"image", required_argument, 0, 'I'},
                                           {"server", required_argument, 0, 'S'},    {"kueue", no_argument, 0, 'K'},
                                           {"keda", no_argument, 0, 'D'},            {"kserve", no_argument, 0, 'V'},
                                           {"out", required_argument, 0, 'O'},      {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
-    k8s_opts o = {0};
+                                          {"prometheus", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+    /* main takes --server out of every command's arguments; only the flag counts
+     * here ($MLPLANE_SERVER is where this machine's CLI talks, not the cluster's) */
+    k8s_opts o = {.server = env->server_flag ? env->server : NULL};
     cli_out out = OUT_YAML;
     const char *dir = NULL;
     optind = 0;
@@ -107,10 +115,13 @@ static int render(int argc, char **argv) {
         case 'I': o.image = optarg; break;
         case 'S': o.server = optarg; break;
         case 'K': o.kueue = true; break;
-        case 'D':
-        case 'V':
-            return cli_fail(CLI_USAGE, "%s: serving Deployments are not rendered yet, so there is nothing for it to change",
-                            c == 'D' ? "--keda" : "--kserve");
+        case 'D': o.keda = true; break;
+        case 'V': o.kserve = true; break;
+        case 'P':
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+                return cli_fail(CLI_USAGE, "--prometheus %s: expected an http:// or https:// URL", optarg);
+            o.prometheus = optarg;
+            break;
         case 'O': dir = optarg; break;
         case 'o':
             if (strcmp(optarg, "yaml") == 0) out = OUT_YAML;
@@ -162,11 +173,10 @@ static int render(int argc, char **argv) {
 }
 
 int cmd_k8s(cli_env *env, int argc, char **argv) {
-    (void)env;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(render_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    if (strcmp(argv[1], "render") == 0) return render(argc - 1, argv + 1);
+    if (strcmp(argv[1], "render") == 0) return render(env, argc - 1, argv + 1);
     return cli_fail(CLI_USAGE, "unknown k8s command \"%s\" (expected: render)", argv[1]);
 }

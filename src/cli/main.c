@@ -174,8 +174,10 @@ static int take_server_flag(int argc, char **argv, cli_env *env) {
             cli_set_no_color();
         } else if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
             env->server = argv[++r];
+            env->server_flag = true;
         } else if (mp_str_starts(argv[r], "--server=")) {
             env->server = argv[r] + 9;
+            env->server_flag = true;
         } else {
             argv[w++] = argv[r];
         }
@@ -199,9 +201,11 @@ int main(int argc, char **argv) {
             i++;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
             env.server = argv[i + 1];
+            env.server_flag = true;
             i += 2;
         } else if (mp_str_starts(argv[i], "--server=")) {
             env.server = argv[i] + 9;
+            env.server_flag = true;
             i++;
         } else if (strcmp(argv[i], "--no-color") == 0) {
             cli_set_no_color();

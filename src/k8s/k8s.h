@@ -28,6 +28,11 @@
  * deploy/base creates. */
 #define K8S_DEFAULT_SERVER "http://mlplane.mlplane.svc.cluster.local:5000"
 
+/* Where KEDA's prometheus triggers query the router's metrics when --prometheus
+ * is not given: the prometheus-community chart's Service, installed as
+ * "prometheus" in namespace "monitoring". */
+#define K8S_DEFAULT_PROMETHEUS "http://prometheus-server.monitoring.svc.cluster.local"
+
 typedef struct k8s_opts {
     const char *namespace_; /* -n: every namespaced object's namespace; NULL: the object's own */
     const char *image;      /* --image: steps without an image, and the launcher; NULL: K8S_DEFAULT_IMAGE */
@@ -35,6 +40,7 @@ typedef struct k8s_opts {
     bool kueue;             /* Jobs suspended with kueue.x-k8s.io/queue-name; queues as Kueue objects */
     bool keda;              /* serving: a KEDA ScaledObject instead of an HPA */
     bool kserve;            /* serving: a KServe InferenceService */
+    const char *prometheus; /* --prometheus: KEDA's serverAddress; NULL: K8S_DEFAULT_PROMETHEUS */
 } k8s_opts;
 
 /* A note about an object that renders to nothing (a Node: the cluster has its

@@ -1,6 +1,6 @@
 /* k8s_int.h — internals shared by the files of src/k8s/ (not a public header):
- * the rendering context, object scaffolding (render.c) and pipeline steps as
- * Jobs (render_job.c). */
+ * the rendering context, object scaffolding (render.c), pipeline steps as Jobs
+ * (render_job.c), queues (render_queue.c) and serving (render_serve.c). */
 #ifndef MLPLANE_K8S_INT_H
 #define MLPLANE_K8S_INT_H
 
@@ -38,10 +38,19 @@ void k8s__emit(k8s__ctx *c, json_t *obj);
 void k8s__service_account(k8s__ctx *c, const char *ns);
 bool k8s__dns_subdomain(const char *s);
 
+/* render_job.c: the pod security every mlplane pod runs under (non-root uid
+ * 10001, seccomp RuntimeDefault; no privilege escalation, no capabilities, a
+ * read-only root filesystem), and a volumeMount (new objects). */
+json_t *k8s__pod_security(void);
+json_t *k8s__container_security(void);
+json_t *k8s__mount(const char *name, const char *path, bool ro);
 /* render_job.c: every step of p as a Job (a sweep's trials one each, a gang an
  * Indexed Job with its headless Service). */
 void k8s__render_pipeline(k8s__ctx *c, const spec_pipeline *p);
 /* render_queue.c: a ResourceFlavor, ClusterQueue or LocalQueue. */
 void k8s__render_queue(k8s__ctx *c, const spec_object *so);
+/* render_serve.c: a serving Deployment (per-version Deployments behind mlplane's
+ * router, or a KServe InferenceService with --kserve). */
+void k8s__render_deployment(k8s__ctx *c, const spec_deployment *d);
 
 #endif

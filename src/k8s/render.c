@@ -1,6 +1,7 @@
 /* render.c — mlplane objects to Kubernetes objects (k8s.h): the driver over a
  * file's documents, the metadata every object carries, PriorityClasses, and the
- * notes for what has no Kubernetes object. Pipeline steps are render_job.c's.
+ * notes for what has no Kubernetes object. Pipeline steps are render_job.c's,
+ * queues render_queue.c's, serving Deployments render_serve.c's.
  * Reentrant; every object built here is new and handed to the caller. */
 #include "k8s/k8s_int.h"
 
@@ -158,9 +159,9 @@ static void render_object(k8s__ctx *c, const spec_object *so) {
     case SPEC_KIND_CLUSTER_QUEUE:
     case SPEC_KIND_LOCAL_QUEUE:
     case SPEC_KIND_RESOURCE_FLAVOR: k8s__render_queue(c, so); break;
+    case SPEC_KIND_DEPLOYMENT: k8s__render_deployment(c, so->u.deployment); break;
     default:
-        k8s__note(c, so->pos, "%s %s: nothing rendered: this kind is not rendered yet (planned: Deployments, "
-                  "Services, autoscalers and PodDisruptionBudgets running `mlplane serve`)",
+        k8s__note(c, so->pos, "%s %s: nothing rendered: this kind has no Kubernetes object",
                   spec_kind_name(so->kind), m->name);
         break;
     }

@@ -125,7 +125,7 @@ static json_t *env_field(const char *name, const char *path) {
     return o;
 }
 
-static json_t *mount(const char *name, const char *path, bool ro) {
+json_t *k8s__mount(const char *name, const char *path, bool ro) {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "mountPath", json_string(path));
@@ -133,7 +133,7 @@ static json_t *mount(const char *name, const char *path, bool ro) {
     return o;
 }
 
-static json_t *container_security(void) {
+json_t *k8s__container_security(void) {
     json_t *sc = json_object();
     json_object_set_new(sc, "allowPrivilegeEscalation", json_false());
     json_object_set_new(sc, "readOnlyRootFilesystem", json_true());
@@ -143,7 +143,7 @@ static json_t *container_security(void) {
     return sc;
 }
 
-static json_t *pod_security(void) {
+json_t *k8s__pod_security(void) {
     json_t *sc = json_object();
     json_object_set_new(sc, "runAsNonRoot", json_true());
     json_object_set_new(sc, "runAsUser", json_integer(10001));
@@ -338,16 +338,16 @@ static json_t *pod_spec(step_ctx *sc, const char *job, const char *svc, int worl
     }
     if (s->ntolerations) json_object_set_new(ps, "tolerations", tolerations(s));
     if (svc) json_object_set_new(ps, "subdomain", json_string(svc));
-    json_object_set_new(ps, "securityContext", pod_security());
+    json_object_set_new(ps, "securityContext", k8s__pod_security());
 
     json_t *init = json_object();
     json_object_set_new(init, "name", json_string("mlplane-launcher"));
     json_object_set_new(init, "image", json_string(mimage));
     json_object_set_new(init, "command", json_pack("[s,s,s,s]", "mlplane", "launch", "--install", LAUNCHER_DIR));
-    json_object_set_new(init, "volumeMounts", json_pack("[o]", mount("mlplane-bin", LAUNCHER_DIR, false)));
+    json_object_set_new(init, "volumeMounts", json_pack("[o]", k8s__mount("mlplane-bin", LAUNCHER_DIR, false)));
     json_object_set_new(init, "resources",
                         json_pack("{s:{s:s,s:s}}", "requests", "cpu", "50m", "memory", "32Mi"));
-    json_object_set_new(init, "securityContext", container_security());
+    json_object_set_new(init, "securityContext", k8s__container_security());
     json_object_set_new(ps, "initContainers", json_pack("[o]", init));
 
     json_t *ct = json_object();
@@ -368,9 +368,9 @@ static json_t *pod_spec(step_ctx *sc, const char *job, const char *svc, int worl
     json_object_set_new(ct, "resources", resources(&s->resources));
     if (world > 1)
         json_object_set_new(ct, "ports", json_pack("[{s:s,s:i}]", "name", "rendezvous", "containerPort", GANG_PORT));
-    json_object_set_new(ct, "volumeMounts", json_pack("[o,o,o]", mount("mlplane-bin", LAUNCHER_DIR, true),
-                                                      mount("work", WORK, false), mount("tmp", "/tmp", false)));
-    json_object_set_new(ct, "securityContext", container_security());
+    json_object_set_new(ct, "volumeMounts", json_pack("[o,o,o]", k8s__mount("mlplane-bin", LAUNCHER_DIR, true),
+                                                      k8s__mount("work", WORK, false), k8s__mount("tmp", "/tmp", false)));
+    json_object_set_new(ct, "securityContext", k8s__container_security());
     json_object_set_new(ps, "containers", json_pack("[o]", ct));
     json_object_set_new(ps, "volumes", json_pack("[{s:s,s:{}},{s:s,s:{}},{s:s,s:{}}]", "name", "mlplane-bin", "emptyDir",
                                                  "name", "work", "emptyDir", "name", "tmp", "emptyDir"));
