@@ -151,11 +151,15 @@ static json_t *probe(const char *path, int period, int failures) {
 
 /* The serving container's ports, probes, mounts and security (added to ct). A
  * startupProbe of 10 minutes covers the model's download; readiness then takes
- * a pod out of its Service within 15 s, liveness restarts it after 30 s. */
-static void container_rest(json_t *ct) {
+ * a pod out of its Service within 15 s, liveness restarts it after 30 s. ready
+ * is the path that says the pod may take traffic: /v2/health/ready, except for
+ * a router whose stable version may have no pod at all (KEDA, min 0), which
+ * must take requests and hold them while that version scales up from zero: its
+ * own liveness then says it is ready. */
+static void container_rest(json_t *ct, const char *ready) {
     json_object_set_new(ct, "ports", json_pack("[{s:s,s:i,s:s}]", "name", "http", "containerPort", PORT, "protocol", "TCP"));
-    json_object_set_new(ct, "startupProbe", probe("/v2/health/ready", 5, 120));
-    json_object_set_new(ct, "readinessProbe", probe("/v2/health/ready", 5, 3));
+    json_object_set_new(ct, "startupProbe", probe(ready, 5, 120));
+    json_object_set_new(ct, "readinessProbe", probe(ready, 5, 3));
     json_object_set_new(ct, "livenessProbe", probe("/v2/health/live", 10, 3));
 }
 
@@ -187,7 +191,7 @@ static json_t *version_pod(serve_ctx *sc, const ver *v) {
     json_object_set_new(ct, "command", json_pack("[s,s,s,s,s,s,s,s,s]", "mlplane", "serve", ref, "--server", sc->server,
                                                  "--model-dir", MODEL_DIR, "--listen", "0.0.0.0:8080"));
     free(ref);
-    container_rest(ct);
+    container_rest(ct, "/v2/health/ready");
     return pod_spec(ct, true);
 }
 
@@ -224,7 +228,7 @@ static json_t *router_pod(serve_ctx *sc) {
     json_object_set_new(ct, "name", json_string("router"));
     json_object_set_new(ct, "image", json_string(sc->image));
     json_object_set_new(ct, "command", cmd);
-    container_rest(ct);
+    container_rest(ct, may_be_zero(sc) ? "/v2/health/live" : "/v2/health/ready");
     return pod_spec(ct, false);
 }
 
