@@ -140,7 +140,6 @@ int exec__tree_check(const json_t *m, mp_err *e) {
             return mp_err_set(e, MP_EINVAL, "the manifest's entries[%zu].path is not %s", i,
                               i == 0 ? "\"\" (the root comes first)" : "a relative path inside the tree");
         if (!file && !dir) return mp_err_set(e, MP_EINVAL, "the manifest's entries[%zu].kind is not file or dir", i);
-        if (i > 0 && !dir && !file) return MP_EINVAL;
         if (i > 0 && strcmp(json_string_value(json_object_get(json_array_get(ents, 0), "kind")), "dir") != 0)
             return mp_err_set(e, MP_EINVAL, "the manifest of a file has more than one entry");
         if (!file) continue;
