@@ -27,6 +27,8 @@ static const char launch_help[] =
     "  MLPLANE_WORK           the work folder (default /mlplane/work; paths under /mlplane/work in\n"
     "                         the description are moved under it)\n"
     "  MLPLANE_OUTPUTS        the outputs folder (default $MLPLANE_WORK/outputs), emptied first\n"
+    "                         when it lies in the work folder\n"
+    "                         when it lies in the work folder\n"
     "  MLPLANE_WORKDIR        where COMMAND starts (default $MLPLANE_OUTPUTS)\n"
     "  MLPLANE_LAUNCH_RETRIES how often a transient server error is tried again (default 8)\n";
 

@@ -314,7 +314,11 @@ int exec_launch(char *const *argv, int *status, mp_err *e) {
     int rc = read_env(&le, &text, e);
     if (rc == 0) rc = exec__launch_desc_parse(text, le.work, &d, e);
     if (rc == 0) rc = exec__client_open(le.server, le.retries, &c, e);
-    if (rc == 0 && mp_path_exists(le.outputs)) rc = mp_rm_rf(le.outputs, e); /* emptied, as locally before an attempt */
+    /* emptied, as locally before an attempt; only inside the work folder (a
+     * launcher run by hand with another MLPLANE_OUTPUTS keeps what is there) */
+    size_t wl = rc == 0 ? strlen(le.work) : 0;
+    bool inside = rc == 0 && strncmp(le.outputs, le.work, wl) == 0 && le.outputs[wl] == '/';
+    if (rc == 0 && inside && mp_path_exists(le.outputs)) rc = mp_rm_rf(le.outputs, e);
     if (rc == 0) rc = mp_mkdir_p(le.outputs, e);
     if (rc == 0) rc = fetch_all(c, &le, &d, e);
     if (rc == 0) rc = run_command(argv, le.workdir, status, e);

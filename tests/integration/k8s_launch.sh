@@ -154,11 +154,21 @@ set -e
 assert_eq "$rc" "1" "a bad description"
 assert_contains "$(cat "$T_DIR/err6")" "MLPLANE_ARTIFACTS: inputs[0].sha256 \"12\" is not a SHA-256" "the field said"
 set +e
-env -u MLPLANE_SERVER "$MLPLANE" launch -- true 2>"$T_DIR/err6"; rc=$?
+env -u MLPLANE_RUN_ID "$MLPLANE" launch -- true 2>"$T_DIR/err6"; rc=$?
+set -e
+assert_eq "$rc" "1" "no run id"
+assert_contains "$(cat "$T_DIR/err6")" "MLPLANE_RUN_ID is not set" "what is missing"
+# a server that does not answer: tried again, then a failure that says so
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 9)
+set +e
+MLPLANE_ARTIFACTS=$(ann prep) MLPLANE_RUN_ID=r4 MLPLANE_STEP=prep MLPLANE_SERVER="http://127.0.0.1:$port" \
+  MLPLANE_WORK="$T_DIR/w6" MLPLANE_LAUNCH_RETRIES=1 "$MLPLANE" launch -- touch "$T_DIR/ran" 2>"$T_DIR/err6"; rc=$?
 set -e
 assert_eq "$rc" "1" "no server"
-assert_contains "$(cat "$T_DIR/err6")" "MLPLANE_RUN_ID is not set" "what is missing"
-ok "a missing output, an unknown or wrong input hash and a bad description are refused"
+assert_contains "$(cat "$T_DIR/err6")" "trying again in 250 ms" "a transient failure is tried again"
+assert_contains "$(cat "$T_DIR/err6")" "(tried 2 times)" "then given up, said"
+[ ! -e "$T_DIR/ran" ] || fail "the command ran without its input"
+ok "a missing output, an unknown or wrong input hash, a bad description and an unreachable server are refused"
 
 # --- --install: a launcher of its own; twice the same; from the installed one the same ---
 R="$T_DIR/root"
