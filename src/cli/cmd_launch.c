@@ -28,7 +28,6 @@ static const char launch_help[] =
     "                         the description are moved under it)\n"
     "  MLPLANE_OUTPUTS        the outputs folder (default $MLPLANE_WORK/outputs), emptied first\n"
     "                         when it lies in the work folder\n"
-    "                         when it lies in the work folder\n"
     "  MLPLANE_WORKDIR        where COMMAND starts (default $MLPLANE_OUTPUTS)\n"
     "  MLPLANE_LAUNCH_RETRIES how often a transient server error is tried again (default 8)\n";
 

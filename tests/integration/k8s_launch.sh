@@ -158,6 +158,14 @@ env -u MLPLANE_RUN_ID "$MLPLANE" launch -- true 2>"$T_DIR/err6"; rc=$?
 set -e
 assert_eq "$rc" "1" "no run id"
 assert_contains "$(cat "$T_DIR/err6")" "MLPLANE_RUN_ID is not set" "what is missing"
+# an upload the server refuses: the launch fails, the step is not recorded as done
+mkdir -p "$ART/mlplane/runs/r5/steps/prep/outputs/feats.json"
+set +e
+launch_step prep "$T_DIR/w7" r5 >/dev/null 2>"$T_DIR/err7"; rc=$?
+set -e
+assert_eq "$rc" "1" "an upload refused fails the launch, though the command succeeded"
+assert_contains "$(cat "$T_DIR/err7")" "outputs/feats.json: the server answered 400" "what failed"
+[ ! -e "$ART/mlplane/runs/r5/steps/prep/launch.json" ] || fail "no record of success with an output lost"
 # a server that does not answer: tried again, then a failure that says so
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 9)
 set +e
