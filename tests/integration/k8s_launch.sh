@@ -118,6 +118,13 @@ set +e
 launch_step prep "$T_DIR/w3" r2 no-such-program-here >/dev/null 2>"$T_DIR/err3"; rc=$?
 set -e
 assert_eq "$rc" "127" "a command that is not found"
+# the description from a file (a downwardAPI volume) instead of the env
+ann prep >"$T_DIR/artifacts.json"
+set +e
+MLPLANE_ARTIFACTS_FILE="$T_DIR/artifacts.json" MLPLANE_RUN_ID=r2 MLPLANE_STEP=prep MLPLANE_SERVER="$SERVER_URL" \
+  MLPLANE_WORK="$T_DIR/w3f" "$MLPLANE" launch -- sh -c 'test -s ../inputs/data && exit 5' >/dev/null 2>&1; rc=$?
+set -e
+assert_eq "$rc" "5" "MLPLANE_ARTIFACTS_FILE read, the input fetched, the status passed"
 ok "a failing command's status passes through (signals as 128+N) and nothing is uploaded"
 
 # --- refused: a declared output not written, an unknown or lying hash, a bad description ---
