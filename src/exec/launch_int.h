@@ -97,8 +97,8 @@ char *exec__tree_manifest_path(const char *hex);
 
 typedef struct launch_client launch_client;
 
-/* A client of the mlplane server at url; retries is how many times a
- * transient failure is tried again. */
+/* A client of the mlplane server at url (*out freed with exec__client_close);
+ * retries is how many times a transient failure is tried again. */
 int exec__client_open(const char *url, int retries, launch_client **out, mp_err *e);
 void exec__client_close(launch_client *c);
 /* GET path into *body (heap, NUL-terminated); *http the status (404 is not an error). */
