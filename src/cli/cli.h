@@ -127,6 +127,8 @@ int cmd_route(cli_env *env, int argc, char **argv);
 int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);
 int cmd_sched(cli_env *env, int argc, char **argv);
+/* `mlplane launch` (cmd_launch.c). */
+int cmd_launch(cli_env *env, int argc, char **argv);
 /* `mlplane k8s render` (cmd_k8s.c). */
 int cmd_k8s(cli_env *env, int argc, char **argv);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */

@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"rollout", cmd_rollout, "status|promote|rollback DEPLOYMENT", "show or change a Deployment's canary split"},
     {"k8s", cmd_k8s, "render FILE... [-n NS] [--image IMAGE] [--kueue] [-o yaml|json] [--out DIR]",
      "the Kubernetes objects of spec files (Jobs, Services, PriorityClasses)"},
+    {"launch", cmd_launch, "--install DIR | [--] COMMAND [ARG...]", "run a step inside a Kubernetes pod: fetch its inputs, run it, upload its outputs"},
     {"sched", cmd_sched, "simulate FILE... [--policy binpack|spread]", "would these steps fit on this cluster?"},
     {"describe", cmd_describe, "run RUN|deployment NAME|model NAME", "show everything about a run (steps, metrics, events), a Deployment (state, errors, events) or a model"},
     {"logs", cmd_logs, "RUN [STEP] [-f]", "print the logs of a run's steps"},

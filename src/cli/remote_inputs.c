@@ -12,7 +12,11 @@
  * The files go in a tree rooted at the deepest folder holding the spec's folder
  * and every input (so `../data/x.csv` keeps its place). Each file is named by its
  * SHA-256 (libsodium): the client asks the server which hashes it lacks and
- * sends only those, so an unchanged file is sent once.
+ * sends only those, so an unchanged file is sent once. Each step input (a file
+ * or a folder) is also recorded by its tree hash, the step cache's hash of it
+ * (mp_hash_path), as a manifest naming those blobs (exec_tree_manifest, at
+ * mlplane/trees/HE/HEX.json in the server's artifact store): the name the
+ * pods of `mlplane k8s render` fetch it by (their launcher, src/exec/launch.c).
  *
  * Single-threaded. */
 #include "cli/remote_int.h"
@@ -220,6 +224,11 @@ int remote__inputs_collect(const char *spec_path, const mp_strv *params, remote_
     for (size_t i = 0; i < n && status == 0; i++)
         if (walk(in, seen, items[i].abs, rel_to(root, items[i].abs), items[i].skip_git, 0, &e) != 0)
             status = cli_fail(e.code == MP_EINVAL ? CLI_USAGE : CLI_FAILED, "%s: %s; nothing was submitted", spec_path, e.msg);
+    for (size_t i = 0; i < n && status == 0; i++) {
+        bool dup = items[i].skip_git;
+        for (size_t j = 0; j < in->trees.n && !dup; j++) dup = strcmp(in->trees.v[j], items[i].abs) == 0;
+        if (!dup) mp_strv_push(&in->trees, items[i].abs);
+    }
     in->spec_dir = mp_xstrdup(rel_to(root, f->dir));
     json_decref(seen);
     free(root);
@@ -245,6 +254,28 @@ static void fmt_bytes(int64_t n, char *out, size_t len) {
         u++;
     }
     snprintf(out, len, "%.1f %s", v, unit[u]);
+}
+
+/* The manifest of each step input, under its tree hash, in the artifact store. */
+static int put_trees(remote *r, const remote_inputs *in) {
+    for (size_t i = 0; i < in->trees.n; i++) {
+        char *text = NULL, tree[65];
+        mp_err e;
+        if (exec_tree_manifest(in->trees.v[i], &text, tree, &e) != 0) return cli_fail(CLI_FAILED, "%s", e.msg);
+        char *rel = exec_tree_manifest_path(tree);
+        char *path = mp_xasprintf("/api/2.0/mlflow-artifacts/artifacts/%s", rel);
+        reply y;
+        int status = remote__call(r, "PUT", path, text, &y);
+        if (status == 0) {
+            if (y.status != 200) status = remote__fail_reply(&y);
+            remote__reply_free(&y);
+        }
+        free(path);
+        free(rel);
+        free(text);
+        if (status) return status;
+    }
+    return 0;
 }
 
 int remote__inputs_upload(remote *r, const remote_inputs *in) {
@@ -302,6 +333,7 @@ int remote__inputs_upload(remote *r, const remote_inputs *in) {
         remote__reply_free(&py);
     }
     json_decref(want);
+    if (status == 0) status = put_trees(r, in);
     if (status == 0) {
         char a[32], b[32];
         fmt_bytes(total, a, sizeof a);
@@ -318,5 +350,6 @@ void remote__inputs_free(remote_inputs *in) {
     json_decref(in->files);
     json_decref(in->dirs);
     mp_strv_free(&in->local);
+    mp_strv_free(&in->trees);
     memset(in, 0, sizeof *in);
 }

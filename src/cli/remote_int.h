@@ -41,6 +41,7 @@ typedef struct remote_inputs {
     json_t *files;  /* [{path, sha256, size, executable}] */
     json_t *dirs;   /* [path]: every folder of the tree (empty ones too) */
     mp_strv local;  /* the local path of each files[i] */
+    mp_strv trees;  /* each step input's local path, once: recorded by its tree hash for pods */
 } remote_inputs;
 
 /* Finds and hashes the local inputs of the spec at spec_path, run with params
@@ -48,7 +49,9 @@ typedef struct remote_inputs {
  * server reports those), or an exit status with the missing inputs printed at
  * their places in the spec. Free in with remote__inputs_free either way. */
 int remote__inputs_collect(const char *spec_path, const mp_strv *params, remote_inputs *in);
-/* Sends the files the server lacks; prints one line saying how many were sent. */
+/* Sends the files the server lacks, then the manifest of each step input under
+ * its tree hash (what the step cache and `mlplane k8s render` name it by, so a
+ * pod's launcher finds it); prints one line saying how many were sent. */
 int remote__inputs_upload(remote *r, const remote_inputs *in);
 void remote__inputs_free(remote_inputs *in);
 

@@ -106,4 +106,36 @@ char *exec_find_program(const char *cmd, const char *path_list, const char *cwd)
  * unknown name. Not thread-safe: for tests, before any executor is opened. */
 int exec_local_set_syscall(const char *name, void (*fn)(void));
 
+/* ---- the step launcher inside a Kubernetes pod (launch*.c) -----------------------------
+ * What `mlplane launch` does (docs/kubernetes-render.md, "Artifacts on a
+ * cluster"): fetch a step's inputs and upstream outputs from mlplane server,
+ * run its command, upload its outputs and metrics. */
+
+/* Runs argv (NULL-terminated, looked up in PATH) as the pod's step, reading the
+ * artifacts description and the rest from the environment (MLPLANE_ARTIFACTS or
+ * MLPLANE_ARTIFACTS_FILE, MLPLANE_RUN_ID, MLPLANE_STEP, MLPLANE_SERVER,
+ * MLPLANE_WORK, MLPLANE_OUTPUTS, MLPLANE_WORKDIR, MLPLANE_TRIAL,
+ * MLPLANE_LAUNCH_RETRIES). Returns 0 when the command ran, with *status its
+ * exit status (128+N for signal N); its outputs were uploaded when that is 0.
+ * Otherwise an error: nothing ran (a bad description, an input missing or not
+ * matching its hash), or the command succeeded and an output could not be
+ * uploaded. Forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 to the
+ * command's process group while it runs. */
+int exec_launch(char *const *argv, int *status, mp_err *e);
+
+/* Copies a self-contained launcher into dir (created): the running mlplane
+ * binary as dir/mlplane, its ELF loader as dir/ld.so and every shared library
+ * the process has loaded in dir/lib, each written under a temporary name and
+ * renamed (so running it again gives the same folder). Run it as
+ * `dir/ld.so --library-path dir/lib dir/mlplane ...`: nothing of the image
+ * it runs in is needed. */
+int exec_launch_install(const char *dir, mp_err *e);
+
+/* The tree hash (the step cache's, mp_hash_path) of the file or folder at path
+ * into tree, and its manifest as JSON text (*json, heap) whose chunks are its
+ * whole files named by their SHA-256, as `mlplane --server URL run` uploads them. */
+int exec_tree_manifest(const char *path, char **json, char tree[65], mp_err *e);
+/* Where the manifest of tree hex lives in the artifact store: "mlplane/trees/HE/HEX.json" (heap). */
+char *exec_tree_manifest_path(const char *hex);
+
 #endif

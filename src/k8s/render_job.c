@@ -6,12 +6,15 @@
  *
  * Artifacts (docs/kubernetes-render.md): no shared filesystem is assumed and the
  * step's image may be any image. An init container of the mlplane image copies
- * its launcher into the emptyDir /mlplane/bin; the step's command runs under it
- * (`/mlplane/bin/mlplane launch -- ARGV`), which fetches the step's inputs and
+ * its launcher (the binary, its loader and libraries) into the emptyDir
+ * /mlplane/bin; the step's command runs under it, through its own loader so
+ * nothing of the step's image is used (`/mlplane/bin/ld.so --library-path
+ * /mlplane/bin/lib /mlplane/bin/mlplane launch -- ARGV`), which fetches the step's inputs and
  * its upstream steps' outputs from mlplane server's artifact store into the
  * emptyDir /mlplane/work, runs the command there, and uploads the outputs and
  * metrics before it exits — so nothing waits on a termination grace period. What
- * to fetch and upload is the pod's mlplane.dev/artifacts annotation. Templates
+ * to fetch and upload is the pod's mlplane.dev/artifacts annotation, which the
+ * container sees as $MLPLANE_ARTIFACTS (Downward API). Templates
  * are rendered against those paths: {{inputs.X}} is /mlplane/work/inputs/X,
  * {{steps.S.outputs.A}} /mlplane/work/steps/S/A, {{run.id}} the pod's
  * $(MLPLANE_RUN_ID), params their defaults (a sweep trial's: its values).
@@ -252,10 +255,11 @@ static char *artifacts_json(step_ctx *sc) {
     return text;
 }
 
-static json_t *step_env(step_ctx *sc, const char *job, const char *svc, int world) {
+static json_t *step_env(step_ctx *sc, const char *job, const char *svc, int world, const char *workdir) {
     const spec_step *s = sc->s;
     json_t *env = json_array();
     json_array_append_new(env, env_field("MLPLANE_RUN_ID", "metadata.labels['mlplane.dev/run']"));
+    json_array_append_new(env, env_field("MLPLANE_ARTIFACTS", "metadata.annotations['mlplane.dev/artifacts']"));
     json_array_append_new(env, env_var("MLPLANE_PIPELINE", sc->p->meta.name));
     json_array_append_new(env, env_var("MLPLANE_STEP", s->name));
     json_array_append_new(env, env_var("MLPLANE_OUTPUTS", WORK "/outputs"));
@@ -294,7 +298,9 @@ static json_t *step_env(step_ctx *sc, const char *job, const char *svc, int worl
     }
     if (sc->trial) {
         json_array_append_new(env, env_var("MLPLANE_SWEEP", s->name));
+        json_array_append_new(env, env_field("MLPLANE_TRIAL", "metadata.labels['mlplane.dev/trial']"));
     }
+    if (workdir) json_array_append_new(env, env_var("MLPLANE_WORKDIR", workdir));
     for (size_t i = 0; i < s->nenv; i++) {
         char *r = render(sc, s->env[i].value, s->env[i].pos, "env");
         json_array_append_new(env, env_var(s->env[i].key, r ? r : ""));
@@ -305,7 +311,9 @@ static json_t *step_env(step_ctx *sc, const char *job, const char *svc, int worl
 
 static json_t *step_command(step_ctx *sc) {
     const spec_step *s = sc->s;
-    json_t *cmd = json_pack("[s,s,s]", LAUNCHER_DIR "/mlplane", "launch", "--");
+    /* through the launcher's own loader: the binary's PT_INTERP names the image's /lib */
+    json_t *cmd = json_pack("[s,s,s,s,s,s]", LAUNCHER_DIR "/ld.so", "--library-path", LAUNCHER_DIR "/lib",
+                            LAUNCHER_DIR "/mlplane", "launch", "--");
     if (s->script) {
         char *r = render(sc, s->script, s->pos, "script");
         json_t *sh = json_pack("[s,s,s,s,s]", "/bin/sh", "-e", "-c", r ? r : "", s->name);
@@ -354,17 +362,21 @@ static json_t *pod_spec(step_ctx *sc, const char *job, const char *svc, int worl
     json_object_set_new(ct, "name", json_string("step"));
     json_object_set_new(ct, "image", json_string(s->image ? s->image : mimage));
     json_object_set_new(ct, "command", step_command(sc));
+    /* the container starts in the work folder (an emptyDir, so it exists and is
+     * the pod's to write); the launcher starts the command in its outputs folder,
+     * or in an absolute workingDir of the image (MLPLANE_WORKDIR) */
+    char *workdir = NULL;
     if (s->working_dir) {
         char *r = render(sc, s->working_dir, s->pos, "workingDir");
-        json_object_set_new(ct, "workingDir", json_string(r && r[0] == '/' ? r : WORK "/outputs"));
-        if (r && r[0] != '/')
+        if (r && r[0] == '/') workdir = mp_xstrdup(r);
+        else if (r)
             k8s__note(sc->c, s->pos, "steps[%s].workingDir \"%s\" is relative to the spec file: on Kubernetes the step "
                       "starts in its outputs directory", s->name, r);
         free(r);
-    } else {
-        json_object_set_new(ct, "workingDir", json_string(WORK "/outputs"));
     }
-    json_object_set_new(ct, "env", step_env(sc, job, svc, world));
+    json_object_set_new(ct, "workingDir", json_string(WORK));
+    json_object_set_new(ct, "env", step_env(sc, job, svc, world, workdir));
+    free(workdir);
     json_object_set_new(ct, "resources", resources(&s->resources));
     if (world > 1)
         json_object_set_new(ct, "ports", json_pack("[{s:s,s:i}]", "name", "rendezvous", "containerPort", GANG_PORT));

@@ -187,7 +187,8 @@ void mp_hash_str(mp_hash *h, const char *s) {
     mp_hash_bytes(h, s, n);
 }
 
-static int hash_file(mp_hash *h, const char *path, mp_err *e) {
+/* Hashes a file's bytes, handing each block to v->bytes too (when v has it). */
+static int hash_file(mp_hash *h, const char *path, const mp_hash_visit *v, mp_err *e) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mp_err_set(e, MP_EIO, "cannot read %s: %s", path, strerror(errno));
     char chunk[65536];
@@ -201,16 +202,25 @@ static int hash_file(mp_hash *h, const char *path, mp_err *e) {
         }
         if (n == 0) break;
         mp_hash_bytes(h, chunk, (size_t)n);
+        int rc = v && v->bytes ? v->bytes(v->ud, chunk, (size_t)n, e) : 0;
+        if (rc != 0) {
+            close(fd);
+            return rc;
+        }
     }
     close(fd);
-    return 0;
+    return v && v->file_end ? v->file_end(v->ud, e) : 0;
+}
+
+static int visit_entry(const mp_hash_visit *v, const char *rel, const char *full, bool is_dir, mp_err *e) {
+    return v && v->entry ? v->entry(v->ud, rel, full, is_dir, e) : 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int hash_tree(mp_hash *h, const char *root, const char *rel, mp_err *e) {
+static int hash_tree(mp_hash *h, const char *root, const char *rel, const mp_hash_visit *v, mp_err *e) {
     char *dir = rel[0] ? mp_xasprintf("%s/%s", root, rel) : mp_xstrdup(root);
     DIR *d = opendir(dir);
     if (!d) {
@@ -231,12 +241,14 @@ static int hash_tree(mp_hash *h, const char *root, const char *rel, mp_err *e) {
         char *r = rel[0] ? mp_xasprintf("%s/%s", rel, names.v[i]) : mp_xstrdup(names.v[i]);
         char *full = mp_xasprintf("%s/%s", root, r);
         mp_hash_str(h, r);
-        if (mp_is_dir(full)) {
+        bool is_dir = mp_is_dir(full);
+        rc = visit_entry(v, r, full, is_dir, e);
+        if (rc == 0 && is_dir) {
             mp_hash_str(h, "dir");
-            rc = hash_tree(h, root, r, e);
-        } else {
+            rc = hash_tree(h, root, r, v, e);
+        } else if (rc == 0) {
             mp_hash_str(h, "file");
-            rc = hash_file(h, full, e);
+            rc = hash_file(h, full, v, e);
         }
         free(full);
         free(r);
@@ -246,16 +258,23 @@ static int hash_tree(mp_hash *h, const char *root, const char *rel, mp_err *e) {
     return rc;
 }
 
-int mp_hash_path(mp_hash *h, const char *path, mp_err *e) {
+int mp_hash_path_visit(mp_hash *h, const char *path, const mp_hash_visit *v, mp_err *e) {
     struct stat st;
     if (stat(path, &st) != 0)
         return mp_err_set(e, MP_ENOENT, "cannot hash %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) {
+    bool is_dir = S_ISDIR(st.st_mode);
+    int rc = visit_entry(v, "", path, is_dir, e);
+    if (rc != 0) return rc;
+    if (is_dir) {
         mp_hash_str(h, "dir");
-        return hash_tree(h, path, "", e);
+        return hash_tree(h, path, "", v, e);
     }
     mp_hash_str(h, "file");
-    return hash_file(h, path, e);
+    return hash_file(h, path, v, e);
+}
+
+int mp_hash_path(mp_hash *h, const char *path, mp_err *e) {
+    return mp_hash_path_visit(h, path, NULL, e);
 }
 
 void mp_hash_final_hex(mp_hash *h, char out[65]) {

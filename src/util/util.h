@@ -150,6 +150,19 @@ void mp_hash_str(mp_hash *h, const char *s);
 /* Hashes the contents of a file, or of a directory tree (names sorted, each
  * entry's relative name and contents), so equal trees give equal hashes. */
 int mp_hash_path(mp_hash *h, const char *path, mp_err *e);
+/* What mp_hash_path_visit hands its caller while it hashes, in the order it
+ * hashes (each callback optional; a nonzero return stops the walk with it):
+ * entry: every entry, the root first (rel "") then each one below in name
+ * order, a folder before what it holds; bytes: each block of the current
+ * file; file_end: after a file's last block. */
+typedef struct mp_hash_visit {
+    int (*entry)(void *ud, const char *rel, const char *full, bool is_dir, mp_err *e);
+    int (*bytes)(void *ud, const void *p, size_t n, mp_err *e);
+    int (*file_end)(void *ud, mp_err *e);
+    void *ud;
+} mp_hash_visit;
+/* mp_hash_path, showing v what it reads (v may be NULL): one pass over the bytes. */
+int mp_hash_path_visit(mp_hash *h, const char *path, const mp_hash_visit *v, mp_err *e);
 /* Writes 64 lowercase hex characters and a NUL into out. */
 void mp_hash_final_hex(mp_hash *h, char out[65]);
 

@@ -68,7 +68,7 @@ assert_eq "$(ls "$T_DIR/out" | tr '\n' ' ')" "job-default-breast-cancer-check-da
 mlp k8s render -o json examples/breast-cancer/pipeline.yaml 2>/dev/null | jq -e '.kind == "List" and (.items | length) == 5' >/dev/null || fail "-o json is a List"
 job=$(mlp k8s render -o json examples/breast-cancer/pipeline.yaml 2>/dev/null | jq '.items[] | select(.metadata.name == "breast-cancer-train")')
 assert_eq "$(jq -r '.spec.template.spec.containers[0].command | join(" ")' <<<"$job")" \
-  "/mlplane/bin/mlplane launch -- mlplane xgb train --train /mlplane/work/steps/split/train --valid /mlplane/work/steps/split/test --rounds 100 --max-depth 4 --eta 0.1 --seed 42 --nthread 1 --model model.json --history metrics.json" "templates rendered for the pod"
+  "/mlplane/bin/ld.so --library-path /mlplane/bin/lib /mlplane/bin/mlplane launch -- mlplane xgb train --train /mlplane/work/steps/split/train --valid /mlplane/work/steps/split/test --rounds 100 --max-depth 4 --eta 0.1 --seed 42 --nthread 1 --model model.json --history metrics.json" "templates rendered for the pod"
 assert_eq "$(jq -r '.spec.backoffLimit, .spec.template.spec.containers[0].resources.requests.cpu, .spec.template.spec.containers[0].resources.limits.memory' <<<"$job" | tr '\n' ' ')" "1 1 512Mi " "retries and resources"
 assert_eq "$(jq -r '.spec.template.metadata.annotations["mlplane.dev/artifacts"] | fromjson | .fetch | map(.step + "/" + .output) | join(",")' <<<"$job")" "split/train,split/test" "what the launcher fetches"
 ok "-o json, --out DIR, templates, retries, resources and the launcher's artifacts"
