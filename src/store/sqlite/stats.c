@@ -52,7 +52,7 @@ static int read_counts(store *st, const char *sql, bool with_state, store_count 
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(store__db(st), sql, -1, &q, NULL);
     size_t cap = 0;
-    while (rc == SQLITE_OK && (rc = store__step_busy(q)) == SQLITE_ROW) {
+    for (rc = rc == SQLITE_OK ? store__step_busy(q) : rc; rc == SQLITE_ROW; rc = store__step_busy(q)) {
         if (*n == cap) *out = mp_xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
         store_count *c = &(*out)[(*n)++];
         memset(c, 0, sizeof *c);
@@ -88,7 +88,7 @@ static int read_durations(store *st, store_stats *out, mp_err *e) {
     int rc = sqlite3_prepare_v2(store__db(st), sql, -1, &q, NULL);
     free(sql);
     size_t cap = 0;
-    while (rc == SQLITE_OK && (rc = store__step_busy(q)) == SQLITE_ROW) {
+    for (rc = rc == SQLITE_OK ? store__step_busy(q) : rc; rc == SQLITE_ROW; rc = store__step_busy(q)) {
         if (out->nstep_durations == cap)
             out->step_durations = mp_xrealloc(out->step_durations, (cap = cap ? cap * 2 : 8) * sizeof *out->step_durations);
         store_duration_hist *h = &out->step_durations[out->nstep_durations++];
