@@ -17,7 +17,7 @@ CC         ?= cc
 
 DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
            libxgboost-dev libsodium-dev libcmocka-dev \
-           libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3
+           libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3 prometheus
 
 .PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving soak clean
 
