@@ -75,6 +75,21 @@ const char *api_server_url(const api_server *s);
  * workers, closes their stores and frees s. */
 void api_server_stop(api_server *s);
 
+/* ---- GET /metrics (metrics.c) --------------------------------------------------------- */
+typedef struct api_metrics api_metrics;
+/* Reads the store's families once, then starts the collector thread that
+ * rereads them (its own store handle). routes: the route templates the server
+ * numbers its routes by (borrowed; they outlive m). *out is freed by api_metrics_stop. */
+int api_metrics_start(const char *home, const char *const *routes, size_t nroutes, api_metrics **out, mp_err *e);
+/* Counts one answered request of route number route: 0..nroutes-1 a route,
+ * nroutes GET /metrics, -1 none matched. Any thread; atomics only. */
+void api_metrics_observe(api_metrics *m, int route, const char *method, int status, int64_t us);
+/* Fills resp with the text exposition (200, Prometheus' content type). Any thread;
+ * holds the collector's lock only to copy its text. */
+void api_metrics_render(api_metrics *m, mp_http_resp *resp);
+/* Stops and joins the collector thread, frees m. */
+void api_metrics_stop(api_metrics *m);
+
 /* ---- routes (v1.c) ---------------------------------------------------------------- */
 
 /* The server's own routes: /healthz, /readyz and /api/v1/... */

@@ -6,7 +6,11 @@
  * called. Errors the engine answers by itself take MLflow's shape
  * ({"error_code", "message"}), as every other error of this server.
  *
- * Threads: api_server_start/stop run on the controlling thread. on_request runs
+ * GET /metrics (metrics.c) is answered here, before the tables; every answer is
+ * counted there by the template of the route it matched.
+ *
+ * Threads: api_server_start/stop run on the controlling thread (and start the
+ * metrics collector thread, which owns its own store). on_request runs
  * on the engine's worker threads; each worker lazily opens its own store (kept
  * in a pthread-specific slot, and listed under mu so that stop closes every one
  * once the workers have been joined). */
@@ -28,6 +32,9 @@ struct api_server {
     pthread_mutex_t mu;    /* guards stores/nstores */
     store **stores;
     size_t nstores;
+    api_metrics *metrics;
+    const char **route_names; /* every table's route templates, numbered as in route_number */
+    size_t nroutes;
 };
 
 /* ---- per-thread stores ------------------------------------------------------------ */
@@ -62,6 +69,36 @@ static const mp_http_route *route_find(const char *method, const char *path, mp_
         *known |= k;
     }
     return NULL;
+}
+
+/* The number api_metrics counts route r under (-1: none matched). */
+static int route_number(const mp_http_route *r) {
+    int base = 0;
+    for (size_t i = 0; r && i < sizeof route_tables / sizeof route_tables[0]; i++) {
+        size_t n = 0;
+        const mp_http_route *t = route_tables[i](&n);
+        if (t && r >= t && r < t + n) return base + (int)(r - t);
+        base += (int)n;
+    }
+    return -1;
+}
+
+/* The templates of every route, in route_number's order (heap array of borrowed strings). */
+static const char **route_templates(size_t *count) {
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof route_tables / sizeof route_tables[0]; i++) {
+        size_t n = 0;
+        if (route_tables[i](&n)) total += n;
+    }
+    const char **names = mp_xcalloc(total + 1, sizeof *names);
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof route_tables / sizeof route_tables[0]; i++) {
+        size_t n = 0;
+        const mp_http_route *t = route_tables[i](&n);
+        for (size_t j = 0; t && j < n; j++) names[k++] = t[j].path;
+    }
+    *count = k;
+    return names;
 }
 
 /* Methods a known path accepts, for the Allow header of a 405 (heap). */
@@ -101,15 +138,21 @@ static void on_error(void *cls, mp_http_resp *resp, int status, const char *code
     mp_http_mlflow_error(resp, status, code, "%s", msg);
 }
 
-static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
-    api_server *s = cls;
+static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *resp, int *number) {
     char pbuf[4096];
     const char *path = normalise_path(in->path, pbuf, sizeof pbuf);
     const char *method = in->method;
     const char *lookup = strcmp(method, "HEAD") == 0 ? "GET" : method; /* MHD drops the body of a HEAD answer */
+    if (strcmp(path, "/metrics") == 0) {
+        *number = (int)s->nroutes;
+        if (strcmp(lookup, "GET") == 0) api_metrics_render(s->metrics, resp);
+        else mp_http_not_allowed(resp, method, in->path, "GET, HEAD");
+        return;
+    }
     mp_http_match m;
     bool known = false;
     const mp_http_route *r = route_find(lookup, path, &m, &known);
+    *number = route_number(r);
     if (!r && known) {
         char *allow = allowed_methods(path);
         mp_http_not_allowed(resp, method, in->path, allow);
@@ -143,6 +186,14 @@ static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
     r->fn(&req, resp);
 }
 
+static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
+    api_server *s = cls;
+    int64_t t0 = mp_mono_us();
+    int number = -1;
+    route_request(s, in, resp, &number);
+    api_metrics_observe(s->metrics, number, in->method, resp->status, mp_mono_us() - t0);
+}
+
 /* ---- start and stop ----------------------------------------------------------------- */
 
 int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
@@ -162,6 +213,10 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
     int rc = store_open_home(s->home, &st, e);
     if (rc == 0) st->m->close(st);
     if (rc == 0) {
+        s->route_names = route_templates(&s->nroutes);
+        rc = api_metrics_start(s->home, s->route_names, s->nroutes, &s->metrics, e);
+    }
+    if (rc == 0) {
         mp_httpd_opts ho = o->http;
         if (!ho.listen) ho.listen = "127.0.0.1:5000";
         ho.log_name = "mlplane server";
@@ -171,6 +226,8 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
         rc = mp_httpd_start(&ho, &s->h, e);
     }
     if (rc != 0) {
+        api_metrics_stop(s->metrics);
+        free(s->route_names);
         pthread_key_delete(s->key);
         pthread_mutex_destroy(&s->mu);
         free(s->home);
@@ -189,6 +246,8 @@ const char *api_server_url(const api_server *s) {
 void api_server_stop(api_server *s) {
     if (!s) return;
     mp_httpd_stop(s->h); /* drains and joins the workers */
+    api_metrics_stop(s->metrics);
+    free(s->route_names);
     for (size_t i = 0; i < s->nstores; i++) s->stores[i]->m->close(s->stores[i]);
     free(s->stores);
     pthread_key_delete(s->key);

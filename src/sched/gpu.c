@@ -26,6 +26,10 @@ typedef struct nvml_memory {               /* nvmlMemory_t (v1) */
     unsigned long long free;
     unsigned long long used;
 } nvml_memory;
+typedef struct nvml_utilization { /* nvmlUtilization_t */
+    unsigned int gpu;             /* percent of the sample period a kernel ran */
+    unsigned int memory;          /* percent of it memory was read or written */
+} nvml_utilization;
 enum { NVML_OK = 0, NVML_NAME_BUFFER = 96, NVML_UUID_BUFFER = 96 }; /* NVML_DEVICE_{NAME,UUID}_V2_BUFFER_SIZE */
 
 typedef nvml_return (*nvml_init_fn)(void);
@@ -35,6 +39,7 @@ typedef nvml_return (*nvml_handle_fn)(unsigned int index, nvml_device *device);
 typedef nvml_return (*nvml_string_fn)(nvml_device device, char *buf, unsigned int length);
 typedef nvml_return (*nvml_memory_fn)(nvml_device device, nvml_memory *memory);
 typedef const char *(*nvml_error_fn)(nvml_return result);
+typedef nvml_return (*nvml_util_fn)(nvml_device device, nvml_utilization *u);
 
 typedef struct nvml_api {
     nvml_init_fn init;
@@ -45,6 +50,7 @@ typedef struct nvml_api {
     nvml_string_fn uuid;
     nvml_memory_fn memory;
     nvml_error_fn error;
+    nvml_util_fn utilization; /* optional: NULL where the library lacks it */
 } nvml_api;
 
 static const char *nvml_err(const nvml_api *a, nvml_return r) {
@@ -98,6 +104,8 @@ static bool nvml_bind(void *h, const char *path, nvml_api *a, char *why, size_t 
         /* POSIX guarantees an object pointer from dlsym converts to a function pointer. */
         memcpy(syms[i].slot, &f, sizeof f);
     }
+    void *u = dlsym(h, "nvmlDeviceGetUtilizationRates");
+    if (u) memcpy(&a->utilization, &u, sizeof u);
     return true;
 }
 
@@ -153,7 +161,11 @@ int sched_gpu_discover(sched_gpu **out, size_t *n, char *why, size_t whyn) {
         buf[sizeof buf - 1] = '\0';
         mp_strlcpy(x->uuid, buf, sizeof x->uuid);
         nvml_memory m = {0};
-        x->memory_bytes = a.memory(d, &m) == NVML_OK ? (int64_t)m.total : 0;
+        bool mem_ok = a.memory(d, &m) == NVML_OK;
+        x->memory_bytes = mem_ok ? (int64_t)m.total : 0;
+        x->memory_used_bytes = mem_ok ? (int64_t)m.used : 0;
+        nvml_utilization u = {0};
+        x->utilization_percent = a.utilization && a.utilization(d, &u) == NVML_OK ? (int)u.gpu : -1;
     }
     a.shutdown();
     dlclose(h);

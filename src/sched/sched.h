@@ -45,6 +45,8 @@ typedef struct sched_gpu {
     char name[96];        /* "NVIDIA H100 80GB HBM3" */
     char uuid[96];        /* "GPU-xxxxxxxx-...", "" when unknown */
     int64_t memory_bytes; /* total device memory, 0 when unknown */
+    int64_t memory_used_bytes; /* in use when discovered, 0 when unknown */
+    int utilization_percent;   /* busy share of the last sample period (NVML), -1 when unknown */
 } sched_gpu;
 
 /* Asks NVML now: returns 0 (finding none is not an error), a heap array in *out

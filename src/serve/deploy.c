@@ -207,11 +207,11 @@ static bool hook_admin(void *ud, const mp_http_req *req, mp_http_resp *resp) {
 static void metric_line(mp_buf *b, const char *name, const serve_deploy *d, const char *label, const char *value,
                         unsigned long long v) {
     mp_buf_printf(b, "%s{deployment=\"", name);
-    serve__label_value(b, d->name);
+    mp_prom_label_value(b, d->name);
     mp_buf_putc(b, '"');
     if (label) {
         mp_buf_printf(b, ",%s=\"", label);
-        serve__label_value(b, value);
+        mp_prom_label_value(b, value);
         mp_buf_putc(b, '"');
     }
     mp_buf_printf(b, "} %llu\n", v);

@@ -20,48 +20,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const double serve__bucket_le[SERVE__NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                  0.25,   0.5,   1,      2.5,   5,    10,   30};
-
-int serve__bucket(double seconds) {
-    int i = 0;
-    while (i < SERVE__NBUCKETS && seconds > serve__bucket_le[i]) i++;
-    return i;
-}
-
 void serve__reqstats_observe(serve__reqstats *s, int status, int64_t us) {
-    if (us < 0) us = 0;
     atomic_fetch_add_explicit(&s->codes[status >= 0 && status < SERVE__NCODES ? status : 0], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->buckets[serve__bucket((double)us / 1e6)], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->sum_us, (unsigned long long)us, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+    mp_prom_hist_observe(&s->duration, us);
 }
 
 void serve__observe(serve__pool *p, int status, int64_t us) { serve__reqstats_observe(&p->req, status, us); }
 
-void serve__label_value(mp_buf *b, const char *s) {
-    for (; *s; s++) {
-        if (*s == '\\') mp_buf_puts(b, "\\\\");
-        else if (*s == '"') mp_buf_puts(b, "\\\"");
-        else if (*s == '\n') mp_buf_puts(b, "\\n");
-        else mp_buf_putc(b, *s);
-    }
-}
-
-void serve__metric_family(mp_buf *b, const char *name, const char *type, const char *help) {
-    mp_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* Starts a series line name{version="V" (the caller closes the braces). */
 static void series_v(mp_buf *b, const char *name, const char *version) {
     mp_buf_printf(b, "%s{version=\"", name);
-    serve__label_value(b, version);
+    mp_prom_label_value(b, version);
     mp_buf_putc(b, '"');
 }
 
 void serve__reqstats_render(mp_buf *out, size_t n, const char *const *versions, serve__reqstats *const *stats,
                             const char *help_requests, const char *help_duration) {
-    serve__metric_family(out, "mlplane_serve_requests_total", "counter", help_requests);
+    mp_prom_family(out, "mlplane_serve_requests_total", "counter", help_requests);
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < SERVE__NCODES; c++) {
             unsigned long long v = atomic_load(&stats[i]->codes[c]);
@@ -69,19 +44,13 @@ void serve__reqstats_render(mp_buf *out, size_t n, const char *const *versions, 
             series_v(out, "mlplane_serve_requests_total", versions[i]);
             mp_buf_printf(out, ",code=\"%d\"} %llu\n", c, v);
         }
-    serve__metric_family(out, "mlplane_serve_request_duration_seconds", "histogram", help_duration);
+    mp_prom_family(out, "mlplane_serve_request_duration_seconds", "histogram", help_duration);
     for (size_t i = 0; i < n; i++) {
-        unsigned long long cum = 0;
-        for (int b = 0; b <= SERVE__NBUCKETS; b++) {
-            cum += atomic_load(&stats[i]->buckets[b]);
-            series_v(out, "mlplane_serve_request_duration_seconds_bucket", versions[i]);
-            if (b < SERVE__NBUCKETS) mp_buf_printf(out, ",le=\"%g\"} %llu\n", serve__bucket_le[b], cum);
-            else mp_buf_printf(out, ",le=\"+Inf\"} %llu\n", cum);
-        }
-        series_v(out, "mlplane_serve_request_duration_seconds_sum", versions[i]);
-        mp_buf_printf(out, "} %.6f\n", (double)atomic_load(&stats[i]->sum_us) / 1e6);
-        series_v(out, "mlplane_serve_request_duration_seconds_count", versions[i]);
-        mp_buf_printf(out, "} %llu\n", cum);
+        mp_buf labels;
+        mp_buf_init(&labels);
+        mp_prom_label(&labels, true, "version", versions[i]);
+        mp_prom_hist_render(out, "mlplane_serve_request_duration_seconds", labels.data, &stats[i]->duration);
+        mp_buf_free(&labels);
     }
 }
 
@@ -102,7 +71,7 @@ void serve_router_metrics(serve_router *r, mp_buf *out) {
                            "Requests the router answered, by the model version chosen and the status code returned.",
                            "Time from a request's arrival at the router to its answer, waits and retries included.");
 
-    serve__metric_family(out, "mlplane_serve_replicas", "gauge",
+    mp_prom_family(out, "mlplane_serve_replicas", "gauge",
            "Replicas by state: ready (taking requests), starting (not ready yet, or waiting to restart), draining.");
     for (size_t pi = 0; pi < st->npools; pi++) {
         const serve_router_pool_stats *ps = &st->pools[pi];
@@ -114,22 +83,22 @@ void serve_router_metrics(serve_router *r, mp_buf *out) {
         }
     }
 
-    serve__metric_family(out, "mlplane_serve_inflight", "gauge", "Requests forwarded to a replica and not answered yet.");
+    mp_prom_family(out, "mlplane_serve_inflight", "gauge", "Requests forwarded to a replica and not answered yet.");
     for (size_t pi = 0; pi < st->npools; pi++) {
         series(out, "mlplane_serve_inflight", &r->pools[pi]);
         mp_buf_printf(out, "} %d\n", st->pools[pi].inflight);
     }
-    serve__metric_family(out, "mlplane_serve_waiting", "gauge", "Requests held until a replica of their version is ready.");
+    mp_prom_family(out, "mlplane_serve_waiting", "gauge", "Requests held until a replica of their version is ready.");
     for (size_t pi = 0; pi < st->npools; pi++) {
         series(out, "mlplane_serve_waiting", &r->pools[pi]);
         mp_buf_printf(out, "} %d\n", st->pools[pi].waiting);
     }
-    serve__metric_family(out, "mlplane_serve_replica_restarts_total", "counter", "Replicas restarted after exiting unasked.");
+    mp_prom_family(out, "mlplane_serve_replica_restarts_total", "counter", "Replicas restarted after exiting unasked.");
     for (size_t pi = 0; pi < r->npools; pi++) {
         series(out, "mlplane_serve_replica_restarts_total", &r->pools[pi]);
         mp_buf_printf(out, "} %llu\n", atomic_load(&r->pools[pi].restarts));
     }
-    serve__metric_family(out, "mlplane_serve_upstream_failures_total", "counter",
+    mp_prom_family(out, "mlplane_serve_upstream_failures_total", "counter",
            "Attempts to reach a replica that failed: refused (never delivered), died (no whole answer), timeout, error.");
     for (size_t pi = 0; pi < r->npools; pi++) {
         const serve__pool *p = &r->pools[pi];
@@ -141,12 +110,13 @@ void serve_router_metrics(serve_router *r, mp_buf *out) {
             mp_buf_printf(out, ",reason=\"%s\"} %llu\n", rows[k].reason, rows[k].n);
         }
     }
-    serve__metric_family(out, "mlplane_serve_retries_total", "counter", "Requests sent again after a failed attempt.");
+    mp_prom_family(out, "mlplane_serve_retries_total", "counter", "Requests sent again after a failed attempt.");
     for (size_t pi = 0; pi < r->npools; pi++) {
         series(out, "mlplane_serve_retries_total", &r->pools[pi]);
         mp_buf_printf(out, "} %llu\n", atomic_load(&r->pools[pi].retries));
     }
     free(st);
+    mp_prom_build_info(out);
     if (r->o.metrics) r->o.metrics(r->o.hook_ud, out);
 }
 

@@ -250,25 +250,26 @@ static bool ep_metrics(serve_oip *o, const target *t, const mp_http_req *req, mp
     serve__reqstats_render(b, o->n, versions, stats,
                            "Requests the server answered, by the model version and the status code returned.",
                            "Time from a request's arrival to its answer.");
-    serve__metric_family(b, "mlplane_serve_inflight", "gauge", "Requests being answered.");
+    mp_prom_family(b, "mlplane_serve_inflight", "gauge", "Requests being answered.");
     for (size_t i = 0; i < o->n; i++) {
         mp_buf_puts(b, "mlplane_serve_inflight{version=\"");
-        serve__label_value(b, versions[i]);
+        mp_prom_label_value(b, versions[i]);
         mp_buf_printf(b, "\"} %d\n", atomic_load(&stats[i]->inflight));
     }
-    serve__metric_family(b, "mlplane_serve_ready", "gauge", "1 while the server takes requests (GET /v2/health/ready answers 200).");
+    mp_prom_family(b, "mlplane_serve_ready", "gauge", "1 while the server takes requests (GET /v2/health/ready answers 200).");
     mp_buf_printf(b, "mlplane_serve_ready %d\n", atomic_load(&o->ready) && o->n > 0);
     unsigned long long calls = 0, batched = 0;
     serve__batch_counts(&calls, &batched);
-    serve__metric_family(b, "mlplane_serve_batch_calls_total", "counter",
+    mp_prom_family(b, "mlplane_serve_batch_calls_total", "counter",
                          "Runtime calls that predicted a batch of small inference requests read together.");
     mp_buf_printf(b, "mlplane_serve_batch_calls_total %llu\n", calls);
-    serve__metric_family(b, "mlplane_serve_batch_requests_total", "counter", "Inference requests those calls answered.");
+    mp_prom_family(b, "mlplane_serve_batch_requests_total", "counter", "Inference requests those calls answered.");
     mp_buf_printf(b, "mlplane_serve_batch_requests_total %llu\n", batched);
+    mp_prom_build_info(b);
     free(versions);
     free(stats);
     resp->status = 200;
-    mp_strlcpy(resp->content_type, "text/plain; version=0.0.4; charset=utf-8", sizeof resp->content_type);
+    mp_strlcpy(resp->content_type, MP_PROM_CONTENT_TYPE, sizeof resp->content_type);
     return false;
 }
 

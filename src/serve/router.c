@@ -473,7 +473,7 @@ static void ep_metrics(serve_router *r, const mp_http_req *req, mp_http_resp *re
     (void)req;
     serve_router_metrics(r, &resp->body);
     resp->status = 200;
-    mp_strlcpy(resp->content_type, "text/plain; version=0.0.4; charset=utf-8", sizeof resp->content_type);
+    mp_strlcpy(resp->content_type, MP_PROM_CONTENT_TYPE, sizeof resp->content_type);
 }
 
 static void ep_admin_get(serve_router *r, const mp_http_req *req, mp_http_resp *resp) {

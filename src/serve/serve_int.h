@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "serve/serve.h"
+#include "util/prom.h"
 
 /* ---- request counts (metrics.c) -------------------------------------------------------
  * What GET /metrics shows of the requests answered, by model version: the same
@@ -18,15 +19,11 @@
  *   mlplane_serve_request_duration_seconds{version}   histogram
  * Only atomics: many threads count at once, any thread renders. */
 
-/* Buckets of mlplane_serve_request_duration_seconds (upper bounds, seconds). */
-#define SERVE__NBUCKETS 15
-extern const double serve__bucket_le[SERVE__NBUCKETS];
 #define SERVE__NCODES 600 /* status codes counted: 0..599 */
 
 typedef struct serve__reqstats {
     atomic_ullong codes[SERVE__NCODES];
-    atomic_ullong buckets[SERVE__NBUCKETS + 1]; /* not cumulative; the last is beyond every bound */
-    atomic_ullong sum_us, count;
+    mp_prom_hist duration; /* mlplane_serve_request_duration_seconds (util/prom.h's buckets) */
     atomic_int inflight; /* a single server's requests being answered (a router counts per replica) */
 } serve__reqstats;
 
@@ -36,12 +33,6 @@ void serve__reqstats_observe(serve__reqstats *s, int status, int64_t us);
  * stats[i], each with its HELP text. */
 void serve__reqstats_render(mp_buf *out, size_t n, const char *const *versions, serve__reqstats *const *stats,
                             const char *help_requests, const char *help_duration);
-/* Index of the histogram bucket a duration falls in (SERVE__NBUCKETS: beyond all). */
-int serve__bucket(double seconds);
-/* Appends s to b as a Prometheus label value (backslash, quote, newline escaped). */
-void serve__label_value(mp_buf *b, const char *s);
-/* Appends "# HELP name help" and "# TYPE name type" lines. */
-void serve__metric_family(mp_buf *b, const char *name, const char *type, const char *help);
 
 /* A served model with its name and version encoded once as JSON strings. */
 typedef struct serve__entry {

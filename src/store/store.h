@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/prom.h"
 #include "util/util.h"
 
 /* ---- states ---------------------------------------------------------------------- */
@@ -200,6 +201,43 @@ void store_step_array_free(store_step *v, size_t n);
 void store_event_array_free(store_event *v, size_t n);
 void store_metric_array_free(store_metric *v, size_t n);
 
+/* ---- counts for GET /metrics (store_stats; sqlite/stats.c) --------------------------- */
+/* One row of a GROUP BY count: two keys (the second may be unused) and how many. */
+typedef struct store_count {
+    char *key, *key2; /* heap; "" for a NULL column */
+    int key_state;    /* the state column, where the count is by state */
+    int64_t n;
+} store_count;
+/* Durations of one group as a histogram with util/prom.h's bounds. */
+typedef struct store_duration_hist {
+    char *key;                               /* heap */
+    uint64_t counts[MP_PROM_NBUCKETS + 1];   /* per bucket, not cumulative */
+    double sum_s;
+} store_duration_hist;
+/* What GET /metrics shows of the store, each array read by one aggregate query.
+ * Owned by the caller: store_stats_free. */
+typedef struct store_stats {
+    store_count *runs;     /* key: pipeline, key_state: store_run_state */
+    size_t nruns;
+    store_count *steps;    /* key: pipeline, key_state: store_step_state */
+    size_t nsteps;
+    store_duration_hist *step_durations; /* key: pipeline; steps that ran and ended */
+    size_t nstep_durations;
+    store_count *versions; /* key: registered model version's stage ("None", "Staging", ...) */
+    size_t nversions;
+} store_stats;
+void store_stats_free(store_stats *s);
+
+/* Store latency: with store_profile_enable() called before a connection is
+ * opened, every SQL statement that connection runs is timed (SQLite's profile
+ * callback) into a process-wide histogram by its kind, store_profile_ops[i]:
+ * "select", "insert", "update", "delete", "begin", "commit", "rollback", "other". */
+#define STORE_PROFILE_OPS 8
+extern const char *const store_profile_ops[STORE_PROFILE_OPS];
+void store_profile_enable(void);
+/* The histogram of kind i (process-wide, lives until exit). */
+const mp_prom_hist *store_profile_hist(int i);
+
 /* ---- the interface ---------------------------------------------------------------- */
 typedef struct store store;
 typedef struct store_track_methods store_track_methods;
@@ -258,6 +296,8 @@ typedef struct store_methods {
      * the caller's transaction when one is open). Registered model versions are
      * kept. Files are the caller's. MP_ENOENT when there is no such run. */
     int (*run_delete)(store *s, const char *id, mp_err *e);
+    /* Fills *out (zeroed first) with the counts of store_stats, in one read transaction. */
+    int (*stats)(store *s, store_stats *out, mp_err *e);
 } store_methods;
 
 /* Workloads: what each ready or running step of every run on this machine asks

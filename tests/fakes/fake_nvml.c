@@ -7,6 +7,8 @@
  *
  * Its devices come from the environment, read at each first nvmlInit_v2:
  *   FAKE_NVML_GPUS="NAME:BYTES,NAME:BYTES"  one device per entry (unset/empty: none)
+ *   FAKE_NVML_UTILIZATION=N                 every device's nvmlDeviceGetUtilizationRates gpu
+ *                                           percent (unset: 0)
  *   FAKE_NVML_INIT_ERROR=N                  nvmlInit_v2 returns nvmlReturn_t N (e.g. 9,
  *                                           Driver Not Loaded)
  * Threads: like the tests that use it, single-threaded; no locking. It never
@@ -127,6 +129,20 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) 
     memory->total = device->memory;
     memory->used = device->memory / 200; /* the driver's own reservation */
     memory->free = memory->total - memory->used;
+    return NVML_SUCCESS;
+}
+
+typedef struct nvmlUtilization_st {
+    unsigned int gpu;
+    unsigned int memory;
+} nvmlUtilization_t;
+
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
+    if (init_count == 0) return NVML_ERROR_UNINITIALIZED;
+    if (!valid(device) || !utilization) return NVML_ERROR_INVALID_ARGUMENT;
+    const char *u = getenv("FAKE_NVML_UTILIZATION");
+    utilization->gpu = u && *u ? (unsigned int)atoi(u) : 0;
+    utilization->memory = utilization->gpu / 2;
     return NVML_SUCCESS;
 }
 

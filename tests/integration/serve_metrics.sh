@@ -80,7 +80,7 @@ U=$SERVE_URL
 assert_eq "$(infer "" @"$T_DIR/one.json")" 200 "a request to the router"
 curl -sf "$SERVE_URL/metrics" >"$T_DIR/router.txt" || fail "the router's /metrics"
 both=$(comm -12 <(families "$M") <(families "$T_DIR/router.txt") | paste -sd' ' -)
-assert_eq "$both" "mlplane_serve_inflight mlplane_serve_request_duration_seconds mlplane_serve_requests_total" \
+assert_eq "$both" "mlplane_build_info mlplane_serve_inflight mlplane_serve_request_duration_seconds mlplane_serve_requests_total" \
   "families a single server and a router share"
 for f in requests_total request_duration_seconds_bucket inflight; do
   grep -q "^mlplane_serve_${f}{version=\"1\"" "$T_DIR/router.txt" || fail "the router has no mlplane_serve_$f{version=...}"

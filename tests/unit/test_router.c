@@ -104,14 +104,14 @@ static void test_backoff(void **state) {
 
 static void test_buckets_labels_paths(void **state) {
     (void)state;
-    assert_int_equal(serve__bucket(0), 0);
-    assert_int_equal(serve__bucket(0.0005), 0);
-    assert_int_equal(serve__bucket(0.0006), 1);
-    assert_int_equal(serve__bucket(30), SERVE__NBUCKETS - 1);
-    assert_int_equal(serve__bucket(31), SERVE__NBUCKETS);
+    assert_int_equal(mp_prom_bucket(0), 0);
+    assert_int_equal(mp_prom_bucket(0.0005), 0);
+    assert_int_equal(mp_prom_bucket(0.0006), 1);
+    assert_int_equal(mp_prom_bucket(30), MP_PROM_NBUCKETS - 1);
+    assert_int_equal(mp_prom_bucket(31), MP_PROM_NBUCKETS);
     mp_buf b;
     mp_buf_init(&b);
-    serve__label_value(&b, "a\"b\\c\nd");
+    mp_prom_label_value(&b, "a\"b\\c\nd");
     assert_string_equal(b.data, "a\\\"b\\\\c\\nd");
     mp_buf_reset(&b);
     serve__encode_path(&b, "/v2/models/a b?#%\xc3\xa9/infer");

@@ -703,6 +703,7 @@ static const store_methods sqlite_methods = {
     .data_version = store__data_version,
     .in_tx = store__in_tx,
     .run_delete = store__run_delete,
+    .stats = store__stats,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network
@@ -744,6 +745,7 @@ int store_sqlite_open(const char *path, store **out, mp_err *e) {
         sqlite3_close(db);
         return MP_ESTORE;
     }
+    store__profile_attach(db);
     if (configure(db, path, e) != 0 || store__migrate(db, path, e) != 0) {
         sqlite3_close(db);
         return MP_ESTORE;

@@ -50,6 +50,10 @@ extern const char store__schema_workloads[]; /* v5: workloads and scheduler obje
 extern const store_workload_methods store__sqlite_workload;
 extern const store_object_methods store__sqlite_objects;
 int64_t store__data_version(store *s);
+/* The counts of GET /metrics (stats.c). */
+int store__stats(store *s, store_stats *out, mp_err *e);
+/* Times db's statements when store_profile_enable was called (stats.c). */
+void store__profile_attach(sqlite3 *db);
 /* A run and everything recorded under its id (rundel.c). */
 int store__run_delete(store *s, const char *id, mp_err *e);
 
