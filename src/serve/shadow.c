@@ -14,6 +14,7 @@
  * s->mu; s->nthreads sender threads pop it; start, stop and free on the main
  * thread. Counters are atomics, read by any thread. */
 #include "serve/router_int.h"
+#include "util/prom.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -193,16 +194,16 @@ void serve__shadow_counts(serve__shadow *s, unsigned long long *queued, unsigned
 static void split_line(mp_buf *b, const char *name, const char *deployment, const char *label, const char *value,
                        const char *version, unsigned long long v) {
     mp_buf_printf(b, "%s{deployment=\"", name);
-    serve__label_value(b, deployment);
+    mp_prom_label_value(b, deployment);
     mp_buf_putc(b, '"');
     if (label) {
         mp_buf_printf(b, ",%s=\"", label);
-        serve__label_value(b, value);
+        mp_prom_label_value(b, value);
         mp_buf_putc(b, '"');
     }
     if (version) {
         mp_buf_puts(b, ",version=\"");
-        serve__label_value(b, version);
+        mp_prom_label_value(b, version);
         mp_buf_putc(b, '"');
     }
     mp_buf_printf(b, "} %llu\n", v);
@@ -212,17 +213,17 @@ void serve__split_metrics(mp_buf *out, const char *deployment, serve_split *spli
                           const char *canary, serve__shadow *shadow) {
     serve_split_counts c;
     serve_split_counts_get(split, &c);
-    serve__metric_family(out, "mlplane_deployment_canary_percent", "gauge", "The share of the requests the canary answers.");
+    mp_prom_family(out, "mlplane_deployment_canary_percent", "gauge", "The share of the requests the canary answers.");
     split_line(out, "mlplane_deployment_canary_percent", deployment, NULL, NULL, NULL,
                canary ? (unsigned long long)serve_split_percent(split) : 0);
-    serve__metric_family(out, "mlplane_deployment_split_requests_total", "counter",
+    mp_prom_family(out, "mlplane_deployment_split_requests_total", "counter",
                          "Inference requests the split routed, by track.");
     split_line(out, "mlplane_deployment_split_requests_total", deployment, "track", "stable", stable, c.stable);
     if (canary) split_line(out, "mlplane_deployment_split_requests_total", deployment, "track", "canary", canary, c.canary);
     if (shadow) {
         unsigned long long q, d, f;
         serve__shadow_counts(shadow, &q, &d, &f);
-        serve__metric_family(out, "mlplane_deployment_shadow_copies_total", "counter",
+        mp_prom_family(out, "mlplane_deployment_shadow_copies_total", "counter",
                              "Copies of requests for the shadow: queued, dropped (queue full), failed (answered other than 200).");
         split_line(out, "mlplane_deployment_shadow_copies_total", deployment, "result", "queued", NULL, q);
         split_line(out, "mlplane_deployment_shadow_copies_total", deployment, "result", "dropped", NULL, d);
