@@ -1,0 +1,163 @@
+/* stats.c — the two-sample statistics of monitor.h: Kolmogorov–Smirnov with SciPy's
+ * exact p-value, Wasserstein distance, PSI with Evidently's empty-bin fill.
+ * Pure; no state; any thread. KS and Wasserstein merge the two sorted arrays in one
+ * pass, O(na + nb). */
+#include "monitor/monitor.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define KS_MAX_EXACT_N 10000 /* SciPy's MAX_AUTO_N */
+
+static uint64_t gcd64(uint64_t a, uint64_t b) {
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Pr(D_{n,n} >= h/n): Hodges (1958), Horner form as SciPy's _compute_prob_outside_square. */
+static double prob_outside_square(int64_t n, int64_t h) {
+    double P = 0.0;
+    for (int64_t k = n / h; k >= 0; k--) {
+        double p1 = 1.0;
+        for (int64_t j = 0; j < h; j++) p1 = (double)(n - k * h - j) * p1 / (double)(n + k * h + j + 1);
+        P = p1 * (1.0 - P);
+    }
+    return 2 * P;
+}
+
+/* 1 - Pr(paths stay strictly inside |x/m - y/n| < h/lcm): Hodges' inside method with
+ * Viehmann's (2021, arXiv:2102.08037) recursion for 1-p, as SciPy's
+ * _compute_outer_prob_inside_method. */
+static double outer_prob_inside(int64_t m, int64_t n, int64_t g, int64_t h) {
+    if (m < n) {
+        int64_t t = m;
+        m = n;
+        n = t;
+    }
+    int64_t mg = m / g, ng = n / g;
+    int64_t minj = 0, maxj = (int64_t)ceil((double)h / (double)mg);
+    if (maxj > n + 1) maxj = n + 1;
+    int64_t curlen = maxj - minj;
+    int64_t lenA = 2 * maxj + 2 < n + 1 ? 2 * maxj + 2 : n + 1;
+    double *A = malloc((size_t)lenA * sizeof *A);
+    if (!A) return NAN;
+    for (int64_t i = 0; i < lenA; i++) A[i] = 1.0;
+    for (int64_t i = minj; i < maxj; i++) A[i] = 0.0;
+    for (int64_t i = 1; i <= m; i++) {
+        int64_t lastminj = minj, lastlen = curlen;
+        minj = (int64_t)floor((double)(ng * i - h) / (double)mg) + 1;
+        if (minj < 0) minj = 0;
+        if (minj > n) minj = n;
+        maxj = (int64_t)ceil((double)(ng * i + h) / (double)mg);
+        if (maxj > n + 1) maxj = n + 1;
+        if (maxj <= minj) {
+            free(A);
+            return 1.0;
+        }
+        double val = minj == 0 ? 0.0 : 1.0;
+        for (int64_t jj = 0; jj < maxj - minj; jj++) {
+            int64_t j = jj + minj;
+            val = (A[jj + minj - lastminj] * (double)i + val * (double)j) / (double)(i + j);
+            A[jj] = val;
+        }
+        curlen = maxj - minj;
+        for (int64_t k = 0; lastlen > curlen && k < lastlen - curlen; k++) A[maxj - minj + k] = 1;
+    }
+    double r = A[maxj - minj - 1];
+    free(A);
+    return r;
+}
+
+int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p) {
+    /* ECDF difference after each distinct value, as SciPy's searchsorted(side="right") gives it. */
+    double maxS = -INFINITY, minS = INFINITY;
+    size_t i = 0, j = 0;
+    while (i < na || j < nb) {
+        double v = j >= nb || (i < na && a[i] <= b[j]) ? a[i] : b[j];
+        while (i < na && a[i] <= v) i++;
+        while (j < nb && b[j] <= v) j++;
+        double diff = (double)i / (double)na - (double)j / (double)nb;
+        if (diff > maxS) maxS = diff;
+        if (diff < minS) minS = diff;
+    }
+    double neg = -minS;
+    if (neg < 0) neg = 0;
+    if (neg > 1) neg = 1;
+    *d = neg > maxS ? neg : maxS;
+    size_t big = na > nb ? na : nb;
+    if (big > KS_MAX_EXACT_N) {
+        *p = NAN;
+        return -1;
+    }
+    uint64_t g = gcd64(na, nb);
+    double lcm = (double)(na / g) * (double)nb;
+    int64_t h = (int64_t)nearbyint(*d * lcm);
+    *d = (double)h / lcm;
+    if (h == 0) {
+        *p = 1.0;
+        return 0;
+    }
+    double prob = na == nb ? prob_outside_square((int64_t)na, h)
+                           : outer_prob_inside((int64_t)na, (int64_t)nb, (int64_t)g, h);
+    if (!(prob >= 0 && prob <= 1)) {
+        *p = NAN;
+        return -1;
+    }
+    *p = prob;
+    return 0;
+}
+
+double monitor_wasserstein(const double *a, size_t na, const double *b, size_t nb) {
+    /* SciPy's _cdf_distance(p=1): sum over the merged values of |F_a - F_b| * gap. */
+    size_t i = 0, j = 0;
+    long double sum = 0;
+    double prev = 0;
+    int started = 0;
+    while (i < na || j < nb) {
+        double v = j >= nb || (i < na && a[i] <= b[j]) ? a[i] : b[j];
+        if (started) {
+            double fa = (double)i / (double)na, fb = (double)j / (double)nb;
+            sum += (long double)fabs(fa - fb) * (long double)(v - prev);
+        }
+        if (j >= nb || (i < na && a[i] <= b[j])) i++;
+        else j++;
+        prev = v;
+        started = 1;
+    }
+    return (double)sum;
+}
+
+static void fill_zeroes(double *s, size_t n) {
+    double min = INFINITY;
+    for (size_t k = 0; k < n; k++)
+        if (s[k] != 0 && s[k] < min) min = s[k];
+    double fill = min <= 0.0001 ? min / 1e6 : 0.0001;
+    for (size_t k = 0; k < n; k++)
+        if (s[k] == 0) s[k] = fill;
+}
+
+double monitor_psi(const double *ref_counts, const double *cur_counts, size_t nbins) {
+    double rt = 0, ct = 0;
+    for (size_t k = 0; k < nbins; k++) {
+        rt += ref_counts[k];
+        ct += cur_counts[k];
+    }
+    double *r = malloc(2 * nbins * sizeof *r);
+    if (!r) return NAN;
+    double *c = r + nbins;
+    for (size_t k = 0; k < nbins; k++) {
+        r[k] = ref_counts[k] / rt;
+        c[k] = cur_counts[k] / ct;
+    }
+    fill_zeroes(r, nbins);
+    fill_zeroes(c, nbins);
+    double psi = 0;
+    for (size_t k = 0; k < nbins; k++) psi += (r[k] - c[k]) * log(r[k] / c[k]);
+    free(r);
+    return psi;
+}
