@@ -13,6 +13,7 @@
 #define MLPLANE_CLI_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -49,6 +50,12 @@ typedef struct cli_command {
 int cli_fail(int status, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Maps an mp_err code to an exit status and prints its message. */
 int cli_fail_err(const mp_err *e);
+/* The servers' way to stop (serve, route, server): block SIGTERM, SIGINT and
+ * SIGHUP in the calling thread into *set, before any thread starts, so every
+ * thread inherits the mask and no handler runs anywhere; then, once serving,
+ * cli_wait_stop_signal(set) returns the first of them that arrives. */
+void cli_block_stop_signals(sigset_t *set);
+int cli_wait_stop_signal(const sigset_t *set);
 /* Reads spec file path into *text (heap, NUL-terminated) and *len; when it
  * cannot, prints "PATH:1:1: cannot read: REASON" (as validate does) and
  * returns CLI_USAGE. */

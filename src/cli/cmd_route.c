@@ -129,11 +129,7 @@ int cmd_route(cli_env *env, int argc, char **argv) {
                                .shadow_url = xu, .shadow_rate = rate >= 0 ? rate : 1, .sticky_header = sticky,
                                .ready_timeout_ms = ready_timeout_s * 1000, .shadow_threads = threads, .http = o};
         sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        cli_block_stop_signals(&set);
         serve_route *rt = NULL;
         if (serve_route_start(&ro, &rt, &e) != 0) {
             rc = cli_fail_err(&e);
@@ -142,9 +138,7 @@ int cmd_route(cli_env *env, int argc, char **argv) {
             serve_route_describe(rt, what, sizeof what);
             printf("mlplane route listening on %s (%s)\n", serve_route_url(rt), what);
             fflush(stdout);
-            int sig = 0;
-            while (sigwait(&set, &sig) != 0) {
-            }
+            int sig = cli_wait_stop_signal(&set);
             if (o.verbose) fprintf(stderr, "mlplane route: %s, draining\n", strsignal(sig));
             serve_route_free(rt);
         }

@@ -114,15 +114,6 @@ static bool watch_parent(void) {
     return getppid() == (pid_t)atoi(pp);
 }
 
-/* Blocks the stop signals (before any thread starts) into *set. */
-static void block_stop_signals(sigset_t *set) {
-    sigemptyset(set);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-}
-
 /* mlplane serve --replicas N: checks the model loads, then runs the router on
  * o's listen address with N worker processes behind it until a stop signal. */
 static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetched, const char *home_flag,
@@ -163,7 +154,7 @@ static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetche
     serve_model_free(m);
 
     sigset_t set;
-    block_stop_signals(&set);
+    cli_block_stop_signals(&set);
 
     serve_router *router = NULL;
     mp_httpd *h = NULL;
@@ -173,9 +164,7 @@ static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetche
     if (rc == 0) {
         printf("mlplane serve listening on %s %s\n", mp_httpd_url(h), first);
         fflush(stdout);
-        int sig = 0;
-        while (sigwait(&set, &sig) != 0) {
-        }
+        int sig = cli_wait_stop_signal(&set);
         log_stop(sig, o->verbose);
     }
     serve_router_drain(router);
@@ -215,16 +204,14 @@ static int serve_deployment(cli_env *env, const char *name, const char *home_fla
         return cli_fail_err(&e);
     }
     sigset_t set;
-    block_stop_signals(&set);
+    cli_block_stop_signals(&set);
     int rc = serve_deploy_start(d, &dop, &e);
     if (rc == 0) {
         char what[1024];
         serve_deploy_describe(d, what, sizeof what);
         printf("mlplane serve listening on %s (%s)\n", serve_deploy_url(d), what);
         fflush(stdout);
-        int sig = 0;
-        while (sigwait(&set, &sig) != 0) {
-        }
+        int sig = cli_wait_stop_signal(&set);
         log_stop(sig, o->verbose);
     }
     serve_deploy_free(d); /* drains, stops the replicas */
@@ -336,7 +323,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     }
 
     sigset_t set;
-    block_stop_signals(&set);
+    cli_block_stop_signals(&set);
 
     mp_httpd *h = NULL;
     if (serve_http_start(oip, &o, &h, &e) != 0) {
@@ -348,9 +335,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     }
     printf("mlplane serve listening on %s (model %s version %s, %s)\n", mp_httpd_url(h), m->name, m->version, m->path);
     fflush(stdout);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
-    }
+    int sig = cli_wait_stop_signal(&set);
     log_stop(sig, o.verbose);
     serve_oip_set_ready(oip, false);
     mp_httpd_stop(h);

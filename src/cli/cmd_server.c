@@ -99,11 +99,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     sweep_artifacts(home);
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cli_block_stop_signals(&set);
 
     api_server *s = NULL;
     if (api_server_start(&so, &s, &e) != 0) {
@@ -119,9 +115,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     }
     printf("mlplane server listening on %s (home %s)\n", api_server_url(s), home);
     fflush(stdout);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
-    }
+    int sig = cli_wait_stop_signal(&set);
     if (o->verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));
     serve_fleet_stop(fleet); /* the deployments drain while the API still answers */
     api_server_stop(s);

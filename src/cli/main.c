@@ -5,6 +5,7 @@
 #include "ml/ml.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -50,6 +51,21 @@ int cli_fail_err(const mp_err *e) {
     /* Invalid input is a usage error (2); everything else, a missing run included, fails (1). */
     int status = e->code == MP_EINVAL ? CLI_USAGE : CLI_FAILED;
     return cli_fail(status, "%s", e->msg[0] ? e->msg : mp_code_name(e->code));
+}
+
+void cli_block_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+int cli_wait_stop_signal(const sigset_t *set) {
+    int sig = 0;
+    while (sigwait(set, &sig) != 0) {
+    }
+    return sig;
 }
 
 int cli_read_spec(const char *path, char **text, size_t *len) {
