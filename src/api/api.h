@@ -125,6 +125,7 @@ void api_h_nodes(const mp_http_req *req, mp_http_resp *resp);
 /* POST /api/v1/uploads/missing and GET|PUT /api/v1/uploads/sha256/{hex}: the
  * content-addressed store HOME/uploads/sha256/HE/HEX. */
 void api_h_uploads_missing(const mp_http_req *req, mp_http_resp *resp);
+void api_h_uploads_assemble(const mp_http_req *req, mp_http_resp *resp);
 void api_h_upload_get(const mp_http_req *req, mp_http_resp *resp);
 void api_h_upload_put(const mp_http_req *req, mp_http_resp *resp);
 /* Checks a submit request's "files" [{path, sha256, executable}], "dirs" [path]

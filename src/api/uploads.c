@@ -5,6 +5,9 @@
  *   POST /api/v1/uploads/missing        {"sha256": [HEX, ...]} -> {"missing": [HEX, ...]}
  *   PUT  /api/v1/uploads/sha256/HEX     the file's bytes; kept when their SHA-256 is HEX
  *   GET  /api/v1/uploads/sha256/HEX     the bytes back
+ *   POST /api/v1/uploads/assemble       {"sha256": HEX, "chunks": [HEX, ...]}: the blob HEX
+ *                                       made of stored blobs in that order (a file larger
+ *                                       than a request body may be is sent in chunks)
  *
  * A blob is HOME/uploads/sha256/HE/HEX (HE: its first two hex digits), written
  * whole under a temporary name and renamed into place, read-only (0444), never
@@ -172,6 +175,110 @@ void api_h_upload_get(const mp_http_req *req, mp_http_resp *resp) {
 
 void api_h_uploads_missing(const mp_http_req *req, mp_http_resp *resp) {
     h_missing(req, resp);
+}
+
+/* Appends blob hex to fd, hashing what it copies into st. */
+static int append_blob(const char *home, const char *hex, int fd, crypto_hash_sha256_state *st, int64_t *size,
+                       mp_err *e) {
+    char *p = blob_path(home, hex);
+    int in = open(p, O_RDONLY | O_CLOEXEC);
+    int rc = in < 0 ? mp_err_set(e, MP_EIO, "cannot read upload %s: %s", hex, strerror(errno)) : 0;
+    static _Thread_local unsigned char buf[1 << 16];
+    while (rc == 0) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) rc = mp_err_set(e, MP_EIO, "cannot read upload %s: %s", hex, strerror(errno));
+        if (n <= 0) break;
+        crypto_hash_sha256_update(st, buf, (unsigned long long)n);
+        *size += n;
+        for (ssize_t off = 0; rc == 0 && off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) rc = mp_err_set(e, MP_EIO, "cannot write an assembled upload: %s", strerror(errno));
+            else off += w;
+        }
+    }
+    if (in >= 0) close(in);
+    free(p);
+    return rc;
+}
+
+/* POST /api/v1/uploads/assemble: streams the chunks, in order, into a temporary
+ * file beside the blob, checks the whole file's SHA-256 and renames it into
+ * place (0444). Nothing is stored when a chunk is missing or the hash differs. */
+void api_h_uploads_assemble(const mp_http_req *req, mp_http_resp *resp) {
+    json_t *body = mp_http_body_json(req, resp);
+    if (!body) return;
+    const char *hex = json_string_value(json_object_get(body, "sha256"));
+    json_t *chunks = json_object_get(body, "chunks");
+    if (!is_hex64(hex) || !json_is_array(chunks) || json_array_size(chunks) == 0 ||
+        json_array_size(chunks) > MAX_HASHES) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                             "assemble takes sha256 (the whole file's SHA-256) and chunks (1 to %d SHA-256 digests of "
+                             "uploaded blobs, in order)",
+                             MAX_HASHES);
+        json_decref(body);
+        return;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(chunks, i, c) {
+        const char *ch = json_string_value(c);
+        if (!is_hex64(ch) || !blob_exists(req->home, ch)) {
+            if (!is_hex64(ch))
+                mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                                     "chunks[%zu] is not a SHA-256 digest (64 lowercase hex digits)", i);
+            else
+                mp_http_mlflow_error(resp, 409, "RESOURCE_DOES_NOT_EXIST",
+                                     "chunks[%zu] %s is not uploaded: send it first (PUT /api/v1/uploads/sha256/HEX)", i, ch);
+            json_decref(body);
+            return;
+        }
+    }
+    if (blob_exists(req->home, hex)) {
+        mp_http_json(resp, 200, json_pack("{s:s,s:b}", "sha256", hex, "stored", 0));
+        json_decref(body);
+        return;
+    }
+    mp_err e;
+    char *dir = mp_xasprintf("%s/uploads/sha256/%.2s", req->home, hex);
+    char *path = blob_path(req->home, hex);
+    char rnd[13];
+    mp_random_alnum(rnd, sizeof rnd);
+    char *tmp = mp_xasprintf("%s.tmp.%s", path, rnd);
+    int rc = mp_mkdir_p(dir, &e), fd = -1;
+    if (rc == 0) {
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) rc = mp_err_set(&e, MP_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    int64_t size = 0;
+    json_array_foreach(chunks, i, c) {
+        if (rc != 0) break;
+        rc = append_blob(req->home, json_string_value(c), fd, &st, &size, &e);
+    }
+    char got[65] = "";
+    if (rc == 0) {
+        unsigned char d[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_final(&st, d);
+        sodium_bin2hex(got, sizeof got, d, sizeof d);
+        if (strcmp(got, hex) != 0) rc = 1;
+    }
+    if (rc == 0 && (fchmod(fd, 0444) != 0 || fsync(fd) != 0))
+        rc = mp_err_set(&e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = mp_err_set(&e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0) rc = mp_err_set(&e, MP_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc != 0) unlink(tmp);
+    if (rc == 1)
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                             "the chunks make a file whose SHA-256 is %s, not %s: nothing was stored", got, hex);
+    else if (rc != 0) api_error(resp, &e);
+    else mp_http_json(resp, 201, json_pack("{s:s,s:I,s:b}", "sha256", hex, "size", (json_int_t)size, "stored", 1));
+    free(tmp);
+    free(path);
+    free(dir);
+    json_decref(body);
 }
 
 /* ---- a submitted run's tree ----------------------------------------------------------- */

@@ -9,7 +9,7 @@
  *   POST /api/v1/runs/{id}/cancel          cancel, wait for the run to stop
  *   DELETE /api/v1/runs/{id}[?force=true]  delete for good (force: cancel first), as `mlplane delete run`
  *   GET  /api/v1/nodes                     nodes with capacity and allocation (as `get nodes -o json`)
- *   POST /api/v1/uploads/missing, GET|PUT /api/v1/uploads/sha256/HEX   local inputs (uploads.c)
+ *   POST /api/v1/uploads/missing|assemble, GET|PUT /api/v1/uploads/sha256/HEX   local inputs (uploads.c)
  *
  * A submit may carry the spec's local inputs: "files" [{path, sha256,
  * executable}] and "dirs" [path], relative to a tree in which the spec sits at
@@ -690,6 +690,7 @@ static const mp_http_route routes[] = {
     {"GET", "/api/v1/models/{name}/aliases/{alias}/model.json", api_h_model_alias_file},
     {"GET", "/api/v1/models/{name}/aliases/{alias}/model.ubj", api_h_model_alias_file},
     {"POST", "/api/v1/uploads/missing", api_h_uploads_missing},
+    {"POST", "/api/v1/uploads/assemble", api_h_uploads_assemble},
     {"GET", "/api/v1/uploads/sha256/{hex}", api_h_upload_get},
     {"PUT", "/api/v1/uploads/sha256/{hex}", api_h_upload_put},
 };

@@ -99,16 +99,8 @@ int remote__call(remote *r, const char *method, const char *path, const char *bo
     return 0;
 }
 
-int remote__put_file(remote *r, const char *path, const char *local_path, reply *y) {
-    memset(y, 0, sizeof *y);
-    mp_buf_init(&y->body);
-    FILE *f = fopen(local_path, "rb");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) != 0) {
-        int err = errno;
-        if (f) fclose(f);
-        return cli_fail(CLI_FAILED, "cannot read %s: %s", local_path, strerror(err));
-    }
+/* PUTs size bytes read from f to path, as what (in messages). */
+static int put_stream(remote *r, const char *path, FILE *f, int64_t size, const char *what, reply *y) {
     char *url = mp_xasprintf("%s%s", r->base, path);
     CURL *c = r->c;
     curl_easy_reset(c);
@@ -121,24 +113,48 @@ int remote__put_file(remote *r, const char *path, const char *local_path, reply 
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READDATA, f);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)sb.st_size);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     r->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(h);
-    fclose(f);
     free(url);
     if (rc != CURLE_OK) {
         mp_buf_free(&y->body);
-        return cli_fail(CLI_FAILED, "cannot send %s to the server at %s: %s", local_path, r->server,
+        return cli_fail(CLI_FAILED, "cannot send %s to the server at %s: %s", what, r->server,
                         r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &y->status);
     json_error_t je;
     y->json = json_loadb(y->body.data, y->body.len, JSON_DECODE_ANY, &je);
     return 0;
+}
+
+int remote__put_file(remote *r, const char *path, const char *local_path, reply *y) {
+    memset(y, 0, sizeof *y);
+    mp_buf_init(&y->body);
+    FILE *f = fopen(local_path, "rb");
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) != 0) {
+        int err = errno;
+        if (f) fclose(f);
+        return cli_fail(CLI_FAILED, "cannot read %s: %s", local_path, strerror(err));
+    }
+    int status = put_stream(r, path, f, (int64_t)sb.st_size, local_path, y);
+    fclose(f);
+    return status;
+}
+
+int remote__put_data(remote *r, const char *path, const void *data, size_t len, const char *what, reply *y) {
+    memset(y, 0, sizeof *y);
+    mp_buf_init(&y->body);
+    FILE *f = fmemopen((void *)data, len, "rb");
+    if (!f) return cli_fail(CLI_FAILED, "cannot send %s: %s", what, strerror(errno));
+    int status = put_stream(r, path, f, (int64_t)len, what, y);
+    fclose(f);
+    return status;
 }
 
 /* Prints the server's error and returns the exit status: 2 for a 400, else 1. */

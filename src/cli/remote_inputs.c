@@ -256,6 +256,103 @@ static void fmt_bytes(int64_t n, char *out, size_t len) {
     snprintf(out, len, "%.1f %s", v, unit[u]);
 }
 
+/* Files larger than this are sent in chunks of this size and assembled by the
+ * server (POST /api/v1/uploads/assemble), so that no request body is larger
+ * than a server's --max-body allows (64 MiB by default, at least 4 MiB kept
+ * free for this) and neither side holds a whole file in memory. */
+enum { UPLOAD_CHUNK = 4 << 20 };
+
+/* Reads up to n bytes of f into buf; the count, or -1 on a read error. */
+static ssize_t read_chunk(FILE *f, unsigned char *buf, size_t n) {
+    size_t got = fread(buf, 1, n, f);
+    return ferror(f) ? -1 : (ssize_t)got;
+}
+
+/* Sends the file local (SHA-256 hex) in chunks: their digests first, then the
+ * chunks the server lacks, then the request that joins them. */
+static int send_chunked(remote *r, const char *local, const char *hex) {
+    FILE *f = fopen(local, "rb");
+    if (!f) return cli_fail(CLI_FAILED, "cannot read %s: %s", local, strerror(errno));
+    unsigned char *buf = mp_xmalloc(UPLOAD_CHUNK);
+    json_t *chunks = json_array();
+    int status = 0;
+    for (;;) {
+        ssize_t n = read_chunk(f, buf, UPLOAD_CHUNK);
+        if (n < 0) status = cli_fail(CLI_FAILED, "cannot read %s: %s", local, strerror(errno));
+        if (n <= 0) break;
+        unsigned char d[crypto_hash_sha256_BYTES];
+        char ch[65];
+        crypto_hash_sha256(d, buf, (unsigned long long)n);
+        sodium_bin2hex(ch, sizeof ch, d, sizeof d);
+        json_array_append_new(chunks, json_string(ch));
+    }
+    json_t *missing = NULL;
+    if (status == 0) {
+        json_t *req = json_pack("{s:O}", "sha256", chunks);
+        char *body = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        reply y;
+        status = remote__call(r, "POST", "/api/v1/uploads/missing", body, &y);
+        free(body);
+        if (status == 0) {
+            if (y.status != 200 || !json_is_array(json_object_get(y.json, "missing"))) status = remote__fail_reply(&y);
+            else {
+                missing = json_object();
+                size_t i;
+                json_t *h;
+                json_array_foreach(json_object_get(y.json, "missing"), i, h)
+                    json_object_set_new(missing, json_string_value(h), json_true());
+            }
+            remote__reply_free(&y);
+        }
+    }
+    rewind(f);
+    size_t i;
+    json_t *c;
+    json_array_foreach(chunks, i, c) {
+        if (status) break;
+        ssize_t n = read_chunk(f, buf, UPLOAD_CHUNK);
+        if (n <= 0) {
+            status = cli_fail(CLI_FAILED, "%s changed while it was sent: send it again", local);
+            break;
+        }
+        const char *ch = json_string_value(c);
+        if (!json_object_get(missing, ch)) continue;
+        char *path = mp_xasprintf("/api/v1/uploads/sha256/%s", ch);
+        char *what = mp_xasprintf("%s (part %zu of %zu)", local, i + 1, json_array_size(chunks));
+        reply y;
+        status = remote__put_data(r, path, buf, (size_t)n, what, &y);
+        if (status == 0) {
+            if (y.status != 200 && y.status != 201) status = remote__fail_reply(&y);
+            remote__reply_free(&y);
+        }
+        json_object_del(missing, ch); /* the same bytes again in this file: sent */
+        free(what);
+        free(path);
+    }
+    if (status == 0) {
+        json_t *req = json_pack("{s:s,s:O}", "sha256", hex, "chunks", chunks);
+        char *body = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        reply y;
+        status = remote__call(r, "POST", "/api/v1/uploads/assemble", body, &y);
+        free(body);
+        if (status == 0) {
+            if (y.status != 200 && y.status != 201) {
+                const char *msg = json_string_value(json_object_get(y.json, "message"));
+                status = cli_fail(y.status == 400 ? CLI_USAGE : CLI_FAILED, "cannot send %s: %s", local,
+                                  msg ? msg : "the server refused it");
+            }
+            remote__reply_free(&y);
+        }
+    }
+    json_decref(missing);
+    json_decref(chunks);
+    free(buf);
+    fclose(f);
+    return status;
+}
+
 /* The manifest of each step input, under its tree hash, in the artifact store. */
 static int put_trees(remote *r, const remote_inputs *in) {
     for (size_t i = 0; i < in->trees.n; i++) {
@@ -316,6 +413,14 @@ int remote__inputs_upload(remote *r, const remote_inputs *in) {
         int64_t size = json_integer_value(json_object_get(fe, "size"));
         total += size;
         if (status || !json_is_true(json_object_get(want, hex))) continue;
+        if (size > UPLOAD_CHUNK) {
+            status = send_chunked(r, in->local.v[i], hex);
+            if (status) break;
+            json_object_set_new(want, hex, json_false());
+            sent++;
+            sent_bytes += size;
+            continue;
+        }
         char *path = mp_xasprintf("/api/v1/uploads/sha256/%s", hex);
         reply py;
         status = remote__put_file(r, path, in->local.v[i], &py);

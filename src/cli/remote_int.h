@@ -34,6 +34,8 @@ int remote__fail_reply(const reply *y);
 int remote__get_json(remote *r, const char *path, json_type type, reply *y);
 /* PUTs the file at local_path as the body of path; 0 with *y filled, or an exit status. */
 int remote__put_file(remote *r, const char *path, const char *local_path, reply *y);
+/* The same for len bytes of data (len > 0), named what in messages. */
+int remote__put_data(remote *r, const char *path, const void *data, size_t len, const char *what, reply *y);
 
 /* ---- local inputs (remote_inputs.c) ---------------------------------------------- */
 typedef struct remote_inputs {
