@@ -13,7 +13,10 @@
  * missing directories one component at a time (never through a link that leads
  * out) and write through a temporary file in the target directory, renamed over
  * the target, so a reader sees the old file or the new one, never a part.
- * Deleting a link removes the link, never its target.
+ * Deleting a link removes the link, never its target. sha256/ holds the
+ * registry's content-addressed blobs (store/artstore.c): readable here, never
+ * written or deleted through the proxy (403), since a blob is named by its
+ * bytes and others may name it.
  *
  * Threads: handlers run concurrently on the server's worker threads; they share
  * nothing but the file system (temporary names are unique per upload). */
@@ -178,7 +181,30 @@ static int write_all(int fd, const char *p, size_t len) {
     return 0;
 }
 
+/* Whether rel lies in sha256/, the content-addressed blobs (its first component,
+ * "./" and empty components skipped). */
+static bool content_addressed(const char *rel) {
+    const char *p = rel ? rel : "";
+    for (;;) {
+        if (*p == '/') p++;
+        else if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) p += 1;
+        else break;
+    }
+    return strncmp(p, "sha256", 6) == 0 && (p[6] == '/' || p[6] == '\0');
+}
+
+/* A 403 for a write or delete under sha256/: true when refused. */
+static bool refuse_content_addressed(const mp_http_req *req, mp_http_resp *resp) {
+    if (!content_addressed(req->tail)) return false;
+    mp_http_mlflow_error(resp, 403, "PERMISSION_DENIED",
+                         "%s %s: sha256/ holds the content-addressed blobs of registered model versions; they are "
+                         "read-only here (register a version to add one, delete the version to remove it)",
+                         req->method, req->path);
+    return true;
+}
+
 static void upload(const mp_http_req *req, mp_http_resp *resp) {
+    if (refuse_content_addressed(req, resp)) return;
     char *root = root_of(req, resp);
     if (!root) return;
     const char *rel = req->tail;
@@ -299,6 +325,7 @@ static void list(const mp_http_req *req, mp_http_resp *resp) {
 /* ---- delete ---------------------------------------------------------------------------- */
 
 static void delete_artifact(const mp_http_req *req, mp_http_resp *resp) {
+    if (refuse_content_addressed(req, resp)) return;
     char *root = root_of(req, resp);
     if (!root) return;
     const char *rel = req->tail;

@@ -45,6 +45,19 @@ assert_eq "$(curl -sf "$api/mlflow-artifacts/artifacts/$rel/model.bin")" "weight
 assert_eq "$(curl -sf "$api/mlflow-artifacts/artifacts/$rel/sub/config.txt")" "config" "a nested file"
 ok "a registered directory is stored by content (sha256/HE/HEX/bundle) and served by the proxy after its run folder is deleted"
 
+for how in "-X PUT --data-binary evil $api/mlflow-artifacts/artifacts/$rel/model.bin" \
+           "-X DELETE $api/mlflow-artifacts/artifacts/$rel/sub" \
+           "-X PUT --data-binary evil $api/mlflow-artifacts/artifacts/./sha256/new.bin" \
+           "-X DELETE $api/mlflow-artifacts/artifacts/sha256"; do
+  # shellcheck disable=SC2086
+  assert_eq "$(curl -s -o "$T_DIR/body" -w '%{http_code}' $how)" "403" "refused: $how"
+  assert_eq "$(jq -r .error_code "$T_DIR/body")" "PERMISSION_DENIED" "its error code"
+done
+assert_eq "$(curl -sf "$api/mlflow-artifacts/artifacts/$rel/model.bin")" "weights a" "the blob unchanged"
+[ -f "$MLPLANE_HOME/artifacts/$rel/sub/config.txt" ] || fail "the tree still there"
+[ ! -e "$MLPLANE_HOME/artifacts/sha256/new.bin" ] || fail "nothing written under sha256/"
+ok "the content-addressed blobs are read-only through the artifact proxy (PUT and DELETE under sha256/ are 403)"
+
 # The same bytes again (a cache hit): version 2 shares the blob.
 mlp run "$T_DIR/dir.yaml" >/dev/null
 assert_eq "$(src_of dm 2)" "$S1" "the same bytes, the same source"
