@@ -1,11 +1,16 @@
 /* monitor.h — drift statistics between a reference sample and a current one, as
  * SciPy and Evidently compute them (the first part of `mlplane drift`).
- * Pure functions over caller-owned arrays: no I/O, no global state, reentrant;
- * any thread may call them. Each sorted input is ascending, without NaNs. */
+ * Pure functions over caller-owned arrays: no I/O, reentrant; any thread may call
+ * them (the only process-wide state is GSL's error handler, turned off once, see
+ * categorical.c). Each sorted input is ascending, without NaNs. Category counts are
+ * two arrays over the same categories in the same order (a category absent from one
+ * side has count 0 there), each count finite and >= 0. */
 #ifndef MLPLANE_MONITOR_H
 #define MLPLANE_MONITOR_H
 
 #include <stddef.h>
+
+#include "util/util.h"
 
 /* Two-sample Kolmogorov–Smirnov test, two-sided, as scipy.stats.ks_2samp(method="auto"):
  * *d the statistic, *p its p-value, exact (Hodges' lattice-path counts) when the larger
@@ -20,5 +25,37 @@ double monitor_wasserstein(const double *a, size_t na, const double *b, size_t n
  * bins: a share of 0 becomes 0.0001, or the smallest non-zero share / 1e6 when that is
  * at most 0.0001. Returns the PSI (natural log). */
 double monitor_psi(const double *ref_counts, const double *cur_counts, size_t nbins);
+
+/* Chi-squared goodness of fit of the current counts to the reference's, as Evidently's
+ * chi-square test: expected_k = ref_k * n_cur / n_ref (n = the sum of a side's counts),
+ * *stat = sum_k (cur_k - expected_k)^2 / expected_k, *p = Q(*stat; k - 1 degrees of
+ * freedom) (GSL's gsl_cdf_chisq_Q), as scipy.stats.chisquare(cur, expected). A category
+ * absent from the reference but present in the current sample (expected 0, observed
+ * > 0) gives *stat = +inf and *p = 0, as SciPy. Returns 0, or MP_EINVAL (e says which
+ * count) for: nref != ncur, fewer than 2 categories, a negative or non-finite count, a
+ * side whose counts sum to 0, a category with count 0 on both sides (SciPy's NaN:
+ * leave it out). MP_EINTERNAL if GSL gives no probability. */
+int monitor_chisquare(const double *ref_counts, size_t nref, const double *cur_counts, size_t ncur,
+                      double *stat, double *p, mp_err *e);
+
+/* Evidently's two-proportion Z-test for a binary column, pooled: counts of its two
+ * categories in sorted order (the first sorted category counts as 0, the other as 1, as
+ * Evidently's z_stat_test maps them). p1 = ref[1] / n_ref, p2 = cur[1] / n_cur,
+ * P = (ref[1] + cur[1]) / (n_ref + n_cur), *z = (p1 - p2) / sqrt(P (1 - P) (1/n_ref +
+ * 1/n_cur)), *p = 2 (1 - Phi(|z|)) = erfc(|z| / sqrt 2). Both sides holding only the
+ * same one category (P = 0 or 1): *z = 0, *p = 1, as Evidently. Returns 0, or MP_EINVAL
+ * for nref != ncur, a count of categories other than 2, a negative or non-finite count,
+ * or a side whose counts sum to 0. */
+int monitor_ztest_proportions(const double *ref_counts, size_t nref, const double *cur_counts, size_t ncur,
+                              double *z, double *p, mp_err *e);
+
+/* Jensen–Shannon distance of two count vectors, natural log, as
+ * scipy.spatial.distance.jensenshannon(ref, cur) (base None): with P = ref / n_ref,
+ * Q = cur / n_cur and M = (P + Q) / 2, *js = sqrt((KL(P || M) + KL(Q || M)) / 2), a
+ * term with P_k = 0 (or Q_k = 0) counting 0. In [0, sqrt(ln 2)]. Returns 0, or MP_EINVAL
+ * for nref != ncur, no categories, a negative or non-finite count, or a side whose
+ * counts sum to 0. */
+int monitor_jensenshannon(const double *ref_counts, size_t nref, const double *cur_counts, size_t ncur,
+                          double *js, mp_err *e);
 
 #endif

@@ -1,12 +1,19 @@
 /* test_monitor.c — src/monitor's statistics against SciPy's values
  * (tests/fixtures/drift/cases.h, made by make_fixtures.py there with python3-scipy):
  * KS statistic within 1e-9, exact p-value and Wasserstein within 1e-6 relative; ties,
- * unequal and equal sizes. PSI against hand-computed values with Evidently's fill. */
+ * unequal and equal sizes. PSI against hand-computed values with Evidently's fill.
+ * Over category counts, within 1e-6 relative: chi-squared (statistic and p-value,
+ * SciPy's chisquare with Evidently's expected counts; a category new in the current
+ * sample gives inf and 0), Evidently's Z-test (its formula, in make_fixtures.py; and
+ * SciPy's 2 norm.sf(|z|) in the far tail, where Evidently's value is 0) and
+ * Jensen–Shannon distance (a category absent from one side, disjoint supports); bad
+ * counts refused with a message naming the count. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "monitor/monitor.h"
@@ -40,10 +47,100 @@ static void test_psi(void **state) {
     assert_true(fabs(monitor_psi(r2, c2, 2) - want2) < 1e-12);
 }
 
+/* got == want exactly where SciPy's value is 0 or inf, else within 1e-6 relative */
+static void cat_close(double got, double want, const char *what, const char *name) {
+    if (want == 0 || isinf(want)) {
+        if (got != want) fail_msg("%s %s: got %.17g, SciPy %.17g", name, what, got, want);
+        return;
+    }
+    rel_close(got, want, 1e-6, what, name);
+}
+
+static void test_chisquare(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof chi_cases / sizeof chi_cases[0]; i++) {
+        const struct chi_case *c = &chi_cases[i];
+        double stat = -1, p = -1;
+        mp_err e = {0};
+        if (monitor_chisquare(c->ref, c->n, c->cur, c->n, &stat, &p, &e) != 0) fail_msg("%s: %s", c->name, e.msg);
+        cat_close(stat, c->stat, "chi-squared statistic", c->name);
+        cat_close(p, c->p, "chi-squared p-value", c->name);
+    }
+}
+
+static void test_ztest(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof z_cases / sizeof z_cases[0]; i++) {
+        const struct z_case *c = &z_cases[i];
+        double z = NAN, p = NAN;
+        mp_err e = {0};
+        if (monitor_ztest_proportions(c->ref, c->n, c->cur, c->n, &z, &p, &e) != 0)
+            fail_msg("%s: %s", c->name, e.msg);
+        cat_close(z, c->z, "Z statistic", c->name);
+        /* Evidently's 2 (1 - Phi(|z|)) where it is accurate; everywhere, SciPy's 2 norm.sf(|z|),
+         * which keeps the far tail that 1 - Phi rounds to 0 */
+        if (c->p > 1e-9) cat_close(p, c->p, "Z-test p-value (Evidently)", c->name);
+        cat_close(p, c->p_sf, "Z-test p-value (2 norm.sf)", c->name);
+    }
+}
+
+static void test_jensenshannon(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof js_cases / sizeof js_cases[0]; i++) {
+        const struct js_case *c = &js_cases[i];
+        double js = NAN;
+        mp_err e = {0};
+        if (monitor_jensenshannon(c->ref, c->n, c->cur, c->n, &js, &e) != 0) fail_msg("%s: %s", c->name, e.msg);
+        cat_close(js, c->js, "Jensen-Shannon distance", c->name);
+    }
+}
+
+/* Each bad input: MP_EINVAL, the outputs untouched, and a message holding want. */
+static void refused(int rc, const mp_err *e, double out, const char *want) {
+    assert_int_equal(rc, MP_EINVAL);
+    assert_int_equal(e->code, MP_EINVAL);
+    assert_true(out == -7);
+    if (!strstr(e->msg, want)) fail_msg("message '%s' lacks '%s'", e->msg, want);
+}
+
+static void test_bad_counts(void **state) {
+    (void)state;
+    const double a3[] = {1, 2, 3}, b2[] = {1, 2}, zero3[] = {0, 0, 0}, neg3[] = {1, -1, 3}, nan3[] = {1, NAN, 3};
+    const double both_empty_r[] = {4, 0, 6}, both_empty_c[] = {5, 0, 5}, one[] = {5};
+    double s = -7, p = -7;
+    mp_err e = {0};
+    refused(monitor_chisquare(a3, 3, b2, 2, &s, &p, &e), &e, s, "the reference has 3 categories and the current sample 2");
+    refused(monitor_chisquare(a3, 0, a3, 0, &s, &p, &e), &e, s, "0 categories");
+    refused(monitor_chisquare(one, 1, one, 1, &s, &p, &e), &e, s, "at least 2");
+    refused(monitor_chisquare(zero3, 3, a3, 3, &s, &p, &e), &e, s, "the reference's counts sum to 0");
+    refused(monitor_chisquare(a3, 3, zero3, 3, &s, &p, &e), &e, s, "the current sample's counts sum to 0");
+    refused(monitor_chisquare(neg3, 3, a3, 3, &s, &p, &e), &e, s, "reference count 1 is -1");
+    refused(monitor_chisquare(a3, 3, nan3, 3, &s, &p, &e), &e, s, "current count 1 is nan");
+    refused(monitor_chisquare(both_empty_r, 3, both_empty_c, 3, &s, &p, &e), &e, s,
+            "category 1 has count 0 on both sides");
+    assert_true(p == -7);
+
+    refused(monitor_ztest_proportions(a3, 3, a3, 3, &s, &p, &e), &e, s, "binary column");
+    refused(monitor_ztest_proportions(b2, 2, a3, 3, &s, &p, &e), &e, s, "the reference has 2 categories");
+    refused(monitor_ztest_proportions(zero3, 2, b2, 2, &s, &p, &e), &e, s, "sum to 0");
+    refused(monitor_ztest_proportions(one, 1, one, 1, &s, &p, &e), &e, s, "at least 2");
+
+    refused(monitor_jensenshannon(a3, 3, b2, 2, &s, &e), &e, s, "the reference has 3 categories");
+    refused(monitor_jensenshannon(a3, 0, a3, 0, &s, &e), &e, s, "0 categories");
+    refused(monitor_jensenshannon(a3, 3, zero3, 3, &s, &e), &e, s, "sum to 0");
+    refused(monitor_jensenshannon(a3, 3, neg3, 3, &s, &e), &e, s, "current count 1 is -1");
+    assert_int_equal(monitor_jensenshannon(a3, 3, a3, 3, &s, NULL), 0); /* e may be NULL */
+    assert_true(s == 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ks_and_wasserstein),
         cmocka_unit_test(test_psi),
+        cmocka_unit_test(test_chisquare),
+        cmocka_unit_test(test_ztest),
+        cmocka_unit_test(test_jensenshannon),
+        cmocka_unit_test(test_bad_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
