@@ -57,14 +57,36 @@ static bool blob_exists(const char *home, const char *hex) {
     return ok;
 }
 
-/* Writes data to path through a temporary file of its own name (workers may
- * write the same blob at once), fsyncs it and renames it into place with mode. */
-static int write_whole(const char *path, const void *data, size_t len, mode_t mode, mp_err *e) {
+/* Opens a new temporary file beside path (workers may write the same blob at
+ * once, so each has its own name): the fd, with *tmp (heap) its name, or -1
+ * with e filled. */
+static int tmp_open(const char *path, char **tmp, mp_err *e) {
     char rnd[13];
     mp_random_alnum(rnd, sizeof rnd);
-    char *tmp = mp_xasprintf("%s.tmp.%s", path, rnd);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? mp_err_set(e, MP_EIO, "cannot write %s: %s", tmp, strerror(errno)) : 0;
+    *tmp = mp_xasprintf("%s.tmp.%s", path, rnd);
+    int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) mp_err_set(e, MP_EIO, "cannot write %s: %s", *tmp, strerror(errno));
+    return fd;
+}
+
+/* Ends what tmp_open began: when rc is 0, gives fd mode, fsyncs, closes and
+ * renames tmp over path; otherwise (or when one of those fails) closes and
+ * removes tmp. Frees tmp. Returns rc, or the failure with e filled. */
+static int tmp_commit(int fd, char *tmp, const char *path, mode_t mode, int rc, mp_err *e) {
+    if (rc == 0 && (fchmod(fd, mode) != 0 || fsync(fd) != 0))
+        rc = mp_err_set(e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = mp_err_set(e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0) rc = mp_err_set(e, MP_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc != 0 && fd >= 0) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Writes data to path through a temporary file and renames it into place with mode. */
+static int write_whole(const char *path, const void *data, size_t len, mode_t mode, mp_err *e) {
+    char *tmp;
+    int fd = tmp_open(path, &tmp, e);
+    int rc = fd < 0 ? MP_EIO : 0;
     const char *p = data;
     while (rc == 0 && len > 0) {
         ssize_t w = write(fd, p, len);
@@ -75,13 +97,7 @@ static int write_whole(const char *path, const void *data, size_t len, mode_t mo
             len -= (size_t)w;
         }
     }
-    if (rc == 0 && (fchmod(fd, mode) != 0 || fsync(fd) != 0))
-        rc = mp_err_set(e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
-    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = mp_err_set(e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = mp_err_set(e, MP_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-    if (rc != 0 && fd >= 0) unlink(tmp);
-    free(tmp);
-    return rc;
+    return tmp_commit(fd, tmp, path, mode, rc, e);
 }
 
 /* ---- handlers --------------------------------------------------------------------- */
@@ -243,13 +259,11 @@ void api_h_uploads_assemble(const mp_http_req *req, mp_http_resp *resp) {
     mp_err e;
     char *dir = mp_xasprintf("%s/uploads/sha256/%.2s", req->home, hex);
     char *path = blob_path(req->home, hex);
-    char rnd[13];
-    mp_random_alnum(rnd, sizeof rnd);
-    char *tmp = mp_xasprintf("%s.tmp.%s", path, rnd);
+    char *tmp = NULL;
     int rc = mp_mkdir_p(dir, &e), fd = -1;
     if (rc == 0) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) rc = mp_err_set(&e, MP_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        fd = tmp_open(path, &tmp, &e);
+        if (fd < 0) rc = MP_EIO;
     }
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
@@ -265,17 +279,12 @@ void api_h_uploads_assemble(const mp_http_req *req, mp_http_resp *resp) {
         sodium_bin2hex(got, sizeof got, d, sizeof d);
         if (strcmp(got, hex) != 0) rc = 1;
     }
-    if (rc == 0 && (fchmod(fd, 0444) != 0 || fsync(fd) != 0))
-        rc = mp_err_set(&e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
-    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = mp_err_set(&e, MP_EIO, "cannot flush %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = mp_err_set(&e, MP_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-    if (rc != 0) unlink(tmp);
+    if (tmp) rc = tmp_commit(fd, tmp, path, 0444, rc, &e);
     if (rc == 1)
         mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
                              "the chunks make a file whose SHA-256 is %s, not %s: nothing was stored", got, hex);
     else if (rc != 0) api_error(resp, &e);
     else mp_http_json(resp, 201, json_pack("{s:s,s:I,s:b}", "sha256", hex, "size", (json_int_t)size, "stored", 1));
-    free(tmp);
     free(path);
     free(dir);
     json_decref(body);

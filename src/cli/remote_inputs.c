@@ -268,6 +268,45 @@ static ssize_t read_chunk(FILE *f, unsigned char *buf, size_t n) {
     return ferror(f) ? -1 : (ssize_t)got;
 }
 
+/* POSTs req (borrowed) as JSON to path; 0 with *y filled, or an exit status. */
+static int post_json(remote *r, const char *path, const json_t *req, reply *y) {
+    char *body = json_dumps(req, JSON_COMPACT);
+    int status = remote__call(r, "POST", path, body, y);
+    free(body);
+    return status;
+}
+
+/* Asks the server which of hashes (borrowed, a list of hex digests) it lacks:
+ * 0 with *missing a new object whose keys are those digests, or an exit status. */
+static int ask_missing(remote *r, json_t *hashes, json_t **missing) {
+    *missing = NULL;
+    json_t *req = json_pack("{s:O}", "sha256", hashes);
+    reply y;
+    int status = post_json(r, "/api/v1/uploads/missing", req, &y);
+    json_decref(req);
+    if (status) return status;
+    json_t *list = json_object_get(y.json, "missing");
+    if (y.status != 200) status = remote__fail_reply(&y);
+    else if (!json_is_array(list))
+        status = cli_fail(CLI_FAILED, "the server at %s sent an answer mlplane does not understand", r->server);
+    else {
+        *missing = json_object();
+        size_t i;
+        json_t *h;
+        json_array_foreach(list, i, h)
+            if (json_is_string(h)) json_object_set_new(*missing, json_string_value(h), json_true());
+    }
+    remote__reply_free(&y);
+    return status;
+}
+
+/* The exit status for a server that refused local: 2 for a 400, else 1, with its message. */
+static int send_refused(const char *local, const reply *y) {
+    const char *msg = json_string_value(json_object_get(y->json, "message"));
+    return cli_fail(y->status == 400 ? CLI_USAGE : CLI_FAILED, "cannot send %s: %s", local,
+                    msg ? msg : "the server refused it");
+}
+
 /* Sends the file local (SHA-256 hex) in chunks: their digests first, then the
  * chunks the server lacks, then the request that joins them. */
 static int send_chunked(remote *r, const char *local, const char *hex) {
@@ -287,25 +326,7 @@ static int send_chunked(remote *r, const char *local, const char *hex) {
         json_array_append_new(chunks, json_string(ch));
     }
     json_t *missing = NULL;
-    if (status == 0) {
-        json_t *req = json_pack("{s:O}", "sha256", chunks);
-        char *body = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
-        reply y;
-        status = remote__call(r, "POST", "/api/v1/uploads/missing", body, &y);
-        free(body);
-        if (status == 0) {
-            if (y.status != 200 || !json_is_array(json_object_get(y.json, "missing"))) status = remote__fail_reply(&y);
-            else {
-                missing = json_object();
-                size_t i;
-                json_t *h;
-                json_array_foreach(json_object_get(y.json, "missing"), i, h)
-                    json_object_set_new(missing, json_string_value(h), json_true());
-            }
-            remote__reply_free(&y);
-        }
-    }
+    if (status == 0) status = ask_missing(r, chunks, &missing);
     rewind(f);
     size_t i;
     json_t *c;
@@ -332,17 +353,11 @@ static int send_chunked(remote *r, const char *local, const char *hex) {
     }
     if (status == 0) {
         json_t *req = json_pack("{s:s,s:O}", "sha256", hex, "chunks", chunks);
-        char *body = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
         reply y;
-        status = remote__call(r, "POST", "/api/v1/uploads/assemble", body, &y);
-        free(body);
+        status = post_json(r, "/api/v1/uploads/assemble", req, &y);
+        json_decref(req);
         if (status == 0) {
-            if (y.status != 200 && y.status != 201) {
-                const char *msg = json_string_value(json_object_get(y.json, "message"));
-                status = cli_fail(y.status == 400 ? CLI_USAGE : CLI_FAILED, "cannot send %s: %s", local,
-                                  msg ? msg : "the server refused it");
-            }
+            if (y.status != 200 && y.status != 201) status = send_refused(local, &y);
             remote__reply_free(&y);
         }
     }
@@ -385,27 +400,18 @@ int remote__inputs_upload(remote *r, const remote_inputs *in) {
         if (!json_object_get(want, hex)) json_array_append_new(hashes, json_string(hex));
         json_object_set_new(want, hex, json_false());
     }
-    json_t *req = json_pack("{s:o}", "sha256", hashes);
-    char *body = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    reply y;
-    int status = remote__call(r, "POST", "/api/v1/uploads/missing", body, &y);
-    free(body);
+    json_t *missing = NULL;
+    int status = ask_missing(r, hashes, &missing);
+    json_decref(hashes);
     if (status) {
         json_decref(want);
         return status;
     }
-    if (y.status != 200 || !json_is_array(json_object_get(y.json, "missing"))) {
-        status = y.status == 200 ? cli_fail(CLI_FAILED, "the server at %s sent an answer mlplane does not understand", r->server)
-                                 : remote__fail_reply(&y);
-        remote__reply_free(&y);
-        json_decref(want);
-        return status;
-    }
-    json_t *h;
-    json_array_foreach(json_object_get(y.json, "missing"), i, h)
-        if (json_object_get(want, json_string_value(h))) json_object_set_new(want, json_string_value(h), json_true());
-    remote__reply_free(&y);
+    const char *mh;
+    json_t *v;
+    json_object_foreach(missing, mh, v)
+        if (json_object_get(want, mh)) json_object_set_new(want, mh, json_true());
+    json_decref(missing);
     int64_t total = 0, sent_bytes = 0;
     size_t sent = 0;
     json_array_foreach(in->files, i, fe) {
@@ -427,9 +433,7 @@ int remote__inputs_upload(remote *r, const remote_inputs *in) {
         free(path);
         if (status) break;
         if (py.status != 200 && py.status != 201) {
-            const char *msg = json_string_value(json_object_get(py.json, "message"));
-            status = cli_fail(py.status == 400 ? CLI_USAGE : CLI_FAILED, "cannot send %s: %s", in->local.v[i],
-                              msg ? msg : "the server refused it");
+            status = send_refused(in->local.v[i], &py);
         } else {
             json_object_set_new(want, hex, json_false()); /* the same bytes under another name: sent */
             sent++;
