@@ -10,8 +10,8 @@
 # other downloads): the build stage installs the -dev packages of the Makefile's
 # DEB_PKGS and builds with CMake (Release); the runtime stage has only the shared
 # libraries the binary links (tests/integration/docker_image.sh checks that list
-# against the binary; GSL's libgsl27 and libgslcblas0 are there for src/monitor,
-# whose drift statistics the binary will link), tini as PID 1, and a non-root user.
+# against the binary; GSL's libgsl27 and libgslcblas0 and libcsv3 are
+# src/monitor's: drift statistics and CSV tables), tini as PID 1, and a non-root user.
 
 ARG DEBIAN_IMAGE=debian:bookworm
 ARG DEBIAN_SLIM_IMAGE=debian:bookworm-slim
@@ -23,7 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libfyaml-dev libjansson-dev libsqlite3-dev libxgboost-dev libsodium-dev libcmocka-dev \
-      libmicrohttpd-dev libcurl4-openssl-dev libgsl-dev \
+      libmicrohttpd-dev libcurl4-openssl-dev libgsl-dev libcsv-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole tree (less what .dockerignore leaves out): CMake's configure step
@@ -48,7 +48,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libfyaml0 libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libcurl4 libxgboost0 \
-      libgsl27 libgslcblas0 \
+      libgsl27 libgslcblas0 libcsv3 \
       ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
 # uid/gid 10001: the runAsUser/runAsGroup of deploy/ and of the rendered Jobs.

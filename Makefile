@@ -16,7 +16,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CC         ?= cc
 
 DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
-           libxgboost-dev libsodium-dev libcmocka-dev libgsl-dev \
+           libxgboost-dev libsodium-dev libcmocka-dev libgsl-dev libcsv-dev \
            libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3
 
 # Packages only the tests use (not in the image's build stage): promtool and a real Prometheus.

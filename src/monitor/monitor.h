@@ -58,4 +58,58 @@ int monitor_ztest_proportions(const double *ref_counts, size_t nref, const doubl
 int monitor_jensenshannon(const double *ref_counts, size_t nref, const double *cur_counts, size_t ncur,
                           double *js, mp_err *e);
 
+/* ---- CSV tables (table.c) ------------------------------------------------------ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MONITOR_COLUMNS_MAX 10000     /* columns per file */
+#define MONITOR_FIELD_MAX (1 << 20)   /* bytes per field */
+#define MONITOR_MISSING UINT32_MAX    /* category id of a missing value */
+
+typedef enum { MONITOR_COL_EMPTY, MONITOR_COL_NUMERIC, MONITOR_COL_TEXT } monitor_col_type;
+
+/* One column of a monitor_table. num: nrows numbers (NaN = missing), for numeric and
+ * empty columns. cat: nrows category ids into cats (MONITOR_MISSING = missing), for
+ * text columns, and for every column when read with keep_text. cats: the ncats
+ * distinct values in first-seen order. first_text_row/line/first_text: for a text
+ * column, the first data row (1-based), its line, and the value that is not a
+ * number (at most 60 bytes); 0 for other columns. x_*: the reader's own. */
+typedef struct monitor_column {
+    char *name;
+    monitor_col_type type;
+    size_t nmissing;
+    double *num;
+    uint32_t *cat;
+    char **cats;
+    size_t ncats;
+    long first_text_row, first_text_line;
+    char first_text[64];
+    size_t x_catcap, x_slots;
+    uint32_t *x_slot;
+} monitor_column;
+
+/* A CSV file as typed columns. lines[i]: the line data row i (0-based) starts on. */
+typedef struct monitor_table {
+    monitor_column *cols;
+    size_t ncols, nrows;
+    long *lines;
+} monitor_table;
+
+/* Reads the CSV at path (first line: the column names) into t, which the caller frees
+ * with monitor_table_free (also after an error: t is then empty). Returns 0, MP_ENOENT
+ * or MP_EIO for a file that cannot be read, MP_EINVAL for a malformed one (e says
+ * FILE: row R (line L): what — a row with too few or too many fields, an unclosed
+ * quote, a column without a name or named twice, an empty file). */
+int monitor_table_read(const char *path, bool keep_text, monitor_table *t, mp_err *e);
+void monitor_table_free(monitor_table *t);
+/* The column named name, or NULL. */
+const monitor_column *monitor_table_column(const monitor_table *t, const char *name);
+/* "numeric", "text", "empty". */
+const char *monitor_col_type_name(monitor_col_type type);
+/* Whether the n bytes of s are one of pandas' default missing-value strings. */
+bool monitor_is_missing(const char *s, size_t n);
+/* Whether the n bytes of s read whole as a decimal number (spaces around allowed; no
+ * hexadecimal, no NaN); the number in *out. */
+bool monitor_parse_number(const char *s, size_t n, double *out);
+
 #endif
