@@ -2,6 +2,7 @@
  * real files: quoting (commas, doubled quotes and newlines inside quotes), CRLF,
  * blank lines, pandas' missing-value strings, a column that turns to text midway
  * (its earlier numbers as their shortest text, the first non-number's row and line),
+ * scikit-learn's header and a file without a header,
  * keep_text, and malformed files refused with FILE, row and line. */
 #include <math.h>
 #include <setjmp.h>
@@ -95,6 +96,32 @@ static void test_many_categories(void **state) {
     free(path);
 }
 
+static void test_header_forms(void **state) {
+    (void)state;
+    monitor_table t;
+    mp_err e = {0};
+    char *path = write_csv("sk.csv", "3,2,malignant,benign\n1,2,0\n3,4,1\n5,6,0\n");
+    assert_int_equal(monitor_table_read(path, false, &t, &e), 0);
+    assert_int_equal(t.ncols, 3);
+    assert_int_equal(t.nrows, 3);
+    assert_string_equal(t.cols[0].name, "f0");
+    assert_string_equal(t.cols[1].name, "f1");
+    assert_string_equal(t.cols[2].name, "target");
+    assert_true(t.cols[1].num[2] == 6);
+    monitor_table_free(&t);
+    free(path);
+    path = write_csv("bare.csv", "1,1,2.5\n3,4,5");
+    assert_int_equal(monitor_table_read(path, false, &t, &e), 0);
+    assert_int_equal(t.ncols, 3);
+    assert_int_equal(t.nrows, 2);
+    assert_string_equal(t.cols[2].name, "f2");
+    assert_true(t.cols[0].num[0] == 1 && t.cols[2].num[0] == 2.5 && t.cols[2].num[1] == 5);
+    assert_int_equal(t.lines[0], 1);
+    assert_int_equal(t.lines[1], 2);
+    monitor_table_free(&t);
+    free(path);
+}
+
 static void refused(const char *name, const char *text, int code, const char *want) {
     char *path = write_csv(name, text);
     monitor_table t;
@@ -159,6 +186,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_and_quotes),
         cmocka_unit_test(test_many_categories),
+        cmocka_unit_test(test_header_forms),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_numbers),
     };
