@@ -78,6 +78,9 @@ int engine__track_finish(store *st, const char *run_id, int run_state, int64_t e
  * a problem the user must fix is put in pr->error. */
 void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr);
 void engine__prep_free(engine__prep *pr);
+/* The training data of the model step s registers (its first .csv argument that is an
+ * input or an upstream output), or NULL; heap. */
+char *engine__training_data(const engine__ctx *c, const engine__step *s);
 
 /* Parses a run's params_json into a kv array (caller frees with spec_kv_array_free). */
 int engine__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e);

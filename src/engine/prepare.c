@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 extern char **environ;
 
@@ -318,4 +319,28 @@ char *engine__params_to_json(const spec_kv *kv, size_t n) {
 
 char *engine__step_dir(const char *home, const char *run_id, const char *step) {
     return mp_xasprintf("%s/runs/%s/%s", home, run_id, step);
+}
+
+/* The training data of a model registered by step s: the first argument of its
+ * command (or a --flag=VALUE's value) that names an existing .csv file outside the
+ * step's own outputs, i.e. one of its inputs or an upstream step's output. NULL
+ * when none; heap. */
+char *engine__training_data(const engine__ctx *c, const engine__step *s) {
+    engine__prep pr;
+    engine__prepare(c, s, &pr);
+    char *found = NULL;
+    size_t olen = s->rec.outputs_dir ? strlen(s->rec.outputs_dir) : 0;
+    for (size_t i = 0; i < pr.argv.n && !found; i++) {
+        const char *a = pr.argv.v[i];
+        const char *eq = a[0] == '-' ? strchr(a, '=') : NULL;
+        if (eq) a = eq + 1;
+        size_t n = strlen(a);
+        if (n < 5 || strcasecmp(a + n - 4, ".csv") != 0) continue;
+        char *abs = mp_path_abs(pr.cwd ? pr.cwd : c->spec_dir, a);
+        bool own = olen && strncmp(abs, s->rec.outputs_dir, olen) == 0 && (abs[olen] == '/' || !abs[olen]);
+        if (!own && mp_path_exists(abs) && !mp_is_dir(abs)) found = abs;
+        else free(abs);
+    }
+    engine__prep_free(&pr);
+    return found;
 }

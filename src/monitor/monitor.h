@@ -112,4 +112,26 @@ bool monitor_is_missing(const char *s, size_t n);
  * hexadecimal, no NaN); the number in *out. */
 bool monitor_parse_number(const char *s, size_t n, double *out);
 
+/* ---- a Deployment's request log as the current sample (reqlog.c) ------------------- */
+typedef struct monitor_reqlog_opts {
+    int64_t window_rows; /* the last N rows; 0: no count limit */
+    int64_t since_ms;    /* rows logged at or after this wall-clock time; 0: any time */
+    const char *version; /* only the rows this model version answered, or NULL: all */
+} monitor_reqlog_opts;
+
+/* What was read and what was left out, and why. */
+typedef struct monitor_reqlog_counts {
+    size_t rows;          /* kept */
+    size_t shadow, failed, other_version, no_inputs, other_width, bad_lines;
+} monitor_reqlog_counts;
+
+/* Reads the rows of features in the request log at path (and its rotated files
+ * PATH.1, PATH.2, ...: serve.h's format) into t (columns f0, f1, ..., numeric; free
+ * with monitor_table_free), oldest row first. Shadow answers, failed requests, other
+ * versions (o->version), lines without inputs or of another width are left out and
+ * counted in *counts; unreadable lines too (a line being written). Returns 0, or
+ * MP_ENOENT when there is no log at all (e says so and what to do). */
+int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_table *t,
+                        monitor_reqlog_counts *counts, mp_err *e);
+
 #endif

@@ -15,6 +15,8 @@
  *   queue.c       ClusterQueue.
  * Serving's kind has one too:
  *   deployment.c  Deployment (model versions, canary, shadow, replicas, autoscale).
+ * Monitoring's too:
+ *   monitor.c     Monitor (what is watched, against what, how often, the actions).
  * Decoding notes where strings and list items came from in a spec__step_aux so
  * that validate.c can point at the right line after the YAML is gone.
  * Every function adds to the context's diagnostics and carries on; the loader
@@ -168,6 +170,8 @@ bool spec__decode_local_queue(spec__ctx *c, spec_meta *meta, struct fy_node *roo
                               spec_pos sp, spec_object *o);
 bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                 struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_monitor(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                          spec_pos sp, spec_object *o);
 bool spec__decode_deployment(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                              spec_pos sp, spec_object *o);
 /* File-wide rules once every document is in: node names (Nodes and NodePool

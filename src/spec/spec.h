@@ -444,6 +444,60 @@ typedef struct spec_deployment {
     char *listen; /* listen: "HOST:PORT" or "[ADDR]:PORT" (port 0: any free port), or NULL */
 } spec_deployment;
 
+/* ---- monitoring objects ---------------------------------------------------------------
+ * kind: Monitor — drift of what a Deployment receives (its request log), or of a data
+ * file a step refreshes, against a reference, checked on a schedule (docs/monitor.md).
+ * Exactly one of deployment and data. Names are unique across namespaces. */
+
+/* The drift tests a Monitor (and `mlplane drift --stattest`) may name, Evidently's names. */
+extern const char *const SPEC_STATTESTS[]; /* "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", NULL */
+
+#define SPEC_MONITOR_MAX_INTERVAL_S 604800
+#define SPEC_MONITOR_MAX_WINDOW_ROWS 10000000
+
+typedef enum spec_promote {
+    SPEC_PROMOTE_NONE = 0, /* a retrained version is registered, not served */
+    SPEC_PROMOTE_CANARY,   /* rolled out as the monitored Deployment's canary */
+    SPEC_PROMOTE_AUTO,     /* as a canary, then to 100% or rolled back by its numbers */
+} spec_promote;
+
+/* A per-column number: stattest thresholds. */
+typedef struct spec_col_value {
+    char *column;
+    double value;
+    spec_pos pos;
+} spec_col_value;
+
+typedef struct spec_monitor {
+    spec_meta meta;
+    char *deployment;     /* spec.deployment: a Deployment's name, or NULL */
+    char *data;           /* spec.data.path as written (relative to the file's folder), or NULL */
+    char *reference;      /* spec.reference.path as written, or NULL: the training data of the served version */
+    int interval_s;       /* spec.schedule.intervalSeconds, default 300 */
+    int64_t window_rows;  /* spec.window.rows: the last N rows logged (default 1000); 0 with window_s */
+    int window_s;         /* spec.window.seconds: the rows of the last S seconds, or 0 */
+    int64_t min_rows;     /* spec.minRows: fewer current rows and the check waits; default 100 */
+    char **columns;       /* spec.columns (ncolumns), or NULL: every column both sides have */
+    size_t ncolumns;
+    char *stattest;       /* spec.stattest, or NULL: Evidently's default per column */
+    spec_kv *stattests;   /* spec.stattests: column -> test */
+    size_t nstattests;
+    double threshold;     /* spec.threshold, or NaN: the test's default */
+    spec_col_value *thresholds; /* spec.thresholds: column -> threshold */
+    size_t nthresholds;
+    double drift_share;   /* spec.driftShare: the data set drifts at this share of columns; default 0.5 */
+    /* spec.actions */
+    int cooldown_s;       /* actions.cooldownSeconds, default 3600 */
+    char *retrain_pipeline;  /* actions.retrain.pipeline, or NULL */
+    spec_kv *retrain_params; /* actions.retrain.params */
+    size_t nretrain_params;
+    spec_promote promote;    /* actions.promote */
+    int canary_percent;      /* actions.canaryPercent, default 10 */
+    int64_t promote_after;   /* actions.promoteAfterRequests: the canary's requests judged by promote: auto; 100 */
+    char *webhook_url;       /* actions.webhook.url, or NULL */
+    spec_pos pos;            /* of spec */
+} spec_monitor;
+
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
     SPEC_KIND_PRIORITY_CLASS,
@@ -453,6 +507,7 @@ typedef enum spec_kind {
     SPEC_KIND_LOCAL_QUEUE,
     SPEC_KIND_RESOURCE_FLAVOR,
     SPEC_KIND_DEPLOYMENT,
+    SPEC_KIND_MONITOR,
 } spec_kind;
 
 typedef struct spec_object {
@@ -467,6 +522,7 @@ typedef struct spec_object {
         spec_local_queue *local_queue;
         spec_resource_flavor *resource_flavor;
         spec_deployment *deployment;
+        spec_monitor *monitor;
     } u;
 } spec_object;
 
@@ -480,6 +536,7 @@ void spec_cluster_queue_free(spec_cluster_queue *cq);
 void spec_local_queue_free(spec_local_queue *lq);
 void spec_resource_flavor_free(spec_resource_flavor *rf);
 void spec_deployment_free(spec_deployment *d);
+void spec_monitor_free(spec_monitor *m);
 
 /* "Pipeline", "NodePool", ... as written in `kind:`; "?" for an unknown value. */
 const char *spec_kind_name(spec_kind kind);
