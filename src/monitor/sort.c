@@ -1,0 +1,71 @@
+/* sort.c — an O(n) sort of doubles for the drift statistics: LSD radix sort of
+ * the IEEE-754 bit patterns mapped to unsigned keys that order as the numbers do
+ * (negative: all bits flipped; positive: the sign bit set), 16 bits a pass, four
+ * passes at most; a pass whose digit is the same for every key is skipped. Small
+ * arrays go to insertion sort. Pure over caller-owned arrays; any thread. */
+#include "monitor/monitor.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint64_t key_of(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return (u & 0x8000000000000000ull) ? ~u : u | 0x8000000000000000ull;
+}
+
+static inline double double_of(uint64_t k) {
+    uint64_t u = (k & 0x8000000000000000ull) ? k & ~0x8000000000000000ull : ~k;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static void insertion(double *v, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        double x = v[i];
+        uint64_t kx = key_of(x);
+        size_t j = i;
+        while (j > 0 && key_of(v[j - 1]) > kx) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+void monitor_sort_doubles(double *v, size_t n) {
+    if (n < 64) {
+        insertion(v, n);
+        return;
+    }
+    uint64_t *a = mp_xmalloc(2 * n * sizeof *a), *b = a + n, *base = a;
+    size_t (*count)[65536] = mp_xcalloc(4, sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = key_of(v[i]);
+        a[i] = k;
+        count[0][k & 0xffff]++;
+        count[1][(k >> 16) & 0xffff]++;
+        count[2][(k >> 32) & 0xffff]++;
+        count[3][k >> 48]++;
+    }
+    for (int pass = 0; pass < 4; pass++) {
+        size_t *c = count[pass];
+        int shift = 16 * pass;
+        if (c[(a[0] >> shift) & 0xffff] == n) continue; /* one digit for all */
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t t = c[d];
+            c[d] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++) b[c[(a[i] >> shift) & 0xffff]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++) v[i] = double_of(a[i]);
+    free(count);
+    free(base);
+}
