@@ -1,6 +1,6 @@
 /* sort.c — an O(n) sort of doubles for the drift statistics: LSD radix sort of
  * the IEEE-754 bit patterns mapped to unsigned keys that order as the numbers do
- * (negative: all bits flipped; positive: the sign bit set), 16 bits a pass, four
+ * (negative: all bits flipped; positive: the sign bit set), 11 bits a pass, six
  * passes at most; a pass whose digit is the same for every key is skipped. Small
  * arrays go to insertion sort. Pure over caller-owned arrays; any thread. */
 #include "monitor/monitor.h"
@@ -35,32 +35,33 @@ static void insertion(double *v, size_t n) {
     }
 }
 
+#define DIGIT_BITS 11 /* 2048 counters a pass: they and the pass's write heads stay in L1 */
+#define DIGITS (1 << DIGIT_BITS)
+#define PASSES 6 /* 6 x 11 >= 64 */
+
 void monitor_sort_doubles(double *v, size_t n) {
     if (n < 64) {
         insertion(v, n);
         return;
     }
     uint64_t *a = mp_xmalloc(2 * n * sizeof *a), *b = a + n, *base = a;
-    size_t (*count)[65536] = mp_xcalloc(4, sizeof *count);
+    size_t (*count)[DIGITS] = mp_xcalloc(PASSES, sizeof *count);
     for (size_t i = 0; i < n; i++) {
         uint64_t k = key_of(v[i]);
         a[i] = k;
-        count[0][k & 0xffff]++;
-        count[1][(k >> 16) & 0xffff]++;
-        count[2][(k >> 32) & 0xffff]++;
-        count[3][k >> 48]++;
+        for (int p = 0; p < PASSES; p++) count[p][(k >> (p * DIGIT_BITS)) & (DIGITS - 1)]++;
     }
-    for (int pass = 0; pass < 4; pass++) {
+    for (int pass = 0; pass < PASSES; pass++) {
         size_t *c = count[pass];
-        int shift = 16 * pass;
-        if (c[(a[0] >> shift) & 0xffff] == n) continue; /* one digit for all */
+        int shift = DIGIT_BITS * pass;
+        if (c[(a[0] >> shift) & (DIGITS - 1)] == n) continue; /* one digit for all */
         size_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
+        for (size_t d = 0; d < DIGITS; d++) {
             size_t t = c[d];
             c[d] = sum;
             sum += t;
         }
-        for (size_t i = 0; i < n; i++) b[c[(a[i] >> shift) & 0xffff]++] = a[i];
+        for (size_t i = 0; i < n; i++) b[c[(a[i] >> shift) & (DIGITS - 1)]++] = a[i];
         uint64_t *t = a;
         a = b;
         b = t;
