@@ -257,7 +257,10 @@ static json_t *column_json(const monitor_column_drift *d) {
     json_object_set_new(o, "drifted", json_boolean(d->drifted));
     json_object_set_new(o, "n_reference", json_integer((json_int_t)d->n_ref));
     json_object_set_new(o, "n_current", json_integer((json_int_t)d->n_cur));
-    json_object_set_new(o, "n_values", json_integer((json_int_t)d->n_values));
+    /* a numeric column's values are counted up to 6: null means more than 5 */
+    json_object_set_new(o, "n_values", d->type == MONITOR_COL_TEXT || d->kind != MONITOR_KIND_NUMERIC
+                                           ? json_integer((json_int_t)d->n_values)
+                                           : json_null());
     json_object_set_new(o, "psi", jnum(d->psi));
     json_object_set_new(o, "bins", json_integer((json_int_t)d->nbins));
     json_object_set_new(o, "ks", json_pack("{s:o,s:o}", "statistic", jnum(d->ks_d), "p_value", jnum(d->ks_p)));

@@ -21,6 +21,7 @@
  * joins them all before it reads the slots, so the result is the same for any
  * number of threads. The caller owns the reference and the result. */
 #include "monitor/monitor.h"
+#include "monitor/monitor_int.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -78,34 +79,67 @@ void monitor_drift_options_init(monitor_drift_options *o) {
 typedef struct pool {
     atomic_size_t next;
     size_t n;
-    void (*fn)(void *ctx, size_t i);
+    void (*fn)(void *ctx, size_t i, int worker);
     void *ctx;
 } pool;
 
+typedef struct worker_arg {
+    pool *p;
+    int id;
+} worker_arg;
+
 static void *pool_worker(void *arg) {
-    pool *p = arg;
-    for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) p->fn(p->ctx, i);
+    worker_arg *w = arg;
+    for (size_t i; (i = atomic_fetch_add(&w->p->next, 1)) < w->p->n;) w->p->fn(w->p->ctx, i, w->id);
     return NULL;
 }
 
-/* Calls fn(ctx, i) for i in [0, n) on up to threads threads (the caller's among them)
- * and returns when all are done. A thread that cannot be started leaves its share to
- * the others. */
-static void run_columns(size_t n, int threads, void (*fn)(void *, size_t), void *ctx) {
+/* Calls fn(ctx, i, worker) for i in [0, n) on up to threads threads (the caller's
+ * among them; worker: 0 .. THREADS_MAX-1, one thread each) and returns when all are
+ * done. A thread that cannot be started leaves its share to the others. */
+static void run_columns(size_t n, int threads, void (*fn)(void *, size_t, int), void *ctx) {
     if (threads <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         threads = c > 0 ? (int)c : 1;
     }
     if (threads > THREADS_MAX) threads = THREADS_MAX;
-    if ((size_t)threads > n) threads = (int)n;
+    if ((size_t)threads > n) threads = n ? (int)n : 1;
     pool p = {.n = n, .fn = fn, .ctx = ctx};
     atomic_init(&p.next, 0);
     pthread_t tid[THREADS_MAX];
+    worker_arg args[THREADS_MAX];
     int started = 0;
-    for (int t = 1; t < threads; t++)
-        if (pthread_create(&tid[started], NULL, pool_worker, &p) == 0) started++;
-    pool_worker(&p);
+    for (int t = 1; t < threads; t++) {
+        args[started] = (worker_arg){&p, started + 1};
+        if (pthread_create(&tid[started], NULL, pool_worker, &args[started]) == 0) started++;
+    }
+    worker_arg self = {&p, 0};
+    pool_worker(&self);
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+}
+
+/* A worker's scratch, kept across its columns: the radix sort's words and the
+ * current sample's sorted values. Grown, never shrunk; freed by scratch_free. */
+typedef struct scratch {
+    uint64_t *words;
+    double *vals;
+    size_t cap; /* values: words holds 2 cap */
+} scratch;
+
+static void scratch_reserve(scratch *s, size_t n) {
+    if (n <= s->cap) return;
+    free(s->words);
+    free(s->vals);
+    s->words = mp_xmalloc(2 * (n ? n : 1) * sizeof *s->words);
+    s->vals = mp_xmalloc((n ? n : 1) * sizeof *s->vals);
+    s->cap = n;
+}
+
+static void scratch_free(scratch *ws) {
+    for (int t = 0; t < THREADS_MAX; t++) {
+        free(ws[t].words);
+        free(ws[t].vals);
+    }
 }
 
 /* ---- helpers over sorted arrays ----------------------------------------------- */
@@ -133,12 +167,12 @@ static void bin_counts(const double *s, size_t n, const double *edges, size_t ne
     out[nedges] = (double)(n - prev);
 }
 
-/* Distinct values over two sorted arrays; the first cap of them in vals, with ca and
- * cb their counts on each side. */
+/* Distinct values over two sorted arrays, counted up to cap + 1 (the merge stops
+ * there); the first cap of them in vals, with ca and cb their counts on each side. */
 static size_t distinct_union(const double *a, size_t na, const double *b, size_t nb, size_t cap, double *vals,
                              double *ca, double *cb) {
     size_t i = 0, j = 0, k = 0;
-    while (i < na || j < nb) {
+    while ((i < na || j < nb) && k <= cap) {
         double v = j >= nb || (i < na && a[i] <= b[j]) ? a[i] : b[j];
         size_t i0 = i, j0 = j;
         while (i < na && a[i] == v) i++;
@@ -159,6 +193,7 @@ typedef struct build_ctx {
     const monitor_table *t;
     const monitor_column **src;
     monitor_reference *ref;
+    scratch ws[THREADS_MAX];
 } build_ctx;
 
 /* numpy's np.quantile(s, q) (linear interpolation) of sorted s. */
@@ -169,14 +204,12 @@ static double quantile(const double *s, size_t n, double q) {
     return s[lo] + (s[lo + 1] - s[lo]) * (pos - (double)lo);
 }
 
-static void build_numeric(const monitor_column *c, size_t nrows, size_t bins, monitor_ref_column *rc) {
+static void build_numeric(const monitor_column *c, size_t nrows, size_t bins, scratch *w, monitor_ref_column *rc) {
     rc->sorted = mp_xmalloc((nrows ? nrows : 1) * sizeof *rc->sorted);
-    size_t n = 0;
-    for (size_t i = 0; i < nrows; i++)
-        if (isfinite(c->num[i])) rc->sorted[n++] = c->num[i];
+    scratch_reserve(w, nrows);
+    size_t n = monitor__sort_values(c->num, nrows, rc->sorted, w->words, true);
     rc->n = n;
     rc->nmissing = nrows - n;
-    monitor_sort_doubles(rc->sorted, n);
     double mean = 0, ss = 0;
     for (size_t i = 0; i < n; i++) mean += rc->sorted[i];
     mean = n ? mean / (double)n : 0;
@@ -208,7 +241,7 @@ static void build_text(const monitor_column *c, size_t nrows, monitor_ref_column
     rc->nmissing = nrows - n;
 }
 
-static void build_one(void *arg, size_t j) {
+static void build_one(void *arg, size_t j, int worker) {
     build_ctx *b = arg;
     const monitor_column *c = b->src[j];
     monitor_ref_column *rc = &b->ref->cols[j];
@@ -216,7 +249,7 @@ static void build_one(void *arg, size_t j) {
     rc->type = c->type;
     rc->nrows = b->t->nrows;
     if (c->type == MONITOR_COL_TEXT) build_text(c, b->t->nrows, rc);
-    else build_numeric(c, b->t->nrows, b->ref->bins, rc);
+    else build_numeric(c, b->t->nrows, b->ref->bins, &b->ws[worker], rc);
 }
 
 int monitor_reference_build(const monitor_table *t, const char *const *names, size_t nnames, size_t bins,
@@ -226,19 +259,25 @@ int monitor_reference_build(const monitor_table *t, const char *const *names, si
     if (bins < 2 || bins > MONITOR_BINS_MAX)
         return mp_err_set(e, MP_EINVAL, "bins: %zu; give 2 to %d quantile bins", bins, MONITOR_BINS_MAX);
     size_t n = names ? nnames : t->ncols;
-    build_ctx b = {.t = t, .ref = ref, .src = mp_xcalloc(n ? n : 1, sizeof *b.src)};
+    build_ctx *b = mp_xcalloc(1, sizeof *b);
+    b->t = t;
+    b->ref = ref;
+    b->src = mp_xcalloc(n ? n : 1, sizeof *b->src);
     for (size_t j = 0; j < n; j++) {
-        b.src[j] = names ? monitor_table_column(t, names[j]) : &t->cols[j];
-        if (!b.src[j]) {
-            free(b.src);
+        b->src[j] = names ? monitor_table_column(t, names[j]) : &t->cols[j];
+        if (!b->src[j]) {
+            free(b->src);
+            free(b);
             return mp_err_set(e, MP_EINVAL, "the reference has no column \"%s\"", names[j]);
         }
     }
     ref->bins = bins;
     ref->ncols = n;
     ref->cols = mp_xcalloc(n ? n : 1, sizeof *ref->cols);
-    run_columns(n, threads, build_one, &b);
-    free(b.src);
+    run_columns(n, threads, build_one, b);
+    scratch_free(b->ws);
+    free(b->src);
+    free(b);
     return 0;
 }
 
@@ -267,6 +306,7 @@ typedef struct drift_ctx {
     monitor_drift_result *r;
     mp_err *errs; /* one a column */
     int *rcs;
+    scratch ws[THREADS_MAX];
 } drift_ctx;
 
 /* The categorical figures (chi-squared, Z, PSI, JS) of counts over the same k
@@ -283,17 +323,15 @@ static int categorical_figures(const double *ca, const double *cb, size_t k, mon
     return 0;
 }
 
-static int numeric_column(const monitor_ref_column *rc, const monitor_column *cc, size_t cur_rows,
+static int numeric_column(const monitor_ref_column *rc, const monitor_column *cc, size_t cur_rows, scratch *w,
                           monitor_column_drift *d, mp_err *e) {
-    double *cur = mp_xmalloc((cur_rows ? cur_rows : 1) * sizeof *cur);
-    size_t n = 0;
-    for (size_t i = 0; cc && i < cur_rows; i++)
-        if (isfinite(cc->num[i])) cur[n++] = cc->num[i];
+    scratch_reserve(w, cur_rows);
+    double *cur = w->vals;
+    size_t n = cc ? monitor__sort_values(cc->num, cur_rows, cur, w->words, true) : 0;
     d->n_cur = n;
     d->missing_cur = cur_rows ? (double)(cur_rows - n) / (double)cur_rows : 0;
     int rc_ = 0;
-    if (rc->n == 0 || n == 0) goto out;
-    monitor_sort_doubles(cur, n);
+    if (rc->n == 0 || n == 0) return 0;
     double vals[FEW_VALUES], ca[FEW_VALUES], cb[FEW_VALUES];
     d->n_values = distinct_union(rc->sorted, rc->n, cur, n, FEW_VALUES, vals, ca, cb);
     d->kind = d->n_values <= 2 ? MONITOR_KIND_BINARY : d->n_values <= FEW_VALUES ? MONITOR_KIND_CATEGORICAL
@@ -313,8 +351,6 @@ static int numeric_column(const monitor_ref_column *rc, const monitor_column *cc
         d->nbins = d->n_values;
         rc_ = categorical_figures(ca, cb, d->n_values, d, e);
     }
-out:
-    free(cur);
     return rc_;
 }
 
@@ -437,7 +473,7 @@ static int choose(const monitor_drift_options *o, monitor_column_drift *d, mp_er
     return 0;
 }
 
-static void drift_one(void *arg, size_t j) {
+static void drift_one(void *arg, size_t j, int worker) {
     drift_ctx *x = arg;
     const monitor_ref_column *rc = &x->ref->cols[j];
     const monitor_column *cc = x->cur[j];
@@ -452,7 +488,7 @@ static void drift_one(void *arg, size_t j) {
     d->kind = MONITOR_KIND_NUMERIC;
     int rc_;
     if (d->type == MONITOR_COL_TEXT) rc_ = text_column(rc, cc, x->cur_rows, d, &x->errs[j]);
-    else rc_ = numeric_column(rc, cc, x->cur_rows, d, &x->errs[j]);
+    else rc_ = numeric_column(rc, cc, x->cur_rows, &x->ws[worker], d, &x->errs[j]);
     d->missing_change = d->missing_cur - d->missing_ref;
     if (rc_ == 0 && (d->n_ref == 0 || d->n_cur == 0)) {
         d->test = MONITOR_TEST_NONE; /* nothing to compare: left out of the share */
@@ -498,6 +534,7 @@ int monitor_drift(const monitor_reference *ref, const monitor_table *cur, const 
     x.errs = mp_xcalloc(n ? n : 1, sizeof *x.errs);
     x.rcs = mp_xcalloc(n ? n : 1, sizeof *x.rcs);
     run_columns(n, o->threads, drift_one, &x);
+    scratch_free(x.ws);
     int status = 0;
     for (size_t j = 0; j < n && !status; j++)
         if (x.rcs[j]) {

@@ -197,7 +197,7 @@ void monitor_drift_options_init(monitor_drift_options *o);
  * drifted: p < threshold for the p-value tests, statistic >= threshold for the
  * distances. The regime (<= 1000 or more values) is the column's n_ref, as Evidently's
  * reference_data.shape[0] after its NaNs are dropped. n_values: distinct values over
- * both sides. nbins: the bins (numeric) or categories PSI and JS were computed over. */
+ * both sides (of a numeric column counted up to 6, which means "more than 5"). nbins: the bins (numeric) or categories PSI and JS were computed over. */
 typedef struct monitor_column_drift {
     const char *name; /* the reference's */
     monitor_col_type type;

@@ -1,10 +1,14 @@
 /* sort.c — an O(n) sort of doubles for the drift statistics: LSD radix sort of
  * the IEEE-754 bit patterns mapped to unsigned keys that order as the numbers do
  * (negative: all bits flipped; positive: the sign bit set), 11 bits a pass, six
- * passes at most; a pass whose digit is the same for every key is skipped. Small
- * arrays go to insertion sort. Pure over caller-owned arrays; any thread. */
+ * passes at most; a pass whose digit is the same for every key is skipped, and the
+ * last one writes the doubles. Small arrays go to insertion sort. The drift code
+ * calls monitor__sort_values, which also drops non-finite values in its first pass
+ * and takes its scratch from the caller. Pure over caller-owned arrays; any thread. */
 #include "monitor/monitor.h"
+#include "monitor/monitor_int.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,34 +43,54 @@ static void insertion(double *v, size_t n) {
 #define DIGITS (1 << DIGIT_BITS)
 #define PASSES 6 /* 6 x 11 >= 64 */
 
-void monitor_sort_doubles(double *v, size_t n) {
-    if (n < 64) {
-        insertion(v, n);
-        return;
-    }
-    uint64_t *a = mp_xmalloc(2 * n * sizeof *a), *b = a + n, *base = a;
-    size_t (*count)[DIGITS] = mp_xcalloc(PASSES, sizeof *count);
+size_t monitor__sort_values(const double *src, size_t n, double *out, uint64_t *scratch, bool finite_only) {
+    uint64_t *a = scratch, *b = scratch + n;
+    size_t count[PASSES][DIGITS];
+    memset(count, 0, sizeof count);
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = key_of(v[i]);
-        a[i] = k;
+        if (finite_only ? !isfinite(src[i]) : isnan(src[i])) continue;
+        uint64_t k = key_of(src[i]);
+        a[m++] = k;
         for (int p = 0; p < PASSES; p++) count[p][(k >> (p * DIGIT_BITS)) & (DIGITS - 1)]++;
     }
-    for (int pass = 0; pass < PASSES; pass++) {
+    if (m < 64) {
+        for (size_t i = 0; i < m; i++) out[i] = double_of(a[i]);
+        insertion(out, m);
+        return m;
+    }
+    int last = -1; /* the last pass that moves anything: it writes the doubles themselves */
+    for (int pass = 0; pass < PASSES; pass++)
+        if (count[pass][(a[0] >> (DIGIT_BITS * pass)) & (DIGITS - 1)] != m) last = pass;
+    for (int pass = 0; pass <= last; pass++) {
         size_t *c = count[pass];
         int shift = DIGIT_BITS * pass;
-        if (c[(a[0] >> shift) & (DIGITS - 1)] == n) continue; /* one digit for all */
+        if (c[(a[0] >> shift) & (DIGITS - 1)] == m) continue; /* one digit for all */
         size_t sum = 0;
         for (size_t d = 0; d < DIGITS; d++) {
             size_t t = c[d];
             c[d] = sum;
             sum += t;
         }
-        for (size_t i = 0; i < n; i++) b[c[(a[i] >> shift) & (DIGITS - 1)]++] = a[i];
+        if (pass == last) {
+            for (size_t i = 0; i < m; i++) out[c[(a[i] >> shift) & (DIGITS - 1)]++] = double_of(a[i]);
+            return m;
+        }
+        for (size_t i = 0; i < m; i++) b[c[(a[i] >> shift) & (DIGITS - 1)]++] = a[i];
         uint64_t *t = a;
         a = b;
         b = t;
     }
-    for (size_t i = 0; i < n; i++) v[i] = double_of(a[i]);
-    free(count);
-    free(base);
+    for (size_t i = 0; i < m; i++) out[i] = double_of(a[i]); /* every key the same */
+    return m;
+}
+
+void monitor_sort_doubles(double *v, size_t n) {
+    if (n < 64) {
+        insertion(v, n);
+        return;
+    }
+    uint64_t *scratch = mp_xmalloc(2 * n * sizeof *scratch);
+    monitor__sort_values(v, n, v, scratch, false);
+    free(scratch);
 }
