@@ -8,12 +8,13 @@
  *                                   the first ROWS rows of those (written with ALL_ROWS
  *                                   rows) as DIR/ref.csv and DIR/cur.csv, for
  *                                   `mlplane drift` end to end.
- *   drift_bench run DIR ROWS COLS SCIPY_SECONDS [REPEAT]
+ *   drift_bench run DIR ROWS COLS SCIPY_SECONDS [REPEAT [SCIPY_CPU_SECONDS]]
  *                                   times monitor_reference_build + monitor_drift (the
  *                                   reference not precomputed: both sides sorted) and
  *                                   monitor_drift alone (the reference precomputed),
  *                                   best of REPEAT (3); compares each column's KS
- *                                   statistic with DIR/scipy_d.txt; prints BENCH lines.
+ *                                   statistic with DIR/scipy_d.txt; prints BENCH lines
+ *                                   (wall-clock, and the CPU seconds of the same runs).
  * Single-threaded except inside monitor_*, which runs the columns on its workers. */
 #include "monitor/monitor.h"
 
@@ -31,6 +32,13 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static double peak_rss_mib(void) {
@@ -125,7 +133,7 @@ static void table_release(monitor_table *t) {
     free(t->cols);
 }
 
-static int run(const char *dir, size_t rows, size_t cols, double scipy_s, int repeat) {
+static int run(const char *dir, size_t rows, size_t cols, double scipy_s, int repeat, double scipy_cpu) {
     double *rv = load(dir, "ref.f64", rows, cols), *cv = load(dir, "cur.f64", rows, cols);
     monitor_table rt, ct;
     as_table(rv, rows, cols, &rt);
@@ -135,26 +143,26 @@ static int run(const char *dir, size_t rows, size_t cols, double scipy_s, int re
     monitor_drift_options_init(&o);
     o.test = MONITOR_TEST_PSI; /* the decision does not change the work: every figure is computed */
     mp_err e = {0};
-    double best_a = INFINITY, best_b = INFINITY, build_s = INFINITY;
+    double best_a = INFINITY, best_b = INFINITY, build_s = INFINITY, cpu_a = 0, cpu_b = 0;
     monitor_reference ref = {0};
     monitor_drift_result res = {0};
     for (int k = 0; k < repeat; k++) {
         monitor_reference_free(&ref);
         monitor_drift_result_free(&res);
-        double t0 = now();
+        double t0 = now(), c0 = cpu_s();
         if (monitor_reference_build(&rt, NULL, 0, 10, 0, &ref, &e) != 0) goto fail;
         double t1 = now();
         if (monitor_drift(&ref, &ct, &o, &res, &e) != 0) goto fail;
         double t2 = now();
-        if (t2 - t0 < best_a) best_a = t2 - t0;
+        if (t2 - t0 < best_a) best_a = t2 - t0, cpu_a = cpu_s() - c0;
         if (t1 - t0 < build_s) build_s = t1 - t0;
     }
     for (int k = 0; k < repeat; k++) {
         monitor_drift_result_free(&res);
-        double t0 = now();
+        double t0 = now(), c0 = cpu_s();
         if (monitor_drift(&ref, &ct, &o, &res, &e) != 0) goto fail;
         double t1 = now();
-        if (t1 - t0 < best_b) best_b = t1 - t0;
+        if (t1 - t0 < best_b) best_b = t1 - t0, cpu_b = cpu_s() - c0;
     }
     double rss_peak = peak_rss_mib();
     /* SciPy's statistics, one line each */
@@ -174,6 +182,13 @@ static int run(const char *dir, size_t rows, size_t cols, double scipy_s, int re
     printf("BENCH drift_reference_build %.3f s target > 0 ok\n", build_s);
     printf("BENCH drift_psi_ks_not_precomputed %.3f s target > 0 ok\n", best_a);
     printf("BENCH drift_psi_ks_precomputed %.3f s target > 0 ok\n", best_b);
+    printf("BENCH drift_cpu_not_precomputed %.3f cpu_s target > 0 ok\n", cpu_a);
+    printf("BENCH drift_cpu_precomputed %.3f cpu_s target > 0 ok\n", cpu_b);
+    if (scipy_cpu > 0) {
+        printf("BENCH drift_scipy_cpu %.3f cpu_s target > 0 ok\n", scipy_cpu);
+        printf("BENCH drift_cpu_ratio_not_precomputed %.1f x target > 0 ok\n", scipy_cpu / cpu_a);
+        printf("BENCH drift_cpu_ratio_precomputed %.1f x target > 0 ok\n", scipy_cpu / cpu_b);
+    }
     printf("BENCH drift_speedup_not_precomputed %.1f x target >= 20 %s\n", scipy_s / best_a,
            scipy_s / best_a >= 20 ? "ok" : "SHORT");
     printf("BENCH drift_speedup_precomputed %.1f x target >= 20 %s\n", scipy_s / best_b,
@@ -201,8 +216,8 @@ int main(int argc, char **argv) {
         return csv(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10), strtoul(argv[5], 0, 10));
     if (argc >= 6 && strcmp(argv[1], "run") == 0)
         return run(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10), strtod(argv[5], 0),
-                   argc > 6 ? atoi(argv[6]) : 3);
+                   argc > 6 ? atoi(argv[6]) : 3, argc > 7 ? strtod(argv[7], 0) : 0);
     fprintf(stderr, "usage: drift_bench gen DIR ROWS COLS | csv DIR ROWS COLS ALL_ROWS | "
-                    "run DIR ROWS COLS SCIPY_SECONDS [REPEAT]\n");
+                    "run DIR ROWS COLS SCIPY_SECONDS [REPEAT [SCIPY_CPU_SECONDS]]\n");
     return 2;
 }

@@ -36,8 +36,9 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
 fi
 echo "bench-drift: $ROWS rows x $COLS columns, reference and current ($(nproc) CPUs)"
-SCIPY_S=$(/usr/bin/python3 "$ROOT/bench/drift/scipy_ks.py" "$DIR" "$ROWS" "$COLS")
-"$BENCH" run "$DIR" "$ROWS" "$COLS" "$SCIPY_S" "$REPEAT"
+read -r SCIPY_S SCIPY_CPU < <(/usr/bin/python3 "$ROOT/bench/drift/scipy_ks.py" "$DIR" "$ROWS" "$COLS")
+echo "bench-drift: load average $(cut -d' ' -f1-3 /proc/loadavg) (timings are wall-clock; CPU seconds beside them)"
+"$BENCH" run "$DIR" "$ROWS" "$COLS" "$SCIPY_S" "$REPEAT" "$SCIPY_CPU"
 
 # end to end on CSV files: read, type, compare
 [ "$CSV_ROWS" -le "$ROWS" ] || CSV_ROWS=$ROWS

@@ -115,7 +115,7 @@ bool monitor_parse_number(const char *s, size_t n, double *out);
 /* ---- drift between a reference table and a current one (drift.c, sort.c) -------- */
 
 /* Sorts the n doubles of v ascending in O(n) (LSD radix sort of their bit patterns,
- * 11 bits a pass; -0.0 before 0.0), with 2 n words of scratch of its own. No NaNs.
+ * 8 bits a pass; -0.0 before 0.0), with 2 n words of scratch of its own. No NaNs.
  * Any thread. */
 void monitor_sort_doubles(double *v, size_t n);
 
