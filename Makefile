@@ -6,7 +6,7 @@
 #   make demo   deps + build + the breast-cancer pipeline end to end
 #   make asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  every benchmark; make bench-NAME one of them (bench-steps, bench-tracking, bench-sched,
-#               bench-serving)
+#               bench-serving, bench-drift)
 #   make soak   no run lost: 5 rounds of 500 runs submitted at once, plain and cpu: 1 (bench/sched/soak.sh; part of bench)
 
 BUILD      ?= build
@@ -23,7 +23,7 @@ DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlit
 # Where they cannot be installed, the tests that need them say "skip".
 TEST_PKGS = prometheus
 
-.PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving soak clean
+.PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving bench-drift soak clean
 
 all: build
 
@@ -50,7 +50,7 @@ asan: deps
 	  cd $(ASAN_BUILD) && MLPLANE_K8S_SCHEMAS="$$V" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-bench: bench-steps bench-tracking bench-sched bench-serving soak
+bench: bench-steps bench-tracking bench-sched bench-serving bench-drift soak
 
 bench-steps: deps build
 	@./bench/steps/run.sh $(BUILD)
@@ -63,6 +63,9 @@ bench-sched: deps build
 
 bench-serving: deps build
 	@./bench/serving/run.sh $(BUILD)
+
+bench-drift: deps build
+	@./bench/drift/run.sh $(BUILD)
 
 soak: deps build
 	@./bench/sched/soak.sh $(BUILD)

@@ -7,7 +7,7 @@
  * apply; cmd_cluster.c delete and the scheduler objects' lists; cmd_nodes.c get
  * nodes; cmd_rollout.c rollout; cmd_models.c models; cmd_delete_run.c delete
  * run; cmd_sched.c sched simulate and get queue; cmd_k8s.c k8s render;
- * cmd_misc.c validate and version; cmd_server.c the HTTP server; cmd_serve.c
+ * cmd_drift.c drift; cmd_misc.c validate and version; cmd_server.c the HTTP server; cmd_serve.c
  * model serving; output.c table/json/yaml printing. */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
@@ -138,6 +138,8 @@ int cmd_sched(cli_env *env, int argc, char **argv);
 int cmd_launch(cli_env *env, int argc, char **argv);
 /* `mlplane k8s render` (cmd_k8s.c). */
 int cmd_k8s(cli_env *env, int argc, char **argv);
+/* `mlplane drift` (cmd_drift.c): 0 no drift, 1 drift, 2 bad input or usage. */
+int cmd_drift(cli_env *env, int argc, char **argv);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
 /* get clusterqueues|localqueues|priorityclasses|resourceflavors (cmd_cluster.c). */

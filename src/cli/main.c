@@ -31,6 +31,8 @@ static const cli_command commands[] = {
     {"route", cmd_route, "NAME --listen HOST:PORT --stable VERSION=URL [--canary VERSION=URL --canary-percent P] [--shadow VERSION=URL]",
      "route a model's requests to upstream servers: canary split, sticky header, shadow"},
     {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow) and the applied Deployments"},
+    {"drift", cmd_drift, "--reference FILE --current FILE [--columns A,B] [--stattest ...] [-o ...]",
+     "data drift between two CSV files, per column and for the data set (exit 1 on drift)"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},
     {"data", cmd_data, "check|split ...", "built-in data tools (check a CSV, split train/test)"},

@@ -134,4 +134,129 @@ typedef struct monitor_reqlog_counts {
 int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_table *t,
                         monitor_reqlog_counts *counts, mp_err *e);
 
+/* ---- drift between a reference table and a current one (drift.c, sort.c) -------- */
+
+/* Sorts the n doubles of v ascending in O(n) (LSD radix sort of their bit patterns,
+ * 8 bits a pass; -0.0 before 0.0), with 2 n words of scratch of its own. No NaNs.
+ * Any thread. */
+void monitor_sort_doubles(double *v, size_t n);
+
+typedef enum { MONITOR_KIND_NUMERIC, MONITOR_KIND_CATEGORICAL, MONITOR_KIND_BINARY } monitor_kind;
+typedef enum {
+    MONITOR_TEST_AUTO = 0, /* Evidently's default choice */
+    MONITOR_TEST_KS,
+    MONITOR_TEST_CHISQUARE,
+    MONITOR_TEST_Z,
+    MONITOR_TEST_WASSERSTEIN, /* normalised by the reference's standard deviation */
+    MONITOR_TEST_JENSENSHANNON,
+    MONITOR_TEST_PSI,
+    MONITOR_TEST_NONE, /* a column left out (no values on a side) */
+} monitor_test;
+
+#define MONITOR_BINS_DEFAULT 10
+#define MONITOR_BINS_MAX 1000
+
+/* One column of a reference, computed once (monitor_reference_build) and kept, so a
+ * long-lived monitor compares each new batch without sorting the reference again.
+ * sorted: the n finite values ascending (numeric columns). std: their population
+ * standard deviation (numpy's np.std). edges: the nedges distinct inner edges of the
+ * reference's quantile bins (bin k holds edges[k-1] < x <= edges[k]). cats/counts:
+ * the ncats categories of a text column (owned strings) and their counts. nrows:
+ * the rows read; nmissing: missing or non-finite values (Evidently drops both). */
+typedef struct monitor_ref_column {
+    char *name;
+    monitor_col_type type;
+    size_t nrows, nmissing, n;
+    double *sorted;
+    double std;
+    double *edges;
+    size_t nedges;
+    double *bin_counts; /* nedges + 1 counts of the reference in its own bins */
+    char **cats;
+    double *counts;
+    size_t ncats;
+} monitor_ref_column;
+
+typedef struct monitor_reference {
+    monitor_ref_column *cols;
+    size_t ncols;
+    size_t bins; /* quantile bins asked for (--bins) */
+} monitor_reference;
+
+/* Builds ref from the columns of t named in names (all of t's when names is NULL),
+ * with bins quantile bins (0: MONITOR_BINS_DEFAULT). The result owns copies of what it
+ * keeps; t may be freed after. threads: worker threads (0: as many as cores, at most
+ * 8); the result does not depend on it. Free with monitor_reference_free (also after
+ * an error). Returns 0, MP_EINVAL (a name not in t, bins out of range). */
+int monitor_reference_build(const monitor_table *t, const char *const *names, size_t nnames, size_t bins,
+                            int threads, monitor_reference *ref, mp_err *e);
+void monitor_reference_free(monitor_reference *ref);
+
+/* A per-column override: its test (MONITOR_TEST_AUTO: the default one) and threshold
+ * (NAN: the test's default). */
+typedef struct monitor_column_option {
+    const char *column;
+    monitor_test test;
+    double threshold;
+} monitor_column_option;
+
+/* Options of monitor_drift; zero-initialised gives Evidently's defaults except that
+ * threshold and drift_share must be set to NAN for "default" (monitor_drift_options_init). */
+typedef struct monitor_drift_options {
+    monitor_test test;  /* every column's test (AUTO: the default choice) */
+    double threshold;   /* every column's threshold (NAN: the test's default) */
+    const monitor_column_option *per_column;
+    size_t nper_column;
+    double drift_share; /* the data set drifts when this share of columns does (NAN: 0.5) */
+    int threads;        /* 0: as many as cores, at most 8 */
+} monitor_drift_options;
+
+void monitor_drift_options_init(monitor_drift_options *o);
+
+/* One column's result. NAN where a figure does not apply (KS and Wasserstein for text
+ * columns, chi-squared for numeric ones, a p-value the test does not give). statistic is
+ * the test's figure (a p-value for ks, chisquare and z; a distance for the others);
+ * drifted: p < threshold for the p-value tests, statistic >= threshold for the
+ * distances. The regime (<= 1000 or more values) is the column's n_ref, as Evidently's
+ * reference_data.shape[0] after its NaNs are dropped. n_values: distinct values over
+ * both sides (of a numeric column counted up to 6, which means "more than 5"). nbins: the bins (numeric) or categories PSI and JS were computed over. */
+typedef struct monitor_column_drift {
+    const char *name; /* the reference's */
+    monitor_col_type type;
+    monitor_kind kind;
+    monitor_test test;
+    double statistic, p_value, threshold;
+    bool drifted;
+    double psi, ks_d, ks_p, wasserstein, wasserstein_norm, chi2, chi2_p, js, z, z_p;
+    double missing_ref, missing_cur, missing_change; /* shares of rows; change = cur - ref */
+    size_t n_ref, n_cur, n_values, nbins;
+} monitor_column_drift;
+
+typedef struct monitor_drift_result {
+    monitor_column_drift *cols; /* heap; the names point into the reference */
+    size_t ncols;
+    size_t ntested, ndrifted;
+    double share, drift_share;
+    bool drift;
+} monitor_drift_result;
+
+/* Compares cur with ref column by column (each of ref's columns must be in cur, numeric
+ * in both or text in both; an empty column goes with either). Fills r (free with
+ * monitor_drift_result_free, also after an error). Returns 0, MP_EINVAL (a missing
+ * column, a type mismatch, a test that does not fit a column, a threshold out of
+ * range) with e naming the column. Columns run on options->threads workers; the
+ * result is the same for any number. */
+int monitor_drift(const monitor_reference *ref, const monitor_table *cur, const monitor_drift_options *o,
+                  monitor_drift_result *r, mp_err *e);
+void monitor_drift_result_free(monitor_drift_result *r);
+
+/* "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", "auto", "none";
+ * monitor_test_parse: the test of a name, or -1. */
+const char *monitor_test_name(monitor_test t);
+int monitor_test_parse(const char *s);
+/* "numeric", "categorical", "binary". */
+const char *monitor_kind_name(monitor_kind k);
+/* Whether a test's figure is a p-value (drift below the threshold). */
+bool monitor_test_is_pvalue(monitor_test t);
+
 #endif
