@@ -259,4 +259,43 @@ const char *monitor_kind_name(monitor_kind k);
 /* Whether a test's figure is a p-value (drift below the threshold). */
 bool monitor_test_is_pvalue(monitor_test t);
 
+/* ---- a Monitor's check (check.c) ---------------------------------------------------- */
+#include "spec/spec.h"
+#include "store/store.h"
+
+struct json_t;
+
+/* The JSON of one column's result and of a result's verdict, as `mlplane drift -o json`
+ * and a Monitor's checks show them (new references). */
+struct json_t *monitor_column_drift_json(const monitor_column_drift *d);
+struct json_t *monitor_drift_summary_json(const monitor_drift_result *r);
+
+/* What a check of a Monitor reads, resolved by its caller. */
+typedef struct monitor_target {
+    const char *home;     /* HOME: a Deployment's request log is HOME/serving/NAME/requests.log */
+    const char *spec_dir; /* the folder of the file the Monitor was applied from (its relative paths) */
+    const char *model;    /* the monitored Deployment's model, or NULL */
+    const char *version;  /* the version it serves ("3"), or NULL when not known */
+} monitor_target;
+
+/* The prepared reference a Monitor keeps between its checks (zero-initialised at first;
+ * freed with monitor_cache_free). Rebuilt when its file, columns or bins change. */
+typedef struct monitor_cache {
+    monitor_reference ref;
+    bool built;
+    char *key;
+} monitor_cache;
+void monitor_cache_free(monitor_cache *c);
+
+/* Checks Monitor m once: its current rows (the newest of its Deployment's request log
+ * that t->version answered, in spec.window; or spec.data's file) against its reference
+ * (spec.reference.path, or the training data recorded on t's model version), and
+ * records the check in st (with an event when it is news: DriftDetected, CheckFailed,
+ * DriftResolved, Waiting), in one transaction. *out is the check recorded (free with
+ * store_monitor_check_free): status Drift, NoDrift, Waiting (fewer rows than
+ * spec.minRows, or no log yet) or Failed (with why). Returns 0 when it was recorded,
+ * else the store's error. */
+int monitor_check(store *st, const spec_monitor *m, const monitor_target *t, monitor_cache *cache,
+                  store_monitor_check *out, mp_err *e);
+
 #endif
