@@ -241,6 +241,15 @@ int spec_expectations_load_string(const char *name, const char *text, size_t len
     if (fyp) fy_parser_destroy(fyp);
     if (fyd) fy_diag_destroy(fyd);
     if (diags->n > before) {
+        for (size_t i = before + 1; i < diags->n; i++) { /* in file order (stable) */
+            spec_diag d = diags->v[i];
+            size_t j = i;
+            for (; j > before && (diags->v[j - 1].pos.line > d.pos.line ||
+                                  (diags->v[j - 1].pos.line == d.pos.line && diags->v[j - 1].pos.col > d.pos.col));
+                 j--)
+                diags->v[j] = diags->v[j - 1];
+            diags->v[j] = d;
+        }
         spec_expectations_free(x);
         return MP_EINVAL;
     }
@@ -271,4 +280,35 @@ int spec_expectations_load_file(const char *path, spec_expectations **out, spec_
     }
     mp_buf_free(&b);
     return rc;
+}
+
+size_t spec_file_check_expectations(const spec_file *f, spec_diags *diags) {
+    size_t bad = 0;
+    for (size_t o = 0; o < f->nobjs; o++) {
+        if (f->objs[o].kind != SPEC_KIND_PIPELINE) continue;
+        const spec_pipeline *p = f->objs[o].u.pipeline;
+        for (size_t i = 0; i < p->nsteps; i++) {
+            for (size_t k = 0; k < p->steps[i].ninputs; k++) {
+                const spec_expectations *x = p->steps[i].inputs[k].validate;
+                if (!x || !x->expect_file) continue;
+                char *path = mp_path_abs(f->dir, x->expect_file);
+                spec_expectations *got = NULL;
+                spec_diags d = {0};
+                if (spec_expectations_load_file(path, &got, &d) != 0) {
+                    bad++;
+                    for (size_t j = 0; j < d.n; j++) {
+                        if (d.v[j].pos.line <= 1 && strstr(d.v[j].msg, "cannot read"))
+                            spec_diag_add(diags, f->path, x->pos, "input \"%s\" of step \"%s\": expectations file %s: %s",
+                                          p->steps[i].inputs[k].name, p->steps[i].name, path, d.v[j].msg);
+                        else
+                            spec_diag_add(diags, d.v[j].file, d.v[j].pos, "%s", d.v[j].msg);
+                    }
+                }
+                spec_diags_free(&d);
+                spec_expectations_free(got);
+                free(path);
+            }
+        }
+    }
+    return bad;
 }

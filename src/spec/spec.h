@@ -560,6 +560,10 @@ int spec_load_file(const char *path, spec_file **out, spec_diags *diags);
 int spec_load_string(const char *name, const char *dir, const char *text, size_t len, spec_file **out,
                      spec_diags *diags);
 void spec_file_free(spec_file *f);
+/* Loads every expectations file the Pipelines of f name (validate: {expect: FILE},
+ * relative to f->dir), adding each problem to diags (a file that cannot be read
+ * at the place of its name). Returns how many files had problems. */
+size_t spec_file_check_expectations(const spec_file *f, spec_diags *diags);
 
 /* The first Pipeline in f, or NULL. */
 const spec_pipeline *spec_file_pipeline(const spec_file *f);
