@@ -240,7 +240,7 @@ static void check_unique(monitor_report *r, const monitor_table *t, const monito
         add_row(f, t, c, i);
     }
     free(dup);
-    if (f) f->observed = mp_xasprintf("%zu duplicate%s (rows repeating an earlier row's value)", f->count,
+    if (f) f->observed = mp_xasprintf("%zu duplicate%s (a value of an earlier row)", f->count,
                                       f->count == 1 ? "" : "s");
 }
 
