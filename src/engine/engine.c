@@ -254,7 +254,7 @@ static int apply_start(engine *g, start_item *it) {
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         s->rec.exit_code = -1;
         if (it->prep.report) write_report(s, it->prep.report);
-        /* Retrying cannot fix it: not a bad input path or template, not the data. */
+        /* Retrying cannot fix a missing input, a bad template or data that breaks its expectations. */
         return engine__set_step(g, s, STEP_FAILED, it->prep.reason ? it->prep.reason : "StepFailed", it->prep.error);
     }
     if (it->kind == START_CACHED) {
