@@ -127,6 +127,9 @@ int cmd_logs(cli_env *env, int argc, char **argv);
 int cmd_validate(cli_env *env, int argc, char **argv);
 int cmd_version(cli_env *env, int argc, char **argv);
 int cmd_data(cli_env *env, int argc, char **argv);
+/* `mlplane data validate ...` (cmd_data_validate.c); argv[0] is "validate". */
+int cli_data_validate(int argc, char **argv);
+extern const char CLI_DATA_VALIDATE_USAGE[];
 int cmd_xgb(cli_env *env, int argc, char **argv);
 
 int cmd_server(cli_env *env, int argc, char **argv);

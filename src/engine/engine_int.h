@@ -18,6 +18,8 @@ typedef struct engine__prep {
     char *cwd;
     char *cache_key; /* NULL unless cache: true */
     char *error;     /* set when the step cannot start (bad input path, template) */
+    const char *reason; /* the event of that failure: "DataValidationFailed"; NULL: "StepFailed" */
+    char *report;       /* what to write to the step's log about it (a validation report), or NULL */
 } engine__prep;
 
 /* One step of a run being executed. */

@@ -298,4 +298,57 @@ void monitor_cache_free(monitor_cache *c);
 int monitor_check(store *st, const spec_monitor *m, const monitor_target *t, monitor_cache *cache,
                   store_monitor_check *out, mp_err *e);
 
+/* ---- data validation (validate.c) ---------------------------------------------
+ * A table against spec_expectations (spec.h), Great Expectations' checks: each
+ * expectation that does not hold is one monitor_failure with what was expected,
+ * what was observed and up to MONITOR_EXAMPLES rows that break it. */
+#include "spec/spec.h"
+
+#define MONITOR_EXAMPLES 5
+
+typedef struct monitor_example {
+    long row, line;   /* 1-based data row and the line it starts on */
+    bool missing;     /* the value is missing (value then "") */
+    char value[64];   /* the value as written, cut to 60 bytes */
+} monitor_example;
+
+typedef struct monitor_failure {
+    char *column;            /* heap; NULL for the table's row count */
+    const char *expectation; /* Great Expectations' name: "expect_column_values_to_be_unique", ... */
+    char *expected;          /* heap: "at most 0.01", "in [0, 120]" */
+    char *observed;          /* heap: "null fraction 0.031 (31 of 1000 rows)" */
+    size_t count;            /* rows that break it (0 for a table-wide one) */
+    monitor_example examples[MONITOR_EXAMPLES];
+    size_t nexamples;
+} monitor_failure;
+
+typedef struct monitor_report {
+    char *file;       /* heap: the CSV checked */
+    size_t rows;      /* its data rows */
+    size_t checked;   /* expectations evaluated */
+    monitor_failure *v; /* heap, n of them, in the expectations' order */
+    size_t n;
+} monitor_report;
+
+/* Checks table t (read with keep_text) against x into *r (caller frees with
+ * monitor_report_free; file is copied into it). Returns 0 whether or not
+ * expectations are broken (r->n says), MP_EINVAL when a regex does not compile
+ * or t was not read with keep_text, or when x names a file (x->expect_file). */
+int monitor_validate(const monitor_table *t, const char *file, const spec_expectations *x, monitor_report *r,
+                     mp_err *e);
+/* Reads the CSV at path (monitor_table_read, keep_text) and checks it. Errors:
+ * monitor_table_read's (FILE: row R (line L): what) and monitor_validate's. */
+int monitor_validate_file(const char *path, const spec_expectations *x, monitor_report *r, mp_err *e);
+void monitor_report_free(monitor_report *r);
+/* The report as a JSON object {file, rows, checked, passed, failures: [{column,
+ * expectation, expected, observed, count, examples: [{row, line, value}]}]}
+ * (value null for a missing one). New reference (jansson's json_t). */
+struct json_t *monitor_report_json(const monitor_report *r);
+/* The report as text, one paragraph a broken expectation, appended to out:
+ *   FILE: 2 of 9 expectations broken (1000 rows)
+ *     column "age": expect_column_values_to_be_between: expected in [0, 120], observed min -3 (4 rows outside)
+ *       row 12 (line 13): -3
+ * limit: at most this many failures written (0: all), then "... and N more". */
+void monitor_report_text(const monitor_report *r, size_t limit, mp_buf *out);
+
 #endif

@@ -151,6 +151,12 @@ void spec__decode_sweep(spec__ctx *c, spec_step *s, const char *where, struct fy
 void spec__validate_sweep(spec__ctx *c, const spec_pipeline *p, spec_step *s);
 void spec__sweep_free(spec_sweep *sw);
 
+/* ---- data expectations (expect.c) ----------------------------------------------- */
+/* Decodes an expectations mapping (rows, columns; with_file: also the form
+ * {expect: FILE}) at node m into x; diagnostics name fields after path. */
+void spec__decode_expectations(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, bool with_file,
+                               spec_expectations *x);
+
 /* ---- kinds ------------------------------------------------------------------------ */
 /* Decodes one document of a kind into o (o->kind and o->pos already set), taking
  * meta's contents (meta is left empty). spec is the `spec` value or NULL when the

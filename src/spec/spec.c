@@ -75,6 +75,7 @@ static void artifacts_free(spec_artifact *a, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(a[i].name);
         free(a[i].path);
+        spec_expectations_free(a[i].validate);
     }
     free(a);
 }

@@ -79,6 +79,62 @@ typedef struct spec_kv {
     spec_pos pos; /* of the value */
 } spec_kv;
 
+/* ---- data expectations (expect.c) ---------------------------------------------
+ * What a CSV file must look like, the most used of Great Expectations' checks:
+ *   rows: {min: 100, max: 1000000}
+ *   columns:
+ *     age:   {type: integer, maxNullFraction: 0.01, min: 0, max: 120}
+ *     state: {type: string, in: [CA, NY, TX], regex: "^[A-Z]{2}$"}
+ *     id:    {unique: true, required: true}
+ * The same shape in a step input's `validate:` and in the file of `mlplane data
+ * validate --expect`. The checks themselves are monitor_validate's (src/monitor). */
+typedef enum spec_expect_type {
+    SPEC_EXPECT_ANY = 0, /* type not given: not checked */
+    SPEC_EXPECT_NUMBER,  /* every value a number */
+    SPEC_EXPECT_INTEGER, /* every value a whole number */
+    SPEC_EXPECT_STRING,  /* any value (text as written) */
+    SPEC_EXPECT_BOOLEAN, /* True/False, true/false, TRUE/FALSE (pandas' words) */
+} spec_expect_type;
+
+typedef struct spec_column_expect {
+    char *name;
+    spec_pos pos;           /* of the column's key */
+    bool required;          /* the column must be present (default true) */
+    spec_expect_type type;
+    bool has_max_null;
+    double max_null_fraction; /* in [0, 1] */
+    bool has_min, has_max;
+    double min, max;
+    char **in; /* allowed values as written (nin of them), or NULL */
+    size_t nin;
+    bool unique;
+    char *regex; /* POSIX extended; compiles (checked when decoded), or NULL */
+} spec_column_expect;
+
+typedef struct spec_expectations {
+    bool has_rows_min, has_rows_max;
+    long long rows_min, rows_max;
+    spec_column_expect *cols; /* in file order, names unique */
+    size_t ncols;
+    /* validate: {expect: FILE} in a step input: the expectations are in FILE (as
+     * written: relative to the spec file's folder, read when the step is about to
+     * start); the fields above are then empty. NULL for inline expectations. */
+    char *expect_file;
+    spec_pos pos; /* of the mapping */
+} spec_expectations;
+
+/* Reads an expectations file (one YAML document in the shape above). On success
+ * returns 0 and *out (caller frees with spec_expectations_free); otherwise
+ * MP_EINVAL, *out NULL, every problem in diags with FILE:LINE:COL (an unreadable
+ * file is one diagnostic). */
+int spec_expectations_load_file(const char *path, spec_expectations **out, spec_diags *diags);
+/* The same over text in memory; name is used in diagnostics. */
+int spec_expectations_load_string(const char *name, const char *text, size_t len, spec_expectations **out,
+                                  spec_diags *diags);
+void spec_expectations_free(spec_expectations *x);
+/* "number", "integer", "string", "boolean"; "any" for SPEC_EXPECT_ANY. */
+const char *spec_expect_type_name(spec_expect_type t);
+
 typedef struct spec_artifact {
     char *name;
     /* outputs: path relative to the step's MLPLANE_OUTPUTS directory (default: name).
@@ -86,6 +142,7 @@ typedef struct spec_artifact {
      * such as "{{steps.split.outputs.train}}". */
     char *path;
     spec_pos pos;
+    spec_expectations *validate; /* inputs: what the file must hold before the step runs, or NULL */
 } spec_artifact;
 
 /* An extended resource: any name with a '/' other than nvidia.com/gpu, such as
@@ -560,6 +617,10 @@ int spec_load_file(const char *path, spec_file **out, spec_diags *diags);
 int spec_load_string(const char *name, const char *dir, const char *text, size_t len, spec_file **out,
                      spec_diags *diags);
 void spec_file_free(spec_file *f);
+/* Loads every expectations file the Pipelines of f name (validate: {expect: FILE},
+ * relative to f->dir), adding each problem to diags (a file that cannot be read
+ * at the place of its name). Returns how many files had problems. */
+size_t spec_file_check_expectations(const spec_file *f, spec_diags *diags);
 
 /* The first Pipeline in f, or NULL. */
 const spec_pipeline *spec_file_pipeline(const spec_file *f);

@@ -249,6 +249,8 @@ typedef struct store_stats {
     size_t nstep_durations;
     store_count *versions; /* key: registered model version's stage ("None", "Staging", ...) */
     size_t nversions;
+    store_count *validation_failures; /* key: pipeline; its DataValidationFailed events */
+    size_t nvalidation_failures;
 } store_stats;
 void store_stats_free(store_stats *s);
 
