@@ -33,6 +33,7 @@ static const cli_command commands[] = {
     {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow) and the applied Deployments"},
     {"drift", cmd_drift, "--reference FILE --current FILE [--columns A,B] [--stattest ...] [-o ...]",
      "data drift between two CSV files, per column and for the data set (exit 1 on drift)"},
+    {"monitor", cmd_monitor, "check NAME [-o ...]", "check a Monitor now: drift of what its Deployment receives"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},
     {"data", cmd_data, "check|split|validate ...", "built-in data tools (check a CSV, split train/test, validate against expectations)"},
