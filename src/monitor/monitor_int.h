@@ -1,0 +1,20 @@
+/* monitor_int.h — internals of src/monitor shared between its files; not part of the
+ * public face (monitor.h). Pure functions; any thread. */
+#ifndef MLPLANE_MONITOR_INT_H
+#define MLPLANE_MONITOR_INT_H
+
+/* Survival function of the two-sided one-sample Kolmogorov–Smirnov statistic D_n,
+ * Pr(D_n > d), as scipy.stats.kstwo.sf(d, n) (SciPy's _kolmogn with cdf=False) computes
+ * it, choosing the same method for each (n, d): Ruben–Gambino's closed forms near the
+ * ends, twice Smirnov's one-sided tail (Birnbaum–Tingey sum), the Durbin matrix (Marsaglia,
+ * Tsang and Wang's scaling), Pomeranz's recursion, or Pelz–Good's asymptotic series.
+ * n >= 1 holds an integer value; d any double. Returns a value in [0, 1], NaN for a bad n
+ * or a NaN d, or NaN when memory runs out (the Durbin and Pomeranz methods allocate
+ * O(n d) and O((n d)^2) doubles, freed before they return). */
+double monitor__kstwo_sf(double d, double n);
+
+/* Pr(D_n^+ >= x), the one-sided Smirnov tail, as scipy.special.smirnov(n, x): the
+ * Birnbaum–Tingey sum for n <= 1,000,000, exp(-(6 n x + 1)^2 / (18 n)) above. */
+double monitor__smirnov(long n, double x);
+
+#endif
