@@ -21,6 +21,8 @@
 #include <gsl/gsl_sf_gamma.h>
 
 #define E128 128
+#define KS_PI 3.14159265358979323846
+#define KS_LN2 0.69314718055994530942
 #define SMIRNOV_MAX_COMPUTE_N 1000000L /* cephes: above, its exponential approximation */
 #define SMIRNOV_DIRECT_TERMS 2000      /* sum every term up to this many */
 #define SMIRNOV_WINDOW_LOG 60.0        /* terms below e^-60 of the largest are left out */
@@ -109,7 +111,7 @@ double monitor__smirnov(long n, double x) {
     if (n > SMIRNOV_MAX_COMPUTE_N) {
         double nd = (double)n, q = 6.0 * nd * x + 1.0;
         double logp = -q * q / 18.0 / nd;
-        return logp < -M_LN2 ? exp(logp) : 1.0 - (-expm1(logp));
+        return logp < -KS_LN2 ? exp(logp) : 1.0 - (-expm1(logp));
     }
     long nn = (long)floor((double)n * (1.0 - x));
     if (nn > n - 1) nn = n - 1;
@@ -127,7 +129,7 @@ static const double stirling[] = {-2.955065359477124183e-2, 6.410256410256410256
 static double log_nfact_div_npown(double n) {
     double rn = 1.0 / n, u = rn / n, poly = 0;
     for (size_t i = 0; i < sizeof stirling / sizeof stirling[0]; i++) poly = poly * u + stirling[i];
-    return log(n) / 2 - n + log(2 * M_PI) / 2 + rn * poly;
+    return log(n) / 2 - n + log(2 * KS_PI) / 2 + rn * poly;
 }
 
 /* ---- Durbin's matrix: Pr(D_n <= d) = n!/n^n (H^n)_{kk} ---- */
@@ -283,7 +285,7 @@ static double pomeranz_cdf(long n, double x) {
 static double pelzgood_cdf(long n, double x) {
     if (x <= 0.0) return 0.0;
     if (x >= 1.0) return 1.0;
-    const double pi2 = M_PI * M_PI, pi4 = pi2 * pi2, pi6 = pi4 * pi2, sqrt2pi = sqrt(2 * M_PI);
+    const double pi2 = KS_PI * KS_PI, pi4 = pi2 * pi2, pi6 = pi4 * pi2, sqrt2pi = sqrt(2 * KS_PI);
     double z = sqrt((double)n) * x, z2 = z * z, z3 = z2 * z, z4 = z2 * z2, z6 = z4 * z2;
     double qlog = -pi2 / 8 / z2;
     if (qlog < -708) return 0.0;
@@ -293,7 +295,7 @@ static double pelzgood_cdf(long n, double x) {
     double k3d = pi6 * (5 - 30 * z2) / 64, k3c = pi4 * (-60 * z2 + 212 * z4) / 16;
     double k3b = pi2 * (135 * z4 - 96 * z6) / 4, k3a = -30 * z6 - 90 * pow(z, 8);
     double K[4] = {0, 0, 0, 0};
-    long maxk = (long)ceil(16 * z / M_PI);
+    long maxk = (long)ceil(16 * z / KS_PI);
     for (long k = maxk; k > 0; k--) {
         double m = 2.0 * (double)k - 1, m2 = m * m, m4 = m2 * m2, m6 = m4 * m2;
         double qp = pow(q, 8.0 * (double)k);
@@ -304,7 +306,7 @@ static double pelzgood_cdf(long n, double x) {
     for (int i = 0; i < 4; i++) K[i] = K[i] * q * sqrt2pi / div[i];
     double q2 = exp(-pi2 / 2 / z2), sqrt3z = sqrt(3.0) * z, e2 = 0, e3 = 0;
     for (long k = maxk; k > 0; k--) {
-        double kk = (double)k * (double)k, qk = pow(q2, kk), kpi = M_PI * (double)k;
+        double kk = (double)k * (double)k, qk = pow(q2, kk), kpi = KS_PI * (double)k;
         e2 += kk * qk;
         e3 += (sqrt3z + kpi) * (sqrt3z - kpi) * kk * qk;
     }
