@@ -4,7 +4,8 @@
  * unequal and equal sizes. The asymptotic KS p-value within 1e-6 relative: kstwo.sf(d, n)
  * on a grid of n from 1 to 10^7 that reaches each method SciPy's _kolmogn picks, and
  * ks_2samp on generated samples (most above 10,000 values a side, a few exact ones),
- * made here as make_fixtures.py makes them. PSI against hand-computed values with Evidently's fill.
+ * made here as make_fixtures.py makes them. PSI against hand-computed values with
+ * Evidently's fill.
  * Over category counts, within 1e-6 relative: chi-squared (statistic and p-value,
  * SciPy's chisquare with Evidently's expected counts; a category new in the current
  * sample gives inf and 0), Evidently's Z-test (its formula, in make_fixtures.py; and
