@@ -206,7 +206,7 @@ int cmd_monitor(cli_env *env, int argc, char **argv) {
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         if (c == 'o') {
             if (cli_parse_out(optarg, &out)) return CLI_USAGE;
         } else if (c == 'H') {
