@@ -158,5 +158,10 @@ json_t *api_monitors_json(store *st, mp_err *e);
 /* `describe monitor NAME`: the same with the last check's columns, the last 20 checks
  * and the Monitor's events. NULL with e (MP_ENOENT: no such Monitor). */
 json_t *api_monitor_describe_json(store *st, const char *name, mp_err *e);
+/* The Monitors' families of GET /metrics from their last checks, appended to b:
+ * mlplane_monitor_drift_detected{monitor,column}, mlplane_monitor_dataset_drift{monitor},
+ * mlplane_monitor_drifted_columns_ratio{monitor}, mlplane_monitor_last_check_status{monitor,status},
+ * mlplane_monitor_last_check_timestamp_seconds{monitor}. 0, or the store's error. */
+int api_monitors_render_metrics(store *st, mp_buf *b, mp_err *e);
 
 #endif

@@ -13,6 +13,9 @@
  *     mlplane_step_duration_seconds{pipeline}                                histogram
  *     mlplane_model_versions{stage}                                          gauge
  *     mlplane_data_validation_failures_total{pipeline}                       counter
+ *     mlplane_monitor_drift_detected{monitor,column}, mlplane_monitor_dataset_drift{monitor},
+ *     mlplane_monitor_drifted_columns_ratio{monitor}, mlplane_monitor_last_check_status{monitor,status},
+ *     mlplane_monitor_last_check_timestamp_seconds{monitor}                  gauges (monitors.c)
  *     mlplane_queue_pending_workloads{queue}, mlplane_queue_admitted_workloads{queue},
  *     mlplane_queue_oldest_pending_wait_seconds{queue}                       gauges
  *     mlplane_node_capacity{node,resource,unit}, mlplane_node_allocated{...} gauges
@@ -21,7 +24,7 @@
  *     mlplane_metrics_collections_total{result}, mlplane_metrics_last_collection_timestamp_seconds
  * Label values are bounded: route templates ("/api/v1/runs/{id}", never the
  * path asked for), methods outside the usual few read "other", pipelines, queues,
- * nodes, stages and devices are names, never run ids. docs/metrics.md lists
+ * nodes, stages, devices, Monitors and their columns are names, never run ids. docs/metrics.md lists
  * every family.
  *
  * Threads: api_metrics_start/stop run on the controlling thread. The worker
@@ -312,6 +315,7 @@ static void collect(api_metrics *m, store **st) {
     }
     if (rc == 0) rc = render_queues(&b, *st, &e);
     if (rc == 0) rc = render_nodes(&b, *st, &e);
+    if (rc == 0) rc = api_monitors_render_metrics(*st, &b, &e);
     if (rc == 0) render_gpus(&b);
     if (rc != 0) {
         atomic_fetch_add(&m->collected_failed, 1);

@@ -1,7 +1,7 @@
 /* monitors.c — the Monitors of a home: each applied `kind: Monitor` checked when
  * it is due (its spec.schedule.intervalSeconds after its last check) by a thread of
  * mlplane server, or once on demand (`mlplane monitor check NAME`); and the JSON of
- * `get monitors` and `describe monitor`.
+ * `get monitors` and `describe monitor`, and the Monitors' families of GET /metrics.
  *
  * A check is src/monitor's (monitor_check): this file finds what it needs from the
  * layers above it — the Monitor's spec from the applied sources, the version its
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "monitor/monitor.h"
+#include "util/prom.h"
 #include "sched/sched.h"
 #include "serve/serve.h"
 
@@ -458,4 +459,85 @@ json_t *api_monitor_describe_json(store *st, const char *name, mp_err *e) {
                      NULL);
     applied_free(&a);
     return j;
+}
+
+/* ---- GET /metrics ------------------------------------------------------------------------ */
+
+int api_monitors_render_metrics(store *st, mp_buf *b, mp_err *e) {
+    applied_set a;
+    if (applied_load(st, &a, e) != 0) return MP_ESTORE;
+    store_monitor_check *last = mp_xcalloc(a.n ? a.n : 1, sizeof *last);
+    bool *has = mp_xcalloc(a.n ? a.n : 1, sizeof *has);
+    int rc = 0;
+    for (size_t i = 0; i < a.n && rc == 0; i++) {
+        store_monitor_check *c = NULL;
+        size_t n = 0;
+        rc = st->o->monitor_check_list(st, a.v[i].m->meta.name, 1, &c, &n, e);
+        if (rc == 0 && n) {
+            last[i] = c[0];
+            has[i] = true;
+            free(c);
+        } else {
+            store_monitor_check_array_free(c, n);
+        }
+    }
+    if (rc == 0) {
+        static const char *const statuses[] = {"Drift", "NoDrift", "Waiting", "Failed"};
+        mp_prom_family(b, "mlplane_monitor_drift_detected", "gauge",
+                       "Whether the last check of a Monitor found this column drifted (1) or not (0).");
+        for (size_t i = 0; i < a.n; i++) {
+            if (!has[i] || !last[i].result_json) continue;
+            json_t *r = json_loads(last[i].result_json, 0, NULL);
+            size_t k;
+            json_t *c;
+            json_array_foreach(json_object_get(r, "columns"), k, c) {
+                mp_buf_puts(b, "mlplane_monitor_drift_detected{");
+                mp_prom_label(b, true, "monitor", a.v[i].m->meta.name);
+                mp_prom_label(b, false, "column", json_string_value(json_object_get(c, "column")) ? json_string_value(json_object_get(c, "column")) : "");
+                mp_buf_printf(b, "} %d\n", json_is_true(json_object_get(c, "drifted")) ? 1 : 0);
+            }
+            json_decref(r);
+        }
+        mp_prom_family(b, "mlplane_monitor_dataset_drift", "gauge",
+                       "Whether the last check of a Monitor found its data set drifted (1) or not (0).");
+        for (size_t i = 0; i < a.n; i++) {
+            if (!has[i] || (strcmp(last[i].status, "Drift") != 0 && strcmp(last[i].status, "NoDrift") != 0)) continue;
+            mp_buf_puts(b, "mlplane_monitor_dataset_drift{");
+            mp_prom_label(b, true, "monitor", a.v[i].m->meta.name);
+            mp_buf_printf(b, "} %d\n", strcmp(last[i].status, "Drift") == 0);
+        }
+        mp_prom_family(b, "mlplane_monitor_drifted_columns_ratio", "gauge",
+                       "The share of a Monitor's columns its last check found drifted.");
+        for (size_t i = 0; i < a.n; i++) {
+            if (!has[i] || last[i].ncolumns == 0) continue;
+            mp_buf_puts(b, "mlplane_monitor_drifted_columns_ratio{");
+            mp_prom_label(b, true, "monitor", a.v[i].m->meta.name);
+            mp_buf_printf(b, "} %.17g\n", last[i].share);
+        }
+        mp_prom_family(b, "mlplane_monitor_last_check_status", "gauge",
+                       "The status of a Monitor's last check: 1 for its status, 0 for the others.");
+        for (size_t i = 0; i < a.n; i++) {
+            if (!has[i]) continue;
+            for (size_t s = 0; s < sizeof statuses / sizeof *statuses; s++) {
+                mp_buf_puts(b, "mlplane_monitor_last_check_status{");
+                mp_prom_label(b, true, "monitor", a.v[i].m->meta.name);
+                mp_prom_label(b, false, "status", statuses[s]);
+                mp_buf_printf(b, "} %d\n", strcmp(last[i].status, statuses[s]) == 0);
+            }
+        }
+        mp_prom_family(b, "mlplane_monitor_last_check_timestamp_seconds", "gauge",
+                       "When a Monitor was last checked (Unix time).");
+        for (size_t i = 0; i < a.n; i++) {
+            if (!has[i]) continue;
+            mp_buf_puts(b, "mlplane_monitor_last_check_timestamp_seconds{");
+            mp_prom_label(b, true, "monitor", a.v[i].m->meta.name);
+            mp_buf_printf(b, "} %.3f\n", (double)last[i].time_ms / 1000.0);
+        }
+    }
+    for (size_t i = 0; i < a.n; i++)
+        if (has[i]) store_monitor_check_free(&last[i]);
+    free(last);
+    free(has);
+    applied_free(&a);
+    return rc;
 }

@@ -38,7 +38,6 @@ s.serve_forever()
 PY
 python3 "$T_DIR/hook.py" "$T_DIR/hook.port" "$HOOK_LOG" &
 HOOK_PID=$!
-trap 'kill $HOOK_PID 2>/dev/null || true' EXIT
 wait_for "the webhook receiver" 10 test -s "$T_DIR/hook.port"
 HOOK_URL="http://127.0.0.1:$(cat "$T_DIR/hook.port")/alert"
 
@@ -75,8 +74,9 @@ assert_contains "$out" "no request log yet" "why it waits"
 
 start_server
 url_of() { mlp get deployments -o json | jq -r --arg n "$1" '.[] | select(.deployment == $n) | .url // empty'; }
-wait_for "deployment web to have a URL" 30 test -n "$(url_of web)"
-U=$(url_of web)
+has_url() { U=$(url_of web) && [ -n "$U" ]; }
+wait_for "deployment web to have a URL" 30 has_url
+has_url || fail "no URL: $(mlp get deployments -o json 2>&1)"
 ready() { curl -sf "$U/v2/health/ready" >/dev/null; }
 wait_for "deployment web to be ready" 30 ready
 
@@ -90,7 +90,7 @@ send() {
     fail "inference of $1"
 }
 # 200 rows of the training data itself (every other row): no drift
-sed -n '2,$p' "$DATA" | cut -d, -f1-30 | awk 'NR % 2 == 0' | head -200 >"$T_DIR/same.csv"
+sed -n '2,$p' "$DATA" | cut -d, -f1-30 | awk 'NR % 2 == 0 && ++n <= 200' >"$T_DIR/same.csv"
 send "$T_DIR/same.csv"
 out=$(mlp monitor check web-drift -o json) && rc=0 || rc=$?
 assert_eq "$rc" "0" "exit status without drift"
@@ -113,20 +113,33 @@ assert_eq "$(head -1 "$HOOK_LOG" | jq -r '[.monitor, .status, .deployment, .vers
 ok "shifted features: drift found per column, exit 1, the webhook's JSON alert"
 
 # drift again: recorded, but the webhook waits out its cooldown
-mlp monitor check web-drift >/dev/null && fail "drift again: exit 0" || true
+rc=0; err=$(mlp monitor check web-drift 2>&1 >/dev/null) || rc=$?
+assert_eq "$rc" "1" "drift again: exit status ($err)"
 assert_eq "$(wc -l <"$HOOK_LOG")" "1" "one alert within the cooldown"
-d=$(mlp describe monitor web-drift -o json)
+d=$(mlp describe monitor web-drift -o json 2>&1) || fail "describe monitor: $d"
 assert_eq "$(jq -r '[.history[] | .status] | join(",")' <<<"$d")" "Drift,Drift,NoDrift,Waiting" "the history, newest first"
 assert_eq "$(jq -r '[.events[] | .type] | join(",")' <<<"$d")" "Waiting,WebhookSent,DriftDetected" "the events, least recently seen first"
 assert_eq "$(jq -r '.events[] | select(.type == "DriftDetected") | .count' <<<"$d")" "2" "the same drift counted twice"
-table=$(mlp describe monitor web-drift)
+table=$(mlp describe monitor web-drift 2>&1) || fail "describe monitor: $table"
 assert_contains "$table" "Watches:       deployment/web" "describe: what it watches"
 assert_contains "$table" "Drifted:       4 of 4 columns (100%)" "describe: the verdict"
 assert_eq "$(mlp get monitors | awk 'NR == 2 { print $1, $2, $3, $4, $5 }')" "web-drift deployment/web Drift 4/4 1" \
   "get monitors table"
-y=$(mlp get monitors -o yaml)
+y=$(mlp get monitors -o yaml 2>&1) || fail "get monitors: $y"
 assert_contains "$y" "name: web-drift" "get monitors -o yaml"
 ok "the cooldown holds; describe monitor and get monitors show checks, history and events"
+
+# the server's /metrics: each column's verdict and the data set's, from the last check
+metric_is() { curl -sf "$SERVER_URL/metrics" | grep -qxF "$1"; }
+wait_for "the drift gauges on /metrics" 30 metric_is 'mlplane_monitor_drift_detected{monitor="web-drift",column="f0"} 1'
+curl -sf "$SERVER_URL/metrics" >"$T_DIR/metrics.txt"
+assert_contains "$(cat "$T_DIR/metrics.txt")" 'mlplane_monitor_dataset_drift{monitor="web-drift"} 1' "dataset gauge"
+assert_contains "$(cat "$T_DIR/metrics.txt")" 'mlplane_monitor_last_check_status{monitor="web-drift",status="Drift"} 1' "status gauge"
+assert_contains "$(cat "$T_DIR/metrics.txt")" 'mlplane_monitor_drifted_columns_ratio{monitor="web-drift"} 1' "share gauge"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$T_DIR/metrics.txt" || fail "promtool check metrics: $(promtool check metrics <"$T_DIR/metrics.txt" 2>&1)"
+fi
+ok "GET /metrics: mlplane_monitor_drift_detected per column, the data set's drift, the last check's status"
 
 # the server checks on its own schedule: a Monitor due every second
 cat >"$T_DIR/fast.yaml" <<YAML
