@@ -16,8 +16,9 @@
  * sample into the bins by binary search in its sorted values. Nothing is O(n^2).
  *
  * Threads: monitor_reference_build and monitor_drift hand columns to a few worker
- * threads (run_columns); a worker writes only its own column's slot of the result,
- * reads the shared inputs, and allocates its scratch itself. The caller's thread
+ * threads (run_columns); a worker writes only its own columns' slots of the result
+ * and its own scratch (ws[worker], reused across its columns, freed by the caller's
+ * thread after the join), and reads the shared inputs. The caller's thread
  * joins them all before it reads the slots, so the result is the same for any
  * number of threads. The caller owns the reference and the result. */
 #include "monitor/monitor.h"
