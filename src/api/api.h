@@ -141,4 +141,22 @@ int api_uploads_place(const char *home, const char *root, json_t *files, json_t 
  * 409 INVALID_STATE, others -> 500 INTERNAL_ERROR. */
 void api_error(mp_http_resp *resp, const mp_err *e);
 
+/* ---- Monitors (monitors.c) -----------------------------------------------------------
+ * mlplane server checks each applied Monitor when it is due, on a thread of its own
+ * (its own store handle; block the caller's stop signals first), and carries out its
+ * actions when drift is found. */
+typedef struct api_monitors api_monitors;
+int api_monitors_start(const char *home, api_monitors **out, mp_err *e);
+void api_monitors_stop(api_monitors *m);
+/* Checks the applied Monitor name once now, as the thread would (actions included);
+ * *out is the recorded check (free with store_monitor_check_free). MP_ENOENT when no
+ * Monitor has that name. */
+int api_monitor_check_now(store *st, const char *home, const char *name, store_monitor_check *out, mp_err *e);
+/* `get monitors`: each applied Monitor with its spec's summary and last check (a JSON
+ * array, a new reference; NULL with e on a store error). */
+json_t *api_monitors_json(store *st, mp_err *e);
+/* `describe monitor NAME`: the same with the last check's columns, the last 20 checks
+ * and the Monitor's events. NULL with e (MP_ENOENT: no such Monitor). */
+json_t *api_monitor_describe_json(store *st, const char *name, mp_err *e);
+
 #endif

@@ -12,6 +12,7 @@
  *     mlplane_runs{pipeline,state}, mlplane_steps{pipeline,state}           gauges
  *     mlplane_step_duration_seconds{pipeline}                                histogram
  *     mlplane_model_versions{stage}                                          gauge
+ *     mlplane_data_validation_failures_total{pipeline}                       counter
  *     mlplane_queue_pending_workloads{queue}, mlplane_queue_admitted_workloads{queue},
  *     mlplane_queue_oldest_pending_wait_seconds{queue}                       gauges
  *     mlplane_node_capacity{node,resource,unit}, mlplane_node_allocated{...} gauges
@@ -146,6 +147,18 @@ static void render_store(mp_buf *b, const store_stats *s) {
         mp_prom_hist_render_counts(b, "mlplane_step_duration_seconds", l.data, s->step_durations[i].counts,
                                    s->step_durations[i].sum_s);
         mp_buf_free(&l);
+    }
+    /* Every pipeline with runs has a series (0 included), so that the first failure is an increase. */
+    mp_prom_family(b, "mlplane_data_validation_failures_total", "counter",
+                   "Steps of the runs in the store that failed data validation before they ran, by pipeline.");
+    for (size_t i = 0, v = 0; i < s->nruns; i++) {
+        if (i > 0 && strcmp(s->runs[i].key, s->runs[i - 1].key) == 0) continue;
+        int64_t n = 0;
+        for (; v < s->nvalidation_failures && strcmp(s->validation_failures[v].key, s->runs[i].key) < 0; v++) {}
+        if (v < s->nvalidation_failures && strcmp(s->validation_failures[v].key, s->runs[i].key) == 0)
+            n = s->validation_failures[v].n;
+        labels1(b, "mlplane_data_validation_failures_total", "pipeline", s->runs[i].key);
+        mp_buf_printf(b, "%lld\n", (long long)n);
     }
     mp_prom_family(b, "mlplane_model_versions", "gauge", "Registered model versions, by stage.");
     for (size_t i = 0; i < s->nversions; i++) {

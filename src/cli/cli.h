@@ -127,6 +127,9 @@ int cmd_logs(cli_env *env, int argc, char **argv);
 int cmd_validate(cli_env *env, int argc, char **argv);
 int cmd_version(cli_env *env, int argc, char **argv);
 int cmd_data(cli_env *env, int argc, char **argv);
+/* `mlplane data validate ...` (cmd_data_validate.c); argv[0] is "validate". */
+int cli_data_validate(int argc, char **argv);
+extern const char CLI_DATA_VALIDATE_USAGE[];
 int cmd_xgb(cli_env *env, int argc, char **argv);
 
 int cmd_server(cli_env *env, int argc, char **argv);
@@ -140,6 +143,10 @@ int cmd_launch(cli_env *env, int argc, char **argv);
 int cmd_k8s(cli_env *env, int argc, char **argv);
 /* `mlplane drift` (cmd_drift.c): 0 no drift, 1 drift, 2 bad input or usage. */
 int cmd_drift(cli_env *env, int argc, char **argv);
+/* `mlplane monitor check NAME`, `get monitors`, `describe monitor NAME` on the home (cmd_monitor.c). */
+int cmd_monitor(cli_env *env, int argc, char **argv);
+int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out);
+int cli_describe_monitor(cli_env *env, const char *home_flag, const char *name, cli_out out);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);
 /* get clusterqueues|localqueues|priorityclasses|resourceflavors (cmd_cluster.c). */

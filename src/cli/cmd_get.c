@@ -217,7 +217,7 @@ static const char get_help[] =
     "Usage: mlplane get KIND [ARG] [-o table|wide|json|yaml|name|jsonpath=TEMPLATE] [-l SELECTOR] [--limit N]\n"
     "                        [--show-labels] [-w]\n"
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
-    "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy),\n"
+    "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy), monitors (mon),\n"
     "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
@@ -302,6 +302,10 @@ static int f_deployments(cli_env *env, const get_req *q, cli_out out) {
     (void)q;
     return env->backend->get_deployments(env, out);
 }
+static int f_monitors(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return cli_get_monitors(env, NULL, out);
+}
 static int f_objects(cli_env *env, const get_req *q, cli_out out) {
     return env->backend->get_objects(env, q->kind->kind, out);
 }
@@ -314,6 +318,7 @@ static const get_kind kinds[] = {
     {"nodes", "node", "no", f_nodes, 0, true, NULL},
     {"queue", "queue", NULL, f_queue, 0, false, NULL},
     {"deployments", "deployment", "deploy", f_deployments, 0, true, "for one use mlplane rollout status NAME"},
+    {"monitors", "monitor", "mon", f_monitors, 0, false, "for one use mlplane describe monitor NAME"},
     {"clusterqueues", "clusterqueue", "cq", f_objects, 0, false, NULL},
     {"localqueues", "localqueue", "lq", f_objects, 0, false, NULL},
     {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
@@ -371,6 +376,7 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n"
               "       mlplane describe deployment NAME [-o table|json|yaml]\n"
+              "       mlplane describe monitor NAME [-o table|json|yaml]\n"
               "       mlplane describe model NAME [-o table|json|yaml]\n\n"
               "Shows a run: its labels and params, each step (state, attempts, exit code, duration, cache,\n"
               "outputs, log), the metrics steps reported, and its events.\n"
@@ -388,6 +394,11 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     if (g.npos == 2 && (strcmp(g.pos[0], "deployment") == 0 || strcmp(g.pos[0], "deployments") == 0 ||
                         strcmp(g.pos[0], "deploy") == 0))
         return env->backend->describe_deployment(env, g.pos[1], g.out);
+    if (g.npos == 2 && (strcmp(g.pos[0], "monitor") == 0 || strcmp(g.pos[0], "monitors") == 0 ||
+                        strcmp(g.pos[0], "mon") == 0)) {
+        if (env->server) return cli_not_remote(env, "describe monitor");
+        return cli_describe_monitor(env, NULL, g.pos[1], g.out);
+    }
     if (g.npos == 2 && (strcmp(g.pos[0], "model") == 0 || strcmp(g.pos[0], "models") == 0))
         return env->backend->models(env, g.pos[1], true, g.out);
     if (g.npos != 2 || strcmp(g.pos[0], "run") != 0)

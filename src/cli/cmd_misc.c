@@ -87,7 +87,8 @@ int cmd_validate(cli_env *env, int argc, char **argv) {
               "Checks spec files and reports every error as FILE:LINE:COL: message.\n"
               "A step's priorityClassName and queueName must name an object of the files\n"
               "given or one applied in the home (when it exists; with --server they are not\n"
-              "checked: run checks them on the server).\n"
+              "checked: run checks them on the server). The expectations files that step\n"
+              "inputs name (validate: {expect: FILE}) are read and checked too.\n"
               "Exit status 2 when any file has errors. Nothing is recorded or run.\n",
               stdout);
         return CLI_OK;
@@ -96,7 +97,8 @@ int cmd_validate(cli_env *env, int argc, char **argv) {
     size_t n = (size_t)argc - 1;
     spec_diags *d = mp_xcalloc(n, sizeof *d);
     spec_file **f = mp_xcalloc(n, sizeof *f);
-    for (size_t i = 0; i < n; i++) spec_load_file(argv[i + 1], &f[i], &d[i]);
+    for (size_t i = 0; i < n; i++)
+        if (spec_load_file(argv[i + 1], &f[i], &d[i]) == 0) spec_file_check_expectations(f[i], &d[i]);
     int status = CLI_OK;
     if (env->backend->validate_names) status = env->backend->validate_names(env, f, n, d);
     for (size_t i = 0; i < n; i++) {

@@ -4,7 +4,9 @@
  * (so libmicrohttpd's workers inherit the mask), then waits for one with
  * sigwait and stops the server: no signal handler runs anywhere. The
  * Deployments applied to the home run as child processes under the fleet of
- * serve.h (started after the API, stopped before it). */
+ * serve.h (started after the API, stopped before it), and the applied Monitors are
+ * checked on their schedules by the monitors' thread of src/api (started after the
+ * fleet, stopped first). */
 #include "cli/cli.h"
 #include "serve/serve.h"
 
@@ -113,10 +115,18 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         free(home);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
+    api_monitors *mons = NULL;
+    if (api_monitors_start(home, &mons, &e) != 0) {
+        serve_fleet_stop(fleet);
+        api_server_stop(s);
+        free(home);
+        return cli_fail(CLI_FAILED, "%s", e.msg);
+    }
     printf("mlplane server listening on %s (home %s)\n", api_server_url(s), home);
     fflush(stdout);
     int sig = cli_wait_stop_signal(&set);
     if (o->verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));
+    api_monitors_stop(mons);
     serve_fleet_stop(fleet); /* the deployments drain while the API still answers */
     api_server_stop(s);
     free(home);

@@ -33,9 +33,10 @@ static const cli_command commands[] = {
     {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow) and the applied Deployments"},
     {"drift", cmd_drift, "--reference FILE --current FILE [--columns A,B] [--stattest ...] [-o ...]",
      "data drift between two CSV files, per column and for the data set (exit 1 on drift)"},
+    {"monitor", cmd_monitor, "check NAME [-o ...]", "check a Monitor now: drift of what its Deployment receives"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},
-    {"data", cmd_data, "check|split ...", "built-in data tools (check a CSV, split train/test)"},
+    {"data", cmd_data, "check|split|validate ...", "built-in data tools (check a CSV, split train/test, validate against expectations)"},
     {"xgb", cmd_xgb, "train|eval|predict ...", "built-in XGBoost tools"},
 };
 
@@ -134,7 +135,11 @@ int cli_open_store_existing(cli_env *env, const char *home_flag, char **home, st
 
 int cmd_data(cli_env *env, int argc, char **argv) {
     (void)env;
-    return ml_data_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "validate") == 0) return cli_data_validate(argc - 1, argv + 1);
+    int rc = ml_data_main(argc - 1, argv + 1);
+    if (argc < 2 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "split") != 0))
+        fprintf(rc ? stderr : stdout, "%s\n", CLI_DATA_VALIDATE_USAGE); /* the sub-commands' list goes on */
+    return rc;
 }
 
 int cmd_xgb(cli_env *env, int argc, char **argv) {

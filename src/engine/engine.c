@@ -232,6 +232,18 @@ static bool cache_hit_usable(const engine__step *s, const store_cache_entry *ce)
     return true;
 }
 
+/* Appends text to the step's log (its folder made when needed): why it did not start. */
+static void write_report(const engine__step *s, const char *text) {
+    if (!s->rec.log_path) return;
+    char *dir = mp_path_dir(s->rec.log_path);
+    mp_mkdir_p(dir, NULL);
+    free(dir);
+    FILE *f = fopen(s->rec.log_path, "a");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
 static int apply_start(engine *g, start_item *it) {
     engine__step *s = it->s;
     if (it->kind == START_UNKNOWN) return 0; /* its names resolve to nothing applied: it waits */
@@ -241,7 +253,9 @@ static int apply_start(engine *g, start_item *it) {
         s->rec.attempts++;
         s->rec.started_ms = s->rec.ended_ms = mp_now_ms();
         s->rec.exit_code = -1;
-        return engine__set_step(g, s, STEP_FAILED, "StepFailed", it->prep.error); /* retrying cannot fix it */
+        if (it->prep.report) write_report(s, it->prep.report);
+        /* Retrying cannot fix a missing input, a bad template or data that breaks its expectations. */
+        return engine__set_step(g, s, STEP_FAILED, it->prep.reason ? it->prep.reason : "StepFailed", it->prep.error);
     }
     if (it->kind == START_CACHED) {
         free(s->rec.cache_key);

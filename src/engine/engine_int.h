@@ -18,6 +18,8 @@ typedef struct engine__prep {
     char *cwd;
     char *cache_key; /* NULL unless cache: true */
     char *error;     /* set when the step cannot start (bad input path, template) */
+    const char *reason; /* the event of that failure: "DataValidationFailed"; NULL: "StepFailed" */
+    char *report;       /* what to write to the step's log about it (a validation report), or NULL */
 } engine__prep;
 
 /* One step of a run being executed. */
@@ -78,6 +80,9 @@ int engine__track_finish(store *st, const char *run_id, int run_state, int64_t e
  * a problem the user must fix is put in pr->error. */
 void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr);
 void engine__prep_free(engine__prep *pr);
+/* The training data of the model step s registers (its first .csv argument that is an
+ * input or an upstream output), or NULL; heap. */
+char *engine__training_data(const engine__ctx *c, const engine__step *s);
 
 /* Parses a run's params_json into a kv array (caller frees with spec_kv_array_free). */
 int engine__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e);

@@ -136,7 +136,9 @@ int engine__publish_outputs(engine *g, engine__step *s) {
 /* register: {model, artifact[, ifChanged]}: the artifact becomes the next version
  * of the model, its file or tree kept in the home's artifact store (store_artstore_put,
  * in the engine's transaction, which records the version); with
- * ifChanged, only when its bytes differ from the latest version's. */
+ * ifChanged, only when its bytes differ from the latest version's. The version's
+ * tag mlplane.trainingData names its training data when the step's command has a
+ * .csv input (engine__training_data). */
 int engine__register_model(engine *g, engine__step *s) {
     const spec_step *sp = s->spec;
     if (!sp->register_model || !sp->register_artifact || s->trial) return 0; /* a sweep registers its best, once */
@@ -157,6 +159,10 @@ int engine__register_model(engine *g, engine__step *s) {
         return engine__record_event(g, s->rec.name, "ModelUnchanged", msg);
     }
     rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    char *data = rc == 0 ? engine__training_data(&g->c, s) : NULL;
+    if (data) /* what a Monitor of this version compares its requests with */
+        rc = g->st->r->version_set_tag(g->st, sp->register_model, version, STORE_TAG_TRAINING_DATA, data, g->e);
+    free(data);
     if (rc == 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "model \"%s\" version %lld from %s", sp->register_model, (long long)version, source);

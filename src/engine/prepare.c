@@ -7,13 +7,18 @@
  * directories (inputs, upstream outputs) by content. A sweep trial sees its own
  * values of the swept params (templates, MLPLANE_PARAM_*, the cache key) and
  * MLPLANE_TRIAL, MLPLANE_SWEEP.
+ * An input with `validate:` is read and checked against its expectations
+ * (monitor_validate) here, before anything starts: a broken expectation makes
+ * the step fail without running, with reason DataValidationFailed.
  * Pure apart from reading input files; called on the engine's thread. */
 #include "engine/engine_int.h"
+#include "monitor/monitor.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 extern char **environ;
 
@@ -177,6 +182,72 @@ static char *render_or_fail(const char *tmpl, lookup_ud *lud, const char *what, 
     return out;
 }
 
+/* The first failures of r on one line, for the step's message. */
+static void summary(const monitor_report *r, mp_buf *b) {
+    for (size_t i = 0; i < r->n && i < 3; i++) {
+        const monitor_failure *f = &r->v[i];
+        if (f->column) mp_buf_printf(b, "%scolumn \"%s\": ", i ? "; " : "", f->column);
+        else mp_buf_printf(b, "%stable: ", i ? "; " : "");
+        mp_buf_printf(b, "%s: expected %s, observed %s", f->expectation, f->expected, f->observed);
+        if (f->nexamples) {
+            const monitor_example *x = &f->examples[0];
+            mp_buf_printf(b, " (e.g. row %ld, line %ld: %s)", x->row, x->line, x->missing ? "missing" : x->value);
+        }
+    }
+    if (r->n > 3) mp_buf_printf(b, "; and %zu more (see the step's log)", r->n - 3);
+}
+
+/* Checks input a (at abs) against its expectations; a failure goes in pr. */
+static void validate_input(const engine__ctx *c, const spec_artifact *a, const char *abs, engine__prep *pr) {
+    if (mp_is_dir(abs)) {
+        pr->error = mp_xasprintf("input \"%s\" is a folder (%s): validate: checks one CSV file; name the file in "
+                                 "inputs[].path",
+                                 a->name, abs);
+        return;
+    }
+    spec_expectations *own = NULL;
+    const spec_expectations *x = a->validate;
+    if (x->expect_file) {
+        char *path = mp_path_abs(c->spec_dir, x->expect_file);
+        spec_diags d = {0};
+        if (spec_expectations_load_file(path, &own, &d) != 0) {
+            mp_buf b;
+            mp_buf_init(&b);
+            spec_diags_format(&d, &b);
+            while (b.len && b.data[b.len - 1] == '\n') b.data[--b.len] = '\0';
+            pr->error = mp_xasprintf("input \"%s\": bad expectations file: %s", a->name, b.data);
+            mp_buf_free(&b);
+            spec_diags_free(&d);
+            free(path);
+            return;
+        }
+        free(path);
+        x = own;
+    }
+    monitor_report r;
+    mp_err e;
+    mp_err_clear(&e);
+    if (monitor_validate_file(abs, x, &r, &e) != 0) {
+        pr->error = mp_xasprintf("data validation of input \"%s\" could not read it: %s", a->name, e.msg);
+        pr->reason = "DataValidationFailed";
+        pr->report = mp_xasprintf("mlplane: data validation of input \"%s\": %s\n", a->name, e.msg);
+    } else if (r.n) {
+        mp_buf b;
+        mp_buf_init(&b);
+        mp_buf_printf(&b, "data validation failed for input \"%s\" (%s): %zu of %zu expectations broken: ", a->name,
+                      abs, r.n, r.checked);
+        summary(&r, &b);
+        pr->error = mp_buf_steal(&b);
+        pr->reason = "DataValidationFailed";
+        mp_buf_init(&b);
+        mp_buf_printf(&b, "==> mlplane: data validation of input \"%s\" failed; the step did not run\n", a->name);
+        monitor_report_text(&r, 0, &b);
+        pr->report = mp_buf_steal(&b);
+    }
+    monitor_report_free(&r);
+    spec_expectations_free(own);
+}
+
 void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr) {
     memset(pr, 0, sizeof *pr);
     const spec_step *sp = s->spec;
@@ -194,6 +265,8 @@ void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *
             pr->error = mp_xasprintf("input \"%s\" not found: %s", sp->inputs[i].name, abs);
         mp_strv_push_owned(&inputs, abs);
     }
+    for (size_t i = 0; i < sp->ninputs && !pr->error; i++)
+        if (sp->inputs[i].validate) validate_input(c, &sp->inputs[i], inputs.v[i], pr);
     if (sp->script) {
         mp_strv_push(&pr->argv, "/bin/sh");
         mp_strv_push(&pr->argv, "-e");
@@ -281,6 +354,7 @@ void engine__prep_free(engine__prep *pr) {
     free(pr->cwd);
     free(pr->cache_key);
     free(pr->error);
+    free(pr->report);
     memset(pr, 0, sizeof *pr);
 }
 
@@ -318,4 +392,28 @@ char *engine__params_to_json(const spec_kv *kv, size_t n) {
 
 char *engine__step_dir(const char *home, const char *run_id, const char *step) {
     return mp_xasprintf("%s/runs/%s/%s", home, run_id, step);
+}
+
+/* The training data of a model registered by step s: the first argument of its
+ * command (or a --flag=VALUE's value) that names an existing .csv file outside the
+ * step's own outputs, i.e. one of its inputs or an upstream step's output. NULL
+ * when none; heap. */
+char *engine__training_data(const engine__ctx *c, const engine__step *s) {
+    engine__prep pr;
+    engine__prepare(c, s, &pr);
+    char *found = NULL;
+    size_t olen = s->rec.outputs_dir ? strlen(s->rec.outputs_dir) : 0;
+    for (size_t i = 0; i < pr.argv.n && !found; i++) {
+        const char *a = pr.argv.v[i];
+        const char *eq = a[0] == '-' ? strchr(a, '=') : NULL;
+        if (eq) a = eq + 1;
+        size_t n = strlen(a);
+        if (n < 5 || strcasecmp(a + n - 4, ".csv") != 0) continue;
+        char *abs = mp_path_abs(pr.cwd ? pr.cwd : c->spec_dir, a);
+        bool own = olen && strncmp(abs, s->rec.outputs_dir, olen) == 0 && (abs[olen] == '/' || !abs[olen]);
+        if (!own && mp_path_exists(abs) && !mp_is_dir(abs)) found = abs;
+        else free(abs);
+    }
+    engine__prep_free(&pr);
+    return found;
 }

@@ -160,6 +160,10 @@ static void render_object(k8s__ctx *c, const spec_object *so) {
     case SPEC_KIND_LOCAL_QUEUE:
     case SPEC_KIND_RESOURCE_FLAVOR: k8s__render_queue(c, so); break;
     case SPEC_KIND_DEPLOYMENT: k8s__render_deployment(c, so->u.deployment); break;
+    case SPEC_KIND_MONITOR:
+        k8s__note(c, so->pos, "Monitor %s: nothing rendered: mlplane server runs Monitors itself (apply it to the "
+                  "server with `mlplane apply --server URL`)", m->name);
+        break;
     default:
         k8s__note(c, so->pos, "%s %s: nothing rendered: this kind has no Kubernetes object",
                   spec_kind_name(so->kind), m->name);

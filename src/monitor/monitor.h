@@ -13,9 +13,14 @@
 #include "util/util.h"
 
 /* Two-sample Kolmogorov–Smirnov test, two-sided, as scipy.stats.ks_2samp(method="auto"):
- * *d the statistic, *p its p-value, exact (Hodges' lattice-path counts) when the larger
- * sample has at most 10,000 values. Larger samples: returns -1 (asymptotic p-value not
- * yet implemented), *d still set. Returns 0. a (na >= 1) and b (nb >= 1) sorted. */
+ * *d the statistic, *p its p-value. Exact mode, when the larger sample has at most 10,000
+ * values: *d is moved to the lattice h / lcm(na, nb) and *p counts lattice paths (Hodges;
+ * O(na nb) time). Asymptotic mode, for larger samples or where the exact value is not a
+ * probability (as SciPy, which then falls back; *d keeps its lattice value): *p =
+ * kstwo.sf(*d, round(na nb / (na + nb))) (see monitor_int.h): well under a millisecond
+ * for most sizes, tens of milliseconds at worst (Durbin's matrix, where that n is near
+ * 100,000 and *d small). *p is in [0, 1]. Returns 0; -1 with *p NaN only when
+ * memory runs out (*d still set). a (na >= 1) and b (nb >= 1) sorted. */
 int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p);
 
 /* First Wasserstein distance as scipy.stats.wasserstein_distance of two sorted samples. */
@@ -111,6 +116,28 @@ bool monitor_is_missing(const char *s, size_t n);
 /* Whether the n bytes of s read whole as a decimal number (spaces around allowed; no
  * hexadecimal, no NaN); the number in *out. */
 bool monitor_parse_number(const char *s, size_t n, double *out);
+
+/* ---- a Deployment's request log as the current sample (reqlog.c) ------------------- */
+typedef struct monitor_reqlog_opts {
+    int64_t window_rows; /* the last N rows; 0: no count limit */
+    int64_t since_ms;    /* rows logged at or after this wall-clock time; 0: any time */
+    const char *version; /* only the rows this model version answered, or NULL: all */
+} monitor_reqlog_opts;
+
+/* What was read and what was left out, and why. */
+typedef struct monitor_reqlog_counts {
+    size_t rows;          /* kept */
+    size_t shadow, failed, other_version, no_inputs, other_width, bad_lines;
+} monitor_reqlog_counts;
+
+/* Reads the rows of features in the request log at path (and its rotated files
+ * PATH.1, PATH.2, ...: serve.h's format) into t (columns f0, f1, ..., numeric; free
+ * with monitor_table_free), oldest row first. Shadow answers, failed requests, other
+ * versions (o->version), lines without inputs or of another width are left out and
+ * counted in *counts; unreadable lines too (a line being written). Returns 0, or
+ * MP_ENOENT when there is no log at all (e says so and what to do). */
+int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_table *t,
+                        monitor_reqlog_counts *counts, mp_err *e);
 
 /* ---- drift between a reference table and a current one (drift.c, sort.c) -------- */
 
@@ -241,5 +268,97 @@ int monitor_test_parse(const char *s);
 const char *monitor_kind_name(monitor_kind k);
 /* Whether a test's figure is a p-value (drift below the threshold). */
 bool monitor_test_is_pvalue(monitor_test t);
+
+/* ---- a Monitor's check (check.c) ---------------------------------------------------- */
+#include "spec/spec.h"
+#include "store/store.h"
+
+struct json_t;
+
+/* The JSON of one column's result and of a result's verdict, as `mlplane drift -o json`
+ * and a Monitor's checks show them (new references). */
+struct json_t *monitor_column_drift_json(const monitor_column_drift *d);
+struct json_t *monitor_drift_summary_json(const monitor_drift_result *r);
+
+/* What a check of a Monitor reads, resolved by its caller. */
+typedef struct monitor_target {
+    const char *home;     /* HOME: a Deployment's request log is HOME/serving/NAME/requests.log */
+    const char *spec_dir; /* the folder of the file the Monitor was applied from (its relative paths) */
+    const char *model;    /* the monitored Deployment's model, or NULL */
+    const char *version;  /* the version it serves ("3"), or NULL when not known */
+} monitor_target;
+
+/* The prepared reference a Monitor keeps between its checks (zero-initialised at first;
+ * freed with monitor_cache_free). Rebuilt when its file, columns or bins change. */
+typedef struct monitor_cache {
+    monitor_reference ref;
+    bool built;
+    char *key;
+} monitor_cache;
+void monitor_cache_free(monitor_cache *c);
+
+/* Checks Monitor m once: its current rows (the newest of its Deployment's request log
+ * that t->version answered, in spec.window; or spec.data's file) against its reference
+ * (spec.reference.path, or the training data recorded on t's model version), and
+ * records the check in st (with an event when it is news: DriftDetected, CheckFailed,
+ * DriftResolved, Waiting), in one transaction. *out is the check recorded (free with
+ * store_monitor_check_free): status Drift, NoDrift, Waiting (fewer rows than
+ * spec.minRows, or no log yet) or Failed (with why). Returns 0 when it was recorded,
+ * else the store's error. */
+int monitor_check(store *st, const spec_monitor *m, const monitor_target *t, monitor_cache *cache,
+                  store_monitor_check *out, mp_err *e);
+
+/* ---- data validation (validate.c) ---------------------------------------------
+ * A table against spec_expectations (spec.h), Great Expectations' checks: each
+ * expectation that does not hold is one monitor_failure with what was expected,
+ * what was observed and up to MONITOR_EXAMPLES rows that break it. */
+#include "spec/spec.h"
+
+#define MONITOR_EXAMPLES 5
+
+typedef struct monitor_example {
+    long row, line;   /* 1-based data row and the line it starts on */
+    bool missing;     /* the value is missing (value then "") */
+    char value[64];   /* the value as written, cut to 60 bytes */
+} monitor_example;
+
+typedef struct monitor_failure {
+    char *column;            /* heap; NULL for the table's row count */
+    const char *expectation; /* Great Expectations' name: "expect_column_values_to_be_unique", ... */
+    char *expected;          /* heap: "at most 0.01", "in [0, 120]" */
+    char *observed;          /* heap: "null fraction 0.031 (31 of 1000 rows)" */
+    size_t count;            /* rows that break it (0 for a table-wide one) */
+    monitor_example examples[MONITOR_EXAMPLES];
+    size_t nexamples;
+} monitor_failure;
+
+typedef struct monitor_report {
+    char *file;       /* heap: the CSV checked */
+    size_t rows;      /* its data rows */
+    size_t checked;   /* expectations evaluated */
+    monitor_failure *v; /* heap, n of them, in the expectations' order */
+    size_t n;
+} monitor_report;
+
+/* Checks table t (read with keep_text) against x into *r (caller frees with
+ * monitor_report_free; file is copied into it). Returns 0 whether or not
+ * expectations are broken (r->n says), MP_EINVAL when a regex does not compile
+ * or t was not read with keep_text, or when x names a file (x->expect_file). */
+int monitor_validate(const monitor_table *t, const char *file, const spec_expectations *x, monitor_report *r,
+                     mp_err *e);
+/* Reads the CSV at path (monitor_table_read, keep_text) and checks it. Errors:
+ * monitor_table_read's (FILE: row R (line L): what) and monitor_validate's. */
+int monitor_validate_file(const char *path, const spec_expectations *x, monitor_report *r, mp_err *e);
+void monitor_report_free(monitor_report *r);
+/* The report as a JSON object {file, rows, checked, passed, failures: [{column,
+ * expectation, expected, observed, count, examples: [{row, line, value}]}]}
+ * (value null for a missing one). New reference (jansson's json_t). */
+struct json_t *monitor_report_json(const monitor_report *r);
+/* The report as text, one paragraph a broken expectation, appended to out:
+ *   FILE: 2 of 9 expectations broken (1000 rows)
+ *     column "age": expect_column_values_to_be_between: expected in [0, 120], observed min -3 (4 rows outside)
+ *       row 12 (line 13): -3
+ * limit: at most this many failures written (0: all), then "... and N more". */
+void monitor_report_text(const monitor_report *r, size_t limit, mp_buf *out);
 
 #endif

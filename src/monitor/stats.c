@@ -1,8 +1,10 @@
 /* stats.c — the two-sample statistics of monitor.h: Kolmogorov–Smirnov with SciPy's
- * exact p-value, Wasserstein distance, PSI with Evidently's empty-bin fill.
+ * p-value (exact here; the asymptotic one from ksdist.c), Wasserstein distance, PSI
+ * with Evidently's empty-bin fill.
  * Pure; no state; any thread. KS and Wasserstein merge the two sorted arrays in one
  * pass, O(na + nb). */
 #include "monitor/monitor.h"
+#include "monitor/monitor_int.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -90,25 +92,34 @@ int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, dou
     if (neg > 1) neg = 1;
     *d = neg > maxS ? neg : maxS;
     size_t big = na > nb ? na : nb;
-    if (big > KS_MAX_EXACT_N) {
+    if (big <= KS_MAX_EXACT_N) {
+        /* SciPy's _attempt_exact_2kssamp: d moves to the lattice h / lcm(na, nb) */
+        uint64_t g = gcd64(na, nb);
+        double lcm = (double)(na / g) * (double)nb;
+        int64_t h = (int64_t)nearbyint(*d * lcm);
+        *d = (double)h / lcm;
+        if (h == 0) {
+            *p = 1.0;
+            return 0;
+        }
+        double prob = na == nb ? prob_outside_square((int64_t)na, h)
+                               : outer_prob_inside((int64_t)na, (int64_t)nb, (int64_t)g, h);
+        if (prob >= 0 && prob <= 1) {
+            *p = prob;
+            return 0;
+        }
+        /* not a probability (NaN: no memory, or rounding): SciPy goes on to the
+         * asymptotic p-value, with the lattice d */
+    }
+    /* SciPy's asymptotic mode: kstwo.sf(d, round(m n / (m + n))), m >= n, round half even */
+    double m = (double)big, n = (double)(na > nb ? nb : na);
+    double en = nearbyint(m * n / (m + n));
+    double prob = monitor__kstwo_sf(*d, en);
+    if (isnan(prob)) {
         *p = NAN;
         return -1;
     }
-    uint64_t g = gcd64(na, nb);
-    double lcm = (double)(na / g) * (double)nb;
-    int64_t h = (int64_t)nearbyint(*d * lcm);
-    *d = (double)h / lcm;
-    if (h == 0) {
-        *p = 1.0;
-        return 0;
-    }
-    double prob = na == nb ? prob_outside_square((int64_t)na, h)
-                           : outer_prob_inside((int64_t)na, (int64_t)nb, (int64_t)g, h);
-    if (!(prob >= 0 && prob <= 1)) {
-        *p = NAN;
-        return -1;
-    }
-    *p = prob;
+    *p = prob < 0 ? 0 : prob > 1 ? 1 : prob;
     return 0;
 }
 

@@ -2,8 +2,11 @@
  * validation. Parsing is libcsv's (RFC 4180: quotes, doubled quotes, embedded
  * commas and newlines); this file only types and stores what it hands over.
  *
- * The first record names the columns. Each later record is a row and must have
- * as many fields. A field is missing when it is one of pandas' default NA strings
+ * The first record names the columns, unless it is scikit-learn's header
+ * ("569,30,malignant,benign": rows, K features, class names; the columns are then
+ * f0 .. fK-1 and target, as mlplane's own data files are) or a row of numbers only
+ * (no header: columns f0, f1, ..., XGBoost's default feature names, and the record
+ * is the first row). Each later record is a row and must have as many fields. A field is missing when it is one of pandas' default NA strings
  * ("", "NA", "NaN", "null", "None", "N/A", "#N/A", ...). A column is numeric when
  * every value that is not missing reads whole as a decimal number (strtod, spaces
  * around it allowed, hexadecimal refused), text when one does not, empty when
@@ -156,22 +159,57 @@ static void on_header_field(reader *r, const char *s, size_t n) {
                            MONITOR_COLUMNS_MAX);
         return;
     }
-    char *name = mp_xstrndup(s, n);
-    if (n == 0) {
-        r->rc = mp_err_set(r->e, MP_EINVAL, "%s: line %ld: column %zu has no name: the first line must name every column",
-                           r->path, r->rec_line, r->header.n + 1);
-        free(name);
-        return;
-    }
-    for (size_t j = 0; j < r->header.n; j++) {
-        if (strcmp(r->header.v[j], name) == 0) {
-            r->rc = mp_err_set(r->e, MP_EINVAL, "%s: line %ld: column \"%s\" is named twice (columns %zu and %zu)",
-                               r->path, r->rec_line, name, j + 1, r->header.n + 1);
-            free(name);
-            return;
+    mp_strv_push_owned(&r->header, mp_xstrndup(s, n));
+}
+
+static bool whole_number(const char *s, long *out) {
+    double v;
+    if (!monitor_parse_number(s, strlen(s), &v) || v != floor(v) || v < 0 || v > 1e9) return false;
+    *out = (long)v;
+    return true;
+}
+
+/* The first record read: names, scikit-learn's header ("N,K,class,...": K features
+ * then the label), or a first data row (every field a number). Returns the names
+ * (heap strv moved into r->header) and whether the record is a data row. */
+static bool header_form(reader *r) {
+    mp_strv *h = &r->header;
+    long rows, k;
+    if (h->n >= 2 && whole_number(h->v[0], &rows) && whole_number(h->v[1], &k) && k >= 1 &&
+        k < MONITOR_COLUMNS_MAX) {
+        bool names = true;
+        for (size_t j = 2; j < h->n && names; j++) {
+            double v;
+            names = !monitor_parse_number(h->v[j], strlen(h->v[j]), &v);
+        }
+        if (names && (h->n > 2 || k != 1)) {
+            mp_strv_free(h);
+            for (long j = 0; j < k; j++) mp_strv_push_owned(h, mp_xasprintf("f%ld", j));
+            mp_strv_push(h, "target");
+            return false;
         }
     }
-    mp_strv_push_owned(&r->header, name);
+    bool numbers = true;
+    for (size_t j = 0; j < h->n && numbers; j++) {
+        double v;
+        numbers = monitor_parse_number(h->v[j], strlen(h->v[j]), &v);
+    }
+    if (numbers) return true;
+    for (size_t j = 0; j < h->n; j++) {
+        if (!*h->v[j]) {
+            r->rc = mp_err_set(r->e, MP_EINVAL, "%s: line %ld: column %zu has no name: the first line must name every column",
+                               r->path, r->rec_line, j + 1);
+            return false;
+        }
+        for (size_t i = 0; i < j; i++) {
+            if (strcmp(h->v[i], h->v[j]) == 0) {
+                r->rc = mp_err_set(r->e, MP_EINVAL, "%s: line %ld: column \"%s\" is named twice (columns %zu and %zu)",
+                                   r->path, r->rec_line, h->v[j], i + 1, j + 1);
+                return false;
+            }
+        }
+    }
+    return false;
 }
 
 static void start_columns(reader *r) {
@@ -233,13 +271,29 @@ static void on_field(void *s, size_t n, void *data) {
 }
 
 static void on_record(int term, void *data) {
-    (void)term;
     reader *r = data;
     if (r->rc) return;
     if (!r->t->cols) {
         if (r->header.n == 0) return;
+        mp_strv first = {0};
+        bool data_row = header_form(r);
+        if (r->rc) return;
+        if (data_row) { /* no header: columns f0, f1, ...; the record is row 1 */
+            first = r->header;
+            r->header = (mp_strv){0};
+            for (size_t j = 0; j < first.n; j++) mp_strv_push_owned(&r->header, mp_xasprintf("f%zu", j));
+        }
         start_columns(r);
         r->field = 0;
+        if (data_row) {
+            long line = r->rec_line;
+            for (size_t j = 0; j < first.n; j++) {
+                on_field(first.v[j], strlen(first.v[j]), r);
+                r->rec_line = line;
+            }
+            mp_strv_free(&first);
+            on_record(term, data);
+        }
         return;
     }
     monitor_table *t = r->t;
@@ -294,7 +348,10 @@ int monitor_table_read(const char *path, bool keep_text, monitor_table *t, mp_er
                               csv_strerror(csv_error(&p)));
     }
     if (r.rc == 0 && !t->cols) {
-        if (r.header.n > 0) start_columns(&r);
+        if (r.header.n > 0) { /* a file of one line without its newline */
+            on_record(0, &r);
+            if (!t->cols && r.rc == 0) start_columns(&r);
+        }
         else r.rc = mp_err_set(e, MP_EINVAL, "%s: empty file: the first line must name the columns", path);
     }
     csv_free(&p);

@@ -479,6 +479,7 @@ static const sched_object_kind object_kinds[] = {
     {"ClusterQueue", "clusterqueue", "clusterqueues", "cq"},
     {"LocalQueue", "localqueue", "localqueues", "lq"},
     {"Deployment", "deployment", "deployments", "deploy"},
+    {"Monitor", "monitor", "monitors", "mon"},
 };
 enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
 
@@ -515,6 +516,7 @@ int sched_objects_delete(store *st, const char *kind, const char *ns, const char
     rc = st->o->object_delete(st, k, where, name, e);
     if (rc == 0 && deployment) rc = st->o->rollout_set(st, name, -1, e);
     if (rc == 0 && deployment) rc = st->o->deploy_state_clear(st, name, e);
+    if (rc == 0 && strcmp(k, "Monitor") == 0) rc = st->o->monitor_clear(st, name, e);
     if (rc == 0) rc = st->m->commit(st, e);
     else st->m->rollback(st);
     return rc;

@@ -15,6 +15,8 @@
  *   queue.c       ClusterQueue.
  * Serving's kind has one too:
  *   deployment.c  Deployment (model versions, canary, shadow, replicas, autoscale).
+ * Monitoring's too:
+ *   monitor.c     Monitor (what is watched, against what, how often, the actions).
  * Decoding notes where strings and list items came from in a spec__step_aux so
  * that validate.c can point at the right line after the YAML is gone.
  * Every function adds to the context's diagnostics and carries on; the loader
@@ -149,6 +151,12 @@ void spec__decode_sweep(spec__ctx *c, spec_step *s, const char *where, struct fy
 void spec__validate_sweep(spec__ctx *c, const spec_pipeline *p, spec_step *s);
 void spec__sweep_free(spec_sweep *sw);
 
+/* ---- data expectations (expect.c) ----------------------------------------------- */
+/* Decodes an expectations mapping (rows, columns; with_file: also the form
+ * {expect: FILE}) at node m into x; diagnostics name fields after path. */
+void spec__decode_expectations(spec__ctx *c, struct fy_node *m, spec_pos at, const char *path, bool with_file,
+                               spec_expectations *x);
+
 /* ---- kinds ------------------------------------------------------------------------ */
 /* Decodes one document of a kind into o (o->kind and o->pos already set), taking
  * meta's contents (meta is left empty). spec is the `spec` value or NULL when the
@@ -168,6 +176,8 @@ bool spec__decode_local_queue(spec__ctx *c, spec_meta *meta, struct fy_node *roo
                               spec_pos sp, spec_object *o);
 bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                 struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_monitor(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                          spec_pos sp, spec_object *o);
 bool spec__decode_deployment(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                              spec_pos sp, spec_object *o);
 /* File-wide rules once every document is in: node names (Nodes and NodePool

@@ -372,6 +372,7 @@ static const kind_def KINDS[] = {
     {"LocalQueue", SPEC_KIND_LOCAL_QUEUE, spec__decode_local_queue, DOC_FIELDS, true, true},
     {"ResourceFlavor", SPEC_KIND_RESOURCE_FLAVOR, spec__decode_resource_flavor, DOC_FIELDS, false, false},
     {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
+    {"Monitor", SPEC_KIND_MONITOR, spec__decode_monitor, DOC_FIELDS, true, false},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 

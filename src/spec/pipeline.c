@@ -234,7 +234,8 @@ static void f_depends_on(step_dec *d, struct fy_node *v, spec_pos kp, const char
     }
 }
 
-static const char *const INPUT_FIELDS[] = {"name", "path", NULL};
+static const char *const INPUT_FIELDS[] = {"name", "path", "validate", NULL};
+static const char *const OUTPUT_FIELDS[] = {"name", "path", NULL};
 
 /* inputs and outputs: lists of {name, path}; outputs may be plain names too. */
 static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *path, bool output) {
@@ -253,7 +254,7 @@ static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
     for (int i = 0; (item = fy_node_sequence_iterate(v, &it)); i++) {
         char *sub = mp_xasprintf("%s[%d]", path, i);
         spec_pos ip = spec__pos(item, kp);
-        spec_artifact a = {NULL, NULL, ip};
+        spec_artifact a = {NULL, NULL, ip, NULL};
         struct fy_node *nn = NULL, *pn = NULL;
         spec_pos np = ip, pp = ip;
         bool ok = true;
@@ -261,8 +262,18 @@ static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
             nn = item;
         } else if (spec__expect(d->c, item, kp, sub, FYNT_MAPPING)) {
             char *where = mp_xasprintf("in %s", sub);
-            spec__check_keys(d->c, item, INPUT_FIELDS, where);
+            spec__check_keys(d->c, item, output ? OUTPUT_FIELDS : INPUT_FIELDS, where);
             free(where);
+            struct fy_node *vn;
+            spec_pos vp;
+            if (!output && spec__lookup(item, "validate", &vn, &vp) && vn && !spec__is_null(vn)) {
+                char *vpath = mp_xasprintf("%s.validate", sub);
+                a.validate = mp_xcalloc(1, sizeof *a.validate);
+                size_t before = d->c->diags->n;
+                spec__decode_expectations(d->c, vn, vp, vpath, true, a.validate);
+                if (d->c->diags->n > before) ok = false;
+                free(vpath);
+            }
             if (!spec__lookup(item, "name", &nn, &np)) {
                 spec__err(d->c, ip, "missing required field \"name\" in %s", sub);
                 ok = false;
@@ -308,6 +319,12 @@ static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
             spec__err(d->c, spec__pos(pn, pp), "field \"%s\" must not be empty", f);
             ok = false;
         }
+        if (ok && a.validate && a.path[strlen(a.path) - 1] == '/') {
+            spec__err(d->c, spec__pos(pn, pp),
+                      "input \"%s\" is a folder (%s ends with '/'): validate: checks one CSV file; name the file", a.name,
+                      f);
+            ok = false;
+        }
         if (ok) {
             arr[*cnt] = a;
             if (!output) add_site(d, arr[*cnt].path, f, spec__pos(pn, pp), true);
@@ -315,6 +332,7 @@ static void artifacts(step_dec *d, struct fy_node *v, spec_pos kp, const char *p
         } else {
             free(a.name);
             free(a.path);
+            spec_expectations_free(a.validate);
         }
         free(f);
         free(sub);

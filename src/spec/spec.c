@@ -75,6 +75,7 @@ static void artifacts_free(spec_artifact *a, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(a[i].name);
         free(a[i].path);
+        spec_expectations_free(a[i].validate);
     }
     free(a);
 }
@@ -159,6 +160,7 @@ const spec_meta *spec_object_meta(const spec_object *o) {
     case SPEC_KIND_LOCAL_QUEUE: return &o->u.local_queue->meta;
     case SPEC_KIND_RESOURCE_FLAVOR: return &o->u.resource_flavor->meta;
     case SPEC_KIND_DEPLOYMENT: return &o->u.deployment->meta;
+    case SPEC_KIND_MONITOR: return &o->u.monitor->meta;
     }
     assert(!"unknown spec_kind");
     return NULL;
@@ -174,6 +176,7 @@ void spec__object_free(spec_object *o) {
     case SPEC_KIND_LOCAL_QUEUE: spec_local_queue_free(o->u.local_queue); break;
     case SPEC_KIND_RESOURCE_FLAVOR: spec_resource_flavor_free(o->u.resource_flavor); break;
     case SPEC_KIND_DEPLOYMENT: spec_deployment_free(o->u.deployment); break;
+    case SPEC_KIND_MONITOR: spec_monitor_free(o->u.monitor); break;
     }
 }
 

@@ -79,6 +79,62 @@ typedef struct spec_kv {
     spec_pos pos; /* of the value */
 } spec_kv;
 
+/* ---- data expectations (expect.c) ---------------------------------------------
+ * What a CSV file must look like, the most used of Great Expectations' checks:
+ *   rows: {min: 100, max: 1000000}
+ *   columns:
+ *     age:   {type: integer, maxNullFraction: 0.01, min: 0, max: 120}
+ *     state: {type: string, in: [CA, NY, TX], regex: "^[A-Z]{2}$"}
+ *     id:    {unique: true, required: true}
+ * The same shape in a step input's `validate:` and in the file of `mlplane data
+ * validate --expect`. The checks themselves are monitor_validate's (src/monitor). */
+typedef enum spec_expect_type {
+    SPEC_EXPECT_ANY = 0, /* type not given: not checked */
+    SPEC_EXPECT_NUMBER,  /* every value a number */
+    SPEC_EXPECT_INTEGER, /* every value a whole number */
+    SPEC_EXPECT_STRING,  /* any value (text as written) */
+    SPEC_EXPECT_BOOLEAN, /* True/False, true/false, TRUE/FALSE (pandas' words) */
+} spec_expect_type;
+
+typedef struct spec_column_expect {
+    char *name;
+    spec_pos pos;           /* of the column's key */
+    bool required;          /* the column must be present (default true) */
+    spec_expect_type type;
+    bool has_max_null;
+    double max_null_fraction; /* in [0, 1] */
+    bool has_min, has_max;
+    double min, max;
+    char **in; /* allowed values as written (nin of them), or NULL */
+    size_t nin;
+    bool unique;
+    char *regex; /* POSIX extended; compiles (checked when decoded), or NULL */
+} spec_column_expect;
+
+typedef struct spec_expectations {
+    bool has_rows_min, has_rows_max;
+    long long rows_min, rows_max;
+    spec_column_expect *cols; /* in file order, names unique */
+    size_t ncols;
+    /* validate: {expect: FILE} in a step input: the expectations are in FILE (as
+     * written: relative to the spec file's folder, read when the step is about to
+     * start); the fields above are then empty. NULL for inline expectations. */
+    char *expect_file;
+    spec_pos pos; /* of the mapping */
+} spec_expectations;
+
+/* Reads an expectations file (one YAML document in the shape above). On success
+ * returns 0 and *out (caller frees with spec_expectations_free); otherwise
+ * MP_EINVAL, *out NULL, every problem in diags with FILE:LINE:COL (an unreadable
+ * file is one diagnostic). */
+int spec_expectations_load_file(const char *path, spec_expectations **out, spec_diags *diags);
+/* The same over text in memory; name is used in diagnostics. */
+int spec_expectations_load_string(const char *name, const char *text, size_t len, spec_expectations **out,
+                                  spec_diags *diags);
+void spec_expectations_free(spec_expectations *x);
+/* "number", "integer", "string", "boolean"; "any" for SPEC_EXPECT_ANY. */
+const char *spec_expect_type_name(spec_expect_type t);
+
 typedef struct spec_artifact {
     char *name;
     /* outputs: path relative to the step's MLPLANE_OUTPUTS directory (default: name).
@@ -86,6 +142,7 @@ typedef struct spec_artifact {
      * such as "{{steps.split.outputs.train}}". */
     char *path;
     spec_pos pos;
+    spec_expectations *validate; /* inputs: what the file must hold before the step runs, or NULL */
 } spec_artifact;
 
 /* An extended resource: any name with a '/' other than nvidia.com/gpu, such as
@@ -444,6 +501,60 @@ typedef struct spec_deployment {
     char *listen; /* listen: "HOST:PORT" or "[ADDR]:PORT" (port 0: any free port), or NULL */
 } spec_deployment;
 
+/* ---- monitoring objects ---------------------------------------------------------------
+ * kind: Monitor — drift of what a Deployment receives (its request log), or of a data
+ * file a step refreshes, against a reference, checked on a schedule (docs/monitor.md).
+ * Exactly one of deployment and data. Names are unique across namespaces. */
+
+/* The drift tests a Monitor (and `mlplane drift --stattest`) may name, Evidently's names. */
+extern const char *const SPEC_STATTESTS[]; /* "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", NULL */
+
+#define SPEC_MONITOR_MAX_INTERVAL_S 604800
+#define SPEC_MONITOR_MAX_WINDOW_ROWS 10000000
+
+typedef enum spec_promote {
+    SPEC_PROMOTE_NONE = 0, /* a retrained version is registered, not served */
+    SPEC_PROMOTE_CANARY,   /* rolled out as the monitored Deployment's canary */
+    SPEC_PROMOTE_AUTO,     /* as a canary, then to 100% or rolled back by its numbers */
+} spec_promote;
+
+/* A per-column number: stattest thresholds. */
+typedef struct spec_col_value {
+    char *column;
+    double value;
+    spec_pos pos;
+} spec_col_value;
+
+typedef struct spec_monitor {
+    spec_meta meta;
+    char *deployment;     /* spec.deployment: a Deployment's name, or NULL */
+    char *data;           /* spec.data.path as written (relative to the file's folder), or NULL */
+    char *reference;      /* spec.reference.path as written, or NULL: the training data of the served version */
+    int interval_s;       /* spec.schedule.intervalSeconds, default 300 */
+    int64_t window_rows;  /* spec.window.rows: the last N rows logged (default 1000); 0 with window_s */
+    int window_s;         /* spec.window.seconds: the rows of the last S seconds, or 0 */
+    int64_t min_rows;     /* spec.minRows: fewer current rows and the check waits; default 100 */
+    char **columns;       /* spec.columns (ncolumns), or NULL: every column both sides have */
+    size_t ncolumns;
+    char *stattest;       /* spec.stattest, or NULL: Evidently's default per column */
+    spec_kv *stattests;   /* spec.stattests: column -> test */
+    size_t nstattests;
+    double threshold;     /* spec.threshold, or NaN: the test's default */
+    spec_col_value *thresholds; /* spec.thresholds: column -> threshold */
+    size_t nthresholds;
+    double drift_share;   /* spec.driftShare: the data set drifts at this share of columns; default 0.5 */
+    /* spec.actions */
+    int cooldown_s;       /* actions.cooldownSeconds, default 3600 */
+    char *retrain_pipeline;  /* actions.retrain.pipeline, or NULL */
+    spec_kv *retrain_params; /* actions.retrain.params */
+    size_t nretrain_params;
+    spec_promote promote;    /* actions.promote */
+    int canary_percent;      /* actions.canaryPercent, default 10 */
+    int64_t promote_after;   /* actions.promoteAfterRequests: the canary's requests judged by promote: auto; 100 */
+    char *webhook_url;       /* actions.webhook.url, or NULL */
+    spec_pos pos;            /* of spec */
+} spec_monitor;
+
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
     SPEC_KIND_PRIORITY_CLASS,
@@ -453,6 +564,7 @@ typedef enum spec_kind {
     SPEC_KIND_LOCAL_QUEUE,
     SPEC_KIND_RESOURCE_FLAVOR,
     SPEC_KIND_DEPLOYMENT,
+    SPEC_KIND_MONITOR,
 } spec_kind;
 
 typedef struct spec_object {
@@ -467,6 +579,7 @@ typedef struct spec_object {
         spec_local_queue *local_queue;
         spec_resource_flavor *resource_flavor;
         spec_deployment *deployment;
+        spec_monitor *monitor;
     } u;
 } spec_object;
 
@@ -480,6 +593,7 @@ void spec_cluster_queue_free(spec_cluster_queue *cq);
 void spec_local_queue_free(spec_local_queue *lq);
 void spec_resource_flavor_free(spec_resource_flavor *rf);
 void spec_deployment_free(spec_deployment *d);
+void spec_monitor_free(spec_monitor *m);
 
 /* "Pipeline", "NodePool", ... as written in `kind:`; "?" for an unknown value. */
 const char *spec_kind_name(spec_kind kind);
@@ -503,6 +617,10 @@ int spec_load_file(const char *path, spec_file **out, spec_diags *diags);
 int spec_load_string(const char *name, const char *dir, const char *text, size_t len, spec_file **out,
                      spec_diags *diags);
 void spec_file_free(spec_file *f);
+/* Loads every expectations file the Pipelines of f name (validate: {expect: FILE},
+ * relative to f->dir), adding each problem to diags (a file that cannot be read
+ * at the place of its name). Returns how many files had problems. */
+size_t spec_file_check_expectations(const spec_file *f, spec_diags *diags);
 
 /* The first Pipeline in f, or NULL. */
 const spec_pipeline *spec_file_pipeline(const spec_file *f);

@@ -232,6 +232,21 @@ void store_object_array_free(store_object *v, size_t n) {
     free(v);
 }
 
+void store_monitor_check_free(store_monitor_check *c) {
+    if (!c) return;
+    free(c->monitor);
+    free(c->status);
+    free(c->message);
+    free(c->version);
+    free(c->result_json);
+    memset(c, 0, sizeof *c);
+}
+
+void store_monitor_check_array_free(store_monitor_check *v, size_t n) {
+    for (size_t i = 0; i < n; i++) store_monitor_check_free(&v[i]);
+    free(v);
+}
+
 void store_deploy_state_free(store_deploy_state *s) {
     if (!s) return;
     free(s->name);

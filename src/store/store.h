@@ -187,6 +187,30 @@ typedef struct store_deploy_event {
 /* The most events kept per Deployment (the least recent go first). */
 #define STORE_DEPLOY_EVENTS_MAX 50
 
+/* One check of a Monitor (`kind: Monitor`): what it compared and what it found. */
+typedef struct store_monitor_check {
+    int64_t id;          /* set by monitor_check_add */
+    char *monitor;
+    int64_t time_ms;     /* wall clock */
+    char *status;        /* "Drift", "NoDrift", "Waiting" (too few rows), "Failed" */
+    char *message;       /* one line: what was found, or why it waits or failed */
+    char *version;       /* the model version the current rows went to, or NULL */
+    int64_t n_ref, n_cur; /* rows compared */
+    int ncolumns, ndrifted;
+    double share;        /* ndrifted / ncolumns */
+    char *result_json;   /* the per-column results (src/monitor's JSON), or NULL */
+} store_monitor_check;
+
+/* A registered version's tag naming its training data (an absolute path), set by the
+ * engine when the registering step's command reads a .csv input; a Monitor's default
+ * reference. */
+#define STORE_TAG_TRAINING_DATA "mlplane.trainingData"
+
+/* The checks kept per Monitor (the oldest go first). */
+#define STORE_MONITOR_CHECKS_MAX 100
+
+void store_monitor_check_free(store_monitor_check *c);
+void store_monitor_check_array_free(store_monitor_check *v, size_t n);
 void store_deploy_state_free(store_deploy_state *s);
 void store_deploy_event_array_free(store_deploy_event *v, size_t n);
 
@@ -225,6 +249,8 @@ typedef struct store_stats {
     size_t nstep_durations;
     store_count *versions; /* key: registered model version's stage ("None", "Staging", ...) */
     size_t nversions;
+    store_count *validation_failures; /* key: pipeline; its DataValidationFailed events */
+    size_t nvalidation_failures;
 } store_stats;
 void store_stats_free(store_stats *s);
 
@@ -357,6 +383,21 @@ typedef struct store_object_methods {
     int (*deploy_event_list)(store *s, const char *name, store_deploy_event **out, size_t *n, mp_err *e);
     /* Forgets name's state and events (its Deployment was deleted). */
     int (*deploy_state_clear)(store *s, const char *name, mp_err *e);
+
+    /* Monitors: a check recorded (c->id set; at most STORE_MONITOR_CHECKS_MAX kept per
+     * monitor), c->monitor's checks newest first (at most limit; 0: all kept; heap; free
+     * with store_monitor_check_array_free), its events (as a Deployment's, aggregated;
+     * a Monitor and a Deployment of the same name keep theirs apart), the state its
+     * actions keep between checks (a JSON object's text, or *json NULL when none; heap),
+     * and all of these forgotten (the Monitor was deleted). */
+    int (*monitor_check_add)(store *s, store_monitor_check *c, mp_err *e);
+    int (*monitor_check_list)(store *s, const char *monitor, int limit, store_monitor_check **out, size_t *n,
+                              mp_err *e);
+    int (*monitor_event_add)(store *s, const char *monitor, const char *type, const char *message, mp_err *e);
+    int (*monitor_event_list)(store *s, const char *monitor, store_deploy_event **out, size_t *n, mp_err *e);
+    int (*monitor_state_get)(store *s, const char *monitor, char **json, mp_err *e);
+    int (*monitor_state_put)(store *s, const char *monitor, const char *json, mp_err *e);
+    int (*monitor_clear)(store *s, const char *monitor, mp_err *e);
 } store_object_methods;
 
 struct store {

@@ -58,7 +58,6 @@ exported() {
   awk '/^# TYPE / { print $3; if ($4 == "histogram") { print $3 "_bucket"; print $3 "_sum"; print $3 "_count" } }' \
     "$T_DIR/server.txt" "$T_DIR/deployment.txt" "$T_DIR/serve.txt"
   echo mlplane_monitor_drift_detected  # exported by Monitors (a later change)
-  echo mlplane_data_validation_failures_total  # exported by data validation (a later change)
 }
 exported | sort -u >"$T_DIR/exported"
 referenced() { jq -r '.. | .expr? // empty' "$1" | grep -o 'mlplane_[a-zA-Z0-9_:]*' | sort -u; }

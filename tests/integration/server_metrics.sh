@@ -71,6 +71,7 @@ has 'mlplane_steps{pipeline="metered",state="Succeeded"} 2' "steps by state"
 has 'mlplane_steps{pipeline="metered",state="Failed"} 1' "steps by state"
 has 'mlplane_steps{pipeline="metered",state="Skipped"} 1' "steps by state"
 has 'mlplane_step_duration_seconds_count{pipeline="metered"} 3' "the durations of the three steps that ran"
+has 'mlplane_data_validation_failures_total{pipeline="metered"} 0' "a pipeline with runs has a validation counter, 0 included"
 ok "runs, steps and step durations by pipeline"
 
 has 'mlplane_node_capacity{node=' "node capacity"

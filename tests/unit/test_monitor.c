@@ -1,7 +1,11 @@
 /* test_monitor.c — src/monitor's statistics against SciPy's values
  * (tests/fixtures/drift/cases.h, made by make_fixtures.py there with python3-scipy):
  * KS statistic within 1e-9, exact p-value and Wasserstein within 1e-6 relative; ties,
- * unequal and equal sizes. PSI against hand-computed values with Evidently's fill.
+ * unequal and equal sizes. The asymptotic KS p-value within 1e-6 relative: kstwo.sf(d, n)
+ * on a grid of n from 1 to 10^7 that reaches each method SciPy's _kolmogn picks, and
+ * ks_2samp on generated samples (most above 10,000 values a side, a few exact ones),
+ * made here as make_fixtures.py makes them. PSI against hand-computed values with
+ * Evidently's fill.
  * Over category counts, within 1e-6 relative: chi-squared (statistic and p-value,
  * SciPy's chisquare with Evidently's expected counts; a category new in the current
  * sample gives inf and 0), Evidently's Z-test (its formula, in make_fixtures.py; and
@@ -13,10 +17,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "monitor/monitor.h"
+#include "monitor/monitor_int.h"
 #include "../fixtures/drift/cases.h"
 
 static void rel_close(double got, double want, double tol, const char *what, const char *name) {
@@ -34,6 +41,72 @@ static void test_ks_and_wasserstein(void **state) {
         rel_close(p, c->p, 1e-6, "KS p-value", c->name);
         rel_close(monitor_wasserstein(c->a, c->na, c->b, c->nb), c->w, 1e-6, "Wasserstein", c->name);
     }
+}
+
+/* The largest relative error against SciPy per method, printed for the record. */
+struct branch_err {
+    const char *branch;
+    double err;
+    int count;
+};
+
+static void note_err(struct branch_err *t, size_t cap, const char *branch, double got, double want) {
+    double err = fabs(got - want) / fmax(fabs(want), 1e-300);
+    for (size_t i = 0; i < cap; i++) {
+        if (!t[i].branch) t[i].branch = branch;
+        if (strcmp(t[i].branch, branch) == 0) {
+            if (err > t[i].err) t[i].err = err;
+            t[i].count++;
+            return;
+        }
+    }
+}
+
+static void print_errs(const char *what, const struct branch_err *t, size_t cap) {
+    for (size_t i = 0; i < cap && t[i].branch; i++)
+        print_message("%s %-20s %3d cases, largest relative error %.3g\n", what, t[i].branch, t[i].count, t[i].err);
+}
+
+static void test_kstwo_sf(void **state) {
+    (void)state;
+    struct branch_err errs[16] = {{0}};
+    for (size_t i = 0; i < sizeof kstwo_cases / sizeof kstwo_cases[0]; i++) {
+        const struct kstwo_case *c = &kstwo_cases[i];
+        char name[96];
+        snprintf(name, sizeof name, "kstwo.sf(%.17g, %.0f) [%s]", c->d, c->n, c->branch);
+        double sf = monitor__kstwo_sf(c->d, c->n);
+        note_err(errs, 16, c->branch, sf, c->sf);
+        rel_close(sf, c->sf, 1e-6, "", name);
+    }
+    print_errs("kstwo.sf", errs, 16);
+    assert_true(isnan(monitor__kstwo_sf(0.1, 0)));
+    assert_true(isnan(monitor__kstwo_sf(0.1, 2.5)));
+    assert_true(isnan(monitor__kstwo_sf(NAN, 10)));
+}
+
+static void fill_grid(double *x, size_t n, double x0, double x1) {
+    for (size_t i = 0; i < n; i++) x[i] = x0 + x1 * (((double)i + 0.5) / (double)n);
+}
+
+static void test_ks_asymptotic(void **state) {
+    (void)state;
+    struct branch_err errs[16] = {{0}};
+    for (size_t i = 0; i < sizeof ks_big_cases / sizeof ks_big_cases[0]; i++) {
+        const struct ks_big_case *c = &ks_big_cases[i];
+        double *a = malloc(c->na * sizeof *a), *b = malloc(c->nb * sizeof *b);
+        assert_non_null(a);
+        assert_non_null(b);
+        fill_grid(a, c->na, c->a0, c->a1);
+        fill_grid(b, c->nb, c->b0, c->b1);
+        double d = -1, p = -1;
+        assert_int_equal(monitor_ks_2samp(a, c->na, b, c->nb, &d, &p), 0);
+        free(a);
+        free(b);
+        if (fabs(d - c->d) > 1e-9) fail_msg("%s: KS statistic %.17g, SciPy %.17g", c->name, d, c->d);
+        note_err(errs, 16, c->branch, p, c->p);
+        rel_close(p, c->p, 1e-6, "asymptotic KS p-value", c->name);
+    }
+    print_errs("ks_2samp", errs, 16);
 }
 
 static void test_psi(void **state) {
@@ -136,6 +209,8 @@ static void test_bad_counts(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ks_and_wasserstein),
+        cmocka_unit_test(test_kstwo_sf),
+        cmocka_unit_test(test_ks_asymptotic),
         cmocka_unit_test(test_psi),
         cmocka_unit_test(test_chisquare),
         cmocka_unit_test(test_ztest),

@@ -2,6 +2,8 @@
  * real files: quoting (commas, doubled quotes and newlines inside quotes), CRLF,
  * blank lines, pandas' missing-value strings, a column that turns to text midway
  * (its earlier numbers as their shortest text, the first non-number's row and line),
+ * scikit-learn's header and a file without a header, a Deployment's request log
+ * (rotated files, the window, what is left out),
  * keep_text, and malformed files refused with FILE, row and line. */
 #include <math.h>
 #include <setjmp.h>
@@ -95,6 +97,97 @@ static void test_many_categories(void **state) {
     free(path);
 }
 
+static void test_header_forms(void **state) {
+    (void)state;
+    monitor_table t;
+    mp_err e = {0};
+    char *path = write_csv("sk.csv", "3,2,malignant,benign\n1,2,0\n3,4,1\n5,6,0\n");
+    assert_int_equal(monitor_table_read(path, false, &t, &e), 0);
+    assert_int_equal(t.ncols, 3);
+    assert_int_equal(t.nrows, 3);
+    assert_string_equal(t.cols[0].name, "f0");
+    assert_string_equal(t.cols[1].name, "f1");
+    assert_string_equal(t.cols[2].name, "target");
+    assert_true(t.cols[1].num[2] == 6);
+    monitor_table_free(&t);
+    free(path);
+    path = write_csv("bare.csv", "1,1,2.5\n3,4,5");
+    assert_int_equal(monitor_table_read(path, false, &t, &e), 0);
+    assert_int_equal(t.ncols, 3);
+    assert_int_equal(t.nrows, 2);
+    assert_string_equal(t.cols[2].name, "f2");
+    assert_true(t.cols[0].num[0] == 1 && t.cols[2].num[0] == 2.5 && t.cols[2].num[1] == 5);
+    assert_int_equal(t.lines[0], 1);
+    assert_int_equal(t.lines[1], 2);
+    monitor_table_free(&t);
+    free(path);
+}
+
+static void test_reqlog(void **state) {
+    (void)state;
+    char *path = mp_xasprintf("%s/requests.log", dir);
+    char *old = mp_xasprintf("%s/requests.log.1", dir);
+    /* the rotated file is older; the current one ends with a line being written */
+    const char *rotated =
+        "{\"time\":\"2026-11-25T10:00:00.000Z\",\"id\":\"a\",\"version\":\"1\",\"inputs\":[[1,10],[2,20]]}\n"
+        "{\"time\":\"2026-11-25T10:00:01.000Z\",\"id\":\"b\",\"version\":\"2\",\"inputs\":[[3,30]]}\n";
+    const char *current =
+        "{\"time\":\"2026-11-25T10:00:02.000Z\",\"id\":\"c\",\"version\":\"1\",\"inputs\":[[4,null]]}\n"
+        "{\"time\":\"2026-11-25T10:00:03.000Z\",\"id\":\"d\",\"version\":\"1\",\"inputs\":[[5,50]],"
+        "\"shadow\":true}\n"
+        "{\"time\":\"2026-11-25T10:00:04.000Z\",\"id\":\"e\",\"version\":\"1\",\"inputs\":[[6,60]],"
+        "\"error\":\"bad\"}\n"
+        "{\"time\":\"2026-11-25T10:00:05.000Z\",\"id\":\"f\",\"version\":\"1\",\"inputs\":null}\n"
+        "{\"time\":\"2026-11-25T10:00:06.000Z\",\"id\":\"g\",\"version\":\"1\",\"inputs\":[[7,70,700]]}\n"
+        "{\"time\":\"2026-11-25T10:00:07.000Z\",\"id\":\"h\",\"version\":\"1\",\"inp";
+    assert_int_equal(mp_write_file_atomic(old, rotated, strlen(rotated), NULL), 0);
+    assert_int_equal(mp_write_file_atomic(path, current, strlen(current), NULL), 0);
+    monitor_table t;
+    monitor_reqlog_counts n;
+    mp_err e = {0};
+    monitor_reqlog_opts all = {0};
+    assert_int_equal(monitor_reqlog_read(path, &all, &t, &n, &e), 0);
+    assert_int_equal(t.ncols, 2);
+    assert_string_equal(t.cols[1].name, "f1");
+    assert_int_equal(t.nrows, 4); /* oldest first: 1, 2, 3, 4 */
+    assert_true(t.cols[0].num[0] == 1 && t.cols[0].num[2] == 3 && t.cols[0].num[3] == 4);
+    assert_true(isnan(t.cols[1].num[3]));
+    assert_int_equal(t.cols[1].nmissing, 1);
+    assert_int_equal(t.cols[0].type, MONITOR_COL_NUMERIC);
+    assert_int_equal(n.shadow, 1);
+    assert_int_equal(n.failed, 1);
+    assert_int_equal(n.no_inputs, 1);
+    assert_int_equal(n.other_width, 1);
+    assert_int_equal(n.bad_lines, 1);
+    monitor_table_free(&t);
+
+    monitor_reqlog_opts last2 = {.window_rows = 2, .version = "1"};
+    assert_int_equal(monitor_reqlog_read(path, &last2, &t, &n, &e), 0);
+    assert_int_equal(t.nrows, 2); /* the newest two of version 1: 2 (rotated file) and 4 */
+    assert_true(t.cols[0].num[0] == 2 && t.cols[0].num[1] == 4);
+    monitor_table_free(&t);
+    last2.window_rows = 3;
+    assert_int_equal(monitor_reqlog_read(path, &last2, &t, &n, &e), 0);
+    assert_int_equal(t.nrows, 3);
+    assert_true(t.cols[0].num[0] == 1 && t.cols[0].num[2] == 4); /* version 2's 3 left out */
+    assert_int_equal(n.other_version, 1);
+    monitor_table_free(&t);
+
+    monitor_reqlog_opts since = {.since_ms = 1795600801000}; /* 2026-11-25T10:00:01Z */
+    assert_int_equal(monitor_reqlog_read(path, &since, &t, &n, &e), 0);
+    assert_int_equal(t.nrows, 2); /* 3 and 4 */
+    assert_true(t.cols[0].num[0] == 3);
+    monitor_table_free(&t);
+
+    char *none = mp_xasprintf("%s/none.log", dir);
+    assert_int_equal(monitor_reqlog_read(none, &all, &t, &n, &e), MP_ENOENT);
+    assert_non_null(strstr(e.msg, "sampleRate"));
+    monitor_table_free(&t);
+    free(none);
+    free(path);
+    free(old);
+}
+
 static void refused(const char *name, const char *text, int code, const char *want) {
     char *path = write_csv(name, text);
     monitor_table t;
@@ -159,6 +252,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_and_quotes),
         cmocka_unit_test(test_many_categories),
+        cmocka_unit_test(test_header_forms),
+        cmocka_unit_test(test_reqlog),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_numbers),
     };

@@ -124,6 +124,28 @@ static const char *const migrations[] = {
     /* v11: a run keeps its pipeline's metadata.labels (JSON object), for `get runs -l`;
      * runs recorded before have none (NULL). */
     "ALTER TABLE runs ADD COLUMN labels_json TEXT;",
+    /* v12: Monitors' checks and the state their actions keep (their events are in
+     * deployment_events under the name "monitor/NAME", which no Deployment can have). */
+    "CREATE TABLE monitor_checks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  monitor TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  message TEXT,"
+    "  version TEXT,"
+    "  n_ref INTEGER NOT NULL DEFAULT 0,"
+    "  n_cur INTEGER NOT NULL DEFAULT 0,"
+    "  ncolumns INTEGER NOT NULL DEFAULT 0,"
+    "  ndrifted INTEGER NOT NULL DEFAULT 0,"
+    "  share REAL NOT NULL DEFAULT 0,"
+    "  result_json TEXT"
+    ");"
+    "CREATE INDEX monitor_checks_monitor ON monitor_checks(monitor, id);"
+    "CREATE TABLE monitor_states ("
+    "  name TEXT PRIMARY KEY,"
+    "  state_json TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

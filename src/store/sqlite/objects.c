@@ -2,7 +2,7 @@
  * PriorityClasses, Nodes, NodePools, ResourceFlavors, ClusterQueues and
  * LocalQueues, and Deployments with their rollout state and the running state
  * and events mlplane server records for them (deployment_states,
- * deployment_events). The store keeps each applied file's text once (sched_sources) and,
+ * deployment_events; a Monitor's events too, under "monitor/NAME"). The store keeps each applied file's text once (sched_sources) and,
  * per object name, which source defines it (sched_objects); readers re-parse the
  * sources with the spec layer, so the store never needs to understand YAML.
  * Thread-safety: as the store, one connection per thread; the prepared
@@ -265,6 +265,38 @@ static int sq_deploy_state_clear(store *st, const char *name, mp_err *e) {
     return 0;
 }
 
+/* ---- Monitors (their checks and states in monitors.c) ------------------------------------ */
+
+static char *monitor_key(const char *monitor) { return mp_xasprintf("monitor/%s", monitor); }
+
+static int sq_monitor_event_add(store *st, const char *monitor, const char *type, const char *message, mp_err *e) {
+    char *key = monitor_key(monitor);
+    int rc = sq_deploy_event_add(st, key, type, message, e);
+    free(key);
+    return rc;
+}
+
+static int sq_monitor_event_list(store *st, const char *monitor, store_deploy_event **out, size_t *n, mp_err *e) {
+    char *key = monitor_key(monitor);
+    int rc = sq_deploy_event_list(st, key, out, n, e);
+    free(key);
+    return rc;
+}
+
+static int sq_monitor_clear(store *st, const char *monitor, mp_err *e) {
+    char *key = monitor_key(monitor);
+    int rc = 0;
+    sqlite3_stmt *q = Q(st, O_DE_CLEAR, e);
+    if (!q) rc = MP_ESTORE;
+    if (q) {
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        int src = store__write(st, q);
+        if (src != SQLITE_DONE) rc = store__fail(st, e, src, "cannot forget the events of monitor %s", monitor);
+    }
+    free(key);
+    return rc ? rc : store__monitor_checks_clear(st, monitor, e);
+}
+
 const store_object_methods store__sqlite_objects = {
     .object_apply = sq_object_apply,
     .object_delete = sq_object_delete,
@@ -277,4 +309,11 @@ const store_object_methods store__sqlite_objects = {
     .deploy_event_add = sq_deploy_event_add,
     .deploy_event_list = sq_deploy_event_list,
     .deploy_state_clear = sq_deploy_state_clear,
+    .monitor_check_add = store__monitor_check_add,
+    .monitor_check_list = store__monitor_check_list,
+    .monitor_event_add = sq_monitor_event_add,
+    .monitor_event_list = sq_monitor_event_list,
+    .monitor_state_get = store__monitor_state_get,
+    .monitor_state_put = store__monitor_state_put,
+    .monitor_clear = sq_monitor_clear,
 };

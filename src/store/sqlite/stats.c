@@ -1,6 +1,7 @@
 /* stats.c — what GET /metrics of `mlplane server` reads from the store: runs
  * and steps by pipeline and state, the durations of the steps that ran as a
- * histogram by pipeline, and registered model versions by stage. Each is one
+ * histogram by pipeline, registered model versions by stage, and the steps that
+ * data validation failed (their DataValidationFailed events) by pipeline. Each is one
  * aggregate query (GROUP BY; the histogram's buckets are SUM(CASE ...) columns
  * over util/prom.h's bounds), however many runs there are; the four run in one
  * read transaction, so they agree with each other.
@@ -28,6 +29,8 @@ static const char sql_runs[] = "SELECT COALESCE(pipeline, ''), state, COUNT(*) F
 static const char sql_steps[] = "SELECT COALESCE(r.pipeline, ''), s.state, COUNT(*) FROM steps s JOIN runs r ON r.id = s.run_id "
                                 "GROUP BY 1, 2 ORDER BY 1, 2";
 static const char sql_versions[] = "SELECT current_stage, COUNT(*) FROM reg_versions GROUP BY 1 ORDER BY 1";
+static const char sql_validation[] = "SELECT COALESCE(r.pipeline, ''), COUNT(*) FROM events e JOIN runs r ON r.id = e.run_id "
+                                     "WHERE e.type = 'DataValidationFailed' GROUP BY 1 ORDER BY 1";
 
 void store_stats_free(store_stats *s) {
     if (!s) return;
@@ -35,6 +38,8 @@ void store_stats_free(store_stats *s) {
     for (size_t i = 0; i < s->nsteps; i++) free(s->steps[i].key);
     for (size_t i = 0; i < s->nversions; i++) free(s->versions[i].key);
     for (size_t i = 0; i < s->nstep_durations; i++) free(s->step_durations[i].key);
+    for (size_t i = 0; i < s->nvalidation_failures; i++) free(s->validation_failures[i].key);
+    free(s->validation_failures);
     free(s->runs);
     free(s->steps);
     free(s->versions);
@@ -122,6 +127,7 @@ int store__stats(store *st, store_stats *out, mp_err *e) {
     if (rc == 0) rc = read_counts(st, sql_steps, true, &out->steps, &out->nsteps, e);
     if (rc == 0) rc = read_durations(st, out, e);
     if (rc == 0) rc = read_counts(st, sql_versions, false, &out->versions, &out->nversions, e);
+    if (rc == 0) rc = read_counts(st, sql_validation, false, &out->validation_failures, &out->nvalidation_failures, e);
     if (own) sqlite3_exec(store__db(st), "COMMIT", NULL, NULL, NULL); /* a read: nothing to lose */
     if (rc != 0) store_stats_free(out);
     return rc;

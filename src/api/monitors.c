@@ -1,0 +1,461 @@
+/* monitors.c — the Monitors of a home: each applied `kind: Monitor` checked when
+ * it is due (its spec.schedule.intervalSeconds after its last check) by a thread of
+ * mlplane server, or once on demand (`mlplane monitor check NAME`); and the JSON of
+ * `get monitors` and `describe monitor`.
+ *
+ * A check is src/monitor's (monitor_check): this file finds what it needs from the
+ * layers above it — the Monitor's spec from the applied sources, the version its
+ * Deployment serves (serving's status: the stable track, an alias resolved through
+ * the registry) — and carries out its actions when it finds drift: the webhook's
+ * JSON alert, at most once per actions.cooldownSeconds. Each action is an event of
+ * the Monitor.
+ *
+ * Thread: the monitors' thread owns its store handle, the prepared references of
+ * the Monitors (one monitor_cache each) and the webhook's libcurl handle; the
+ * other functions run on their caller's thread with its store. */
+#include "api/api.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "monitor/monitor.h"
+#include "sched/sched.h"
+#include "serve/serve.h"
+
+/* ---- the applied Monitors ---------------------------------------------------------- */
+
+typedef struct applied {
+    const spec_monitor *m; /* borrowed from objs */
+    const char *dir;       /* its file's folder */
+} applied;
+
+typedef struct applied_set {
+    sched_objects objs;
+    applied *v;
+    size_t n;
+} applied_set;
+
+static void applied_free(applied_set *a) {
+    sched_objects_free(&a->objs);
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+/* Every Monitor the store names, from the source each points at. */
+static int applied_load(store *st, applied_set *a, mp_err *e) {
+    memset(a, 0, sizeof *a);
+    store_object *objs = NULL;
+    size_t n = 0;
+    int rc = st->o->object_list(st, &objs, &n, e);
+    if (rc == 0) rc = sched_objects_load(st, &a->objs, e);
+    if (rc != 0) {
+        store_object_array_free(objs, n);
+        return rc;
+    }
+    a->v = mp_xcalloc(n ? n : 1, sizeof *a->v);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(objs[i].kind, "Monitor") != 0) continue;
+        for (size_t f = 0; f < a->objs.nfiles; f++) {
+            if (a->objs.source_ids[f] != objs[i].source_id) continue;
+            const spec_file *sf = a->objs.files[f];
+            for (size_t k = 0; k < sf->nobjs; k++)
+                if (sf->objs[k].kind == SPEC_KIND_MONITOR && strcmp(sf->objs[k].u.monitor->meta.name, objs[i].name) == 0)
+                    a->v[a->n++] = (applied){.m = sf->objs[k].u.monitor, .dir = sf->dir};
+        }
+    }
+    store_object_array_free(objs, n);
+    return 0;
+}
+
+static const applied *applied_find(const applied_set *a, const char *name) {
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].m->meta.name, name) == 0) return &a->v[i];
+    return NULL;
+}
+
+/* ---- what a check needs from serving ------------------------------------------------ */
+
+/* The model and the version Deployment name serves now (heap; *version NULL when not
+ * known: not applied, or an alias that does not resolve). */
+static void served(store *st, const char *home, const char *name, char **model, char **version) {
+    *model = *version = NULL;
+    mp_err e = {0};
+    char warn[256];
+    json_t *s = serve_deploy_status_of(st, home, name, warn, sizeof warn, &e);
+    if (!s) return;
+    const char *mo = json_string_value(json_object_get(s, "model"));
+    const char *v = json_string_value(json_object_get(json_array_get(json_object_get(s, "tracks"), 0), "version"));
+    if (mo) *model = mp_xstrdup(mo);
+    if (mo && v && v[0] == '@') {
+        store_model_version mv = {0};
+        if (st->r->alias_get(st, mo, v + 1, &mv, &e) == 0) *version = mp_xasprintf("%lld", (long long)mv.version);
+        store_model_version_free(&mv);
+    } else if (v) {
+        *version = mp_xstrdup(v);
+    }
+    json_decref(s);
+}
+
+/* ---- actions ----------------------------------------------------------------------- */
+
+static size_t discard(char *p, size_t size, size_t n, void *ud) {
+    (void)p, (void)ud;
+    return size * n;
+}
+
+/* POSTs the alert to the webhook; returns 0, or fills why. */
+static int post_webhook(const char *url, const char *body, char *why, size_t whyn) {
+    CURL *c = curl_easy_init();
+    if (!c) return snprintf(why, whyn, "cannot make an HTTP client"), -1;
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) return snprintf(why, whyn, "%s", curl_easy_strerror(rc)), -1;
+    if (code < 200 || code > 299) return snprintf(why, whyn, "the webhook answered HTTP %ld", code), -1;
+    return 0;
+}
+
+/* The state the actions keep: {"webhookMs": ...}. */
+static int64_t state_ms(store *st, const char *name, const char *key) {
+    char *text = NULL;
+    mp_err e = {0};
+    int64_t v = 0;
+    if (st->o->monitor_state_get(st, name, &text, &e) == 0 && text) {
+        json_t *j = json_loads(text, 0, NULL);
+        v = json_integer_value(json_object_get(j, key));
+        json_decref(j);
+    }
+    free(text);
+    return v;
+}
+
+static void state_set_ms(store *st, const char *name, const char *key, int64_t v) {
+    char *text = NULL;
+    mp_err e = {0};
+    json_t *j = NULL;
+    if (st->o->monitor_state_get(st, name, &text, &e) == 0 && text) j = json_loads(text, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        j = json_object();
+    }
+    json_object_set_new(j, key, json_integer(v));
+    char *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    st->o->monitor_state_put(st, name, out, &e);
+    free(out);
+    free(text);
+    json_decref(j);
+}
+
+/* What a Monitor does once a check found drift. */
+static void act(store *st, const spec_monitor *m, const store_monitor_check *c) {
+    if (strcmp(c->status, "Drift") != 0) return;
+    int64_t now = mp_now_ms();
+    mp_err e = {0};
+    if (m->webhook_url) {
+        int64_t last = state_ms(st, m->meta.name, "webhookMs");
+        if (last && now - last < (int64_t)m->cooldown_s * 1000) return;
+        json_t *body = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:I,s:f,s:s}", "monitor", m->meta.name, "status", c->status,
+                                 "deployment", m->deployment, "message", c->message, "columns",
+                                 (json_int_t)c->ncolumns, "drifted", (json_int_t)c->ndrifted, "share", c->share,
+                                 "time", "");
+        char when[40];
+        mp_format_time(c->time_ms, when, sizeof when);
+        json_object_set_new(body, "time", json_string(when));
+        if (c->version) json_object_set_new(body, "version", json_string(c->version));
+        if (c->result_json) json_object_set_new(body, "result", json_loads(c->result_json, 0, NULL));
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        char why[300];
+        if (post_webhook(m->webhook_url, text, why, sizeof why) == 0) {
+            state_set_ms(st, m->meta.name, "webhookMs", now);
+            st->o->monitor_event_add(st, m->meta.name, "WebhookSent", m->webhook_url, &e);
+        } else {
+            char *msg = mp_xasprintf("%s: %s", m->webhook_url, why);
+            st->o->monitor_event_add(st, m->meta.name, "WebhookFailed", msg, &e);
+            free(msg);
+        }
+        free(text);
+    }
+}
+
+/* ---- one check ----------------------------------------------------------------------- */
+
+static int check_one(store *st, const char *home, const applied *a, monitor_cache *cache, store_monitor_check *out,
+                     mp_err *e) {
+    char *model = NULL, *version = NULL;
+    if (a->m->deployment) served(st, home, a->m->deployment, &model, &version);
+    monitor_target t = {.home = home, .spec_dir = a->dir, .model = model, .version = version};
+    int rc = monitor_check(st, a->m, &t, cache, out, e);
+    if (rc == 0) act(st, a->m, out);
+    free(model);
+    free(version);
+    return rc;
+}
+
+int api_monitor_check_now(store *st, const char *home, const char *name, store_monitor_check *out, mp_err *e) {
+    memset(out, 0, sizeof *out);
+    applied_set a;
+    int rc = applied_load(st, &a, e);
+    if (rc != 0) return rc;
+    const applied *m = applied_find(&a, name);
+    if (!m) {
+        applied_free(&a);
+        return mp_err_set(e, MP_ENOENT, "monitor \"%s\" not found: apply one with `mlplane apply -f FILE` "
+                                        "(`mlplane get monitors` lists them)", name);
+    }
+    monitor_cache cache = {0};
+    rc = check_one(st, home, m, &cache, out, e);
+    monitor_cache_free(&cache);
+    applied_free(&a);
+    return rc;
+}
+
+/* ---- the thread ------------------------------------------------------------------------ */
+
+typedef struct kept {
+    char *name;
+    monitor_cache cache;
+    int64_t next_ms; /* wall clock of its next check */
+} kept;
+
+struct api_monitors {
+    char *home;
+    store *st;
+    pthread_t thread;
+    bool started;
+    int wake_fd;
+    atomic_bool stopping;
+    kept *k;
+    size_t nk;
+};
+
+static kept *kept_of(api_monitors *am, const char *name) {
+    for (size_t i = 0; i < am->nk; i++)
+        if (strcmp(am->k[i].name, name) == 0) return &am->k[i];
+    am->k = mp_xrealloc(am->k, (am->nk + 1) * sizeof *am->k);
+    kept *k = &am->k[am->nk++];
+    memset(k, 0, sizeof *k);
+    k->name = mp_xstrdup(name);
+    return k;
+}
+
+/* Checks every Monitor that is due; returns ms until the next one is (at most 1000:
+ * Monitors applied meanwhile are seen within a second). */
+static int64_t tick(api_monitors *am) {
+    applied_set a;
+    mp_err e = {0};
+    if (applied_load(am->st, &a, &e) != 0) {
+        fprintf(stderr, "mlplane server: monitors: %s\n", e.msg);
+        return 1000;
+    }
+    int64_t wait = 1000;
+    for (size_t i = 0; i < a.n && !atomic_load(&am->stopping); i++) {
+        const spec_monitor *m = a.v[i].m;
+        kept *k = kept_of(am, m->meta.name);
+        int64_t now = mp_now_ms();
+        if (k->next_ms == 0) { /* first seen: due one interval after its last recorded check */
+            store_monitor_check *last = NULL;
+            size_t n = 0;
+            if (am->st->o->monitor_check_list(am->st, m->meta.name, 1, &last, &n, &e) == 0 && n)
+                k->next_ms = last[0].time_ms + (int64_t)m->interval_s * 1000;
+            else
+                k->next_ms = now;
+            store_monitor_check_array_free(last, n);
+        }
+        if (now >= k->next_ms) {
+            store_monitor_check c;
+            if (check_one(am->st, am->home, &a.v[i], &k->cache, &c, &e) != 0)
+                fprintf(stderr, "mlplane server: monitor %s: %s\n", m->meta.name, e.msg);
+            store_monitor_check_free(&c);
+            k->next_ms = mp_now_ms() + (int64_t)m->interval_s * 1000;
+        }
+        int64_t left = k->next_ms - mp_now_ms();
+        if (left < wait) wait = left < 0 ? 0 : left;
+    }
+    /* forget the caches of Monitors no longer applied */
+    for (size_t i = 0; i < am->nk;) {
+        if (applied_find(&a, am->k[i].name)) {
+            i++;
+            continue;
+        }
+        monitor_cache_free(&am->k[i].cache);
+        free(am->k[i].name);
+        am->k[i] = am->k[--am->nk];
+    }
+    applied_free(&a);
+    return wait;
+}
+
+static void *monitors_main(void *arg) {
+    api_monitors *am = arg;
+    while (!atomic_load(&am->stopping)) {
+        int64_t wait = tick(am);
+        struct pollfd p = {.fd = am->wake_fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(wait > 0 ? wait : 0)) > 0) {
+            uint64_t v;
+            ssize_t r = read(am->wake_fd, &v, sizeof v);
+            (void)r;
+        }
+    }
+    return NULL;
+}
+
+int api_monitors_start(const char *home, api_monitors **out, mp_err *e) {
+    *out = NULL;
+    api_monitors *am = mp_xcalloc(1, sizeof *am);
+    am->home = mp_xstrdup(home);
+    atomic_init(&am->stopping, false);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before the thread: not thread-safe */
+    am->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int rc = am->wake_fd < 0 ? mp_err_set(e, MP_EIO, "cannot make an eventfd: %s", strerror(errno)) : 0;
+    if (rc == 0) rc = store_open_home(home, &am->st, e);
+    if (rc == 0) {
+        int prc = pthread_create(&am->thread, NULL, monitors_main, am);
+        if (prc != 0) rc = mp_err_set(e, MP_EIO, "cannot start the monitors' thread: %s", strerror(prc));
+        else am->started = true;
+    }
+    if (rc != 0) {
+        api_monitors_stop(am);
+        return rc;
+    }
+    *out = am;
+    return 0;
+}
+
+void api_monitors_stop(api_monitors *am) {
+    if (!am) return;
+    if (am->started) {
+        atomic_store(&am->stopping, true);
+        uint64_t one = 1;
+        ssize_t w = write(am->wake_fd, &one, sizeof one);
+        (void)w;
+        pthread_join(am->thread, NULL);
+    }
+    for (size_t i = 0; i < am->nk; i++) {
+        monitor_cache_free(&am->k[i].cache);
+        free(am->k[i].name);
+    }
+    free(am->k);
+    if (am->st) am->st->m->close(am->st);
+    if (am->wake_fd >= 0) close(am->wake_fd);
+    free(am->home);
+    free(am);
+    curl_global_cleanup();
+}
+
+/* ---- JSON for get and describe ---------------------------------------------------------- */
+
+static json_t *check_json(const store_monitor_check *c, bool with_columns) {
+    char when[40];
+    mp_format_time(c->time_ms, when, sizeof when);
+    json_t *j = json_pack("{s:I,s:s,s:I,s:s,s:s?,s:s?,s:{s:I,s:I},s:{s:i,s:i,s:f}}", "id", (json_int_t)c->id, "time",
+                          when, "timeMs", (json_int_t)c->time_ms, "status", c->status, "message", c->message,
+                          "version", c->version, "rows", "reference", (json_int_t)c->n_ref, "current",
+                          (json_int_t)c->n_cur, "drift", "columns", c->ncolumns, "drifted", c->ndrifted, "share",
+                          c->share);
+    if (with_columns && c->result_json) {
+        json_t *r = json_loads(c->result_json, 0, NULL);
+        json_t *cols = json_object_get(r, "columns");
+        json_t *d = json_object_get(r, "drift");
+        if (json_is_object(d)) json_object_update(json_object_get(j, "drift"), d);
+        if (cols) json_object_set(j, "columns", cols);
+        json_decref(r);
+    }
+    return j;
+}
+
+static json_t *spec_json(const spec_monitor *m) {
+    json_t *j = json_object();
+    if (m->deployment) json_object_set_new(j, "deployment", json_string(m->deployment));
+    if (m->data) json_object_set_new(j, "data", json_string(m->data));
+    json_object_set_new(j, "reference", m->reference ? json_string(m->reference) : json_string("training data"));
+    json_object_set_new(j, "intervalSeconds", json_integer(m->interval_s));
+    if (m->window_s) json_object_set_new(j, "window", json_pack("{s:i}", "seconds", m->window_s));
+    else json_object_set_new(j, "window", json_pack("{s:I}", "rows", (json_int_t)m->window_rows));
+    json_object_set_new(j, "minRows", json_integer(m->min_rows));
+    json_object_set_new(j, "driftShare", json_real(m->drift_share));
+    json_t *acts = json_array();
+    if (m->retrain_pipeline) json_array_append_new(acts, json_pack("{s:s,s:s}", "action", "retrain", "pipeline",
+                                                                    m->retrain_pipeline));
+    if (m->webhook_url) json_array_append_new(acts, json_pack("{s:s,s:s}", "action", "webhook", "url", m->webhook_url));
+    json_object_set_new(j, "actions", acts);
+    json_object_set_new(j, "cooldownSeconds", json_integer(m->cooldown_s));
+    return j;
+}
+
+static json_t *monitor_json(store *st, const applied *a, int history, bool events, mp_err *e) {
+    const spec_monitor *m = a->m;
+    store_monitor_check *c = NULL;
+    size_t n = 0;
+    if (st->o->monitor_check_list(st, m->meta.name, history, &c, &n, e) != 0) return NULL;
+    json_t *j = json_pack("{s:s,s:o}", "name", m->meta.name, "spec", spec_json(m));
+    json_object_set_new(j, "lastCheck", n ? check_json(&c[0], history > 1) : json_null());
+    if (history > 1) {
+        json_t *h = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(h, check_json(&c[i], false));
+        json_object_set_new(j, "history", h);
+    }
+    store_monitor_check_array_free(c, n);
+    if (events) {
+        store_deploy_event *ev = NULL;
+        size_t ne = 0;
+        if (st->o->monitor_event_list(st, m->meta.name, &ev, &ne, e) != 0) {
+            json_decref(j);
+            return NULL;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; i < ne; i++)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:I,s:I}", "type", ev[i].type, "message",
+                                                 ev[i].message ? ev[i].message : "", "count", ev[i].count, "firstMs",
+                                                 (json_int_t)ev[i].first_ms, "lastMs", (json_int_t)ev[i].last_ms));
+        json_object_set_new(j, "events", arr);
+        store_deploy_event_array_free(ev, ne);
+    }
+    return j;
+}
+
+json_t *api_monitors_json(store *st, mp_err *e) {
+    applied_set a;
+    if (applied_load(st, &a, e) != 0) return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a.n; i++) {
+        json_t *j = monitor_json(st, &a.v[i], 1, false, e);
+        if (!j) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        json_array_append_new(arr, j);
+    }
+    applied_free(&a);
+    return arr;
+}
+
+json_t *api_monitor_describe_json(store *st, const char *name, mp_err *e) {
+    applied_set a;
+    if (applied_load(st, &a, e) != 0) return NULL;
+    const applied *m = applied_find(&a, name);
+    json_t *j = m ? monitor_json(st, m, 20, true, e)
+                  : (mp_err_set(e, MP_ENOENT, "monitor \"%s\" not found (`mlplane get monitors` lists them)", name),
+                     NULL);
+    applied_free(&a);
+    return j;
+}
