@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/drift — `mlplane drift`'s statistics against SciPy, measured in the same run:
-#   PSI (10 reference quantile bins) + two-sample KS (and the Wasserstein and
-#   Jensen-Shannon figures computed alongside) over ROWS x COLS numeric features
+#   PSI (10 reference quantile bins; Jensen-Shannon over the same bins comes with
+#   it) + two-sample KS (monitor_drift_options.figures = MONITOR_FIGURE_KS: the
+#   Wasserstein merge left out) over ROWS x COLS numeric features
 #   (default 1,000,000 x 30) against a reference of the same size, (a) with the
 #   reference not precomputed (both sides sorted: monitor_reference_build +
 #   monitor_drift) and (b) precomputed (the reference's sorted values, standard

@@ -16,8 +16,9 @@
  * sample into the bins by binary search in its sorted values. Nothing is O(n^2).
  *
  * Threads: monitor_reference_build and monitor_drift hand columns to a few worker
- * threads (run_columns); a worker writes only its own column's slot of the result,
- * reads the shared inputs, and allocates its scratch itself. The caller's thread
+ * threads (run_columns); a worker writes only its own columns' slots of the result
+ * and its own scratch (ws[worker], reused across its columns, freed by the caller's
+ * thread after the join), and reads the shared inputs. The caller's thread
  * joins them all before it reads the slots, so the result is the same for any
  * number of threads. The caller owns the reference and the result. */
 #include "monitor/monitor.h"
@@ -336,8 +337,29 @@ static int categorical_figures(const double *ca, const double *cb, size_t k, mon
     return 0;
 }
 
+/* The test and threshold (NAN: the test's default) that decide a column: the
+ * per-column option, else the global one, else Evidently's default choice. */
+static monitor_test pick_test(const monitor_drift_options *o, const char *name, monitor_kind kind, size_t n_ref,
+                              double *threshold) {
+    monitor_test t = o->test;
+    double th = o->threshold;
+    for (size_t k = 0; k < o->nper_column; k++) {
+        if (strcmp(o->per_column[k].column, name) != 0) continue;
+        if (o->per_column[k].test != MONITOR_TEST_AUTO) t = o->per_column[k].test;
+        if (!isnan(o->per_column[k].threshold)) th = o->per_column[k].threshold;
+    }
+    bool small = n_ref <= SMALL_REFERENCE;
+    if (t == MONITOR_TEST_AUTO) {
+        if (kind == MONITOR_KIND_NUMERIC) t = small ? MONITOR_TEST_KS : MONITOR_TEST_WASSERSTEIN;
+        else if (!small) t = MONITOR_TEST_JENSENSHANNON;
+        else t = kind == MONITOR_KIND_BINARY ? MONITOR_TEST_Z : MONITOR_TEST_CHISQUARE;
+    }
+    *threshold = th;
+    return t;
+}
+
 static int numeric_column(const monitor_ref_column *rc, const monitor_column *cc, size_t cur_rows, scratch *w,
-                          monitor_column_drift *d, mp_err *e) {
+                          const monitor_drift_options *o, monitor_column_drift *d, mp_err *e) {
     scratch_reserve(w, cur_rows);
     double *cur = w->vals;
     size_t n = cc ? monitor__sort_values(cc->num, cur_rows, cur, w->words, true) : 0;
@@ -349,9 +371,15 @@ static int numeric_column(const monitor_ref_column *rc, const monitor_column *cc
     d->n_values = distinct_union(rc->sorted, rc->n, cur, n, FEW_VALUES, vals, ca, cb);
     d->kind = d->n_values <= 2 ? MONITOR_KIND_BINARY : d->n_values <= FEW_VALUES ? MONITOR_KIND_CATEGORICAL
                                                                                   : MONITOR_KIND_NUMERIC;
-    if (monitor_ks_2samp(rc->sorted, rc->n, cur, n, &d->ks_d, &d->ks_p) != 0) d->ks_p = NAN;
-    d->wasserstein = monitor_wasserstein(rc->sorted, rc->n, cur, n);
-    d->wasserstein_norm = d->wasserstein / (rc->std > 0.001 ? rc->std : 0.001);
+    /* KS and Wasserstein (a merge each) unless o->figures leaves them out and the test is another */
+    double th;
+    monitor_test t = pick_test(o, rc->name, d->kind, rc->n, &th);
+    if (!o->figures || (o->figures & MONITOR_FIGURE_KS) || t == MONITOR_TEST_KS)
+        if (monitor_ks_2samp(rc->sorted, rc->n, cur, n, &d->ks_d, &d->ks_p) != 0) d->ks_p = NAN;
+    if (!o->figures || (o->figures & MONITOR_FIGURE_WASSERSTEIN) || t == MONITOR_TEST_WASSERSTEIN) {
+        d->wasserstein = monitor_wasserstein(rc->sorted, rc->n, cur, n);
+        d->wasserstein_norm = d->wasserstein / (rc->std > 0.001 ? rc->std : 0.001);
+    }
     if (d->kind == MONITOR_KIND_NUMERIC) {
         size_t nb = rc->nedges + 1;
         double *cc_ = mp_xmalloc(nb * sizeof *cc_);
@@ -436,20 +464,10 @@ static int text_column(const monitor_ref_column *rc, const monitor_column *cc, s
 
 /* The test and threshold that decide column d: the per-column option, else the
  * global one, else the default; MP_EINVAL when the test does not fit the column. */
+/* Column d's deciding test and threshold, checked against the column; its verdict. */
 static int choose(const monitor_drift_options *o, monitor_column_drift *d, mp_err *e) {
-    monitor_test t = o->test;
-    double th = o->threshold;
-    for (size_t k = 0; k < o->nper_column; k++) {
-        if (strcmp(o->per_column[k].column, d->name) != 0) continue;
-        if (o->per_column[k].test != MONITOR_TEST_AUTO) t = o->per_column[k].test;
-        if (!isnan(o->per_column[k].threshold)) th = o->per_column[k].threshold;
-    }
-    bool small = d->n_ref <= SMALL_REFERENCE;
-    if (t == MONITOR_TEST_AUTO) {
-        if (d->kind == MONITOR_KIND_NUMERIC) t = small ? MONITOR_TEST_KS : MONITOR_TEST_WASSERSTEIN;
-        else if (!small) t = MONITOR_TEST_JENSENSHANNON;
-        else t = d->kind == MONITOR_KIND_BINARY ? MONITOR_TEST_Z : MONITOR_TEST_CHISQUARE;
-    }
+    double th;
+    monitor_test t = pick_test(o, d->name, d->kind, d->n_ref, &th);
     const char *tn = monitor_test_name(t);
     if ((t == MONITOR_TEST_KS || t == MONITOR_TEST_WASSERSTEIN) && d->type == MONITOR_COL_TEXT)
         return mp_err_set(e, MP_EINVAL, "column \"%s\": %s needs numbers and the column is text: use chisquare, z, "
@@ -501,7 +519,7 @@ static void drift_one(void *arg, size_t j, int worker) {
     d->kind = MONITOR_KIND_NUMERIC;
     int rc_;
     if (d->type == MONITOR_COL_TEXT) rc_ = text_column(rc, cc, x->cur_rows, d, &x->errs[j]);
-    else rc_ = numeric_column(rc, cc, x->cur_rows, &x->ws[worker], d, &x->errs[j]);
+    else rc_ = numeric_column(rc, cc, x->cur_rows, &x->ws[worker], x->o, d, &x->errs[j]);
     d->missing_change = d->missing_cur - d->missing_ref;
     if (rc_ == 0 && (d->n_ref == 0 || d->n_cur == 0)) {
         d->test = MONITOR_TEST_NONE; /* nothing to compare: left out of the share */

@@ -214,7 +214,12 @@ typedef struct monitor_drift_options {
     size_t nper_column;
     double drift_share; /* the data set drifts when this share of columns does (NAN: 0.5) */
     int threads;        /* 0: as many as cores, at most 8 */
+    unsigned figures;   /* 0: every figure; else MONITOR_FIGURE_* of the merges wanted (the
+                           deciding test's always; PSI, JS and the categorical ones always) */
 } monitor_drift_options;
+
+#define MONITOR_FIGURE_KS 1u          /* ks_d, ks_p */
+#define MONITOR_FIGURE_WASSERSTEIN 2u /* wasserstein, wasserstein_norm */
 
 void monitor_drift_options_init(monitor_drift_options *o);
 

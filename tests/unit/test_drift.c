@@ -2,7 +2,7 @@
  * choice of test (a reference column of <= 1000 values or more, counted after its
  * missing values are dropped; numeric columns with <= 5 distinct values as
  * categorical, <= 2 as binary; text columns); overrides of test and threshold and the
- * tests refused for a column; the data set's verdict at its drift share; the same
+ * tests refused for a column; the figures option; the data set's verdict at its drift share; the same
  * result on 1 or 4 threads; and the statistical properties at the default thresholds,
  * over seeds 1..200 of GSL's MT19937 with standard normal samples: no data-set false
  * alarm for a 10-column data set of identical distributions (per-column and data-set
@@ -280,6 +280,16 @@ static void test_overrides(void **state) {
     assert_false(res.cols[1].drifted);
     assert_int_equal(res.cols[2].test, MONITOR_TEST_PSI);
     assert_true(res.cols[2].threshold == 0.5);
+    monitor_drift_result_free(&res);
+    /* figures: only KS beside the deciding test; the deciding test's figure always */
+    monitor_drift_options_init(&o);
+    o.test = MONITOR_TEST_PSI;
+    o.figures = MONITOR_FIGURE_KS;
+    o.per_column = per;
+    o.nper_column = 1; /* x1: wasserstein */
+    assert_int_equal(run(&ref, &cur, &o, &res, &e), 0);
+    assert_true(!isnan(res.cols[0].ks_d) && !isnan(res.cols[0].psi) && isnan(res.cols[0].wasserstein));
+    assert_true(!isnan(res.cols[1].wasserstein_norm) && res.cols[1].statistic == res.cols[1].wasserstein_norm);
     monitor_drift_result_free(&res);
     /* tests that do not fit: chi-squared and Z on a numeric column; thresholds out of range */
     monitor_test bad[] = {MONITOR_TEST_CHISQUARE, MONITOR_TEST_Z};
