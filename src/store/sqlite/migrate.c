@@ -124,9 +124,9 @@ static const char *const migrations[] = {
     /* v11: a run keeps its pipeline's metadata.labels (JSON object), for `get runs -l`;
      * runs recorded before have none (NULL). */
     "ALTER TABLE runs ADD COLUMN labels_json TEXT;",
-    /* v12: Monitors' checks and the state their actions keep (their events are in
+    /* v12 (IF NOT EXISTS: a file whose version was set back keeps its tables): Monitors' checks and the state their actions keep (their events are in
      * deployment_events under the name "monitor/NAME", which no Deployment can have). */
-    "CREATE TABLE monitor_checks ("
+    "CREATE TABLE IF NOT EXISTS monitor_checks ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  monitor TEXT NOT NULL,"
     "  time_ms INTEGER NOT NULL,"
@@ -140,8 +140,8 @@ static const char *const migrations[] = {
     "  share REAL NOT NULL DEFAULT 0,"
     "  result_json TEXT"
     ");"
-    "CREATE INDEX monitor_checks_monitor ON monitor_checks(monitor, id);"
-    "CREATE TABLE monitor_states ("
+    "CREATE INDEX IF NOT EXISTS monitor_checks_monitor ON monitor_checks(monitor, id);"
+    "CREATE TABLE IF NOT EXISTS monitor_states ("
     "  name TEXT PRIMARY KEY,"
     "  state_json TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL"
