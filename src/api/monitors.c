@@ -14,6 +14,7 @@
  * the Monitors (one monitor_cache each) and the webhook's libcurl handle; the
  * other functions run on their caller's thread with its store. */
 #include "api/api.h"
+#include "api/api_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -83,129 +84,15 @@ static const applied *applied_find(const applied_set *a, const char *name) {
     return NULL;
 }
 
-/* ---- what a check needs from serving ------------------------------------------------ */
-
-/* The model and the version Deployment name serves now (heap; *version NULL when not
- * known: not applied, or an alias that does not resolve). */
-static void served(store *st, const char *home, const char *name, char **model, char **version) {
-    *model = *version = NULL;
-    mp_err e = {0};
-    char warn[256];
-    json_t *s = serve_deploy_status_of(st, home, name, warn, sizeof warn, &e);
-    if (!s) return;
-    const char *mo = json_string_value(json_object_get(s, "model"));
-    const char *v = json_string_value(json_object_get(json_array_get(json_object_get(s, "tracks"), 0), "version"));
-    if (mo) *model = mp_xstrdup(mo);
-    if (mo && v && v[0] == '@') {
-        store_model_version mv = {0};
-        if (st->r->alias_get(st, mo, v + 1, &mv, &e) == 0) *version = mp_xasprintf("%lld", (long long)mv.version);
-        store_model_version_free(&mv);
-    } else if (v) {
-        *version = mp_xstrdup(v);
-    }
-    json_decref(s);
-}
-
-/* ---- actions ----------------------------------------------------------------------- */
-
-static size_t discard(char *p, size_t size, size_t n, void *ud) {
-    (void)p, (void)ud;
-    return size * n;
-}
-
-/* POSTs the alert to the webhook; returns 0, or fills why. */
-static int post_webhook(const char *url, const char *body, char *why, size_t whyn) {
-    CURL *c = curl_easy_init();
-    if (!c) return snprintf(why, whyn, "cannot make an HTTP client"), -1;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(c);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) return snprintf(why, whyn, "%s", curl_easy_strerror(rc)), -1;
-    if (code < 200 || code > 299) return snprintf(why, whyn, "the webhook answered HTTP %ld", code), -1;
-    return 0;
-}
-
-/* The state the actions keep: {"webhookMs": ...}. */
-static int64_t state_ms(store *st, const char *name, const char *key) {
-    char *text = NULL;
-    mp_err e = {0};
-    int64_t v = 0;
-    if (st->o->monitor_state_get(st, name, &text, &e) == 0 && text) {
-        json_t *j = json_loads(text, 0, NULL);
-        v = json_integer_value(json_object_get(j, key));
-        json_decref(j);
-    }
-    free(text);
-    return v;
-}
-
-static void state_set_ms(store *st, const char *name, const char *key, int64_t v) {
-    char *text = NULL;
-    mp_err e = {0};
-    json_t *j = NULL;
-    if (st->o->monitor_state_get(st, name, &text, &e) == 0 && text) j = json_loads(text, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        j = json_object();
-    }
-    json_object_set_new(j, key, json_integer(v));
-    char *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    st->o->monitor_state_put(st, name, out, &e);
-    free(out);
-    free(text);
-    json_decref(j);
-}
-
-/* What a Monitor does once a check found drift. */
-static void act(store *st, const spec_monitor *m, const store_monitor_check *c) {
-    if (strcmp(c->status, "Drift") != 0) return;
-    int64_t now = mp_now_ms();
-    mp_err e = {0};
-    if (m->webhook_url) {
-        int64_t last = state_ms(st, m->meta.name, "webhookMs");
-        if (last && now - last < (int64_t)m->cooldown_s * 1000) return;
-        json_t *body = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:I,s:f,s:s}", "monitor", m->meta.name, "status", c->status,
-                                 "deployment", m->deployment, "message", c->message, "columns",
-                                 (json_int_t)c->ncolumns, "drifted", (json_int_t)c->ndrifted, "share", c->share,
-                                 "time", "");
-        char when[40];
-        mp_format_time(c->time_ms, when, sizeof when);
-        json_object_set_new(body, "time", json_string(when));
-        if (c->version) json_object_set_new(body, "version", json_string(c->version));
-        if (c->result_json) json_object_set_new(body, "result", json_loads(c->result_json, 0, NULL));
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        char why[300];
-        if (post_webhook(m->webhook_url, text, why, sizeof why) == 0) {
-            state_set_ms(st, m->meta.name, "webhookMs", now);
-            st->o->monitor_event_add(st, m->meta.name, "WebhookSent", m->webhook_url, &e);
-        } else {
-            char *msg = mp_xasprintf("%s: %s", m->webhook_url, why);
-            st->o->monitor_event_add(st, m->meta.name, "WebhookFailed", msg, &e);
-            free(msg);
-        }
-        free(text);
-    }
-}
-
 /* ---- one check ----------------------------------------------------------------------- */
 
 static int check_one(store *st, const char *home, const applied *a, monitor_cache *cache, store_monitor_check *out,
                      mp_err *e) {
     char *model = NULL, *version = NULL;
-    if (a->m->deployment) served(st, home, a->m->deployment, &model, &version);
+    if (a->m->deployment) api__monitor_served(st, home, a->m->deployment, &model, &version);
     monitor_target t = {.home = home, .spec_dir = a->dir, .model = model, .version = version};
     int rc = monitor_check(st, a->m, &t, cache, out, e);
-    if (rc == 0) act(st, a->m, out);
+    if (rc == 0) api__monitor_act(st, home, a->m, out);
     free(model);
     free(version);
     return rc;
@@ -288,6 +175,7 @@ static int64_t tick(api_monitors *am) {
             store_monitor_check_free(&c);
             k->next_ms = mp_now_ms() + (int64_t)m->interval_s * 1000;
         }
+        api__monitor_advance(am->st, am->home, m);
         int64_t left = k->next_ms - mp_now_ms();
         if (left < wait) wait = left < 0 ? 0 : left;
     }

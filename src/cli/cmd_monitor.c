@@ -163,7 +163,7 @@ static int print_describe(json_t *j, cli_out out) {
     json_array_foreach(ev, i, x) {
         char age[32];
         age_of(json_integer_value(json_object_get(x, "lastMs")), age, sizeof age);
-        printf("  %-14s %-5s x%-3lld %s\n", cli_jstr(x, "type", "-"), age,
+        printf("  %-24s %-5s x%-3lld %s\n", cli_jstr(x, "type", "-"), age,
                (long long)json_integer_value(json_object_get(x, "count")), cli_jstr(x, "message", ""));
     }
     return CLI_OK;

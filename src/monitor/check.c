@@ -306,11 +306,14 @@ int monitor_check(store *st, const spec_monitor *m, const monitor_target *t, mon
     out->version = t->version ? mp_xstrdup(t->version) : NULL;
     run_check(&k, out->time_ms, cache);
     out->message = mp_buf_steal(&k.msg);
-    /* the last check decides whether this one is news */
+    /* the last check decides whether this one is news; the last verdict (Drift or
+     * NoDrift, over Waiting and Failed checks) whether drift is resolved */
     store_monitor_check *prev = NULL;
     size_t nprev = 0;
-    int rc = st->o->monitor_check_list(st, m->meta.name, 1, &prev, &nprev, e);
-    const char *was = rc == 0 && nprev ? prev[0].status : NULL;
+    int rc = st->o->monitor_check_list(st, m->meta.name, STORE_MONITOR_CHECKS_MAX, &prev, &nprev, e);
+    const char *was = rc == 0 && nprev ? prev[0].status : NULL, *verdict = NULL;
+    for (size_t i = 0; rc == 0 && i < nprev && !verdict; i++)
+        if (strcmp(prev[i].status, "Drift") == 0 || strcmp(prev[i].status, "NoDrift") == 0) verdict = prev[i].status;
     if (rc == 0) rc = st->m->begin(st, e);
     if (rc == 0) {
         rc = st->o->monitor_check_add(st, out, e);
@@ -318,7 +321,8 @@ int monitor_check(store *st, const spec_monitor *m, const monitor_target *t, mon
         if (strcmp(out->status, "Drift") == 0) type = "DriftDetected";
         else if (strcmp(out->status, "Failed") == 0) type = "CheckFailed";
         else if (strcmp(out->status, "Waiting") == 0 && !(was && strcmp(was, "Waiting") == 0)) type = "Waiting";
-        else if (was && strcmp(was, "Drift") == 0) type = "DriftResolved";
+        else if (strcmp(out->status, "NoDrift") == 0 && verdict && strcmp(verdict, "Drift") == 0)
+            type = "DriftResolved";
         if (rc == 0 && type) rc = st->o->monitor_event_add(st, m->meta.name, type, out->message, e);
         if (rc == 0) rc = st->m->commit(st, e);
         else st->m->rollback(st);

@@ -139,6 +139,18 @@ typedef struct monitor_reqlog_counts {
 int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_table *t,
                         monitor_reqlog_counts *counts, mp_err *e);
 
+/* The requests one version answered in a request log: how many, how many failed,
+ * their 90th-percentile latency (nearest rank). */
+typedef struct monitor_version_stats {
+    size_t requests, errors;
+    double p90_ms;
+} monitor_version_stats;
+
+/* The requests logged at or after since_ms (shadow answers left out) that versions
+ * stable and canary answered, into *s and *c. 0, or MP_ENOENT when there is no log. */
+int monitor_reqlog_compare(const char *path, int64_t since_ms, const char *stable, const char *canary,
+                           monitor_version_stats *s, monitor_version_stats *c, mp_err *e);
+
 /* ---- drift between a reference table and a current one (drift.c, sort.c) -------- */
 
 /* Sorts the n doubles of v ascending in O(n) (LSD radix sort of their bit patterns,

@@ -185,3 +185,73 @@ int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_
     counts->rows = want;
     return 0;
 }
+
+/* ---- a canary against the stable version ---------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The 90th percentile (nearest rank) of v (n > 0), sorting it. */
+static double p90(double *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t k = (size_t)ceil(0.9 * (double)n);
+    return v[k ? k - 1 : 0];
+}
+
+int monitor_reqlog_compare(const char *path, int64_t since_ms, const char *stable, const char *canary,
+                           monitor_version_stats *s, monitor_version_stats *c, mp_err *e) {
+    memset(s, 0, sizeof *s);
+    memset(c, 0, sizeof *c);
+    monitor_version_stats *side[2] = {s, c};
+    const char *ver[2] = {stable, canary};
+    double *lat[2] = {NULL, NULL};
+    size_t cap[2] = {0, 0};
+    bool any = false;
+    for (int i = 0; i < MAX_FILES; i++) {
+        char *p = i == 0 ? mp_xstrdup(path) : mp_xasprintf("%s.%d", path, i);
+        FILE *f = fopen(p, "rb");
+        free(p);
+        if (!f) {
+            if (i == 0) continue;
+            break;
+        }
+        any = true;
+        char *line = NULL;
+        size_t lcap = 0;
+        ssize_t len;
+        bool older = false;
+        while ((len = getline(&line, &lcap, f)) > 0) {
+            json_t *j = json_loadb(line, (size_t)len, 0, NULL);
+            const char *ts = json_string_value(json_object_get(j, "time"));
+            int64_t t = ts ? parse_time(ts) : -1;
+            const char *v = json_string_value(json_object_get(j, "version"));
+            if (t < since_ms) older = true;
+            if (!json_is_object(j) || t < since_ms || !v || json_is_true(json_object_get(j, "shadow"))) {
+                json_decref(j);
+                continue;
+            }
+            for (int k = 0; k < 2; k++) {
+                if (strcmp(v, ver[k]) != 0) continue;
+                side[k]->requests++;
+                if (json_object_get(j, "error")) side[k]->errors++;
+                if (side[k]->requests > cap[k]) {
+                    cap[k] = cap[k] ? cap[k] * 2 : 256;
+                    lat[k] = mp_xrealloc(lat[k], cap[k] * sizeof *lat[k]);
+                }
+                lat[k][side[k]->requests - 1] = json_number_value(json_object_get(j, "latency_ms"));
+            }
+            json_decref(j);
+        }
+        free(line);
+        fclose(f);
+        if (older) break; /* older files hold only older lines */
+    }
+    for (int k = 0; k < 2; k++) {
+        if (side[k]->requests) side[k]->p90_ms = p90(lat[k], side[k]->requests);
+        free(lat[k]);
+    }
+    if (!any) return mp_err_set(e, MP_ENOENT, "%s: no request log yet", path);
+    return 0;
+}

@@ -424,3 +424,66 @@ void spec_deployment_free(spec_deployment *d) {
     free(d->listen);
     free(d);
 }
+
+/* ---- a Deployment's versions rewritten (a Monitor's canary and promotion) ------------------ */
+
+/* The mapping value of key in m, or NULL. */
+static struct fy_node *map_get(struct fy_node *m, const char *key) {
+    return fy_node_is_mapping(m) ? fy_node_mapping_lookup_by_string(m, key, FY_NT) : NULL;
+}
+
+/* Sets m[key] to the YAML text value (replacing one there). */
+static int map_set(struct fy_document *d, struct fy_node *m, const char *key, const char *value) {
+    struct fy_node *v = fy_node_build_from_string(d, value, FY_NT);
+    if (!v) return -1;
+    struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(m, key, FY_NT);
+    if (p) return fy_node_pair_set_value(p, v);
+    struct fy_node *k = fy_node_create_scalar_copy(d, key, FY_NT);
+    return k ? fy_node_mapping_append(m, k, v) : -1;
+}
+
+int spec_deployment_rewrite(const char *text, const char *name, int64_t stable, int64_t canary, int percent,
+                            char **out, mp_err *e) {
+    *out = NULL;
+    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT};
+    struct fy_parser *fyp = fy_parser_create(&pc);
+    if (!fyp || fy_parser_set_string(fyp, text, FY_NT) != 0) {
+        if (fyp) fy_parser_destroy(fyp);
+        return mp_err_set(e, MP_EINTERNAL, "cannot start the YAML parser");
+    }
+    int rc = MP_ENOENT;
+    struct fy_document *doc;
+    while (rc == MP_ENOENT && (doc = fy_parse_load_document(fyp))) {
+        struct fy_node *root = fy_document_root(doc);
+        const char *kind = fy_node_get_scalar0(map_get(root, "kind"));
+        const char *nm = fy_node_get_scalar0(map_get(map_get(root, "metadata"), "name"));
+        struct fy_node *sp = map_get(root, "spec");
+        if (kind && nm && strcmp(kind, "Deployment") == 0 && strcmp(nm, name) == 0 && fy_node_is_mapping(sp)) {
+            struct fy_node *model = map_get(sp, "model");
+            char buf[128];
+            rc = 0;
+            if (stable > 0 && fy_node_is_mapping(model)) {
+                struct fy_node_pair *ap = fy_node_mapping_lookup_pair_by_string(model, "alias", FY_NT);
+                if (ap) rc = fy_node_mapping_remove(model, ap) == 0 ? 0 : MP_EINTERNAL;
+                snprintf(buf, sizeof buf, "%lld", (long long)stable);
+                if (rc == 0 && map_set(doc, model, "version", buf) != 0) rc = MP_EINTERNAL;
+            }
+            struct fy_node_pair *cp = fy_node_mapping_lookup_pair_by_string(sp, "canary", FY_NT);
+            if (rc == 0 && cp && fy_node_mapping_remove(sp, cp) != 0) rc = MP_EINTERNAL;
+            if (rc == 0 && canary > 0) {
+                snprintf(buf, sizeof buf, "{version: %lld, percent: %d}", (long long)canary, percent);
+                if (map_set(doc, sp, "canary", buf) != 0) rc = MP_EINTERNAL;
+            }
+            if (rc == 0) {
+                char *s = fy_emit_document_to_string(doc, FYECF_MODE_BLOCK);
+                if (s) *out = s;
+                else rc = MP_EINTERNAL;
+            }
+            if (rc != 0) mp_err_set(e, rc, "cannot rewrite deployment %s's versions", name);
+        }
+        fy_parse_document_destroy(fyp, doc);
+    }
+    fy_parser_destroy(fyp);
+    if (rc == MP_ENOENT) mp_err_set(e, rc, "no Deployment named %s in its applied source", name);
+    return rc;
+}

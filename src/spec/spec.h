@@ -595,6 +595,14 @@ void spec_resource_flavor_free(spec_resource_flavor *rf);
 void spec_deployment_free(spec_deployment *d);
 void spec_monitor_free(spec_monitor *m);
 
+/* The YAML document of Deployment name in text (a file of one or more documents),
+ * rewritten: spec.model.version = stable when stable > 0 (an alias there goes), and
+ * spec.canary = {version: canary, percent} when canary > 0, else no canary. The rest
+ * as it was (comments may go). *out: a new heap string (free()), one document.
+ * MP_ENOENT when text has no such Deployment. */
+int spec_deployment_rewrite(const char *text, const char *name, int64_t stable, int64_t canary, int percent,
+                            char **out, mp_err *e);
+
 /* "Pipeline", "NodePool", ... as written in `kind:`; "?" for an unknown value. */
 const char *spec_kind_name(spec_kind kind);
 /* The metadata of any object. */
