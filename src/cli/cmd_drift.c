@@ -243,45 +243,13 @@ static int check_types(const drift_args *a, const monitor_table *ref, const moni
     return 0;
 }
 
-static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : x > 0 ? json_string("inf") : json_null(); }
-
-static json_t *column_json(const monitor_column_drift *d) {
-    json_t *o = json_object();
-    json_object_set_new(o, "column", json_string(d->name));
-    json_object_set_new(o, "type", json_string(monitor_col_type_name(d->type)));
-    json_object_set_new(o, "kind", json_string(monitor_kind_name(d->kind)));
-    json_object_set_new(o, "test", json_string(monitor_test_name(d->test)));
-    json_object_set_new(o, "statistic", jnum(d->statistic));
-    json_object_set_new(o, "p_value", jnum(d->p_value));
-    json_object_set_new(o, "threshold", jnum(d->threshold));
-    json_object_set_new(o, "drifted", json_boolean(d->drifted));
-    json_object_set_new(o, "n_reference", json_integer((json_int_t)d->n_ref));
-    json_object_set_new(o, "n_current", json_integer((json_int_t)d->n_cur));
-    /* a numeric column's values are counted up to 6: null means more than 5 */
-    json_object_set_new(o, "n_values", d->type == MONITOR_COL_TEXT || d->kind != MONITOR_KIND_NUMERIC
-                                           ? json_integer((json_int_t)d->n_values)
-                                           : json_null());
-    json_object_set_new(o, "psi", jnum(d->psi));
-    json_object_set_new(o, "bins", json_integer((json_int_t)d->nbins));
-    json_object_set_new(o, "ks", json_pack("{s:o,s:o}", "statistic", jnum(d->ks_d), "p_value", jnum(d->ks_p)));
-    json_object_set_new(o, "wasserstein",
-                        json_pack("{s:o,s:o}", "distance", jnum(d->wasserstein), "normed", jnum(d->wasserstein_norm)));
-    json_object_set_new(o, "chisquare", json_pack("{s:o,s:o}", "statistic", jnum(d->chi2), "p_value", jnum(d->chi2_p)));
-    json_object_set_new(o, "z", json_pack("{s:o,s:o}", "statistic", jnum(d->z), "p_value", jnum(d->z_p)));
-    json_object_set_new(o, "jensenshannon", jnum(d->js));
-    json_object_set_new(o, "missing", json_pack("{s:o,s:o,s:o}", "reference", jnum(d->missing_ref), "current",
-                                                jnum(d->missing_cur), "change", jnum(d->missing_change)));
-    return o;
-}
-
 static json_t *result_json(const drift_args *a, const monitor_table *ref, const monitor_table *cur,
                            const monitor_drift_result *r) {
     json_t *cols = json_array();
-    for (size_t j = 0; j < r->ncols; j++) json_array_append_new(cols, column_json(&r->cols[j]));
-    return json_pack("{s:s,s:s,s:{s:I,s:I},s:o,s:{s:I,s:I,s:f,s:f,s:b}}", "reference", a->ref_path, "current",
-                     a->cur_path, "rows", "reference", (json_int_t)ref->nrows, "current", (json_int_t)cur->nrows,
-                     "columns", cols, "drift", "columns", (json_int_t)r->ntested, "drifted", (json_int_t)r->ndrifted,
-                     "share", r->share, "drift_share", r->drift_share, "dataset_drift", r->drift);
+    for (size_t j = 0; j < r->ncols; j++) json_array_append_new(cols, monitor_column_drift_json(&r->cols[j]));
+    return json_pack("{s:s,s:s,s:{s:I,s:I},s:o,s:o}", "reference", a->ref_path, "current", a->cur_path, "rows",
+                     "reference", (json_int_t)ref->nrows, "current", (json_int_t)cur->nrows, "columns", cols, "drift",
+                     monitor_drift_summary_json(r));
 }
 
 static void fmt(char *out, size_t n, double x) {

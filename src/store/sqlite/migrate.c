@@ -124,7 +124,7 @@ static const char *const migrations[] = {
     /* v11: a run keeps its pipeline's metadata.labels (JSON object), for `get runs -l`;
      * runs recorded before have none (NULL). */
     "ALTER TABLE runs ADD COLUMN labels_json TEXT;",
-    /* v12 (IF NOT EXISTS: a file whose version was set back keeps its tables): Monitors' checks and the state their actions keep (their events are in
+    /* v12: Monitors' checks and the state their actions keep, IF NOT EXISTS (a file set back keeps them); events in
      * deployment_events under the name "monitor/NAME", which no Deployment can have). */
     "CREATE TABLE IF NOT EXISTS monitor_checks ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
