@@ -283,8 +283,41 @@ static void test_names_and_mixed_files(void **state) {
     spec_deployment_free(NULL);
 }
 
+static void test_rewrite(void **state) {
+    (void)state;
+    const char *text = API "kind: Monitor\nmetadata: {name: m}\nspec: {deployment: d}\n---\n" DEP
+                       "  model: {name: m, alias: champion}\n  canary: {version: 4, percent: 10}\n"
+                       "  replicas: {min: 2}\n";
+    char *out = NULL;
+    mp_err e = {0};
+    /* a new canary */
+    assert_int_equal(spec_deployment_rewrite(text, "d", 0, 7, 25, &out, &e), 0);
+    spec_file *f = load_ok(out);
+    const spec_deployment *d = only(f);
+    assert_string_equal(d->version.alias, "champion");
+    assert_true(d->canary.set);
+    assert_int_equal(d->canary.target.version, 7);
+    assert_int_equal(d->canary.percent, 25);
+    assert_int_equal(d->min_replicas, 2);
+    spec_file_free(f);
+    free(out);
+    /* promoted: the version is the stable one, no canary, the alias gone */
+    assert_int_equal(spec_deployment_rewrite(text, "d", 7, 0, 0, &out, &e), 0);
+    f = load_ok(out);
+    d = only(f);
+    assert_null(d->version.alias);
+    assert_int_equal(d->version.version, 7);
+    assert_false(d->canary.set);
+    spec_file_free(f);
+    free(out);
+    assert_int_equal(spec_deployment_rewrite(text, "other", 1, 0, 0, &out, &e), MP_ENOENT);
+    assert_null(out);
+    assert_non_null(strstr(e.msg, "no Deployment named other"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rewrite),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_replica_rules),

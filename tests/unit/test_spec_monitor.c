@@ -133,9 +133,31 @@ static void test_mistakes(void **state) {
     EXPECT_ONE(MOND "  window: {rows: 0}\n", 6, 18, "spec.window.rows");
 }
 
+/* examples/drift/monitor.yaml as documented */
+static void test_example_file(void **state) {
+    (void)state;
+    char *path = fixture("../../examples/drift/monitor.yaml");
+    spec_diags d = {0};
+    spec_file *f = NULL;
+    int rc = spec_load_file(path, &f, &d);
+    if (rc != 0) dump(&d);
+    assert_int_equal(rc, 0);
+    assert_int_equal(f->nobjs, 2);
+    assert_int_equal(f->objs[1].kind, SPEC_KIND_MONITOR);
+    const spec_monitor *m = f->objs[1].u.monitor;
+    assert_string_equal(m->deployment, "bc");
+    assert_string_equal(m->retrain_pipeline, "drift-train");
+    assert_int_equal(m->promote, SPEC_PROMOTE_AUTO);
+    assert_int_equal(m->canary_percent, 50);
+    assert_int_equal(m->promote_after, 20);
+    spec_file_free(f);
+    spec_diags_free(&d);
+    free(path);
+}
+
 int main(void) {
-    (void)fixture;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_field),
         cmocka_unit_test(test_rules),
