@@ -163,5 +163,11 @@ json_t *api_monitor_describe_json(store *st, const char *name, mp_err *e);
  * mlplane_monitor_drifted_columns_ratio{monitor}, mlplane_monitor_last_check_status{monitor,status},
  * mlplane_monitor_last_check_timestamp_seconds{monitor}. 0, or the store's error. */
 int api_monitors_render_metrics(store *st, mp_buf *b, mp_err *e);
+/* GET /api/v1/monitors (get monitors), GET /api/v1/monitors/{name} (describe monitor),
+ * POST /api/v1/monitors/{name}/check (monitor check: the recorded check, as describe's
+ * lastCheck). */
+void api_h_monitors(const mp_http_req *req, mp_http_resp *resp);
+void api_h_monitor_get(const mp_http_req *req, mp_http_resp *resp);
+void api_h_monitor_check(const mp_http_req *req, mp_http_resp *resp);
 
 #endif

@@ -429,3 +429,38 @@ int api_monitors_render_metrics(store *st, mp_buf *b, mp_err *e) {
     applied_free(&a);
     return rc;
 }
+
+/* ---- /api/v1/monitors --------------------------------------------------------------------- */
+
+void api_h_monitors(const mp_http_req *req, mp_http_resp *resp) {
+    mp_err e = {0};
+    json_t *all = api_monitors_json(req->st, &e);
+    if (!all) api_error(resp, &e);
+    else mp_http_json(resp, 200, all);
+}
+
+void api_h_monitor_get(const mp_http_req *req, mp_http_resp *resp) {
+    mp_err e = {0};
+    json_t *j = api_monitor_describe_json(req->st, mp_http_param(req, "name"), &e);
+    if (!j) api_error(resp, &e);
+    else mp_http_json(resp, 200, j);
+}
+
+void api_h_monitor_check(const mp_http_req *req, mp_http_resp *resp) {
+    const char *name = mp_http_param(req, "name");
+    mp_err e = {0};
+    store_monitor_check c;
+    if (api_monitor_check_now(req->st, req->home, name, &c, &e) != 0) {
+        api_error(resp, &e);
+        return;
+    }
+    store_monitor_check_free(&c);
+    json_t *j = api_monitor_describe_json(req->st, name, &e);
+    if (!j) {
+        api_error(resp, &e);
+        return;
+    }
+    json_t *last = json_incref(json_object_get(j, "lastCheck"));
+    json_decref(j);
+    mp_http_json(resp, 200, last);
+}

@@ -318,7 +318,7 @@ static const get_kind kinds[] = {
     {"nodes", "node", "no", f_nodes, 0, true, NULL},
     {"queue", "queue", NULL, f_queue, 0, false, NULL},
     {"deployments", "deployment", "deploy", f_deployments, 0, true, "for one use mlplane rollout status NAME"},
-    {"monitors", "monitor", "mon", f_monitors, 0, false, "for one use mlplane describe monitor NAME"},
+    {"monitors", "monitor", "mon", f_monitors, 0, true, "for one use mlplane describe monitor NAME"},
     {"clusterqueues", "clusterqueue", "cq", f_objects, 0, false, NULL},
     {"localqueues", "localqueue", "lq", f_objects, 0, false, NULL},
     {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
@@ -396,7 +396,6 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         return env->backend->describe_deployment(env, g.pos[1], g.out);
     if (g.npos == 2 && (strcmp(g.pos[0], "monitor") == 0 || strcmp(g.pos[0], "monitors") == 0 ||
                         strcmp(g.pos[0], "mon") == 0)) {
-        if (env->server) return cli_not_remote(env, "describe monitor");
         return cli_describe_monitor(env, NULL, g.pos[1], g.out);
     }
     if (g.npos == 2 && (strcmp(g.pos[0], "model") == 0 || strcmp(g.pos[0], "models") == 0))

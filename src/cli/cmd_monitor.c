@@ -4,8 +4,10 @@
  *   mlplane get monitors [-o ...]                     (through cli_get_monitors)
  *   mlplane describe monitor NAME [-o ...]            (through cli_describe_monitor)
  * mlplane server checks each applied Monitor on its schedule (src/api/monitors.c);
- * these read what it recorded. The command's thread owns everything here. */
+ * these read what it recorded, in the home or, with --server, through the server's
+ * /api/v1/monitors. The command's thread owns everything here. */
 #include "cli/cli.h"
+#include "cli/remote_int.h"
 #include "api/api.h"
 
 #include <getopt.h>
@@ -169,7 +171,39 @@ static int print_describe(json_t *j, cli_out out) {
     return CLI_OK;
 }
 
+/* GET or POST path of the server: its JSON (of the given type) into *j (a new reference). */
+static int remote_json(cli_env *env, const char *method, const char *name, const char *suffix, json_type type,
+                       json_t **j) {
+    *j = NULL;
+    remote r;
+    int status = remote__open(env, &r);
+    if (status) return status;
+    char *esc = name ? curl_easy_escape(r.c, name, 0) : NULL;
+    char *path = mp_xasprintf("/api/v1/monitors%s%s%s", name ? "/" : "", esc ? esc : name ? name : "", suffix);
+    curl_free(esc);
+    reply y = {0};
+    if (strcmp(method, "GET") == 0) {
+        status = remote__get_json(&r, path, type, &y);
+    } else if ((status = remote__call(&r, method, path, "{}", &y)) == 0 && y.status != 200) {
+        status = remote__fail_reply(&y);
+    }
+    if (status == 0 && !json_is_object(y.json) && !json_is_array(y.json))
+        status = cli_fail(CLI_FAILED, "%s%s: the server's answer is not JSON", r.base, path);
+    if (status == 0) *j = json_incref(y.json);
+    free(path);
+    remote__reply_free(&y);
+    remote__close(&r);
+    return status;
+}
+
 int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out) {
+    if (env->server) {
+        json_t *all = NULL;
+        int status = remote_json(env, "GET", NULL, "", JSON_ARRAY, &all);
+        if (status == 0) status = print_monitors(all, out);
+        json_decref(all);
+        return status;
+    }
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
@@ -183,6 +217,13 @@ int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out) {
 }
 
 int cli_describe_monitor(cli_env *env, const char *home_flag, const char *name, cli_out out) {
+    if (env->server) {
+        json_t *j = NULL;
+        int status = remote_json(env, "GET", name, "", JSON_OBJECT, &j);
+        if (status == 0) status = print_describe(j, out);
+        json_decref(j);
+        return status;
+    }
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
@@ -217,8 +258,19 @@ int cmd_monitor(cli_env *env, int argc, char **argv) {
     }
     if (argc - optind != 2 || strcmp(argv[optind], "check") != 0)
         return cli_fail(CLI_USAGE, "usage: mlplane monitor check NAME [-o table|json|yaml]");
-    if (env->server) return cli_not_remote(env, "monitor check");
     const char *name = argv[optind + 1];
+    if (env->server) {
+        json_t *last = NULL;
+        int status = remote_json(env, "POST", name, "/check", JSON_OBJECT, &last);
+        if (status != 0) return status;
+        if (out != OUT_TABLE) cli_print_json(last, out);
+        else print_check(last);
+        const char *st = cli_jstr(last, "status", "");
+        status = strcmp(st, "Drift") == 0 ? 1 : strcmp(st, "Failed") == 0 ? 2 : 0;
+        if (status == 2) fprintf(stderr, "mlplane: monitor %s: %s\n", name, cli_jstr(last, "message", "failed"));
+        json_decref(last);
+        return status;
+    }
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;

@@ -200,5 +200,17 @@ mlp delete monitor fast >/dev/null || fail "delete monitor"
 assert_eq "$(mlp get monitors -o json | jq -r '[.[].name] | sort | join(",")')" "files,nocols,web-drift" "deleted"
 ok "errors: an unknown Monitor, a spec error at its line:col (nothing applied); delete monitor"
 
+# the same through the server (--server): get, describe, check
+assert_eq "$(mlp --server "$SERVER_URL" get monitors -o json | jq -r '[.[].name] | sort | join(",")')" \
+  "files,nocols,web-drift" "get monitors --server"
+assert_eq "$(mlp --server "$SERVER_URL" describe monitor web-drift -o json | jq -r '.lastCheck.status')" "Drift" \
+  "describe monitor --server"
+rc=0; out=$(mlp --server "$SERVER_URL" monitor check files -o json) || rc=$?
+assert_eq "$rc" "1" "monitor check --server: drift"
+assert_eq "$(jq -r .status <<<"$out")" "Drift" "monitor check --server: the check"
+err=$(mlp --server "$SERVER_URL" monitor check nope 2>&1) && fail "unknown monitor through the server: exit 0" || true
+assert_contains "$err" 'monitor "nope" not found' "unknown monitor through the server"
+ok "get monitors, describe monitor and monitor check through the server"
+
 stop_server "$SERVER_PID" || fail "server exit status"
 finish
