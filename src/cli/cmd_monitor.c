@@ -196,43 +196,35 @@ static int remote_json(cli_env *env, const char *method, const char *name, const
     return status;
 }
 
-int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out) {
-    if (env->server) {
-        json_t *all = NULL;
-        int status = remote_json(env, "GET", NULL, "", JSON_ARRAY, &all);
-        if (status == 0) status = print_monitors(all, out);
-        json_decref(all);
-        return status;
-    }
+/* get monitors (name NULL) or describe monitor NAME's JSON, from the home or the server
+ * (*j a new reference); 0 or an exit status (printed). */
+static int monitors_json(cli_env *env, const char *home_flag, const char *name, json_t **j) {
+    *j = NULL;
+    if (env->server) return remote_json(env, "GET", name, "", name ? JSON_OBJECT : JSON_ARRAY, j);
     char *home = NULL;
     store *st = NULL;
     if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
-    json_t *all = api_monitors_json(st, &e);
-    int status = all ? print_monitors(all, out) : cli_fail_err(&e);
-    json_decref(all);
+    *j = name ? api_monitor_describe_json(st, name, &e) : api_monitors_json(st, &e);
+    int status = *j ? CLI_OK : cli_fail_err(&e);
     st->m->close(st);
     free(home);
     return status;
 }
 
+int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out) {
+    json_t *all = NULL;
+    int status = monitors_json(env, home_flag, NULL, &all);
+    if (status == 0) status = print_monitors(all, out);
+    json_decref(all);
+    return status;
+}
+
 int cli_describe_monitor(cli_env *env, const char *home_flag, const char *name, cli_out out) {
-    if (env->server) {
-        json_t *j = NULL;
-        int status = remote_json(env, "GET", name, "", JSON_OBJECT, &j);
-        if (status == 0) status = print_describe(j, out);
-        json_decref(j);
-        return status;
-    }
-    char *home = NULL;
-    store *st = NULL;
-    if (cli_open_store_existing(env, home_flag, &home, &st)) return CLI_FAILED;
-    mp_err e = {0};
-    json_t *j = api_monitor_describe_json(st, name, &e);
-    int status = j ? print_describe(j, out) : cli_fail_err(&e);
+    json_t *j = NULL;
+    int status = monitors_json(env, home_flag, name, &j);
+    if (status == 0) status = print_describe(j, out);
     json_decref(j);
-    st->m->close(st);
-    free(home);
     return status;
 }
 

@@ -259,25 +259,9 @@ int spec_expectations_load_string(const char *name, const char *text, size_t len
 
 int spec_expectations_load_file(const char *path, spec_expectations **out, spec_diags *diags) {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        spec_diag_add(diags, path, (spec_pos){0, 0}, "cannot read: %s", strerror(errno));
-        return MP_EINVAL;
-    }
     mp_buf b;
-    mp_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) mp_buf_append(&b, chunk, n);
-    int err = ferror(fp) ? (errno ? errno : EIO) : 0;
-    fclose(fp);
-    int rc;
-    if (err) {
-        spec_diag_add(diags, path, (spec_pos){0, 0}, "cannot read: %s", strerror(err));
-        rc = MP_EINVAL;
-    } else {
-        rc = spec_expectations_load_string(path, b.data ? b.data : "", b.len, out, diags);
-    }
+    if (spec__read_file(path, &b, diags) != 0) return MP_EINVAL;
+    int rc = spec_expectations_load_string(path, b.data, b.len, out, diags);
     mp_buf_free(&b);
     return rc;
 }

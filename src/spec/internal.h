@@ -55,6 +55,10 @@ typedef struct spec__step_aux {
 
 void spec__aux_free(spec__step_aux *aux, size_t n);
 
+/* The whole file at path into b (initialised here; NUL-terminated; the caller frees it
+ * with mp_buf_free), or MP_EINVAL with a "cannot read" diagnostic (b then empty). */
+int spec__read_file(const char *path, mp_buf *b, spec_diags *diags);
+
 /* ---- libfyaml node helpers (load.c) -------------------------------------------- */
 /* The 1-based position of node n; fallback when libfyaml keeps none for it
  * (empty values, empty collections). */

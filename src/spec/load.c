@@ -652,25 +652,31 @@ int spec_load_string(const char *name, const char *dir, const char *text, size_t
     return 0;
 }
 
-int spec_load_file(const char *path, spec_file **out, spec_diags *diags) {
-    *out = NULL;
+int spec__read_file(const char *path, mp_buf *b, spec_diags *diags) {
+    mp_buf_init(b);
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         spec_diag_add(diags, path, (spec_pos){0, 0}, "cannot read: %s", strerror(errno));
         return MP_EINVAL;
     }
-    mp_buf b;
-    mp_buf_init(&b);
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) mp_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) mp_buf_append(b, chunk, n);
     int err = ferror(fp) ? (errno ? errno : EIO) : 0;
     fclose(fp);
     if (err) {
         spec_diag_add(diags, path, (spec_pos){0, 0}, "cannot read: %s", strerror(err));
-        mp_buf_free(&b);
+        mp_buf_free(b);
         return MP_EINVAL;
     }
+    if (!b->data) mp_buf_puts(b, "");
+    return 0;
+}
+
+int spec_load_file(const char *path, spec_file **out, spec_diags *diags) {
+    *out = NULL;
+    mp_buf b;
+    if (spec__read_file(path, &b, diags) != 0) return MP_EINVAL;
     char *dir = mp_path_dir(path);
     int rc = spec_load_string(path, dir, b.data, b.len, out, diags);
     free(dir);
