@@ -187,8 +187,9 @@ void spec__decode_expectations(spec__ctx *c, struct fy_node *m, spec_pos at, con
 
 /* ---- files ----------------------------------------------------------------------- */
 
-static void quiet(struct fy_diag *diag, void *user, const char *buf, size_t len) {
-    (void)diag, (void)user, (void)buf, (void)len;
+static void on_document(spec__ctx *c, struct fy_node *root, size_t i, void *ud) {
+    if (i == 1) spec__decode_expectations(c, root, (spec_pos){1, 1}, "expectations", false, ud);
+    else spec__err(c, spec__pos(root, (spec_pos){1, 1}), "more than one YAML document: give one mapping");
 }
 
 int spec_expectations_load_string(const char *name, const char *text, size_t len, spec_expectations **out,
@@ -197,59 +198,12 @@ int spec_expectations_load_string(const char *name, const char *text, size_t len
     spec__ctx c = {name ? name : "<input>", diags};
     size_t before = diags->n;
     spec_expectations *x = mp_xcalloc(1, sizeof *x);
-    struct fy_diag_cfg dc;
-    fy_diag_cfg_default(&dc);
-    dc.fp = NULL;
-    dc.output_fn = quiet;
-    dc.colorize = false;
-    struct fy_diag *fyd = fy_diag_create(&dc);
-    struct fy_parser *fyp = NULL;
-    if (fyd) {
-        fy_diag_set_collect_errors(fyd, true);
-        struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT, .diag = fyd};
-        fyp = fy_parser_create(&pc);
-    }
-    if (!fyp || fy_parser_set_string(fyp, text, len) != 0) {
-        spec__err(&c, (spec_pos){0, 0}, "cannot start the YAML parser");
-    } else {
-        size_t ndocs = 0;
-        struct fy_document *doc;
-        while ((doc = fy_parse_load_document(fyp))) {
-            struct fy_node *root = fy_document_root(doc);
-            if (root && !spec__is_null(root)) {
-                if (++ndocs == 1) spec__decode_expectations(&c, root, (spec_pos){1, 1}, "expectations", false, x);
-                else spec__err(&c, spec__pos(root, (spec_pos){1, 1}), "more than one YAML document: give one mapping");
-            }
-            fy_parse_document_destroy(fyp, doc);
-        }
-        bool yaml_err = false;
-        void *it = NULL;
-        struct fy_diag_error *err;
-        while ((err = fy_diag_errors_iterate(fyd, &it))) {
-            if (err->type < FYET_ERROR) continue;
-            yaml_err = true;
-            spec_pos at = {err->line > 0 ? err->line : 1, err->column > 0 ? err->column : 1};
-            spec__err(&c, at, "YAML syntax error: %s", err->msg ? err->msg : "invalid YAML");
-        }
-        if (!yaml_err && fy_parser_get_stream_error(fyp)) {
-            yaml_err = true;
-            spec__err(&c, (spec_pos){0, 0}, "YAML syntax error");
-        }
-        if (!ndocs && !yaml_err)
-            spec__err(&c, (spec_pos){0, 0}, "no expectations: the file must be a mapping with rows and/or columns");
-    }
-    if (fyp) fy_parser_destroy(fyp);
-    if (fyd) fy_diag_destroy(fyd);
+    bool yaml_err;
+    size_t ndocs = spec__parse_documents(&c, text, len, on_document, x, &yaml_err);
+    if (!ndocs && !yaml_err)
+        spec__err(&c, (spec_pos){0, 0}, "no expectations: the file must be a mapping with rows and/or columns");
     if (diags->n > before) {
-        for (size_t i = before + 1; i < diags->n; i++) { /* in file order (stable) */
-            spec_diag d = diags->v[i];
-            size_t j = i;
-            for (; j > before && (diags->v[j - 1].pos.line > d.pos.line ||
-                                  (diags->v[j - 1].pos.line == d.pos.line && diags->v[j - 1].pos.col > d.pos.col));
-                 j--)
-                diags->v[j] = diags->v[j - 1];
-            diags->v[j] = d;
-        }
+        spec__sort_diags(diags, before);
         spec_expectations_free(x);
         return MP_EINVAL;
     }

@@ -55,6 +55,12 @@ typedef struct spec__step_aux {
 
 void spec__aux_free(spec__step_aux *aux, size_t n);
 
+/* Parses the YAML text's documents, calling fn for each that is not empty (i: 1, 2, ...);
+ * YAML syntax errors become diagnostics (*yaml_err then true). Returns the documents seen. */
+typedef void (*spec__doc_fn)(spec__ctx *c, struct fy_node *root, size_t i, void *ud);
+size_t spec__parse_documents(spec__ctx *c, const char *text, size_t len, spec__doc_fn fn, void *ud, bool *yaml_err);
+/* Sorts the diagnostics from index from on by position (stable): file order. */
+void spec__sort_diags(spec_diags *d, size_t from);
 /* The whole file at path into b (initialised here; NUL-terminated; the caller frees it
  * with mp_buf_free), or MP_EINVAL with a "cannot read" diagnostic (b then empty). */
 int spec__read_file(const char *path, mp_buf *b, spec_diags *diags);

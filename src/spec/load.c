@@ -588,15 +588,10 @@ static void sort_diags(spec_diags *d, size_t from) {
     free(v);
 }
 
-int spec_load_string(const char *name, const char *dir, const char *text, size_t len, spec_file **out,
-                     spec_diags *diags) {
-    *out = NULL;
-    spec__ctx c = {name ? name : "<input>", diags};
-    size_t before = diags->n;
-    spec_file *f = mp_xcalloc(1, sizeof *f);
-    f->path = mp_xstrdup(c.file);
-    f->dir = mp_path_abs(NULL, dir ? dir : ".");
+void spec__sort_diags(spec_diags *d, size_t from) { sort_diags(d, from); }
 
+size_t spec__parse_documents(spec__ctx *c, const char *text, size_t len, spec__doc_fn fn, void *ud, bool *yaml_err) {
+    *yaml_err = false;
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
     dc.fp = NULL;
@@ -609,40 +604,54 @@ int spec_load_string(const char *name, const char *dir, const char *text, size_t
         struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT, .diag = fyd};
         fyp = fy_parser_create(&pc);
     }
+    size_t ndocs = 0;
     if (!fyp || fy_parser_set_string(fyp, text, len) != 0) {
-        spec__err(&c, (spec_pos){0, 0}, "cannot start the YAML parser");
+        spec__err(c, (spec_pos){0, 0}, "cannot start the YAML parser");
+        *yaml_err = true;
     } else {
-        size_t ndocs = 0;
         struct fy_document *doc;
         while ((doc = fy_parse_load_document(fyp))) {
             struct fy_node *root = fy_document_root(doc);
-            if (root && !spec__is_null(root)) { /* an empty document (a trailing ---) is skipped */
-                ndocs++;
-                load_document(&c, root, f);
-            }
+            if (root && !spec__is_null(root)) /* an empty document (a trailing ---) is skipped */
+                fn(c, root, ++ndocs, ud);
             fy_parse_document_destroy(fyp, doc);
         }
-        bool yaml_err = false;
         void *it = NULL;
         struct fy_diag_error *err;
         while ((err = fy_diag_errors_iterate(fyd, &it))) {
             if (err->type < FYET_ERROR) continue;
-            yaml_err = true;
+            *yaml_err = true;
             spec_pos at = {err->line > 0 ? err->line : 1, err->column > 0 ? err->column : 1};
-            spec__err(&c, at, "YAML syntax error: %s", err->msg ? err->msg : "invalid YAML");
+            spec__err(c, at, "YAML syntax error: %s", err->msg ? err->msg : "invalid YAML");
         }
-        if (!yaml_err && fy_parser_get_stream_error(fyp)) {
-            yaml_err = true;
-            spec__err(&c, (spec_pos){0, 0}, "YAML syntax error");
+        if (!*yaml_err && fy_parser_get_stream_error(fyp)) {
+            *yaml_err = true;
+            spec__err(c, (spec_pos){0, 0}, "YAML syntax error");
         }
-        if (!ndocs && !yaml_err)
-            spec__err(&c, (spec_pos){0, 0},
-                      "no documents: expected at least one with apiVersion, kind, metadata and spec");
-        if (!yaml_err) spec__validate_file(&c, f);
     }
     if (fyp) fy_parser_destroy(fyp);
     if (fyd) fy_diag_destroy(fyd);
+    return ndocs;
+}
 
+static void on_document(spec__ctx *c, struct fy_node *root, size_t i, void *ud) {
+    (void)i;
+    load_document(c, root, ud);
+}
+
+int spec_load_string(const char *name, const char *dir, const char *text, size_t len, spec_file **out,
+                     spec_diags *diags) {
+    *out = NULL;
+    spec__ctx c = {name ? name : "<input>", diags};
+    size_t before = diags->n;
+    spec_file *f = mp_xcalloc(1, sizeof *f);
+    f->path = mp_xstrdup(c.file);
+    f->dir = mp_path_abs(NULL, dir ? dir : ".");
+    bool yaml_err;
+    size_t ndocs = spec__parse_documents(&c, text, len, on_document, f, &yaml_err);
+    if (!ndocs && !yaml_err)
+        spec__err(&c, (spec_pos){0, 0}, "no documents: expected at least one with apiVersion, kind, metadata and spec");
+    if (!yaml_err) spec__validate_file(&c, f);
     if (diags->n > before) {
         sort_diags(diags, before);
         spec_file_free(f);
