@@ -249,7 +249,7 @@ static void make_pair(monitor_table *ref, monitor_table *cur, size_t ncols, size
     table_init(ref, ncols, nref);
     table_init(cur, ncols, ncur);
     for (size_t j = 0; j < ncols; j++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "x%zu", j);
         gaussian(r, num_col(ref, j, name, NULL), nref, 0);
         gaussian(r, num_col(cur, j, name, NULL), ncur, j < nshift ? shift : 0);
