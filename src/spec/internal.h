@@ -62,7 +62,8 @@ size_t spec__parse_documents(spec__ctx *c, const char *text, size_t len, spec__d
 /* Sorts the diagnostics from index from on by position (stable): file order. */
 void spec__sort_diags(spec_diags *d, size_t from);
 /* The whole file at path into b (initialised here; NUL-terminated; the caller frees it
- * with mp_buf_free), or MP_EINVAL with a "cannot read" diagnostic (b then empty). */
+ * with mp_buf_free), or MP_EINVAL with a "cannot read" diagnostic (b then holds nothing
+ * to free). */
 int spec__read_file(const char *path, mp_buf *b, spec_diags *diags);
 
 /* ---- libfyaml node helpers (load.c) -------------------------------------------- */

@@ -662,12 +662,13 @@ int spec_load_string(const char *name, const char *dir, const char *text, size_t
 }
 
 int spec__read_file(const char *path, mp_buf *b, spec_diags *diags) {
-    mp_buf_init(b);
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         spec_diag_add(diags, path, (spec_pos){0, 0}, "cannot read: %s", strerror(errno));
+        *b = (mp_buf){0};
         return MP_EINVAL;
     }
+    mp_buf_init(b);
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) mp_buf_append(b, chunk, n);
