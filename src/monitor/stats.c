@@ -75,18 +75,103 @@ static double outer_prob_inside(int64_t m, int64_t n, int64_t g, int64_t h) {
     return r;
 }
 
-int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p) {
-    /* ECDF difference after each distinct value, as SciPy's searchsorted(side="right") gives it. */
-    double maxS = -INFINITY, minS = INFINITY;
+/* The extremes of F_a - F_b after each distinct value, as SciPy's
+ * searchsorted(side="right") gives them: the plain merge, for sizes the fast one
+ * below does not cover. */
+static void ks_extremes_plain(const double *a, size_t na, const double *b, size_t nb, double *maxS, double *minS) {
     size_t i = 0, j = 0;
     while (i < na || j < nb) {
         double v = j >= nb || (i < na && a[i] <= b[j]) ? a[i] : b[j];
         while (i < na && a[i] <= v) i++;
         while (j < nb && b[j] <= v) j++;
         double diff = (double)i / (double)na - (double)j / (double)nb;
-        if (diff > maxS) maxS = diff;
-        if (diff < minS) minS = diff;
+        if (diff > *maxS) *maxS = diff;
+        if (diff < *minS) *minS = diff;
     }
+}
+
+/* The same extremes, bit for bit, from a merge that takes one value a step without
+ * branching on the data. Each state (i, j) where the values taken are all below the
+ * ones left (a distinct value's last) is scored by E = i nb - j na, the exact
+ * difference times na nb, in integers; its double i / na - j / nb is computed only
+ * where E reaches the extreme so far. With na nb <= 2^50 two states of different E
+ * differ by 1 / (na nb) > 6 * 2^-53, more than the rounding of both doubles (3 * 2^-53
+ * each), so the double extremes lie among the states of extreme E; their doubles are
+ * compared among themselves as the plain merge compares them. */
+#define KS_FAST_MAX_PRODUCT ((uint64_t)1 << 50)
+#define KS_SCORE(i_, j_, e_)                                                                                     \
+    do {                                                                                                       \
+        if ((e_) >= emax) {                                                                                    \
+            double diff_ = (double)(i_) / (double)na - (double)(j_) / (double)nb;                              \
+            if ((e_) > emax || diff_ > *maxS) *maxS = diff_;                                                   \
+            emax = (e_);                                                                                       \
+        }                                                                                                      \
+        if ((e_) <= emin) {                                                                                    \
+            double diff_ = (double)(i_) / (double)na - (double)(j_) / (double)nb;                              \
+            if ((e_) < emin || diff_ < *minS) *minS = diff_;                                                   \
+            emin = (e_);                                                                                       \
+        }                                                                                                      \
+    } while (0)
+
+/* + sa when took (0 or 1) is 1, - sb when it is 0, without a branch. */
+static inline int64_t ks_step(size_t took, int64_t sa, int64_t sb) {
+    return (int64_t)((0 - (uint64_t)took) & (uint64_t)(sa + sb)) - sb;
+}
+
+static void ks_extremes_fast(const double *a, size_t na, const double *b, size_t nb, double *maxS, double *minS) {
+    int64_t emax = INT64_MIN, emin = INT64_MAX, sa = (int64_t)nb, sb = (int64_t)na;
+    /* Two merges at once, two chains of loads the processor overlaps: one from the
+     * smallest values (state (i, j), e; ties: a first) and one from the largest
+     * (state (I, J), E; ties: b first), so that both walk the same order of the values
+     * and meet. A state is scored when the value taken last lies below the next one
+     * (from the top: above the next one down); NaN: nothing taken yet. */
+    size_t i = 0, j = 0, I = na, J = nb;
+    int64_t e = 0, E = 0;
+    double last = NAN, top = NAN;
+    while (i < na && j < nb && I > 0 && J > 0 && i + j + 2 <= I + J) {
+        double x = a[i], y = b[j], X = a[I - 1], Y = b[J - 1];
+        size_t take_a = x <= y, top_a = X > Y;
+        double v = y < x ? y : x; /* x when x <= y: minsd, no branch */
+        double V = X > Y ? X : Y; /* maxsd */
+        if (v > last) KS_SCORE(i, j, e); /* everything taken is below what is left */
+        if (V < top) KS_SCORE(I, J, E);  /* everything left is below what the top took */
+        last = v;
+        top = V;
+        i += take_a;
+        j += 1 - take_a;
+        e += ks_step(take_a, sa, sb);
+        I -= top_a;
+        J -= 1 - top_a;
+        E -= ks_step(top_a, sa, sb);
+    }
+    size_t meet = I + J; /* na + nb when the top merge took nothing */
+    while (i < na && j < nb && i + j < meet) {
+        double x = a[i], y = b[j];
+        size_t take_a = x <= y;
+        double v = y < x ? y : x;
+        if (v > last) KS_SCORE(i, j, e);
+        last = v;
+        i += take_a;
+        j += 1 - take_a;
+        e += ks_step(take_a, sa, sb);
+    }
+    for (; i < na && i + j < meet; i++, e += sa) { /* b is used up */
+        if (a[i] > last) KS_SCORE(i, j, e);
+        last = a[i];
+    }
+    for (; j < nb && i + j < meet; j++, e -= sb) { /* a is used up */
+        if (b[j] > last) KS_SCORE(i, j, e);
+        last = b[j];
+    }
+    if (meet < na + nb && last < top) KS_SCORE(i, j, e); /* where the two met: (i, j) = (I, J) */
+    KS_SCORE(na, nb, (int64_t)0);                       /* everything taken: 1 - 1 */
+}
+
+int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p) {
+    /* ECDF difference after each distinct value, as SciPy's searchsorted(side="right") gives it. */
+    double maxS = -INFINITY, minS = INFINITY;
+    if (na && nb && (uint64_t)na <= KS_FAST_MAX_PRODUCT / (uint64_t)nb) ks_extremes_fast(a, na, b, nb, &maxS, &minS);
+    else ks_extremes_plain(a, na, b, nb, &maxS, &minS);
     double neg = -minS;
     if (neg < 0) neg = 0;
     if (neg > 1) neg = 1;
