@@ -7,6 +7,7 @@
 #include "monitor/monitor_int.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -75,18 +76,156 @@ static double outer_prob_inside(int64_t m, int64_t n, int64_t g, int64_t h) {
     return r;
 }
 
-int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p) {
-    /* ECDF difference after each distinct value, as SciPy's searchsorted(side="right") gives it. */
-    double maxS = -INFINITY, minS = INFINITY;
+/* The extremes of F_a - F_b after each distinct value, as SciPy's
+ * searchsorted(side="right") gives them: the plain merge, for sizes the fast one
+ * below does not cover. */
+static void ks_extremes_plain(const double *a, size_t na, const double *b, size_t nb, double *maxS, double *minS) {
     size_t i = 0, j = 0;
     while (i < na || j < nb) {
         double v = j >= nb || (i < na && a[i] <= b[j]) ? a[i] : b[j];
         while (i < na && a[i] <= v) i++;
         while (j < nb && b[j] <= v) j++;
         double diff = (double)i / (double)na - (double)j / (double)nb;
-        if (diff > maxS) maxS = diff;
-        if (diff < minS) minS = diff;
+        if (diff > *maxS) *maxS = diff;
+        if (diff < *minS) *minS = diff;
     }
+}
+
+/* The same extremes, bit for bit, from merges that take one value a step without
+ * branching on the data. The values of both samples are walked in one order (by
+ * value; on ties a before b), and each state (i, j) where the values taken are all
+ * below the ones left (a distinct value's last) is scored by E = i nb - j na, the
+ * exact difference times na nb, in integers; its double i / na - j / nb is computed
+ * only where E reaches the extreme so far. With na nb <= 2^50 two states of different
+ * E differ by 1 / (na nb) > 6 * 2^-53, more than the rounding of both doubles
+ * (3 * 2^-53 each), so the double extremes lie among the states of extreme E; their
+ * doubles are compared among themselves as the plain merge compares them. The order
+ * is cut in two halves, each walked from both ends at once: four chains of loads the
+ * processor overlaps. */
+#define KS_FAST_MAX_PRODUCT ((uint64_t)1 << 50)
+
+typedef struct ks_best {
+    int64_t emax, emin;
+    double *maxS, *minS;
+    size_t na, nb;
+} ks_best;
+
+__attribute__((noinline)) static void ks_score_extreme(ks_best *k, size_t i, size_t j, int64_t e) {
+    double diff = (double)i / (double)k->na - (double)j / (double)k->nb;
+    if (e >= k->emax) {
+        if (e > k->emax || diff > *k->maxS) *k->maxS = diff;
+        k->emax = e;
+    }
+    if (e <= k->emin) {
+        if (e < k->emin || diff < *k->minS) *k->minS = diff;
+        k->emin = e;
+    }
+}
+
+static inline void ks_score(ks_best *k, size_t i, size_t j, int64_t e) {
+    if (e >= k->emax || e <= k->emin) ks_score_extreme(k, i, j, e);
+}
+
+/* One walk: its state (i values of a and j of b taken, e = i nb - j na) and the value
+ * it took last (NaN: none yet). A walk from the top holds the values it has not
+ * taken. */
+typedef struct ks_walk {
+    size_t i, j;
+    int64_t e;
+    double last;
+} ks_walk;
+
+/* + sa when took (0 or 1) is 1, - sb when it is 0, without a branch. */
+static inline int64_t ks_step(size_t took, int64_t sa, int64_t sb) {
+    return (int64_t)((0 - (uint64_t)took) & (uint64_t)(sa + sb)) - sb;
+}
+
+/* One step up (a[i] and b[j] exist), scoring the state first when everything taken
+ * is below what is left. */
+__attribute__((always_inline)) static inline void ks_up(const double *a, const double *b, ks_walk *w, ks_best *k) {
+    double x = a[w->i], y = b[w->j];
+    size_t take_a = x <= y;
+    double v = y < x ? y : x; /* x when x <= y: minsd, no branch */
+    if (v > w->last) ks_score(k, w->i, w->j, w->e);
+    w->last = v;
+    w->i += take_a;
+    w->j += 1 - take_a;
+    w->e += ks_step(take_a, (int64_t)k->nb, (int64_t)k->na);
+}
+
+/* One step down (i, j > 0), scoring the state first when everything left is below
+ * what the walk took. */
+__attribute__((always_inline)) static inline void ks_down(const double *a, const double *b, ks_walk *w, ks_best *k) {
+    double x = a[w->i - 1], y = b[w->j - 1];
+    size_t take_a = x > y;
+    double v = x > y ? x : y; /* maxsd */
+    if (v < w->last) ks_score(k, w->i, w->j, w->e);
+    w->last = v;
+    w->i -= take_a;
+    w->j -= 1 - take_a;
+    w->e -= ks_step(take_a, (int64_t)k->nb, (int64_t)k->na);
+}
+
+/* Whether up and down can each take a step before they meet. */
+static inline bool ks_room(const ks_walk *up, const ks_walk *down, size_t na, size_t nb) {
+    return up->i < na && up->j < nb && down->i > 0 && down->j > 0 && up->i + up->j + 2 <= down->i + down->j;
+}
+
+/* Walks the states strictly between up's and down's (both on the order; up below)
+ * until they meet, scoring the group ends among them. */
+static void ks_segment(const double *a, const double *b, ks_walk up, ks_walk down, ks_best *k) {
+    size_t na = k->na, nb = k->nb;
+    while (ks_room(&up, &down, na, nb)) {
+        ks_up(a, b, &up, k);
+        ks_down(a, b, &down, k);
+    }
+    size_t meet = down.i + down.j;
+    while (up.i < na && up.j < nb && up.i + up.j < meet) ks_up(a, b, &up, k);
+    for (; up.i < na && up.i + up.j < meet; up.i++, up.e += (int64_t)nb) { /* b is used up */
+        if (a[up.i] > up.last) ks_score(k, up.i, up.j, up.e);
+        up.last = a[up.i];
+    }
+    for (; up.j < nb && up.i + up.j < meet; up.j++, up.e -= (int64_t)na) { /* a is used up */
+        if (b[up.j] > up.last) ks_score(k, up.i, up.j, up.e);
+        up.last = b[up.j];
+    }
+    if (up.last < down.last) ks_score(k, up.i, up.j, up.e); /* where they met (NaN: an end, not here) */
+}
+
+static void ks_extremes_fast(const double *a, size_t na, const double *b, size_t nb, double *maxS, double *minS) {
+    ks_best k = {INT64_MIN, INT64_MAX, maxS, minS, na, nb};
+    /* the state half way (i + j = h) on the order: a[i-1] <= b[j] and b[j-1] < a[i] */
+    size_t h = (na + nb) / 2, lo = h > nb ? h - nb : 0, hi = h < na ? h : na, i = lo, j = h - lo;
+    while (lo <= hi) {
+        i = lo + (hi - lo) / 2;
+        j = h - i;
+        if (i > 0 && j < nb && a[i - 1] > b[j]) hi = i - 1;
+        else if (j > 0 && i < na && b[j - 1] >= a[i]) lo = i + 1;
+        else break;
+    }
+    int64_t em = (int64_t)i * (int64_t)nb - (int64_t)j * (int64_t)na;
+    ks_walk up1 = {0, 0, 0, NAN}, down1 = {i, j, em, NAN}, up2 = {i, j, em, NAN}, down2 = {na, nb, 0, NAN};
+    while (ks_room(&up1, &down1, na, nb) && ks_room(&up2, &down2, na, nb)) {
+        ks_up(a, b, &up1, &k);
+        ks_down(a, b, &down1, &k);
+        ks_up(a, b, &up2, &k);
+        ks_down(a, b, &down2, &k);
+    }
+    ks_segment(a, b, up1, down1, &k);
+    ks_segment(a, b, up2, down2, &k);
+    if (i + j > 0 && i + j < na + nb) { /* the half-way state: everything taken below everything left */
+        double taken = i == 0 ? b[j - 1] : j == 0 ? a[i - 1] : a[i - 1] > b[j - 1] ? a[i - 1] : b[j - 1];
+        double left = i == na ? b[j] : j == nb ? a[i] : a[i] < b[j] ? a[i] : b[j];
+        if (taken < left) ks_score(&k, i, j, em);
+    }
+    ks_score(&k, na, nb, 0); /* everything taken: 1 - 1 */
+}
+
+int monitor_ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p) {
+    /* ECDF difference after each distinct value, as SciPy's searchsorted(side="right") gives it. */
+    double maxS = -INFINITY, minS = INFINITY;
+    if (na && nb && (uint64_t)na <= KS_FAST_MAX_PRODUCT / (uint64_t)nb) ks_extremes_fast(a, na, b, nb, &maxS, &minS);
+    else ks_extremes_plain(a, na, b, nb, &maxS, &minS);
     double neg = -minS;
     if (neg < 0) neg = 0;
     if (neg > 1) neg = 1;
