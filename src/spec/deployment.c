@@ -432,6 +432,16 @@ static struct fy_node *map_get(struct fy_node *m, const char *key) {
     return fy_node_is_mapping(m) ? fy_node_mapping_lookup_by_string(m, key, FY_NT) : NULL;
 }
 
+/* Removes key (and its value) from m, when there. */
+static int map_del(struct fy_document *d, struct fy_node *m, const char *key) {
+    if (!fy_node_mapping_lookup_pair_by_string(m, key, FY_NT)) return 0;
+    struct fy_node *k = fy_node_create_scalar_copy(d, key, FY_NT); /* taken by remove_by_key */
+    struct fy_node *v = k ? fy_node_mapping_remove_by_key(m, k) : NULL;
+    if (!v) return -1;
+    fy_node_free(v);
+    return 0;
+}
+
 /* Sets m[key] to the YAML text value (replacing one there). */
 static int map_set(struct fy_document *d, struct fy_node *m, const char *key, const char *value) {
     struct fy_node *v = fy_node_build_from_string(d, value, FY_NT);
@@ -463,13 +473,11 @@ int spec_deployment_rewrite(const char *text, const char *name, int64_t stable, 
             char buf[128];
             rc = 0;
             if (stable > 0 && fy_node_is_mapping(model)) {
-                struct fy_node_pair *ap = fy_node_mapping_lookup_pair_by_string(model, "alias", FY_NT);
-                if (ap) rc = fy_node_mapping_remove(model, ap) == 0 ? 0 : MP_EINTERNAL;
+                rc = map_del(doc, model, "alias") == 0 ? 0 : MP_EINTERNAL;
                 snprintf(buf, sizeof buf, "%lld", (long long)stable);
                 if (rc == 0 && map_set(doc, model, "version", buf) != 0) rc = MP_EINTERNAL;
             }
-            struct fy_node_pair *cp = fy_node_mapping_lookup_pair_by_string(sp, "canary", FY_NT);
-            if (rc == 0 && cp && fy_node_mapping_remove(sp, cp) != 0) rc = MP_EINTERNAL;
+            if (rc == 0 && map_del(doc, sp, "canary") != 0) rc = MP_EINTERNAL;
             if (rc == 0 && canary > 0) {
                 snprintf(buf, sizeof buf, "{version: %lld, percent: %d}", (long long)canary, percent);
                 if (map_set(doc, sp, "canary", buf) != 0) rc = MP_EINTERNAL;
