@@ -221,9 +221,9 @@ ok "spec errors of validate: with their positions; nothing stored"
 # ---- the metric ---------------------------------------------------------------------------
 start_server
 U=$SERVER_URL
-counted() { curl -sf "$U/metrics" | grep -qF 'mlplane_data_validation_failures_total{pipeline="checked"} 1'; }
+counted() { curl -sf "$U/metrics" | grep -F 'mlplane_data_validation_failures_total{pipeline="checked"} 1' >/dev/null; }
 wait_for "the validation failure in /metrics" 60 counted
-curl -sf "$U/metrics" | grep -qF 'mlplane_data_validation_failures_total{pipeline="fromfile"} 2' ||
+curl -sf "$U/metrics" | grep -F 'mlplane_data_validation_failures_total{pipeline="fromfile"} 2' >/dev/null ||
   fail "fromfile's failures: $(curl -sf "$U/metrics" | grep validation)"
 ok "mlplane_data_validation_failures_total counts the steps data validation failed, by pipeline"
 stop_server "$SERVER_PID" || fail "the server did not exit 0 on SIGTERM"

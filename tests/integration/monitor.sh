@@ -130,7 +130,7 @@ assert_contains "$y" "name: web-drift" "get monitors -o yaml"
 ok "the cooldown holds; describe monitor and get monitors show checks, history and events"
 
 # the server's /metrics: each column's verdict and the data set's, from the last check
-metric_is() { curl -sf "$SERVER_URL/metrics" | grep -qxF "$1"; }
+metric_is() { curl -sf "$SERVER_URL/metrics" | grep -xF "$1" >/dev/null; }
 wait_for "the drift gauges on /metrics" 30 metric_is 'mlplane_monitor_drift_detected{monitor="web-drift",column="f0"} 1'
 curl -sf "$SERVER_URL/metrics" >"$T_DIR/metrics.txt"
 assert_contains "$(cat "$T_DIR/metrics.txt")" 'mlplane_monitor_dataset_drift{monitor="web-drift"} 1' "dataset gauge"

@@ -94,7 +94,7 @@ fi
 
 # the store's families follow the store: a third run shows up without a restart
 mlp run "$T_DIR/p.yaml" >/dev/null 2>&1
-metric_ok() { curl -sf "$U/metrics" | grep -qF 'mlplane_runs{pipeline="metered",state="Succeeded"} 2'; }
+metric_ok() { curl -sf "$U/metrics" | grep -F 'mlplane_runs{pipeline="metered",state="Succeeded"} 2' >/dev/null; }
 wait_for "the third run in /metrics" 60 metric_ok
 ok "the collector rereads the store"
 stop_server "$SERVER_PID" || fail "the server did not exit 0 on SIGTERM"
