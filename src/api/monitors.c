@@ -10,8 +10,9 @@
  * JSON alert, at most once per actions.cooldownSeconds. Each action is an event of
  * the Monitor.
  *
- * Thread: the monitors' thread owns its store handle, the prepared references of
- * the Monitors (one monitor_cache each) and the webhook's libcurl handle; the
+ * Thread: the monitors' thread owns its store handle, the applied Monitors it parsed
+ * (again only when the store's data_version moves), the prepared references of the
+ * Monitors (one monitor_cache each) and its webhook requests; the
  * other functions run on their caller's thread with its store. */
 #include "api/api.h"
 #include "api/api_int.h"
@@ -133,6 +134,9 @@ struct api_monitors {
     atomic_bool stopping;
     kept *k;
     size_t nk;
+    applied_set a;   /* the applied Monitors, as of data_version */
+    bool loaded;
+    int64_t data_version;
 };
 
 static kept *kept_of(api_monitors *am, const char *name) {
@@ -148,12 +152,20 @@ static kept *kept_of(api_monitors *am, const char *name) {
 /* Checks every Monitor that is due; returns ms until the next one is (at most 1000:
  * Monitors applied meanwhile are seen within a second). */
 static int64_t tick(api_monitors *am) {
-    applied_set a;
     mp_err e = {0};
-    if (applied_load(am->st, &a, &e) != 0) {
-        fprintf(stderr, "mlplane server: monitors: %s\n", e.msg);
-        return 1000;
+    /* the applied sources are parsed again only when another connection wrote */
+    int64_t v = am->st->m->data_version(am->st);
+    if (!am->loaded || v < 0 || v != am->data_version) {
+        if (am->loaded) applied_free(&am->a);
+        am->loaded = false;
+        if (applied_load(am->st, &am->a, &e) != 0) {
+            fprintf(stderr, "mlplane server: monitors: %s\n", e.msg);
+            return 1000;
+        }
+        am->loaded = true;
+        am->data_version = v;
     }
+    const applied_set a = am->a;
     int64_t wait = 1000;
     for (size_t i = 0; i < a.n && !atomic_load(&am->stopping); i++) {
         const spec_monitor *m = a.v[i].m;
@@ -189,7 +201,6 @@ static int64_t tick(api_monitors *am) {
         free(am->k[i].name);
         am->k[i] = am->k[--am->nk];
     }
-    applied_free(&a);
     return wait;
 }
 
@@ -243,6 +254,7 @@ void api_monitors_stop(api_monitors *am) {
         free(am->k[i].name);
     }
     free(am->k);
+    if (am->loaded) applied_free(&am->a);
     if (am->st) am->st->m->close(am->st);
     if (am->wake_fd >= 0) close(am->wake_fd);
     free(am->home);

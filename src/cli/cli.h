@@ -110,6 +110,11 @@ void cli_table_free(cli_table *t);
  * as "1.5Gi", "512.0Mi" or a plain number. */
 void cli_fmt_cpu(int64_t milli, char *out, size_t n);
 void cli_fmt_mem(int64_t bytes, char *out, size_t n);
+/* How long ago ms (wall clock) was, as kubectl's AGE: "45s", "12m", "5h", "3d"; "-" when 0. */
+void cli_fmt_age(int64_t ms, char *out, size_t n);
+/* The last max (0: all) of v's "events" ([{type, message, count, firstMs, lastMs}]) as
+ * kubectl describe's Events table; nothing when v has no "events". */
+void cli_print_events(json_t *v, size_t max);
 
 /* JSON views of store records (new references). */
 json_t *cli_run_json(const store_run *r, const store_step *steps, size_t n);

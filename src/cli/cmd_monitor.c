@@ -29,15 +29,6 @@ static const char monitor_help[] =
     "Exit status: 0 no drift (or too few rows yet), 1 the data set drifts, 2 the check\n"
     "could not run (why is printed) or bad usage.\n";
 
-static void age_of(int64_t ms, char *out, size_t n) {
-    int64_t s = (mp_now_ms() - ms) / 1000;
-    if (ms <= 0) snprintf(out, n, "-");
-    else if (s < 120) snprintf(out, n, "%llds", (long long)(s < 0 ? 0 : s));
-    else if (s < 7200) snprintf(out, n, "%lldm", (long long)(s / 60));
-    else if (s < 172800) snprintf(out, n, "%lldh", (long long)(s / 3600));
-    else snprintf(out, n, "%lldd", (long long)(s / 86400));
-}
-
 static const char *watches(json_t *spec, char *buf, size_t n) {
     const char *d = cli_jstr(spec, "deployment", NULL);
     if (d) snprintf(buf, n, "deployment/%s", d);
@@ -65,7 +56,7 @@ static int print_monitors(json_t *all, cli_out out) {
         if (json_is_object(d) && json_integer_value(json_object_get(d, "columns")) > 0)
             snprintf(drifted, sizeof drifted, "%lld/%lld", (long long)json_integer_value(json_object_get(d, "drifted")),
                      (long long)json_integer_value(json_object_get(d, "columns")));
-        if (c) age_of(json_integer_value(json_object_get(c, "timeMs")), age, sizeof age);
+        if (c) cli_fmt_age(json_integer_value(json_object_get(c, "timeMs")), age, sizeof age);
         const char *row[] = {cli_jstr(v, "name", "-"), watches(json_object_get(v, "spec"), w, sizeof w),
                              cli_jstr(c, "status", "NotChecked"), drifted, cli_jstr(c, "version", "-"), age,
                              cli_jstr(c, "message", "")};
@@ -157,17 +148,7 @@ static int print_describe(json_t *j, cli_out out) {
         cli_table_print(&t, stdout);
         cli_table_free(&t);
     }
-    json_t *ev = json_object_get(j, "events");
-    printf("\nEvents:\n");
-    if (!json_array_size(ev)) printf("  none\n");
-    size_t i;
-    json_t *x;
-    json_array_foreach(ev, i, x) {
-        char age[32];
-        age_of(json_integer_value(json_object_get(x, "lastMs")), age, sizeof age);
-        printf("  %-24s %-5s x%-3lld %s\n", cli_jstr(x, "type", "-"), age,
-               (long long)json_integer_value(json_object_get(x, "count")), cli_jstr(x, "message", ""));
-    }
+    cli_print_events(j, 0);
     return CLI_OK;
 }
 

@@ -40,20 +40,6 @@ static const char rollout_help[] =
 
 /* ---- state and events ------------------------------------------------------------------ */
 
-/* How long ago, as kubectl's AGE: "45s", "12m", "5h", "3d"; "-" when unknown. */
-static void age_of(int64_t ms, char *out, size_t n) {
-    if (ms <= 0) {
-        snprintf(out, n, "-");
-        return;
-    }
-    int64_t s = (mp_now_ms() - ms) / 1000;
-    if (s < 0) s = 0;
-    if (s < 120) snprintf(out, n, "%llds", (long long)s);
-    else if (s < 120 * 60) snprintf(out, n, "%lldm", (long long)(s / 60));
-    else if (s < 48 * 3600) snprintf(out, n, "%lldh", (long long)(s / 3600));
-    else snprintf(out, n, "%lldd", (long long)(s / 86400));
-}
-
 /* The "status" object's fields (a server of an older mlplane may send none). */
 typedef struct dep_state {
     const char *state, *message, *last_error;
@@ -73,33 +59,9 @@ static void state_of(json_t *v, dep_state *d) {
         snprintf(d->ready, sizeof d->ready, "-");
         snprintf(d->restarts, sizeof d->restarts, "-");
     }
-    age_of(json_integer_value(json_object_get(s, "appliedMs")), d->age, sizeof d->age);
+    cli_fmt_age(json_integer_value(json_object_get(s, "appliedMs")), d->age, sizeof d->age);
 }
 
-/* The last max events of v (all when max is 0), kubectl describe's way. */
-static void print_events(json_t *v, size_t max) {
-    json_t *evs = json_object_get(v, "events");
-    size_t n = json_array_size(evs);
-    if (!evs) return;
-    printf("\nEvents:%s\n", n ? "" : " <none>");
-    if (!n) return;
-    static const char *const hdr[] = {"TYPE", "LAST SEEN", "COUNT", "MESSAGE"};
-    cli_table t;
-    cli_table_init(&t, 4, hdr);
-    for (size_t i = max && n > max ? n - max : 0; i < n; i++) {
-        json_t *ev = json_array_get(evs, i);
-        char seen[32], count[48], first[16];
-        age_of(json_integer_value(json_object_get(ev, "lastMs")), seen, sizeof seen);
-        long long c = (long long)json_integer_value(json_object_get(ev, "count"));
-        age_of(json_integer_value(json_object_get(ev, "firstMs")), first, sizeof first);
-        if (c > 1) snprintf(count, sizeof count, "x%lld over %s", c, first);
-        else snprintf(count, sizeof count, "1");
-        const char *row[] = {cli_jstr(ev, "type", "-"), seen, count, cli_jstr(ev, "message", "")};
-        cli_table_add(&t, row);
-    }
-    cli_table_print(&t, stdout);
-    cli_table_free(&t);
-}
 
 /* The lines on its state, after "Model:" (the deployment's status v). */
 static void print_state(json_t *v) {
@@ -166,14 +128,14 @@ void cli_print_rollout_status(json_t *v) {
     if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", cli_jstr(v, "stickyHeader", "-"));
     printf("\n");
     print_tracks(v);
-    print_events(v, 5);
+    cli_print_events(v, 5);
 }
 
 void cli_print_deployment_describe(json_t *v) {
     json_t *s = json_object_get(v, "status");
     char applied[40], started[40], age[16];
     mp_format_time(json_integer_value(json_object_get(s, "appliedMs")), applied, sizeof applied);
-    age_of(json_integer_value(json_object_get(s, "appliedMs")), age, sizeof age);
+    cli_fmt_age(json_integer_value(json_object_get(s, "appliedMs")), age, sizeof age);
     mp_format_time(json_integer_value(json_object_get(s, "startedMs")), started, sizeof started);
     printf("Name:        %s\n", cli_jstr(v, "deployment", "-"));
     printf("Model:       %s\n", cli_jstr(v, "model", "-"));
@@ -186,7 +148,7 @@ void cli_print_deployment_describe(json_t *v) {
     if (json_is_string(json_object_get(v, "stickyHeader"))) printf("Sticky by:   %s\n", cli_jstr(v, "stickyHeader", "-"));
     printf("\n");
     print_tracks(v);
-    print_events(v, 0);
+    cli_print_events(v, 0);
 }
 
 int cli_print_rollout_set(const char *name, const char *canary, int was, int percent, bool running, bool told,

@@ -286,3 +286,42 @@ bool cli_color(void) {
     const char *nc = getenv("NO_COLOR");
     return !g_no_color && !(nc && *nc) && isatty(STDOUT_FILENO);
 }
+
+/* How long ago, as kubectl's AGE: "45s", "12m", "5h", "3d"; "-" when unknown. */
+void cli_fmt_age(int64_t ms, char *out, size_t n) {
+    if (ms <= 0) {
+        snprintf(out, n, "-");
+        return;
+    }
+    int64_t s = (mp_now_ms() - ms) / 1000;
+    if (s < 0) s = 0;
+    if (s < 120) snprintf(out, n, "%llds", (long long)s);
+    else if (s < 120 * 60) snprintf(out, n, "%lldm", (long long)(s / 60));
+    else if (s < 48 * 3600) snprintf(out, n, "%lldh", (long long)(s / 3600));
+    else snprintf(out, n, "%lldd", (long long)(s / 86400));
+}
+
+/* The last max events of v (all when max is 0), kubectl describe's way. */
+void cli_print_events(json_t *v, size_t max) {
+    json_t *evs = json_object_get(v, "events");
+    size_t n = json_array_size(evs);
+    if (!evs) return;
+    printf("\nEvents:%s\n", n ? "" : " <none>");
+    if (!n) return;
+    static const char *const hdr[] = {"TYPE", "LAST SEEN", "COUNT", "MESSAGE"};
+    cli_table t;
+    cli_table_init(&t, 4, hdr);
+    for (size_t i = max && n > max ? n - max : 0; i < n; i++) {
+        json_t *ev = json_array_get(evs, i);
+        char seen[32], count[48], first[16];
+        cli_fmt_age(json_integer_value(json_object_get(ev, "lastMs")), seen, sizeof seen);
+        long long c = (long long)json_integer_value(json_object_get(ev, "count"));
+        cli_fmt_age(json_integer_value(json_object_get(ev, "firstMs")), first, sizeof first);
+        if (c > 1) snprintf(count, sizeof count, "x%lld over %s", c, first);
+        else snprintf(count, sizeof count, "1");
+        const char *row[] = {cli_jstr(ev, "type", "-"), seen, count, cli_jstr(ev, "message", "")};
+        cli_table_add(&t, row);
+    }
+    cli_table_print(&t, stdout);
+    cli_table_free(&t);
+}

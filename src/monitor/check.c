@@ -68,13 +68,14 @@ void monitor_cache_free(monitor_cache *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* "PATH\nMTIME\nSIZE\nBINS\nCOL..." of what the reference was built from. */
-static char *ref_key(const char *path, const struct stat *sb, size_t bins, const mp_strv *cols) {
+/* "PATH\nMTIME\nSIZE\nBINS\nCOL..." of what decides the prepared reference: its file
+ * and the names the columns are picked from (spec.columns, else the current rows'). */
+static char *ref_key(const char *path, const struct stat *sb, size_t bins, const char *const *names, size_t n) {
     mp_buf b;
     mp_buf_init(&b);
     mp_buf_printf(&b, "%s\n%lld.%09ld\n%lld\n%zu", path, (long long)sb->st_mtim.tv_sec, sb->st_mtim.tv_nsec,
                   (long long)sb->st_size, bins);
-    for (size_t i = 0; i < cols->n; i++) mp_buf_printf(&b, "\n%s", cols->v[i]);
+    for (size_t i = 0; i < n; i++) mp_buf_printf(&b, "\n%s", names[i]);
     return mp_buf_steal(&b);
 }
 
@@ -180,34 +181,47 @@ static bool pick_columns(checker *k, const monitor_table *ref, const monitor_tab
     return cols->n > 0;
 }
 
-static bool prepare_reference(checker *k, const char *path, const monitor_table *cur, monitor_cache *cache,
-                              mp_strv *cols) {
+/* The reference prepared in cache: kept while its file and the names its columns are
+ * picked from are the same, else read and prepared again. */
+static bool prepare_reference(checker *k, const char *path, const monitor_table *cur, monitor_cache *cache) {
     struct stat sb;
     if (stat(path, &sb) != 0) {
         say(k, "Failed", "the reference %s cannot be read: %s", path, strerror(errno));
         return false;
     }
+    mp_strv names = {0};
+    if (k->m->ncolumns)
+        for (size_t i = 0; i < k->m->ncolumns; i++) mp_strv_push(&names, k->m->columns[i]);
+    else
+        for (size_t j = 0; j < cur->ncols; j++) mp_strv_push(&names, cur->cols[j].name);
+    char *key = ref_key(path, &sb, MONITOR_BINS_DEFAULT, (const char *const *)names.v, names.n);
+    mp_strv_free(&names);
+    if (cache->built && cache->key && strcmp(cache->key, key) == 0) {
+        free(key);
+        return true;
+    }
+    monitor_cache_free(cache);
     monitor_table ref;
     mp_err e = {0};
     if (monitor_table_read(path, false, &ref, &e) != 0) {
         say(k, "Failed", "the reference: %s", e.msg);
+        free(key);
         return false;
     }
-    bool ok = pick_columns(k, &ref, cur, cols);
-    char *key = ok ? ref_key(path, &sb, MONITOR_BINS_DEFAULT, cols) : NULL;
-    if (ok && !(cache->built && cache->key && strcmp(cache->key, key) == 0)) {
-        monitor_cache_free(cache);
-        if (monitor_reference_build(&ref, (const char *const *)cols->v, cols->n, 0, 0, &cache->ref, &e) != 0) {
-            say(k, "Failed", "the reference %s: %s", path, e.msg);
-            monitor_reference_free(&cache->ref);
-            ok = false;
-        } else {
-            cache->built = true;
-            cache->key = key;
-            key = NULL;
-        }
+    mp_strv cols = {0};
+    bool ok = pick_columns(k, &ref, cur, &cols);
+    if (ok && monitor_reference_build(&ref, (const char *const *)cols.v, cols.n, 0, 0, &cache->ref, &e) != 0) {
+        say(k, "Failed", "the reference %s: %s", path, e.msg);
+        monitor_reference_free(&cache->ref);
+        ok = false;
+    }
+    if (ok) {
+        cache->built = true;
+        cache->key = key;
+        key = NULL;
     }
     free(key);
+    mp_strv_free(&cols);
     monitor_table_free(&ref);
     return ok;
 }
@@ -271,7 +285,6 @@ static void found(checker *k, const monitor_drift_result *r) {
 static void run_check(checker *k, int64_t now_ms, monitor_cache *cache) {
     monitor_table cur = {0};
     char *ref_path = NULL;
-    mp_strv cols = {0};
     monitor_column_option *per = NULL;
     if (!current_rows(k, now_ms, &cur)) goto done;
     k->out->n_cur = (int64_t)cur.nrows;
@@ -280,7 +293,7 @@ static void run_check(checker *k, int64_t now_ms, monitor_cache *cache) {
         goto done;
     }
     if (!(ref_path = reference_path(k))) goto done;
-    if (!prepare_reference(k, ref_path, &cur, cache, &cols)) goto done;
+    if (!prepare_reference(k, ref_path, &cur, cache)) goto done;
     k->out->n_ref = cache->ref.ncols ? (int64_t)cache->ref.cols[0].nrows : 0;
     monitor_drift_options o;
     options(k, &o, &per);
@@ -291,7 +304,6 @@ static void run_check(checker *k, int64_t now_ms, monitor_cache *cache) {
     monitor_drift_result_free(&r);
 done:
     free(per);
-    mp_strv_free(&cols);
     free(ref_path);
     monitor_table_free(&cur);
 }
@@ -310,7 +322,12 @@ int monitor_check(store *st, const spec_monitor *m, const monitor_target *t, mon
      * NoDrift, over Waiting and Failed checks) whether drift is resolved */
     store_monitor_check *prev = NULL;
     size_t nprev = 0;
-    int rc = st->o->monitor_check_list(st, m->meta.name, STORE_MONITOR_CHECKS_MAX, &prev, &nprev, e);
+    int rc = st->o->monitor_check_list(st, m->meta.name, 1, &prev, &nprev, e);
+    if (rc == 0 && nprev && strcmp(prev[0].status, "Drift") != 0 && strcmp(prev[0].status, "NoDrift") != 0) {
+        /* a Waiting or Failed check: the verdict is further back (rarely needed) */
+        store_monitor_check_array_free(prev, nprev);
+        rc = st->o->monitor_check_list(st, m->meta.name, STORE_MONITOR_CHECKS_MAX, &prev, &nprev, e);
+    }
     const char *was = rc == 0 && nprev ? prev[0].status : NULL, *verdict = NULL;
     for (size_t i = 0; rc == 0 && i < nprev && !verdict; i++)
         if (strcmp(prev[i].status, "Drift") == 0 || strcmp(prev[i].status, "NoDrift") == 0) verdict = prev[i].status;

@@ -40,118 +40,149 @@ static int64_t parse_time(const char *s) {
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
+/* The lines of a log, newest file first (PATH, PATH.1, ...), each file's lines in
+ * order: line gets each as a JSON object (NULL for a line that is not one: a line
+ * being written) with its time (-1 when none); after each file, file_end says whether
+ * to go on to the older one. */
+typedef struct log_visit {
+    void (*line)(void *ud, json_t *j, int64_t t);
+    bool (*file_end)(void *ud);
+    void *ud;
+} log_visit;
+
+/* Visits the log at path; returns whether it has any file. */
+static bool visit_log(const char *path, const log_visit *v) {
+    bool any = false;
+    char *line = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < MAX_FILES; i++) {
+        char *p = i == 0 ? mp_xstrdup(path) : mp_xasprintf("%s.%d", path, i);
+        FILE *f = fopen(p, "rb");
+        free(p);
+        if (!f) {
+            if (i == 0) continue; /* the current file may not exist yet after a rotation */
+            break;
+        }
+        any = true;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            json_t *j = json_loadb(line, (size_t)len, 0, NULL);
+            if (!json_is_object(j)) {
+                json_decref(j);
+                j = NULL;
+            }
+            const char *ts = j ? json_string_value(json_object_get(j, "time")) : NULL;
+            v->line(v->ud, j, ts ? parse_time(ts) : -1);
+            json_decref(j);
+        }
+        fclose(f);
+        if (!v->file_end(v->ud)) break;
+    }
+    free(line);
+    return any;
+}
+
+/* ---- the current sample ---------------------------------------------------------------- */
+
 typedef struct rows {
     double *v; /* nrows x width */
-    size_t n, cap, width;
+    size_t n, cap;
 } rows;
 
-static void rows_push(rows *r, const double *row) {
+typedef struct reader {
+    const monitor_reqlog_opts *o;
+    monitor_reqlog_counts *cnt;
+    rows *per;          /* each file's rows, newest file first */
+    size_t nfiles, total;
+    size_t width;       /* fixed by the first row taken */
+    rows cur;           /* the file being read */
+    double *row;
+    size_t rowcap;
+    bool older;         /* a line before the window was seen */
+} reader;
+
+static void rows_push(rows *r, const double *row, size_t width) {
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 256;
-        r->v = mp_xrealloc(r->v, r->cap * r->width * sizeof *r->v);
+        r->v = mp_xrealloc(r->v, r->cap * width * sizeof *r->v);
     }
-    memcpy(r->v + r->n * r->width, row, r->width * sizeof *row);
+    memcpy(r->v + r->n * width, row, width * sizeof *row);
     r->n++;
 }
 
-/* The rows of one file, oldest first, appended to out (width fixed by the first row
- * taken overall). */
-static void read_file(const char *path, const monitor_reqlog_opts *o, rows *out, monitor_reqlog_counts *cnt,
-                      bool *older_than_window) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    double *row = NULL;
-    size_t rowcap = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        json_error_t je;
-        json_t *j = json_loadb(line, (size_t)len, 0, &je);
-        if (!json_is_object(j)) {
-            cnt->bad_lines++;
-            json_decref(j);
-            continue;
-        }
-        const char *ts = json_string_value(json_object_get(j, "time"));
-        int64_t t = ts ? parse_time(ts) : -1;
-        const char *ver = json_string_value(json_object_get(j, "version"));
-        json_t *in = json_object_get(j, "inputs");
-        if (json_is_true(json_object_get(j, "shadow"))) {
-            cnt->shadow++;
-        } else if (json_object_get(j, "error")) {
-            cnt->failed++;
-        } else if (o->since_ms > 0 && (t < 0 || t < o->since_ms)) {
-            *older_than_window = true;
-        } else if (o->version && (!ver || strcmp(ver, o->version) != 0)) {
-            cnt->other_version++;
-        } else if (!json_is_array(in) || json_array_size(in) == 0) {
-            cnt->no_inputs++;
-        } else {
-            size_t i;
-            json_t *r;
-            json_array_foreach(in, i, r) {
-                size_t w = json_is_array(r) ? json_array_size(r) : 0;
-                if (w == 0 || (out->width && w != out->width)) {
-                    cnt->other_width++;
-                    continue;
-                }
-                if (w > rowcap) {
-                    rowcap = w;
-                    row = mp_xrealloc(row, w * sizeof *row);
-                }
-                bool ok = true;
-                for (size_t k = 0; k < w && ok; k++) {
-                    json_t *x = json_array_get(r, k);
-                    if (json_is_number(x)) row[k] = json_number_value(x);
-                    else if (json_is_null(x)) row[k] = NAN;
-                    else ok = false;
-                }
-                if (!ok) {
-                    cnt->no_inputs++;
-                    continue;
-                }
-                if (!out->width) out->width = w;
-                rows_push(out, row);
-            }
-        }
-        json_decref(j);
+static void take_line(void *ud, json_t *j, int64_t t) {
+    reader *r = ud;
+    monitor_reqlog_counts *cnt = r->cnt;
+    if (!j) {
+        cnt->bad_lines++;
+        return;
     }
-    free(row);
-    free(line);
-    fclose(f);
+    const char *ver = json_string_value(json_object_get(j, "version"));
+    json_t *in = json_object_get(j, "inputs");
+    if (json_is_true(json_object_get(j, "shadow"))) {
+        cnt->shadow++;
+    } else if (json_object_get(j, "error")) {
+        cnt->failed++;
+    } else if (r->o->since_ms > 0 && (t < 0 || t < r->o->since_ms)) {
+        r->older = true;
+    } else if (r->o->version && (!ver || strcmp(ver, r->o->version) != 0)) {
+        cnt->other_version++;
+    } else if (!json_is_array(in) || json_array_size(in) == 0) {
+        cnt->no_inputs++;
+    } else {
+        size_t i;
+        json_t *x;
+        json_array_foreach(in, i, x) {
+            size_t w = json_is_array(x) ? json_array_size(x) : 0;
+            if (w == 0 || (r->width && w != r->width)) {
+                cnt->other_width++;
+                continue;
+            }
+            if (w > r->rowcap) {
+                r->rowcap = w;
+                r->row = mp_xrealloc(r->row, w * sizeof *r->row);
+            }
+            bool ok = true;
+            for (size_t k = 0; k < w && ok; k++) {
+                json_t *y = json_array_get(x, k);
+                if (json_is_number(y)) r->row[k] = json_number_value(y);
+                else if (json_is_null(y)) r->row[k] = NAN;
+                else ok = false;
+            }
+            if (!ok) {
+                cnt->no_inputs++;
+                continue;
+            }
+            if (!r->width) r->width = w;
+            rows_push(&r->cur, r->row, w);
+        }
+    }
+}
+
+static bool end_file(void *ud) {
+    reader *r = ud;
+    r->per[r->nfiles++] = r->cur;
+    r->total += r->cur.n;
+    r->cur = (rows){0};
+    return !(r->older || (r->o->window_rows > 0 && r->total >= (size_t)r->o->window_rows));
 }
 
 int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_table *t,
                         monitor_reqlog_counts *counts, mp_err *e) {
     memset(t, 0, sizeof *t);
     memset(counts, 0, sizeof *counts);
-    /* the newest file first; each file's rows are kept apart so the window takes the newest */
-    rows per[MAX_FILES];
-    size_t nfiles = 0, total = 0;
-    bool any = false;
-    size_t width = 0;
-    for (int i = 0; i < MAX_FILES; i++) {
-        char *p = i == 0 ? mp_xstrdup(path) : mp_xasprintf("%s.%d", path, i);
-        bool exists = mp_path_exists(p);
-        if (!exists) {
-            free(p);
-            if (i == 0) continue; /* the current file may not exist yet after a rotation */
-            break;
-        }
-        any = true;
-        rows r = {.width = width};
-        bool older = false;
-        read_file(p, o, &r, counts, &older);
-        free(p);
-        if (!width) width = r.width;
-        per[nfiles++] = r;
-        total += r.n;
-        if (older || (o->window_rows > 0 && total >= (size_t)o->window_rows)) break;
+    /* each file's rows are kept apart so that the window takes the newest */
+    reader r = {.o = o, .cnt = counts, .per = mp_xcalloc(MAX_FILES, sizeof *r.per)};
+    log_visit v = {take_line, end_file, &r};
+    bool any = visit_log(path, &v);
+    free(r.row);
+    free(r.cur.v);
+    if (!any) {
+        free(r.per);
+        return mp_err_set(e, MP_ENOENT, "%s: no request log yet (does the Deployment log requests? "
+                                        "spec.requestLog.sampleRate must be above 0)", path);
     }
-    if (!any) return mp_err_set(e, MP_ENOENT, "%s: no request log yet (does the Deployment log requests? "
-                                              "spec.requestLog.sampleRate must be above 0)", path);
-    size_t want = total;
+    size_t width = r.width, want = r.total;
     if (o->window_rows > 0 && want > (size_t)o->window_rows) want = (size_t)o->window_rows;
     t->ncols = width;
     t->nrows = want;
@@ -163,94 +194,76 @@ int monitor_reqlog_read(const char *path, const monitor_reqlog_opts *o, monitor_
         t->cols[k].num = mp_xmalloc((want ? want : 1) * sizeof(double));
     }
     /* oldest kept row first: walk the files from the oldest, skipping what is beyond the window */
-    size_t skip = total - want, at = 0;
-    for (size_t fi = nfiles; fi-- > 0;) {
-        rows *r = &per[fi];
-        for (size_t i = 0; i < r->n; i++) {
+    size_t skip = r.total - want, at = 0;
+    for (size_t fi = r.nfiles; fi-- > 0;) {
+        rows *f = &r.per[fi];
+        for (size_t i = 0; i < f->n; i++) {
             if (skip) {
                 skip--;
                 continue;
             }
             for (size_t k = 0; k < width; k++) {
-                double v = r->v[i * width + k];
+                double x = f->v[i * width + k];
                 monitor_column *c = &t->cols[k];
-                c->num[at] = v;
-                if (isnan(v)) c->nmissing++;
+                c->num[at] = x;
+                if (isnan(x)) c->nmissing++;
                 else c->type = MONITOR_COL_NUMERIC;
             }
             at++;
         }
-        free(r->v);
+        free(f->v);
     }
+    free(r.per);
     counts->rows = want;
     return 0;
 }
 
 /* ---- a canary against the stable version ---------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+typedef struct comparer {
+    int64_t since_ms;
+    monitor_version_stats *side[2];
+    const char *ver[2];
+    double *lat[2];
+    size_t cap[2];
+    bool older;
+} comparer;
+
+static void compare_line(void *ud, json_t *j, int64_t t) {
+    comparer *c = ud;
+    if (t < c->since_ms) c->older = true;
+    const char *v = j ? json_string_value(json_object_get(j, "version")) : NULL;
+    if (!v || t < c->since_ms || json_is_true(json_object_get(j, "shadow"))) return;
+    for (int k = 0; k < 2; k++) {
+        if (strcmp(v, c->ver[k]) != 0) continue;
+        monitor_version_stats *s = c->side[k];
+        s->requests++;
+        if (json_object_get(j, "error")) s->errors++;
+        if (s->requests > c->cap[k]) {
+            c->cap[k] = c->cap[k] ? c->cap[k] * 2 : 256;
+            c->lat[k] = mp_xrealloc(c->lat[k], c->cap[k] * sizeof *c->lat[k]);
+        }
+        c->lat[k][s->requests - 1] = json_number_value(json_object_get(j, "latency_ms"));
+    }
 }
 
-/* The 90th percentile (nearest rank) of v (n > 0), sorting it. */
-static double p90(double *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t k = (size_t)ceil(0.9 * (double)n);
-    return v[k ? k - 1 : 0];
-}
+static bool compare_end(void *ud) { return !((comparer *)ud)->older; /* older files hold only older lines */ }
 
 int monitor_reqlog_compare(const char *path, int64_t since_ms, const char *stable, const char *canary,
                            monitor_version_stats *s, monitor_version_stats *c, mp_err *e) {
     memset(s, 0, sizeof *s);
     memset(c, 0, sizeof *c);
-    monitor_version_stats *side[2] = {s, c};
-    const char *ver[2] = {stable, canary};
-    double *lat[2] = {NULL, NULL};
-    size_t cap[2] = {0, 0};
-    bool any = false;
-    for (int i = 0; i < MAX_FILES; i++) {
-        char *p = i == 0 ? mp_xstrdup(path) : mp_xasprintf("%s.%d", path, i);
-        FILE *f = fopen(p, "rb");
-        free(p);
-        if (!f) {
-            if (i == 0) continue;
-            break;
-        }
-        any = true;
-        char *line = NULL;
-        size_t lcap = 0;
-        ssize_t len;
-        bool older = false;
-        while ((len = getline(&line, &lcap, f)) > 0) {
-            json_t *j = json_loadb(line, (size_t)len, 0, NULL);
-            const char *ts = json_string_value(json_object_get(j, "time"));
-            int64_t t = ts ? parse_time(ts) : -1;
-            const char *v = json_string_value(json_object_get(j, "version"));
-            if (t < since_ms) older = true;
-            if (!json_is_object(j) || t < since_ms || !v || json_is_true(json_object_get(j, "shadow"))) {
-                json_decref(j);
-                continue;
-            }
-            for (int k = 0; k < 2; k++) {
-                if (strcmp(v, ver[k]) != 0) continue;
-                side[k]->requests++;
-                if (json_object_get(j, "error")) side[k]->errors++;
-                if (side[k]->requests > cap[k]) {
-                    cap[k] = cap[k] ? cap[k] * 2 : 256;
-                    lat[k] = mp_xrealloc(lat[k], cap[k] * sizeof *lat[k]);
-                }
-                lat[k][side[k]->requests - 1] = json_number_value(json_object_get(j, "latency_ms"));
-            }
-            json_decref(j);
-        }
-        free(line);
-        fclose(f);
-        if (older) break; /* older files hold only older lines */
-    }
+    comparer cmp = {.since_ms = since_ms, .side = {s, c}, .ver = {stable, canary}};
+    log_visit v = {compare_line, compare_end, &cmp};
+    bool any = visit_log(path, &v);
     for (int k = 0; k < 2; k++) {
-        if (side[k]->requests) side[k]->p90_ms = p90(lat[k], side[k]->requests);
-        free(lat[k]);
+        if (cmp.side[k]->requests) { /* the 90th percentile, nearest rank */
+            size_t n = cmp.side[k]->requests;
+            monitor_sort_doubles(cmp.lat[k], n);
+            size_t rank = (size_t)ceil(0.9 * (double)n);
+            cmp.side[k]->p90_ms = cmp.lat[k][rank ? rank - 1 : 0];
+        }
+        free(cmp.lat[k]);
     }
     if (!any) return mp_err_set(e, MP_ENOENT, "%s: no request log yet", path);
     return 0;
