@@ -61,6 +61,7 @@ typedef struct api_server_opts {
      * log_name, handler, error and cls are set by api_server_start. */
     mp_httpd_opts http;
     const char *home; /* the mlplane home (resolved, exists) */
+    bool auth;        /* check credentials and permissions on every request (--auth) */
 } api_server_opts;
 
 typedef struct api_server api_server;

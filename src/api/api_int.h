@@ -4,6 +4,7 @@
 
 #include "spec/spec.h"
 #include "store/store.h"
+#include "util/http.h"
 #include "util/util.h"
 
 /* Spawns `mlplane --home HOME run --detach [--parallel=N] [--param=k=v]... -- FILE`
@@ -23,5 +24,39 @@ void api__monitor_served(store *st, const char *home, const char *name, char **m
 void api__monitor_act(store *st, const char *home, const spec_monitor *m, const store_monitor_check *c);
 /* Follows m's retraining: registered version, canary, promotion (each tick). */
 void api__monitor_advance(store *st, const char *home, const spec_monitor *m);
+
+/* ---- who sends a request (auth.c) and what they may do (rbac.c) ---------------------- */
+
+#define API_GROUPS_MAX 8
+
+/* The caller of one request, as authentication found it. */
+typedef struct api_principal {
+    bool auth_on;        /* the server checks credentials (--auth, or a non-loopback address) */
+    bool authenticated;  /* valid credentials came with the request */
+    char user[128];      /* "" when anonymous */
+    char namespace_[64]; /* the namespace the credentials act in by default ("default") */
+    char groups[API_GROUPS_MAX][64];
+    int ngroups;
+    char token_id[64];   /* the token's id, "" for a password or no credentials */
+} api_principal;
+
+/* Reads the credentials of req (Authorization: Bearer TOKEN, or Basic user:password)
+ * into *who. With auth_on false every request is anonymous and allowed (0). With
+ * auth_on, a request without valid credentials gets a 401 in resp (MLflow's error
+ * shape, WWW-Authenticate) and MP_EPERM; st is this worker's store (NULL for the
+ * routes that need none, which are public). */
+int api__authenticate(store *st, bool auth_on, const mp_http_req *req, api_principal *who, mp_http_resp *resp);
+
+/* Whether who may verb ("get", "list", "create", "update", "delete") resource
+ * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",
+ * "secrets", "queues", "tokens") in namespace ns, by the Roles, ClusterRoles and
+ * their bindings applied in st, and the built-in roles. Always true with auth off. */
+bool api__rbac_allowed(store *st, const api_principal *who, const char *verb, const char *resource, const char *ns);
+
+/* The check of one routed request before its handler runs: what the route does
+ * (verb, resource, namespace) decided from req, then api__rbac_allowed. A refusal
+ * fills resp (403 naming the missing permission, or the 404 a missing object
+ * would get when the caller cannot even read it) and returns MP_EPERM. */
+int api__authorize_route(store *st, const api_principal *who, const mp_http_req *req, mp_http_resp *resp);
 
 #endif

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_int.h"
 #include "track/track.h"
 
 struct api_server {
@@ -138,6 +139,17 @@ static void on_error(void *cls, mp_http_resp *resp, int status, const char *code
     mp_http_mlflow_error(resp, status, code, "%s", msg);
 }
 
+/* What mp_http_authz.allowed asks of rbac.c: the caller and the worker's store. */
+typedef struct authz_ctx {
+    store *st;
+    const api_principal *who;
+} authz_ctx;
+
+static bool authz_allowed(void *ud, const char *verb, const char *resource, const char *ns) {
+    const authz_ctx *az = ud;
+    return api__rbac_allowed(az->st, az->who, verb, resource, ns);
+}
+
 static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *resp, int *number) {
     char pbuf[4096];
     const char *path = normalise_path(in->path, pbuf, sizeof pbuf);
@@ -183,6 +195,14 @@ static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *re
     req.st = st;
     req.home = s->home;
     req.base_url = burl;
+    api_principal who;
+    if (api__authenticate(st, s->o.auth, &req, &who, resp) != 0) return;
+    authz_ctx az = {.st = st, .who = &who};
+    mp_http_authz authz = {.user = who.user, .namespace_ = who.namespace_, .ud = &az, .allowed = authz_allowed};
+    if (s->o.auth) {
+        req.authz = &authz;
+        if (api__authorize_route(st, &who, &req, resp) != 0) return;
+    }
     r->fn(&req, resp);
 }
 

@@ -19,6 +19,11 @@ const char *mp_http_req_header(const mp_http_req *req, const char *name) {
     return NULL;
 }
 
+bool mp_http_allowed(const mp_http_req *req, const char *verb, const char *resource, const char *ns) {
+    if (!req->authz || !req->authz->allowed) return true;
+    return req->authz->allowed(req->authz->ud, verb, resource, ns ? ns : "");
+}
+
 void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char *name, const char *value), void *ud) {
     for (size_t i = 0; i < req->nheaders; i++) fn(ud, req->headers[i].key, req->headers[i].value ? req->headers[i].value : "");
 }

@@ -22,6 +22,19 @@
 
 struct store;
 
+/* What the caller of a request may do, for handlers below api (the MLflow API in
+ * track) that must filter what they list or answer a hidden object as a missing
+ * one. The server sets it on every request it authenticated (mp_http_req.authz);
+ * NULL means everything is allowed (authentication off). See mp_http_allowed. */
+typedef struct mp_http_authz {
+    const char *user;       /* the caller's user name */
+    const char *namespace_; /* the namespace a request that names none acts in */
+    void *ud;
+    /* Whether the caller may verb ("get", "list", "create", "update", "delete")
+     * resource ("experiments", "runs", "models", ...) in namespace ns. */
+    bool (*allowed)(void *ud, const char *verb, const char *resource, const char *ns);
+} mp_http_authz;
+
 typedef struct mp_http_kv {
     const char *key; /* decoded */
     const char *value;
@@ -52,6 +65,10 @@ typedef struct mp_http_req {
     /* The engine's handle of this request when its answer may be deferred
      * (mp_httpd_defer), else NULL. Opaque; valid while the handler runs. */
     void *engine;
+    /* The peer's address as text ("127.0.0.1", "::1", "unix"), "" when unknown. */
+    const char *remote_addr;
+    /* What the caller may do (see mp_http_authz); NULL: everything. */
+    const mp_http_authz *authz;
 } mp_http_req;
 
 typedef struct mp_http_header {
@@ -94,6 +111,9 @@ typedef struct mp_http_match {
 
 /* The value of the route's {key} segment, or NULL. */
 const char *mp_http_param(const mp_http_req *req, const char *key);
+
+/* Whether req's caller may verb resource in namespace ns (true when req->authz is NULL). */
+bool mp_http_allowed(const mp_http_req *req, const char *verb, const char *resource, const char *ns);
 
 /* The first value of query parameter key, or NULL. */
 const char *mp_http_query(const mp_http_req *req, const char *key);

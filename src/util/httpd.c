@@ -261,6 +261,18 @@ static enum MHD_Result collect_hdr(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* The peer's address of connection c as text into buf ("unix" for a unix-domain socket, "" unknown). */
+static const char *peer_addr(struct MHD_Connection *c, char *buf, size_t n) {
+    buf[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa) return buf;
+    if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)n);
+    else if (sa->sa_family == AF_UNIX) mp_strlcpy(buf, "unix", n);
+    return buf;
+}
+
 static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx *cx, const char *raw_url,
                                 const char *method) {
     if (!raw_url || raw_url[0] != '/')
@@ -272,6 +284,7 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
     hdr_list h = {.n = 0, .cap = sizeof h.fixed / sizeof h.fixed[0]};
     h.v = h.fixed;
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_hdr, &h);
+    char peer[64];
     mp_http_req req = {
         .method = method,
         .path = url,
@@ -285,6 +298,7 @@ static enum MHD_Result dispatch(mp_httpd *s, struct MHD_Connection *c, conn_ctx 
         .headers = h.v,
         .nheaders = h.n,
         .engine = s->loops ? cx : NULL,
+        .remote_addr = peer_addr(c, peer, sizeof peer),
     };
     mp_http_resp resp;
     mp_http_resp_init(&resp);
