@@ -23,7 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libfyaml-dev libjansson-dev libsqlite3-dev libxgboost-dev libsodium-dev libcmocka-dev \
-      libmicrohttpd-dev libcurl4-openssl-dev libgsl-dev libcsv-dev \
+      libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libgsl-dev libcsv-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole tree (less what .dockerignore leaves out): CMake's configure step
@@ -47,7 +47,7 @@ LABEL org.opencontainers.image.title="mlplane" \
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libfyaml0 libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libcurl4 libxgboost0 \
+      libfyaml0 libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libgnutls30 libcurl4 libxgboost0 \
       libgsl27 libgslcblas0 libcsv3 \
       ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*

@@ -17,7 +17,7 @@ CC         ?= cc
 
 DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
            libxgboost-dev libsodium-dev libcmocka-dev libgsl-dev libcsv-dev \
-           libmicrohttpd-dev libcurl4-openssl-dev jq curl sqlite3
+           libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev jq curl sqlite3 openssl
 
 # Packages only the tests use (not in the image's build stage): promtool and a real Prometheus.
 # Where they cannot be installed, the tests that need them say "skip".

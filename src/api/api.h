@@ -70,8 +70,11 @@ typedef struct api_server api_server;
  * Signals the caller wants to handle itself must be blocked before this call
  * (the worker threads inherit the mask). *out is freed by api_server_stop. */
 int api_server_start(const api_server_opts *o, api_server **out, mp_err *e);
-/* "http://HOST:PORT" with the port actually bound (valid until stop). */
+/* "http://HOST:PORT" (https:// with http.tls_cert) with the port actually bound (valid until stop). */
 const char *api_server_url(const api_server *s);
+/* Rereads the TLS certificate and key (mp_httpd_reload_tls): on an error the
+ * old pair goes on serving. Any thread. */
+int api_server_reload_tls(api_server *s, mp_err *e);
 /* Stops accepting, waits up to drain_s for requests in flight, stops the
  * workers, closes their stores and frees s. */
 void api_server_stop(api_server *s);

@@ -263,6 +263,10 @@ const char *api_server_url(const api_server *s) {
     return mp_httpd_url(s->h);
 }
 
+int api_server_reload_tls(api_server *s, mp_err *e) {
+    return mp_httpd_reload_tls(s->h, e);
+}
+
 void api_server_stop(api_server *s) {
     if (!s) return;
     mp_httpd_stop(s->h); /* drains and joins the workers */

@@ -34,6 +34,7 @@ typedef struct cli_env {
     const char *prog;      /* "mlplane" */
     const char *server;    /* --server URL or $MLPLANE_SERVER: talk to that server, else NULL (embedded) */
     bool server_flag;      /* server came from --server on the command line, not from $MLPLANE_SERVER */
+    const char *cacert;    /* --cacert FILE or $MLPLANE_CACERT: the CA that verifies an https server, else NULL */
     const cli_backend *backend; /* where commands read and change things: cli_backend_local or cli_backend_remote */
 } cli_env;
 

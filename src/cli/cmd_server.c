@@ -2,7 +2,8 @@
  * /api/v1 and the MLflow REST API) until SIGTERM or SIGINT.
  * Threads: the main thread blocks SIGTERM/SIGINT/SIGHUP before the server starts
  * (so libmicrohttpd's workers inherit the mask), then waits for one with
- * sigwait and stops the server: no signal handler runs anywhere. The
+ * sigwait and stops the server: no signal handler runs anywhere (with
+ * --tls-cert, SIGHUP rereads the certificate and key instead). The
  * Deployments applied to the home run as child processes under the fleet of
  * serve.h (started after the API, stopped before it), and the applied Monitors are
  * checked on their schedules by the monitors' thread of src/api (started after the
@@ -37,7 +38,7 @@ static void sweep_artifacts(const char *home) {
 
 static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
-    "                      [--timeout S] [--drain S] [--verbose]\n\n"
+    "                      [--timeout S] [--drain S] [--verbose] [--tls-cert FILE --tls-key FILE]\n\n"
     "Serves mlplane's JSON API (/api/v1) and the MLflow tracking and registry REST API\n"
     "(/api/2.0/mlflow/, /ajax-api/2.0/mlflow/) over HTTP, until SIGTERM or SIGINT.\n"
     "Every Deployment applied to the home (mlplane apply -f FILE) is served by a child\n"
@@ -51,11 +52,15 @@ static const char server_help[] =
     "  --max-body SIZE     largest request body, e.g. 64Mi (default), 1024, 10M\n"
     "  --timeout S         close connections idle for S seconds (default 30)\n"
     "  --drain S           on SIGTERM, wait up to S seconds for requests in flight (default 10)\n"
-    "  -v, --verbose       log one line per request on stderr\n\n"
+    "  -v, --verbose       log one line per request on stderr\n"
+    "  --tls-cert FILE     serve HTTPS with this PEM certificate (then any intermediate ones);\n"
+    "                      SIGHUP rereads it and the key (a bad new pair keeps the old one serving)\n"
+    "  --tls-key FILE      the certificate's unencrypted PEM private key (with --tls-cert)\n\n"
     "The first line printed is \"mlplane server listening on URL (home DIR)\".\n";
 
 int cmd_server(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {CLI_HTTPD_LONGOPTS, {"home", required_argument, 0, 'H'},
+                                          {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
                                           {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     api_server_opts so = {.http = {.listen = "127.0.0.1:5000"}};
     mp_httpd_opts *o = &so.http;
@@ -72,6 +77,8 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         }
         switch (c) {
         case 'H': home_flag = optarg; break;
+        case 'C': o->tls_cert = optarg; break;
+        case 'K': o->tls_key = optarg; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane server --help)", argv[optind - 1]);
         }
@@ -80,6 +87,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     char host[256];
     int port;
     if (mp_http_parse_listen(o->listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    if (mp_httpd_tls_check(o->tls_cert, o->tls_key, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
 
     /* Bound before the home is touched: a port in use leaves nothing behind. */
     int lfd = -1;
@@ -124,7 +132,14 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     }
     printf("mlplane server listening on %s (home %s)\n", api_server_url(s), home);
     fflush(stdout);
-    int sig = cli_wait_stop_signal(&set);
+    int sig;
+    while ((sig = cli_wait_stop_signal(&set)) == SIGHUP && o->tls_cert) {
+        mp_err re = {0};
+        if (api_server_reload_tls(s, &re) == 0)
+            fprintf(stderr, "mlplane server: SIGHUP: reloaded the TLS certificate %s and key %s\n", o->tls_cert, o->tls_key);
+        else
+            fprintf(stderr, "mlplane server: SIGHUP: %s; the certificate loaded before goes on serving\n", re.msg);
+    }
     if (o->verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));
     api_monitors_stop(mons);
     serve_fleet_stop(fleet); /* the deployments drain while the API still answers */

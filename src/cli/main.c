@@ -150,7 +150,7 @@ int cmd_xgb(cli_env *env, int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f,
             "mlplane — pipelines, tracking and serving for machine learning\n\n"
-            "Usage: mlplane [--home DIR] [--server URL] [--no-color] COMMAND [ARGS]\n\nCommands:\n");
+            "Usage: mlplane [--home DIR] [--server URL] [--cacert FILE] [--no-color] COMMAND [ARGS]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %-52s %s\n", commands[i].name, commands[i].usage, commands[i].help);
     fprintf(f,
@@ -160,6 +160,8 @@ static void usage(FILE *f) {
             "  --server URL run (its local inputs sent along), get, describe, logs, cancel, models, apply,\n"
             "               rollout and delete through the mlplane server at URL\n"
             "               (default: $MLPLANE_SERVER, else none: work on the home directly)\n"
+            "  --cacert FILE the PEM file of the CA that signed an https:// server's certificate\n"
+            "               (default: $MLPLANE_CACERT, else the system's CAs)\n"
             "  --no-color   no colours (also: $NO_COLOR set and not empty, or stdout not a terminal)\n"
             "  -h, --help   help; `mlplane COMMAND --help` (or `mlplane help COMMAND`) for a command\n");
 }
@@ -185,7 +187,7 @@ static int help_command(cli_env *env, int argc, char **argv) {
     return unknown_command(argv[1]);
 }
 
-/* Takes --server URL / --server=URL and --no-color out of the command's arguments (up to "--"),
+/* Takes --server URL / --server=URL, --cacert FILE / --cacert=FILE and --no-color out of the command's arguments (up to "--"),
  * so that it works after the command too; returns the new argc. */
 static int take_server_flag(int argc, char **argv, cli_env *env) {
     int w = 0;
@@ -202,6 +204,10 @@ static int take_server_flag(int argc, char **argv, cli_env *env) {
         } else if (mp_str_starts(argv[r], "--server=")) {
             env->server = argv[r] + 9;
             env->server_flag = true;
+        } else if (strcmp(argv[r], "--cacert") == 0 && r + 1 < argc) {
+            env->cacert = argv[++r];
+        } else if (mp_str_starts(argv[r], "--cacert=")) {
+            env->cacert = argv[r] + 9;
         } else {
             argv[w++] = argv[r];
         }
@@ -231,6 +237,12 @@ int main(int argc, char **argv) {
             env.server = argv[i] + 9;
             env.server_flag = true;
             i++;
+        } else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc) {
+            env.cacert = argv[i + 1];
+            i += 2;
+        } else if (mp_str_starts(argv[i], "--cacert=")) {
+            env.cacert = argv[i] + 9;
+            i++;
         } else if (strcmp(argv[i], "--no-color") == 0) {
             cli_set_no_color();
             i++;
@@ -251,6 +263,8 @@ int main(int argc, char **argv) {
     argc = i + take_server_flag(argc - i, argv + i, &env);
     if (!env.server) env.server = getenv("MLPLANE_SERVER");
     if (env.server && !*env.server) env.server = NULL;
+    if (!env.cacert) env.cacert = getenv("MLPLANE_CACERT");
+    if (env.cacert && !*env.cacert) env.cacert = NULL;
     env.backend = env.server ? &cli_backend_remote : &cli_backend_local;
     if (strcmp(name, "help") == 0) return help_command(&env, argc - i, argv + i);
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)

@@ -32,6 +32,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
 int remote__open(cli_env *env, remote *r) {
     memset(r, 0, sizeof *r);
     r->server = env->server;
+    r->cacert = env->cacert;
     mp_strlcpy(r->base, env->server, sizeof r->base);
     size_t l = strlen(r->base);
     while (l > 0 && r->base[l - 1] == '/') r->base[--l] = '\0';
@@ -44,6 +45,33 @@ int remote__open(cli_env *env, remote *r) {
         return cli_fail(CLI_FAILED, "cannot initialise libcurl");
     }
     return 0;
+}
+
+void remote__curl_defaults(remote *r) {
+    CURL *c = r->c;
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
+    if (r->cacert) curl_easy_setopt(c, CURLOPT_CAINFO, r->cacert);
+    r->errbuf[0] = '\0';
+}
+
+const char *remote__curl_why(remote *r, CURLcode rc) {
+    const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_SSL_CACERT_BADFILE)
+        snprintf(r->why, sizeof r->why, "%s (--cacert %.4000s: give a readable PEM file of the CA that signed the server's certificate)",
+                 why, r->cacert ? r->cacert : "");
+    else if (rc == CURLE_PEER_FAILED_VERIFICATION && r->cacert)
+        snprintf(r->why, sizeof r->why, "%s (checked with the CA of --cacert %.4000s: the server's certificate must be signed by it and name the host of the URL)", why,
+                 r->cacert);
+    else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+        snprintf(r->why, sizeof r->why,
+                 "%s (the server's certificate is not trusted: pass the CA that signed it with --cacert FILE or MLPLANE_CACERT)",
+                 why);
+    else
+        return why;
+    return r->why;
 }
 
 void remote__close(remote *r) {
@@ -67,14 +95,11 @@ int remote__call(remote *r, const char *method, const char *path, const char *bo
     char *url = mp_xasprintf("%s%s", r->base, path);
     CURL *c = r->c;
     curl_easy_reset(c);
+    remote__curl_defaults(r);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300000L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &y->body);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
     struct curl_slist *h = NULL;
     if (body) {
         h = curl_slist_append(h, "Content-Type: application/json");
@@ -84,14 +109,14 @@ int remote__call(remote *r, const char *method, const char *path, const char *bo
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    r->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(h);
     free(url);
     if (rc != CURLE_OK) {
         mp_buf_free(&y->body);
-        return cli_fail(CLI_FAILED, "cannot reach the server at %s: %s; is `mlplane server` running?", r->server,
-                        r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+        bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
+        return cli_fail(CLI_FAILED, "cannot reach the server at %s: %s%s", r->server, remote__curl_why(r, rc),
+                        tls ? "" : "; is `mlplane server` running?");
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &y->status);
     json_error_t je;
@@ -104,27 +129,22 @@ static int put_stream(remote *r, const char *path, FILE *f, int64_t size, const 
     char *url = mp_xasprintf("%s%s", r->base, path);
     CURL *c = r->c;
     curl_easy_reset(c);
+    remote__curl_defaults(r);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &y->body);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READDATA, f);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    r->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(h);
     free(url);
     if (rc != CURLE_OK) {
         mp_buf_free(&y->body);
-        return cli_fail(CLI_FAILED, "cannot send %s to the server at %s: %s", what, r->server,
-                        r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+        return cli_fail(CLI_FAILED, "cannot send %s to the server at %s: %s", what, r->server, remote__curl_why(r, rc));
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &y->status);
     json_error_t je;

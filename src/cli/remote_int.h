@@ -11,8 +11,10 @@
 typedef struct remote {
     CURL *c;
     const char *server; /* without a trailing slash: base */
+    const char *cacert; /* --cacert / $MLPLANE_CACERT: the CA file that verifies an https server, or NULL */
     char base[2048];
     char errbuf[CURL_ERROR_SIZE];
+    char why[CURL_ERROR_SIZE + 4400]; /* remote__curl_why's message */
 } remote;
 
 typedef struct reply {
@@ -24,6 +26,14 @@ typedef struct reply {
 /* Checks the URL and opens the handle; an exit status (printed) on failure. */
 int remote__open(cli_env *env, remote *r);
 void remote__close(remote *r);
+/* Sets the options every request of r->c takes, after a reset: no signals,
+ * the connect timeout, the error buffer, the user agent and, with --cacert,
+ * the CA file that verifies the server's certificate. */
+void remote__curl_defaults(remote *r);
+/* Why a transfer failed, from rc and r's error buffer (a static or r-owned
+ * string), with the hint to pass --cacert when the server's certificate was
+ * not trusted. */
+const char *remote__curl_why(remote *r, CURLcode rc);
 void remote__reply_free(reply *y);
 /* One request; body (JSON text) may be NULL. Returns 0 with *y filled (any HTTP
  * status), or prints why the server could not be reached and returns CLI_FAILED. */

@@ -73,22 +73,18 @@ int remote_model_fetch(cli_env *env, const char *ref, const char *dir, char **pa
     if (st == 0) {
         char *url = mp_xasprintf("%s%s", r.base, rel);
         CURL *c = r.c;
+        remote__curl_defaults(&r);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300000L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r.errbuf);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
-        r.errbuf[0] = '\0';
         CURLcode cc = curl_easy_perform(c);
         free(url);
         if (cc != CURLE_OK)
             st = cli_fail(CLI_FAILED, "%s: cannot reach the server at %s: %s; is `mlplane server` running?", ref, r.server,
-                          r.errbuf[0] ? r.errbuf : curl_easy_strerror(cc));
+                          remote__curl_why(&r, cc));
         else
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     }

@@ -201,6 +201,13 @@ typedef struct mp_httpd_opts {
      * used instead of binding listen; closed on stop. */
     int listen_fd;
     const char *log_name;  /* prefix of libmicrohttpd's messages, e.g. "mlplane server" */
+    /* HTTPS: the PEM file of the server's certificate (then any intermediate
+     * ones) and the PEM file of its unencrypted private key, both or neither
+     * (read at start: an unreadable file, or a key of another certificate, is
+     * an MP_EINVAL error naming it; the engine keeps no pointer to these). The
+     * engine's URL then says https://, and mp_httpd_reload_tls rereads them. */
+    const char *tls_cert;
+    const char *tls_key;
     mp_httpd_handler handler;
     mp_httpd_error_fn error;
     void *cls;             /* passed to handler, error and loop_hook; must outlive the engine */
@@ -245,8 +252,18 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e);
  * address listen ("HOST:PORT", see mp_http_parse_listen): *fd, and in url
  * "http://HOST:PORT" with the port actually bound. */
 int mp_http_listen_tcp(const char *addr, int *fd, char *url, size_t n, mp_err *e);
-/* "http://HOST:PORT" with the port actually bound, or "unix:PATH" (valid until stop). */
+/* "http://HOST:PORT" ("https://" with TLS) with the port actually bound, or "unix:PATH" (valid until stop). */
 const char *mp_httpd_url(const mp_httpd *s);
+/* Rereads the TLS certificate and key files of s (opts.tls_cert/tls_key):
+ * handshakes from now on present the new pair, connections already open keep
+ * theirs. When a file cannot be read or the pair does not hold (see
+ * mp_httpd_opts), the pair loaded before goes on serving and the error names
+ * the file. MP_EINVAL when s serves no TLS. Any thread, while s runs. */
+int mp_httpd_reload_tls(mp_httpd *s, mp_err *e);
+/* Whether cert and key (either may be NULL) would do as opts.tls_cert and
+ * tls_key: both or neither, readable, and a certificate with its key. Returns
+ * 0 or MP_EINVAL naming the file at fault. Reads the files; no state. */
+int mp_httpd_tls_check(const char *cert, const char *key, mp_err *e);
 /* Stops accepting, waits up to drain_s for requests in flight (their responses
  * say Connection: close), stops and joins the workers and frees s. */
 void mp_httpd_stop(mp_httpd *s);

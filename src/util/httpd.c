@@ -26,8 +26,11 @@
  * worker at a time; a deferred request stays on its thread from defer to
  * finish. Workers share only the atomics below. inflight counts requests
  * between their URI and their completion, for the drain on stop; draining
- * and stopping tell the loop threads to stop accepting and to end. */
+ * and stopping tell the loop threads to stop accepting and to end. With
+ * opts.tls_cert the daemons speak HTTPS with the certificate of httpd_tls.c,
+ * which mp_httpd_reload_tls swaps from any thread. */
 #include "util/http.h"
+#include "util/httpd_int.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -59,7 +62,8 @@ struct mp_httpd {
     mp_httpd_opts o;       /* defaults filled in */
     char *log_name;
     char *unix_path;       /* the socket file to remove on stop, or NULL */
-    char url[320];         /* http://HOST:PORT as bound, or unix:PATH */
+    char url[320];         /* http(s)://HOST:PORT as bound, or unix:PATH */
+    util__tls *tls;        /* opts.tls_cert: the certificate served, or NULL */
     atomic_int inflight;
     atomic_bool draining;
     loop *loops;           /* opts.loop_hook: nloops event loops of our own */
@@ -530,6 +534,7 @@ static int listen_on(mp_httpd *s, const char *listen, mp_err *e) {
 /* ---- start and stop ----------------------------------------------------------------- */
 
 static void free_engine(mp_httpd *s) {
+    util__tls_close(s->tls); /* the daemons are stopped: no handshake uses it */
     if (s->lsock >= 0) close(s->lsock);
     if (s->unix_path) unlink(s->unix_path);
     free(s->unix_path);
@@ -538,6 +543,7 @@ static void free_engine(mp_httpd *s) {
 }
 
 static struct MHD_Daemon *start_daemon(mp_httpd *s, unsigned flags, unsigned pool, unsigned limit) {
+    if (s->tls) flags |= MHD_USE_TLS;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: it takes the options' warnings too */
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->lsock,
@@ -547,6 +553,8 @@ static struct MHD_Daemon *start_daemon(mp_httpd *s, unsigned flags, unsigned poo
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.conn_memory,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            /* last: without TLS, MHD_OPTION_END ends the list here */
+                            s->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, util__tls_callback(),
                             MHD_OPTION_END);
 }
 
@@ -630,7 +638,20 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
     atomic_init(&s->draining, false);
     atomic_init(&s->stopping, false);
 
+    if ((o->tls_cert && *o->tls_cert) != (o->tls_key && *o->tls_key)) {
+        free_engine(s);
+        return mp_httpd_tls_check(o->tls_cert, o->tls_key, e); /* says they go together */
+    }
     int rc = listen_on(s, o->listen ? o->listen : "127.0.0.1:5000", e);
+    if (rc == 0 && o->tls_cert && *o->tls_cert) {
+        rc = util__tls_open(o->tls_cert, o->tls_key, s->lsock, &s->tls, e);
+        if (rc == 0 && mp_str_starts(s->url, "http://")) { /* https://HOST:PORT */
+            char u[sizeof s->url];
+            snprintf(u, sizeof u, "https://%s", s->url + 7);
+            mp_strlcpy(s->url, u, sizeof s->url);
+        }
+    }
+    s->o.tls_cert = s->o.tls_key = NULL; /* the caller's: util__tls keeps copies */
     if (rc == 0 && s->o.loop_hook) {
         rc = start_loops(s, e);
     } else if (rc == 0) {
@@ -651,6 +672,11 @@ int mp_httpd_start(const mp_httpd_opts *o, mp_httpd **out, mp_err *e) {
 
 const char *mp_httpd_url(const mp_httpd *s) {
     return s->url;
+}
+
+int mp_httpd_reload_tls(mp_httpd *s, mp_err *e) {
+    if (!s->tls) return mp_err_set(e, MP_EINVAL, "the server serves no TLS (start it with --tls-cert and --tls-key)");
+    return util__tls_reload(s->tls, e);
 }
 
 void mp_httpd_stop(mp_httpd *s) {
