@@ -20,6 +20,7 @@
 struct launch_client {
     CURL *c;
     char *base; /* the server's URL without a trailing slash */
+    char *cacert; /* $MLPLANE_CACERT: the CA that verifies an https:// server, or NULL */
     int retries;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -40,6 +41,8 @@ int exec__client_open(const char *url, int retries, launch_client **out, mp_err 
         return mp_err_set(e, MP_EIO, "cannot initialise libcurl");
     }
     c->base = mp_xstrdup(url);
+    const char *ca = getenv("MLPLANE_CACERT");
+    c->cacert = ca && *ca ? mp_xstrdup(ca) : NULL;
     size_t n = strlen(c->base);
     while (n > 0 && c->base[n - 1] == '/') c->base[--n] = '\0';
     c->retries = retries < 0 ? 0 : retries;
@@ -51,6 +54,7 @@ void exec__client_close(launch_client *c) {
     if (!c) return;
     curl_easy_cleanup(c->c);
     free(c->base);
+    free(c->cacert);
     free(c);
 }
 
@@ -142,6 +146,7 @@ static int request(launch_client *c, const char *method, const char *path, const
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
         curl_easy_setopt(h, CURLOPT_USERAGENT, "mlplane-launch/" MLPLANE_VERSION);
+        if (c->cacert) curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
         struct curl_slist *hd = NULL;
         src s = {body, len};
         if (body) {
