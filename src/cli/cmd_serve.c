@@ -14,7 +14,8 @@
  * (so the HTTP workers and the router's supervisor inherit the mask), waits for
  * one with sigwait, marks the model (or router) not ready and stops the server
  * (draining requests in flight), then the replicas: no signal handler runs
- * anywhere. The model is freed after the workers are joined. */
+ * anywhere (with --tls-cert, a SIGHUP rereads the certificate and key of the
+ * public engine instead). The model is freed after the workers are joined. */
 #include "cli/cli.h"
 #include "serve/serve.h"
 
@@ -32,7 +33,7 @@ static const char serve_help[] =
     "       mlplane serve models:/NAME/VERSION|models:/NAME@ALIAS --server URL [--model-dir DIR] ...\n"
     "       mlplane serve deployment/NAME [--listen HOST:PORT] [--home DIR]\n"
     "                     [--threads N] [--max-body SIZE] [--timeout S] [--drain S] [--verbose]\n"
-    "                     [--replicas N] [--ready-timeout S]\n\n"
+    "                     [--replicas N] [--ready-timeout S] [--tls-cert FILE --tls-key FILE]\n\n"
     "Serves one model over the Open Inference Protocol v2 (REST) until SIGTERM or SIGINT:\n"
     "GET /v2, /v2/health/live, /v2/health/ready, /v2/models/NAME[/versions/V][/ready],\n"
     "POST /v2/models/NAME[/versions/V]/infer; GET /metrics (Prometheus text: requests by\n"
@@ -68,13 +69,30 @@ static const char serve_help[] =
     "                       exits is restarted; GET /metrics (Prometheus) and\n"
     "                       POST /admin/replicas?n=K (run K replicas) are the router's own\n"
     "  --ready-timeout S    with --replicas: how long a request waits for a ready replica\n"
-    "                       (default 30)\n\n"
+    "                       (default 30)\n"
+    "  --tls-cert FILE      serve HTTPS with this PEM certificate (not for deployment/NAME);\n"
+    "                       SIGHUP rereads it and the key (a bad new pair keeps the old one)\n"
+    "  --tls-key FILE       the certificate's unencrypted PEM private key (with --tls-cert)\n\n"
     "The first line printed is \"mlplane serve listening on URL (model NAME version V, FILE)\";\n"
     "with --replicas it ends \", N replicas)\"; for a deployment it is\n"
     "\"mlplane serve listening on URL (deployment NAME: model M version V, ...)\".\n";
 
 static void log_stop(int sig, bool verbose) {
     if (verbose) fprintf(stderr, "mlplane serve: %s, draining\n", strsignal(sig));
+}
+
+/* Waits for a stop signal; with TLS (o->tls_cert), each SIGHUP before it
+ * rereads h's certificate and key and says so in one line on stderr. */
+static int wait_stop(const sigset_t *set, mp_httpd *h, const mp_httpd_opts *o) {
+    int sig;
+    while ((sig = cli_wait_stop_signal(set)) == SIGHUP && o->tls_cert) {
+        mp_err e = {0};
+        if (mp_httpd_reload_tls(h, &e) == 0)
+            fprintf(stderr, "mlplane serve: SIGHUP: reloaded the TLS certificate %s and key %s\n", o->tls_cert, o->tls_key);
+        else
+            fprintf(stderr, "mlplane serve: SIGHUP: %s; the certificate loaded before goes on serving\n", e.msg);
+    }
+    return sig;
 }
 
 /* Resolves and loads the model into a new protocol layer; *m is the model (owned by *out).
@@ -164,7 +182,7 @@ static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetche
     if (rc == 0) {
         printf("mlplane serve listening on %s %s\n", mp_httpd_url(h), first);
         fflush(stdout);
-        int sig = cli_wait_stop_signal(&set);
+        int sig = wait_stop(&set, h, o);
         log_stop(sig, o->verbose);
     }
     serve_router_drain(router);
@@ -227,6 +245,8 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
                                           {"ready-timeout", required_argument, 0, 'W'},
                                           {"listen-fd", required_argument, 0, 'F'},
                                           {"model-dir", required_argument, 0, 'M'},
+                                          {"tls-cert", required_argument, 0, 'C'},
+                                          {"tls-key", required_argument, 0, 'K'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     mp_httpd_opts o = {.listen = "127.0.0.1:8080", .threads = mp_cpu_count(), .max_body = (size_t)16 << 20,
@@ -249,6 +269,8 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         case 'n': name = optarg; break;
         case 'H': home_flag = optarg; break;
         case 'M': model_dir = optarg; break;
+        case 'C': o.tls_cert = optarg; break;
+        case 'K': o.tls_key = optarg; break;
         case 'R':
             if (cli_parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
             break;
@@ -273,6 +295,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         int port;
         if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
     }
+    if (mp_httpd_tls_check(o.tls_cert, o.tls_key, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
     if (!watch_parent()) return cli_fail(CLI_FAILED, "the router that started this server is gone");
     if (listen_fd && !mp_str_starts(ref, "deployment/") && !mp_str_starts(ref, "deployments/"))
         return cli_fail(CLI_USAGE, "--listen-fd goes with deployment/NAME");
@@ -281,6 +304,8 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         if (!*dn || strchr(dn, '/')) return cli_fail(CLI_USAGE, "serve %s: name one deployment, as deployment/NAME", ref);
         if (name) return cli_fail(CLI_USAGE, "--name does not apply to a deployment: it is served under its own name");
         if (replicas > 1) return cli_fail(CLI_USAGE, "--replicas does not apply to a deployment: its spec.replicas says");
+        if (o.tls_cert)
+            return cli_fail(CLI_USAGE, "--tls-cert does not apply to a deployment: Deployments serve plain HTTP (put a TLS proxy in front)");
         return serve_deployment(env, dn, home_flag, &o, listen_given, listen_fd, ready_timeout_s);
     }
     bool remote = env->server && mp_str_starts(ref, "models:/");
@@ -335,7 +360,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
     }
     printf("mlplane serve listening on %s (model %s version %s, %s)\n", mp_httpd_url(h), m->name, m->version, m->path);
     fflush(stdout);
-    int sig = cli_wait_stop_signal(&set);
+    int sig = wait_stop(&set, h, &o);
     log_stop(sig, o.verbose);
     serve_oip_set_ready(oip, false);
     mp_httpd_stop(h);

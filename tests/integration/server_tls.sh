@@ -3,7 +3,8 @@
 # made here by openssl), curl and the CLI verifying with --cacert /
 # MLPLANE_CACERT and failing without, the certificate replaced and reloaded on
 # SIGHUP while the server runs, a broken file on SIGHUP keeping the old one
-# serving, and clear start errors for missing, unreadable and mismatched files.
+# serving, and clear start errors for missing, unreadable and mismatched files;
+# mlplane serve with the same flags (one process, and a router of replicas).
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null || fail "openssl is needed (Debian package openssl, in make deps)"
@@ -182,4 +183,56 @@ ok "a good pair after a bad one loads"
 
 stop_server "$SERVER_PID" || fail "the server's exit status on SIGTERM"
 ok "SIGTERM still stops the server"
+
+# ---- mlplane serve: the same flags, one process or a router of replicas --------------------
+DATA="$MLPLANE_SRC/examples/data/breast_cancer.csv"
+mlp data split "$DATA" --test-fraction 0.2 --seed 42 --train "$T_DIR/train.csv" --test "$T_DIR/test.csv" >/dev/null
+mlp xgb train --train "$T_DIR/train.csv" --model "$T_DIR/bc.json" --rounds 5 --max-depth 2 --quiet
+set +e
+out=$(mlp serve deployment/web --tls-cert "$P/one.pem" --tls-key "$P/one.key" 2>&1); rc=$?
+set -e
+assert_eq "$rc" "2" "serve deployment/NAME with --tls-cert"
+assert_contains "$out" "Deployments serve plain HTTP" "the refusal says why"
+set +e
+out=$(mlp serve "$T_DIR/bc.json" --listen 127.0.0.1:0 --tls-cert "$P/one.pem" --tls-key "$P/two.key" 2>&1); rc=$?
+set -e
+assert_eq "$rc" "2" "serve with a mismatched pair"
+assert_contains "$out" "is not the key of the certificate" "serve names the mismatch"
+
+# start_tls_serve ARGS...: mlplane serve ARGS in the background; SERVE_PID, SERVE_URL, SERVE_ERR
+start_tls_serve() {
+  local out="$T_DIR/serve.$RANDOM"
+  "$MLPLANE" serve "$@" >"$out.out" 2>"$out.err" &
+  SERVE_PID=$!
+  ALL_SERVER_PIDS="$ALL_SERVER_PIDS $SERVE_PID"
+  SERVE_ERR="$out.err"
+  wait_for "mlplane serve's first line" 30 grep -q "listening on" "$out.out"
+  SERVE_URL=$(sed -n 's/^mlplane serve listening on \(https:[^ ]*\) .*/\1/p' "$out.out" | head -1)
+  [ -n "$SERVE_URL" ] || fail "no https:// URL in mlplane serve's first line: $(cat "$out.out")"
+  wait_for "mlplane serve to be ready over HTTPS" 30 curl -sf --cacert "$P/ca.pem" "$SERVE_URL/v2/health/ready"
+}
+install_pair "$P/one.pem" "$P/one.key"
+start_tls_serve "$T_DIR/bc.json" --listen 127.0.0.1:0 --name bc --tls-cert "$P/server.pem" --tls-key "$P/server.key"
+PORT=${SERVE_URL##*:}
+assert_eq "$(served_serial)" "$one" "serve presents the certificate"
+set +e
+curl -s -o /dev/null "$SERVE_URL/v2/health/ready"; rc=$?
+set -e
+assert_eq "$rc" "60" "serve: curl without the CA fails verification"
+install_pair "$P/two.pem" "$P/two.key"
+kill -HUP "$SERVE_PID"
+wait_for "serve to present the new certificate after SIGHUP" 10 served_is "$two"
+wait_for "serve's reload line" 10 grep -q "mlplane serve: SIGHUP: reloaded the TLS certificate" "$SERVE_ERR"
+curl -sf --cacert "$P/ca.pem" "$SERVE_URL/v2/models/bc" >/dev/null || fail "serve's model endpoint after the reload"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "serve's exit status on SIGTERM"
+ok "mlplane serve --tls-cert --tls-key serves HTTPS and reloads on SIGHUP"
+
+start_tls_serve "$T_DIR/bc.json" --listen 127.0.0.1:0 --name bc --replicas 2 --tls-cert "$P/server.pem" --tls-key "$P/server.key"
+PORT=${SERVE_URL##*:}
+assert_eq "$(served_serial)" "$two" "the router presents the certificate"
+curl -sf --cacert "$P/ca.pem" "$SERVE_URL/metrics" >/dev/null || fail "the router's /metrics over HTTPS"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "the router's exit status on SIGTERM"
+ok "mlplane serve --replicas: the router serves HTTPS (its replicas stay on their unix sockets)"
 finish
