@@ -296,6 +296,9 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         if (mp_http_parse_listen(o.listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
     }
     if (mp_httpd_tls_check(o.tls_cert, o.tls_key, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    /* The workers of a --server router download their version themselves: they verify it with the same CA
+     * (set here, before any thread starts). */
+    if (env->cacert) setenv("MLPLANE_CACERT", env->cacert, 1);
     if (!watch_parent()) return cli_fail(CLI_FAILED, "the router that started this server is gone");
     if (listen_fd && !mp_str_starts(ref, "deployment/") && !mp_str_starts(ref, "deployments/"))
         return cli_fail(CLI_USAGE, "--listen-fd goes with deployment/NAME");

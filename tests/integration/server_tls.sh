@@ -130,6 +130,17 @@ out=$(mlp --server "$URL" --cacert "$P/nothing-here.pem" get runs 2>&1); rc=$?
 set -e
 assert_eq "$rc" "1" "the CLI with a missing CA file"
 assert_contains "$out" "--cacert $P/nothing-here.pem" "the missing CA file is named"
+set +e
+out=$(mlp serve models:/nope/1 --server "$URL" 2>&1); rc=$?
+set -e
+assert_eq "$rc" "1" "serve models:/ through the HTTPS server without the CA"
+assert_contains "$out" "--cacert" "serve's download says to pass --cacert"
+set +e
+out=$(mlp serve models:/nope/1 --server "$URL" --cacert "$P/ca.pem" 2>&1); rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "serve of a model that is not registered succeeded"
+assert_not_contains "$out" "not trusted" "with the CA the download gets through TLS"
+assert_contains "$out" "nope" "the server's answer about the missing model"
 ok "the CLI verifies with --cacert (or MLPLANE_CACERT), and without it fails saying to pass --cacert"
 
 # ---- reload on SIGHUP --------------------------------------------------------------------
