@@ -124,12 +124,12 @@ static const char *normalise_path(const char *url, char *buf, size_t n) {
     return url;
 }
 
-/* "http://" + the Host header when it looks like a host, else the bound address. */
+/* "http://" ("https://" with TLS) + the Host header when it looks like a host, else the bound address. */
 static void base_url(api_server *s, const char *h, char *out, size_t n) {
     bool ok = h && *h && strlen(h) < 256;
     for (const char *p = h; ok && *p; p++)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-:[]_", *p);
-    if (ok) snprintf(out, n, "http://%s", h);
+    if (ok) snprintf(out, n, "%s://%s", mp_str_starts(mp_httpd_url(s->h), "https://") ? "https" : "http", h);
     else mp_strlcpy(out, mp_httpd_url(s->h), n);
 }
 

@@ -104,12 +104,15 @@ kind: Pipeline
 metadata: {name: hello}
 spec:
   steps:
-    - {name: a, command: [echo, hi]}
+    - {name: a, script: 'echo "tracking=$MLFLOW_TRACKING_URI"'}
 YAML
 mlp --server "$URL" --cacert "$P/ca.pem" run "$T_DIR/hello.yaml" >"$T_DIR/run.out" 2>&1 ||
   fail "run through the HTTPS server: $(cat "$T_DIR/run.out")"
 runs=$(mlp --server "$URL" --cacert "$P/ca.pem" get runs -o json) || fail "get runs with --cacert"
 assert_eq "$(jq -r '.[0].state' <<<"$runs")" "Succeeded" "the run, listed over HTTPS"
+run_id=$(jq -r '.[0].id' <<<"$runs")
+logs=$(mlp --server "$URL" --cacert "$P/ca.pem" logs "$run_id" a) || fail "logs over HTTPS"
+assert_contains "$logs" "tracking=https://127.0.0.1:$PORT" "the run's steps get the https:// URL as MLFLOW_TRACKING_URI"
 runs=$(mlp get runs -o json --server "$URL" --cacert="$P/ca.pem") || fail "--cacert= after the command"
 assert_eq "$(jq length <<<"$runs")" "1" "one run"
 runs=$(MLPLANE_CACERT="$P/ca.pem" MLPLANE_SERVER="$URL" mlp get runs -o json) || fail "get runs with MLPLANE_CACERT"
