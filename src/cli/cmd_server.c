@@ -37,7 +37,7 @@ static void sweep_artifacts(const char *home) {
 
 static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
-    "                      [--timeout S] [--drain S] [--verbose]\n\n"
+    "                      [--timeout S] [--drain S] [--verbose] [--audit-key FILE]\n\n"
     "Serves mlplane's JSON API (/api/v1) and the MLflow tracking and registry REST API\n"
     "(/api/2.0/mlflow/, /ajax-api/2.0/mlflow/) over HTTP, until SIGTERM or SIGINT.\n"
     "Every Deployment applied to the home (mlplane apply -f FILE) is served by a child\n"
@@ -51,12 +51,17 @@ static const char server_help[] =
     "  --max-body SIZE     largest request body, e.g. 64Mi (default), 1024, 10M\n"
     "  --timeout S         close connections idle for S seconds (default 30)\n"
     "  --drain S           on SIGTERM, wait up to S seconds for requests in flight (default 10)\n"
-    "  -v, --verbose       log one line per request on stderr\n\n"
+    "  -v, --verbose       log one line per request on stderr\n"
+    "  --audit-key FILE    sign each line of the audit log (HOME/audit/audit.log) with this\n"
+    "                      Ed25519 key (mlplane audit keygen --out FILE; mode 0600)\n\n"
+    "Every mutating request, every denied one (403) and every login failure (401) is\n"
+    "appended to HOME/audit/audit.log before it is answered (mlplane audit --help).\n"
+    "Every answer carries an X-Request-Id header.\n\n"
     "The first line printed is \"mlplane server listening on URL (home DIR)\".\n";
 
 int cmd_server(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {CLI_HTTPD_LONGOPTS, {"home", required_argument, 0, 'H'},
-                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                          {"audit-key", required_argument, 0, 'A'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     api_server_opts so = {.http = {.listen = "127.0.0.1:5000"}};
     mp_httpd_opts *o = &so.http;
     const char *home_flag = NULL;
@@ -72,6 +77,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         }
         switch (c) {
         case 'H': home_flag = optarg; break;
+        case 'A': so.audit_key = optarg; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane server --help)", argv[optind - 1]);
         }
