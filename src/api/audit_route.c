@@ -17,7 +17,11 @@
 #include "api/api.h"
 #include "api/api_int.h"
 
-#define BODY_PARSE_MAX (1u << 20) /* larger bodies are not read for a name */
+/* Bodies up to this size are parsed whole for a name; of larger ones (a log-batch
+ * of a thousand metrics), only the first members within BODY_HEAD bytes are read,
+ * so the audit does not parse every large body a second time. */
+#define BODY_PARSE_MAX 8192
+#define BODY_HEAD 512
 
 /* POSTs that only read (MLflow searches with their filter in the body). */
 static const char *const read_only_posts[] = {
@@ -130,6 +134,25 @@ static bool json_text(json_t *v, char *out, size_t n) {
     return false;
 }
 
+/* The first members of a large JSON object body as an object of their own (new
+ * reference, or NULL): the body's text up to one of its first commas, closed with
+ * a brace, parsed by jansson. A cut inside a string or a nested value never
+ * parses (the string or the value stays open), so the first cut that does is
+ * exactly the body's leading members. */
+static json_t *body_head(const mp_http_req *in) {
+    char buf[BODY_HEAD + 2];
+    size_t n = in->body_len < BODY_HEAD ? in->body_len : BODY_HEAD;
+    memcpy(buf, in->body, n);
+    for (size_t i = 1; i < n; i++) {
+        if (buf[i] != ',') continue;
+        buf[i] = '}';
+        json_t *o = json_loadb(buf, i + 1, 0, NULL);
+        buf[i] = ',';
+        if (o) return o;
+    }
+    return NULL;
+}
+
 /* The name of the object a request acts on (best effort; "" when not found). */
 static void derive_name(const audit_resource *r, const char *tmpl, const char *path, const mp_http_req *in,
                         const mp_http_resp *resp, char *out, size_t n) {
@@ -145,8 +168,8 @@ static void derive_name(const audit_resource *r, const char *tmpl, const char *p
     for (size_t i = 0; i < in->nquery && !out[0]; i++)
         for (size_t k = 0; k < 2 && r->keys[k]; k++)
             if (strcmp(in->query[i].key, r->keys[k]) == 0) mp_strlcpy(out, in->query[i].value, n);
-    if (!out[0] && in->body_len > 0 && in->body_len <= BODY_PARSE_MAX && in->body[0] == '{') {
-        json_t *b = json_loadb(in->body, in->body_len, 0, NULL);
+    if (!out[0] && in->body_len > 0 && in->body[0] == '{') {
+        json_t *b = in->body_len <= BODY_PARSE_MAX ? json_loadb(in->body, in->body_len, 0, NULL) : body_head(in);
         for (size_t k = 0; k < 2 && r->keys[k] && !out[0]; k++) json_text(json_object_get(b, r->keys[k]), out, n);
         char ver[32] = "";
         if (out[0] && mp_str_starts(r->prefix, "/api/2.0/mlflow/model-versions/") &&
@@ -156,7 +179,7 @@ static void derive_name(const audit_resource *r, const char *tmpl, const char *p
         }
         json_decref(b);
     }
-    if (!out[0] && resp->status == 200 && resp->body.len > 0 && resp->body.len <= BODY_PARSE_MAX) {
+    if (!out[0] && resp->status == 200 && resp->body.len > 0 && resp->body.len <= BODY_PARSE_MAX) { /* a create's answer */
         json_t *b = json_loadb(resp->body.data, resp->body.len, 0, NULL);
         for (size_t i = 0; i < sizeof created_names / sizeof created_names[0] && !out[0]; i++) {
             json_t *v = b;
