@@ -303,6 +303,11 @@ static int sync_with_file(api_audit *a, mp_err *e) {
 
 /* Chains, signs and writes heads (n lines) durably. The caller is the flusher. */
 static int write_batch(api_audit *a, char **heads, size_t n, mp_err *e) {
+    if (a->fd < 0) { /* a reopen failed last time: try again */
+        a->fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        a->known_size = -1;
+        if (a->fd < 0) return mp_err_set(e, MP_EIO, "cannot open the audit log %s: %s", a->path, strerror(errno));
+    }
     if (flock(a->fd, LOCK_EX) != 0) return mp_err_set(e, MP_EIO, "cannot lock %s: %s", a->path, strerror(errno));
     int rc = sync_with_file(a, e);
     mp_buf b;

@@ -19,6 +19,12 @@ mlp audit keygen --out "$T_DIR/other.key" >/dev/null || fail "second keygen"
 out=$(mlp audit keygen --out "$T_DIR/audit.key" 2>&1) && fail "keygen overwrote a key"
 assert_contains "$out" "exists already" "keygen refuses to overwrite"
 ok "audit keygen writes a pair (0600) and refuses to overwrite"
+cp "$T_DIR/audit.key" "$T_DIR/open.key"
+chmod 644 "$T_DIR/open.key"
+out=$(mlp server --listen 127.0.0.1:0 --audit-key "$T_DIR/open.key" 2>&1) && fail "server started with a key readable by others"
+assert_contains "$out" "readable by others" "a key readable by others is refused"
+out=$(mlp server --listen 127.0.0.1:0 --audit-key "$T_DIR/audit.key.pub" 2>&1) && fail "server started with a public key as its signing key"
+ok "the server refuses a signing key readable by others, and a file that is not a signing key"
 
 start_server --audit-key "$T_DIR/audit.key"
 trap 'stop_server $SERVER_PID >/dev/null 2>&1 || true; cleanup' EXIT
