@@ -62,6 +62,7 @@ typedef struct api_server_opts {
     mp_httpd_opts http;
     const char *home; /* the mlplane home (resolved, exists) */
     bool auth;        /* check credentials and permissions on every request (--auth) */
+    const char *audit_key; /* the audit log's Ed25519 signing key file (--audit-key), or NULL: unsigned */
 } api_server_opts;
 
 typedef struct api_server api_server;
@@ -78,6 +79,72 @@ int api_server_reload_tls(api_server *s, mp_err *e);
 /* Stops accepting, waits up to drain_s for requests in flight, stops the
  * workers, closes their stores and frees s. */
 void api_server_stop(api_server *s);
+
+/* ---- the audit log (audit.c, audit_verify.c; audit_route.c decides what a request is) ----
+ * HOME/audit/audit.log: one JSON line per mutating, denied (403) or unauthenticated
+ * (401) request, chained by BLAKE2b hashes, optionally signed with Ed25519 (the
+ * format is described in audit.c). */
+typedef struct api_audit api_audit;
+#define API_AUDIT_ID_MAX 40
+/* The compact, order-keeping JSON form lines are written and hashed in. */
+#define API_AUDIT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+/* One audited request (strings borrowed; NULL is ""). */
+typedef struct api_audit_entry {
+    int64_t time_ms;        /* wall clock; 0 = now */
+    const char *user;       /* "" when anonymous */
+    const char *source;     /* the peer's address */
+    const char *method;     /* the HTTP method */
+    const char *verb;       /* get, list, create, update, delete */
+    const char *resource;   /* runs, experiments, models, ... */
+    const char *namespace_;
+    const char *name;
+    int status;             /* the HTTP status of the answer */
+    const char *result;     /* "allowed", "denied" (401, 403) or "error" */
+    const char *request_id;
+} api_audit_entry;
+
+/* HOME/audit/audit.log (heap). */
+char *api_audit_path(const char *home);
+/* Opens (creating HOME/audit, mode 0700, and the log, 0600) the log of home for
+ * appending; key_file (NULL: lines unsigned) holds a signing key as written by
+ * api_audit_keygen and must not be readable by others. *out: free with
+ * api_audit_close. */
+int api_audit_open(const char *home, const char *key_file, api_audit **out, mp_err *e);
+void api_audit_close(api_audit *a);
+/* Appends en's line and returns once it is on disk (fdatasync), chained after the
+ * file's last line even when another process wrote it (flock). Any thread; the
+ * lines of concurrent appends are written and synced together. 0 or MP_EIO. */
+int api_audit_append(api_audit *a, const api_audit_entry *en, mp_err *e);
+/* A new request id ("PREFIX-COUNTER", unique to this handle) into out. Any thread. */
+void api_audit_request_id(api_audit *a, char out[API_AUDIT_ID_MAX]);
+/* RFC 3339 UTC with milliseconds ("2026-12-07T15:19:10.123Z"). */
+void api_audit_time(int64_t ms, char out[32]);
+/* hex(BLAKE2b-256(prev || content[0..len))) into out. */
+void api_audit_hash(const char *prev, const char *content, size_t len, char out[65]);
+/* Writes a new Ed25519 key pair: out (the signing key, hex, mode 0600) and
+ * out.pub (the public key, hex); *pub_path is out.pub (heap). MP_EEXIST when
+ * either exists. */
+int api_audit_keygen(const char *out, char **pub_path, mp_err *e);
+/* Reads a public key file as api_audit_keygen writes it. */
+int api_audit_read_public_key(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES], mp_err *e);
+
+/* What api_audit_verify found. */
+typedef struct api_audit_verdict {
+    size_t lines;     /* lines read */
+    size_t bad_line;  /* the first bad line (1-based), 0 when all are good */
+    char what[512];   /* what is wrong with it */
+    char last_hash[65];
+    size_t signed_lines;
+} api_audit_verdict;
+/* Checks the log at path: each line parses, its prev is the hash of the line
+ * before (zeros for the first), its hash is right and, with pk (NULL: signatures
+ * not checked), it carries a valid signature. 0 with v filled (v->bad_line says
+ * whether it is good); MP_EIO/MP_ENOENT when the file cannot be read. */
+int api_audit_verify(const char *path, const unsigned char *pk, api_audit_verdict *v, mp_err *e);
+/* The log's entries (a new array of its parsed lines, unreadable ones left out),
+ * those of user (NULL: all) at or after since_ms (0: all). */
+int api_audit_entries(const char *path, const char *user, int64_t since_ms, json_t **out, mp_err *e);
 
 /* ---- GET /metrics (metrics.c) --------------------------------------------------------- */
 typedef struct api_metrics api_metrics;

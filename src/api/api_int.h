@@ -2,6 +2,7 @@
 #ifndef MLPLANE_API_INT_H
 #define MLPLANE_API_INT_H
 
+#include "api/api.h"
 #include "spec/spec.h"
 #include "store/store.h"
 #include "util/http.h"
@@ -58,5 +59,14 @@ bool api__rbac_allowed(store *st, const api_principal *who, const char *verb, co
  * fills resp (403 naming the missing permission, or the 404 a missing object
  * would get when the caller cannot even read it) and returns MP_EPERM. */
 int api__authorize_route(store *st, const api_principal *who, const mp_http_req *req, mp_http_resp *resp);
+
+/* ---- the audit log's hook (audit_route.c) ------------------------------------------- */
+
+/* After the handler has filled resp, before the answer goes out: gives resp an
+ * X-Request-Id header and, when the request is audited (mutating, 401 or 403),
+ * appends its line to a durably. route: the template of the route in matched
+ * (NULL: none did); who: the caller as authentication found it. a NULL: nothing. */
+void api__audit_request(api_audit *a, const mp_http_req *in, const char *route, const api_principal *who,
+                        mp_http_resp *resp);
 
 #endif

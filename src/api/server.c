@@ -36,6 +36,7 @@ struct api_server {
     api_metrics *metrics;
     const char **route_names; /* every table's route templates, numbered as in route_number */
     size_t nroutes;
+    api_audit *audit;         /* HOME/audit/audit.log */
 };
 
 /* ---- per-thread stores ------------------------------------------------------------ */
@@ -150,7 +151,7 @@ static bool authz_allowed(void *ud, const char *verb, const char *resource, cons
     return api__rbac_allowed(az->st, az->who, verb, resource, ns);
 }
 
-static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *resp, int *number) {
+static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *resp, int *number, api_principal *who) {
     char pbuf[4096];
     const char *path = normalise_path(in->path, pbuf, sizeof pbuf);
     const char *method = in->method;
@@ -195,13 +196,12 @@ static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *re
     req.st = st;
     req.home = s->home;
     req.base_url = burl;
-    api_principal who;
-    if (api__authenticate(st, s->o.auth, &req, &who, resp) != 0) return;
-    authz_ctx az = {.st = st, .who = &who};
-    mp_http_authz authz = {.user = who.user, .namespace_ = who.namespace_, .ud = &az, .allowed = authz_allowed};
+    if (api__authenticate(st, s->o.auth, &req, who, resp) != 0) return;
+    authz_ctx az = {.st = st, .who = who};
+    mp_http_authz authz = {.user = who->user, .namespace_ = who->namespace_, .ud = &az, .allowed = authz_allowed};
     if (s->o.auth) {
         req.authz = &authz;
-        if (api__authorize_route(st, &who, &req, resp) != 0) return;
+        if (api__authorize_route(st, who, &req, resp) != 0) return;
     }
     r->fn(&req, resp);
 }
@@ -210,7 +210,10 @@ static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
     api_server *s = cls;
     int64_t t0 = mp_mono_us();
     int number = -1;
-    route_request(s, in, resp, &number);
+    api_principal who = {0};
+    route_request(s, in, resp, &number, &who);
+    /* The audit line is on disk before the answer goes out. */
+    api__audit_request(s->audit, in, number >= 0 && number < (int)s->nroutes ? s->route_names[number] : NULL, &who, resp);
     api_metrics_observe(s->metrics, number, in->method, resp->status, mp_mono_us() - t0);
 }
 
@@ -232,6 +235,7 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
     store *st = NULL;
     int rc = store_open_home(s->home, &st, e);
     if (rc == 0) st->m->close(st);
+    if (rc == 0) rc = api_audit_open(s->home, o->audit_key, &s->audit, e);
     if (rc == 0) {
         s->route_names = route_templates(&s->nroutes);
         rc = api_metrics_start(s->home, s->route_names, s->nroutes, &s->metrics, e);
@@ -247,6 +251,7 @@ int api_server_start(const api_server_opts *o, api_server **out, mp_err *e) {
     }
     if (rc != 0) {
         api_metrics_stop(s->metrics);
+        api_audit_close(s->audit);
         free(s->route_names);
         pthread_key_delete(s->key);
         pthread_mutex_destroy(&s->mu);
@@ -271,6 +276,7 @@ void api_server_stop(api_server *s) {
     if (!s) return;
     mp_httpd_stop(s->h); /* drains and joins the workers */
     api_metrics_stop(s->metrics);
+    api_audit_close(s->audit);
     free(s->route_names);
     for (size_t i = 0; i < s->nstores; i++) s->stores[i]->m->close(s->stores[i]);
     free(s->stores);

@@ -7,7 +7,7 @@
  * apply; cmd_cluster.c delete and the scheduler objects' lists; cmd_nodes.c get
  * nodes; cmd_rollout.c rollout; cmd_models.c models; cmd_delete_run.c delete
  * run; cmd_sched.c sched simulate and get queue; cmd_k8s.c k8s render;
- * cmd_drift.c drift; cmd_misc.c validate and version; cmd_server.c the HTTP server; cmd_serve.c
+ * cmd_drift.c drift; cmd_misc.c validate and version; cmd_server.c the HTTP server; cmd_audit.c the audit log; cmd_serve.c
  * model serving; output.c table/json/yaml printing. */
 #ifndef MLPLANE_CLI_H
 #define MLPLANE_CLI_H
@@ -139,6 +139,8 @@ extern const char CLI_DATA_VALIDATE_USAGE[];
 int cmd_xgb(cli_env *env, int argc, char **argv);
 
 int cmd_server(cli_env *env, int argc, char **argv);
+/* `mlplane audit verify|log|keygen` (cmd_audit.c). */
+int cmd_audit(cli_env *env, int argc, char **argv);
 int cmd_route(cli_env *env, int argc, char **argv);
 int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);

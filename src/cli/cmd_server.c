@@ -38,7 +38,8 @@ static void sweep_artifacts(const char *home) {
 
 static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
-    "                      [--timeout S] [--drain S] [--verbose] [--tls-cert FILE --tls-key FILE]\n\n"
+    "                      [--timeout S] [--drain S] [--verbose] [--tls-cert FILE --tls-key FILE]\n"
+    "                      [--audit-key FILE]\n\n"
     "Serves mlplane's JSON API (/api/v1) and the MLflow tracking and registry REST API\n"
     "(/api/2.0/mlflow/, /ajax-api/2.0/mlflow/) over HTTP, until SIGTERM or SIGINT.\n"
     "Every Deployment applied to the home (mlplane apply -f FILE) is served by a child\n"
@@ -56,12 +57,17 @@ static const char server_help[] =
     "  --tls-cert FILE     serve HTTPS with this PEM certificate (then any intermediate ones);\n"
     "                      SIGHUP rereads it and the key (a bad new pair keeps the old one serving)\n"
     "  --tls-key FILE      the certificate's unencrypted PEM private key (with --tls-cert)\n\n"
+    "  --audit-key FILE    sign each line of the audit log (HOME/audit/audit.log) with this\n"
+    "                      Ed25519 key (mlplane audit keygen --out FILE; mode 0600)\n\n"
+    "Every mutating request, every denied one (403) and every login failure (401) is\n"
+    "appended to HOME/audit/audit.log before it is answered (mlplane audit --help).\n"
+    "Every answer carries an X-Request-Id header.\n\n"
     "The first line printed is \"mlplane server listening on URL (home DIR)\".\n";
 
 int cmd_server(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {CLI_HTTPD_LONGOPTS, {"home", required_argument, 0, 'H'},
                                           {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
-                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                          {"audit-key", required_argument, 0, 'A'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     api_server_opts so = {.http = {.listen = "127.0.0.1:5000"}};
     mp_httpd_opts *o = &so.http;
     const char *home_flag = NULL;
@@ -79,6 +85,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         case 'H': home_flag = optarg; break;
         case 'C': o->tls_cert = optarg; break;
         case 'K': o->tls_key = optarg; break;
+        case 'A': so.audit_key = optarg; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane server --help)", argv[optind - 1]);
         }

@@ -31,6 +31,8 @@ static const cli_command commands[] = {
     {"route", cmd_route, "NAME --listen HOST:PORT --stable VERSION=URL [--canary VERSION=URL --canary-percent P] [--shadow VERSION=URL]",
      "route a model's requests to upstream servers: canary split, sticky header, shadow"},
     {"server", cmd_server, "[--listen HOST:PORT] [--threads N] [--max-body SIZE]", "serve the HTTP API (mlplane and MLflow) and the applied Deployments"},
+    {"audit", cmd_audit, "verify [--public-key F] | log [--user U] [--since D] | keygen --out F",
+     "check and show the audit log of the server's changes, denials and login failures"},
     {"drift", cmd_drift, "--reference FILE --current FILE [--columns A,B] [--stattest ...] [-o ...]",
      "data drift between two CSV files, per column and for the data set (exit 1 on drift)"},
     {"monitor", cmd_monitor, "check NAME [-o ...]", "check a Monitor now: drift of what its Deployment receives"},
