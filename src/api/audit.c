@@ -18,8 +18,9 @@
  * queued line, and under flock(2) on the file (the server and a CLI on the same
  * home chain in turn) re-reads the last line's hash when the file changed since
  * its own last write, chains and signs the lines, writes them with one write(2)
- * and fdatasync(2)s, then wakes the waiters. An append returns only once its
- * line is on disk, so the server answers a request after its line is durable.
+ * (and fdatasync(2)s when the last sync is a second old), then wakes the
+ * waiters. An append returns only once its line is written, so the server
+ * answers a request after its line is as durable as the store's commits.
  *
  * Threads: any thread may call api_audit_append concurrently; mu guards the
  * queue and the flush state; the chain state (prev, known_size) belongs to the
@@ -40,6 +41,7 @@
 #include "api/api.h"
 #include "api/api_int.h"
 
+#define AUDIT_SYNC_US 1000000 /* the longest a written line waits for its fdatasync while lines come */
 #define TAIL_READ 16384 /* bytes read back from the end of the file to find the last hash */
 
 struct api_audit {
@@ -60,6 +62,8 @@ struct api_audit {
     /* the flusher's */
     char prev[65];
     off_t known_size; /* the file's size after our last write; -1: unknown */
+    int64_t synced_us; /* mp_mono_us() of the last fdatasync */
+    bool unsynced;     /* lines were written since */
     ino_t known_ino;
     /* request ids */
     char id_prefix[17];
@@ -183,6 +187,7 @@ void api_audit_close(api_audit *a) {
     if (!a) return;
     for (size_t i = 0; i < a->nqueue; i++) free(a->queue[i]);
     free(a->queue);
+    if (a->fd >= 0 && a->unsynced) fdatasync(a->fd);
     if (a->fd >= 0) close(a->fd);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
@@ -337,8 +342,21 @@ static int write_batch(api_audit *a, char **heads, size_t n, mp_err *e) {
         if (w <= 0) rc = mp_err_set(e, MP_EIO, "cannot write the audit log %s: %s", a->path, strerror(w < 0 ? errno : EIO));
         else off += (size_t)w;
     }
-    if (rc == 0 && fdatasync(a->fd) != 0)
-        rc = mp_err_set(e, MP_EIO, "cannot sync the audit log %s: %s", a->path, strerror(errno));
+    /* Durable as the store's own commits (synchronous=NORMAL): written before the
+     * answer, so a crash of the server loses nothing; synced at most every
+     * AUDIT_SYNC_US (and at close), so a power loss may lose what the kernel had
+     * not yet written back, as it may of the store's last commits. */
+    if (rc == 0) {
+        int64_t now = mp_mono_us();
+        if (now - a->synced_us >= AUDIT_SYNC_US) {
+            if (fdatasync(a->fd) != 0)
+                rc = mp_err_set(e, MP_EIO, "cannot sync the audit log %s: %s", a->path, strerror(errno));
+            a->synced_us = now;
+            a->unsynced = false;
+        } else {
+            a->unsynced = true;
+        }
+    }
     if (rc == 0) a->known_size += (off_t)b.len;
     else a->known_size = -1; /* reread what is there next time */
     mp_buf_free(&b);
