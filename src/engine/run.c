@@ -20,6 +20,11 @@ int engine_submit(store *st, const char *home, const engine_submit_req *req, cha
     const spec_pipeline *p = req->pipeline;
     int rc = 0;
     spec_kv *params = NULL;
+    if (req->file && spec_file_count(req->file, SPEC_KIND_SECRET))
+        return mp_err_set(e, MP_EINVAL,
+                          "%s holds a Secret: apply it first with `mlplane apply -f FILE` and run a file without it "
+                          "(a run keeps its spec's text, and Secrets are kept only encrypted)",
+                          req->file->path);
     if ((rc = spec_resolve_params(p, req->overrides, req->noverrides, &params, e)) != 0) return rc;
     size_t *order = mp_xcalloc(p->nsteps + 1, sizeof *order);
     if ((rc = spec_pipeline_topo_order(p, order, e)) != 0) {
