@@ -216,4 +216,33 @@ mlp delete secret api-db >/dev/null
 absent_everywhere "the home at the end" "$MLPLANE_HOME"
 ok "delete secret forgets it"
 
+# ---- on Kubernetes: the Secret as a v1 Secret, env valueFrom kept, files as a projected volume ------
+cat "$T_DIR/secret.yaml" >"$T_DIR/k8s.yaml"
+printf -- '---\n' >>"$T_DIR/k8s.yaml"
+cat "$T_DIR/pipeline.yaml" >>"$T_DIR/k8s.yaml"
+mlp k8s render -o json "$T_DIR/k8s.yaml" >"$T_DIR/k8s.json" 2>"$T_DIR/k8s.err" || fail "render: $(cat "$T_DIR/k8s.err")"
+sec=$(jq -c '.items[] | select(.kind=="Secret")' "$T_DIR/k8s.json")
+assert_eq "$(jq -r '.apiVersion + " " + .type' <<<"$sec")" "v1 Opaque" "the rendered Secret"
+assert_eq "$(jq -r '.data.password' <<<"$sec" | base64 -d)" "$PW" "stringData rendered as base64 data"
+assert_eq "$(jq -r '.data.token' <<<"$sec")" "$TOKEN_B64" "data kept"
+ct=$(jq -c '.items[] | select(.kind=="Job") | .spec.template.spec' "$T_DIR/k8s.json")
+assert_eq "$(jq -c '.containers[0].env[] | select(.name=="DB_PASSWORD") | .valueFrom' <<<"$ct")" \
+  '{"secretKeyRef":{"name":"db","key":"password"}}' "env valueFrom as written"
+assert_eq "$(jq -c '.volumes[] | select(.name=="mlplane-secrets") | .projected.sources[0].secret.items' <<<"$ct")" \
+  '[{"key":"cert","path":"tls/cert.pem"},{"key":"token","path":"token"}]' "secretFiles as a projected volume"
+assert_eq "$(jq -r '.containers[0].env[] | select(.name=="MLPLANE_SECRETS") | .value' <<<"$ct")" \
+  "$(jq -r '.containers[0].volumeMounts[] | select(.name=="mlplane-secrets") | .mountPath' <<<"$ct")" "MLPLANE_SECRETS"
+V=${MLPLANE_K8S_SCHEMAS:-$MLPLANE_SRC/../shared/k8s-schemas}
+if command -v node >/dev/null && [ -f "$V/validate.mjs" ] && [ -d "$V/node_modules" ]; then
+  mlp k8s render "$T_DIR/k8s.yaml" 2>/dev/null >"$T_DIR/k8s.out.yaml"
+  for ver in 1.32 1.35; do
+    node "$V/validate.mjs" -q --k8s-version "$ver" "$T_DIR/k8s.out.yaml" >"$T_DIR/valid.out" 2>&1 ||
+      fail "schemas $ver: $(head -20 "$T_DIR/valid.out")"
+  done
+  ok "the rendered Secret and Job are valid against the Kubernetes 1.32 and 1.35 schemas"
+else
+  echo "# skip: schema validation (needs node and $V/validate.mjs with its node_modules: cd $V && npm ci)"
+fi
+ok "k8s render: a v1 Secret, env valueFrom.secretKeyRef as written, secretFiles as a projected volume"
+
 finish
