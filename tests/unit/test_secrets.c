@@ -261,6 +261,43 @@ static void test_spec_secret(void **state) {
     spec_diags_free(&d);
 }
 
+static void test_step_refs(void **state) {
+    (void)state;
+    const char *text = "apiVersion: mlplane.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  steps:\n"
+                       "    - name: a\n      command: [\"true\"]\n"
+                       "      env:\n        PLAIN: x\n        PW: {valueFrom: {secretKeyRef: {name: db, key: pw}}}\n"
+                       "      secretFiles: [{secretRef: db, key: cert, path: tls/c.pem}, {secretRef: db, key: tok}]\n"
+                       "    - name: b\n      command: [\"true\"]\n"
+                       "      env:\n        - {name: PW, valueFrom: {secretKeyRef: {name: db, key: pw}}}\n";
+    spec_file *f = NULL;
+    spec_diags d = {0};
+    assert_int_equal(spec_load_string("p.yaml", "/tmp", text, strlen(text), &f, &d), 0);
+    const spec_pipeline *p = spec_file_pipeline(f);
+    const spec_step *a = &p->steps[0];
+    assert_int_equal(a->nenv, 1);
+    assert_int_equal(a->nsecret_refs, 3);
+    assert_string_equal(a->secret_refs[0].env, "PW");
+    assert_string_equal(a->secret_refs[0].secret, "db");
+    assert_string_equal(a->secret_refs[1].path, "tls/c.pem");
+    assert_string_equal(a->secret_refs[2].path, "tok"); /* default: the key's name */
+    assert_int_equal(p->steps[1].nsecret_refs, 1);
+    spec_file_free(f);
+    const char *bad = "apiVersion: mlplane.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  steps:\n"
+                      "    - name: a\n      command: [\"true\"]\n"
+                      "      env:\n        - {name: PW, value: x, valueFrom: {secretKeyRef: {name: db, key: pw}}}\n"
+                      "        - {name: Q, valueFrom: {secretKeyRef: {name: db}}}\n"
+                      "      secretFiles: [{secretRef: db, key: k, path: ../out}]\n";
+    assert_int_equal(spec_load_string("b.yaml", "/tmp", bad, strlen(bad), &f, &d), MP_EINVAL);
+    mp_buf b;
+    mp_buf_init(&b);
+    spec_diags_format(&d, &b);
+    assert_non_null(strstr(b.data, "both value and valueFrom"));
+    assert_non_null(strstr(b.data, "missing required field \"spec.steps[0].env.Q.valueFrom.secretKeyRef.key\""));
+    assert_non_null(strstr(b.data, "without \"..\""));
+    mp_buf_free(&b);
+    spec_diags_free(&d);
+}
+
 static char *redact_all(const char *const *vals, size_t nv, const char *const *chunks, size_t nc) {
     size_t lens[8];
     for (size_t i = 0; i < nv; i++) lens[i] = strlen(vals[i]);
@@ -299,6 +336,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_and_tampering),
         cmocka_unit_test(test_store_round_trip_and_rotate),
         cmocka_unit_test(test_spec_secret),
+        cmocka_unit_test(test_step_refs),
         cmocka_unit_test(test_redactor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
