@@ -7,7 +7,8 @@
  *   spec: {...}
  * Kinds: Pipeline (what to run); for the scheduler, PriorityClass, Node,
  * NodePool, ResourceFlavor, ClusterQueue and LocalQueue (Kubernetes/Kueue shapes;
- * see "scheduler objects" below); for serving, Deployment (see "serving objects").
+ * see "scheduler objects" below); for serving, Deployment (see "serving objects");
+ * Secret (Kubernetes' shape, values kept in memory only; see "Secrets").
  * One file may mix them; names are unique per kind (per namespace for Pipeline
  * and LocalQueue). References between objects (a
  * step's queueName, a LocalQueue's clusterQueue, a flavor name) are not resolved
