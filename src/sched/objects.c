@@ -116,6 +116,29 @@ static const char *obj_ns(const spec_object *o) {
                : "";
 }
 
+/* Refuses a key other than the one the store's other Secrets are encrypted with:
+ * one home, one key (rotate-key changes it for all). */
+static int same_key(store *st, const spec_file *f, const store_secret_key *key, mp_err *e) {
+    store_secret_value *v = NULL;
+    size_t n = 0;
+    int rc = st->o->secret_list(st, NULL, NULL, &v, &n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (strcmp(v[i].key_id, key->id) == 0) continue;
+        bool replaced = false; /* a Secret of this file is sealed anew anyway */
+        for (size_t k = 0; k < f->nobjs && !replaced; k++)
+            replaced = f->objs[k].kind == SPEC_KIND_SECRET &&
+                       strcmp(f->objs[k].u.secret->meta.namespace_, v[i].namespace_) == 0 &&
+                       strcmp(f->objs[k].u.secret->meta.name, v[i].name) == 0;
+        if (!replaced)
+            rc = mp_err_set(e, MP_EINVAL,
+                            "the key given (id %s) is not the one the applied Secrets are encrypted with (id %s, "
+                            "secret %s/%s): give that key, or change it for all with `mlplane secrets rotate-key`",
+                            key->id, v[i].key_id, v[i].namespace_, v[i].name);
+    }
+    store_secret_value_array_free(v, n);
+    return rc;
+}
+
 /* The Secrets of f sealed into the store with the key of the environment
  * (store_secret_key_load), in the caller's transaction. */
 static int put_secrets(store *st, const spec_file *f, mp_err *e) {
@@ -134,6 +157,8 @@ static int put_secrets(store *st, const spec_file *f, mp_err *e) {
                 break;
             }
             have_key = true;
+            rc = same_key(st, f, &key, e);
+            if (rc) break;
         }
         store_secret_plain *items = mp_xcalloc(sc->nitems + 1, sizeof *items);
         for (size_t k = 0; k < sc->nitems; k++) /* borrowed: not freed here */

@@ -193,6 +193,11 @@ assert_not_contains "$(mlp logs "$W" use 2>&1 || true)" "password is" "the step 
 out=$(MLPLANE_SECRET_KEY=not-a-key mlp run "$T_DIR/pipeline.yaml" 2>&1) && fail "ran with a malformed key"
 ok "a wrong key is refused with the key ids, before the step starts"
 
+sed -e "s/name: db/name: third/" "$T_DIR/secret.yaml" >"$T_DIR/third.yaml"
+out=$(mlp --secret-key-file "$KEY2" apply -f "$T_DIR/third.yaml" 2>&1) && fail "a second key applied"
+assert_contains "$out" "is not the one the applied Secrets are encrypted with" "one key per home"
+ok "a Secret cannot be applied with another key than the home's other Secrets"
+
 # ---- rotate-key: every value under the new key, the old one refused -------------------------------
 out=$(mlp --secret-key-file "$KEY" secrets rotate-key --new-key-file "$KEY2")
 assert_contains "$out" "6 secret values re-encrypted" "rotate-key"
