@@ -103,7 +103,7 @@ bool spec__decode_secret(spec__ctx *c, spec_meta *meta, struct fy_node *root, sp
     s->meta = *meta;
     memset(meta, 0, sizeof *meta);
     o->u.secret = s;
-    if (spec) spec__err(c, sp, "a Secret has no \"spec\": put its values in data (base64) or stringData (text)");
+    (void)spec, (void)sp; /* a "spec" is an unknown field, said by the loader */
     struct fy_node *v;
     spec_pos kp;
     if (spec__lookup(root, "type", &v, &kp) && !spec__is_null(v)) spec__get_str(c, v, kp, "type", &s->type);
