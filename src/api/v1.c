@@ -493,6 +493,13 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
         mp_buf_free(&b);
         bad = 1;
     }
+    if (!bad && spec_file_count(f, SPEC_KIND_SECRET))
+        bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                                    "%s holds a Secret: apply it first (POST /api/v1/apply, or mlplane apply -f FILE) "
+                                    "and submit a file without it (a run keeps its spec's text, and Secrets are kept "
+                                    "only encrypted); nothing was run",
+                                    name),
+               1);
     if (!bad && !spec_file_pipeline(f))
         bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s holds no Pipeline to run", name), 1);
     json_t *files = json_object_get(body, "files"), *dirs = json_object_get(body, "dirs");

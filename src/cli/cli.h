@@ -154,6 +154,11 @@ int cmd_drift(cli_env *env, int argc, char **argv);
 /* `mlplane monitor check NAME`, `get monitors`, `describe monitor NAME` on the home (cmd_monitor.c). */
 int cmd_monitor(cli_env *env, int argc, char **argv);
 int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out);
+/* `get secrets`, `describe secret [NS/]NAME` (key names and sizes, never values) and
+ * `secrets rotate-key` on the home (cmd_secrets.c). */
+int cli_get_secrets(cli_env *env, const char *home_flag, cli_out out);
+int cli_describe_secret(cli_env *env, const char *home_flag, const char *ref, cli_out out);
+int cmd_secrets(cli_env *env, int argc, char **argv);
 int cli_describe_monitor(cli_env *env, const char *home_flag, const char *name, cli_out out);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */
 int cli_get_queue(cli_env *env, const char *home_flag, cli_out out);

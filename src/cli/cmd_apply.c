@@ -136,7 +136,7 @@ int cli_local_apply(cli_env *env, const cli_apply_file *srcs, size_t nsrc, const
 
 static const char apply_help[] =
     "Usage: mlplane apply -f FILE|DIR|- [-f ...] [--home DIR]\n\n"
-    "Stores the objects of FILE: Deployments and the scheduler objects (PriorityClass,\n"
+    "Stores the objects of FILE: Deployments, Secrets and the scheduler objects (PriorityClass,\n"
     "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), replacing those of the\n"
     "same names. -f DIR applies every *.yaml and *.yml file of DIR (not its\n"
     "subdirectories) in name order; -f - reads standard input (named <stdin> in\n"
@@ -151,7 +151,10 @@ static const char apply_help[] =
     "Deployments in FILE are stored too: `mlplane server` on this home serves each one\n"
     "(restarting it when it is applied again), or run one with\n"
     "`mlplane serve deployment/NAME`. Applying a Deployment again resets the split\n"
-    "`mlplane rollout` recorded to the spec's canary percent.\n";
+    "`mlplane rollout` recorded to the spec's canary percent.\n"
+    "Secrets in FILE are stored with their values encrypted with the key of\n"
+    "--secret-key-file FILE (or MLPLANE_SECRET_KEY_FILE, MLPLANE_SECRET_KEY); without a key\n"
+    "nothing is applied. See docs/security.md.\n";
 
 int cmd_apply(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {

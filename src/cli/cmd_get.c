@@ -218,7 +218,8 @@ static const char get_help[] =
     "                        [--show-labels] [-w]\n"
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy), monitors (mon),\n"
-    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
+    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf), secrets (key\n"
+    "      names only: values are never shown)\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
     "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
@@ -306,6 +307,10 @@ static int f_monitors(cli_env *env, const get_req *q, cli_out out) {
     (void)q;
     return cli_get_monitors(env, NULL, out);
 }
+static int f_secrets(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return cli_get_secrets(env, NULL, out);
+}
 static int f_objects(cli_env *env, const get_req *q, cli_out out) {
     return env->backend->get_objects(env, q->kind->kind, out);
 }
@@ -323,6 +328,7 @@ static const get_kind kinds[] = {
     {"localqueues", "localqueue", "lq", f_objects, 0, false, NULL},
     {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
     {"resourceflavors", "resourceflavor", "rf", f_objects, 0, false, NULL},
+    {"secrets", "secret", NULL, f_secrets, 0, false, "for one use mlplane describe secret [NAMESPACE/]NAME"},
 };
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 
@@ -377,14 +383,17 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
         fputs("Usage: mlplane describe run RUN [-o table|json|yaml]\n"
               "       mlplane describe deployment NAME [-o table|json|yaml]\n"
               "       mlplane describe monitor NAME [-o table|json|yaml]\n"
-              "       mlplane describe model NAME [-o table|json|yaml]\n\n"
+              "       mlplane describe model NAME [-o table|json|yaml]\n"
+              "       mlplane describe secret [NAMESPACE/]NAME [-o table|json|yaml]\n\n"
               "Shows a run: its labels and params, each step (state, attempts, exit code, duration, cache,\n"
               "outputs, log), the metrics steps reported, and its events.\n"
               "Shows a Deployment: its state (Starting, Running, CrashLoopBackOff, Stopped),\n"
               "replicas ready of desired, restarts, last error, versions and split, and the\n"
               "events mlplane server recorded (Started, Ready, Exited, BackOff, Updated, Stopped).\n"
               "Shows a registered model: its tags and aliases, and every version with its stage,\n"
-              "status, run, source and tags.\n",
+              "status, run, source and tags.\n"
+              "Shows a Secret: its keys with their sizes and the id of the key that encrypted them\n"
+              "(never a value).\n",
               stdout);
         return CLI_OK;
     }
@@ -397,6 +406,10 @@ int cmd_describe(cli_env *env, int argc, char **argv) {
     if (g.npos == 2 && (strcmp(g.pos[0], "monitor") == 0 || strcmp(g.pos[0], "monitors") == 0 ||
                         strcmp(g.pos[0], "mon") == 0)) {
         return cli_describe_monitor(env, NULL, g.pos[1], g.out);
+    }
+    if (g.npos == 2 && (strcmp(g.pos[0], "secret") == 0 || strcmp(g.pos[0], "secrets") == 0)) {
+        if (env->server) return cli_not_remote(env, "describe secret");
+        return cli_describe_secret(env, NULL, g.pos[1], g.out);
     }
     if (g.npos == 2 && (strcmp(g.pos[0], "model") == 0 || strcmp(g.pos[0], "models") == 0))
         return env->backend->models(env, g.pos[1], true, g.out);

@@ -35,6 +35,7 @@ static const cli_command commands[] = {
      "check and show the audit log of the server's changes, denials and login failures"},
     {"drift", cmd_drift, "--reference FILE --current FILE [--columns A,B] [--stattest ...] [-o ...]",
      "data drift between two CSV files, per column and for the data set (exit 1 on drift)"},
+    {"secrets", cmd_secrets, "rotate-key --new-key-file FILE", "re-encrypt every Secret's values with a new key"},
     {"monitor", cmd_monitor, "check NAME [-o ...]", "check a Monitor now: drift of what its Deployment receives"},
     {"validate", cmd_validate, "FILE...", "check spec files and report every error"},
     {"version", cmd_version, "", "print the version"},
@@ -152,7 +153,8 @@ int cmd_xgb(cli_env *env, int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f,
             "mlplane — pipelines, tracking and serving for machine learning\n\n"
-            "Usage: mlplane [--home DIR] [--server URL] [--cacert FILE] [--no-color] COMMAND [ARGS]\n\nCommands:\n");
+            "Usage: mlplane [--home DIR] [--server URL] [--cacert FILE] [--no-color] [--secret-key-file FILE] COMMAND [ARGS]\n\n"
+            "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %-52s %s\n", commands[i].name, commands[i].usage, commands[i].help);
     fprintf(f,
@@ -165,6 +167,9 @@ static void usage(FILE *f) {
             "  --cacert FILE the PEM file of the CA that signed an https:// server's certificate\n"
             "               (default: $MLPLANE_CACERT, else the system's CAs)\n"
             "  --no-color   no colours (also: $NO_COLOR set and not empty, or stdout not a terminal)\n"
+            "  --secret-key-file FILE\n"
+            "               the key that encrypts Secrets (sets $MLPLANE_SECRET_KEY_FILE for this command\n"
+            "               and what it starts; else $MLPLANE_SECRET_KEY; never stored in the home)\n"
             "  -h, --help   help; `mlplane COMMAND --help` (or `mlplane help COMMAND`) for a command\n");
 }
 
@@ -189,7 +194,16 @@ static int help_command(cli_env *env, int argc, char **argv) {
     return unknown_command(argv[1]);
 }
 
-/* Takes --server URL / --server=URL, --cacert FILE / --cacert=FILE and --no-color out of the command's arguments (up to "--"),
+/* --secret-key-file FILE: the key's place for this process and what it starts
+ * (a run's engine, a server's runs), as an absolute path; the key itself is read
+ * only where a Secret is sealed or opened. */
+static void set_key_file(const char *f) {
+    char *abs = mp_path_abs(NULL, f);
+    setenv("MLPLANE_SECRET_KEY_FILE", abs, 1);
+    free(abs);
+}
+
+/* Takes --server URL / --server=URL, --cacert FILE / --cacert=FILE, --secret-key-file and --no-color out of the command's arguments (up to "--"),
  * so that it works after the command too; returns the new argc. */
 static int take_server_flag(int argc, char **argv, cli_env *env) {
     int w = 0;
@@ -200,6 +214,10 @@ static int take_server_flag(int argc, char **argv, cli_env *env) {
         }
         if (strcmp(argv[r], "--no-color") == 0) {
             cli_set_no_color();
+        } else if (strcmp(argv[r], "--secret-key-file") == 0 && r + 1 < argc) {
+            set_key_file(argv[++r]);
+        } else if (mp_str_starts(argv[r], "--secret-key-file=")) {
+            set_key_file(argv[r] + 18);
         } else if (strcmp(argv[r], "--server") == 0 && r + 1 < argc) {
             env->server = argv[++r];
             env->server_flag = true;
@@ -247,6 +265,12 @@ int main(int argc, char **argv) {
             i++;
         } else if (strcmp(argv[i], "--no-color") == 0) {
             cli_set_no_color();
+            i++;
+        } else if (strcmp(argv[i], "--secret-key-file") == 0 && i + 1 < argc) {
+            set_key_file(argv[i + 1]);
+            i += 2;
+        } else if (mp_str_starts(argv[i], "--secret-key-file=")) {
+            set_key_file(argv[i] + 18);
             i++;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);

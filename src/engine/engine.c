@@ -646,7 +646,7 @@ int engine_execute(store *st, executor *x, const spec_pipeline *p, const char *r
                             g.steps[i].rec.name);
     char *spec_dir = mp_path_dir(g.run.spec_path ? g.run.spec_path : "./x");
     g.c = (engine__ctx){.p = p, .run = &g.run, .spec_dir = spec_dir, .steps = g.steps, .nsteps = g.n,
-                       .self_exe = o->self_exe};
+                       .self_exe = o->self_exe, .st = st};
     if (rc == 0) rc = engine__params_from_json(g.run.params_json, &g.c.params, &g.c.nparams, e);
     store_track_run tr = {0};
     if (rc == 0 && st->t->run_get(st, g.run.id, &tr, NULL) == 0) {
@@ -677,6 +677,11 @@ int engine_execute(store *st, executor *x, const spec_pipeline *p, const char *r
     engine__sweep_unbind(g.steps, g.n);
     for (size_t i = 0; i < g.n; i++) {
         engine__step *s = &g.steps[i];
+        if (s->spec && s->spec->nsecret_refs && s->rec.outputs_dir) { /* left by a step still running */
+            char *sd = engine__secrets_dir(s->rec.outputs_dir);
+            mp_rm_rf(sd, NULL);
+            free(sd);
+        }
         store_step_free(&s->rec);
         for (int r = 0; r < s->nworkers; r++)
             if (s->workers[r]) x->m->release(x, s->workers[r]);

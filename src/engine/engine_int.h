@@ -20,6 +20,16 @@ typedef struct engine__prep {
     char *error;     /* set when the step cannot start (bad input path, template) */
     const char *reason; /* the event of that failure: "DataValidationFailed"; NULL: "StepFailed" */
     char *report;       /* what to write to the step's log about it (a validation report), or NULL */
+    /* Secrets (secrets.c): files to write under secrets_dir before it starts (.key is
+     * the path), every value given to it (masked in its log), and a keyed hash of them
+     * for the cache key; all zeroed when freed. */
+    store_secret_plain *secret_files;
+    size_t nsecret_files;
+    char *secrets_dir;
+    unsigned char **redact;
+    size_t *redact_len;
+    size_t nredact;
+    char *secrets_digest;
 } engine__prep;
 
 /* One step of a run being executed. */
@@ -59,6 +69,7 @@ typedef struct engine__ctx {
     size_t nsteps;
     const char *self_exe;
     const char *experiment_id; /* of the run's MLflow run, NULL when unknown */
+    store *st;                 /* read for the Secrets steps refer to (outside transactions) */
 } engine__ctx;
 
 /* ---- the run as an MLflow run (track.c) ------------------------------------------
@@ -80,6 +91,16 @@ int engine__track_finish(store *st, const char *run_id, int run_state, int64_t e
  * a problem the user must fix is put in pr->error. */
 void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr);
 void engine__prep_free(engine__prep *pr);
+/* secrets.c: the Secret keys step sp refers to, opened with the environment's key:
+ * env vars appended to env, files and values to mask into pr; a missing Secret or
+ * key, or no key to open them, is pr->error (reason SecretUnavailable). */
+void engine__secrets_resolve(const engine__ctx *c, const spec_step *sp, const char *outputs_dir, mp_strv *env,
+                             engine__prep *pr);
+void engine__secrets_free(engine__prep *pr);
+/* Writes pr's secret files (mode 0400) under a fresh pr->secrets_dir (0700). */
+int engine__secrets_write(const engine__prep *pr, mp_err *e);
+/* HOME/runs/RUN/STEP.secrets: where a step's secret files are (heap). */
+char *engine__secrets_dir(const char *outputs_dir);
 /* The training data of the model step s registers (its first .csv argument that is an
  * input or an upstream output), or NULL; heap. */
 char *engine__training_data(const engine__ctx *c, const engine__step *s);

@@ -204,6 +204,11 @@ static void log_reason(const engine__step *s, char *out, size_t n) {
 
 int engine__step_exited(engine *g, engine__step *s, const engine__exit *x) {
     s->running = false;
+    if (s->spec->nsecret_refs && s->rec.outputs_dir) { /* its secret files go with it */
+        char *sd = engine__secrets_dir(s->rec.outputs_dir);
+        mp_rm_rf(sd, NULL);
+        free(sd);
+    }
     s->gpus = 0; /* its row was deleted by decide() */
     s->rec.ended_ms = mp_now_ms();
     s->rec.exit_code = x->exit_code;

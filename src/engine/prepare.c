@@ -120,7 +120,8 @@ static void key_text(key_ud *k, const char *tmpl) {
     free(out);
 }
 
-static char *cache_key(const engine__ctx *c, const engine__step *s, lookup_ud *lud, char **error) {
+static char *cache_key(const engine__ctx *c, const engine__step *s, lookup_ud *lud, const char *secrets,
+                       char **error) {
     mp_hash h;
     mp_err e;
     mp_err_clear(&e);
@@ -140,6 +141,11 @@ static char *cache_key(const engine__ctx *c, const engine__step *s, lookup_ud *l
         key_text(&k, sp->env[i].value);
     }
     key_text(&k, sp->working_dir);
+    for (size_t i = 0; i < sp->nsecret_refs; i++) { /* the values by a hash keyed with the Secrets' key */
+        mp_hash_str(&h, sp->secret_refs[i].env ? sp->secret_refs[i].env : "");
+        mp_hash_str(&h, sp->secret_refs[i].path ? sp->secret_refs[i].path : "");
+    }
+    if (secrets) mp_hash_str(&h, secrets);
     for (size_t i = 0; i < c->nparams; i++) {
         mp_hash_str(&h, c->params[i].key);
         mp_hash_str(&h, param_value(c, s, c->params[i].key));
@@ -169,6 +175,10 @@ static void env_put(mp_strv *env, const char *key, const char *value) {
 static bool env_has(const spec_step *sp, const char *key, size_t klen) {
     for (size_t i = 0; i < sp->nenv; i++)
         if (strlen(sp->env[i].key) == klen && strncmp(sp->env[i].key, key, klen) == 0) return true;
+    for (size_t i = 0; i < sp->nsecret_refs; i++)
+        if (sp->secret_refs[i].env && strlen(sp->secret_refs[i].env) == klen &&
+            strncmp(sp->secret_refs[i].env, key, klen) == 0)
+            return true;
     return false;
 }
 
@@ -324,6 +334,7 @@ void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *
         env_put(&pr->env, sp->env[i].key, r ? r : "");
         free(r);
     }
+    engine__secrets_resolve(c, sp, s->rec.outputs_dir, &pr->env, pr);
     char *self_dir = c->self_exe ? mp_path_dir(c->self_exe) : NULL;
     for (char **ep = environ; ep && *ep; ep++) {
         const char *eq = strchr(*ep, '=');
@@ -332,8 +343,9 @@ void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *
             mp_str_starts(*ep, "MLPLANE_PIPELINE=") || mp_str_starts(*ep, "MLPLANE_PARAM_") ||
             mp_str_starts(*ep, "MLPLANE_TRIAL=") || mp_str_starts(*ep, "MLPLANE_SWEEP=") ||
             mp_str_starts(*ep, "MLFLOW_RUN_ID=") || mp_str_starts(*ep, "MLFLOW_EXPERIMENT_ID=") ||
-            mp_str_starts(*ep, "MLFLOW_TRACKING_URI="))
-            continue;
+            mp_str_starts(*ep, "MLFLOW_TRACKING_URI=") || mp_str_starts(*ep, "MLPLANE_SECRETS=") ||
+            mp_str_starts(*ep, "MLPLANE_SECRET_KEY=") || mp_str_starts(*ep, "MLPLANE_SECRET_KEY_FILE="))
+            continue; /* the key that opens Secrets never reaches a step */
         if (env_has(sp, *ep, (size_t)(eq - *ep))) continue;
         if (self_dir && mp_str_starts(*ep, "PATH=")) {
             mp_strv_push_owned(&pr->env, mp_xasprintf("PATH=%s:%s", self_dir, eq + 1));
@@ -343,7 +355,7 @@ void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *
     }
     free(self_dir);
 
-    if (sp->cache && !pr->error) pr->cache_key = cache_key(c, s, &lud, &pr->error);
+    if (sp->cache && !pr->error) pr->cache_key = cache_key(c, s, &lud, pr->secrets_digest, &pr->error);
     for (int i = 0; i < 8; i++) mp_buf_free(&lud.scratch[i]);
     mp_strv_free(&inputs);
 }
@@ -355,6 +367,7 @@ void engine__prep_free(engine__prep *pr) {
     free(pr->cache_key);
     free(pr->error);
     free(pr->report);
+    engine__secrets_free(pr);
     memset(pr, 0, sizeof *pr);
 }
 

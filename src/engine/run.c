@@ -20,6 +20,11 @@ int engine_submit(store *st, const char *home, const engine_submit_req *req, cha
     const spec_pipeline *p = req->pipeline;
     int rc = 0;
     spec_kv *params = NULL;
+    if (req->file && spec_file_count(req->file, SPEC_KIND_SECRET))
+        return mp_err_set(e, MP_EINVAL,
+                          "%s holds a Secret: apply it first with `mlplane apply -f FILE` and run a file without it "
+                          "(a run keeps its spec's text, and Secrets are kept only encrypted)",
+                          req->file->path);
     if ((rc = spec_resolve_params(p, req->overrides, req->noverrides, &params, e)) != 0) return rc;
     size_t *order = mp_xcalloc(p->nsteps + 1, sizeof *order);
     if ((rc = spec_pipeline_topo_order(p, order, e)) != 0) {
@@ -142,6 +147,14 @@ static int load_orphaned(store *st, const char *run_id, store_run *r, mp_err *e)
     return 0;
 }
 
+/* The secret files a step of a dead owner left (its attempt never ended here). */
+static void drop_secret_files(const store_step *s) {
+    if (!s->outputs_dir) return;
+    char *d = engine__secrets_dir(s->outputs_dir);
+    mp_rm_rf(d, NULL);
+    free(d);
+}
+
 int engine_prepare_resume(store *st, executor *x, const char *run_id, const engine_opts *o, mp_err *e) {
     store_run r = {0};
     int rc = load_orphaned(st, run_id, &r, e);
@@ -164,6 +177,7 @@ int engine_prepare_resume(store *st, executor *x, const char *run_id, const engi
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (steps[i].state != STEP_RUNNING) continue;
             mp_rm_rf(steps[i].outputs_dir, NULL);
+            drop_secret_files(&steps[i]);
             steps[i].state = STEP_PENDING;
             steps[i].attempts = steps[i].attempts > 0 ? steps[i].attempts - 1 : 0; /* not charged */
             steps[i].pid = 0;
@@ -224,6 +238,7 @@ int engine_cancel(store *st, executor *x, const char *run_id, const engine_opts 
     if (rc == 0) {
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (store_step_state_final(steps[i].state)) continue;
+            drop_secret_files(&steps[i]);
             steps[i].state = STEP_CANCELLED;
             steps[i].pid = 0;
             if (!steps[i].ended_ms) steps[i].ended_ms = mp_now_ms();

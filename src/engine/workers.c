@@ -152,6 +152,13 @@ void engine__spawn_step(engine *g, engine__step *s, engine__prep *pr, engine__ex
             fclose(f);
         }
     }
+    if (rc == 0 && pr->secrets_dir && (rc = engine__secrets_write(pr, &e)) != 0) {
+        FILE *f = fopen(s->rec.log_path, "a");
+        if (f) {
+            fprintf(f, "==> mlplane: %s\n", e.msg);
+            fclose(f);
+        }
+    }
     char *ckdir = rc == 0 ? checkpoint_dir(g, s, &e, &rc) : NULL;
     int world = s->spec->parallelism > 1 ? s->spec->parallelism : 1;
     int port = world > 1 ? free_port() : 0;
@@ -172,7 +179,9 @@ void engine__spawn_step(engine *g, engine__step *s, engine__prep *pr, engine__ex
         char *log = r == 0 ? NULL : mp_xasprintf("%.*s.rank%d.log", (int)strlen(s->rec.log_path) - 4, s->rec.log_path, r);
         exec_task t = {.run_id = g->run.id, .step = s->rec.name, .argv = mp_strv_terminated(&pr->argv),
                        .envp = worker_env(g, s, pr, r, world, port, node, ckdir, &env), .cwd = pr->cwd,
-                       .log_path = log ? log : s->rec.log_path, .image = s->spec->image};
+                       .log_path = log ? log : s->rec.log_path, .image = s->spec->image,
+                       .redact = (const unsigned char *const *)pr->redact, .redact_len = pr->redact_len,
+                       .nredact = pr->nredact};
         if (wrc == 0) wrc = g->x->m->start(g->x, &t, s, &s->workers[r], &e);
         s->alive++;
         if (wrc != 0) {

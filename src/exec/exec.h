@@ -32,6 +32,11 @@ typedef struct exec_task {
     const char *cwd;    /* working directory, NULL for the current one */
     const char *log_path; /* stdout and stderr are appended here */
     const char *image;  /* container image (Kubernetes); ignored locally */
+    /* Secret values the step was given: every occurrence in its output is written
+     * to the log as "***" (locally through a pipe and a relay thread). NULL/0: none. */
+    const unsigned char *const *redact;
+    const size_t *redact_len;
+    size_t nredact;
 } exec_task;
 
 /* What an executor hands back for one started task. An executor allocates a
@@ -105,6 +110,20 @@ char *exec_find_program(const char *cmd, const char *path_list, const char *cwd)
  * "poll", "read". fn NULL restores the real one. Returns MP_ENOENT for an
  * unknown name. Not thread-safe: for tests, before any executor is opened. */
 int exec_local_set_syscall(const char *name, void (*fn)(void));
+
+/* ---- masking secret values in output (redact.c) ------------------------------------------
+ * A streaming redactor: exec_redactor_feed appends data to what it holds back and
+ * writes to out everything that can no longer be part of a value, each value
+ * replaced by "***"; final flushes the rest. exec_redactor_new copies the values
+ * (empty ones ignored); free zeroes them. One thread at a time. */
+typedef struct exec_redactor exec_redactor;
+exec_redactor *exec_redactor_new(const unsigned char *const *vals, const size_t *lens, size_t n);
+void exec_redactor_feed(exec_redactor *r, const void *data, size_t len, bool final, mp_buf *out);
+void exec_redactor_free(exec_redactor *r);
+/* Starts a thread copying rfd to logfd through r until end of file; it takes rfd,
+ * logfd and r and frees them when it ends (join or detach *th). */
+#include <pthread.h>
+int exec_redact_relay_start(int rfd, int logfd, exec_redactor *r, pthread_t *th, mp_err *e);
 
 /* ---- the step launcher inside a Kubernetes pod (launch*.c) -----------------------------
  * What `mlplane launch` does (docs/kubernetes-render.md, "Artifacts on a

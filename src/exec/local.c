@@ -1,6 +1,7 @@
 /* local.c — the local-process executor: each task is a child process, in its own
  * process group, started with posix_spawn (cheap: no copy of our address space),
- * its output appended to a log file, reaped through a signalfd for SIGCHLD: on
+ * its output appended to a log file (through a relay thread that masks the
+ * step's secret values when it has some, redact.c), reaped through a signalfd for SIGCHLD: on
  * each wake-up, waitpid(pid, WNOHANG) for each of its own live tasks, so children
  * this executor did not start are never reaped here.
  *
@@ -26,12 +27,15 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct local_task {
     exec_handle base;
     struct local_task *next;
     bool reaped; /* its EXEC_EXITED was delivered */
+    bool relay;  /* output goes through a relay thread masking secrets (redact.c) */
+    pthread_t relay_th;
 } local_task;
 
 typedef struct local_exec {
@@ -130,9 +134,18 @@ static int local_start(executor *x, const exec_task *t, void *user, exec_handle 
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
+    /* with secrets: output through a pipe to a relay thread that masks them */
+    int pfd[2] = {-1, -1};
+    if (t->nredact && pipe2(pfd, O_CLOEXEC) != 0) {
+        int err = errno;
+        close(logfd);
+        free(prog);
+        return mp_err_set(e, MP_EIO, "cannot make the pipe that masks secrets in the log: %s", strerror(err));
+    }
+    int outfd = pfd[1] >= 0 ? pfd[1] : logfd;
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+    posix_spawn_file_actions_adddup2(&fa, outfd, 2);
     if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd);
     sigset_t none, defs;
     sigemptyset(&none);
@@ -150,7 +163,24 @@ static int local_start(executor *x, const exec_task *t, void *user, exec_handle 
     int rc = sys.posix_spawn(&pid, prog, &fa, &at, t->argv, t->envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    close(logfd);
+    pthread_t th;
+    bool relay = false;
+    if (pfd[1] >= 0) {
+        close(pfd[1]);
+        if (rc == 0) {
+            exec_redactor *r = exec_redactor_new(t->redact, t->redact_len, t->nredact);
+            mp_err re = {0};
+            if (exec_redact_relay_start(pfd[0], logfd, r, &th, &re) == 0) {
+                relay = true; /* the thread owns pfd[0], logfd and r now */
+            } else {
+                exec_redactor_free(r);
+                sys.kill(-pid, SIGKILL); /* unmasked output must not reach the log */
+                rc = EIO;
+            }
+        }
+        if (!relay) close(pfd[0]);
+    }
+    if (!relay) close(logfd);
     if (rc != 0) {
         char msg[800];
         snprintf(msg, sizeof msg, "mlplane: cannot run %s%s%s: %s\n", prog, cwd ? " in " : "", cwd ? cwd : "",
@@ -165,6 +195,8 @@ static int local_start(executor *x, const exec_task *t, void *user, exec_handle 
     local_task *lt = mp_xcalloc(1, sizeof *lt);
     lt->base.user = user;
     lt->base.pid = pid;
+    lt->relay = relay;
+    if (relay) lt->relay_th = th;
     snprintf(lt->base.ref, sizeof lt->base.ref, "pid %d", (int)pid);
     lt->next = lx->tasks;
     lx->tasks = lt;
@@ -189,6 +221,7 @@ static void local_release(executor *x, exec_handle *h) {
         if (&(*pp)->base == h) {
             local_task *lt = *pp;
             *pp = lt->next;
+            if (lt->relay) pthread_detach(lt->relay_th); /* released unreaped: the thread ends with the pipe */
             free(lt);
             return;
         }
@@ -203,6 +236,13 @@ static size_t reap(local_exec *lx, exec_event *out, size_t max) {
         pid_t pid = sys.waitpid(lt->base.pid, &status, WNOHANG);
         if (pid == 0 || (pid < 0 && errno == EINTR)) continue;
         lt->reaped = true;
+        if (lt->relay) { /* the log complete before the exit is told; a child left holding the pipe is not waited for */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 2;
+            if (pthread_timedjoin_np(lt->relay_th, NULL, &ts) != 0) pthread_detach(lt->relay_th);
+            lt->relay = false;
+        }
         exec_event *ev = &out[n++];
         memset(ev, 0, sizeof *ev);
         ev->kind = EXEC_EXITED;
@@ -309,6 +349,7 @@ static void local_close(executor *x) {
     while (lx->tasks) {
         local_task *lt = lx->tasks;
         lx->tasks = lt->next;
+        if (lt->relay) pthread_detach(lt->relay_th);
         free(lt);
     }
     close(lx->sfd);

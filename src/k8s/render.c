@@ -5,6 +5,8 @@
  * Reentrant; every object built here is new and handed to the caller. */
 #include "k8s/k8s_int.h"
 
+#include <sodium.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,6 +148,24 @@ static void render_priority_class(k8s__ctx *c, const spec_object *so) {
     k8s__emit(c, o);
 }
 
+/* v1 Secret: the same keys, every value in data as base64 (stringData folded in). */
+static void render_secret(k8s__ctx *c, const spec_object *so) {
+    const spec_secret *sc = so->u.secret;
+    json_t *o = k8s__object("v1", "Secret", sc->meta.name, k8s__namespace(c, &sc->meta),
+                            k8s__labels(sc->meta.name, "secret"), NULL);
+    json_object_set_new(o, "type", json_string(sc->type ? sc->type : "Opaque"));
+    json_t *data = json_object();
+    for (size_t i = 0; i < sc->nitems; i++) {
+        size_t n = sodium_base64_ENCODED_LEN(sc->items[i].len, sodium_base64_VARIANT_ORIGINAL);
+        char *b = mp_xcalloc(n, 1);
+        sodium_bin2base64(b, n, sc->items[i].value, sc->items[i].len, sodium_base64_VARIANT_ORIGINAL);
+        json_object_set_new(data, sc->items[i].key, json_string(b));
+        free(b);
+    }
+    json_object_set_new(o, "data", data);
+    k8s__emit(c, o);
+}
+
 static void render_object(k8s__ctx *c, const spec_object *so) {
     const spec_meta *m = spec_object_meta(so);
     switch (so->kind) {
@@ -160,6 +180,7 @@ static void render_object(k8s__ctx *c, const spec_object *so) {
     case SPEC_KIND_LOCAL_QUEUE:
     case SPEC_KIND_RESOURCE_FLAVOR: k8s__render_queue(c, so); break;
     case SPEC_KIND_DEPLOYMENT: k8s__render_deployment(c, so->u.deployment); break;
+    case SPEC_KIND_SECRET: render_secret(c, so); break;
     case SPEC_KIND_MONITOR:
         k8s__note(c, so->pos, "Monitor %s: nothing rendered: mlplane server runs Monitors itself (apply it to the "
                   "server with `mlplane apply --server URL`)", m->name);

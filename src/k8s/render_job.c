@@ -27,6 +27,7 @@
 
 #define WORK "/mlplane/work"
 #define LAUNCHER_DIR "/mlplane/bin"
+#define SECRETS_DIR "/mlplane/secrets" /* a step's secretFiles, a projected volume of its Secrets' keys */
 #define GANG_PORT 29500
 #define JOB_TTL_SECONDS 86400 /* finished Jobs (and their pods' logs) stay a day */
 
@@ -306,7 +307,43 @@ static json_t *step_env(step_ctx *sc, const char *job, const char *svc, int worl
         json_array_append_new(env, env_var(s->env[i].key, r ? r : ""));
         free(r);
     }
+    bool files = false;
+    for (size_t i = 0; i < s->nsecret_refs; i++) { /* valueFrom.secretKeyRef as it was written */
+        const spec_secret_ref *r = &s->secret_refs[i];
+        if (!r->env) {
+            files = true;
+            continue;
+        }
+        json_array_append_new(env, json_pack("{s:s,s:{s:{s:s,s:s}}}", "name", r->env, "valueFrom", "secretKeyRef",
+                                             "name", r->secret, "key", r->key));
+    }
+    if (files) json_array_append_new(env, env_var("MLPLANE_SECRETS", SECRETS_DIR));
     return env;
+}
+
+/* secretFiles as one projected volume of the Secrets' keys at their paths,
+ * readable by the pod's group (fsGroup) only; NULL when the step has none. */
+static json_t *secrets_volume(const spec_step *s) {
+    json_t *sources = json_array();
+    for (size_t i = 0; i < s->nsecret_refs; i++) {
+        const spec_secret_ref *r = &s->secret_refs[i];
+        if (r->env) continue;
+        json_t *item = json_pack("{s:s,s:s}", "key", r->key, "path", r->path);
+        size_t k;
+        json_t *src, *found = NULL;
+        json_array_foreach(sources, k, src) {
+            json_t *sec = json_object_get(src, "secret");
+            if (strcmp(json_string_value(json_object_get(sec, "name")), r->secret) == 0) found = sec;
+        }
+        if (found) json_array_append_new(json_object_get(found, "items"), item);
+        else json_array_append_new(sources, json_pack("{s:{s:s,s:[o]}}", "secret", "name", r->secret, "items", item));
+    }
+    if (json_array_size(sources) == 0) {
+        json_decref(sources);
+        return NULL;
+    }
+    return json_pack("{s:s,s:{s:o,s:i}}", "name", "mlplane-secrets", "projected", "sources", sources, "defaultMode",
+                     0440);
 }
 
 static json_t *step_command(step_ctx *sc) {
@@ -380,12 +417,17 @@ static json_t *pod_spec(step_ctx *sc, const char *job, const char *svc, int worl
     json_object_set_new(ct, "resources", resources(&s->resources));
     if (world > 1)
         json_object_set_new(ct, "ports", json_pack("[{s:s,s:i}]", "name", "rendezvous", "containerPort", GANG_PORT));
-    json_object_set_new(ct, "volumeMounts", json_pack("[o,o,o]", k8s__mount("mlplane-bin", LAUNCHER_DIR, true),
-                                                      k8s__mount("work", WORK, false), k8s__mount("tmp", "/tmp", false)));
+    json_t *svol = secrets_volume(s);
+    json_t *mounts = json_pack("[o,o,o]", k8s__mount("mlplane-bin", LAUNCHER_DIR, true), k8s__mount("work", WORK, false),
+                               k8s__mount("tmp", "/tmp", false));
+    if (svol) json_array_append_new(mounts, k8s__mount("mlplane-secrets", SECRETS_DIR, true));
+    json_object_set_new(ct, "volumeMounts", mounts);
     json_object_set_new(ct, "securityContext", k8s__container_security());
     json_object_set_new(ps, "containers", json_pack("[o]", ct));
-    json_object_set_new(ps, "volumes", json_pack("[{s:s,s:{}},{s:s,s:{}},{s:s,s:{}}]", "name", "mlplane-bin", "emptyDir",
-                                                 "name", "work", "emptyDir", "name", "tmp", "emptyDir"));
+    json_t *vols = json_pack("[{s:s,s:{}},{s:s,s:{}},{s:s,s:{}}]", "name", "mlplane-bin", "emptyDir", "name", "work",
+                             "emptyDir", "name", "tmp", "emptyDir");
+    if (svol) json_array_append_new(vols, svol);
+    json_object_set_new(ps, "volumes", vols);
     return ps;
 }
 

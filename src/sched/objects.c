@@ -7,6 +7,8 @@
  * per file, only the objects that file still defines. Applying validates the
  * whole result (references between objects, one global default PriorityClass)
  * before anything is written, so a bad file changes nothing.
+ * Secrets are applied here too: their values sealed into the store
+ * (store_secrets_put), the text kept with them stripped (spec_secret_strip).
  * Without applied Nodes, the cluster is this machine: one node named after the
  * host with the capacity detected at start. With them, the nodes are simulated
  * over this machine: placement and quotas follow them, processes run here.
@@ -109,7 +111,63 @@ static bool current(const cur *c, const char *kind, const char *ns, const char *
 }
 
 static const char *obj_ns(const spec_object *o) {
-    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE ? spec_object_meta(o)->namespace_ : "";
+    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE || o->kind == SPEC_KIND_SECRET
+               ? spec_object_meta(o)->namespace_
+               : "";
+}
+
+/* Refuses a key other than the one the store's other Secrets are encrypted with:
+ * one home, one key (rotate-key changes it for all). */
+static int same_key(store *st, const spec_file *f, const store_secret_key *key, mp_err *e) {
+    store_secret_value *v = NULL;
+    size_t n = 0;
+    int rc = st->o->secret_list(st, NULL, NULL, &v, &n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (strcmp(v[i].key_id, key->id) == 0) continue;
+        bool replaced = false; /* a Secret of this file is sealed anew anyway */
+        for (size_t k = 0; k < f->nobjs && !replaced; k++)
+            replaced = f->objs[k].kind == SPEC_KIND_SECRET &&
+                       strcmp(f->objs[k].u.secret->meta.namespace_, v[i].namespace_) == 0 &&
+                       strcmp(f->objs[k].u.secret->meta.name, v[i].name) == 0;
+        if (!replaced)
+            rc = mp_err_set(e, MP_EINVAL,
+                            "the key given (id %s) is not the one the applied Secrets are encrypted with (id %s, "
+                            "secret %s/%s): give that key, or change it for all with `mlplane secrets rotate-key`",
+                            key->id, v[i].key_id, v[i].namespace_, v[i].name);
+    }
+    store_secret_value_array_free(v, n);
+    return rc;
+}
+
+/* The Secrets of f sealed into the store with the key of the environment
+ * (store_secret_key_load), in the caller's transaction. */
+static int put_secrets(store *st, const spec_file *f, mp_err *e) {
+    store_secret_key key;
+    int rc = 0;
+    bool have_key = false;
+    for (size_t i = 0; rc == 0 && i < f->nobjs; i++) {
+        if (f->objs[i].kind != SPEC_KIND_SECRET) continue;
+        const spec_secret *sc = f->objs[i].u.secret;
+        if (!have_key) {
+            mp_err ke = {0};
+            if (store_secret_key_load(NULL, &key, &ke) != 0) {
+                rc = mp_err_set(e, ke.code == MP_ENOENT ? MP_EINVAL : ke.code,
+                                "%s:%d:%d: Secret \"%s\" cannot be stored encrypted: %s", f->path, f->objs[i].pos.line,
+                                f->objs[i].pos.col, sc->meta.name, ke.msg);
+                break;
+            }
+            have_key = true;
+            rc = same_key(st, f, &key, e);
+            if (rc) break;
+        }
+        store_secret_plain *items = mp_xcalloc(sc->nitems + 1, sizeof *items);
+        for (size_t k = 0; k < sc->nitems; k++) /* borrowed: not freed here */
+            items[k] = (store_secret_plain){sc->items[k].key, sc->items[k].value, sc->items[k].len};
+        rc = store_secrets_put(st, &key, sc->meta.namespace_, sc->meta.name, items, sc->nitems, e);
+        free(items);
+    }
+    if (have_key) store_secret_wipe_key(&key);
+    return rc;
 }
 
 typedef struct keep_ctx {
@@ -463,7 +521,14 @@ int sched_objects_apply(store *st, const spec_file *f, const char *text, size_t 
         if (d->n > before) rc = mp_err_set(e, MP_EINVAL, "%s: %zu problem(s) with references", f->path, d->n - before);
         sched_objects_free(&o);
     }
-    if (rc == 0) rc = st->o->object_apply(st, f->path, text, keys, nkeys, e);
+    /* a Secret's values are sealed apart; the text kept has its key names only */
+    char *stripped = NULL;
+    if (rc == 0 && spec_file_count(f, SPEC_KIND_SECRET)) {
+        rc = put_secrets(st, f, e);
+        if (rc == 0) rc = spec_secret_strip(text, &stripped, e);
+    }
+    if (rc == 0) rc = st->o->object_apply(st, f->path, stripped ? stripped : text, keys, nkeys, e);
+    free(stripped);
     for (size_t i = 0; i < f->nobjs && rc == 0; i++) /* applied anew: the spec's canary percent holds again */
         if (f->objs[i].kind == SPEC_KIND_DEPLOYMENT) rc = st->o->rollout_set(st, spec_object_meta(&f->objs[i])->name, -1, e);
     if (rc == 0) *napplied = nkeys;
@@ -480,6 +545,7 @@ static const sched_object_kind object_kinds[] = {
     {"LocalQueue", "localqueue", "localqueues", "lq"},
     {"Deployment", "deployment", "deployments", "deploy"},
     {"Monitor", "monitor", "monitors", "mon"},
+    {"Secret", "secret", "secrets", NULL},
 };
 enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
 
@@ -510,13 +576,15 @@ int sched_objects_delete(store *st, const char *kind, const char *ns, const char
     }
     bool deployment = strcmp(k, "Deployment") == 0;
     /* LocalQueues live in a namespace, "default" unless given (as kubectl); nothing else has one */
-    const char *where = strcmp(k, "LocalQueue") == 0 ? (ns && *ns ? ns : "default") : "";
+    bool namespaced = strcmp(k, "LocalQueue") == 0 || strcmp(k, "Secret") == 0;
+    const char *where = namespaced ? (ns && *ns ? ns : "default") : "";
     int rc = st->m->begin(st, e);
     if (rc != 0) return rc;
     rc = st->o->object_delete(st, k, where, name, e);
     if (rc == 0 && deployment) rc = st->o->rollout_set(st, name, -1, e);
     if (rc == 0 && deployment) rc = st->o->deploy_state_clear(st, name, e);
     if (rc == 0 && strcmp(k, "Monitor") == 0) rc = st->o->monitor_clear(st, name, e);
+    if (rc == 0 && strcmp(k, "Secret") == 0) rc = st->o->secret_clear(st, where, name, e);
     if (rc == 0) rc = st->m->commit(st, e);
     else st->m->rollback(st);
     return rc;

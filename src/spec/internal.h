@@ -189,6 +189,14 @@ bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *r
                                 struct fy_node *spec, spec_pos sp, spec_object *o);
 bool spec__decode_monitor(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                           spec_pos sp, spec_object *o);
+bool spec__decode_secret(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                         spec_pos sp, spec_object *o);
+/* A step's env var env (taken) from valueFrom node vf ({secretKeyRef: {name, key}}), and
+ * its secretFiles list; both add to s->secret_refs (secret.c). */
+void spec__decode_secret_env(spec__ctx *c, spec_step *s, char *env, struct fy_node *vf, spec_pos at,
+                             const char *path);
+void spec__decode_secret_files(spec__ctx *c, spec_step *s, struct fy_node *v, spec_pos kp, const char *path);
+void spec__secret_refs_free(spec_step *s);
 bool spec__decode_deployment(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                              spec_pos sp, spec_object *o);
 /* File-wide rules once every document is in: node names (Nodes and NodePool

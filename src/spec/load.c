@@ -340,6 +340,9 @@ static const char *const PRIORITY_CLASS_FIELDS[] = {"apiVersion",    "kind",    
                                                     "globalDefault", "description", "preemptionPolicy", "spec",
                                                     NULL};
 
+/* Secret, as Kubernetes: values at the top level, no spec. */
+static const char *const SECRET_FIELDS[] = {"apiVersion", "kind", "metadata", "data", "stringData", "type", NULL};
+
 static bool decode_pipeline_kind(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                  struct fy_node *spec, spec_pos sp, spec_object *o) {
     (void)root, (void)rp;
@@ -373,6 +376,7 @@ static const kind_def KINDS[] = {
     {"ResourceFlavor", SPEC_KIND_RESOURCE_FLAVOR, spec__decode_resource_flavor, DOC_FIELDS, false, false},
     {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
     {"Monitor", SPEC_KIND_MONITOR, spec__decode_monitor, DOC_FIELDS, true, false},
+    {"Secret", SPEC_KIND_SECRET, spec__decode_secret, SECRET_FIELDS, false, true},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 
@@ -483,13 +487,6 @@ static spec_kind decode_envelope(spec__ctx *c, struct fy_node *root, spec_pos rp
     struct fy_node *v;
     spec_pos kp;
     char *s = NULL;
-    if (!spec__lookup(root, "apiVersion", &v, &kp)) {
-        spec__err(c, rp, "missing required field \"apiVersion\" (expected \"%s\")", SPEC_API_VERSION);
-    } else if (spec__get_str(c, v, kp, "apiVersion", &s) && strcmp(s, SPEC_API_VERSION) != 0) {
-        spec__err(c, spec__pos(v, kp), "unsupported apiVersion \"%s\" (expected \"%s\")", s, SPEC_API_VERSION);
-    }
-    free(s);
-    s = NULL;
 
     const char *names[NKINDS];
     for (size_t i = 0; i < NKINDS; i++) names[i] = KINDS[i].name;
@@ -511,6 +508,16 @@ static spec_kind decode_envelope(spec__ctx *c, struct fy_node *root, spec_pos rp
     }
     free(s);
     free(known);
+    s = NULL;
+    /* a Secret keeps Kubernetes' own apiVersion too */
+    if (!spec__lookup(root, "apiVersion", &v, &kp)) {
+        spec__err(c, rp, "missing required field \"apiVersion\" (expected \"%s\")", SPEC_API_VERSION);
+    } else if (spec__get_str(c, v, kp, "apiVersion", &s) && strcmp(s, SPEC_API_VERSION) != 0 &&
+               !(kind == SPEC_KIND_SECRET && strcmp(s, "v1") == 0)) {
+        spec__err(c, spec__pos(v, kp), "unsupported apiVersion \"%s\" (expected \"%s\"%s)", s, SPEC_API_VERSION,
+                  kind == SPEC_KIND_SECRET ? " or \"v1\"" : "");
+    }
+    free(s);
     return kind;
 }
 

@@ -121,8 +121,10 @@ static void f_working_dir(step_dec *d, struct fy_node *v, spec_pos kp, const cha
         add_site(d, d->s->working_dir, path, spec__pos(v, kp), false);
 }
 
-/* One env entry; value may be a null node (empty value). */
-static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, spec_pos at, const char *path) {
+/* One env entry; value may be a null node (empty value); vf, when not NULL, is its
+ * valueFrom (a Secret's key). */
+static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, struct fy_node *vf, spec_pos at,
+                    const char *path) {
     spec_step *s = d->s;
     char *name = spec__scalar_dup(kn);
     spec_pos np = spec__pos(kn, at);
@@ -139,15 +141,36 @@ static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, spec_po
         free(name);
         return;
     }
-    for (size_t i = 0; i < s->nenv; i++) {
-        if (strcmp(s->env[i].key, name) == 0) {
+    for (size_t i = 0; i < s->nenv + s->nsecret_refs; i++) {
+        const char *k = i < s->nenv ? s->env[i].key : s->secret_refs[i - s->nenv].env;
+        if (k && strcmp(k, name) == 0) {
             spec__err(d->c, np, "env var \"%s\" is set twice %s (first at line %d)", name, d->where,
-                      s->env[i].pos.line);
+                      i < s->nenv ? s->env[i].pos.line : s->secret_refs[i - s->nenv].pos.line);
             free(name);
             return;
         }
     }
     char *sub = mp_xasprintf("%s.%s", path, name);
+    if (!vf && vn && fy_node_get_type(vn) == FYNT_MAPPING) { /* NAME: {valueFrom: ...} */
+        static const char *const VF[] = {"valueFrom", NULL};
+        char *where = mp_xasprintf("in %s", sub);
+        spec__check_keys(d->c, vn, VF, where);
+        free(where);
+        spec_pos vp;
+        if (!spec__lookup(vn, "valueFrom", &vf, &vp)) {
+            spec__err(d->c, spec__pos(vn, np), "%s must be a string or {valueFrom: {secretKeyRef: {name, key}}}", sub);
+            free(name);
+            free(sub);
+            return;
+        }
+    }
+    if (vf) {
+        char *vsub = mp_xasprintf("%s.valueFrom", sub);
+        spec__decode_secret_env(d->c, s, name, vf, np, vsub);
+        free(vsub);
+        free(sub);
+        return;
+    }
     char *val = NULL;
     if (spec__is_null(vn))
         val = mp_xstrdup("");
@@ -162,7 +185,7 @@ static void env_add(step_dec *d, struct fy_node *kn, struct fy_node *vn, spec_po
     free(sub);
 }
 
-static const char *const ENV_ITEM_FIELDS[] = {"name", "value", NULL};
+static const char *const ENV_ITEM_FIELDS[] = {"name", "value", "valueFrom", NULL};
 
 static void f_env(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
     if (spec__is_null(v)) return;
@@ -177,7 +200,7 @@ static void f_env(step_dec *d, struct fy_node *v, spec_pos kp, const char *path)
                 spec__err(d->c, spec__pos(k, kp), "keys in %s must be strings", path);
                 continue;
             }
-            env_add(d, k, fy_node_pair_value(p), kp, path);
+            env_add(d, k, fy_node_pair_value(p), NULL, kp, path);
         }
         return;
     }
@@ -207,12 +230,21 @@ static void f_env(step_dec *d, struct fy_node *v, spec_pos kp, const char *path)
                 spec__expect(d->c, nn, np, f, FYNT_SCALAR);
                 free(f);
             } else {
-                spec__lookup(item, "value", &vn, &vp);
-                env_add(d, nn, vn, ip, path);
+                struct fy_node *vf = NULL;
+                spec_pos fp;
+                bool has_value = spec__lookup(item, "value", &vn, &vp);
+                if (spec__lookup(item, "valueFrom", &vf, &fp) && has_value)
+                    spec__err(d->c, vp, "%s has both value and valueFrom: give one", sub);
+                else
+                    env_add(d, nn, vn, vf, ip, path);
             }
         }
         free(sub);
     }
+}
+
+static void f_secret_files(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
+    spec__decode_secret_files(d->c, d->s, v, kp, path);
 }
 
 static void f_depends_on(step_dec *d, struct fy_node *v, spec_pos kp, const char *path) {
@@ -431,7 +463,7 @@ static const struct {
     {"name", f_name},       {"command", f_command},        {"script", f_script},        {"image", f_image},
     {"env", f_env},         {"workingDir", f_working_dir}, {"dependsOn", f_depends_on}, {"inputs", f_inputs},
     {"outputs", f_outputs}, {"resources", f_resources},    {"retries", f_retries},      {"timeoutSeconds", f_timeout},
-    {"cache", f_cache},     {"register", f_register},
+    {"cache", f_cache},     {"register", f_register},      {"secretFiles", f_secret_files},
 };
 #define NSTEP_FIELDS (sizeof STEP_FIELDS / sizeof *STEP_FIELDS)
 

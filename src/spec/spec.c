@@ -100,6 +100,7 @@ static void step_free(spec_step *s) {
     artifacts_free(s->outputs, s->noutputs);
     spec__resources_free(&s->resources);
     spec__step_sched_free(s);
+    spec__secret_refs_free(s);
 }
 
 void spec__meta_free(spec_meta *m) {
@@ -161,6 +162,7 @@ const spec_meta *spec_object_meta(const spec_object *o) {
     case SPEC_KIND_RESOURCE_FLAVOR: return &o->u.resource_flavor->meta;
     case SPEC_KIND_DEPLOYMENT: return &o->u.deployment->meta;
     case SPEC_KIND_MONITOR: return &o->u.monitor->meta;
+    case SPEC_KIND_SECRET: return &o->u.secret->meta;
     }
     assert(!"unknown spec_kind");
     return NULL;
@@ -177,6 +179,7 @@ void spec__object_free(spec_object *o) {
     case SPEC_KIND_RESOURCE_FLAVOR: spec_resource_flavor_free(o->u.resource_flavor); break;
     case SPEC_KIND_DEPLOYMENT: spec_deployment_free(o->u.deployment); break;
     case SPEC_KIND_MONITOR: spec_monitor_free(o->u.monitor); break;
+    case SPEC_KIND_SECRET: spec_secret_free(o->u.secret); break;
     }
 }
 

@@ -7,7 +7,8 @@
  *   spec: {...}
  * Kinds: Pipeline (what to run); for the scheduler, PriorityClass, Node,
  * NodePool, ResourceFlavor, ClusterQueue and LocalQueue (Kubernetes/Kueue shapes;
- * see "scheduler objects" below); for serving, Deployment (see "serving objects").
+ * see "scheduler objects" below); for serving, Deployment (see "serving objects");
+ * Secret (Kubernetes' shape, values kept in memory only; see "Secrets").
  * One file may mix them; names are unique per kind (per namespace for Pipeline
  * and LocalQueue). References between objects (a
  * step's queueName, a LocalQueue's clusterQueue, a flavor name) are not resolved
@@ -258,6 +259,16 @@ size_t spec_sweep_trials(const spec_sweep *sw);
  * locally and their Jobs on Kubernetes. */
 size_t spec_sweep_expand(const spec_sweep *sw, char ***out);
 
+/* A step's use of a Secret key: as env var env (secretFiles: env NULL, as the
+ * file path under the step's MLPLANE_SECRETS folder). */
+typedef struct spec_secret_ref {
+    char *env;    /* env var name, or NULL for a file */
+    char *path;   /* file path relative to MLPLANE_SECRETS, or NULL for env */
+    char *secret; /* the Secret's name (in the pipeline's namespace) */
+    char *key;
+    spec_pos pos;
+} spec_secret_ref;
+
 typedef struct spec_step {
     char *name;
     char **command; /* argv (NULL-terminated) or NULL when script is used */
@@ -295,6 +306,9 @@ typedef struct spec_step {
     size_t ntolerations;
     int parallelism;       /* pods started together, all or none (a gang); 1 when not given */
     char *checkpoint_path; /* checkpoint.path, or NULL */
+    /* env valueFrom.secretKeyRef and secretFiles, in file order (NULL when none) */
+    spec_secret_ref *secret_refs;
+    size_t nsecret_refs;
     spec_sweep *sweep;     /* NULL when absent */
     spec_pos pos; /* of the step's mapping */
 } spec_step;
@@ -555,6 +569,35 @@ typedef struct spec_monitor {
     spec_pos pos;            /* of spec */
 } spec_monitor;
 
+/* ---- Secrets (secret.c) -------------------------------------------------------------
+ * kind: Secret as Kubernetes spells it (apiVersion v1 or mlplane.dev/v1):
+ *   metadata: {name, namespace}
+ *   type: Opaque            (optional, kept as written)
+ *   data: {KEY: BASE64}     and/or
+ *   stringData: {KEY: text} (wins over data for the same key, as in Kubernetes)
+ * Keys: letters, digits, '-', '_', '.' (at most 253). Values are held decoded;
+ * spec_secret_free zeroes them. A step refers to a key with env
+ * valueFrom.secretKeyRef {name, key} or secretFiles [{secretRef, key, path}]. */
+typedef struct spec_secret_item {
+    char *key;
+    unsigned char *value; /* len bytes and a NUL not counted */
+    size_t len;
+    spec_pos pos; /* of the key */
+} spec_secret_item;
+
+typedef struct spec_secret {
+    spec_meta meta;
+    char *type; /* NULL when not given */
+    spec_secret_item *items; /* by key, unique */
+    size_t nitems;
+} spec_secret;
+
+/* text (a file of one or more documents) with every Secret's values removed:
+ * stringData dropped and each data value made empty, its keys kept; the other
+ * documents as they were (comments may go). *out: a new heap string (free()), or
+ * NULL when text has no Secret (keep text as it is). */
+int spec_secret_strip(const char *text, char **out, mp_err *e);
+
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
     SPEC_KIND_PRIORITY_CLASS,
@@ -565,6 +608,7 @@ typedef enum spec_kind {
     SPEC_KIND_RESOURCE_FLAVOR,
     SPEC_KIND_DEPLOYMENT,
     SPEC_KIND_MONITOR,
+    SPEC_KIND_SECRET,
 } spec_kind;
 
 typedef struct spec_object {
@@ -580,6 +624,7 @@ typedef struct spec_object {
         spec_resource_flavor *resource_flavor;
         spec_deployment *deployment;
         spec_monitor *monitor;
+        spec_secret *secret;
     } u;
 } spec_object;
 
@@ -594,6 +639,7 @@ void spec_local_queue_free(spec_local_queue *lq);
 void spec_resource_flavor_free(spec_resource_flavor *rf);
 void spec_deployment_free(spec_deployment *d);
 void spec_monitor_free(spec_monitor *m);
+void spec_secret_free(spec_secret *s);
 
 /* The YAML document of Deployment name in text (a file of one or more documents),
  * rewritten: spec.model.version = stable when stable > 0 (an alias there goes), and

@@ -159,6 +159,19 @@ typedef struct store_source {
 void store_object_array_free(store_object *v, size_t n);
 void store_source_array_free(store_source *v, size_t n);
 
+/* One value of an applied Secret as the store keeps it: sealed with
+ * XChaCha20-Poly1305 (store_secret_seal), never in plain text. */
+typedef struct store_secret_value {
+    char *namespace_, *name, *key; /* the Secret and the key of its data */
+    char *key_id;                  /* which encryption key sealed it (store_secret_key.id) */
+    unsigned char *nonce;          /* crypto_aead_xchacha20poly1305_ietf_NPUBBYTES */
+    size_t nonce_len;
+    unsigned char *ct; /* ciphertext with its tag */
+    size_t ct_len;
+} store_secret_value;
+void store_secret_value_free(store_secret_value *v);
+void store_secret_value_array_free(store_secret_value *v, size_t n);
+
 /* A Deployment's running state, as `mlplane server` (src/serve/fleet.c), which
  * supervises its process, last recorded it. */
 typedef struct store_deploy_state {
@@ -398,6 +411,15 @@ typedef struct store_object_methods {
     int (*monitor_state_get)(store *s, const char *monitor, char **json, mp_err *e);
     int (*monitor_state_put)(store *s, const char *monitor, const char *json, mp_err *e);
     int (*monitor_clear)(store *s, const char *monitor, mp_err *e);
+
+    /* Secrets' sealed values: one inserted or replaced (by namespace, name, key);
+     * those of one Secret by key, or of every Secret (namespace_ and name NULL) by
+     * namespace, name and key (heap; free with store_secret_value_array_free); all of
+     * one Secret forgotten. In the caller's transaction when one is open. */
+    int (*secret_put)(store *s, const store_secret_value *v, mp_err *e);
+    int (*secret_list)(store *s, const char *namespace_, const char *name, store_secret_value **out, size_t *n,
+                       mp_err *e);
+    int (*secret_clear)(store *s, const char *namespace_, const char *name, mp_err *e);
 } store_object_methods;
 
 struct store {
@@ -752,5 +774,60 @@ int store_artstore_release(store *s, const char *home, const char *const *source
 /* Removes every blob no version's source names (orphans of a crash between a
  * deletion and its release, of a failed registration) and interrupted copies. */
 int store_artstore_sweep(store *s, const char *home, size_t *removed, mp_err *e);
+
+/* ---- Secrets at rest (secrets.c) ------------------------------------------------------
+ * A Secret's values are sealed with libsodium's XChaCha20-Poly1305 (IETF): a random
+ * nonce per value, the value's identity "NAMESPACE/NAME/KEY" as additional data (a
+ * sealed value copied onto another key or Secret does not open), and the id of the
+ * key that sealed it kept beside it (a wrong key is said, not guessed at). The key
+ * (32 bytes) is never stored in the home: it comes from a key file
+ * (MLPLANE_SECRET_KEY_FILE, which --secret-key-file sets) or from MLPLANE_SECRET_KEY,
+ * written as 64 hex digits or base64 (a key file may also hold the 32 raw bytes). */
+#define STORE_SECRET_KEY_BYTES 32
+typedef struct store_secret_key {
+    unsigned char k[STORE_SECRET_KEY_BYTES];
+    char id[17]; /* 16 hex digits of a BLAKE2b hash of the key: which key, not the key */
+} store_secret_key;
+
+/* A value in plain text, as a step receives it (heap; store_secret_plain_array_free zeroes it). */
+typedef struct store_secret_plain {
+    char *key;
+    unsigned char *value; /* len bytes, followed by a NUL not counted */
+    size_t len;
+} store_secret_plain;
+void store_secret_plain_array_free(store_secret_plain *v, size_t n);
+
+/* The key from file (NULL: $MLPLANE_SECRET_KEY_FILE, else $MLPLANE_SECRET_KEY).
+ * MP_ENOENT when none is given, saying how to give one; MP_EINVAL for a key that
+ * is not 32 bytes, an unreadable file or one other users may read. */
+int store_secret_key_load(const char *file, store_secret_key *out, mp_err *e);
+/* A key from its text (hex, base64, or len == 32 raw bytes); what names it in errors. */
+int store_secret_key_parse(const char *text, size_t len, const char *what, store_secret_key *out, mp_err *e);
+/* Seals plain[0..len) as key `key` of Secret ns/name into *out (heap; free with
+ * store_secret_value_free). */
+int store_secret_seal(const store_secret_key *k, const char *ns, const char *name, const char *key,
+                      const unsigned char *plain, size_t len, store_secret_value *out, mp_err *e);
+/* Opens v into *plain (heap, NUL-terminated, len bytes; free with
+ * sodium_free-like zeroing: store_secret_plain_array_free on a one-element array
+ * or store_secret_wipe). MP_EINVAL when v was sealed with another key (named by
+ * its id) or was altered. */
+int store_secret_open(const store_secret_key *k, const store_secret_value *v, unsigned char **plain, size_t *len,
+                      mp_err *e);
+/* Zeroes and frees p[0..len). */
+void store_secret_wipe(unsigned char *p, size_t len);
+/* Zeroes a key held on the stack. */
+void store_secret_wipe_key(store_secret_key *k);
+/* Replaces every value of Secret ns/name with items[0..n), sealed with k. In the
+ * caller's transaction when one is open. */
+int store_secrets_put(store *s, const store_secret_key *k, const char *ns, const char *name,
+                      const store_secret_plain *items, size_t n, mp_err *e);
+/* The values of Secret ns/name opened with k, by key (heap; free with
+ * store_secret_plain_array_free); *n 0 when it has none. */
+int store_secrets_get(store *s, const store_secret_key *k, const char *ns, const char *name,
+                      store_secret_plain **out, size_t *n, mp_err *e);
+/* Re-seals every value of every Secret from old to new in one transaction (none
+ * changes when one does not open); *count: how many. */
+int store_secrets_rotate(store *s, const store_secret_key *old, const store_secret_key *new_key, size_t *count,
+                         mp_err *e);
 
 #endif

@@ -146,6 +146,17 @@ static const char *const migrations[] = {
     "  state_json TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL"
     ");",
+    /* v13: Secrets' values, sealed (src/store/secrets.c): nonce, ciphertext with its tag, the id of the key. */
+    "CREATE TABLE IF NOT EXISTS secret_values ("
+    "  namespace TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  key_id TEXT NOT NULL,"
+    "  nonce BLOB NOT NULL,"
+    "  ciphertext BLOB NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (namespace, name, key)"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

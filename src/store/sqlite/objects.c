@@ -316,4 +316,7 @@ const store_object_methods store__sqlite_objects = {
     .monitor_state_get = store__monitor_state_get,
     .monitor_state_put = store__monitor_state_put,
     .monitor_clear = sq_monitor_clear,
+    .secret_put = store__secret_put,
+    .secret_list = store__secret_list,
+    .secret_clear = store__secret_clear,
 };

@@ -32,7 +32,7 @@ int store__user_version(sqlite3 *db);
  * statements in an extension slot of the connection, freed when it closes. */
 #include "store/store.h"
 
-enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_WORKLOADS, STORE__EXT_OBJECTS, STORE__EXT_MONITORS, STORE__EXT_COUNT };
+enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_WORKLOADS, STORE__EXT_OBJECTS, STORE__EXT_MONITORS, STORE__EXT_SECRETS, STORE__EXT_COUNT };
 typedef struct store__ext {
     void *data;
     void (*free)(void *data);
@@ -56,6 +56,10 @@ int store__monitor_check_list(store *st, const char *monitor, int limit, store_m
 int store__monitor_state_get(store *st, const char *monitor, char **json, mp_err *e);
 int store__monitor_state_put(store *st, const char *monitor, const char *json, mp_err *e);
 int store__monitor_checks_clear(store *st, const char *monitor, mp_err *e);
+/* Secrets' sealed values (secrets.c), in store__sqlite_objects's table. */
+int store__secret_put(store *st, const store_secret_value *v, mp_err *e);
+int store__secret_list(store *st, const char *ns, const char *name, store_secret_value **out, size_t *n, mp_err *e);
+int store__secret_clear(store *st, const char *ns, const char *name, mp_err *e);
 int64_t store__data_version(store *s);
 /* The counts of GET /metrics (stats.c). */
 int store__stats(store *s, store_stats *out, mp_err *e);
