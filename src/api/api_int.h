@@ -54,6 +54,9 @@ int api__authenticate(store *st, bool auth_on, const mp_http_req *req, api_princ
 bool api__principal_in_group(const api_principal *who, const char *group);
 /* Forgets every remembered password check (a password changed, a user deleted). */
 void api__auth_forget(void);
+/* The caller of req as api__authenticate found it (server.c), NULL when the
+ * server does not check credentials (req->authz unset). Borrowed: valid while the handler runs. */
+const api_principal *api__req_principal(const mp_http_req *req);
 
 /* Whether who may verb ("get", "list", "create", "update", "delete") resource
  * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",
