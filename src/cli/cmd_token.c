@@ -29,7 +29,7 @@ static const char token_help[] =
     "  --group G           a group it is in (repeat; system:masters is cluster-admin)\n"
     "  --ttl DURATION      lifetime: 30d, 12h, 90m, 3600s, 2w or never (default never)\n"
     "  --description TEXT  what it is for\n"
-    "  -o FORMAT           list as table (default), json or yaml\n"
+    "  -o, --output FORMAT list as table (default), json or yaml\n"
     "  --home DIR          the home (default $MLPLANE_HOME or ~/.mlplane)\n\n"
     "create prints the token alone on the first line of stdout, once: it is stored only as\n"
     "a hash. Its id and expiry go to stderr. list never shows a secret.\n";
@@ -45,7 +45,7 @@ static const char user_help[] =
     "  --password-stdin    read the password from the first line of stdin (set-password\n"
     "                      always does; create without it makes a user with no password)\n"
     "  --admin             the user is cluster-admin (group system:masters)\n"
-    "  -o FORMAT           list as table (default), json or yaml\n"
+    "  -o, --output FORMAT list as table (default), json or yaml\n"
     "  --home DIR          the home (default $MLPLANE_HOME or ~/.mlplane)\n";
 
 typedef struct tok_args {
