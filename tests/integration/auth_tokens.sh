@@ -153,6 +153,9 @@ MLPLANE_CREDENTIALS="$T_DIR/creds" mlp --server "$SERVER_URL" get runs >/dev/nul
 ok "the credentials file: refused when readable by others, used at mode 0600"
 
 # ---- --init-admin once: a second start prints no token
+DB="$MLPLANE_HOME/mlplane.db"
+[ -f "$DB-wal" ] || fail "no WAL file while the server runs"
+cp "$DB-wal" "$T_DIR/wal.copy" # as it is while the server runs (a stop may checkpoint it away)
 stop_server "$FIRST_PID" || true
 start_server --init-admin
 head -1 "$SERVER_OUT" | grep -q "^mlplane server listening on" || fail "second --init-admin printed: $(head -1 "$SERVER_OUT")"
@@ -163,19 +166,17 @@ stop_server "$SERVER_PID" || true
 ok "--init-admin prints its token once: not again when the admin exists"
 
 # ---- no token's secret in plain text: the store, its WAL, the server's output, API answers
-DB="$MLPLANE_HOME/mlplane.db"
 for t in "$ADMIN" "$LOCAL" "$BOB" "$SHORT"; do
   secret=${t:17}
-  for f in "$DB" "$DB-wal" "$FIRST_OUT" "${FIRST_OUT%.out}.err" "${SERVER_OUT%.out}.err" "$ANSWERS" "$T_DIR/remote-list.json" "$T_DIR/list.json"; do
+  for f in "$DB" "$DB-wal" "$T_DIR/wal.copy" "$FIRST_OUT" "${FIRST_OUT%.out}.err" "${SERVER_OUT%.out}.err" "$ANSWERS" "$T_DIR/remote-list.json" "$T_DIR/list.json"; do
     [ -f "$f" ] || continue
     [ "$f" = "$FIRST_OUT" ] && [ "$t" = "$ADMIN" ] && continue # --init-admin's own first line
     n=$(grep -a -c -- "$secret" "$f" || true)
     assert_eq "$n" 0 "the secret of token ${t:4:12} in $(basename "$f")"
   done
 done
-[ -f "$DB-wal" ] || [ -f "$DB" ] || fail "no store file to check"
 # and no password in plain text
-for f in "$DB" "$DB-wal" "${FIRST_OUT%.out}.err"; do
+for f in "$DB" "$DB-wal" "$T_DIR/wal.copy" "${FIRST_OUT%.out}.err"; do
   [ -f "$f" ] || continue
   assert_eq "$(grep -a -c -- 'first-pw' "$f" || true)" 0 "a password in $(basename "$f")"
 done
