@@ -34,7 +34,7 @@ int cli_credentials_token(char *out, size_t n) {
     }
     char *path = credentials_path();
     if (!path) return CLI_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int err = errno;
         int rc = err == ENOENT && !getenv("MLPLANE_CREDENTIALS")
