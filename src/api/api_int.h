@@ -9,11 +9,12 @@
 
 /* Spawns `mlplane --home HOME run --detach [--parallel=N] [--param=k=v]... -- FILE`
  * (params: "k=v" strings) with a clean signal state and without MLPLANE_SERVER;
- * MLFLOW_TRACKING_URI is base_url when given. Its stdout and stderr (64 KiB each at
+ * MLFLOW_TRACKING_URI is base_url when given, MLFLOW_TRACKING_TOKEN token when
+ * given (else neither inherited). Its stdout and stderr (64 KiB each at
  * most) into out and err, *status its exit status (-1 when unknown). 0, or MP_EIO
  * when it could not be started or did not answer within a minute. */
 int api__spawn_run(const char *home, const char *base_url, const char *file, const mp_strv *params, int parallel,
-                   mp_buf *out, mp_buf *err, int *status, mp_err *e);
+                   const char *token, mp_buf *out, mp_buf *err, int *status, mp_err *e);
 /* The run id on out's first line (heap), or NULL when it does not look like one. */
 char *api__first_line_id(const mp_buf *out);
 
@@ -57,6 +58,12 @@ void api__auth_forget(void);
 /* The caller of req as api__authenticate found it (server.c), NULL when the
  * server does not check credentials (req->authz unset). Borrowed: valid while the handler runs. */
 const api_principal *api__req_principal(const mp_http_req *req);
+/* For a run submitted by req's caller (with --auth): a new token acting as the
+ * caller (user, namespace, groups), valid API__RUN_TOKEN_TTL_MS, that its steps
+ * send as MLFLOW_TRACKING_TOKEN (heap; NULL when the server checks no
+ * credentials or it cannot be made: a warning on stderr). */
+#define API__RUN_TOKEN_TTL_MS (7LL * 86400000)
+char *api__run_token(const mp_http_req *req);
 
 /* Whether who may verb ("get", "list", "create", "update", "delete") resource
  * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,31 @@ static void h_token_revoke(const mp_http_req *req, mp_http_resp *resp) {
     }
     mp_http_json(resp, 200, api_token_json(&t));
     store_token_free(&t);
+}
+
+char *api__run_token(const mp_http_req *req) {
+    const api_principal *who = api__req_principal(req);
+    if (!who || !who->auth_on || !who->authenticated || !req->st) return NULL;
+    mp_buf groups;
+    mp_buf_init(&groups);
+    for (int i = 0; i < who->ngroups; i++) {
+        if (strcmp(who->groups[i], API_GROUP_AUTHENTICATED) == 0) continue; /* every token's anyway */
+        if (groups.len) mp_buf_append(&groups, ",", 1);
+        mp_buf_append(&groups, who->groups[i], strlen(who->groups[i]));
+    }
+    char desc[256];
+    snprintf(desc, sizeof desc, "the steps of a run %s submitted (MLFLOW_TRACKING_TOKEN)", who->user);
+    store_token in = {.user = (char *)who->user, .namespace_ = (char *)who->namespace_,
+                      .groups = groups.data ? groups.data : "", .description = desc,
+                      .expires_ms = mp_now_ms() + API__RUN_TOKEN_TTL_MS};
+    char *token = NULL;
+    mp_err e = {0};
+    if (req->st->a->token_create(req->st, &in, &token, NULL, &e) != 0) {
+        fprintf(stderr, "mlplane server: warning: no token for the steps of a run of user %s: %s\n", who->user, e.msg);
+        token = NULL;
+    }
+    mp_buf_free(&groups);
+    return token;
 }
 
 /* ---- MLflow's users ----------------------------------------------------------- */

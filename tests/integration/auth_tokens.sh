@@ -141,6 +141,26 @@ assert_eq "$(http DELETE $A/users/delete -H "$H" --data '{"username":"dora"}')" 
 assert_eq "$(http GET /api/v1/runs -u dora:d-pw2)" 401 "a deleted user"
 ok "Basic auth: passwords (Argon2id) and tokens; MLflow's users endpoints"
 
+# ---- a run submitted to the server: its steps log to it with a token of their own
+cat >"$T_DIR/logs.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: logs}
+spec:
+  steps:
+    - name: track
+      script: |
+        [ -n "$MLFLOW_TRACKING_TOKEN" ] || { echo "no MLFLOW_TRACKING_TOKEN"; exit 1; }
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $MLFLOW_TRACKING_TOKEN" \
+          "$MLFLOW_TRACKING_URI/api/2.0/mlflow/runs/get?run_id=$MLFLOW_RUN_ID")
+        echo "tracking answered $code"
+        [ "$code" = 200 ]
+YAML
+out=$(MLPLANE_TOKEN=$ADMIN mlp --server "$SERVER_URL" run "$T_DIR/logs.yaml" 2>&1) || fail "a run through the server: $out"
+assert_contains "$out" "Succeeded" "the run's steps reached the tracking server with their token"
+assert_contains "$(MLPLANE_TOKEN=$ADMIN mlp --server "$SERVER_URL" token list)" "the steps of a run admin submitted" "the run's token is listed"
+ok "a run submitted with --auth: its steps get MLFLOW_TRACKING_TOKEN, a token of the submitter"
+
 # ---- the CLI's credentials file
 printf '%s\n' "$ADMIN" >"$T_DIR/creds"
 chmod 644 "$T_DIR/creds"
