@@ -10,9 +10,11 @@
  * crypto_pwhash_str_verify. Neither a secret nor a password is ever stored, logged
  * or put in an error message.
  * Thread-safety: as the store, one connection per thread; the prepared statements
- * live in the connection's STORE__EXT_AUTH slot. */
+ * live in the connection's STORE__EXT_AUTH slot. The one process-wide value, the
+ * hash an unknown user's attempt is checked against, is made once (pthread_once). */
 #include "store/sqlite/sqlite_int.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,24 +362,47 @@ static int a_user_delete(store *st, const char *name, mp_err *e) {
     return 0;
 }
 
+/* An Argon2id hash no password matches: what an unknown user's (or a user without a
+ * password's) attempt is checked against, so that it takes as long as a known user's
+ * and the time of an answer does not tell which names exist. */
+static char g_dummy_hash[crypto_pwhash_STRBYTES];
+static void make_dummy_hash(void) {
+    unsigned char r[32];
+    char pw[65];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(pw, sizeof pw, r, sizeof r);
+    if (crypto_pwhash_str(g_dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        g_dummy_hash[0] = '\0';
+}
+
 static int a_user_verify(store *st, const char *name, const char *password, store_user *out, mp_err *e) {
     memset(out, 0, sizeof *out);
+    if (sodium_init() < 0) return mp_err_set(e, MP_EINTERNAL, "cannot initialise libsodium");
     sqlite3_stmt *q = Q(st, A_USER_HASH, e);
     if (!q) return MP_ESTORE;
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
-    if (rc != SQLITE_ROW) {
-        if (rc != SQLITE_DONE) store__save_err(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        store__save_err(st);
         sqlite3_reset(q);
-        if (rc == SQLITE_DONE) return mp_err_set(e, MP_EPERM, "wrong user name or password");
         return store__fail(st, e, rc, "cannot read user %s", name);
     }
     char hash[crypto_pwhash_STRBYTES] = "";
-    const char *h = (const char *)sqlite3_column_text(q, 5);
+    const char *h = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 5) : NULL;
     if (h) mp_strlcpy(hash, h, sizeof hash);
-    read_user(q, out);
+    if (rc == SQLITE_ROW) read_user(q, out);
     sqlite3_reset(q);
-    if (!*hash || sodium_init() < 0 || crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
+    bool ok = false;
+    if (*hash) {
+        ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    } else {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, make_dummy_hash);
+        int spent = g_dummy_hash[0] ? crypto_pwhash_str_verify(g_dummy_hash, password, strlen(password)) : -1;
+        (void)spent; /* the time is the point: no password matches it */
+    }
+    if (!ok) {
         store_user_free(out);
         return mp_err_set(e, MP_EPERM, "wrong user name or password");
     }
