@@ -109,7 +109,7 @@ static const char server_help[] =
 
 int cmd_server(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {CLI_HTTPD_LONGOPTS, {"home", required_argument, 0, 'H'},
-                                          {"auth", no_argument, 0, 'A'},  {"init-admin", no_argument, 0, 'I'},
+                                          {"auth", no_argument, 0, 'U'},  {"init-admin", no_argument, 0, 'I'},
                                           {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     api_server_opts so = {.http = {.listen = "127.0.0.1:5000"}};
     mp_httpd_opts *o = &so.http;
@@ -127,7 +127,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         }
         switch (c) {
         case 'H': home_flag = optarg; break;
-        case 'A': so.auth = true; break;
+        case 'U': so.auth = true; break;
         case 'I': so.auth = first_admin = true; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane server --help)", argv[optind - 1]);
