@@ -44,8 +44,10 @@ typedef struct api_principal {
 /* Reads the credentials of req (Authorization: Bearer TOKEN, or Basic user:password)
  * into *who. With auth_on false every request is anonymous and allowed (0). With
  * auth_on, a request without valid credentials gets a 401 in resp (MLflow's error
- * shape, WWW-Authenticate) and MP_EPERM; st is this worker's store (NULL for the
- * routes that need none, which are public). */
+ * shape, WWW-Authenticate) and MP_EPERM; then who->authenticated is false and
+ * who->user (a Basic user name) or who->token_id (the id a token claims) says what
+ * was tried, for the audit log. st is this worker's store (NULL for the routes that
+ * need none, which are public). */
 int api__authenticate(store *st, bool auth_on, const mp_http_req *req, api_principal *who, mp_http_resp *resp);
 /* The groups authentication adds: every authenticated caller's, and the one an
  * admin user (and the --init-admin token) is in, which cluster-admin is bound to. */

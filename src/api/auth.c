@@ -136,11 +136,23 @@ static int unauthenticated(mp_http_resp *resp, const char *why) {
     return MP_EPERM;
 }
 
+/* For the record of a refusal (the audit log): the id a token claims, when it has
+ * the shape of one (never any of its secret). */
+static void note_token_id(api_principal *who, const char *token) {
+    if (strncmp(token, "mlp_", 4) != 0 || strlen(token) < 4 + STORE_TOKEN_ID_LEN + 1) return;
+    if (strspn(token + 4, "0123456789abcdef") < STORE_TOKEN_ID_LEN || token[4 + STORE_TOKEN_ID_LEN] != '_') return;
+    memcpy(who->token_id, token + 4, STORE_TOKEN_ID_LEN);
+    who->token_id[STORE_TOKEN_ID_LEN] = '\0';
+}
+
 static int check_token(store *st, const char *token, api_principal *who, mp_http_resp *resp) {
     store_token t;
     mp_err e = {0};
     int rc = st->a->token_verify(st, token, mp_now_ms(), &t, &e);
-    if (rc == MP_EPERM) return unauthenticated(resp, e.msg);
+    if (rc == MP_EPERM) {
+        note_token_id(who, token);
+        return unauthenticated(resp, e.msg);
+    }
     if (rc != 0) {
         mp_http_mlflow_error(resp, 503, "TEMPORARILY_UNAVAILABLE", "cannot check the credentials: %s", e.msg);
         return MP_ESTORE;
@@ -180,6 +192,7 @@ static int check_basic(store *st, const char *b64, api_principal *who, mp_http_r
                 from_user(who, user, u.admin);
                 store_user_free(&u);
             } else if (rc == MP_EPERM) {
+                mp_strlcpy(who->user, user, sizeof who->user); /* who tried, for the audit log */
                 rc = unauthenticated(resp, e.msg);
             } else {
                 mp_http_mlflow_error(resp, 503, "TEMPORARILY_UNAVAILABLE", "cannot check the credentials: %s", e.msg);
