@@ -3,6 +3,8 @@
  * metric points as log-batch requests of BATCH metrics each, over CONNS
  * keep-alive connections (one thread each), and prints the rate.
  * Usage: bench_track_ingest URL POINTS CONNS BATCH
+ * With MLPLANE_TOKEN set, every request carries it (Authorization: Bearer), for a
+ * server with --auth.
  * Prints: "ingest POINTS SECONDS POINTS_PER_S" and exits non-zero on any error. */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -53,12 +55,22 @@ static long post(CURL *h, const char *base, const char *path, const char *body, 
     return code;
 }
 
+/* h with the Authorization header of $MLPLANE_TOKEN appended, when set. */
+static struct curl_slist *with_token(struct curl_slist *h) {
+    const char *t = getenv("MLPLANE_TOKEN");
+    if (!t || !*t) return h;
+    char line[600];
+    snprintf(line, sizeof line, "Authorization: Bearer %s", t);
+    return curl_slist_append(h, line);
+}
+
 static void *work(void *arg) {
     worker *w = arg;
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
     /* as MLflow's Python client (requests): no "Expect: 100-continue" round trip */
     hdr = curl_slist_append(hdr, "Expect:");
+    hdr = with_token(hdr);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     size_t cap = (size_t)w->batch * 96 + 256;
     char *body = malloc(cap);
@@ -98,7 +110,7 @@ int main(int argc, char **argv) {
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *h = curl_easy_init();
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hdr = with_token(curl_slist_append(NULL, "Content-Type: application/json"));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     sink out;
     char name[64], body[256];

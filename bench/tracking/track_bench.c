@@ -6,6 +6,9 @@
  *                         in one experiment of HOME's store -> "seed EXPERIMENT_ID"
  *   search URL EXP N MAX  (c) N runs/search requests (metric filter + order_by),
  *                         MAX results each -> "search N P50_MS P99_MS ROWS"
+ *   auth DB N             (d) what --auth adds to a request: N checks of one token
+ *                         (store token_verify, as api__authenticate makes them)
+ *                         -> "auth N SECONDS US_PER_CHECK"
  * Exits non-zero on any error. */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -165,11 +168,38 @@ static int search(const char *url, const char *exp, int n, int max) {
     return 0;
 }
 
+static int auth(const char *db, long n) {
+    store *s = NULL;
+    mp_err e = {0};
+    if (store_sqlite_open(db, &s, &e) != 0) {
+        fprintf(stderr, "auth: %s\n", e.msg);
+        return 1;
+    }
+    store_token in = {.user = "bench", .groups = "team"}, t;
+    char *token = NULL;
+    int rc = s->a->token_create(s, &in, &token, NULL, &e);
+    int64_t t0 = mp_mono_us();
+    for (long i = 0; rc == 0 && i < n; i++) {
+        rc = s->a->token_verify(s, token, mp_now_ms(), &t, &e);
+        store_token_free(&t);
+    }
+    int64_t us = mp_mono_us() - t0;
+    free(token);
+    s->m->close(s);
+    if (rc != 0) {
+        fprintf(stderr, "auth: %s\n", e.msg);
+        return 1;
+    }
+    printf("auth %ld %.3f %.3f\n", n, (double)us / 1e6, (double)us / (double)n);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (mp_init() != 0) return 1;
+    if (argc == 4 && strcmp(argv[1], "auth") == 0) return auth(argv[2], atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "raw") == 0) return raw(argv[2], atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "seed") == 0) return seed(argv[2], atol(argv[3]));
     if (argc == 6 && strcmp(argv[1], "search") == 0) return search(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: %s raw DB N | seed HOME NRUNS | search URL EXPERIMENT N MAX\n", argv[0]);
+    fprintf(stderr, "usage: %s raw DB N | seed HOME NRUNS | search URL EXPERIMENT N MAX | auth DB N\n", argv[0]);
     return 2;
 }

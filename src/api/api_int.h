@@ -10,11 +10,12 @@
 
 /* Spawns `mlplane --home HOME run --detach [--parallel=N] [--param=k=v]... -- FILE`
  * (params: "k=v" strings) with a clean signal state and without MLPLANE_SERVER;
- * MLFLOW_TRACKING_URI is base_url when given. Its stdout and stderr (64 KiB each at
+ * MLFLOW_TRACKING_URI is base_url when given, MLFLOW_TRACKING_TOKEN token when
+ * given (else neither inherited). Its stdout and stderr (64 KiB each at
  * most) into out and err, *status its exit status (-1 when unknown). 0, or MP_EIO
  * when it could not be started or did not answer within a minute. */
 int api__spawn_run(const char *home, const char *base_url, const char *file, const mp_strv *params, int parallel,
-                   mp_buf *out, mp_buf *err, int *status, mp_err *e);
+                   const char *token, mp_buf *out, mp_buf *err, int *status, mp_err *e);
 /* The run id on out's first line (heap), or NULL when it does not look like one. */
 char *api__first_line_id(const mp_buf *out);
 
@@ -44,9 +45,28 @@ typedef struct api_principal {
 /* Reads the credentials of req (Authorization: Bearer TOKEN, or Basic user:password)
  * into *who. With auth_on false every request is anonymous and allowed (0). With
  * auth_on, a request without valid credentials gets a 401 in resp (MLflow's error
- * shape, WWW-Authenticate) and MP_EPERM; st is this worker's store (NULL for the
- * routes that need none, which are public). */
+ * shape, WWW-Authenticate) and MP_EPERM; then who->authenticated is false and
+ * who->user (a Basic user name) or who->token_id (the id a token claims) says what
+ * was tried, for the audit log. st is this worker's store (NULL for the routes that
+ * need none, which are public). */
 int api__authenticate(store *st, bool auth_on, const mp_http_req *req, api_principal *who, mp_http_resp *resp);
+/* The groups authentication adds: every authenticated caller's, and the one an
+ * admin user (and the --init-admin token) is in, which cluster-admin is bound to. */
+#define API_GROUP_AUTHENTICATED "system:authenticated"
+#define API_GROUP_MASTERS "system:masters"
+/* Whether who is in group. */
+bool api__principal_in_group(const api_principal *who, const char *group);
+/* Forgets every remembered password check (a password changed, a user deleted). */
+void api__auth_forget(void);
+/* The caller of req as api__authenticate found it (server.c), NULL when the
+ * server does not check credentials (req->authz unset). Borrowed: valid while the handler runs. */
+const api_principal *api__req_principal(const mp_http_req *req);
+/* For a run submitted by req's caller (with --auth): a new token acting as the
+ * caller (user, namespace, groups), valid API__RUN_TOKEN_TTL_MS, that its steps
+ * send as MLFLOW_TRACKING_TOKEN (heap; NULL when the server checks no
+ * credentials or it cannot be made: a warning on stderr). */
+#define API__RUN_TOKEN_TTL_MS (7LL * 86400000)
+char *api__run_token(const mp_http_req *req);
 
 /* Whether who may verb ("get", "list", "create", "update", "delete") resource
  * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",

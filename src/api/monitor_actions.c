@@ -201,7 +201,7 @@ static void retrain(store *st, const char *home, const spec_monitor *m, json_t *
     mp_buf_init(&err);
     int status = -1;
     mp_err e = {0};
-    int rc = api__spawn_run(home, NULL, spec, &params, 0, &out, &err, &status, &e);
+    int rc = api__spawn_run(home, NULL, spec, &params, 0, NULL, &out, &err, &status, &e);
     char *id = rc == 0 && status == 0 ? api__first_line_id(&out) : NULL;
     /* a retraining that could not start counts for the cooldown too: no retry storm */
     json_object_set_new(state, "retrainMs", json_integer(now));

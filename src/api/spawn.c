@@ -48,10 +48,11 @@ static bool read_both(int out_fd, int err_fd, mp_buf *out, mp_buf *err) {
 
 /* Spawns `mlplane --home HOME run --detach [--parallel=N] [--param=k=v]... -- FILE`
  * with a clean signal state and without MLPLANE_SERVER (which would loop back
- * here); MLFLOW_TRACKING_URI is this server, so steps log to it. *status: its
+ * here); MLFLOW_TRACKING_URI is this server, so steps log to it (with token as
+ * MLFLOW_TRACKING_TOKEN when the server checks credentials). *status: its
  * exit status, -1 when unknown. */
 int api__spawn_run(const char *home, const char *base_url, const char *file, const mp_strv *params, int parallel,
-                     mp_buf *out, mp_buf *err, int *status, mp_err *e) {
+                   const char *token, mp_buf *out, mp_buf *err, int *status, mp_err *e) {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return mp_err_set(e, MP_EIO, "cannot find the mlplane binary: %s", strerror(errno));
@@ -67,9 +68,11 @@ int api__spawn_run(const char *home, const char *base_url, const char *file, con
     mp_strv_push(&argv, "--");
     mp_strv_push(&argv, file);
     for (char **ep = environ; ep && *ep; ep++)
-        if (!mp_str_starts(*ep, "MLPLANE_SERVER=") && !mp_str_starts(*ep, "MLFLOW_TRACKING_URI="))
+        if (!mp_str_starts(*ep, "MLPLANE_SERVER=") && !mp_str_starts(*ep, "MLFLOW_TRACKING_URI=") &&
+            !mp_str_starts(*ep, "MLFLOW_TRACKING_TOKEN=") && !mp_str_starts(*ep, "MLPLANE_TOKEN="))
             mp_strv_push(&envv, *ep);
     if (base_url && *base_url) mp_strv_push_owned(&envv, mp_xasprintf("MLFLOW_TRACKING_URI=%s", base_url));
+    if (token && *token) mp_strv_push_owned(&envv, mp_xasprintf("MLFLOW_TRACKING_TOKEN=%s", token));
 
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     int rc = 0;

@@ -36,6 +36,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -533,7 +534,10 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
         mp_buf_init(&err);
         int status = -1;
         int p = par && json_is_integer(par) ? (int)json_integer_value(par) : 0;
-        int rc = api__spawn_run(req->home, req->base_url, file, &params, p, &out, &err, &status, &e);
+        char *token = api__run_token(req);
+        int rc = api__spawn_run(req->home, req->base_url, file, &params, p, token, &out, &err, &status, &e);
+        if (token) sodium_memzero(token, strlen(token));
+        free(token);
         char *id = rc == 0 ? api__first_line_id(&out) : NULL;
         if (rc != 0) api_error(resp, &e);
         else if (id && (status == 0 || (status == -1 && err.len == 0)))

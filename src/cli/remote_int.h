@@ -15,6 +15,7 @@ typedef struct remote {
     char base[2048];
     char errbuf[CURL_ERROR_SIZE];
     char why[CURL_ERROR_SIZE + 4400]; /* remote__curl_why's message */
+    char auth[600]; /* "Authorization: Bearer TOKEN", "" when no token (cli_credentials_token) */
 } remote;
 
 typedef struct reply {
@@ -34,6 +35,8 @@ void remote__curl_defaults(remote *r);
  * string), with the hint to pass --cacert when the server's certificate was
  * not trusted. */
 const char *remote__curl_why(remote *r, CURLcode rc);
+/* h with r's Authorization header appended when it has a token. */
+struct curl_slist *remote__auth(const remote *r, struct curl_slist *h);
 void remote__reply_free(reply *y);
 /* One request; body (JSON text) may be NULL. Returns 0 with *y filled (any HTTP
  * status), or prints why the server could not be reached and returns CLI_FAILED. */

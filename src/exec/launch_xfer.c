@@ -6,8 +6,9 @@
  * 5xx) with a doubling pause (exec__launch_backoff_ms), up to the client's
  * retries; a blob being downloaded is rewound to where it started first. A
  * download streams into its file, its SHA-256 checked as it comes; an upload
- * sends one chunk held in memory (at most LAUNCH_CHUNK). Single-threaded: one
- * handle, one request at a time. */
+ * sends one chunk held in memory (at most LAUNCH_CHUNK). With MLPLANE_TOKEN set
+ * (a server with --auth), every request carries it as Authorization: Bearer.
+ * Single-threaded: one handle, one request at a time. */
 #include "exec/launch_int.h"
 
 #include <curl/curl.h>
@@ -23,6 +24,7 @@ struct launch_client {
     char *cacert; /* $MLPLANE_CACERT: the CA that verifies an https:// server, or NULL */
     int retries;
     char errbuf[CURL_ERROR_SIZE];
+    char auth[600]; /* "Authorization: Bearer $MLPLANE_TOKEN", "" without one */
 };
 
 int exec__client_open(const char *url, int retries, launch_client **out, mp_err *e) {
@@ -46,6 +48,8 @@ int exec__client_open(const char *url, int retries, launch_client **out, mp_err 
     size_t n = strlen(c->base);
     while (n > 0 && c->base[n - 1] == '/') c->base[--n] = '\0';
     c->retries = retries < 0 ? 0 : retries;
+    const char *token = getenv("MLPLANE_TOKEN");
+    if (token && *token) snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", token);
     *out = c;
     return 0;
 }
@@ -55,6 +59,7 @@ void exec__client_close(launch_client *c) {
     curl_easy_cleanup(c->c);
     free(c->base);
     free(c->cacert);
+    sodium_memzero(c->auth, sizeof c->auth);
     free(c);
 }
 
@@ -147,14 +152,16 @@ static int request(launch_client *c, const char *method, const char *path, const
         curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
         curl_easy_setopt(h, CURLOPT_USERAGENT, "mlplane-launch/" MLPLANE_VERSION);
         if (c->cacert) curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
-        struct curl_slist *hd = NULL;
+        struct curl_slist *hd = c->auth[0] ? curl_slist_append(NULL, c->auth) : NULL;
         src s = {body, len};
         if (body) {
             char ct[128];
             snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
             hd = curl_slist_append(hd, ct);
             hd = curl_slist_append(hd, "Expect:");
-            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        }
+        if (hd) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        if (body) {
             if (strcmp(method, "PUT") == 0) {
                 curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
                 curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);

@@ -244,7 +244,7 @@ step=(/mlplane/bin/ld.so --library-path /mlplane/bin/lib /mlplane/bin/mlplane "$
 mkdir -p "$R/mlplane/work"
 [ "$(ls -A "$R")" = mlplane ] || fail "the root holds only the launcher: $(ls -A "$R")"
 env -i MLPLANE_ARTIFACTS="$a" MLPLANE_RUN_ID=rx MLPLANE_STEP=train MLPLANE_SERVER="$SERVER_URL" \
-  MLPLANE_OUTPUTS=/mlplane/work/outputs "$CHROOT" "$R" "${cmd[@]:0:6}" "${step[@]}" >"$T_DIR/outx" 2>"$T_DIR/errx" ||
+  ${MLPLANE_TOKEN:+"MLPLANE_TOKEN=$MLPLANE_TOKEN"} MLPLANE_OUTPUTS=/mlplane/work/outputs "$CHROOT" "$R" "${cmd[@]:0:6}" "${step[@]}" >"$T_DIR/outx" 2>"$T_DIR/errx" ||
   fail "the step in a chroot: $(cat "$T_DIR/errx")"
 m=$(rec rx train outputs/model.json | jq -r .sha256)
 [ -f "$ART/mlplane/trees/${m:0:2}/$m.json" ] || fail "the model's manifest"

@@ -157,6 +157,27 @@ static const char *const migrations[] = {
     "  updated_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (namespace, name, key)"
     ");",
+    /* v14: API tokens (only the BLAKE2b hash of each secret kept) and users (only the Argon2id hash of each
+     * password kept), for `mlplane server --auth`. */
+    "CREATE TABLE IF NOT EXISTS api_tokens ("
+    "  id TEXT PRIMARY KEY,"
+    "  user TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL DEFAULT 'default',"
+    "  groups TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    "  secret_hash TEXT NOT NULL"
+    ");"
+    "CREATE TABLE IF NOT EXISTS api_users ("
+    "  name TEXT PRIMARY KEY,"
+    "  password_hash TEXT,"
+    "  admin INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
