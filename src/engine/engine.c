@@ -274,6 +274,8 @@ static int apply_start(engine *g, start_item *it) {
             rc = g->st->t->log_batch(g->st, g->run.id, NULL, 0, NULL, 0, &tag, 1, g->e);
             free(key);
         }
+        if (rc == 0) rc = engine__record_inputs(g, &it->prep);
+        if (rc == 0) rc = engine__record_outputs(g, s);
         if (rc == 0) rc = engine__publish_outputs(g, s);
         if (rc == 0) rc = engine__register_model(g, s);
         return rc ? rc : engine__set_step(g, s, STEP_CACHED, "StepCached", msg);
@@ -301,7 +303,8 @@ static int apply_start(engine *g, start_item *it) {
     s->rec.cache_key = mp_xstrdup(it->prep.cache_key);
     char msg[64];
     snprintf(msg, sizeof msg, "attempt %d", s->rec.attempts);
-    return engine__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
+    int rc = engine__record_inputs(g, &it->prep);
+    return rc ? rc : engine__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
 }
 
 static void poll_cancel(engine *g) {

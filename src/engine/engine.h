@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "exec/exec.h"
 #include "sched/sched.h"
 #include "spec/spec.h"
@@ -118,6 +120,20 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
 
 /* Whether the process recorded as a run's owner is still alive. */
 bool engine_owner_alive(const store_run *r);
+
+/* ---- lineage (lineage.c) ----------------------------------------------------------------
+ * What a registered version came from: {model, run (id, pipeline, namespace, state,
+ * specPath, specHash, params, ...; null when the run was deleted), step (the one that
+ * registered it), steps (it and every step upstream of it, each with its inputs and
+ * outputs by content hash), inputs (the data read from outside the run: hash, path,
+ * source), parents (versions whose file one of those steps read)}. *out: a new
+ * reference. MP_ENOENT when there is no such version. */
+int engine_lineage_model(store *st, const char *name, int64_t version, json_t **out, mp_err *e);
+/* Where the artifact whose hash starts with hash (8 to 64 hex digits) went: {hash,
+ * hashes (it and what was made from it, transitively), producedBy, consumedBy (steps
+ * of runs, with their depth), models (versions whose file is one of hashes)}.
+ * MP_ENOENT when nothing knows the hash, MP_EINVAL for a malformed one. */
+int engine_lineage_artifact(store *st, const char *hash, json_t **out, mp_err *e);
 
 /* Makes runs[0..n) fit to be shown: a run read while its owner was ending it
  * (not final in the row read, its owner gone by the liveness check) is read

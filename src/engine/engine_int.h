@@ -20,6 +20,8 @@ typedef struct engine__prep {
     char *error;     /* set when the step cannot start (bad input path, template) */
     const char *reason; /* the event of that failure: "DataValidationFailed"; NULL: "StepFailed" */
     char *report;       /* what to write to the step's log about it (a validation report), or NULL */
+    store_step_artifact *inputs; /* lineage: each input that exists, by content hash (heap array) */
+    size_t ninputs;
 } engine__prep;
 
 /* One step of a run being executed. */
@@ -237,6 +239,10 @@ json_t *engine__metrics_load(const char *path, char **warning);
 /* A metric value: a number, or "NaN", "Infinity", "-Infinity". */
 bool engine__metric_number(json_t *v, double *out);
 int engine__register_model(engine__engine *g, engine__step *s);
+/* Lineage (outcome.c), in the open transaction: the inputs prepared for s (pr->inputs),
+ * and the declared outputs of s by content hash (a cache hit's: the reused ones). */
+int engine__record_inputs(engine__engine *g, const engine__prep *pr);
+int engine__record_outputs(engine__engine *g, engine__step *s);
 int engine__step_exited(engine__engine *g, engine__step *s, const engine__exit *x);
 int engine__sweep_started(engine__engine *g, engine__step *s);
 int engine__conclude_sweep(engine__engine *g, engine__step *s);
