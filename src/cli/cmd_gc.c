@@ -1,7 +1,129 @@
-/* cmd_gc.c — mlplane gc (placeholder). */
+/* cmd_gc.c — mlplane gc [--dry-run] [-o table|json|yaml]: deletes what the applied
+ * RetentionPolicies say has expired (engine_gc: finished runs, their logs, their
+ * artifacts; never a run in progress, nor what a registered version or the step
+ * cache needs), or with --dry-run only says what it would delete. On the home only.
+ * The command's thread owns everything. */
 #include "cli/cli.h"
 
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char gc_help[] =
+    "Usage: mlplane gc [--dry-run] [-o table|json|yaml] [--home DIR]\n\n"
+    "Deletes what the applied RetentionPolicies (mlplane apply -f FILE) say has expired:\n"
+    "finished runs past spec.runs (as mlplane delete run does), their steps' outputs and\n"
+    "MLflow artifacts past spec.artifacts, their logs past spec.logs, each counted from\n"
+    "the run's end. Never a run in progress, nor a run a registered model version came\n"
+    "from or whose outputs the step cache points at (listed as kept, with why). Then\n"
+    "the artifact store's orphans are swept. Ends with a summary: what was deleted and\n"
+    "the bytes freed.\n\n"
+    "  --dry-run          report what would be deleted; delete nothing\n"
+    "  -o, --output FMT   table (default), json or yaml\n"
+    "  --home DIR         the home to collect\n";
+
+static void human(int64_t b, char *out, size_t n) {
+    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int i = 0;
+    while (v >= 1024 && i < 4) v /= 1024, i++;
+    if (i == 0) snprintf(out, n, "%lld B", (long long)b);
+    else snprintf(out, n, "%.1f %s", v, u[i]);
+}
+
+static void progress_line(void *ud, const char *line) {
+    (void)ud;
+    fprintf(stderr, "gc: %s\n", line);
+}
+
+static void print_report(json_t *r) {
+    bool dry = json_is_true(json_object_get(r, "dryRun"));
+    static const char *const hdr[] = {"RUN", "WHAT", "POLICY", "FILES", "SIZE", "ACTION"};
+    cli_table t;
+    cli_table_init(&t, 6, hdr);
+    static const char *const keys[] = {"deleted", "kept"};
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(r, keys[k]), i, x) {
+            char files[32] = "-", size[32] = "-";
+            if (k == 0) {
+                snprintf(files, sizeof files, "%lld", (long long)json_integer_value(json_object_get(x, "files")));
+                human(json_integer_value(json_object_get(x, "bytes")), size, sizeof size);
+            }
+            char action[600];
+            if (k == 0) snprintf(action, sizeof action, "%s", dry ? "would delete" : "deleted");
+            else snprintf(action, sizeof action, "kept: %s", cli_jstr(x, "reason", ""));
+            const char *row[] = {cli_jstr(x, "run", "-"), cli_jstr(x, "what", "-"), cli_jstr(x, "policy", "-"), files,
+                                 size, action};
+            cli_table_add(&t, row);
+        }
+    }
+    if (t.nrows) cli_table_print(&t, stdout);
+    cli_table_free(&t);
+}
+
 int cmd_gc(cli_env *env, int argc, char **argv) {
-    (void)env, (void)argc, (void)argv;
-    return cli_fail(CLI_FAILED, "gc: not yet");
+    if (cli_wants_help(argc, argv)) {
+        fputs(gc_help, stdout);
+        return CLI_OK;
+    }
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"dry-run", no_argument, NULL, 'n'},
+                                         {"home", required_argument, NULL, 'H'},
+                                         {NULL, 0, NULL, 0}};
+    cli_out out = OUT_TABLE;
+    bool dry = false;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 'o') {
+            if (cli_parse_out(optarg, &out)) return CLI_USAGE;
+        } else if (c == 'n') {
+            dry = true;
+        } else if (c == 'H') {
+            env->home_flag = optarg;
+        } else {
+            return cli_fail(CLI_USAGE, "gc: unknown flag %s (see mlplane gc --help)", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) return cli_fail(CLI_USAGE, "usage: mlplane gc [--dry-run] [-o table|json|yaml]");
+    if (env->server) return cli_not_remote(env, "gc");
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
+    mp_err e = {0};
+    executor *x = NULL;
+    json_t *r = NULL;
+    int status = CLI_OK;
+    if (exec_local_open(&x, &e) != 0) status = cli_fail_err(&e);
+    engine_gc_opts o = {.home = home, .dry_run = dry, .progress = progress_line};
+    if (status == CLI_OK && engine_gc(st, x, &o, &r, &e) != 0) status = cli_fail_err(&e);
+    if (x) x->m->close(x);
+    if (status == CLI_OK) {
+        json_t *tot = json_object_get(r, "totals");
+        if (out != OUT_TABLE) {
+            cli_print_json(r, out);
+        } else {
+            print_report(r);
+            char size[32];
+            human(json_integer_value(json_object_get(tot, "bytes")), size, sizeof size);
+            if (json_array_size(json_object_get(r, "policies")) == 0)
+                printf("no RetentionPolicy is applied: nothing expires (apply one with mlplane apply -f FILE)\n");
+            printf("%s %lld runs, %lld log files, %lld artifact files, %s %s", dry ? "would delete" : "deleted",
+                   (long long)json_integer_value(json_object_get(tot, "runs")),
+                   (long long)json_integer_value(json_object_get(tot, "logFiles")),
+                   (long long)json_integer_value(json_object_get(tot, "artifactFiles")), size,
+                   dry ? "would be freed" : "freed");
+            printf("; %zu kept", json_array_size(json_object_get(r, "kept")));
+            if (!dry) printf("; %lld orphan blobs swept", (long long)json_integer_value(json_object_get(tot, "orphanBlobs")));
+            printf("\n");
+        }
+    }
+    json_decref(r);
+    st->m->close(st);
+    free(home);
+    return status;
 }

@@ -34,8 +34,9 @@ static char *local_path(const char *home, const char *src) {
     return src[0] == '/' ? mp_path_abs(NULL, src) : NULL;
 }
 
-/* The folders run r owns (absolute, clean), into dirs. */
-static void owned_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs) {
+/* The folders run r owns (absolute, clean), into dirs: HOME/runs/ID first, then its
+ * MLflow artifacts' folder when it has one, then its submitted spec's. */
+void engine__run_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs) {
     char *runs = mp_xasprintf("%s/runs/%s", home, r->id);
     char *p = mp_path_abs(NULL, runs);
     mp_strv_push(dirs, p);
@@ -151,7 +152,7 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
     int rc = st->m->run_get(st, run, &r, e);
     if (rc == 0) engine_runs_settle(st, &r, 1);
     mp_strv dirs = {0};
-    if (rc == 0) owned_dirs(st, home, &r, &dirs);
+    if (rc == 0) engine__run_dirs(st, home, &r, &dirs);
     if (rc == 0 && !store_run_state_final(r.state) && !force) {
         bool live = engine_owner_alive(&r);
         rc = mp_err_set(e, MP_ESTATE,

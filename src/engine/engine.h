@@ -121,6 +121,24 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
 /* Whether the process recorded as a run's owner is still alive. */
 bool engine_owner_alive(const store_run *r);
 
+/* ---- retention (gc.c) --------------------------------------------------------------------
+ * `mlplane gc`: what the applied RetentionPolicies say has expired (finished runs past
+ * spec.runs, their artifacts past spec.artifacts, their logs past spec.logs) deleted,
+ * or only reported with dry_run. Never a run in progress, nor the files of a run a
+ * registered version came from or the step cache points at (those are in "kept",
+ * with why). Runs go through engine_run_delete. *report (a new reference):
+ * {dryRun, policies, deleted: [{run, what: run|artifacts|logs, policy, files, bytes}],
+ * kept: [{run, what, policy, reason}], totals: {runs, logFiles, artifactFiles, bytes,
+ * orphanBlobs}}. */
+typedef struct engine_gc_opts {
+    const char *home;
+    bool dry_run;
+    int64_t now_ms; /* the time ages are counted to; 0: now */
+    void (*progress)(void *ud, const char *line); /* every 100 items deleted; may be NULL */
+    void *ud;
+} engine_gc_opts;
+int engine_gc(store *st, executor *x, const engine_gc_opts *o, json_t **report, mp_err *e);
+
 /* ---- lineage (lineage.c) ----------------------------------------------------------------
  * What a registered version came from: {model, run (id, pipeline, namespace, state,
  * specPath, specHash, params, ...; null when the run was deleted), step (the one that

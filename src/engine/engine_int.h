@@ -90,6 +90,11 @@ char *engine__training_data(const engine__ctx *c, const engine__step *s);
 int engine__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e);
 char *engine__params_to_json(const spec_kv *kv, size_t n);
 
+/* The folders run r owns (delete.c), into dirs (absolute, clean): HOME/runs/ID first,
+ * then HOME/artifacts/EXP/ID (its MLflow artifacts) when it has one, then
+ * HOME/submitted/X for a run submitted to a server. */
+void engine__run_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs);
+
 /* HOME/runs/RUN/STEP (heap): a step's outputs directory. */
 char *engine__step_dir(const char *home, const char *run_id, const char *step);
 

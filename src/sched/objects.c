@@ -480,6 +480,7 @@ static const sched_object_kind object_kinds[] = {
     {"LocalQueue", "localqueue", "localqueues", "lq"},
     {"Deployment", "deployment", "deployments", "deploy"},
     {"Monitor", "monitor", "monitors", "mon"},
+    {"RetentionPolicy", "retentionpolicy", "retentionpolicies", "retention"},
 };
 enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
 

@@ -161,6 +161,7 @@ const spec_meta *spec_object_meta(const spec_object *o) {
     case SPEC_KIND_RESOURCE_FLAVOR: return &o->u.resource_flavor->meta;
     case SPEC_KIND_DEPLOYMENT: return &o->u.deployment->meta;
     case SPEC_KIND_MONITOR: return &o->u.monitor->meta;
+    case SPEC_KIND_RETENTION_POLICY: return &o->u.retention->meta;
     }
     assert(!"unknown spec_kind");
     return NULL;
@@ -177,6 +178,7 @@ void spec__object_free(spec_object *o) {
     case SPEC_KIND_RESOURCE_FLAVOR: spec_resource_flavor_free(o->u.resource_flavor); break;
     case SPEC_KIND_DEPLOYMENT: spec_deployment_free(o->u.deployment); break;
     case SPEC_KIND_MONITOR: spec_monitor_free(o->u.monitor); break;
+    case SPEC_KIND_RETENTION_POLICY: spec_retention_policy_free(o->u.retention); break;
     }
 }
 

@@ -555,6 +555,22 @@ typedef struct spec_monitor {
     spec_pos pos;            /* of spec */
 } spec_monitor;
 
+/* ---- retention ------------------------------------------------------------------------
+ * kind: RetentionPolicy — how long the finished runs of a namespace (or of one
+ * experiment in it) are kept, and their logs and artifacts, before `mlplane gc`
+ * deletes them (retention.c). */
+typedef struct spec_retention_policy {
+    spec_meta meta;       /* metadata.namespace: the namespace it applies to */
+    char *experiment;     /* spec.experiment: only this experiment's runs (its pipeline's name); NULL: all */
+    int64_t runs_ms;      /* spec.runs: a run's records and folders, after its end; 0: kept */
+    int64_t logs_ms;      /* spec.logs: its steps' logs; 0: kept */
+    int64_t artifacts_ms; /* spec.artifacts: its steps' outputs and MLflow artifacts; 0: kept */
+    spec_pos pos;         /* of spec */
+} spec_retention_policy;
+void spec_retention_policy_free(spec_retention_policy *r);
+/* "30d" -> ms: a positive integer and a unit s, m, h, d or w. -1 when malformed. */
+int spec_duration_parse(const char *s, int64_t *ms);
+
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
     SPEC_KIND_PRIORITY_CLASS,
@@ -565,6 +581,7 @@ typedef enum spec_kind {
     SPEC_KIND_RESOURCE_FLAVOR,
     SPEC_KIND_DEPLOYMENT,
     SPEC_KIND_MONITOR,
+    SPEC_KIND_RETENTION_POLICY,
 } spec_kind;
 
 typedef struct spec_object {
@@ -580,6 +597,7 @@ typedef struct spec_object {
         spec_resource_flavor *resource_flavor;
         spec_deployment *deployment;
         spec_monitor *monitor;
+        spec_retention_policy *retention;
     } u;
 } spec_object;
 
