@@ -152,6 +152,8 @@ int cmd_drift(cli_env *env, int argc, char **argv);
 int cmd_monitor(cli_env *env, int argc, char **argv);
 int cmd_lineage(cli_env *env, int argc, char **argv); /* cmd_lineage.c */
 int cmd_gc(cli_env *env, int argc, char **argv);      /* cmd_gc.c */
+/* get retentionpolicies: the applied RetentionPolicies (cmd_gc.c). */
+int cli_get_retention(cli_env *env, cli_out out);
 int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out);
 int cli_describe_monitor(cli_env *env, const char *home_flag, const char *name, cli_out out);
 /* `get queue`: steps of live runs that wait, with why (cmd_sched.c). */

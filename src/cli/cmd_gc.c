@@ -64,6 +64,56 @@ static void print_report(json_t *r) {
     cli_table_free(&t);
 }
 
+/* ms as the largest unit that divides it ("30d"), "-" for 0. */
+static void ttl_text(int64_t ms, char *out, size_t n) {
+    static const struct { char unit; int64_t ms; } units[] = {
+        {'w', 604800000}, {'d', 86400000}, {'h', 3600000}, {'m', 60000}, {'s', 1000}};
+    if (ms <= 0) {
+        snprintf(out, n, "-");
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(out, n, "%lld%c", (long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    snprintf(out, n, "%lldms", (long long)ms);
+}
+
+int cli_get_retention(cli_env *env, cli_out out) {
+    char *home = NULL;
+    store *st = NULL;
+    if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
+    mp_err e = {0};
+    json_t *all = NULL;
+    int status = engine_gc_policies(st, &all, &e) == 0 ? CLI_OK : cli_fail_err(&e);
+    if (status == CLI_OK && out != OUT_TABLE) {
+        cli_print_json(all, out);
+    } else if (status == CLI_OK) {
+        static const char *const hdr[] = {"NAMESPACE", "NAME", "EXPERIMENT", "RUNS", "ARTIFACTS", "LOGS"};
+        cli_table t;
+        cli_table_init(&t, 6, hdr);
+        size_t i;
+        json_t *p;
+        json_array_foreach(all, i, p) {
+            char r[32], a[32], l[32];
+            ttl_text(json_integer_value(json_object_get(p, "runsMs")), r, sizeof r);
+            ttl_text(json_integer_value(json_object_get(p, "artifactsMs")), a, sizeof a);
+            ttl_text(json_integer_value(json_object_get(p, "logsMs")), l, sizeof l);
+            const char *row[] = {cli_jstr(p, "namespace", "-"), cli_jstr(p, "name", "-"), cli_jstr(p, "experiment", "*"),
+                                 r, a, l};
+            cli_table_add(&t, row);
+        }
+        if (t.nrows) cli_table_print(&t, stdout);
+        else printf("no RetentionPolicy is applied\n");
+        cli_table_free(&t);
+    }
+    json_decref(all);
+    st->m->close(st);
+    free(home);
+    return status;
+}
+
 int cmd_gc(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(gc_help, stdout);

@@ -218,7 +218,8 @@ static const char get_help[] =
     "                        [--show-labels] [-w]\n"
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy), monitors (mon),\n"
-    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
+    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf),\n"
+    "      retentionpolicies (retention)\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
     "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
@@ -306,6 +307,10 @@ static int f_monitors(cli_env *env, const get_req *q, cli_out out) {
     (void)q;
     return cli_get_monitors(env, NULL, out);
 }
+static int f_retention(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return cli_get_retention(env, out);
+}
 static int f_objects(cli_env *env, const get_req *q, cli_out out) {
     return env->backend->get_objects(env, q->kind->kind, out);
 }
@@ -323,6 +328,7 @@ static const get_kind kinds[] = {
     {"localqueues", "localqueue", "lq", f_objects, 0, false, NULL},
     {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
     {"resourceflavors", "resourceflavor", "rf", f_objects, 0, false, NULL},
+    {"retentionpolicies", "retentionpolicy", "retention", f_retention, 0, false, "mlplane gc --dry-run shows what they expire"},
 };
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 

@@ -138,6 +138,9 @@ typedef struct engine_gc_opts {
     void *ud;
 } engine_gc_opts;
 int engine_gc(store *st, executor *x, const engine_gc_opts *o, json_t **report, mp_err *e);
+/* The applied RetentionPolicies: [{name, namespace, experiment, runsMs, logsMs,
+ * artifactsMs}] (a new reference; `get retentionpolicies`). */
+int engine_gc_policies(store *st, json_t **out, mp_err *e);
 
 /* ---- lineage (lineage.c) ----------------------------------------------------------------
  * What a registered version came from: {model, run (id, pipeline, namespace, state,

@@ -304,6 +304,21 @@ static json_t *policy_json(const spec_retention_policy *p) {
     return o;
 }
 
+int engine_gc_policies(store *st, json_t **out, mp_err *e) {
+    *out = NULL;
+    sched_objects objs;
+    const spec_retention_policy **pol = NULL;
+    size_t np = 0;
+    int rc = policies_load(st, &objs, &pol, &np, e);
+    if (rc != 0) return rc;
+    json_t *a = json_array();
+    for (size_t i = 0; i < np; i++) json_array_append_new(a, policy_json(pol[i]));
+    free(pol);
+    sched_objects_free(&objs);
+    *out = a;
+    return 0;
+}
+
 int engine_gc(store *st, executor *x, const engine_gc_opts *o, json_t **report, mp_err *e) {
     *report = NULL;
     sched_objects objs;

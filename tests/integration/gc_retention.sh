@@ -83,6 +83,9 @@ spec:
   logs: 7d
 YAML
 mlp apply -f "$T_DIR/policy.yaml" >/dev/null || fail "apply the policy"
+assert_eq "$(mlp get retentionpolicies -o json | jq -c '.[0] | [.name, .namespace, .runsMs, .artifactsMs, .logsMs]')" \
+  "[\"team\",\"default\",$((30 * DAY)),$((20 * DAY)),$((7 * DAY))]" "get retentionpolicies"
+assert_contains "$(mlp get retention)" "30d" "get retention: the TTLs as durations"
 files >"$T_DIR/before"
 mlp gc --dry-run -o json >"$T_DIR/dry.json" || fail "gc --dry-run"
 files >"$T_DIR/after"
@@ -128,5 +131,9 @@ assert_eq "$(jq -r '[.deleted[] | "\(.run):\(.what)"] | join(" ")' <<<"$out")" "
 mlp describe run "$mid" >/dev/null || fail "its records went with its artifacts"
 assert_eq "$(mlp gc -o json | jq '.deleted | length')" "0" "a second gc finds nothing more"
 ok "artifacts expire on their own TTL; the run's records stay; gc is idempotent"
+assert_eq "$(mlp delete retentionpolicy team)" "RetentionPolicy/team deleted" "delete retentionpolicy"
+age "$new" 400
+assert_eq "$(mlp gc -o json | jq '.deleted | length')" "0" "without a policy nothing expires"
+ok "get and delete retentionpolicy"
 mlp cancel "$slow" >/dev/null || true
 finish
