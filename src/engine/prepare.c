@@ -281,7 +281,8 @@ static void lineage_inputs(const engine__ctx *c, const engine__step *s, const mp
     }
 }
 
-void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr) {
+/* engine__prepare; lineage: whether to hash the inputs for step_artifacts. */
+static void prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr, bool lineage) {
     memset(pr, 0, sizeof *pr);
     const spec_step *sp = s->spec;
     mp_strv inputs = {0};
@@ -377,10 +378,12 @@ void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *
     free(self_dir);
 
     if (sp->cache && !pr->error) pr->cache_key = cache_key(c, s, &lud, &pr->error);
-    if (!pr->error) lineage_inputs(c, s, &inputs, pr);
+    if (!pr->error && lineage) lineage_inputs(c, s, &inputs, pr);
     for (int i = 0; i < 8; i++) mp_buf_free(&lud.scratch[i]);
     mp_strv_free(&inputs);
 }
+
+void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr) { prepare(c, s, pr, true); }
 
 void engine__prep_free(engine__prep *pr) {
     mp_strv_free(&pr->argv);
@@ -435,7 +438,7 @@ char *engine__step_dir(const char *home, const char *run_id, const char *step) {
  * when none; heap. */
 char *engine__training_data(const engine__ctx *c, const engine__step *s) {
     engine__prep pr;
-    engine__prepare(c, s, &pr);
+    prepare(c, s, &pr, false); /* no lineage hashing: this runs in the engine's transaction */
     char *found = NULL;
     size_t olen = s->rec.outputs_dir ? strlen(s->rec.outputs_dir) : 0;
     for (size_t i = 0; i < pr.argv.n && !found; i++) {
