@@ -89,26 +89,56 @@ static ttl ttl_of(const spec_retention_policy *const *v, size_t n, const store_r
 
 /* ---- files ------------------------------------------------------------------------------ */
 
-/* Counts the regular files under path and their bytes (symlinks not followed). */
-static void du(const char *path, int64_t *files, int64_t *bytes, int depth) {
+/* What deleting some paths frees: the regular files under them (symlinks not
+ * followed) and the bytes of those whose every hard link is among them (a run's
+ * output and its MLflow artifact are one file; a registered version's blob keeps
+ * its bytes alive). Filled by du, read by du_bytes. */
+typedef struct du_set {
+    struct du_ino { dev_t dev; ino_t ino; nlink_t nlink, seen; int64_t size; } *v;
+    size_t n, cap;
+    int64_t files;
+} du_set;
+
+static void du(du_set *d, const char *path, int depth) {
     struct stat sb;
     if (depth > 64 || lstat(path, &sb) != 0) return;
     if (S_ISREG(sb.st_mode)) {
-        (*files)++;
-        *bytes += (int64_t)sb.st_size;
+        d->files++;
+        for (size_t i = 0; i < d->n; i++)
+            if (d->v[i].dev == sb.st_dev && d->v[i].ino == sb.st_ino) {
+                d->v[i].seen++;
+                return;
+            }
+        if (d->n == d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 64;
+            d->v = mp_xrealloc(d->v, d->cap * sizeof *d->v);
+        }
+        d->v[d->n++] = (struct du_ino){sb.st_dev, sb.st_ino, sb.st_nlink, 1, (int64_t)sb.st_size};
         return;
     }
     if (!S_ISDIR(sb.st_mode)) return;
-    DIR *d = opendir(path);
-    if (!d) return;
+    DIR *dir = opendir(path);
+    if (!dir) return;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while ((de = readdir(dir))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
         char *sub = mp_xasprintf("%s/%s", path, de->d_name);
-        du(sub, files, bytes, depth + 1);
+        du(d, sub, depth + 1);
         free(sub);
     }
-    closedir(d);
+    closedir(dir);
+}
+
+static int64_t du_bytes(const du_set *d) {
+    int64_t b = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i].seen >= d->v[i].nlink) b += d->v[i].size;
+    return b;
+}
+
+static void du_free(du_set *d) {
+    free(d->v);
+    memset(d, 0, sizeof *d);
 }
 
 /* The paths of a run's logs or of its artifacts (what exists), into out. */
@@ -209,12 +239,15 @@ static void note(json_t *arr, const store_run *r, const char *what, const char *
     json_array_append_new(arr, o);
 }
 
-/* Deletes (or, in a dry run, measures) paths; adds their files and bytes. */
+/* Deletes (or, in a dry run, measures) paths; their files and the bytes that frees. */
 static int remove_paths(gc *g, const mp_strv *paths, int64_t *files, int64_t *bytes, mp_err *e) {
-    for (size_t i = 0; i < paths->n; i++) {
-        du(paths->v[i], files, bytes, 0);
-        if (!g->o->dry_run && mp_rm_rf(paths->v[i], e) != 0) return MP_EIO;
-    }
+    du_set d = {0};
+    for (size_t i = 0; i < paths->n; i++) du(&d, paths->v[i], 0);
+    *files = d.files;
+    *bytes = du_bytes(&d);
+    du_free(&d);
+    for (size_t i = 0; i < paths->n && !g->o->dry_run; i++)
+        if (mp_rm_rf(paths->v[i], e) != 0) return MP_EIO;
     return 0;
 }
 
@@ -233,12 +266,15 @@ static int collect_run(gc *g, const store_run *r, const ttl *t, const store_mode
         runs_due = art_due = false;
     }
     if (runs_due) {
-        int64_t files = 0, bytes = 0, logs = 0, lbytes = 0;
         mp_strv lp = {0};
         run_paths(&dirs, true, &lp);
-        for (size_t i = 0; i < lp.n; i++) du(lp.v[i], &logs, &lbytes, 0);
+        du_set dl = {0}, da = {0};
+        for (size_t i = 0; i < lp.n; i++) du(&dl, lp.v[i], 0);
+        for (size_t i = 0; i < dirs.n; i++) du(&da, dirs.v[i], 0);
+        int64_t logs = dl.files, files = da.files, bytes = du_bytes(&da);
+        du_free(&dl);
+        du_free(&da);
         mp_strv_free(&lp);
-        for (size_t i = 0; i < dirs.n; i++) du(dirs.v[i], &files, &bytes, 0);
         char *gone = NULL;
         mp_err de = {0};
         int drc = g->o->dry_run ? 0 : engine_run_delete(g->st, g->x, g->o->home, r->id, false, DELETE_WAIT_MS, &gone, &de);
