@@ -147,7 +147,7 @@ int engine_gc_policies(store *st, json_t **out, mp_err *e);
  * specPath, specHash, params, ...; null when the run was deleted), step (the one that
  * registered it), steps (it and every step upstream of it, each with its inputs and
  * outputs by content hash), inputs (the data read from outside the run: hash, path,
- * source), parents (versions whose file one of those steps read)}. *out: a new
+ * source), parents (versions whose file one of those steps read, or that a Monitor retrained)}. *out: a new
  * reference. MP_ENOENT when there is no such version. */
 int engine_lineage_model(store *st, const char *name, int64_t version, json_t **out, mp_err *e);
 /* Where the artifact whose hash starts with hash (8 to 64 hex digits) went: {hash,

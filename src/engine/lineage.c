@@ -9,7 +9,9 @@
  *   model -> its run, spec hash, params, the registering step (its
  *            ModelRegistered event), the steps upstream of it (the spec's
  *            dependencies), their inputs with hashes and sources, and parent
- *            versions (an input whose hash is another version's file);
+ *            versions (an input whose hash is another version's file, or the
+ *            version a Monitor found drifting when it started this run: the run's
+ *            MLflow tag mlplane.retrainedFrom);
  *   hash  -> the steps that wrote it and read it, then (transitively) what those
  *            steps wrote and who read that, and every version whose file is one
  *            of those hashes.
@@ -200,6 +202,27 @@ static void steps_json(store *st, const store_run *r, const mp_strv *set, bool a
     store_step_array_free(ss, ns);
 }
 
+/* A retraining's parent: the version its Monitor found drifting (the run's MLflow tags
+ * mlplane.retrainedFrom = models:/NAME/VERSION, mlplane.retrainedBy), into parents. */
+static void retrained_from(store *st, const char *run, json_t *parents) {
+    store_track_run tr = {0};
+    if (st->t->run_get(st, run, &tr, NULL) != 0) return;
+    const char *from = NULL, *by = NULL;
+    for (size_t i = 0; i < tr.ntags; i++) {
+        if (strcmp(tr.tags[i].key, "mlplane.retrainedFrom") == 0) from = tr.tags[i].value;
+        if (strcmp(tr.tags[i].key, "mlplane.retrainedBy") == 0) by = tr.tags[i].value;
+    }
+    const char *slash = from && mp_str_starts(from, "models:/") ? strrchr(from + 8, '/') : NULL;
+    if (slash) {
+        json_t *p = json_object();
+        json_object_set_new(p, "name", json_stringn(from + 8, (size_t)(slash - from - 8)));
+        json_object_set_new(p, "version", json_integer(strtoll(slash + 1, NULL, 10)));
+        json_object_set_new(p, "via", json_sprintf("retraining by %s on drift", by ? by : "a Monitor"));
+        json_array_append_new(parents, p);
+    }
+    store_track_run_free(&tr);
+}
+
 int engine_lineage_model(store *st, const char *name, int64_t version, json_t **out, mp_err *e) {
     *out = NULL;
     store_model_version mv;
@@ -230,6 +253,7 @@ int engine_lineage_model(store *st, const char *name, int64_t version, json_t **
         json_object_set_new(o, "run", run_json(&r));
         json_object_set_new(o, "step", str_or_null(reg));
         steps_json(st, &r, &set, set.n == 0, &vs, &mv, steps, inputs, parents);
+        retrained_from(st, r.id, parents);
         mp_strv_free(&set);
         free(reg);
     } else {
