@@ -131,6 +131,18 @@ assert_eq "$(jq -r '[.deleted[] | "\(.run):\(.what)"] | join(" ")' <<<"$out")" "
 mlp describe run "$mid" >/dev/null || fail "its records went with its artifacts"
 assert_eq "$(mlp gc -o json | jq '.deleted | length')" "0" "a second gc finds nothing more"
 ok "artifacts expire on their own TTL; the run's records stay; gc is idempotent"
+cat >"$T_DIR/exp.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: RetentionPolicy
+metadata: {name: quick, namespace: default}
+spec: {experiment: plain, runs: 20d}
+YAML
+mlp apply -f "$T_DIR/exp.yaml" >/dev/null || fail "apply the experiment's policy"
+out=$(mlp gc -o json) || fail "gc with an experiment's policy"
+assert_eq "$(jq -r '[.deleted[] | "\(.run):\(.what):\(.policy)"] | join(" ")' <<<"$out")" "$mid:run:quick" \
+  "the experiment's policy governs its runs (20d < the namespace's 30d)"
+ok "a policy naming an experiment wins over the namespace's for that experiment's runs"
+assert_eq "$(mlp delete retentionpolicy quick)" "RetentionPolicy/quick deleted" "delete the experiment's policy"
 assert_eq "$(mlp delete retentionpolicy team)" "RetentionPolicy/team deleted" "delete retentionpolicy"
 age "$new" 400
 assert_eq "$(mlp gc -o json | jq '.deleted | length')" "0" "without a policy nothing expires"
