@@ -257,10 +257,15 @@ int engine_lineage_model(store *st, const char *name, int64_t version, json_t **
         mp_strv_free(&set);
         free(reg);
     } else {
+        store_track_run tr = {0};
+        bool mlflow = mv.run_id && st->t->run_get(st, mv.run_id, &tr, NULL) == 0;
+        store_track_run_free(&tr);
         json_object_set_new(o, "run", json_null());
         json_object_set_new(o, "step", json_null());
-        json_object_set_new(o, "note", json_string(mv.run_id ? "the run that registered this version was deleted"
-                                                              : "this version was not registered by a pipeline run"));
+        json_object_set_new(o, "note", json_string(mlflow       ? "registered from an MLflow run, not a pipeline run: "
+                                                                  "no steps or inputs are recorded"
+                                                   : mv.run_id ? "the run that registered this version was deleted"
+                                                               : "this version names no run"));
     }
     json_object_set_new(o, "steps", steps);
     json_object_set_new(o, "inputs", inputs);
@@ -346,6 +351,7 @@ int engine_lineage_artifact(store *st, const char *hash, json_t **out, mp_err *e
                 json_array_append_new(models, j);
                 break;
             }
+    json_object_set_new(o, "truncated", json_boolean(seen.n >= REVERSE_MAX));
     json_t *hashes = json_array();
     for (size_t k = 0; k < seen.n; k++) json_array_append_new(hashes, json_string(seen.v[k]));
     json_object_set_new(o, "hash", json_string(hash));

@@ -104,4 +104,10 @@ assert_eq "$(mlp --server "$SERVER_URL" lineage models:/bc/1 -o json | jq -S .)"
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/api/v1/lineage/models/bc/versions/9")" "404" "an unknown version is 404"
 assert_eq "$(mlp --server "$SERVER_URL" lineage artifact "$h" -o json | jq -r '.models | length')" "2" "artifact through the server"
 ok "lineage through --server (GET /api/v1/lineage/...)"
+
+mlp delete run "$crun" >/dev/null || fail "delete the child's run"
+assert_eq "$(mlp lineage models:/child/1 -o json | jq -r '"\(.run) \(.note)"')" \
+  "null the run that registered this version was deleted" "a version whose run is gone says so"
+assert_contains "$(mlp lineage models:/child/1)" "the run that registered this version was deleted" "table too"
+ok "lineage of a version whose run was deleted"
 finish
