@@ -51,7 +51,8 @@ static int policies_load(store *st, sched_objects *objs, const spec_retention_po
             const spec_file *sf = objs->files[f];
             for (size_t k = 0; k < sf->nobjs; k++)
                 if (sf->objs[k].kind == SPEC_KIND_RETENTION_POLICY &&
-                    strcmp(sf->objs[k].u.retention->meta.name, keys[i].name) == 0)
+                    strcmp(sf->objs[k].u.retention->meta.name, keys[i].name) == 0 &&
+                    strcmp(sf->objs[k].u.retention->meta.namespace_, keys[i].namespace_ ? keys[i].namespace_ : "") == 0)
                     v[(*n)++] = sf->objs[k].u.retention;
         }
     }

@@ -109,7 +109,9 @@ static bool current(const cur *c, const char *kind, const char *ns, const char *
 }
 
 static const char *obj_ns(const spec_object *o) {
-    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE ? spec_object_meta(o)->namespace_ : "";
+    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE || o->kind == SPEC_KIND_RETENTION_POLICY
+               ? spec_object_meta(o)->namespace_
+               : "";
 }
 
 typedef struct keep_ctx {
@@ -510,8 +512,8 @@ int sched_objects_delete(store *st, const char *kind, const char *ns, const char
         return rc;
     }
     bool deployment = strcmp(k, "Deployment") == 0;
-    /* LocalQueues live in a namespace, "default" unless given (as kubectl); nothing else has one */
-    const char *where = strcmp(k, "LocalQueue") == 0 ? (ns && *ns ? ns : "default") : "";
+    /* LocalQueues and RetentionPolicies live in a namespace, "default" unless given (as kubectl); nothing else has one */
+    const char *where = strcmp(k, "LocalQueue") == 0 || strcmp(k, "RetentionPolicy") == 0 ? (ns && *ns ? ns : "default") : "";
     int rc = st->m->begin(st, e);
     if (rc != 0) return rc;
     rc = st->o->object_delete(st, k, where, name, e);

@@ -373,7 +373,7 @@ static const kind_def KINDS[] = {
     {"ResourceFlavor", SPEC_KIND_RESOURCE_FLAVOR, spec__decode_resource_flavor, DOC_FIELDS, false, false},
     {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
     {"Monitor", SPEC_KIND_MONITOR, spec__decode_monitor, DOC_FIELDS, true, false},
-    {"RetentionPolicy", SPEC_KIND_RETENTION_POLICY, spec__decode_retention, DOC_FIELDS, true, false},
+    {"RetentionPolicy", SPEC_KIND_RETENTION_POLICY, spec__decode_retention, DOC_FIELDS, true, true},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 

@@ -138,11 +138,16 @@ metadata: {name: quick, namespace: default}
 spec: {experiment: plain, runs: 20d}
 YAML
 mlp apply -f "$T_DIR/exp.yaml" >/dev/null || fail "apply the experiment's policy"
+sed 's/namespace: default/namespace: team-b/; s/runs: 20d/runs: 1d/' "$T_DIR/exp.yaml" >"$T_DIR/exp-b.yaml"
+mlp apply -f "$T_DIR/exp-b.yaml" >/dev/null || fail "apply a policy of the same name in namespace team-b"
+assert_eq "$(mlp get retentionpolicies -o json | jq -r '[.[] | select(.name == "quick") | .namespace] | sort | join(",")')" \
+  "default,team-b" "policies of one name in two namespaces are two policies"
 out=$(mlp gc -o json) || fail "gc with an experiment's policy"
 assert_eq "$(jq -r '[.deleted[] | "\(.run):\(.what):\(.policy)"] | join(" ")' <<<"$out")" "$mid:run:quick" \
   "the experiment's policy governs its runs (20d < the namespace's 30d)"
 ok "a policy naming an experiment wins over the namespace's for that experiment's runs"
 assert_eq "$(mlp delete retentionpolicy quick)" "RetentionPolicy/quick deleted" "delete the experiment's policy"
+assert_eq "$(mlp delete retentionpolicy quick -n team-b)" "RetentionPolicy/quick deleted" "delete team-b's"
 assert_eq "$(mlp delete retentionpolicy team)" "RetentionPolicy/team deleted" "delete retentionpolicy"
 age "$new" 400
 assert_eq "$(mlp gc -o json | jq '.deleted | length')" "0" "without a policy nothing expires"
