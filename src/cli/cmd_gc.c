@@ -145,13 +145,10 @@ int cmd_gc(cli_env *env, int argc, char **argv) {
     store *st = NULL;
     if (cli_open_store_existing(env, NULL, &home, &st)) return CLI_FAILED;
     mp_err e = {0};
-    executor *x = NULL;
     json_t *r = NULL;
     int status = CLI_OK;
-    if (exec_local_open(&x, &e) != 0) status = cli_fail_err(&e);
     engine_gc_opts o = {.home = home, .dry_run = dry, .progress = progress_line};
-    if (status == CLI_OK && engine_gc(st, x, &o, &r, &e) != 0) status = cli_fail_err(&e);
-    if (x) x->m->close(x);
+    if (engine_gc(st, &o, &r, &e) != 0) status = cli_fail_err(&e);
     if (status == CLI_OK) {
         json_t *tot = json_object_get(r, "totals");
         if (out != OUT_TABLE) {

@@ -145,6 +145,16 @@ static int checks(store *st, const char *home, const store_run *r, const mp_strv
     return rc;
 }
 
+int engine__run_remove(store *st, const char *id, const mp_strv *dirs, mp_err *e) {
+    int rc = st->m->run_delete(st, id, e);
+    for (size_t k = 0; rc == 0 && k < dirs->n; k++) {
+        mp_err fe;
+        if (mp_rm_rf(dirs->v[k], &fe) != 0)
+            rc = mp_err_set(e, MP_EIO, "the records of run %s are deleted, but not all of its files: %s", id, fe.msg);
+    }
+    return rc;
+}
+
 int engine_run_delete(store *st, executor *x, const char *home, const char *run, bool force, int wait_ms,
                      char **deleted, mp_err *e) {
     *deleted = NULL;
@@ -174,12 +184,7 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
         /* a step that ended while it stopped may have registered a version */
         if (rc == 0) rc = checks(st, home, &r, &dirs, e);
     }
-    if (rc == 0) rc = st->m->run_delete(st, r.id, e);
-    for (size_t k = 0; rc == 0 && k < dirs.n; k++) {
-        mp_err fe;
-        if (mp_rm_rf(dirs.v[k], &fe) != 0)
-            rc = mp_err_set(e, MP_EIO, "the records of run %s are deleted, but not all of its files: %s", r.id, fe.msg);
-    }
+    if (rc == 0) rc = engine__run_remove(st, r.id, &dirs, e);
     if (rc == 0) *deleted = mp_xstrdup(r.id);
     mp_strv_free(&dirs);
     store_run_free(&r);

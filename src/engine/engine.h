@@ -126,7 +126,7 @@ bool engine_owner_alive(const store_run *r);
  * spec.runs, their artifacts past spec.artifacts, their logs past spec.logs) deleted,
  * or only reported with dry_run. Never a run in progress, nor the files of a run a
  * registered version came from or the step cache points at (those are in "kept",
- * with why). Runs go through engine_run_delete. *report (a new reference):
+ * with why). Runs go as engine_run_delete deletes them. *report (a new reference):
  * {dryRun, policies, deleted: [{run, what: run|artifacts|logs, policy, files, bytes}],
  * kept: [{run, what, policy, reason}], totals: {runs, logFiles, artifactFiles, bytes,
  * orphanBlobs}}. */
@@ -137,7 +137,7 @@ typedef struct engine_gc_opts {
     void (*progress)(void *ud, const char *line); /* every 100 items deleted; may be NULL */
     void *ud;
 } engine_gc_opts;
-int engine_gc(store *st, executor *x, const engine_gc_opts *o, json_t **report, mp_err *e);
+int engine_gc(store *st, const engine_gc_opts *o, json_t **report, mp_err *e);
 /* The applied RetentionPolicies: [{name, namespace, experiment, runsMs, logsMs,
  * artifactsMs}] (a new reference; `get retentionpolicies`). */
 int engine_gc_policies(store *st, json_t **out, mp_err *e);

@@ -94,6 +94,10 @@ char *engine__params_to_json(const spec_kv *kv, size_t n);
  * then HOME/artifacts/EXP/ID (its MLflow artifacts) when it has one, then
  * HOME/submitted/X for a run submitted to a server. */
 void engine__run_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs);
+/* The deleting half of engine_run_delete, for a caller that has made its checks (an
+ * ended run no version or cache hit needs: gc.c): the run's records (one transaction),
+ * then the folders dirs (engine__run_dirs). */
+int engine__run_remove(store *st, const char *id, const mp_strv *dirs, mp_err *e);
 
 /* HOME/runs/RUN/STEP (heap): a step's outputs directory. */
 char *engine__step_dir(const char *home, const char *run_id, const char *step);

@@ -6,8 +6,9 @@
  * several of the same reach: the shortest TTL of each kind wins. Ages count from
  * the run's end, so a run in progress (or interrupted: not ended) is never
  * touched. For a finished run, in this order:
- *   runs       past spec.runs: the run goes whole, through engine_run_delete (the
- *              one deleter of `mlplane delete run`: records, MLflow run, folders);
+ *   runs       past spec.runs: the run goes whole, as `mlplane delete run` deletes
+ *              it (engine__run_remove, engine_run_delete's deleting half: records,
+ *              MLflow run, folders), after the same checks made once for all runs;
  *   artifacts  past spec.artifacts: its steps' outputs (HOME/runs/ID/STEP, its
  *              checkpoints) and its MLflow artifacts (HOME/artifacts/EXP/ID); the
  *              run's records, metrics and logs stay;
@@ -19,7 +20,7 @@
  * hits the cache. Registered versions' files live in the artifact store
  * (HOME/artifacts/sha256) and are never deleted here; its orphans are swept
  * (store_artstore_sweep) as at the server's start.
- * Runs on the caller's thread with its store and executor. */
+ * Runs on the caller's thread with its store. */
 #include "engine/engine_int.h"
 
 #include <dirent.h>
@@ -27,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define DELETE_WAIT_MS 15000
 
 /* ---- the policies --------------------------------------------------------------------- */
 
@@ -181,6 +180,7 @@ static char *why_kept(store *st, const store_run *r, const mp_strv *dirs, const 
     for (size_t i = 0; i < nv; i++) {
         bool hit = vs[i].run_id && strcmp(vs[i].run_id, r->id) == 0;
         const char *src = vs[i].source ? vs[i].source : "";
+        if (mp_str_starts(src, "runs:/") && mp_str_starts(src + 6, r->id) && src[6 + strlen(r->id)] == '/') hit = true;
         if (mp_str_starts(src, "file://")) src += 7;
         for (size_t k = 0; !hit && src[0] == '/' && k < dirs->n; k++) hit = inside(src, dirs->v[k]);
         if (hit)
@@ -208,7 +208,6 @@ static char *why_kept(store *st, const store_run *r, const mp_strv *dirs, const 
 
 typedef struct gc {
     store *st;
-    executor *x;
     const engine_gc_opts *o;
     json_t *deleted, *kept;
     int64_t runs, log_files, artifact_files, bytes;
@@ -276,14 +275,11 @@ static int collect_run(gc *g, const store_run *r, const ttl *t, const store_mode
         du_free(&dl);
         du_free(&da);
         mp_strv_free(&lp);
-        char *gone = NULL;
-        mp_err de = {0};
-        int drc = g->o->dry_run ? 0 : engine_run_delete(g->st, g->x, g->o->home, r->id, false, DELETE_WAIT_MS, &gone, &de);
-        free(gone);
-        if (drc == MP_ESTATE) { /* its own refusal (e.g. it started again): said, not fatal */
-            note(g->kept, r, "run", t->policy, 0, 0, de.msg);
-        } else if (drc != 0) {
-            rc = mp_err_set(e, drc, "%s", de.msg);
+        /* engine_run_delete's deleting half: its checks (ended, no version, no cache hit) are
+         * why_kept's, made above over sets read once rather than once per run */
+        int drc = g->o->dry_run ? 0 : engine__run_remove(g->st, r->id, &dirs, e);
+        if (drc != 0) {
+            rc = drc;
         } else {
             note(g->deleted, r, "run", t->policy, files, bytes, NULL);
             g->runs++;
@@ -356,7 +352,7 @@ int engine_gc_policies(store *st, json_t **out, mp_err *e) {
     return 0;
 }
 
-int engine_gc(store *st, executor *x, const engine_gc_opts *o, json_t **report, mp_err *e) {
+int engine_gc(store *st, const engine_gc_opts *o, json_t **report, mp_err *e) {
     *report = NULL;
     sched_objects objs;
     const spec_retention_policy **pol = NULL;
@@ -370,7 +366,7 @@ int engine_gc(store *st, executor *x, const engine_gc_opts *o, json_t **report, 
     store_reg_query q = {.limit = -1};
     if (np) rc = st->m->run_list(st, 0, &runs, &nr, e);
     if (rc == 0 && np) rc = st->r->version_search(st, &q, &vs, &nv, e);
-    gc g = {.st = st, .x = x, .o = o, .deleted = json_array(), .kept = json_array()};
+    gc g = {.st = st, .o = o, .deleted = json_array(), .kept = json_array()};
     if (rc == 0) {
         engine_runs_settle(st, runs, nr);
         mp_strv reused_from = {0};
