@@ -3,7 +3,7 @@
  *
  * A version names the run that registered it (run_id) and its file by content
  * (source mlflow-artifacts:/sha256/HE/HEX/NAME). The run keeps its spec's text
- * and params; the store's step_artifacts rows (schema v13, written by the
+ * and params; the store's step_artifacts rows (its migration in migrate.c; written by the
  * engine: outcome.c, engine.c) say what each step read and wrote, by the same
  * content hash the artifact store names blobs by. So:
  *   model -> its run, spec hash, params, the registering step (its

@@ -340,7 +340,7 @@ typedef struct store_methods {
     /* Fills *out (zeroed first) with the counts of store_stats, in one read transaction. */
     int (*stats)(store *s, store_stats *out, mp_err *e);
 
-    /* Lineage (sqlite/lineage.c, schema v13): what a step read and wrote, by content.
+    /* Lineage (sqlite/lineage.c, the step_artifacts table): what a step read and wrote, by content.
      * artifact_put inserts or replaces a->(run_id, step, output, name), in the caller's
      * transaction when one is open. artifact_list reads the rows of run_id (hash NULL),
      * or of every run whose artifact's hash starts with hash (run_id NULL; at least 8

@@ -503,7 +503,7 @@ static void test_cache(void **state) {
     assert_int_equal(s->m->cache_delete(s, "k1", &e), 0); /* unknown key: fine */
 }
 
-/* Lineage rows (v13): put replaces by (run, step, in/out, name); listed by run and
+/* Lineage rows (step_artifacts): put replaces by (run, step, in/out, name); listed by run and
  * by hash prefix; a malformed hash is refused; they go with their run. */
 static void test_step_artifacts(void **state) {
     fx *f = *state;

@@ -1,5 +1,5 @@
 /* lineage.c — `st->m->artifact_put` and `artifact_list`: the step_artifacts table
- * (schema v13), what each step of a run read and wrote, by content hash, so that
+ * (its own migration), what each step of a run read and wrote, by content hash, so that
  * `mlplane lineage` can walk from a registered version to the data it came from
  * and back. A few rows per step, written in the engine's transaction; the
  * statements are prepared per call (as rundel.c's). Thread-safety: as the store. */
