@@ -49,6 +49,10 @@ typedef struct engine__step {
     bool waiting;         /* ready, but not admitted: StepWaiting recorded with rec.message */
     struct engine__trial *trial; /* a sweep's trial S[i] (sweep.c); NULL for other steps */
     struct engine__sweep *sweep; /* a sweep's aggregate step S (sweep.c); NULL for other steps */
+    store_step_artifact *outs;   /* lineage: its outputs by content hash, computed outside the engine's
+                                  * transaction when it ended (or hit the cache), recorded in it (heap) */
+    size_t nouts;
+    bool outs_hashed;            /* outs is computed */
 } engine__step;
 
 typedef struct engine__ctx {
@@ -252,6 +256,10 @@ int engine__register_model(engine__engine *g, engine__step *s);
  * and the declared outputs of s by content hash (a cache hit's: the reused ones). */
 int engine__record_inputs(engine__engine *g, const engine__prep *pr);
 int engine__record_outputs(engine__engine *g, engine__step *s);
+/* Hashes the declared outputs of s found under dir into s->outs, outside any transaction
+ * (reading files); engine__record_outputs then only writes them. */
+void engine__hash_outputs(const engine__engine *g, engine__step *s, const char *dir);
+void engine__outs_free(engine__step *s);
 int engine__step_exited(engine__engine *g, engine__step *s, const engine__exit *x);
 int engine__sweep_started(engine__engine *g, engine__step *s);
 int engine__conclude_sweep(engine__engine *g, engine__step *s);

@@ -183,20 +183,44 @@ int engine__record_inputs(engine *g, const engine__prep *pr) {
     return rc;
 }
 
-int engine__record_outputs(engine *g, engine__step *s) {
-    int rc = 0;
-    int64_t now = mp_now_ms();
-    for (size_t i = 0; i < s->spec->noutputs && rc == 0 && s->rec.outputs_dir; i++) {
-        char *p = mp_xasprintf("%s/%s", s->rec.outputs_dir, s->spec->outputs[i].path);
+void engine__outs_free(engine__step *s) {
+    store_step_artifact_array_free(s->outs, s->nouts);
+    s->outs = NULL;
+    s->nouts = 0;
+    s->outs_hashed = false;
+}
+
+void engine__hash_outputs(const engine *g, engine__step *s, const char *dir) {
+    engine__outs_free(s);
+    s->outs = mp_xcalloc(s->spec->noutputs + 1, sizeof *s->outs);
+    s->outs_hashed = true;
+    for (size_t i = 0; i < s->spec->noutputs && dir; i++) {
+        char *p = mp_xasprintf("%s/%s", dir, s->spec->outputs[i].path);
         char hex[65];
         mp_err e;
-        if (mp_path_exists(p) && store_artstore_digest(p, hex, &e) == 0) {
-            store_step_artifact a = {.run_id = g->run.id, .step = s->rec.name, .output = true,
-                                     .name = s->spec->outputs[i].name, .hash = hex, .path = p, .time_ms = now};
-            rc = g->st->m->artifact_put(g->st, &a, g->e);
+        if (!mp_path_exists(p) || store_artstore_digest(p, hex, &e) != 0) {
+            free(p);
+            continue;
         }
-        free(p);
+        store_step_artifact *a = &s->outs[s->nouts++];
+        a->run_id = mp_xstrdup(g->run.id);
+        a->step = mp_xstrdup(s->rec.name);
+        a->output = true;
+        a->name = mp_xstrdup(s->spec->outputs[i].name);
+        a->hash = mp_xstrdup(hex);
+        a->path = p;
     }
+}
+
+int engine__record_outputs(engine *g, engine__step *s) {
+    if (!s->outs_hashed) engine__hash_outputs(g, s, s->rec.outputs_dir); /* not hashed beforehand (a sweep's end) */
+    int rc = 0;
+    int64_t now = mp_now_ms();
+    for (size_t i = 0; i < s->nouts && rc == 0; i++) {
+        s->outs[i].time_ms = now;
+        rc = g->st->m->artifact_put(g->st, &s->outs[i], g->e);
+    }
+    engine__outs_free(s);
     return rc;
 }
 
