@@ -111,7 +111,8 @@ static bool current(const cur *c, const char *kind, const char *ns, const char *
 }
 
 static const char *obj_ns(const spec_object *o) {
-    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE || o->kind == SPEC_KIND_SECRET
+    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE || o->kind == SPEC_KIND_SECRET ||
+                   o->kind == SPEC_KIND_RETENTION_POLICY
                ? spec_object_meta(o)->namespace_
                : "";
 }
@@ -546,6 +547,7 @@ static const sched_object_kind object_kinds[] = {
     {"Deployment", "deployment", "deployments", "deploy"},
     {"Monitor", "monitor", "monitors", "mon"},
     {"Secret", "secret", "secrets", NULL},
+    {"RetentionPolicy", "retentionpolicy", "retentionpolicies", "retention"},
 };
 enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
 
@@ -575,8 +577,8 @@ int sched_objects_delete(store *st, const char *kind, const char *ns, const char
         return rc;
     }
     bool deployment = strcmp(k, "Deployment") == 0;
-    /* LocalQueues live in a namespace, "default" unless given (as kubectl); nothing else has one */
-    bool namespaced = strcmp(k, "LocalQueue") == 0 || strcmp(k, "Secret") == 0;
+    /* LocalQueues, Secrets and RetentionPolicies live in a namespace, "default" unless given (as kubectl); nothing else has one */
+    bool namespaced = strcmp(k, "LocalQueue") == 0 || strcmp(k, "Secret") == 0 || strcmp(k, "RetentionPolicy") == 0;
     const char *where = namespaced ? (ns && *ns ? ns : "default") : "";
     int rc = st->m->begin(st, e);
     if (rc != 0) return rc;

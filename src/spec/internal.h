@@ -187,6 +187,8 @@ bool spec__decode_local_queue(spec__ctx *c, spec_meta *meta, struct fy_node *roo
                               spec_pos sp, spec_object *o);
 bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                 struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_retention(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                            spec_pos sp, spec_object *o);
 bool spec__decode_monitor(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                           spec_pos sp, spec_object *o);
 bool spec__decode_secret(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,

@@ -377,6 +377,7 @@ static const kind_def KINDS[] = {
     {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
     {"Monitor", SPEC_KIND_MONITOR, spec__decode_monitor, DOC_FIELDS, true, false},
     {"Secret", SPEC_KIND_SECRET, spec__decode_secret, SECRET_FIELDS, false, true},
+    {"RetentionPolicy", SPEC_KIND_RETENTION_POLICY, spec__decode_retention, DOC_FIELDS, true, true},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 

@@ -163,6 +163,7 @@ const spec_meta *spec_object_meta(const spec_object *o) {
     case SPEC_KIND_DEPLOYMENT: return &o->u.deployment->meta;
     case SPEC_KIND_MONITOR: return &o->u.monitor->meta;
     case SPEC_KIND_SECRET: return &o->u.secret->meta;
+    case SPEC_KIND_RETENTION_POLICY: return &o->u.retention->meta;
     }
     assert(!"unknown spec_kind");
     return NULL;
@@ -180,6 +181,7 @@ void spec__object_free(spec_object *o) {
     case SPEC_KIND_DEPLOYMENT: spec_deployment_free(o->u.deployment); break;
     case SPEC_KIND_MONITOR: spec_monitor_free(o->u.monitor); break;
     case SPEC_KIND_SECRET: spec_secret_free(o->u.secret); break;
+    case SPEC_KIND_RETENTION_POLICY: spec_retention_policy_free(o->u.retention); break;
     }
 }
 

@@ -597,6 +597,21 @@ typedef struct spec_secret {
  * documents as they were (comments may go). *out: a new heap string (free()), or
  * NULL when text has no Secret (keep text as it is). */
 int spec_secret_strip(const char *text, char **out, mp_err *e);
+/* ---- retention ------------------------------------------------------------------------
+ * kind: RetentionPolicy — how long the finished runs of a namespace (or of one
+ * experiment in it) are kept, and their logs and artifacts, before `mlplane gc`
+ * deletes them (retention.c). */
+typedef struct spec_retention_policy {
+    spec_meta meta;       /* metadata.namespace: the namespace it applies to */
+    char *experiment;     /* spec.experiment: only this experiment's runs (its pipeline's name); NULL: all */
+    int64_t runs_ms;      /* spec.runs: a run's records and folders, after its end; 0: kept */
+    int64_t logs_ms;      /* spec.logs: its steps' logs; 0: kept */
+    int64_t artifacts_ms; /* spec.artifacts: its steps' outputs and MLflow artifacts; 0: kept */
+    spec_pos pos;         /* of spec */
+} spec_retention_policy;
+void spec_retention_policy_free(spec_retention_policy *r);
+/* "30d" -> ms: a positive integer and a unit s, m, h, d or w. -1 when malformed. */
+int spec_duration_parse(const char *s, int64_t *ms);
 
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
@@ -609,6 +624,7 @@ typedef enum spec_kind {
     SPEC_KIND_DEPLOYMENT,
     SPEC_KIND_MONITOR,
     SPEC_KIND_SECRET,
+    SPEC_KIND_RETENTION_POLICY,
 } spec_kind;
 
 typedef struct spec_object {
@@ -625,6 +641,7 @@ typedef struct spec_object {
         spec_deployment *deployment;
         spec_monitor *monitor;
         spec_secret *secret;
+        spec_retention_policy *retention;
     } u;
 } spec_object;
 

@@ -69,6 +69,10 @@ int store__stats(store *s, store_stats *out, mp_err *e);
 void store__profile_attach(sqlite3 *db);
 /* A run and everything recorded under its id (rundel.c). */
 int store__run_delete(store *s, const char *id, mp_err *e);
+/* What steps read and wrote (lineage.c). */
+int store__artifact_put(store *s, const store_step_artifact *a, mp_err *e);
+int store__artifact_list(store *s, const char *run_id, const char *hash, store_step_artifact **out, size_t *n,
+                         mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);
