@@ -29,6 +29,8 @@ raw() {
   timeout 5 cat <&3 2>/dev/null || true
   exec 3<&- 3>&-
 }
+# status BYTES: the first line of raw's answer (no pipe: head would cut cat short)
+status() { local o; o=$(raw "$1" 2>/dev/null); o=${o%%$'\n'*}; printf '%s' "${o%$'\r'}"; }
 
 # --- the state the hostile requests must leave alone --------------------------------
 json() { curl -sf -X POST -H 'Content-Type: application/json' "$MLF/$1" -d "$2"; }
@@ -36,6 +38,8 @@ exp_id=$(json experiments/create '{"name": "hardening"}' | jq -r .experiment_id)
 run_id=$(json runs/create "{\"experiment_id\": \"$exp_id\", \"start_time\": 1700000000000}" | jq -r .run.info.run_id)
 json runs/log-batch "{\"run_id\": \"$run_id\", \"metrics\": [{\"key\": \"m\", \"value\": 1, \"timestamp\": 1, \"step\": 0}], \"params\": [{\"key\": \"p\", \"value\": \"1\"}]}" >/dev/null
 json registered-models/create '{"name": "hardened"}' >/dev/null
+# no active Default experiment: a fuzzed runs/create whose experiment id a mutation removed is refused
+json experiments/delete '{"experiment_id": "0"}' >/dev/null
 assert_eq "$(code -X PUT --data-binary 'seed bytes' "$ART/seed/file.txt")" "200" "a seed artifact"
 OUT="$T_DIR/outside"
 mkdir -p "$OUT"
@@ -141,13 +145,13 @@ ok "header injection: no CR/LF reaches a response header; obs-folds, bare LFs an
 
 # --- oversized headers and bodies ------------------------------------------------------
 big=$(head -c $((1024 * 1024)) /dev/zero | tr '\0' a)
-out=$(raw "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\nConnection: close\r\n\r\n" 2>/dev/null | head -1)
+out=$(status "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\nConnection: close\r\n\r\n")
 case "$out" in "" | *431* | *400* | *413*) ;; *) fail "a 1 MiB header: $out";; esac
 many=$(for i in $(seq 1 10000); do printf 'X-H%d: v\\r\\n' "$i"; done)
-out=$(raw "GET /healthz HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n" 2>/dev/null | head -1)
+out=$(status "GET /healthz HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n")
 case "$out" in "" | *431* | *400* | *413*) ;; *) fail "10,000 headers: $out";; esac
 long_url="/healthz?$(head -c 200000 /dev/zero | tr '\0' q)"
-out=$(raw "GET $long_url HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" 2>/dev/null | head -1)
+out=$(status "GET $long_url HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 case "$out" in "" | *414* | *431* | *400*) ;; *) fail "a 200 kB URL: $out";; esac
 alive || fail "the server died on oversized headers"
 head -c $((2 * 1024 * 1024)) /dev/zero >"$T_DIR/2mib"
@@ -156,7 +160,7 @@ c=$(code -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$T_DIR/2mib" "$A
 case "$c" in 413 | 000) ;; *) fail "a chunked 2 MiB body: $c";; esac
 c=$(code -X POST -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @"$T_DIR/2mib" "$MLF/runs/log-batch")
 case "$c" in 413 | 000) ;; *) fail "a chunked 2 MiB JSON body: $c";; esac
-out=$(raw "POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\nConnection: close\r\n\r\n" | head -1)
+out=$(status "POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\nConnection: close\r\n\r\n")
 case "$out" in *413* | *400* | "") ;; *) fail "an overflowing Content-Length: $out";; esac
 [ ! -e "$ROOT/seed/big.bin" ] || fail "an oversized upload was stored"
 alive || fail "the server died on oversized bodies"
@@ -178,7 +182,8 @@ slow_client() {
   t1=$(date +%s)
   echo $((t1 - t0)) >"$T_DIR/slow/$1"
 }
-for i in $(seq 1 $N); do slow_client "$i" & done
+SLOW_PIDS=()
+for i in $(seq 1 $N); do slow_client "$i" & SLOW_PIDS+=($!); done
 sleep 1.5
 t0=$(date +%s%N)
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$SERVER_URL/healthz")" "200" "a request while $N clients trickle"
@@ -189,7 +194,7 @@ t1=$(date +%s%N)
 closed_all() { [ "$(ls "$T_DIR/slow" | wc -l)" -eq "$N" ]; }
 wait_for "the server to close the $N slow connections" 25 closed_all
 for f in "$T_DIR"/slow/*; do [ "$(cat "$f")" -lt 25 ] || fail "slow client $(basename "$f") was not closed by the idle timeout"; done
-wait
+wait "${SLOW_PIDS[@]}"
 alive || fail "the server died on slow clients"
 ok "slow clients: $N trickling connections do not delay others, and are closed after --timeout"
 

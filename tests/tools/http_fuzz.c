@@ -12,7 +12,9 @@
  * "poison" that makes the request invalid whatever else is mutated: an id or a
  * name that does not exist, a required field of the wrong type, a spec that is
  * no pipeline, an artifact path that leaves the root or lies in sha256/, an
- * upload whose bytes do not match its hash. Read-only routes are fuzzed freely.
+ * upload whose bytes do not match its hash (and the server under test has its
+ * Default experiment deleted, so that a run cannot land there when a mutation
+ * removes the experiment's id). Read-only routes are fuzzed freely.
  * So a run must leave the server's state as it found it (the test compares).
  *
  * It reads every answer (until the server closes, or a timeout) and checks
@@ -423,10 +425,14 @@ enum { F_NONE, F_SHORT_CL, F_LONG_CL, F_BAD_CL, F_TWO_CL, F_CHUNKED, F_BAD_CHUNK
 
 static int last_frame; /* the framing of the request made last (for messages) */
 
-/* Random headers: names and values with random bytes, obs-folds, bare LFs. */
+/* Random headers: names and values with random bytes, obs-folds, bare LFs, an
+ * empty name (": x": libmicrohttpd 0.9.75 ends the headers at that line, so the
+ * request arrives without what follows: its body too, and the test's server has no
+ * active Default experiment, so that a bodyless POST runs/create is refused too). */
 static void random_headers(buf *r) {
     for (size_t n = below(4); n > 0; n--) {
-        switch (below(7)) {
+        size_t k = below(7);
+        switch (k) {
         case 0: printf_(r, "X-Fuzz-%zu: ", (size_t)below(1000)); for (size_t k = below(40); k > 0; k--) { char c = random_byte(); putc_(r, c == '\n' || c == '\r' ? ' ' : c); } puts_(r, "\r\n"); break;
         case 1: puts_(r, "X-Folded: one\r\n two\r\n"); break;                 /* an obs-fold */
         case 2: puts_(r, "X-Bare: lf\nX-After: bare\r\n"); break;            /* a bare LF */
@@ -646,7 +652,7 @@ int main(int argc, char **argv) {
         bool timed_out;
         /* a cut request may get an answer (400) or none: a short wait is enough, and
          * the server may wait for the rest until its idle timeout */
-        read_answer(fd, &ans, truncate ? 200 : timeout_ms, &timed_out);
+        read_answer(fd, &ans, truncate ? 20 : timeout_ms, &timed_out);
         if (truncate) timed_out = false;
         close(fd);
         st.requests++;
