@@ -53,9 +53,16 @@ static int hexval(char c) {
 static bool bad_byte(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p == '\\' || *p < 0x20 || *p == 0x7f) return true;
-    /* U+FFFD: the engine's stand-in for bytes that were not UTF-8 ("%c0%ae", an
-     * overlong "."): the name written would not be the name asked for */
-    return strstr(s, "\xef\xbf\xbd") != NULL;
+    /* Not UTF-8 ("%c0%ae", an overlong "."), or U+FFFD, the engine's stand-in for
+     * bytes that were not: the name written would not be the name asked for. */
+    if (strstr(s, "\xef\xbf\xbd")) return true;
+    mp_buf b;
+    mp_buf_init(&b);
+    size_t n = strlen(s);
+    mp_utf8_clean(&b, s, n, false);
+    bool changed = b.len != n || (n > 0 && memcmp(b.data, s, n) != 0);
+    mp_buf_free(&b);
+    return changed;
 }
 
 /* Whether s has a ".." component, a NUL, a bad byte or an absolute start, also once
