@@ -80,7 +80,6 @@ typedef struct mp_httpd_later {
     size_t declared;  /* the Content-Length, when given (at most max_body) */
     bool too_big;     /* the body went over max_body: answer 413 */
     bool responded;   /* a response is queued already */
-    bool close_after; /* the connection closes after this answer (what follows cannot be trusted) */
     int64_t start_ms; /* monotonic, for the request log */
     /* A deferred request (loop_hook engines): its continuation, called once */
     mp_httpd_finish_fn finish;
@@ -170,7 +169,7 @@ static enum MHD_Result send_resp(mp_httpd *s, struct MHD_Connection *c, conn_ctx
     if (resp->content_type[0]) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
     for (int i = 0; i < resp->nheaders && i < (int)(sizeof resp->headers / sizeof resp->headers[0]); i++)
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value); /* MHD refuses CR/LF */
-    if (atomic_load(&s->draining) || cx->close_after) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (atomic_load(&s->draining)) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     int status = resp->status >= 100 && resp->status <= 599 ? resp->status : 500;
     enum MHD_Result r = MHD_queue_response(c, (unsigned)status, mr);
     MHD_destroy_response(mr);
@@ -354,14 +353,6 @@ static conn_ctx *new_conn(mp_httpd *s, const char *raw_uri) {
     return cx;
 }
 
-/* Sets *cls (a bool) when a header has an empty name. */
-static enum MHD_Result find_empty_name(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-    (void)kind;
-    (void)value;
-    if (!key || !*key) *(bool *)cls = true;
-    return MHD_YES;
-}
-
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     (void)c;
     return new_conn(cls, uri);
@@ -381,13 +372,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (cx->nul_in_uri)
             return send_error(s, c, cx, 400, "INVALID_PARAMETER_VALUE", method, url,
                               "the request URL holds an encoded NUL byte (%%00), which no path or parameter may hold");
-        bool empty_name = false;
-        MHD_get_connection_values(c, MHD_HEADER_KIND, find_empty_name, &empty_name);
-        if (empty_name) { /* libmicrohttpd ends the headers there: what follows must not be read as a body */
-            cx->close_after = true;
-            return send_error(s, c, cx, 400, "INVALID_PARAMETER_VALUE", method, url,
-                              "a request header line has an empty name (\": ...\"); the connection is closed");
-        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
