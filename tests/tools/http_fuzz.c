@@ -553,7 +553,7 @@ static void read_answer(int fd, buf *a, int timeout_ms, bool *timed_out) {
 }
 
 typedef struct stats {
-    long requests, answered, closed_silent, timeouts, invalid, by_class[6], bad;
+    long requests, answered, closed_silent, timeouts, invalid, by_class[6], bad, by_5xx[100];
 } stats;
 
 /* Checks the answers in a: it must begin with an HTTP/1.x status line with a code
@@ -583,6 +583,7 @@ static int check_answers(const buf *a, stats *st, int *codes, int max_codes, int
             if (*ncodes < max_codes) codes[(*ncodes)++] = code;
             st->answered++;
             st->by_class[code / 100]++;
+            if (code >= 500) st->by_5xx[code - 500]++;
             if (code >= 500 && code != 503 && code != 501 && code != 505) bad++;
         }
         const char *next = memmem(p, left, "\r\n\r\n", 4);
@@ -695,6 +696,8 @@ int main(int argc, char **argv) {
            "writes-2xx %ld bad %ld\n",
            st.requests, st.answered, st.closed_silent, st.timeouts, st.invalid, st.by_class[1], st.by_class[2],
            st.by_class[3], st.by_class[4], st.by_class[5], writes_ok, st.bad);
+    for (int c = 0; c < 100; c++)
+        if (st.by_5xx[c]) printf("  %d: %ld\n", 500 + c, st.by_5xx[c]);
     free(req.p);
     free(path.p);
     free(body.p);
