@@ -23,12 +23,14 @@ code() { curl -s --path-as-is -o "$T_DIR/body" -D "$T_DIR/head" -w '%{http_code}
 alive() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$SERVER_URL/healthz")" = "200" ]; }
 is_4xx() { case "$1" in 4??) ;; *) return 1 ;; esac; }
 # raw BYTES: sends printf-%b BYTES on a fresh connection, prints the whole answer (until close or 5 s)
-raw() {
+# (in a subshell that ignores SIGPIPE: the server may answer and close before all is sent)
+raw() (
+  trap '' PIPE
   exec 3<>"/dev/tcp/127.0.0.1/$PORT"
   printf '%b' "$1" >&3 2>/dev/null || true
   timeout 5 cat <&3 2>/dev/null || true
   exec 3<&- 3>&-
-}
+)
 # status BYTES: the first line of raw's answer (no pipe: head would cut cat short)
 status() { local o; o=$(raw "$1" 2>/dev/null); o=${o%%$'\n'*}; printf '%s' "${o%$'\r'}"; }
 
@@ -173,6 +175,7 @@ ok "oversized: a 1 MiB header, 10,000 headers and a 200 kB URL refused; bodies o
 mkdir -p "$T_DIR/slow"
 N=30
 slow_client() {
+  trap '' PIPE # (run in the background, a subshell of its own)
   exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return
   printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&3
   for _ in 1 2 3; do sleep 1; printf 'a' >&3 2>/dev/null || break; done
