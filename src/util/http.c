@@ -66,7 +66,10 @@ void mp_http_text(mp_http_resp *resp, int status, const char *fmt, ...) {
 void mp_http_header_add(mp_http_resp *resp, const char *name, const char *value) {
     if (resp->nheaders >= (int)(sizeof resp->headers / sizeof resp->headers[0])) return;
     mp_strlcpy(resp->headers[resp->nheaders].name, name, sizeof resp->headers[0].name);
-    mp_strlcpy(resp->headers[resp->nheaders].value, value, sizeof resp->headers[0].value);
+    char *v = resp->headers[resp->nheaders].value;
+    mp_strlcpy(v, value, sizeof resp->headers[0].value);
+    for (char *c = v; *c; c++) /* CR and LF would end the header (and start another): never sent */
+        if ((unsigned char)*c < 0x20 ? *c != '\t' : (unsigned char)*c == 0x7f) *c = ' ';
     resp->nheaders++;
 }
 

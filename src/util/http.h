@@ -128,7 +128,8 @@ void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char
 void mp_http_json(mp_http_resp *resp, int status, json_t *v);
 /* Sets a plain-text body. */
 void mp_http_text(mp_http_resp *resp, int status, const char *fmt, ...) MP_PRINTF(3, 4);
-/* Adds a response header (ignored beyond 8). */
+/* Adds a response header (ignored beyond 8); control bytes in value (CR, LF: a header
+ * injection) become spaces. */
 void mp_http_header_add(mp_http_resp *resp, const char *name, const char *value);
 
 void mp_http_resp_init(mp_http_resp *resp);
