@@ -218,7 +218,8 @@ static const char get_help[] =
     "                        [--show-labels] [-w]\n"
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy), monitors (mon),\n"
-    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf)\n\n"
+    "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf),\n"
+    "      roles, rolebindings, clusterroles, clusterrolebindings\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
     "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
@@ -323,6 +324,10 @@ static const get_kind kinds[] = {
     {"localqueues", "localqueue", "lq", f_objects, 0, false, NULL},
     {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
     {"resourceflavors", "resourceflavor", "rf", f_objects, 0, false, NULL},
+    {"roles", "role", NULL, f_objects, 0, false, NULL},
+    {"rolebindings", "rolebinding", NULL, f_objects, 0, false, NULL},
+    {"clusterroles", "clusterrole", NULL, f_objects, 0, false, NULL},
+    {"clusterrolebindings", "clusterrolebinding", NULL, f_objects, 0, false, NULL},
 };
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 

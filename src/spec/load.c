@@ -340,6 +340,10 @@ static const char *const PRIORITY_CLASS_FIELDS[] = {"apiVersion",    "kind",    
                                                     "globalDefault", "description", "preemptionPolicy", "spec",
                                                     NULL};
 
+/* Roles and bindings keep theirs at the top level too (Kubernetes RBAC). */
+static const char *const ROLE_FIELDS[] = {"apiVersion", "kind", "metadata", "rules", NULL};
+static const char *const BINDING_FIELDS[] = {"apiVersion", "kind", "metadata", "roleRef", "subjects", NULL};
+
 static bool decode_pipeline_kind(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                  struct fy_node *spec, spec_pos sp, spec_object *o) {
     (void)root, (void)rp;
@@ -373,6 +377,10 @@ static const kind_def KINDS[] = {
     {"ResourceFlavor", SPEC_KIND_RESOURCE_FLAVOR, spec__decode_resource_flavor, DOC_FIELDS, false, false},
     {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
     {"Monitor", SPEC_KIND_MONITOR, spec__decode_monitor, DOC_FIELDS, true, false},
+    {"Role", SPEC_KIND_ROLE, spec__decode_role, ROLE_FIELDS, false, true},
+    {"ClusterRole", SPEC_KIND_CLUSTER_ROLE, spec__decode_role, ROLE_FIELDS, false, false},
+    {"RoleBinding", SPEC_KIND_ROLE_BINDING, spec__decode_role_binding, BINDING_FIELDS, false, true},
+    {"ClusterRoleBinding", SPEC_KIND_CLUSTER_ROLE_BINDING, spec__decode_role_binding, BINDING_FIELDS, false, false},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 
