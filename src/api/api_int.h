@@ -59,4 +59,24 @@ bool api__rbac_allowed(store *st, const api_principal *who, const char *verb, co
  * would get when the caller cannot even read it) and returns MP_EPERM. */
 int api__authorize_route(store *st, const api_principal *who, const mp_http_req *req, mp_http_resp *resp);
 
+/* After this process applied or deleted objects: every worker reads the bindings again. */
+void api__rbac_changed(void);
+/* Whether who is in the group system:masters (cluster-admin without a binding). */
+bool api__is_master(const api_principal *who);
+/* The namespace (metadata.namespace) of the applied Monitor (monitor) or
+ * Deployment name into ns; MP_ENOENT when none is applied. From the worker's table. */
+int api__object_namespace(store *st, bool monitor, const char *name, char *ns, size_t n);
+/* The RBAC resource of an applied kind ("deployments", "monitors", "roles", "queues", "pipelines"). */
+const char *api__kind_resource(spec_kind kind);
+/* The namespace authorization checks an object in: its metadata.namespace, or ""
+ * for a cluster-scoped kind (ClusterQueue, ResourceFlavor, Node, NodePool,
+ * PriorityClass, ClusterRole, ClusterRoleBinding). */
+const char *api__kind_namespace(const spec_object *o);
+/* Fills resp with the 403 naming the missing permission:
+ * user "ana" cannot delete models in namespace "team-b" (MLflow's shape, PERMISSION_DENIED). */
+void api__deny(mp_http_resp *resp, const char *user, const char *verb, const char *resource, const char *ns);
+/* The namespace a request that creates something acts in: its X-Mlplane-Namespace
+ * header, else its token's namespace, else "default" (borrowed from req). */
+const char *api__req_namespace(const mp_http_req *req);
+
 #endif

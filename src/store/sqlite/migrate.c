@@ -146,6 +146,10 @@ static const char *const migrations[] = {
     "  state_json TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL"
     ");",
+    /* v13: experiments and registered models belong to a namespace (authorization); those recorded before are
+     * in "default". */
+    "ALTER TABLE mlflow_experiments ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE reg_models ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
