@@ -96,6 +96,21 @@ void api_metrics_stop(api_metrics *m);
 /* The server's own routes: /healthz, /readyz and /api/v1/... */
 const mp_http_route *api_routes(size_t *n);
 
+/* ---- API tokens and users (tokens.c) ------------------------------------------------- */
+/* POST|GET /api/v1/tokens, DELETE /api/v1/tokens/{id}, and MLflow's
+ * /api/2.0/mlflow/users/{create,get,update-password,update-admin,delete}. */
+const mp_http_route *api_auth_routes(size_t *n);
+/* A token's row as the API and `mlplane token list -o json` show it (never its
+ * secret): id, user, namespace, groups, description, created, expires, last_used,
+ * revoked, revoked_at. A new object. */
+json_t *api_token_json(const store_token *t);
+/* A token's lifetime: "30d", "12h", "90m", "3600s", "2w"; "", "0" or "never": 0
+ * (no expiry). MP_EINVAL saying the accepted forms. */
+int api_parse_ttl(const char *s, int64_t *ms, mp_err *e);
+/* groups as the store keeps them, "a,b" (heap); MP_EINVAL for an empty name, a
+ * comma or a name over 63 characters. */
+int api_groups_join(const mp_strv *groups, char **out, mp_err *e);
+
 /* ---- applied objects and Deployments (deploy.c) ------------------------------------- */
 /* POST /api/v1/apply, GET /api/v1/deployments, GET /api/v1/deployments/{name},
  * POST /api/v1/deployments/{name}/rollout. */

@@ -46,6 +46,17 @@ typedef struct api_principal {
  * shape, WWW-Authenticate) and MP_EPERM; st is this worker's store (NULL for the
  * routes that need none, which are public). */
 int api__authenticate(store *st, bool auth_on, const mp_http_req *req, api_principal *who, mp_http_resp *resp);
+/* The groups authentication adds: every authenticated caller's, and the one an
+ * admin user (and the --init-admin token) is in, which cluster-admin is bound to. */
+#define API_GROUP_AUTHENTICATED "system:authenticated"
+#define API_GROUP_MASTERS "system:masters"
+/* Whether who is in group. */
+bool api__principal_in_group(const api_principal *who, const char *group);
+/* Forgets every remembered password check (a password changed, a user deleted). */
+void api__auth_forget(void);
+/* The caller of req as api__authenticate found it (server.c), NULL when the
+ * server does not check credentials (req->authz unset). Borrowed: valid while the handler runs. */
+const api_principal *api__req_principal(const mp_http_req *req);
 
 /* Whether who may verb ("get", "list", "create", "update", "delete") resource
  * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",

@@ -56,7 +56,8 @@ static store *thread_store(api_server *s, mp_err *e) {
 
 typedef const mp_http_route *(*route_table_fn)(size_t *n);
 /* Looked up in this order; the first route that matches path and method wins. */
-static const route_table_fn route_tables[] = {api_routes, track_routes, track_registry_routes, track_artifact_routes};
+static const route_table_fn route_tables[] = {api_routes,           api_auth_routes,        track_routes,
+                                              track_registry_routes, track_artifact_routes};
 
 static const mp_http_route *route_find(const char *method, const char *path, mp_http_match *m, bool *known) {
     *known = false;
@@ -148,6 +149,11 @@ typedef struct authz_ctx {
 static bool authz_allowed(void *ud, const char *verb, const char *resource, const char *ns) {
     const authz_ctx *az = ud;
     return api__rbac_allowed(az->st, az->who, verb, resource, ns);
+}
+
+const api_principal *api__req_principal(const mp_http_req *req) {
+    if (!req->authz || req->authz->allowed != authz_allowed) return NULL;
+    return ((const authz_ctx *)req->authz->ud)->who;
 }
 
 static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *resp, int *number) {

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,55 @@ static void sweep_artifacts(const char *home) {
                 removed == 1 ? "" : "s", home);
 }
 
+/* Whether host (as mp_http_parse_listen gives it) is a loopback address. */
+static bool loopback_host(const char *host) {
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "[::1]") == 0;
+}
+
+/* --init-admin: the user "admin" (cluster-admin: group system:masters) and its first
+ * token, printed alone on stdout's first line; never again once that user exists. */
+static int init_admin(const char *home) {
+    store *st = NULL;
+    mp_err e = {0};
+    if (store_open_home(home, &st, &e) != 0) return cli_fail_err(&e);
+    store_user u;
+    int rc = st->a->user_get(st, "admin", &u, &e);
+    if (rc == 0) {
+        store_user_free(&u);
+        st->m->close(st);
+        fprintf(stderr,
+                "mlplane server: --init-admin: the user \"admin\" exists already, no new token printed; create "
+                "another with: mlplane token create --user admin --group system:masters\n");
+        return CLI_OK;
+    }
+    char *token = NULL;
+    store_token in = {.user = "admin", .namespace_ = "default", .groups = "system:masters",
+                      .description = "first admin token (mlplane server --init-admin)"};
+    store_token out = {0};
+    rc = rc == MP_ENOENT ? st->m->begin(st, &e) : rc;
+    if (rc == 0) rc = st->a->user_create(st, "admin", NULL, true, &e);
+    if (rc == 0) rc = st->a->token_create(st, &in, &token, &out, &e);
+    if (rc == 0) rc = st->m->commit(st, &e);
+    else if (st->m->in_tx(st)) st->m->rollback(st);
+    st->m->close(st);
+    if (rc != 0) {
+        free(token);
+        return cli_fail(CLI_FAILED, "--init-admin: %s", e.msg);
+    }
+    printf("%s\n", token);
+    fflush(stdout);
+    fprintf(stderr, "mlplane server: created user \"admin\" (group system:masters) and token %s: keep the line "
+                    "above, it is not shown again\n", out.id);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    store_token_free(&out);
+    return CLI_OK;
+}
+
 static const char server_help[] =
     "Usage: mlplane server [--listen HOST:PORT] [--home DIR] [--threads N] [--max-body SIZE]\n"
-    "                      [--timeout S] [--drain S] [--verbose]\n\n"
+    "                      [--timeout S] [--drain S] [--verbose] [--auth] [--init-admin]\n\n"
     "Serves mlplane's JSON API (/api/v1) and the MLflow tracking and registry REST API\n"
     "(/api/2.0/mlflow/, /ajax-api/2.0/mlflow/) over HTTP, until SIGTERM or SIGINT.\n"
     "Every Deployment applied to the home (mlplane apply -f FILE) is served by a child\n"
@@ -51,15 +98,23 @@ static const char server_help[] =
     "  --max-body SIZE     largest request body, e.g. 64Mi (default), 1024, 10M\n"
     "  --timeout S         close connections idle for S seconds (default 30)\n"
     "  --drain S           on SIGTERM, wait up to S seconds for requests in flight (default 10)\n"
-    "  -v, --verbose       log one line per request on stderr\n\n"
-    "The first line printed is \"mlplane server listening on URL (home DIR)\".\n";
+    "  -v, --verbose       log one line per request on stderr\n"
+    "  --auth              require credentials on every request but /healthz and /readyz: a token\n"
+    "                      (Authorization: Bearer) or a user's password (Basic); see docs/security.md\n"
+    "  --init-admin        with --auth: create the user \"admin\" (cluster-admin) and its first token,\n"
+    "                      printed alone on the first line; only once (when no user \"admin\" exists)\n\n"
+    "A listen address other than loopback (127.0.0.1, ::1, localhost) needs --auth.\n"
+    "The first line printed is \"mlplane server listening on URL (home DIR)\" (after the\n"
+    "token with --init-admin).\n";
 
 int cmd_server(cli_env *env, int argc, char **argv) {
     static const struct option longs[] = {CLI_HTTPD_LONGOPTS, {"home", required_argument, 0, 'H'},
+                                          {"auth", no_argument, 0, 'A'},  {"init-admin", no_argument, 0, 'I'},
                                           {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     api_server_opts so = {.http = {.listen = "127.0.0.1:5000"}};
     mp_httpd_opts *o = &so.http;
     const char *home_flag = NULL;
+    bool first_admin = false;
     mp_err e;
     optind = 0;
     opterr = 0;
@@ -72,6 +127,8 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         }
         switch (c) {
         case 'H': home_flag = optarg; break;
+        case 'A': so.auth = true; break;
+        case 'I': so.auth = first_admin = true; break;
         case 'h': fputs(server_help, stdout); return CLI_OK;
         default: return cli_fail(CLI_USAGE, "unknown or incomplete option %s (see mlplane server --help)", argv[optind - 1]);
         }
@@ -80,6 +137,12 @@ int cmd_server(cli_env *env, int argc, char **argv) {
     char host[256];
     int port;
     if (mp_http_parse_listen(o->listen, host, sizeof host, &port, &e) != 0) return cli_fail(CLI_USAGE, "%s", e.msg);
+    if (!so.auth && !loopback_host(host))
+        return cli_fail(CLI_USAGE,
+                        "refusing to listen on %s without authentication: anyone who can reach it could read and "
+                        "change every run, model and deployment; add --auth (and --init-admin for a first admin "
+                        "token), or listen on 127.0.0.1",
+                        o->listen);
 
     /* Bound before the home is touched: a port in use leaves nothing behind. */
     int lfd = -1;
@@ -122,7 +185,15 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         free(home);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
-    printf("mlplane server listening on %s (home %s)\n", api_server_url(s), home);
+    if (first_admin && init_admin(home) != CLI_OK) {
+        api_monitors_stop(mons);
+        serve_fleet_stop(fleet);
+        api_server_stop(s);
+        free(home);
+        return CLI_FAILED;
+    }
+    printf("mlplane server listening on %s (home %s)%s\n", api_server_url(s), home,
+           so.auth ? ", authentication on" : "");
     fflush(stdout);
     int sig = cli_wait_stop_signal(&set);
     if (o->verbose) fprintf(stderr, "mlplane server: %s, stopping\n", strsignal(sig));

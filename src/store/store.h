@@ -264,6 +264,35 @@ void store_profile_enable(void);
 /* The histogram of kind i (process-wide, lives until exit). */
 const mp_prom_hist *store_profile_hist(int i);
 
+/* ---- API tokens and users (sqlite/tokens.c) -------------------------------------
+ * A token's text is "mlp_<id>_<secret>": id 12 lowercase hex digits (how the row is
+ * found), secret 64 (32 random bytes). Only the BLAKE2b hash of the secret is kept.
+ * A user's password is kept only as its Argon2id hash (crypto_pwhash_str). */
+#define STORE_TOKEN_ID_LEN 12
+#define STORE_TOKEN_SECRET_LEN 64
+typedef struct store_token {
+    char *id;          /* 12 hex digits */
+    char *user;        /* who the token acts as */
+    char *namespace_;  /* the namespace it acts in by default */
+    char *groups;      /* comma-separated group names, "" when none */
+    char *description; /* may be "" */
+    int64_t created_ms;
+    int64_t expires_ms;   /* 0: never */
+    int64_t last_used_ms; /* 0: never used (updated at most once a minute) */
+    int64_t revoked_ms;   /* 0: not revoked */
+} store_token;
+void store_token_free(store_token *t);
+void store_token_array_free(store_token *v, size_t n);
+
+typedef struct store_user {
+    char *name;
+    bool admin;        /* cluster-admin (MLflow's is_admin) */
+    bool has_password; /* a password is set (Basic auth possible) */
+    int64_t created_ms, updated_ms;
+} store_user;
+void store_user_free(store_user *u);
+void store_user_array_free(store_user *v, size_t n);
+
 /* ---- the interface ---------------------------------------------------------------- */
 typedef struct store store;
 typedef struct store_track_methods store_track_methods;
@@ -400,12 +429,41 @@ typedef struct store_object_methods {
     int (*monitor_clear)(store *s, const char *monitor, mp_err *e);
 } store_object_methods;
 
+/* API tokens and users. Errors: MP_ENOENT (no such token or user), MP_EEXIST (a
+ * user of that name exists), MP_EPERM (credentials that do not verify, with why:
+ * unknown, wrong, revoked, or expired; the message never contains the secret). */
+typedef struct store_auth_methods {
+    /* Creates a token from in's user, namespace_ (NULL: "default"), groups,
+     * description and expires_ms; *token is its full text (heap; shown once, never
+     * stored), out (may be NULL) the row as stored. */
+    int (*token_create)(store *s, const store_token *in, char **token, store_token *out, mp_err *e);
+    /* The row of the token whose full text is token, when its secret matches and it
+     * is neither revoked nor expired at now_ms (else MP_EPERM saying which);
+     * records now_ms as its last use when the recorded one is a minute old. */
+    int (*token_verify)(store *s, const char *token, int64_t now_ms, store_token *out, mp_err *e);
+    int (*token_get)(store *s, const char *id, store_token *out, mp_err *e);
+    /* Every token, newest first (heap; free with store_token_array_free). */
+    int (*token_list)(store *s, store_token **out, size_t *n, mp_err *e);
+    /* Marks it revoked now (again: no change). */
+    int (*token_revoke)(store *s, const char *id, mp_err *e);
+    /* Creates user name (password NULL: none, Basic auth impossible until set). */
+    int (*user_create)(store *s, const char *name, const char *password, bool admin, mp_err *e);
+    int (*user_set_password)(store *s, const char *name, const char *password, mp_err *e);
+    int (*user_set_admin)(store *s, const char *name, bool admin, mp_err *e);
+    int (*user_get)(store *s, const char *name, store_user *out, mp_err *e);
+    int (*user_list)(store *s, store_user **out, size_t *n, mp_err *e);
+    int (*user_delete)(store *s, const char *name, mp_err *e);
+    /* The user when password is theirs (Argon2id: slow by design), else MP_EPERM. */
+    int (*user_verify)(store *s, const char *name, const char *password, store_user *out, mp_err *e);
+} store_auth_methods;
+
 struct store {
     const store_methods *m;            /* transactions; runs, steps, events, metrics, cache */
     const store_workload_methods *w;   /* workloads and the scheduler lease */
     const store_object_methods *o;     /* applied objects, Deployments and their rollouts */
     const store_track_methods *t;      /* MLflow tracking: experiments, runs, metrics, params, tags */
     const store_registry_methods *r;   /* model registry */
+    const store_auth_methods *a;       /* API tokens and users */
 };
 
 /* ---- MLflow tracking (implemented by sqlite/track.c, sqlite/track_search.c) -------------

@@ -37,6 +37,7 @@ enum {
     MP_EBUSY = -6,     /* someone else holds it (e.g. a run still owned by a live process) */
     MP_EEXIST = -7,    /* already exists */
     MP_EINTERNAL = -8, /* a bug: an invariant did not hold */
+    MP_EPERM = -9,     /* the caller may not: no valid credentials, or not allowed */
 };
 
 #define MP_ERR_MSG 1024

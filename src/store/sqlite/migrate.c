@@ -146,7 +146,28 @@ static const char *const migrations[] = {
     "  state_json TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL"
     ");",
-    /* v13: experiments and registered models belong to a namespace (authorization); those recorded before are
+    /* v13: API tokens (only the BLAKE2b hash of each secret kept) and users (only the Argon2id hash of each
+     * password kept), for `mlplane server --auth`. */
+    "CREATE TABLE IF NOT EXISTS api_tokens ("
+    "  id TEXT PRIMARY KEY,"
+    "  user TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL DEFAULT 'default',"
+    "  groups TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    "  secret_hash TEXT NOT NULL"
+    ");"
+    "CREATE TABLE IF NOT EXISTS api_users ("
+    "  name TEXT PRIMARY KEY,"
+    "  password_hash TEXT,"
+    "  admin INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");",
+    /* v14: experiments and registered models belong to a namespace (authorization); those recorded before are
      * in "default". */
     "ALTER TABLE mlflow_experiments ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';"
     "ALTER TABLE reg_models ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';",

@@ -756,6 +756,7 @@ int store_sqlite_open(const char *path, store **out, mp_err *e) {
     s->base.o = &store__sqlite_objects;
     s->base.t = &store__sqlite_track;
     s->base.r = &store__sqlite_registry;
+    s->base.a = &store__sqlite_auth;
     s->db = db;
     s->path = mp_xstrdup(path);
     for (int i = 0; i < Q__COUNT; i++) {

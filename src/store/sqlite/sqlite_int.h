@@ -32,7 +32,16 @@ int store__user_version(sqlite3 *db);
  * statements in an extension slot of the connection, freed when it closes. */
 #include "store/store.h"
 
-enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_WORKLOADS, STORE__EXT_OBJECTS, STORE__EXT_MONITORS, STORE__EXT_NAMESPACES, STORE__EXT_COUNT };
+enum {
+    STORE__EXT_TRACK,
+    STORE__EXT_REGISTRY,
+    STORE__EXT_WORKLOADS,
+    STORE__EXT_OBJECTS,
+    STORE__EXT_MONITORS,
+    STORE__EXT_AUTH,
+    STORE__EXT_NAMESPACES,
+    STORE__EXT_COUNT
+};
 typedef struct store__ext {
     void *data;
     void (*free)(void *data);
@@ -49,6 +58,8 @@ extern const char store__schema_workloads[]; /* v5: workloads and scheduler obje
 /* Workloads and the lease (workload.c); applied objects and Deployments (objects.c). */
 extern const store_workload_methods store__sqlite_workload;
 extern const store_object_methods store__sqlite_objects;
+/* API tokens and users (tokens.c). */
+extern const store_auth_methods store__sqlite_auth;
 /* Monitors' checks and states (monitors.c), in store__sqlite_objects's table. */
 int store__monitor_check_add(store *st, store_monitor_check *c, mp_err *e);
 int store__monitor_check_list(store *st, const char *monitor, int limit, store_monitor_check **out, size_t *n,
