@@ -77,6 +77,9 @@ bool api__is_master(const api_principal *who);
 /* The namespace (metadata.namespace) of the applied Monitor (monitor) or
  * Deployment name into ns; MP_ENOENT when none is applied. From the worker's table. */
 int api__object_namespace(store *st, bool monitor, const char *name, char *ns, size_t n);
+/* Removes from the JSON array arr the items (objects with a "name") of applied
+ * Deployments (monitor false) or Monitors whose namespace req's caller may not list. */
+void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor);
 /* The RBAC resource of an applied kind ("deployments", "monitors", "roles", "queues", "pipelines"). */
 const char *api__kind_resource(spec_kind kind);
 /* The namespace authorization checks an object in: its metadata.namespace, or ""

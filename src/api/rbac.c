@@ -246,6 +246,16 @@ int api__object_namespace(store *st, bool monitor, const char *name, char *ns, s
     return MP_ENOENT;
 }
 
+void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor) {
+    if (!req->authz || !json_is_array(arr)) return;
+    for (size_t i = json_array_size(arr); i-- > 0;) {
+        const char *name = json_string_value(json_object_get(json_array_get(arr, i), "name"));
+        char ns[64] = "default";
+        if (name) api__object_namespace(req->st, monitor, name, ns, sizeof ns);
+        if (!mp_http_allowed(req, "list", monitor ? "monitors" : "deployments", ns)) json_array_remove(arr, i);
+    }
+}
+
 const char *api__kind_resource(spec_kind kind) {
     switch (kind) {
     case SPEC_KIND_PIPELINE: return "pipelines";

@@ -85,6 +85,15 @@ static const rule RULES[] = {
     {"POST", "/api/v1/uploads/assemble", "create", "runs", K_REQNS, NULL},
     {"GET", "/api/v1/uploads/sha256/{hex}", "get", "runs", K_REQNS, NULL},
     {"PUT", "/api/v1/uploads/sha256/{hex}", "create", "runs", K_REQNS, NULL},
+    /* tokens and users: their handlers let a caller manage its own, system:masters all (tokens.c) */
+    {"POST", "/api/v1/tokens", "create", "tokens", K_HANDLER, NULL},
+    {"GET", "/api/v1/tokens", "list", "tokens", K_HANDLER, NULL},
+    {"DELETE", "/api/v1/tokens/{id}", "delete", "tokens", K_HANDLER, NULL},
+    {"POST", MF "users/create", "create", "tokens", K_HANDLER, NULL},
+    {"GET", MF "users/get", "get", "tokens", K_HANDLER, NULL},
+    {"PATCH", MF "users/update-password", "update", "tokens", K_HANDLER, NULL},
+    {"PATCH", MF "users/update-admin", "update", "tokens", K_HANDLER, NULL},
+    {"DELETE", MF "users/delete", "delete", "tokens", K_HANDLER, NULL},
     /* MLflow tracking */
     {"POST", MF "experiments/create", "create", "experiments", K_REQNS, NULL},
     {"GET", MF "experiments/get", "get", "experiments", K_EXP, "experiment_id"},
@@ -159,7 +168,7 @@ static void patterns_init(void) {
 /* The route of the server's tables req matched (its handler, for a hidden object's answer). */
 static const mp_http_route *server_route(const mp_http_req *req) {
     typedef const mp_http_route *(*table_fn)(size_t *n);
-    static const table_fn tables[] = {api_routes, track_routes, track_registry_routes, track_artifact_routes};
+    static const table_fn tables[] = {api_routes, api_auth_routes, track_routes, track_registry_routes, track_artifact_routes};
     mp_http_match m;
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         size_t n = 0;

@@ -152,6 +152,7 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
     json_t *arr = json_array();
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!mp_http_allowed(req, "list", "runs", runs[i].namespace_ ? runs[i].namespace_ : "default")) continue;
         store_step *steps = NULL;
         size_t ns = 0;
         rc = req->st->m->step_list(req->st, runs[i].id, &steps, &ns, &e);
@@ -180,6 +181,7 @@ static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
     engine_runs_settle(req->st, runs, n);
     json_t *arr = json_array(), *seen = json_object();
     for (size_t i = 0; i < n; i++) { /* runs come newest first: the first of a pipeline is its latest */
+        if (!mp_http_allowed(req, "list", "pipelines", runs[i].namespace_ ? runs[i].namespace_ : "default")) continue;
         char *key = mp_xasprintf("%s/%s", runs[i].namespace_ ? runs[i].namespace_ : "", runs[i].pipeline);
         json_t *p = json_object_get(seen, key);
         if (p) {

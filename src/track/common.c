@@ -265,6 +265,13 @@ void track__store_error(mp_http_resp *resp, const mp_err *e) {
 
 void track__ok_empty(mp_http_resp *resp) { mp_http_json(resp, 200, json_object()); }
 
+const char *track__req_namespace(const mp_http_req *req) {
+    const char *h = mp_http_req_header(req, "X-Mlplane-Namespace");
+    if (h && *h) return h;
+    if (req->authz && req->authz->namespace_ && *req->authz->namespace_) return req->authz->namespace_;
+    return "default";
+}
+
 /* ---- validation (MLflow's rules for names) --------------------------------------------- */
 
 static bool name_chars_ok(const char *s) {
