@@ -138,6 +138,12 @@ extern const char CLI_DATA_VALIDATE_USAGE[];
 int cmd_xgb(cli_env *env, int argc, char **argv);
 
 int cmd_server(cli_env *env, int argc, char **argv);
+/* token create|list|revoke and user create|set-password|delete|list (cmd_token.c). */
+int cmd_token(cli_env *env, int argc, char **argv);
+/* The token to send a server into out ("" when none): $MLPLANE_TOKEN, else the
+ * credentials file's (credentials.c); CLI_USAGE, printed, for a file readable by others. */
+int cli_credentials_token(char *out, size_t n);
+int cmd_user(cli_env *env, int argc, char **argv);
 int cmd_route(cli_env *env, int argc, char **argv);
 int cmd_serve(cli_env *env, int argc, char **argv);
 int cmd_models(cli_env *env, int argc, char **argv);

@@ -7,9 +7,12 @@
  * Single-threaded; one curl handle per command (kept alive between polls). */
 #include "cli/remote_int.h"
 
+#include <sodium.h>
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -37,6 +40,11 @@ int remote__open(cli_env *env, remote *r) {
     while (l > 0 && r->base[l - 1] == '/') r->base[--l] = '\0';
     if (!mp_str_starts(r->base, "http://") && !mp_str_starts(r->base, "https://"))
         return cli_fail(CLI_USAGE, "--server expects a URL like http://127.0.0.1:5000, got \"%s\"", env->server);
+    char token[512];
+    int trc = cli_credentials_token(token, sizeof token);
+    if (trc) return trc;
+    if (*token) snprintf(r->auth, sizeof r->auth, "Authorization: Bearer %s", token);
+    sodium_memzero(token, sizeof token);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r->c = curl_easy_init();
     if (!r->c) {
@@ -46,7 +54,12 @@ int remote__open(cli_env *env, remote *r) {
     return 0;
 }
 
+struct curl_slist *remote__auth(const remote *r, struct curl_slist *h) {
+    return r->auth[0] ? curl_slist_append(h, r->auth) : h;
+}
+
 void remote__close(remote *r) {
+    sodium_memzero(r->auth, sizeof r->auth);
     if (!r->c) return;
     curl_easy_cleanup(r->c);
     curl_global_cleanup();
@@ -75,14 +88,14 @@ int remote__call(remote *r, const char *method, const char *path, const char *bo
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &y->body);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
-    struct curl_slist *h = NULL;
+    struct curl_slist *h = remote__auth(r, NULL);
     if (body) {
         h = curl_slist_append(h, "Content-Type: application/json");
         h = curl_slist_append(h, "Expect:");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     r->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
@@ -116,6 +129,7 @@ static int put_stream(remote *r, const char *path, FILE *f, int64_t size, const 
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     h = curl_slist_append(h, "Expect:");
+    h = remote__auth(r, h);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     r->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);

@@ -13,6 +13,7 @@ typedef struct remote {
     const char *server; /* without a trailing slash: base */
     char base[2048];
     char errbuf[CURL_ERROR_SIZE];
+    char auth[600]; /* "Authorization: Bearer TOKEN", "" when no token (cli_credentials_token) */
 } remote;
 
 typedef struct reply {
@@ -24,6 +25,8 @@ typedef struct reply {
 /* Checks the URL and opens the handle; an exit status (printed) on failure. */
 int remote__open(cli_env *env, remote *r);
 void remote__close(remote *r);
+/* h with r's Authorization header appended when it has a token. */
+struct curl_slist *remote__auth(const remote *r, struct curl_slist *h);
 void remote__reply_free(reply *y);
 /* One request; body (JSON text) may be NULL. Returns 0 with *y filled (any HTTP
  * status), or prints why the server could not be reached and returns CLI_FAILED. */

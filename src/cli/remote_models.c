@@ -83,8 +83,11 @@ int remote_model_fetch(cli_env *env, const char *ref, const char *dir, char **pa
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "mlplane/" MLPLANE_VERSION);
+        struct curl_slist *h = remote__auth(&r, NULL);
+        if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         r.errbuf[0] = '\0';
         CURLcode cc = curl_easy_perform(c);
+        curl_slist_free_all(h);
         free(url);
         if (cc != CURLE_OK)
             st = cli_fail(CLI_FAILED, "%s: cannot reach the server at %s: %s; is `mlplane server` running?", ref, r.server,

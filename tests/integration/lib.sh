@@ -53,15 +53,23 @@ finish() { echo "$T_PASSED passed, 0 failed"; }
 
 # start_server [ARGS...]: starts `mlplane server --listen 127.0.0.1:0 ARGS` in the background
 # (home: $MLPLANE_HOME), sets SERVER_PID and SERVER_URL (from its first line), waits for /readyz.
+# With MLPLANE_TEST_AUTH=1 (the it_auth.* variants) the server runs with --auth --init-admin and
+# every curl and mlplane of the test sends its admin token ($T_DIR/.curlrc, MLPLANE_TOKEN).
 start_server() {
-  local out="$T_DIR/server.$RANDOM"
-  "$MLPLANE" server --listen 127.0.0.1:0 "$@" >"$out.out" 2>"$out.err" &
+  local out="$T_DIR/server.$RANDOM" auth=()
+  [ -z "${MLPLANE_TEST_AUTH:-}" ] || auth=(--init-admin)
+  "$MLPLANE" server --listen 127.0.0.1:0 "${auth[@]}" "$@" >"$out.out" 2>"$out.err" &
   SERVER_PID=$!
   ALL_SERVER_PIDS="${ALL_SERVER_PIDS:-} $SERVER_PID"
   SERVER_OUT="$out.out"
   wait_for "the server's first line" 10 grep -q "listening on" "$out.out"
   SERVER_URL=$(sed -n 's/^mlplane server listening on \(http:[^ ]*\) .*/\1/p' "$out.out" | head -1)
   [ -n "$SERVER_URL" ] || fail "no URL in the server's first line: $(cat "$out.out")"
+  if [ -n "${MLPLANE_TEST_AUTH:-}" ] && head -1 "$out.out" | grep -q '^mlp_'; then
+    export MLPLANE_TOKEN CURL_HOME="$T_DIR"
+    MLPLANE_TOKEN=$(head -1 "$out.out")
+    printf 'header = "Authorization: Bearer %s"\n' "$MLPLANE_TOKEN" >"$T_DIR/.curlrc"
+  fi
   wait_for "the server to be ready" 10 curl -sf "$SERVER_URL/readyz"
 }
 # stop_server PID: SIGTERM, then waits for it; returns its exit status.

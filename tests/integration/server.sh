@@ -49,8 +49,11 @@ YAML
 start_server
 MAIN_PID=$SERVER_PID
 MAIN_URL=$SERVER_URL
-head -1 "$SERVER_OUT" | grep -Eq "^mlplane server listening on http://127\.0\.0\.1:[0-9]+ \(home $MLPLANE_HOME\)$" ||
-  fail "first line: $(head -1 "$SERVER_OUT")"
+# (with MLPLANE_TEST_AUTH the token comes first, and the line says authentication is on)
+line=1 suffix=""
+[ -z "${MLPLANE_TEST_AUTH:-}" ] || line=2 suffix=", authentication on"
+sed -n "${line}p" "$SERVER_OUT" | grep -Eq "^mlplane server listening on http://127\.0\.0\.1:[0-9]+ \(home $MLPLANE_HOME\)$suffix$" ||
+  fail "first line: $(sed -n "${line}p" "$SERVER_OUT")"
 case "$SERVER_URL" in *:0) fail "port 0 printed instead of the real port";; esac
 ok "starts on a free port and prints it"
 
@@ -210,7 +213,9 @@ export MLPLANE_HOME="$T_DIR/home"
 port=${SERVER_URL##*:}
 raw() { # raw BYTES: sends them on a fresh connection, prints the status line
   exec 3<>"/dev/tcp/127.0.0.1/$port"
-  printf '%b' "$1" >&3
+  local req=$1
+  [ -z "${MLPLANE_TOKEN:-}" ] || req=${req/Host: x\\r\\n/Host: x\\r\\nAuthorization: Bearer $MLPLANE_TOKEN\\r\\n}
+  printf '%b' "$req" >&3
   timeout 5 head -c 200 <&3 | head -1 | tr -d '\r' || true
   exec 3<&- 3>&-
 }
