@@ -80,6 +80,17 @@ int api__object_namespace(store *st, bool monitor, const char *name, char *ns, s
 /* Removes from the JSON array arr the items (objects with a "name") of applied
  * Deployments (monitor false) or Monitors whose namespace req's caller may not list. */
 void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor);
+/* The roleRef name of RoleBinding name in namespace ns into role; MP_ENOENT when none is applied. */
+int api__binding_role(store *st, const char *ns, const char *name, char *role, size_t n);
+/* MLflow's permission endpoints (permissions.c). */
+void api__h_exp_perm_create(const mp_http_req *req, mp_http_resp *resp);
+void api__h_exp_perm_get(const mp_http_req *req, mp_http_resp *resp);
+void api__h_exp_perm_update(const mp_http_req *req, mp_http_resp *resp);
+void api__h_exp_perm_delete(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_create(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_get(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_update(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_delete(const mp_http_req *req, mp_http_resp *resp);
 /* The RBAC resource of an applied kind ("deployments", "monitors", "roles", "queues", "pipelines"). */
 const char *api__kind_resource(spec_kind kind);
 /* The namespace authorization checks an object in: its metadata.namespace, or ""

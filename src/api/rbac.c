@@ -246,6 +246,18 @@ int api__object_namespace(store *st, bool monitor, const char *name, char *ns, s
     return MP_ENOENT;
 }
 
+int api__binding_role(store *st, const char *ns, const char *name, char *role, size_t n) {
+    rbac_cache *c = st ? cache_get(st) : NULL;
+    for (size_t i = 0; c && i < c->objs.nbindings; i++) {
+        const spec_role_binding *b = c->objs.bindings[i];
+        if (!b->cluster && strcmp(b->meta.namespace_, ns) == 0 && strcmp(b->meta.name, name) == 0) {
+            mp_strlcpy(role, b->ref_name, n);
+            return 0;
+        }
+    }
+    return MP_ENOENT;
+}
+
 void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor) {
     if (!req->authz || !json_is_array(arr)) return;
     for (size_t i = json_array_size(arr); i-- > 0;) {

@@ -94,6 +94,15 @@ static const rule RULES[] = {
     {"PATCH", MF "users/update-password", "update", "tokens", K_HANDLER, NULL},
     {"PATCH", MF "users/update-admin", "update", "tokens", K_HANDLER, NULL},
     {"DELETE", MF "users/delete", "delete", "tokens", K_HANDLER, NULL},
+    /* MLflow's permission endpoints (permissions.c): RoleBindings in the object's namespace */
+    {"POST", MF "experiments/permissions/create", "create", "roles", K_EXP, "experiment_id"},
+    {"GET", MF "experiments/permissions/get", "get", "roles", K_EXP, "experiment_id"},
+    {"PATCH", MF "experiments/permissions/update", "update", "roles", K_EXP, "experiment_id"},
+    {"DELETE", MF "experiments/permissions/delete", "delete", "roles", K_EXP, "experiment_id"},
+    {"POST", RM "permissions/create", "create", "roles", K_MODEL, "name"},
+    {"GET", RM "permissions/get", "get", "roles", K_MODEL, "name"},
+    {"PATCH", RM "permissions/update", "update", "roles", K_MODEL, "name"},
+    {"DELETE", RM "permissions/delete", "delete", "roles", K_MODEL, "name"},
     /* MLflow tracking */
     {"POST", MF "experiments/create", "create", "experiments", K_REQNS, NULL},
     {"GET", MF "experiments/get", "get", "experiments", K_EXP, "experiment_id"},
@@ -165,6 +174,21 @@ static void patterns_init(void) {
     for (size_t i = 0; i < NRULES; i++) patterns[i] = (mp_http_route){RULES[i].method, RULES[i].path, NULL};
 }
 
+/* The resource of the object a rule names, which the caller must be able to get to learn it exists. */
+static const char *object_resource(key_kind k, const char *resource) {
+    switch (k) {
+    case K_EXP:
+    case K_EXP_NAME: return "experiments";
+    case K_RUN:
+    case K_PRUN:
+    case K_ARTIFACT: return "runs";
+    case K_MODEL: return "models";
+    case K_DEPLOY: return "deployments";
+    case K_MONITOR: return "monitors";
+    default: return resource;
+    }
+}
+
 /* The route of the server's tables req matched (its handler, for a hidden object's answer). */
 static const mp_http_route *server_route(const mp_http_req *req) {
     typedef const mp_http_route *(*table_fn)(size_t *n);
@@ -230,7 +254,7 @@ static void artifact_exp(const mp_http_req *req, const rule *r, found *f, bool *
     while (*p == '/') p++;
     size_t l = strcspn(p, "/");
     *blob = l == 6 && strncmp(p, "sha256", 6) == 0;
-    if (l < sizeof f->value) {
+    if (!*blob && l < sizeof f->value) {
         memcpy(f->value, p, l);
         f->value[l] = '\0';
     }
@@ -418,7 +442,8 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
     if (!exists) return 0;
     if (api__rbac_allowed(st, who, r->verb, resource, ns)) return 0;
     bool named = r->kind != K_REQNS && r->kind != K_CLUSTER && f.value[0] && f.src != SRC_NONE;
-    bool may_get = strcmp(r->verb, "get") != 0 && api__rbac_allowed(st, who, "get", resource, ns);
+    const char *ores = object_resource(r->kind, resource);
+    bool may_get = (strcmp(r->verb, "get") != 0 || strcmp(ores, resource) != 0) && api__rbac_allowed(st, who, "get", ores, ns);
     if (named && !may_get && !(r->kind == K_ARTIFACT && strcmp(req->method, "GET") != 0)) {
         answer_missing(req, &f, fake_of(r->kind), resp);
         return MP_EPERM;

@@ -587,6 +587,14 @@ static const mp_http_route routes[] = {
     {"POST", "/api/v1/uploads/assemble", api_h_uploads_assemble},
     {"GET", "/api/v1/uploads/sha256/{hex}", api_h_upload_get},
     {"PUT", "/api/v1/uploads/sha256/{hex}", api_h_upload_put},
+    {"POST", "/api/2.0/mlflow/experiments/permissions/create", api__h_exp_perm_create},
+    {"GET", "/api/2.0/mlflow/experiments/permissions/get", api__h_exp_perm_get},
+    {"PATCH", "/api/2.0/mlflow/experiments/permissions/update", api__h_exp_perm_update},
+    {"DELETE", "/api/2.0/mlflow/experiments/permissions/delete", api__h_exp_perm_delete},
+    {"POST", "/api/2.0/mlflow/registered-models/permissions/create", api__h_model_perm_create},
+    {"GET", "/api/2.0/mlflow/registered-models/permissions/get", api__h_model_perm_get},
+    {"PATCH", "/api/2.0/mlflow/registered-models/permissions/update", api__h_model_perm_update},
+    {"DELETE", "/api/2.0/mlflow/registered-models/permissions/delete", api__h_model_perm_delete},
 };
 
 const mp_http_route *api_routes(size_t *n) {

@@ -50,9 +50,11 @@ static void exp_create(const mp_http_req *req, mp_http_resp *resp) {
     mp_err e = {0};
     char *id = NULL;
     /* created and moved into the request's namespace in one transaction */
+    const char *ns = track__req_namespace(req, resp);
+    if (!ns) goto out;
     int rc = req->st->m->begin(req->st, &e);
     if (rc == 0) rc = req->st->t->experiment_create(req->st, name, loc, tags, ntags, &id, &e);
-    if (rc == 0) rc = req->st->t->experiment_set_namespace(req->st, id, track__req_namespace(req), &e);
+    if (rc == 0) rc = req->st->t->experiment_set_namespace(req->st, id, ns, &e);
     if (rc == 0) rc = req->st->m->commit(req->st, &e);
     else req->st->m->rollback(req->st);
     if (rc != 0) track__store_error(resp, &e);

@@ -36,14 +36,15 @@ static void rm_create(const mp_http_req *req, mp_http_resp *resp) {
         store_registered_model m;
         mp_err e = {0};
         /* created and moved into the request's namespace in one transaction */
-        int rc = req->st->m->begin(req->st, &e);
-        if (rc == 0) rc = req->st->r->model_create(req->st, name, desc ? desc : "", tags, ntags, &m, &e);
-        if (rc == 0 && (rc = req->st->r->model_set_namespace(req->st, name, track__req_namespace(req), &e)) != 0)
+        const char *ns = track__req_namespace(req, resp);
+        int rc = ns ? req->st->m->begin(req->st, &e) : MP_EINVAL;
+        if (ns && rc == 0) rc = req->st->r->model_create(req->st, name, desc ? desc : "", tags, ntags, &m, &e);
+        if (ns && rc == 0 && (rc = req->st->r->model_set_namespace(req->st, name, ns, &e)) != 0)
             store_registered_model_free(&m);
-        if (rc == 0) rc = req->st->m->commit(req->st, &e);
-        else req->st->m->rollback(req->st);
-        if (rc != 0) reg__store_error(resp, &e);
-        else send_model(resp, &m);
+        if (ns && rc == 0) rc = req->st->m->commit(req->st, &e);
+        else if (ns) req->st->m->rollback(req->st);
+        if (ns && rc != 0) reg__store_error(resp, &e);
+        else if (ns) send_model(resp, &m);
     }
     free(tags);
     json_decref(p);
