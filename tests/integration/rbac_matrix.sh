@@ -327,4 +327,34 @@ wait_for "the deleted binding to stop granting" 10 \
   bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer ${TOK[viewer]}' '$SERVER_URL$A/runs/get?run_id=$RUN_team_b')\" = 404 ]"
 ok "bindings applied or deleted (server or home) take effect at once"
 
+# ---- MLflow's permission endpoints: a RoleBinding in the experiment's namespace ------------------
+make_objects team-a
+PERRY=$(token perry)
+P=$A/experiments/permissions
+assert_eq "$(req "$PERRY" GET "$A/experiments/get?experiment_id=$EXP_team_a")" 404 "perry: nothing before a grant"
+assert_eq "$(req "${TOK[viewer]}" POST $P/create --data "{\"experiment_id\":\"$EXP_team_a\",\"username\":\"perry\",\"permission\":\"READ\"}")" 403 "a viewer cannot grant"
+assert_eq "$(body | jq -r .message)" "user \"vera\" cannot create roles in namespace \"team-a\"" "granting needs create roles"
+assert_eq "$(req "${TOK[admin]}" POST $P/create --data "{\"experiment_id\":\"$EXP_team_a\",\"username\":\"perry\",\"permission\":\"READ\"}")" 200 "the namespace's admin grants READ"
+assert_eq "$(body | jq -r .experiment_permission.permission)" READ "create: the permission"
+assert_eq "$(req "${TOK[admin]}" POST $P/create --data "{\"experiment_id\":\"$EXP_team_a\",\"username\":\"perry\",\"permission\":\"READ\"}")" 400 "granting twice"
+assert_eq "$(body | jq -r .error_code)" RESOURCE_ALREADY_EXISTS "granting twice: code"
+assert_eq "$(req "$PERRY" GET "$A/experiments/get?experiment_id=$EXP_team_a")" 200 "READ: get"
+assert_eq "$(req "$PERRY" POST $A/experiments/update --data "{\"experiment_id\":\"$EXP_team_a\",\"new_name\":\"perry-1\"}")" 403 "READ: no update"
+assert_eq "$(req "${TOK[admin]}" PATCH $P/update --data "{\"experiment_id\":\"$EXP_team_a\",\"username\":\"perry\",\"permission\":\"EDIT\"}")" 200 "update to EDIT"
+assert_eq "$(req "${TOK[admin]}" GET "$P/get?experiment_id=$EXP_team_a&username=perry")" 200 "get the permission"
+assert_eq "$(body | jq -r .experiment_permission.permission)" EDIT "get: EDIT"
+assert_eq "$(req "$PERRY" POST $A/experiments/update --data "{\"experiment_id\":\"$EXP_team_a\",\"new_name\":\"perry-2\"}")" 200 "EDIT: update"
+assert_eq "$(req "$PERRY" POST $A/experiments/delete --data "{\"experiment_id\":\"$EXP_team_a\"}")" 403 "EDIT: no delete"
+assert_eq "$(req "${TOK[admin]}" PATCH $P/update --data "{\"experiment_id\":\"$EXP_team_a\",\"username\":\"perry\",\"permission\":\"MANAGE\"}")" 200 "update to MANAGE"
+assert_eq "$(req "$PERRY" POST $A/runs/delete --data "{\"run_id\":\"$RUN_team_a\"}")" 200 "MANAGE: delete"
+assert_eq "$(req "${TOK[admin]}" DELETE $P/delete --data "{\"experiment_id\":\"$EXP_team_a\",\"username\":\"perry\"}")" 200 "delete the permission"
+assert_eq "$(req "$PERRY" GET "$A/experiments/get?experiment_id=$EXP_team_a")" 404 "no permission: hidden again"
+assert_eq "$(req "${TOK[admin]}" GET "$P/get?experiment_id=$EXP_team_a&username=perry")" 404 "get a deleted permission"
+M=$A/registered-models/permissions
+assert_eq "$(req "${TOK[admin]}" POST $M/create --data "{\"name\":\"$MODEL_team_a\",\"username\":\"perry\",\"permission\":\"READ\"}")" 200 "grant READ on a model"
+assert_eq "$(body | jq -r .registered_model_permission.name)" "$MODEL_team_a" "model permission: name"
+assert_eq "$(req "$PERRY" GET "$A/registered-models/get?name=$MODEL_team_a")" 200 "READ on models: get"
+assert_eq "$(req "$PERRY" GET "$A/experiments/get?experiment_id=$EXP_team_a")" 404 "READ on models: not experiments"
+ok "MLflow's permission endpoints: READ, EDIT, MANAGE as RoleBindings in the object's namespace"
+
 finish
