@@ -61,7 +61,7 @@ static const rule RULES[] = {
     /* mlplane's API */
     {"GET", "/api/v1/runs", "list", "runs", K_LIST, NULL},
     {"GET", "/api/v1/pipelines", "list", "pipelines", K_LIST, NULL},
-    {"POST", "/api/v1/runs", "create", "runs", K_REQNS, NULL},
+    {"POST", "/api/v1/runs", "create", "runs", K_HANDLER, NULL}, /* in its Pipeline's namespace */
     {"GET", "/api/v1/runs/{id}", "get", "runs", K_PRUN, "id"},
     {"DELETE", "/api/v1/runs/{id}", "delete", "runs", K_PRUN, "id"},
     {"GET", "/api/v1/runs/{id}/steps", "get", "runs", K_PRUN, "id"},

@@ -497,6 +497,10 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
     }
     if (!bad && !spec_file_pipeline(f))
         bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s holds no Pipeline to run", name), 1);
+    if (!bad && req->authz) { /* the run is in its Pipeline's namespace */
+        const char *ns = spec_file_pipeline(f)->meta.namespace_;
+        if (!mp_http_allowed(req, "create", "runs", ns)) bad = (api__deny(resp, req->authz->user, "create", "runs", ns), 1);
+    }
     json_t *files = json_object_get(body, "files"), *dirs = json_object_get(body, "dirs");
     json_t *spec_dir = json_object_get(body, "spec_dir");
     bool tree = json_array_size(files) > 0 || json_array_size(dirs) > 0;

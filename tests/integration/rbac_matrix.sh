@@ -94,6 +94,17 @@ assert_contains "$(mlp get roles -o json | jq -r '.[0].rules[0].verbs | join(","
 assert_contains "$(mlp get clusterroles)" "cluster-admin" "built-in ClusterRoles listed"
 ok "Roles and bindings applied and listed"
 
+for ns in team-a team-b; do
+  cat >"$T_DIR/pipe-$ns.yaml" <<EOF
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: pipe-$ns, namespace: $ns}
+spec:
+  steps:
+    - {name: s, command: ["true"]}
+EOF
+done
+
 # ---- the server and its callers --------------------------------------------------------
 start_server --auth --init-admin
 trap 'stop_server $SERVER_PID >/dev/null 2>&1 || true; cleanup' EXIT
@@ -133,8 +144,11 @@ declare -A GRANTS=(
   [admin.experiments]="get list create update delete" [admin.runs]="get list create update delete"
   [admin.models]="get list create update delete" [admin.queues]="get list create update delete"
   [admin.roles]="get list create update delete"
+  [viewer.pipelines]="get list" [editor.pipelines]="get list create update delete" [admin.pipelines]="get list create update delete"
 )
-RESOURCES="runs models queues roles experiments" # experiments last: deleting one deletes its runs
+# pruns: pipeline runs through mlplane's /api/v1 (RBAC resource runs); runs: MLflow runs
+for r in viewer editor admin; do GRANTS[$r.pruns]=${GRANTS[$r.runs]}; done
+RESOURCES="pruns pipelines runs models queues roles experiments" # experiments last: deleting one deletes its runs
 VERBS="get list create update delete"
 # The requests that name an object by its name answer 404 where the caller may
 # not even get it; creating something new in a namespace names none (403), but
@@ -145,6 +159,7 @@ names_object() { # names_object RESOURCE VERB
 # The verbs each resource's requests below cover.
 covered() { # covered RESOURCE VERB
   case "$1.$2" in queues.get | queues.list | queues.update | roles.get | roles.list | roles.update) return 1 ;; esac
+  case "$1.$2" in pruns.create | pruns.update | pipelines.get | pipelines.create | pipelines.update | pipelines.delete) return 1 ;; esac
   return 0
 }
 expected() { # expected ROLE WHERE(own|other) RESOURCE VERB
@@ -185,6 +200,8 @@ roleRef: {kind: ClusterRole, name: viewer}
 subjects: [{kind: User, name: somebody}]"
   [ "$(req "$ADMIN" POST /api/v1/apply --data "$(jq -n --arg t "$yaml" '{path: "objects.yaml", text: $t}')")" = 200 ] ||
     fail "queue and binding in $ns: $(body)"
+  local out; out=$(mlp run "$T_DIR/pipe-$ns.yaml" 2>&1) || fail "pipeline in $ns: $out"
+  printf -v "PRUN_$v" %s "$(printf '%s\n' "$out" | head -1)"
   printf -v "EXP_$v" %s "$exp"
   printf -v "RUN_$v" %s "$run"
   printf -v "MODEL_$v" %s "model-$ns-$N"
@@ -195,9 +212,15 @@ subjects: [{kind: User, name: somebody}]"
 # act ROLE NS RESOURCE VERB: sends the request of that cell, prints the cell's answer.
 act() {
   local t=${TOK[$1]} ns=$2 res=$3 verb=$4 v=${2//-/_} code
-  local exp=EXP_$v run=RUN_$v model=MODEL_$v lq=LQ_$v rb=RB_$v
-  exp=${!exp} run=${!run} model=${!model} lq=${!lq} rb=${!rb}
+  local exp=EXP_$v run=RUN_$v model=MODEL_$v lq=LQ_$v rb=RB_$v prun=PRUN_$v
+  exp=${!exp} run=${!run} model=${!model} lq=${!lq} rb=${!rb} prun=${!prun}
   case "$res.$verb" in
+    pruns.get) code=$(req "$t" GET "/api/v1/runs/$prun") ;;
+    pruns.list) code=$(req "$t" GET /api/v1/runs)
+      [ "$code" = 200 ] && { body | jq -e --arg r "$prun" '[.[].id] | index($r)' >/dev/null && code=seen || code=none; } ;;
+    pruns.delete) code=$(req "$t" DELETE "/api/v1/runs/$prun") ;;
+    pipelines.list) code=$(req "$t" GET /api/v1/pipelines)
+      [ "$code" = 200 ] && { body | jq -e --arg ns "$ns" '[.[] | select(.namespace == $ns) | .name] | index("pipe-" + $ns)' >/dev/null && code=seen || code=none; } ;;
     experiments.get) code=$(req "$t" GET "$A/experiments/get?experiment_id=$exp") ;;
     experiments.list) code=$(req "$t" POST $A/experiments/search --data '{"max_results":1000}')
       [ "$code" = 200 ] && { body | jq -e --arg e "$exp" '[.experiments[]?.experiment_id] | index($e)' >/dev/null && code=seen || code=none; } ;;
@@ -311,6 +334,9 @@ assert_eq "$(req "${TOK[admin]}" GET "$A/model-versions/search?filter=name='$MOD
 assert_eq "$(body | jq -c '.model_versions // [] | length')" 0 "model-versions/search shows no team-b version"
 assert_eq "$(req "$ADMIN" GET "$A/model-versions/search?filter=name='$MODEL_team_b'")" 200 "versions as the admin"
 assert_eq "$(body | jq -c '.model_versions | length')" 1 "the admin sees the team-b version"
+# a pipeline's experiment is in the pipeline's namespace
+assert_eq "$(req "${TOK[admin]}" GET "$A/experiments/get-by-name?experiment_name=pipe-team-b")" 404 "team-b's pipeline experiment is hidden"
+assert_eq "$(req "${TOK[admin]}" GET "$A/experiments/get-by-name?experiment_name=pipe-team-a")" 200 "team-a's pipeline experiment"
 ok "searches over another namespace return nothing, not an error"
 
 # ---- a binding applied through the server takes effect on the next request -----------------------
