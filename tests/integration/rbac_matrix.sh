@@ -294,7 +294,7 @@ if ! diff -u "$T_DIR/expected" "$T_DIR/actual" >"$T_DIR/diff"; then
   cat "$T_DIR/diff" >&2
   fail "the RBAC matrix differs from the expected table (- expected, + actual)"
 fi
-ok "RBAC matrix: $(wc -l <"$T_DIR/expected") cells (3 roles x verbs x 5 resources x 2 namespaces) as expected"
+ok "RBAC matrix: $(wc -l <"$T_DIR/expected") cells (3 roles x verbs x 7 resources x 2 namespaces) as expected"
 ok "no request of team-a's users changed team-b's objects"
 
 # ---- a hidden object answers byte for byte as a missing one --------------------------------
