@@ -46,7 +46,7 @@ assert_eq "$(mlp --server "$SERVER_URL" delete localqueue lq-t -n team)" "LocalQ
 assert_eq "$(lqs)" "" "every local queue deleted"
 rc=0; out=$(curl -s -w '\n%{http_code}' -X DELETE "$SERVER_URL/api/v1/objects/Frob/x") || true
 assert_eq "$(tail -1 <<<"$out")" "400" "an unknown kind is a 400"
-assert_contains "$(head -1 <<<"$out" | jq -r .message)" "expected PriorityClass, Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue, Deployment or Monitor" "the 400 lists the kinds"
+assert_contains "$(head -1 <<<"$out" | jq -r .message)" "expected PriorityClass, Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue, Deployment, Monitor, Role, RoleBinding, ClusterRole or ClusterRoleBinding" "the 400 lists the kinds"
 rc=0; mlp delete frob x 2>"$T_DIR/err" || rc=$?
 assert_eq "$rc" "2" "an unknown kind locally"
 assert_contains "$(cat "$T_DIR/err")" "expected run, priorityclass, node, nodepool, resourceflavor, clusterqueue, localqueue, deployment or monitor" "the local message lists the kinds"
