@@ -49,7 +49,7 @@ assert_eq "$(tail -1 <<<"$out")" "400" "an unknown kind is a 400"
 assert_contains "$(head -1 <<<"$out" | jq -r .message)" "expected PriorityClass, Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue, Deployment, Monitor, Role, RoleBinding, ClusterRole or ClusterRoleBinding" "the 400 lists the kinds"
 rc=0; mlp delete frob x 2>"$T_DIR/err" || rc=$?
 assert_eq "$rc" "2" "an unknown kind locally"
-assert_contains "$(cat "$T_DIR/err")" "expected run, priorityclass, node, nodepool, resourceflavor, clusterqueue, localqueue, deployment or monitor" "the local message lists the kinds"
+assert_contains "$(cat "$T_DIR/err")" "expected run, priorityclass, node, nodepool, resourceflavor, clusterqueue, localqueue, deployment, monitor, role, rolebinding, clusterrole or clusterrolebinding" "the local message lists the kinds"
 ok "delete of a LocalQueue: namespace default when not given (or empty), locally, through --server and the API"
 
 cat > "$T_DIR/p.yaml" <<'YAML'
