@@ -311,7 +311,24 @@ assert_eq "$(body | jq -r .error_code)" RESOURCE_DOES_NOT_EXIST "a hidden run: R
 hid=$(req "$t" DELETE $A/registered-models/delete --data "{\"name\":\"$MODEL_team_b\"}"); hb=$(body | sed "s/$MODEL_team_b/NAME/g")
 mis=$(req "$t" DELETE $A/registered-models/delete --data '{"name":"no-such-model"}'); mb=$(body | sed "s/no-such-model/NAME/g")
 assert_eq "$hid $hb" "$mis $mb" "a hidden model answers as a missing one"
-ok "hidden objects answer exactly as missing ones"
+# the artifact proxy: a run's files are in its experiment's namespace
+AR=/api/2.0/mlflow-artifacts/artifacts
+assert_eq "$(req "$ADMIN" PUT "$AR/$EXP_team_b/$RUN_team_b/artifacts/f.txt" --data-binary secret)" 200 "admin uploads to team-b"
+hid=$(req "$t" GET "$AR/$EXP_team_b/$RUN_team_b/artifacts/f.txt"); hb=$(body | sed "s/$EXP_team_b/ID/g")
+mis=$(req "$t" GET "$AR/424242/$RUN_team_b/artifacts/f.txt"); mb=$(body | sed "s/424242/ID/g")
+assert_eq "$hid $hb" "$mis $mb" "a hidden artifact answers as a missing one"
+assert_not_contains "$hb" secret "a hidden artifact's bytes"
+assert_eq "$(req "$t" PUT "$AR/$EXP_team_b/$RUN_team_b/artifacts/g.txt" --data-binary x)" 403 "no upload into team-b"
+hid=$(req "$t" GET "$AR?path=$EXP_team_b/$RUN_team_b/artifacts"); hb=$(body | sed "s/$EXP_team_b/ID/g")
+mis=$(req "$t" GET "$AR?path=424242/$RUN_team_b/artifacts"); mb=$(body | sed "s/424242/ID/g")
+assert_eq "$hid $hb" "$mis $mb" "listing team-b's artifacts answers as listing a missing folder"
+assert_not_contains "$hb" f.txt "no file of team-b listed"
+make_objects team-a
+assert_eq "$(req "${TOK[editor]}" PUT "$AR/$EXP_team_a/$RUN_team_a/artifacts/f.txt" --data-binary mine)" 200 "an editor uploads in team-a"
+assert_eq "$(req "$t" GET "$AR/$EXP_team_a/$RUN_team_a/artifacts/f.txt")" 200 "a viewer downloads in team-a"
+assert_eq "$(body)" mine "the artifact's bytes"
+assert_eq "$(req "$t" DELETE "$AR/$EXP_team_a/$RUN_team_a/artifacts/f.txt")" 403 "a viewer cannot delete an artifact"
+ok "hidden objects answer exactly as missing ones (the artifact proxy too)"
 
 # ---- 403 names the missing permission --------------------------------------------------------
 make_objects team-a
