@@ -77,7 +77,7 @@ bool api__is_master(const api_principal *who);
 /* The namespace (metadata.namespace) of the applied Monitor (monitor) or
  * Deployment name into ns; MP_ENOENT when none is applied. From the worker's table. */
 int api__object_namespace(store *st, bool monitor, const char *name, char *ns, size_t n);
-/* Removes from the JSON array arr the items (objects with a "name") of applied
+/* Removes from the JSON array arr the items (objects with a "deployment" or a "name") of applied
  * Deployments (monitor false) or Monitors whose namespace req's caller may not list. */
 void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor);
 /* The roleRef name of RoleBinding name in namespace ns into role; MP_ENOENT when none is applied. */

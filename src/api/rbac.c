@@ -261,7 +261,9 @@ int api__binding_role(store *st, const char *ns, const char *name, char *role, s
 void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor) {
     if (!req->authz || !json_is_array(arr)) return;
     for (size_t i = json_array_size(arr); i-- > 0;) {
-        const char *name = json_string_value(json_object_get(json_array_get(arr, i), "name"));
+        json_t *item = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(item, monitor ? "name" : "deployment"));
+        if (!name) name = json_string_value(json_object_get(item, "name"));
         char ns[64] = "default";
         if (name) api__object_namespace(req->st, monitor, name, ns, sizeof ns);
         if (!mp_http_allowed(req, "list", monitor ? "monitors" : "deployments", ns)) json_array_remove(arr, i);

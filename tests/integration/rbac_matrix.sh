@@ -300,8 +300,8 @@ ok "no request of team-a's users changed team-b's objects"
 # ---- a hidden object answers byte for byte as a missing one --------------------------------
 make_objects team-b
 t=${TOK[viewer]}
-hid=$(req "$t" GET "$A/experiments/get?experiment_id=$EXP_team_b"); hb=$(body | sed "s/$EXP_team_b/ID/g")
-mis=$(req "$t" GET "$A/experiments/get?experiment_id=424242"); mb=$(body | sed "s/424242/ID/g")
+hid=$(req "$t" GET "$A/experiments/get?experiment_id=$EXP_team_b"); hb=$(body | sed "s/id=$EXP_team_b /id=ID /g")
+mis=$(req "$t" GET "$A/experiments/get?experiment_id=424242"); mb=$(body | sed "s/id=424242 /id=ID /g")
 assert_eq "$hid $hb" "$mis $mb" "a hidden experiment answers as a missing one"
 hid=$(req "$t" POST $A/runs/log-metric --data "{\"run_id\":\"$RUN_team_b\",\"key\":\"m\",\"value\":1,\"timestamp\":1}"); hb=$(body | sed "s/$RUN_team_b/ID/g")
 mis=$(req "$t" POST $A/runs/log-metric --data '{"run_id":"0123456789abcdef0123456789abcdef","key":"m","value":1,"timestamp":1}'); mb=$(body | sed "s/0123456789abcdef0123456789abcdef/ID/g")
@@ -314,13 +314,15 @@ assert_eq "$hid $hb" "$mis $mb" "a hidden model answers as a missing one"
 # the artifact proxy: a run's files are in its experiment's namespace
 AR=/api/2.0/mlflow-artifacts/artifacts
 assert_eq "$(req "$ADMIN" PUT "$AR/$EXP_team_b/$RUN_team_b/artifacts/f.txt" --data-binary secret)" 200 "admin uploads to team-b"
-hid=$(req "$t" GET "$AR/$EXP_team_b/$RUN_team_b/artifacts/f.txt"); hb=$(body | sed "s/$EXP_team_b/ID/g")
-mis=$(req "$t" GET "$AR/424242/$RUN_team_b/artifacts/f.txt"); mb=$(body | sed "s/424242/ID/g")
+# (the experiment id replaced where it leads a path)
+lead() { sed "s#\([\": ]\)$1/#\1ID/#g"; }
+hid=$(req "$t" GET "$AR/$EXP_team_b/$RUN_team_b/artifacts/f.txt"); hb=$(body | lead "$EXP_team_b")
+mis=$(req "$t" GET "$AR/424242/$RUN_team_b/artifacts/f.txt"); mb=$(body | lead 424242)
 assert_eq "$hid $hb" "$mis $mb" "a hidden artifact answers as a missing one"
 assert_not_contains "$hb" secret "a hidden artifact's bytes"
 assert_eq "$(req "$t" PUT "$AR/$EXP_team_b/$RUN_team_b/artifacts/g.txt" --data-binary x)" 403 "no upload into team-b"
-hid=$(req "$t" GET "$AR?path=$EXP_team_b/$RUN_team_b/artifacts"); hb=$(body | sed "s/$EXP_team_b/ID/g")
-mis=$(req "$t" GET "$AR?path=424242/$RUN_team_b/artifacts"); mb=$(body | sed "s/424242/ID/g")
+hid=$(req "$t" GET "$AR?path=$EXP_team_b/$RUN_team_b/artifacts"); hb=$(body | lead "$EXP_team_b")
+mis=$(req "$t" GET "$AR?path=424242/$RUN_team_b/artifacts"); mb=$(body | lead 424242)
 assert_eq "$hid $hb" "$mis $mb" "listing team-b's artifacts answers as listing a missing folder"
 assert_not_contains "$hb" f.txt "no file of team-b listed"
 make_objects team-a
@@ -329,6 +331,50 @@ assert_eq "$(req "$t" GET "$AR/$EXP_team_a/$RUN_team_a/artifacts/f.txt")" 200 "a
 assert_eq "$(body)" mine "the artifact's bytes"
 assert_eq "$(req "$t" DELETE "$AR/$EXP_team_a/$RUN_team_a/artifacts/f.txt")" 403 "a viewer cannot delete an artifact"
 ok "hidden objects answer exactly as missing ones (the artifact proxy too)"
+
+# ---- Deployments and Monitors through /api/v1, in their metadata.namespace ---------------------
+dep_yaml() { # dep_yaml NAME NS: a Deployment and a Monitor of it
+  cat <<EOF
+apiVersion: mlplane.dev/v1
+kind: Deployment
+metadata: {name: $1, namespace: $2}
+spec:
+  model: {name: no-model, version: 1}
+---
+apiVersion: mlplane.dev/v1
+kind: Monitor
+metadata: {name: mon-$1, namespace: $2}
+spec:
+  deployment: $1
+  schedule: {intervalSeconds: 3600}
+EOF
+}
+for d in dep-a:team-a dep-b:team-b; do
+  assert_eq "$(req "$ADMIN" POST /api/v1/apply --data "$(jq -n --arg t "$(dep_yaml "${d%%:*}" "${d#*:}")" '{path: "d.yaml", text: $t}')")" 200 "apply ${d%%:*}"
+done
+assert_eq "$(req "$t" GET /api/v1/deployments)" 200 "list deployments"
+assert_eq "$(body | jq -c '[.[] | .deployment] | sort')" '["dep-a"]' "a viewer of team-a lists team-a's Deployment only"
+assert_eq "$(req "$ADMIN" GET /api/v1/deployments)" 200 "list deployments as the admin"
+assert_eq "$(body | jq -c '[.[] | .deployment] | sort')" '["dep-a","dep-b"]' "the admin lists both"
+assert_eq "$(req "$t" GET /api/v1/monitors)" 200 "list monitors"
+assert_eq "$(body | jq -c '[.[] | .name] | sort')" '["mon-dep-a"]' "a viewer of team-a lists team-a's Monitor only"
+for p in "GET /api/v1/deployments/NAME" "POST /api/v1/deployments/NAME/rollout" "DELETE /api/v1/objects/deployment/NAME"; do
+  m=${p%% *} u=${p#* }
+  hid=$(req "$t" "$m" "${u/NAME/dep-b}" --data '{"percent":10}'); hb=$(body | sed "s/dep-b/NAME/g")
+  mis=$(req "$t" "$m" "${u/NAME/no-such-dep}" --data '{"percent":10}'); mb=$(body | sed "s/no-such-dep/NAME/g")
+  assert_eq "$hid $hb" "$mis $mb" "$m ${u/NAME/dep-b}: as a missing Deployment"
+done
+hid=$(req "$t" GET /api/v1/monitors/mon-dep-b); hb=$(body | sed "s/mon-dep-b/NAME/g")
+mis=$(req "$t" GET /api/v1/monitors/no-such-mon); mb=$(body | sed "s/no-such-mon/NAME/g")
+assert_eq "$hid $hb" "$mis $mb" "a hidden Monitor answers as a missing one"
+assert_eq "$(req "$t" GET /api/v1/deployments/dep-a)" 200 "a viewer gets team-a's Deployment"
+assert_eq "$(req "$t" POST /api/v1/deployments/dep-a/rollout --data '{"percent":10}')" 403 "a viewer cannot roll out"
+assert_eq "$(body | jq -r .message)" "user \"vera\" cannot update deployments in namespace \"team-a\"" "rollout: the permission named"
+assert_eq "$(req "$t" POST /api/v1/monitors/mon-dep-a/check)" 403 "a viewer cannot run a check"
+assert_eq "$(req "${TOK[editor]}" DELETE /api/v1/objects/monitor/mon-dep-a)" 200 "an editor deletes team-a's Monitor"
+assert_eq "$(req "${TOK[editor]}" DELETE /api/v1/objects/deployment/dep-a)" 200 "an editor deletes team-a's Deployment"
+assert_eq "$(req "$ADMIN" GET /api/v1/deployments/dep-b)" 200 "team-b's Deployment is still there"
+ok "Deployments and Monitors: lists filtered, hidden ones answer as missing, 403 named"
 
 # ---- 403 names the missing permission --------------------------------------------------------
 make_objects team-a
