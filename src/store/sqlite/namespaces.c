@@ -14,8 +14,8 @@ enum { N_EXP_GET, N_EXP_SET, N_RUN_GET, N_MODEL_GET, N_MODEL_SET, N__COUNT };
 static const char *const sql_text[N__COUNT] = {
     [N_EXP_GET] = "SELECT namespace FROM mlflow_experiments WHERE experiment_id = ?1",
     [N_EXP_SET] = "UPDATE mlflow_experiments SET namespace = ?2 WHERE experiment_id = ?1",
-    [N_RUN_GET] = "SELECT x.namespace FROM mlflow_runs r JOIN mlflow_experiments x ON x.experiment_id = "
-                  "r.experiment_id WHERE r.run_uuid = ?1",
+    [N_RUN_GET] = ("SELECT x.namespace FROM mlflow_runs r JOIN mlflow_experiments x ON x.experiment_id = "
+                   "r.experiment_id WHERE r.run_uuid = ?1"),
     [N_MODEL_GET] = "SELECT namespace FROM reg_models WHERE name = ?1",
     [N_MODEL_SET] = "UPDATE reg_models SET namespace = ?2 WHERE name = ?1",
 };
