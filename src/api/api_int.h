@@ -60,8 +60,12 @@ const api_principal *api__req_principal(const mp_http_req *req);
 
 /* Whether who may verb ("get", "list", "create", "update", "delete") resource
  * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",
- * "secrets", "queues", "tokens") in namespace ns, by the Roles, ClusterRoles and
- * their bindings applied in st, and the built-in roles. Always true with auth off. */
+ * "secrets", "queues", "tokens", "roles": SPEC_RBAC_RESOURCES) in namespace ns
+ * ("" for a cluster-scoped object: only a ClusterRoleBinding grants there), by
+ * the Roles, ClusterRoles and their bindings applied in st, and the built-in
+ * roles; the group system:masters may do everything. Always true with auth off;
+ * false for an unauthenticated caller, an unknown verb or resource, or a store
+ * whose bindings cannot be read. */
 bool api__rbac_allowed(store *st, const api_principal *who, const char *verb, const char *resource, const char *ns);
 
 /* The check of one routed request before its handler runs: what the route does
