@@ -161,9 +161,75 @@ static void test_decisions(void **state) {
     free(dir);
 }
 
+/* The kinds as spec reads them: bits of verbs and resources, "*", subjects, and errors at their places. */
+static void test_spec_kinds(void **state) {
+    (void)state;
+    static const char text[] = "apiVersion: mlplane.dev/v1\n"
+                               "kind: ClusterRole\n"
+                               "metadata: {name: all-runs}\n"
+                               "rules: [{apiGroups: [\"\"], verbs: [\"*\"], resources: [runs, models]}]\n"
+                               "---\n"
+                               "apiVersion: mlplane.dev/v1\n"
+                               "kind: RoleBinding\n"
+                               "metadata: {name: b, namespace: ns1}\n"
+                               "roleRef: {kind: ClusterRole, name: all-runs}\n"
+                               "subjects: [{kind: Group, name: g}, {kind: User, name: u}]\n";
+    spec_file *f = NULL;
+    spec_diags d = {0};
+    assert_int_equal(spec_load_string("k.yaml", "/", text, strlen(text), &f, &d), 0);
+    assert_int_equal(f->nobjs, 2);
+    assert_int_equal(f->objs[0].kind, SPEC_KIND_CLUSTER_ROLE);
+    const spec_role *r = f->objs[0].u.role;
+    assert_true(r->cluster);
+    assert_int_equal(r->nrules, 1);
+    assert_int_equal(r->rules[0].verbs, 0x1f);
+    assert_int_equal(r->rules[0].resources,
+                     (1u << spec_rbac_resource("runs")) | (1u << spec_rbac_resource("models")));
+    const spec_role_binding *b = f->objs[1].u.role_binding;
+    assert_false(b->cluster);
+    assert_true(b->ref_cluster);
+    assert_string_equal(b->ref_name, "all-runs");
+    assert_int_equal(b->nsubjects, 2);
+    assert_true(b->subjects[0].group);
+    assert_false(b->subjects[1].group);
+    assert_string_equal(b->meta.namespace_, "ns1");
+    spec_file_free(f);
+    spec_diags_free(&d);
+
+    static const char bad[] = "apiVersion: mlplane.dev/v1\n"
+                              "kind: Role\n"
+                              "metadata: {name: r}\n"
+                              "rules: [{verbs: [], resources: [runs]}, {verbs: [get]}]\n"
+                              "---\n"
+                              "apiVersion: mlplane.dev/v1\n"
+                              "kind: ClusterRole\n"
+                              "metadata: {name: viewer}\n"
+                              "rules: []\n"
+                              "---\n"
+                              "apiVersion: mlplane.dev/v1\n"
+                              "kind: RoleBinding\n"
+                              "metadata: {name: b}\n"
+                              "roleRef: {kind: Role}\n"
+                              "subjects: []\n";
+    f = NULL;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(spec_load_string("bad.yaml", "/", bad, strlen(bad), &f, &d), MP_EINVAL);
+    mp_buf out;
+    mp_buf_init(&out);
+    spec_diags_format(&d, &out);
+    assert_non_null(strstr(out.data, "bad.yaml:4:10: rules[0].verbs is empty"));
+    assert_non_null(strstr(out.data, "missing required field \"rules[1].resources\""));
+    assert_non_null(strstr(out.data, "bad.yaml:8:18: ClusterRole \"viewer\" is built in"));
+    assert_non_null(strstr(out.data, "missing required field \"roleRef.name\""));
+    assert_non_null(strstr(out.data, "subjects is empty"));
+    mp_buf_free(&out);
+    spec_diags_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_spec_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
