@@ -212,11 +212,7 @@ static bool names_caller(const grant *g, const api_principal *who) {
     return false;
 }
 
-bool api__is_master(const api_principal *who) {
-    for (int k = 0; k < who->ngroups && k < API_GROUPS_MAX; k++)
-        if (strcmp(who->groups[k], "system:masters") == 0) return true;
-    return false;
-}
+bool api__is_master(const api_principal *who) { return api__principal_in_group(who, API_GROUP_MASTERS); }
 
 bool api__rbac_allowed(store *st, const api_principal *who, const char *verb, const char *resource, const char *ns) {
     if (!who->auth_on) return true;
