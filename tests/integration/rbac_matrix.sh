@@ -416,6 +416,14 @@ wait_for "the deleted binding to stop granting" 10 \
   bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer ${TOK[viewer]}' '$SERVER_URL$A/runs/get?run_id=$RUN_team_b')\" = 404 ]"
 ok "bindings applied or deleted (server or home) take effect at once"
 
+# every authenticated caller is in system:authenticated
+printf 'apiVersion: mlplane.dev/v1\nkind: ClusterRoleBinding\nmetadata: {name: all-read}\nroleRef: {kind: ClusterRole, name: viewer}\nsubjects: [{kind: Group, name: "system:authenticated"}]\n' >"$T_DIR/all.yaml"
+mlp apply -f "$T_DIR/all.yaml" >/dev/null
+assert_eq "$(req "$NOBODY" GET "$A/runs/get?run_id=$RUN_team_b")" 200 "system:authenticated bound to viewer: anyone reads"
+assert_eq "$(req "$NOBODY" POST $A/runs/delete --data "{\"run_id\":\"$RUN_team_b\"}")" 403 "but writes nothing"
+mlp delete clusterrolebinding all-read >/dev/null
+ok "a ClusterRoleBinding to system:authenticated grants every caller everywhere"
+
 # ---- MLflow's permission endpoints: a RoleBinding in the experiment's namespace ------------------
 make_objects team-a
 PERRY=$(token perry)
