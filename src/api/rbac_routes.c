@@ -331,7 +331,11 @@ static void answer_missing(const mp_http_req *req, const found *f, const char *f
         }
         q.query = query;
     } else if (f->src == SRC_BODY) {
-        json_t *b = json_loadb(req->body, req->body_len, 0, NULL);
+        json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+        if (!json_is_object(b)) { /* an empty body: the fake alone (never the request as it came) */
+            json_decref(b);
+            b = json_object();
+        }
         if (json_is_object(b)) {
             json_object_set_new(b, f->key, json_string(fake));
             if (json_object_get(b, "run_id") && strcmp(f->key, "run_uuid") == 0)
@@ -436,7 +440,11 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
             exists = false;
         }
     } else {
-        if (!find_key(req, r, &f)) return 0; /* no name: the handler says what is missing */
+        if (!find_key(req, r, &f)) {
+            /* runs/create without an experiment_id creates in the Default experiment, "0" */
+            if (r->kind != K_EXP || strcmp(r->path, MF "runs/create") != 0) return 0; /* the handler says what is missing */
+            take(&f, SRC_BODY, r->key, "0");
+        }
         if (object_ns(st, req, r->kind, &f, ns, sizeof ns) != 0) return 0; /* it answers a missing one itself */
     }
     if (!exists) return 0;

@@ -386,6 +386,13 @@ assert_eq "$(req "$RITA" GET "$A/runs/get?run_id=$RUN_team_a")" 200 "a Role's ru
 assert_eq "$(req "$RITA" GET "$A/experiments/get?experiment_id=$EXP_team_a")" 404 "a Role grants only its rules"
 # no binding: nothing
 assert_eq "$(req "$NOBODY" GET "$A/runs/get?run_id=$RUN_team_a")" 404 "a caller without a binding sees nothing"
+# runs/create without experiment_id goes to the Default experiment ("0", in namespace default)
+for d in '{}' ''; do
+  assert_eq "$(req "${TOK[editor]}" POST $A/runs/create --data "$d")" 404 "runs/create without experiment_id ($d)"
+  assert_eq "$(body | jq -r .message)" "No Experiment with id=0 exists" "the Default experiment is hidden from team-a's editor"
+done
+assert_eq "$(req "$ADMIN" POST $A/runs/search --data '{"experiment_ids":["0"]}')" 200 "the Default experiment's runs"
+assert_eq "$(body | jq -c '.runs // [] | length')" 0 "no run was made in the Default experiment"
 ok "403 names the permission; a namespace's Role grants its rules only"
 
 # ---- searches over another namespace find nothing -----------------------------------------------
