@@ -58,17 +58,18 @@ static bool read_target(const mp_http_req *req, mp_http_resp *resp, bool model, 
     t->model = model;
     const char *idk = model ? "name" : "experiment_id";
     *body = NULL;
-    t->id = mp_http_query(req, idk);
-    t->user = mp_http_query(req, "username");
-    if (req->body_len) {
+    if (req->body_len) { /* the body when there is one, else the query (what rbac_routes.c checks) */
         json_error_t je;
         *body = json_loadb(req->body, req->body_len, 0, &je);
         if (!json_is_object(*body)) {
             mp_http_mlflow_error(resp, 400, "MALFORMED_REQUEST", "the body must be a JSON object");
             return false;
         }
-        if (!t->id) t->id = json_string_value(json_object_get(*body, idk));
-        if (!t->user) t->user = json_string_value(json_object_get(*body, "username"));
+        t->id = json_string_value(json_object_get(*body, idk));
+        t->user = json_string_value(json_object_get(*body, "username"));
+    } else {
+        t->id = mp_http_query(req, idk);
+        t->user = mp_http_query(req, "username");
     }
     if (!t->id || !*t->id || !t->user || !*t->user) {
         mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter '%s'.",

@@ -220,15 +220,30 @@ static bool take(found *f, src_kind src, const char *key, const char *v) {
     return true;
 }
 
-/* The object's name: the {param}, the query parameter or the body field key (for runs also run_uuid). */
+/* Where the handler of req reads its arguments, which the check must read too
+ * (else a request could name one object to the check and another to the
+ * handler): the tracking API reads the JSON body unless it is a GET without
+ * one, the registry API (and the permission endpoints) the body when there is
+ * one, else the query. */
+static bool reads_body(const mp_http_req *req) {
+    bool registry = mp_str_starts(req->path, RM) || mp_str_starts(req->path, MV) ||
+                    mp_str_starts(req->path, MF "experiments/permissions/");
+    if (registry) return req->body_len > 0;
+    return strcmp(req->method, "GET") != 0 || req->body_len > 0;
+}
+
+/* The object's name: the {param}, else the query parameter or the body field key
+ * (for runs run_id, else run_uuid), from where the handler reads it. */
 static bool find_key(const mp_http_req *req, const rule *r, found *f) {
     memset(f, 0, sizeof *f);
     const char *alt = r->kind == K_RUN ? "run_uuid" : NULL;
     if (take(f, SRC_PARAM, r->key, mp_http_param(req, r->key))) return true;
-    if (take(f, SRC_QUERY, r->key, mp_http_query(req, r->key))) return true;
-    if (alt && take(f, SRC_QUERY, alt, mp_http_query(req, alt))) return true;
-    if (!req->body || !req->body_len) return false;
-    json_t *b = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!mp_str_starts(req->path, MF)) return false;
+    if (!reads_body(req)) {
+        if (take(f, SRC_QUERY, r->key, mp_http_query(req, r->key))) return true;
+        return alt && take(f, SRC_QUERY, alt, mp_http_query(req, alt));
+    }
+    json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
     bool ok = false;
     if (json_is_object(b)) {
         ok = take(f, SRC_BODY, r->key, json_string_value(json_object_get(b, r->key)));

@@ -332,6 +332,18 @@ assert_eq "$(body)" mine "the artifact's bytes"
 assert_eq "$(req "$t" DELETE "$AR/$EXP_team_a/$RUN_team_a/artifacts/f.txt")" 403 "a viewer cannot delete an artifact"
 ok "hidden objects answer exactly as missing ones (the artifact proxy too)"
 
+# the check reads the object's name where its handler does: a query naming one's own run does not
+# open another's run in the body, nor a registry query another's model
+make_objects team-a
+ed=${TOK[editor]}
+assert_eq "$(req "$ed" POST "$A/runs/log-metric?run_id=$RUN_team_a" --data "{\"run_id\":\"$RUN_team_b\",\"key\":\"x\",\"value\":1,\"timestamp\":1}")" 404 "own run in the query, team-b's in the body"
+assert_eq "$(req "$ADMIN" GET "$A/runs/get?run_id=$RUN_team_b")" 200 "team-b's run"
+assert_eq "$(body | jq -c '[.run.data.metrics[]? | select(.key == "x")] | length')" 0 "team-b's run got no metric"
+assert_eq "$(req "$ed" DELETE "$A/registered-models/delete?name=$MODEL_team_b")" 404 "team-b's model named in a DELETE's query"
+assert_eq "$(req "$ADMIN" GET "$A/registered-models/get?name=$MODEL_team_b")" 200 "team-b's model is still there"
+assert_eq "$(req "$ed" GET "$A/runs/get?run_id=$RUN_team_a" --data "{\"run_id\":\"$RUN_team_b\"}" -X GET)" 404 "a GET with a body: the body counts"
+ok "the check reads the name where the handler does"
+
 # ---- Deployments and Monitors through /api/v1, in their metadata.namespace ---------------------
 dep_yaml() { # dep_yaml NAME NS: a Deployment and a Monitor of it
   cat <<EOF
