@@ -434,7 +434,6 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
     char ns[128] = "";
     const char *resource = r->resource;
     found f;
-    bool exists = true;
     if (r->kind == K_REQNS) {
         mp_strlcpy(ns, api__req_namespace(req), sizeof ns);
     } else if (r->kind == K_CLUSTER) {
@@ -452,7 +451,7 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
         } else if (!f.value[0]) {
             resource = "experiments"; /* the root lists every experiment's folder */
         } else if (object_ns(st, req, r->kind, &f, ns, sizeof ns) != 0) {
-            exists = false;
+            ns[0] = '\0'; /* a folder of no experiment ("./7/...", a deleted one's): cluster scope only */
         }
     } else {
         if (!find_key(req, r, &f)) {
@@ -462,7 +461,6 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
         }
         if (object_ns(st, req, r->kind, &f, ns, sizeof ns) != 0) return 0; /* it answers a missing one itself */
     }
-    if (!exists) return 0;
     if (api__rbac_allowed(st, who, r->verb, resource, ns)) return 0;
     bool named = r->kind != K_REQNS && r->kind != K_CLUSTER && f.value[0] && f.src != SRC_NONE;
     const char *ores = object_resource(r->kind, resource);

@@ -321,6 +321,11 @@ mis=$(req "$t" GET "$AR/424242/$RUN_team_b/artifacts/f.txt"); mb=$(body | lead 4
 assert_eq "$hid $hb" "$mis $mb" "a hidden artifact answers as a missing one"
 assert_not_contains "$hb" secret "a hidden artifact's bytes"
 assert_eq "$(req "$t" PUT "$AR/$EXP_team_b/$RUN_team_b/artifacts/g.txt" --data-binary x)" 403 "no upload into team-b"
+for p in "./$EXP_team_b" "$EXP_team_b/." "x/../$EXP_team_b"; do
+  code=$(req "$t" GET "$AR/$p/$RUN_team_b/artifacts/f.txt" --path-as-is)
+  assert_not_contains "$code $(body)" secret "a path around the experiment id ($p)"
+  [ "$code" != 200 ] || fail "$p: 200"
+done
 hid=$(req "$t" GET "$AR?path=$EXP_team_b/$RUN_team_b/artifacts"); hb=$(body | lead "$EXP_team_b")
 mis=$(req "$t" GET "$AR?path=424242/$RUN_team_b/artifacts"); mb=$(body | lead 424242)
 assert_eq "$hid $hb" "$mis $mb" "listing team-b's artifacts answers as listing a missing folder"
