@@ -95,6 +95,10 @@ void api__h_model_perm_create(const mp_http_req *req, mp_http_resp *resp);
 void api__h_model_perm_get(const mp_http_req *req, mp_http_resp *resp);
 void api__h_model_perm_update(const mp_http_req *req, mp_http_resp *resp);
 void api__h_model_perm_delete(const mp_http_req *req, mp_http_resp *resp);
+/* Whether req's caller may create (or update, when one of that kind and name is
+ * applied) each object of f but its Pipelines, in its namespace; else resp gets
+ * the 403 of the first it may not. True when req has no authz (auth off). */
+bool api__objects_allowed(const mp_http_req *req, const spec_file *f, mp_http_resp *resp);
 /* The RBAC resource of an applied kind ("deployments", "monitors", "roles", "queues", "pipelines"). */
 const char *api__kind_resource(spec_kind kind);
 /* The namespace authorization checks an object in: its metadata.namespace, or ""

@@ -65,34 +65,11 @@ static size_t apply_files(json_t *body, apply_file **out, mp_http_resp *resp) {
     return n;
 }
 
-/* Whether req's caller may create (or update, when one of that name is applied)
- * every object of the files a[0..n); else resp gets the 403 of the first it may not. */
+/* Whether req's caller may apply every object of the files a[0..n) (api__objects_allowed). */
 static bool apply_allowed(const mp_http_req *req, const apply_file *a, size_t n, mp_http_resp *resp) {
-    store_object *objs = NULL;
-    size_t nobjs = 0;
-    mp_err e;
-    if (req->st->o->object_list(req->st, &objs, &nobjs, &e) != 0) {
-        api_error(resp, &e);
-        return false;
-    }
-    bool ok = true;
-    for (size_t i = 0; ok && i < n; i++)
-        for (size_t j = 0; ok && j < a[i].f->nobjs; j++) {
-            const spec_object *o = &a[i].f->objs[j];
-            if (o->kind == SPEC_KIND_PIPELINE) continue; /* not applied */
-            const char *kind = spec_kind_name(o->kind), *name = spec_object_meta(o)->name;
-            const char *ns = api__kind_namespace(o), *res = api__kind_resource(o->kind);
-            bool exists = false;
-            for (size_t k = 0; k < nobjs && !exists; k++)
-                exists = strcmp(objs[k].kind, kind) == 0 && strcmp(objs[k].name, name) == 0;
-            const char *verb = exists ? "update" : "create";
-            if (!mp_http_allowed(req, verb, res, ns)) {
-                api__deny(resp, req->authz->user, verb, res, ns);
-                ok = false;
-            }
-        }
-    store_object_array_free(objs, nobjs);
-    return ok;
+    for (size_t i = 0; i < n; i++)
+        if (!api__objects_allowed(req, a[i].f, resp)) return false;
+    return true;
 }
 
 /* Every file is loaded and checked first; then all are applied in one

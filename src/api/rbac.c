@@ -266,6 +266,37 @@ void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor) {
     }
 }
 
+bool api__objects_allowed(const mp_http_req *req, const spec_file *f, mp_http_resp *resp) {
+    if (!req->authz || !f) return true;
+    store_object *objs = NULL;
+    size_t nobjs = 0;
+    mp_err e;
+    if (req->st->o->object_list(req->st, &objs, &nobjs, &e) != 0) {
+        mp_http_mlflow_error(resp, 500, "INTERNAL_ERROR", "%s", e.msg);
+        return false;
+    }
+    bool ok = true;
+    for (size_t j = 0; ok && j < f->nobjs; j++) {
+        const spec_object *o = &f->objs[j];
+        if (o->kind == SPEC_KIND_PIPELINE) continue; /* not applied */
+        const char *kind = spec_kind_name(o->kind), *name = spec_object_meta(o)->name;
+        const char *ns = api__kind_namespace(o), *res = api__kind_resource(o->kind);
+        /* the store keeps a namespace for the namespaced kinds only (Deployments' names are unique across them) */
+        bool keyed = o->kind == SPEC_KIND_ROLE || o->kind == SPEC_KIND_ROLE_BINDING || o->kind == SPEC_KIND_LOCAL_QUEUE;
+        bool exists = false;
+        for (size_t k = 0; k < nobjs && !exists; k++)
+            exists = strcmp(objs[k].kind, kind) == 0 && strcmp(objs[k].name, name) == 0 &&
+                     (!keyed || strcmp(objs[k].namespace_, ns) == 0);
+        const char *verb = exists ? "update" : "create";
+        if (!mp_http_allowed(req, verb, res, ns)) {
+            api__deny(resp, req->authz->user, verb, res, ns);
+            ok = false;
+        }
+    }
+    store_object_array_free(objs, nobjs);
+    return ok;
+}
+
 const char *api__kind_resource(spec_kind kind) {
     switch (kind) {
     case SPEC_KIND_PIPELINE: return "pipelines";

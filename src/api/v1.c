@@ -500,6 +500,8 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
     if (!bad && req->authz) { /* the run is in its Pipeline's namespace */
         const char *ns = spec_file_pipeline(f)->meta.namespace_;
         if (!mp_http_allowed(req, "create", "runs", ns)) bad = (api__deny(resp, req->authz->user, "create", "runs", ns), 1);
+        /* running a file applies its other objects too: each needs what apply needs */
+        else if (!api__objects_allowed(req, f, resp)) bad = 1;
     }
     json_t *files = json_object_get(body, "files"), *dirs = json_object_get(body, "dirs");
     json_t *spec_dir = json_object_get(body, "spec_dir");

@@ -410,6 +410,19 @@ for d in '{}' ''; do
 done
 assert_eq "$(req "$ADMIN" POST $A/runs/search --data '{"experiment_ids":["0"]}')" 200 "the Default experiment's runs"
 assert_eq "$(body | jq -c '.runs // [] | length')" 0 "no run was made in the Default experiment"
+# a submitted run applies its file's other objects: each needs what apply needs
+sub="$(cat "$T_DIR/pipe-team-a.yaml")
+---
+apiVersion: mlplane.dev/v1
+kind: ClusterRoleBinding
+metadata: {name: escalate}
+roleRef: {kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: User, name: eddie}]"
+assert_eq "$(req "${TOK[editor]}" POST /api/v1/runs --data "$(jq -n --arg s "$sub" '{spec: $s}')")" 403 "a run's file cannot bind cluster-admin"
+assert_eq "$(body | jq -r .message)" "user \"eddie\" cannot create roles at cluster scope" "submit: the object's permission named"
+assert_eq "$(req "${TOK[viewer]}" POST /api/v1/runs --data "$(jq -n --arg s "$(cat "$T_DIR/pipe-team-a.yaml")" '{spec: $s}')")" 403 "a viewer cannot submit"
+assert_eq "$(body | jq -r .message)" "user \"vera\" cannot create runs in namespace \"team-a\"" "submit: runs in the Pipeline's namespace"
+assert_not_contains "$(mlp get clusterrolebindings)" escalate "nothing was applied"
 ok "403 names the permission; a namespace's Role grants its rules only"
 
 # ---- searches over another namespace find nothing -----------------------------------------------
