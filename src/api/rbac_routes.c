@@ -434,6 +434,7 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
     char ns[128] = "";
     const char *resource = r->resource;
     found f;
+    memset(&f, 0, sizeof f);
     if (r->kind == K_REQNS) {
         mp_strlcpy(ns, api__req_namespace(req), sizeof ns);
     } else if (r->kind == K_CLUSTER) {
