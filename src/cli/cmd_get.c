@@ -219,7 +219,8 @@ static const char get_help[] =
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy), monitors (mon),\n"
     "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf), secrets (key\n"
-    "      names only: values are never shown), retentionpolicies (retention)\n\n"
+    "      names only: values are never shown), retentionpolicies (retention),\n"
+    "      roles, rolebindings, clusterroles, clusterrolebindings\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
     "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
@@ -335,6 +336,10 @@ static const get_kind kinds[] = {
     {"resourceflavors", "resourceflavor", "rf", f_objects, 0, false, NULL},
     {"secrets", "secret", NULL, f_secrets, 0, false, "for one use mlplane describe secret [NAMESPACE/]NAME"},
     {"retentionpolicies", "retentionpolicy", "retention", f_retention, 0, false, "mlplane gc --dry-run shows what they expire"},
+    {"roles", "role", NULL, f_objects, 0, false, NULL},
+    {"rolebindings", "rolebinding", NULL, f_objects, 0, false, NULL},
+    {"clusterroles", "clusterrole", NULL, f_objects, 0, false, NULL},
+    {"clusterrolebindings", "clusterrolebinding", NULL, f_objects, 0, false, NULL},
 };
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 

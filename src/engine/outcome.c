@@ -159,6 +159,11 @@ int engine__register_model(engine *g, engine__step *s) {
         return engine__record_event(g, s->rec.name, "ModelUnchanged", msg);
     }
     rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    char ns[128] = "default"; /* a model still in "default" (new) moves to the pipeline's namespace */
+    const char *pns = g->run.namespace_;
+    if (rc == 0 && pns && *pns && strcmp(pns, "default") != 0 &&
+        g->st->r->model_namespace(g->st, sp->register_model, ns, sizeof ns, g->e) == 0 && strcmp(ns, "default") == 0)
+        rc = g->st->r->model_set_namespace(g->st, sp->register_model, pns, g->e);
     char *data = rc == 0 ? engine__training_data(&g->c, s) : NULL;
     if (data) /* what a Monitor of this version compares its requests with */
         rc = g->st->r->version_set_tag(g->st, sp->register_model, version, STORE_TAG_TRAINING_DATA, data, g->e);

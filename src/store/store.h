@@ -548,6 +548,7 @@ typedef struct store_experiment {
     int64_t creation_time, last_update_time;
     store_kv *tags;
     size_t ntags;
+    char *namespace_; /* the namespace it belongs to ("default" unless set) */
 } store_experiment;
 
 /* One input of a run: a dataset and the tags of its use (e.g. mlflow.data.context). */
@@ -681,6 +682,13 @@ struct store_track_methods {
     /* Records dataset inputs of an active run (a dataset is keyed by experiment,
      * name and digest; logging one again adds nothing). */
     int (*log_inputs)(store *s, const char *run_id, const store_dataset_input *in, size_t n, mp_err *e);
+
+    /* Namespaces (what authorization checks): an experiment's, a run's (its
+     * experiment's) into ns (n bytes, truncated), MP_ENOENT when there is no such
+     * experiment/run; setting one (experiments start in "default"). */
+    int (*experiment_namespace)(store *s, const char *id, char *ns, size_t n, mp_err *e);
+    int (*experiment_set_namespace)(store *s, const char *id, const char *ns, mp_err *e);
+    int (*run_namespace)(store *s, const char *run_id, char *ns, size_t n, mp_err *e);
 };
 
 /* ---- model registry (implemented by sqlite/registry.c, sqlite/registry_search.c) ---------
@@ -725,6 +733,7 @@ typedef struct store_registered_model {
     size_t ntags;
     store_kv *aliases; /* key: alias, value: version number (decimal); sorted by alias */
     size_t naliases;
+    char *namespace_; /* the namespace it belongs to ("default" unless set) */
 } store_registered_model;
 
 /* What a registry search asks for: conditions ANDed, then order, then a page. */
@@ -816,6 +825,10 @@ struct store_registry_methods {
     int (*version_set_tag)(store *s, const char *name, int64_t version, const char *key, const char *value,
                            mp_err *e);
     int (*version_delete_tag)(store *s, const char *name, int64_t version, const char *key, mp_err *e);
+    /* A registered model's namespace into ns (n bytes), MP_ENOENT when there is no
+     * such model; setting it (models start in "default"). */
+    int (*model_namespace)(store *s, const char *name, char *ns, size_t n, mp_err *e);
+    int (*model_set_namespace)(store *s, const char *name, const char *ns, mp_err *e);
 };
 
 /* The log of the step whose outputs a Cached step reused (heap path in *log_path):

@@ -191,6 +191,10 @@ static const char *const migrations[] = {
     "  time_ms INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (run_id, step, output, name));"
     "CREATE INDEX IF NOT EXISTS step_artifacts_hash ON step_artifacts(hash);",
+    /* v16: experiments and registered models belong to a namespace (authorization); those recorded before are
+     * in "default". */
+    "ALTER TABLE mlflow_experiments ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE reg_models ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
