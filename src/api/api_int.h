@@ -92,6 +92,9 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
  * (NULL: none did); who: the caller as authentication found it. a NULL: nothing. */
 void api__audit_request(api_audit *a, const mp_http_req *in, const char *route, const api_principal *who,
                         mp_http_resp *resp);
+/* Whether rbac_routes.c's table has a row for method and path (a route's template
+ * matches itself: every route of the server must have one, else it is refused). */
+bool api__route_ruled(const char *method, const char *path);
 /* After this process applied or deleted objects: every worker reads the bindings again. */
 void api__rbac_changed(void);
 /* Whether who is in the group system:masters (cluster-admin without a binding). */

@@ -423,6 +423,12 @@ static int object_route(store *st, const mp_http_req *req, const char **resource
     return 0;
 }
 
+bool api__route_ruled(const char *method, const char *path) {
+    pthread_once(&patterns_once, patterns_init);
+    mp_http_match m;
+    return mp_http_route_find(patterns, NRULES, method, path, &m, NULL) != NULL;
+}
+
 int api__authorize_route(store *st, const api_principal *who, const mp_http_req *req, mp_http_resp *resp) {
     pthread_once(&patterns_once, patterns_init);
     mp_http_match m;

@@ -14,7 +14,9 @@
 
 #include "store/store.h"
 #include "api/api_int.h"
+#include "api/api.h"
 #include "sched/sched.h"
+#include "track/track.h"
 #include "unit_helpers.h"
 
 static const char OBJECTS[] = "apiVersion: mlplane.dev/v1\n"
@@ -162,6 +164,34 @@ static void test_decisions(void **state) {
 }
 
 /* The kinds as spec reads them: bits of verbs and resources, "*", subjects, and errors at their places. */
+/* Every route of mlplane server has a row in the authorization table: a route
+ * added without one would be refused to everyone but system:masters. */
+static void test_every_route_ruled(void **state) {
+    (void)state;
+    typedef const mp_http_route *(*table_fn)(size_t *n);
+    const table_fn tables[] = {api_routes, track_routes, track_registry_routes, track_artifact_routes};
+    int missing = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        size_t n = 0;
+        const mp_http_route *r = tables[t](&n);
+        for (size_t i = 0; r && i < n; i++) {
+            char path[512];
+            if (strncmp(r[i].path, "/ajax-api/2.0/", 14) == 0) /* the server routes it as /api/2.0/... */
+                snprintf(path, sizeof path, "/api/2.0/%s", r[i].path + 14);
+            else
+                mp_strlcpy(path, r[i].path, sizeof path);
+            size_t len = strlen(path);
+            if (len >= 2 && strcmp(path + len - 2, "/*") == 0) path[len - 1] = 'x'; /* a tail */
+            const char *method = strcmp(r[i].method, "*") == 0 ? "GET" : r[i].method;
+            if (!api__route_ruled(method, path)) {
+                print_error("no authorization rule for %s %s\n", method, r[i].path);
+                missing++;
+            }
+        }
+    }
+    assert_int_equal(missing, 0);
+}
+
 static void test_spec_kinds(void **state) {
     (void)state;
     static const char text[] = "apiVersion: mlplane.dev/v1\n"
@@ -230,6 +260,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_spec_kinds),
+        cmocka_unit_test(test_every_route_ruled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
