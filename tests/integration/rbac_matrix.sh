@@ -491,4 +491,16 @@ assert_eq "$(req "$PERRY" GET "$A/registered-models/get?name=$MODEL_team_a")" 20
 assert_eq "$(req "$PERRY" GET "$A/experiments/get?experiment_id=$EXP_team_a")" 404 "READ on models: not experiments"
 ok "MLflow's permission endpoints: READ, EDIT, MANAGE as RoleBindings in the object's namespace"
 
+# ---- the audit log saw the refusals ----------------------------------------------------
+AUD=$(mlp audit log -o json) || fail "audit log"
+assert_eq "$(jq '[.[] | select(.status == 401 and .result == "denied")] | length > 0' <<<"$AUD")" true "a 401 is in the audit log"
+assert_eq "$(jq -r '[.[] | select(.status == 403 and .result == "denied") | .user] | unique | index("vera") != null' <<<"$AUD")" true \
+  "the viewer's 403s are in the audit log under her name"
+assert_eq "$(jq -r '[.[] | select(.status == 403)][0] | .verb != "" and .resource != ""' <<<"$AUD")" true "a refusal names its verb and resource"
+mlp audit verify >/dev/null || fail "audit verify after the matrix"
+for t in "$ADMIN" "${TOK[viewer]}" "${TOK[editor]}" "$RITA"; do
+  grep -a -F -c "${t##*_}" "$MLPLANE_HOME/audit/audit.log" >/dev/null && fail "a token's secret is in the audit log"
+done
+ok "the audit log records the 401s and 403s with their users, verifies, and holds no token"
+
 finish
