@@ -247,7 +247,7 @@ static bool find_key(const mp_http_req *req, const rule *r, found *f) {
         if (take(f, SRC_QUERY, r->key, mp_http_query(req, r->key))) return true;
         return alt && take(f, SRC_QUERY, alt, mp_http_query(req, alt));
     }
-    json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+    json_t *b = mp_http_body_peek(req); /* parsed once: the handler reads this very object */
     bool ok = false;
     if (json_is_object(b)) {
         ok = take(f, SRC_BODY, r->key, json_string_value(json_object_get(b, r->key)));
@@ -365,7 +365,7 @@ static void answer_missing(const mp_http_req *req, const found *f, const char *f
         }
         json_decref(b);
         if (body) {
-            q.body = body;
+            q.body = body; /* no longer the body the cache was parsed from */
             q.body_len = strlen(body);
         }
     } else if (f->src == SRC_TAIL) {
