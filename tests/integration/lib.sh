@@ -22,7 +22,13 @@ cleanup() {
   # whose command line names its directory
   for pid in ${ALL_SERVER_PIDS:-}; do kill -KILL "$pid" 2>/dev/null || true; done
   pkill -KILL -f "$T_DIR" 2>/dev/null || true
-  if [ $rc -eq 0 ]; then rm -rf "$T_DIR"; else echo "  (kept $T_DIR for inspection)"; fi
+  # a process killed a moment ago may still be making files as rm walks the folder: try again
+  if [ $rc -eq 0 ]; then
+    for _ in 1 2 3 4 5 6 7 8 9 10; do rm -rf "$T_DIR" 2>/dev/null && break; sleep 0.2; done
+    [ ! -e "$T_DIR" ] || rm -rf "$T_DIR"
+  else
+    echo "  (kept $T_DIR for inspection)"
+  fi
 }
 trap cleanup EXIT
 

@@ -98,6 +98,8 @@ static void test_signed_rotated_and_cut(void **state) {
     char *key = mp_xasprintf("%s/k", home), *pubp = NULL;
     mp_err e = {0};
     assert_int_equal(api_audit_keygen(key, &pubp, &e), 0);
+    free(pubp);
+    pubp = NULL;
     assert_int_equal(api_audit_keygen(key, &pubp, &e), MP_EEXIST);
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     char *pub2 = mp_xasprintf("%s.pub", key);
