@@ -29,6 +29,7 @@ static const char *const read_only_posts[] = {
     "/api/2.0/mlflow/runs/search",
     "/api/2.0/mlflow/registered-models/get-latest-versions",
     "/api/v1/uploads/missing",
+    "/api/v1/authz/review",
 };
 
 /* What a route's template (its prefix) acts on, and where its object's name is:

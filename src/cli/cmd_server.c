@@ -186,7 +186,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         free(home);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
-    serve_fleet_opts fo = {.home = home, .drain_s = o->drain_s};
+    serve_fleet_opts fo = {.home = home, .drain_s = o->drain_s, .auth_review = so.auth ? api_server_url(s) : NULL};
     serve_fleet *fleet = NULL;
     if (serve_fleet_start(&fo, &fleet, &e) != 0) {
         api_server_stop(s);
