@@ -65,4 +65,4 @@ EXPOSE 5000
 # tini reaps the processes that pipeline steps leave behind and passes SIGTERM on
 # to mlplane, which drains requests in flight (--drain) before it exits.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/mlplane"]
-CMD ["server", "--listen", "0.0.0.0:5000"]
+CMD ["server", "--listen", "0.0.0.0:5000", "--auth"]

@@ -17,11 +17,11 @@ CC         ?= cc
 
 DEB_PKGS = build-essential cmake pkg-config libfyaml-dev libjansson-dev libsqlite3-dev \
            libxgboost-dev libsodium-dev libcmocka-dev libgsl-dev libcsv-dev \
-           libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev jq curl sqlite3 openssl
+           libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev jq curl sqlite3
 
 # Packages only the tests use (not in the image's build stage): promtool and a real Prometheus.
 # Where they cannot be installed, the tests that need them say "skip".
-TEST_PKGS = prometheus
+TEST_PKGS = prometheus openssl
 
 .PHONY: all build deps test demo asan bench bench-steps bench-tracking bench-sched bench-serving bench-drift soak clean
 

@@ -8,8 +8,9 @@
 #       prepared once, in one transaction (rows/s);
 #   (c) runs/search over 100,000 runs with a metric filter and order_by, 100 runs
 #       a page (ms, p50/p99); also reported for 1,000-run pages.
-#   (d) (a) again against a server with --auth, each request with a token
-#       (Authorization: Bearer): the overhead of authentication on log-batch;
+#   (d) (a) again against a server with --auth, each request with the token of a
+#       user bound to the built-in editor role (Authorization: Bearer): the overhead
+#       of authentication and authorization (and of the audit log) on log-batch;
 #       and, since (a) and (d) swing by tens of percent on a shared machine, the
 #       cost of one token check measured alone (us), against the server time of
 #       one 1000-point request at (a)'s rate: what --auth adds, noise aside.
@@ -52,7 +53,12 @@ for r in $(seq 1 "$ROUNDS"); do
       start_server "$WORK/ingest-$r"
       a=$("$BUILD/bench_track_ingest" "$URL" "$POINTS" 4 1000 | awk '{print $4}')
     else
-      token=$("$MLPLANE" --home "$WORK/auth-$r" token create --user bench 2>/dev/null | head -1)
+      # an ordinary user (not system:masters) with the built-in editor role in its namespace:
+      # every request goes through authentication and the RBAC check
+      token=$("$MLPLANE" --home "$WORK/auth-$r" token create --user bench --namespace default 2>/dev/null | head -1)
+      printf 'apiVersion: mlplane.dev/v1\nkind: RoleBinding\nmetadata: {name: bench-editor, namespace: default}\nroleRef: {kind: ClusterRole, name: editor}\nsubjects: [{kind: User, name: bench}]\n' \
+        > "$WORK/auth-$r.rb.yaml"
+      "$MLPLANE" --home "$WORK/auth-$r" apply -f "$WORK/auth-$r.rb.yaml" >/dev/null
       start_server "$WORK/auth-$r" --auth
       d=$(MLPLANE_TOKEN=$token "$BUILD/bench_track_ingest" "$URL" "$POINTS" 4 1000 | awk '{print $4}')
     fi

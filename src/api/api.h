@@ -259,6 +259,10 @@ int api_monitors_render_metrics(store *st, mp_buf *b, mp_err *e);
  * POST /api/v1/monitors/{name}/check (monitor check: the recorded check, as describe's
  * lastCheck). */
 void api_h_monitors(const mp_http_req *req, mp_http_resp *resp);
+/* GET /api/v1/lineage/models/{name}/versions/{version} (or .../aliases/{alias}) and
+ * /api/v1/lineage/artifacts/{hash} (lineage.c). */
+void api_h_lineage_model(const mp_http_req *req, mp_http_resp *resp);
+void api_h_lineage_artifact(const mp_http_req *req, mp_http_resp *resp);
 void api_h_monitor_get(const mp_http_req *req, mp_http_resp *resp);
 void api_h_monitor_check(const mp_http_req *req, mp_http_resp *resp);
 

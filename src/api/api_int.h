@@ -70,8 +70,12 @@ char *api__run_token(const mp_http_req *req);
 
 /* Whether who may verb ("get", "list", "create", "update", "delete") resource
  * ("pipelines", "runs", "experiments", "models", "deployments", "monitors",
- * "secrets", "queues", "tokens") in namespace ns, by the Roles, ClusterRoles and
- * their bindings applied in st, and the built-in roles. Always true with auth off. */
+ * "secrets", "queues", "tokens", "roles": SPEC_RBAC_RESOURCES) in namespace ns
+ * ("" for a cluster-scoped object: only a ClusterRoleBinding grants there), by
+ * the Roles, ClusterRoles and their bindings applied in st, and the built-in
+ * roles; the group system:masters may do everything. Always true with auth off;
+ * false for an unauthenticated caller, an unknown verb or resource, or a store
+ * whose bindings cannot be read. */
 bool api__rbac_allowed(store *st, const api_principal *who, const char *verb, const char *resource, const char *ns);
 
 /* The check of one routed request before its handler runs: what the route does
@@ -88,5 +92,45 @@ int api__authorize_route(store *st, const api_principal *who, const mp_http_req 
  * (NULL: none did); who: the caller as authentication found it. a NULL: nothing. */
 void api__audit_request(api_audit *a, const mp_http_req *in, const char *route, const api_principal *who,
                         mp_http_resp *resp);
+/* Whether rbac_routes.c's table has a row for method and path (a route's template
+ * matches itself: every route of the server must have one, else it is refused). */
+bool api__route_ruled(const char *method, const char *path);
+/* After this process applied or deleted objects: every worker reads the bindings again. */
+void api__rbac_changed(void);
+/* Whether who is in the group system:masters (cluster-admin without a binding). */
+bool api__is_master(const api_principal *who);
+/* The namespace (metadata.namespace) of the applied Monitor (monitor) or
+ * Deployment name into ns; MP_ENOENT when none is applied. From the worker's table. */
+int api__object_namespace(store *st, bool monitor, const char *name, char *ns, size_t n);
+/* Removes from the JSON array arr the items (objects with a "deployment" or a "name") of applied
+ * Deployments (monitor false) or Monitors whose namespace req's caller may not list. */
+void api__filter_listed(const mp_http_req *req, json_t *arr, bool monitor);
+/* The roleRef name of RoleBinding name in namespace ns into role; MP_ENOENT when none is applied. */
+int api__binding_role(store *st, const char *ns, const char *name, char *role, size_t n);
+/* MLflow's permission endpoints (permissions.c). */
+void api__h_exp_perm_create(const mp_http_req *req, mp_http_resp *resp);
+void api__h_exp_perm_get(const mp_http_req *req, mp_http_resp *resp);
+void api__h_exp_perm_update(const mp_http_req *req, mp_http_resp *resp);
+void api__h_exp_perm_delete(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_create(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_get(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_update(const mp_http_req *req, mp_http_resp *resp);
+void api__h_model_perm_delete(const mp_http_req *req, mp_http_resp *resp);
+/* Whether req's caller may create (or update, when one of that kind and name is
+ * applied) each object of f but its Pipelines, in its namespace; else resp gets
+ * the 403 of the first it may not. True when req has no authz (auth off). */
+bool api__objects_allowed(const mp_http_req *req, const spec_file *f, mp_http_resp *resp);
+/* The RBAC resource of an applied kind ("deployments", "monitors", "roles", "queues", "pipelines"). */
+const char *api__kind_resource(spec_kind kind);
+/* The namespace authorization checks an object in: its metadata.namespace, or ""
+ * for a cluster-scoped kind (ClusterQueue, ResourceFlavor, Node, NodePool,
+ * PriorityClass, ClusterRole, ClusterRoleBinding). */
+const char *api__kind_namespace(const spec_object *o);
+/* Fills resp with the 403 naming the missing permission:
+ * user "ana" cannot delete models in namespace "team-b" (MLflow's shape, PERMISSION_DENIED). */
+void api__deny(mp_http_resp *resp, const char *user, const char *verb, const char *resource, const char *ns);
+/* The namespace a request that creates something acts in: its X-Mlplane-Namespace
+ * header, else its token's namespace, else "default" (borrowed from req). */
+const char *api__req_namespace(const mp_http_req *req);
 
 #endif

@@ -11,6 +11,7 @@
  * Handlers run on the engine's worker threads with their own store (req->st);
  * the running deployments are reached over HTTP (src/serve/rollout.c). */
 #include "api/api.h"
+#include "api/api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,13 @@ static size_t apply_files(json_t *body, apply_file **out, mp_http_resp *resp) {
     return n;
 }
 
+/* Whether req's caller may apply every object of the files a[0..n) (api__objects_allowed). */
+static bool apply_allowed(const mp_http_req *req, const apply_file *a, size_t n, mp_http_resp *resp) {
+    for (size_t i = 0; i < n; i++)
+        if (!api__objects_allowed(req, a[i].f, resp)) return false;
+    return true;
+}
+
 /* Every file is loaded and checked first; then all are applied in one
  * transaction, so that a problem in any of them changes nothing. */
 void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
@@ -87,6 +95,13 @@ void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
     if (bad && n == 1) rc = mp_err_set(&e, MP_EINVAL, "%s: %zu problem(s)", a[0].path, d.n);
     else if (bad) rc = mp_err_set(&e, MP_EINVAL, "%zu of %zu files are not valid; nothing was applied", bad, n);
     store *st = req->st;
+    if (rc == 0 && req->authz && !apply_allowed(req, a, n, resp)) {
+        spec_diags_free(&d);
+        for (size_t i = 0; i < n; i++) spec_file_free(a[i].f);
+        free(a);
+        json_decref(body);
+        return;
+    }
     if (rc == 0) rc = st->m->begin(st, &e);
     if (rc == 0) {
         for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -124,6 +139,7 @@ void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
                 json_array_append_new(o->kind == SPEC_KIND_PIPELINE ? skipped : applied, x);
             }
         mp_http_json(resp, 200, json_pack("{s:o,s:o}", "applied", applied, "notApplied", skipped));
+        api__rbac_changed();
     }
     spec_diags_free(&d);
     for (size_t i = 0; i < n; i++) spec_file_free(a[i].f);
@@ -134,6 +150,7 @@ void api_h_apply(const mp_http_req *req, mp_http_resp *resp) {
 void api_h_deployments(const mp_http_req *req, mp_http_resp *resp) {
     mp_err e = {0};
     json_t *all = serve_deploy_status_all(req->st, req->home, &e);
+    if (all) api__filter_listed(req, json_is_object(all) ? json_object_get(all, "items") : all, false);
     if (!all) api_error(resp, &e);
     else mp_http_json(resp, 200, all);
 }
@@ -174,5 +191,6 @@ void api_h_object_delete(const mp_http_req *req, mp_http_resp *resp) {
     const char *kind = mp_http_param(req, "kind"), *name = mp_http_param(req, "name");
     mp_err e = {0};
     if (sched_objects_delete(req->st, kind, mp_http_query(req, "namespace"), name, &e) != 0) api_error(resp, &e);
-    else mp_http_json(resp, 200, json_pack("{s:s,s:s}", "kind", sched_object_kind_find(kind), "name", name));
+    else api__rbac_changed();
+    if (e.code == 0) mp_http_json(resp, 200, json_pack("{s:s,s:s}", "kind", sched_object_kind_find(kind), "name", name));
 }

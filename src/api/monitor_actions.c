@@ -164,6 +164,25 @@ static char *pipeline_spec(store *st, const char *name) {
     return path;
 }
 
+/* Lineage: the retraining run's MLflow tags name the version its Deployment served when
+ * the drift was found (mlplane.retrainedFrom = models:/MODEL/VERSION) and this Monitor
+ * (mlplane.retrainedBy = monitor/NAME); `mlplane lineage` shows that version as a parent
+ * of what the run registers. Best effort: a failure is an event, the retraining goes on. */
+static void tag_lineage(store *st, const char *home, const spec_monitor *m, const char *run) {
+    char *model = NULL, *version = NULL;
+    if (m->deployment) api__monitor_served(st, home, m->deployment, &model, &version);
+    char *from = model && version ? mp_xasprintf("models:/%s/%s", model, version) : NULL;
+    char *by = mp_xasprintf("monitor/%s", m->meta.name);
+    store_kv tags[] = {{"mlplane.retrainedBy", by}, {"mlplane.retrainedFrom", from}};
+    mp_err e = {0};
+    if (st->t->log_batch(st, run, NULL, 0, NULL, 0, tags, from ? 2 : 1, &e) != 0)
+        event(st, m->meta.name, "LineageNotRecorded", "retraining run %s: %s", run, e.msg);
+    free(from);
+    free(by);
+    free(model);
+    free(version);
+}
+
 static void retrain(store *st, const char *home, const spec_monitor *m, json_t *state, int64_t now) {
     const char *name = m->meta.name, *phase = phase_of(state);
     if (phase && strcmp(phase, "retraining") == 0) {
@@ -209,6 +228,7 @@ static void retrain(store *st, const char *home, const spec_monitor *m, json_t *
         json_object_set_new(state, "phase", json_string("retraining"));
         json_object_set_new(state, "run", json_string(id));
         event(st, name, "RetrainSubmitted", "run %s of pipeline %s (%s)", id, m->retrain_pipeline, spec);
+        tag_lineage(st, home, m, id);
     } else {
         size_t l = strcspn(err.data, "\n");
         event(st, name, "RetrainFailed", "pipeline %s (%s): %.*s", m->retrain_pipeline, spec, (int)l,

@@ -447,6 +447,7 @@ int api_monitors_render_metrics(store *st, mp_buf *b, mp_err *e) {
 void api_h_monitors(const mp_http_req *req, mp_http_resp *resp) {
     mp_err e = {0};
     json_t *all = api_monitors_json(req->st, &e);
+    if (all) api__filter_listed(req, json_is_object(all) ? json_object_get(all, "items") : all, true);
     if (!all) api_error(resp, &e);
     else mp_http_json(resp, 200, all);
 }

@@ -205,11 +205,15 @@ static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *re
     if (api__authenticate(st, s->o.auth, &req, who, resp) != 0) return;
     authz_ctx az = {.st = st, .who = who};
     mp_http_authz authz = {.user = who->user, .namespace_ = who->namespace_, .ud = &az, .allowed = authz_allowed};
+    mp_http_body_cache body = {0}; /* the body parsed once, by the check and the handler */
+    req.body_cache = &body;
     if (s->o.auth) {
         req.authz = &authz;
-        if (api__authorize_route(st, who, &req, resp) != 0) return;
+        if (api__authorize_route(st, who, &req, resp) == 0) r->fn(&req, resp);
+    } else {
+        r->fn(&req, resp);
     }
-    r->fn(&req, resp);
+    json_decref(body.v);
 }
 
 static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {

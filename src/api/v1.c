@@ -153,6 +153,7 @@ static void h_runs_list(const mp_http_req *req, mp_http_resp *resp) {
     json_t *arr = json_array();
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!mp_http_allowed(req, "list", "runs", runs[i].namespace_ ? runs[i].namespace_ : "default")) continue;
         store_step *steps = NULL;
         size_t ns = 0;
         rc = req->st->m->step_list(req->st, runs[i].id, &steps, &ns, &e);
@@ -181,6 +182,7 @@ static void h_pipelines_list(const mp_http_req *req, mp_http_resp *resp) {
     engine_runs_settle(req->st, runs, n);
     json_t *arr = json_array(), *seen = json_object();
     for (size_t i = 0; i < n; i++) { /* runs come newest first: the first of a pipeline is its latest */
+        if (!mp_http_allowed(req, "list", "pipelines", runs[i].namespace_ ? runs[i].namespace_ : "default")) continue;
         char *key = mp_xasprintf("%s/%s", runs[i].namespace_ ? runs[i].namespace_ : "", runs[i].pipeline);
         json_t *p = json_object_get(seen, key);
         if (p) {
@@ -503,6 +505,12 @@ static void h_runs_submit(const mp_http_req *req, mp_http_resp *resp) {
                1);
     if (!bad && !spec_file_pipeline(f))
         bad = (mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "%s holds no Pipeline to run", name), 1);
+    if (!bad && req->authz) { /* the run is in its Pipeline's namespace */
+        const char *ns = spec_file_pipeline(f)->meta.namespace_;
+        if (!mp_http_allowed(req, "create", "runs", ns)) bad = (api__deny(resp, req->authz->user, "create", "runs", ns), 1);
+        /* running a file applies its other objects too: each needs what apply needs */
+        else if (!api__objects_allowed(req, f, resp)) bad = 1;
+    }
     json_t *files = json_object_get(body, "files"), *dirs = json_object_get(body, "dirs");
     json_t *spec_dir = json_object_get(body, "spec_dir");
     bool tree = json_array_size(files) > 0 || json_array_size(dirs) > 0;
@@ -588,6 +596,9 @@ static const mp_http_route routes[] = {
     {"GET", "/api/v1/monitors/{name}", api_h_monitor_get},
     {"POST", "/api/v1/monitors/{name}/check", api_h_monitor_check},
     {"GET", "/api/v1/nodes", api_h_nodes},
+    {"GET", "/api/v1/lineage/models/{name}/versions/{version}", api_h_lineage_model},
+    {"GET", "/api/v1/lineage/models/{name}/aliases/{alias}", api_h_lineage_model},
+    {"GET", "/api/v1/lineage/artifacts/{hash}", api_h_lineage_artifact},
     {"GET", "/api/v1/models/{name}/versions/{version}/model.json", api_h_model_version_file},
     {"GET", "/api/v1/models/{name}/versions/{version}/model.ubj", api_h_model_version_file},
     {"GET", "/api/v1/models/{name}/aliases/{alias}/model.json", api_h_model_alias_file},
@@ -596,6 +607,14 @@ static const mp_http_route routes[] = {
     {"POST", "/api/v1/uploads/assemble", api_h_uploads_assemble},
     {"GET", "/api/v1/uploads/sha256/{hex}", api_h_upload_get},
     {"PUT", "/api/v1/uploads/sha256/{hex}", api_h_upload_put},
+    {"POST", "/api/2.0/mlflow/experiments/permissions/create", api__h_exp_perm_create},
+    {"GET", "/api/2.0/mlflow/experiments/permissions/get", api__h_exp_perm_get},
+    {"PATCH", "/api/2.0/mlflow/experiments/permissions/update", api__h_exp_perm_update},
+    {"DELETE", "/api/2.0/mlflow/experiments/permissions/delete", api__h_exp_perm_delete},
+    {"POST", "/api/2.0/mlflow/registered-models/permissions/create", api__h_model_perm_create},
+    {"GET", "/api/2.0/mlflow/registered-models/permissions/get", api__h_model_perm_get},
+    {"PATCH", "/api/2.0/mlflow/registered-models/permissions/update", api__h_model_perm_update},
+    {"DELETE", "/api/2.0/mlflow/registered-models/permissions/delete", api__h_model_perm_delete},
 };
 
 const mp_http_route *api_routes(size_t *n) {

@@ -159,6 +159,10 @@ int cmd_k8s(cli_env *env, int argc, char **argv);
 int cmd_drift(cli_env *env, int argc, char **argv);
 /* `mlplane monitor check NAME`, `get monitors`, `describe monitor NAME` on the home (cmd_monitor.c). */
 int cmd_monitor(cli_env *env, int argc, char **argv);
+int cmd_lineage(cli_env *env, int argc, char **argv); /* cmd_lineage.c */
+int cmd_gc(cli_env *env, int argc, char **argv);      /* cmd_gc.c */
+/* get retentionpolicies: the applied RetentionPolicies (cmd_gc.c). */
+int cli_get_retention(cli_env *env, cli_out out);
 int cli_get_monitors(cli_env *env, const char *home_flag, cli_out out);
 /* `get secrets`, `describe secret [NS/]NAME` (key names and sizes, never values) and
  * `secrets rotate-key` on the home (cmd_secrets.c). */

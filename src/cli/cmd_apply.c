@@ -137,7 +137,8 @@ int cli_local_apply(cli_env *env, const cli_apply_file *srcs, size_t nsrc, const
 static const char apply_help[] =
     "Usage: mlplane apply -f FILE|DIR|- [-f ...] [--home DIR]\n\n"
     "Stores the objects of FILE: Deployments, Secrets and the scheduler objects (PriorityClass,\n"
-    "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), replacing those of the\n"
+    "Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue), Monitors, RetentionPolicies and the\n"
+    "access objects (Role, RoleBinding, ClusterRole, ClusterRoleBinding), replacing those of the\n"
     "same names. -f DIR applies every *.yaml and *.yml file of DIR (not its\n"
     "subdirectories) in name order; -f - reads standard input (named <stdin> in\n"
     "messages); several -f are applied in their order. Every file is checked first,\n"

@@ -15,7 +15,8 @@ static const char delete_help[] =
     "       mlplane delete run RUN [--force] [--home DIR]\n\n"
     "Removes an applied object. KIND: priorityclass (pc), node (no), nodepool,\n"
     "resourceflavor (rf), clusterqueue (cq), localqueue (lq; LocalQueues are per\n"
-    "namespace, default \"default\"), deployment (deploy), as get names them; plurals\n"
+    "namespace, default \"default\"), deployment (deploy), monitor (mon), role and\n"
+    "rolebinding (per namespace too), clusterrole, clusterrolebinding, as get names them; plurals\n"
     "work too. Workloads already admitted keep running; a deleted Deployment that\n"
     "mlplane server runs is drained and stopped.\n\n"
     "delete run removes a run for good (RUN: its id or a unique prefix): its records\n"
@@ -168,6 +169,93 @@ static void add_labels(json_t *arr, const spec_meta *m) {
     json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "labels", l);
 }
 
+/* "get, list" of the bits of a rule's words (or "*" for all of them). */
+static void rbac_words(unsigned bits, const char *const *words, mp_buf *b) {
+    size_t n = 0;
+    while (words[n]) n++;
+    if (bits == (1u << n) - 1) {
+        mp_buf_printf(b, "*");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (bits & (1u << i)) mp_buf_printf(b, "%s%s", b->len ? "," : "", words[i]);
+}
+
+static json_t *rbac_list(unsigned bits, const char *const *words) {
+    json_t *a = json_array();
+    for (size_t i = 0; words[i]; i++)
+        if (bits & (1u << i)) json_array_append_new(a, json_string(words[i]));
+    return a;
+}
+
+/* The rows of get roles|clusterroles|rolebindings|clusterrolebindings: the applied ones (and the built-in ClusterRoles). */
+static void rbac_rows(const sched_objects *o, const char *what, json_t *arr, cli_table *t) {
+    bool cluster = strncmp(what, "cluster", 7) == 0, binding = strstr(what, "binding") != NULL;
+    if (!binding) {
+        static const char *const hdr[] = {"NAMESPACE", "NAME", "RULES"};
+        static const char *const chdr[] = {"NAME", "RULES"};
+        cli_table_init(t, cluster ? 2 : 3, cluster ? chdr : hdr);
+        if (cluster)
+            for (size_t i = 0; SPEC_BUILTIN_ROLES[i]; i++) {
+                json_array_append_new(arr, json_pack("{s:s,s:b}", "name", SPEC_BUILTIN_ROLES[i], "builtin", 1));
+                const char *row[] = {SPEC_BUILTIN_ROLES[i], "(built in; see docs/security.md)"};
+                cli_table_add(t, row);
+            }
+        for (size_t i = 0; i < o->nroles; i++) {
+            const spec_role *r = o->roles[i];
+            if (r->cluster != cluster) continue;
+            mp_buf b;
+            mp_buf_init(&b);
+            json_t *rules = json_array();
+            for (size_t k = 0; k < r->nrules; k++) {
+                mp_buf v, res;
+                mp_buf_init(&v);
+                mp_buf_init(&res);
+                rbac_words(r->rules[k].verbs, SPEC_RBAC_VERBS, &v);
+                rbac_words(r->rules[k].resources, SPEC_RBAC_RESOURCES, &res);
+                mp_buf_printf(&b, "%s%s on %s", k ? "; " : "", v.data ? v.data : "", res.data ? res.data : "");
+                json_array_append_new(rules, json_pack("{s:o,s:o}", "verbs", rbac_list(r->rules[k].verbs, SPEC_RBAC_VERBS),
+                                                       "resources", rbac_list(r->rules[k].resources, SPEC_RBAC_RESOURCES)));
+                mp_buf_free(&v);
+                mp_buf_free(&res);
+            }
+            json_t *j = json_pack("{s:s,s:o}", "name", r->meta.name, "rules", rules);
+            if (!cluster) json_object_set_new(j, "namespace", json_string(r->meta.namespace_));
+            json_array_append_new(arr, j);
+            add_labels(arr, &r->meta);
+            const char *row3[] = {r->meta.namespace_, r->meta.name, b.data ? b.data : "-"};
+            cli_table_add(t, cluster ? row3 + 1 : row3);
+            mp_buf_free(&b);
+        }
+        return;
+    }
+    static const char *const hdr[] = {"NAMESPACE", "NAME", "ROLE", "SUBJECTS"};
+    static const char *const chdr[] = {"NAME", "ROLE", "SUBJECTS"};
+    cli_table_init(t, cluster ? 3 : 4, cluster ? chdr : hdr);
+    for (size_t i = 0; i < o->nbindings; i++) {
+        const spec_role_binding *rb = o->bindings[i];
+        if (rb->cluster != cluster) continue;
+        mp_buf b;
+        mp_buf_init(&b);
+        json_t *subj = json_array();
+        for (size_t k = 0; k < rb->nsubjects; k++) {
+            const char *kind = rb->subjects[k].group ? "Group" : "User";
+            mp_buf_printf(&b, "%s%s/%s", k ? "," : "", kind, rb->subjects[k].name);
+            json_array_append_new(subj, json_pack("{s:s,s:s}", "kind", kind, "name", rb->subjects[k].name));
+        }
+        char ref[200];
+        snprintf(ref, sizeof ref, "%s/%s", rb->ref_cluster ? "ClusterRole" : "Role", rb->ref_name);
+        json_t *j = json_pack("{s:s,s:{s:s,s:s},s:o}", "name", rb->meta.name, "roleRef", "kind",
+                              rb->ref_cluster ? "ClusterRole" : "Role", "name", rb->ref_name, "subjects", subj);
+        if (!cluster) json_object_set_new(j, "namespace", json_string(rb->meta.namespace_));
+        json_array_append_new(arr, j);
+        add_labels(arr, &rb->meta);
+        const char *row4[] = {rb->meta.namespace_, rb->meta.name, ref, b.data ? b.data : "-"};
+        cli_table_add(t, cluster ? row4 + 1 : row4);
+        mp_buf_free(&b);
+    }
+}
+
 int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_out out) {
     char *home = NULL;
     store *st = NULL;
@@ -245,6 +333,9 @@ int cli_get_objects(cli_env *env, const char *home_flag, const char *what, cli_o
             cli_table_add(&t, row);
             mp_buf_free(&b);
         }
+    } else if (status == CLI_OK && (strncmp(what, "role", 4) == 0 || strncmp(what, "clusterrole", 11) == 0)) {
+        table = true;
+        rbac_rows(&r.obj, what, arr, &t);
     }
     if (status == CLI_OK) {
         if (out == OUT_TABLE) cli_table_print(&t, stdout);

@@ -219,7 +219,8 @@ static const char get_help[] =
     "       e.g. mlplane get runs, get steps RUN, get metrics RUN, get nodes, get deploy -o name\n\n"
     "KIND: runs (run), steps RUN, metrics RUN, experiments, nodes, queue, deployments (deploy), monitors (mon),\n"
     "      clusterqueues (cq), localqueues (lq), priorityclasses (pc), resourceflavors (rf), secrets (key\n"
-    "      names only: values are never shown)\n\n"
+    "      names only: values are never shown), retentionpolicies (retention),\n"
+    "      roles, rolebindings, clusterroles, clusterrolebindings\n\n"
     "RUN may be a unique prefix of a run id. -o json|yaml print every field; -o name prints\n"
     "KIND/NAME lines; -o jsonpath=TEMPLATE evaluates a template such as\n"
     "'{range .items[*]}{.id}{\"\\n\"}{end}' over the JSON -o json prints.\n"
@@ -311,6 +312,11 @@ static int f_secrets(cli_env *env, const get_req *q, cli_out out) {
     (void)q;
     return cli_get_secrets(env, NULL, out);
 }
+
+static int f_retention(cli_env *env, const get_req *q, cli_out out) {
+    (void)q;
+    return cli_get_retention(env, out);
+}
 static int f_objects(cli_env *env, const get_req *q, cli_out out) {
     return env->backend->get_objects(env, q->kind->kind, out);
 }
@@ -329,6 +335,11 @@ static const get_kind kinds[] = {
     {"priorityclasses", "priorityclass", "pc", f_objects, 0, false, NULL},
     {"resourceflavors", "resourceflavor", "rf", f_objects, 0, false, NULL},
     {"secrets", "secret", NULL, f_secrets, 0, false, "for one use mlplane describe secret [NAMESPACE/]NAME"},
+    {"retentionpolicies", "retentionpolicy", "retention", f_retention, 0, false, "mlplane gc --dry-run shows what they expire"},
+    {"roles", "role", NULL, f_objects, 0, false, NULL},
+    {"rolebindings", "rolebinding", NULL, f_objects, 0, false, NULL},
+    {"clusterroles", "clusterrole", NULL, f_objects, 0, false, NULL},
+    {"clusterrolebindings", "clusterrolebinding", NULL, f_objects, 0, false, NULL},
 };
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 

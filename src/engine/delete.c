@@ -34,8 +34,9 @@ static char *local_path(const char *home, const char *src) {
     return src[0] == '/' ? mp_path_abs(NULL, src) : NULL;
 }
 
-/* The folders run r owns (absolute, clean), into dirs. */
-static void owned_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs) {
+/* The folders run r owns (absolute, clean), into dirs: HOME/runs/ID first, then its
+ * MLflow artifacts' folder when it has one, then its submitted spec's. */
+void engine__run_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs) {
     char *runs = mp_xasprintf("%s/runs/%s", home, r->id);
     char *p = mp_path_abs(NULL, runs);
     mp_strv_push(dirs, p);
@@ -144,6 +145,16 @@ static int checks(store *st, const char *home, const store_run *r, const mp_strv
     return rc;
 }
 
+int engine__run_remove(store *st, const char *id, const mp_strv *dirs, mp_err *e) {
+    int rc = st->m->run_delete(st, id, e);
+    for (size_t k = 0; rc == 0 && k < dirs->n; k++) {
+        mp_err fe;
+        if (mp_rm_rf(dirs->v[k], &fe) != 0)
+            rc = mp_err_set(e, MP_EIO, "the records of run %s are deleted, but not all of its files: %s", id, fe.msg);
+    }
+    return rc;
+}
+
 int engine_run_delete(store *st, executor *x, const char *home, const char *run, bool force, int wait_ms,
                      char **deleted, mp_err *e) {
     *deleted = NULL;
@@ -151,7 +162,7 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
     int rc = st->m->run_get(st, run, &r, e);
     if (rc == 0) engine_runs_settle(st, &r, 1);
     mp_strv dirs = {0};
-    if (rc == 0) owned_dirs(st, home, &r, &dirs);
+    if (rc == 0) engine__run_dirs(st, home, &r, &dirs);
     if (rc == 0 && !store_run_state_final(r.state) && !force) {
         bool live = engine_owner_alive(&r);
         rc = mp_err_set(e, MP_ESTATE,
@@ -173,12 +184,7 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
         /* a step that ended while it stopped may have registered a version */
         if (rc == 0) rc = checks(st, home, &r, &dirs, e);
     }
-    if (rc == 0) rc = st->m->run_delete(st, r.id, e);
-    for (size_t k = 0; rc == 0 && k < dirs.n; k++) {
-        mp_err fe;
-        if (mp_rm_rf(dirs.v[k], &fe) != 0)
-            rc = mp_err_set(e, MP_EIO, "the records of run %s are deleted, but not all of its files: %s", r.id, fe.msg);
-    }
+    if (rc == 0) rc = engine__run_remove(st, r.id, &dirs, e);
     if (rc == 0) *deleted = mp_xstrdup(r.id);
     mp_strv_free(&dirs);
     store_run_free(&r);

@@ -274,6 +274,8 @@ static int apply_start(engine *g, start_item *it) {
             rc = g->st->t->log_batch(g->st, g->run.id, NULL, 0, NULL, 0, &tag, 1, g->e);
             free(key);
         }
+        if (rc == 0) rc = engine__record_inputs(g, &it->prep);
+        if (rc == 0) rc = engine__record_outputs(g, s);
         if (rc == 0) rc = engine__publish_outputs(g, s);
         if (rc == 0) rc = engine__register_model(g, s);
         return rc ? rc : engine__set_step(g, s, STEP_CACHED, "StepCached", msg);
@@ -301,7 +303,8 @@ static int apply_start(engine *g, start_item *it) {
     s->rec.cache_key = mp_xstrdup(it->prep.cache_key);
     char msg[64];
     snprintf(msg, sizeof msg, "attempt %d", s->rec.attempts);
-    return engine__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
+    int rc = engine__record_inputs(g, &it->prep);
+    return rc ? rc : engine__set_step(g, s, STEP_RUNNING, "StepRunning", msg);
 }
 
 static void poll_cancel(engine *g) {
@@ -516,7 +519,12 @@ static int loop(engine *g, int *final_state) {
         engine__poll_evictions(g);
         /* Steps that ended free their capacity now, so their successors (or the
          * next independent steps) start in this same iteration. */
-        for (size_t i = 0; i < nexits; i++) ended[i] = engine__worker_exited(g, &exits[i]);
+        for (size_t i = 0; i < nexits; i++) {
+            ended[i] = engine__worker_exited(g, &exits[i]);
+            /* lineage: a successful end's outputs hashed here, outside the transaction */
+            if (ended[i] && !exits[i].signal && exits[i].exit_code == 0 && ended[i]->spec->noutputs)
+                engine__hash_outputs(g, ended[i], ended[i]->rec.outputs_dir);
+        }
         /* Prepare what can start now (outside the transaction); a step that
          * waits for admission keeps what was prepared for it. */
         size_t nitems = 0;
@@ -543,6 +551,7 @@ static int loop(engine *g, int *final_state) {
             if (it->prep.cache_key && g->st->m->cache_get(g->st, it->prep.cache_key, &it->hit, NULL) == 0) {
                 if (cache_hit_usable(s, &it->hit)) {
                     it->kind = START_CACHED;
+                    engine__hash_outputs(g, s, it->hit.outputs_dir); /* lineage: the reused outputs */
                     continue;
                 }
                 store_cache_entry_free(&it->hit);
@@ -689,6 +698,7 @@ int engine_execute(store *st, executor *x, const spec_pipeline *p, const char *r
         free(s->nodes);
         free(s->preempt_why);
         if (s->prepped) engine__prep_free(&s->prep);
+        engine__outs_free(s);
     }
     if (g.lease_held) g.st->w->lease_release(g.st, g.run.owner_pid, g.run.owner_start, NULL);
     store_workload_array_free(g.own, g.nown);

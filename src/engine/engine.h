@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "exec/exec.h"
 #include "sched/sched.h"
 #include "spec/spec.h"
@@ -118,6 +120,41 @@ int engine_run_delete(store *st, executor *x, const char *home, const char *run,
 
 /* Whether the process recorded as a run's owner is still alive. */
 bool engine_owner_alive(const store_run *r);
+
+/* ---- retention (gc.c) --------------------------------------------------------------------
+ * `mlplane gc`: what the applied RetentionPolicies say has expired (finished runs past
+ * spec.runs, their artifacts past spec.artifacts, their logs past spec.logs) deleted,
+ * or only reported with dry_run. Never a run in progress, nor the files of a run a
+ * registered version came from or the step cache points at (those are in "kept",
+ * with why). Runs go as engine_run_delete deletes them. *report (a new reference):
+ * {dryRun, policies, deleted: [{run, what: run|artifacts|logs, policy, files, bytes}],
+ * kept: [{run, what, policy, reason}], totals: {runs, logFiles, artifactFiles, bytes,
+ * orphanBlobs}}. */
+typedef struct engine_gc_opts {
+    const char *home;
+    bool dry_run;
+    int64_t now_ms; /* the time ages are counted to; 0: now */
+    void (*progress)(void *ud, const char *line); /* every 100 items deleted; may be NULL */
+    void *ud;
+} engine_gc_opts;
+int engine_gc(store *st, const engine_gc_opts *o, json_t **report, mp_err *e);
+/* The applied RetentionPolicies: [{name, namespace, experiment, runsMs, logsMs,
+ * artifactsMs}] (a new reference; `get retentionpolicies`). */
+int engine_gc_policies(store *st, json_t **out, mp_err *e);
+
+/* ---- lineage (lineage.c) ----------------------------------------------------------------
+ * What a registered version came from: {model, run (id, pipeline, namespace, state,
+ * specPath, specHash, params, ...; null when the run was deleted), step (the one that
+ * registered it), steps (it and every step upstream of it, each with its inputs and
+ * outputs by content hash), inputs (the data read from outside the run: hash, path,
+ * source), parents (versions whose file one of those steps read, or that a Monitor retrained)}. *out: a new
+ * reference. MP_ENOENT when there is no such version. */
+int engine_lineage_model(store *st, const char *name, int64_t version, json_t **out, mp_err *e);
+/* Where the artifact whose hash starts with hash (8 to 64 hex digits) went: {hash,
+ * hashes (it and what was made from it, transitively), producedBy, consumedBy (steps
+ * of runs, with their depth), models (versions whose file is one of hashes)}.
+ * MP_ENOENT when nothing knows the hash, MP_EINVAL for a malformed one. */
+int engine_lineage_artifact(store *st, const char *hash, json_t **out, mp_err *e);
 
 /* Makes runs[0..n) fit to be shown: a run read while its owner was ending it
  * (not final in the row read, its owner gone by the liveness check) is read

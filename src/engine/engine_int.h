@@ -30,6 +30,8 @@ typedef struct engine__prep {
     size_t *redact_len;
     size_t nredact;
     char *secrets_digest;
+    store_step_artifact *inputs; /* lineage: each input that exists, by content hash (heap array) */
+    size_t ninputs;
 } engine__prep;
 
 /* One step of a run being executed. */
@@ -57,6 +59,10 @@ typedef struct engine__step {
     bool waiting;         /* ready, but not admitted: StepWaiting recorded with rec.message */
     struct engine__trial *trial; /* a sweep's trial S[i] (sweep.c); NULL for other steps */
     struct engine__sweep *sweep; /* a sweep's aggregate step S (sweep.c); NULL for other steps */
+    store_step_artifact *outs;   /* lineage: its outputs by content hash, computed outside the engine's
+                                  * transaction when it ended (or hit the cache), recorded in it (heap) */
+    size_t nouts;
+    bool outs_hashed;            /* outs is computed */
 } engine__step;
 
 typedef struct engine__ctx {
@@ -108,6 +114,15 @@ char *engine__training_data(const engine__ctx *c, const engine__step *s);
 /* Parses a run's params_json into a kv array (caller frees with spec_kv_array_free). */
 int engine__params_from_json(const char *json, spec_kv **out, size_t *n, mp_err *e);
 char *engine__params_to_json(const spec_kv *kv, size_t n);
+
+/* The folders run r owns (delete.c), into dirs (absolute, clean): HOME/runs/ID first,
+ * then HOME/artifacts/EXP/ID (its MLflow artifacts) when it has one, then
+ * HOME/submitted/X for a run submitted to a server. */
+void engine__run_dirs(store *st, const char *home, const store_run *r, mp_strv *dirs);
+/* The deleting half of engine_run_delete, for a caller that has made its checks (an
+ * ended run no version or cache hit needs: gc.c): the run's records (one transaction),
+ * then the folders dirs (engine__run_dirs). */
+int engine__run_remove(store *st, const char *id, const mp_strv *dirs, mp_err *e);
 
 /* HOME/runs/RUN/STEP (heap): a step's outputs directory. */
 char *engine__step_dir(const char *home, const char *run_id, const char *step);
@@ -258,6 +273,14 @@ json_t *engine__metrics_load(const char *path, char **warning);
 /* A metric value: a number, or "NaN", "Infinity", "-Infinity". */
 bool engine__metric_number(json_t *v, double *out);
 int engine__register_model(engine__engine *g, engine__step *s);
+/* Lineage (outcome.c), in the open transaction: the inputs prepared for s (pr->inputs),
+ * and the declared outputs of s by content hash (a cache hit's: the reused ones). */
+int engine__record_inputs(engine__engine *g, const engine__prep *pr);
+int engine__record_outputs(engine__engine *g, engine__step *s);
+/* Hashes the declared outputs of s found under dir into s->outs, outside any transaction
+ * (reading files); engine__record_outputs then only writes them. */
+void engine__hash_outputs(const engine__engine *g, engine__step *s, const char *dir);
+void engine__outs_free(engine__step *s);
 int engine__step_exited(engine__engine *g, engine__step *s, const engine__exit *x);
 int engine__sweep_started(engine__engine *g, engine__step *s);
 int engine__conclude_sweep(engine__engine *g, engine__step *s);

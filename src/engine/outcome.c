@@ -159,6 +159,11 @@ int engine__register_model(engine *g, engine__step *s) {
         return engine__record_event(g, s->rec.name, "ModelUnchanged", msg);
     }
     rc = g->st->r->version_register(g->st, sp->register_model, source, g->run.id, &version, g->e);
+    char ns[128] = "default"; /* a model still in "default" (new) moves to the pipeline's namespace */
+    const char *pns = g->run.namespace_;
+    if (rc == 0 && pns && *pns && strcmp(pns, "default") != 0 &&
+        g->st->r->model_namespace(g->st, sp->register_model, ns, sizeof ns, g->e) == 0 && strcmp(ns, "default") == 0)
+        rc = g->st->r->model_set_namespace(g->st, sp->register_model, pns, g->e);
     char *data = rc == 0 ? engine__training_data(&g->c, s) : NULL;
     if (data) /* what a Monitor of this version compares its requests with */
         rc = g->st->r->version_set_tag(g->st, sp->register_model, version, STORE_TAG_TRAINING_DATA, data, g->e);
@@ -169,6 +174,58 @@ int engine__register_model(engine *g, engine__step *s) {
         rc = engine__record_event(g, s->rec.name, "ModelRegistered", msg);
     }
     free(source);
+    return rc;
+}
+
+int engine__record_inputs(engine *g, const engine__prep *pr) {
+    int rc = 0;
+    int64_t now = mp_now_ms();
+    for (size_t i = 0; i < pr->ninputs && rc == 0; i++) {
+        store_step_artifact a = pr->inputs[i];
+        a.time_ms = now;
+        rc = g->st->m->artifact_put(g->st, &a, g->e);
+    }
+    return rc;
+}
+
+void engine__outs_free(engine__step *s) {
+    store_step_artifact_array_free(s->outs, s->nouts);
+    s->outs = NULL;
+    s->nouts = 0;
+    s->outs_hashed = false;
+}
+
+void engine__hash_outputs(const engine *g, engine__step *s, const char *dir) {
+    engine__outs_free(s);
+    s->outs = mp_xcalloc(s->spec->noutputs + 1, sizeof *s->outs);
+    s->outs_hashed = true;
+    for (size_t i = 0; i < s->spec->noutputs && dir; i++) {
+        char *p = mp_xasprintf("%s/%s", dir, s->spec->outputs[i].path);
+        char hex[65];
+        mp_err e;
+        if (!mp_path_exists(p) || store_artstore_digest(p, hex, &e) != 0) {
+            free(p);
+            continue;
+        }
+        store_step_artifact *a = &s->outs[s->nouts++];
+        a->run_id = mp_xstrdup(g->run.id);
+        a->step = mp_xstrdup(s->rec.name);
+        a->output = true;
+        a->name = mp_xstrdup(s->spec->outputs[i].name);
+        a->hash = mp_xstrdup(hex);
+        a->path = p;
+    }
+}
+
+int engine__record_outputs(engine *g, engine__step *s) {
+    if (!s->outs_hashed) engine__hash_outputs(g, s, s->rec.outputs_dir); /* not hashed beforehand (a sweep's end) */
+    int rc = 0;
+    int64_t now = mp_now_ms();
+    for (size_t i = 0; i < s->nouts && rc == 0; i++) {
+        s->outs[i].time_ms = now;
+        rc = g->st->m->artifact_put(g->st, &s->outs[i], g->e);
+    }
+    engine__outs_free(s);
     return rc;
 }
 
@@ -252,6 +309,7 @@ int engine__step_exited(engine *g, engine__step *s, const engine__exit *x) {
                                 .outputs_dir = s->rec.outputs_dir, .created_ms = mp_now_ms()};
         rc = g->st->m->cache_put(g->st, &ce, g->e);
     }
+    if (rc == 0) rc = engine__record_outputs(g, s);
     if (rc == 0) rc = engine__publish_outputs(g, s);
     if (rc == 0) rc = engine__register_model(g, s);
     char dur[32], msg[64];
@@ -277,6 +335,7 @@ int engine__conclude_sweep(engine *g, engine__step *s) {
     bool ok = end.state == STEP_SUCCEEDED;
     if (rc == 0 && end.best_event) rc = engine__record_event(g, s->rec.name, "SweepBestTrial", end.best_event);
     if (rc == 0 && ok) rc = engine__record_metrics(g, s); /* the best trial's metrics.json, as S's */
+    if (rc == 0 && ok) rc = engine__record_outputs(g, s);
     if (rc == 0 && ok) rc = engine__register_model(g, s);
     if (rc == 0) rc = engine__set_step(g, s, end.state, ok ? "StepSucceeded" : "StepFailed", end.msg);
     engine__sweep_end_free(&end);

@@ -258,7 +258,41 @@ static void validate_input(const engine__ctx *c, const spec_artifact *a, const c
     spec_expectations_free(own);
 }
 
-void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr) {
+/* The step whose output a template names ("{{ steps.S.outputs.A }}"), heap, or NULL. */
+static char *producer_of(const char *tmpl) {
+    for (const char *p = tmpl ? strstr(tmpl, "{{") : NULL; p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ') q++;
+        if (!mp_str_starts(q, "steps.")) continue;
+        q += 6;
+        const char *dot = strstr(q, ".outputs.");
+        const char *end = strstr(q, "}}");
+        if (dot && (!end || dot < end)) return mp_xasprintf("%.*s", (int)(dot - q), q);
+    }
+    return NULL;
+}
+
+/* Lineage: each existing input of s by content (a file's SHA-256, a folder's tree). */
+static void lineage_inputs(const engine__ctx *c, const engine__step *s, const mp_strv *inputs, engine__prep *pr) {
+    const spec_step *sp = s->spec;
+    pr->inputs = mp_xcalloc(sp->ninputs + 1, sizeof *pr->inputs);
+    for (size_t i = 0; i < sp->ninputs && i < inputs->n; i++) {
+        char hex[65];
+        mp_err e;
+        if (!mp_path_exists(inputs->v[i]) || store_artstore_digest(inputs->v[i], hex, &e) != 0) continue;
+        store_step_artifact *a = &pr->inputs[pr->ninputs++];
+        a->run_id = mp_xstrdup(c->run->id);
+        a->step = mp_xstrdup(s->rec.name);
+        a->name = mp_xstrdup(sp->inputs[i].name);
+        a->hash = mp_xstrdup(hex);
+        a->path = mp_xstrdup(inputs->v[i]);
+        a->source = mp_xstrdup(sp->inputs[i].path);
+        a->from_step = producer_of(sp->inputs[i].path);
+    }
+}
+
+/* engine__prepare; lineage: whether to hash the inputs for step_artifacts. */
+static void prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr, bool lineage) {
     memset(pr, 0, sizeof *pr);
     const spec_step *sp = s->spec;
     mp_strv inputs = {0};
@@ -356,9 +390,12 @@ void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *
     free(self_dir);
 
     if (sp->cache && !pr->error) pr->cache_key = cache_key(c, s, &lud, pr->secrets_digest, &pr->error);
+    if (!pr->error && lineage) lineage_inputs(c, s, &inputs, pr);
     for (int i = 0; i < 8; i++) mp_buf_free(&lud.scratch[i]);
     mp_strv_free(&inputs);
 }
+
+void engine__prepare(const engine__ctx *c, const engine__step *s, engine__prep *pr) { prepare(c, s, pr, true); }
 
 void engine__prep_free(engine__prep *pr) {
     mp_strv_free(&pr->argv);
@@ -368,6 +405,7 @@ void engine__prep_free(engine__prep *pr) {
     free(pr->error);
     free(pr->report);
     engine__secrets_free(pr);
+    store_step_artifact_array_free(pr->inputs, pr->ninputs);
     memset(pr, 0, sizeof *pr);
 }
 
@@ -413,7 +451,7 @@ char *engine__step_dir(const char *home, const char *run_id, const char *step) {
  * when none; heap. */
 char *engine__training_data(const engine__ctx *c, const engine__step *s) {
     engine__prep pr;
-    engine__prepare(c, s, &pr);
+    prepare(c, s, &pr, false); /* no lineage hashing: this runs in the engine's transaction */
     char *found = NULL;
     size_t olen = s->rec.outputs_dir ? strlen(s->rec.outputs_dir) : 0;
     for (size_t i = 0; i < pr.argv.n && !found; i++) {

@@ -21,7 +21,11 @@ int engine__track_create(store *st, const store_run *r, const spec_kv *params, s
     if (rc) return rc;
     store_experiment x;
     if (st->t->experiment_get(st, exp_id, &x, NULL) == 0) {
-        if (strcmp(x.lifecycle_stage, "active") != 0)
+        /* the experiment belongs to the pipeline's namespace: one still in "default" (new) moves there */
+        if (r->namespace_ && *r->namespace_ && strcmp(r->namespace_, "default") != 0 &&
+            (!x.namespace_ || strcmp(x.namespace_, "default") == 0))
+            rc = st->t->experiment_set_namespace(st, exp_id, r->namespace_, e);
+        if (rc == 0 && strcmp(x.lifecycle_stage, "active") != 0)
             rc = mp_err_set(e, MP_ESTATE,
                             "experiment \"%s\" (id %s), where this pipeline's runs are tracked, is deleted; "
                             "restore it (POST /api/2.0/mlflow/experiments/restore {\"experiment_id\":\"%s\"} to "

@@ -185,6 +185,10 @@ static void render_object(k8s__ctx *c, const spec_object *so) {
         k8s__note(c, so->pos, "Monitor %s: nothing rendered: mlplane server runs Monitors itself (apply it to the "
                   "server with `mlplane apply --server URL`)", m->name);
         break;
+    case SPEC_KIND_RETENTION_POLICY:
+        k8s__note(c, so->pos, "RetentionPolicy %s: nothing rendered: `mlplane gc` applies it to the home's runs (apply "
+                  "it there with `mlplane apply`)", m->name);
+        break;
     default:
         k8s__note(c, so->pos, "%s %s: nothing rendered: this kind has no Kubernetes object",
                   spec_kind_name(so->kind), m->name);

@@ -111,7 +111,9 @@ static bool current(const cur *c, const char *kind, const char *ns, const char *
 }
 
 static const char *obj_ns(const spec_object *o) {
-    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE || o->kind == SPEC_KIND_SECRET
+    return o->kind == SPEC_KIND_LOCAL_QUEUE || o->kind == SPEC_KIND_PIPELINE || o->kind == SPEC_KIND_SECRET ||
+                   o->kind == SPEC_KIND_RETENTION_POLICY || o->kind == SPEC_KIND_ROLE ||
+                   o->kind == SPEC_KIND_ROLE_BINDING
                ? spec_object_meta(o)->namespace_
                : "";
 }
@@ -207,6 +209,10 @@ static void collect(sched_objects *o, const cur *c0, size_t first) {
             case SPEC_KIND_CLUSTER_QUEUE: PUSH(o->queues, o->nqueues, ob->u.cluster_queue); break;
             case SPEC_KIND_LOCAL_QUEUE: PUSH(o->local_queues, o->nlocal_queues, ob->u.local_queue); break;
             case SPEC_KIND_RESOURCE_FLAVOR: PUSH(o->flavors, o->nflavors, ob->u.resource_flavor); break;
+            case SPEC_KIND_ROLE:
+            case SPEC_KIND_CLUSTER_ROLE: PUSH(o->roles, o->nroles, ob->u.role); break;
+            case SPEC_KIND_ROLE_BINDING:
+            case SPEC_KIND_CLUSTER_ROLE_BINDING: PUSH(o->bindings, o->nbindings, ob->u.role_binding); break;
             default: break; /* nodes: sched__nodeset_build */
             }
         }
@@ -223,6 +229,8 @@ void sched_objects_free(sched_objects *o) {
     free(o->queues);
     free(o->local_queues);
     free(o->flavors);
+    free(o->roles);
+    free(o->bindings);
     sched__nodeset_free(&o->sim);
     free(o->local_labels);
     memset(o, 0, sizeof *o);
@@ -546,6 +554,11 @@ static const sched_object_kind object_kinds[] = {
     {"Deployment", "deployment", "deployments", "deploy"},
     {"Monitor", "monitor", "monitors", "mon"},
     {"Secret", "secret", "secrets", NULL},
+    {"RetentionPolicy", "retentionpolicy", "retentionpolicies", "retention"},
+    {"Role", "role", "roles", NULL},
+    {"RoleBinding", "rolebinding", "rolebindings", NULL},
+    {"ClusterRole", "clusterrole", "clusterroles", NULL},
+    {"ClusterRoleBinding", "clusterrolebinding", "clusterrolebindings", NULL},
 };
 enum { NKINDS = sizeof object_kinds / sizeof object_kinds[0] };
 
@@ -575,8 +588,9 @@ int sched_objects_delete(store *st, const char *kind, const char *ns, const char
         return rc;
     }
     bool deployment = strcmp(k, "Deployment") == 0;
-    /* LocalQueues live in a namespace, "default" unless given (as kubectl); nothing else has one */
-    bool namespaced = strcmp(k, "LocalQueue") == 0 || strcmp(k, "Secret") == 0;
+    /* LocalQueues, Secrets, RetentionPolicies, Roles and RoleBindings live in a namespace, "default" unless given (as kubectl); nothing else has one */
+    bool namespaced = strcmp(k, "LocalQueue") == 0 || strcmp(k, "Secret") == 0 || strcmp(k, "RetentionPolicy") == 0 ||
+                      strcmp(k, "Role") == 0 || strcmp(k, "RoleBinding") == 0;
     const char *where = namespaced ? (ns && *ns ? ns : "default") : "";
     int rc = st->m->begin(st, e);
     if (rc != 0) return rc;

@@ -246,6 +246,11 @@ typedef struct sched_objects {
     size_t nlocal_queues;
     const spec_resource_flavor **flavors;
     size_t nflavors;
+    /* access objects: Roles and ClusterRoles, RoleBindings and ClusterRoleBindings */
+    const spec_role **roles;
+    size_t nroles;
+    const spec_role_binding **bindings;
+    size_t nbindings;
     /* the nodes: the applied ones, or this machine */
     const sched_node *nodes;
     size_t nnodes;
@@ -278,8 +283,8 @@ const sched_object_kind *sched_object_kinds(size_t *n);
  * any case), or NULL. */
 const char *sched_object_kind_find(const char *word);
 /* Removes the applied object kind/name (kind as sched_object_kind_find takes it)
- * in one transaction of its own. ns is a LocalQueue's namespace, "default" when
- * NULL or empty; other kinds have none. A Deployment also loses the canary
+ * in one transaction of its own. ns is a LocalQueue's, Role's or RoleBinding's
+ * namespace, "default" when NULL or empty; other kinds have none. A Deployment also loses the canary
  * percent rollout recorded and the state and events the fleet recorded.
  * MP_EINVAL for an unknown kind (the message lists the kinds), MP_ENOENT when
  * nothing of that name is applied, or store errors; nothing changes then. */

@@ -15,6 +15,8 @@
  *   queue.c       ClusterQueue.
  * Serving's kind has one too:
  *   deployment.c  Deployment (model versions, canary, shadow, replicas, autoscale).
+ * Access's kinds:
+ *   rbac.c        Role, ClusterRole, RoleBinding, ClusterRoleBinding.
  * Monitoring's too:
  *   monitor.c     Monitor (what is watched, against what, how often, the actions).
  * Decoding notes where strings and list items came from in a spec__step_aux so
@@ -187,6 +189,8 @@ bool spec__decode_local_queue(spec__ctx *c, spec_meta *meta, struct fy_node *roo
                               spec_pos sp, spec_object *o);
 bool spec__decode_cluster_queue(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                 struct fy_node *spec, spec_pos sp, spec_object *o);
+bool spec__decode_retention(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                            spec_pos sp, spec_object *o);
 bool spec__decode_monitor(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                           spec_pos sp, spec_object *o);
 bool spec__decode_secret(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
@@ -199,6 +203,11 @@ void spec__decode_secret_files(spec__ctx *c, spec_step *s, struct fy_node *v, sp
 void spec__secret_refs_free(spec_step *s);
 bool spec__decode_deployment(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
                              spec_pos sp, spec_object *o);
+/* Role/ClusterRole and RoleBinding/ClusterRoleBinding (rbac.c), by o->kind. */
+bool spec__decode_role(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,
+                       spec_pos sp, spec_object *o);
+bool spec__decode_role_binding(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
+                               struct fy_node *spec, spec_pos sp, spec_object *o);
 /* File-wide rules once every document is in: node names (Nodes and NodePool
  * members) are unique, at most one PriorityClass is globalDefault. */
 void spec__validate_file(spec__ctx *c, const spec_file *f);

@@ -342,6 +342,9 @@ static const char *const PRIORITY_CLASS_FIELDS[] = {"apiVersion",    "kind",    
 
 /* Secret, as Kubernetes: values at the top level, no spec. */
 static const char *const SECRET_FIELDS[] = {"apiVersion", "kind", "metadata", "data", "stringData", "type", NULL};
+/* Roles and bindings keep theirs at the top level too (Kubernetes RBAC). */
+static const char *const ROLE_FIELDS[] = {"apiVersion", "kind", "metadata", "rules", NULL};
+static const char *const BINDING_FIELDS[] = {"apiVersion", "kind", "metadata", "roleRef", "subjects", NULL};
 
 static bool decode_pipeline_kind(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp,
                                  struct fy_node *spec, spec_pos sp, spec_object *o) {
@@ -377,6 +380,11 @@ static const kind_def KINDS[] = {
     {"Deployment", SPEC_KIND_DEPLOYMENT, spec__decode_deployment, DOC_FIELDS, true, false},
     {"Monitor", SPEC_KIND_MONITOR, spec__decode_monitor, DOC_FIELDS, true, false},
     {"Secret", SPEC_KIND_SECRET, spec__decode_secret, SECRET_FIELDS, false, true},
+    {"RetentionPolicy", SPEC_KIND_RETENTION_POLICY, spec__decode_retention, DOC_FIELDS, true, true},
+    {"Role", SPEC_KIND_ROLE, spec__decode_role, ROLE_FIELDS, false, true},
+    {"ClusterRole", SPEC_KIND_CLUSTER_ROLE, spec__decode_role, ROLE_FIELDS, false, false},
+    {"RoleBinding", SPEC_KIND_ROLE_BINDING, spec__decode_role_binding, BINDING_FIELDS, false, true},
+    {"ClusterRoleBinding", SPEC_KIND_CLUSTER_ROLE_BINDING, spec__decode_role_binding, BINDING_FIELDS, false, false},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
 

@@ -163,6 +163,11 @@ const spec_meta *spec_object_meta(const spec_object *o) {
     case SPEC_KIND_DEPLOYMENT: return &o->u.deployment->meta;
     case SPEC_KIND_MONITOR: return &o->u.monitor->meta;
     case SPEC_KIND_SECRET: return &o->u.secret->meta;
+    case SPEC_KIND_RETENTION_POLICY: return &o->u.retention->meta;
+    case SPEC_KIND_ROLE:
+    case SPEC_KIND_CLUSTER_ROLE: return &o->u.role->meta;
+    case SPEC_KIND_ROLE_BINDING:
+    case SPEC_KIND_CLUSTER_ROLE_BINDING: return &o->u.role_binding->meta;
     }
     assert(!"unknown spec_kind");
     return NULL;
@@ -180,6 +185,11 @@ void spec__object_free(spec_object *o) {
     case SPEC_KIND_DEPLOYMENT: spec_deployment_free(o->u.deployment); break;
     case SPEC_KIND_MONITOR: spec_monitor_free(o->u.monitor); break;
     case SPEC_KIND_SECRET: spec_secret_free(o->u.secret); break;
+    case SPEC_KIND_RETENTION_POLICY: spec_retention_policy_free(o->u.retention); break;
+    case SPEC_KIND_ROLE:
+    case SPEC_KIND_CLUSTER_ROLE: spec_role_free(o->u.role); break;
+    case SPEC_KIND_ROLE_BINDING:
+    case SPEC_KIND_CLUSTER_ROLE_BINDING: spec_role_binding_free(o->u.role_binding); break;
     }
 }
 

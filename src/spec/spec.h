@@ -605,6 +605,66 @@ typedef struct spec_secret {
  * documents as they were (comments may go). *out: a new heap string (free()), or
  * NULL when text has no Secret (keep text as it is). */
 int spec_secret_strip(const char *text, char **out, mp_err *e);
+/* ---- retention ------------------------------------------------------------------------
+ * kind: RetentionPolicy — how long the finished runs of a namespace (or of one
+ * experiment in it) are kept, and their logs and artifacts, before `mlplane gc`
+ * deletes them (retention.c). */
+typedef struct spec_retention_policy {
+    spec_meta meta;       /* metadata.namespace: the namespace it applies to */
+    char *experiment;     /* spec.experiment: only this experiment's runs (its pipeline's name); NULL: all */
+    int64_t runs_ms;      /* spec.runs: a run's records and folders, after its end; 0: kept */
+    int64_t logs_ms;      /* spec.logs: its steps' logs; 0: kept */
+    int64_t artifacts_ms; /* spec.artifacts: its steps' outputs and MLflow artifacts; 0: kept */
+    spec_pos pos;         /* of spec */
+} spec_retention_policy;
+void spec_retention_policy_free(spec_retention_policy *r);
+/* "30d" -> ms: a positive integer and a unit s, m, h, d or w. -1 when malformed. */
+int spec_duration_parse(const char *s, int64_t *ms);
+/* ---- access objects (rbac.c) ----------------------------------------------------------
+ * Kubernetes RBAC's shapes, fields at the top level (no spec:):
+ *   kind: Role (namespaced) / ClusterRole
+ *   rules: [{verbs: [get, list], resources: [runs, models]}]   # "*" for all; apiGroups ignored
+ *   kind: RoleBinding (namespaced: grants in its namespace) / ClusterRoleBinding (everywhere)
+ *   roleRef: {kind: Role|ClusterRole, name: viewer}             # a ClusterRoleBinding names a ClusterRole
+ *   subjects: [{kind: User|Group, name: ana}]
+ * The built-in ClusterRoles viewer, editor, admin and cluster-admin cannot be
+ * redefined. Which role a binding names is looked up when a request is checked. */
+extern const char *const SPEC_RBAC_VERBS[];     /* get list create update delete, NULL */
+extern const char *const SPEC_RBAC_RESOURCES[]; /* pipelines runs experiments models deployments monitors
+                                                   secrets queues tokens roles, NULL */
+extern const char *const SPEC_BUILTIN_ROLES[];  /* viewer editor admin cluster-admin, NULL */
+/* Index of verb / resource in the lists above, or -1. */
+int spec_rbac_verb(const char *verb);
+int spec_rbac_resource(const char *resource);
+
+typedef struct spec_rule {
+    unsigned verbs;     /* bit i: SPEC_RBAC_VERBS[i] */
+    unsigned resources; /* bit i: SPEC_RBAC_RESOURCES[i] */
+} spec_rule;
+
+typedef struct spec_role {
+    spec_meta meta;
+    bool cluster; /* ClusterRole */
+    spec_rule *rules;
+    size_t nrules;
+} spec_role;
+
+typedef struct spec_subject {
+    bool group; /* kind: Group, else User */
+    char *name;
+} spec_subject;
+
+typedef struct spec_role_binding {
+    spec_meta meta;
+    bool cluster;     /* ClusterRoleBinding */
+    bool ref_cluster; /* roleRef.kind: ClusterRole */
+    char *ref_name;
+    spec_subject *subjects;
+    size_t nsubjects;
+} spec_role_binding;
+
+void spec_role_free(spec_role *r);
+void spec_role_binding_free(spec_role_binding *b);
 
 typedef enum spec_kind {
     SPEC_KIND_PIPELINE = 1,
@@ -617,6 +677,11 @@ typedef enum spec_kind {
     SPEC_KIND_DEPLOYMENT,
     SPEC_KIND_MONITOR,
     SPEC_KIND_SECRET,
+    SPEC_KIND_RETENTION_POLICY,
+    SPEC_KIND_ROLE,
+    SPEC_KIND_CLUSTER_ROLE,
+    SPEC_KIND_ROLE_BINDING,
+    SPEC_KIND_CLUSTER_ROLE_BINDING,
 } spec_kind;
 
 typedef struct spec_object {
@@ -633,6 +698,9 @@ typedef struct spec_object {
         spec_deployment *deployment;
         spec_monitor *monitor;
         spec_secret *secret;
+        spec_retention_policy *retention;
+        spec_role *role;                 /* Role and ClusterRole */
+        spec_role_binding *role_binding; /* RoleBinding and ClusterRoleBinding */
     } u;
 } spec_object;
 

@@ -62,6 +62,10 @@ static int digest(const char *path, bool dir, char hex[65], mp_err *e) {
     return 0;
 }
 
+int store_artstore_digest(const char *path, char hex[65], mp_err *e) {
+    return digest(path, mp_is_dir(path), hex, e);
+}
+
 /* Links the tree at path into HEX/.tmp-XXXXXX and renames it to dest; a dest
  * already there is kept (the same bytes). */
 static int put_tree(const char *path, const char *hexdir, const char *dest, mp_err *e) {

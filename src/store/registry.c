@@ -38,6 +38,7 @@ void store_registered_model_free(store_registered_model *m) {
     if (!m) return;
     free(m->name);
     free(m->description);
+    free(m->namespace_);
     store_model_version_array_free(m->latest, m->nlatest);
     kv_free(m->tags, m->ntags);
     kv_free(m->aliases, m->naliases);

@@ -158,6 +158,17 @@ DEFINE_ARRAY_FREE(store_step_array_free, store_step, store_step_free)
 DEFINE_ARRAY_FREE(store_event_array_free, store_event, store_event_free)
 DEFINE_ARRAY_FREE(store_metric_array_free, store_metric, store_metric_free)
 
+static void step_artifact_free(store_step_artifact *a) {
+    free(a->run_id);
+    free(a->step);
+    free(a->name);
+    free(a->hash);
+    free(a->path);
+    free(a->source);
+    free(a->from_step);
+}
+DEFINE_ARRAY_FREE(store_step_artifact_array_free, store_step_artifact, step_artifact_free)
+
 /* ---- home ------------------------------------------------------------------------ */
 
 static const char *user_home(void) {

@@ -118,6 +118,21 @@ typedef struct store_cache_entry {
     int64_t created_ms;
 } store_cache_entry;
 
+/* What a step read (an input) or wrote (an output), by content: the lineage of
+ * the models it registers. Written by the engine when the step starts (inputs)
+ * and when it succeeds or is a cache hit (outputs). */
+typedef struct store_step_artifact {
+    char *run_id, *step;
+    bool output;     /* false: an input */
+    char *name;      /* the input's or output's name in the spec */
+    char *hash;      /* hex SHA-256 of a file's bytes or a folder's tree (store_artstore_digest) */
+    char *path;      /* absolute path it was read from or written to */
+    char *source;    /* an input's path as the spec writes it (a template, a URL); NULL for outputs */
+    char *from_step; /* an input: the step of the same run whose output it is; NULL when from outside */
+    int64_t time_ms; /* when recorded */
+} store_step_artifact;
+void store_step_artifact_array_free(store_step_artifact *v, size_t n);
+
 /* A workload: what a running step holds (see workload_put), or what a ready step
  * waits for (pending). cpu/memory/gpu are one worker's requests times its
  * workers, held only when not pending. */
@@ -366,6 +381,15 @@ typedef struct store_methods {
     int (*run_delete)(store *s, const char *id, mp_err *e);
     /* Fills *out (zeroed first) with the counts of store_stats, in one read transaction. */
     int (*stats)(store *s, store_stats *out, mp_err *e);
+
+    /* Lineage (sqlite/lineage.c, the step_artifacts table): what a step read and wrote, by content.
+     * artifact_put inserts or replaces a->(run_id, step, output, name), in the caller's
+     * transaction when one is open. artifact_list reads the rows of run_id (hash NULL),
+     * or of every run whose artifact's hash starts with hash (run_id NULL; at least 8
+     * hex digits), by run, step, inputs first (heap; store_step_artifact_array_free). */
+    int (*artifact_put)(store *s, const store_step_artifact *a, mp_err *e);
+    int (*artifact_list)(store *s, const char *run_id, const char *hash, store_step_artifact **out, size_t *n,
+                         mp_err *e);
 } store_methods;
 
 /* Workloads: what each ready or running step of every run on this machine asks
@@ -524,6 +548,7 @@ typedef struct store_experiment {
     int64_t creation_time, last_update_time;
     store_kv *tags;
     size_t ntags;
+    char *namespace_; /* the namespace it belongs to ("default" unless set) */
 } store_experiment;
 
 /* One input of a run: a dataset and the tags of its use (e.g. mlflow.data.context). */
@@ -657,6 +682,13 @@ struct store_track_methods {
     /* Records dataset inputs of an active run (a dataset is keyed by experiment,
      * name and digest; logging one again adds nothing). */
     int (*log_inputs)(store *s, const char *run_id, const store_dataset_input *in, size_t n, mp_err *e);
+
+    /* Namespaces (what authorization checks): an experiment's, a run's (its
+     * experiment's) into ns (n bytes, truncated), MP_ENOENT when there is no such
+     * experiment/run; setting one (experiments start in "default"). */
+    int (*experiment_namespace)(store *s, const char *id, char *ns, size_t n, mp_err *e);
+    int (*experiment_set_namespace)(store *s, const char *id, const char *ns, mp_err *e);
+    int (*run_namespace)(store *s, const char *run_id, char *ns, size_t n, mp_err *e);
 };
 
 /* ---- model registry (implemented by sqlite/registry.c, sqlite/registry_search.c) ---------
@@ -701,6 +733,7 @@ typedef struct store_registered_model {
     size_t ntags;
     store_kv *aliases; /* key: alias, value: version number (decimal); sorted by alias */
     size_t naliases;
+    char *namespace_; /* the namespace it belongs to ("default" unless set) */
 } store_registered_model;
 
 /* What a registry search asks for: conditions ANDed, then order, then a page. */
@@ -792,6 +825,10 @@ struct store_registry_methods {
     int (*version_set_tag)(store *s, const char *name, int64_t version, const char *key, const char *value,
                            mp_err *e);
     int (*version_delete_tag)(store *s, const char *name, int64_t version, const char *key, mp_err *e);
+    /* A registered model's namespace into ns (n bytes), MP_ENOENT when there is no
+     * such model; setting it (models start in "default"). */
+    int (*model_namespace)(store *s, const char *name, char *ns, size_t n, mp_err *e);
+    int (*model_set_namespace)(store *s, const char *name, const char *ns, mp_err *e);
 };
 
 /* The log of the step whose outputs a Cached step reused (heap path in *log_path):
@@ -829,6 +866,9 @@ int store_artstore_put(const char *home, const char *path, char **uri, mp_err *e
  * its own transaction (the write lock, nothing written). removed may be NULL. */
 int store_artstore_release(store *s, const char *home, const char *const *sources, size_t n, size_t *removed,
                            mp_err *e);
+/* The content hash of the file or tree at path, as the artifact store names its
+ * blobs: a file's SHA-256 (what sha256sum prints), a folder's mp_hash_path. */
+int store_artstore_digest(const char *path, char hex[65], mp_err *e);
 /* Removes every blob no version's source names (orphans of a crash between a
  * deletion and its release, of a failed registration) and interrupted copies. */
 int store_artstore_sweep(store *s, const char *home, size_t *removed, mp_err *e);

@@ -18,6 +18,7 @@ void store_experiment_free(store_experiment *x) {
     free(x->name);
     free(x->artifact_location);
     free(x->lifecycle_stage);
+    free(x->namespace_);
     store_kv_array_free(x->tags, x->ntags);
     x->tags = NULL;
     x->ntags = 0;

@@ -7,13 +7,15 @@
  *
  * Security: a client path must stay inside the root. It is refused (400
  * INVALID_PARAMETER_VALUE, "Invalid path: ...") when absolute, when any
- * component is ".." (also after URL-unquoting), or empty; and every existing
+ * component is ".." (also after URL-unquoting), when it holds a backslash, a
+ * control byte or invalid UTF-8 (also after unquoting), or empty; and every existing
  * directory it goes through is resolved with realpath(3) and must lie inside the
  * root's realpath, so a symbolic link cannot lead out of it. Uploads create the
  * missing directories one component at a time (never through a link that leads
  * out) and write through a temporary file in the target directory, renamed over
  * the target, so a reader sees the old file or the new one, never a part.
- * Deleting a link removes the link, never its target. sha256/ holds the
+ * An upload onto a symbolic link is refused (the link is neither followed nor
+ * replaced). Deleting a link removes the link, never its target. sha256/ holds the
  * registry's content-addressed blobs (store/artstore.c): readable here, never
  * written or deleted through the proxy (403), since a blob is named by its
  * bytes and others may name it.
@@ -45,13 +47,31 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Whether s has a ".." component, a NUL or an absolute start, also once %XX are
- * decoded (repeatedly: "%252e%252e" is ".." twice removed). */
+/* Whether s holds a byte no artifact path may: a backslash (a Windows separator,
+ * so "..\\x" is no name of its own), a control byte (CR and LF would end a response
+ * header the name is written into), DEL, or invalid UTF-8. */
+static bool bad_byte(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p == '\\' || *p < 0x20 || *p == 0x7f) return true;
+    /* Not UTF-8 ("%c0%ae", an overlong "."), or U+FFFD, the engine's stand-in for
+     * bytes that were not: the name written would not be the name asked for. */
+    if (strstr(s, "\xef\xbf\xbd")) return true;
+    mp_buf b;
+    mp_buf_init(&b);
+    size_t n = strlen(s);
+    mp_utf8_clean(&b, s, n, false);
+    bool changed = b.len != n || (n > 0 && memcmp(b.data, s, n) != 0);
+    mp_buf_free(&b);
+    return changed;
+}
+
+/* Whether s has a ".." component, a NUL, a bad byte or an absolute start, also once
+ * %XX are decoded (repeatedly: "%252e%252e" is ".." twice removed). */
 static bool path_escapes(const char *s) {
     char *cur = mp_xstrdup(s);
     bool bad = false;
     for (int round = 0; round < 8 && !bad; round++) {
-        bad = cur[0] == '/';
+        bad = cur[0] == '/' || bad_byte(cur);
         for (const char *p = cur; !bad && *p;) {
             const char *slash = strchr(p, '/');
             size_t l = slash ? (size_t)(slash - p) : strlen(p);
@@ -217,8 +237,15 @@ static void upload(const mp_http_req *req, mp_http_resp *resp) {
     }
     char *dir = full ? make_parents(root, rel, resp) : NULL;
     if (!dir) goto out;
-    char *tmp = mp_xasprintf("%s/.upload-XXXXXX", dir);
     char *target = mp_xasprintf("%s/%s", dir, base);
+    struct stat lb;
+    if (lstat(target, &lb) == 0 && S_ISLNK(lb.st_mode)) { /* never replaced, nor followed */
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "Invalid path: %s is a symbolic link", rel);
+        free(target);
+        free(dir);
+        goto out;
+    }
+    char *tmp = mp_xasprintf("%s/.upload-XXXXXX", dir);
     int fd = mkstemp(tmp);
     int err = 0;
     if (fd < 0) {
@@ -246,6 +273,20 @@ out:
 
 /* ---- download ------------------------------------------------------------------------ */
 
+/* "attachment; filename=\"NAME\"" into out (n bytes): NAME a quoted-string (RFC 6266),
+ * '"' and '\\' escaped, control bytes (refused in paths already) left out, cut short
+ * rather than overflow. */
+static void content_disposition(const char *name, char *out, size_t n) {
+    size_t o = (size_t)snprintf(out, n, "attachment; filename=\"");
+    for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < n; p++) {
+        if (*p < 0x20 || *p == 0x7f) continue;
+        if (*p == '"' || *p == '\\') out[o++] = '\\';
+        out[o++] = (char)*p;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
 static void download(const mp_http_req *req, mp_http_resp *resp) {
     char *root = root_of(req, resp);
     if (!root) return;
@@ -260,7 +301,7 @@ static void download(const mp_http_req *req, mp_http_resp *resp) {
         mp_strlcpy(resp->content_type, "application/octet-stream", sizeof resp->content_type);
         const char *base = strrchr(rel, '/');
         char disp[512];
-        snprintf(disp, sizeof disp, "attachment; filename=%s", base ? base + 1 : rel);
+        content_disposition(base ? base + 1 : rel, disp, sizeof disp);
         mp_http_header_add(resp, "Content-Disposition", disp);
         mp_http_header_add(resp, "X-Content-Type-Options", "nosniff");
         free(resp->file_path);

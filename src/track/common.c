@@ -265,6 +265,27 @@ void track__store_error(mp_http_resp *resp, const mp_err *e) {
 
 void track__ok_empty(mp_http_resp *resp) { mp_http_json(resp, 200, json_object()); }
 
+/* A namespace is a DNS label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. */
+static bool dns_label(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return false;
+    return true;
+}
+
+const char *track__req_namespace(const mp_http_req *req, mp_http_resp *resp) {
+    const char *h = mp_http_req_header(req, "X-Mlplane-Namespace");
+    if (h && *h && !dns_label(h)) {
+        track__invalid(resp, "X-Mlplane-Namespace: \"%.80s\" is not a namespace: use lowercase letters, digits and "
+                             "'-', starting and ending with a letter or digit, at most 63 characters", h);
+        return NULL;
+    }
+    if (h && *h) return h;
+    if (req->authz && req->authz->namespace_ && *req->authz->namespace_) return req->authz->namespace_;
+    return "default";
+}
+
 /* ---- validation (MLflow's rules for names) --------------------------------------------- */
 
 static bool name_chars_ok(const char *s) {

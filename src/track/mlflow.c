@@ -49,7 +49,15 @@ static void exp_create(const mp_http_req *req, mp_http_resp *resp) {
     }
     mp_err e = {0};
     char *id = NULL;
-    if (req->st->t->experiment_create(req->st, name, loc, tags, ntags, &id, &e) != 0) track__store_error(resp, &e);
+    /* created and moved into the request's namespace in one transaction */
+    const char *ns = track__req_namespace(req, resp);
+    if (!ns) goto out;
+    int rc = req->st->m->begin(req->st, &e);
+    if (rc == 0) rc = req->st->t->experiment_create(req->st, name, loc, tags, ntags, &id, &e);
+    if (rc == 0) rc = req->st->t->experiment_set_namespace(req->st, id, ns, &e);
+    if (rc == 0) rc = req->st->m->commit(req->st, &e);
+    else req->st->m->rollback(req->st);
+    if (rc != 0) track__store_error(resp, &e);
     else mp_http_json(resp, 200, json_pack("{s:s}", "experiment_id", id));
     free(id);
 out:
@@ -126,7 +134,9 @@ static void exp_search(const mp_http_req *req, mp_http_resp *resp) {
         goto out;
     }
     json_t *arr = json_array();
-    for (size_t i = 0; i < n && (int64_t)i < want; i++) json_array_append_new(arr, track__experiment_json(&v[i]));
+    for (size_t i = 0; i < n && (int64_t)i < want; i++) /* only what the caller may list */
+        if (mp_http_allowed(req, "list", "experiments", v[i].namespace_ ? v[i].namespace_ : "default"))
+            json_array_append_new(arr, track__experiment_json(&v[i]));
     json_t *o = json_object();
     json_object_set_new(o, "experiments", arr);
     if ((int64_t)n > want) track__set_page_token(o, q.offset + want);

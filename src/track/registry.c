@@ -35,10 +35,16 @@ static void rm_create(const mp_http_req *req, mp_http_resp *resp) {
         reg__tags(p, &tags, &ntags, resp) == 0) {
         store_registered_model m;
         mp_err e = {0};
-        if (req->st->r->model_create(req->st, name, desc ? desc : "", tags, ntags, &m, &e) != 0)
-            reg__store_error(resp, &e);
-        else
-            send_model(resp, &m);
+        /* created and moved into the request's namespace in one transaction */
+        const char *ns = track__req_namespace(req, resp);
+        int rc = ns ? req->st->m->begin(req->st, &e) : MP_EINVAL;
+        if (ns && rc == 0) rc = req->st->r->model_create(req->st, name, desc ? desc : "", tags, ntags, &m, &e);
+        if (ns && rc == 0 && (rc = req->st->r->model_set_namespace(req->st, name, ns, &e)) != 0)
+            store_registered_model_free(&m);
+        if (ns && rc == 0) rc = req->st->m->commit(req->st, &e);
+        else if (ns) req->st->m->rollback(req->st);
+        if (ns && rc != 0) reg__store_error(resp, &e);
+        else if (ns) send_model(resp, &m);
     }
     free(tags);
     json_decref(p);
@@ -130,7 +136,9 @@ static void rm_search(const mp_http_req *req, mp_http_resp *resp) {
         goto out;
     }
     json_t *a = json_array();
-    for (size_t i = 0; i < n && i < (size_t)s.max; i++) json_array_append_new(a, reg__model_json(&v[i]));
+    for (size_t i = 0; i < n && i < (size_t)s.max; i++) /* only what the caller may list */
+        if (mp_http_allowed(req, "list", "models", v[i].namespace_ ? v[i].namespace_ : "default"))
+            json_array_append_new(a, reg__model_json(&v[i]));
     reg__search_reply(resp, &s, "registered_models", a, n);
     store_registered_model_array_free(v, n);
 out:

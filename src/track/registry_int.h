@@ -113,4 +113,7 @@ void reg__mv_set_tag(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_delete_tag(const mp_http_req *req, mp_http_resp *resp);
 void reg__mv_download_uri(const mp_http_req *req, mp_http_resp *resp);
 
+/* As track__req_namespace (common.c). */
+const char *track__req_namespace(const mp_http_req *req, mp_http_resp *resp);
+
 #endif

@@ -183,7 +183,13 @@ void reg__mv_search(const mp_http_req *req, mp_http_resp *resp) {
         goto out;
     }
     json_t *a = json_array();
-    for (size_t i = 0; i < n && i < (size_t)s.max; i++) json_array_append_new(a, reg__version_json(&v[i]));
+    for (size_t i = 0; i < n && i < (size_t)s.max; i++) { /* only what the caller may list */
+        char ns[128] = "default";
+        if (req->authz && (req->st->r->model_namespace(req->st, v[i].name, ns, sizeof ns, &e) != 0 ||
+                           !mp_http_allowed(req, "list", "models", ns)))
+            continue;
+        json_array_append_new(a, reg__version_json(&v[i]));
+    }
     reg__search_reply(resp, &s, "model_versions", a, n);
     store_model_version_array_free(v, n);
 out:

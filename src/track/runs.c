@@ -197,6 +197,20 @@ void track__run_search(const mp_http_req *req, mp_http_resp *resp) {
             track__store_error(resp, &e);
             goto out;
         }
+    if (req->authz) { /* only the experiments whose runs the caller may list; none: nothing found */
+        size_t keep = 0;
+        for (size_t i = 0; i < nexps; i++) {
+            char ns[128];
+            if (req->st->t->experiment_namespace(req->st, exps[i], ns, sizeof ns, &e) == 0 &&
+                mp_http_allowed(req, "list", "runs", ns))
+                exps[keep++] = exps[i];
+        }
+        if (keep == 0 && nexps > 0) {
+            mp_http_json(resp, 200, json_object());
+            goto out;
+        }
+        nexps = keep;
+    }
     q.experiment_ids = exps;
     q.nexperiment_ids = nexps;
     q.filter = &f;

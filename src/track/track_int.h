@@ -99,4 +99,9 @@ void track__log_batch(const mp_http_req *req, mp_http_resp *resp);
 void track__log_inputs(const mp_http_req *req, mp_http_resp *resp);
 void track__metric_history(const mp_http_req *req, mp_http_resp *resp);
 
+/* The namespace what req creates belongs to: its X-Mlplane-Namespace header, else
+ * its caller's (req->authz), else "default" (borrowed from req); NULL with a 400
+ * in resp when the header names no valid namespace. */
+const char *track__req_namespace(const mp_http_req *req, mp_http_resp *resp);
+
 #endif

@@ -66,7 +66,10 @@ void mp_http_text(mp_http_resp *resp, int status, const char *fmt, ...) {
 void mp_http_header_add(mp_http_resp *resp, const char *name, const char *value) {
     if (resp->nheaders >= (int)(sizeof resp->headers / sizeof resp->headers[0])) return;
     mp_strlcpy(resp->headers[resp->nheaders].name, name, sizeof resp->headers[0].name);
-    mp_strlcpy(resp->headers[resp->nheaders].value, value, sizeof resp->headers[0].value);
+    char *v = resp->headers[resp->nheaders].value;
+    mp_strlcpy(v, value, sizeof resp->headers[0].value);
+    for (char *c = v; *c; c++) /* CR and LF would end the header (and start another): never sent */
+        if ((unsigned char)*c < 0x20 ? *c != '\t' : (unsigned char)*c == 0x7f) *c = ' ';
     resp->nheaders++;
 }
 
@@ -81,8 +84,37 @@ void mp_http_mlflow_error(mp_http_resp *resp, int status, const char *code, cons
     mp_buf_free(&b);
 }
 
+/* The cached parse of req's body (borrowed), or NULL. */
+static json_t *body_cached(const mp_http_req *req) {
+    const mp_http_body_cache *c = req->body_cache;
+    return c && c->v && c->body == req->body ? c->v : NULL;
+}
+
+/* Keeps v (an object parsed from req's body) in req's cache when it has an empty one. */
+static void body_keep(const mp_http_req *req, json_t *v) {
+    mp_http_body_cache *c = req->body_cache;
+    if (!c || c->v) return;
+    c->body = req->body;
+    c->v = json_incref(v);
+}
+
+json_t *mp_http_body_peek(const mp_http_req *req) {
+    if (!req->body || req->body_len == 0) return NULL;
+    json_t *v = body_cached(req);
+    if (v) return json_incref(v);
+    v = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    body_keep(req, v);
+    return v;
+}
+
 json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp) {
     if (!req->body || req->body_len == 0) return json_object();
+    json_t *c = body_cached(req);
+    if (c) return json_incref(c);
     json_error_t je;
     json_t *v = json_loadb(req->body, req->body_len, 0, &je);
     if (!v) {
@@ -95,6 +127,7 @@ json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp) {
         mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE", "the request body must be a JSON object");
         return NULL;
     }
+    body_keep(req, v);
     return v;
 }
 

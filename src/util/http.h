@@ -35,6 +35,15 @@ typedef struct mp_http_authz {
     bool (*allowed)(void *ud, const char *verb, const char *resource, const char *ns);
 } mp_http_authz;
 
+/* A request's body parsed once, for the checks that run before its handler and
+ * the handler itself (mp_http_body_json, mp_http_body_peek): body is the text it
+ * was parsed from (a request whose body was replaced does not match), v the
+ * object (a reference the cache owns). The server keeps one per request. */
+typedef struct mp_http_body_cache {
+    const char *body;
+    json_t *v;
+} mp_http_body_cache;
+
 typedef struct mp_http_kv {
     const char *key; /* decoded */
     const char *value;
@@ -69,6 +78,8 @@ typedef struct mp_http_req {
     const char *remote_addr;
     /* What the caller may do (see mp_http_authz); NULL: everything. */
     const mp_http_authz *authz;
+    /* Where the body is kept once parsed (NULL: parsed at each use). */
+    mp_http_body_cache *body_cache;
 } mp_http_req;
 
 typedef struct mp_http_header {
@@ -128,7 +139,8 @@ void mp_http_req_headers(const mp_http_req *req, void (*fn)(void *ud, const char
 void mp_http_json(mp_http_resp *resp, int status, json_t *v);
 /* Sets a plain-text body. */
 void mp_http_text(mp_http_resp *resp, int status, const char *fmt, ...) MP_PRINTF(3, 4);
-/* Adds a response header (ignored beyond 8). */
+/* Adds a response header (ignored beyond 8); control bytes in value (CR, LF: a header
+ * injection) become spaces. */
 void mp_http_header_add(mp_http_resp *resp, const char *name, const char *value);
 
 void mp_http_resp_init(mp_http_resp *resp);
@@ -138,6 +150,10 @@ void mp_http_resp_free(mp_http_resp *resp);
  * {"error_code":"INVALID_PARAMETER_VALUE","message":"malformed JSON at line L
  * column C: ..."} (MLflow's error shape) and returns NULL. An empty body is {}. */
 json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp);
+
+/* The request body as a JSON object (a new reference), or NULL when it is empty,
+ * malformed or not an object; parsed once per request when req has a body_cache. */
+json_t *mp_http_body_peek(const mp_http_req *req);
 
 /* Fills resp with MLflow's error shape: {"error_code": code, "message": ...}. */
 void mp_http_mlflow_error(mp_http_resp *resp, int status, const char *code, const char *fmt, ...) MP_PRINTF(4, 5);

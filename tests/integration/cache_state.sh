@@ -61,13 +61,14 @@ assert_eq "$tag" "$r1" "MLflow tag mlplane.cached.train"
 ok "the server's API says Cached, logs through --server follow the reused run, the MLflow run is tagged"
 
 # a store from before Cached: the hit was Skipped with cached_from, its event StepSkipped
-# (and, being a v8 store, its runs have no labels_json column, which v11 adds)
+# (and, being a v8 store, its runs have no labels_json column, which v11 adds, nor the namespaces v14 adds)
 stop_server "$SERVER_PID" || true
 db="$MLPLANE_HOME/mlplane.db"
 sqlite3 "$db" "UPDATE steps SET state = 5 WHERE state = 8;
   UPDATE events SET type = 'StepSkipped' WHERE type = 'StepCached';
   ALTER TABLE workloads RENAME TO holds; DROP INDEX workloads_pending; CREATE INDEX holds_pending ON holds(pending);
   ALTER TABLE runs DROP COLUMN labels_json;
+  ALTER TABLE mlflow_experiments DROP COLUMN namespace; ALTER TABLE reg_models DROP COLUMN namespace;
   PRAGMA user_version = 8;" >/dev/null
 assert_eq "$(sqlite3 "$db" "SELECT state FROM steps WHERE run_id = '$r2' AND name = 'train'")" "5" "old row"
 assert_eq "$(step_field "$r2" train state)" "Cached" "old cache-hit row converted"

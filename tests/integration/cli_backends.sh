@@ -46,10 +46,10 @@ assert_eq "$(mlp --server "$SERVER_URL" delete localqueue lq-t -n team)" "LocalQ
 assert_eq "$(lqs)" "" "every local queue deleted"
 rc=0; out=$(curl -s -w '\n%{http_code}' -X DELETE "$SERVER_URL/api/v1/objects/Frob/x") || true
 assert_eq "$(tail -1 <<<"$out")" "400" "an unknown kind is a 400"
-assert_contains "$(head -1 <<<"$out" | jq -r .message)" "expected PriorityClass, Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue, Deployment, Monitor or Secret" "the 400 lists the kinds"
+assert_contains "$(head -1 <<<"$out" | jq -r .message)" "expected PriorityClass, Node, NodePool, ResourceFlavor, ClusterQueue, LocalQueue, Deployment, Monitor, Secret, RetentionPolicy, Role, RoleBinding, ClusterRole or ClusterRoleBinding" "the 400 lists the kinds"
 rc=0; mlp delete frob x 2>"$T_DIR/err" || rc=$?
 assert_eq "$rc" "2" "an unknown kind locally"
-assert_contains "$(cat "$T_DIR/err")" "expected run, priorityclass, node, nodepool, resourceflavor, clusterqueue, localqueue, deployment, monitor or secret" "the local message lists the kinds"
+assert_contains "$(cat "$T_DIR/err")" "expected run, priorityclass, node, nodepool, resourceflavor, clusterqueue, localqueue, deployment, monitor, secret, retentionpolicy, role, rolebinding, clusterrole or clusterrolebinding" "the local message lists the kinds"
 ok "delete of a LocalQueue: namespace default when not given (or empty), locally, through --server and the API"
 
 cat > "$T_DIR/p.yaml" <<'YAML'

@@ -78,7 +78,7 @@ ctr() { dep ".spec.template.spec.containers[0] | $1"; }
 assert_eq "$(dep .spec.replicas)" "1" "one replica"
 assert_eq "$(dep .spec.strategy.type)" "Recreate" "Recreate: never two pods on one SQLite home"
 assert_eq "$(ctr .image)" "ghcr.io/mlplane/mlplane:$VERSION" "the image is the one the Dockerfile builds, at this version"
-assert_eq "$(ctr '.args | join(" ")')" "server --listen 0.0.0.0:5000" "the server's arguments"
+assert_eq "$(ctr '.args | join(" ")')" "server --listen 0.0.0.0:5000 --auth" "the server's arguments (beyond loopback, with authentication)"
 assert_eq "$(ctr '.env[] | select(.name == "MLPLANE_HOME") | .value')" "/var/lib/mlplane" "MLPLANE_HOME"
 assert_eq "$(dep .spec.template.spec.serviceAccountName)" "mlplane" "the server runs as ServiceAccount mlplane"
 assert_eq "$(dep .spec.template.spec.securityContext.runAsNonRoot)/$(dep .spec.template.spec.securityContext.runAsUser)" \
@@ -112,7 +112,7 @@ ok "deploy/base: one replica, Recreate, the image at $VERSION, non-root, read-on
 # the Deployment's arguments and probes against the real server, listening on 0.0.0.0 as there
 listen=$(ctr '.args | index("--listen") as $i | .[$i + 1]')
 assert_eq "${listen%:*}" "0.0.0.0" "the server listens on every address in its pod"
-"$MLPLANE" server --listen 0.0.0.0:0 >"$T_DIR/server.out" 2>"$T_DIR/server.err" &
+"$MLPLANE" server --listen 0.0.0.0:0 --auth >"$T_DIR/server.out" 2>"$T_DIR/server.err" &
 SERVER_PID=$!
 ALL_SERVER_PIDS=$SERVER_PID
 wait_for "the server's first line" 20 grep -q "listening on" "$T_DIR/server.out"

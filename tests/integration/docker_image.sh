@@ -75,15 +75,15 @@ assert_contains "$rt" "MLPLANE_HOME=/var/lib/mlplane" "MLPLANE_HOME"
 assert_contains "$rt" "install -d -o 10001 -g 10001" "the home is made for uid 10001"
 assert_contains "$rt" 'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/mlplane"]' "tini runs mlplane"
 cmd=$(sed -n 's/^CMD \[\(.*\)\]$/\1/p' <<<"$rt" | tr -d '",')
-assert_eq "$cmd" "server --listen 0.0.0.0:5000" "the default command"
+assert_eq "$cmd" "server --listen 0.0.0.0:5000 --auth" "the default command (beyond loopback, with authentication)"
 # the same command line, on a free port, is one the real server accepts
 # shellcheck disable=SC2086
-"$MLPLANE" ${cmd%:5000}:0 >"$T_DIR/server.out" 2>"$T_DIR/server.err" &
+"$MLPLANE" ${cmd/:5000/:0} >"$T_DIR/server.out" 2>"$T_DIR/server.err" &
 SERVER_PID=$!
 ALL_SERVER_PIDS=$SERVER_PID
 wait_for "the server's first line" 20 grep -q "listening on" "$T_DIR/server.out"
 port=$(sed -n 's|^mlplane server listening on http://0\.0\.0\.0:\([0-9]*\) .*|\1|p' "$T_DIR/server.out")
-[ -n "$port" ] || fail "mlplane ${cmd%:5000}:0 did not listen on 0.0.0.0: $(cat "$T_DIR/server.out" "$T_DIR/server.err")"
+[ -n "$port" ] || fail "mlplane ${cmd/:5000/:0} did not listen on 0.0.0.0: $(cat "$T_DIR/server.out" "$T_DIR/server.err")"
 wait_for "/readyz" 20 curl -sf "http://127.0.0.1:$port/readyz"
 stop_server "$SERVER_PID" || fail "the server did not exit 0 on SIGTERM"
 ok "the image's version, user, home and default command ($cmd) check out against the binary"

@@ -28,7 +28,11 @@ assert_contains "$v2data" "shifted.csv" "version 2's training data"
 spec=$(mlp get deployments -o json | jq -r '.[] | select(.deployment == "bc") | [.tracks[] | "\(.track)=\(.version)"] | join(",")')
 assert_eq "$spec" "stable=2" "the Deployment serves version 2 alone"
 assert_eq "$(jq -r '.lastCheck | "\(.status) \(.version)"' <<<"$d")" "NoDrift 2" "no drift against version 2's training data"
-ok "the retraining run, version 2 (trained on the shifted data), the Deployment applied with it, no drift after"
+lin=$(mlp lineage models:/bc-drift/2 -o json) || fail "lineage of version 2"
+assert_eq "$(jq -r .run.id <<<"$lin")" "$run" "version 2's lineage names the retraining run"
+assert_eq "$(jq -r '.parents[] | select(.via == "retraining by monitor/bc-drift on drift") | "\(.name)/\(.version)"' <<<"$lin")" \
+  "bc-drift/1" "its parent: the version the Monitor found drifting"
+ok "the retraining run, version 2 (trained on the shifted data, retrained from version 1), the Deployment applied with it, no drift after"
 
 # drift again (rows like the old data, answered by version 2), within the cooldown
 LOG="$MLPLANE_HOME/serving/bc/requests.log"

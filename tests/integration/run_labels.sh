@@ -104,8 +104,9 @@ ok "bad labels: FILE:LINE:COL"
 # a store from before labels (v10): its runs have none, new runs have theirs
 stop_server "$SERVER_PID" || true
 db="$MLPLANE_HOME/mlplane.db"
-# (the tables of later versions go too, as a v10 file has none of them)
+# (the tables and columns of later versions go too, as a v10 file has none of them)
 sqlite3 "$db" "ALTER TABLE runs DROP COLUMN labels_json; DROP TABLE monitor_checks; DROP TABLE monitor_states;
+  ALTER TABLE mlflow_experiments DROP COLUMN namespace; ALTER TABLE reg_models DROP COLUMN namespace;
   PRAGMA user_version = 10;" >/dev/null
 assert_eq "$(mlp get runs -o json | jq -c --arg id "$ra" '.[] | select(.id==$id) | .labels')" '{}' "an old run: no labels"
 v=$(sqlite3 "$db" "PRAGMA user_version")

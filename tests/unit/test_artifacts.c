@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ typedef struct result {
     json_t *json;     /* NULL for a file response */
     char *file_path;  /* set for downloads */
     char content_type[96];
+    char disposition[512]; /* the Content-Disposition header, "" when none */
 } result;
 
 /* Calls METHOD PREFIX<suffix> with an optional body and a "path" query parameter. */
@@ -73,6 +75,9 @@ static result call(fx *f, const char *method, const char *suffix, const void *bo
     r->fn(&req, &resp);
     result out = {.status = resp.status};
     mp_strlcpy(out.content_type, resp.content_type, sizeof out.content_type);
+    for (int i = 0; i < resp.nheaders; i++)
+        if (strcmp(resp.headers[i].name, "Content-Disposition") == 0)
+            mp_strlcpy(out.disposition, resp.headers[i].value, sizeof out.disposition);
     if (resp.file_path) out.file_path = mp_xstrdup(resp.file_path);
     else out.json = json_loads(resp.body.data ? resp.body.data : "", 0, NULL);
     mp_http_resp_free(&resp);
@@ -233,12 +238,76 @@ static void test_traversal_refused(void **state) {
     free(secret);
 }
 
+/* Names no artifact may have: backslashes, control bytes (a CR/LF would reach the
+ * Content-Disposition header), invalid UTF-8 (U+FFFD, the engine's stand-in for it);
+ * raw and %-encoded. An upload onto a link is refused and the link kept. */
+static void test_hostile_names_refused(void **state) {
+    fx *f = *state;
+    const char *bad[] = {"/a\\..\\..\\outside\\x", "/..%5c..%5cx", "/%5C", "/a\rX-Injected: yes", "/a%0d%0aX-Injected: yes",
+                         "/a%0ax", "/a\x7f", "/a%7f", "/%09tab", "/\xef\xbf\xbd\xef\xbf\xbd/x", "/%c0%ae%c0%ae/x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        expect_error(f, "GET", bad[i], NULL, 400, "INVALID_PARAMETER_VALUE");
+        expect_error(f, "PUT", bad[i], NULL, 400, "INVALID_PARAMETER_VALUE");
+        expect_error(f, "DELETE", bad[i], NULL, 400, "INVALID_PARAMETER_VALUE");
+        expect_error(f, "GET", "", bad[i] + 1, 400, "INVALID_PARAMETER_VALUE");
+    }
+    char *root = mp_xasprintf("%s/artifacts", f->home);
+    mp_strv names = {0};
+    DIR *d = opendir(root);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.') mp_strv_push(&names, de->d_name);
+    if (d) closedir(d);
+    assert_int_equal(names.n, 0); /* nothing was written */
+    mp_strv_free(&names);
+
+    /* an upload onto a link: refused, the link and its target as they were */
+    char *secret = mp_xasprintf("%s/secret", f->outside);
+    assert_int_equal(mp_write_file_atomic(secret, "s", 1, NULL), 0);
+    char *link = mp_xasprintf("%s/link", root);
+    assert_int_equal(symlink(secret, link), 0);
+    expect_error(f, "PUT", "/link", NULL, 400, "INVALID_PARAMETER_VALUE");
+    struct stat sb;
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(mp_read_file(secret, &data, &len, NULL), 0);
+    assert_int_equal(len, 1);
+    free(data);
+
+    /* a name with a quote and a semicolon stays one quoted filename */
+    result r = call(f, "PUT", "/we\"ird; x=y.txt", "q", 1, NULL);
+    assert_int_equal(r.status, 200);
+    result_free(&r);
+    r = call(f, "GET", "/we\"ird; x=y.txt", NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.disposition, "attachment; filename=\"we\\\"ird; x=y.txt\"");
+    result_free(&r);
+    free(link);
+    free(secret);
+    free(root);
+}
+
+/* A response header's value never carries a CR or LF (a header injection). */
+static void test_header_values_cleaned(void **state) {
+    (void)state;
+    mp_http_resp resp;
+    mp_http_resp_init(&resp);
+    mp_http_header_add(&resp, "X-Model-Name", "m\r\nX-Injected: yes\x7f\tend");
+    assert_int_equal(resp.nheaders, 1);
+    assert_string_equal(resp.headers[0].value, "m  X-Injected: yes \tend");
+    mp_http_resp_free(&resp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip_binary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_traversal_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_names_refused, setup, teardown),
+        cmocka_unit_test(test_header_values_cleaned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,30 +18,10 @@
 #include "store/store.h"
 #include "unit_helpers.h"
 
-typedef struct fx {
-    char *dir;
-    char *path;
-    store *s;
-} fx;
+typedef ut_fx fx;
 
-static int setup(void **state) {
-    fx *f = mp_xcalloc(1, sizeof *f);
-    f->dir = ut_scratch_dir("store");
-    f->path = mp_xasprintf("%s/mlplane.db", f->dir);
-    f->s = ut_store_open(f->path);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fx *f = *state;
-    if (f->s) f->s->m->close(f->s);
-    mp_rm_rf(f->dir, NULL);
-    free(f->dir);
-    free(f->path);
-    free(f);
-    return 0;
-}
+static int setup(void **state) { return ut_fx_setup(state, "store"); }
+static int teardown(void **state) { return ut_fx_teardown(state); }
 
 /* Runs one SQL query on a raw connection and returns the first column of its first
  * row as a heap string (NULL when no row). */
@@ -503,6 +483,54 @@ static void test_cache(void **state) {
     assert_int_equal(s->m->cache_delete(s, "k1", &e), 0); /* unknown key: fine */
 }
 
+/* Lineage rows (step_artifacts): put replaces by (run, step, in/out, name); listed by run and
+ * by hash prefix; a malformed hash is refused; they go with their run. */
+static void test_step_artifacts(void **state) {
+    fx *f = *state;
+    store *s = f->s;
+    mp_err e = {0};
+    insert_run(s, "p-1", 1);
+    insert_run(s, "p-2", 2);
+    const char *h1 = "aaaa1111bbbb2222cccc3333dddd4444eeee5555ffff6666aaaa7777bbbb8888";
+    const char *h2 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    store_step_artifact in = {.run_id = "p-1", .step = "train", .name = "data", .hash = (char *)h2, .path = "/d.csv",
+                              .source = "d.csv", .time_ms = 3};
+    assert_int_equal(s->m->artifact_put(s, &in, &e), 0);
+    in.hash = (char *)h1; /* replaced */
+    assert_int_equal(s->m->artifact_put(s, &in, &e), 0);
+    store_step_artifact out = {.run_id = "p-1", .step = "train", .output = true, .name = "model", .hash = (char *)h2,
+                               .path = "/m.json", .time_ms = 4};
+    assert_int_equal(s->m->artifact_put(s, &out, &e), 0);
+    store_step_artifact in2 = {.run_id = "p-2", .step = "eval", .name = "model", .hash = (char *)h2,
+                               .path = "/m.json", .source = "{{steps.train.outputs.model}}", .from_step = "train",
+                               .time_ms = 5};
+    assert_int_equal(s->m->artifact_put(s, &in2, &e), 0);
+    store_step_artifact *v = NULL;
+    size_t n = 0;
+    assert_int_equal(s->m->artifact_list(s, "p-1", NULL, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_false(v[0].output); /* inputs first */
+    assert_string_equal(v[0].hash, h1);
+    assert_string_equal(v[0].source, "d.csv");
+    assert_null(v[0].from_step);
+    assert_true(v[1].output);
+    assert_null(v[1].source);
+    store_step_artifact_array_free(v, n);
+    assert_int_equal(s->m->artifact_list(s, NULL, "01234567", &v, &n, &e), 0);
+    assert_int_equal(n, 2); /* p-1's output and p-2's input */
+    assert_string_equal(v[1].from_step, "train");
+    store_step_artifact_array_free(v, n);
+    assert_int_equal(s->m->artifact_list(s, NULL, "0123", &v, &n, &e), MP_EINVAL);
+    assert_int_equal(s->m->artifact_list(s, NULL, "0123456Z", &v, &n, &e), MP_EINVAL);
+    store_step_artifact bad = {.run_id = "p-1", .step = "x", .name = "y"};
+    assert_int_equal(s->m->artifact_put(s, &bad, &e), MP_EINVAL);
+    assert_int_equal(s->m->run_delete(s, "p-1", &e), 0);
+    assert_int_equal(s->m->artifact_list(s, NULL, h2, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].run_id, "p-2");
+    store_step_artifact_array_free(v, n);
+}
+
 /* Workload rows: pending and admitted, with their scheduling fields; eviction is
  * asked once and survives a replace of nothing else. */
 static void test_workloads(void **state) {
@@ -946,6 +974,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_artifacts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workloads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollouts, setup, teardown),

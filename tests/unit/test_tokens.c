@@ -18,30 +18,10 @@
 #include "store/store.h"
 #include "unit_helpers.h"
 
-typedef struct fx {
-    char *dir;
-    char *path;
-    store *s;
-} fx;
+typedef ut_fx fx;
 
-static int setup(void **state) {
-    fx *f = mp_xcalloc(1, sizeof *f);
-    f->dir = ut_scratch_dir("tokens");
-    f->path = mp_xasprintf("%s/mlplane.db", f->dir);
-    f->s = ut_store_open(f->path);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fx *f = *state;
-    if (f->s) f->s->m->close(f->s);
-    mp_rm_rf(f->dir, NULL);
-    free(f->dir);
-    free(f->path);
-    free(f);
-    return 0;
-}
+static int setup(void **state) { return ut_fx_setup(state, "tokens"); }
+static int teardown(void **state) { return ut_fx_teardown(state); }
 
 static char *make(store *s, const char *user, int64_t expires_ms, store_token *out) {
     store_token in = {.user = (char *)user, .namespace_ = "team-a", .groups = "g1,g2", .expires_ms = expires_ms};

@@ -37,6 +37,33 @@ static inline store *ut_store_in(const char *dir) {
     free(path);
     return s;
 }
+
+/* A cmocka fixture of a fresh store: ut_fx_setup(state, PREFIX) makes a scratch
+ * folder and opens DIR/mlplane.db in it; ut_fx_teardown closes and removes both. */
+typedef struct ut_fx {
+    char *dir;
+    char *path;
+    store *s;
+} ut_fx;
+
+static inline int ut_fx_setup(void **state, const char *prefix) {
+    ut_fx *f = mp_xcalloc(1, sizeof *f);
+    f->dir = ut_scratch_dir(prefix);
+    f->path = mp_xasprintf("%s/mlplane.db", f->dir);
+    f->s = ut_store_open(f->path);
+    *state = f;
+    return 0;
+}
+
+static inline int ut_fx_teardown(void **state) {
+    ut_fx *f = *state;
+    if (f->s) f->s->m->close(f->s);
+    mp_rm_rf(f->dir, NULL);
+    free(f->dir);
+    free(f->path);
+    free(f);
+    return 0;
+}
 #endif
 
 #endif

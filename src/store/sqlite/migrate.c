@@ -178,6 +178,23 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL"
     ");",
+    /* v15: lineage: what each step read and wrote, by content hash (lineage.c). */
+    "CREATE TABLE IF NOT EXISTS step_artifacts ("
+    "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step TEXT NOT NULL,"
+    "  output INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  path TEXT,"
+    "  source TEXT,"
+    "  from_step TEXT,"
+    "  time_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, step, output, name));"
+    "CREATE INDEX IF NOT EXISTS step_artifacts_hash ON step_artifacts(hash);",
+    /* v16: experiments and registered models belong to a namespace (authorization); those recorded before are
+     * in "default". */
+    "ALTER TABLE mlflow_experiments ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE reg_models ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

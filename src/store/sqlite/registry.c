@@ -651,4 +651,6 @@ const store_registry_methods store__sqlite_registry = {
     .version_search = store__reg_version_search,
     .version_set_tag = reg_version_set_tag,
     .version_delete_tag = reg_version_delete_tag,
+    .model_namespace = store__model_namespace,
+    .model_set_namespace = store__model_set_namespace,
 };

@@ -52,7 +52,7 @@ sqlite3_stmt *reg__q(store *st, int i, mp_err *e);
     "v.name, v.version, v.creation_time, v.last_updated_time, v.description, v.user_id, v.current_stage, " \
     "v.source, v.run_id, v.run_link, v.status, v.status_message"
 /* Columns of a registered model row, in the order reg__read_model reads them. */
-#define REG__MODEL_COLS "m.name, m.creation_time, m.last_updated_time, m.description"
+#define REG__MODEL_COLS "m.name, m.creation_time, m.last_updated_time, m.description, m.namespace"
 
 void reg__read_version(sqlite3_stmt *q, store_model_version *v);
 void reg__read_model(sqlite3_stmt *q, store_registered_model *m);

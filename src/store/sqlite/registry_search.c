@@ -47,6 +47,7 @@ void reg__read_model(sqlite3_stmt *q, store_registered_model *m) {
     m->creation_time = sqlite3_column_int64(q, 1);
     m->last_updated_time = sqlite3_column_int64(q, 2);
     m->description = store__col_str(q, 3);
+    m->namespace_ = store__col_str(q, 4);
 }
 
 /* Adapter for store__collect. */

@@ -15,6 +15,7 @@ static const char *const deletes[] = {
     "DELETE FROM mlflow_metrics WHERE run_uuid = ?1",
     "DELETE FROM mlflow_runs WHERE run_uuid = ?1",
     "DELETE FROM cache WHERE run_id = ?1",
+    "DELETE FROM step_artifacts WHERE run_id = ?1",
     "DELETE FROM workloads WHERE run_id = ?1",
     "DELETE FROM events WHERE run_id = ?1",
     "DELETE FROM metrics WHERE run_id = ?1",

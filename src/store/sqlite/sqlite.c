@@ -704,6 +704,8 @@ static const store_methods sqlite_methods = {
     .in_tx = store__in_tx,
     .run_delete = store__run_delete,
     .stats = store__stats,
+    .artifact_put = store__artifact_put,
+    .artifact_list = store__artifact_list,
 };
 
 /* Sets the connection's pragmas; WAL must really be on (it is not on some network

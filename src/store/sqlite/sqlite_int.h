@@ -32,7 +32,17 @@ int store__user_version(sqlite3 *db);
  * statements in an extension slot of the connection, freed when it closes. */
 #include "store/store.h"
 
-enum { STORE__EXT_TRACK, STORE__EXT_REGISTRY, STORE__EXT_WORKLOADS, STORE__EXT_OBJECTS, STORE__EXT_MONITORS, STORE__EXT_SECRETS, STORE__EXT_AUTH, STORE__EXT_COUNT };
+enum {
+    STORE__EXT_TRACK,
+    STORE__EXT_REGISTRY,
+    STORE__EXT_WORKLOADS,
+    STORE__EXT_OBJECTS,
+    STORE__EXT_MONITORS,
+    STORE__EXT_SECRETS,
+    STORE__EXT_AUTH,
+    STORE__EXT_NAMESPACES,
+    STORE__EXT_COUNT
+};
 typedef struct store__ext {
     void *data;
     void (*free)(void *data);
@@ -63,12 +73,22 @@ int store__secret_put(store *st, const store_secret_value *v, mp_err *e);
 int store__secret_list(store *st, const char *ns, const char *name, store_secret_value **out, size_t *n, mp_err *e);
 int store__secret_clear(store *st, const char *ns, const char *name, mp_err *e);
 int64_t store__data_version(store *s);
+/* The namespaces of experiments, MLflow runs and registered models (namespaces.c). */
+int store__experiment_namespace(store *st, const char *id, char *ns, size_t n, mp_err *e);
+int store__experiment_set_namespace(store *st, const char *id, const char *ns, mp_err *e);
+int store__run_namespace(store *st, const char *run_id, char *ns, size_t n, mp_err *e);
+int store__model_namespace(store *st, const char *name, char *ns, size_t n, mp_err *e);
+int store__model_set_namespace(store *st, const char *name, const char *ns, mp_err *e);
 /* The counts of GET /metrics (stats.c). */
 int store__stats(store *s, store_stats *out, mp_err *e);
 /* Times db's statements when store_profile_enable was called (stats.c). */
 void store__profile_attach(sqlite3 *db);
 /* A run and everything recorded under its id (rundel.c). */
 int store__run_delete(store *s, const char *id, mp_err *e);
+/* What steps read and wrote (lineage.c). */
+int store__artifact_put(store *s, const store_step_artifact *a, mp_err *e);
+int store__artifact_list(store *s, const char *run_id, const char *hash, store_step_artifact **out, size_t *n,
+                         mp_err *e);
 
 sqlite3 *store__db(store *st);
 store__ext *store__ext_slot(store *st, int slot);
@@ -148,7 +168,7 @@ int store__read_kvs(store *st, sqlite3_stmt *q, store_kv **out, size_t *n, const
 #define STORE__TRACK_RUN_COLS \
     "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage"
 #define STORE__TRACK_EXP_COLS \
-    "x.experiment_id, x.name, x.artifact_location, x.lifecycle_stage, x.creation_time, x.last_update_time"
+    "x.experiment_id, x.name, x.artifact_location, x.lifecycle_stage, x.creation_time, x.last_update_time, x.namespace"
 /* Read the info of the current row of q (columns as above) into a zeroed out. */
 void store__track_read_run(sqlite3_stmt *q, store_track_run *out);
 void store__track_read_experiment(sqlite3_stmt *q, store_experiment *out);

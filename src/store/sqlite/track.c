@@ -214,6 +214,7 @@ void store__track_read_experiment(sqlite3_stmt *q, store_experiment *x) {
     x->lifecycle_stage = store__col_str(q, 3);
     x->creation_time = sqlite3_column_int64(q, 4);
     x->last_update_time = sqlite3_column_int64(q, 5);
+    x->namespace_ = store__col_str(q, 6);
 }
 
 void store__track_read_run(sqlite3_stmt *q, store_track_run *r) {
@@ -757,4 +758,7 @@ const store_track_methods store__sqlite_track = {
     .tag_delete = tr_tag_delete,
     .metric_history = tr_metric_history,
     .log_inputs = tr_log_inputs,
+    .experiment_namespace = store__experiment_namespace,
+    .experiment_set_namespace = store__experiment_set_namespace,
+    .run_namespace = store__run_namespace,
 };
