@@ -13,7 +13,9 @@
 #     health routes stay public;
 #   - the server's own calls on the admin routes (mlplane rollout, get
 #     deployments' live status) still work; the admin credential file is mode 0600,
-#     never in the logs, and goes when the server stops.
+#     never in the logs, and goes when the server stops;
+#   - the cache: 40 requests with one token make few reviews; a revoked token
+#     is refused once its remembered answer expires.
 . "$(dirname "$0")/lib.sh"
 
 register_bc 3 12
@@ -134,6 +136,24 @@ assert_eq "$(code -XPOST -H "Authorization: Bearer ${TOK[none]}" "$UT/v2/models/
 assert_eq "$(code "$UT/v2/health/ready")" 200 "health stays public"
 assert_eq "$(code "$UT/metrics")" 200 "metrics as before"
 ok "inference: public by default; with auth.inference: token 401 without a token, 200 for a viewer, 403 without bindings; health public"
+
+# ---- the cache: one token's repeated requests, few reviews; a revoked token stops -------------
+reviews() { # the server's count of answered reviews
+  curl -s -H "Authorization: Bearer $ADMIN" "$SERVER_URL/metrics" |
+    awk '/^mlplane_http_requests_total\{/ && /route="\/api\/v1\/authz\/review"/ { n += $NF } END { print n + 0 }'
+}
+EDDIE2=$(tok eddie team-a)
+before=$(reviews)
+for i in $(seq 1 40); do
+  [ "$(st "$EDDIE2" GET "$UA/admin/replicas")" = 200 ] || fail "request $i with a fresh editor token: $(body)"
+done
+after=$(reviews)
+[ $((after - before)) -ge 1 ] && [ $((after - before)) -le 10 ] ||
+  fail "40 requests with one token made $((after - before)) reviews (1 to 10 expected with a 5 s cache)"
+mlp token revoke "${EDDIE2:4:12}" >/dev/null || fail "revoke"
+denied() { [ "$(st "$EDDIE2" GET "$UA/admin/replicas")" = 401 ]; }
+wait_for "the revoked token to be refused by the Deployment" 20 denied
+ok "40 requests with one token: $((after - before)) review(s) (cached); the token revoked, refused (401) once its answer expires"
 
 # ---- the server's own calls ---------------------------------------------------------
 CRED="$MLPLANE_HOME/serving/.admin-credential"
