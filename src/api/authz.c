@@ -7,12 +7,14 @@
  * here unchanged to decide its /admin/ and, with spec.auth.inference: token, its
  * inference routes.
  *
- *   POST /api/v1/authz/review  {"verb": "update", "resource": "deployments", "namespace": "team-b"}
+ *   POST /api/v1/authz/review  {"verb": "update", "resource": "deployments", "namespace": "team-b",
+ *                               "name": "web"}          (name optional: the object, for the audit log)
  *   200 {"allowed": false, "user": "ana", "groups": [...],
  *        "reason": "user \"ana\" cannot update deployments in namespace \"team-b\""}
  *
  * No valid credentials: the 401 of authentication (server.c), before this handler.
- * With authentication off every review is allowed (user "").
+ * With authentication off every review is allowed (user ""). A review that says
+ * no is audited as the denial it stands for (audit_route.c).
  *
  * Threads: the handler runs on the server's worker threads with their store
  * handles; no state of its own. */
@@ -67,6 +69,12 @@ void api_h_authz_review(const mp_http_req *req, mp_http_resp *resp) {
     const char *verb = member(body, "verb", VERBS, resp);
     const char *resource = verb ? member(body, "resource", RESOURCES, resp) : NULL;
     const char *ns = resource ? member(body, "namespace", NULL, resp) : NULL;
+    json_t *nm = json_object_get(body, "name");
+    if (ns && nm && (!json_is_string(nm) || strlen(json_string_value(nm)) > 253)) {
+        mp_http_mlflow_error(resp, 400, "INVALID_PARAMETER_VALUE",
+                             "\"name\", when given, is a string of at most 253 characters");
+        ns = NULL;
+    }
     if (!ns) {
         json_decref(body);
         return;

@@ -10,7 +10,7 @@
  *   - "Bearer " and the admin credential: allowed (compared as BLAKE2b hashes in
  *     constant time), the server's own calls (rollout.c);
  *   - else the header is sent unchanged as the Authorization of POST
- *     URL/api/v1/authz/review {"verb","resource","namespace"} (src/api/authz.c, a
+ *     URL/api/v1/authz/review {"verb","resource","namespace","name"} (src/api/authz.c, a
  *     self review: the server tells the caller only about itself), and its answer
  *     decides: 200 allowed, 403 with the reason (`user "ana" cannot update
  *     deployments in namespace "team-b"`), the server's 401 passed on, 503 when
@@ -55,6 +55,7 @@ typedef struct slot {
 
 struct serve__authz {
     char *review_url; /* URL/api/v1/authz/review */
+    char *name;       /* the Deployment's name, in each review (for the server's audit log) */
     bool has_admin;
     unsigned char admin_hash[crypto_generichash_BYTES];
     unsigned char cache_key[crypto_generichash_KEYBYTES];
@@ -66,7 +67,8 @@ static void hash_of(const char *s, unsigned char out[crypto_generichash_BYTES]) 
     crypto_generichash(out, crypto_generichash_BYTES, (const unsigned char *)s, strlen(s), NULL, 0);
 }
 
-int serve__authz_new(const char *server_url, const char *admin_credential, serve__authz **out, mp_err *e) {
+int serve__authz_new(const char *server_url, const char *name, const char *admin_credential, serve__authz **out,
+                     mp_err *e) {
     *out = NULL;
     if (!server_url || (!mp_str_starts(server_url, "http://") && !mp_str_starts(server_url, "https://")))
         return mp_err_set(e, MP_EINVAL, "--auth-review needs the URL of mlplane server, e.g. http://127.0.0.1:5000, got \"%s\"",
@@ -76,6 +78,7 @@ int serve__authz_new(const char *server_url, const char *admin_credential, serve
     size_t n = strlen(server_url);
     while (n > 0 && server_url[n - 1] == '/') n--;
     a->review_url = mp_xasprintf("%.*s/api/v1/authz/review", (int)n, server_url);
+    a->name = mp_xstrdup(name ? name : "");
     if (admin_credential && *admin_credential) {
         a->has_admin = true;
         hash_of(admin_credential, a->admin_hash);
@@ -90,6 +93,7 @@ void serve__authz_free(serve__authz *a) {
     if (!a) return;
     pthread_mutex_destroy(&a->mu);
     free(a->review_url);
+    free(a->name);
     sodium_memzero(a, sizeof *a); /* the hashes and the key */
     free(a);
 }
@@ -162,7 +166,7 @@ static void review(serve__authz *a, const char *header, const char *verb, const 
         mp_strlcpy(reason, "cannot make an HTTP client to check the credentials", REASON_MAX);
         return;
     }
-    json_t *q = json_pack("{s:s,s:s,s:s}", "verb", verb, "resource", resource, "namespace", ns);
+    json_t *q = json_pack("{s:s,s:s,s:s,s:s}", "verb", verb, "resource", resource, "namespace", ns, "name", a->name);
     char *body = json_dumps(q, JSON_COMPACT);
     json_decref(q);
     char *auth = mp_xasprintf("Authorization: %s", header);

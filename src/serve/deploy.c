@@ -351,7 +351,7 @@ int serve_deploy_open(const serve_deploy_opts *o, serve_deploy **out, mp_err *e)
     snprintf(d->id_prefix, sizeof d->id_prefix, "%d-%llx", (int)getpid(), (unsigned long long)mp_now_ms());
     int rc = store_open_home(d->home, &d->st, e);
     if (rc == 0) rc = serve_deploy_load(d->st, d->name, &d->file, &d->spec, e);
-    if (rc == 0 && o->auth_review) rc = serve__authz_new(o->auth_review, o->admin_credential, &d->authz, e);
+    if (rc == 0 && o->auth_review) rc = serve__authz_new(o->auth_review, d->name, o->admin_credential, &d->authz, e);
     if (rc == 0 && !d->authz && d->spec->inference_auth == SPEC_INFERENCE_TOKEN)
         serve__deploy_log(d, "warning: spec.auth.inference is token but no server checks credentials (mlplane "
                              "server --auth runs it with --auth-review): its inference routes are public");

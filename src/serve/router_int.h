@@ -119,10 +119,12 @@ json_t *serve__http_json(const char *url, const char *method, const char *path, 
 typedef struct serve__authz serve__authz;
 /* How long a review's answer is remembered. */
 #define SERVE_AUTHZ_TTL_MS 5000
-/* Checks against mlplane server at server_url (its POST /api/v1/authz/review);
- * admin_credential (may be NULL) is let through without a review. Free with
- * serve__authz_free. MP_EINVAL for a URL that is not http(s)://. */
-int serve__authz_new(const char *server_url, const char *admin_credential, serve__authz **out, mp_err *e);
+/* Checks against mlplane server at server_url (its POST /api/v1/authz/review,
+ * naming the Deployment name); admin_credential (may be NULL) is let through
+ * without a review. Free with serve__authz_free. MP_EINVAL for a URL that is not
+ * http(s)://. */
+int serve__authz_new(const char *server_url, const char *name, const char *admin_credential, serve__authz **out,
+                     mp_err *e);
 void serve__authz_free(serve__authz *a);
 /* Whether req's credentials may verb resource in ns: 0, else resp filled (401
  * without or with invalid credentials, 403 naming the missing permission, 503

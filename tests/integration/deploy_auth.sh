@@ -14,6 +14,8 @@
 #   - the server's own calls on the admin routes (mlplane rollout, get
 #     deployments' live status) still work; the admin credential file is mode 0600,
 #     never in the logs, and goes when the server stops;
+#   - a Deployment's refusals are in the server's audit log (as the reviews that
+#     said no), its allowed requests are not;
 #   - the cache: 40 requests with one token make few reviews; a revoked token
 #     is refused once its remembered answer expires.
 . "$(dirname "$0")/lib.sh"
@@ -136,6 +138,17 @@ assert_eq "$(code -XPOST -H "Authorization: Bearer ${TOK[none]}" "$UT/v2/models/
 assert_eq "$(code "$UT/v2/health/ready")" 200 "health stays public"
 assert_eq "$(code "$UT/metrics")" 200 "metrics as before"
 ok "inference: public by default; with auth.inference: token 401 without a token, 200 for a viewer, 403 without bindings; health public"
+
+# ---- the audit log: a Deployment's refusals, as the reviews that said no -----------------
+AUD=$(env -u MLPLANE_SERVER "$MLPLANE" audit log -o json) || fail "audit log"
+assert_eq "$(jq -c '[.[] | select(.user == "vera" and .verb == "update" and .resource == "deployments" and .name == "da")
+  | [.namespace, .status, .result]] | unique' <<<"$AUD")" '[["team-a",403,"denied"]]' "the viewer's refused POST in the audit log"
+assert_eq "$(jq '[.[] | select(.user == "vera" and .name == "db" and .namespace == "team-b" and .result == "denied")] | length > 0' \
+  <<<"$AUD")" true "a refusal in the other namespace in the audit log"
+assert_eq "$(jq '[.[] | select(.user == "eddie" and .verb == "update" and .name == "da" and .result == "denied")] | length' \
+  <<<"$AUD")" 0 "an allowed review is not audited"
+env -u MLPLANE_SERVER "$MLPLANE" audit verify >/dev/null || fail "audit verify"
+ok "the Deployments' refusals are in the server's audit log (user, verb, resource, namespace, name, 403), allowed reviews are not; the log verifies"
 
 # ---- the cache: one token's repeated requests, few reviews; a revoked token stops -------------
 reviews() { # the server's count of answered reviews
