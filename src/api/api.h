@@ -181,6 +181,12 @@ int api_parse_ttl(const char *s, int64_t *ms, mp_err *e);
  * comma or a name over 63 characters. */
 int api_groups_join(const mp_strv *groups, char **out, mp_err *e);
 
+/* ---- access reviews (authz.c) --------------------------------------------------------- */
+/* POST /api/v1/authz/review {"verb","resource","namespace"}: whether the request's
+ * own credentials may do that ({"allowed","user","groups","reason", ...}). */
+const mp_http_route *api_authz_routes(size_t *n);
+void api_h_authz_review(const mp_http_req *req, mp_http_resp *resp);
+
 /* ---- applied objects and Deployments (deploy.c) ------------------------------------- */
 /* POST /api/v1/apply, GET /api/v1/deployments, GET /api/v1/deployments/{name},
  * POST /api/v1/deployments/{name}/rollout. */

@@ -5,7 +5,9 @@
  *
  * Audited: every mutating request (POST, PUT, PATCH, DELETE) on a known route
  * but the read-only POSTs of read_only_posts, and every answer 401 (no valid
- * credentials) or 403 (denied), whatever the route. Every answer gets an
+ * credentials) or 403 (denied), whatever the route, and every access review
+ * that said no (a Deployment's caller refused: the review's verb, resource,
+ * namespace and name, status 403). Every answer gets an
  * X-Request-Id header, the id an audited request's line carries.
  *
  * Threads: api__audit_request runs on the server's worker threads; it keeps no
@@ -29,6 +31,7 @@ static const char *const read_only_posts[] = {
     "/api/2.0/mlflow/runs/search",
     "/api/2.0/mlflow/registered-models/get-latest-versions",
     "/api/v1/uploads/missing",
+    "/api/v1/authz/review",
 };
 
 /* What a route's template (its prefix) acts on, and where its object's name is:
@@ -190,6 +193,26 @@ static void derive_name(const audit_resource *r, const char *tmpl, const char *p
     }
 }
 
+/* A self review (authz.c) that answered "allowed": false stands for a request a
+ * Deployment refuses with 403: its verb, resource, namespace and name (the
+ * Deployment's, when the review names it) into the entry's buffers. */
+static bool review_denied(const mp_http_req *in, const mp_http_resp *resp, char *verb, char *resource, char *ns,
+                          char *name) {
+    if (resp->status != 200 || resp->body.len == 0 || resp->body.len > BODY_PARSE_MAX) return false;
+    json_t *b = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+    bool no = json_is_false(json_object_get(b, "allowed"));
+    if (no) {
+        json_text(json_object_get(b, "verb"), verb, 16);
+        json_text(json_object_get(b, "resource"), resource, 32);
+        json_text(json_object_get(b, "namespace"), ns, 64);
+        json_t *q = in->body_len <= BODY_PARSE_MAX ? json_loadb(in->body, in->body_len, 0, NULL) : NULL;
+        json_text(json_object_get(q, "name"), name, 256);
+        json_decref(q);
+    }
+    json_decref(b);
+    return no;
+}
+
 void api__audit_request(api_audit *a, const mp_http_req *in, const char *route, const api_principal *who,
                         mp_http_resp *resp) {
     if (!a) return;
@@ -200,6 +223,16 @@ void api__audit_request(api_audit *a, const mp_http_req *in, const char *route, 
     char pbuf[4096], tbuf[512];
     const char *path = normalised(in->path, pbuf, sizeof pbuf);
     bool denied = status == 401 || status == 403;
+    char rverb[16] = "", rres[32] = "", rns[64] = "", rname[256] = "";
+    if (route && strcmp(path, "/api/v1/authz/review") == 0 && review_denied(in, resp, rverb, rres, rns, rname)) {
+        api_audit_entry den = {.user = who ? who->user : "", .source = in->remote_addr, .method = in->method,
+                               .verb = rverb, .resource = rres, .namespace_ = rns, .name = rname, .status = 403,
+                               .result = "denied", .request_id = id};
+        mp_err de = {0};
+        if (api_audit_append(a, &den, &de) != 0)
+            fprintf(stderr, "mlplane server: the audit log lost request %s (a denied review): %s\n", id, de.msg);
+        return;
+    }
     if (!denied && (!route || !is_mutating(in->method) || is_read_only_post(path))) return;
     const char *tmpl = route ? normalised(route, tbuf, sizeof tbuf) : path;
     const audit_resource *r = NULL;

@@ -98,6 +98,8 @@ static const rule RULES[] = {
     {"PATCH", MF "users/update-password", "update", "tokens", K_HANDLER, NULL},
     {"PATCH", MF "users/update-admin", "update", "tokens", K_HANDLER, NULL},
     {"DELETE", MF "users/delete", "delete", "tokens", K_HANDLER, NULL},
+    /* a self review: any caller, about its own credentials (authz.c) */
+    {"POST", "/api/v1/authz/review", "get", "deployments", K_HANDLER, NULL},
     /* MLflow's permission endpoints (permissions.c): RoleBindings in the object's namespace */
     {"POST", MF "experiments/permissions/create", "create", "roles", K_EXP, "experiment_id"},
     {"GET", MF "experiments/permissions/get", "get", "roles", K_EXP, "experiment_id"},

@@ -57,8 +57,8 @@ static store *thread_store(api_server *s, mp_err *e) {
 
 typedef const mp_http_route *(*route_table_fn)(size_t *n);
 /* Looked up in this order; the first route that matches path and method wins. */
-static const route_table_fn route_tables[] = {api_routes,           api_auth_routes,        track_routes,
-                                              track_registry_routes, track_artifact_routes};
+static const route_table_fn route_tables[] = {api_routes,           api_auth_routes,       api_authz_routes,
+                                              track_routes,         track_registry_routes, track_artifact_routes};
 
 static const mp_http_route *route_find(const char *method, const char *path, mp_http_match *m, bool *known) {
     *known = false;

@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -31,7 +32,7 @@
 static const char serve_help[] =
     "Usage: mlplane serve MODEL [--name NAME] [--listen HOST:PORT|unix:PATH] [--home DIR]\n"
     "       mlplane serve models:/NAME/VERSION|models:/NAME@ALIAS --server URL [--model-dir DIR] ...\n"
-    "       mlplane serve deployment/NAME [--listen HOST:PORT] [--home DIR]\n"
+    "       mlplane serve deployment/NAME [--listen HOST:PORT] [--home DIR] [--auth-review URL]\n"
     "                     [--threads N] [--max-body SIZE] [--timeout S] [--drain S] [--verbose]\n"
     "                     [--replicas N] [--ready-timeout S] [--tls-cert FILE --tls-key FILE]\n\n"
     "Serves one model over the Open Inference Protocol v2 (REST) until SIGTERM or SIGINT:\n"
@@ -72,7 +73,11 @@ static const char serve_help[] =
     "                       (default 30)\n"
     "  --tls-cert FILE      serve HTTPS with this PEM certificate (not for deployment/NAME);\n"
     "                       SIGHUP rereads it and the key (a bad new pair keeps the old one)\n"
-    "  --tls-key FILE       the certificate's unencrypted PEM private key (with --tls-cert)\n\n"
+    "  --tls-key FILE       the certificate's unencrypted PEM private key (with --tls-cert)\n"
+    "  --auth-review URL    with deployment/NAME: check the credentials of every /admin/ request\n"
+    "                       (and of inference with spec.auth.inference: token) by asking the\n"
+    "                       mlplane server at URL (POST /api/v1/authz/review); mlplane server\n"
+    "                       --auth passes its own URL (docs/security.md, Deployments)\n\n"
     "The first line printed is \"mlplane serve listening on URL (model NAME version V, FILE)\";\n"
     "with --replicas it ends \", N replicas)\"; for a deployment it is\n"
     "\"mlplane serve listening on URL (deployment NAME: model M version V, ...)\".\n";
@@ -200,7 +205,7 @@ static int serve_replicas(cli_env *env, const char *ref, const serve_ref *fetche
 
 /* mlplane serve deployment/NAME: runs an applied Deployment until a stop signal. */
 static int serve_deployment(cli_env *env, const char *name, const char *home_flag, const mp_httpd_opts *o,
-                            bool listen_given, int listen_fd, int ready_timeout_s) {
+                            bool listen_given, int listen_fd, int ready_timeout_s, const char *auth_review) {
     mp_err e = {0};
     char *home = NULL;
     if (store_home_resolve(home_flag ? home_flag : env->home_flag, &home, &e) != 0) return cli_fail_err(&e);
@@ -215,9 +220,18 @@ static int serve_deployment(cli_env *env, const char *name, const char *home_fla
     }
     serve_deploy_opts dop = {.home = home, .name = name, .listen = listen_given ? o->listen : NULL, .listen_fd = listen_fd,
                              .ready_timeout_ms = ready_timeout_s * 1000, .drain_s = o->drain_s,
-                             .timeout_s = o->timeout_s, .max_body = o->max_body};
+                             .timeout_s = o->timeout_s, .max_body = o->max_body, .auth_review = auth_review};
+    /* The fleet's admin credential: kept here only, out of the environment the replicas inherit. */
+    char *cred = getenv(SERVE_ADMIN_CREDENTIAL_ENV) ? mp_xstrdup(getenv(SERVE_ADMIN_CREDENTIAL_ENV)) : NULL;
+    unsetenv(SERVE_ADMIN_CREDENTIAL_ENV);
+    dop.admin_credential = auth_review ? cred : NULL;
     serve_deploy *d = NULL;
-    if (serve_deploy_open(&dop, &d, &e) != 0) {
+    int orc = serve_deploy_open(&dop, &d, &e);
+    if (cred) {
+        sodium_memzero(cred, strlen(cred));
+        free(cred);
+    }
+    if (orc != 0) {
         free(home);
         return cli_fail_err(&e);
     }
@@ -247,11 +261,12 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
                                           {"model-dir", required_argument, 0, 'M'},
                                           {"tls-cert", required_argument, 0, 'C'},
                                           {"tls-key", required_argument, 0, 'K'},
+                                          {"auth-review", required_argument, 0, 'A'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     mp_httpd_opts o = {.listen = "127.0.0.1:8080", .threads = mp_cpu_count(), .max_body = (size_t)16 << 20,
                       .conn_memory = (size_t)16 << 10};
-    const char *home_flag = NULL, *name = NULL, *model_dir = NULL;
+    const char *home_flag = NULL, *name = NULL, *model_dir = NULL, *auth_review = NULL;
     int replicas = 1, ready_timeout_s = 30, listen_fd = 0;
     bool listen_given = false;
     mp_err e = {0};
@@ -271,6 +286,7 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         case 'M': model_dir = optarg; break;
         case 'C': o.tls_cert = optarg; break;
         case 'K': o.tls_key = optarg; break;
+        case 'A': auth_review = optarg; break;
         case 'R':
             if (cli_parse_int("--replicas", optarg, 1, SERVE_ROUTER_MAX_REPLICAS, &replicas)) return CLI_USAGE;
             break;
@@ -309,8 +325,9 @@ int cmd_serve(cli_env *env, int argc, char **argv) {
         if (replicas > 1) return cli_fail(CLI_USAGE, "--replicas does not apply to a deployment: its spec.replicas says");
         if (o.tls_cert)
             return cli_fail(CLI_USAGE, "--tls-cert does not apply to a deployment: Deployments serve plain HTTP (put a TLS proxy in front)");
-        return serve_deployment(env, dn, home_flag, &o, listen_given, listen_fd, ready_timeout_s);
+        return serve_deployment(env, dn, home_flag, &o, listen_given, listen_fd, ready_timeout_s, auth_review);
     }
+    if (auth_review) return cli_fail(CLI_USAGE, "--auth-review goes with deployment/NAME");
     bool remote = env->server && mp_str_starts(ref, "models:/");
     if (model_dir && !remote)
         return cli_fail(CLI_USAGE, "--model-dir goes with a models:/ reference and --server URL (the model is downloaded there)");

@@ -110,6 +110,8 @@ static const char server_help[] =
     "                      (Authorization: Bearer) or a user's password (Basic); see docs/security.md\n"
     "  --init-admin        with --auth: create the user \"admin\" (cluster-admin) and its first token,\n"
     "                      printed alone on the first line; only once (when no user \"admin\" exists)\n\n"
+    "With --auth the Deployments check their callers too: /admin/ always, inference with\n"
+    "spec.auth.inference: token, by asking this server (POST /api/v1/authz/review).\n\n"
     "Every mutating request, every denied one (403) and every login failure (401) is\n"
     "appended to HOME/audit/audit.log before it is answered (mlplane audit --help).\n"
     "Every answer carries an X-Request-Id header.\n\n"
@@ -186,7 +188,7 @@ int cmd_server(cli_env *env, int argc, char **argv) {
         free(home);
         return cli_fail(CLI_FAILED, "%s", e.msg);
     }
-    serve_fleet_opts fo = {.home = home, .drain_s = o->drain_s};
+    serve_fleet_opts fo = {.home = home, .drain_s = o->drain_s, .auth_review = so.auth ? api_server_url(s) : NULL};
     serve_fleet *fleet = NULL;
     if (serve_fleet_start(&fo, &fleet, &e) != 0) {
         api_server_stop(s);

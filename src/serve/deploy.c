@@ -8,7 +8,9 @@
  *                     waiting for a replica; also rereads the rollout state
  *                     when the store changed;
  *   answered          mirror.c: the request log and the shadow's copies;
- *   admin             GET /admin/rollout, POST /admin/rollout/reload.
+ *   admin             GET /admin/rollout, POST /admin/rollout/reload; under an
+ *                     authenticating server (--auth-review) first the check of
+ *                     every request's credentials (authz.c, needed_verb).
  * Threads and ownership are described in deploy_int.h. */
 #include "serve/deploy_int.h"
 #include "serve/router_int.h"
@@ -177,9 +179,27 @@ static int hook_desired(void *ud, size_t pool, const serve_router_pool_stats *st
     return want;
 }
 
+/* With an authenticating server: the verb req needs on deployments in the
+ * Deployment's namespace, or NULL when it is public. /admin/ GET (HEAD) is get,
+ * anything else there update; the health routes and /metrics are public; the
+ * other routes (inference, metadata) need get when spec.auth.inference is token. */
+static const char *needed_verb(const serve_deploy *d, const mp_http_req *req) {
+    const char *path = req->path ? req->path : "";
+    if (mp_str_starts(path, "/admin/") || strcmp(path, "/admin") == 0)
+        return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ? "get" : "update";
+    if (mp_str_starts(path, "/v2/health/") || strcmp(path, "/metrics") == 0 || strcmp(path, "/metrics/") == 0)
+        return NULL;
+    return d->spec->inference_auth == SPEC_INFERENCE_TOKEN ? "get" : NULL;
+}
+
 static bool hook_admin(void *ud, const mp_http_req *req, mp_http_resp *resp) {
     serve_deploy *d = ud;
     const char *path = req->path ? req->path : "";
+    if (d->authz) {
+        const char *verb = needed_verb(d, req);
+        const char *ns = d->spec->meta.namespace_ ? d->spec->meta.namespace_ : "default";
+        if (verb && serve__authz_check(d->authz, req, verb, "deployments", ns, resp) != 0) return true;
+    }
     if (!mp_str_starts(path, "/admin/rollout")) return false;
     const char *rest = path + strlen("/admin/rollout");
     if (strcmp(rest, "") == 0 || strcmp(rest, "/") == 0) {
@@ -331,6 +351,10 @@ int serve_deploy_open(const serve_deploy_opts *o, serve_deploy **out, mp_err *e)
     snprintf(d->id_prefix, sizeof d->id_prefix, "%d-%llx", (int)getpid(), (unsigned long long)mp_now_ms());
     int rc = store_open_home(d->home, &d->st, e);
     if (rc == 0) rc = serve_deploy_load(d->st, d->name, &d->file, &d->spec, e);
+    if (rc == 0 && o->auth_review) rc = serve__authz_new(o->auth_review, d->name, o->admin_credential, &d->authz, e);
+    if (rc == 0 && !d->authz && d->spec->inference_auth == SPEC_INFERENCE_TOKEN)
+        serve__deploy_log(d, "warning: spec.auth.inference is token but no server checks credentials (mlplane "
+                             "server --auth runs it with --auth-review): its inference routes are public");
     if (rc == 0) {
         const spec_deployment *s = d->spec;
         d->model = mp_xstrdup(s->model);
@@ -429,6 +453,7 @@ void serve_deploy_free(serve_deploy *d) {
     if (!d) return;
     serve_deploy_stop(d);
     serve_router_free(d->router);
+    serve__authz_free(d->authz);
     if (d->sock_dir) rmdir(d->sock_dir);
     if (d->sock_parent) rmdir(d->sock_parent); /* when no other router of this name runs */
     serve_reqlog_close(d->log);

@@ -23,6 +23,7 @@ enum { DEPLOY_STABLE = 0, DEPLOY_CANARY = 1, DEPLOY_SHADOW = 2, DEPLOY_TRACKS = 
 #define DEPLOY_SHADOW_THREADS 2 /* copies sent to the shadow at once */
 
 struct serve__shadow; /* router_int.h: the shadow's sender */
+struct serve__authz;  /* router_int.h: the callers' checks */
 
 struct serve_deploy {
     char *home, *name, *model;
@@ -53,6 +54,7 @@ struct serve_deploy {
     atomic_ullong logged, log_failed;
     atomic_ullong ids;               /* generated request ids */
     char id_prefix[24];              /* of generated ids: this process's */
+    struct serve__authz *authz;      /* the callers' checks (--auth-review), or NULL: none */
 };
 
 /* ---- deploy.c ---- */

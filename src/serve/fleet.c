@@ -17,6 +17,9 @@
  *   - restarts one that exited unasked, after a backoff (100 ms doubling to
  *     10 s, reset after 30 s up), as the router does for replicas.
  * Each child gets MLPLANE_PARENT_PID: it asks for SIGTERM when the server dies.
+ * With opts.auth_review (mlplane server --auth) each child gets --auth-review=URL
+ * and, in its environment only, the admin credential the server's own calls on
+ * its /admin/ routes carry (authz.c), made at start and removed at stop.
  *
  * What happens is committed to the store for `get deployments`, `rollout
  * status` and `describe deployment` (src/serve/rollout.c reads it): each
@@ -34,6 +37,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +75,8 @@ typedef struct child {
 
 struct serve_fleet {
     char *home, *exe;
+    char *auth_review;    /* the server's URL the deployments ask about callers, or NULL */
+    char *admin_cred;     /* the admin credential (authz.c) with auth_review; in envp too */
     char **envp;
     int drain_s;
     int wake_fd;
@@ -233,6 +239,7 @@ static void start(serve_fleet *f, child *c, int64_t now) {
     mp_strv_push_owned(&argv, mp_xasprintf("--drain=%d", f->drain_s));
     int fd = socket_for(f, c);
     if (fd >= 0) mp_strv_push(&argv, "--listen-fd=3");
+    if (f->auth_review) mp_strv_push_owned(&argv, mp_xasprintf("--auth-review=%s", f->auth_review));
     c->log_off = file_size(log);
     pid_t pid = 0;
     int rc = mp_mkdir_p(dir, &e) != 0 ? EIO : serve__spawn(f->exe, &argv, f->envp, log, fd, &pid);
@@ -333,7 +340,7 @@ static bool cur_ready(serve_fleet *f, const child *c, char *url_out, size_t n) {
     bool ready = false;
     if (serve_deploy_running(f->home, c->name, &url, &pid) && pid == (int)c->cur.pid) {
         mp_err e = {0};
-        json_t *v = serve__http_json(url, "GET", "/v2/health/ready", &e);
+        json_t *v = serve__http_json(url, "GET", "/v2/health/ready", NULL, &e);
         ready = v != NULL;
         json_decref(v);
         mp_strlcpy(url_out, url, n);
@@ -451,13 +458,29 @@ int serve_fleet_start(const serve_fleet_opts *o, serve_fleet **out, mp_err *e) {
     f->exe = mp_xstrdup(o->exe ? o->exe : "/proc/self/exe");
     f->drain_s = o->drain_s > 0 ? o->drain_s : 10;
     f->envp = serve__worker_env();
+    int rc = 0;
+    if (o->auth_review) { /* the credential goes to the children in their environment, never on a command line */
+        f->auth_review = mp_xstrdup(o->auth_review);
+        rc = serve_admin_credential_make(f->home, &f->admin_cred, e);
+        if (rc == 0) {
+            size_t n = 0;
+            while (f->envp[n]) n++;
+            f->envp = mp_xrealloc(f->envp, (n + 2) * sizeof *f->envp);
+            f->envp[n] = mp_xasprintf("%s=%s", SERVE_ADMIN_CREDENTIAL_ENV, f->admin_cred);
+            f->envp[n + 1] = NULL;
+        }
+    } else { /* a credential left by a server that checked credentials is no longer any use */
+        char *path = serve_admin_credential_path(f->home);
+        unlink(path);
+        free(path);
+    }
     f->data_version = -1;
     f->pid = (int)getpid();
     f->pid_start = mp_proc_start_time(f->pid);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before the thread: not thread-safe */
     atomic_init(&f->stopping, false);
     f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    int rc = f->wake_fd < 0 ? mp_err_set(e, MP_EIO, "cannot make an eventfd: %s", strerror(errno)) : 0;
+    if (rc == 0) rc = f->wake_fd < 0 ? mp_err_set(e, MP_EIO, "cannot make an eventfd: %s", strerror(errno)) : 0;
     if (rc == 0) rc = store_open_home(f->home, &f->st, e);
     if (rc == 0) {
         int prc = pthread_create(&f->thread, NULL, fleet_main, f);
@@ -489,8 +512,17 @@ void serve_fleet_stop(serve_fleet *f) {
     free(f->kids);
     if (f->st) f->st->m->close(f->st);
     if (f->wake_fd >= 0) close(f->wake_fd);
-    for (char **p = f->envp; p && *p; p++) free(*p);
+    for (char **p = f->envp; p && *p; p++) {
+        sodium_memzero(*p, strlen(*p));
+        free(*p);
+    }
     free(f->envp);
+    if (f->admin_cred) {
+        serve_admin_credential_remove(f->home, f->admin_cred);
+        sodium_memzero(f->admin_cred, strlen(f->admin_cred));
+        free(f->admin_cred);
+    }
+    free(f->auth_review);
     free(f->home);
     free(f->exe);
     free(f);

@@ -9,6 +9,7 @@
  * deployment (POST /admin/rollout/reload). Reentrant; the store handle is the
  * caller's, used on the caller's thread. */
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
-json_t *serve__http_json(const char *url, const char *method, const char *path, mp_err *e) {
+json_t *serve__http_json(const char *url, const char *method, const char *path, const char *bearer, mp_err *e) {
     CURL *c = curl_easy_init();
     if (!c) {
         mp_err_set(e, MP_EIO, "cannot make an HTTP client");
@@ -41,7 +42,18 @@ json_t *serve__http_json(const char *url, const char *method, const char *path, 
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    struct curl_slist *hs = NULL;
+    char *auth = bearer ? mp_xasprintf("Authorization: Bearer %s", bearer) : NULL;
+    if (auth) {
+        hs = curl_slist_append(NULL, auth);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    }
     CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hs);
+    if (auth) {
+        sodium_memzero(auth, strlen(auth));
+        free(auth);
+    }
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     json_t *v = NULL;
@@ -176,7 +188,12 @@ static json_t *status_one(store *st, const char *home, const char *name, int64_t
     json_t *v = NULL;
     int pid = 0;
     if (serve_deploy_running(home, name, &url, &pid)) {
-        v = serve__http_json(url, "GET", "/admin/rollout", e);
+        char *cred = serve_admin_credential_read(home);
+        v = serve__http_json(url, "GET", "/admin/rollout", cred, e);
+        if (cred) {
+            sodium_memzero(cred, strlen(cred));
+            free(cred);
+        }
         if (!v && warn) /* it runs but did not answer (starting, stopping): say so, then show what the store holds */
             snprintf(warn, warnn, "deployment %s runs (pid %d) but did not answer: %s; showing the store's view", name,
                      pid, e->msg);
@@ -251,7 +268,12 @@ int serve_deploy_set_percent(store *st, const char *home, const char *name, int 
     out->running = serve_deploy_running(home, name, &url, NULL);
     if (out->running) {
         mp_err pe = {0};
-        json_t *v = serve__http_json(url, "POST", "/admin/rollout/reload", &pe);
+        char *cred = serve_admin_credential_read(home);
+        json_t *v = serve__http_json(url, "POST", "/admin/rollout/reload", cred, &pe);
+        if (cred) {
+            sodium_memzero(cred, strlen(cred));
+            free(cred);
+        }
         out->told = v != NULL;
         if (!v) snprintf(out->why, sizeof out->why, "%s", pe.msg);
         json_decref(v);

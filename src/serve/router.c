@@ -121,7 +121,9 @@ void serve__who(const serve__pool *p, const serve__replica *x, int pid, char *ou
 char **serve__worker_env(void) {
     mp_strv v = {0};
     for (char **e = environ; e && *e; e++)
-        if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=") && !mp_str_starts(*e, "MLPLANE_SERVER=")) mp_strv_push(&v, *e);
+        if (!mp_str_starts(*e, "MLPLANE_PARENT_PID=") && !mp_str_starts(*e, "MLPLANE_SERVER=") &&
+            !mp_str_starts(*e, SERVE_ADMIN_CREDENTIAL_ENV "="))
+            mp_strv_push(&v, *e);
     mp_strv_push_owned(&v, mp_xasprintf("MLPLANE_PARENT_PID=%d", (int)getpid()));
     mp_strv_terminated(&v);
     return v.v;

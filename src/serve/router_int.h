@@ -100,7 +100,8 @@ void serve__log(const char *fmt, ...) MP_PRINTF(1, 2);
 void serve__pool_stats_locked(serve_router *r, size_t pi, serve_router_pool_stats *st);
 
 /* The workers' environment: ours, with MLPLANE_PARENT_PID set to our pid and
- * without MLPLANE_SERVER (heap strings in a heap array, NULL-terminated). */
+ * without MLPLANE_SERVER and SERVE_ADMIN_CREDENTIAL_ENV (heap strings in a heap
+ * array, NULL-terminated). */
 char **serve__worker_env(void);
 
 /* "replica 3 (pid 123)" or "upstream 2 (http://svc:8080)": who x is, in logs. */
@@ -108,9 +109,28 @@ void serve__who(const serve__pool *p, const serve__replica *x, int pid, char *ou
 
 /* ---- rollout.c ---- */
 /* method path (a POST has an empty body) on the server at url ("http://HOST:PORT"),
- * 10 s at most: its JSON answer when it is 200 (a new reference), else NULL with
- * why in e. Any thread, once curl_global_init has run. */
-json_t *serve__http_json(const char *url, const char *method, const char *path, mp_err *e);
+ * 10 s at most, with Authorization: Bearer bearer when bearer is not NULL (the
+ * admin credential of serve_admin_credential_read; never logged): its JSON answer
+ * when it is 200 (a new reference), else NULL with why in e. Any thread, once
+ * curl_global_init has run. */
+json_t *serve__http_json(const char *url, const char *method, const char *path, const char *bearer, mp_err *e);
+
+/* ---- authz.c: the checks of a Deployment's routes under an authenticating server ---- */
+typedef struct serve__authz serve__authz;
+/* How long a review's answer is remembered. */
+#define SERVE_AUTHZ_TTL_MS 5000
+/* Checks against mlplane server at server_url (its POST /api/v1/authz/review,
+ * naming the Deployment name); admin_credential (may be NULL) is let through
+ * without a review. Free with serve__authz_free. MP_EINVAL for a URL that is not
+ * http(s)://. */
+int serve__authz_new(const char *server_url, const char *name, const char *admin_credential, serve__authz **out,
+                     mp_err *e);
+void serve__authz_free(serve__authz *a);
+/* Whether req's credentials may verb resource in ns: 0, else resp filled (401
+ * without or with invalid credentials, 403 naming the missing permission, 503
+ * when the server cannot be asked) and MP_EPERM. Any thread. */
+int serve__authz_check(serve__authz *a, const mp_http_req *req, const char *verb, const char *resource,
+                       const char *ns, mp_http_resp *resp);
 
 /* ---- replica.c: the supervisor ---- */
 /* Starts exe with argv (the list is terminated here) and envp: stdin from

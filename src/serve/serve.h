@@ -562,6 +562,11 @@ typedef struct serve_deploy_opts {
     int drain_s;           /* 0 = 10 */
     int timeout_s;         /* idle connections; 0 = 30 */
     size_t max_body;       /* 0 = 16 MiB */
+    /* The authenticating mlplane server to ask about callers (--auth-review URL), or
+     * NULL: no route checks credentials. With it, /admin/ always needs them, and the
+     * inference routes when spec.auth.inference is token (authz.c). */
+    const char *auth_review;
+    const char *admin_credential; /* let through without a review (SERVE_ADMIN_CREDENTIAL_ENV), or NULL */
 } serve_deploy_opts;
 
 /* Reads the Deployment name from st: *f is its source file re-parsed (free with
@@ -633,12 +638,33 @@ typedef struct serve_fleet_opts {
     const char *home; /* required */
     const char *exe;  /* the mlplane binary; NULL = /proc/self/exe */
     int drain_s;      /* how long a stopped deployment may drain; 0 = 10 */
+    /* The URL of the authenticating mlplane server the deployments ask about their
+     * callers (--auth-review), or NULL: their routes check no credentials. With it,
+     * the fleet makes the admin credential (serve_admin_credential_make) and
+     * passes it to each deployment. */
+    const char *auth_review;
 } serve_fleet_opts;
 /* Starts the fleet's thread (block the caller's stop signals first). Stopped
  * and freed with serve_fleet_stop. */
 int serve_fleet_start(const serve_fleet_opts *o, serve_fleet **out, mp_err *e);
 /* Stops every deployment (SIGTERM; SIGKILL after drain_s + 5 s) and frees. */
 void serve_fleet_stop(serve_fleet *f);
+
+/* The credential mlplane server (and the CLI on its home) sends to the admin routes
+ * of the Deployments its fleet runs with authentication on: "mlpd_" and 64 hex
+ * characters, in HOME/serving/.admin-credential (mode 0600) while the server runs
+ * (authz.c). */
+#define SERVE_ADMIN_CREDENTIAL_PREFIX "mlpd_"
+/* The variable a Deployment's process reads it from (and removes at once). */
+#define SERVE_ADMIN_CREDENTIAL_ENV "MLPLANE_DEPLOY_CREDENTIAL"
+/* HOME/serving/.admin-credential (heap). */
+char *serve_admin_credential_path(const char *home);
+/* Makes a new credential and writes it for home; *out heap (zero it before freeing). */
+int serve_admin_credential_make(const char *home, char **out, mp_err *e);
+/* home's credential (heap), or NULL when there is none. */
+char *serve_admin_credential_read(const char *home);
+/* Removes home's credential file when it still holds cred. */
+void serve_admin_credential_remove(const char *home, const char *cred);
 
 /* The folder for the replicas' unix sockets of a server named name:
  * HOME/serving/NAME/PID when home is given and the path fits a socket address,

@@ -12,6 +12,7 @@
  *     stickyHeader: X-User                           # same header value, same version
  *     requestLog: {sampleRate: 0.1, maxBytes: 64Mi, keep: 5}
  *     listen: 127.0.0.1:8080
+ *     auth: {inference: token}                       # default public; /admin/ always needs credentials
  *
  * Each field's type and range is checked where it is read. The rules between fields
  * (exactly one of version and alias; replicas against autoscale and scale to zero;
@@ -30,7 +31,7 @@
 
 static const char *const DEPLOYMENT_FIELDS[] = {"model",     "canary",       "shadow",     "replicas",
                                                 "autoscale", "stickyHeader", "requestLog", "listen",
-                                                "scaleToZeroAfterSeconds", NULL};
+                                                "scaleToZeroAfterSeconds", "auth", NULL};
 static const char *const MODEL_FIELDS[] = {"name", "version", "alias", NULL};
 static const char *const CANARY_FIELDS[] = {"version", "alias", "percent", NULL};
 static const char *const SHADOW_FIELDS[] = {"version", "alias", "sampleRate", NULL};
@@ -39,6 +40,8 @@ static const char *const AUTOSCALE_FIELDS[] = {"metric", "target", "scaleUpStabi
                                                "scaleDownStabilizationSeconds", NULL};
 static const char *const REQUEST_LOG_FIELDS[] = {"sampleRate", "maxBytes", "keep", NULL};
 static const char *const METRICS[] = {"concurrency", "rps", NULL};
+static const char *const AUTH_FIELDS[] = {"inference", NULL};
+static const char *const INFERENCE_AUTH[] = {"public", "token", NULL};
 
 #define DEFAULT_SCALE_DOWN_WINDOW_S 300
 #define DEFAULT_LOG_MAX_BYTES (64LL << 20)
@@ -253,6 +256,17 @@ static void decode_request_log(dep_dec *dd, struct fy_node *v, spec_pos kp) {
         rl->keep = (int)n;
 }
 
+/* auth: {inference: public | token}. */
+static void decode_auth(dep_dec *dd, struct fy_node *v, spec_pos kp) {
+    spec__ctx *c = dd->c;
+    if (!spec__open_map(c, v, kp, "spec.auth", AUTH_FIELDS)) return;
+    struct fy_node *x;
+    spec_pos xk;
+    int m;
+    if (field(v, "inference", &x, &xk) && (m = spec__get_enum(c, x, xk, "spec.auth.inference", INFERENCE_AUTH)) >= 0)
+        dd->d->inference_auth = m == 1 ? SPEC_INFERENCE_TOKEN : SPEC_INFERENCE_PUBLIC;
+}
+
 /* RFC 9110 token: the characters of an HTTP header name. */
 static bool is_header_name(const char *s) {
     if (!*s) return false;
@@ -383,6 +397,7 @@ static const struct {
 } DEP_FIELDS[] = {
     {"model", decode_model},       {"canary", decode_canary},       {"shadow", decode_shadow},
     {"replicas", decode_replicas}, {"autoscale", decode_autoscale}, {"requestLog", decode_request_log},
+    {"auth", decode_auth},
 };
 
 bool spec__decode_deployment(spec__ctx *c, spec_meta *meta, struct fy_node *root, spec_pos rp, struct fy_node *spec,

@@ -497,6 +497,13 @@ typedef struct spec_request_log {
     int keep;           /* rotated files kept; default 5 */
 } spec_request_log;
 
+/* auth.inference: who may call a Deployment's inference routes when mlplane server
+ * checks credentials (its /admin/ routes always need them then). */
+typedef enum spec_inference_auth {
+    SPEC_INFERENCE_PUBLIC = 0, /* "public" (the default): anyone */
+    SPEC_INFERENCE_TOKEN,      /* "token": credentials that may get deployments in its namespace */
+} spec_inference_auth;
+
 typedef struct spec_deployment {
     spec_meta meta;
     char *model;                /* spec.model.name: a registered model's name */
@@ -513,6 +520,7 @@ typedef struct spec_deployment {
     char *sticky_header; /* stickyHeader: an HTTP header name, or NULL */
     spec_request_log request_log;
     char *listen; /* listen: "HOST:PORT" or "[ADDR]:PORT" (port 0: any free port), or NULL */
+    spec_inference_auth inference_auth; /* auth.inference */
 } spec_deployment;
 
 /* ---- monitoring objects ---------------------------------------------------------------

@@ -169,7 +169,8 @@ static void test_decisions(void **state) {
 static void test_every_route_ruled(void **state) {
     (void)state;
     typedef const mp_http_route *(*table_fn)(size_t *n);
-    const table_fn tables[] = {api_routes, track_routes, track_registry_routes, track_artifact_routes};
+    const table_fn tables[] = {api_routes,   api_auth_routes,       api_authz_routes,
+                               track_routes, track_registry_routes, track_artifact_routes};
     int missing = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         size_t n = 0;

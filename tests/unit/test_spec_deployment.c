@@ -78,6 +78,7 @@ static void test_defaults(void **state) {
     assert_false(d->canary.set);
     assert_false(d->shadow.set);
     assert_false(d->autoscale.set);
+    assert_int_equal(d->inference_auth, SPEC_INFERENCE_PUBLIC);
     assert_int_equal(d->min_replicas, 1);
     assert_int_equal(d->max_replicas, 1);
     assert_int_equal(d->scale_to_zero_after_s, 0);
@@ -183,6 +184,22 @@ static void test_canary_and_shadow(void **state) {
     /* a version number and an alias may be the same version: only the registry knows */
     spec_file *f = load_ok(DEPM "  canary: {alias: v-next, percent: 10}\n  shadow: {version: 4}\n");
     spec_file_free(f);
+}
+
+static void test_auth(void **state) {
+    (void)state;
+    spec_file *f = load_ok(DEPM "  auth: {inference: token}\n");
+    assert_int_equal(only(f)->inference_auth, SPEC_INFERENCE_TOKEN);
+    spec_file_free(f);
+    f = load_ok(DEPM "  auth: {inference: public}\n");
+    assert_int_equal(only(f)->inference_auth, SPEC_INFERENCE_PUBLIC);
+    spec_file_free(f);
+    f = load_ok(DEPM "  auth: {}\n");
+    assert_int_equal(only(f)->inference_auth, SPEC_INFERENCE_PUBLIC);
+    spec_file_free(f);
+    EXPECT_ONE(DEPM "  auth: {inference: bearer}\n", 6, 21, "spec.auth.inference", "must be one of public, token");
+    EXPECT_ONE(DEPM "  auth: {admin: public}\n", 6, 10, "admin");
+    EXPECT_ONE(DEPM "  auth: token\n", 6, 9, "spec.auth");
 }
 
 static void test_autoscale_and_scalars(void **state) {
@@ -324,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_versions_and_aliases),
         cmocka_unit_test(test_canary_and_shadow),
         cmocka_unit_test(test_autoscale_and_scalars),
+        cmocka_unit_test(test_auth),
         cmocka_unit_test(test_unknown_fields_and_many_errors),
         cmocka_unit_test(test_names_and_mixed_files),
     };
