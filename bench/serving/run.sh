@@ -13,8 +13,14 @@
 #       the server calls it (the limit).
 #   (c) for information, (a)'s request at 64 connections through
 #       `mlplane serve --replicas 2` (a router in front of two worker processes).
+#   (d) authentication and authorization on inference: two Deployments of the same
+#       model under one `mlplane server --auth`, one public, one with
+#       spec.auth.inference: token, (a)'s request at 16 connections, alternating,
+#       the token's each request with the token of an ordinary user bound to the
+#       built-in viewer role (each request checked: the review's answer cached).
 # Targets: req/s at 64 connections >= 0.5 x nginx's; p99 at 16 connections <=
-# 2 x nginx's p99 there; batch rows/s >= 0.8 x the direct C API's.
+# 2 x nginx's p99 there; batch rows/s >= 0.8 x the direct C API's; (d) with a
+# token at most 5% below without.
 # The model is trained here as the demo trains it (mlplane xgb train on
 # examples/data/breast_cancer.csv: 100 rounds, max depth 4).
 # Installs nginx-light and wrk with apt when missing (through sudo when not
@@ -51,8 +57,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlplane-bench-serving.XXXXXX")
-NGX_PID=; SERVE_PID=; ROUTER_PID=
+NGX_PID=; SERVE_PID=; ROUTER_PID=; AUTH_PID=
 cleanup() {
+  if [ -n "$AUTH_PID" ]; then kill -TERM "$AUTH_PID" 2>/dev/null || true; wait "$AUTH_PID" 2>/dev/null || true; fi
   if [ -n "$NGX_PID" ]; then kill -QUIT "$NGX_PID" 2>/dev/null || true; wait "$NGX_PID" 2>/dev/null || true; fi
   if [ -n "$SERVE_PID" ]; then kill -TERM "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
   if [ -n "$ROUTER_PID" ]; then kill -TERM "$ROUTER_PID" 2>/dev/null || true; wait "$ROUTER_PID" 2>/dev/null || true; fi
@@ -185,6 +192,81 @@ echo "  c=64 through --replicas 2 (router + 2 worker processes): $(col replicas2
      "p50 $(col replicas2_c64 2) ms p99 $(col replicas2_c64 3) ms"
 rerrors=$(awk '{s += $4} END {print s + 0}' "$WORK/replicas2_c64")
 [ "$rerrors" -eq 0 ] || { echo "bench-serving: the router answered $rerrors requests with an error status" >&2; exit 1; }
+
+# ---- (d) inference with and without a token, through Deployments of one server ----
+AH="$WORK/auth-home"
+mkdir -p "$AH"
+cat >"$WORK/auth.yaml" <<YAML
+apiVersion: mlplane.dev/v1
+kind: Pipeline
+metadata: {name: bench-register}
+spec:
+  steps:
+    - name: copy
+      command: [cp, "{{inputs.model}}", model.json]
+      inputs: [{name: model, path: $MODEL}]
+      outputs: [{name: model, path: model.json}]
+      register: {model: bc, artifact: model}
+YAML
+"$MLPLANE" --home "$AH" run "$WORK/auth.yaml" >/dev/null
+cat >"$WORK/auth-deploy.yaml" <<'YAML'
+apiVersion: mlplane.dev/v1
+kind: Deployment
+metadata: {name: pub, namespace: default}
+spec:
+  model: {name: bc, version: 1}
+---
+apiVersion: mlplane.dev/v1
+kind: Deployment
+metadata: {name: tok, namespace: default}
+spec:
+  model: {name: bc, version: 1}
+  auth: {inference: token}
+---
+apiVersion: mlplane.dev/v1
+kind: RoleBinding
+metadata: {name: bench-viewer, namespace: default}
+roleRef: {kind: ClusterRole, name: viewer}
+subjects: [{kind: User, name: bench}]
+YAML
+"$MLPLANE" --home "$AH" apply -f "$WORK/auth-deploy.yaml" >/dev/null
+TOKEN=$("$MLPLANE" --home "$AH" token create --user bench --namespace default 2>/dev/null | head -1)
+"$MLPLANE" server --home "$AH" --listen 127.0.0.1:0 --auth >"$WORK/auth-server.out" 2>"$WORK/auth-server.err" &
+AUTH_PID=$!
+dep_url() { "$MLPLANE" --home "$AH" get deployments -o json | jq -r --arg n "$1" '.[] | select(.deployment == $n) | .url // empty'; }
+PUB=; TOK=
+for _ in $(seq 600); do
+  PUB=$(dep_url pub); TOK=$(dep_url tok)
+  [ -n "$PUB" ] && [ -n "$TOK" ] && curl -sf "$PUB/v2/health/ready" >/dev/null && curl -sf "$TOK/v2/health/ready" >/dev/null && break
+  sleep 0.1
+done
+[ -n "$PUB" ] && [ -n "$TOK" ] || { echo "bench-serving: the Deployments under --auth did not start: $(cat "$WORK/auth-server.err")" >&2; exit 1; }
+PUB="$PUB/v2/models/pub/infer"; TOK="$TOK/v2/models/tok/infer"
+{ cat "$LUA"; echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""; } >"$WORK/token.lua"
+code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' --data-binary "$REQ" "$TOK")
+[ "$code" = 401 ] || { echo "bench-serving: the token Deployment answered $code without a token" >&2; exit 1; }
+curl -sf -o /dev/null -XPOST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data-binary "$REQ" "$TOK" ||
+  { echo "bench-serving: the token Deployment refused the viewer's token" >&2; exit 1; }
+wrk -t2 -c16 -d2s -s "$LUA" "$PUB" >/dev/null # warm-up
+wrk -t2 -c16 -d2s -s "$WORK/token.lua" "$TOK" >/dev/null
+for r in $(seq "$ROUNDS"); do
+  if ((r % 2)); then
+    wrk_run pub_c16 2 16 "$PUB" "$LUA"; wrk_run tok_c16 2 16 "$TOK" "$WORK/token.lua"
+  else
+    wrk_run tok_c16 2 16 "$TOK" "$WORK/token.lua"; wrk_run pub_c16 2 16 "$PUB" "$LUA"
+  fi
+done
+kill -TERM "$AUTH_PID" 2>/dev/null || true; wait "$AUTH_PID" 2>/dev/null || true; AUTH_PID=
+aerrors=$(cat "$WORK/pub_c16" "$WORK/tok_c16" | awk '{s += $4} END {print s + 0}')
+[ "$aerrors" -eq 0 ] || { echo "bench-serving: the Deployments answered $aerrors requests with an error status" >&2; exit 1; }
+echo "  c=16 through Deployments of mlplane server --auth: public $(col pub_c16 1) req/s p99 $(col pub_c16 3) ms;" \
+     "with a viewer's token $(col tok_c16 1) req/s p99 $(col tok_c16 3) ms"
+awk -v p="$(col pub_c16 1)" -v t="$(col tok_c16 1)" 'BEGIN {
+  pct = (p - t) / p * 100;
+  printf "BENCH serve_deploy_public_rps_c16 %.0f req/s target > 0 ok\n", p;
+  printf "BENCH serve_deploy_token_rps_c16 %.0f req/s target >= %.0f %s\n", t, 0.95 * p, (t >= 0.95 * p) ? "ok" : "SHORT";
+  printf "BENCH auth_overhead_infer_c16 %.1f %% target <= 5 %s\n", pct, (pct <= 5) ? "ok" : "SHORT";
+}'
 
 awk -v s1="$(col serve_c1 1)" -v s16="$(col serve_c16 1)" -v s64="$(col serve_c64 1)" \
     -v n1="$(col nginx_c1 1)" -v n16="$(col nginx_c16 1)" -v n64="$(col nginx_c64 1)" \
