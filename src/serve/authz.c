@@ -188,7 +188,7 @@ static void review(serve__authz *a, const char *header, const char *verb, const 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     json_t *v = rc == CURLE_OK ? json_loadb(b.data ? b.data : "", b.len, 0, NULL) : NULL;
     if (rc != CURLE_OK) {
-        snprintf(reason, REASON_MAX, "cannot check the credentials with mlplane server (%s): %s", a->review_url,
+        snprintf(reason, REASON_MAX, "cannot check the credentials with mlplane server (%.120s): %.120s", a->review_url,
                  ebuf[0] ? ebuf : curl_easy_strerror(rc));
     } else if (code == 401) {
         const char *m = json_string_value(json_object_get(v, "message"));
