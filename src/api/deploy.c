@@ -21,8 +21,10 @@
 
 /* The request's JSON object body, or NULL with a 400 in resp. */
 static json_t *body_object(const mp_http_req *req, mp_http_resp *resp) {
+    json_t *v = mp_http_body_peek(req); /* parsed once with the authorization check */
+    if (v) return v;
     json_error_t je;
-    json_t *v = json_loadb(req->body, req->body_len, 0, &je);
+    v = json_loadb(req->body, req->body_len, 0, &je);
     if (!json_is_object(v)) {
         mp_http_mlflow_error(resp, 400, "MALFORMED_REQUEST", "the body must be a JSON object%s%s", v ? "" : ": ",
                              v ? "" : je.text);

@@ -59,9 +59,8 @@ static bool read_target(const mp_http_req *req, mp_http_resp *resp, bool model, 
     const char *idk = model ? "name" : "experiment_id";
     *body = NULL;
     if (req->body_len) { /* the body when there is one, else the query (what rbac_routes.c checks) */
-        json_error_t je;
-        *body = json_loadb(req->body, req->body_len, 0, &je);
-        if (!json_is_object(*body)) {
+        *body = mp_http_body_peek(req); /* the object rbac_routes.c read the target from */
+        if (!*body) {
             mp_http_mlflow_error(resp, 400, "MALFORMED_REQUEST", "the body must be a JSON object");
             return false;
         }

@@ -16,6 +16,7 @@
  * once the workers have been joined). */
 #include "api/api.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -158,6 +159,7 @@ const api_principal *api__req_principal(const mp_http_req *req) {
 }
 
 static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *resp, int *number, api_principal *who) {
+    assert(in->body_cache); /* on_request's: the body parsed once for the check, the handler and the audit line */
     char pbuf[4096];
     const char *path = normalise_path(in->path, pbuf, sizeof pbuf);
     const char *method = in->method;
@@ -205,15 +207,12 @@ static void route_request(api_server *s, const mp_http_req *in, mp_http_resp *re
     if (api__authenticate(st, s->o.auth, &req, who, resp) != 0) return;
     authz_ctx az = {.st = st, .who = who};
     mp_http_authz authz = {.user = who->user, .namespace_ = who->namespace_, .ud = &az, .allowed = authz_allowed};
-    mp_http_body_cache body = {0}; /* the body parsed once, by the check and the handler */
-    req.body_cache = &body;
     if (s->o.auth) {
         req.authz = &authz;
         if (api__authorize_route(st, who, &req, resp) == 0) r->fn(&req, resp);
     } else {
         r->fn(&req, resp);
     }
-    json_decref(body.v);
 }
 
 static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
@@ -221,9 +220,13 @@ static void on_request(void *cls, const mp_http_req *in, mp_http_resp *resp) {
     int64_t t0 = mp_mono_us();
     int number = -1;
     api_principal who = {0};
-    route_request(s, in, resp, &number, &who);
-    /* The audit line is on disk before the answer goes out. */
-    api__audit_request(s->audit, in, number >= 0 && number < (int)s->nroutes ? s->route_names[number] : NULL, &who, resp);
+    mp_http_body_cache body = {0}; /* the body parsed once: by the check, the handler and the audit line */
+    mp_http_req req = *in;
+    req.body_cache = &body;
+    route_request(s, &req, resp, &number, &who);
+    /* The audit line is written before the answer goes out. */
+    api__audit_request(s->audit, &req, number >= 0 && number < (int)s->nroutes ? s->route_names[number] : NULL, &who, resp);
+    json_decref(body.v);
     api_metrics_observe(s->metrics, number, in->method, resp->status, mp_mono_us() - t0);
 }
 
