@@ -173,8 +173,7 @@ static void derive_name(const audit_resource *r, const char *tmpl, const char *p
             if (strcmp(in->query[i].key, r->keys[k]) == 0) mp_strlcpy(out, in->query[i].value, n);
     if (!out[0] && in->body_len > 0 && in->body[0] == '{') {
         /* the object the check and the handler parsed, else a small body parsed here, else a large one's head */
-        bool parsed = in->body_cache && in->body_cache->v && in->body_cache->body == in->body;
-        json_t *b = parsed || in->body_len <= BODY_PARSE_MAX ? mp_http_body_peek(in) : body_head(in);
+        json_t *b = mp_http_body_parsed(in) || in->body_len <= BODY_PARSE_MAX ? mp_http_body_peek(in) : body_head(in);
         for (size_t k = 0; k < 2 && r->keys[k] && !out[0]; k++) json_text(json_object_get(b, r->keys[k]), out, n);
         char ver[32] = "";
         if (out[0] && mp_str_starts(r->prefix, "/api/2.0/mlflow/model-versions/") &&

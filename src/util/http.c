@@ -90,6 +90,8 @@ static json_t *body_cached(const mp_http_req *req) {
     return c && c->v && c->body == req->body ? c->v : NULL;
 }
 
+bool mp_http_body_parsed(const mp_http_req *req) { return body_cached(req) != NULL; }
+
 /* Keeps v (an object parsed from req's body) in req's cache when it has an empty one. */
 static void body_keep(const mp_http_req *req, json_t *v) {
     mp_http_body_cache *c = req->body_cache;

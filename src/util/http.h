@@ -155,6 +155,9 @@ json_t *mp_http_body_json(const mp_http_req *req, mp_http_resp *resp);
  * malformed or not an object; parsed once per request when req has a body_cache. */
 json_t *mp_http_body_peek(const mp_http_req *req);
 
+/* Whether req's body has been parsed already (its cache holds the object). */
+bool mp_http_body_parsed(const mp_http_req *req);
+
 /* Fills resp with MLflow's error shape: {"error_code": code, "message": ...}. */
 void mp_http_mlflow_error(mp_http_resp *resp, int status, const char *code, const char *fmt, ...) MP_PRINTF(4, 5);
 
